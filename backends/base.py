@@ -1,0 +1,162 @@
+"""The Backend contract: what every backend (embedded engine, OpenFaaS, ...) offers.
+
+Faces (CLI, dashboard, watch) call only these methods and render the model
+objects they return. Every method is async. Optional abilities are declared
+as ``Capability`` flags; calling one a backend lacks raises ``Unsupported``
+(exit code 3 in the CLI, a greyed key in the dashboard).
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from typing import Any
+
+from .errors import Unsupported
+from .model import DispatchResult, DispatchStep, Function, FusionGroup, Invocation, Node, Snapshot
+
+__all__ = ["Capability", "Backend", "ACTION_CAPABILITY"]
+
+
+class Capability(enum.Flag):
+    NONE = 0
+    INVOKE = enum.auto()
+    INVOKE_ASYNC = enum.auto()
+    PREWARM = enum.auto()
+    DISPATCH = enum.auto()
+    FUSE = enum.auto()
+    SCALE = enum.auto()
+    DEPLOY = enum.auto()
+    DEPLOY_SOURCE = enum.auto()
+    QUEUES = enum.auto()
+    LOGS = enum.auto()
+
+
+#: which capability each action of the action table needs (faces use this)
+ACTION_CAPABILITY = {
+    "invoke": Capability.INVOKE,
+    "invoke_async": Capability.INVOKE_ASYNC,
+    "prewarm": Capability.PREWARM,
+    "dispatch": Capability.DISPATCH,
+    "fuse": Capability.FUSE,
+    "unfuse": Capability.FUSE,
+    "scale": Capability.SCALE,
+    "deploy": Capability.DEPLOY,
+    "remove": Capability.DEPLOY,
+}
+
+
+class Backend(ABC):
+    """A place where functions run.
+
+    Subclasses set ``name`` and ``capabilities`` and implement what those
+    capabilities promise. All errors are ``backends.errors.BackendError``.
+    """
+
+    name: str = "backend"
+    capabilities: Capability = Capability.NONE
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def require(self, capability: Capability, action: str) -> None:
+        """Raise Unsupported unless this backend has ``capability``."""
+        if capability not in self.capabilities:
+            raise Unsupported(f"the {self.name} backend cannot {action}")
+
+    async def aclose(self) -> None:
+        """Release connections. Safe to call twice."""
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    # ---- reads -------------------------------------------------------------
+    @abstractmethod
+    async def snapshot(self) -> Snapshot:
+        """Everything one dashboard refresh shows, in one call.
+
+        Returns: a Snapshot; parts that failed are named in ``Snapshot.errors``.
+        Raises: Unreachable if the backend does not answer at all.
+        """
+
+    async def nodes(self) -> list[Node]:
+        return (await self.snapshot()).nodes
+
+    async def functions(self) -> list[Function]:
+        return (await self.snapshot()).functions
+
+    async def describe(self, fn: str) -> Function:
+        """Returns: the function. Raises: FunctionNotFound."""
+        raise Unsupported(f"the {self.name} backend cannot describe functions")
+
+    async def logs(self, fn: str, tail: int = 100) -> list[str]:
+        raise Unsupported(f"the {self.name} backend cannot show logs")
+
+    # ---- actions -----------------------------------------------------------
+    async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
+        """Call ``fn`` with ``payload`` (JSON value, str or bytes) and wait.
+
+        Returns: the Invocation (status ok or error; the function's own
+        failure is an Invocation with status != "ok", not an exception).
+        Raises: FunctionNotFound, NodeNotFound, InvalidRequest, Unreachable.
+        """
+        raise Unsupported(f"the {self.name} backend cannot invoke")
+
+    async def invoke_async(self, fn: str, payload: Any) -> str:
+        """Start a call. Returns: its call id. Raises: as ``invoke``."""
+        raise Unsupported(f"the {self.name} backend cannot invoke asynchronously")
+
+    async def result(self, call_id: str, wait: float = 0.0) -> Invocation:
+        """The result of an async call; status "pending" while it runs.
+
+        Args: wait: seconds to wait for a pending call to finish.
+        Raises: NotFound if the id is unknown or its result expired.
+        """
+        raise Unsupported(f"the {self.name} backend cannot fetch async results")
+
+    async def prewarm(self, fn: str, node: str, count: int = 1) -> list[Invocation]:
+        """Start ``count`` containers of ``fn`` on ``node`` ahead of calls.
+
+        Returns: one Invocation-like record per container started (cold_start_ms).
+        Raises: FunctionNotFound, NodeNotFound, CapacityExceeded.
+        """
+        raise Unsupported(f"the {self.name} backend cannot prewarm")
+
+    async def dispatch(self, input: Any, steps: list[DispatchStep],
+                       mode: str = "chain") -> DispatchResult:
+        """Run ``steps`` as a chain (each output feeds the next) or a fan-out
+        (all steps get ``input`` in parallel).
+
+        Raises: InvalidRequest for an empty or malformed plan, NotFound.
+        """
+        raise Unsupported(f"the {self.name} backend cannot dispatch")
+
+    async def fuse(self, functions: list[str], name: str | None = None) -> FusionGroup:
+        """Host ``functions`` in one deployment; calls between them are local."""
+        raise Unsupported(f"the {self.name} backend cannot fuse functions")
+
+    async def unfuse(self, group: str) -> list[str]:
+        """Split a fusion group. Returns: the functions it held."""
+        raise Unsupported(f"the {self.name} backend cannot unfuse")
+
+    async def fusion_groups(self) -> list[FusionGroup]:
+        return (await self.snapshot()).fusion_groups
+
+    async def scale(self, fn: str, replicas: int) -> Function:
+        """Keep at least ``replicas`` containers of ``fn``. Returns: the function."""
+        raise Unsupported(f"the {self.name} backend cannot scale")
+
+    async def deploy(self, package: str | bytes, *, name: str | None = None) -> Function:
+        """Deploy a function folder path or a zip archive (bytes)."""
+        raise Unsupported(f"the {self.name} backend cannot deploy")
+
+    async def deploy_source(self, source: str, *, name: str | None = None,
+                            requirements: list[str] | None = None) -> Function:
+        """Deploy handler source text (the agent style)."""
+        raise Unsupported(f"the {self.name} backend cannot deploy from source")
+
+    async def remove(self, fn: str) -> None:
+        raise Unsupported(f"the {self.name} backend cannot remove functions")

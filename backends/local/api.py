@@ -1,0 +1,501 @@
+"""The engine's wire APIs, as routes over ``Engine``.
+
+Three surfaces, each exactly as DESIGN.md names it:
+- the OpenFaaS gateway subset (``/system/...``, ``/function/{name}``,
+  ``/async-function/{name}``, ``/healthz``), with OpenFaaS field names;
+- the Invokers gateway (``/nodes``, ``/prewarm``, ``/dispatch``), durations in
+  integer nanoseconds and times in RFC 3339;
+- faastui's own ``/faastui/v1/...`` for placements, fusion, results, QoS, events.
+Every 4xx/5xx answer is JSON with an ``error`` message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import BackendError, InvalidRequest
+from ..model import Function, Node, Placement, Snapshot
+from .engine import CallOutcome, Engine
+from .httpserver import Request, Response, Router, error_response, json_response
+
+__all__ = ["build_router", "make_auth", "VERSION"]
+
+VERSION = "0.1.0"
+
+
+def _err(exc: BackendError) -> Response:
+    return json_response(exc.to_dict(), exc.http_status)
+
+
+def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901 - a route table
+    router = Router()
+
+    def route(method: str, path: str):
+        def deco(fn):
+            async def wrapped(req: Request) -> Response:
+                try:
+                    return await fn(req)
+                except BackendError as exc:
+                    return _err(exc)
+                except ValueError as exc:
+                    return error_response(400, str(exc), "invalid")
+            for m in method.split("|"):
+                router.add(m, path, wrapped)
+            return fn
+        return deco
+
+    def body_json(req: Request) -> dict:
+        data = req.json()
+        if not isinstance(data, dict):
+            raise InvalidRequest("the request body must be a JSON object")
+        return data
+
+    # ---- OpenFaaS gateway subset --------------------------------------------------------
+    def of_status(name: str) -> dict:
+        spec = engine.functions[name]
+        total, idle = engine.replicas(name)
+        return {
+            "name": spec.name, "image": spec.image, "namespace": "local",
+            "envProcess": spec.handler, "envVars": spec.env, "labels": spec.labels,
+            "annotations": {"faastui/deadline_ms": str(spec.deadline_ms or ""),
+                            "faastui/fusion_group": engine.fn_group.get(name, "")},
+            "limits": {"memory": f"{spec.memory_mb:g}Mi", "cpu": f"{spec.cpus:g}"},
+            "requests": {"memory": f"{spec.memory_mb:g}Mi", "cpu": f"{spec.cpus:g}"},
+            "invocationCount": engine.invocation_count.get(name, 0),
+            "replicas": max(total, spec.min_replicas), "availableReplicas": total,
+            "createdAt": _rfc3339(spec.created_at),
+        }
+
+    @route("GET", "/healthz")
+    async def healthz(req):
+        return Response(200, "OK")
+
+    @route("GET", "/system/info")
+    async def info(req):
+        return json_response({
+            "provider": {"provider": "faastui", "orchestration": "local",
+                         "version": {"release": VERSION, "sha": "embedded"}},
+            "version": {"release": VERSION, "sha": "embedded", "commit_message": ""},
+            "arch": platform.machine()})
+
+    @route("GET", "/system/functions")
+    async def list_functions(req):
+        return json_response([of_status(n) for n in sorted(engine.functions)])
+
+    async def of_deploy(req: Request, status: int) -> Response:
+        data = body_json(req)
+        service = data.get("service")
+        if not service:
+            raise InvalidRequest("'service' is required")
+        image = str(data.get("image") or "")
+        path = _package_path(image, functions_dir)
+        if path is None:
+            raise InvalidRequest(
+                f"image {image!r} is not a function package this engine can find",
+                hint="use a folder path, 'local:/path', or a name under the engine's functions dir; "
+                     "or upload with `faastui deploy`")
+        spec = await engine.deploy_dir(path, name=service)
+        for key in ("envVars", "labels"):
+            if isinstance(data.get(key), dict):
+                getattr(spec, "env" if key == "envVars" else "labels").update(
+                    {str(k): str(v) for k, v in data[key].items()})
+        if image:
+            spec.image = image
+        return json_response(of_status(spec.name), status)
+
+    @route("POST", "/system/functions")
+    async def deploy(req):
+        return await of_deploy(req, 202)
+
+    @route("PUT", "/system/functions")
+    async def update(req):
+        data = body_json(req)
+        engine.resolve(str(data.get("service") or ""))
+        return await of_deploy(req, 202)
+
+    @route("DELETE", "/system/functions")
+    async def delete(req):
+        data = body_json(req)
+        name = data.get("functionName") or data.get("service")
+        if not name:
+            raise InvalidRequest("'functionName' is required")
+        await engine.remove(str(name))
+        return json_response({"removed": name}, 202)
+
+    @route("GET", "/system/function/{name}")
+    async def get_function(req):
+        return json_response(of_status(engine.resolve(req.params["name"]).name))
+
+    @route("POST", "/system/scale-function/{name}")
+    async def scale(req):
+        data = body_json(req)
+        replicas = data.get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool):
+            raise InvalidRequest("'replicas' must be an integer")
+        spec = await engine.scale(req.params["name"], replicas)
+        return json_response(of_status(spec.name), 202)
+
+    def call_headers(out: CallOutcome) -> list:
+        return [("X-Call-Id", out.call_id),
+                ("X-Duration-Seconds", f"{out.duration_ms / 1000:.6f}"),
+                ("X-Faastui-Node", out.node),
+                ("X-Faastui-Container-State", out.container_state),
+                ("X-Faastui-Cold-Start-Ms", f"{out.cold_start_ms:.3f}"),
+                ("X-Faastui-Handler-Ms", f"{out.duration_ms:.3f}"),
+                ("X-Faastui-Overhead-Ms", f"{out.overhead_ms:.3f}")]
+
+    def fn_headers(req: Request) -> dict | None:
+        ct = req.headers.get("content-type")
+        return {"content-type": ct} if ct else None
+
+    @route("POST|GET|PUT", "/function/{name}")
+    async def invoke(req):
+        node = (req.query.get("node") or None) if req.query_string else None
+        out = await engine.invoke(req.params["name"], req.body, node=node,
+                                  headers=fn_headers(req), t0=req.t0)
+        if out.ok:
+            return Response(out.http_status, out.output, out.content_type, call_headers(out))
+        resp = error_response(out.http_status, out.error or out.status, "invocation_failed",
+                              status=out.status, call_id=out.call_id)
+        resp.headers = call_headers(out)
+        return resp
+
+    @route("POST", "/async-function/{name}")
+    async def invoke_async(req):
+        call_id = await engine.invoke_async(req.params["name"], req.body, fn_headers(req))
+        return json_response({"call_id": call_id}, 202, [("X-Call-Id", call_id)])
+
+    # ---- Invokers gateway ---------------------------------------------------------------
+    @route("GET", "/nodes")
+    async def nodes(req):
+        return json_response([{"NodeName": n, "ClusterIP": "127.0.0.1"} for n in engine.nodes])
+
+    @route("POST", "/prewarm")
+    async def prewarm(req):
+        data = body_json(req)
+        entries = data.get("nodes")
+        if not isinstance(entries, list) or not entries:
+            raise InvalidRequest("'nodes' must be a non-empty list of {node, function, warm}")
+        for e in entries:  # validate the whole request before acting on any of it
+            if not isinstance(e, dict) or not e.get("node") or not e.get("function"):
+                raise InvalidRequest("each entry needs 'node' and 'function'")
+            engine.node(str(e["node"]))
+            engine.resolve(str(e["function"]))
+        results = []
+        for e in entries:
+            if e.get("warm", True):
+                started = await engine.prewarm(str(e["function"]), str(e["node"]), 1)
+                results.append({"node": e["node"], "function": e["function"], "warm": True,
+                                "coldStartDuration": int(started[0].cold_start_ms * 1e6)})
+            else:
+                stopped = await engine.cool(str(e["function"]), str(e["node"]))
+                results.append({"node": e["node"], "function": e["function"], "warm": False,
+                                "stopped": stopped})
+        return json_response({"results": results})
+
+    def parse_steps(data: dict) -> list[tuple[str | None, str]]:
+        steps = data.get("steps")
+        if not isinstance(steps, list) or not steps:
+            raise InvalidRequest("'steps' must be a non-empty list of {node, function}")
+        out = []
+        for s in steps:
+            if not isinstance(s, dict) or not isinstance(s.get("function"), str) or not s["function"]:
+                raise InvalidRequest(f"malformed step {s!r}: needs 'function' (and 'node')")
+            node = s.get("node")
+            if node is not None and not isinstance(node, str):
+                raise InvalidRequest(f"malformed step {s!r}: 'node' must be a string")
+            out.append((node or None, s["function"]))
+        return out
+
+    def input_bytes(value) -> bytes:
+        if value is None:
+            return b""
+        if isinstance(value, str):
+            return value.encode()
+        return json.dumps(value).encode()
+
+    @route("POST", "/dispatch")
+    async def dispatch(req):
+        data = body_json(req)
+        steps = parse_steps(data)
+        outs = await engine.dispatch(input_bytes(data.get("input")), steps, "chain")
+        failed = next((o for o in outs if not o.ok), None)
+        if failed is not None:
+            return error_response(502, f"step {len(outs)} ({failed.function}) failed: {failed.error}",
+                                  "invocation_failed", results=[_invokers_step(o) for o in outs])
+        return json_response({"output": outs[-1].output.decode("utf-8", "replace"),
+                              "results": [_invokers_step(o) for o in outs]})
+
+    # ---- faastui/v1 --------------------------------------------------------------------
+    V1 = "/faastui/v1"
+
+    def snapshot_model() -> Snapshot:
+        return Snapshot(nodes=node_models(), functions=function_models(),
+                        placements=placements(), queues=[], qos=engine.history.qos(),
+                        fusion_groups=engine.fusion_groups(), taken_at=time.time(), errors=[])
+
+    def node_models() -> list[Node]:
+        return [Node(name=n.name, address="127.0.0.1", ready=n.ready, cpus=n.spec.cpus,
+                     memory_mb=n.spec.memory_mb, used_cpus=n.used_cpus,
+                     used_memory_mb=n.used_memory_mb, labels=dict(n.spec.labels),
+                     max_containers=n.spec.max_containers, containers=len(n.containers))
+                for n in engine.nodes.values()]
+
+    def function_models() -> list[Function]:
+        out = []
+        for name in sorted(engine.functions):
+            spec = engine.functions[name]
+            total, _ = engine.replicas(name)
+            out.append(Function(name=name, image=spec.image, runtime=spec.runtime,
+                                handler=spec.handler, replicas=max(total, spec.min_replicas),
+                                available_replicas=total, memory_mb=spec.memory_mb,
+                                cpus=spec.cpus, timeout_s=spec.timeout_s, labels=dict(spec.labels),
+                                fusion_group=engine.fn_group.get(name),
+                                deadline_ms=spec.deadline_ms,
+                                invocations=engine.invocation_count.get(name, 0)))
+        return out
+
+    def placements() -> list[Placement]:
+        counts: dict[tuple[str, str, str], int] = {}
+        for node in engine.nodes.values():
+            for c in node.containers.values():
+                for fn in c.fns:
+                    key = (fn, node.name, c.state if c.state in ("prewarm", "warm", "busy") else "prewarm")
+                    counts[key] = counts.get(key, 0) + 1
+        out = [Placement(function=f, node=n, state=s, count=k) for (f, n, s), k in counts.items()]
+        placed = {(f, n) for (f, n, _s) in counts}
+        for fn in engine.functions:  # code is on every node: cold where nothing runs
+            for node in engine.nodes:
+                if (fn, node) not in placed:
+                    out.append(Placement(function=fn, node=node, state="cold", count=0))
+        out.sort(key=lambda p: (p.function, p.node, p.state))
+        return out
+
+    @route("GET", V1 + "/snapshot")
+    async def snapshot(req):
+        snap = snapshot_model()
+        data = snap.to_dict()
+        if engine.queue_watcher is not None:
+            try:
+                data["queues"] = [q.to_dict() for q in await engine.queue_watcher.apoll()]
+            except BackendError as exc:
+                data["errors"].append(f"queues: {exc}")
+        return json_response(data)
+
+    @route("GET", V1 + "/nodes")
+    async def v1_nodes(req):
+        return json_response([n.to_dict() for n in node_models()])
+
+    @route("GET", V1 + "/functions")
+    async def v1_functions(req):
+        return json_response([f.to_dict() for f in function_models()])
+
+    @route("GET", V1 + "/functions/{name}")
+    async def v1_function(req):
+        name = engine.resolve(req.params["name"]).name
+        return json_response(next(f.to_dict() for f in function_models() if f.name == name))
+
+    @route("DELETE", V1 + "/functions/{name}")
+    async def v1_remove(req):
+        await engine.remove(req.params["name"])
+        return json_response({"removed": req.params["name"]})
+
+    @route("GET", V1 + "/placements")
+    async def v1_placements(req):
+        return json_response([p.to_dict() for p in placements()])
+
+    @route("GET", V1 + "/qos")
+    async def v1_qos(req):
+        window = float(req.query.get("window", 60))
+        return json_response([q.to_dict() for q in engine.history.qos(window)])
+
+    @route("GET", V1 + "/events")
+    async def v1_events(req):
+        since = float(req.query.get("since", 0))
+        return json_response([e for e in engine.events if e["t"] > since])
+
+    @route("GET", V1 + "/fusion")
+    async def v1_fusion(req):
+        return json_response([g.to_dict() for g in engine.fusion_groups()])
+
+    @route("GET", V1 + "/callgraph")
+    async def v1_callgraph(req):
+        return json_response([{"caller": a, "callee": b, "calls": n}
+                              for (a, b), n in sorted(engine.call_graph.items())])
+
+    @route("GET", V1 + "/redis")
+    async def v1_redis(req):
+        return json_response({"url": engine.redis_url})
+
+    @route("POST", V1 + "/invoke/{name}")
+    async def v1_invoke(req):
+        out = await engine.invoke(req.params["name"], req.body, node=req.query.get("node") or None,
+                                  headers=fn_headers(req), t0=req.t0)
+        return json_response(out.invocation().to_dict())
+
+    @route("POST", V1 + "/async/{name}")
+    async def v1_async(req):
+        call_id = await engine.invoke_async(req.params["name"], req.body, fn_headers(req))
+        return json_response({"call_id": call_id}, 202, [("X-Call-Id", call_id)])
+
+    @route("GET", V1 + "/results/{call_id}")
+    async def v1_result(req):
+        q = req.query
+        record = await engine.result(req.params["call_id"], float(q.get("wait", 0) or 0),
+                                     keep=q.get("keep") in ("1", "true"))
+        return json_response(record, 202 if record.get("status") == "pending" else 200)
+
+    @route("POST", V1 + "/prewarm")
+    async def v1_prewarm(req):
+        data = body_json(req)
+        count = data.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise InvalidRequest("'count' must be an integer")
+        started = await engine.prewarm(str(data.get("function") or ""), data.get("node") or None, count)
+        return json_response([{"call_id": c.id, "function": str(data["function"]), "node": c.node.name,
+                               "container_state": "prewarm", "cold_start_ms": round(c.cold_start_ms, 3),
+                               "status": "ok"} for c in started])
+
+    @route("POST", V1 + "/dispatch")
+    async def v1_dispatch(req):
+        data = body_json(req)
+        mode = data.get("mode", "chain")
+        outs = await engine.dispatch(input_bytes(data.get("input")), parse_steps(data), mode)
+        if mode == "fanout":
+            output = [o.result_value() for o in outs]
+        else:
+            output = outs[-1].result_value() if outs and outs[-1].ok else None
+        return json_response({"output": output, "mode": mode,
+                              "steps": [o.invocation().to_dict() for o in outs]})
+
+    @route("POST", V1 + "/fuse")
+    async def v1_fuse(req):
+        data = body_json(req)
+        fns = data.get("functions")
+        if not isinstance(fns, list) or not all(isinstance(f, str) for f in fns):
+            raise InvalidRequest("'functions' must be a list of names")
+        group = await engine.fuse(fns, data.get("name"))
+        return json_response(next(g.to_dict() for g in engine.fusion_groups() if g.name == group.name))
+
+    @route("POST", V1 + "/unfuse")
+    async def v1_unfuse(req):
+        data = body_json(req)
+        return json_response({"functions": await engine.unfuse(str(data.get("group") or ""))})
+
+    @route("POST", V1 + "/scale")
+    async def v1_scale(req):
+        data = body_json(req)
+        replicas = data.get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool):
+            raise InvalidRequest("'replicas' must be an integer")
+        spec = await engine.scale(str(data.get("function") or ""), replicas)
+        return json_response(next(f.to_dict() for f in function_models() if f.name == spec.name))
+
+    @route("POST", V1 + "/deploy")
+    async def v1_deploy(req):
+        name = req.query.get("name") or None
+        ctype = req.headers.get("content-type", "")
+        if "json" in ctype:
+            data = body_json(req)
+            if "handler" in data:  # the agent style: handler source text
+                reqs = data.get("requirements") or []
+                if isinstance(reqs, str):
+                    reqs = reqs.split()
+                extra = {k: data[k] for k in ("memory", "timeout", "deadline_ms") if k in data}
+                spec = await engine.deploy_source(data["handler"], data.get("id") or name, reqs, extra)
+            elif "path" in data:
+                spec = await engine.deploy_dir(Path(str(data["path"])), data.get("name") or name)
+            else:
+                raise InvalidRequest("JSON deploys need 'handler' (source) or 'path' (a folder)")
+        else:
+            spec = await engine.deploy_zip(req.body, name)
+        return json_response(next(f.to_dict() for f in function_models() if f.name == spec.name), 201)
+
+    @route("GET", V1 + "/logs/{name}")
+    async def v1_logs(req):
+        spec = engine.resolve(req.params["name"])
+        tail = int(req.query.get("tail", 100))
+        path = engine.logs_dir / f"{engine.unit_of(spec.name)}.log"
+        lines = path.read_text(errors="replace").splitlines()[-tail:] if path.exists() else []
+        return json_response({"function": spec.name, "lines": lines})
+
+    @route("GET", V1 + "/info")
+    async def v1_info(req):
+        return json_response({"version": VERSION, "started_at": engine.started_at,
+                              "nodes": len(engine.nodes), "functions": len(engine.functions),
+                              "redis_url": engine.redis_url, "state_dir": str(engine.state_dir)})
+
+    @route("POST", V1 + "/shutdown")
+    async def v1_shutdown(req):
+        asyncio.get_running_loop().call_soon(shutdown)
+        return json_response({"stopping": True}, 202)
+
+    return router
+
+
+def _rfc3339(t: float) -> str:
+    return datetime.fromtimestamp(t or 0, timezone.utc).isoformat(timespec="microseconds").replace(
+        "+00:00", "Z")
+
+
+def _invokers_step(o: CallOutcome) -> dict:
+    total_ms = o.duration_ms + o.cold_start_ms + o.overhead_ms
+    return {"output": o.output.decode("utf-8", "replace") if o.ok else (o.error or ""),
+            "coldStartDuration": int(round(o.cold_start_ms * 1e6)),
+            "runningDuration": int(round(o.duration_ms * 1e6)),
+            "startAt": _rfc3339(o.started_at),
+            "endAt": _rfc3339(o.started_at + total_ms / 1000.0)}
+
+
+def _package_path(image: str, functions_dir: Path | None) -> Path | None:
+    if not image:
+        return None
+    candidate = image[len("local:"):] if image.startswith("local:") else image
+    path = Path(candidate)
+    if path.is_absolute() and path.is_dir():
+        return path
+    if functions_dir is not None:
+        short = candidate.split("/")[-1].split(":")[0]
+        for name in (candidate, short):
+            p = functions_dir / name
+            if "/" not in name and p.is_dir():
+                return p
+    return None
+
+
+def build_router(engine: Engine, shutdown, functions_dir: Path | None = None) -> Router:
+    return _routes(engine, shutdown, functions_dir)
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def make_auth(host: str, token: str | None):
+    """Bound to loopback: no auth. Elsewhere: a bearer token on every route but /healthz."""
+    if _is_loopback(host) or not token:
+        return None
+    expected = f"Bearer {token}".encode()
+
+    def auth(req: Request):
+        if req.path == "/healthz":
+            return None
+        given = req.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return error_response(401, "missing or wrong bearer token", "auth",
+                                  hint="the token is in the engine's state dir (token file)")
+        return None
+
+    return auth

@@ -1,0 +1,716 @@
+"""The embedded engine's core: functions, containers, placement and calls.
+
+It owns the nodes (each a zygote plus capacity), the deployed functions, the
+fusion groups, the warm pools and the call history. The HTTP layer
+(``api.py``) is a thin translation over these methods. Everything runs on
+one asyncio loop; nothing here blocks it.
+
+Placement: a call takes an idle container of its unit (a function, or the
+fusion group that hosts it) on the requested node, preferring the most
+recently used; otherwise it cold-starts one where there is room, evicting
+the least recently used idle container of another unit if needed; otherwise
+it waits for a container to come free, up to the function's timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import (BackendError, CapacityExceeded, Conflict, FunctionNotFound, InvalidRequest,
+                      NodeNotFound, NotFound, Unreachable, did_you_mean)
+from ..model import FusionGroup, Invocation
+from . import packages
+from .nodes import Container, NodeRuntime, NodeSpec, WorkerGone
+from .stats import History
+
+__all__ = ["Engine", "CallOutcome", "GroupState"]
+
+RESULT_TTL_S = 3600
+
+
+@dataclass
+class GroupState:
+    name: str
+    functions: list[str]
+    calls_local: int = 0
+    calls_remote: int = 0
+    created_at: float = field(default_factory=time.time)
+
+
+class CallOutcome:
+    """One finished call: the Invocation fields plus the raw output."""
+
+    __slots__ = ("call_id", "function", "node", "container_state", "cold_start_ms",
+                 "duration_ms", "overhead_ms", "status", "error", "started_at", "ended_at",
+                 "output", "content_type", "http_status")
+
+    def __init__(self, call_id: str, function: str):
+        self.call_id = call_id
+        self.function = function
+        self.node = ""
+        self.container_state = ""
+        self.cold_start_ms = 0.0
+        self.duration_ms = 0.0
+        self.overhead_ms = 0.0
+        self.status = "ok"
+        self.error: str | None = None
+        self.started_at = 0.0
+        self.ended_at = 0.0
+        self.output = b""
+        self.content_type = "application/octet-stream"
+        self.http_status = 200
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def result_value(self):
+        if not self.output:
+            return None
+        if "json" in self.content_type:
+            try:
+                return json.loads(self.output)
+            except ValueError:
+                pass
+        return self.output.decode("utf-8", "replace")
+
+    def invocation(self) -> Invocation:
+        return Invocation(
+            call_id=self.call_id, function=self.function, node=self.node,
+            container_state=self.container_state, cold_start_ms=round(self.cold_start_ms, 3),
+            duration_ms=round(self.duration_ms, 3), overhead_ms=round(self.overhead_ms, 3),
+            status=self.status, result=self.result_value() if self.ok else None,
+            error=self.error, started_at=self.started_at, ended_at=self.ended_at)
+
+
+class Engine:
+    def __init__(self, state_dir: Path, nodes: list[NodeSpec], *, keep_alive_s: float = 300.0,
+                 gateway_url: str = "", token: str = "", redis=None, redis_url: str = "",
+                 queue_watcher=None):
+        if not nodes:
+            raise InvalidRequest("a cluster needs at least one node")
+        self.state_dir = Path(state_dir)
+        self.functions_root = self.state_dir / "functions"
+        self.logs_dir = self.state_dir / "logs"
+        self.keep_alive_s = keep_alive_s
+        self.gateway_url = gateway_url
+        self.token = token
+        self.redis = redis  # redis.asyncio client, or None
+        self.redis_url = redis_url  # handed to functions as REDIS_URL
+        self.queue_watcher = queue_watcher
+        self.nodes: dict[str, NodeRuntime] = {
+            spec.name: NodeRuntime(spec, on_lost=self._on_container_lost) for spec in nodes}
+        self.functions: dict[str, packages.FunctionSpec] = {}
+        self.groups: dict[str, GroupState] = {}
+        self.fn_group: dict[str, str] = {}
+        self.idle: dict[str, list[Container]] = {}
+        self.history = History()
+        self.events: deque[dict] = deque(maxlen=500)
+        self.call_graph: dict[tuple[str, str], int] = {}
+        self.invocation_count: dict[str, int] = {}
+        self.pending: dict[str, asyncio.Future] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._freed: asyncio.Future | None = None
+        self._reaper: asyncio.Task | None = None
+        self._versions = 0
+        self.started_at = time.time()
+
+    # ---- life cycle ---------------------------------------------------------------
+    async def start(self) -> None:
+        self.functions_root.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        for node in self.nodes.values():
+            node.start_zygote({"FAASTUI_NODE": node.name})
+        await self._restore()
+        self._reaper = asyncio.get_running_loop().create_task(self._reap_loop())
+
+    async def stop(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        for node in self.nodes.values():
+            node.stop_zygote()
+
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def event(self, kind: str, **detail) -> None:
+        detail.update(t=time.time(), kind=kind)
+        self.events.append(detail)
+
+    # ---- names ----------------------------------------------------------------------
+    def resolve(self, name: str) -> packages.FunctionSpec:
+        """A function by name, or by its image string (the Invokers style)."""
+        spec = self.functions.get(name)
+        if spec is not None:
+            return spec
+        for spec in self.functions.values():
+            if spec.image == name:
+                return spec
+        raise FunctionNotFound(f"function {name!r} not found",
+                               hint=did_you_mean(name, self.functions) or
+                               "list them with `faastui functions`")
+
+    def node(self, name: str) -> NodeRuntime:
+        node = self.nodes.get(name)
+        if node is None:
+            raise NodeNotFound(f"node {name!r} not found",
+                               hint=did_you_mean(name, self.nodes) or
+                               f"nodes: {', '.join(self.nodes)}")
+        return node
+
+    def unit_of(self, fn: str) -> str:
+        return self.fn_group.get(fn, fn)
+
+    def unit_fns(self, unit: str) -> tuple[str, ...]:
+        group = self.groups.get(unit)
+        return tuple(group.functions) if group else (unit,)
+
+    def _unit_limits(self, unit: str) -> tuple[float, float]:
+        specs = [self.functions[f] for f in self.unit_fns(unit)]
+        return sum(s.memory_mb for s in specs), max(s.cpus for s in specs)
+
+    def containers_of(self, unit: str):
+        for node in self.nodes.values():
+            for c in node.containers.values():
+                if c.unit == unit:
+                    yield c
+
+    # ---- containers -------------------------------------------------------------------
+    async def _start_container(self, unit: str, node: NodeRuntime) -> Container:
+        memory_mb, cpus = self._unit_limits(unit)
+        fns = self.unit_fns(unit)
+        c = Container(node, unit, fns, memory_mb, cpus, group=unit if unit in self.groups else None)
+        node.containers[c.id] = c
+        env: dict[str, str] = {}
+        for fn in fns:
+            env.update(self.functions[fn].env)
+        if self.redis_url:
+            env.setdefault("REDIS_URL", self.redis_url)
+        try:
+            await c.start(self.gateway_url, self.token, env, str(self.logs_dir / f"{unit}.log"))
+        except BaseException:
+            node.containers.pop(c.id, None)
+            c.kill()
+            raise
+        self.event("start", unit=unit, node=node.name, container=c.id,
+                   cold_start_ms=round(c.cold_start_ms, 3))
+        return c
+
+    def _pick_node(self, unit: str, memory_mb: float) -> NodeRuntime | None:
+        best = None
+        for node in self.nodes.values():
+            if node.ready and node.has_room(memory_mb):
+                key = (len(node.containers), node.used_memory_mb)
+                if best is None or key < best[0]:
+                    best = (key, node)
+        return best[1] if best else None
+
+    def _evict_for(self, memory_mb: float, node: NodeRuntime | None) -> NodeRuntime | None:
+        """Stop the least recently used idle container (of any unit) to make room."""
+        candidates = [c for lst in self.idle.values() for c in lst
+                      if node is None or c.node is node]
+        candidates.sort(key=lambda c: c.last_used)
+        for c in candidates:
+            self._retire(c, "evicted")
+            if c.node.has_room(memory_mb):
+                return c.node
+        return None
+
+    def _take_idle(self, unit: str, node: str | None) -> Container | None:
+        pool = self.idle.get(unit)
+        if not pool:
+            return None
+        for i in range(len(pool) - 1, -1, -1):
+            c = pool[i]
+            if node is None or c.node.name == node:
+                del pool[i]
+                if c.alive:
+                    return c
+        return None
+
+    async def _acquire(self, unit: str, node: str | None, timeout: float) -> tuple[Container, str]:
+        deadline = time.monotonic() + max(timeout, 1.0)
+        while True:
+            c = self._take_idle(unit, node)
+            if c is not None:
+                state = "warm" if c.used else "prewarm"
+                c.state = "busy"
+                return c, state
+            memory_mb, _ = self._unit_limits(unit)
+            target = self.node(node) if node else None
+            if target is not None:
+                if memory_mb > target.spec.memory_mb:
+                    raise CapacityExceeded(f"{unit} needs {memory_mb:g} MB; node {node} has "
+                                           f"{target.spec.memory_mb:g} MB")
+                room = target if target.has_room(memory_mb) else self._evict_for(memory_mb, target)
+            else:
+                room = self._pick_node(unit, memory_mb) or self._evict_for(memory_mb, None)
+            if room is not None:
+                c = await self._start_container(unit, room)
+                c.state = "busy"
+                return c, "cold"
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CapacityExceeded(f"no room for {unit}: every node is full and busy",
+                                       hint="scale down other functions or add nodes")
+            if self._freed is None or self._freed.done():
+                self._freed = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._freed), remaining)
+            except asyncio.TimeoutError:
+                pass
+
+    def _notify_freed(self) -> None:
+        if self._freed is not None and not self._freed.done():
+            self._freed.set_result(None)
+
+    def _release(self, c: Container) -> None:
+        c.last_used = time.time()
+        if c.stale or not c.alive or c.unit not in self._live_units():
+            self._retire(c, "stale")
+            return
+        c.state = "warm" if c.used else "prewarm"
+        self.idle.setdefault(c.unit, []).append(c)
+        self._notify_freed()
+
+    def _live_units(self):
+        return self.functions.keys() | self.groups.keys()
+
+    def _retire(self, c: Container, why: str) -> None:
+        pool = self.idle.get(c.unit)
+        if pool and c in pool:
+            pool.remove(c)
+        c.node.containers.pop(c.id, None)
+        c.close()
+        self.event("stop", unit=c.unit, node=c.node.name, container=c.id, reason=why)
+        self._notify_freed()
+
+    def _on_container_lost(self, c: Container) -> None:
+        pool = self.idle.get(c.unit)
+        if pool and c in pool:
+            pool.remove(c)
+        self._notify_freed()
+
+    # ---- calls -----------------------------------------------------------------------
+    async def invoke(self, fn: str, body: bytes = b"", node: str | None = None,
+                     headers: dict | None = None, call_id: str | None = None,
+                     t0: float | None = None) -> CallOutcome:
+        """Run one call and wait for it. The function's own failure is an outcome."""
+        perf = time.perf_counter
+        t0 = t0 or perf()
+        spec = self.resolve(fn)
+        if node is not None:
+            self.node(node)
+        out = CallOutcome(call_id or uuid.uuid4().hex, spec.name)
+        out.started_at = time.time()
+        unit = self.unit_of(spec.name)
+        c, state = await self._acquire(unit, node, spec.timeout_s)
+        out.node = c.node.name
+        out.container_state = state
+        if state == "cold":
+            out.cold_start_ms = c.cold_start_ms
+        c.used = True
+        c.calls += 1
+        try:
+            header, output = await c.call(spec.name, body, headers, spec.timeout_s)
+        except asyncio.TimeoutError:
+            c.kill()
+            self._retire(c, "timeout")
+            out.status = "timeout"
+            out.error = f"{spec.name} timed out after {spec.timeout_s:g}s; its worker was killed"
+            out.http_status = 504
+        except WorkerGone:
+            await self._await_exit(c)
+            self._retire(c, "crashed")
+            info = c.exit_info or {}
+            if info.get("code") == 3:
+                out.status = "oom"
+                out.error = f"{spec.name} exceeded its memory limit ({c.memory_mb:g} MB)"
+            else:
+                how = (f"signal {info['signal']}" if "signal" in info else
+                       f"exit code {info.get('code', '?')}")
+                out.status = "crashed"
+                out.error = f"{spec.name} crashed ({how}); its worker was replaced"
+            out.http_status = 500
+        except asyncio.CancelledError:
+            c.kill()
+            self._retire(c, "cancelled")
+            raise
+        else:
+            out.duration_ms = header.get("ms", 0.0)
+            if header.get("ok"):
+                out.output = output
+                out.content_type = header.get("ct", out.content_type)
+                out.http_status = header.get("st", 200)
+            else:
+                out.status = header.get("kind", "error")
+                out.error = header.get("err", "error")
+                out.http_status = 500
+            self._count_calls(unit, spec.name, header)
+            if out.status == "oom":
+                self._retire(c, "oom")
+            else:
+                self._release(c)
+        t1 = perf()
+        out.ended_at = time.time()
+        out.overhead_ms = max(0.0, (t1 - t0) * 1000.0 - out.duration_ms - out.cold_start_ms)
+        self.invocation_count[spec.name] = self.invocation_count.get(spec.name, 0) + 1
+        total_ms = (t1 - t0) * 1000.0
+        self.history.add(out.ended_at, spec.name, total_ms, out.ok, state == "cold",
+                         None if spec.deadline_ms is None else total_ms <= spec.deadline_ms)
+        if not out.ok:
+            self.event("error", function=spec.name, node=out.node, status=out.status,
+                       error=out.error)
+        return out
+
+    async def _await_exit(self, c: Container, timeout: float = 0.5) -> None:
+        end = time.monotonic() + timeout
+        while c.exit_info is None and time.monotonic() < end:
+            await asyncio.sleep(0.005)
+
+    def _count_calls(self, unit: str, fn: str, header: dict) -> None:
+        local = header.get("loc", 0)
+        remote = header.get("rem")
+        group = self.groups.get(unit)
+        if group is not None:
+            group.calls_local += local
+            if remote:
+                group.calls_remote += sum(remote.values())
+        if remote:
+            for callee, n in remote.items():
+                self.call_graph[(fn, callee)] = self.call_graph.get((fn, callee), 0) + n
+
+    # ---- async calls --------------------------------------------------------------------
+    async def invoke_async(self, fn: str, body: bytes, headers: dict | None = None) -> str:
+        spec = self.resolve(fn)
+        call_id = uuid.uuid4().hex
+        await self._store(call_id, {"call_id": call_id, "function": spec.name,
+                                    "status": "pending", "started_at": time.time()})
+        fut = asyncio.get_running_loop().create_future()
+        self.pending[call_id] = fut
+
+        async def run():
+            try:
+                out = await self.invoke(spec.name, body, headers=headers, call_id=call_id)
+                record = out.invocation().to_dict()
+            except BackendError as exc:
+                record = {"call_id": call_id, "function": spec.name, "status": "error",
+                          "error": str(exc), "ended_at": time.time()}
+            try:
+                await self._store(call_id, record)
+            finally:
+                self.pending.pop(call_id, None)
+                if not fut.done():
+                    fut.set_result(record)
+
+        self._spawn(run())
+        return call_id
+
+    async def _store(self, call_id: str, record: dict) -> None:
+        if self.redis is None:
+            raise Unreachable("async calls need Redis, and the engine has none")
+        try:
+            await self.redis.set(f"faastui:call:{call_id}", json.dumps(record, default=str),
+                                 ex=RESULT_TTL_S)
+        except Exception as exc:  # redis errors
+            raise Unreachable(f"Redis: {exc}") from None
+
+    async def result(self, call_id: str, wait: float = 0.0, keep: bool = False) -> dict:
+        fut = self.pending.get(call_id)
+        if fut is not None and wait > 0:
+            try:
+                await asyncio.wait_for(asyncio.shield(fut), wait)
+            except asyncio.TimeoutError:
+                pass
+        if self.redis is None:
+            raise Unreachable("async calls need Redis, and the engine has none")
+        key = f"faastui:call:{call_id}"
+        try:
+            raw = await self.redis.get(key)
+        except Exception as exc:
+            raise Unreachable(f"Redis: {exc}") from None
+        if raw is None:
+            raise NotFound(f"no result for call {call_id!r}",
+                           hint="it was fetched already, expired, or never existed")
+        record = json.loads(raw)
+        if record.get("status") != "pending" and not keep:
+            await self.redis.delete(key)
+        return record
+
+    # ---- dispatch ------------------------------------------------------------------------
+    async def dispatch(self, data: bytes, steps: list[tuple[str | None, str]],
+                       mode: str = "chain") -> list[CallOutcome]:
+        if not steps:
+            raise InvalidRequest("a dispatch needs at least one step")
+        if mode not in ("chain", "fanout"):
+            raise InvalidRequest(f"unknown dispatch mode {mode!r}; use chain or fanout")
+        for node, fn in steps:  # check the whole plan before running any of it
+            self.resolve(fn)
+            if node:
+                self.node(node)
+        if mode == "fanout":
+            return list(await asyncio.gather(*(self.invoke(fn, data, node=node or None)
+                                               for node, fn in steps)))
+        outcomes = []
+        for node, fn in steps:
+            out = await self.invoke(fn, data, node=node or None)
+            outcomes.append(out)
+            if not out.ok:
+                break
+            data = out.output
+        return outcomes
+
+    # ---- prewarm and scale ---------------------------------------------------------------
+    async def prewarm(self, fn: str, node: str | None, count: int = 1) -> list[Container]:
+        spec = self.resolve(fn)
+        if count < 1 or count > 1000:
+            raise InvalidRequest("count must be between 1 and 1000")
+        unit = self.unit_of(spec.name)
+        memory_mb, _ = self._unit_limits(unit)
+        started = []
+        for _ in range(count):
+            if node:
+                target = self.node(node)
+                if not target.has_room(memory_mb):
+                    target = self._evict_for(memory_mb, target)
+            else:
+                target = self._pick_node(unit, memory_mb) or self._evict_for(memory_mb, None)
+            if target is None:
+                if started:
+                    break
+                raise CapacityExceeded(f"no room to prewarm {spec.name} on "
+                                       f"{node or 'any node'}", hint="scale something down")
+            c = await self._start_container(unit, target)
+            self._release(c)
+            started.append(c)
+        self.event("prewarm", function=spec.name, node=node or "*", count=len(started))
+        return started
+
+    async def cool(self, fn: str, node: str | None) -> int:
+        """Stop the idle containers of ``fn`` (on ``node``); the opposite of prewarm."""
+        spec = self.resolve(fn)
+        unit = self.unit_of(spec.name)
+        victims = [c for c in self.idle.get(unit, []) if node is None or c.node.name == node]
+        for c in victims:
+            self._retire(c, "cooled")
+        return len(victims)
+
+    async def scale(self, fn: str, replicas: int) -> packages.FunctionSpec:
+        spec = self.resolve(fn)
+        if replicas < 0 or replicas > 1000:
+            raise InvalidRequest("replicas must be between 0 and 1000")
+        spec.min_replicas = replicas
+        unit = self.unit_of(spec.name)
+        have = list(self.containers_of(unit))
+        if len(have) < replicas:
+            await self.prewarm(spec.name, None, replicas - len(have))
+        elif len(have) > replicas:
+            extra = len(have) - replicas
+            idle = sorted(self.idle.get(unit, []), key=lambda c: c.last_used)
+            for c in idle[:extra]:
+                self._retire(c, "scaled down")
+        self.event("scale", function=spec.name, replicas=replicas)
+        return spec
+
+    def replicas(self, fn: str) -> tuple[int, int]:
+        """(containers hosting fn, of which idle)."""
+        unit = self.unit_of(fn)
+        total = sum(1 for _ in self.containers_of(unit))
+        return total, len(self.idle.get(unit, []))
+
+    async def _reap_loop(self) -> None:
+        interval = max(0.2, min(5.0, self.keep_alive_s / 4))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._reap_once()
+            except Exception as exc:  # keep the loop alive; report it
+                self.event("error", error=f"reaper: {exc}")
+
+    async def _reap_once(self) -> None:
+        now = time.time()
+        for unit, pool in list(self.idle.items()):
+            keep = max([self.functions[f].min_replicas for f in self.unit_fns(unit)
+                        if f in self.functions] or [0])
+            total = sum(1 for _ in self.containers_of(unit))
+            for c in sorted(pool, key=lambda c: c.last_used):
+                if total <= keep:
+                    break
+                if now - c.last_used > self.keep_alive_s:
+                    self._retire(c, "idle")
+                    total -= 1
+        for name, spec in list(self.functions.items()):
+            unit = self.unit_of(name)
+            have = sum(1 for _ in self.containers_of(unit))
+            if spec.min_replicas > have:
+                try:
+                    await self.prewarm(name, None, spec.min_replicas - have)
+                except BackendError:
+                    pass
+
+    # ---- deploy ----------------------------------------------------------------------------
+    async def deploy_dir(self, path: Path, name: str | None = None) -> packages.FunctionSpec:
+        return await self._deploy(lambda root: packages.install_dir(Path(path), root, name))
+
+    async def deploy_zip(self, data: bytes, name: str | None = None) -> packages.FunctionSpec:
+        return await self._deploy(lambda root: packages.install_zip(data, root, name))
+
+    async def deploy_source(self, source: str, name: str | None, requirements=None,
+                            extra: dict | None = None) -> packages.FunctionSpec:
+        name = name or f"fn-{uuid.uuid4().hex[:8]}"
+        return await self._deploy(lambda root: packages.install_source(
+            source, root, name, requirements, extra), blocking=bool(requirements))
+
+    async def _deploy(self, install, blocking: bool = False) -> packages.FunctionSpec:
+        staging = self.state_dir / "staging"
+        staging.mkdir(parents=True, exist_ok=True)
+        root = Path(os.path.join(staging, uuid.uuid4().hex[:12]))
+        try:
+            if blocking:
+                spec = await asyncio.get_running_loop().run_in_executor(None, install, root)
+            else:
+                spec = install(root)
+            self._versions += 1
+            version = f"v{int(time.time() * 1000)}-{self._versions}"
+            final = self.functions_root / spec.name / version
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(spec.directory, final)
+            spec = packages.read_spec(final, spec.name)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        try:
+            await self._load_everywhere(spec)
+        except BackendError:
+            shutil.rmtree(final, ignore_errors=True)
+            old = self.functions.get(spec.name)
+            if old is not None:  # put the running version back where a node lost it
+                await self._load_everywhere(old, quiet=True)
+            raise
+        self._activate(spec)
+        return spec
+
+    async def _load_everywhere(self, spec: packages.FunctionSpec, quiet: bool = False) -> None:
+        msg = {"op": "load", "fn": spec.name, "dir": spec.directory, "handler": spec.handler,
+               "signature": spec.signature, "env": spec.env}
+        results = await asyncio.gather(*(n.request(dict(msg)) for n in self.nodes.values()),
+                                       return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors and not quiet:
+            text = str(errors[0]).split(": ", 1)[-1]
+            raise InvalidRequest(f"{spec.name} failed to load: {text}")
+
+    def _activate(self, spec: packages.FunctionSpec) -> None:
+        old = self.functions.get(spec.name)
+        spec.created_at = time.time()
+        if old is not None:
+            spec.min_replicas = max(spec.min_replicas, old.min_replicas)
+            for c in list(self.containers_of(self.unit_of(spec.name))):
+                c.stale = True
+                if c.state != "busy":
+                    self._retire(c, "redeployed")
+            if old.directory != spec.directory:
+                shutil.rmtree(old.directory, ignore_errors=True)
+        self.functions[spec.name] = spec
+        self.event("deploy", function=spec.name)
+
+    async def _restore(self) -> None:
+        """Load the functions deployed before a restart (latest version of each)."""
+        for fdir in sorted(self.functions_root.iterdir()):
+            versions = sorted((p for p in fdir.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+            if not versions:
+                continue
+            for stale in versions[:-1]:
+                shutil.rmtree(stale, ignore_errors=True)
+            try:
+                spec = packages.read_spec(versions[-1], fdir.name)
+                await self._load_everywhere(spec)
+            except BackendError as exc:
+                self.event("error", function=fdir.name, error=f"restore: {exc}")
+                continue
+            self._activate(spec)
+
+    async def remove(self, fn: str) -> None:
+        spec = self.resolve(fn)
+        group = self.fn_group.get(spec.name)
+        if group is not None:
+            await self.unfuse(group)
+        del self.functions[spec.name]
+        for c in list(self.containers_of(spec.name)):
+            c.kill()
+            self._retire(c, "removed")
+        self.idle.pop(spec.name, None)
+        await asyncio.gather(*(n.request({"op": "unload", "fn": spec.name})
+                               for n in self.nodes.values()), return_exceptions=True)
+        shutil.rmtree(self.functions_root / spec.name, ignore_errors=True)
+        self.event("remove", function=spec.name)
+
+    # ---- fusion ---------------------------------------------------------------------------
+    async def fuse(self, functions: list[str], name: str | None = None) -> GroupState:
+        names = [self.resolve(f).name for f in functions]
+        if len(set(names)) < 2:
+            raise InvalidRequest("fuse needs at least two different functions")
+        for f in names:
+            if f in self.fn_group:
+                raise Conflict(f"{f} is already in fusion group {self.fn_group[f]!r}",
+                               hint=f"unfuse it first: faastui unfuse {self.fn_group[f]}")
+        name = packages.validate_name(name or ("fused-" + "-".join(names))[:63].rstrip("-"),
+                                      "fusion group")
+        if name in self.groups or name in self.functions:
+            raise Conflict(f"the name {name!r} is taken")
+        for f in names:
+            for c in list(self.containers_of(f)):
+                c.stale = True
+                if c.state != "busy":
+                    self._retire(c, "fused")
+        group = GroupState(name, names)
+        self.groups[name] = group
+        for f in names:
+            self.fn_group[f] = name
+        self.event("fuse", group=name, functions=names)
+        return group
+
+    async def unfuse(self, group: str) -> list[str]:
+        state = self.groups.pop(group, None)
+        if state is None:
+            raise NotFound(f"fusion group {group!r} not found",
+                           hint=did_you_mean(group, self.groups) or "list them with `faastui fusion`")
+        for f in state.functions:
+            self.fn_group.pop(f, None)
+        for c in list(self.containers_of(group)):
+            c.stale = True
+            if c.state != "busy":
+                self._retire(c, "unfused")
+        self.idle.pop(group, None)
+        self.event("unfuse", group=group, functions=state.functions)
+        return state.functions
+
+    def fusion_groups(self) -> list[FusionGroup]:
+        out = []
+        for g in self.groups.values():
+            cs = list(self.containers_of(g.name))
+            nodes = sorted({c.node.name for c in cs})
+            out.append(FusionGroup(name=g.name, functions=list(g.functions),
+                                   node=",".join(nodes), state=_unit_state(cs),
+                                   calls_local=g.calls_local, calls_remote=g.calls_remote))
+        return out
+
+
+def _unit_state(containers: list[Container]) -> str:
+    states = {c.state for c in containers}
+    for s in ("busy", "warm", "prewarm"):
+        if s in states:
+            return s
+    return "cold"

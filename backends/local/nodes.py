@@ -1,0 +1,294 @@
+"""Nodes and containers as the engine's gateway sees them.
+
+A ``NodeRuntime`` is one named node: a capacity (cpus, memory, max
+containers) and a zygote process that forks its workers. A ``Container`` is
+one worker process hosting a function, or a whole fusion group, reached over
+its own Unix socket pair with the frames of ``wire``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..errors import BackendError
+from . import wire
+
+__all__ = ["NodeSpec", "NodeRuntime", "Container", "WorkerGone"]
+
+_HEAD = wire.HEAD
+_loads = json.loads
+
+
+class WorkerGone(Exception):
+    """The worker closed its socket (crashed, killed, out of memory)."""
+
+
+@dataclass
+class NodeSpec:
+    name: str
+    cpus: float = 2.0
+    memory_mb: float = 2048.0
+    max_containers: int = 16
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+class _WorkerProtocol(asyncio.Protocol):
+    """Frames in, futures out: one call at a time per worker."""
+
+    def __init__(self, container: "Container"):
+        self.container = container
+        self.buf = bytearray()
+        self.waiter: asyncio.Future | None = None
+        self.transport = None
+        self.closed = False
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data: bytes):
+        buf = self.buf
+        buf += data
+        while len(buf) >= 8:
+            hlen, blen = _HEAD.unpack_from(buf)
+            end = 8 + hlen + blen
+            if len(buf) < end:
+                return
+            header = _loads(bytes(buf[8:8 + hlen]))
+            body = bytes(buf[8 + hlen:end])
+            del buf[:end]
+            waiter = self.waiter
+            self.waiter = None
+            if waiter is not None and not waiter.done():
+                waiter.set_result((header, body))
+
+    def connection_lost(self, exc):
+        self.closed = True
+        waiter = self.waiter
+        self.waiter = None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(WorkerGone("worker closed its socket"))
+        self.container.on_lost()
+
+
+class Container:
+    """One worker process. ``state`` is prewarm (never used), warm or busy."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, node: "NodeRuntime", unit: str, fns: tuple[str, ...], memory_mb: float,
+                 cpus: float, group: str | None = None):
+        self.id = f"{node.name}-{next(self._ids)}"
+        self.node = node
+        self.unit = unit  # the function name, or the fusion group name
+        self.fns = fns
+        self.group = group
+        self.memory_mb = memory_mb
+        self.cpus = cpus
+        self.pid = 0
+        self.state = "starting"
+        self.used = False
+        self.created = time.time()
+        self.last_used = self.created
+        self.calls = 0
+        self.cold_start_ms = 0.0
+        self.stale = False  # set on redeploy: retire after the current call
+        self.proto: _WorkerProtocol | None = None
+        self.exit_info: dict | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.proto is not None and not self.proto.closed
+
+    async def start(self, gateway: str, token: str, env: dict, log: str) -> float:
+        """Fork the worker from the node's zygote; returns cold start ms."""
+        t0 = time.perf_counter()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.pid = await self.node.request(
+                {"op": "fork", "fns": list(self.fns), "memory_mb": self.memory_mb,
+                 "gateway": gateway, "token": token, "env": env, "log": log,
+                 "wid": self.id}, fds=[theirs.fileno()])
+        finally:
+            theirs.close()
+        loop = asyncio.get_running_loop()
+        ours.setblocking(False)
+        _, self.proto = await loop.create_unix_connection(lambda: _WorkerProtocol(self), sock=ours)
+        self.node.by_pid[self.pid] = self
+        header, _ = await self._await_frame(timeout=30)
+        if not header.get("ready"):
+            raise BackendError(f"worker {self.id} did not start: {header}")
+        self.cold_start_ms = (time.perf_counter() - t0) * 1000.0
+        self.state = "prewarm"
+        return self.cold_start_ms
+
+    async def _await_frame(self, timeout: float | None):
+        proto = self.proto
+        if proto is None or proto.closed:
+            raise WorkerGone("worker is gone")
+        fut = asyncio.get_running_loop().create_future()
+        proto.waiter = fut
+        if timeout is None:
+            return await fut
+        return await asyncio.wait_for(fut, timeout)
+
+    async def call(self, fn: str, body: bytes, headers: dict | None, timeout: float):
+        """Send one call; returns (reply header, body). Raises TimeoutError, WorkerGone."""
+        proto = self.proto
+        if proto is None or proto.closed:
+            raise WorkerGone("worker is gone")
+        fut = asyncio.get_running_loop().create_future()
+        proto.waiter = fut
+        proto.transport.write(wire.pack({"fn": fn, "h": headers} if headers else {"fn": fn}, body))
+        return await asyncio.wait_for(fut, timeout) if timeout else await fut
+
+    def kill(self) -> None:
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.close()
+
+    def close(self) -> None:
+        """Close the socket; the worker exits on EOF."""
+        self.state = "stopped"
+        if self.proto is not None and self.proto.transport is not None:
+            self.proto.transport.close()
+
+    def on_lost(self) -> None:
+        self.node.on_container_lost(self)
+
+
+class NodeRuntime:
+    """One node: its capacity, its zygote and the containers it runs."""
+
+    def __init__(self, spec: NodeSpec, on_lost=None):
+        self.spec = spec
+        self.name = spec.name
+        self.containers: dict[str, Container] = {}
+        self.by_pid: dict[int, Container] = {}
+        self.exits: deque = deque(maxlen=200)
+        self.proc: subprocess.Popen | None = None
+        self.control: socket.socket | None = None
+        self._rids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future] = {}
+        self._on_lost = on_lost
+        self.ready = False
+
+    # ---- zygote ----------------------------------------------------------------
+    def start_zygote(self, env: dict | None = None) -> None:
+        """Spawn the zygote (from the main thread: it dies with the engine)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        cmd = [sys.executable, "-m", "backends.local.zygote", str(theirs.fileno())]
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(cmd, pass_fds=[theirs.fileno()], env=full_env,
+                                     stdin=subprocess.DEVNULL, close_fds=True)
+        theirs.close()
+        ours.setblocking(False)
+        self.control = ours
+        asyncio.get_running_loop().add_reader(ours.fileno(), self._on_control)
+        self.ready = True
+
+    def _on_control(self) -> None:
+        while True:
+            try:
+                data = self.control.recv(1 << 20)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._zygote_lost()
+                return
+            msg = _loads(data)
+            if "ev" in msg:
+                self._on_event(msg)
+                continue
+            fut = self._pending.pop(msg.get("rid"), None)
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
+
+    def _on_event(self, msg: dict) -> None:
+        if msg.get("ev") == "exit":
+            container = self.by_pid.pop(msg["pid"], None)
+            if container is not None:
+                container.exit_info = msg
+                self.exits.append((time.time(), container.unit, msg))
+
+    def _zygote_lost(self) -> None:
+        self.ready = False
+        loop = asyncio.get_running_loop()
+        try:
+            loop.remove_reader(self.control.fileno())
+        except (ValueError, OSError):
+            pass
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(BackendError(f"node {self.name}: zygote exited"))
+        self._pending.clear()
+
+    async def request(self, msg: dict, fds: list[int] | None = None, timeout: float = 60.0):
+        if not self.ready or self.control is None:
+            raise BackendError(f"node {self.name} is not running")
+        rid = next(self._rids)
+        msg["rid"] = rid
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[rid] = fut
+        data = json.dumps(msg).encode()
+        if fds:
+            socket.send_fds(self.control, [data], fds)
+        else:
+            self.control.send(data)
+        try:
+            reply = await asyncio.wait_for(fut, timeout)
+        finally:
+            self._pending.pop(rid, None)
+        if not reply.get("ok"):
+            raise BackendError(f"node {self.name}: {reply.get('err')}")
+        return reply.get("pid", reply)
+
+    def stop_zygote(self, timeout: float = 5.0) -> None:
+        for c in list(self.containers.values()):
+            c.kill()
+        if self.control is not None:
+            try:
+                asyncio.get_running_loop().remove_reader(self.control.fileno())
+            except (RuntimeError, ValueError, OSError):
+                pass
+            self.control.close()
+        self.ready = False
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    # ---- capacity ----------------------------------------------------------------
+    @property
+    def used_memory_mb(self) -> float:
+        return sum(c.memory_mb for c in self.containers.values())
+
+    @property
+    def used_cpus(self) -> float:
+        return sum(c.cpus for c in self.containers.values() if c.state == "busy")
+
+    def has_room(self, memory_mb: float) -> bool:
+        return (len(self.containers) < self.spec.max_containers
+                and self.used_memory_mb + memory_mb <= self.spec.memory_mb)
+
+    def on_container_lost(self, container: Container) -> None:
+        self.containers.pop(container.id, None)
+        if self._on_lost is not None:
+            self._on_lost(container)

@@ -1,0 +1,264 @@
+"""The per-node zygote: a small single-threaded process that forks workers.
+
+The engine starts one zygote per node (``python -m backends.local.zygote FD``)
+with a SOCK_SEQPACKET control socket. The zygote imports the runtime once
+and each deployed function's handler once per deploy (``load``), so a cold
+start is a ``fork()`` and nothing else. For ``fork`` the engine passes one end
+of a fresh socket pair (SCM_RIGHTS); the child serves calls on it until EOF.
+
+Control messages are JSON objects with an ``rid``; replies echo it. The zygote
+also reports worker exits (``{"ev": "exit", "pid", "code", "signal"}``), reaps
+every child, and kills its workers when the engine goes away.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import selectors
+import signal
+import socket
+import sys
+import time
+import traceback
+
+from . import runtime, wire
+
+PR_SET_PDEATHSIG = 1
+
+
+def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
+    """Die with ``sig`` when the parent exits (Linux); a no-op elsewhere."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _vm_size() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+# ---- the worker (runs in the forked child) -------------------------------------------
+
+
+def worker_main(sock: socket.socket, functions: dict, msg: dict) -> None:
+    """Serve calls on ``sock`` until EOF. Never returns."""
+    code = 0
+    try:
+        set_pdeathsig()
+        log = msg.get("log")
+        if log:
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.close(fd)
+        for key, value in (msg.get("env") or {}).items():
+            os.environ[str(key)] = str(value)
+        mem_mb = float(msg.get("memory_mb") or 0)
+        if mem_mb > 0:
+            limit = _vm_size() + int(mem_mb * 1024 * 1024)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        hosted = {name: functions[name] for name in msg["fns"]}
+        runner = runtime.Runner(hosted, gateway=msg.get("gateway", ""), token=msg.get("token", ""))
+        sock.sendall(wire.pack({"ready": True, "pid": os.getpid()}))
+        perf = time.perf_counter
+        while True:
+            try:
+                header, body = wire.read_frame(sock)
+            except (EOFError, ConnectionError):
+                break
+            fn = header.get("fn", "")
+            t0 = perf()
+            oom = False
+            try:
+                out, ctype, status = runner.run(fn, body, header.get("h") or {})
+                reply = {"ok": True, "ct": ctype, "st": status}
+            except MemoryError:
+                out, oom = b"", True
+                reply = {"ok": False, "kind": "oom",
+                         "err": f"memory limit exceeded ({mem_mb:g} MB)"}
+            except BaseException as exc:  # the handler's failure is the call's result
+                tb = traceback.format_exc(limit=-3)
+                sys.stderr.write(tb)
+                out = b""
+                reply = {"ok": False, "kind": "error", "err": f"{type(exc).__name__}: {exc}",
+                         "tb": tb[-2000:]}
+                if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+                    reply["kind"] = "crashed"
+            reply["ms"] = (perf() - t0) * 1000.0
+            local, remote = runner.take_counts()
+            if local:
+                reply["loc"] = local
+            if remote:
+                reply["rem"] = remote
+            sock.sendall(wire.pack(reply, out))
+            if oom:
+                code = 3
+                break
+    except BaseException:
+        traceback.print_exc()
+        code = 2
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            pass
+        os._exit(code)
+
+
+# ---- the zygote -----------------------------------------------------------------
+
+
+def _exit_on_signal(*_):
+    raise SystemExit(0)
+
+
+class Zygote:
+    def __init__(self, control: socket.socket):
+        self.control = control
+        self.functions: dict[str, runtime.LoadedFunction] = {}
+        self.children: set[int] = set()
+
+    def send(self, msg: dict) -> None:
+        try:
+            self.control.send(json.dumps(msg).encode())
+        except OSError:
+            pass
+
+    def handle(self, msg: dict, fds: list[int]) -> None:
+        op = msg.get("op")
+        reply: dict = {"rid": msg.get("rid"), "ok": True}
+        try:
+            if op == "load":
+                reply.update(self.load(msg))
+            elif op == "unload":
+                self.functions.pop(msg["fn"], None)
+            elif op == "fork":
+                reply["pid"] = self.fork(msg, fds)
+                fds = []
+            elif op == "ping":
+                reply["pid"] = os.getpid()
+            else:
+                raise ValueError(f"unknown op {op!r}")
+        except Exception as exc:
+            reply = {"rid": msg.get("rid"), "ok": False, "err": f"{type(exc).__name__}: {exc}"}
+        finally:
+            for fd in fds:
+                os.close(fd)
+        self.send(reply)
+
+    def load(self, msg: dict) -> dict:
+        name = msg["fn"]
+        timeout = int(msg.get("import_timeout") or 30)
+
+        def on_alarm(*_):
+            raise TimeoutError(f"importing {name} took more than {timeout}s")
+
+        old = signal.signal(signal.SIGALRM, on_alarm)
+        signal.alarm(timeout)
+        try:
+            loaded = runtime.load_function(name, msg["dir"], msg.get("handler", ""),
+                                           msg.get("signature", ""), msg.get("env"))
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, old)
+        self.functions[name] = loaded
+        return {"signature": loaded.signature}
+
+    def fork(self, msg: dict, fds: list[int]) -> int:
+        if len(fds) != 1:
+            raise ValueError("fork needs exactly one socket")
+        missing = [fn for fn in msg["fns"] if fn not in self.functions]
+        if missing:
+            raise KeyError(f"not loaded here: {', '.join(missing)}")
+        pid = os.fork()
+        if pid == 0:
+            try:
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                self.control.close()
+                sock = socket.socket(fileno=fds[0])
+            except BaseException:
+                os._exit(2)
+            worker_main(sock, self.functions, msg)
+        os.close(fds[0])
+        self.children.add(pid)
+        return pid
+
+    def reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                self.children.clear()
+                return
+            if pid == 0:
+                return
+            self.children.discard(pid)
+            ev = {"ev": "exit", "pid": pid}
+            if os.WIFSIGNALED(status):
+                ev["signal"] = os.WTERMSIG(status)
+            else:
+                ev["code"] = os.WEXITSTATUS(status)
+            self.send(ev)
+
+    def shutdown(self) -> None:
+        for pid in list(self.children):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 5
+        while self.children and time.monotonic() < deadline:
+            try:
+                pid, _ = os.waitpid(-1, 0)
+                self.children.discard(pid)
+            except ChildProcessError:
+                break
+
+    def serve(self) -> None:
+        wake_r, wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        wake_w.setblocking(False)
+        signal.set_wakeup_fd(wake_w.fileno())
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        sel = selectors.DefaultSelector()
+        sel.register(self.control, selectors.EVENT_READ, "control")
+        sel.register(wake_r, selectors.EVENT_READ, "wake")
+        try:
+            while True:
+                for key, _ in sel.select():
+                    if key.data == "wake":
+                        try:
+                            wake_r.recv(512)
+                        except BlockingIOError:
+                            pass
+                        self.reap()
+                        continue
+                    data, fds, _flags, _addr = socket.recv_fds(self.control, 1 << 20, 4)
+                    if not data:
+                        return
+                    self.handle(json.loads(data), list(fds))
+                self.reap()
+        finally:
+            self.shutdown()
+
+
+def main(argv: list[str]) -> int:
+    set_pdeathsig()
+    control = socket.socket(fileno=int(argv[1]))
+    Zygote(control).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

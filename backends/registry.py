@@ -1,0 +1,41 @@
+"""Backend registry: kind name -> Backend class, via entry points.
+
+Built-in backends register through the ``faastui.backends`` entry point group
+exactly as third-party ones do. Listing names imports nothing; a backend's
+module is imported only when it is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+
+from .errors import InvalidRequest, did_you_mean
+
+__all__ = ["available", "load"]
+
+GROUP = "faastui.backends"
+#: fallback when the package is used from a source tree without being installed
+_BUILTIN = {"local": "backends.local.client:LocalBackend"}
+
+
+def _targets() -> dict[str, str]:
+    targets = dict(_BUILTIN)
+    for ep in entry_points(group=GROUP):
+        targets[ep.name] = ep.value
+    return targets
+
+
+def available() -> list[str]:
+    """Names of the installed backends, sorted. Imports none of them."""
+    return sorted(_targets())
+
+
+def load(kind: str):
+    """The Backend class for ``kind``. Raises InvalidRequest for an unknown kind."""
+    targets = _targets()
+    if kind not in targets:
+        hint = did_you_mean(kind, targets) or f"installed: {', '.join(sorted(targets))}"
+        raise InvalidRequest(f"unknown backend kind {kind!r}", hint=hint)
+    module_name, _, attr = targets[kind].partition(":")
+    return getattr(importlib.import_module(module_name), attr)
