@@ -29,6 +29,11 @@ _HEAD = wire.HEAD
 _loads = json.loads
 
 
+def _expire(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_exception(asyncio.TimeoutError())
+
+
 class WorkerGone(Exception):
     """The worker closed its socket (crashed, killed, out of memory)."""
 
@@ -146,10 +151,18 @@ class Container:
         proto = self.proto
         if proto is None or proto.closed:
             raise WorkerGone("worker is gone")
-        fut = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
         proto.waiter = fut
         proto.transport.write(wire.pack({"fn": fn, "h": headers} if headers else {"fn": fn}, body))
-        return await asyncio.wait_for(fut, timeout) if timeout else await fut
+        if not timeout:
+            return await fut
+        # a timer, not asyncio.wait_for: wait_for wraps the future in a task (slower, hot path)
+        timer = loop.call_later(timeout, _expire, fut)
+        try:
+            return await fut
+        finally:
+            timer.cancel()
 
     def kill(self) -> None:
         if self.pid:

@@ -1,0 +1,201 @@
+"""LocalBackend: the Backend that talks to the embedded engine daemon over HTTP.
+
+It speaks the engine's ``/faastui/v1`` API with httpx and maps every
+transport and HTTP error into the ``BackendError`` tree at this boundary.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..base import Backend, Capability
+from ..errors import InvalidRequest, Unreachable, error_from_status
+from ..model import DispatchResult, DispatchStep, Function, FusionGroup, Invocation, Node, Snapshot
+
+__all__ = ["LocalBackend", "read_engine_info", "encode_payload"]
+
+UNREACHABLE_HINT = "is the engine running? try `faastui up`"
+
+
+def read_engine_info(state_dir: Path) -> dict | None:
+    """The running engine's ``engine.json`` in ``state_dir``, or None."""
+    try:
+        return json.loads((Path(state_dir) / "engine.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def encode_payload(payload: Any) -> tuple[bytes, str]:
+    """(body, content type) for a payload: bytes and str as they are, else JSON."""
+    if payload is None:
+        return b"", "application/octet-stream"
+    if isinstance(payload, bytes):
+        return payload, "application/octet-stream"
+    if isinstance(payload, str):
+        return payload.encode(), "text/plain; charset=utf-8"
+    return json.dumps(payload).encode(), "application/json"
+
+
+class LocalBackend(Backend):
+    name = "local"
+    capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.PREWARM
+                    | Capability.DISPATCH | Capability.FUSE | Capability.SCALE | Capability.DEPLOY
+                    | Capability.DEPLOY_SOURCE | Capability.QUEUES | Capability.LOGS)
+
+    def __init__(self, url: str | None = None, *, token: str | None = None,
+                 state_dir: str | Path | None = None, timeout: float = 330.0, **_ignored):
+        if url is None and state_dir is not None:
+            info = read_engine_info(Path(state_dir)) or {}
+            url = info.get("url")
+            if token is None and info.get("auth"):
+                try:
+                    token = (Path(state_dir) / "token").read_text().strip()
+                except OSError:
+                    token = None
+        self.url = (url or "http://127.0.0.1:8080").rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self._client = None
+
+    # ---- transport --------------------------------------------------------------------
+    def _http(self):
+        if self._client is None:
+            import httpx  # deferred: 0.3 s of import that `--help` should not pay
+
+            headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+            self._client = httpx.AsyncClient(
+                base_url=self.url, headers=headers,
+                timeout=httpx.Timeout(self.timeout, connect=5.0))
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _request(self, method: str, path: str, *, json_body: Any = None,
+                       content: bytes | None = None, content_type: str | None = None,
+                       params: dict | None = None) -> Any:
+        import httpx
+
+        headers = {"Content-Type": content_type} if content_type else None
+        try:
+            resp = await self._http().request(method, path, json=json_body, content=content,
+                                              headers=headers, params=params)
+        except httpx.ConnectError:
+            raise Unreachable(f"the engine at {self.url} does not answer",
+                              hint=UNREACHABLE_HINT) from None
+        except httpx.TimeoutException:
+            raise Unreachable(f"the engine at {self.url} timed out", hint=UNREACHABLE_HINT) from None
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"the engine at {self.url}: {exc}", hint=UNREACHABLE_HINT) from None
+        try:
+            data = resp.json() if resp.content else None
+        except ValueError:
+            data = resp.text
+        if resp.status_code >= 400:
+            raise error_from_status(resp.status_code, data)
+        return data
+
+    # ---- reads ----------------------------------------------------------------------
+    async def snapshot(self) -> Snapshot:
+        return Snapshot.from_dict(await self._request("GET", "/faastui/v1/snapshot"))
+
+    async def nodes(self) -> list[Node]:
+        return [Node.from_dict(n) for n in await self._request("GET", "/faastui/v1/nodes")]
+
+    async def functions(self) -> list[Function]:
+        return [Function.from_dict(f) for f in await self._request("GET", "/faastui/v1/functions")]
+
+    async def describe(self, fn: str) -> Function:
+        return Function.from_dict(await self._request("GET", f"/faastui/v1/functions/{fn}"))
+
+    async def fusion_groups(self) -> list[FusionGroup]:
+        return [FusionGroup.from_dict(g) for g in await self._request("GET", "/faastui/v1/fusion")]
+
+    async def logs(self, fn: str, tail: int = 100) -> list[str]:
+        data = await self._request("GET", f"/faastui/v1/logs/{fn}", params={"tail": tail})
+        return list(data.get("lines", []))
+
+    async def info(self) -> dict:
+        return await self._request("GET", "/faastui/v1/info")
+
+    async def events(self, since: float = 0.0) -> list[dict]:
+        return await self._request("GET", "/faastui/v1/events", params={"since": since})
+
+    # ---- actions --------------------------------------------------------------------
+    async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
+        body, ctype = encode_payload(payload)
+        data = await self._request("POST", f"/faastui/v1/invoke/{fn}", content=body,
+                                   content_type=ctype, params={"node": node} if node else None)
+        return Invocation.from_dict(data)
+
+    async def invoke_async(self, fn: str, payload: Any) -> str:
+        body, ctype = encode_payload(payload)
+        data = await self._request("POST", f"/faastui/v1/async/{fn}", content=body, content_type=ctype)
+        return data["call_id"]
+
+    async def result(self, call_id: str, wait: float = 0.0) -> Invocation:
+        data = await self._request("GET", f"/faastui/v1/results/{call_id}",
+                                   params={"wait": wait} if wait else None)
+        return Invocation.from_dict(data)
+
+    async def prewarm(self, fn: str, node: str | None, count: int = 1) -> list[Invocation]:
+        data = await self._request("POST", "/faastui/v1/prewarm",
+                                   json_body={"function": fn, "node": node, "count": count})
+        return [Invocation.from_dict(d) for d in data]
+
+    async def dispatch(self, input: Any, steps: list[DispatchStep], mode: str = "chain") -> DispatchResult:
+        if not steps:
+            raise InvalidRequest("a dispatch needs at least one step")
+        data = await self._request("POST", "/faastui/v1/dispatch", json_body={
+            "input": input, "mode": mode,
+            "steps": [{"node": s.node, "function": s.function} for s in steps]})
+        return DispatchResult.from_dict(data)
+
+    async def fuse(self, functions: list[str], name: str | None = None) -> FusionGroup:
+        data = await self._request("POST", "/faastui/v1/fuse",
+                                   json_body={"functions": list(functions), "name": name})
+        return FusionGroup.from_dict(data)
+
+    async def unfuse(self, group: str) -> list[str]:
+        data = await self._request("POST", "/faastui/v1/unfuse", json_body={"group": group})
+        return list(data["functions"])
+
+    async def scale(self, fn: str, replicas: int) -> Function:
+        data = await self._request("POST", "/faastui/v1/scale",
+                                   json_body={"function": fn, "replicas": replicas})
+        return Function.from_dict(data)
+
+    async def deploy(self, package: str | Path | bytes, *, name: str | None = None) -> Function:
+        from .packages import zip_folder
+
+        if isinstance(package, (str, Path)):
+            path = Path(package)
+            if path.is_dir():
+                data = zip_folder(path)
+            elif path.is_file():
+                data = path.read_bytes()
+            else:
+                raise InvalidRequest(f"{path} is neither a folder nor a zip file")
+        else:
+            data = package
+        resp = await self._request("POST", "/faastui/v1/deploy", content=data,
+                                   content_type="application/zip",
+                                   params={"name": name} if name else None)
+        return Function.from_dict(resp)
+
+    async def deploy_source(self, source: str, *, name: str | None = None,
+                            requirements: list[str] | None = None) -> Function:
+        body = {"handler": source, "requirements": requirements or []}
+        if name:
+            body["id"] = name
+        return Function.from_dict(await self._request("POST", "/faastui/v1/deploy", json_body=body))
+
+    async def remove(self, fn: str) -> None:
+        await self._request("DELETE", f"/faastui/v1/functions/{fn}")
+
+    async def shutdown(self) -> None:
+        await self._request("POST", "/faastui/v1/shutdown")
