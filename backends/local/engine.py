@@ -218,9 +218,10 @@ class Engine:
                     best = (key, node)
         return best[1] if best else None
 
-    def _evict_for(self, memory_mb: float, node: NodeRuntime | None) -> NodeRuntime | None:
-        """Stop the least recently used idle container (of any unit) to make room."""
-        candidates = [c for lst in self.idle.values() for c in lst
+    def _evict_for(self, memory_mb: float, node: NodeRuntime | None,
+                   unit: str) -> NodeRuntime | None:
+        """Stop least recently used idle containers of other units to make room."""
+        candidates = [c for u, lst in self.idle.items() if u != unit for c in lst
                       if node is None or c.node is node]
         candidates.sort(key=lambda c: c.last_used)
         for c in candidates:
@@ -255,9 +256,9 @@ class Engine:
                 if memory_mb > target.spec.memory_mb:
                     raise CapacityExceeded(f"{unit} needs {memory_mb:g} MB; node {node} has "
                                            f"{target.spec.memory_mb:g} MB")
-                room = target if target.has_room(memory_mb) else self._evict_for(memory_mb, target)
+                room = target if target.has_room(memory_mb) else self._evict_for(memory_mb, target, unit)
             else:
-                room = self._pick_node(unit, memory_mb) or self._evict_for(memory_mb, None)
+                room = self._pick_node(unit, memory_mb) or self._evict_for(memory_mb, None, unit)
             if room is not None:
                 c = await self._start_container(unit, room)
                 c.state = "busy"
@@ -485,9 +486,9 @@ class Engine:
             if node:
                 target = self.node(node)
                 if not target.has_room(memory_mb):
-                    target = self._evict_for(memory_mb, target)
+                    target = self._evict_for(memory_mb, target, unit)
             else:
-                target = self._pick_node(unit, memory_mb) or self._evict_for(memory_mb, None)
+                target = self._pick_node(unit, memory_mb) or self._evict_for(memory_mb, None, unit)
             if target is None:
                 if started:
                     break

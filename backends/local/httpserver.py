@@ -189,6 +189,8 @@ class _Conn(asyncio.Protocol):
             while self.queue and not self.closing:
                 req, keep = self.queue.popleft()
                 resp = await self.server.handle(req)
+                if self.closing:  # the client went away while we worked
+                    break
                 self._write(resp, keep)
                 if not keep:
                     self.transport.close()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from ..errors import BackendError
 from . import wire
+from .proc import set_pdeathsig
 
 __all__ = ["NodeSpec", "NodeRuntime", "Container", "WorkerGone"]
 
@@ -54,6 +55,7 @@ class _WorkerProtocol(asyncio.Protocol):
         self.container = container
         self.buf = bytearray()
         self.waiter: asyncio.Future | None = None
+        self.early: deque = deque()
         self.transport = None
         self.closed = False
 
@@ -75,6 +77,8 @@ class _WorkerProtocol(asyncio.Protocol):
             self.waiter = None
             if waiter is not None and not waiter.done():
                 waiter.set_result((header, body))
+            else:  # arrived before anyone waited (the ready frame can)
+                self.early.append((header, body))
 
     def connection_lost(self, exc):
         self.closed = True
@@ -140,6 +144,8 @@ class Container:
         proto = self.proto
         if proto is None or proto.closed:
             raise WorkerGone("worker is gone")
+        if proto.early:
+            return proto.early.popleft()
         fut = asyncio.get_running_loop().create_future()
         proto.waiter = fut
         if timeout is None:
@@ -206,7 +212,8 @@ class NodeRuntime:
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.proc = subprocess.Popen(cmd, pass_fds=[theirs.fileno()], env=full_env,
-                                     stdin=subprocess.DEVNULL, close_fds=True)
+                                     stdin=subprocess.DEVNULL, close_fds=True,
+                                     preexec_fn=set_pdeathsig)
         theirs.close()
         ours.setblocking(False)
         self.control = ours

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 from backends.errors import BackendError
+from backends.local.proc import set_pdeathsig
 
 __all__ = ["RedisServer", "find_redis_server"]
 
@@ -180,7 +181,7 @@ class RedisServer:
             try:
                 self._proc = subprocess.Popen(
                     args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    cwd=self.state_dir, close_fds=True)
+                    cwd=self.state_dir, close_fds=True, preexec_fn=set_pdeathsig)
             except OSError as exc:
                 raise BackendError(f"cannot run redis-server {executable!r}: {exc}") from exc
         deadline = time.monotonic() + timeout

@@ -13,7 +13,6 @@ every child, and kills its workers when the engine goes away.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import resource
@@ -25,17 +24,7 @@ import time
 import traceback
 
 from . import runtime, wire
-
-PR_SET_PDEATHSIG = 1
-
-
-def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
-    """Die with ``sig`` when the parent exits (Linux); a no-op elsewhere."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
+from .proc import set_pdeathsig
 
 def _vm_size() -> int:
     try:

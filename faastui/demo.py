@@ -1,0 +1,142 @@
+"""`faastui demo`: the embedded engine with the sample cluster and functions, under load.
+
+Starts the engine on ``demo/cluster.yaml``, deploys every package in
+``functions/``, prewarms, fuses the two fusion samples, sends a short mixed
+load (sync calls on every node, a chain dispatch, a fan-out, async calls) and
+prints nodes, placements and latencies. The engine is stopped at the end
+unless ``keep_running``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+from pathlib import Path
+
+from backends.errors import BackendError
+from backends.model import DispatchStep
+
+from . import locations
+
+LOAD = [  # (function, payload)
+    ("hello", {"name": "Alex"}),
+    ("echo", "ping"),
+    ("data-processor", {"numbers": [1, 2, 3, 4, 5]}),
+    ("json-transformer", {"Name": "FaaS", "Count": 21}),
+    ("sleep", {"ms": 20}),
+    ("cpu-burn", {"ms": 10}),
+    ("fusion-front", {"text": "fused"}),
+]
+
+
+async def run_load(backend, calls: int = 120, seed: int = 7) -> list:
+    """Send the mixed load; returns every Invocation."""
+    rng = random.Random(seed)
+    nodes = [n.name for n in await backend.nodes()]
+    await backend.prewarm("hello", nodes[0], 2)
+    await backend.prewarm("echo", nodes[-1], 1)
+    await backend.fuse(["fusion-front", "fusion-back"], "fusion-pair")
+    invocations = []
+    sem = asyncio.Semaphore(4)
+
+    async def one(i: int):
+        fn, payload = LOAD[i % len(LOAD)]
+        node = rng.choice(nodes + [None, None])
+        async with sem:
+            invocations.append(await backend.invoke(fn, payload, node=node))
+
+    await asyncio.gather(*(one(i) for i in range(calls)))
+    chain = await backend.dispatch({"name": "chain"}, [DispatchStep(nodes[0], "hello"),
+                                                       DispatchStep(nodes[-1], "json-transformer")])
+    invocations.extend(chain.steps)
+    fan = await backend.dispatch({"numbers": [2, 4]}, [DispatchStep(n, "data-processor") for n in nodes],
+                                 mode="fanout")
+    invocations.extend(fan.steps)
+    ids = [await backend.invoke_async("sleep", {"ms": 5}) for _ in range(3)]
+    for call_id in ids:
+        invocations.append(await backend.result(call_id, wait=10))
+    return invocations
+
+
+def _report(snapshot, invocations) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    nodes = Table(title="nodes")
+    for col in ("node", "containers", "memory used/total MB", "labels"):
+        nodes.add_column(col)
+    for n in snapshot.nodes:
+        nodes.add_row(n.name, f"{n.containers}/{n.max_containers}",
+                      f"{n.used_memory_mb:g}/{n.memory_mb:g}",
+                      ",".join(f"{k}={v}" for k, v in n.labels.items()))
+    console.print(nodes)
+    grid = Table(title="placement (containers by state)")
+    grid.add_column("function")
+    for n in snapshot.nodes:
+        grid.add_column(n.name)
+    cells: dict[tuple[str, str], list[str]] = {}
+    for p in snapshot.placements:
+        if p.count:
+            cells.setdefault((p.function, p.node), []).append(f"{p.state}:{p.count}")
+    for f in snapshot.functions:
+        grid.add_row(f.name, *(" ".join(cells.get((f.name, n.name), ["cold"])) for n in snapshot.nodes))
+    console.print(grid)
+    lat = Table(title="latency per function (ms, end to end in the engine)")
+    for col in ("function", "calls", "errors", "p50", "p95", "p99", "deadline met", "cold"):
+        lat.add_column(col, justify="right" if col != "function" else "left")
+    for q in snapshot.qos:
+        met = f"{q.deadline_met}/{q.deadline_total}" if q.deadline_total else "-"
+        lat.add_row(q.subject, str(q.count), str(q.errors), f"{q.p50_ms:.2f}", f"{q.p95_ms:.2f}",
+                    f"{q.p99_ms:.2f}", met, f"{q.cold_ratio:.0%}")
+    console.print(lat)
+    states: dict[str, int] = {}
+    for inv in invocations:
+        states[inv.container_state] = states.get(inv.container_state, 0) + 1
+    for g in snapshot.fusion_groups:
+        console.print(f"fusion group {g.name}: {', '.join(g.functions)}  "
+                      f"local calls {g.calls_local}, remote calls {g.calls_remote}")
+    console.print(f"{len(invocations)} calls; container state as found: "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+
+
+def main(state_dir: Path | None = None, port: int = 0, keep_running: bool = False) -> int:
+    from backends.local.client import LocalBackend
+    from backends.local.control import start_engine, stop_engine
+
+    state_dir = state_dir or locations.state_dir() / "demo"
+    try:
+        info = start_engine(state_dir, cluster=locations.demo_dir() / "cluster.yaml", port=port,
+                            functions_dir=locations.functions_dir())
+    except BackendError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"engine up at {info['url']} (state in {state_dir})", file=sys.stderr)
+
+    async def go():
+        async with LocalBackend(info["url"]) as backend:
+            for pkg in sorted(locations.functions_dir().iterdir()):
+                if (pkg / "handler.py").exists():
+                    await backend.deploy(pkg)
+            invocations = await run_load(backend)
+            return await backend.snapshot(), invocations
+
+    try:
+        snapshot, invocations = asyncio.run(go())
+        _report(snapshot, invocations)
+    except BackendError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if not keep_running:
+            stop_engine(state_dir)
+            info["process"].wait()
+    if keep_running:
+        print(f"the engine keeps running at {info['url']}; stop it with "
+              f"`faastui down` (state dir {state_dir})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
