@@ -1,0 +1,250 @@
+"""The action commands of DESIGN.md's action table: invoke, result, prewarm, dispatch,
+fuse, unfuse, scale, deploy, rm.
+
+Each is one Backend method (``scale +K`` reads ``describe(fn).replicas``
+first). Results go to stdout, summaries to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from ..output import Format, emit, format_result, invocation_summary, message
+from ._common import OutputOpt, call, complete_function, complete_node, usage_error
+
+__all__ = ["app", "read_payload", "parse_replicas"]
+
+app = typer.Typer(rich_markup_mode=None)
+
+
+def read_payload(data: str | None, raw: bool = False) -> Any:
+    """The payload of ``-d``: JSON text, ``@file`` (sent as its bytes), ``-`` or
+    nothing with a piped stdin (its bytes). ``raw`` sends ``-d`` text as is."""
+    if data is None:
+        if sys.stdin is None or sys.stdin.isatty():
+            return None
+        body = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+        return body or None
+    if data == "-":
+        return sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    if data.startswith("@"):
+        path = Path(data[1:])
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise usage_error(f"cannot read {path}: {exc.strerror}") from None
+    if raw:
+        return data
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise usage_error(f"-d is not valid JSON: {exc}",
+                          hint="quote it for the shell, e.g. -d '{\"name\": \"Ada\"}', or pass --raw") from None
+
+
+def _print_result(inv) -> None:
+    if inv.status == "ok":
+        out = format_result(inv.result)
+        sys.stdout.write(out if out.endswith("\n") else out + "\n")
+        sys.stdout.flush()
+        message(invocation_summary(inv))
+    else:
+        message(invocation_summary(inv))
+        raise typer.Exit(1 if inv.status != "pending" else 0)
+
+
+@app.command()
+def invoke(fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
+           data: Optional[str] = typer.Option(None, "--data", "-d",
+                                              help="JSON payload, @FILE, or - for stdin."),
+           raw: bool = typer.Option(False, "--raw", help="Send -d as plain text, not JSON."),
+           node: Optional[str] = typer.Option(None, "--node", "-n", help="Run on this node.",
+                                              autocompletion=complete_node),
+           async_: bool = typer.Option(False, "--async", help="Return a call id at once."),
+           output: Format = typer.Option(None, "--output", "-o",
+                                         help="json/yaml: print the Invocation record.")):
+    """Call a function and print its output (a summary goes to stderr)."""
+    payload = read_payload(data, raw)
+    if async_:
+        if node:
+            raise usage_error("--async cannot pick a node")
+        call_id = call(lambda b: b.invoke_async(fn, payload))
+        if output in (Format.json, Format.yaml):
+            emit({"call_id": call_id}, output)
+        else:
+            print(call_id)
+            message(f"started {fn}: fetch the result with `faastui result {call_id} --wait`")
+        return
+    inv = call(lambda b: b.invoke(fn, payload, node=node))
+    if output is not None and output != Format.table:
+        emit(inv, output)
+        if inv.status not in ("ok",):
+            message(invocation_summary(inv) + (f": {inv.error}" if inv.error else ""))
+            raise typer.Exit(1)
+        return
+    if inv.status != "ok" and inv.error:
+        message(f"error: {inv.error}")
+    _print_result(inv)
+
+
+@app.command()
+def result(call_id: str = typer.Argument(..., help="The id `invoke --async` printed."),
+           wait: bool = typer.Option(False, "--wait", "-W", help="Wait for a pending call."),
+           timeout: float = typer.Option(60.0, "--timeout", min=0, help="Seconds to wait."),
+           output: Format = typer.Option(None, "--output", "-o", help="json/yaml: the record.")):
+    """The result of an async call."""
+    inv = call(lambda b: b.result(call_id, wait=timeout if wait else 0.0))
+    if output is not None and output != Format.table:
+        emit(inv, output)
+        return
+    if inv.status == "pending":
+        message(f"call {call_id} is still running; try --wait")
+        return
+    if inv.status != "ok" and inv.error:
+        message(f"error: {inv.error}")
+    _print_result(inv)
+
+
+@app.command()
+def prewarm(fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
+            node: Optional[str] = typer.Option(None, "--node", "-n", help="Node to prewarm on.",
+                                               autocompletion=complete_node),
+            count: int = typer.Option(1, "--count", "-c", min=1, help="Containers to start."),
+            all_nodes: bool = typer.Option(False, "--all-nodes", help="Prewarm on every node."),
+            output: Format = OutputOpt):
+    """Start containers of a function ahead of calls."""
+    from backends.model import Invocation
+
+    if not node and not all_nodes:
+        raise usage_error("prewarm needs --node NODE or --all-nodes")
+    if node and all_nodes:
+        raise usage_error("use either --node or --all-nodes, not both")
+
+    async def run(b):
+        import asyncio
+
+        targets = [n.name for n in await b.nodes()] if all_nodes else [node]
+        done = await asyncio.gather(*(b.prewarm(fn, t, count) for t in targets))
+        return [i for batch in done for i in batch]
+
+    started = call(run)
+    emit(started, output, Invocation)
+    if output in (Format.table, Format.wide):
+        message(f"prewarmed {len(started)} container(s) of {fn}")
+
+
+@app.command(context_settings={"ignore_unknown_options": True})
+def dispatch(input: str = typer.Option("", "--input", "-i", help="Input of the first step."),
+             steps: list[str] = typer.Option(..., "--step", "-s", help="NODE:FUNCTION, repeatable."),
+             fanout: bool = typer.Option(False, "--fanout", help="Send the input to every step in parallel."),
+             output: Format = OutputOpt):
+    """Run a chain of steps (each output feeds the next), or a fan-out."""
+    from backends.model import DispatchStep, Invocation
+
+    try:
+        plan = [DispatchStep.parse(s) for s in steps]
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+    res = call(lambda b: b.dispatch(input, plan, mode="fanout" if fanout else "chain"))
+    if output in (Format.json, Format.yaml):
+        emit(res, output)
+    else:
+        out = format_result(res.output)
+        sys.stdout.write(out if out.endswith("\n") else out + "\n")
+        from ..output import stdout_console, table_for
+
+        stdout_console(stderr=True).print(table_for(res.steps, Invocation, wide=output == Format.wide))
+    if any(s.status != "ok" for s in res.steps):
+        raise typer.Exit(1)
+
+
+@app.command()
+def fuse(functions: list[str] = typer.Argument(..., help="Two or more functions.",
+                                               autocompletion=complete_function),
+         name: Optional[str] = typer.Option(None, "--name", help="Name of the group."),
+         output: Format = OutputOpt):
+    """Host functions in one worker: calls between them become local calls."""
+    if len(functions) < 2:
+        raise usage_error("fuse needs at least two functions")
+    group = call(lambda b: b.fuse(functions, name))
+    emit(group, output)
+
+
+@app.command()
+def unfuse(group: str = typer.Argument(..., help="Fusion group name."),
+           output: Format = OutputOpt):
+    """Split a fusion group back into separate functions."""
+    fns = call(lambda b: b.unfuse(group))
+    if output in (Format.json, Format.yaml):
+        emit({"group": group, "functions": fns}, output)
+    else:
+        message(f"unfused {group}: {', '.join(fns)}")
+
+
+def parse_replicas(text: str) -> tuple[str, int]:
+    """``"5"`` -> ("=", 5); ``"+2"`` -> ("+", 2); ``"-1"`` -> ("-", 1)."""
+    sign = text[:1] if text[:1] in "+-" else "="
+    digits = text[1:] if sign != "=" else text
+    if not digits.isdigit():
+        raise usage_error(f"bad replica count {text!r}", hint="use N, +K or -K, e.g. 3, +2, -1")
+    return sign, int(digits)
+
+
+@app.command(context_settings={"ignore_unknown_options": True})
+def scale(fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
+          replicas: str = typer.Argument(..., help="N, +K or -K.", metavar="N|+K|-K"),
+          output: Format = OutputOpt):
+    """Set the minimum replicas kept of a function."""
+    sign, n = parse_replicas(replicas)
+
+    async def run(b):
+        target = n
+        if sign != "=":
+            current = (await b.describe(fn)).replicas
+            target = max(0, current + n if sign == "+" else current - n)
+        return await b.scale(fn, target)
+
+    res = call(run)
+    emit(res, output)
+
+
+@app.command()
+def deploy(path: Optional[Path] = typer.Argument(None, help="A function folder or a zip."),
+           source: Optional[Path] = typer.Option(None, "--source", help="A handler source file."),
+           name: Optional[str] = typer.Option(None, "--name", help="Deploy under this name."),
+           requirement: list[str] = typer.Option([], "--requirement", "-r",
+                                                  help="A pip requirement (with --source)."),
+           output: Format = OutputOpt):
+    """Deploy a function from a folder, a zip, or handler source (--source)."""
+    if (path is None) == (source is None):
+        raise usage_error("deploy needs a PATH or --source FILE (one of them)")
+    if source is not None:
+        try:
+            text = source.read_text()
+        except OSError as exc:
+            raise usage_error(f"cannot read {source}: {exc.strerror}") from None
+        fn = call(lambda b: b.deploy_source(text, name=name, requirements=requirement or None))
+    else:
+        if requirement:
+            raise usage_error("--requirement goes with --source; a folder lists its own")
+        if not path.exists():
+            raise usage_error(f"{path} does not exist")
+        fn = call(lambda b: b.deploy(str(path), name=name))
+    emit(fn, output)
+    if output in (Format.table, Format.wide):
+        message(f"deployed {fn.name}")
+
+
+@app.command("rm")
+def rm(fns: list[str] = typer.Argument(..., help="Function name(s).", autocompletion=complete_function)):
+    """Remove deployed functions."""
+    async def run(b):
+        for fn in fns:
+            await b.remove(fn)
+            message(f"removed {fn}")
+    call(run)

@@ -1,0 +1,64 @@
+"""The root Typer: global options, and every command group composed with add_typer.
+
+Command modules import only typer and the model at import time; rich, PyYAML,
+asyncio, the backends' HTTP client and Redis are imported inside the commands
+that need them, so `faastui --help` stays fast (see bench/cli.py).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .. import __version__
+from . import actions, context, engine, load, reads, watching
+from ._common import state
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="faastui",
+    help="k9s for FaaS: a dashboard and CLI for serverless functions.",
+    rich_markup_mode=None,  # plain help: rich help formatting costs ~110 ms per run
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+for group in (reads.app, actions.app, engine.app, watching.app, load.app):
+    app.add_typer(group)  # no name: the group's commands join the root
+app.add_typer(context.app, name="context")
+
+
+def _version(value: bool):
+    if value:
+        print(f"faastui {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def root(ctx: typer.Context,
+         context_name: Optional[str] = typer.Option(None, "--context", envvar="FAASTUI_CONTEXT",
+                                                    help="Context to use (default: the current one)."),
+         version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print the version and exit.")):
+    """k9s for FaaS: a dashboard and CLI for serverless functions."""
+    state.context = context_name
+    if ctx.invoked_subcommand is None:
+        # the dashboard (faastui.tui) opens here once it exists; until then, help
+        try:
+            import importlib.util
+
+            has_tui = importlib.util.find_spec("faastui.tui.app") is not None
+        except ImportError:
+            has_tui = False
+        if has_tui:
+            from faastui.tui.app import run as run_tui  # deferred: textual costs ~400 ms
+
+            raise typer.Exit(run_tui(context=context_name) or 0)
+        print(ctx.get_help())
+        raise typer.Exit(0)
+
+
+def main() -> None:
+    app(prog_name="faastui")

@@ -1,0 +1,212 @@
+"""Contexts: which backend the faces talk to, where it is, and with which credentials.
+
+A kubeconfig-like YAML file at ``config_dir()/config.yaml``::
+
+    current-context: local
+    contexts:
+      - name: local
+        backend: local            # a backends.registry kind
+        url: null                 # local: read from the running engine's engine.json
+        state_dir: null           # local: the engine's state dir
+        credentials: null         # a name in credentials.yaml
+        redis_url: null
+        kube_context: null
+
+Secrets live apart, in ``credentials.yaml`` (mode 0600), referenced by name,
+so ``context show`` can print a context without ever printing a token. Both
+files are written atomically (temp file + rename). ``--context`` and
+``FAASTUI_CONTEXT`` choose another context than the current one;
+``FAASTUI_URL`` overrides the chosen context's URL. The ``local`` context
+always exists, even with no file: it points at the embedded engine.
+
+This module imports no backend until ``Context.backend()`` is called.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from backends.errors import InvalidRequest
+
+from . import locations
+
+__all__ = [
+    "Context",
+    "Config",
+    "load_config",
+    "save_config",
+    "load_credentials",
+    "save_credentials",
+    "resolve_context",
+    "LOCAL",
+]
+
+LOCAL = "local"
+_FIELDS = ("name", "backend", "url", "state_dir", "credentials", "redis_url", "kube_context")
+
+
+def _yaml():
+    import yaml  # deferred: 35 ms, only commands that read the config pay it
+
+    return yaml
+
+
+@dataclass
+class Context:
+    name: str
+    backend: str = "local"
+    url: str | None = None
+    state_dir: str | None = None
+    credentials: str | None = None
+    redis_url: str | None = None
+    kube_context: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def engine_state_dir(self) -> Path:
+        """The embedded engine's state dir for this context."""
+        if self.state_dir:
+            return Path(self.state_dir).expanduser()
+        return locations.state_dir() / "engine"
+
+    def backend_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"url": os.environ.get("FAASTUI_URL") or self.url}
+        if self.credentials:
+            creds = load_credentials().get(self.credentials)
+            if creds is None:
+                raise InvalidRequest(
+                    f"context {self.name!r} refers to unknown credentials {self.credentials!r}",
+                    hint="add them with `faastui context add ... --token`")
+            kwargs["token"] = creds.get("token")
+        if self.backend == "local":
+            kwargs["state_dir"] = self.engine_state_dir()
+        if self.redis_url:
+            kwargs["redis_url"] = self.redis_url
+        if self.kube_context:
+            kwargs["kube_context"] = self.kube_context
+        return kwargs
+
+    def build_backend(self):
+        """A Backend instance for this context (imports the backend module now)."""
+        from backends import registry
+
+        return registry.load(self.backend)(**self.backend_kwargs())
+
+
+def _default_local() -> Context:
+    return Context(name=LOCAL, backend="local")
+
+
+@dataclass
+class Config:
+    current_context: str = LOCAL
+    contexts: list[Context] = field(default_factory=list)
+
+    def get(self, name: str) -> Context:
+        for ctx in self.contexts:
+            if ctx.name == name:
+                return ctx
+        if name == LOCAL:
+            return _default_local()
+        from backends.errors import did_you_mean
+
+        names = [c.name for c in self.all()]
+        raise InvalidRequest(f"unknown context {name!r}",
+                             hint=did_you_mean(name, names) or f"known: {', '.join(names)}")
+
+    def all(self) -> list[Context]:
+        """Every context, the implicit ``local`` one included."""
+        out = list(self.contexts)
+        if not any(c.name == LOCAL for c in out):
+            out.insert(0, _default_local())
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"current-context": self.current_context,
+                "contexts": [c.to_dict() for c in self.contexts]}
+
+
+def config_path() -> Path:
+    return locations.config_dir() / "config.yaml"
+
+
+def credentials_path() -> Path:
+    return locations.config_dir() / "credentials.yaml"
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read {path}: {exc.strerror}") from None
+    yaml = _yaml()
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise InvalidRequest(f"{path} is not valid YAML", hint="fix or remove it") from None
+
+
+def _write_atomic(path: Path, text: str, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def load_config() -> Config:
+    path = config_path()
+    data = _read_yaml(path)
+    if data is None:
+        return Config()
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"{path} must be a mapping with 'contexts'")
+    contexts = []
+    for i, raw in enumerate(data.get("contexts") or []):
+        if not isinstance(raw, dict) or not raw.get("name"):
+            raise InvalidRequest(f"{path}: context {i + 1} needs a name")
+        contexts.append(Context(**{k: (str(raw[k]) if raw.get(k) is not None else None)
+                                   for k in _FIELDS if k in raw}))
+        if contexts[-1].backend is None:
+            contexts[-1].backend = "local"
+    return Config(current_context=str(data.get("current-context") or LOCAL), contexts=contexts)
+
+
+def save_config(config: Config) -> None:
+    _write_atomic(config_path(), _yaml().safe_dump(config.to_dict(), sort_keys=False), 0o600)
+
+
+def load_credentials() -> dict[str, dict]:
+    data = _read_yaml(credentials_path())
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"{credentials_path()} must be a mapping of name -> credentials")
+    return {str(k): (v if isinstance(v, dict) else {"token": str(v)}) for k, v in data.items()}
+
+
+def save_credentials(creds: dict[str, dict]) -> None:
+    _write_atomic(credentials_path(), _yaml().safe_dump(creds, sort_keys=True), 0o600)
+
+
+def resolve_context(name: str | None = None, config: Config | None = None) -> Context:
+    """The context to use: ``name`` (``--context``), else $FAASTUI_CONTEXT, else current."""
+    config = config or load_config()
+    return config.get(name or os.environ.get("FAASTUI_CONTEXT") or config.current_context)

@@ -1,0 +1,246 @@
+"""Rendering model objects for the CLI: rich tables, JSON and YAML.
+
+``-o table|wide|json|yaml``: JSON and YAML are the model's ``to_dict()``
+(field names as in ``backends.model``); tables pick columns per model type
+(``wide`` adds more). Data goes to stdout, messages to stderr. Rich and PyYAML
+are imported only when a table or YAML is actually printed; ``NO_COLOR`` is
+honoured by rich itself and by ``message()``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import sys
+import time
+from typing import Any, Callable
+
+from backends.model import (
+    Function,
+    FusionGroup,
+    Invocation,
+    Node,
+    Placement,
+    QoSStat,
+    QueueStat,
+)
+
+__all__ = ["Format", "render", "emit", "table_for", "message", "to_plain", "stdout_console",
+           "format_result"]
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    wide = "wide"
+    json = "json"
+    yaml = "yaml"
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"
+
+
+def _age(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if v < 60:
+        return f"{v:.1f}s"
+    if v < 3600:
+        return f"{v / 60:.0f}m"
+    return f"{v / 3600:.1f}h"
+
+
+def _labels(d: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(d.items())) or "-"
+
+
+Column = tuple[str, Callable[[Any], Any], bool]  # header, getter, wide-only
+
+COLUMNS: dict[type, list[Column]] = {
+    Node: [
+        ("NAME", lambda n: n.name, False),
+        ("READY", lambda n: "yes" if n.ready else "no", False),
+        ("CPU", lambda n: f"{n.used_cpus:g}/{n.cpus:g}", False),
+        ("MEMORY MB", lambda n: f"{n.used_memory_mb:.0f}/{n.memory_mb:.0f}", False),
+        ("CONTAINERS", lambda n: f"{n.containers}/{n.max_containers}", False),
+        ("ADDRESS", lambda n: n.address, True),
+        ("LABELS", lambda n: _labels(n.labels), True),
+    ],
+    Function: [
+        ("NAME", lambda f: f.name, False),
+        ("REPLICAS", lambda f: f"{f.available_replicas}/{f.replicas}", False),
+        ("MEMORY MB", lambda f: f"{f.memory_mb:g}", False),
+        ("TIMEOUT S", lambda f: f"{f.timeout_s:g}", False),
+        ("FUSION", lambda f: f.fusion_group or "-", False),
+        ("CALLS", lambda f: f.invocations, False),
+        ("HANDLER", lambda f: f.handler, True),
+        ("RUNTIME", lambda f: f.runtime, True),
+        ("CPUS", lambda f: f"{f.cpus:g}", True),
+        ("DEADLINE MS", lambda f: _ms(f.deadline_ms), True),
+        ("IMAGE", lambda f: f.image or "-", True),
+    ],
+    Placement: [
+        ("FUNCTION", lambda p: p.function, False),
+        ("NODE", lambda p: p.node, False),
+        ("STATE", lambda p: p.state, False),
+        ("COUNT", lambda p: p.count, False),
+    ],
+    Invocation: [
+        ("CALL ID", lambda i: i.call_id, False),
+        ("FUNCTION", lambda i: i.function, False),
+        ("NODE", lambda i: i.node, False),
+        ("STATE", lambda i: i.container_state, False),
+        ("STATUS", lambda i: i.status, False),
+        ("COLD START MS", lambda i: _ms(i.cold_start_ms), False),
+        ("DURATION MS", lambda i: _ms(i.duration_ms), False),
+        ("OVERHEAD MS", lambda i: _ms(i.overhead_ms), True),
+        ("ERROR", lambda i: i.error or "-", True),
+    ],
+    QueueStat: [
+        ("QUEUE", lambda q: q.name, False),
+        ("LENGTH", lambda q: q.length, False),
+        ("IN FLIGHT", lambda q: q.in_flight, False),
+        ("IN/S", lambda q: f"{q.rate_in:.1f}", False),
+        ("OUT/S", lambda q: f"{q.rate_out:.1f}", False),
+        ("OLDEST", lambda q: _age(q.oldest_age_s), False),
+    ],
+    QoSStat: [
+        ("SUBJECT", lambda q: q.subject, False),
+        ("CALLS", lambda q: q.count, False),
+        ("ERRORS", lambda q: q.errors, False),
+        ("P50 MS", lambda q: _ms(q.p50_ms), False),
+        ("P95 MS", lambda q: _ms(q.p95_ms), False),
+        ("P99 MS", lambda q: _ms(q.p99_ms), False),
+        ("DEADLINE MET", lambda q: _pct(q.deadline_ratio), False),
+        ("COLD", lambda q: _pct(q.cold_ratio), False),
+        ("WINDOW S", lambda q: f"{q.window_s:g}", True),
+        ("MET/TOTAL", lambda q: f"{q.deadline_met}/{q.deadline_total}", True),
+    ],
+    FusionGroup: [
+        ("GROUP", lambda g: g.name, False),
+        ("FUNCTIONS", lambda g: ",".join(g.functions), False),
+        ("NODE", lambda g: g.node or "-", False),
+        ("STATE", lambda g: g.state, False),
+        ("LOCAL CALLS", lambda g: g.calls_local, False),
+        ("REMOTE CALLS", lambda g: g.calls_remote, False),
+    ],
+}
+
+
+def no_color() -> bool:
+    return bool(os.environ.get("NO_COLOR"))
+
+
+def stdout_console(stderr: bool = False):
+    from rich.console import Console  # deferred: 50-100 ms, only tables pay it
+
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 200  # pipes: do not wrap at 80 columns
+    return Console(file=stream, width=width, no_color=no_color() or None,
+                   highlight=False, soft_wrap=False)
+
+
+def table_for(items: list, kind: type, wide: bool = False, title: str | None = None):
+    """A rich Table of model objects of type ``kind``."""
+    from rich import box
+    from rich.table import Table
+
+    cols = [c for c in COLUMNS[kind] if wide or not c[2]]
+    table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False,
+                  header_style="bold" if not no_color() else None, show_edge=False)
+    for header, _, _ in cols:
+        table.add_column(header, no_wrap=True)
+    for item in items:
+        table.add_row(*(str(getter(item)) for _, getter, _ in cols))
+    return table
+
+
+def to_plain(data: Any) -> Any:
+    """Model objects (and lists of them) as plain JSON-able data."""
+    if hasattr(data, "to_dict"):
+        return data.to_dict()
+    if isinstance(data, (list, tuple)):
+        return [to_plain(d) for d in data]
+    if isinstance(data, dict):
+        return {k: to_plain(v) for k, v in data.items()}
+    return data
+
+
+def dump(data: Any, fmt: Format) -> str:
+    plain = to_plain(data)
+    if fmt == Format.yaml:
+        import yaml  # deferred: only -o yaml needs it
+
+        return yaml.safe_dump(plain, sort_keys=False, allow_unicode=True)
+    return json.dumps(plain, indent=2, default=str) + "\n"
+
+
+def render(data: Any, fmt: Format, kind: type | None = None):
+    """What to print for ``data``: a str (json/yaml) or a rich renderable (tables)."""
+    if fmt in (Format.json, Format.yaml):
+        return dump(data, fmt)
+    items = data if isinstance(data, list) else [data]
+    kind = kind or (type(items[0]) if items else None)
+    if kind is None or kind not in COLUMNS:
+        return dump(data, Format.json)
+    return table_for(items, kind, wide=fmt == Format.wide)
+
+
+def emit(data: Any, fmt: Format, kind: type | None = None) -> None:
+    """Print ``data`` to stdout in ``fmt``."""
+    out = render(data, fmt, kind)
+    if isinstance(out, str):
+        sys.stdout.write(out)
+        sys.stdout.flush()
+    else:
+        stdout_console().print(out)
+
+
+def message(text: str) -> None:
+    """A message for the person (stderr), never data."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def format_result(value: Any) -> str:
+    """A function's output for stdout: JSON pretty if JSON, raw text otherwise."""
+    if isinstance(value, (dict, list, int, float, bool)) or value is None:
+        return json.dumps(value, indent=2)
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(parsed, (dict, list)):
+            return json.dumps(parsed, indent=2)
+        return value
+    return str(value)
+
+
+def describe_text(fn: Function) -> str:
+    """kubectl-describe style ``key: value`` lines for one function."""
+    rows = [("Name", fn.name), ("Handler", fn.handler), ("Runtime", fn.runtime),
+            ("Image", fn.image or "-"), ("Replicas", f"{fn.available_replicas}/{fn.replicas}"),
+            ("Memory MB", f"{fn.memory_mb:g}"), ("CPUs", f"{fn.cpus:g}"),
+            ("Timeout s", f"{fn.timeout_s:g}"), ("Deadline ms", _ms(fn.deadline_ms)),
+            ("Fusion group", fn.fusion_group or "-"), ("Invocations", str(fn.invocations)),
+            ("Labels", _labels(fn.labels))]
+    width = max(len(k) for k, _ in rows) + 2
+    return "\n".join(f"{k + ':':<{width}}{v}" for k, v in rows) + "\n"
+
+
+def invocation_summary(inv: Invocation) -> str:
+    cold = f", cold start {inv.cold_start_ms:.1f} ms" if inv.cold_start_ms else ""
+    return (f"{inv.function} on {inv.node or '?'} ({inv.container_state or '?'}): {inv.status}, "
+            f"{inv.duration_ms:.1f} ms{cold}")
+
+
+def age_text(since: float | None) -> str:
+    return "never" if since is None else _age(max(0.0, time.time() - since)) + " ago"
+
+
+__all__ += ["describe_text", "invocation_summary", "age_text", "dump", "COLUMNS"]
