@@ -1,6 +1,7 @@
 """LocalBackend: the Backend that talks to the embedded engine daemon over HTTP.
 
-It speaks the engine's ``/faastui/v1`` API with httpx and maps every
+It speaks the engine's ``/faastui/v1`` API over a small stdlib HTTP/1.1 client
+(``transport.py``; httpx was too slow to import for one-shot commands) and maps every
 transport and HTTP error into the ``BackendError`` tree at this boundary.
 """
 
@@ -62,39 +63,41 @@ class LocalBackend(Backend):
     # ---- transport --------------------------------------------------------------------
     def _http(self):
         if self._client is None:
-            import httpx  # deferred: 0.3 s of import that `--help` should not pay
+            # a stdlib asyncio HTTP/1.1 client: httpx costs ~0.25 s of import, which a
+            # one-shot `faastui invoke` cannot afford (bench/cli.py measures both)
+            from .transport import HttpTransport
 
             headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-            self._client = httpx.AsyncClient(
-                base_url=self.url, headers=headers,
-                timeout=httpx.Timeout(self.timeout, connect=5.0))
+            self._client = HttpTransport(self.url, headers=headers, timeout=self.timeout,
+                                         connect_timeout=5.0)
         return self._client
 
     async def aclose(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+            client, self._client = self._client, None
+            await client.aclose()
 
     async def _request(self, method: str, path: str, *, json_body: Any = None,
                        content: bytes | None = None, content_type: str | None = None,
                        params: dict | None = None) -> Any:
-        import httpx
+        from .transport import ConnectError, TransportError
 
-        headers = {"Content-Type": content_type} if content_type else None
+        if json_body is not None:
+            content, content_type = json.dumps(json_body).encode(), "application/json"
         try:
-            resp = await self._http().request(method, path, json=json_body, content=content,
-                                              headers=headers, params=params)
-        except httpx.ConnectError:
+            resp = await self._http().request(method, path, content=content or b"",
+                                              content_type=content_type, params=params)
+        except ConnectError:
             raise Unreachable(f"the engine at {self.url} does not answer",
                               hint=UNREACHABLE_HINT) from None
-        except httpx.TimeoutException:
+        except TimeoutError:
             raise Unreachable(f"the engine at {self.url} timed out", hint=UNREACHABLE_HINT) from None
-        except httpx.HTTPError as exc:
+        except TransportError as exc:
             raise Unreachable(f"the engine at {self.url}: {exc}", hint=UNREACHABLE_HINT) from None
         try:
-            data = resp.json() if resp.content else None
+            data = json.loads(resp.content) if resp.content else None
         except ValueError:
-            data = resp.text
+            data = resp.content.decode("utf-8", "replace")
         if resp.status_code >= 400:
             raise error_from_status(resp.status_code, data)
         return data

@@ -14,6 +14,9 @@ import typer
 from .. import __version__
 from . import actions, context, engine, load, reads, watching
 from ._common import state
+from ._fastparams import install as _install_fast_params
+
+_install_fast_params()  # typer's pydantic coercion costs ~0.1 s per run; see the module
 
 __all__ = ["app", "main"]
 

@@ -1,0 +1,115 @@
+"""Wall time of one-shot CLI commands as fresh processes, next to `python -c pass`.
+
+Starts a private engine (port 0, temp state dir, sample functions deployed),
+points the CLI at it through a temp XDG config, then runs each command N
+times (default 20) as a fresh process and prints the medians. Goals from
+issue #3: `faastui --help` <= 200 ms, a one-shot `faastui invoke hello` <= 300 ms.
+
+With ``--compare-httpx`` it also times `invoke hello` through a LocalBackend
+whose transport is httpx (the client before backends/local/transport.py), to
+report the ratio.
+
+    .venv/bin/python bench/cli.py [-n 20] [--compare-httpx]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from backends.local.control import start_engine, stop_engine  # noqa: E402
+
+GOALS_MS = {"faastui --help": 200.0, "faastui invoke hello": 300.0}
+
+HTTPX_INVOKE = r"""
+import asyncio, sys, httpx
+async def main(url):
+    async with httpx.AsyncClient(base_url=url) as c:
+        r = await c.post("/faastui/v1/invoke/hello", content=b"")
+        sys.stdout.write(r.text)
+asyncio.run(main(sys.argv[1]))
+"""
+
+STDLIB_INVOKE = r"""
+import asyncio, sys
+from backends.local.transport import HttpTransport
+async def main(url):
+    t = HttpTransport(url)
+    r = await t.request("POST", "/faastui/v1/invoke/hello")
+    sys.stdout.write(r.content.decode())
+    await t.aclose()
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def timed(cmd: list[str], env: dict, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+        out.append((time.perf_counter() - t0) * 1000)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[-400:]}")
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=20)
+    ap.add_argument("--compare-httpx", action="store_true")
+    args = ap.parse_args()
+    py = sys.executable
+    with tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp) / "engine"
+        info = start_engine(state, port=0, nodes=2, functions_dir=ROOT / "functions")
+        try:
+            env = dict(os.environ, XDG_CONFIG_HOME=f"{tmp}/cfg", XDG_STATE_HOME=f"{tmp}/state",
+                       FAASTUI_URL=info["url"], PYTHONPATH=str(ROOT))
+            env.pop("NO_COLOR", None)
+            faastui = [py, "-m", "faastui"]
+            subprocess.run(faastui + ["deploy", str(ROOT / "functions" / "hello")], env=env, cwd=ROOT,
+                           check=True, capture_output=True)
+            subprocess.run(faastui + ["invoke", "hello"], env=env, cwd=ROOT, check=True,
+                           capture_output=True)  # warm a container: time the CLI, not a cold start
+            cases = [("python -c pass", [py, "-c", "pass"]),
+                     ("faastui --help", faastui + ["--help"]),
+                     ("faastui invoke hello", faastui + ["invoke", "hello"]),
+                     ("faastui functions -o json", faastui + ["functions", "-o", "json"])]
+            if args.compare_httpx:
+                cases.append(("httpx one POST /invoke", [py, "-c", HTTPX_INVOKE, info["url"]]))
+                cases.append(("stdlib transport one POST /invoke", [py, "-c", STDLIB_INVOKE, info["url"]]))
+            results = {}
+            # interleave rounds so machine noise hits every case alike
+            for _ in range(args.n):
+                for name, cmd in cases:
+                    results.setdefault(name, []).extend(timed(cmd, env, 1))
+        finally:
+            stop_engine(state)
+            info["process"].wait(timeout=10)
+    base = statistics.median(results["python -c pass"])
+    print(f"{'command':38} {'median ms':>10} {'p90 ms':>8} {'- python':>9}  goal")
+    for name, values in results.items():
+        med = statistics.median(values)
+        p90 = sorted(values)[int(0.9 * (len(values) - 1))]
+        goal = GOALS_MS.get(name)
+        verdict = "" if goal is None else f"<= {goal:.0f} {'ok' if med <= goal else 'MISSED'}"
+        print(f"{name:38} {med:10.1f} {p90:8.1f} {med - base:9.1f}  {verdict}")
+    if args.compare_httpx:
+        h = statistics.median(results["httpx one POST /invoke"])
+        s = statistics.median(results["stdlib transport one POST /invoke"])
+        print(f"httpx / stdlib transport, one-shot process: {h / s:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
