@@ -109,7 +109,12 @@ async def _loop(poller: Poller, show: Callable[[], None], interval: float, once:
             ok = await poller.tick()
             show()
             if once:
-                return 0 if ok else (poller.error.exit_code if poller.error else 1)
+                if ok or poller.error is None:
+                    return 0 if ok else 1
+                print(f"error: {poller.error.message}", file=sys.stderr)
+                if poller.error.hint:
+                    print(f"hint: {poller.error.hint}", file=sys.stderr)
+                return poller.error.exit_code
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
     finally:
         await poller.close()
