@@ -59,6 +59,7 @@ class HttpTransport:
         self.connect_timeout = connect_timeout
         self.max_idle = max_idle
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def _connect(self):
         try:
@@ -86,6 +87,15 @@ class HttpTransport:
             raise TimeoutError(f"no answer within {self.timeout:g}s") from None
 
     async def _exchange(self, head: bytes, content: bytes) -> Response:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # idle connections of another (maybe closed) loop are unusable
+            self._idle, stale = [], self._idle
+            for _reader, writer in stale:
+                try:
+                    writer.close()
+                except RuntimeError:
+                    pass
+            self._loop = loop
         while self._idle:
             reader, writer = self._idle.pop()
             if reader.at_eof() or writer.is_closing():
@@ -167,6 +177,8 @@ class HttpTransport:
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []
+        if self._loop is not asyncio.get_running_loop():
+            idle = []  # they belong to another loop; it closed them or will
         for _reader, writer in idle:
             writer.close()
         for _reader, writer in idle:
