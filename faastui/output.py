@@ -16,15 +16,6 @@ import sys
 import time
 from typing import Any, Callable
 
-from backends.model import (
-    Function,
-    FusionGroup,
-    Invocation,
-    Node,
-    Placement,
-    QoSStat,
-    QueueStat,
-)
 
 __all__ = ["Format", "render", "emit", "table_for", "message", "to_plain", "stdout_console",
            "format_result"]
@@ -61,8 +52,9 @@ def _labels(d: dict) -> str:
 
 Column = tuple[str, Callable[[Any], Any], bool]  # header, getter, wide-only
 
-COLUMNS: dict[type, list[Column]] = {
-    Node: [
+# keyed by model class name: importing backends.model here would cost `--help` ~10 ms
+COLUMNS: dict[str, list[Column]] = {
+    "Node": [
         ("NAME", lambda n: n.name, False),
         ("READY", lambda n: "yes" if n.ready else "no", False),
         ("CPU", lambda n: f"{n.used_cpus:g}/{n.cpus:g}", False),
@@ -71,7 +63,7 @@ COLUMNS: dict[type, list[Column]] = {
         ("ADDRESS", lambda n: n.address, True),
         ("LABELS", lambda n: _labels(n.labels), True),
     ],
-    Function: [
+    "Function": [
         ("NAME", lambda f: f.name, False),
         ("REPLICAS", lambda f: f"{f.available_replicas}/{f.replicas}", False),
         ("MEMORY MB", lambda f: f"{f.memory_mb:g}", False),
@@ -84,13 +76,13 @@ COLUMNS: dict[type, list[Column]] = {
         ("DEADLINE MS", lambda f: _ms(f.deadline_ms), True),
         ("IMAGE", lambda f: f.image or "-", True),
     ],
-    Placement: [
+    "Placement": [
         ("FUNCTION", lambda p: p.function, False),
         ("NODE", lambda p: p.node, False),
         ("STATE", lambda p: p.state, False),
         ("COUNT", lambda p: p.count, False),
     ],
-    Invocation: [
+    "Invocation": [
         ("CALL ID", lambda i: i.call_id, False),
         ("FUNCTION", lambda i: i.function, False),
         ("NODE", lambda i: i.node, False),
@@ -101,7 +93,7 @@ COLUMNS: dict[type, list[Column]] = {
         ("OVERHEAD MS", lambda i: _ms(i.overhead_ms), True),
         ("ERROR", lambda i: i.error or "-", True),
     ],
-    QueueStat: [
+    "QueueStat": [
         ("QUEUE", lambda q: q.name, False),
         ("LENGTH", lambda q: q.length, False),
         ("IN FLIGHT", lambda q: q.in_flight, False),
@@ -109,7 +101,7 @@ COLUMNS: dict[type, list[Column]] = {
         ("OUT/S", lambda q: f"{q.rate_out:.1f}", False),
         ("OLDEST", lambda q: _age(q.oldest_age_s), False),
     ],
-    QoSStat: [
+    "QoSStat": [
         ("SUBJECT", lambda q: q.subject, False),
         ("CALLS", lambda q: q.count, False),
         ("ERRORS", lambda q: q.errors, False),
@@ -121,7 +113,7 @@ COLUMNS: dict[type, list[Column]] = {
         ("WINDOW S", lambda q: f"{q.window_s:g}", True),
         ("MET/TOTAL", lambda q: f"{q.deadline_met}/{q.deadline_total}", True),
     ],
-    FusionGroup: [
+    "FusionGroup": [
         ("GROUP", lambda g: g.name, False),
         ("FUNCTIONS", lambda g: ",".join(g.functions), False),
         ("NODE", lambda g: g.node or "-", False),
@@ -145,12 +137,16 @@ def stdout_console(stderr: bool = False):
                    highlight=False, soft_wrap=False)
 
 
-def table_for(items: list, kind: type, wide: bool = False, title: str | None = None):
-    """A rich Table of model objects of type ``kind``."""
+def _kind_name(kind: type | str | None) -> str | None:
+    return kind.__name__ if isinstance(kind, type) else kind
+
+
+def table_for(items: list, kind: type | str, wide: bool = False, title: str | None = None):
+    """A rich Table of model objects of type ``kind`` (a model class or its name)."""
     from rich import box
     from rich.table import Table
 
-    cols = [c for c in COLUMNS[kind] if wide or not c[2]]
+    cols = [c for c in COLUMNS[_kind_name(kind)] if wide or not c[2]]
     table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False,
                   header_style="bold" if not no_color() else None, show_edge=False)
     for header, _, _ in cols:
@@ -180,18 +176,18 @@ def dump(data: Any, fmt: Format) -> str:
     return json.dumps(plain, indent=2, default=str) + "\n"
 
 
-def render(data: Any, fmt: Format, kind: type | None = None):
+def render(data: Any, fmt: Format, kind: type | str | None = None):
     """What to print for ``data``: a str (json/yaml) or a rich renderable (tables)."""
     if fmt in (Format.json, Format.yaml):
         return dump(data, fmt)
     items = data if isinstance(data, list) else [data]
-    kind = kind or (type(items[0]) if items else None)
+    kind = _kind_name(kind) or (type(items[0]).__name__ if items else None)
     if kind is None or kind not in COLUMNS:
         return dump(data, Format.json)
     return table_for(items, kind, wide=fmt == Format.wide)
 
 
-def emit(data: Any, fmt: Format, kind: type | None = None) -> None:
+def emit(data: Any, fmt: Format, kind: type | str | None = None) -> None:
     """Print ``data`` to stdout in ``fmt``."""
     out = render(data, fmt, kind)
     if isinstance(out, str):
@@ -221,7 +217,7 @@ def format_result(value: Any) -> str:
     return str(value)
 
 
-def describe_text(fn: Function) -> str:
+def describe_text(fn) -> str:
     """kubectl-describe style ``key: value`` lines for one function."""
     rows = [("Name", fn.name), ("Handler", fn.handler), ("Runtime", fn.runtime),
             ("Image", fn.image or "-"), ("Replicas", f"{fn.available_replicas}/{fn.replicas}"),
@@ -233,7 +229,7 @@ def describe_text(fn: Function) -> str:
     return "\n".join(f"{k + ':':<{width}}{v}" for k, v in rows) + "\n"
 
 
-def invocation_summary(inv: Invocation) -> str:
+def invocation_summary(inv) -> str:
     cold = f", cold start {inv.cold_start_ms:.1f} ms" if inv.cold_start_ms else ""
     return (f"{inv.function} on {inv.node or '?'} ({inv.container_state or '?'}): {inv.status}, "
             f"{inv.duration_ms:.1f} ms{cold}")

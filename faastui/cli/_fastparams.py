@@ -54,6 +54,33 @@ def install() -> bool:
             param_cls, "_faastui_fast", False):
         return False
 
+    classes: list = []
+
+    def fast_class():  # built on first use: `--help` coerces nothing and skips it
+        if not classes:
+            classes.append(_make_class(RuntimeParam, BadParameter))
+        return classes[0]
+
+    def get_runtime_param(self):
+        if self._runtime_param is None:
+            desc = self.type_descriptor
+            plain = None
+            if desc.file_annotation is None and getattr(desc.parameter_info, "parser", None) is None:
+                plain = _plain(desc.annotation)
+            if plain is None:
+                self._runtime_param = build_runtime_param(desc)
+            else:
+                self._runtime_param = fast_class()(
+                    parameter_info=desc.parameter_info, annotation=desc.annotation,
+                    leaf=plain[0], is_list=plain[1])
+        return self._runtime_param
+
+    param_cls.get_runtime_param = get_runtime_param
+    param_cls._faastui_fast = True
+    return True
+
+
+def _make_class(RuntimeParam, BadParameter):
     @dataclass(frozen=True)
     class FastRuntimeParam(RuntimeParam):
         leaf: Any = None
@@ -109,20 +136,4 @@ def install() -> bool:
                 raise BadParameter(f"{number} is not in the range {rng}.", ctx=ctx, param=param)
             return number
 
-    def get_runtime_param(self):
-        if self._runtime_param is None:
-            desc = self.type_descriptor
-            plain = None
-            if desc.file_annotation is None and getattr(desc.parameter_info, "parser", None) is None:
-                plain = _plain(desc.annotation)
-            if plain is None:
-                self._runtime_param = build_runtime_param(desc)
-            else:
-                self._runtime_param = FastRuntimeParam(
-                    parameter_info=desc.parameter_info, annotation=desc.annotation,
-                    leaf=plain[0], is_list=plain[1])
-        return self._runtime_param
-
-    param_cls.get_runtime_param = get_runtime_param
-    param_cls._faastui_fast = True
-    return True
+    return FastRuntimeParam

@@ -118,8 +118,6 @@ def prewarm(fn: str = typer.Argument(..., help="Function name.", autocompletion=
             all_nodes: bool = typer.Option(False, "--all-nodes", help="Prewarm on every node."),
             output: Format = OutputOpt):
     """Start containers of a function ahead of calls."""
-    from backends.model import Invocation
-
     if not node and not all_nodes:
         raise usage_error("prewarm needs --node NODE or --all-nodes")
     if node and all_nodes:
@@ -133,7 +131,7 @@ def prewarm(fn: str = typer.Argument(..., help="Function name.", autocompletion=
         return [i for batch in done for i in batch]
 
     started = call(run)
-    emit(started, output, Invocation)
+    emit(started, output, "Invocation")
     if output in (Format.table, Format.wide):
         message(f"prewarmed {len(started)} container(s) of {fn}")
 
@@ -144,7 +142,7 @@ def dispatch(input: str = typer.Option("", "--input", "-i", help="Input of the f
              fanout: bool = typer.Option(False, "--fanout", help="Send the input to every step in parallel."),
              output: Format = OutputOpt):
     """Run a chain of steps (each output feeds the next), or a fan-out."""
-    from backends.model import DispatchStep, Invocation
+    from backends.model import DispatchStep
 
     try:
         plan = [DispatchStep.parse(s) for s in steps]
@@ -158,7 +156,7 @@ def dispatch(input: str = typer.Option("", "--input", "-i", help="Input of the f
         sys.stdout.write(out if out.endswith("\n") else out + "\n")
         from ..output import stdout_console, table_for
 
-        stdout_console(stderr=True).print(table_for(res.steps, Invocation, wide=output == Format.wide))
+        stdout_console(stderr=True).print(table_for(res.steps, "Invocation", wide=output == Format.wide))
     if any(s.status != "ok" for s in res.steps):
         raise typer.Exit(1)
 

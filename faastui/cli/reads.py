@@ -10,8 +10,6 @@ from typing import Any, Awaitable, Callable
 
 import typer
 
-from backends.model import FusionGroup, Placement, QoSStat, QueueStat
-
 from ..output import Format, describe_text, emit
 from ._common import IntervalOpt, OutputOpt, WatchOpt, call, complete_function
 
@@ -21,7 +19,7 @@ app = typer.Typer(rich_markup_mode=None)
 
 
 def show(fetch: Callable[[Any], Awaitable[Any]], output: Format, watch: bool, interval: float,
-         kind: type | None = None) -> None:
+         kind: str | None = None) -> None:
     """Print ``fetch(backend)`` once, or keep refreshing it with --watch."""
     if watch:
         from ..watch import watch_read  # deferred: rich Live, only --watch needs it
@@ -43,9 +41,7 @@ def nodes(output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = 
 @app.command("functions")
 def functions_(output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = IntervalOpt):
     """List the deployed functions (alias: ls)."""
-    from backends.model import Function
-
-    show(lambda b: b.functions(), output, watch, interval, Function)
+    show(lambda b: b.functions(), output, watch, interval, "Function")
 
 
 @app.command("ls", hidden=True)
@@ -69,7 +65,7 @@ def placement(function: str = typer.Option(None, "--function", "-f", help="Only 
         ps = await _snapshot_part(b, "placements")
         return [p for p in ps if (all_states or p.state != "cold")
                 and (function is None or p.function == function)]
-    show(fetch, output, watch, interval, Placement)
+    show(fetch, output, watch, interval, "Placement")
 
 
 @app.command()
@@ -87,19 +83,19 @@ def describe(fn: str = typer.Argument(..., help="Function name.", autocompletion
 @app.command()
 def queues(output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = IntervalOpt):
     """Redis queue depths, in-flight items, rates and the oldest item's age."""
-    show(lambda b: _snapshot_part(b, "queues"), output, watch, interval, QueueStat)
+    show(lambda b: _snapshot_part(b, "queues"), output, watch, interval, "QueueStat")
 
 
 @app.command()
 def qos(output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = IntervalOpt):
     """Latency percentiles, errors, deadlines met and cold-start share per function."""
-    show(lambda b: _snapshot_part(b, "qos"), output, watch, interval, QoSStat)
+    show(lambda b: _snapshot_part(b, "qos"), output, watch, interval, "QoSStat")
 
 
 @app.command()
 def fusion(output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = IntervalOpt):
     """List the fusion groups."""
-    show(lambda b: b.fusion_groups(), output, watch, interval, FusionGroup)
+    show(lambda b: b.fusion_groups(), output, watch, interval, "FusionGroup")
 
 
 @app.command()
