@@ -15,6 +15,7 @@ it waits for a container to come free, up to the function's timeout.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -122,6 +123,11 @@ class Engine:
         self._reaper: asyncio.Task | None = None
         self._versions = 0
         self.started_at = time.time()
+        self.busy: set[Container] = set()
+        self._id_prefix = uuid.uuid4().hex[:12]
+        self._ids = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watchdog: asyncio.Task | None = None
 
     # ---- life cycle ---------------------------------------------------------------
     async def start(self) -> None:
@@ -129,12 +135,15 @@ class Engine:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         for node in self.nodes.values():
             node.start_zygote({"FAASTUI_NODE": node.name})
+        self._loop = asyncio.get_running_loop()
         await self._restore()
-        self._reaper = asyncio.get_running_loop().create_task(self._reap_loop())
+        self._reaper = self._loop.create_task(self._reap_loop())
+        self._watchdog = self._loop.create_task(self._watchdog_loop())
 
     async def stop(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
+        for task in (self._reaper, self._watchdog):
+            if task is not None:
+                task.cancel()
         for task in list(self._tasks):
             task.cancel()
         for node in self.nodes.values():
@@ -315,7 +324,7 @@ class Engine:
         spec = self.resolve(fn)
         if node is not None:
             self.node(node)
-        out = CallOutcome(call_id or uuid.uuid4().hex, spec.name)
+        out = CallOutcome(call_id or f"{self._id_prefix}{next(self._ids):x}", spec.name)
         out.started_at = time.time()
         unit = self.unit_of(spec.name)
         c, state = await self._acquire(unit, node, spec.timeout_s)
@@ -325,27 +334,29 @@ class Engine:
             out.cold_start_ms = c.cold_start_ms
         c.used = True
         c.calls += 1
+        self.busy.add(c)
         try:
-            header, output = await c.call(spec.name, body, headers, spec.timeout_s)
-        except asyncio.TimeoutError:
-            c.kill()
-            self._retire(c, "timeout")
-            out.status = "timeout"
-            out.error = f"{spec.name} timed out after {spec.timeout_s:g}s; its worker was killed"
-            out.http_status = 504
+            header, output = await c.call(spec.name, body, headers,
+                                          self._loop.time() + spec.timeout_s)
         except WorkerGone:
-            await self._await_exit(c)
-            self._retire(c, "crashed")
-            info = c.exit_info or {}
-            if info.get("code") == 3:
-                out.status = "oom"
-                out.error = f"{spec.name} exceeded its memory limit ({c.memory_mb:g} MB)"
+            if c.timed_out:
+                self._retire(c, "timeout")
+                out.status = "timeout"
+                out.error = f"{spec.name} timed out after {spec.timeout_s:g}s; its worker was killed"
+                out.http_status = 504
             else:
-                how = (f"signal {info['signal']}" if "signal" in info else
-                       f"exit code {info.get('code', '?')}")
-                out.status = "crashed"
-                out.error = f"{spec.name} crashed ({how}); its worker was replaced"
-            out.http_status = 500
+                await self._await_exit(c)
+                self._retire(c, "crashed")
+                info = c.exit_info or {}
+                if info.get("code") == 3:
+                    out.status = "oom"
+                    out.error = f"{spec.name} exceeded its memory limit ({c.memory_mb:g} MB)"
+                else:
+                    how = (f"signal {info['signal']}" if "signal" in info else
+                           f"exit code {info.get('code', '?')}")
+                    out.status = "crashed"
+                    out.error = f"{spec.name} crashed ({how}); its worker was replaced"
+                out.http_status = 500
         except asyncio.CancelledError:
             c.kill()
             self._retire(c, "cancelled")
@@ -365,6 +376,8 @@ class Engine:
                 self._retire(c, "oom")
             else:
                 self._release(c)
+        finally:
+            self.busy.discard(c)
         t1 = perf()
         out.ended_at = time.time()
         out.overhead_ms = max(0.0, (t1 - t0) * 1000.0 - out.duration_ms - out.cold_start_ms)
@@ -531,6 +544,20 @@ class Engine:
         unit = self.unit_of(fn)
         total = sum(1 for _ in self.containers_of(unit))
         return total, len(self.idle.get(unit, []))
+
+    async def _watchdog_loop(self, interval: float = 0.02) -> None:
+        """Kill workers whose call ran past the function's timeout.
+
+        One timer for all calls instead of one per call: the invoke path
+        stays cheap, and timeouts are enforced to within ``interval``.
+        """
+        while True:
+            await asyncio.sleep(interval)
+            now = self._loop.time()
+            for c in list(self.busy):
+                if c.deadline and now > c.deadline and not c.timed_out:
+                    c.timed_out = True
+                    c.kill()
 
     async def _reap_loop(self) -> None:
         interval = max(0.2, min(5.0, self.keep_alive_s / 4))

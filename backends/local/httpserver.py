@@ -100,13 +100,13 @@ class Router:
         handler = self.exact.get((method, path))
         if handler is not None:
             return handler, {}, True
-        known = any(m_path == path for (_, m_path) in self.exact)
+        known = False
         for m, prefix, param, handler in self.prefix:
             if path.startswith(prefix) and len(path) > len(prefix):
                 if m == method:
                     return handler, {param: path[len(prefix):]}, True
                 known = True
-        return None, {}, known
+        return None, {}, known or any(p == path for (_, p) in self.exact)
 
 
 class _Conn(asyncio.Protocol):

@@ -30,9 +30,7 @@ _HEAD = wire.HEAD
 _loads = json.loads
 
 
-def _expire(fut: asyncio.Future) -> None:
-    if not fut.done():
-        fut.set_exception(asyncio.TimeoutError())
+_FN_HEADERS: dict[str, bytes] = {}  # the encoded {"fn": name} header, per function
 
 
 class WorkerGone(Exception):
@@ -111,6 +109,8 @@ class Container:
         self.calls = 0
         self.cold_start_ms = 0.0
         self.stale = False  # set on redeploy: retire after the current call
+        self.deadline = 0.0  # loop time by which the current call must end (0: idle)
+        self.timed_out = False
         self.proto: _WorkerProtocol | None = None
         self.exit_info: dict | None = None
 
@@ -119,11 +119,16 @@ class Container:
         return self.proto is not None and not self.proto.closed
 
     async def start(self, gateway: str, token: str, env: dict, log: str) -> float:
-        """Fork the worker from the node's zygote; returns cold start ms."""
+        """Fork the worker from the node's zygote; returns cold start ms.
+
+        The socket is wired up while the zygote forks, and the worker's own
+        ready frame (which carries its pid) ends the cold start; the zygote's
+        reply is only read when something went wrong.
+        """
         t0 = time.perf_counter()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self.pid = await self.node.request(
+            reply = self.node.send_request(
                 {"op": "fork", "fns": list(self.fns), "memory_mb": self.memory_mb,
                  "gateway": gateway, "token": token, "env": env, "log": log,
                  "wid": self.id}, fds=[theirs.fileno()])
@@ -132,10 +137,17 @@ class Container:
         loop = asyncio.get_running_loop()
         ours.setblocking(False)
         _, self.proto = await loop.create_unix_connection(lambda: _WorkerProtocol(self), sock=ours)
-        self.node.by_pid[self.pid] = self
-        header, _ = await self._await_frame(timeout=30)
+        try:
+            header, _ = await self._await_frame(timeout=30)
+        except (WorkerGone, asyncio.TimeoutError):
+            self.close()
+            msg = await asyncio.wait_for(reply, 5)
+            raise BackendError(f"node {self.node.name}: worker did not start: "
+                               f"{msg.get('err') or 'no ready signal'}") from None
         if not header.get("ready"):
             raise BackendError(f"worker {self.id} did not start: {header}")
+        self.pid = int(header["pid"])
+        self.node.by_pid[self.pid] = self
         self.cold_start_ms = (time.perf_counter() - t0) * 1000.0
         self.state = "prewarm"
         return self.cold_start_ms
@@ -152,23 +164,30 @@ class Container:
             return await fut
         return await asyncio.wait_for(fut, timeout)
 
-    async def call(self, fn: str, body: bytes, headers: dict | None, timeout: float):
-        """Send one call; returns (reply header, body). Raises TimeoutError, WorkerGone."""
+    async def call(self, fn: str, body: bytes, headers: dict | None, deadline: float):
+        """Send one call; returns (reply header, body). Raises WorkerGone.
+
+        ``deadline`` (loop time) is enforced by the engine's watchdog, which
+        kills the worker; that surfaces here as WorkerGone with ``timed_out``.
+        """
         proto = self.proto
         if proto is None or proto.closed:
             raise WorkerGone("worker is gone")
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
+        fut = asyncio.get_running_loop().create_future()
         proto.waiter = fut
-        proto.transport.write(wire.pack({"fn": fn, "h": headers} if headers else {"fn": fn}, body))
-        if not timeout:
-            return await fut
-        # a timer, not asyncio.wait_for: wait_for wraps the future in a task (slower, hot path)
-        timer = loop.call_later(timeout, _expire, fut)
+        self.deadline = deadline
+        if headers:
+            frame = wire.pack({"fn": fn, "h": headers}, body)
+        else:
+            head = _FN_HEADERS.get(fn)
+            if head is None:
+                head = _FN_HEADERS[fn] = wire.pack({"fn": fn})[8:]
+            frame = _HEAD.pack(len(head), len(body)) + head + body
+        proto.transport.write(frame)
         try:
             return await fut
         finally:
-            timer.cancel()
+            self.deadline = 0.0
 
     def kill(self) -> None:
         if self.pid:
@@ -258,22 +277,28 @@ class NodeRuntime:
                 fut.set_exception(BackendError(f"node {self.name}: zygote exited"))
         self._pending.clear()
 
-    async def request(self, msg: dict, fds: list[int] | None = None, timeout: float = 60.0):
+    def send_request(self, msg: dict, fds: list[int] | None = None) -> asyncio.Future:
+        """Send a control message; returns the future of its reply."""
         if not self.ready or self.control is None:
             raise BackendError(f"node {self.name} is not running")
         rid = next(self._rids)
         msg["rid"] = rid
         fut = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
+        fut.add_done_callback(lambda _f: self._pending.pop(rid, None))
         data = json.dumps(msg).encode()
         if fds:
             socket.send_fds(self.control, [data], fds)
         else:
             self.control.send(data)
+        return fut
+
+    async def request(self, msg: dict, fds: list[int] | None = None, timeout: float = 60.0):
+        fut = self.send_request(msg, fds)
         try:
             reply = await asyncio.wait_for(fut, timeout)
         finally:
-            self._pending.pop(rid, None)
+            fut.cancel()
         if not reply.get("ok"):
             raise BackendError(f"node {self.name}: {reply.get('err')}")
         return reply.get("pid", reply)

@@ -14,12 +14,16 @@ __all__ = ["set_pdeathsig"]
 PR_SET_PDEATHSIG = 1
 
 
+try:  # looked up once: this runs in every freshly forked worker
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):
+    _prctl = None
+
+
 def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
     """Die with ``sig`` when the parent exits (Linux); a no-op elsewhere.
 
     Safe as a ``preexec_fn``: it only calls prctl.
     """
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)

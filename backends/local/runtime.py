@@ -17,16 +17,16 @@ the engine's gateway over HTTP. Both are counted and reported per call.
 
 from __future__ import annotations
 
-import http.client
 import importlib.util
-import inspect
 import json
-import logging
 import os
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from collections.abc import Callable
+
+# Deliberately light: the zygote imports this module and every worker is a fork
+# of it, so each module imported here makes every fork copy more page tables.
+# http.client and logging are imported when a handler first needs them.
 
 __all__ = ["LoadedFunction", "load_function", "detect_signature", "encode_output", "Runner"]
 
@@ -34,31 +34,37 @@ SIGNATURES = ("classic", "http", "iluvatar", "nuclio", "fusionizer")
 
 
 def detect_signature(func: Callable) -> str:
-    """Which platform's entry signature ``func`` has."""
-    params = [p for p in inspect.signature(func).parameters.values()
-              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    n = len(params)
+    """Which platform's entry signature ``func`` has (from its positional parameters)."""
+    code = getattr(func, "__code__", None)
+    if code is None:
+        raise TypeError(f"{func!r} is not a Python function")
+    names = code.co_varnames[:code.co_argcount]
+    if getattr(func, "__self__", None) is not None:  # a bound method
+        names = names[1:]
+    n = len(names)
     if n >= 3:
         return "fusionizer"
     if n == 2:
-        first = params[0].name.lower()
-        return "nuclio" if first.startswith(("context", "ctx")) else "http"
+        return "nuclio" if names[0].lower().startswith(("context", "ctx")) else "http"
     if n == 1 and func.__name__ == "main":
         return "iluvatar"
     if n == 1:
         return "classic"
-    raise TypeError(f"cannot call {func.__name__}{inspect.signature(func)}: "
+    raise TypeError(f"cannot call {func.__name__}({', '.join(names)}): "
                     "expected one of handle(req), handle(event, context), main(args), "
                     "handler(context, event[, requests_session])")
 
 
-@dataclass
 class LoadedFunction:
-    name: str
-    func: Callable
-    signature: str
-    directory: str
-    env: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("name", "func", "signature", "directory", "env")
+
+    def __init__(self, name: str, func: Callable, signature: str, directory: str,
+                 env: dict[str, str] | None = None):
+        self.name = name
+        self.func = func
+        self.signature = signature
+        self.directory = directory
+        self.env = dict(env or {})
 
 
 def load_function(name: str, directory: str, handler: str = "", signature: str = "",
@@ -89,7 +95,7 @@ def load_function(name: str, directory: str, handler: str = "", signature: str =
     sig = signature or detect_signature(func)
     if sig not in SIGNATURES:
         raise ValueError(f"{name}: unknown signature {sig!r}; expected one of {', '.join(SIGNATURES)}")
-    return LoadedFunction(name, func, sig, directory, dict(env or {}))
+    return LoadedFunction(name, func, sig, directory, env)
 
 
 # ---- what handlers receive ------------------------------------------------------
@@ -116,7 +122,7 @@ class Event:
 class Response:
     """Nuclio-style response object (``context.Response(...)``)."""
 
-    def __init__(self, body: Any = None, headers: dict | None = None,
+    def __init__(self, body: object = None, headers: dict | None = None,
                  content_type: str = "", status_code: int = 200):
         self.body = body
         self.headers = headers or {}
@@ -149,7 +155,7 @@ class Session:
     def __init__(self, runner: "Runner"):
         self._runner = runner
 
-    def post(self, url: str, json: Any = None, data: Any = None, headers: dict | None = None, **_):
+    def post(self, url: str, json: object = None, data: object = None, headers: dict | None = None, **_):
         target = url.rstrip("/").rsplit("/", 1)[-1]
         payload = data if json is None else json
         status, content = self._runner.call_other(target, payload)
@@ -166,11 +172,19 @@ class Context:
     def __init__(self, runner: "Runner", fn: str):
         self._runner = runner
         self.function_name = fn
-        self.logger = logging.getLogger(fn)
         self.user_data = runner.user_data
         self.call_id = ""
+        self._logger = None
 
-    def invoke(self, fn: str, payload: Any = None) -> Any:
+    @property
+    def logger(self):
+        if self._logger is None:
+            import logging
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+            self._logger = logging.getLogger(self.function_name)
+        return self._logger
+
+    def invoke(self, fn: str, payload: object = None) -> object:
         """Call another function: in-process if it is fused with this one."""
         status, content = self._runner.call_other(fn, payload)
         if status >= 400:
@@ -184,7 +198,7 @@ class Context:
 # ---- inputs and outputs ------------------------------------------------------
 
 
-def _encode_input(payload: Any) -> bytes:
+def _encode_input(payload: object) -> bytes:
     if payload is None:
         return b""
     if isinstance(payload, bytes):
@@ -194,7 +208,7 @@ def _encode_input(payload: Any) -> bytes:
     return json.dumps(payload).encode()
 
 
-def encode_output(value: Any) -> tuple[bytes, str, int]:
+def encode_output(value: object) -> tuple[bytes, str, int]:
     """(body, content type, status) for whatever a handler returned."""
     status = 200
     if isinstance(value, Response):
@@ -230,7 +244,7 @@ class Runner:
         self.user_data = type("UserData", (), {})()
         self.calls_local = 0
         self.calls_remote: dict[str, int] = {}
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn = None  # http.client.HTTPConnection to the gateway, made on first use
         self._contexts = {name: Context(self, name) for name in functions}
         self._session = Session(self)
 
@@ -253,7 +267,7 @@ class Runner:
             out = loaded.func(ctx, Event(body, headers), self._session)
         return encode_output(out)
 
-    def call_other(self, fn: str, payload: Any) -> tuple[int, bytes]:
+    def call_other(self, fn: str, payload: object) -> tuple[int, bytes]:
         body = _encode_input(payload)
         if fn in self.functions:
             self.calls_local += 1
@@ -263,6 +277,8 @@ class Runner:
         return self._http_call(fn, body)
 
     def _http_call(self, fn: str, body: bytes) -> tuple[int, bytes]:
+        import http.client
+
         if not self.gateway:
             raise RuntimeError(f"cannot call {fn}: no gateway address (FAASTUI_GATEWAY)")
         hostport = self.gateway.split("://", 1)[-1].rstrip("/")

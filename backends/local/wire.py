@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import struct
 
-__all__ = ["HEAD", "pack", "read_frame"]
+__all__ = ["HEAD", "pack", "FrameReader"]
 
 HEAD = struct.Struct("!II")
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
@@ -21,20 +21,29 @@ def pack(header: dict, body: bytes = b"") -> bytes:
     return HEAD.pack(len(raw), len(body)) + raw + body
 
 
-def _recv_exact(sock, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = sock.recv(n)
-        if not chunk:
-            raise EOFError("peer closed")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
+class FrameReader:
+    """Blocking frame reader for a worker: one ``recv`` per frame in the common case."""
 
+    def __init__(self, sock, size: int = 1 << 16):
+        self.sock = sock
+        self.buf = bytearray()
+        self.size = size
 
-def read_frame(sock) -> tuple[dict, bytes]:
-    """Blocking read of one frame from a socket (worker side)."""
-    hlen, blen = HEAD.unpack(_recv_exact(sock, HEAD.size))
-    header = json.loads(_recv_exact(sock, hlen)) if hlen else {}
-    body = _recv_exact(sock, blen) if blen else b""
-    return header, body
+    def _fill(self, need: int) -> None:
+        buf = self.buf
+        while len(buf) < need:
+            chunk = self.sock.recv(max(self.size, need - len(buf)))
+            if not chunk:
+                raise EOFError("peer closed")
+            buf += chunk
+
+    def read(self) -> tuple[dict, bytes]:
+        self._fill(8)
+        hlen, blen = HEAD.unpack_from(self.buf)
+        end = 8 + hlen + blen
+        self._fill(end)
+        buf = self.buf
+        header = json.loads(bytes(buf[8:8 + hlen])) if hlen else {}
+        body = bytes(buf[8 + hlen:end])
+        del buf[:end]
+        return header, body

@@ -13,6 +13,7 @@ every child, and kills its workers when the engine goes away.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -21,7 +22,6 @@ import signal
 import socket
 import sys
 import time
-import traceback
 
 from . import runtime, wire
 from .proc import set_pdeathsig
@@ -52,15 +52,16 @@ def worker_main(sock: socket.socket, functions: dict, msg: dict) -> None:
             os.environ[str(key)] = str(value)
         mem_mb = float(msg.get("memory_mb") or 0)
         if mem_mb > 0:
-            limit = _vm_size() + int(mem_mb * 1024 * 1024)
+            limit = msg.get("_base_vm", 0) + int(mem_mb * 1024 * 1024)
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         hosted = {name: functions[name] for name in msg["fns"]}
         runner = runtime.Runner(hosted, gateway=msg.get("gateway", ""), token=msg.get("token", ""))
         sock.sendall(wire.pack({"ready": True, "pid": os.getpid()}))
         perf = time.perf_counter
+        reader = wire.FrameReader(sock)
         while True:
             try:
-                header, body = wire.read_frame(sock)
+                header, body = reader.read()
             except (EOFError, ConnectionError):
                 break
             fn = header.get("fn", "")
@@ -74,6 +75,8 @@ def worker_main(sock: socket.socket, functions: dict, msg: dict) -> None:
                 reply = {"ok": False, "kind": "oom",
                          "err": f"memory limit exceeded ({mem_mb:g} MB)"}
             except BaseException as exc:  # the handler's failure is the call's result
+                import traceback  # only on failure: keep the zygote small
+
                 tb = traceback.format_exc(limit=-3)
                 sys.stderr.write(tb)
                 out = b""
@@ -92,6 +95,8 @@ def worker_main(sock: socket.socket, functions: dict, msg: dict) -> None:
                 code = 3
                 break
     except BaseException:
+        import traceback
+
         traceback.print_exc()
         code = 2
     finally:
@@ -115,6 +120,7 @@ class Zygote:
         self.control = control
         self.functions: dict[str, runtime.LoadedFunction] = {}
         self.children: set[int] = set()
+        self.base_vm = _vm_size()
 
     def send(self, msg: dict) -> None:
         try:
@@ -160,6 +166,9 @@ class Zygote:
             signal.alarm(0)
             signal.signal(signal.SIGALRM, old)
         self.functions[name] = loaded
+        gc.collect()
+        gc.freeze()  # keep the imported handler out of the GC's reach: fewer copied pages
+        self.base_vm = _vm_size()  # a worker's memory limit counts from here
         return {"signature": loaded.signature}
 
     def fork(self, msg: dict, fds: list[int]) -> int:
@@ -168,6 +177,7 @@ class Zygote:
         missing = [fn for fn in msg["fns"] if fn not in self.functions]
         if missing:
             raise KeyError(f"not loaded here: {', '.join(missing)}")
+        msg["_base_vm"] = self.base_vm
         pid = os.fork()
         if pid == 0:
             try:
