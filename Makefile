@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m faastui.demo
+	$(BIN)/faastui demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
