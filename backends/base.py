@@ -95,6 +95,18 @@ class Backend(ABC):
     async def logs(self, fn: str, tail: int = 100) -> list[str]:
         raise Unsupported(f"the {self.name} backend cannot show logs")
 
+    async def invocations(self, limit: int = 50) -> list[Invocation]:
+        """The latest finished calls, newest first (results left out)."""
+        raise Unsupported(f"the {self.name} backend does not keep a call history")
+
+    async def events(self, since: float = 0.0) -> list[dict]:
+        """Actions and notable happenings after ``since`` (epoch seconds), oldest first.
+
+        Each is a dict with at least ``t`` (time) and ``kind`` (deploy, remove,
+        prewarm, scale, fuse, unfuse, start, stop, error).
+        """
+        raise Unsupported(f"the {self.name} backend does not keep events")
+
     # ---- actions -----------------------------------------------------------
     async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
         """Call ``fn`` with ``payload`` (JSON value, str or bytes) and wait.

@@ -304,3 +304,74 @@ def test_functions_survive_an_engine_restart(tmp_path):
 async def _deploy_hello(url):
     async with LocalBackend(url) as b:
         await b.deploy(FUNCTIONS / "hello")
+
+
+def test_recent_invocations_and_events(engine):
+    async def go(b):
+        await b.invoke("echo", "recent-1")
+        await b.invoke("hello", {"name": "recent-2"})
+        calls = await b.invocations(limit=2)
+        events = await b.events(0)
+        return calls, events
+    calls, events = call(engine, go)
+    assert [c.function for c in calls] == ["hello", "echo"]  # newest first
+    assert all(c.result is None and c.status == "ok" for c in calls)
+    assert {"deploy", "start"} <= {e["kind"] for e in events}
+
+
+def test_keep_alive_evicts_idle_containers_but_keeps_scaled_minimum(tmp_path):
+    state = tmp_path / "state"
+    info = start_engine(state, port=0, nodes=1, keep_alive=0.3)
+    try:
+        async def go():
+            async with LocalBackend(info["url"]) as b:
+                await b.deploy(FUNCTIONS / "hello")
+                await b.deploy(FUNCTIONS / "echo")
+                await b.prewarm("hello", "node-1", 2)
+                await b.scale("echo", 1)
+                import asyncio
+                for _ in range(100):  # the reaper runs every keep_alive/4 (>= 0.2 s)
+                    snap = await b.snapshot()
+                    counts = {f.name: f.available_replicas for f in snap.functions}
+                    if counts["hello"] == 0:
+                        break
+                    await asyncio.sleep(0.1)
+                return counts
+        counts = run(go())
+        assert counts == {"hello": 0, "echo": 1}
+    finally:
+        stop_engine(state)
+        info["process"].wait(10)
+
+
+def test_logs_show_what_a_handler_printed(engine):
+    src = "def handle(req):\n    print('log line', req, flush=True)\n    return 'ok'\n"
+    async def go(b):
+        await b.deploy_source(src, name="printer")
+        await b.invoke("printer", "xyz")
+        return await b.logs("printer")
+    lines = call(engine, go)
+    assert "log line xyz" in lines
+
+
+def _wheel(path, name="faastui_testdep", value=42):
+    import zipfile
+    whl = path / f"{name}-1.0-py3-none-any.whl"
+    dist = f"{name}-1.0.dist-info"
+    with zipfile.ZipFile(whl, "w") as zf:
+        zf.writestr(f"{name}/__init__.py", f"VALUE = {value}\n")
+        zf.writestr(f"{dist}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        zf.writestr(f"{dist}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr(f"{dist}/RECORD", "")
+    return whl
+
+
+def test_deploy_source_with_requirements(engine, tmp_path):
+    """The agent style with a requirement: installed into the function's own folder
+    (a local wheel, so the test needs no network)."""
+    whl = _wheel(tmp_path)
+    src = "import faastui_testdep\ndef handle(req):\n    return {'value': faastui_testdep.VALUE}\n"
+    async def go(b):
+        await b.deploy_source(src, name="with-deps", requirements=[str(whl)])
+        return await b.invoke("with-deps", "")
+    assert call(engine, go).result == {"value": 42}

@@ -321,6 +321,12 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
         since = float(req.query.get("since", 0))
         return json_response([e for e in engine.events if e["t"] > since])
 
+    @route("GET", V1 + "/invocations")
+    async def v1_invocations(req):
+        limit = max(1, min(200, int(req.query.get("limit", 50))))
+        latest = list(engine.recent)[-limit:][::-1]
+        return json_response([o.invocation(with_result=False).to_dict() for o in latest])
+
     @route("GET", V1 + "/fusion")
     async def v1_fusion(req):
         return json_response([g.to_dict() for g in engine.fusion_groups()])

@@ -125,6 +125,10 @@ class LocalBackend(Backend):
     async def info(self) -> dict:
         return await self._request("GET", "/faastui/v1/info")
 
+    async def invocations(self, limit: int = 50) -> list[Invocation]:
+        data = await self._request("GET", "/faastui/v1/invocations", params={"limit": limit})
+        return [Invocation.from_dict(d) for d in data]
+
     async def events(self, since: float = 0.0) -> list[dict]:
         return await self._request("GET", "/faastui/v1/events", params={"since": since})
 

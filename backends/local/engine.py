@@ -83,12 +83,12 @@ class CallOutcome:
                 pass
         return self.output.decode("utf-8", "replace")
 
-    def invocation(self) -> Invocation:
+    def invocation(self, with_result: bool = True) -> Invocation:
         return Invocation(
             call_id=self.call_id, function=self.function, node=self.node,
             container_state=self.container_state, cold_start_ms=round(self.cold_start_ms, 3),
             duration_ms=round(self.duration_ms, 3), overhead_ms=round(self.overhead_ms, 3),
-            status=self.status, result=self.result_value() if self.ok else None,
+            status=self.status, result=self.result_value() if self.ok and with_result else None,
             error=self.error, started_at=self.started_at, ended_at=self.ended_at)
 
 
@@ -114,6 +114,7 @@ class Engine:
         self.fn_group: dict[str, str] = {}
         self.idle: dict[str, list[Container]] = {}
         self.history = History()
+        self.recent: deque[CallOutcome] = deque(maxlen=200)
         self.events: deque[dict] = deque(maxlen=500)
         self.call_graph: dict[tuple[str, str], int] = {}
         self.invocation_count: dict[str, int] = {}
@@ -383,6 +384,7 @@ class Engine:
         out.overhead_ms = max(0.0, (t1 - t0) * 1000.0 - out.duration_ms - out.cold_start_ms)
         self.invocation_count[spec.name] = self.invocation_count.get(spec.name, 0) + 1
         total_ms = (t1 - t0) * 1000.0
+        self.recent.append(out)
         self.history.add(out.ended_at, spec.name, total_ms, out.ok, state == "cold",
                          None if spec.deadline_ms is None else total_ms <= spec.deadline_ms)
         if not out.ok:
