@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -96,7 +97,7 @@ for i = 4, #ARGV do
 end
 table.sort(matched)
 for _, key in ipairs(matched) do names[#names + 1] = key end
-if #names == 0 then return '[]' end
+if #names == 0 then return {'[]', ''} end
 local inflight = {}
 scan('*:inflight:*', function(key)
   local from = 1
@@ -120,48 +121,47 @@ for first = 1, #names, 500 do
   end
   for _, value in ipairs(redis.call('MGET', unpack(keys))) do counters[#counters + 1] = value end
 end
-local function number(v)
-  if type(v) == 'string' then v = tonumber(v) end
-  if type(v) == 'number' and v == v and v ~= math.huge and v ~= -math.huge then
-    return string.format('%.17g', v)
-  end
-  return false
+local function raw(v)  -- counters and timestamps travel as their text; Python parses them
+  if type(v) == 'number' then return tostring(v) end
+  if type(v) == 'string' and v ~= '' and not string.find(v, '%s') then return v end
+  return '-'
 end
-local function seconds(v)  -- values > 1e11 are milliseconds
-  v = number(v)
-  if v and tonumber(v) > 1e11 then return string.format('%.17g', tonumber(v) / 1000) end
-  return v
-end
-local function stamp(item)  -- the first timestamp field in seconds as a string, or false
-  if #item <= max_bytes then
-    local ok, data = pcall(cjson.decode, item)
-    if not ok or type(data) ~= 'table' then return false end
-    for _, field in ipairs(fields) do
-      local found = seconds(data[field])
-      if found then return found end
-    end
-    return false
-  end
-  local head = string.sub(item, 1, max_bytes)  -- too big to decode on every poll
+local function textual(head)
   for _, field in ipairs(fields) do
-    local found = seconds(string.match(head, '"' .. field .. '"%s*:%s*"?(%-?[%d%.eE%+%-]+)'))
+    local found = string.match(head, '"' .. field .. '"%s*:%s*"?(%-?[%d%.eE%+%-]+)')
     if found then return found end
   end
-  return false
+  return nil
 end
+local function stamp(item)  -- the first timestamp field's text, or nil
+  -- a plain search first: decoding every oldest item as JSON costs more than the rest
+  local head = string.sub(item, 1, max_bytes)
+  local found = textual(head)
+  if found or #item > max_bytes then return found end
+  local ok, data = pcall(cjson.decode, item)
+  if not ok or type(data) ~= 'table' then return nil end
+  for _, field in ipairs(fields) do
+    if data[field] ~= nil then return data[field] end
+  end
+  return nil
+end
+-- one flat line of numbers (nested replies parse slowly in redis-py, and so does
+-- formatting numbers in Lua): 5 fields per queue, '-' for none, length -1: not a list
 local out = {}
-for i, key in ipairs(names) do
+for _, key in ipairs(names) do
   local length = redis.pcall('LLEN', key)
-  local ts = false
+  local ts = nil
   if type(length) ~= 'number' then
     length = -1
   elseif length > 0 then
     ts = stamp(redis.call('LINDEX', key, pop_index))
   end
-  out[i] = {key, length, inflight[key] or 0, number(counters[2 * i - 1]),
-            number(counters[2 * i]), ts}
+  local n = #out
+  out[n + 1] = length; out[n + 2] = inflight[key] or 0
+  out[n + 3] = raw(counters[2 * n / 5 + 1]); out[n + 4] = raw(counters[2 * n / 5 + 2])
+  out[n + 5] = raw(ts)
 end
-return cjson.encode(out)
+return {cjson.encode(matched), table.concat(out, ' ')}
 """
 
 
@@ -224,6 +224,7 @@ class QueueWatcher:
         self.client = client
         self._script = client.register_script(_SCRIPT)  # EVALSHA; SCRIPT LOAD once if missing
         self._args = [pop_end, max_item_bytes, json.dumps(self.names), *self.patterns]
+        self._unique_names = list(dict.fromkeys(self.names))  # the script drops repeats too
         self._lock = threading.Lock()
         self._previous: dict[str, tuple[int, float | None, float | None]] = {}
         self._previous_at: float | None = None
@@ -246,8 +247,7 @@ class QueueWatcher:
                     raise BackendError(
                         f"key {name!r} on Redis at {self.safe_url} is not a list",
                         hint="remove it from the watched queue names")
-                count_in = float(raw_in) if raw_in else None
-                count_out = float(raw_out) if raw_out else None
+                count_in, count_out = raw_in, raw_out
                 current[name] = (length, count_in, count_out)
                 rate_in = rate_out = 0.0
                 before = previous.get(name)
@@ -259,7 +259,7 @@ class QueueWatcher:
                                 and before[2] is not None else max(0, -delta)) / dt
                 stats.append(QueueStat(
                     name, length, in_flight, rate_in, rate_out,
-                    max(0.0, now_wall - float(raw_ts)) if raw_ts else None))
+                    max(0.0, now_wall - raw_ts) if raw_ts is not None else None))
             self._previous, self._previous_at = current, now
             return stats
 
@@ -279,9 +279,17 @@ class QueueWatcher:
         except redis.RedisError as exc:
             raise BackendError(f"Redis at {self.safe_url} failed the queue query: "
                                f"{_one_line(exc)}") from exc
+        matched_raw, numbers = reply
         # cjson passes key bytes through as they are; keep odd ones readable
-        text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-        return json.loads(text)
+        text = matched_raw.decode("utf-8", "replace") if isinstance(matched_raw, bytes) else matched_raw
+        names = [*self._unique_names, *json.loads(text)]
+        fields = (numbers.decode() if isinstance(numbers, bytes) else numbers).split()
+        rows = []
+        for i, name in enumerate(names):
+            length, in_flight, raw_in, raw_out, raw_ts = fields[5 * i:5 * i + 5]
+            rows.append((name, int(length), int(in_flight), _number(raw_in), _number(raw_out),
+                         _seconds(_number(raw_ts))))
+        return rows
 
     def close(self) -> None:
         """Close the client if this watcher made it."""
@@ -293,6 +301,24 @@ class QueueWatcher:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _number(text: str) -> float | None:
+    """A finite number from the script's text, or None ('-', garbage, nan, inf)."""
+    if text == "-":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _seconds(value: float | None) -> float | None:
+    """Epoch seconds; values over 1e11 are milliseconds."""
+    if value is None:
+        return None
+    return value / 1000.0 if value > 1e11 else value
 
 
 def _one_line(exc: BaseException) -> str:
