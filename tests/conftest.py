@@ -8,6 +8,7 @@ Every process a fixture starts is stopped at teardown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from pathlib import Path
 
@@ -62,13 +63,24 @@ class EngineHandle:
         return _children_of(self.pid)
 
 
+@contextlib.contextmanager
+def running_engine(state: Path, **options):
+    """Start a real engine on ``state``; stop it after, and check nothing is left."""
+    info = start_engine(state, port=0, functions_dir=FUNCTIONS, keep_alive=300, **options)
+    handle = EngineHandle(info, state)
+    try:
+        yield handle
+    finally:
+        kids = handle.descendants()
+        stop_engine(state)
+        handle.process.wait(timeout=10)
+        assert not live(kids), f"processes left after down: {live(kids)}"
+
+
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory):
     """A running engine with the sample functions deployed (3 nodes)."""
-    state = tmp_path_factory.mktemp("engine") / "state"
-    info = start_engine(state, port=0, nodes=3, functions_dir=FUNCTIONS, keep_alive=300)
-    handle = EngineHandle(info, state)
-    try:
+    with running_engine(tmp_path_factory.mktemp("engine") / "state", nodes=3) as handle:
         async def deploy_all():
             async with handle.backend() as b:
                 for d in sorted(FUNCTIONS.iterdir()):
@@ -76,26 +88,13 @@ def engine(tmp_path_factory):
                         await b.deploy(d)
         run(deploy_all())
         yield handle
-    finally:
-        kids = handle.descendants()
-        stop_engine(state)
-        handle.process.wait(timeout=10)
-        assert not live(kids), f"processes left after down: {live(kids)}"
 
 
 @pytest.fixture()
 def fresh_engine(tmp_path):
     """A private engine for tests that break things or need a clean slate."""
-    state = tmp_path / "state"
-    info = start_engine(state, port=0, nodes=2, functions_dir=FUNCTIONS, keep_alive=300)
-    handle = EngineHandle(info, state)
-    try:
+    with running_engine(tmp_path / "state", nodes=2) as handle:
         yield handle
-    finally:
-        kids = handle.descendants()
-        stop_engine(state)
-        handle.process.wait(timeout=10)
-        assert not live(kids), f"processes left after down: {live(kids)}"
 
 
 @pytest.fixture(autouse=True)
