@@ -1,0 +1,14 @@
+"""Provides the producer/worker/collector workflow over Redis: the loops, the reaper,
+the controller with graceful scaling, workload phases, autoscaling policies, the
+simulator and the shipped RL table.
+
+The loops (``run_emitter``, ``run_worker``, ``run_collector``) are plain
+functions: the ``functions/`` handlers call them inside the engine, and tests
+and benches run them in real processes. Nothing here imports ``faastui``.
+"""
+
+from .controller import RunConfig, Status, Summary, WorkflowController, read_status, stop_run
+from .phases import Workload, load_workload, parse_workload
+
+__all__ = ["RunConfig", "Status", "Summary", "WorkflowController", "read_status", "stop_run",
+           "Workload", "load_workload", "parse_workload"]

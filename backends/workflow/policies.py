@@ -1,0 +1,125 @@
+"""Autoscaling policies behind one interface: ``decide(observation) -> workers``.
+
+- ``fixed``: always the same count (the yardstick).
+- ``reactive``: the textbook baseline: ceil(arrival rate x service time), the
+  workers a perfectly smooth load would need, re-evaluated every decision.
+- ``target``: keeps the expected queue wait under a target (a share of the
+  deadline): it sizes the pool to drain the backlog within the target on top of
+  the offered load, scales up at once, and scales down one worker at a time,
+  only after ``cooldown`` calm decisions in a row (hysteresis).
+- ``rl``: a tabular Q-learning agent (``rl.py``) over queue length, workers,
+  arrival rate and recent QoS with actions -1/0/+1, trained in the simulator
+  and shipped as ``rl_table.json``.
+
+Every policy is clamped to 1..32 workers by the caller.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["Observation", "Policy", "FixedPolicy", "ReactivePolicy", "TargetPolicy",
+           "make_policy", "POLICY_NAMES"]
+
+POLICY_NAMES = ("fixed", "reactive", "target", "rl")
+
+
+@dataclass
+class Observation:
+    t: float                 # seconds since the run began
+    queue_len: int           # tasks waiting in worker_queue
+    workers: int             # workers running now
+    arrival_rate: float      # tasks/s emitted over the last decision interval
+    completion_rate: float   # tasks/s collected over the last interval
+    service_time_s: float    # mean expected work per task
+    recent_qos: float | None  # share of deadlines met over the last interval
+    desired: int = 0         # the current target
+    deadline_s: float = 0.1  # a typical deadline
+
+
+class Policy:
+    name = "policy"
+
+    def decide(self, obs: Observation) -> int:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget history (a new run)."""
+
+
+class FixedPolicy(Policy):
+    name = "fixed"
+
+    def __init__(self, workers: int):
+        self.workers = workers
+
+    def decide(self, obs: Observation) -> int:
+        return self.workers
+
+
+class ReactivePolicy(Policy):
+    """ceil(lambda x S): enough capacity for the arrival rate just measured."""
+    name = "reactive"
+
+    def decide(self, obs: Observation) -> int:
+        return max(1, math.ceil(obs.arrival_rate * obs.service_time_s))
+
+
+class TargetPolicy(Policy):
+    """Keep the expected queue wait under ``target`` x deadline, with hysteresis.
+
+    Args:
+        target: the wait to stay under, as a share of the task deadline.
+        headroom: utilisation the pool is sized for (load / workers).
+        cooldown: calm decisions in a row before removing one worker.
+    """
+    name = "target"
+
+    def __init__(self, target: float = 0.25, headroom: float = 0.7, cooldown: int = 3):
+        self.target = target
+        self.headroom = headroom
+        self.cooldown = cooldown
+        self._calm = 0
+        self._rate = 0.0
+
+    def reset(self) -> None:
+        self._calm = 0
+        self._rate = 0.0
+
+    def decide(self, obs: Observation) -> int:
+        s = max(obs.service_time_s, 1e-4)
+        n = max(obs.workers, obs.desired, 1)
+        # a rising load is followed at once, a falling one slowly (peak-hold)
+        self._rate = obs.arrival_rate if obs.arrival_rate > self._rate else \
+            0.7 * self._rate + 0.3 * obs.arrival_rate
+        target_wait = max(self.target * max(obs.deadline_s, 2 * s), s)
+        wait = obs.queue_len * s / n  # time to drain what waits with the current pool
+        need = math.ceil(self._rate * s / self.headroom + obs.queue_len * s / target_wait)
+        if wait > target_wait or need > n or (obs.recent_qos is not None and obs.recent_qos < 0.97):
+            self._calm = 0
+            return max(need, n + (1 if wait > target_wait else 0))
+        if need < n:
+            self._calm += 1
+            if self._calm >= self.cooldown:
+                self._calm = 0
+                return n - 1
+        else:
+            self._calm = 0
+        return n
+
+
+def make_policy(name: str, **kwargs) -> Policy:
+    """A policy by name: fixed (needs workers=), reactive, target, rl."""
+    if name == "fixed":
+        return FixedPolicy(int(kwargs.get("workers", 4)))
+    if name == "reactive":
+        return ReactivePolicy()
+    if name == "target":
+        return TargetPolicy(**{k: v for k, v in kwargs.items()
+                               if k in ("target", "headroom", "cooldown")})
+    if name == "rl":
+        from .rl import RLPolicy
+
+        return RLPolicy.load(kwargs.get("table"))
+    raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(POLICY_NAMES)}")

@@ -1,0 +1,14 @@
+"""collector: a long-running loop moving results to output_queue once per task id.
+
+Start it with an async call; payload (optional): batch, until (stop after N kept).
+The loop is ``backends.workflow.collector.run_collector``; it also runs the reaper.
+"""
+import os
+
+
+def main(args):
+    from backends.workflow.collector import run_collector  # deferred: keep the zygote light
+
+    args = args if isinstance(args, dict) else {}
+    allowed = {"batch", "until", "reap_every_s"}
+    return run_collector(os.environ["REDIS_URL"], **{k: v for k, v in args.items() if k in allowed})
