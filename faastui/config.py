@@ -3,6 +3,8 @@
 A kubeconfig-like YAML file at ``config_dir()/config.yaml``::
 
     current-context: local
+    theme: faastui-dark          # the dashboard's theme (remembered by `:theme`)
+    keys: {prewarm: w}           # dashboard key remaps, by binding id
     contexts:
       - name: local
         backend: local            # a backends.registry kind
@@ -105,6 +107,8 @@ def _default_local() -> Context:
 class Config:
     current_context: str = LOCAL
     contexts: list[Context] = field(default_factory=list)
+    theme: str | None = None  # the dashboard's theme, remembered across runs
+    keys: dict[str, str] = field(default_factory=dict)  # dashboard binding id -> key
 
     def get(self, name: str) -> Context:
         for ctx in self.contexts:
@@ -126,8 +130,13 @@ class Config:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"current-context": self.current_context,
-                "contexts": [c.to_dict() for c in self.contexts]}
+        data: dict[str, Any] = {"current-context": self.current_context}
+        if self.theme:
+            data["theme"] = self.theme
+        if self.keys:
+            data["keys"] = dict(self.keys)
+        data["contexts"] = [c.to_dict() for c in self.contexts]
+        return data
 
 
 def config_path() -> Path:
@@ -186,7 +195,12 @@ def load_config() -> Config:
                                    for k in _FIELDS if k in raw}))
         if contexts[-1].backend is None:
             contexts[-1].backend = "local"
-    return Config(current_context=str(data.get("current-context") or LOCAL), contexts=contexts)
+    keys = data.get("keys") or {}
+    if not isinstance(keys, dict):
+        raise InvalidRequest(f"{path}: 'keys' must map binding ids to keys")
+    return Config(current_context=str(data.get("current-context") or LOCAL), contexts=contexts,
+                  theme=str(data["theme"]) if data.get("theme") else None,
+                  keys={str(k): str(v) for k, v in keys.items()})
 
 
 def save_config(config: Config) -> None:

@@ -44,7 +44,10 @@ def root(ctx: typer.Context,
          context_name: Optional[str] = typer.Option(None, "--context", envvar="FAASTUI_CONTEXT",
                                                     help="Context to use (default: the current one)."),
          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                      help="Print the version and exit.")):
+                                      help="Print the version and exit."),
+         readonly: bool = typer.Option(False, "--readonly",
+                                       help="Dashboard: hide every action that changes state."),
+         theme: Optional[str] = typer.Option(None, "--theme", help="Dashboard theme (remembered).")):
     """k9s for FaaS: a dashboard and CLI for serverless functions."""
     state.context = context_name
     if ctx.invoked_subcommand is None:
@@ -58,9 +61,20 @@ def root(ctx: typer.Context,
         if has_tui:
             from faastui.tui.app import run as run_tui  # deferred: textual costs ~400 ms
 
-            raise typer.Exit(run_tui(context=context_name) or 0)
+            raise typer.Exit(run_tui(context=context_name, readonly=readonly, theme=theme) or 0)
         print(ctx.get_help())
         raise typer.Exit(0)
+
+
+@app.command("ui")
+def ui(readonly: bool = typer.Option(False, "--readonly", help="Hide every action that changes state."),
+       theme: Optional[str] = typer.Option(None, "--theme", help="Theme name (remembered in the config)."),
+       interval: float = typer.Option(1.0, "--interval", min=0.25, help="Seconds between refreshes.")):
+    """Open the dashboard on the current context (same as bare `faastui`)."""
+    from faastui.tui.app import run as run_tui  # deferred: textual costs ~400 ms
+
+    raise typer.Exit(run_tui(context=state.context, readonly=readonly, theme=theme,
+                             interval=interval) or 0)
 
 
 def main() -> None:

@@ -1,0 +1,120 @@
+"""Cell renderers shared by the panes: bars, sparklines, ages, placement cells.
+
+Pure functions from numbers and model objects to short strings or rich
+``Text``; colours come from a ``Palette`` built from the current theme's
+variables, so the panes never hard-code a colour.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from rich.text import Text
+
+__all__ = ["Palette", "bar", "sparkline", "age_text", "ms", "pct", "placement_cell",
+           "PLACEMENT_WIDTH"]
+
+_BLOCKS = "▁▂▃▄▅▆▇█"
+PLACEMENT_WIDTH = 11
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Styles for cells, taken from theme variables (``$success`` ...)."""
+
+    cold: str = "dim"
+    prewarm: str = "yellow"
+    warm: str = "green"
+    busy: str = "bold red"
+    ok: str = "green"
+    warn: str = "yellow"
+    bad: str = "red"
+    dim: str = "dim"
+    bar: str = "cyan"
+
+    @classmethod
+    def from_variables(cls, v: dict[str, str], no_color: bool = False) -> "Palette":
+        if no_color:
+            return cls(cold="dim", prewarm="", warm="bold", busy="bold reverse", ok="", warn="bold",
+                       bad="bold reverse", dim="dim", bar="")
+        get = v.get
+        return cls(cold=f"{get('text-muted', 'dim')}" if get("text-muted", "").startswith("#") else "dim",
+                   prewarm=get("warning", "yellow"), warm=get("success", "green"),
+                   busy=f"bold {get('error', 'red')}", ok=get("success", "green"),
+                   warn=get("warning", "yellow"), bad=get("error", "red"), dim="dim",
+                   bar=get("accent", get("primary", "cyan")))
+
+
+def _clean(style: str) -> str:
+    return style
+
+
+def bar(used: float, total: float, width: int, palette: Palette) -> Text:
+    """``▮▮▮▯▯ 1.5/4`` style bar: filled share coloured ok/warn/bad by load."""
+    share = (used / total) if total else 0.0
+    share = max(0.0, min(1.0, share))
+    filled = round(share * width)
+    style = palette.ok if share < 0.7 else palette.warn if share < 0.9 else palette.bad
+    text = Text()
+    text.append("█" * filled, style=style)
+    text.append("░" * (width - filled), style=palette.dim)
+    return text
+
+
+def sparkline(values, width: int = 12, lo: float | None = None, hi: float | None = None) -> str:
+    """The last ``width`` values as block characters (empty history: blanks)."""
+    vals = [v for v in list(values)[-width:] if v is not None]
+    if not vals:
+        return " " * width
+    low = min(vals) if lo is None else lo
+    high = max(vals) if hi is None else hi
+    span = high - low
+    out = []
+    for v in list(values)[-width:]:
+        if v is None:
+            out.append(" ")
+            continue
+        k = 0 if span <= 0 else int((v - low) / span * (len(_BLOCKS) - 1) + 0.5)
+        out.append(_BLOCKS[max(0, min(len(_BLOCKS) - 1, k))])
+    return "".join(out).rjust(width)
+
+
+def age_text(then: float | None, now: float | None = None) -> str:
+    if then is None:
+        return "never"
+    age = max(0.0, (time.time() if now is None else now) - then)
+    if age < 1:
+        return "now"
+    if age < 60:
+        return f"{age:.0f}s ago"
+    if age < 3600:
+        return f"{age / 60:.0f}m ago"
+    return f"{age / 3600:.1f}h ago"
+
+
+def ms(v: float | None) -> str:
+    return "-" if v is None else (f"{v:.2f}" if v < 10 else f"{v:.1f}" if v < 1000 else f"{v:.0f}")
+
+
+def pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"
+
+
+def placement_cell(counts: dict[str, int] | None, palette: Palette) -> Text:
+    """A grid cell: ``b1 w2 p1`` (busy, warm, prewarm counts) or a dim ``cold``/``·``.
+
+    The hottest state colours the cell, so warmth reads at a glance.
+    """
+    if not counts:
+        return Text("·", style=palette.dim)
+    text = Text()
+    parts = [(s, counts.get(s, 0)) for s in ("busy", "warm", "prewarm")]
+    shown = [(s, n) for s, n in parts if n]
+    if not shown:
+        return Text("cold", style=palette.cold)
+    for i, (state, n) in enumerate(shown):
+        if i:
+            text.append(" ")
+        text.append(f"{state[0]}{n}", style=getattr(palette, state))
+    return text

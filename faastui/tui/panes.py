@@ -1,0 +1,412 @@
+"""The dashboard's panes: each renders its part of one ``Snapshot`` (model objects only).
+
+Every pane has a title, a data-age badge (border subtitle) and its own error
+state (a failed poll, or a part named in ``Snapshot.errors``). Tables are
+synced by diff (``KeyedTable``): a pane first compares model objects with the
+previous tick and builds cells only for rows whose object changed. Histories
+for sparklines are bounded deques.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+from rich.text import Text
+from textual.containers import Vertical
+from textual.widgets import Tree
+
+from backends.model import Snapshot
+
+from .cells import PLACEMENT_WIDTH, Palette, age_text, bar, ms, pct, placement_cell, sparkline
+from .table import KeyedTable
+
+__all__ = ["Pane", "TablePane", "NodesPane", "PlacementPane", "QueuesPane", "QoSPane",
+           "FusionPane", "EventsPane", "PANES", "HISTORY"]
+
+HISTORY = 24  # points kept per sparkline
+
+
+class Pane(Vertical):
+    """A titled box around one view of the snapshot."""
+
+    part = ""  # which Snapshot field (and error prefix) this pane shows
+    title = ""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.border_title = self.title
+        self.ok_at: float | None = None
+        self.error: str | None = None
+        self.palette = Palette()
+
+    def body(self):
+        raise NotImplementedError
+
+    def apply(self, snap: Snapshot) -> None:
+        """Show ``snap`` (called on the UI thread with a fetched snapshot)."""
+        raise NotImplementedError
+
+    def set_error(self, error: str | None) -> None:
+        self.error = error
+        self.set_class(error is not None, "-error")
+
+    def badge(self, now: float) -> None:
+        """Refresh the data-age badge (and the error text, if any)."""
+        text = f"{self.count_text()} · {age_text(self.ok_at, now)}"
+        if self.error:
+            text = f"⚠ {self.error[:60]} · data {age_text(self.ok_at, now)}"
+        stale = self.ok_at is not None and now - self.ok_at > 10
+        self.set_class(stale, "-stale")
+        if self.border_subtitle != text:
+            self.border_subtitle = text
+
+    def count_text(self) -> str:
+        return ""
+
+    def repaint(self) -> None:
+        """Rebuild cell styles (the theme changed)."""
+
+
+class TablePane(Pane):
+    columns: list[tuple[str, str, int | None]] = []
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.table = KeyedTable(self.columns, id=f"{self.part}-table")
+        self.models: dict[str, Any] = {}
+
+    def compose(self):
+        yield self.table
+
+    def count_text(self) -> str:
+        shown, total = len(self.table.shown), len(self.table.rows_all)
+        return f"{total}" if shown == total else f"{shown}/{total} /{self.table.filter_text}"
+
+    def key_of(self, obj) -> str:
+        return obj.name
+
+    def cells(self, obj) -> tuple:
+        raise NotImplementedError
+
+    def items(self, snap: Snapshot) -> list:
+        return getattr(snap, self.part)
+
+    def apply(self, snap: Snapshot) -> None:
+        rows: dict[str, tuple] = {}
+        changed = []
+        old = self.models
+        new: dict[str, Any] = {}
+        prev_rows = self.table.rows_all
+        for obj in self.items(snap):
+            key = self.key_of(obj)
+            new[key] = obj
+            if old.get(key) == obj and key in prev_rows and not self.always_changes(key):
+                rows[key] = prev_rows[key]
+            else:
+                rows[key] = self.cells(obj)
+                changed.append(key)
+        self.models = new
+        self.table.sync(rows, changed)
+
+    def always_changes(self, key: str) -> bool:
+        return False
+
+    def repaint(self) -> None:
+        self.models = {}
+
+
+class NodesPane(TablePane):
+    part, title = "nodes", "Nodes"
+    columns = [("name", "NODE", 12), ("ready", "READY", 6), ("cpu", "CPU", 16),
+               ("mem", "MEMORY MB", 19), ("containers", "CONT", 6), ("warm", "WARM", 5)]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.warm: dict[str, int] = {}
+
+    def apply(self, snap: Snapshot) -> None:
+        warm: dict[str, int] = {}
+        for p in snap.placements:
+            if p.state in ("warm", "prewarm", "busy") and p.count:
+                warm[p.node] = warm.get(p.node, 0) + p.count
+        self._changed_warm = {k for k in set(warm) | set(self.warm) if warm.get(k) != self.warm.get(k)}
+        self.warm = warm
+        super().apply(snap)
+
+    def always_changes(self, key: str) -> bool:
+        return key in self._changed_warm
+
+    def cells(self, n) -> tuple:
+        p = self.palette
+        cpu = bar(n.used_cpus, n.cpus, 6, p)
+        cpu.append(f" {n.used_cpus:.1f}/{n.cpus:g}")
+        mem = bar(n.used_memory_mb, n.memory_mb, 6, p)
+        mem.append(f" {n.used_memory_mb:.0f}/{n.memory_mb:.0f}")
+        ready = Text("yes", style=p.ok) if n.ready else Text("NO", style=p.bad)
+        return (n.name, ready, cpu, mem, f"{n.containers}/{n.max_containers}",
+                str(self.warm.get(n.name, 0)))
+
+
+class PlacementPane(TablePane):
+    """Functions x nodes; a cell shows busy/warm/prewarm counts, coloured by the hottest."""
+
+    part, title = "placements", "Placement"
+    columns = [("function", "FUNCTION", 19)]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.counts: dict[str, dict[str, dict[str, int]]] = {}  # fn -> node -> state -> n
+        self.node_names: list[str] = []
+        self.marked: set[str] = set()
+
+    def count_text(self) -> str:
+        base = super().count_text()
+        return f"{base} fn x {len(self.node_names)} nodes" + (f" · {len(self.marked)} marked"
+                                                               if self.marked else "")
+
+    def apply(self, snap: Snapshot) -> None:
+        nodes = [n.name for n in snap.nodes]
+        if nodes != self.node_names:
+            self.node_names = nodes
+            self.table.set_columns([("function", "FUNCTION", 19)]
+                                   + [(f"n:{n}", n, max(PLACEMENT_WIDTH, len(n) + 1)) for n in nodes])
+            self.table.rows_all = {}
+            self.counts = {}
+        counts: dict[str, dict[str, dict[str, int]]] = {}
+        for pl in snap.placements:
+            if pl.count:
+                per = counts.setdefault(pl.function, {}).setdefault(pl.node, {})
+                per[pl.state] = per.get(pl.state, 0) + pl.count
+        rows: dict[str, tuple] = {}
+        changed = []
+        prev = self.table.rows_all
+        old = self.counts
+        for fn in snap.functions:
+            key = fn.name
+            c = counts.get(key, {})
+            if key in prev and old.get(key) == c and (key in self.marked) == prev[key][0].plain.startswith("●"):
+                rows[key] = prev[key]
+                continue
+            changed.append(key)
+            if key in prev and len(prev[key]) == len(nodes) + 1:
+                # only the cells of nodes whose counts changed are rebuilt
+                oc = old.get(key, {})
+                cells = list(prev[key])
+                for i, node in enumerate(nodes):
+                    if oc.get(node) != c.get(node):
+                        cells[i + 1] = placement_cell(c.get(node), self.palette)
+                cells[0] = self._name_cell(key)
+                rows[key] = tuple(cells)
+            else:
+                rows[key] = (self._name_cell(key),) + tuple(placement_cell(c.get(n), self.palette)
+                                                            for n in nodes)
+        self.counts = counts
+        self.table.sync(rows, changed)
+
+    def _name_cell(self, fn: str) -> Text:
+        if fn in self.marked:
+            return Text("● " + fn, style="bold")
+        return Text(fn)
+
+    def toggle_mark(self, fn: str) -> None:
+        self.marked ^= {fn}
+        rows = dict(self.table.rows_all)
+        if fn in rows:
+            rows[fn] = (self._name_cell(fn),) + tuple(rows[fn][1:])
+            self.table.sync(rows, [fn])
+
+    def repaint(self) -> None:
+        self.counts = {}
+        self.table.rows_all = {}
+
+
+class QueuesPane(TablePane):
+    part, title = "queues", "Queues"
+    columns = [("name", "QUEUE", 25), ("length", "LEN", 6), ("in_flight", "INFL", 5),
+               ("rate_in", "IN/s", 7), ("rate_out", "OUT/s", 7), ("oldest", "OLDEST", 7),
+               ("trend", "LENGTH TREND", 13)]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.history: dict[str, deque] = {}
+        self._last_taken = None
+
+    def apply(self, snap: Snapshot) -> None:
+        if snap.taken_at != self._last_taken:
+            self._last_taken = snap.taken_at
+            names = set()
+            for q in snap.queues:
+                names.add(q.name)
+                self.history.setdefault(q.name, deque(maxlen=HISTORY)).append(q.length)
+            for gone in set(self.history) - names:
+                del self.history[gone]
+        super().apply(snap)
+
+    def always_changes(self, key: str) -> bool:
+        h = self.history.get(key)
+        return bool(h) and len(set(h)) > 1  # the sparkline moves even when the numbers don't
+
+    def cells(self, q) -> tuple:
+        p = self.palette
+        oldest = "-" if q.oldest_age_s is None else f"{q.oldest_age_s:.1f}s"
+        length = Text(str(q.length), style=p.warn if q.length > 100 else "")
+        return (q.name, length, str(q.in_flight), f"{q.rate_in:.1f}", f"{q.rate_out:.1f}", oldest,
+                Text(sparkline(self.history.get(q.name, ()), 12, lo=0), style=p.bar))
+
+
+class QoSPane(TablePane):
+    part, title = "qos", "QoS"
+    columns = [("subject", "SUBJECT", 17), ("kind", "KIND", 5), ("count", "COUNT", 6),
+               ("errors", "ERR", 4), ("p50", "P50ms", 7), ("p95", "P95ms", 7), ("p99", "P99ms", 7),
+               ("deadline", "DL MET", 7), ("cold", "COLD", 5), ("p95_trend", "P95 TREND", 11),
+               ("dl_trend", "DL TREND", 10)]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.p95: dict[str, deque] = {}
+        self.deadline: dict[str, deque] = {}
+        self.functions: set[str] = set()
+        self._last_taken = None
+
+    def key_of(self, q) -> str:
+        return q.subject
+
+    def apply(self, snap: Snapshot) -> None:
+        self.functions = {f.name for f in snap.functions}
+        if snap.taken_at != self._last_taken:
+            self._last_taken = snap.taken_at
+            for q in snap.qos:
+                self.p95.setdefault(q.subject, deque(maxlen=HISTORY)).append(q.p95_ms)
+                self.deadline.setdefault(q.subject, deque(maxlen=HISTORY)).append(q.deadline_ratio)
+            live = {q.subject for q in snap.qos}
+            for d in (self.p95, self.deadline):
+                for gone in set(d) - live:
+                    del d[gone]
+        super().apply(snap)
+
+    def always_changes(self, key: str) -> bool:
+        h = self.p95.get(key)
+        return bool(h) and len(h) > 1 and len(set(h)) > 1
+
+    def cells(self, q) -> tuple:
+        p = self.palette
+        ratio = q.deadline_ratio
+        dl_style = "" if ratio is None else p.ok if ratio >= 0.99 else p.warn if ratio >= 0.9 else p.bad
+        kind = "fn" if q.subject in self.functions else "wf"
+        errors = Text(str(q.errors), style=p.bad if q.errors else "")
+        return (q.subject, kind, str(q.count), errors, ms(q.p50_ms), ms(q.p95_ms), ms(q.p99_ms),
+                Text(pct(ratio), style=dl_style), pct(q.cold_ratio),
+                Text(sparkline(self.p95.get(q.subject, ()), 10, lo=0), style=p.bar),
+                Text(sparkline(self.deadline.get(q.subject, ()), 9, lo=0, hi=1), style=p.ok))
+
+
+class FusionPane(Pane):
+    """A tree: fusion group -> member functions -> node, with local vs remote calls."""
+
+    part, title = "fusion_groups", "Fusion groups"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.group_tree: Tree = Tree("fusion groups", id="fusion-tree")
+        self.group_tree.show_root = False
+        self.groups: list = []
+
+    def compose(self):
+        yield self.group_tree
+
+    def count_text(self) -> str:
+        return str(len(self.groups))
+
+    def apply(self, snap: Snapshot) -> None:
+        groups = list(snap.fusion_groups)
+        if groups == self.groups:
+            return
+        same_shape = [(g.name, tuple(g.functions)) for g in groups] == [
+            (g.name, tuple(g.functions)) for g in self.groups]
+        self.groups = groups
+        if same_shape:  # counters or node moved: relabel in place
+            for node, g in zip(self.group_tree.root.children, groups):
+                node.set_label(self._label(g))
+                for child in node.children:
+                    if child.children:
+                        child.children[0].set_label(self._node_label(g))
+            return
+        self.group_tree.clear()
+        for g in groups:
+            gnode = self.group_tree.root.add(self._label(g), data=g.name, expand=True)
+            for fn in g.functions:
+                fnode = gnode.add(Text(fn), data=g.name, expand=True)
+                fnode.add_leaf(self._node_label(g), data=g.name)
+
+    def _label(self, g) -> Text:
+        p = self.palette
+        total = g.calls_local + g.calls_remote
+        text = Text(g.name, style="bold")
+        text.append(" · ")
+        text.append(g.state, style=p.warm if g.state in ("warm", "busy") else p.dim)
+        text.append(" · ")
+        text.append(f"local {g.calls_local}", style=p.ok)
+        text.append(" / ")
+        text.append(f"remote {g.calls_remote}", style=p.warn if g.calls_remote else p.dim)
+        if total:
+            text.append(f" ({g.calls_local / total:.0%} local)")
+        return text
+
+    def _node_label(self, g) -> Text:
+        return Text(f"on {g.node or '-'}", style=self.palette.dim)
+
+    def selected_group(self) -> str | None:
+        node = self.group_tree.cursor_node
+        if node is not None and node.data:
+            return node.data
+        return self.groups[0].name if self.groups else None
+
+    def repaint(self) -> None:
+        self.groups = []
+
+    def export_rows(self):
+        rows = [[g.name, fn, g.node, g.state, str(g.calls_local), str(g.calls_remote)]
+                for g in self.groups for fn in g.functions]
+        return ["GROUP", "FUNCTION", "NODE", "STATE", "LOCAL", "REMOTE"], rows
+
+
+class EventsPane(TablePane):
+    """The latest invocations and actions, newest first, bounded."""
+
+    part, title = "events", "Events"
+    columns = [("time", "TIME", 13), ("kind", "KIND", 10), ("what", "WHAT", 70)]
+    LIMIT = 200
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.events: deque[tuple[str, float, str, Text]] = deque(maxlen=self.LIMIT)
+        self.seq = 0
+        self.last_engine_t = 0.0
+
+    def apply(self, snap: Snapshot) -> None:  # events come from add(), not the snapshot
+        pass
+
+    def add(self, t: float, kind: str, what: str | Text, style: str = "") -> None:
+        self.seq += 1
+        text = what if isinstance(what, Text) else Text(what, style=style)
+        self.events.appendleft((f"e{self.seq:08d}", t, kind, text))
+
+    def add_engine(self, events: list[dict]) -> None:
+        for e in events:
+            t = float(e.get("t", 0.0))
+            if t <= self.last_engine_t:
+                continue
+            self.last_engine_t = t
+            kind = str(e.get("kind", "?"))
+            detail = "  ".join(f"{k}={v}" for k, v in e.items() if k not in ("t", "kind"))
+            self.add(t, kind, detail, self.palette.bad if kind == "error" else "")
+
+    def flush(self) -> None:
+        rows = {key: (time.strftime("%H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}",
+                      kind, what) for key, t, kind, what in self.events}
+        self.table.sync(rows, [])
+
+
+PANES = (NodesPane, PlacementPane, QueuesPane, QoSPane, FusionPane, EventsPane)

@@ -1,0 +1,172 @@
+"""KeyedTable: a DataTable kept in step with a dict of rows by diffing, never rebuilt.
+
+``sync(rows)`` takes the rows the table should show (key -> cells, in order)
+and applies only the difference: ``update_cell(..., update_width=False)`` for
+changed cells, ``add_row`` for new keys, ``remove_row`` for vanished ones, and
+a re-order only when rows were added. Column widths are set by the pane
+(values that shrink never trigger a width pass; see PERF_FACTS.md). A
+regex filter (``!`` negates) hides rows by key text without losing them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+__all__ = ["KeyedTable", "compile_filter"]
+
+
+def compile_filter(text: str):
+    """``regex`` or ``!regex`` -> predicate on a row's plain text (None: show all).
+
+    Raises: re.error for a bad pattern.
+    """
+    text = text.strip()
+    if not text or text == "!":
+        return None
+    negate = text.startswith("!")
+    pattern = re.compile(text[1:] if negate else text, re.IGNORECASE)
+    if negate:
+        return lambda s: pattern.search(s) is None
+    return lambda s: pattern.search(s) is not None
+
+
+def _plain(cell: Any) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+class KeyedTable(DataTable):
+    """A DataTable whose rows are identified by string keys and synced by diff."""
+
+    DEFAULT_CSS = """
+    KeyedTable { height: 1fr; }
+    """
+
+    def __init__(self, columns: Iterable[tuple[str, str, int | None]], **kwargs):
+        kwargs.setdefault("cursor_type", "row")
+        kwargs.setdefault("zebra_stripes", False)
+        kwargs.setdefault("cell_padding", 0)  # widths include one space of separation
+        super().__init__(**kwargs)
+        self.column_spec = list(columns)  # (key, label, width)
+        self.rows_all: dict[str, tuple] = {}  # every row, filtered or not, in order
+        self.shown: dict[str, tuple] = {}  # what the table holds now
+        self.filter_text = ""
+        self._predicate = None
+        self.cells_updated = 0  # counters for bench/tui.py and tests
+        self.rows_added = 0
+
+    def on_mount(self) -> None:
+        for key, label, width in self.column_spec:
+            self.add_column(label, key=key, width=width)
+
+    # ---- filtering -------------------------------------------------------------------
+    def set_filter(self, text: str) -> None:
+        """Show only rows matching ``text`` (regex; ``!`` negates). Raises re.error."""
+        self._predicate = compile_filter(text)
+        self.filter_text = text.strip()
+        self._apply(self.rows_all)
+
+    def _visible(self, rows: dict[str, tuple]) -> dict[str, tuple]:
+        if self._predicate is None:
+            return rows
+        pred = self._predicate
+        return {k: v for k, v in rows.items() if pred(k + " " + " ".join(_plain(c) for c in v))}
+
+    # ---- sync ------------------------------------------------------------------------
+    def sync(self, rows: dict[str, tuple], changed: Iterable[str] | None = None) -> None:
+        """Make the table show ``rows``. ``changed`` (optional) names the only keys whose
+        cells may differ from last time, so unchanged rows are not even compared."""
+        self.rows_all = rows
+        self._apply(rows, changed)
+
+    def _apply(self, rows: dict[str, tuple], changed: Iterable[str] | None = None) -> None:
+        target = self._visible(rows)
+        shown = self.shown
+        for key in [k for k in shown if k not in target]:
+            self.remove_row(key)
+            del shown[key]
+        col_keys = [c[0] for c in self.column_spec]
+        added = False
+        check = target.keys() if changed is None or self._predicate is not None else changed
+        for key in check:
+            cells = target.get(key)
+            if cells is None:
+                continue
+            old = shown.get(key)
+            if old is None:
+                continue
+            if old != cells:
+                for ck, a, b in zip(col_keys, old, cells):
+                    if a != b:
+                        self.update_cell(key, ck, b, update_width=False)
+                        self.cells_updated += 1
+                shown[key] = cells
+        if len(shown) != len(target):
+            for key, cells in target.items():
+                if key not in shown:
+                    self.add_row(*cells, key=key)
+                    shown[key] = cells
+                    self.rows_added += 1
+                    added = True
+        if added:
+            self._order(list(target))
+
+    def _order(self, keys: list[str]) -> None:
+        """Put rows in ``keys`` order (after additions) without touching cell data."""
+        position = {k: i for i, k in enumerate(keys)}
+        if self.ordered_keys() == keys:
+            return
+        from textual._two_way_dict import TwoWayDict  # DataTable.sort's own structure
+        from textual.widgets._data_table import RowKey
+
+        ordered = sorted(self._data.keys(), key=lambda rk: position.get(rk.value, len(position)))
+        self._row_locations = TwoWayDict({RowKey(rk.value) if not isinstance(rk, RowKey) else rk: i
+                                          for i, rk in enumerate(ordered)})
+        self._update_count += 1
+        self.refresh()
+
+    def set_columns(self, columns: list[tuple[str, str, int | None]]) -> None:
+        """Add or remove columns (the placement grid gains and loses nodes)."""
+        have = [c[0] for c in self.column_spec]
+        want = [c[0] for c in columns]
+        if have == want:
+            return
+        if not set(have) <= set(want) or want[:len(have)] != [k for k in want if k in have]:
+            # a removal or a reorder: rebuild columns (rare: a node joined or left)
+            self.clear(columns=True)
+            self.shown = {}
+            self.column_spec = list(columns)
+            for key, label, width in self.column_spec:
+                self.add_column(label, key=key, width=width)
+            return
+        existing = set(have)
+        self.column_spec = list(columns)
+        for key, label, width in columns:
+            if key not in existing:
+                self.add_column(label, key=key, width=width, default="")
+        # rows already shown got "" for the new columns; remember that
+        n = len(columns)
+        self.shown = {k: tuple(v) + ("",) * (n - len(v)) for k, v in self.shown.items()}
+
+    def ordered_keys(self) -> list[str]:
+        """Row keys in display order."""
+        locations = self._row_locations
+        return [rk.value for rk in sorted(locations, key=locations.get)]
+
+    def cursor_key(self) -> str | None:
+        """The key of the row under the cursor, or None for an empty table."""
+        if not self.row_count:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:  # cursor beyond the rows after a removal
+            return None
+
+    def export_rows(self) -> tuple[list[str], list[list[str]]]:
+        """(headers, rows as plain text) of what is shown, for CSV/JSON export."""
+        headers = [str(c[1]) for c in self.column_spec]
+        keys = self.ordered_keys()
+        return headers, [[_plain(c) for c in self.shown.get(k, ())] for k in keys]
