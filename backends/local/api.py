@@ -287,6 +287,16 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
                 data["queues"] = [q.to_dict() for q in await engine.queue_watcher.apoll()]
             except BackendError as exc:
                 data["errors"].append(f"queues: {exc}")
+        if engine.redis is not None:  # [workflow hook] the workflow's deadline % in the QoS pane
+            from ..workflow.qos import workflow_qos
+
+            try:
+                stat = await workflow_qos(engine.redis)
+            except Exception as exc:  # redis errors
+                data["errors"].append(f"workflow qos: {exc}")
+            else:
+                if stat is not None:
+                    data["qos"].append(stat.to_dict())
         return json_response(data)
 
     @route("GET", V1 + "/nodes")

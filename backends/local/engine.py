@@ -290,6 +290,9 @@ class Engine:
 
     def _release(self, c: Container) -> None:
         c.last_used = time.time()
+        if _long_running(self.functions.get(c.unit)):  # [workflow hook] lives as long as its call
+            self._retire(c, "loop ended")
+            return
         if c.stale or not c.alive or c.unit not in self._live_units():
             self._retire(c, "stale")
             return
@@ -528,6 +531,10 @@ class Engine:
         spec = self.resolve(fn)
         if replicas < 0 or replicas > 1000:
             raise InvalidRequest("replicas must be between 0 and 1000")
+        if _long_running(spec):  # [workflow hook] its controller runs the loops
+            await self._record_desired(spec.name, replicas)
+            self.event("scale", function=spec.name, replicas=replicas)
+            return spec
         spec.min_replicas = replicas
         unit = self.unit_of(spec.name)
         have = list(self.containers_of(unit))
@@ -540,6 +547,17 @@ class Engine:
                 self._retire(c, "scaled down")
         self.event("scale", function=spec.name, replicas=replicas)
         return spec
+
+    async def _record_desired(self, fn: str, replicas: int) -> None:
+        """[workflow hook] A long-running function (label ``faastui.io/long-running``)
+        is a loop started by async calls; its controller (backends/workflow) reads
+        the desired count from Redis ``faastui:scale:<fn>`` and starts or stops loops."""
+        if self.redis is None:
+            raise Unreachable(f"scaling {fn} needs Redis, and the engine has none")
+        try:
+            await self.redis.set(f"faastui:scale:{fn}", replicas)
+        except Exception as exc:  # redis errors
+            raise Unreachable(f"Redis: {exc}") from None
 
     def replicas(self, fn: str) -> tuple[int, int]:
         """(containers hosting fn, of which idle)."""
@@ -736,6 +754,11 @@ class Engine:
                                    node=",".join(nodes), state=_unit_state(cs),
                                    calls_local=g.calls_local, calls_remote=g.calls_remote))
         return out
+
+
+def _long_running(spec: packages.FunctionSpec | None) -> bool:
+    """[workflow hook] A loop started by an async call, scaled by its controller."""
+    return spec is not None and spec.labels.get("faastui.io/long-running") == "true"
 
 
 def _unit_state(containers: list[Container]) -> str:
