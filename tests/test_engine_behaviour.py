@@ -375,3 +375,33 @@ def test_deploy_source_with_requirements(engine, tmp_path):
         await b.deploy_source(src, name="with-deps", requirements=[str(whl)])
         return await b.invoke("with-deps", "")
     assert call(engine, go).result == {"value": 42}
+
+
+def test_a_killed_zygote_is_restarted_with_its_functions(fresh_engine):
+    import psutil
+
+    async def deploy_and_call(b):
+        await b.deploy(FUNCTIONS / "hello")
+        return await b.invoke("hello", {"name": "before"}, node="node-1")
+    first = call(fresh_engine, deploy_and_call)
+    assert first.status == "ok"
+    zygotes = [p for p in psutil.Process(fresh_engine.pid).children()
+               if "backends.local.zygote" in " ".join(p.cmdline())]
+    assert len(zygotes) == 2
+    victim = next(z for z in zygotes if z.environ().get("FAASTUI_NODE") == "node-1")
+    victim.kill()
+    victim.wait(5)
+
+    async def call_again(b):
+        import asyncio
+        for _ in range(100):  # the node comes back within moments
+            try:
+                return await b.invoke("hello", {"name": "after"}, node="node-1")
+            except Exception:  # noqa: BLE001 - not ready yet
+                await asyncio.sleep(0.05)
+        raise AssertionError("node-1 never came back")
+    after = call(fresh_engine, call_again)
+    assert after.status == "ok" and after.result == {"message": "Hello, after!"}
+    assert after.container_state == "cold"
+    events = call(fresh_engine, lambda b: b.events(0))
+    assert any(e["kind"] == "error" and "restarting" in e.get("error", "") for e in events)

@@ -108,7 +108,8 @@ class Engine:
         self.redis_url = redis_url  # handed to functions as REDIS_URL
         self.queue_watcher = queue_watcher
         self.nodes: dict[str, NodeRuntime] = {
-            spec.name: NodeRuntime(spec, on_lost=self._on_container_lost) for spec in nodes}
+            spec.name: NodeRuntime(spec, on_lost=self._on_container_lost,
+                                   on_zygote_lost=self._on_zygote_lost) for spec in nodes}
         self.functions: dict[str, packages.FunctionSpec] = {}
         self.groups: dict[str, GroupState] = {}
         self.fn_group: dict[str, str] = {}
@@ -310,6 +311,28 @@ class Engine:
         c.node.containers.pop(c.id, None)
         c.close()
         self.event("stop", unit=c.unit, node=c.node.name, container=c.id, reason=why)
+        self._notify_freed()
+
+    def _on_zygote_lost(self, node: NodeRuntime) -> None:
+        """A node's zygote died: its workers died with it; start a new one."""
+        self._spawn(self._restart_node(node))
+
+    async def _restart_node(self, node: NodeRuntime) -> None:
+        code = await asyncio.get_running_loop().run_in_executor(None, node.reap_zygote)
+        now = time.time()
+        recent = [t for t in node.restarts if now - t < 60]
+        if len(recent) >= 5:
+            self.event("error", node=node.name,
+                       error=f"zygote exited (code {code}) 5 times in a minute; node left down")
+            return
+        node.restarts.append(now)
+        self.event("error", node=node.name, error=f"zygote exited (code {code}); restarting it")
+        node.start_zygote({"FAASTUI_NODE": node.name})
+        for spec in list(self.functions.values()):
+            try:
+                await node.request(_load_msg(spec))
+            except BackendError as exc:
+                self.event("error", node=node.name, function=spec.name, error=f"reload: {exc}")
         self._notify_freed()
 
     def _on_container_lost(self, c: Container) -> None:
@@ -651,9 +674,7 @@ class Engine:
         return spec
 
     async def _load_everywhere(self, spec: packages.FunctionSpec, quiet: bool = False) -> None:
-        msg = {"op": "load", "fn": spec.name, "dir": spec.directory, "handler": spec.handler,
-               "signature": spec.signature, "env": spec.env}
-        results = await asyncio.gather(*(n.request(dict(msg)) for n in self.nodes.values()),
+        results = await asyncio.gather(*(n.request(_load_msg(spec)) for n in self.nodes.values()),
                                        return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors and not quiet:
@@ -754,6 +775,12 @@ class Engine:
                                    node=",".join(nodes), state=_unit_state(cs),
                                    calls_local=g.calls_local, calls_remote=g.calls_remote))
         return out
+
+
+def _load_msg(spec: packages.FunctionSpec) -> dict:
+    """The zygote's ``load`` message for a function."""
+    return {"op": "load", "fn": spec.name, "dir": spec.directory, "handler": spec.handler,
+            "signature": spec.signature, "env": spec.env}
 
 
 def _long_running(spec: packages.FunctionSpec | None) -> bool:

@@ -210,7 +210,7 @@ class Container:
 class NodeRuntime:
     """One node: its capacity, its zygote and the containers it runs."""
 
-    def __init__(self, spec: NodeSpec, on_lost=None):
+    def __init__(self, spec: NodeSpec, on_lost=None, on_zygote_lost=None):
         self.spec = spec
         self.name = spec.name
         self.containers: dict[str, Container] = {}
@@ -221,7 +221,10 @@ class NodeRuntime:
         self._rids = itertools.count(1)
         self._pending: dict[int, asyncio.Future] = {}
         self._on_lost = on_lost
+        self._on_zygote_lost = on_zygote_lost
         self.ready = False
+        self.stopping = False
+        self.restarts: deque[float] = deque(maxlen=10)
 
     # ---- zygote ----------------------------------------------------------------
     def start_zygote(self, env: dict | None = None) -> None:
@@ -272,10 +275,24 @@ class NodeRuntime:
             loop.remove_reader(self.control.fileno())
         except (ValueError, OSError):
             pass
-        for fut in self._pending.values():
+        self.control.close()
+        self.control = None
+        for fut in list(self._pending.values()):
             if not fut.done():
                 fut.set_exception(BackendError(f"node {self.name}: zygote exited"))
         self._pending.clear()
+        if not self.stopping and self._on_zygote_lost is not None:
+            self._on_zygote_lost(self)
+
+    def reap_zygote(self) -> int | None:
+        """Collect the exit status of a dead zygote (never blocks for long)."""
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(2)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
 
     def send_request(self, msg: dict, fds: list[int] | None = None) -> asyncio.Future:
         """Send a control message; returns the future of its reply."""
@@ -304,6 +321,7 @@ class NodeRuntime:
         return reply.get("pid", reply)
 
     def stop_zygote(self, timeout: float = 5.0) -> None:
+        self.stopping = True
         for c in list(self.containers.values()):
             c.kill()
         if self.control is not None:
