@@ -47,9 +47,12 @@ class LocalBackend(Backend):
 
     def __init__(self, url: str | None = None, *, token: str | None = None,
                  state_dir: str | Path | None = None, timeout: float = 330.0, **_ignored):
+        self._missing_engine: str | None = None
         if url is None and state_dir is not None:
             info = read_engine_info(Path(state_dir)) or {}
             url = info.get("url")
+            if url is None:  # no engine there: say so rather than guess a port
+                self._missing_engine = f"no engine is running on {state_dir}"
             if token is None and info.get("auth"):
                 try:
                     token = (Path(state_dir) / "token").read_text().strip()
@@ -62,6 +65,8 @@ class LocalBackend(Backend):
 
     # ---- transport --------------------------------------------------------------------
     def _http(self):
+        if self._missing_engine:
+            raise Unreachable(self._missing_engine, hint=UNREACHABLE_HINT)
         if self._client is None:
             # a stdlib asyncio HTTP/1.1 client: httpx costs ~0.25 s of import, which a
             # one-shot `faastui invoke` cannot afford (bench/cli.py measures both)
