@@ -208,9 +208,18 @@ class WorkflowController:
         for _ in range(desired):
             self._launch_worker()
         self.launcher.launch("emitter", {})
+        self._await_pool(desired)
+        # no t0: the emitter's clock starts when it picks the spec up, so the
+        # start-up of the loops does not count against the first deadlines
         spec = {"run_id": self.run_id, "tasks": self.config.tasks,
-                "workload": self.config.workload.to_dict(), "t0": time.time()}
+                "workload": self.config.workload.to_dict()}
         r.lpush(P.INPUT_QUEUE, json.dumps(spec))
+
+    def _await_pool(self, n: int) -> None:
+        """Wait (up to the launch timeout) until ``n`` workers have registered."""
+        end = time.monotonic() + self.config.launch_timeout_s
+        while time.monotonic() < end and self.r.hlen(P.WORKERS_KEY) < n:
+            time.sleep(0.02)
 
     @property
     def policy_name(self) -> str:

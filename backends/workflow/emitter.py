@@ -1,7 +1,7 @@
 """The emitter loop: turn a workload spec from ``input_queue`` into timed tasks.
 
 It waits on ``input_queue`` for a run spec (JSON: ``run_id``, ``tasks``,
-``workload`` as ``phases.Workload.to_dict()``, ``t0``), moving it into its
+``workload`` as ``phases.Workload.to_dict()``, optional ``t0``), moving it into its
 own in-flight list, and emits exactly ``tasks`` tasks into ``worker_queue`` at
 Poisson arrival times of the workload's phases (``rate`` 0 in a steady phase
 means as fast as possible). Tasks that are due together go in one LPUSH
@@ -77,7 +77,9 @@ def _emit(r, spec: dict) -> tuple[int, bool]:
     workload = parse_workload(spec["workload"])
     seed = workload.seed if workload.seed is not None else hash(run_id) & 0xFFFFFFFF
     arrival_rng, size_rng = random.Random(seed), random.Random(seed + 1)
-    t0 = float(spec.get("t0") or time.time())
+    # the clock starts at the first pick-up; a restarted emitter keeps it
+    r.hsetnx(P.RUN_KEY, "t0", repr(float(spec.get("t0") or time.time())))
+    t0 = float(r.hget(P.RUN_KEY, "t0"))
     unpaced = all(p.type == "steady" and p.rate <= 0 for p in workload.phases)
     arrivals = (itertools.repeat(0.0) if unpaced else workload.arrivals(arrival_rng))
     done = int(r.hget(P.STATS_KEY, "emitted") or 0)

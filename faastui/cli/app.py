@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 from .. import __version__
-from . import actions, context, engine, load, reads, watching
+from . import actions, context, engine, load, reads, watching, workflow
 from ._common import state
 from ._fastparams import install as _install_fast_params
 
@@ -31,6 +31,7 @@ app = typer.Typer(
 for group in (reads.app, actions.app, engine.app, watching.app, load.app):
     app.add_typer(group)  # no name: the group's commands join the root
 app.add_typer(context.app, name="context")
+app.add_typer(workflow.app, name="workflow")
 
 
 def _version(value: bool):
@@ -51,14 +52,16 @@ def root(ctx: typer.Context,
     """k9s for FaaS: a dashboard and CLI for serverless functions."""
     state.context = context_name
     if ctx.invoked_subcommand is None:
-        # the dashboard (faastui.tui) opens here once it exists; until then, help
+        # the dashboard (faastui.tui) opens on a terminal; without one (a pipe, CliRunner), help
+        import sys
+
         try:
             import importlib.util
 
             has_tui = importlib.util.find_spec("faastui.tui.app") is not None
         except ImportError:
             has_tui = False
-        if has_tui:
+        if has_tui and sys.stdin.isatty() and sys.stdout.isatty():
             from faastui.tui.app import run as run_tui  # deferred: textual costs ~400 ms
 
             raise typer.Exit(run_tui(context=context_name, readonly=readonly, theme=theme) or 0)

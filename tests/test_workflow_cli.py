@@ -1,0 +1,61 @@
+"""`faastui workflow run|status|stop` and `faastui scale worker` against the session engine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from faastui.cli import app
+
+
+def cli(*args: str, code: int = 0):
+    result = CliRunner().invoke(app, list(args))
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    assert result.exit_code == code, (args, result.exit_code, result.stdout, result.stderr)
+    return result
+
+
+@pytest.fixture()
+def ctx(engine):
+    cli("context", "add", "t", "--url", engine.url, "--use")
+    return engine
+
+
+def test_run_json_status_and_scale(ctx, tmp_path):
+    phases = tmp_path / "p.yaml"
+    phases.write_text("task_duration_ms: 2\nphases:\n"
+                      "  - {type: steady, duration_s: 1, rate: 150}\n"
+                      "  - {type: ramp, duration_s: 1, from_rate: 100, to_rate: 300}\n")
+    res = cli("workflow", "run", "--tasks", "300", "--workers", "2", "--phases", str(phases),
+              "--autoscale", "target", "-o", "json")
+    data = json.loads(res.stdout)  # one object on stdout, nothing else
+    assert data["completed"] == 300 and data["duplicates"] == 0 and data["lost"] == 0
+    assert 0.0 <= data["qos"] <= 1.0 and data["mean_workers"] > 0 and data["duration_s"] > 0
+    assert data["policy"] == "target"
+
+    status = json.loads(cli("workflow", "status", "-o", "json").stdout)
+    assert status["state"] == "done" and status["completed"] == 300 and status["tasks"] == 300
+    text = cli("workflow", "status").stdout
+    assert "collected 300" in text and "QoS" in text
+
+    # scale worker records the target the controller follows (loops, not idle containers)
+    fn = json.loads(cli("scale", "worker", "3", "-o", "json").stdout)
+    assert fn["name"] == "worker"
+    cli("workflow", "stop")
+
+
+def test_run_table_summary_and_progress_on_stderr(ctx):
+    res = cli("workflow", "run", "--tasks", "100", "--workers", "1", "--rate", "400")
+    assert "completed:" in res.stdout and "100/100" in res.stdout and "lost:" in res.stdout
+    assert "collected" in res.stderr  # the progress bars
+
+
+def test_usage_errors(ctx, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("phases:\n  - {type: sine, duration_s: 1}\n")
+    res = cli("workflow", "run", "--phases", str(bad), code=2)
+    assert "type must be one of" in res.stderr
+    res = cli("workflow", "run", "--autoscale", "psychic", code=2)
+    assert "unknown policy" in res.stderr
