@@ -1,10 +1,13 @@
 """`faastui demo`: the embedded engine with the sample cluster and functions, under load.
 
 Starts the engine on ``demo/cluster.yaml``, deploys every package in
-``functions/``, prewarms, fuses the two fusion samples, sends a short mixed
-load (sync calls on every node, a chain dispatch, a fan-out, async calls) and
-prints nodes, placements and latencies. The engine is stopped at the end
-unless ``keep_running``.
+``functions/``, prewarms, fuses the two fusion samples, then either opens the
+dashboard with a mixed background load running until you quit (``ui=True``,
+the default on a terminal), or sends a short mixed load (sync calls on every
+node, a chain dispatch, a fan-out, async calls) and prints nodes, placements
+and latencies (``ui=False``: ``python -m faastui.demo --no-ui``, or
+``FAASTUI_NO_UI=1``, or no terminal, for CI). The engine is stopped at the
+end unless ``keep_running``.
 """
 
 from __future__ import annotations
@@ -30,13 +33,44 @@ LOAD = [  # (function, payload)
 ]
 
 
-async def run_load(backend, calls: int = 120, seed: int = 7) -> list:
-    """Send the mixed load; returns every Invocation."""
-    rng = random.Random(seed)
+async def prepare(backend) -> list[str]:
+    """Prewarm a little and fuse the fusion samples; returns the node names."""
     nodes = [n.name for n in await backend.nodes()]
     await backend.prewarm("hello", nodes[0], 2)
     await backend.prewarm("echo", nodes[-1], 1)
     await backend.fuse(["fusion-front", "fusion-back"], "fusion-pair")
+    return nodes
+
+
+async def background_load(backend, seed: int = 11, pause_s: float = 0.05) -> None:
+    """The dashboard demo's load: mixed calls, chains, fan-outs and async calls, until cancelled."""
+    rng = random.Random(seed)
+    nodes = [n.name for n in await backend.nodes()]
+    i = 0
+    while True:
+        i += 1
+        batch = []
+        for _ in range(3):
+            fn, payload = LOAD[rng.randrange(len(LOAD))]
+            batch.append(backend.invoke(fn, payload, node=rng.choice(nodes + [None, None])))
+        if i % 10 == 0:
+            batch.append(backend.dispatch({"name": "chain"}, [
+                DispatchStep(rng.choice(nodes), "hello"), DispatchStep(rng.choice(nodes), "json-transformer")]))
+        if i % 25 == 0:
+            batch.append(backend.dispatch({"numbers": [2, 4]}, [DispatchStep(n, "data-processor")
+                                                                for n in nodes], mode="fanout"))
+        if i % 15 == 0:
+            batch.append(backend.invoke_async("sleep", {"ms": 30}))
+        if i % 40 == 0:
+            batch.append(backend.invoke("crash", {}, node=rng.choice(nodes)))
+        await asyncio.gather(*batch, return_exceptions=True)  # a failed call is part of the show
+        await asyncio.sleep(pause_s * (1 + rng.random()))
+
+
+async def run_load(backend, calls: int = 120, seed: int = 7) -> list:
+    """Send the mixed load; returns every Invocation."""
+    rng = random.Random(seed)
+    nodes = await prepare(backend)
     invocations = []
     sem = asyncio.Semaphore(4)
 
@@ -101,9 +135,22 @@ def _report(snapshot, invocations) -> None:
                   + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
 
 
-def main(state_dir: Path | None = None, port: int = 0, keep_running: bool = False) -> int:
+def _want_ui() -> bool:
+    import os
+
+    if os.environ.get("FAASTUI_NO_UI"):
+        return False
+    return sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def main(state_dir: Path | None = None, port: int = 0, keep_running: bool = False,
+         ui: bool | None = None, theme: str | None = None) -> int:
+    """Run the demo. ``ui``: open the dashboard (None: when on a terminal). Returns the exit code."""
     from backends.local.client import LocalBackend
     from backends.local.control import start_engine, stop_engine
+
+    if ui is None:
+        ui = _want_ui()
 
     state_dir = state_dir or locations.state_dir() / "demo"
     try:
@@ -114,17 +161,34 @@ def main(state_dir: Path | None = None, port: int = 0, keep_running: bool = Fals
         return 1
     print(f"engine up at {info['url']} (state in {state_dir})", file=sys.stderr)
 
+    async def deploy_all(backend):
+        for pkg in sorted(locations.functions_dir().iterdir()):
+            if (pkg / "handler.py").exists():
+                await backend.deploy(pkg)
+
     async def go():
         async with LocalBackend(info["url"]) as backend:
-            for pkg in sorted(locations.functions_dir().iterdir()):
-                if (pkg / "handler.py").exists():
-                    await backend.deploy(pkg)
+            await deploy_all(backend)
             invocations = await run_load(backend)
             return await backend.snapshot(), invocations
 
+    async def setup():
+        async with LocalBackend(info["url"]) as backend:
+            await deploy_all(backend)
+            await prepare(backend)
+
     try:
-        snapshot, invocations = asyncio.run(go())
-        _report(snapshot, invocations)
+        if ui:
+            from .tui.app import run as run_dashboard  # deferred: textual costs ~400 ms
+
+            asyncio.run(setup())
+            code = run_dashboard(make_backend=lambda: LocalBackend(info["url"]), theme=theme,
+                                 background=background_load, label="demo")
+            if code:
+                return code
+        else:
+            snapshot, invocations = asyncio.run(go())
+            _report(snapshot, invocations)
     except BackendError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -139,4 +203,5 @@ def main(state_dir: Path | None = None, port: int = 0, keep_running: bool = Fals
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(ui=False if "--no-ui" in sys.argv[1:] else None,
+                  keep_running="--keep-running" in sys.argv[1:]))

@@ -52,14 +52,16 @@ def root(ctx: typer.Context,
     """k9s for FaaS: a dashboard and CLI for serverless functions."""
     state.context = context_name
     if ctx.invoked_subcommand is None:
-        # the dashboard (faastui.tui) opens here once it exists; until then, help
+        # the dashboard (faastui.tui) opens on a terminal; without one (a pipe, CliRunner), help
+        import sys
+
         try:
             import importlib.util
 
             has_tui = importlib.util.find_spec("faastui.tui.app") is not None
         except ImportError:
             has_tui = False
-        if has_tui:
+        if has_tui and sys.stdin.isatty() and sys.stdout.isatty():
             from faastui.tui.app import run as run_tui  # deferred: textual costs ~400 ms
 
             raise typer.Exit(run_tui(context=context_name, readonly=readonly, theme=theme) or 0)

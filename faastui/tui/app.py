@@ -426,7 +426,7 @@ class Dashboard(App[int]):
         marked = sorted(self.panes["placements"].marked)
         if not marked and self.selected_function():
             marked = [self.selected_function()]
-        self._open(FuseDialog(*self._args(), functions=marked))
+        self._open(FuseDialog(*self._args(), members=marked))
 
     def action_unfuse(self) -> None:
         fusion: FusionPane = self.panes["fusion_groups"]
@@ -682,7 +682,8 @@ def _context_backend(name: str) -> tuple[str, Callable[[], Backend]]:
 
 def run(context: str | None = None, *, readonly: bool = False, theme: str | None = None,
         background: Callable[[Backend], Awaitable[Any]] | None = None,
-        make_backend: Callable[[], Backend] | None = None, interval: float = 1.0) -> int:
+        make_backend: Callable[[], Backend] | None = None, interval: float = 1.0,
+        label: str | None = None) -> int:
     """Open the dashboard on ``context`` (default: the current one). Returns the exit code."""
     import sys
 
@@ -692,7 +693,7 @@ def run(context: str | None = None, *, readonly: bool = False, theme: str | None
         cfg = load_config()
         ctx = resolve_context(context, cfg)
         factory = make_backend or ctx.build_backend
-        app = Dashboard(factory, context_name=ctx.name, readonly=readonly,
+        app = Dashboard(factory, context_name=label or ctx.name, readonly=readonly,
                         theme=theme or cfg.theme, keys=cfg.keys, background=background,
                         interval=interval)
     except BackendError as exc:

@@ -11,8 +11,8 @@ refresh. ``ConfirmRemove`` is the yes/no dialog of ``x``; ``HelpScreen`` is ``?`
 from __future__ import annotations
 
 import json
+import os
 import shlex
-import time
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,7 @@ class ActionDialog(ModalScreen[Outcome | None]):
         self.nodes = nodes
         self.preset = preset
         self.outcome: Outcome | None = None
+        self.shown: Any = None  # the renderable in the result area
         self.running = False
 
     # ---- to implement ----------------------------------------------------------------
@@ -154,6 +155,16 @@ class ActionDialog(ModalScreen[Outcome | None]):
         if isinstance(widget, TextArea):
             return widget.text
         return widget.value
+
+    def result_text(self, width: int = 120) -> str:
+        """The result area as plain text (tests, screen readers)."""
+        from rich.console import Console
+
+        if self.shown is None:
+            return ""
+        console = Console(width=width, record=True, file=open(os.devnull, "w"), color_system=None)
+        console.print(self.shown)
+        return console.export_text()
 
     def update_command(self) -> None:
         try:
@@ -208,7 +219,8 @@ class ActionDialog(ModalScreen[Outcome | None]):
         self.outcome = msg.outcome
         result = self.query_one("#result", Static)
         result.set_class(not msg.outcome.ok, "-error")
-        result.update(self.show(msg.outcome))
+        self.shown = self.show(msg.outcome)
+        result.update(self.shown)
         if hasattr(self.app, "action_performed"):
             self.app.action_performed(msg.outcome)
 
@@ -414,7 +426,7 @@ class FuseDialog(ActionDialog):
     def form(self) -> ComposeResult:
         yield Label("functions (marked with space in Placement; separated by spaces)",
                     classes="field-label")
-        yield Input(" ".join(self.preset.get("functions", [])), id="functions")
+        yield Input(" ".join(self.preset.get("members", [])), id="functions")
         yield Label("group name (optional)", classes="field-label")
         yield Input(self.preset.get("name", ""), id="name")
 

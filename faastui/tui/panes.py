@@ -33,6 +33,7 @@ class Pane(Vertical):
 
     part = ""  # which Snapshot field (and error prefix) this pane shows
     title = ""
+    ALLOW_MAXIMIZE = True  # `:nodes` etc. show one pane full screen
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

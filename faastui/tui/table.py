@@ -20,18 +20,19 @@ __all__ = ["KeyedTable", "compile_filter"]
 
 
 def compile_filter(text: str):
-    """``regex`` or ``!regex`` -> predicate on a row's plain text (None: show all).
+    """``regex`` or ``!regex`` -> predicate on a row's cell texts (None: show all).
 
-    Raises: re.error for a bad pattern.
+    A row matches when any of its cells (or its key) matches; ``!`` keeps the
+    rows where none does. Raises: re.error for a bad pattern.
     """
     text = text.strip()
     if not text or text == "!":
         return None
     negate = text.startswith("!")
-    pattern = re.compile(text[1:] if negate else text, re.IGNORECASE)
+    search = re.compile(text[1:] if negate else text, re.IGNORECASE).search
     if negate:
-        return lambda s: pattern.search(s) is None
-    return lambda s: pattern.search(s) is not None
+        return lambda cells: not any(search(c) for c in cells)
+    return lambda cells: any(search(c) for c in cells)
 
 
 def _plain(cell: Any) -> str:
@@ -73,7 +74,7 @@ class KeyedTable(DataTable):
         if self._predicate is None:
             return rows
         pred = self._predicate
-        return {k: v for k, v in rows.items() if pred(k + " " + " ".join(_plain(c) for c in v))}
+        return {k: v for k, v in rows.items() if pred([k, *(_plain(c) for c in v)])}
 
     # ---- sync ------------------------------------------------------------------------
     def sync(self, rows: dict[str, tuple], changed: Iterable[str] | None = None) -> None:
