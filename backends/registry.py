@@ -16,7 +16,9 @@ __all__ = ["available", "load"]
 
 GROUP = "faastui.backends"
 #: fallback when the package is used from a source tree without being installed
-_BUILTIN = {"local": "backends.local.client:LocalBackend"}
+_BUILTIN = {"local": "backends.local.client:LocalBackend",
+            "openfaas": "backends.openfaas:OpenFaaSBackend",
+            "invokers": "backends.invokers:InvokersBackend"}
 
 
 def _targets() -> dict[str, str]:

@@ -59,6 +59,15 @@ def test_function_route_invokes_hello(http):
     assert float(r.headers["X-Duration-Seconds"]) >= 0
 
 
+def test_function_route_reports_a_failing_function(http):
+    r = http.post("/function/crash", json={"mode": "raise"})
+    body = _error(r, 500)
+    assert "asked to raise" in body["error"] and body["status"] == "error"
+    assert r.headers["X-Call-Id"] == body["call_id"]
+    r = http.post("/function/crash", json={"mode": "hang"})
+    assert _error(r, 504)["status"] == "timeout"
+
+
 def test_openfaas_deploy_update_scale_delete(http, engine):
     body = {"service": "hello-copy", "image": "hello", "labels": {"team": "a"}}
     r = http.post("/system/functions", json=body)

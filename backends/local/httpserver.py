@@ -68,12 +68,13 @@ def json_response(data, status: int = 200, headers: list | None = None) -> Respo
     return Response(status, json.dumps(data, default=str).encode(), "application/json", headers)
 
 
-def error_response(status: int, message: str, kind: str = "error", hint: str | None = None,
+def error_response(code: int, message: str, kind: str = "error", hint: str | None = None,
                    **extra) -> Response:
+    """A JSON error answer; ``extra`` fields (e.g. ``status``) go into the body."""
     body = {"error": message, "kind": kind, **extra}
     if hint:
         body["hint"] = hint
-    return json_response(body, status)
+    return json_response(body, code)
 
 
 Handler = Callable[[Request], Awaitable[Response]]

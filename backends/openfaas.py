@@ -1,0 +1,258 @@
+"""OpenFaaSBackend: an OpenFaaS gateway (faas-netes, faasd) through its REST API.
+
+Speaks the gateway's documented routes: ``/system/functions`` (list, deploy,
+update, delete), ``/system/function/{name}``, ``/system/scale-function/{name}``,
+``/function/{name}``, ``/async-function/{name}``, ``/system/info``. The
+gateway's basic auth is ``token`` as ``user:password`` (or just the password,
+user ``admin``). OpenFaaS has no node API and returns async results only to a
+callback URL, so node-targeted calls, prewarm, dispatch and ``result`` are not
+offered (an Invokers gateway adds the first three: ``backends.invokers``).
+Queue stats come from ``redis_url`` when the context names one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from .base import Backend, Capability
+from .errors import FunctionNotFound, InvalidRequest, Unreachable, Unsupported, error_from_status
+from .model import Function, Invocation, Placement, Snapshot
+
+__all__ = ["OpenFaaSBackend"]
+
+HINT = "check the gateway URL and that it is up (faas-cli list)"
+
+
+def _memory_mb(value: str | None) -> float:
+    """'128Mi' / '1Gi' / '64M' / bytes -> MB."""
+    if not value:
+        return 0.0
+    text = str(value).strip()
+    units = {"Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0, "K": 1 / 1000, "M": 1.0, "G": 1000.0}
+    for suffix in ("Ki", "Mi", "Gi", "K", "M", "G"):
+        if text.endswith(suffix):
+            try:
+                return float(text[: -len(suffix)]) * units[suffix]
+            except ValueError:
+                return 0.0
+    try:
+        return float(text) / (1024 * 1024)
+    except ValueError:
+        return 0.0
+
+
+def _cpus(value: str | None) -> float:
+    if not value:
+        return 0.0
+    text = str(value).strip()
+    try:
+        return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+    except ValueError:
+        return 0.0
+
+
+def function_from_status(data: dict) -> Function:
+    """A model Function from an OpenFaaS FunctionStatus object."""
+    limits = data.get("limits") or {}
+    annotations = data.get("annotations") or {}
+    deadline = annotations.get("faastui/deadline_ms")
+    return Function(
+        name=data.get("name", ""), image=data.get("image", ""), runtime="openfaas",
+        handler=data.get("envProcess") or "", replicas=int(data.get("replicas") or 0),
+        available_replicas=int(data.get("availableReplicas") or 0),
+        memory_mb=_memory_mb(limits.get("memory")), cpus=_cpus(limits.get("cpu")),
+        labels=dict(data.get("labels") or {}),
+        fusion_group=annotations.get("faastui/fusion_group") or None,
+        deadline_ms=float(deadline) if deadline else None,
+        invocations=int(data.get("invocationCount") or 0))
+
+
+class OpenFaaSBackend(Backend):
+    name = "openfaas"
+    capabilities = Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.SCALE | Capability.DEPLOY
+
+    def __init__(self, url: str | None = None, *, token: str | None = None,
+                 redis_url: str | None = None, timeout: float = 60.0, **_ignored):
+        if not url:
+            raise InvalidRequest(f"the {self.name} backend needs a gateway URL",
+                                 hint="faastui context add NAME --backend openfaas --url URL")
+        self.url = url.rstrip("/")
+        self.token = token
+        self.redis_url = redis_url
+        self.timeout = timeout
+        self._client = None
+        self._queues = None
+
+    # ---- transport ------------------------------------------------------------------------
+    def _http(self):
+        if self._client is None:
+            import httpx  # deferred: only commands that talk to a gateway pay for it
+
+            auth = None
+            if self.token:
+                user, sep, password = self.token.partition(":")
+                auth = (user, password) if sep else ("admin", self.token)
+            self._client = httpx.AsyncClient(base_url=self.url, auth=auth,
+                                             timeout=httpx.Timeout(self.timeout, connect=5.0))
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+        if self._queues is not None:
+            self._queues.close()
+            self._queues = None
+
+    async def _send(self, method: str, path: str, **kwargs):
+        import httpx
+
+        try:
+            resp = await self._http().request(method, path, **kwargs)
+        except httpx.TimeoutException:
+            raise Unreachable(f"the gateway at {self.url} timed out", hint=HINT) from None
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"the gateway at {self.url} does not answer: {exc}".rstrip(": "),
+                              hint=HINT) from None
+        if resp.status_code >= 400:
+            try:
+                body: Any = resp.json()
+            except ValueError:
+                body = resp.text
+            raise error_from_status(resp.status_code, body)
+        return resp
+
+    async def _json(self, method: str, path: str, **kwargs):
+        resp = await self._send(method, path, **kwargs)
+        return resp.json() if resp.content else None
+
+    # ---- reads ----------------------------------------------------------------------------
+    async def functions(self) -> list[Function]:
+        data = await self._json("GET", "/system/functions")
+        return sorted((function_from_status(d) for d in data or []), key=lambda f: f.name)
+
+    async def describe(self, fn: str) -> Function:
+        return function_from_status(await self._json("GET", f"/system/function/{fn}"))
+
+    async def info(self) -> dict:
+        return await self._json("GET", "/system/info")
+
+    async def _queue_stats(self, errors: list[str]):
+        if not self.redis_url:
+            return []
+        from .queues import QueueWatcher  # deferred: redis is a heavy import
+
+        try:
+            if self._queues is None:
+                self._queues = QueueWatcher(self.redis_url)
+            return await self._queues.apoll()
+        except Exception as exc:  # BackendError and anything the watcher raised
+            errors.append(f"queues: {exc}")
+            return []
+
+    async def snapshot(self) -> Snapshot:
+        errors: list[str] = []
+        functions = await self.functions()
+        placements = [Placement(function=f.name, node="cluster",
+                                state="warm" if f.available_replicas else "cold",
+                                count=f.available_replicas) for f in functions]
+        return Snapshot(nodes=await self.nodes(), functions=functions, placements=placements,
+                        queues=await self._queue_stats(errors), qos=[], fusion_groups=[],
+                        taken_at=time.time(), errors=errors)
+
+    async def nodes(self):
+        return []  # OpenFaaS has no node API
+
+    # ---- actions ---------------------------------------------------------------------------
+    @staticmethod
+    def _body(payload: Any) -> tuple[bytes, dict]:
+        if payload is None:
+            return b"", {}
+        if isinstance(payload, bytes):
+            return payload, {}
+        if isinstance(payload, str):
+            return payload.encode(), {"Content-Type": "text/plain"}
+        return json.dumps(payload).encode(), {"Content-Type": "application/json"}
+
+    async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
+        if node:
+            raise Unsupported("OpenFaaS cannot call a function on a chosen node",
+                              hint="an Invokers gateway can (backend kind 'invokers')")
+        body, headers = self._body(payload)
+        started = time.time()
+        t0 = time.perf_counter()
+        import httpx
+
+        try:
+            resp = await self._http().post(f"/function/{fn}", content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"the gateway at {self.url} does not answer: {exc}", hint=HINT) from None
+        total_ms = (time.perf_counter() - t0) * 1000
+        if resp.status_code == 404:
+            raise FunctionNotFound(f"function {fn!r} not found",
+                                   hint="list them with `faastui functions`")
+        duration = resp.headers.get("X-Duration-Seconds")
+        handler_ms = float(duration) * 1000 if duration else total_ms
+        ok = resp.status_code < 400
+        result: Any = None
+        error = None
+        try:
+            data: Any = resp.json()
+        except ValueError:
+            data = resp.text
+        if ok:
+            result = data
+        else:  # a gateway sends the function's error text; the engine sends JSON
+            error = (data.get("error") if isinstance(data, dict) else None) or \
+                resp.text.strip()[:500] or f"HTTP {resp.status_code}"
+        return Invocation(
+            call_id=resp.headers.get("X-Call-Id", ""), function=fn, node="",
+            container_state="", duration_ms=round(handler_ms, 3),
+            overhead_ms=round(max(0.0, total_ms - handler_ms), 3),
+            status="ok" if ok else "error", result=result, error=error,
+            started_at=started, ended_at=time.time())
+
+    async def invoke_async(self, fn: str, payload: Any) -> str:
+        body, headers = self._body(payload)
+        resp = await self._send("POST", f"/async-function/{fn}", content=body, headers=headers)
+        return resp.headers.get("X-Call-Id", "")
+
+    async def scale(self, fn: str, replicas: int) -> Function:
+        if replicas < 0:
+            raise InvalidRequest("replicas must be >= 0")
+        await self._send("POST", f"/system/scale-function/{fn}",
+                         json={"serviceName": fn, "replicas": replicas})
+        return await self.describe(fn)
+
+    async def deploy(self, package: str | Path | bytes, *, name: str | None = None) -> Function:
+        """Deploy a function folder whose function.yaml names an ``image``."""
+        if isinstance(package, bytes):
+            raise Unsupported("OpenFaaS deploys images, not zip archives",
+                              hint="give a folder whose function.yaml names an image")
+        import yaml
+
+        meta_path = Path(package) / "function.yaml"
+        try:
+            meta = yaml.safe_load(meta_path.read_text()) or {}
+        except OSError:
+            raise InvalidRequest(f"{meta_path} is missing") from None
+        except yaml.YAMLError:
+            raise InvalidRequest(f"{meta_path} is not valid YAML") from None
+        service = name or meta.get("name") or Path(package).name
+        image = meta.get("image")
+        if not image:
+            raise InvalidRequest(f"{meta_path} names no image; OpenFaaS runs images",
+                                 hint="build and push one (faas-cli build/push), then add `image:`")
+        body = {"service": service, "image": image, "envVars": meta.get("env") or {},
+                "labels": meta.get("labels") or {}}
+        if meta.get("memory"):
+            body["limits"] = {"memory": f"{meta['memory']}Mi"}
+        exists = any(f.name == service for f in await self.functions())
+        await self._send("PUT" if exists else "POST", "/system/functions", json=body)
+        return await self.describe(service)
+
+    async def remove(self, fn: str) -> None:
+        await self._send("DELETE", "/system/functions", json={"functionName": fn})
