@@ -245,8 +245,12 @@ class Dashboard(App[int]):
 
     def on_dashboard_snapshot_fetched(self, msg: SnapshotFetched) -> None:
         was_failing = self.error is not None
+        first = self.snapshot is None
         self.error = None
         self.apply_snapshot(msg.snapshot)
+        if first:
+            self.panes["events"].add(self.clock(), "connected",
+                                     f"context {self.context_name} ({self.backend_class.name} backend)")
         if was_failing:
             self.panes["events"].add(self.clock(), "backend", "backend answers again",
                                      self.panes["events"].palette.ok)

@@ -75,6 +75,7 @@ class ActionDialog(ModalScreen[Outcome | None]):
         border: thick $primary; background: $surface; padding: 0 1;
     }
     ActionDialog #heading { text-style: bold; color: $primary; width: 1fr; }
+    ActionDialog #form { height: auto; max-height: 40; }
     ActionDialog .field-label { color: $text-muted; margin-top: 1; }
     ActionDialog #cmdline { background: $boost; color: $accent; padding: 0 1; margin-top: 1; }
     ActionDialog #result { height: auto; max-height: 16; margin-top: 1; }

@@ -343,16 +343,17 @@ class FusionPane(Pane):
 
     def _label(self, g) -> Text:
         p = self.palette
+        sp = "\u00a0"  # the tree drops plain spaces between styled segments
         total = g.calls_local + g.calls_remote
         text = Text(g.name, style="bold")
-        text.append(" · ")
+        text.append(f"{sp}·{sp}")
         text.append(g.state, style=p.warm if g.state in ("warm", "busy") else p.dim)
-        text.append(" · ")
-        text.append(f"local {g.calls_local}", style=p.ok)
-        text.append(" / ")
-        text.append(f"remote {g.calls_remote}", style=p.warn if g.calls_remote else p.dim)
+        text.append(f"{sp}·{sp}")
+        text.append(f"local{sp}{g.calls_local}", style=p.ok)
+        text.append(f"{sp}/{sp}")
+        text.append(f"remote{sp}{g.calls_remote}", style=p.warn if g.calls_remote else p.dim)
         if total:
-            text.append(f" ({g.calls_local / total:.0%} local)")
+            text.append(f"{sp}({g.calls_local / total:.0%}{sp}local)")
         return text
 
     def _node_label(self, g) -> Text:
@@ -377,7 +378,7 @@ class EventsPane(TablePane):
     """The latest invocations and actions, newest first, bounded."""
 
     part, title = "events", "Events"
-    columns = [("time", "TIME", 13), ("kind", "KIND", 10), ("what", "WHAT", 70)]
+    columns = [("time", "TIME", 13), ("kind", "KIND", 10), ("what", "WHAT", 52)]
     LIMIT = 200
 
     def __init__(self, **kwargs):

@@ -1,0 +1,129 @@
+"""Snapshot tests (pytest-textual-snapshot) of the dashboard and of every dialog.
+
+Rendering needs deterministic data, so these tests use a fixed-data backend:
+``FixedBackend`` below returns the same ``Snapshot`` every time and never
+runs anything (the real engine drives the key tests in test_tui_actions.py).
+The clock is frozen so data-age badges read the same on every run.
+Update the SVGs with ``pytest tests/test_tui_snapshots.py --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from backends.base import Backend, Capability
+from backends.model import (FusionGroup, Function, Node, Placement, QoSStat, QueueStat, Snapshot)
+from faastui.tui.app import Dashboard
+
+SIZE = (160, 46)
+NOW = 1_700_000_003.0
+
+
+@pytest.fixture(autouse=True)
+def _utc(monkeypatch):
+    """Event times are local times: pin the zone so the SVGs match everywhere."""
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def fixed_snapshot() -> Snapshot:
+    nodes = [Node("edge-1", "10.0.0.1", True, 1, 512, 0.4, 180, {"zone": "edge"}, 6, 3),
+             Node("edge-2", "10.0.0.2", True, 1, 512, 0.9, 470, {"zone": "edge"}, 6, 5),
+             Node("core-1", "10.0.0.3", True, 2, 2048, 0.3, 400, {"zone": "core"}, 16, 4),
+             Node("core-2", "10.0.0.4", False, 2, 2048, 0, 0, {"zone": "core"}, 16, 0)]
+    names = ["hello", "echo", "data-processor", "json-transformer", "sleep", "cpu-burn",
+             "fusion-front", "fusion-back"]
+    functions = [Function(n, replicas=1 if n == "hello" else 0,
+                          fusion_group="fusion-pair" if n.startswith("fusion") else None)
+                 for n in names]
+    placements = [Placement("hello", "edge-1", "warm", 2), Placement("hello", "edge-2", "busy", 1),
+                  Placement("hello", "core-1", "prewarm", 1), Placement("echo", "edge-2", "warm", 1),
+                  Placement("echo", "core-1", "cold", 0), Placement("data-processor", "core-1", "busy", 2),
+                  Placement("data-processor", "core-1", "warm", 1), Placement("sleep", "edge-1", "prewarm", 2),
+                  Placement("json-transformer", "edge-2", "warm", 3),
+                  Placement("fusion-front", "core-1", "warm", 1), Placement("fusion-back", "core-1", "warm", 1)]
+    queues = [QueueStat("input_queue", 12, 2, 40.0, 38.5, 0.8), QueueStat("worker_queue", 3, 4, 38.5, 38.1, 0.2),
+              QueueStat("result_queue", 0, 0, 38.1, 38.1, None), QueueStat("output_queue", 140, 0, 38.0, 0.0, 9.5)]
+    qos = [QoSStat("hello", 60, 420, 0, 0.41, 0.9, 2.8, 420, 420, 0.01),
+           QoSStat("data-processor", 60, 130, 2, 3.2, 12.5, 40.1, 118, 130, 0.05),
+           QoSStat("json-transformer", 60, 95, 0, 0.6, 1.4, 2.0, 0, 0, 0.02),
+           QoSStat("workflow", 60, 900, 4, 22.0, 48.0, 95.0, 850, 900, 0.0)]
+    groups = [FusionGroup("fusion-pair", ["fusion-front", "fusion-back"], "core-1", "warm", 240, 12)]
+    return Snapshot(nodes, functions, placements, queues, qos, groups, taken_at=NOW - 3)
+
+
+class FixedBackend(Backend):
+    """A fixed-data backend for rendering tests: same Snapshot every call, no actions run."""
+
+    name = "fixed"
+    capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.PREWARM
+                    | Capability.DISPATCH | Capability.FUSE | Capability.SCALE | Capability.DEPLOY)
+
+    async def snapshot(self) -> Snapshot:
+        return fixed_snapshot()
+
+
+class ReadOnlyish(FixedBackend):
+    """The same data from a backend without prewarm/fuse (greyed keys)."""
+
+    name = "limited"
+    capabilities = Capability.INVOKE | Capability.SCALE
+
+
+def make(theme: str = "faastui-dark", backend=FixedBackend, **kwargs) -> Dashboard:
+    app = Dashboard(backend, theme=theme, interval=3600, clock=lambda: NOW, remember_theme=False,
+                    context_name="snap", **kwargs)
+    return app
+
+
+async def settle(pilot) -> None:
+    app = pilot.app
+    while app.refreshes < 1:
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("theme", ["faastui-dark", "faastui-light"])
+def test_main_screen(snap_compare, theme):
+    assert snap_compare(make(theme), terminal_size=SIZE, run_before=settle)
+
+
+def test_main_screen_high_contrast_with_greyed_keys(snap_compare):
+    assert snap_compare(make("faastui-high-contrast", backend=ReadOnlyish), terminal_size=SIZE,
+                        run_before=settle)
+
+
+def _dialog(keys: tuple[str, ...], fill: dict[str, str] | None = None):
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press(*keys)
+        await pilot.pause()
+        for selector, value in (fill or {}).items():
+            pilot.app.screen.query_one(selector).value = value
+        await pilot.pause()
+    return before
+
+
+DIALOGS = {
+    "invoke": (("i",), None),
+    "invoke_async": (("I",), None),
+    "prewarm": (("p",), {"#count": "2"}),
+    "dispatch": (("d",), {"#steps": "edge-1:hello core-1:json-transformer"}),
+    "fuse": (("space", "down", "space", "f"), {"#name": "pair-2"}),
+    "unfuse": (("u",), None),
+    "scale": (("s",), {"#replicas": "+2"}),
+    "deploy": (("D",), {"#path": "functions/hello", "#name": "hello-2"}),
+    "remove": (("x",), None),
+    "help": (("question_mark",), None),
+}
+
+
+@pytest.mark.parametrize("name", list(DIALOGS))
+def test_dialog(snap_compare, name):
+    keys, fill = DIALOGS[name]
+    assert snap_compare(make(), terminal_size=SIZE, run_before=_dialog(keys, fill))
