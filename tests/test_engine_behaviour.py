@@ -405,3 +405,19 @@ def test_a_killed_zygote_is_restarted_with_its_functions(fresh_engine):
     assert after.container_state == "cold"
     events = call(fresh_engine, lambda b: b.events(0))
     assert any(e["kind"] == "error" and "restarting" in e.get("error", "") for e in events)
+
+
+def test_fuse_starts_one_process_hosting_the_group(fresh_engine):
+    async def go(b):
+        await b.deploy(FUNCTIONS / "fusion-front")
+        await b.deploy(FUNCTIONS / "fusion-back")
+        group = await b.fuse(["fusion-front", "fusion-back"], "duo")
+        snap = await b.snapshot()
+        first = await b.invoke("fusion-back", {"text": "ab"})
+        return group, snap, first
+    group, snap, first = call(fresh_engine, go)
+    assert group.state == "prewarm" and group.node in ("node-1", "node-2")
+    assert sum(n.containers for n in snap.nodes) == 1
+    assert {(p.function, p.state) for p in snap.placements if p.count} == {
+        ("fusion-front", "prewarm"), ("fusion-back", "prewarm")}
+    assert first.container_state == "prewarm" and first.result == {"text": "ba"}

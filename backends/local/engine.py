@@ -749,6 +749,10 @@ class Engine:
         for f in names:
             self.fn_group[f] = name
         self.event("fuse", group=name, functions=names)
+        try:  # one worker process hosting them all, ready before the first call
+            await self.prewarm(names[0], None, 1)
+        except CapacityExceeded:
+            pass  # stays cold; the first call starts it where there is room
         return group
 
     async def unfuse(self, group: str) -> list[str]:
