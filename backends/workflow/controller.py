@@ -71,7 +71,7 @@ class RunConfig:
     batch: int = 50
     heartbeat_ttl_s: float = 3.0
     tick_s: float = 0.1
-    decide_s: float = 1.0
+    decide_s: float = 1.0  # when the policy names no interval_s of its own
     launch_timeout_s: float = 15.0
     min_workers: int = MIN_WORKERS
     max_workers: int = MAX_WORKERS
@@ -204,6 +204,8 @@ class WorkflowController:
             "workload": json.dumps(self.config.workload.to_dict())})
         pipe.execute()
         self._last_tick = self._last_decide = time.monotonic()
+        if self.config.policy is not None:
+            self.config.policy.reset()
         self.launcher.launch("collector", {})
         for _ in range(desired):
             self._launch_worker()
@@ -272,7 +274,8 @@ class WorkflowController:
         self._worker_seconds += dt * (status.workers + status.stopping)
         elapsed = time.time() - self.started_at
         status.mean_workers = self._worker_seconds / elapsed if elapsed > 0 else 0.0
-        if self.config.policy is not None and now - self._last_decide >= self.config.decide_s:
+        decide_s = getattr(self.config.policy, "interval_s", None) or self.config.decide_s
+        if self.config.policy is not None and now - self._last_decide >= decide_s:
             self._decide(status, now - self._last_decide)
             self._last_decide = now
             status.desired = int(self.r.get(P.SCALE_KEY) or status.desired)
@@ -300,7 +303,8 @@ class WorkflowController:
             arrival_rate=(emitted - self._last_emitted) / dt if dt > 0 else 0.0,
             completion_rate=d_done / dt if dt > 0 else 0.0,
             service_time_s=self.config.workload.task_duration_ms / 1000.0,
-            recent_qos=recent_qos, desired=s.desired)
+            recent_qos=recent_qos, desired=s.desired,
+            deadline_s=P.deadline_for(self.config.workload.task_duration_ms / 1000.0))
         self._last_emitted, self._last_completed, self._last_met = emitted, completed, met
         want = self._clamp(self.config.policy.decide(obs))
         if want != s.desired:

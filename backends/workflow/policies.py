@@ -40,6 +40,7 @@ class Observation:
 
 class Policy:
     name = "policy"
+    interval_s = 1.0  # how often the controller (and the simulator) asks
 
     def decide(self, obs: Observation) -> int:
         raise NotImplementedError
@@ -75,8 +76,9 @@ class TargetPolicy(Policy):
         cooldown: calm decisions in a row before removing one worker.
     """
     name = "target"
+    interval_s = 0.5
 
-    def __init__(self, target: float = 0.25, headroom: float = 0.7, cooldown: int = 3):
+    def __init__(self, target: float = 0.25, headroom: float = 0.7, cooldown: int = 2):
         self.target = target
         self.headroom = headroom
         self.cooldown = cooldown

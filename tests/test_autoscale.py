@@ -1,0 +1,109 @@
+"""Autoscaling policies: one interface, bounds, the simulator, the shipped RL table,
+and one short real run where the target policy grows and shrinks a real pool."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+
+from backends.local.redis_server import RedisServer
+from backends.workflow import protocol as P
+from backends.workflow.controller import RunConfig, WorkflowController
+from backends.workflow.launchers import ProcessLauncher
+from backends.workflow.phases import load_workload, parse_workload
+from backends.workflow.policies import (FixedPolicy, Observation, Policy, ReactivePolicy,
+                                        TargetPolicy, make_policy)
+from backends.workflow.rl import RLPolicy, state_of
+from backends.workflow.simulator import simulate
+
+from .conftest import ROOT
+
+DEMO = load_workload(ROOT / "demo" / "phases.yaml")
+
+
+def obs(**kw) -> Observation:
+    base = dict(t=1.0, queue_len=0, workers=4, arrival_rate=40.0, completion_rate=40.0,
+                service_time_s=0.1, recent_qos=1.0, desired=4, deadline_s=0.2)
+    base.update(kw)
+    return Observation(**base)
+
+
+def test_policies_share_one_interface():
+    for name in ("reactive", "target", "rl"):
+        p = make_policy(name)
+        assert isinstance(p, Policy) and p.name == name
+        assert isinstance(p.decide(obs()), int)
+    assert make_policy("fixed", workers=7).decide(obs()) == 7
+    with pytest.raises(ValueError):
+        make_policy("psychic")
+
+
+def test_reactive_is_arrival_rate_times_service_time():
+    assert ReactivePolicy().decide(obs(arrival_rate=95.0, service_time_s=0.1)) == 10
+    assert ReactivePolicy().decide(obs(arrival_rate=0.0)) == 1
+
+
+def test_target_scales_up_at_once_and_down_slowly():
+    p = TargetPolicy()
+    assert p.decide(obs(queue_len=40, arrival_rate=80.0)) > 10  # backlog + load, at once
+    p.reset()
+    steps = [p.decide(obs(workers=10, desired=10, arrival_rate=10.0)) for _ in range(4)]
+    assert steps == [10, 9, 10, 9]  # hysteresis: one worker per `cooldown` calm decisions
+
+
+def test_rl_acts_minus_one_zero_plus_one_from_the_shipped_table():
+    p = RLPolicy.load()
+    assert len(p.q) > 50
+    for o in (obs(), obs(queue_len=50, arrival_rate=200.0), obs(arrival_rate=0.0, workers=20)):
+        assert p.decide(o) - o.workers in (-1, 0, 1)
+    assert state_of(obs()).count(".") == 3
+
+
+class Wild(Policy):
+    name = "wild"
+
+    def __init__(self):
+        self.n = 0
+
+    def decide(self, o):
+        self.n += 1
+        return [100, 0, -5, 33][self.n % 4]
+
+
+def test_bounds_are_1_to_32_in_the_simulator():
+    res = simulate(DEMO, Wild(), workers=4, horizon_s=10)
+    assert 1 <= res.mean_workers and res.max_workers <= 32
+
+
+def test_simulated_target_and_rl_beat_the_smallest_fixed_pool_at_99():
+    fixed = next(n for n in range(1, 33) if simulate(DEMO, FixedPolicy(n), workers=n).qos >= 0.99)
+    target = simulate(DEMO, TargetPolicy(), workers=4)
+    assert target.qos >= 0.99 and target.mean_workers < fixed
+    rl = simulate(DEMO, RLPolicy.load(), workers=4)
+    assert rl.qos >= 0.95 and rl.mean_workers < fixed
+    reactive = simulate(DEMO, ReactivePolicy(), workers=4)
+    assert reactive.qos < target.qos  # the baseline, for comparison
+
+
+def test_real_pool_follows_the_target_policy(tmp_path):
+    """Real processes: the pool grows for a ramp and shrinks after it; nothing is lost."""
+    w = parse_workload({"task_duration_ms": 20, "seed": 3, "phases": [
+        {"type": "ramp", "duration_s": 2.5, "from_rate": 20, "to_rate": 300},
+        {"type": "steady", "duration_s": 2.5, "rate": 15}]})
+    with RedisServer(tmp_path / "redis") as srv:
+        launcher = ProcessLauncher(srv.url)
+        config = RunConfig(tasks=int(w.expected_count(0, 5.0)), workers=1, workload=w,
+                           policy=TargetPolicy(), batch=1, tick_s=0.05)
+        controller = WorkflowController(srv.url, launcher, config)
+        summary = controller.run(timeout_s=60)
+        controller.close()
+        r = redis.Redis.from_url(srv.url)
+        ids = [json.loads(x)["task_id"] for x in r.lrange(P.OUTPUT_QUEUE, 0, -1)]
+        r.close()
+    assert summary.lost == 0 and len(ids) == len(set(ids)) == config.tasks
+    ups = [e for e in summary.scale_events if e["to"] > e["from"]]
+    downs = [e for e in summary.scale_events if e["to"] < e["from"]]
+    assert ups and max(e["to"] for e in ups) >= 3
+    assert downs and summary.acks >= 1  # scale-down went through SYN/ACK
