@@ -258,6 +258,7 @@ class Dashboard(App[int]):
             self._events_since = max(float(e.get("t", 0)) for e in msg.events)
             self.panes["events"].add_engine(msg.events)
         self.panes["events"].flush()
+        self._tick_badges()
         self._set_status()
         self._arm()
 
