@@ -50,7 +50,9 @@ def load_cluster(path: Path | None, nodes: int | None) -> tuple[list[NodeSpec], 
         except OSError as exc:
             raise InvalidRequest(f"cannot read cluster file {path}: {exc.strerror}") from None
         except yaml.YAMLError as exc:
-            raise InvalidRequest(f"cluster file {path} is not valid YAML".splitlines()[0]) from None
+            where = getattr(exc, "problem_mark", None)
+            at = f" (line {where.line + 1})" if where is not None else ""
+            raise InvalidRequest(f"cluster file {path} is not valid YAML{at}") from None
         if not isinstance(data, dict) or not isinstance(data.get("nodes"), list) or not data["nodes"]:
             raise InvalidRequest(f"cluster file {path} needs a non-empty 'nodes' list")
         specs = []

@@ -16,83 +16,27 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
-import os
-import shutil
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import (BackendError, CapacityExceeded, Conflict, FunctionNotFound, InvalidRequest,
-                      NodeNotFound, NotFound, Unreachable, did_you_mean)
-from ..model import FusionGroup, Invocation
+from ..errors import (BackendError, CapacityExceeded, FunctionNotFound, InvalidRequest, NodeNotFound,
+                      Unreachable, did_you_mean)
 from . import packages
+from .calls import CallOutcome, CallsMixin
+from .deploy import DeployMixin, load_msg
+from .fusion import FusionMixin, GroupState
 from .nodes import Container, NodeRuntime, NodeSpec, WorkerGone
 from .stats import History
 
-__all__ = ["Engine", "CallOutcome", "GroupState"]
-
-RESULT_TTL_S = 3600
+__all__ = ["Engine", "CallOutcome", "GroupState"]  # the last two re-exported for api.py
 
 
-@dataclass
-class GroupState:
-    name: str
-    functions: list[str]
-    calls_local: int = 0
-    calls_remote: int = 0
-    created_at: float = field(default_factory=time.time)
+class Engine(DeployMixin, FusionMixin, CallsMixin):
+    """The engine. Deploy, fusion and async calls/dispatch live in their mixins
+    (deploy.py, fusion.py, calls.py); this class holds the state they share."""
 
-
-class CallOutcome:
-    """One finished call: the Invocation fields plus the raw output."""
-
-    __slots__ = ("call_id", "function", "node", "container_state", "cold_start_ms",
-                 "duration_ms", "overhead_ms", "status", "error", "started_at", "ended_at",
-                 "output", "content_type", "http_status")
-
-    def __init__(self, call_id: str, function: str):
-        self.call_id = call_id
-        self.function = function
-        self.node = ""
-        self.container_state = ""
-        self.cold_start_ms = 0.0
-        self.duration_ms = 0.0
-        self.overhead_ms = 0.0
-        self.status = "ok"
-        self.error: str | None = None
-        self.started_at = 0.0
-        self.ended_at = 0.0
-        self.output = b""
-        self.content_type = "application/octet-stream"
-        self.http_status = 200
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    def result_value(self):
-        if not self.output:
-            return None
-        if "json" in self.content_type:
-            try:
-                return json.loads(self.output)
-            except ValueError:
-                pass
-        return self.output.decode("utf-8", "replace")
-
-    def invocation(self, with_result: bool = True) -> Invocation:
-        return Invocation(
-            call_id=self.call_id, function=self.function, node=self.node,
-            container_state=self.container_state, cold_start_ms=round(self.cold_start_ms, 3),
-            duration_ms=round(self.duration_ms, 3), overhead_ms=round(self.overhead_ms, 3),
-            status=self.status, result=self.result_value() if self.ok and with_result else None,
-            error=self.error, started_at=self.started_at, ended_at=self.ended_at)
-
-
-class Engine:
     def __init__(self, state_dir: Path, nodes: list[NodeSpec], *, keep_alive_s: float = 300.0,
                  gateway_url: str = "", token: str = "", redis=None, redis_url: str = "",
                  queue_watcher=None):
@@ -330,7 +274,7 @@ class Engine:
         node.start_zygote({"FAASTUI_NODE": node.name})
         for spec in list(self.functions.values()):
             try:
-                await node.request(_load_msg(spec))
+                await node.request(load_msg(spec))
             except BackendError as exc:
                 self.event("error", node=node.name, function=spec.name, error=f"reload: {exc}")
         self._notify_freed()
@@ -434,86 +378,6 @@ class Engine:
         if remote:
             for callee, n in remote.items():
                 self.call_graph[(fn, callee)] = self.call_graph.get((fn, callee), 0) + n
-
-    # ---- async calls --------------------------------------------------------------------
-    async def invoke_async(self, fn: str, body: bytes, headers: dict | None = None) -> str:
-        spec = self.resolve(fn)
-        call_id = uuid.uuid4().hex
-        await self._store(call_id, {"call_id": call_id, "function": spec.name,
-                                    "status": "pending", "started_at": time.time()})
-        fut = asyncio.get_running_loop().create_future()
-        self.pending[call_id] = fut
-
-        async def run():
-            try:
-                out = await self.invoke(spec.name, body, headers=headers, call_id=call_id)
-                record = out.invocation().to_dict()
-            except BackendError as exc:
-                record = {"call_id": call_id, "function": spec.name, "status": "error",
-                          "error": str(exc), "ended_at": time.time()}
-            try:
-                await self._store(call_id, record)
-            finally:
-                self.pending.pop(call_id, None)
-                if not fut.done():
-                    fut.set_result(record)
-
-        self._spawn(run())
-        return call_id
-
-    async def _store(self, call_id: str, record: dict) -> None:
-        if self.redis is None:
-            raise Unreachable("async calls need Redis, and the engine has none")
-        try:
-            await self.redis.set(f"faastui:call:{call_id}", json.dumps(record, default=str),
-                                 ex=RESULT_TTL_S)
-        except Exception as exc:  # redis errors
-            raise Unreachable(f"Redis: {exc}") from None
-
-    async def result(self, call_id: str, wait: float = 0.0, keep: bool = False) -> dict:
-        fut = self.pending.get(call_id)
-        if fut is not None and wait > 0:
-            try:
-                await asyncio.wait_for(asyncio.shield(fut), wait)
-            except asyncio.TimeoutError:
-                pass
-        if self.redis is None:
-            raise Unreachable("async calls need Redis, and the engine has none")
-        key = f"faastui:call:{call_id}"
-        try:
-            raw = await self.redis.get(key)
-        except Exception as exc:
-            raise Unreachable(f"Redis: {exc}") from None
-        if raw is None:
-            raise NotFound(f"no result for call {call_id!r}",
-                           hint="it was fetched already, expired, or never existed")
-        record = json.loads(raw)
-        if record.get("status") != "pending" and not keep:
-            await self.redis.delete(key)
-        return record
-
-    # ---- dispatch ------------------------------------------------------------------------
-    async def dispatch(self, data: bytes, steps: list[tuple[str | None, str]],
-                       mode: str = "chain") -> list[CallOutcome]:
-        if not steps:
-            raise InvalidRequest("a dispatch needs at least one step")
-        if mode not in ("chain", "fanout"):
-            raise InvalidRequest(f"unknown dispatch mode {mode!r}; use chain or fanout")
-        for node, fn in steps:  # check the whole plan before running any of it
-            self.resolve(fn)
-            if node:
-                self.node(node)
-        if mode == "fanout":
-            return list(await asyncio.gather(*(self.invoke(fn, data, node=node or None)
-                                               for node, fn in steps)))
-        outcomes = []
-        for node, fn in steps:
-            out = await self.invoke(fn, data, node=node or None)
-            outcomes.append(out)
-            if not out.ok:
-                break
-            data = out.output
-        return outcomes
 
     # ---- prewarm and scale ---------------------------------------------------------------
     async def prewarm(self, fn: str, node: str | None, count: int = 1) -> list[Container]:
@@ -632,169 +496,8 @@ class Engine:
                 except BackendError:
                     pass
 
-    # ---- deploy ----------------------------------------------------------------------------
-    async def deploy_dir(self, path: Path, name: str | None = None) -> packages.FunctionSpec:
-        return await self._deploy(lambda root: packages.install_dir(Path(path), root, name))
-
-    async def deploy_zip(self, data: bytes, name: str | None = None) -> packages.FunctionSpec:
-        return await self._deploy(lambda root: packages.install_zip(data, root, name))
-
-    async def deploy_source(self, source: str, name: str | None, requirements=None,
-                            extra: dict | None = None) -> packages.FunctionSpec:
-        name = name or f"fn-{uuid.uuid4().hex[:8]}"
-        return await self._deploy(lambda root: packages.install_source(
-            source, root, name, requirements, extra), blocking=bool(requirements))
-
-    async def _deploy(self, install, blocking: bool = False) -> packages.FunctionSpec:
-        staging = self.state_dir / "staging"
-        staging.mkdir(parents=True, exist_ok=True)
-        root = Path(os.path.join(staging, uuid.uuid4().hex[:12]))
-        try:
-            if blocking:
-                spec = await asyncio.get_running_loop().run_in_executor(None, install, root)
-            else:
-                spec = install(root)
-            self._versions += 1
-            version = f"v{int(time.time() * 1000)}-{self._versions}"
-            final = self.functions_root / spec.name / version
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(spec.directory, final)
-            spec = packages.read_spec(final, spec.name)
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
-        try:
-            await self._load_everywhere(spec)
-        except BackendError:
-            shutil.rmtree(final, ignore_errors=True)
-            old = self.functions.get(spec.name)
-            if old is not None:  # put the running version back where a node lost it
-                await self._load_everywhere(old, quiet=True)
-            raise
-        self._activate(spec)
-        return spec
-
-    async def _load_everywhere(self, spec: packages.FunctionSpec, quiet: bool = False) -> None:
-        results = await asyncio.gather(*(n.request(_load_msg(spec)) for n in self.nodes.values()),
-                                       return_exceptions=True)
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors and not quiet:
-            text = str(errors[0]).split(": ", 1)[-1]
-            raise InvalidRequest(f"{spec.name} failed to load: {text}")
-
-    def _activate(self, spec: packages.FunctionSpec) -> None:
-        old = self.functions.get(spec.name)
-        spec.created_at = time.time()
-        if old is not None:
-            spec.min_replicas = max(spec.min_replicas, old.min_replicas)
-            for c in list(self.containers_of(self.unit_of(spec.name))):
-                c.stale = True
-                if c.state != "busy":
-                    self._retire(c, "redeployed")
-            if old.directory != spec.directory:
-                shutil.rmtree(old.directory, ignore_errors=True)
-        self.functions[spec.name] = spec
-        self.event("deploy", function=spec.name)
-
-    async def _restore(self) -> None:
-        """Load the functions deployed before a restart (latest version of each)."""
-        for fdir in sorted(self.functions_root.iterdir()):
-            versions = sorted((p for p in fdir.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-            if not versions:
-                continue
-            for stale in versions[:-1]:
-                shutil.rmtree(stale, ignore_errors=True)
-            try:
-                spec = packages.read_spec(versions[-1], fdir.name)
-                await self._load_everywhere(spec)
-            except BackendError as exc:
-                self.event("error", function=fdir.name, error=f"restore: {exc}")
-                continue
-            self._activate(spec)
-
-    async def remove(self, fn: str) -> None:
-        spec = self.resolve(fn)
-        group = self.fn_group.get(spec.name)
-        if group is not None:
-            await self.unfuse(group)
-        del self.functions[spec.name]
-        for c in list(self.containers_of(spec.name)):
-            c.kill()
-            self._retire(c, "removed")
-        self.idle.pop(spec.name, None)
-        await asyncio.gather(*(n.request({"op": "unload", "fn": spec.name})
-                               for n in self.nodes.values()), return_exceptions=True)
-        shutil.rmtree(self.functions_root / spec.name, ignore_errors=True)
-        self.event("remove", function=spec.name)
-
-    # ---- fusion ---------------------------------------------------------------------------
-    async def fuse(self, functions: list[str], name: str | None = None) -> GroupState:
-        names = [self.resolve(f).name for f in functions]
-        if len(set(names)) < 2:
-            raise InvalidRequest("fuse needs at least two different functions")
-        for f in names:
-            if f in self.fn_group:
-                raise Conflict(f"{f} is already in fusion group {self.fn_group[f]!r}",
-                               hint=f"unfuse it first: faastui unfuse {self.fn_group[f]}")
-        name = packages.validate_name(name or ("fused-" + "-".join(names))[:63].rstrip("-"),
-                                      "fusion group")
-        if name in self.groups or name in self.functions:
-            raise Conflict(f"the name {name!r} is taken")
-        for f in names:
-            for c in list(self.containers_of(f)):
-                c.stale = True
-                if c.state != "busy":
-                    self._retire(c, "fused")
-        group = GroupState(name, names)
-        self.groups[name] = group
-        for f in names:
-            self.fn_group[f] = name
-        self.event("fuse", group=name, functions=names)
-        try:  # one worker process hosting them all, ready before the first call
-            await self.prewarm(names[0], None, 1)
-        except CapacityExceeded:
-            pass  # stays cold; the first call starts it where there is room
-        return group
-
-    async def unfuse(self, group: str) -> list[str]:
-        state = self.groups.pop(group, None)
-        if state is None:
-            raise NotFound(f"fusion group {group!r} not found",
-                           hint=did_you_mean(group, self.groups) or "list them with `faastui fusion`")
-        for f in state.functions:
-            self.fn_group.pop(f, None)
-        for c in list(self.containers_of(group)):
-            c.stale = True
-            if c.state != "busy":
-                self._retire(c, "unfused")
-        self.idle.pop(group, None)
-        self.event("unfuse", group=group, functions=state.functions)
-        return state.functions
-
-    def fusion_groups(self) -> list[FusionGroup]:
-        out = []
-        for g in self.groups.values():
-            cs = list(self.containers_of(g.name))
-            nodes = sorted({c.node.name for c in cs})
-            out.append(FusionGroup(name=g.name, functions=list(g.functions),
-                                   node=",".join(nodes), state=_unit_state(cs),
-                                   calls_local=g.calls_local, calls_remote=g.calls_remote))
-        return out
-
-
-def _load_msg(spec: packages.FunctionSpec) -> dict:
-    """The zygote's ``load`` message for a function."""
-    return {"op": "load", "fn": spec.name, "dir": spec.directory, "handler": spec.handler,
-            "signature": spec.signature, "env": spec.env}
 
 
 def _long_running(spec: packages.FunctionSpec | None) -> bool:
     """[workflow hook] A loop started by an async call, scaled by its controller."""
     return spec is not None and spec.labels.get("faastui.io/long-running") == "true"
-
-
-def _unit_state(containers: list[Container]) -> str:
-    states = {c.state for c in containers}
-    for s in ("busy", "warm", "prewarm"):
-        if s in states:
-            return s
-    return "cold"

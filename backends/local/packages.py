@@ -235,7 +235,7 @@ def install_source(source: str, root: Path, name: str, requirements: list[str] |
             if proc.returncode != 0:
                 tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["pip failed"]
                 raise InvalidRequest(f"installing requirements failed: {tail[0]}")
-        spec = read_spec(tmp, name)
+        read_spec(tmp, name)  # validates before it becomes the package
         final = root / name
         _swap_in(tmp, final)
     except BaseException:
