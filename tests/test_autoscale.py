@@ -40,8 +40,9 @@ def test_policies_share_one_interface():
         make_policy("psychic")
 
 
-def test_reactive_is_arrival_rate_times_service_time():
-    assert ReactivePolicy().decide(obs(arrival_rate=95.0, service_time_s=0.1)) == 10
+def test_reactive_is_arrival_rate_times_service_time_over_utilisation():
+    assert ReactivePolicy().decide(obs(arrival_rate=80.0, service_time_s=0.1)) == 10  # 8 / 0.8
+    assert ReactivePolicy(utilisation=1.0).decide(obs(arrival_rate=95.0, service_time_s=0.1)) == 10
     assert ReactivePolicy().decide(obs(arrival_rate=0.0)) == 1
 
 

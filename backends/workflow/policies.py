@@ -60,11 +60,21 @@ class FixedPolicy(Policy):
 
 
 class ReactivePolicy(Policy):
-    """ceil(lambda x S): enough capacity for the arrival rate just measured."""
+    """ceil(lambda x S / utilisation): the usual baseline (what an HPA-style scaler
+    with a utilisation target does) sized for the arrival rate just measured.
+
+    Args:
+        utilisation: the busy share each worker is sized for (0.8: 20% headroom).
+    """
     name = "reactive"
 
+    def __init__(self, utilisation: float = 0.8):
+        if not 0 < utilisation <= 1:
+            raise ValueError("utilisation must be in (0, 1]")
+        self.utilisation = utilisation
+
     def decide(self, obs: Observation) -> int:
-        return max(1, math.ceil(obs.arrival_rate * obs.service_time_s))
+        return max(1, math.ceil(obs.arrival_rate * obs.service_time_s / self.utilisation))
 
 
 class TargetPolicy(Policy):
