@@ -394,10 +394,7 @@ class Dashboard(App[int]):
         if isinstance(pane, NodesPane):
             return pane.table.cursor_key()
         if isinstance(pane, PlacementPane):
-            col = pane.table.cursor_column
-            nodes = pane.node_names
-            if 1 <= col <= len(nodes):
-                return nodes[col - 1]
+            return pane.node_at(pane.table.cursor_column)
         return None
 
     # ---- actions ---------------------------------------------------------------------

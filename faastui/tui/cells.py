@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rich.text import Text
 
-__all__ = ["Palette", "bar", "sparkline", "age_text", "ms", "pct", "placement_cell",
+__all__ = ["Palette", "bar", "metric_cell", "spark_cell", "sparkline", "age_text", "ms", "pct", "placement_cell",
            "PLACEMENT_WIDTH"]
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
@@ -104,13 +105,38 @@ def pct(v: float | None) -> str:
 def placement_cell(counts: dict[str, int] | None, palette: Palette) -> Text:
     """A grid cell: ``b1 w2 p1`` (busy, warm, prewarm counts) or a dim ``cold``/``·``.
 
-    The hottest state colours the cell, so warmth reads at a glance.
+    Cells are cached by value (a shared Text is never mutated after it is built).
     """
     if not counts:
+        return _placement_cell(0, 0, 0, palette, False)
+    return _placement_cell(counts.get("busy", 0), counts.get("warm", 0), counts.get("prewarm", 0),
+                           palette, True)
+
+
+@lru_cache(maxsize=4096)
+def spark_cell(spark: str, style: str) -> Text:
+    """A sparkline string as a styled cell (cached by value)."""
+    return Text(spark, style=style)
+
+
+def metric_cell(used: float, total: float, label: str, palette: Palette, width: int = 6) -> Text:
+    """A bar followed by ``used/total`` (cached by value)."""
+    return _metric_cell(used, total, label, palette, width)
+
+
+@lru_cache(maxsize=8192)
+def _metric_cell(used: float, total: float, label: str, palette: Palette, width: int) -> Text:
+    text = bar(used, total, width, palette)
+    text.append(label)
+    return text
+
+
+@lru_cache(maxsize=1024)
+def _placement_cell(busy: int, warm: int, prewarm: int, palette: Palette, any_: bool) -> Text:
+    if not any_:
         return Text("·", style=palette.dim)
     text = Text()
-    parts = [(s, counts.get(s, 0)) for s in ("busy", "warm", "prewarm")]
-    shown = [(s, n) for s, n in parts if n]
+    shown = [(s, n) for s, n in (("busy", busy), ("warm", warm), ("prewarm", prewarm)) if n]
     if not shown:
         return Text("cold", style=palette.cold)
     for i, (state, n) in enumerate(shown):

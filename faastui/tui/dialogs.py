@@ -593,7 +593,7 @@ class HelpScreen(ModalScreen[None]):
             table.add_row(key, desc, Text(avail, style="dim" if avail != "ok" else ""))
         tail = Text("\n:nodes :fn :queues :qos :fusion :events (focus a pane)  :all  :ctx NAME  "
                     ":theme NAME  :q\nFilter: /regex, /!regex negates, empty clears. "
-                    "space marks functions for f. Keys remap in config.yaml under keys: "
+                    "space marks functions for f; [ and ] page the Placement node columns. Keys remap in config.yaml under keys: "
                     "{binding_id: key}.", style="dim")
         with VerticalScroll():
             yield Static(table)

@@ -14,12 +14,14 @@ from collections import deque
 from typing import Any
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Tree
 
 from backends.model import Snapshot
 
-from .cells import PLACEMENT_WIDTH, Palette, age_text, bar, ms, pct, placement_cell, sparkline
+from .cells import (PLACEMENT_WIDTH, Palette, age_text, metric_cell, ms, pct, placement_cell,
+                    spark_cell, sparkline)
 from .table import KeyedTable
 
 __all__ = ["Pane", "TablePane", "NodesPane", "PlacementPane", "QueuesPane", "QoSPane",
@@ -103,8 +105,14 @@ class TablePane(Pane):
         for obj in self.items(snap):
             key = self.key_of(obj)
             new[key] = obj
-            if old.get(key) == obj and key in prev_rows and not self.always_changes(key):
-                rows[key] = prev_rows[key]
+            if old.get(key) == obj and key in prev_rows:
+                row = prev_rows[key]
+                if self.always_changes(key):
+                    new_row = self.restyle(key, row)
+                    if new_row != row:
+                        changed.append(key)
+                    row = new_row
+                rows[key] = row
             else:
                 rows[key] = self.cells(obj)
                 changed.append(key)
@@ -113,6 +121,10 @@ class TablePane(Pane):
 
     def always_changes(self, key: str) -> bool:
         return False
+
+    def restyle(self, key: str, row: tuple) -> tuple:
+        """A row whose model did not change but whose derived cells may (sparklines)."""
+        return self.cells(self.models[key])
 
     def repaint(self) -> None:
         self.models = {}
@@ -139,42 +151,73 @@ class NodesPane(TablePane):
     def always_changes(self, key: str) -> bool:
         return key in self._changed_warm
 
+    def restyle(self, key: str, row: tuple) -> tuple:
+        return row[:-1] + (str(self.warm.get(key, 0)),)  # only the warm count moved
+
     def cells(self, n) -> tuple:
         p = self.palette
-        cpu = bar(n.used_cpus, n.cpus, 6, p)
-        cpu.append(f" {n.used_cpus:.1f}/{n.cpus:g}")
-        mem = bar(n.used_memory_mb, n.memory_mb, 6, p)
-        mem.append(f" {n.used_memory_mb:.0f}/{n.memory_mb:.0f}")
+        cpu = metric_cell(n.used_cpus, n.cpus, f" {n.used_cpus:.1f}/{n.cpus:g}", p)
+        mem = metric_cell(n.used_memory_mb, n.memory_mb,
+                          f" {n.used_memory_mb:.0f}/{n.memory_mb:.0f}", p)
         ready = Text("yes", style=p.ok) if n.ready else Text("NO", style=p.bad)
         return (n.name, ready, cpu, mem, f"{n.containers}/{n.max_containers}",
                 str(self.warm.get(n.name, 0)))
 
 
 class PlacementPane(TablePane):
-    """Functions x nodes; a cell shows busy/warm/prewarm counts, coloured by the hottest."""
+    """Functions x nodes; a cell shows busy/warm/prewarm counts, coloured by the hottest.
+
+    Node columns are a window (``[`` and ``]`` page through them): a DataTable with a
+    thousand columns measures and renders every cell of a row, so the grid never has
+    more than ``WINDOW`` node columns (bench/tui.py).
+    """
 
     part, title = "placements", "Placement"
     columns = [("function", "FUNCTION", 19)]
+    WINDOW = 12
+    BINDINGS = [Binding("left_square_bracket", "page_nodes(-1)", "Prev nodes", id="nodes_prev",
+                        show=False),
+                Binding("right_square_bracket", "page_nodes(1)", "Next nodes", id="nodes_next",
+                        show=False)]
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.counts: dict[str, dict[str, dict[str, int]]] = {}  # fn -> node -> state -> n
         self.node_names: list[str] = []
+        self.window: list[str] = []
+        self.node_offset = 0
         self.marked: set[str] = set()
+        self._snap: Snapshot | None = None
 
     def count_text(self) -> str:
         base = super().count_text()
-        return f"{base} fn x {len(self.node_names)} nodes" + (f" · {len(self.marked)} marked"
-                                                               if self.marked else "")
+        n = len(self.node_names)
+        span = (f"nodes {self.node_offset + 1}-{self.node_offset + len(self.window)} of {n} ([ ])"
+                if n > len(self.window) else f"{n} nodes")
+        return f"{base} fn x {span}" + (f" · {len(self.marked)} marked" if self.marked else "")
+
+    def action_page_nodes(self, step: int) -> None:
+        if not self.node_names:
+            return
+        last = max(0, len(self.node_names) - self.WINDOW)
+        self.node_offset = max(0, min(last, self.node_offset + step * self.WINDOW))
+        if self._snap is not None:
+            self.apply(self._snap)
+            self.badge(time.time())
 
     def apply(self, snap: Snapshot) -> None:
+        self._snap = snap
         nodes = [n.name for n in snap.nodes]
         if nodes != self.node_names:
             self.node_names = nodes
+            self.node_offset = max(0, min(self.node_offset, len(nodes) - self.WINDOW))
+        window = nodes[self.node_offset:self.node_offset + self.WINDOW]
+        if window != self.window:
+            self.window = window
             self.table.set_columns([("function", "FUNCTION", 19)]
-                                   + [(f"n:{n}", n, max(PLACEMENT_WIDTH, len(n) + 1)) for n in nodes])
+                                   + [(f"n:{n}", n, max(PLACEMENT_WIDTH, len(n) + 1)) for n in window])
             self.table.rows_all = {}
-            self.counts = {}
+        index = {n: i + 1 for i, n in enumerate(window)}
         counts: dict[str, dict[str, dict[str, int]]] = {}
         for pl in snap.placements:
             if pl.count:
@@ -184,27 +227,35 @@ class PlacementPane(TablePane):
         changed = []
         prev = self.table.rows_all
         old = self.counts
+        palette = self.palette
         for fn in snap.functions:
             key = fn.name
             c = counts.get(key, {})
-            if key in prev and old.get(key) == c and (key in self.marked) == prev[key][0].plain.startswith("●"):
-                rows[key] = prev[key]
+            o = old.get(key, {})
+            row = prev.get(key)
+            name_ok = row is not None and (key in self.marked) == row[0].plain.startswith("●")
+            if row is not None and name_ok and c == o:
+                rows[key] = row
                 continue
             changed.append(key)
-            if key in prev and len(prev[key]) == len(nodes) + 1:
-                # only the cells of nodes whose counts changed are rebuilt
-                oc = old.get(key, {})
-                cells = list(prev[key])
-                for i, node in enumerate(nodes):
-                    if oc.get(node) != c.get(node):
-                        cells[i + 1] = placement_cell(c.get(node), self.palette)
-                cells[0] = self._name_cell(key)
+            if row is not None:
+                cells = list(row)  # only the cells of nodes whose counts changed are rebuilt
+                for node in set(c) | set(o):
+                    i = index.get(node)
+                    if i is not None and c.get(node) != o.get(node):
+                        cells[i] = placement_cell(c.get(node), palette)
+                if not name_ok:
+                    cells[0] = self._name_cell(key)
                 rows[key] = tuple(cells)
             else:
-                rows[key] = (self._name_cell(key),) + tuple(placement_cell(c.get(n), self.palette)
-                                                            for n in nodes)
+                rows[key] = (self._name_cell(key),) + tuple(placement_cell(c.get(n), palette)
+                                                            for n in window)
         self.counts = counts
         self.table.sync(rows, changed)
+
+    def node_at(self, column: int) -> str | None:
+        """The node of a grid column (0 is the function column)."""
+        return self.window[column - 1] if 1 <= column <= len(self.window) else None
 
     def _name_cell(self, fn: str) -> Text:
         if fn in self.marked:
@@ -249,12 +300,15 @@ class QueuesPane(TablePane):
         h = self.history.get(key)
         return bool(h) and len(set(h)) > 1  # the sparkline moves even when the numbers don't
 
+    def restyle(self, key: str, row: tuple) -> tuple:
+        return row[:-1] + (spark_cell(sparkline(self.history.get(key, ()), 12, lo=0), self.palette.bar),)
+
     def cells(self, q) -> tuple:
         p = self.palette
         oldest = "-" if q.oldest_age_s is None else f"{q.oldest_age_s:.1f}s"
         length = Text(str(q.length), style=p.warn if q.length > 100 else "")
         return (q.name, length, str(q.in_flight), f"{q.rate_in:.1f}", f"{q.rate_out:.1f}", oldest,
-                Text(sparkline(self.history.get(q.name, ()), 12, lo=0), style=p.bar))
+                spark_cell(sparkline(self.history.get(q.name, ()), 12, lo=0), p.bar))
 
 
 class QoSPane(TablePane):
@@ -291,6 +345,11 @@ class QoSPane(TablePane):
         h = self.p95.get(key)
         return bool(h) and len(h) > 1 and len(set(h)) > 1
 
+    def restyle(self, key: str, row: tuple) -> tuple:
+        p = self.palette
+        return row[:-2] + (spark_cell(sparkline(self.p95.get(key, ()), 10, lo=0), p.bar),
+                           spark_cell(sparkline(self.deadline.get(key, ()), 9, lo=0, hi=1), p.ok))
+
     def cells(self, q) -> tuple:
         p = self.palette
         ratio = q.deadline_ratio
@@ -299,8 +358,8 @@ class QoSPane(TablePane):
         errors = Text(str(q.errors), style=p.bad if q.errors else "")
         return (q.subject, kind, str(q.count), errors, ms(q.p50_ms), ms(q.p95_ms), ms(q.p99_ms),
                 Text(pct(ratio), style=dl_style), pct(q.cold_ratio),
-                Text(sparkline(self.p95.get(q.subject, ()), 10, lo=0), style=p.bar),
-                Text(sparkline(self.deadline.get(q.subject, ()), 9, lo=0, hi=1), style=p.ok))
+                spark_cell(sparkline(self.p95.get(q.subject, ()), 10, lo=0), p.bar),
+                spark_cell(sparkline(self.deadline.get(q.subject, ()), 9, lo=0, hi=1), p.ok))
 
 
 class FusionPane(Pane):

@@ -1,0 +1,219 @@
+"""Dashboard benchmark: a generated cluster of 1,000 nodes, 200 functions, 5,000 placements
+and 100 queues, fed to the real Dashboard (headless) through a fixed-data backend.
+
+Prints:
+- time to first frame: the app starting until the first snapshot is applied and
+  the screen has rendered it (in this process), plus the import cost of textual
+  and faastui.tui measured in a fresh interpreter;
+- the median time to apply a new snapshot with 10% of the cells changed (the
+  diffed, in-place path every refresh takes);
+- the median time of a full rebuild of the same data (tables cleared and rows
+  re-added, what a naive refresh does), and the ratio;
+- peak memory (max RSS) of the process.
+
+Goals (issue #4): first frame <= 1.0 s, incremental <= 30 ms median and >= 5x
+faster than a rebuild, memory <= 300 MB. Usage: ``python bench/tui.py [--rounds N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+from backends.base import Backend, Capability
+from backends.model import (FusionGroup, Function, Node, Placement, QoSStat, QueueStat, Snapshot)
+
+N_NODES, N_FUNCTIONS, N_PLACEMENTS, N_QUEUES = 1000, 200, 5000, 100
+STATES = ("cold", "prewarm", "warm", "busy")
+
+
+def generate(seed: int = 1) -> Snapshot:
+    rng = random.Random(seed)
+    nodes = [Node(f"node-{i:04d}", f"10.0.{i // 250}.{i % 250}", True, 8, 16384,
+                  round(rng.uniform(0, 8), 1), round(rng.uniform(0, 16384)), {"zone": f"z{i % 4}"},
+                  32, rng.randrange(32)) for i in range(N_NODES)]
+    functions = [Function(f"fn-{i:03d}", replicas=rng.randrange(3)) for i in range(N_FUNCTIONS)]
+    seen: set[tuple[str, str, str]] = set()
+    placements = []
+    while len(placements) < N_PLACEMENTS:
+        key = (f"fn-{rng.randrange(N_FUNCTIONS):03d}", f"node-{rng.randrange(N_NODES):04d}",
+               rng.choice(STATES))
+        if key in seen:
+            continue
+        seen.add(key)
+        placements.append(Placement(*key, count=0 if key[2] == "cold" else rng.randint(1, 4)))
+    queues = [QueueStat(f"queue-{i:03d}", rng.randrange(500), rng.randrange(20),
+                        rng.uniform(0, 100), rng.uniform(0, 100), rng.uniform(0, 30))
+              for i in range(N_QUEUES)]
+    qos = [QoSStat(f.name, 60, rng.randrange(1000), rng.randrange(5), rng.uniform(0.2, 2),
+                   rng.uniform(2, 20), rng.uniform(20, 80), 90, 100, rng.random() / 10)
+           for f in functions]
+    groups = [FusionGroup(f"group-{i}", [f"fn-{2 * i:03d}", f"fn-{2 * i + 1:03d}"],
+                          f"node-{i:04d}", "warm", rng.randrange(100), rng.randrange(10))
+              for i in range(10)]
+    return Snapshot(nodes, functions, placements, queues, qos, groups, taken_at=time.time())
+
+
+def mutate(snap: Snapshot, rng: random.Random, share: float = 0.10) -> Snapshot:
+    """A new snapshot with ``share`` of the rows/cells of each part changed."""
+    def some(items, change):
+        items = list(items)
+        for i in rng.sample(range(len(items)), int(len(items) * share)):
+            items[i] = change(items[i])
+        return items
+
+    return dataclasses.replace(
+        snap,
+        nodes=some(snap.nodes, lambda n: dataclasses.replace(
+            n, used_cpus=round(rng.uniform(0, 8), 1), containers=rng.randrange(32))),
+        placements=some(snap.placements, lambda p: dataclasses.replace(
+            p, count=(p.count % 4) + 1, state=rng.choice(STATES[1:]))),
+        queues=some(snap.queues, lambda q: dataclasses.replace(q, length=rng.randrange(500))),
+        qos=some(snap.qos, lambda q: dataclasses.replace(q, count=q.count + 1,
+                                                         p95_ms=rng.uniform(2, 20))),
+        taken_at=snap.taken_at + 1)
+
+
+class Generated(Backend):
+    """Fixed-data backend serving the generated snapshot."""
+
+    name = "bench"
+    capabilities = Capability.INVOKE
+
+    def __init__(self, snap: Snapshot):
+        self.snap = snap
+
+    async def snapshot(self) -> Snapshot:
+        return self.snap
+
+
+def child() -> None:
+    """Run the dashboard on the generated data in this (pty) process until killed."""
+    from faastui.tui.app import Dashboard
+
+    snap = generate()
+    Dashboard(lambda: Generated(snap), interval=3600, remember_theme=False,
+              engine_events=False).run()
+
+
+def pty_first_frame(timeout: float = 30.0) -> float:
+    """exec -> the generated data on screen, in a real pty (imports included)."""
+    import os
+    import pty
+    import select
+    import signal
+
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="200", LINES="60")
+    t0 = time.perf_counter()
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.execve(sys.executable, [sys.executable, __file__, "--child"], env)
+    seen = b""
+    try:
+        while time.perf_counter() - t0 < timeout:
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if ready:
+                try:
+                    seen += os.read(fd, 65536)
+                except OSError:
+                    break
+                if b"node-0000" in seen and b"fn-000" in seen:
+                    return time.perf_counter() - t0
+        raise RuntimeError("the dashboard never showed the data")
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+        os.close(fd)
+
+
+def import_cost() -> float:
+    code = ("import time; t=time.perf_counter(); import faastui.tui.app; "
+            "print(time.perf_counter()-t)")
+    return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                check=True).stdout)
+
+
+async def bench(rounds: int) -> dict:
+    from faastui.tui.app import Dashboard
+
+    snap = generate()
+    rng = random.Random(2)
+    variants = [snap]
+    for _ in range(rounds + 1):
+        variants.append(mutate(variants[-1], rng))
+    t0 = time.perf_counter()
+    app = Dashboard(lambda: Generated(snap), interval=3600, remember_theme=False, engine_events=False)
+    async with app.run_test(size=(200, 60)) as pilot:
+        while app.refreshes < 1:
+            await pilot.pause(0.01)
+        first_frame = time.perf_counter() - t0  # data applied to every pane (headless)
+        await pilot.pause()
+        incremental, rebuild, cells = [], [], []
+        for v in variants[1:rounds + 1]:
+            before = sum(p.table.cells_updated for p in _tables(app))
+            t = time.perf_counter()
+            app.apply_snapshot(v)
+            incremental.append(time.perf_counter() - t)
+            cells.append(sum(p.table.cells_updated for p in _tables(app)) - before)
+            await pilot.pause()
+        for v in variants[1:max(3, rounds // 3) + 1]:
+            t = time.perf_counter()
+            for pane in _tables(app):  # the naive refresh: clear and re-add every row
+                pane.table.clear()
+                pane.table.shown = {}
+                pane.table.rows_all = {}
+                pane.models = {}
+            app.panes["placements"].counts = {}
+            app.apply_snapshot(v)
+            rebuild.append(time.perf_counter() - t)
+            await pilot.pause()
+    return {"first_frame_s": first_frame, "incremental_ms": statistics.median(incremental) * 1000,
+            "rebuild_ms": statistics.median(rebuild) * 1000,
+            "cells_changed_per_refresh": statistics.median(cells)}
+
+
+def _tables(app):
+    from faastui.tui.panes import TablePane
+
+    return [p for p in app.panes.values() if isinstance(p, TablePane) and p.part != "events"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child()
+        return 0
+    imports = import_cost()
+    pty_frames = sorted(pty_first_frame() for _ in range(3))
+    res = asyncio.run(bench(args.rounds))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    ratio = res["rebuild_ms"] / res["incremental_ms"] if res["incremental_ms"] else float("inf")
+    print(f"data: {N_NODES} nodes, {N_FUNCTIONS} functions, {N_PLACEMENTS} placements, "
+          f"{N_QUEUES} queues; 10% changed per refresh "
+          f"(~{res['cells_changed_per_refresh']:.0f} cells updated)")
+    print(f"import textual + faastui.tui (fresh interpreter): {imports * 1000:.0f} ms")
+    pty_s = pty_frames[1]
+    print(f"app start -> data in every pane (headless):        {res['first_frame_s'] * 1000:.0f} ms")
+    print(f"time to first frame, exec in a pty -> data shown:  {pty_s * 1000:.0f} ms (median of 3)"
+          f"   goal <= 1000 ms {'ok' if pty_s <= 1.0 else 'MISSED'}")
+    print(f"incremental refresh, median:                       {res['incremental_ms']:.1f} ms"
+          f"   goal <= 30 ms {'ok' if res['incremental_ms'] <= 30 else 'MISSED'}")
+    print(f"full rebuild, median:                              {res['rebuild_ms']:.1f} ms"
+          f"   ratio {ratio:.1f}x   goal >= 5x {'ok' if ratio >= 5 else 'MISSED'}")
+    print(f"peak memory (max RSS):                             {peak_mb:.0f} MB"
+          f"   goal <= 300 MB {'ok' if peak_mb <= 300 else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
