@@ -127,17 +127,14 @@ async def _status(backend):
 
 @app.command()
 def demo(keep_running: bool = typer.Option(False, "--keep-running", help="Leave the engine up afterwards."),
-         port: int = typer.Option(0, "--port", min=0, max=65535, help="Engine port (0: any free port).")):
-    """Start an engine, deploy the sample functions, send a mixed load and report."""
-    try:
-        from faastui import demo as demo_module
-    except ImportError:
-        raise typer.Exit(_no_demo()) from None
+         port: int = typer.Option(0, "--port", min=0, max=65535, help="Engine port (0: any free port)."),
+         no_ui: bool = typer.Option(False, "--no-ui",
+                                    help="Print a report instead of opening the dashboard.")):
+    """Start an engine with the sample cluster and functions under a mixed load, and open the
+    dashboard on it (on a terminal; a printed report otherwise, or with --no-ui)."""
+    from faastui import demo as demo_module
+
     with handle_errors():
-        raise typer.Exit(demo_module.main(port=port, keep_running=keep_running))
-
-
-def _no_demo() -> int:
-    message("error: the demo is not part of this build yet")
-    return 1
+        raise typer.Exit(demo_module.main(port=port, keep_running=keep_running,
+                                          ui=False if no_ui else None))
 
