@@ -421,3 +421,16 @@ def test_fuse_starts_one_process_hosting_the_group(fresh_engine):
     assert {(p.function, p.state) for p in snap.placements if p.count} == {
         ("fusion-front", "prewarm"), ("fusion-back", "prewarm")}
     assert first.container_state == "prewarm" and first.result == {"text": "ba"}
+
+
+def test_node_cpu_used_comes_from_the_workers(fresh_engine):
+    async def go(b):
+        await b.deploy(FUNCTIONS / "cpu-burn")
+        await b.invoke("cpu-burn", {"ms": 1}, node="node-1")  # the worker exists
+        await b.snapshot()                                     # a first reading
+        await b.invoke("cpu-burn", {"ms": 300}, node="node-1")
+        return await b.snapshot()
+    snap = call(fresh_engine, go)
+    used = {n.name: n.used_cpus for n in snap.nodes}
+    assert used["node-1"] > 0.2, used  # ~300 ms busy within a ~0.3 s window (less if the CPU is shared)
+    assert used["node-2"] == 0.0

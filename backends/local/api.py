@@ -243,7 +243,7 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
 
     def node_models() -> list[Node]:
         return [Node(name=n.name, address="127.0.0.1", ready=n.ready, cpus=n.spec.cpus,
-                     memory_mb=n.spec.memory_mb, used_cpus=n.used_cpus,
+                     memory_mb=n.spec.memory_mb, used_cpus=n.cpu_usage(),
                      used_memory_mb=n.used_memory_mb, labels=dict(n.spec.labels),
                      max_containers=n.spec.max_containers, containers=len(n.containers))
                 for n in engine.nodes.values()]

@@ -31,6 +31,20 @@ _loads = json.loads
 
 
 _FN_HEADERS: dict[str, bytes] = {}  # the encoded {"fn": name} header, per function
+try:
+    _TICKS = os.sysconf("SC_CLK_TCK")
+except (ValueError, OSError, AttributeError):
+    _TICKS = 100
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process, or None if it is gone (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 class WorkerGone(Exception):
@@ -225,6 +239,7 @@ class NodeRuntime:
         self.ready = False
         self.stopping = False
         self.restarts: deque[float] = deque(maxlen=10)
+        self._cpu_seen: dict[int, tuple[float, float]] = {}  # pid -> (cpu seconds, when)
 
     # ---- zygote ----------------------------------------------------------------
     def start_zygote(self, env: dict | None = None) -> None:
@@ -343,9 +358,31 @@ class NodeRuntime:
     def used_memory_mb(self) -> float:
         return sum(c.memory_mb for c in self.containers.values())
 
-    @property
-    def used_cpus(self) -> float:
-        return sum(c.cpus for c in self.containers.values() if c.state == "busy")
+    def cpu_usage(self) -> float:
+        """CPUs the node's workers used since the last reading (from /proc; 0 elsewhere).
+
+        Each reading keeps the workers' CPU time, so a dashboard polling at
+        1-4 Hz sees the recent rate. A worker seen for the first time counts
+        from its start.
+        """
+        now = time.monotonic()
+        total = 0.0
+        seen: dict[int, tuple[float, float]] = {}
+        for c in self.containers.values():
+            if not c.pid:
+                continue
+            used = _cpu_seconds(c.pid)
+            if used is None:
+                continue
+            before = self._cpu_seen.get(c.pid)
+            if before is None:
+                before = (0.0, now - max(time.time() - c.created, 1e-3))
+            seen[c.pid] = (used, now)
+            elapsed = now - before[1]
+            if elapsed > 0:
+                total += max(0.0, used - before[0]) / elapsed
+        self._cpu_seen = seen
+        return round(total, 3)
 
     def has_room(self, memory_mb: float) -> bool:
         return (len(self.containers) < self.spec.max_containers
