@@ -31,7 +31,8 @@ from .phases import Workload, steady
 from .policies import Observation, Policy
 from .reaper import Reaper
 
-__all__ = ["RunConfig", "Summary", "Status", "WorkflowController", "read_status", "stop_run", "MIN_WORKERS",
+__all__ = ["RunConfig", "Summary", "Status", "WorkflowController", "read_status", "stop_run",
+           "StatusReader", "request_stop", "MIN_WORKERS",
            "MAX_WORKERS"]
 
 MIN_WORKERS, MAX_WORKERS = 1, 32
@@ -396,3 +397,35 @@ def stop_run(r) -> bool:
     state = r.hget(P.RUN_KEY, "state")
     r.set(P.STOP_KEY, "1")
     return state in (b"running", "running")
+
+
+class StatusReader:
+    """Reads the workflow's status from a Redis URL (what faces call: no Redis for them)."""
+
+    def __init__(self, url: str):
+        from ._redis import connect_checked
+
+        self._r = connect_checked(url)
+
+    def read(self) -> Status:
+        return read_status(self._r)
+
+    def close(self) -> None:
+        self._r.close()
+
+    def __enter__(self) -> "StatusReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def request_stop(url: str) -> bool:
+    """Ask the run on ``url`` to stop; True if one was running."""
+    from ._redis import connect_checked
+
+    r = connect_checked(url)
+    try:
+        return stop_run(r)
+    finally:
+        r.close()

@@ -197,38 +197,19 @@ def status_cmd(output: Format = OutputOpt, watch: bool = WatchOpt, interval: flo
     """The current (or last) run: progress, pool, QoS."""
     import time
 
-    from backends.workflow._redis import connect
-    from backends.workflow.controller import read_status
+    from backends.workflow.controller import StatusReader
 
     url = _redis_url()
-    with handle_errors():
-        r = _connected(connect, url)
-        try:
-            while True:
-                s = read_status(r)
-                if output in (Format.json, Format.yaml):
-                    emit(s.to_dict(), output)
-                else:
-                    _print_status(s)
-                if not watch:
-                    break
-                time.sleep(interval)
-        finally:
-            r.close()
-
-
-def _connected(connect, url: str):
-    import redis
-
-    from backends.errors import Unreachable
-
-    r = connect(url, timeout=5.0)
-    try:
-        r.ping()
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise Unreachable(f"the workflow's Redis does not answer: {exc}",
-                          hint="is the engine up? `faastui up`") from None
-    return r
+    with handle_errors(), StatusReader(url) as reader:
+        while True:
+            s = reader.read()
+            if output in (Format.json, Format.yaml):
+                emit(s.to_dict(), output)
+            else:
+                _print_status(s)
+            if not watch:
+                break
+            time.sleep(interval)
 
 
 def _print_status(s) -> None:
@@ -246,14 +227,9 @@ def _print_status(s) -> None:
 @app.command("stop")
 def stop_cmd():
     """Stop the running workflow: every loop ends after its current round."""
-    from backends.workflow._redis import connect
-    from backends.workflow.controller import stop_run
+    from backends.workflow.controller import request_stop
 
     url = _redis_url()
     with handle_errors():
-        r = _connected(connect, url)
-        try:
-            running = stop_run(r)
-        finally:
-            r.close()
+        running = request_stop(url)
     message("stopping the workflow" if running else "no workflow was running; stop flag set")
