@@ -182,7 +182,8 @@ class PlacementPane(TablePane):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.counts: dict[str, dict[str, dict[str, int]]] = {}  # fn -> node -> state -> n
+        # fn -> node -> state -> n, for the nodes in the window only
+        self.counts: dict[str, dict[str, dict[str, int]]] = {}
         self.node_names: list[str] = []
         self.window: list[str] = []
         self.node_offset = 0
@@ -218,9 +219,11 @@ class PlacementPane(TablePane):
                                    + [(f"n:{n}", n, max(PLACEMENT_WIDTH, len(n) + 1)) for n in window])
             self.table.rows_all = {}
         index = {n: i + 1 for i, n in enumerate(window)}
+        # only the window's nodes are counted: a change on a node off screen must not mark
+        # its function's row as changed (with 1,000 nodes nearly every row would be)
         counts: dict[str, dict[str, dict[str, int]]] = {}
         for pl in snap.placements:
-            if pl.count:
+            if pl.count and pl.node in index:
                 per = counts.setdefault(pl.function, {}).setdefault(pl.node, {})
                 per[pl.state] = per.get(pl.state, 0) + pl.count
         rows: dict[str, tuple] = {}
