@@ -248,19 +248,18 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
                      max_containers=n.spec.max_containers, containers=len(n.containers))
                 for n in engine.nodes.values()]
 
+    def function_model(name: str) -> Function:
+        spec = engine.functions[name]
+        total, _ = engine.replicas(name)
+        return Function(name=name, image=spec.image, runtime=spec.runtime, handler=spec.handler,
+                        replicas=max(total, spec.min_replicas), available_replicas=total,
+                        memory_mb=spec.memory_mb, cpus=spec.cpus, timeout_s=spec.timeout_s,
+                        labels=dict(spec.labels), fusion_group=engine.fn_group.get(name),
+                        deadline_ms=spec.deadline_ms,
+                        invocations=engine.invocation_count.get(name, 0))
+
     def function_models() -> list[Function]:
-        out = []
-        for name in sorted(engine.functions):
-            spec = engine.functions[name]
-            total, _ = engine.replicas(name)
-            out.append(Function(name=name, image=spec.image, runtime=spec.runtime,
-                                handler=spec.handler, replicas=max(total, spec.min_replicas),
-                                available_replicas=total, memory_mb=spec.memory_mb,
-                                cpus=spec.cpus, timeout_s=spec.timeout_s, labels=dict(spec.labels),
-                                fusion_group=engine.fn_group.get(name),
-                                deadline_ms=spec.deadline_ms,
-                                invocations=engine.invocation_count.get(name, 0)))
-        return out
+        return [function_model(name) for name in sorted(engine.functions)]
 
     def placements() -> list[Placement]:
         counts: dict[tuple[str, str, str], int] = {}
@@ -310,7 +309,7 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
     @route("GET", V1 + "/functions/{name}")
     async def v1_function(req):
         name = engine.resolve(req.params["name"]).name
-        return json_response(next(f.to_dict() for f in function_models() if f.name == name))
+        return json_response(function_model(name).to_dict())
 
     @route("DELETE", V1 + "/functions/{name}")
     async def v1_remove(req):
@@ -412,7 +411,7 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
         if not isinstance(replicas, int) or isinstance(replicas, bool):
             raise InvalidRequest("'replicas' must be an integer")
         spec = await engine.scale(str(data.get("function") or ""), replicas)
-        return json_response(next(f.to_dict() for f in function_models() if f.name == spec.name))
+        return json_response(function_model(spec.name).to_dict())
 
     @route("POST", V1 + "/deploy")
     async def v1_deploy(req):
@@ -432,7 +431,7 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
                 raise InvalidRequest("JSON deploys need 'handler' (source) or 'path' (a folder)")
         else:
             spec = await engine.deploy_zip(req.body, name)
-        return json_response(next(f.to_dict() for f in function_models() if f.name == spec.name), 201)
+        return json_response(function_model(spec.name).to_dict(), 201)
 
     @route("GET", V1 + "/logs/{name}")
     async def v1_logs(req):
