@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from rich.text import Text
 
-__all__ = ["Palette", "bar", "metric_cell", "spark_cell", "sparkline", "age_text", "ms", "pct", "placement_cell",
+__all__ = ["Palette", "bar", "metric_cell", "spark_cell", "styled", "sparkline", "age_text", "ms", "pct", "placement_cell",
            "PLACEMENT_WIDTH"]
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
@@ -64,21 +64,29 @@ def bar(used: float, total: float, width: int, palette: Palette) -> Text:
 
 
 def sparkline(values, width: int = 12, lo: float | None = None, hi: float | None = None) -> str:
-    """The last ``width`` values as block characters (empty history: blanks)."""
-    vals = [v for v in list(values)[-width:] if v is not None]
+    """The last ``width`` values as block characters (empty history: blanks).
+
+    Cached by the window's values: a history that did not move (or moved back to a
+    window seen before) costs a tuple and a lookup, not a re-scale of every point.
+    """
+    return _sparkline(tuple(values)[-width:], width, lo, hi)
+
+
+@lru_cache(maxsize=8192)
+def _sparkline(window: tuple, width: int, lo: float | None, hi: float | None) -> str:
+    vals = [v for v in window if v is not None]
     if not vals:
         return " " * width
     low = min(vals) if lo is None else lo
     high = max(vals) if hi is None else hi
     span = high - low
-    out = []
-    for v in list(values)[-width:]:
-        if v is None:
-            out.append(" ")
-            continue
-        k = 0 if span <= 0 else int((v - low) / span * (len(_BLOCKS) - 1) + 0.5)
-        out.append(_BLOCKS[max(0, min(len(_BLOCKS) - 1, k))])
-    return "".join(out).rjust(width)
+    top = len(_BLOCKS) - 1
+    if span <= 0:
+        out = "".join(" " if v is None else _BLOCKS[0] for v in window)
+    else:
+        out = "".join(" " if v is None else _BLOCKS[max(0, min(top, int((v - low) / span * top + 0.5)))]
+                      for v in window)
+    return out.rjust(width)
 
 
 def age_text(then: float | None, now: float | None = None) -> str:
@@ -117,6 +125,13 @@ def placement_cell(counts: dict[str, int] | None, palette: Palette) -> Text:
 def spark_cell(spark: str, style: str) -> Text:
     """A sparkline string as a styled cell (cached by value)."""
     return Text(spark, style=style)
+
+
+@lru_cache(maxsize=4096)
+def styled(text: str, style: str) -> Text:
+    """A one-style cell (``yes``/``NO``, counts), cached by value: an unchanged cell is the
+    same object as last tick, so the table's row comparison stops at identity."""
+    return Text(text, style=style)
 
 
 def metric_cell(used: float, total: float, label: str, palette: Palette, width: int = 6) -> Text:

@@ -21,13 +21,14 @@ from textual.widgets import Tree
 from backends.model import Snapshot
 
 from .cells import (PLACEMENT_WIDTH, Palette, age_text, metric_cell, ms, pct, placement_cell,
-                    spark_cell, sparkline)
+                    spark_cell, sparkline, styled)
 from .table import KeyedTable
 
 __all__ = ["Pane", "TablePane", "NodesPane", "PlacementPane", "QueuesPane", "QoSPane",
            "FusionPane", "EventsPane", "PANES", "HISTORY"]
 
 HISTORY = 24  # points kept per sparkline
+_WARM = ("warm", "prewarm", "busy")  # states counted in the nodes pane's WARM column
 
 
 class Pane(Vertical):
@@ -105,7 +106,8 @@ class TablePane(Pane):
         for obj in self.items(snap):
             key = self.key_of(obj)
             new[key] = obj
-            if old.get(key) == obj and key in prev_rows:
+            was = old.get(key)
+            if (was is obj or was == obj) and key in prev_rows:
                 row = prev_rows[key]
                 if self.always_changes(key):
                     new_row = self.restyle(key, row)
@@ -138,13 +140,37 @@ class NodesPane(TablePane):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.warm: dict[str, int] = {}
+        self._placements: list | None = None  # last tick's list, for the warm-count diff
 
     def apply(self, snap: Snapshot) -> None:
-        warm: dict[str, int] = {}
-        for p in snap.placements:
-            if p.state in ("warm", "prewarm", "busy") and p.count:
-                warm[p.node] = warm.get(p.node, 0) + p.count
-        self._changed_warm = {k for k in set(warm) | set(self.warm) if warm.get(k) != self.warm.get(k)}
+        placements = snap.placements
+        prev = self._placements
+        self._placements = placements
+        diff = None
+        if prev is not None and len(prev) == len(placements):
+            diff = [i for i, (a, b) in enumerate(zip(prev, placements)) if a is not b]
+            if len(diff) > len(placements) // 4:
+                diff = None  # mostly new objects (a fresh parse): count from scratch
+        if diff is None:
+            warm: dict[str, int] = {}
+            for p in placements:
+                if p.state in _WARM and p.count:
+                    warm[p.node] = warm.get(p.node, 0) + p.count
+            self._changed_warm = {k for k in set(warm) | set(self.warm)
+                                  if warm.get(k) != self.warm.get(k)}
+        else:  # only the placements that are not the same objects as last tick move counts
+            warm = dict(self.warm)
+            touched = set()
+            for i in diff:
+                for p, sign in ((prev[i], -1), (placements[i], 1)):
+                    if p.state in _WARM and p.count:
+                        n = warm.get(p.node, 0) + sign * p.count
+                        if n:
+                            warm[p.node] = n
+                        else:
+                            warm.pop(p.node, None)
+                        touched.add(p.node)
+            self._changed_warm = {k for k in touched if warm.get(k) != self.warm.get(k)}
         self.warm = warm
         super().apply(snap)
 
@@ -159,7 +185,7 @@ class NodesPane(TablePane):
         cpu = metric_cell(n.used_cpus, n.cpus, f" {n.used_cpus:.1f}/{n.cpus:g}", p)
         mem = metric_cell(n.used_memory_mb, n.memory_mb,
                           f" {n.used_memory_mb:.0f}/{n.memory_mb:.0f}", p)
-        ready = Text("yes", style=p.ok) if n.ready else Text("NO", style=p.bad)
+        ready = styled("yes", p.ok) if n.ready else styled("NO", p.bad)
         return (n.name, ready, cpu, mem, f"{n.containers}/{n.max_containers}",
                 str(self.warm.get(n.name, 0)))
 
@@ -309,7 +335,7 @@ class QueuesPane(TablePane):
     def cells(self, q) -> tuple:
         p = self.palette
         oldest = "-" if q.oldest_age_s is None else f"{q.oldest_age_s:.1f}s"
-        length = Text(str(q.length), style=p.warn if q.length > 100 else "")
+        length = styled(str(q.length), p.warn if q.length > 100 else "")
         return (q.name, length, str(q.in_flight), f"{q.rate_in:.1f}", f"{q.rate_out:.1f}", oldest,
                 spark_cell(sparkline(self.history.get(q.name, ()), 12, lo=0), p.bar))
 
@@ -358,9 +384,9 @@ class QoSPane(TablePane):
         ratio = q.deadline_ratio
         dl_style = "" if ratio is None else p.ok if ratio >= 0.99 else p.warn if ratio >= 0.9 else p.bad
         kind = "fn" if q.subject in self.functions else "wf"
-        errors = Text(str(q.errors), style=p.bad if q.errors else "")
+        errors = styled(str(q.errors), p.bad if q.errors else "")
         return (q.subject, kind, str(q.count), errors, ms(q.p50_ms), ms(q.p95_ms), ms(q.p99_ms),
-                Text(pct(ratio), style=dl_style), pct(q.cold_ratio),
+                styled(pct(ratio), dl_style), pct(q.cold_ratio),
                 spark_cell(sparkline(self.p95.get(q.subject, ()), 10, lo=0), p.bar),
                 spark_cell(sparkline(self.deadline.get(q.subject, ()), 9, lo=0, hi=1), p.ok))
 

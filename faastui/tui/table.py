@@ -115,7 +115,7 @@ class KeyedTable(DataTable):
                 # refresh for the whole batch below (bench/tui.py: ~3,000 cells a tick)
                 row = self._data[key]
                 for ck, a, b in zip(col_keys, old, cells):
-                    if a != b:
+                    if a is not b and a != b:  # `!=` has no identity shortcut (Text.__eq__)
                         row[ck] = b
                         updated += 1
                 shown[key] = cells
