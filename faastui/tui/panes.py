@@ -80,6 +80,7 @@ class TablePane(Pane):
         super().__init__(**kwargs)
         self.table = KeyedTable(self.columns, id=f"{self.part}-table")
         self.models: dict[str, Any] = {}
+        self._items: list | None = None  # last tick's objects, for _apply_diff
 
     def compose(self):
         yield self.table
@@ -98,12 +99,16 @@ class TablePane(Pane):
         return getattr(snap, self.part)
 
     def apply(self, snap: Snapshot) -> None:
+        items = self.items(snap)
+        prev_items, self._items = self._items, items
+        if prev_items is not None and self._apply_diff(prev_items, items):
+            return
         rows: dict[str, tuple] = {}
         changed = []
         old = self.models
         new: dict[str, Any] = {}
         prev_rows = self.table.rows_all
-        for obj in self.items(snap):
+        for obj in items:
             key = self.key_of(obj)
             new[key] = obj
             was = old.get(key)
@@ -120,6 +125,48 @@ class TablePane(Pane):
                 changed.append(key)
         self.models = new
         self.table.sync(rows, changed)
+
+    def _apply_diff(self, prev_items: list, items: list) -> bool:
+        """The common tick: the same rows in the same order, a few objects replaced. Only the
+        positions whose object is not the one of last tick are looked at (plus the rows
+        ``always_changing`` names); False (nothing done) when the shape differs."""
+        prev_rows, models = self.table.rows_all, self.models
+        n = len(items)
+        if len(prev_items) != n or len(prev_rows) != n or len(models) != n:
+            return False
+        diff = [i for i, (a, b) in enumerate(zip(prev_items, items)) if a is not b]
+        if len(diff) > n // 4:
+            return False  # mostly new objects (a fresh parse): the full comparison
+        key_of = self.key_of
+        for i in diff:
+            key = key_of(items[i])
+            if key != key_of(prev_items[i]) or models.get(key) is not prev_items[i]:
+                return False
+        rows = dict(prev_rows)
+        models = dict(models)
+        changed = set()
+        for i in diff:
+            obj = items[i]
+            key = key_of(obj)
+            models[key] = obj
+            if obj != prev_items[i]:
+                rows[key] = self.cells(obj)
+                changed.add(key)
+        self.models = models
+        for key in self.always_changing():
+            if key in changed or key not in rows:
+                continue
+            row = rows[key]
+            new_row = self.restyle(key, row)
+            if new_row != row:
+                rows[key] = new_row
+                changed.add(key)
+        self.table.sync(rows, changed)
+        return True
+
+    def always_changing(self):
+        """The keys ``always_changes`` is true for (override when a pane knows them)."""
+        return [k for k in self.models if self.always_changes(k)]
 
     def always_changes(self, key: str) -> bool:
         return False
@@ -176,6 +223,9 @@ class NodesPane(TablePane):
 
     def always_changes(self, key: str) -> bool:
         return key in self._changed_warm
+
+    def always_changing(self):
+        return self._changed_warm
 
     def restyle(self, key: str, row: tuple) -> tuple:
         return row[:-1] + (str(self.warm.get(key, 0)),)  # only the warm count moved
