@@ -84,8 +84,9 @@ def _sparkline(window: tuple, width: int, lo: float | None, hi: float | None) ->
     if span <= 0:
         out = "".join(" " if v is None else _BLOCKS[0] for v in window)
     else:
-        out = "".join(" " if v is None else _BLOCKS[max(0, min(top, int((v - low) / span * top + 0.5)))]
-                      for v in window)
+        blocks = _BLOCKS
+        out = "".join([" " if v is None else blocks[0 if (k := int((v - low) / span * top + 0.5)) < 0
+                                                    else top if k > top else k] for v in window])
     return out.rjust(width)
 
 
