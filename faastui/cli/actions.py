@@ -17,7 +17,7 @@ import typer
 from ..output import Format, emit, format_result, invocation_summary, message
 from ._common import OutputOpt, call, complete_function, complete_node, usage_error
 
-__all__ = ["app", "read_payload", "parse_replicas"]
+__all__ = ["app", "read_payload"]
 
 app = typer.Typer(rich_markup_mode=None)
 
@@ -198,17 +198,13 @@ def scale(fn: str = typer.Argument(..., help="Function name.", autocompletion=co
           replicas: str = typer.Argument(..., help="N, +K or -K.", metavar="N|+K|-K"),
           output: Format = OutputOpt):
     """Set the minimum replicas kept of a function."""
-    sign, n = parse_replicas(replicas)
+    from faastui.scaling import parse_replicas, scale_to
 
-    async def run(b):
-        target = n
-        if sign != "=":
-            current = (await b.describe(fn)).replicas
-            target = max(0, current + n if sign == "+" else current - n)
-        return await b.scale(fn, target)
-
-    res = call(run)
-    emit(res, output)
+    try:
+        parse_replicas(replicas)
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+    emit(call(lambda b: scale_to(b, fn, replicas)), output)
 
 
 @app.command()

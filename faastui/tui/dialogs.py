@@ -30,6 +30,7 @@ from backends.errors import BackendError, InvalidRequest
 from backends.model import DispatchStep
 
 from .. import locations
+from ..scaling import scale_to
 
 __all__ = ["ActionDialog", "InvokeDialog", "PrewarmDialog", "DispatchDialog", "FuseDialog",
            "UnfuseDialog", "ScaleDialog", "DeployDialog", "ConfirmRemove", "HelpScreen",
@@ -473,16 +474,6 @@ class UnfuseDialog(ActionDialog):
         return Outcome("unfuse", f"unfused {group}: {', '.join(fns)}", fns)
 
 
-def parse_replicas(text: str) -> tuple[str, int]:
-    """``"5"`` -> ("=", 5); ``"+2"`` -> ("+", 2); ``"-1"`` -> ("-", 1). Raises ValueError."""
-    text = text.strip()
-    sign = text[:1] if text[:1] in "+-" else "="
-    digits = text[1:] if sign != "=" else text
-    if not digits.isdigit():
-        raise ValueError(f"bad replica count {text!r}: use N, +K or -K")
-    return sign, int(digits)
-
-
 class ScaleDialog(ActionDialog):
     verb = "scale"
     heading = "Scale: the minimum containers kept of a function"
@@ -499,12 +490,7 @@ class ScaleDialog(ActionDialog):
 
     async def perform(self) -> Outcome:
         fn = self.value("#function")
-        sign, n = parse_replicas(self.value("#replicas"))
-        target = n
-        if sign != "=":
-            current = (await self.backend.describe(fn)).replicas
-            target = max(0, current + n if sign == "+" else current - n)
-        res = await self.backend.scale(fn, target)
+        res = await scale_to(self.backend, fn, self.value("#replicas"))
         return Outcome("scale", f"scaled {fn} to {res.replicas} replica(s) "
                                 f"({res.available_replicas} available)", res)
 
