@@ -84,7 +84,6 @@ class Router:
     def __init__(self):
         self.exact: dict[tuple[str, str], Handler] = {}
         self.prefix: list[tuple[str, str, str, Handler]] = []  # method, prefix, param, handler
-        self.paths: set[str] = set()
 
     def add(self, method: str, path: str, handler: Handler) -> None:
         """``path`` is exact, or ends in ``/{param}`` (one trailing segment, may hold '/')."""
@@ -94,7 +93,6 @@ class Router:
             self.prefix.sort(key=lambda r: -len(r[1]))
         else:
             self.exact[(method, path)] = handler
-        self.paths.add(path.split("{", 1)[0])
 
     def match(self, method: str, path: str) -> tuple[Handler | None, dict, bool]:
         """(handler, params, path_known)."""
@@ -112,7 +110,7 @@ class Router:
 
 class _Conn(asyncio.Protocol):
     __slots__ = ("server", "transport", "parser", "url", "headers", "body", "queue", "busy",
-                 "closing", "_header_name", "_size")
+                 "closing", "_size")
 
     def __init__(self, server: "HttpServer"):
         self.server = server

@@ -229,7 +229,6 @@ class NodeRuntime:
         self.name = spec.name
         self.containers: dict[str, Container] = {}
         self.by_pid: dict[int, Container] = {}
-        self.exits: deque = deque(maxlen=200)
         self.proc: subprocess.Popen | None = None
         self.control: socket.socket | None = None
         self._rids = itertools.count(1)
@@ -281,7 +280,6 @@ class NodeRuntime:
             container = self.by_pid.pop(msg["pid"], None)
             if container is not None:
                 container.exit_info = msg
-                self.exits.append((time.time(), container.unit, msg))
 
     def _zygote_lost(self) -> None:
         self.ready = False
