@@ -27,13 +27,14 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
+from textual.widgets import DataTable, Header, Input, Static, Tree
 
 from backends.base import ACTION_CAPABILITY, Backend
 from backends.errors import BackendError, Unreachable
 from backends.model import Snapshot
 
 from .cells import Palette
+from .footer import QuietFooter
 from .panes import (EventsPane, FusionPane, NodesPane, Pane, PlacementPane, QoSPane, QueuesPane,
                     TablePane)
 from .themes import DEFAULT_THEME, load_themes, resolve_theme
@@ -172,7 +173,7 @@ class Dashboard(App[int]):
                 yield pane
         yield Static("", id="status")
         yield Input(id="prompt")
-        yield Footer()
+        yield QuietFooter()
 
     def _select_theme(self) -> None:
         """Register the theme files and pick the theme, before the first CSS pass.
