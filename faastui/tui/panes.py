@@ -86,7 +86,7 @@ class TablePane(Pane):
         yield self.table
 
     def count_text(self) -> str:
-        shown, total = len(self.table.shown), len(self.table.rows_all)
+        shown, total = len(self.table.target), len(self.table.rows_all)
         return f"{total}" if shown == total else f"{shown}/{total} /{self.table.filter_text}"
 
     def key_of(self, obj) -> str:
