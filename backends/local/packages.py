@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from ..agent import entry_name
 from ..errors import InvalidRequest
 
 __all__ = ["FunctionSpec", "read_spec", "validate_name", "install_dir", "install_zip",
@@ -223,7 +224,7 @@ def install_source(source: str, root: Path, name: str, requirements: list[str] |
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
     try:
         (tmp / "handler.py").write_text(source)
-        meta = {"name": name, "handler": "handler:" + _entry_name(source)}
+        meta = {"name": name, "handler": "handler:" + entry_name(source)}
         meta.update(extra or {})
         (tmp / "function.yaml").write_text(yaml.safe_dump(meta))
         if reqs:
@@ -242,10 +243,3 @@ def install_source(source: str, root: Path, name: str, requirements: list[str] |
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return read_spec(final, name)
-
-
-def _entry_name(source: str) -> str:
-    for candidate in ("handle", "main", "handler"):
-        if re.search(rf"^def {candidate}\s*\(", source, re.M):
-            return candidate
-    raise InvalidRequest("handler source defines none of handle(), main(), handler()")
