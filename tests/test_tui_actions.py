@@ -116,6 +116,32 @@ def test_panes_show_the_engine(engine):
     run(go())
 
 
+def test_events_show_calls_made_elsewhere(engine):
+    """A call made by another client (here the CLI's backend) appears in Events as a call."""
+    async def go():
+        app = make_app(engine)
+        async with app.run_test(size=SIZE) as pilot:
+            await started(app, pilot)
+            async with engine.backend() as other:
+                inv = await other.invoke("echo", {"from": "elsewhere"}, node="node-3")
+                bad = await other.invoke("crash", "x")
+            assert inv.status == "ok" and bad.status != "ok"
+            await refreshed(app, pilot)
+            rows = [r for r in app.panes["events"].table.shown.values() if r[1] == "call"]
+            texts = [r[2].plain for r in rows]
+            mine = [t for t in texts if t.startswith("echo @node-3")]
+            assert mine and mine[0].endswith("ok"), texts
+            crashed = next(r for r in rows if r[2].plain.startswith("crash"))
+            assert f"  {bad.status}" in crashed[2].plain and bad.status in ("error", "crashed")
+            assert crashed[2].style == app.panes["events"].palette.bad  # shown as a failure
+            # the next refresh adds nothing twice
+            n = len(rows)
+            await refreshed(app, pilot)
+            again = [r for r in app.panes["events"].table.shown.values() if r[1] == "call"]
+            assert len(again) == n
+    run(go())
+
+
 # ---- i: invoke -------------------------------------------------------------------------------
 def test_i_invokes_on_the_chosen_node(engine):
     async def go():

@@ -30,7 +30,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static, Tree
 
 from backends.base import ACTION_CAPABILITY, Backend
-from backends.errors import BackendError, Unreachable
+from backends.errors import BackendError, Unreachable, Unsupported
 from backends.model import Snapshot
 
 from .cells import Palette
@@ -53,6 +53,9 @@ VIEWS = {"nodes": "nodes", "node": "nodes", "no": "nodes", "fn": "placements",
          "functions": "placements", "placement": "placements", "placements": "placements",
          "queues": "queues", "q": None, "qos": "qos", "fusion": "fusion_groups",
          "events": "events", "ev": "events"}
+
+#: finished calls fetched per poll for the Events pane (under load, the latest of them)
+CALLS_PER_TICK = 20
 
 _ERROR_PARTS = {"node": "nodes", "placement": "placements", "queue": "queues", "qos": "qos",
                 "fusion": "fusion_groups", "function": "placements"}
@@ -84,10 +87,11 @@ class Dashboard(App[int]):
     ]
 
     class SnapshotFetched(Message):
-        def __init__(self, snapshot: Snapshot, events: list[dict]):
+        def __init__(self, snapshot: Snapshot, events: list[dict], calls: list | None = None):
             super().__init__()
             self.snapshot = snapshot
             self.events = events
+            self.calls = calls or []  # the latest finished calls, newest first
 
     class SnapshotFailed(Message):
         def __init__(self, error: str):
@@ -124,6 +128,7 @@ class Dashboard(App[int]):
         self.failures = 0
         self._timer = None
         self._events_since = 0.0
+        self._calls_supported = True
         self._last_table: TablePane | FusionPane | None = None
         self._prompt_mode = ""
         self._theme_ready = False
@@ -235,11 +240,19 @@ class Dashboard(App[int]):
             backend = self.backend
             snap = await asyncio.wait_for(backend.snapshot(), self.poll_timeout)
             events: list[dict] = []
+            calls: list = []
             if self.engine_events and hasattr(backend, "events"):
                 try:
                     events = await asyncio.wait_for(backend.events(self._events_since), 2.0)
                 except (BackendError, TimeoutError):
                     events = []
+            if self.engine_events and self._calls_supported:
+                try:
+                    calls = await asyncio.wait_for(backend.invocations(CALLS_PER_TICK), 2.0)
+                except Unsupported:
+                    self._calls_supported = False  # a backend with no call history: stop asking
+                except (BackendError, TimeoutError):
+                    calls = []
         except TimeoutError:
             self.post_message(self.SnapshotFailed(
                 f"the {name} backend did not answer within {self.poll_timeout:g}s"))
@@ -248,7 +261,7 @@ class Dashboard(App[int]):
                 await self._drop_backend()  # rebuilt next tick: the engine may come back elsewhere
             self.post_message(self.SnapshotFailed(str(exc)))
         else:
-            self.post_message(self.SnapshotFetched(snap, events))
+            self.post_message(self.SnapshotFetched(snap, events, calls))
 
     async def _drop_backend(self) -> None:
         backend, self.backend = self.backend, None
@@ -272,6 +285,8 @@ class Dashboard(App[int]):
         if msg.events:
             self._events_since = max(float(e.get("t", 0)) for e in msg.events)
             self.panes["events"].add_engine(msg.events)
+        if msg.calls:
+            self.panes["events"].add_calls(msg.calls)
         self.panes["events"].flush()
         self._tick_badges()
         self._set_status()

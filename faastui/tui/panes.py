@@ -524,6 +524,7 @@ class EventsPane(TablePane):
         self.events: deque[tuple[str, float, str, Text]] = deque(maxlen=self.LIMIT)
         self.seq = 0
         self.last_engine_t = 0.0
+        self.last_call: tuple[float, str] = (0.0, "")  # (ended_at, call_id) of the newest shown
 
     def apply(self, snap: Snapshot) -> None:  # events come from add(), not the snapshot
         pass
@@ -542,6 +543,20 @@ class EventsPane(TablePane):
             kind = str(e.get("kind", "?"))
             detail = "  ".join(f"{k}={v}" for k, v in e.items() if k not in ("t", "kind"))
             self.add(t, kind, detail, self.palette.bad if kind == "error" else "")
+
+    def add_calls(self, calls: list) -> None:
+        """Finished calls (newest first, as ``Backend.invocations`` gives them) not shown yet."""
+        p = self.palette
+        fresh = [c for c in calls if (c.ended_at, c.call_id) > self.last_call]
+        for c in reversed(fresh):  # oldest first, so the newest ends up on top
+            where = f" @{c.node}" if c.node else ""
+            state = f" {c.container_state}" if c.container_state else ""
+            what = f"{c.function}{where}{state}  {c.duration_ms:.1f} ms  {c.status}"
+            if c.error:
+                what += f": {c.error}"
+            self.add(c.ended_at or c.started_at, "call", what, "" if c.status == "ok" else p.bad)
+        if fresh:
+            self.last_call = max(self.last_call, max((c.ended_at, c.call_id) for c in fresh))
 
     def flush(self) -> None:
         rows = {key: (time.strftime("%H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}",
