@@ -127,3 +127,32 @@ DIALOGS = {
 def test_dialog(snap_compare, name):
     keys, fill = DIALOGS[name]
     assert snap_compare(make(), terminal_size=SIZE, run_before=_dialog(keys, fill))
+
+
+def test_events_keep_actions_while_calls_pour_in():
+    """Calls have their own bound in the Events pane: 300 of them never push actions out."""
+    import asyncio
+
+    from backends.model import Invocation
+
+    async def go():
+        app = make()
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            events = app.panes["events"]
+            events.add(NOW - 10, "deploy", "deployed a")
+            calls = [Invocation(f"c{i:03d}", "hello", "node-1", "warm", duration_ms=1.0,
+                                started_at=NOW + i, ended_at=NOW + i) for i in range(300)]
+            events.add_calls(calls[::-1])  # newest first, as Backend.invocations gives them
+            events.add_calls(calls[-5:][::-1])  # seen already: nothing added twice
+            events.add(NOW + 500, "scale", "scaled a to 2")
+            events.flush()
+            await pilot.pause()
+            rows = events.table.ordered_keys()
+            kinds = [events.table.shown[k][1] for k in rows]
+            assert kinds.count("call") == events.LIMIT // 2
+            assert kinds[0] == "scale" and "deploy" in kinds  # newest first; the action stays
+            newest_call = events.table.shown[rows[1]][2].plain
+            assert newest_call == "hello @node-1 warm  1.0 ms  ok"
+
+    asyncio.run(go())

@@ -522,6 +522,8 @@ class EventsPane(TablePane):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.events: deque[tuple[str, float, str, Text]] = deque(maxlen=self.LIMIT)
+        # calls get their own bound, so a busy cluster's calls never push the actions out
+        self.calls: deque[tuple[str, float, str, Text]] = deque(maxlen=self.LIMIT // 2)
         self.seq = 0
         self.last_engine_t = 0.0
         self.last_call: tuple[float, str] = (0.0, "")  # (ended_at, call_id) of the newest shown
@@ -532,7 +534,8 @@ class EventsPane(TablePane):
     def add(self, t: float, kind: str, what: str | Text, style: str = "") -> None:
         self.seq += 1
         text = what if isinstance(what, Text) else Text(what, style=style)
-        self.events.appendleft((f"e{self.seq:08d}", t, kind, text))
+        (self.calls if kind == "call" else self.events).appendleft(
+            (f"e{self.seq:08d}", t, kind, text))
 
     def add_engine(self, events: list[dict]) -> None:
         for e in events:
@@ -559,8 +562,9 @@ class EventsPane(TablePane):
             self.last_call = max(self.last_call, max((c.ended_at, c.call_id) for c in fresh))
 
     def flush(self) -> None:
+        merged = sorted((*self.events, *self.calls), key=lambda e: (e[1], e[0]), reverse=True)
         rows = {key: (time.strftime("%H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}",
-                      kind, what) for key, t, kind, what in self.events}
+                      kind, what) for key, t, kind, what in merged}
         self.table.sync(rows, [])
 
 
