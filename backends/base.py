@@ -157,6 +157,15 @@ class Backend(ABC):
     async def fusion_groups(self) -> list[FusionGroup]:
         return (await self.snapshot()).fusion_groups
 
+    async def call_graph(self) -> list[tuple[str, str, int]]:
+        """The synchronous calls functions made to each other (what fusion optimizes).
+
+        Returns: ``(caller, callee, calls)`` per edge, calls counted since the
+        backend started; calls inside a fusion group are local and not counted.
+        Raises: Unsupported if the backend does not record calls between functions.
+        """
+        raise Unsupported(f"the {self.name} backend does not record a call graph")
+
     async def scale(self, fn: str, replicas: int) -> Function:
         """Keep at least ``replicas`` containers of ``fn``. Returns: the function."""
         raise Unsupported(f"the {self.name} backend cannot scale")

@@ -123,6 +123,10 @@ class LocalBackend(Backend):
     async def fusion_groups(self) -> list[FusionGroup]:
         return [FusionGroup.from_dict(g) for g in await self._request("GET", "/faastui/v1/fusion")]
 
+    async def call_graph(self) -> list[tuple[str, str, int]]:
+        data = await self._request("GET", "/faastui/v1/callgraph")
+        return [(e["caller"], e["callee"], int(e["calls"])) for e in data]
+
     async def logs(self, fn: str, tail: int = 100) -> list[str]:
         data = await self._request("GET", f"/faastui/v1/logs/{fn}", params={"tail": tail})
         return list(data.get("lines", []))
