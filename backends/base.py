@@ -40,6 +40,7 @@ ACTION_CAPABILITY = {
     "dispatch": Capability.DISPATCH,
     "fuse": Capability.FUSE,
     "unfuse": Capability.FUSE,
+    "optimize": Capability.FUSE,
     "scale": Capability.SCALE,
     "deploy": Capability.DEPLOY,
     "remove": Capability.DEPLOY,

@@ -23,7 +23,8 @@ from backends.local.client import LocalBackend
 from faastui import config
 from faastui.tui.app import Dashboard
 from faastui.tui.dialogs import (ConfirmRemove, DeployDialog, DispatchDialog, FuseDialog, HelpScreen,
-                                 InvokeDialog, PrewarmDialog, ScaleDialog, UnfuseDialog)
+                                 InvokeDialog, OptimizeDialog, PrewarmDialog, ScaleDialog,
+                                 UnfuseDialog)
 
 from .conftest import FUNCTIONS, run
 
@@ -300,6 +301,67 @@ def test_f_fuses_marked_functions_and_u_unfuses(engine):
 
 
 # ---- s: scale ----------------------------------------------------------------------------------
+def test_shift_f_optimizes_fusion_from_the_call_graph(engine):
+    """F: the plan (dry run) as the dialog opens; Apply fuses; calls then stay local."""
+    async def go():
+        async with engine.backend() as b:
+            for i in range(4):
+                assert (await b.invoke("fusion-front", {"text": f"t{i}"})).status == "ok"
+            edges = {(a, c): n for a, c, n in await b.call_graph()}
+        assert edges[("fusion-front", "fusion-back")] >= 4
+        app = make_app(engine)
+        async with app.run_test(size=SIZE) as pilot:
+            await started(app, pilot)
+            dialog = await open_dialog(app, pilot, "F", OptimizeDialog)
+            dialog.query_one("#min_calls", Input).value = "3"
+            dialog.query_one("#min_share", Input).value = "0.9"
+            await until(pilot, lambda: dialog.plan is not None and dialog.plan.thresholds.min_calls == 3,
+                        what="the dry run")
+            assert cmdline(dialog) == ("$ faastui optimize-fusion --apply --min-calls 3 "
+                                       "--min-share 0.9 --max-size 4")
+            preview = dialog.result_text()
+            assert "dry run" in preview and "= fusion-back + fusion-front" in preview
+            assert not (await engine_snapshot(engine)).fusion_groups  # a dry run changes nothing
+            group = None
+            try:
+                outcome = await run_dialog(pilot, dialog)
+                assert outcome.ok and "applied" in outcome.summary
+                groups = (await engine_snapshot(engine)).fusion_groups
+                group = next(g.name for g in groups if "fusion-front" in g.functions)
+                assert set(next(g for g in groups if g.name == group).functions) == {
+                    "fusion-front", "fusion-back"}
+                await pilot.press("escape")
+                await refreshed(app, pilot)
+                assert group in [g.name for g in app.panes["fusion_groups"].groups]
+                assert "optimize-fusion" in events_text(app)
+                async with engine.backend() as b:  # the calls between them are local now
+                    inv = await b.invoke("fusion-front", {"text": "x"})
+                    assert inv.status == "ok"
+                    g = next(g for g in await b.fusion_groups() if g.name == group)
+                    assert g.calls_local >= 1
+            finally:
+                async with engine.backend() as b:
+                    for g in await b.fusion_groups():
+                        await b.unfuse(g.name)
+    run(go())
+
+
+def test_shift_f_with_bad_knobs_says_so_and_changes_nothing(engine):
+    async def go():
+        app = make_app(engine)
+        async with app.run_test(size=SIZE) as pilot:
+            await started(app, pilot)
+            dialog = await open_dialog(app, pilot, "F", OptimizeDialog)
+            dialog.query_one("#min_share", Input).value = "lots"
+            await until(pilot, lambda: "error" in dialog.result_text(), what="the error")
+            assert "min share" in dialog.result_text()
+            await pilot.press("ctrl+r")
+            await until(pilot, lambda: not dialog.running, what="the refused run")
+            assert dialog.outcome is None
+            assert not (await engine_snapshot(engine)).fusion_groups
+    run(go())
+
+
 def test_s_scales_relative(engine):
     async def go():
         app = make_app(engine)

@@ -67,6 +67,10 @@ class FixedBackend(Backend):
     async def snapshot(self) -> Snapshot:
         return fixed_snapshot()
 
+    async def call_graph(self) -> list[tuple[str, str, int]]:
+        return [("data-processor", "json-transformer", 120), ("hello", "echo", 40),
+                ("sleep", "echo", 38), ("fusion-front", "fusion-back", 3)]
+
 
 class ReadOnlyish(FixedBackend):
     """The same data from a backend without prewarm/fuse (greyed keys)."""
@@ -106,6 +110,9 @@ def _dialog(keys: tuple[str, ...], fill: dict[str, str] | None = None):
         for selector, value in (fill or {}).items():
             pilot.app.screen.query_one(selector).value = value
         await pilot.pause()
+        while getattr(pilot.app.screen, "plan", False) is None:  # the optimizer's dry run
+            await pilot.pause(0.02)
+        await pilot.pause()
     return before
 
 
@@ -116,6 +123,7 @@ DIALOGS = {
     "dispatch": (("d",), {"#steps": "edge-1:hello core-1:json-transformer"}),
     "fuse": (("space", "down", "space", "f"), {"#name": "pair-2"}),
     "unfuse": (("u",), None),
+    "optimize": (("F",), None),
     "scale": (("s",), {"#replicas": "+2"}),
     "deploy": (("D",), {"#path": "functions/hello", "#name": "hello-2"}),
     "remove": (("x",), None),

@@ -45,8 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["Dashboard", "run", "ACTIONS", "MUTATING"]
 
 #: the action keys, by binding id (= action name = the DESIGN.md verb)
-ACTIONS = ("invoke", "invoke_async", "prewarm", "dispatch", "fuse", "unfuse", "scale", "deploy",
-           "remove")
+ACTIONS = ("invoke", "invoke_async", "prewarm", "dispatch", "fuse", "unfuse", "optimize", "scale",
+           "deploy", "remove")
 MUTATING = frozenset(ACTIONS)  # every one changes state (even invoke warms a container)
 
 VIEWS = {"nodes": "nodes", "node": "nodes", "no": "nodes", "fn": "placements",
@@ -73,6 +73,7 @@ class Dashboard(App[int]):
         Binding("d", "dispatch", "Dispatch", id="dispatch"),
         Binding("f", "fuse", "Fuse", id="fuse"),
         Binding("u", "unfuse", "Unfuse", id="unfuse"),
+        Binding("F", "optimize", "Optimize", id="optimize", show=False),
         Binding("s", "scale", "Scale", id="scale"),
         Binding("D", "deploy", "Deploy", id="deploy"),
         Binding("x", "remove", "Remove", id="remove"),
@@ -468,6 +469,9 @@ class Dashboard(App[int]):
             group = next((f.fusion_group for f in self.snapshot.functions
                           if f.name == self.selected_function()), None)
         self._open(_dialogs().UnfuseDialog(*self._args(), groups=groups, group=group))
+
+    def action_optimize(self) -> None:
+        self._open(_dialogs().OptimizeDialog(*self._args()))
 
     def action_scale(self) -> None:
         fn = self.selected_function()
