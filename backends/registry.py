@@ -18,7 +18,8 @@ GROUP = "faastui.backends"
 #: fallback when the package is used from a source tree without being installed
 _BUILTIN = {"local": "backends.local.client:LocalBackend",
             "openfaas": "backends.openfaas:OpenFaaSBackend",
-            "invokers": "backends.invokers:InvokersBackend"}
+            "invokers": "backends.invokers:InvokersBackend",
+            "iluvatar": "backends.iluvatar:IluvatarBackend"}
 
 
 def _targets() -> dict[str, str]:

@@ -1,0 +1,631 @@
+"""IluvatarBackend: one Ilúvatar worker (github.com/COS-IN/iluvatar-faas) over its gRPC API.
+
+Speaks the worker service ``iluvatar_rpc.IluvatarWorker`` (``iluvatar_rpc.proto``):
+``invoke``, ``invoke_async`` + ``invoke_async_check``, ``prewarm``, ``register``,
+``status``, ``health`` and ``list_registered_funcs``, with the hand-written codec
+of ``backends._protowire`` (no protobuf, no generated code). ``grpcio`` is an
+optional extra (``pip install 'faastui[iluvatar]'``), imported on the first call.
+
+The context URL is the worker's gRPC address: ``grpc://HOST:PORT`` or ``HOST:PORT``.
+
+Names. Ilúvatar keys a function by (name, version) and calls the pair its
+fqdn, ``name-version``. faastui shows and reports functions by that fqdn
+(``hello-1``); as input it also takes ``name@version`` and a bare ``name`` when
+exactly one version is registered. ``deploy``/``register`` default the version to "1".
+
+Mapping. A worker is one node, named by its address (``127.0.0.1:8079``).
+``duration_ms`` is the worker's ``duration_us`` (worker to container);
+``overhead_ms`` is what this client measured on top of it, and for a cold call
+that overhead, container start included, is reported as ``cold_start_ms``
+(Ilúvatar does not report start-up apart). A function's own error comes back
+from the worker as ``success`` with the error text (not JSON) as its result:
+it becomes an Invocation with status "error". The worker's own refusals
+become errors: "Function was not registered" -> FunctionNotFound, "Not enough
+memory" -> CapacityExceeded; gRPC status codes are mapped in ``_rpc_error``.
+
+What the API does not tell. Ilúvatar lists no containers, so placements are
+what this client saw: prewarms it made and the container state each call
+reported (a fresh process starts from "cold"); QoS comes from this client's
+calls; memory and cpus are known for functions this client registered. The
+isolation sent is containerd unless function.yaml says ``isolation: docker``
+(a worker refuses one it does not run). An async result is handed out once
+by the worker; this client keeps it so ``result`` can be asked again. A
+registration cannot be removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import json
+import math
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from . import _protowire as pw
+from .base import Backend, Capability
+from .errors import (AuthError, BackendError, CapacityExceeded, Conflict, FunctionNotFound,
+                     InvalidRequest, NodeNotFound, NotFound, Unreachable, Unsupported, did_you_mean)
+from .model import Function, Invocation, Node, Placement, QoSStat, Snapshot
+
+__all__ = ["IluvatarBackend", "SERVICE"]
+
+#: the gRPC service of the worker (package iluvatar_rpc of iluvatar_rpc.proto)
+SERVICE = "iluvatar_rpc.IluvatarWorker"
+HINT = "check the worker address (grpc://HOST:PORT) and that iluvatar_worker is up"
+INSTALL_HINT = "pip install 'faastui[iluvatar]'"
+DEFAULT_VERSION = "1"
+QOS_WINDOW_S = 60.0
+
+#: rpc name -> (request class, response class)
+_METHODS: dict[str, tuple[type, type]] = {
+    "ping": (pw.PingRequest, pw.PingResponse),
+    "invoke": (pw.InvokeRequest, pw.InvokeResponse),
+    "invoke_async": (pw.InvokeAsyncRequest, pw.InvokeAsyncResponse),
+    "invoke_async_check": (pw.InvokeAsyncLookupRequest, pw.InvokeResponse),
+    "prewarm": (pw.PrewarmRequest, pw.PrewarmResponse),
+    "register": (pw.RegisterRequest, pw.RegisterResponse),
+    "status": (pw.StatusRequest, pw.StatusResponse),
+    "health": (pw.HealthRequest, pw.HealthResponse),
+    "list_registered_funcs": (pw.ListFunctionRequest, pw.ListFunctionResponse),
+}
+_STATES = {pw.ContainerState.COLD: "cold", pw.ContainerState.PREWARM: "prewarm",
+           pw.ContainerState.WARM: "warm"}
+_ISOLATIONS = {"containerd": pw.Isolation.CONTAINERD, "docker": pw.Isolation.DOCKER}
+#: gRPC status code name -> error class (NOT_FOUND on a function call: FunctionNotFound)
+_BY_CODE = {"UNAVAILABLE": Unreachable, "DEADLINE_EXCEEDED": Unreachable,
+            "NOT_FOUND": NotFound, "INVALID_ARGUMENT": InvalidRequest,
+            "FAILED_PRECONDITION": InvalidRequest, "OUT_OF_RANGE": InvalidRequest,
+            "ALREADY_EXISTS": Conflict, "ABORTED": Conflict,
+            "RESOURCE_EXHAUSTED": CapacityExceeded, "UNIMPLEMENTED": Unsupported,
+            "UNAUTHENTICATED": AuthError, "PERMISSION_DENIED": AuthError}
+
+
+def _grpc():
+    try:
+        import grpc  # deferred: an optional extra, and 60 ms only this backend pays
+        import grpc.aio  # noqa: F401
+    except ImportError:
+        raise InvalidRequest("the iluvatar backend needs grpcio, which is not installed",
+                             hint=INSTALL_HINT) from None
+    return grpc
+
+
+def _target(url: str) -> str:
+    """``grpc://host:port`` / ``http://host:port`` / ``host:port`` -> ``host:port``."""
+    text = url.strip()
+    for scheme in ("grpc://", "grpcs://", "http://", "https://"):
+        if text.startswith(scheme):
+            text = text[len(scheme):]
+    text = text.rstrip("/")
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or "/" in text:
+        raise InvalidRequest(f"bad Ilúvatar worker address {url!r}: expected HOST:PORT",
+                             hint="e.g. --url grpc://127.0.0.1:8079")
+    return text
+
+
+def _error_text(text: str) -> str:
+    """The message inside the worker's ``{ "Error": "..." }`` / ``{ "Status": ... }`` bodies."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text.strip()
+    if isinstance(data, dict):
+        for key in ("Error", "Status", "error"):
+            if key in data:
+                return str(data[key])
+    return text.strip()
+
+
+def _json_args(payload: Any) -> str:
+    """The ``json_args`` string for a payload (JSON value, JSON text, other text or bytes)."""
+    if payload is None:
+        return "{}"
+    if isinstance(payload, (bytes, bytearray)):
+        try:
+            payload = bytes(payload).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidRequest("Ilúvatar takes JSON arguments; the payload is not UTF-8") \
+                from None
+    if isinstance(payload, str):
+        try:
+            json.loads(payload)
+            return payload
+        except ValueError:
+            return json.dumps(payload)
+    try:
+        return json.dumps(payload)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequest(f"the payload is not JSON-serialisable: {exc}") from None
+
+
+def _memory_mb(value: Any) -> int:
+    """``128`` / ``"128Mi"`` / ``"1Gi"`` / ``"512M"`` -> whole MB."""
+    text = str(value).strip()
+    for suffix, factor in (("Gi", 1024), ("Mi", 1), ("G", 1000), ("M", 1)):
+        if text.endswith(suffix):
+            text, scale = text[: -len(suffix)], factor
+            break
+    else:
+        scale = 1
+    try:
+        return int(math.ceil(float(text) * scale))
+    except ValueError:
+        raise InvalidRequest(f"bad memory {value!r} in function.yaml",
+                             hint="e.g. memory: 128") from None
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))]
+
+
+def _lenient(response_cls: type):
+    """A response deserializer that returns a DecodeError instead of raising it."""
+    def decode(data: bytes):
+        try:
+            return response_cls.decode(data)
+        except pw.DecodeError as exc:
+            return exc
+    return decode
+
+
+def _tid() -> str:
+    return f"faastui-{uuid.uuid4().hex[:16]}"
+
+
+class IluvatarBackend(Backend):
+    name = "iluvatar"
+    capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.PREWARM
+                    | Capability.DEPLOY)
+
+    def __init__(self, url: str | None = None, *, timeout: float = 60.0,
+                 node_name: str | None = None, **_ignored):
+        if not url:
+            raise InvalidRequest("the iluvatar backend needs the worker's gRPC address",
+                                 hint="faastui context add NAME --backend iluvatar "
+                                      "--url grpc://HOST:PORT")
+        self.url = url
+        self.address = _target(url)
+        self.node_name = node_name or self.address
+        self.timeout = timeout
+        self._channel = None
+        self._loop = None
+        self._stubs: dict[str, Any] = {}
+        self._known: dict[str, tuple[str, str]] = {}  # fqdn -> (name, version)
+        self._images: dict[str, str] = {}  # fqdn -> image, from the worker's list
+        self._registered: dict[str, Function] = {}  # what this client registered
+        self._list_supported: bool | None = None  # None: not asked yet
+        self._containers: dict[str, collections.Counter] = {}  # fqdn -> {prewarm, warm}
+        self._history: collections.deque[Invocation] = collections.deque(maxlen=1000)
+        self._async: dict[str, tuple[str, float]] = {}  # cookie -> (fqdn, started_at)
+        self._results: dict[str, Invocation] = {}  # cookie -> finished async call
+
+    # ---- transport ------------------------------------------------------------------------
+    def _stub(self, method: str):
+        grpc = _grpc()
+        loop = asyncio.get_running_loop()
+        if self._channel is None or self._loop is not loop:
+            # a grpc.aio channel belongs to the event loop that made it
+            self._channel = grpc.aio.insecure_channel(self.address)
+            self._loop, self._stubs = loop, {}
+        stub = self._stubs.get(method)
+        if stub is None:
+            _request_cls, response_cls = _METHODS[method]
+            # requests are encoded by _rpc (to report a bad value), so they go as bytes
+            stub = self._channel.unary_unary(f"/{SERVICE}/{method}", request_serializer=None,
+                                             response_deserializer=_lenient(response_cls))
+            self._stubs[method] = stub
+        return stub
+
+    async def aclose(self) -> None:
+        channel, self._channel, self._stubs = self._channel, None, {}
+        if channel is not None and self._loop is asyncio.get_running_loop():
+            await channel.close()
+
+    async def _rpc(self, method: str, request, *, timeout: float | None = None,
+                   fn: str | None = None):
+        stub = self._stub(method)
+        grpc = _grpc()
+        try:
+            data = request.encode()
+        except (ValueError, TypeError) as exc:
+            raise InvalidRequest(f"cannot send this {method} request: {exc}") from None
+        try:
+            reply = await stub(data, timeout=timeout or min(self.timeout, 10.0))
+        except grpc.aio.AioRpcError as exc:
+            raise self._rpc_error(method, exc, fn) from None
+        if not isinstance(reply, pw.Message):  # grpc hands back None if decoding raised
+            raise BackendError(f"the {method} reply of {self.address} is not an Ilúvatar "
+                               f"message: {reply or 'unreadable'}",
+                               hint="is it an Ilúvatar worker (iluvatar_rpc.proto)?")
+        return reply
+
+    def _rpc_error(self, method: str, exc, fn: str | None) -> BackendError:
+        """The BackendError for a failed gRPC call (``exc``: grpc.aio.AioRpcError)."""
+        code = exc.code().name
+        details = (exc.details() or "").strip()
+        if code == "UNAVAILABLE":
+            return Unreachable(f"the Ilúvatar worker at {self.address} does not answer"
+                               + (f": {details}" if details else ""), hint=HINT)
+        if code == "DEADLINE_EXCEEDED":
+            return Unreachable(f"the Ilúvatar worker at {self.address} did not answer "
+                               f"{method} in time", hint=HINT)
+        if code == "UNIMPLEMENTED":
+            return Unsupported(f"the Ilúvatar worker at {self.address} has no {method} call",
+                               hint="an older worker version?")
+        cls = FunctionNotFound if code == "NOT_FOUND" and fn else _BY_CODE.get(code, BackendError)
+        return cls(f"Ilúvatar {method} failed ({code}): {details or 'no details'}")
+
+    # ---- names ----------------------------------------------------------------------------
+    async def _list(self) -> list[pw.RegisteredFunction] | None:
+        """The worker's registrations (None if it cannot list them); refreshes the cache."""
+        if self._list_supported is False:
+            return None
+        try:
+            resp = await self._rpc("list_registered_funcs", pw.ListFunctionRequest(_tid()))
+        except Unsupported:
+            self._list_supported = False
+            return None
+        self._list_supported = True
+        for f in resp.functions:
+            fqdn = f"{f.function_name}-{f.function_version}"
+            self._known[fqdn] = (f.function_name, f.function_version)
+            self._images[fqdn] = f.image_name
+        return list(resp.functions)
+
+    def _match(self, fn: str) -> tuple[str, str] | None:
+        if fn in self._known:
+            return self._known[fn]
+        versions = sorted(v for n, v in self._known.values() if n == fn)
+        if len(versions) > 1:
+            raise InvalidRequest(f"function {fn!r} has versions {', '.join(versions)}; name one",
+                                 hint=f"e.g. {fn}-{versions[-1]} or {fn}@{versions[-1]}")
+        return (fn, versions[0]) if versions else None
+
+    async def _resolve(self, fn: str) -> tuple[str, str]:
+        """(name, version) for ``fn`` (an fqdn, ``name@version`` or a bare name)."""
+        if not fn or not fn.strip():
+            raise InvalidRequest("a function name is needed")
+        if "@" in fn:
+            name, _, version = fn.partition("@")
+            if not name or not version:
+                raise InvalidRequest(f"bad function {fn!r}: expected NAME@VERSION")
+            return name, version
+        hit = self._match(fn)
+        if hit is None:
+            await self._list()
+            hit = self._match(fn)
+        if hit is not None:
+            return hit
+        if self._list_supported:  # the worker told us everything it has
+            names = list(self._known) + [n for n, _ in self._known.values()]
+            raise FunctionNotFound(
+                f"function {fn!r} is not registered on the Ilúvatar worker at {self.address}",
+                hint=did_you_mean(fn, names) or "register it with `faastui deploy DIR` "
+                                                "(a function.yaml naming an image)")
+        name, sep, version = fn.rpartition("-")
+        return (name, version) if sep and name and version else (fn, DEFAULT_VERSION)
+
+    def _check_node(self, node: str | None) -> None:
+        if node and node not in (self.node_name, self.address):
+            raise NodeNotFound(f"no node {node!r}: this Ilúvatar worker is one node, "
+                               f"{self.node_name!r}", hint=f"use --node {self.node_name}")
+
+    # ---- invocations ----------------------------------------------------------------------
+    def _not_registered(self, fqdn: str) -> FunctionNotFound:
+        return FunctionNotFound(f"function {fqdn!r} is not registered on the Ilúvatar worker "
+                                f"at {self.address}", hint="list them with `faastui functions`")
+
+    def _refusal(self, fqdn: str, message: str) -> BackendError | None:
+        """The error for a worker's refusal message, or None for an invocation failure."""
+        low = message.lower()
+        if "not registered" in low:
+            return self._not_registered(fqdn)
+        if "memory" in low and ("not enough" in low or "insufficient" in low):
+            return CapacityExceeded(f"the Ilúvatar worker at {self.address} has not enough "
+                                    f"memory for {fqdn}: {message}",
+                                    hint="wait for calls to finish or free containers")
+        return None
+
+    def _invocation(self, call_id: str, fqdn: str, resp: pw.InvokeResponse, *,
+                    rtt_ms: float | None, started: float, ended: float) -> Invocation:
+        state = _STATES.get(resp.container_state, "")
+        duration_ms = resp.duration_us / 1000.0
+        overhead_ms = max(0.0, rtt_ms - duration_ms) if rtt_ms is not None else 0.0
+        common = dict(call_id=call_id, function=fqdn, node=self.node_name, container_state=state,
+                      duration_ms=duration_ms, overhead_ms=overhead_ms,
+                      cold_start_ms=overhead_ms if state == "cold" else 0.0,
+                      started_at=started, ended_at=ended)
+        if not resp.success:
+            message = _error_text(resp.json_result)
+            error = self._refusal(fqdn, message)
+            if error is not None:
+                raise error
+            return Invocation(status="error", error=message, **common)
+        try:
+            result = json.loads(resp.json_result) if resp.json_result else None
+        except ValueError:  # the worker hands back a function's error as plain text
+            return Invocation(status="error", error=resp.json_result.strip(), **common)
+        return Invocation(status="ok", result=result, **common)
+
+    def _record(self, inv: Invocation) -> None:
+        self._history.append(inv)
+        counts = self._containers.setdefault(inv.function, collections.Counter())
+        if inv.container_state == "prewarm":
+            counts["prewarm"] = max(0, counts["prewarm"] - 1)
+            counts["warm"] += 1
+        elif inv.container_state == "cold":
+            counts["warm"] += 1
+        elif inv.container_state == "warm" and not counts["warm"]:
+            counts["warm"] = 1
+
+    async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
+        self._check_node(node)
+        name, version = await self._resolve(fn)
+        fqdn, tid, args = f"{name}-{version}", _tid(), _json_args(payload)
+        started, t0 = time.time(), time.perf_counter()
+        resp = await self._rpc("invoke", pw.InvokeRequest(name, version, args, tid),
+                               timeout=self.timeout, fn=fqdn)
+        rtt_ms = (time.perf_counter() - t0) * 1000
+        inv = self._invocation(tid, fqdn, resp, rtt_ms=rtt_ms, started=started, ended=time.time())
+        self._record(inv)
+        return inv
+
+    async def invoke_async(self, fn: str, payload: Any) -> str:
+        name, version = await self._resolve(fn)
+        fqdn, started = f"{name}-{version}", time.time()
+        resp = await self._rpc("invoke_async",
+                               pw.InvokeAsyncRequest(name, version, _json_args(payload), _tid()),
+                               fn=fqdn)
+        if not resp.success or not resp.lookup_cookie:
+            await self._list()  # the worker gives no reason; the usual one is a missing function
+            if self._list_supported and fqdn not in self._known:
+                raise self._not_registered(fqdn)
+            raise BackendError(f"the Ilúvatar worker at {self.address} refused to start "
+                               f"{fqdn} asynchronously")
+        self._async[resp.lookup_cookie] = (fqdn, started)
+        return resp.lookup_cookie
+
+    async def result(self, call_id: str, wait: float = 0.0) -> Invocation:
+        if call_id in self._results:
+            return self._results[call_id]
+        fqdn, started = self._async.get(call_id, ("", 0.0))
+        deadline = time.monotonic() + max(0.0, wait)
+        while True:
+            resp = await self._rpc("invoke_async_check",
+                                   pw.InvokeAsyncLookupRequest(call_id, _tid()),
+                                   timeout=max(10.0, wait + 5.0))
+            message = "" if resp.success else _error_text(resp.json_result)
+            if message.lower() == "invocation not found":
+                raise NotFound(f"no async call {call_id!r} on the Ilúvatar worker at "
+                               f"{self.address}", hint="the worker hands a result out once; "
+                                                       "it may have been fetched already")
+            if message.lower() != "invocation not completed":
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return Invocation(call_id=call_id, function=fqdn, node=self.node_name,
+                                  status="pending", started_at=started)
+            await asyncio.sleep(min(0.05, left))
+        try:
+            inv = self._invocation(call_id, fqdn, resp, rtt_ms=None, started=started,
+                                   ended=time.time())
+        except BackendError as exc:  # the call was accepted; its outcome is this error
+            inv = Invocation(call_id=call_id, function=fqdn, node=self.node_name, status="error",
+                             error=exc.message, started_at=started, ended_at=time.time())
+        self._results[call_id] = inv
+        if fqdn:
+            self._record(inv)
+        return inv
+
+    async def prewarm(self, fn: str, node: str | None, count: int = 1) -> list[Invocation]:
+        if count < 1:
+            raise InvalidRequest("count must be >= 1")
+        self._check_node(node)
+        name, version = await self._resolve(fn)
+        fqdn, out = f"{name}-{version}", []
+        for i in range(count):
+            tid, started, t0 = _tid(), time.time(), time.perf_counter()
+            resp = await self._rpc("prewarm", pw.PrewarmRequest(name, version, tid,
+                                                                pw.Compute.CPU), fn=fqdn)
+            if not resp.success:
+                message = _error_text(resp.message)
+                error = self._refusal(fqdn, message) or BackendError(
+                    f"the Ilúvatar worker could not prewarm {fqdn}: {message}")
+                if i:
+                    error.message += f" ({i} of {count} containers were started)"
+                raise error
+            self._containers.setdefault(fqdn, collections.Counter())["prewarm"] += 1
+            out.append(Invocation(call_id=tid, function=fqdn, node=self.node_name,
+                                  container_state="prewarm", status="ok",
+                                  cold_start_ms=(time.perf_counter() - t0) * 1000,
+                                  started_at=started, ended_at=time.time()))
+        return out
+
+    # ---- registration ---------------------------------------------------------------------
+    async def register(self, name: str, image: str, memory_mb: int, cpus: int = 1,
+                       parallel: int = 1, *, version: str = DEFAULT_VERSION,
+                       isolation: str = "containerd") -> Function:
+        """Register ``name``/``version`` to run ``image`` with ``memory_mb`` MB and ``cpus``.
+
+        Returns: the Function (named ``name-version``).
+        Raises: Conflict if that name and version are registered already (a
+        registration cannot be replaced: use a new version); InvalidRequest if
+        the worker refuses it (bad image, memory, cpus, parallel invokes).
+        """
+        try:
+            isolate = 0
+            for part in str(isolation).split(","):
+                isolate |= _ISOLATIONS[part.strip().lower()]
+        except KeyError:
+            raise InvalidRequest(f"unknown isolation {isolation!r}",
+                                 hint="containerd, docker or containerd,docker") from None
+        try:
+            memory_mb, cpus, parallel = int(memory_mb), int(cpus), int(parallel)
+        except (TypeError, ValueError):
+            raise InvalidRequest("memory, cpus and parallel must be whole numbers") from None
+        version = str(version)
+        fqdn = f"{name}-{version}"
+        request = pw.RegisterRequest(
+            function_name=name, function_version=version, image_name=image, memory=memory_mb,
+            cpus=cpus, parallel_invokes=parallel, transaction_id=_tid(),
+            compute=pw.Compute.CPU, isolate=isolate)
+        resp = await self._rpc("register", request)
+        if not resp.success:
+            error = resp.error.strip().strip('"')
+            if "already registered" in error:
+                raise Conflict(f"function {fqdn!r} is already registered on the Ilúvatar worker",
+                               hint="a registration cannot be replaced; bump `version`")
+            raise InvalidRequest(f"the Ilúvatar worker refused to register {fqdn}: {error}")
+        fqdn = resp.fqdn or fqdn
+        self._known[fqdn] = (name, version)
+        self._images[fqdn] = image
+        function = Function(name=fqdn, image=image, runtime="iluvatar",
+                            memory_mb=float(memory_mb), cpus=float(cpus),
+                            labels={"function_name": name, "function_version": version})
+        self._registered[fqdn] = function
+        return function
+
+    async def deploy(self, package: str | bytes, *, name: str | None = None) -> Function:
+        """Register the function a folder's ``function.yaml`` describes.
+
+        Keys: ``image`` (required), ``name`` (default: the folder's name),
+        ``version`` ("1"), ``memory`` (MB, or "256Mi"; 128), ``cpus`` (whole
+        cores, rounded up; 1), ``parallel`` (1), ``isolation`` (containerd).
+        """
+        if isinstance(package, (bytes, bytearray)):
+            raise InvalidRequest("Ilúvatar registers container images, not archives",
+                                 hint="pass a folder whose function.yaml names an image")
+        path = Path(package)
+        spec_path = path / "function.yaml" if path.is_dir() else path
+        import yaml  # deferred: only deploy reads YAML
+
+        try:
+            spec = yaml.safe_load(spec_path.read_text())
+        except OSError as exc:
+            raise InvalidRequest(f"cannot read {spec_path}: {exc.strerror}") from None
+        except yaml.YAMLError:
+            raise InvalidRequest(f"{spec_path} is not valid YAML") from None
+        if not isinstance(spec, dict):
+            raise InvalidRequest(f"{spec_path} must be a mapping")
+        if not spec.get("image"):
+            raise InvalidRequest(f"{spec_path} names no image; Ilúvatar runs container images",
+                                 hint="add e.g. `image: docker.io/alfuerst/"
+                                      "hello-iluvatar-action:latest`")
+        fn_name = name or spec.get("name") or (path.name if path.is_dir() else path.parent.name)
+        try:
+            cpus = int(math.ceil(float(spec.get("cpus", 1))))
+            parallel = int(spec.get("parallel", spec.get("parallel_invokes", 1)))
+        except (TypeError, ValueError):
+            raise InvalidRequest(f"{spec_path}: cpus and parallel must be numbers") from None
+        return await self.register(str(fn_name), str(spec["image"]),
+                                   _memory_mb(spec.get("memory", 128)), cpus, parallel,
+                                   version=str(spec.get("version", DEFAULT_VERSION)),
+                                   isolation=str(spec.get("isolation", "containerd")))
+
+    async def remove(self, fn: str) -> None:
+        raise Unsupported("an Ilúvatar worker cannot unregister a function",
+                          hint="register a new version instead")
+
+    # ---- reads ----------------------------------------------------------------------------
+    async def functions(self) -> list[Function]:
+        listed = await self._list()
+        # the worker's list is the truth; an older worker without one: what we registered
+        fqdns = ([f"{f.function_name}-{f.function_version}" for f in listed]
+                 if listed is not None else list(self._registered))
+        calls = collections.Counter(inv.function for inv in self._history)
+        out = []
+        for fqdn in sorted(set(fqdns)):
+            name, version = self._known.get(fqdn, (fqdn, ""))
+            mine = self._registered.get(fqdn)
+            running = sum(self._containers.get(fqdn, {}).values())
+            out.append(Function(
+                name=fqdn, image=self._images.get(fqdn, mine.image if mine else ""),
+                runtime="iluvatar", replicas=running, available_replicas=running,
+                memory_mb=mine.memory_mb if mine else 0.0, cpus=mine.cpus if mine else 0.0,
+                labels={"function_name": name, "function_version": version},
+                invocations=calls[fqdn]))
+        return out
+
+    async def describe(self, fn: str) -> Function:
+        name, version = await self._resolve(fn)
+        fqdn = f"{name}-{version}"
+        for function in await self.functions():
+            if function.name == fqdn:
+                return function
+        raise FunctionNotFound(f"function {fn!r} is not registered on the Ilúvatar worker",
+                               hint="list them with `faastui functions`")
+
+    async def _node(self, errors: list[str]) -> Node:
+        health = await self._rpc("health", pw.HealthRequest(_tid()))
+        try:
+            status = await self._rpc("status", pw.StatusRequest(_tid()))
+        except BackendError as exc:
+            errors.append(f"status: {exc}")
+            status = pw.StatusResponse()
+        busy = status.cpu_us + status.cpu_sy
+        total = busy + status.cpu_id + status.cpu_wa
+        return Node(
+            name=self.node_name, address=self.address,
+            ready=health.status == pw.RpcHealthStatus.HEALTHY,
+            cpus=float(status.num_system_cores), memory_mb=float(status.total_mem),
+            used_cpus=status.num_system_cores * busy / total if total > 0 else 0.0,
+            used_memory_mb=float(status.used_mem),
+            labels={"kind": "iluvatar-worker", "queue_len": str(status.queue_len),
+                    "running": str(status.num_running_funcs),
+                    "load_avg_1minute": f"{status.load_avg_1minute:.2f}"},
+            containers=sum(sum(c.values()) for c in self._containers.values()))
+
+    async def nodes(self) -> list[Node]:
+        return [await self._node([])]
+
+    def _placements(self, functions: list[Function]) -> list[Placement]:
+        out = []
+        for fqdn in sorted({f.name for f in functions} | set(self._containers)):
+            counts = self._containers.get(fqdn, collections.Counter())
+            states = [s for s in ("prewarm", "warm") if counts[s] > 0]
+            for state in states or ["cold"]:
+                out.append(Placement(function=fqdn, node=self.node_name, state=state,
+                                     count=counts[state] if states else 0))
+        return out
+
+    def _qos(self) -> list[QoSStat]:
+        since = time.time() - QOS_WINDOW_S
+        calls: dict[str, list[Invocation]] = collections.defaultdict(list)
+        for inv in self._history:
+            if inv.ended_at >= since and inv.status != "pending":
+                calls[inv.function].append(inv)
+        out = []
+        for fqdn, invs in sorted(calls.items()):
+            latencies = sorted((i.ended_at - i.started_at) * 1000 if i.started_at
+                               else i.duration_ms for i in invs)
+            out.append(QoSStat(
+                subject=fqdn, window_s=QOS_WINDOW_S, count=len(invs),
+                errors=sum(i.status != "ok" for i in invs),
+                p50_ms=_percentile(latencies, 0.50), p95_ms=_percentile(latencies, 0.95),
+                p99_ms=_percentile(latencies, 0.99),
+                cold_ratio=sum(i.container_state == "cold" for i in invs) / len(invs)))
+        return out
+
+    async def snapshot(self) -> Snapshot:
+        errors: list[str] = []
+        node = await self._node(errors)  # Unreachable here: the worker does not answer at all
+        try:
+            functions = await self.functions()
+        except BackendError as exc:
+            errors.append(f"functions: {exc}")
+            functions = list(self._registered.values())
+        return Snapshot(nodes=[node], functions=functions, placements=self._placements(functions),
+                        queues=[], qos=self._qos(), fusion_groups=[], taken_at=time.time(),
+                        errors=errors)
+
+    async def invocations(self, limit: int = 50) -> list[Invocation]:
+        """This client's latest calls, newest first (results left out)."""
+        latest = list(self._history)[-limit:] if limit > 0 else []
+        return [dataclasses.replace(inv, result=None) for inv in reversed(latest)]
