@@ -512,6 +512,22 @@ class FusionPane(Pane):
         return ["GROUP", "FUNCTION", "NODE", "STATE", "LOCAL", "REMOTE"], rows
 
 
+def _event_text(e: dict) -> str:
+    """An engine event in a line: ``unit @node`` first, then the other fields."""
+    head = ""
+    if e.get("unit") or e.get("function"):
+        head = str(e.get("unit") or e.get("function"))
+        if e.get("node"):
+            head += f" @{e['node']}"
+    rest = "  ".join(f"{k}={_short(v)}" for k, v in e.items()
+                     if k not in ("t", "kind", "unit", "function", "node") and v not in (None, ""))
+    return f"{head}  {rest}".strip()
+
+
+def _short(v) -> str:
+    return f"{v:.1f}" if isinstance(v, float) else str(v)
+
+
 class EventsPane(TablePane):
     """The latest invocations and actions, newest first, bounded."""
 
@@ -544,8 +560,7 @@ class EventsPane(TablePane):
                 continue
             self.last_engine_t = t
             kind = str(e.get("kind", "?"))
-            detail = "  ".join(f"{k}={v}" for k, v in e.items() if k not in ("t", "kind"))
-            self.add(t, kind, detail, self.palette.bad if kind == "error" else "")
+            self.add(t, kind, _event_text(e), self.palette.bad if kind == "error" else "")
 
     def add_calls(self, calls: list) -> None:
         """Finished calls (newest first, as ``Backend.invocations`` gives them) not shown yet."""
@@ -554,6 +569,8 @@ class EventsPane(TablePane):
         for c in reversed(fresh):  # oldest first, so the newest ends up on top
             where = f" @{c.node}" if c.node else ""
             state = f" {c.container_state}" if c.container_state else ""
+            if c.cold_start_ms:
+                state += f" (start {c.cold_start_ms:.1f} ms)"
             what = f"{c.function}{where}{state}  {c.duration_ms:.1f} ms  {c.status}"
             if c.error:
                 what += f": {c.error}"
