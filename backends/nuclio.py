@@ -1,0 +1,500 @@
+"""NuclioBackend: a Nuclio dashboard (port 8070 by default) through its REST API.
+
+Routes, as nuclio/nuclio serves them (``pkg/dashboard/resource/function.go`` and
+``invocation.go``): ``GET /api/functions`` (a map name -> ``{metadata, spec, status}``),
+``GET /api/functions/{name}``, ``POST /api/functions`` (202 while it builds),
+``PUT /api/functions/{name}``, ``DELETE /api/functions`` (the name in the body's metadata),
+``GET /api/functions/{name}/replicas`` and ``.../logs/{replica}?follow=false&tailLines=N``,
+and ``POST /api/function_invocations`` with the headers ``x-nuclio-function-name``,
+``x-nuclio-function-namespace``, ``x-nuclio-path``, ``x-nuclio-invoke-via`` and
+``x-nuclio-invoke-timeout``. Every call names the namespace (``x-nuclio-function-namespace``);
+listing, creating and updating also name the project (``x-nuclio-project-name``).
+
+Deploying is the agent style (``backends/agent.py``): the handler goes inline
+(``spec.build.functionSourceCode``, base64) with ``handler: "main:faastui_entry"``, so every
+entry signature the engine knows runs; requirements become ``build.commands``
+(``pip install REQ``). A deploy polls until ``status.state`` is ``ready`` (at most
+``deploy_timeout`` seconds, 120 by default) and raises with ``status.message`` when it is
+``error`` or ``unhealthy``. A folder (``handler.py``, optional ``requirements.txt`` and
+``function.yaml``) or a zip of one deploys the same way. ``scale`` sets ``minReplicas``
+(and ``maxReplicas`` at least as high) with ``build.mode: neverBuild``: no rebuild.
+
+Auth: Nuclio's dashboard has no login of its own; behind Iguazio it passes the
+``Authorization`` header on for verification. A ``token`` of the form ``user:password``
+is sent as basic auth (an ingress's, or Iguazio's), any other token as ``Bearer TOKEN``.
+
+How Nuclio's view maps onto the model: the dashboard shows no nodes, so the whole platform
+is one pseudo node named ``nuclio`` (its address: the dashboard). Placements on it:
+``ready`` -> ``warm`` (count = replicas), the provisioning states (``building``,
+``waitingFor...``, ``configuringResources``) -> ``prewarm`` (coming up, not yet used; count =
+desired replicas), ``scaledToZero``, ``imported``, ``error`` and ``unhealthy`` -> ``cold``
+(code present, nothing running; count 0). ``Function.replicas`` follows Nuclio's own rule:
+``spec.replicas``, else ``minReplicas`` (at least 1), 0 when scaled to zero or disabled;
+``available_replicas`` is that when the state is ``ready``, else 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import shlex
+import time
+import uuid
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from .agent import NUCLIO_ENTRY, HandlerSource, nuclio_source, prepare
+from .base import Backend, Capability
+from .errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest,
+                     NodeNotFound, Unreachable, Unsupported, did_you_mean, error_from_status)
+from .model import Function, Invocation, Node, Placement, Snapshot
+from .openfaas import _cpus, _memory_mb
+
+__all__ = ["NuclioBackend", "PSEUDO_NODE", "function_from_nuclio", "placement_state"]
+
+PSEUDO_NODE = "nuclio"
+ENTRY_HANDLER = f"main:{NUCLIO_ENTRY}"
+PROJECT_LABEL = "nuclio.io/project-name"
+HINT = ("check the dashboard URL and that it is up (it listens on :8070, e.g. "
+        "`kubectl -n nuclio port-forward svc/nuclio-dashboard 8070:8070`)")
+PROVISIONING = ("building", "waitingForBuild", "waitingForResourceConfiguration",
+                "waitingForScaleResourceFromZero", "waitingForScaleResourceToZero",
+                "configuringResources")
+FAILED = ("error", "unhealthy")
+
+
+def _seconds(text: Any) -> float:
+    """A Go duration ("30s", "1m", "500ms") in seconds; 0 if absent or unreadable."""
+    units = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    text = str(text or "").strip()
+    for suffix in ("ms", "s", "m", "h"):
+        if text.endswith(suffix):
+            try:
+                return float(text[: -len(suffix)]) * units[suffix]
+            except ValueError:
+                return 0.0
+    return 0.0
+
+
+def desired_replicas(spec: dict, state: str) -> int:
+    """Nuclio's own count: spec.replicas, else minReplicas (at least 1); 0 when off."""
+    if spec.get("disable") or state == "scaledToZero":
+        return 0
+    if int(spec.get("replicas") or 0) > 0:
+        return int(spec["replicas"])
+    return max(1, int(spec.get("minReplicas") or 0))
+
+
+def placement_state(state: str) -> str:
+    """The model's placement state for a Nuclio function state."""
+    if state == "ready":
+        return "warm"
+    return "prewarm" if state in PROVISIONING else "cold"
+
+
+def function_from_nuclio(data: dict) -> Function:
+    """A model Function from one ``{metadata, spec, status}`` of the dashboard."""
+    meta, spec = data.get("metadata") or {}, data.get("spec") or {}
+    state = (data.get("status") or {}).get("state", "")
+    replicas = desired_replicas(spec, state)
+    limits = (spec.get("resources") or {}).get("limits") or {}
+    deadline = (meta.get("annotations") or {}).get("faastui/deadline_ms")
+    return Function(
+        name=meta.get("name", ""), image=spec.get("image") or "",
+        runtime=spec.get("runtime") or "nuclio", handler=spec.get("handler") or "",
+        replicas=replicas, available_replicas=replicas if state == "ready" else 0,
+        memory_mb=_memory_mb(limits.get("memory")), cpus=_cpus(limits.get("cpu")),
+        timeout_s=_seconds(spec.get("eventTimeout")), labels=dict(meta.get("labels") or {}),
+        deadline_ms=float(deadline) if deadline else None)
+
+
+def _one_line(text: str, *, last: bool = False, limit: int = 300) -> str:
+    """The first (or, for a traceback, the last) non-blank line of ``text``."""
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    return (lines[-1 if last else 0] if lines else "")[:limit]
+
+
+def _path(fn: str, *rest: str) -> str:
+    return "/".join(["/api/functions", quote(fn, safe="")] + [quote(r, safe="") for r in rest])
+
+
+def _invocation_error(text: str) -> str | None:
+    """The dashboard's own invocation error, or None for the function's answer.
+
+    ``invocation.go`` writes ``{"error": "Failed to invoke function: ..."}`` with a format
+    string, so a message holding quotes is not valid JSON; read it as text.
+    """
+    head = '{"error": "Failed to invoke function'
+    stripped = text.strip()
+    if not (stripped.startswith(head) and stripped.endswith('"}')):
+        return None
+    return stripped[len('{"error": "'):-2]
+
+
+def _package_files(package: str | Path | bytes) -> tuple[dict[str, str], str]:
+    """handler.py, function.yaml and requirements.txt of a folder or a zip; and its name."""
+    wanted = ("handler.py", "function.yaml", "requirements.txt")
+    if isinstance(package, bytes):
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(package))
+        except zipfile.BadZipFile:
+            raise InvalidRequest("the package is not a zip archive") from None
+        files = {}
+        for member in archive.namelist():
+            parts = member.strip("/").split("/")
+            if parts[-1] in wanted and len(parts) <= 2 and parts[-1] not in files:
+                files[parts[-1]] = archive.read(member).decode("utf-8", "replace")
+        return files, ""
+    folder = Path(package)
+    if not folder.is_dir():
+        raise InvalidRequest(f"{folder} is not a folder")
+    files = {n: (folder / n).read_text() for n in wanted if (folder / n).is_file()}
+    return files, folder.resolve().name
+
+
+def _spec_from_yaml(meta: dict) -> dict:
+    """Nuclio spec fields from a function.yaml: memory (MB), cpus, timeout (s), env."""
+    spec: dict[str, Any] = {}
+    try:
+        limits = {}
+        if meta.get("memory"):
+            limits["memory"] = f"{int(float(meta['memory']))}Mi"
+        if meta.get("cpus"):
+            limits["cpu"] = f"{int(float(meta['cpus']) * 1000)}m"
+        if limits:
+            spec["resources"] = {"limits": limits}
+        if meta.get("timeout"):
+            spec["eventTimeout"] = f"{float(meta['timeout']):g}s"
+    except (TypeError, ValueError):
+        raise InvalidRequest("function.yaml: memory, cpus and timeout must be numbers") from None
+    if isinstance(meta.get("env"), dict):
+        spec["env"] = [{"name": str(k), "value": str(v)} for k, v in meta["env"].items()]
+    return spec
+
+
+class NuclioBackend(Backend):
+    name = "nuclio"
+    capabilities = (Capability.INVOKE | Capability.DEPLOY | Capability.DEPLOY_SOURCE
+                    | Capability.SCALE | Capability.LOGS)
+
+    def __init__(self, url: str | None = None, *, token: str | None = None,
+                 project: str = "default", namespace: str = "nuclio", runtime: str = "python:3.11",
+                 timeout: float = 60.0, deploy_timeout: float = 120.0, invoke_via: str = "any",
+                 **_ignored):
+        if not url:
+            raise InvalidRequest(
+                "the nuclio backend needs the dashboard's URL",
+                hint="faastui context add NAME --backend nuclio --url http://HOST:8070")
+        self.url = url.rstrip("/")
+        self.token = token
+        self.project = project
+        self.namespace = namespace
+        self.runtime = runtime
+        self.timeout = timeout
+        self.deploy_timeout = deploy_timeout
+        self.invoke_via = invoke_via
+        self._client = None
+
+    # ---- transport ------------------------------------------------------------------------
+    def _http(self):
+        if self._client is None:
+            import httpx  # deferred: only commands that talk to a dashboard pay for it
+
+            auth, headers = None, {}
+            if self.token:
+                user, sep, password = self.token.partition(":")
+                if sep:
+                    auth = (user, password)
+                else:
+                    headers["Authorization"] = f"Bearer {self.token}"
+            self._client = httpx.AsyncClient(base_url=self.url, auth=auth, headers=headers,
+                                             timeout=httpx.Timeout(self.timeout + 10, connect=5.0))
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    def _headers(self, project: bool = False, **extra: str) -> dict[str, str]:
+        headers = {"x-nuclio-function-namespace": self.namespace, **extra}
+        if project and self.project:
+            headers["x-nuclio-project-name"] = self.project
+        return headers
+
+    async def _request(self, method: str, path: str, **kwargs):
+        import httpx
+
+        try:
+            return await self._http().request(method, path, **kwargs)
+        except httpx.TimeoutException:
+            raise Unreachable(f"the Nuclio dashboard at {self.url} timed out", hint=HINT) from None
+        except httpx.HTTPError as exc:
+            message = f"the Nuclio dashboard at {self.url} does not answer: {exc}".rstrip(": ")
+            raise Unreachable(message, hint=HINT) from None
+
+    async def _send(self, method: str, path: str, *, fn: str | None = None, **kwargs):
+        """One dashboard call; an error answer becomes the matching BackendError."""
+        resp = await self._request(method, path, **kwargs)
+        if resp.status_code >= 400:
+            await self._raise_for(resp, fn)
+        return resp
+
+    async def _raise_for(self, resp, fn: str | None) -> None:
+        try:
+            body: Any = resp.json()
+        except ValueError:
+            body = None
+        message = _one_line(body.get("error") or "") if isinstance(body, dict) else ""
+        if resp.status_code == 404 and fn and isinstance(body, dict):
+            raise await self._not_found(fn)
+        if resp.status_code in (401, 403):
+            raise AuthError(f"the Nuclio dashboard refused the credentials: "
+                            f"{message or resp.status_code}",
+                            hint="set the context's token: 'user:password' (basic) or a bearer token")
+        if resp.status_code == 412:
+            raise Conflict(message or "precondition failed",
+                           hint="wait until the function is ready or failed, then try again")
+        raise error_from_status(resp.status_code,
+                                {"error": message} if message else _one_line(resp.text))
+
+    async def _not_found(self, fn: str) -> FunctionNotFound:
+        try:
+            names = [f.name for f in await self.functions()]
+        except BackendError:
+            names = []
+        return FunctionNotFound(f"function {fn!r} not found",
+                                hint=did_you_mean(fn, names) or "list them with `faastui functions`")
+
+    async def _raw(self, fn: str) -> dict | None:
+        """The dashboard's ``{metadata, spec, status}`` of ``fn``, or None if there is none."""
+        resp = await self._request("GET", _path(fn), headers=self._headers())
+        if resp.status_code == 404 and "json" in resp.headers.get("content-type", ""):
+            return None
+        if resp.status_code >= 400:
+            await self._raise_for(resp, fn)
+        return resp.json()
+
+    # ---- reads ----------------------------------------------------------------------------
+    async def _all(self) -> list[dict]:
+        resp = await self._send("GET", "/api/functions", headers=self._headers(project=True))
+        data = resp.json() or {}
+        return [data[k] for k in sorted(data)] if isinstance(data, dict) else []
+
+    async def functions(self) -> list[Function]:
+        return [function_from_nuclio(d) for d in await self._all()]
+
+    async def describe(self, fn: str) -> Function:
+        data = await self._raw(fn)
+        if data is None:
+            raise await self._not_found(fn)
+        return function_from_nuclio(data)
+
+    async def snapshot(self) -> Snapshot:
+        raw = await self._all()
+        functions = [function_from_nuclio(d) for d in raw]
+        placements = []
+        for data, fn in zip(raw, functions):
+            state = placement_state((data.get("status") or {}).get("state", ""))
+            count = fn.replicas if state in ("warm", "prewarm") else 0
+            placements.append(Placement(function=fn.name, node=PSEUDO_NODE, state=state,
+                                        count=count))
+        return Snapshot(nodes=[self._node(functions)], functions=functions, placements=placements,
+                        taken_at=time.time())
+
+    def _node(self, functions: list[Function]) -> Node:
+        return Node(name=PSEUDO_NODE, address=self.url, ready=True,
+                    labels={"platform": "nuclio", "namespace": self.namespace,
+                            "project": self.project or ""},
+                    containers=sum(f.available_replicas for f in functions))
+
+    async def nodes(self) -> list[Node]:
+        return [self._node(await self.functions())]
+
+    async def logs(self, fn: str, tail: int = 100) -> list[str]:
+        """The last ``tail`` lines of each running replica (``follow=false``)."""
+        resp = await self._request("GET", _path(fn, "replicas"), headers=self._headers())
+        if resp.status_code == 404 and "json" not in resp.headers.get("content-type", ""):
+            raise Unsupported("this Nuclio dashboard serves no replica logs",
+                              hint="newer Nuclio versions do (GET /api/functions/NAME/logs/REPLICA)")
+        if resp.status_code >= 400:
+            await self._raise_for(resp, fn)
+        names = (resp.json() or {}).get("names") or []
+        lines: list[str] = []
+        for replica in names:
+            got = await self._send("GET", _path(fn, "logs", replica), fn=fn,
+                                   headers=self._headers(),
+                                   params={"follow": "false", "tailLines": str(max(0, tail))})
+            prefix = f"[{replica}] " if len(names) > 1 else ""
+            lines += [prefix + line for line in got.text.splitlines()]
+        return lines[-tail:] if tail > 0 else []
+
+    # ---- invoke ---------------------------------------------------------------------------
+    @staticmethod
+    def _body(payload: Any) -> tuple[bytes, dict]:
+        if payload is None:
+            return b"", {}
+        if isinstance(payload, bytes):
+            return payload, {"Content-Type": "application/octet-stream"}
+        if isinstance(payload, str):
+            return payload.encode(), {"Content-Type": "text/plain"}
+        return json.dumps(payload).encode(), {"Content-Type": "application/json"}
+
+    async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
+        if node and node != PSEUDO_NODE:
+            raise NodeNotFound(f"node {node!r} not found",
+                               hint=f"Nuclio shows one node, {PSEUDO_NODE!r} (the whole platform)")
+        body, headers = self._body(payload)
+        headers.update(self._headers(**{
+            "x-nuclio-function-name": fn, "x-nuclio-path": "/",
+            "x-nuclio-invoke-via": self.invoke_via,
+            "x-nuclio-invoke-timeout": f"{self.timeout:g}s"}))
+        started, t0 = time.time(), time.perf_counter()
+        resp = await self._request("POST", "/api/function_invocations", content=body, headers=headers)
+        took_ms = round((time.perf_counter() - t0) * 1000, 3)
+        text = resp.content.decode("utf-8", "replace")
+        platform = _invocation_error(text)  # the dashboard's own failure, not the function's
+        try:
+            data: Any = json.loads(text) if text.strip() else None
+        except ValueError:
+            data = text
+        # a 401/403 of the dashboard's auth, not one the function answered
+        if resp.status_code in (401, 403) and isinstance(data, dict) \
+                and "Authentication" in str(data.get("error")):
+            raise AuthError(f"the Nuclio dashboard refused the credentials: {data['error']}",
+                            hint="set the context's token: 'user:password' (basic) or a bearer token")
+        if platform and resp.status_code == 404:
+            raise await self._not_found(fn)
+        status, result, error = "ok", data, None
+        if platform:
+            timed_out = "Timeout exceeded" in platform or "deadline exceeded" in platform
+            status, error = ("timeout" if timed_out else "error"), _one_line(platform, limit=500)
+            result = None
+        elif resp.status_code >= 400:
+            status, result = "error", None
+            said = data.get("error") if isinstance(data, dict) else None
+            error = (said if isinstance(said, str) else None) or text.strip()[:500] \
+                or f"HTTP {resp.status_code}"
+        return Invocation(call_id="", function=fn, node=PSEUDO_NODE, duration_ms=took_ms,
+                          status=status, result=result, error=error, started_at=started,
+                          ended_at=time.time())
+
+    # ---- deploy, scale, remove --------------------------------------------------------------
+    async def deploy_source(self, source: str, *, name: str | None = None,
+                            requirements: list[str] | None = None) -> Function:
+        name = name or f"fn-{uuid.uuid4().hex[:8]}"
+        return await self._deploy(prepare(source, name, requirements))
+
+    async def deploy(self, package: str | Path | bytes, *, name: str | None = None) -> Function:
+        """Deploy a folder (or zip) with ``handler.py``, optional ``requirements.txt`` and
+        ``function.yaml`` (name, handler module:func, memory MB, cpus, timeout s, env,
+        deadline_ms)."""
+        import yaml  # deferred: only a folder deploy reads YAML
+
+        files, folder_name = _package_files(package)
+        if "handler.py" not in files:
+            raise InvalidRequest("the package has no handler.py",
+                                 hint="Nuclio deploys inline Python source: put it in handler.py")
+        try:
+            meta = yaml.safe_load(files.get("function.yaml") or "") or {}
+        except yaml.YAMLError:
+            raise InvalidRequest("function.yaml is not valid YAML") from None
+        if not isinstance(meta, dict):
+            raise InvalidRequest("function.yaml is not a mapping")
+        reqs = [ln.split("#", 1)[0].strip()
+                for ln in (files.get("requirements.txt") or "").splitlines()]
+        h = prepare(files["handler.py"], name or meta.get("name") or folder_name,
+                    [r for r in reqs if r])
+        entry = str(meta.get("handler") or "").rpartition(":")[2]
+        if entry and entry != h.entry and entry in ("handle", "main", "handler") \
+                and f"def {entry}(" in h.source:
+            h = replace(h, entry=entry)
+        spec, annotations = _spec_from_yaml(meta), {}
+        if meta.get("deadline_ms"):
+            annotations["faastui/deadline_ms"] = str(meta["deadline_ms"])
+        return await self._deploy(h, spec, annotations)
+
+    async def _deploy(self, h: HandlerSource, spec_extra: dict | None = None,
+                      annotations: dict | None = None) -> Function:
+        existing = await self._raw(h.name)
+        meta = dict((existing or {}).get("metadata") or {})
+        meta.pop("resourceVersion", None)  # empty: this update wins, as the CLI's do
+        meta.update(name=h.name, namespace=self.namespace)
+        meta["labels"] = dict(meta.get("labels") or {})
+        if self.project:
+            meta["labels"][PROJECT_LABEL] = self.project
+        meta["annotations"] = {**(meta.get("annotations") or {}), **(annotations or {}),
+                               "faastui/entry": h.entry}
+        spec = dict((existing or {}).get("spec") or {}, **(spec_extra or {}))
+        build = dict(spec.get("build") or {})
+        build.pop("mode", None)
+        build.update(functionSourceCode=base64.b64encode(nuclio_source(h).encode()).decode(),
+                     codeEntryType="sourceCode",
+                     commands=[f"pip install {shlex.quote(r)}" for r in h.requirements])
+        spec.update(runtime=self.runtime, handler=ENTRY_HANDLER, build=build,
+                    description=spec.get("description") or "deployed by faastui")
+        body = {"metadata": meta, "spec": spec}
+        headers = self._headers(project=True)
+        if existing is None:
+            await self._send("POST", "/api/functions", json=body, headers=headers)
+        else:
+            await self._send("PUT", _path(h.name), fn=h.name, json=body, headers=headers)
+        return await self._wait_ready(h.name, "deploy")
+
+    async def _wait_ready(self, fn: str, what: str) -> Function:
+        """Poll until ``fn`` is ready; raise with its message when it failed or took too long."""
+        deadline = time.monotonic() + self.deploy_timeout
+        delay = 0.05
+        while True:
+            data = await self._raw(fn)
+            if data is None:
+                raise FunctionNotFound(f"function {fn!r} disappeared during its {what}")
+            status = data.get("status") or {}
+            state = status.get("state", "")
+            if state == "ready":
+                return function_from_nuclio(data)
+            if state in FAILED:
+                reason = _one_line(status.get("message") or "", last=True) or state
+                raise BackendError(f"{what} of {fn!r} failed: {reason}",
+                                   hint="fix the handler (or its requirements) and deploy again")
+            if time.monotonic() >= deadline:
+                raise BackendError(f"function {fn!r} is still {state or 'pending'} after "
+                                   f"{self.deploy_timeout:g}s",
+                                   hint="Nuclio goes on; see `faastui functions`, or give the "
+                                        "backend a longer deploy_timeout")
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+
+    async def scale(self, fn: str, replicas: int) -> Function:
+        """minReplicas = ``replicas``, maxReplicas at least that (and at least 1, as Nuclio
+        requires); the image is kept (``neverBuild``)."""
+        if replicas < 0:
+            raise InvalidRequest("replicas must be >= 0")
+        data = await self._raw(fn)
+        if data is None:
+            raise await self._not_found(fn)
+        meta = dict(data.get("metadata") or {})
+        meta.pop("resourceVersion", None)
+        spec = dict(data.get("spec") or {})
+        spec.pop("replicas", None)  # a fixed count would override min/max
+        spec["minReplicas"] = replicas
+        spec["maxReplicas"] = max(int(spec.get("maxReplicas") or 0), replicas, 1)
+        spec["build"] = dict(spec.get("build") or {}, mode="neverBuild")
+        await self._send("PUT", _path(fn), fn=fn, json={"metadata": meta, "spec": spec},
+                         headers=self._headers(project=True))
+        return await self._wait_ready(fn, "scale")
+
+    async def remove(self, fn: str) -> None:
+        if await self._raw(fn) is None:  # Nuclio's delete is idempotent; faastui says so
+            raise await self._not_found(fn)
+        try:
+            await self._send("DELETE", "/api/functions", headers=self._headers(),
+                             json={"metadata": {"name": fn, "namespace": self.namespace}})
+        except Conflict as exc:
+            raise Conflict(f"function {fn!r} is being deployed; Nuclio will not remove it now",
+                           hint=exc.hint) from None
