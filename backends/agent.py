@@ -123,6 +123,13 @@ def faastui_entry(context, event):
         result = ENTRY(event, context)
     else:
         result = ENTRY(text)
+    if isinstance(result, dict) and "statusCode" in result and "body" in result:
+        body = result["body"]  # OpenFaaS python3-http style: status and body
+        ctype = "text/plain" if isinstance(body, (str, bytes)) else "application/json"
+        if ctype == "application/json":
+            body = _json.dumps(body)
+        return context.Response(body=body, headers={}, content_type=ctype,
+                                status_code=int(result["statusCode"]))
     if isinstance(result, (str, bytes)):
         return result
     return _json.dumps(result)

@@ -13,6 +13,7 @@ A kubeconfig-like YAML file at ``config_dir()/config.yaml``::
         credentials: null         # a name in credentials.yaml
         redis_url: null
         kube_context: null
+        options: {}               # backend-specific settings, e.g. {namespace: serving}
 
 Secrets live apart, in ``credentials.yaml`` (mode 0600), referenced by name,
 so ``context show`` can print a context without ever printing a token. Both
@@ -36,6 +37,7 @@ from backends.errors import InvalidRequest
 from . import locations
 
 __all__ = [
+    "parse_option",
     "Context",
     "Config",
     "load_config",
@@ -48,6 +50,29 @@ __all__ = [
 
 LOCAL = "local"
 _FIELDS = ("name", "backend", "url", "state_dir", "credentials", "redis_url", "kube_context")
+
+
+#: keys a context sets through its own fields, never through ``options``
+RESERVED_OPTIONS = frozenset(_FIELDS) | {"token"}
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` -> (key, value); the value read as YAML (``30`` is a number,
+    ``true`` a bool, anything else text). Raises InvalidRequest."""
+    key, sep, raw = text.partition("=")
+    key = key.strip().replace("-", "_")
+    if not sep or not key.isidentifier():
+        raise InvalidRequest(f"bad option {text!r}", hint="use KEY=VALUE, e.g. namespace=serving")
+    if key in RESERVED_OPTIONS:
+        raise InvalidRequest(f"{key!r} is a context field, not an option",
+                             hint=f"use --{key.replace('_', '-')}")
+    try:
+        value = _yaml().safe_load(raw) if raw.strip() else ""
+    except Exception:  # noqa: BLE001 - not YAML: the text itself
+        value = raw
+    if not isinstance(value, (str, int, float, bool)):
+        value = raw  # lists/maps stay text: backends take scalars
+    return key, value
 
 
 def _yaml():
@@ -65,9 +90,13 @@ class Context:
     credentials: str | None = None
     redis_url: str | None = None
     kube_context: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # backend-specific keyword arguments
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if not data["options"]:
+            del data["options"]
+        return data
 
     def engine_state_dir(self) -> Path:
         """The embedded engine's state dir for this context."""
@@ -90,6 +119,8 @@ class Context:
             kwargs["redis_url"] = self.redis_url
         if self.kube_context:
             kwargs["kube_context"] = self.kube_context
+        for key, value in self.options.items():
+            kwargs.setdefault(key, value)  # never over the fields above
         return kwargs
 
     def build_backend(self):
@@ -191,8 +222,12 @@ def load_config() -> Config:
     for i, raw in enumerate(data.get("contexts") or []):
         if not isinstance(raw, dict) or not raw.get("name"):
             raise InvalidRequest(f"{path}: context {i + 1} needs a name")
+        options = raw.get("options") or {}
+        if not isinstance(options, dict):
+            raise InvalidRequest(f"{path}: context {raw['name']!r}: 'options' must be a mapping")
         contexts.append(Context(**{k: (str(raw[k]) if raw.get(k) is not None else None)
-                                   for k in _FIELDS if k in raw}))
+                                   for k in _FIELDS if k in raw},
+                                options={str(k): v for k, v in options.items()}))
         if contexts[-1].backend is None:
             contexts[-1].backend = "local"
     keys = data.get("keys") or {}

@@ -30,7 +30,7 @@ SIGNATURES = {
                 "hi", {"got": "hi", "kind": "classic"}),
     "http": ("def handle(event, context):\n"
              "    return {'statusCode': 201, 'body': {'len': len(event.body), 'path': event.path}}\n",
-             "12345", {"statusCode": 201, "body": {"len": 5, "path": "/"}}),
+             "12345", {"len": 5, "path": "/"}),  # the status code travels as the HTTP status
     "iluvatar": ("def main(args):\n    return {'hello': args.get('name', 'world')}\n",
                  {"name": "ada"}, {"hello": "ada"}),
     "nuclio": ("def handler(context, event):\n    return 'nuclio:' + event.body.decode()\n",

@@ -129,7 +129,10 @@ class _Event:
 
 
 class _Context:
-    pass
+    class Response:  # nuclio-sdk-py's Response(headers, body, content_type, status_code)
+        def __init__(self, headers=None, body=None, content_type=None, status_code=200):
+            self.headers, self.body = headers, body
+            self.content_type, self.status_code = content_type, status_code
 
 
 @pytest.mark.parametrize("kind, body, expect", [
@@ -142,3 +145,13 @@ def test_the_nuclio_adapter_calls_each_signature(kind, body, expect):
     exec(compile(nuclio_source(prepare(SOURCES[kind], "f")), "main.py", "exec"), namespace)
     out = namespace["faastui_entry"](_Context(), _Event(body))
     assert (json.loads(out) if isinstance(expect, dict) else out) == expect
+
+
+def test_the_nuclio_adapter_keeps_a_status_code():
+    namespace: dict = {}
+    exec(compile(nuclio_source(prepare(SOURCES["http"], "f")), "main.py", "exec"), namespace)
+    event = _Event(b"abc")
+    event.path = "/p"
+    out = namespace["faastui_entry"](_Context(), event)
+    assert isinstance(out, _Context.Response) and out.status_code == 201
+    assert out.content_type == "application/json" and json.loads(out.body) == {"len": 3, "path": "/p"}

@@ -98,3 +98,28 @@ def test_write_is_atomic_and_leaves_no_temp_files():
 def test_faastui_url_overrides(monkeypatch):
     monkeypatch.setenv("FAASTUI_URL", "http://127.0.0.1:9")
     assert config.resolve_context().build_backend().url == "http://127.0.0.1:9"
+
+
+def test_backend_options_travel_from_the_cli_to_the_backend():
+    cli("context", "add", "nu", "--backend", "nuclio", "--url", "http://127.0.0.1:1",
+        "-O", "project=shop", "--option", "deploy-timeout=30", "-O", "namespace=fn-space",
+        "-O", "invoke_via=domain-name")
+    ctx = config.load_config().get("nu")
+    assert ctx.options == {"project": "shop", "deploy_timeout": 30, "namespace": "fn-space",
+                           "invoke_via": "domain-name"}
+    shown = yaml.safe_load(cli("context", "show", "nu").stdout)
+    assert shown["options"]["deploy_timeout"] == 30
+    backend = ctx.build_backend()  # the options reach the constructor, typed
+    assert (backend.project, backend.namespace, backend.deploy_timeout) == ("shop", "fn-space", 30)
+    # a context field can't be smuggled in as an option, and junk is refused in one line
+    assert "context field" in cli("context", "add", "x", "-O", "url=http://evil", code=2).stderr
+    assert "bad option" in cli("context", "add", "x", "-O", "novalue", code=2).stderr
+    assert "x" not in [c.name for c in config.load_config().contexts]
+
+
+def test_options_must_be_a_mapping_in_the_file():
+    path = config.config_path()
+    path.parent.mkdir(parents=True)
+    path.write_text("contexts:\n  - {name: k, backend: local, options: [1, 2]}\n")
+    with pytest.raises(InvalidRequest, match="'options' must be a mapping"):
+        config.load_config()

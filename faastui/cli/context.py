@@ -68,11 +68,14 @@ def add(name: str = typer.Argument(..., help="Context name."),
         token_stdin: bool = typer.Option(False, "--token-stdin", help="Read the token from stdin."),
         redis_url: Optional[str] = typer.Option(None, "--redis-url", help="Redis with the queues."),
         kube_context: Optional[str] = typer.Option(None, "--kube-context", help="Kubernetes context."),
+        option: Optional[list[str]] = typer.Option(
+            None, "--option", "-O", help="A backend setting KEY=VALUE (repeatable), e.g. namespace=serving."),
         use_it: bool = typer.Option(False, "--use", help="Also make it current.")):
     """Add (or replace) a context."""
     from backends import registry
 
-    from ..config import Context, load_config, load_credentials, save_config, save_credentials
+    from ..config import (Context, load_config, load_credentials, parse_option, save_config,
+                          save_credentials)
 
     if not name or "/" in name or name.strip() != name:
         raise usage_error(f"bad context name {name!r}")
@@ -83,11 +86,12 @@ def add(name: str = typer.Argument(..., help="Context name."),
         if not token:
             raise usage_error("no token on stdin")
     with handle_errors():
+        options = dict(parse_option(o) for o in option or [])
         if backend not in registry.available():
             registry.load(backend)  # raises InvalidRequest naming what is installed
         config = load_config()
         ctx = Context(name=name, backend=backend, url=url, state_dir=state_dir, redis_url=redis_url,
-                      kube_context=kube_context)
+                      kube_context=kube_context, options=options)
         if token:
             creds = load_credentials()
             creds[name] = {"token": token}
