@@ -19,6 +19,7 @@ GROUP = "faastui.backends"
 _BUILTIN = {"local": "backends.local.client:LocalBackend",
             "openfaas": "backends.openfaas:OpenFaaSBackend",
             "invokers": "backends.invokers:InvokersBackend",
+            "knative": "backends.knative:KnativeBackend",
             "nuclio": "backends.nuclio:NuclioBackend",
             "iluvatar": "backends.iluvatar:IluvatarBackend"}
 
