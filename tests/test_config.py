@@ -114,6 +114,8 @@ def test_backend_options_travel_from_the_cli_to_the_backend():
     # a context field can't be smuggled in as an option, and junk is refused in one line
     assert "context field" in cli("context", "add", "x", "-O", "url=http://evil", code=2).stderr
     assert "bad option" in cli("context", "add", "x", "-O", "novalue", code=2).stderr
+    typo = cli("context", "add", "x", "-b", "nuclio", "-O", "projet=a", code=2).stderr
+    assert "takes no option 'projet'" in typo and "did you mean 'project'" in typo
     assert "x" not in [c.name for c in config.load_config().contexts]
 
 

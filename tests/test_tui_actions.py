@@ -217,6 +217,15 @@ def test_p_prewarms_on_a_node(engine):
             await until(pilot, lambda: app.refreshes >= 2)
             await refreshed(app, pilot)
             assert "p" in cell(app, "data-processor", "node-3")
+            # (any): the backend places it, and the CLI line has no --node
+            dialog = await open_dialog(app, pilot, "p", PrewarmDialog)
+            dialog.query_one("#function", Select).value = "sleep"
+            dialog.query_one("#node", Select).value = "(any)"
+            await pilot.pause()
+            assert cmdline(dialog) == "$ faastui prewarm sleep --count 1"
+            outcome = await run_dialog(pilot, dialog)
+            assert len(outcome.result) == 1 and outcome.result[0].node.startswith("node-")
+            assert f"on {outcome.result[0].node}" in outcome.summary
     run(go())
 
 

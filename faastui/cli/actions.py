@@ -112,21 +112,20 @@ def result(call_id: str = typer.Argument(..., help="The id `invoke --async` prin
 
 @app.command()
 def prewarm(fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
-            node: Optional[str] = typer.Option(None, "--node", "-n", help="Node to prewarm on.",
-                                               autocompletion=complete_node),
+            node: Optional[str] = typer.Option(
+                None, "--node", "-n", autocompletion=complete_node,
+                help="Node to prewarm on (default: where the backend places them)."),
             count: int = typer.Option(1, "--count", "-c", min=1, help="Containers to start."),
             all_nodes: bool = typer.Option(False, "--all-nodes", help="Prewarm on every node."),
             output: Format = OutputOpt):
     """Start containers of a function ahead of calls."""
-    if not node and not all_nodes:
-        raise usage_error("prewarm needs --node NODE or --all-nodes")
     if node and all_nodes:
         raise usage_error("use either --node or --all-nodes, not both")
 
     async def run(b):
         import asyncio
 
-        targets = [n.name for n in await b.nodes()] if all_nodes else [node]
+        targets = [n.name for n in await b.nodes()] if all_nodes else [node or None]
         done = await asyncio.gather(*(b.prewarm(fn, t, count) for t in targets))
         return [i for batch in done for i in batch]
 

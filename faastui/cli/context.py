@@ -87,8 +87,8 @@ def add(name: str = typer.Argument(..., help="Context name."),
             raise usage_error("no token on stdin")
     with handle_errors():
         options = dict(parse_option(o) for o in option or [])
-        if backend not in registry.available():
-            registry.load(backend)  # raises InvalidRequest naming what is installed
+        cls = registry.load(backend)  # raises InvalidRequest naming what is installed
+        _check_options(cls, options)
         config = load_config()
         ctx = Context(name=name, backend=backend, url=url, state_dir=state_dir, redis_url=redis_url,
                       kube_context=kube_context, options=options)
@@ -102,6 +102,24 @@ def add(name: str = typer.Argument(..., help="Context name."),
             config.current_context = name
         save_config(config)
     message(f"added context {name!r}" + (" (now current)" if use_it else ""))
+
+
+def _check_options(cls, options: dict) -> None:
+    """Refuse an option the backend's constructor does not take (a typo would be lost)."""
+    import inspect
+
+    from backends.errors import InvalidRequest, did_you_mean
+    from ..config import RESERVED_OPTIONS
+
+    params = inspect.signature(cls.__init__).parameters
+    takes = sorted(p.name for p in params.values()
+                   if p.kind is p.KEYWORD_ONLY and p.name not in RESERVED_OPTIONS)
+    for key in options:
+        if key not in takes:
+            raise InvalidRequest(
+                f"the {cls.name} backend takes no option {key!r}",
+                hint=did_you_mean(key, takes) or
+                (f"it takes: {', '.join(takes)}" if takes else "it takes no options"))
 
 
 @app.command()

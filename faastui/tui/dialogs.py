@@ -331,8 +331,9 @@ class PrewarmDialog(ActionDialog):
         yield Label("function", classes="field-label")
         yield self.fn_select(value=self.preset.get("function"))
         yield Label("node", classes="field-label")
-        yield self.node_select(extra=ALL, value=self.preset.get("node") or
-                               (self.nodes[0] if self.nodes else None))
+        value = self.preset.get("node") or (self.nodes[0] if self.nodes else ANY)
+        yield Select([(ANY, ANY), (ALL, ALL)] + [(n, n) for n in self.nodes], id="node",
+                     value=value if value in self.nodes else ANY, allow_blank=False)
         yield Label("count", classes="field-label")
         yield Input(str(self.preset.get("count", 1)), id="count", type="integer")
 
@@ -344,18 +345,19 @@ class PrewarmDialog(ActionDialog):
 
     def command(self) -> str:
         node = self.value("#node")
-        where = "--all-nodes" if node == ALL else f"--node {_q(node)}"
-        return f"faastui prewarm {_q(self.value('#function') or 'FN')} {where} --count {self._count()}"
+        where = {ALL: " --all-nodes", ANY: ""}.get(node, f" --node {_q(node)}")
+        return f"faastui prewarm {_q(self.value('#function') or 'FN')}{where} --count {self._count()}"
 
     async def perform(self) -> Outcome:
         import asyncio
 
         fn, node, count = self.value("#function"), self.value("#node"), self._count()
-        targets = self.nodes if node == ALL else [node]
+        targets = self.nodes if node == ALL else [None if node == ANY else node]
         batches = await asyncio.gather(*(self.backend.prewarm(fn, t, count) for t in targets))
         started = [i for b in batches for i in b]
+        where = sorted({i.node for i in started if i.node}) or [t or "any node" for t in targets]
         return Outcome("prewarm", f"prewarmed {len(started)} container(s) of {fn} on "
-                                  f"{', '.join(targets)}", started)
+                                  f"{', '.join(where)}", started)
 
     def show(self, outcome: Outcome):
         return _invocation_table(outcome.result, outcome.summary)
