@@ -29,7 +29,9 @@ from .errors import InvalidRequest
 __all__ = ["HandlerSource", "prepare", "entry_name", "HARNESS", "harness_env", "nuclio_source",
            "NUCLIO_ENTRY", "MAX_SOURCE_BYTES"]
 
-#: a handler given as text, not a package; bigger code belongs in a folder or a zip
+#: a handler given as text, not a package; bigger code belongs in a folder or a zip. (Knative
+#: carries it base64-encoded in one environment variable, which Linux caps at 128 KiB, so
+#: backends/knative.py refuses source over about 90 KiB itself.)
 MAX_SOURCE_BYTES = 512 * 1024
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")  # a DNS-1123 label
 _REQ_BAD = re.compile(r"[\r\n\x00;|&`$]")  # pip gets argv, never a shell; one per line

@@ -67,6 +67,7 @@ from .base import Backend, Capability
 from .errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest, NotFound,
                      Unreachable, Unsupported, did_you_mean)
 from .model import Function, Invocation, Node, Placement, QoSStat, Snapshot
+from .quantities import memory_mb, quantity
 
 __all__ = ["KnativeBackend", "function_from_ksvc", "pod_state", "quantity"]
 
@@ -94,27 +95,7 @@ def _not_installed() -> NotFound:
 
 
 # ---- Kubernetes objects -> the model ----------------------------------------------------
-_SUFFIXES = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50,
-             "Ei": 2 ** 60, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "K": 1e3, "M": 1e6,
-             "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
-
-
-def quantity(value: Any) -> float:
-    """A Kubernetes resource quantity ('3800m', '7Gi', '8148348Ki', '2') as a number."""
-    text = str(value or "").strip()
-    number, scale = text, 1.0
-    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
-        if text.endswith(suffix):
-            number, scale = text[: -len(suffix)], _SUFFIXES[suffix]
-            break
-    try:
-        return float(number) * scale
-    except ValueError:
-        return 0.0
-
-
-def _mb(value: Any) -> float:
-    return round(quantity(value) / 2 ** 20, 3)
+_mb = memory_mb
 
 
 def _condition(obj: dict, kind: str) -> dict:

@@ -53,7 +53,7 @@ from .base import Backend, Capability
 from .errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest,
                      NodeNotFound, Unreachable, Unsupported, did_you_mean, error_from_status)
 from .model import Function, Invocation, Node, Placement, Snapshot
-from .openfaas import _cpus, _memory_mb
+from .quantities import cpus as _cpus, memory_mb as _memory_mb
 
 __all__ = ["NuclioBackend", "PSEUDO_NODE", "function_from_nuclio", "placement_state"]
 

@@ -20,38 +20,11 @@ from typing import Any
 from .base import Backend, Capability
 from .errors import FunctionNotFound, InvalidRequest, Unreachable, Unsupported, error_from_status
 from .model import Function, Invocation, Placement, Snapshot
+from .quantities import cpus, memory_mb
 
 __all__ = ["OpenFaaSBackend"]
 
 HINT = "check the gateway URL and that it is up (faas-cli list)"
-
-
-def _memory_mb(value: str | None) -> float:
-    """'128Mi' / '1Gi' / '64M' / bytes -> MB."""
-    if not value:
-        return 0.0
-    text = str(value).strip()
-    units = {"Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0, "K": 1 / 1000, "M": 1.0, "G": 1000.0}
-    for suffix in ("Ki", "Mi", "Gi", "K", "M", "G"):
-        if text.endswith(suffix):
-            try:
-                return float(text[: -len(suffix)]) * units[suffix]
-            except ValueError:
-                return 0.0
-    try:
-        return float(text) / (1024 * 1024)
-    except ValueError:
-        return 0.0
-
-
-def _cpus(value: str | None) -> float:
-    if not value:
-        return 0.0
-    text = str(value).strip()
-    try:
-        return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
-    except ValueError:
-        return 0.0
 
 
 def function_from_status(data: dict) -> Function:
@@ -63,7 +36,7 @@ def function_from_status(data: dict) -> Function:
         name=data.get("name", ""), image=data.get("image", ""), runtime="openfaas",
         handler=data.get("envProcess") or "", replicas=int(data.get("replicas") or 0),
         available_replicas=int(data.get("availableReplicas") or 0),
-        memory_mb=_memory_mb(limits.get("memory")), cpus=_cpus(limits.get("cpu")),
+        memory_mb=memory_mb(limits.get("memory")), cpus=cpus(limits.get("cpu")),
         labels=dict(data.get("labels") or {}),
         fusion_group=annotations.get("faastui/fusion_group") or None,
         deadline_ms=float(deadline) if deadline else None,
