@@ -67,6 +67,7 @@ from .base import Backend, Capability
 from .errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest, NotFound,
                      Unreachable, Unsupported, did_you_mean)
 from .model import Function, Invocation, Node, Placement, QoSStat, Snapshot
+from .payload import payload_request
 from .quantities import memory_mb, quantity
 
 __all__ = ["KnativeBackend", "function_from_ksvc", "pod_state", "quantity"]
@@ -448,15 +449,7 @@ class KnativeBackend(Backend):
             self._http = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout, connect=5.0))
         return self._http
 
-    @staticmethod
-    def _body(payload: Any) -> tuple[bytes, dict]:
-        if payload is None:
-            return b"", {}
-        if isinstance(payload, bytes):
-            return payload, {"Content-Type": "application/octet-stream"}
-        if isinstance(payload, str):
-            return payload.encode(), {"Content-Type": "text/plain"}
-        return json.dumps(payload).encode(), {"Content-Type": "application/json"}
+    _body = staticmethod(payload_request)
 
     async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
         if node:

@@ -53,6 +53,7 @@ from .base import Backend, Capability
 from .errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest,
                      NodeNotFound, Unreachable, Unsupported, did_you_mean, error_from_status)
 from .model import Function, Invocation, Node, Placement, Snapshot
+from .payload import payload_request
 from .quantities import cpus as _cpus, memory_mb as _memory_mb
 
 __all__ = ["NuclioBackend", "PSEUDO_NODE", "function_from_nuclio", "placement_state"]
@@ -335,15 +336,7 @@ class NuclioBackend(Backend):
         return lines[-tail:] if tail > 0 else []
 
     # ---- invoke ---------------------------------------------------------------------------
-    @staticmethod
-    def _body(payload: Any) -> tuple[bytes, dict]:
-        if payload is None:
-            return b"", {}
-        if isinstance(payload, bytes):
-            return payload, {"Content-Type": "application/octet-stream"}
-        if isinstance(payload, str):
-            return payload.encode(), {"Content-Type": "text/plain"}
-        return json.dumps(payload).encode(), {"Content-Type": "application/json"}
+    _body = staticmethod(payload_request)
 
     async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
         if node and node != PSEUDO_NODE:

@@ -12,7 +12,6 @@ Queue stats come from ``redis_url`` when the context names one.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from .base import Backend, Capability
 from .errors import FunctionNotFound, InvalidRequest, Unreachable, Unsupported, error_from_status
 from .model import Function, Invocation, Placement, Snapshot
+from .payload import payload_request
 from .quantities import cpus, memory_mb
 
 __all__ = ["OpenFaaSBackend"]
@@ -140,15 +140,7 @@ class OpenFaaSBackend(Backend):
         return []  # OpenFaaS has no node API
 
     # ---- actions ---------------------------------------------------------------------------
-    @staticmethod
-    def _body(payload: Any) -> tuple[bytes, dict]:
-        if payload is None:
-            return b"", {}
-        if isinstance(payload, bytes):
-            return payload, {}
-        if isinstance(payload, str):
-            return payload.encode(), {"Content-Type": "text/plain"}
-        return json.dumps(payload).encode(), {"Content-Type": "application/json"}
+    _body = staticmethod(payload_request)
 
     async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
         if node:

@@ -9,13 +9,10 @@ rely on is put back at the end of each test.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import time
-from pathlib import Path
 
-import pytest
 from textual.widgets import Input, Select, TextArea
 
 from backends.base import Capability

@@ -14,6 +14,7 @@ from typing import Any
 from ..base import Backend, Capability
 from ..errors import InvalidRequest, Unreachable, error_from_status
 from ..model import DispatchResult, DispatchStep, Function, FusionGroup, Invocation, Node, Snapshot
+from ..payload import encode_payload
 
 __all__ = ["LocalBackend", "read_engine_info", "encode_payload"]
 
@@ -26,17 +27,6 @@ def read_engine_info(state_dir: Path) -> dict | None:
         return json.loads((Path(state_dir) / "engine.json").read_text())
     except (OSError, ValueError):
         return None
-
-
-def encode_payload(payload: Any) -> tuple[bytes, str]:
-    """(body, content type) for a payload: bytes and str as they are, else JSON."""
-    if payload is None:
-        return b"", "application/octet-stream"
-    if isinstance(payload, bytes):
-        return payload, "application/octet-stream"
-    if isinstance(payload, str):
-        return payload.encode(), "text/plain; charset=utf-8"
-    return json.dumps(payload).encode(), "application/json"
 
 
 class LocalBackend(Backend):

@@ -27,7 +27,7 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Input, Static, Tree
+from textual.widgets import Header, Input, Static
 
 from backends.base import ACTION_CAPABILITY, Backend
 from backends.errors import BackendError, Unreachable, Unsupported
