@@ -79,7 +79,7 @@ def cell(app, fn: str, node: str) -> str:
 
 def events_text(app) -> str:
     return "\n".join(" ".join(str(getattr(c, "plain", c)) for c in row)
-                     for row in app.panes["events"].table.shown.values())
+                     for row in app.panes["events"].table.target.values())
 
 
 async def engine_snapshot(engine):
@@ -125,7 +125,8 @@ def test_events_show_calls_made_elsewhere(engine):
                 bad = await other.invoke("crash", "x")
             assert inv.status == "ok" and bad.status != "ok"
             await refreshed(app, pilot)
-            rows = [r for r in app.panes["events"].table.shown.values() if r[1] == "call"]
+            # newest first, as on screen (``target`` is the display order)
+            rows = [r for r in app.panes["events"].table.target.values() if r[1] == "call"]
             texts = [r[2].plain for r in rows]
             mine = [t for t in texts if t.startswith("echo @node-3")]
             assert mine and mine[0].endswith("ok"), texts
@@ -135,7 +136,7 @@ def test_events_show_calls_made_elsewhere(engine):
             # the next refresh adds nothing twice
             n = len(rows)
             await refreshed(app, pilot)
-            again = [r for r in app.panes["events"].table.shown.values() if r[1] == "call"]
+            again = [r for r in app.panes["events"].table.target.values() if r[1] == "call"]
             assert len(again) == n
     run(go())
 
