@@ -5,7 +5,7 @@ An agent (a person, a script, an LLM tool) hands over ``source`` and, optionally
 form:
 
 - the embedded engine writes a function package (``backends/local/packages.py``);
-- Knative (``backends/knative.py``) runs ``HARNESS`` in a stock Python image: the
+- Knative (``backends/knative/``) runs ``HARNESS`` in a stock Python image: the
   handler travels base64-encoded in the ``FAASTUI_HANDLER`` environment variable, the
   requirements in ``FAASTUI_REQUIREMENTS``; the harness pip-installs them at start, then
   serves every request on ``$PORT`` by calling the handler;
@@ -31,7 +31,7 @@ __all__ = ["HandlerSource", "prepare", "entry_name", "HARNESS", "harness_env", "
 
 #: a handler given as text, not a package; bigger code belongs in a folder or a zip. (Knative
 #: carries it base64-encoded in one environment variable, which Linux caps at 128 KiB, so
-#: backends/knative.py refuses source over about 90 KiB itself.)
+#: backends/knative/ refuses source over about 90 KiB itself.)
 MAX_SOURCE_BYTES = 512 * 1024
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")  # a DNS-1123 label
 _REQ_BAD = re.compile(r"[\r\n\x00;|&`$]")  # pip gets argv, never a shell; one per line

@@ -1,4 +1,4 @@
-"""The Ilúvatar adapter (backends/iluvatar.py) and its wire codec (backends/_protowire.py).
+"""The Ilúvatar adapter (backends/iluvatar/) and its wire codec (backends/_protowire.py).
 
 Ilúvatar's Rust worker cannot run here, so the adapter talks real gRPC over
 127.0.0.1 to a strict fake written from the public API spec

@@ -1,146 +1,30 @@
-"""IluvatarBackend: one Ilúvatar worker (github.com/COS-IN/iluvatar-faas) over its gRPC API.
+"""IluvatarBackend: the faastui verbs over one Ilúvatar worker (the Backend contract).
 
-Speaks the worker service ``iluvatar_rpc.IluvatarWorker`` (``iluvatar_rpc.proto``):
-``invoke``, ``invoke_async`` + ``invoke_async_check``, ``prewarm``, ``register``,
-``status``, ``health`` and ``list_registered_funcs``, with the hand-written codec
-of ``backends._protowire`` (no protobuf, no generated code). ``grpcio`` is an
-optional extra (``pip install 'faastui[iluvatar]'``), imported on the first call.
-
-The context URL is the worker's gRPC address: ``grpc://HOST:PORT`` or ``HOST:PORT``.
-
-Names. Ilúvatar keys a function by (name, version) and calls the pair its
-fqdn, ``name-version``. faastui shows and reports functions by that fqdn
-(``hello-1``); as input it also takes ``name@version`` and a bare ``name`` when
-exactly one version is registered. ``deploy``/``register`` default the version to "1".
-
-Mapping. A worker is one node, named by its address (``127.0.0.1:8079``).
-``duration_ms`` is the worker's ``duration_us`` (worker to container);
-``overhead_ms`` is what this client measured on top of it, and for a cold call
-that overhead, container start included, is reported as ``cold_start_ms``
-(Ilúvatar does not report start-up apart). A function's own error comes back
-from the worker as ``success`` with the error text (not JSON) as its result:
-it becomes an Invocation with status "error". The worker's own refusals
-become errors: "Function was not registered" -> FunctionNotFound, "Not enough
-memory" -> CapacityExceeded; gRPC status codes are mapped in ``_rpc_error``.
-
-What the API does not tell. Ilúvatar lists no containers, so placements are
-what this client saw: prewarms it made and the container state each call
-reported (a fresh process starts from "cold"); QoS comes from this client's
-calls; memory and cpus are known for functions this client registered. The
-isolation sent is containerd unless function.yaml says ``isolation: docker``
-(a worker refuses one it does not run). An async result is handed out once
-by the worker; this client keeps it so ``result`` can be asked again. A
-registration cannot be removed.
+Names (fqdn, ``name@version``, bare name), invoke, async invoke and its result, prewarm,
+register/deploy and the reads. The gRPC calls and wire helpers are in ``protocol.py``,
+the client-side bookkeeping (history, containers, QoS) in ``ledger.py``; the package
+docstring says how Ilúvatar maps onto the model.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import dataclasses
 import json
 import math
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from . import _protowire as pw
-from .base import Backend, Capability
-from .errors import (AuthError, BackendError, CapacityExceeded, Conflict, FunctionNotFound,
-                     InvalidRequest, NodeNotFound, NotFound, Unreachable, Unsupported, did_you_mean)
-from .model import Function, Invocation, Node, Placement, QoSStat, Snapshot
+from .. import _protowire as pw
+from ..base import Backend, Capability
+from ..errors import (BackendError, CapacityExceeded, Conflict, FunctionNotFound, InvalidRequest,
+                      NodeNotFound, NotFound, Unsupported, did_you_mean)
+from ..model import Function, Invocation, Node, Snapshot
+from .ledger import Ledger
+from .protocol import _ISOLATIONS, _STATES, WorkerRpc, _error_text, _json_args, _target, _tid
 
-__all__ = ["IluvatarBackend", "SERVICE"]
-
-#: the gRPC service of the worker (package iluvatar_rpc of iluvatar_rpc.proto)
-SERVICE = "iluvatar_rpc.IluvatarWorker"
-HINT = "check the worker address (grpc://HOST:PORT) and that iluvatar_worker is up"
-INSTALL_HINT = "pip install 'faastui[iluvatar]'"
 DEFAULT_VERSION = "1"
-QOS_WINDOW_S = 60.0
-
-#: rpc name -> (request class, response class)
-_METHODS: dict[str, tuple[type, type]] = {
-    "ping": (pw.PingRequest, pw.PingResponse),
-    "invoke": (pw.InvokeRequest, pw.InvokeResponse),
-    "invoke_async": (pw.InvokeAsyncRequest, pw.InvokeAsyncResponse),
-    "invoke_async_check": (pw.InvokeAsyncLookupRequest, pw.InvokeResponse),
-    "prewarm": (pw.PrewarmRequest, pw.PrewarmResponse),
-    "register": (pw.RegisterRequest, pw.RegisterResponse),
-    "status": (pw.StatusRequest, pw.StatusResponse),
-    "health": (pw.HealthRequest, pw.HealthResponse),
-    "list_registered_funcs": (pw.ListFunctionRequest, pw.ListFunctionResponse),
-}
-_STATES = {pw.ContainerState.COLD: "cold", pw.ContainerState.PREWARM: "prewarm",
-           pw.ContainerState.WARM: "warm"}
-_ISOLATIONS = {"containerd": pw.Isolation.CONTAINERD, "docker": pw.Isolation.DOCKER}
-#: gRPC status code name -> error class (NOT_FOUND on a function call: FunctionNotFound)
-_BY_CODE = {"UNAVAILABLE": Unreachable, "DEADLINE_EXCEEDED": Unreachable,
-            "NOT_FOUND": NotFound, "INVALID_ARGUMENT": InvalidRequest,
-            "FAILED_PRECONDITION": InvalidRequest, "OUT_OF_RANGE": InvalidRequest,
-            "ALREADY_EXISTS": Conflict, "ABORTED": Conflict,
-            "RESOURCE_EXHAUSTED": CapacityExceeded, "UNIMPLEMENTED": Unsupported,
-            "UNAUTHENTICATED": AuthError, "PERMISSION_DENIED": AuthError}
-
-
-def _grpc():
-    try:
-        import grpc  # deferred: an optional extra, and 60 ms only this backend pays
-        import grpc.aio  # noqa: F401
-    except ImportError:
-        raise InvalidRequest("the iluvatar backend needs grpcio, which is not installed",
-                             hint=INSTALL_HINT) from None
-    return grpc
-
-
-def _target(url: str) -> str:
-    """``grpc://host:port`` / ``http://host:port`` / ``host:port`` -> ``host:port``."""
-    text = url.strip()
-    for scheme in ("grpc://", "grpcs://", "http://", "https://"):
-        if text.startswith(scheme):
-            text = text[len(scheme):]
-    text = text.rstrip("/")
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or "/" in text:
-        raise InvalidRequest(f"bad Ilúvatar worker address {url!r}: expected HOST:PORT",
-                             hint="e.g. --url grpc://127.0.0.1:8079")
-    return text
-
-
-def _error_text(text: str) -> str:
-    """The message inside the worker's ``{ "Error": "..." }`` / ``{ "Status": ... }`` bodies."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return text.strip()
-    if isinstance(data, dict):
-        for key in ("Error", "Status", "error"):
-            if key in data:
-                return str(data[key])
-    return text.strip()
-
-
-def _json_args(payload: Any) -> str:
-    """The ``json_args`` string for a payload (JSON value, JSON text, other text or bytes)."""
-    if payload is None:
-        return "{}"
-    if isinstance(payload, (bytes, bytearray)):
-        try:
-            payload = bytes(payload).decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidRequest("Ilúvatar takes JSON arguments; the payload is not UTF-8") \
-                from None
-    if isinstance(payload, str):
-        try:
-            json.loads(payload)
-            return payload
-        except ValueError:
-            return json.dumps(payload)
-    try:
-        return json.dumps(payload)
-    except (TypeError, ValueError) as exc:
-        raise InvalidRequest(f"the payload is not JSON-serialisable: {exc}") from None
 
 
 def _memory_mb(value: Any) -> int:
@@ -159,27 +43,7 @@ def _memory_mb(value: Any) -> int:
                              hint="e.g. memory: 128") from None
 
 
-def _percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return 0.0
-    return sorted_values[min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))]
-
-
-def _lenient(response_cls: type):
-    """A response deserializer that returns a DecodeError instead of raising it."""
-    def decode(data: bytes):
-        try:
-            return response_cls.decode(data)
-        except pw.DecodeError as exc:
-            return exc
-    return decode
-
-
-def _tid() -> str:
-    return f"faastui-{uuid.uuid4().hex[:16]}"
-
-
-class IluvatarBackend(Backend):
+class IluvatarBackend(WorkerRpc, Ledger, Backend):
     name = "iluvatar"
     capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.PREWARM
                     | Capability.DEPLOY)
@@ -205,62 +69,6 @@ class IluvatarBackend(Backend):
         self._history: collections.deque[Invocation] = collections.deque(maxlen=1000)
         self._async: dict[str, tuple[str, float]] = {}  # cookie -> (fqdn, started_at)
         self._results: dict[str, Invocation] = {}  # cookie -> finished async call
-
-    # ---- transport ------------------------------------------------------------------------
-    def _stub(self, method: str):
-        grpc = _grpc()
-        loop = asyncio.get_running_loop()
-        if self._channel is None or self._loop is not loop:
-            # a grpc.aio channel belongs to the event loop that made it
-            self._channel = grpc.aio.insecure_channel(self.address)
-            self._loop, self._stubs = loop, {}
-        stub = self._stubs.get(method)
-        if stub is None:
-            _request_cls, response_cls = _METHODS[method]
-            # requests are encoded by _rpc (to report a bad value), so they go as bytes
-            stub = self._channel.unary_unary(f"/{SERVICE}/{method}", request_serializer=None,
-                                             response_deserializer=_lenient(response_cls))
-            self._stubs[method] = stub
-        return stub
-
-    async def aclose(self) -> None:
-        channel, self._channel, self._stubs = self._channel, None, {}
-        if channel is not None and self._loop is asyncio.get_running_loop():
-            await channel.close()
-
-    async def _rpc(self, method: str, request, *, timeout: float | None = None,
-                   fn: str | None = None):
-        stub = self._stub(method)
-        grpc = _grpc()
-        try:
-            data = request.encode()
-        except (ValueError, TypeError) as exc:
-            raise InvalidRequest(f"cannot send this {method} request: {exc}") from None
-        try:
-            reply = await stub(data, timeout=timeout or min(self.timeout, 10.0))
-        except grpc.aio.AioRpcError as exc:
-            raise self._rpc_error(method, exc, fn) from None
-        if not isinstance(reply, pw.Message):  # grpc hands back None if decoding raised
-            raise BackendError(f"the {method} reply of {self.address} is not an Ilúvatar "
-                               f"message: {reply or 'unreadable'}",
-                               hint="is it an Ilúvatar worker (iluvatar_rpc.proto)?")
-        return reply
-
-    def _rpc_error(self, method: str, exc, fn: str | None) -> BackendError:
-        """The BackendError for a failed gRPC call (``exc``: grpc.aio.AioRpcError)."""
-        code = exc.code().name
-        details = (exc.details() or "").strip()
-        if code == "UNAVAILABLE":
-            return Unreachable(f"the Ilúvatar worker at {self.address} does not answer"
-                               + (f": {details}" if details else ""), hint=HINT)
-        if code == "DEADLINE_EXCEEDED":
-            return Unreachable(f"the Ilúvatar worker at {self.address} did not answer "
-                               f"{method} in time", hint=HINT)
-        if code == "UNIMPLEMENTED":
-            return Unsupported(f"the Ilúvatar worker at {self.address} has no {method} call",
-                               hint="an older worker version?")
-        cls = FunctionNotFound if code == "NOT_FOUND" and fn else _BY_CODE.get(code, BackendError)
-        return cls(f"Ilúvatar {method} failed ({code}): {details or 'no details'}")
 
     # ---- names ----------------------------------------------------------------------------
     async def _list(self) -> list[pw.RegisteredFunction] | None:
@@ -353,17 +161,6 @@ class IluvatarBackend(Backend):
         except ValueError:  # the worker hands back a function's error as plain text
             return Invocation(status="error", error=resp.json_result.strip(), **common)
         return Invocation(status="ok", result=result, **common)
-
-    def _record(self, inv: Invocation) -> None:
-        self._history.append(inv)
-        counts = self._containers.setdefault(inv.function, collections.Counter())
-        if inv.container_state == "prewarm":
-            counts["prewarm"] = max(0, counts["prewarm"] - 1)
-            counts["warm"] += 1
-        elif inv.container_state == "cold":
-            counts["warm"] += 1
-        elif inv.container_state == "warm" and not counts["warm"]:
-            counts["warm"] = 1
 
     async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
         self._check_node(node)
@@ -585,34 +382,6 @@ class IluvatarBackend(Backend):
     async def nodes(self) -> list[Node]:
         return [await self._node([])]
 
-    def _placements(self, functions: list[Function]) -> list[Placement]:
-        out = []
-        for fqdn in sorted({f.name for f in functions} | set(self._containers)):
-            counts = self._containers.get(fqdn, collections.Counter())
-            states = [s for s in ("prewarm", "warm") if counts[s] > 0]
-            for state in states or ["cold"]:
-                out.append(Placement(function=fqdn, node=self.node_name, state=state,
-                                     count=counts[state] if states else 0))
-        return out
-
-    def _qos(self) -> list[QoSStat]:
-        since = time.time() - QOS_WINDOW_S
-        calls: dict[str, list[Invocation]] = collections.defaultdict(list)
-        for inv in self._history:
-            if inv.ended_at >= since and inv.status != "pending":
-                calls[inv.function].append(inv)
-        out = []
-        for fqdn, invs in sorted(calls.items()):
-            latencies = sorted((i.ended_at - i.started_at) * 1000 if i.started_at
-                               else i.duration_ms for i in invs)
-            out.append(QoSStat(
-                subject=fqdn, window_s=QOS_WINDOW_S, count=len(invs),
-                errors=sum(i.status != "ok" for i in invs),
-                p50_ms=_percentile(latencies, 0.50), p95_ms=_percentile(latencies, 0.95),
-                p99_ms=_percentile(latencies, 0.99),
-                cold_ratio=sum(i.container_state == "cold" for i in invs) / len(invs)))
-        return out
-
     async def snapshot(self) -> Snapshot:
         errors: list[str] = []
         node = await self._node(errors)  # Unreachable here: the worker does not answer at all
@@ -624,8 +393,3 @@ class IluvatarBackend(Backend):
         return Snapshot(nodes=[node], functions=functions, placements=self._placements(functions),
                         queues=[], qos=self._qos(), fusion_groups=[], taken_at=time.time(),
                         errors=errors)
-
-    async def invocations(self, limit: int = 50) -> list[Invocation]:
-        """This client's latest calls, newest first (results left out)."""
-        latest = list(self._history)[-limit:] if limit > 0 else []
-        return [dataclasses.replace(inv, result=None) for inv in reversed(latest)]

@@ -1,0 +1,62 @@
+"""KnativeBackend: Knative Serving on Kubernetes, through the Kubernetes API.
+
+Functions are Knative Services (``serving.knative.dev/v1``, "ksvc") in one namespace.
+Kubernetes access comes from a kubeconfig (``kubeconfig``, else ``$KUBECONFIG``, else
+``~/.kube/config``) and its ``kube_context``; the namespace is the context's (else
+``default``); ``token`` replaces the kubeconfig's bearer token. The official
+``kubernetes`` client is synchronous, so every call runs in ``asyncio.to_thread``; it is
+imported on first use (it costs ~0.4 s that commands on other backends must not pay).
+
+Handler source deploys with no image build (the agent style, ``backends/agent.py``): the
+ksvc's one container runs ``python -c HARNESS`` in a stock image (``image``, default
+``python:3.11-slim``) with the handler in its environment (``harness_env``), on port 8080;
+the ksvc carries the label ``faastui.io/source: "true"``, and a ksvc without it is never
+overwritten. A deploy, scale or prewarm waits (``ready_timeout``, 60 s) until the ksvc
+has observed its new generation and says Ready=True; Ready=False raises with Knative's
+message. ``deploy(folder or zip)`` ships the package's one handler module the same way
+(with function.yaml's name, handler, memory, cpus, timeout, env and requirements.txt).
+The handler travels in one environment variable, so it must stay under Linux's 128 KiB
+per variable (about 90 KiB of source), less than ``agent.MAX_SOURCE_BYTES``.
+
+Errors: 401/403 -> AuthError with a hint; 404 -> FunctionNotFound (with a did-you-mean)
+or "Knative Serving is not installed"; 409 -> Conflict; 400/415/422 -> InvalidRequest; no
+answer -> Unreachable; a bad kubeconfig -> InvalidRequest. A function's own failure (an
+HTTP 4xx/5xx from it) is an Invocation with status "error", not an exception.
+
+Calls go to ``url`` (the cluster's ingress) with the ksvc's host as ``Host`` header, as in
+Knative's ``curl -H "Host: hello.default.example.com" http://INGRESS``; without ``url``,
+straight to ``status.url``.
+
+Model mapping:
+
+- ``scale(fn, n)`` sets ``autoscaling.knative.dev/min-scale`` on the revision template
+  (a new revision); ``prewarm(fn, count=n)`` rolls a new revision with
+  ``autoscaling.knative.dev/initial-scale: n``: n pods start now and the autoscaler
+  scales them back to min-scale when no calls come. Knative places pods itself: a node
+  for ``invoke`` or ``prewarm`` is refused (Unsupported).
+- Function: ``replicas`` = the ksvc's Running pods, ``available_replicas`` = those also
+  Ready; ``labels`` = the ksvc's labels plus ``knative/ready`` (the Ready condition),
+  ``knative/revision``, ``knative/url``, ``knative/min-scale``, ``knative/max-scale``.
+- Placement per (ksvc, node) from pods labelled ``serving.knative.dev/service``:
+  Running and Ready -> ``warm``; Pending (unscheduled, ContainerCreating, pulling an
+  image) or Running but not Ready (starting, CrashLoopBackOff) -> ``cold`` (a cold start
+  under way); terminating, Succeeded and Failed pods are left out. Knative does not say
+  whether a pod has served a call, so ``prewarm`` and ``busy`` are never reported.
+- Node: ``cpus``/``memory_mb``/``max_containers`` are the node's allocatable,
+  ``used_*`` the resource requests of its pods, ``containers`` its pods (every
+  namespace, or only this one when the account may not list pods cluster-wide).
+- QoS: latencies of the calls this client made (Knative keeps no call history).
+
+Layout: ``objects.py`` maps Kubernetes/Knative objects to the model and builds the
+ksvc manifest; ``kube.py`` is the Kubernetes API boundary (client, errors, reads);
+``backend.py`` is KnativeBackend itself. Importing this package imports neither
+``kubernetes`` nor ``httpx``.
+"""
+
+from __future__ import annotations
+
+from ..quantities import quantity
+from .backend import KnativeBackend
+from .objects import function_from_ksvc, pod_state
+
+__all__ = ["KnativeBackend", "function_from_ksvc", "pod_state", "quantity"]

@@ -1,0 +1,373 @@
+"""KnativeBackend: the faastui verbs over Knative Serving (the Backend contract).
+
+Reads, logs, invoke (through the ingress, by Host), scale and prewarm (a new revision
+each), deploy (handler source in a stock image, no build) and remove. The Kubernetes
+calls are in ``kube.py``, the object <-> model mapping and the manifest in
+``objects.py``; the package docstring says how Knative maps onto the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import threading
+import time
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..agent import HandlerSource, prepare
+from ..base import Backend, Capability
+from ..errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest, NotFound,
+                      Unreachable, Unsupported)
+from ..model import Function, Invocation, Node, Placement, QoSStat, Snapshot
+from ..payload import payload_request
+from ..quantities import quantity
+from .kube import KubeAccess
+from .objects import (DEFAULT_IMAGE, INITIAL_SCALE, MAX_SCALE, MIN_SCALE, REVISION_LABEL,
+                      SERVICE_LABEL, SOURCE_LABEL, USER_CONTAINER, _condition, _node_name,
+                      _template, drop_none, function_from_ksvc, node_from, pod_state,
+                      service_manifest)
+
+QOS_WINDOW_S = 60.0
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3) if ordered else 0.0
+
+
+class KnativeBackend(KubeAccess, Backend):
+    name = "knative"
+    capabilities = (Capability.INVOKE | Capability.SCALE | Capability.PREWARM | Capability.DEPLOY
+                    | Capability.DEPLOY_SOURCE | Capability.LOGS)
+
+    def __init__(self, url: str | None = None, *, kube_context: str | None = None,
+                 token: str | None = None, kubeconfig: str | None = None,
+                 namespace: str | None = None, image: str = DEFAULT_IMAGE,
+                 ready_timeout: float = 60.0, timeout: float = 60.0, **_ignored):
+        self.url = url.rstrip("/") if url else None
+        self.kube_context = kube_context
+        self.token = token
+        self.kubeconfig = str(kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config")
+        self.namespace = namespace
+        self.image = image
+        self.ready_timeout = ready_timeout
+        self.timeout = timeout
+        self.server = ""
+        self._api = None
+        self._lock = threading.Lock()
+        self._http = None
+        self._calls: dict[str, list[tuple[float, float, bool]]] = {}  # fn -> (t, ms, ok)
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            client, self._http = self._http, None
+            await client.aclose()
+        if self._api is not None:
+            api_client, self._api = self._api[0], None
+            await asyncio.to_thread(api_client.close)
+
+    # ---- the model from ksvcs, pods and nodes ---------------------------------------------
+    def _functions(self, ksvcs: list[dict], pods: list[dict]) -> list[Function]:
+        by_fn: dict[str, list[dict]] = {}
+        for p in pods:
+            by_fn.setdefault((p["metadata"].get("labels") or {}).get(SERVICE_LABEL, ""),
+                             []).append(p)
+        return [function_from_ksvc(o, by_fn.get(o["metadata"]["name"], []),
+                                   len(self._calls.get(o["metadata"]["name"], [])))
+                for o in ksvcs]
+
+    @staticmethod
+    def _nodes(nodes: list[dict], pods: list[dict]) -> list[Node]:
+        by_node: dict[str, list[dict]] = {}
+        for p in pods:
+            if pod_state(p):
+                by_node.setdefault(_node_name(p), []).append(p)
+        return sorted((node_from(n, by_node.get(n["metadata"]["name"], [])) for n in nodes),
+                      key=lambda n: n.name)
+
+    # ---- reads ----------------------------------------------------------------------------
+    async def describe(self, fn: str) -> Function:
+        obj, pods = await asyncio.gather(self._ksvc(fn), self._pods(f"{SERVICE_LABEL}={fn}"))
+        return function_from_ksvc(obj, pods, len(self._calls.get(fn, [])))
+
+    async def functions(self) -> list[Function]:
+        ksvcs, pods = await asyncio.gather(self._ksvcs(), self._pods(SERVICE_LABEL))
+        return self._functions(ksvcs, pods)
+
+    async def nodes(self) -> list[Node]:
+        nodes, pods = await asyncio.gather(self._node_objects(), self._all_pods([]))
+        return self._nodes(nodes, pods)
+
+    async def snapshot(self) -> Snapshot:
+        errors: list[str] = []
+
+        async def part(label: str, coro):
+            try:
+                return await coro
+            except (Unreachable, InvalidRequest):
+                raise
+            except BackendError as exc:
+                if isinstance(exc, AuthError) and exc.http_status == 401:
+                    raise
+                errors.append(f"{label}: {exc}")
+                return []
+
+        await asyncio.to_thread(self._apis)  # a kubeconfig problem is one error, not three
+        nodes, ksvcs, pods = await asyncio.gather(
+            part("nodes", self._node_objects()), part("functions", self._ksvcs()),
+            part("pods", self._all_pods(errors)))
+        ours = [p for p in pods if p["metadata"].get("namespace") == self.namespace
+                and SERVICE_LABEL in (p["metadata"].get("labels") or {})]
+        counts: dict[tuple[str, str, str], int] = {}
+        for p in ours:
+            if state := pod_state(p):
+                key = (p["metadata"]["labels"][SERVICE_LABEL], _node_name(p), state)
+                counts[key] = counts.get(key, 0) + 1
+        placements = [Placement(function=f, node=n, state=s, count=c)
+                      for (f, n, s), c in sorted(counts.items())]
+        return Snapshot(nodes=self._nodes(nodes, pods), functions=self._functions(ksvcs, ours),
+                        placements=placements, queues=[], qos=self._qos(), fusion_groups=[],
+                        taken_at=time.time(), errors=errors)
+
+    def _qos(self) -> list[QoSStat]:
+        since = time.time() - QOS_WINDOW_S
+        out = []
+        for fn, calls in sorted(self._calls.items()):
+            ms = [m for t, m, _ in calls if t >= since]
+            if ms:
+                out.append(QoSStat(
+                    subject=fn, window_s=QOS_WINDOW_S, count=len(ms),
+                    errors=sum(not ok for t, _, ok in calls if t >= since),
+                    p50_ms=_percentile(ms, 0.5), p95_ms=_percentile(ms, 0.95),
+                    p99_ms=_percentile(ms, 0.99)))
+        return out
+
+    async def logs(self, fn: str, tail: int = 100) -> list[str]:
+        """The last ``tail`` lines of container user-container of each pod of ``fn``."""
+        pods = await self._pods(f"{SERVICE_LABEL}={fn}")
+        if not pods:
+            await self._ksvc(fn)  # FunctionNotFound; else a ksvc scaled to zero: no logs
+            return []
+        pods.sort(key=lambda p: p["metadata"].get("creationTimestamp") or "")
+        lines: list[str] = []
+        for pod in pods:
+            name = pod["metadata"]["name"]
+            try:
+                text = (await self._core(f"read the logs of pod {name}", "read_namespaced_pod_log",
+                                         name=name, container=USER_CONTAINER, tail_lines=tail)
+                        ).decode("utf-8", "replace")
+            except (InvalidRequest, NotFound) as exc:  # not started yet, or gone meanwhile
+                text = f"(no logs: {exc})\n"
+            prefix = f"[{name}] " if len(pods) > 1 else ""
+            lines += [prefix + line for line in text.splitlines()]
+        return lines
+
+    # ---- invoke ---------------------------------------------------------------------------
+    def _client(self):
+        if self._http is None:
+            import httpx  # deferred: only commands that call a function pay for it
+
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout, connect=5.0))
+        return self._http
+
+    _body = staticmethod(payload_request)
+
+    async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
+        if node:
+            raise Unsupported("Knative routes each call itself; it cannot call a function "
+                              "on a chosen node", hint="call without --node")
+        obj = await self._ksvc(fn)
+        target = (obj.get("status") or {}).get("url")
+        if not target:
+            ready = _condition(obj, "Ready")
+            raise BackendError(f"function {fn!r} has no URL yet: "
+                               f"{ready.get('message') or ready.get('reason') or 'not ready'}",
+                               hint=f"kubectl describe ksvc {fn} -n {self.namespace}")
+        body, headers = self._body(payload)
+        if self.url:  # through the ingress, which picks the route by Host
+            parts = urlsplit(target)
+            headers["Host"] = parts.netloc
+            target = self.url + (parts.path or "/")
+        import httpx
+
+        started, t0 = time.time(), time.perf_counter()
+        try:
+            resp = await self._client().post(target, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            hint = ("check the context URL: the cluster's ingress address" if self.url else
+                    "set the context URL to the cluster's ingress address "
+                    "(faastui context add NAME --backend knative --url http://INGRESS)")
+            raise Unreachable(f"function {fn!r} at {target} does not answer: {exc}".rstrip(": "),
+                              hint=hint) from None
+        ms = (time.perf_counter() - t0) * 1000
+        ok = resp.status_code < 400
+        data: Any = resp.text
+        if "json" in resp.headers.get("Content-Type", ""):
+            try:
+                data = resp.json()
+            except ValueError:
+                pass
+        error = None
+        if not ok:  # the function's own failure: an Invocation, not an exception
+            error = (data.get("error") if isinstance(data, dict) else None) or \
+                resp.text.strip()[:500] or f"HTTP {resp.status_code}"
+        self._calls.setdefault(fn, []).append((started, ms, ok))
+        del self._calls[fn][:-1000]
+        return Invocation(call_id=resp.headers.get("X-Request-Id") or uuid.uuid4().hex[:12],
+                          function=fn, duration_ms=round(ms, 3), status="ok" if ok else "error",
+                          result=data if ok else None, error=error, started_at=started,
+                          ended_at=time.time())
+
+    # ---- scale and prewarm: a new revision each ---------------------------------------------
+    async def _wait_ready(self, fn: str, generation: int) -> dict:
+        """Wait until the ksvc observed ``generation`` and is Ready; raise if Ready=False."""
+        deadline = time.monotonic() + self.ready_timeout
+        delay, last = 0.05, "not reconciled yet"
+        while True:
+            obj = await self._ksvc(fn)
+            ready = _condition(obj, "Ready")
+            if int((obj.get("status") or {}).get("observedGeneration") or 0) >= generation:
+                last = ready.get("message") or ready.get("reason") or "Ready is Unknown"
+                if ready.get("status") == "True":
+                    return obj
+                if ready.get("status") == "False":
+                    raise BackendError(f"function {fn!r} is not ready: {last}",
+                                       hint=f"`faastui logs {fn}`, kubectl describe ksvc {fn} "
+                                            f"-n {self.namespace}")
+            if time.monotonic() >= deadline:
+                raise BackendError(f"function {fn!r} not ready after {self.ready_timeout:g} s: "
+                                   f"{last}", hint="it may still come up: `faastui functions`")
+            await asyncio.sleep(delay)
+            delay = min(1.0, delay * 1.5)
+
+    async def _roll(self, fn: str, n: int, annotations: dict) -> dict:
+        """Set revision template annotations (``n`` within max-scale); the Ready ksvc."""
+        top = int(quantity(_template(await self._ksvc(fn))[0].get(MAX_SCALE)))
+        if top and n > top:
+            raise InvalidRequest(f"{n} is over the max-scale of {fn!r} ({top})",
+                                 hint=f"raise {MAX_SCALE} first")
+        patched = await self._patch(fn, {"spec": {"template": {"metadata": {
+            "annotations": annotations}}}})
+        return await self._wait_ready(fn, int(patched["metadata"].get("generation") or 0))
+
+    async def scale(self, fn: str, replicas: int) -> Function:
+        if replicas < 0:
+            raise InvalidRequest("replicas must be >= 0")
+        await self._roll(fn, replicas, {MIN_SCALE: str(replicas), INITIAL_SCALE: None})
+        return await self.describe(fn)
+
+    async def prewarm(self, fn: str, node: str | None = None, count: int = 1) -> list[Invocation]:
+        if node:
+            raise Unsupported(f"Knative places pods itself; it cannot prewarm on node {node!r}",
+                              hint="prewarm without a node: a new revision starts COUNT pods")
+        if count < 1:
+            raise InvalidRequest("count must be >= 1")
+        started, t0 = time.time(), time.perf_counter()
+        ready = await self._roll(fn, count, {INITIAL_SCALE: str(count),
+                                             "faastui.io/prewarmed-at": f"{started:.3f}"})
+        ms = round((time.perf_counter() - t0) * 1000, 3)
+        rev = (ready.get("status") or {}).get("latestReadyRevisionName") or ""
+        pods = [p for p in await self._pods(f"{REVISION_LABEL}={rev}") if pod_state(p)]
+        out = [Invocation(call_id=p["metadata"]["name"], function=fn, node=_node_name(p),
+                          container_state="prewarm", cold_start_ms=ms,
+                          status="ok" if pod_state(p) == "warm" else "pending",
+                          started_at=started, ended_at=time.time()) for p in pods[:count]]
+        return out + [Invocation(call_id=f"{rev}-pending-{i}", function=fn,
+                                 container_state="prewarm", status="pending", started_at=started,
+                                 ended_at=time.time()) for i in range(count - len(out))]
+
+    # ---- deploy and remove -----------------------------------------------------------------
+    async def deploy_source(self, source: str, *, name: str | None = None,
+                            requirements: list[str] | None = None) -> Function:
+        h = prepare(source, name or f"fn-{uuid.uuid4().hex[:8]}", requirements)
+        return await self._deploy(h)
+
+    async def deploy(self, package: str | Path | bytes, *, name: str | None = None) -> Function:
+        """A function folder or zip: its handler module, requirements.txt and function.yaml
+        (name, handler ``module:func``, memory, cpus, timeout, env) deploy as source."""
+        files = _package_files(package)
+        import yaml
+
+        try:
+            meta = yaml.safe_load(files.get("function.yaml", "")) or {}
+        except yaml.YAMLError:
+            raise InvalidRequest("function.yaml is not valid YAML") from None
+        if not isinstance(meta, dict):
+            raise InvalidRequest("function.yaml must be a mapping")
+        module, _, func = str(meta.get("handler") or "handler:").partition(":")
+        if f"{module}.py" not in files:
+            raise InvalidRequest(f"the package has no {module}.py")
+        others = sorted(f for f in files if f.endswith(".py") and f != f"{module}.py")
+        if others:
+            raise InvalidRequest("Knative runs a single handler module without an image build; "
+                                 f"the package also has {', '.join(others)}",
+                                 hint="merge them into one file, or build an image")
+        reqs = [r.split("#")[0].strip() for r in files.get("requirements.txt", "").splitlines()]
+        default = "" if isinstance(package, bytes) else Path(package).stem
+        h = prepare(files[f"{module}.py"], name or meta.get("name") or default, reqs)
+        if func and func != h.entry:
+            if f"def {func}(" not in h.source:
+                raise InvalidRequest(f"{module}.py defines no {func}()")
+            h = HandlerSource(h.name, h.source, func, h.requirements)
+        return await self._deploy(h, meta)
+
+    async def _deploy(self, h: HandlerSource, meta: dict | None = None) -> Function:
+        await asyncio.to_thread(self._apis)  # the namespace comes from the kubeconfig
+        body = service_manifest(h, meta or {}, image=self.image,
+                                namespace=self.namespace)
+        try:
+            current = await self._ksvc(h.name)
+        except FunctionNotFound:
+            current = None
+        if current is None:
+            result = await self._custom(f"create the Knative service {h.name}",
+                                        "create_namespaced_custom_object", drop_none(body))
+        elif (current["metadata"].get("labels") or {}).get(SOURCE_LABEL) != "true":
+            raise Conflict(f"a Knative service {h.name!r} exists that faastui did not deploy",
+                           hint="pick another --name, or delete it with kubectl")
+        else:  # only what faastui owns; scale annotations and the rest stay
+            body["metadata"] = {"labels": body["metadata"]["labels"],
+                                "resourceVersion": current["metadata"]["resourceVersion"]}
+            result = await self._patch(h.name, {"metadata": body["metadata"],
+                                                "spec": body["spec"]})
+        await self._wait_ready(h.name, int(result["metadata"].get("generation") or 0))
+        return await self.describe(h.name)
+
+    async def remove(self, fn: str) -> None:
+        try:
+            await self._custom(f"delete the Knative service {fn}",
+                               "delete_namespaced_custom_object", fn)
+        except NotFound:
+            await self._ksvc(fn)  # the right error, with a did-you-mean
+            raise
+        self._calls.pop(fn, None)
+
+
+def _package_files(package: str | Path | bytes) -> dict[str, str]:
+    """The .py, function.yaml and requirements.txt at the top of a function folder or zip
+    (a zip's single top folder is looked into)."""
+    def wanted(name: str) -> bool:
+        return name.endswith(".py") or name in ("function.yaml", "requirements.txt")
+
+    if not isinstance(package, bytes):
+        path = Path(package)
+        if path.is_dir():
+            return {p.name: p.read_text(errors="replace") for p in path.iterdir()
+                    if p.is_file() and wanted(p.name)}
+        if not zipfile.is_zipfile(path):
+            raise InvalidRequest(f"{path} is neither a function folder nor a zip")
+        package = path.read_bytes()
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(package))
+    except zipfile.BadZipFile:
+        raise InvalidRequest("the package is not a zip archive") from None
+    names = [n for n in archive.namelist() if not n.endswith("/")]
+    tops = {n.split("/")[0] for n in names}
+    prefix = f"{tops.pop()}/" if len(tops) == 1 and all("/" in n for n in names) else ""
+    return {n[len(prefix):]: archive.read(n).decode("utf-8", "replace") for n in names
+            if n.startswith(prefix) and "/" not in n[len(prefix):] and wanted(n[len(prefix):])}

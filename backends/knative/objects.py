@@ -1,0 +1,149 @@
+"""Knative and Kubernetes objects <-> the faastui model, for the Knative adapter.
+
+Pure functions over the API's JSON (dicts), no I/O: a ksvc and its pods -> Function,
+a Node object and its pods -> Node, a pod -> its placement state, and a handler ->
+the ksvc manifest faastui deploys. The constants name the API group, labels and
+annotations the adapter reads and writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..agent import HARNESS, HandlerSource, harness_env
+from ..errors import InvalidRequest
+from ..model import Function, Node
+from ..quantities import memory_mb, quantity
+
+GROUP, VERSION, PLURAL = "serving.knative.dev", "v1", "services"
+MIN_SCALE = "autoscaling.knative.dev/min-scale"
+MAX_SCALE = "autoscaling.knative.dev/max-scale"
+INITIAL_SCALE = "autoscaling.knative.dev/initial-scale"
+SERVICE_LABEL = "serving.knative.dev/service"
+REVISION_LABEL = "serving.knative.dev/revision"
+SOURCE_LABEL = "faastui.io/source"
+ENTRY_ANNOTATION = "faastui.io/entry"
+USER_CONTAINER = "user-container"
+DEFAULT_IMAGE = "python:3.11-slim"
+#: Linux refuses an environment string ("NAME=value") over MAX_ARG_STRLEN at exec time
+ENV_STRING_LIMIT = 128 * 1024
+
+
+# ---- Kubernetes objects -> the model ----------------------------------------------------
+_mb = memory_mb
+
+
+def _condition(obj: dict, kind: str) -> dict:
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return cond
+    return {}
+
+
+def _template(obj: dict) -> tuple[dict, dict]:
+    """(annotations, spec) of a ksvc's revision template."""
+    template = (obj.get("spec") or {}).get("template") or {}
+    return ((template.get("metadata") or {}).get("annotations") or {}), template.get("spec") or {}
+
+
+def _node_name(pod: dict) -> str:
+    return (pod.get("spec") or {}).get("nodeName") or ""
+
+
+def pod_state(pod: dict) -> str | None:
+    """``warm``, ``cold`` or None (no placement): see the package docstring."""
+    phase = (pod.get("status") or {}).get("phase")
+    if pod["metadata"].get("deletionTimestamp") or phase not in ("Pending", "Running"):
+        return None
+    ready = _condition(pod, "Ready").get("status") == "True"
+    return "warm" if phase == "Running" and ready else "cold"
+
+
+def function_from_ksvc(obj: dict, pods: list[dict], invocations: int = 0) -> Function:
+    """A model Function from a ksvc and its pods."""
+    meta = obj.get("metadata") or {}
+    annotations, spec = _template(obj)
+    container = (spec.get("containers") or [{}])[0]
+    resources = container.get("resources") or {}
+    limits = resources.get("limits") or resources.get("requests") or {}
+    status = obj.get("status") or {}
+    labels = dict(meta.get("labels") or {})
+    labels["knative/ready"] = _condition(obj, "Ready").get("status") or "Unknown"
+    for key, value in (("knative/revision", status.get("latestReadyRevisionName")),
+                       ("knative/url", status.get("url")),
+                       ("knative/min-scale", annotations.get(MIN_SCALE)),
+                       ("knative/max-scale", annotations.get(MAX_SCALE))):
+        if value:
+            labels[key] = str(value)
+    running = [p for p in pods if pod_state(p) and p["status"].get("phase") == "Running"]
+    ours = labels.get(SOURCE_LABEL) == "true"
+    entry = annotations.get(ENTRY_ANNOTATION)
+    return Function(
+        name=meta.get("name", ""), image=container.get("image", ""),
+        runtime="python" if ours else "knative",
+        handler=f"handler:{entry}" if ours and entry else "",
+        replicas=len(running), available_replicas=sum(pod_state(p) == "warm" for p in running),
+        memory_mb=_mb(limits.get("memory")), cpus=round(quantity(limits.get("cpu")), 3),
+        timeout_s=float(spec.get("timeoutSeconds") or 0), labels=labels, invocations=invocations)
+
+
+def node_from(obj: dict, pods: list[dict]) -> Node:
+    """A model Node from a Node object and the live pods on it."""
+    status = obj.get("status") or {}
+    alloc = status.get("allocatable") or status.get("capacity") or {}
+    address = next((a.get("address", "") for a in status.get("addresses") or []
+                    if a.get("type") == "InternalIP"), "")
+    cpu = mem = 0.0
+    for pod in pods:
+        for c in (pod.get("spec") or {}).get("containers") or []:
+            requests = (c.get("resources") or {}).get("requests") or {}
+            cpu += quantity(requests.get("cpu"))
+            mem += quantity(requests.get("memory"))
+    return Node(name=obj["metadata"]["name"], address=address,
+                ready=_condition(obj, "Ready").get("status") == "True",
+                cpus=round(quantity(alloc.get("cpu")), 3), memory_mb=_mb(alloc.get("memory")),
+                used_cpus=round(cpu, 3), used_memory_mb=_mb(mem),
+                labels=dict(obj["metadata"].get("labels") or {}),
+                max_containers=int(quantity(alloc.get("pods"))), containers=len(pods))
+
+
+# ---- a handler -> the ksvc faastui deploys ------------------------------------------------
+def service_manifest(h: HandlerSource, meta: dict, *, image: str,
+                     namespace: str | None) -> dict:
+    """The ksvc for handler ``h`` (None values: absent; a merge patch removes them)."""
+    env = {str(k): str(v) for k, v in (meta.get("env") or {}).items()}
+    env.update(harness_env(h))
+    for key, value in env.items():
+        if len(key) + 1 + len(value) >= ENV_STRING_LIMIT:
+            raise InvalidRequest(f"the handler is too big for Knative: {key} would be "
+                                 f"{len(value) // 1024} KiB; Linux takes at most 128 KiB "
+                                 "per variable", hint="keep the source under about 90 KiB")
+    container: dict[str, Any] = {
+        "name": USER_CONTAINER, "image": image, "command": ["python", "-c", HARNESS],
+        "env": [{"name": k, "value": v} for k, v in env.items()],
+        "ports": [{"containerPort": 8080}]}
+    limits = {}
+    if meta.get("memory"):
+        limits["memory"] = f"{int(float(meta['memory']))}Mi"
+    if meta.get("cpus"):
+        limits["cpu"] = f"{int(float(meta['cpus']) * 1000)}m"
+    if limits:
+        container["resources"] = {"limits": limits}
+    timeout = int(float(meta["timeout"])) if meta.get("timeout") else None
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Service",
+            "metadata": {"name": h.name, "namespace": namespace,
+                         "labels": {SOURCE_LABEL: "true",
+                                    "app.kubernetes.io/managed-by": "faastui"}},
+            "spec": {"template": {
+                "metadata": {"annotations": {ENTRY_ANNOTATION: h.entry, INITIAL_SCALE: None}},
+                "spec": {"containers": [container], "timeoutSeconds": timeout}}}}
+
+
+def drop_none(value):
+    """``value`` without its None entries, at every depth (a create takes no nulls)."""
+    if isinstance(value, dict):
+        return {k: drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_none(v) for v in value]
+    return value
+
