@@ -562,6 +562,16 @@ class EventsPane(TablePane):
             kind = str(e.get("kind", "?"))
             self.add(t, kind, _event_text(e), self.palette.bad if kind == "error" else "")
 
+    def on_resize(self) -> None:
+        """The WHAT column takes the pane's spare width (its text is the longest)."""
+        fixed = sum(w for key, _, w in self.columns if key != "what")
+        width = max(30, self.size.width - fixed - 2)  # 2: the border
+        column = self.table.columns.get("what")
+        if column is not None and column.width != width:
+            column.width = width
+            self.table._require_update_dimensions = True
+            self.table.refresh()
+
     def add_calls(self, calls: list) -> None:
         """Finished calls (newest first, as ``Backend.invocations`` gives them) not shown yet."""
         p = self.palette
