@@ -137,7 +137,8 @@ def prewarm(fn: str = typer.Argument(..., help="Function name.", autocompletion=
 
 @app.command(context_settings={"ignore_unknown_options": True})
 def dispatch(input: str = typer.Option("", "--input", "-i", help="Input of the first step."),
-             steps: list[str] = typer.Option(..., "--step", "-s", help="NODE:FUNCTION, repeatable."),
+             steps: list[str] = typer.Option(..., "--step", "-s", metavar="NODE:FUNCTION",
+                                             help="A step (repeatable)."),
              fanout: bool = typer.Option(False, "--fanout", help="Send the input to every step in parallel."),
              output: Format = OutputOpt):
     """Run a chain of steps (each output feeds the next), or a fan-out."""
@@ -210,8 +211,8 @@ def scale(fn: str = typer.Argument(..., help="Function name.", autocompletion=co
 def deploy(path: Optional[Path] = typer.Argument(None, help="A function folder or a zip."),
            source: Optional[Path] = typer.Option(None, "--source", help="A handler source file."),
            name: Optional[str] = typer.Option(None, "--name", help="Deploy under this name."),
-           requirement: list[str] = typer.Option([], "--requirement", "-r",
-                                                  help="A pip requirement (with --source)."),
+           requirement: list[str] = typer.Option([], "--requirement", "-r", metavar="REQ",
+                                                  help="A pip requirement (with --source; repeatable)."),
            output: Format = OutputOpt):
     """Deploy a function from a folder, a zip, or handler source (--source)."""
     if (path is None) == (source is None):

@@ -69,7 +69,8 @@ def add(name: str = typer.Argument(..., help="Context name."),
         redis_url: Optional[str] = typer.Option(None, "--redis-url", help="Redis with the queues."),
         kube_context: Optional[str] = typer.Option(None, "--kube-context", help="Kubernetes context."),
         option: Optional[list[str]] = typer.Option(
-            None, "--option", "-O", help="A backend setting KEY=VALUE (repeatable), e.g. namespace=serving."),
+            None, "--option", "-O", metavar="KEY=VALUE",
+            help="A backend setting (repeatable), e.g. namespace=serving."),
         use_it: bool = typer.Option(False, "--use", help="Also make it current.")):
     """Add (or replace) a context."""
     from backends import registry
