@@ -297,3 +297,184 @@ def test_optimizer_fuses_real_traffic_and_calls_become_local(fresh_engine):
     # running it again changes nothing
     again = cli("optimize-fusion", "--min-calls", "5", "--apply")
     assert "nothing to change" in again.stderr and "keep" in again.stdout
+
+
+# ---- continuously: rounds judged on the last window ---------------------------------------
+def test_window_is_the_calls_since_the_previous_graph():
+    from backends.fusionizer import window
+
+    before = [("a", "b", 100), ("x", "y", 40), ("gone", "b", 7), ("r", "s", 50)]
+    now = [("a", "b", 100), ("x", "y", 25), ("x", "y", 30), ("new", "b", 12), ("r", "s", 20)]
+    assert window(before, now) == [
+        Edge("r", "s", 20),      # went down: the counter restarted, all 20 are new
+        Edge("x", "y", 15),      # duplicates summed (55), minus 40
+        Edge("new", "b", 12)]    # new edge: all of it; a→b (no new calls) and gone→b left out
+    assert window([], now) == window((), [Edge.of(e) for e in now]) != []
+    assert window(now, now) == [] and window(now, []) == []
+
+
+def collect(rounds_seen: list):
+    def on_round(round_no, p):
+        rounds_seen.append((round_no, [str(s) for s in (p.done if p.applied else p.steps)]))
+    return on_round
+
+
+def test_a_later_round_sees_only_the_calls_since_the_round_before():
+    from backends.fusionizer import optimize_every
+
+    b = RecordingBackend([("a", "b", 50)], fns("a", "b", "x", "y"), [])
+    seen: list = []
+    on_round = collect(seen)
+
+    def then(round_no, p):
+        on_round(round_no, p)
+        b.edges = [("a", "b", 50), ("x", "y", 30)]  # a→b went quiet; x→y is new and heavy
+
+    assert run(optimize_every(b, 0.01, rounds=2, on_round=then)) == 2
+    assert seen == [(1, ["fuse a b as fg-a"]),  # round 1: all calls so far, as optimize
+                    (2, ["fuse x y as fg-x"])]  # round 2: a→b had no calls in the window
+    assert b.log == [], "a dry run changes nothing"
+
+
+def test_unfuse_idle_judges_the_local_calls_of_the_window_and_async_callbacks_work():
+    from backends.fusionizer import optimize_every
+
+    b = RecordingBackend([], fns("a", "b", "c", "d"),
+                         [FusionGroup("quiet", ["a", "b"], calls_local=50),
+                          FusionGroup("busy", ["c", "d"], calls_local=50)])
+    seen: list = []
+
+    async def on_round(round_no, p):
+        collect(seen)(round_no, p)
+        b.groups = [g if g.name != "busy" else FusionGroup("busy", ["c", "d"], calls_local=70)
+                    for g in b.groups]  # 20 local calls in busy, none in quiet
+
+    run(optimize_every(b, 0.01, rounds=2, apply=True, unfuse_idle=True, on_round=on_round))
+    assert seen == [(1, []), (2, ["unfuse quiet (a, b)"])]
+    assert b.log == ["unfuse quiet"] and [g.name for g in b.groups] == ["busy"]
+
+
+class FlakyBackend(RecordingBackend):
+    """Unreachable for the first ``down`` call-graph reads."""
+
+    def __init__(self, *args, down: int):
+        super().__init__(*args)
+        self.down = down
+
+    async def call_graph(self):
+        from backends.errors import Unreachable
+
+        if self.down:
+            self.down -= 1
+            raise Unreachable("engine not answering")
+        return self.edges
+
+
+def test_a_failed_round_is_reported_and_the_next_one_covers_its_calls():
+    from backends.errors import Unreachable
+    from backends.fusionizer import optimize_every
+
+    seen, errors = [], []
+    b = FlakyBackend([("a", "b", 50)], fns("a", "b"), [], down=1)
+    n = run(optimize_every(b, 0.01, rounds=2, apply=True, on_round=collect(seen),
+                           on_error=lambda i, e: errors.append((i, e.message))))
+    assert n == 2 and errors == [(1, "engine not answering")]
+    assert seen == [(2, ["fuse a b as fg-a"])], "no good round before: all calls so far"
+    # without on_error the first failure is raised; with it, the max_failures-th in a row
+    with pytest.raises(Unreachable):
+        run(optimize_every(FlakyBackend([], [], [], down=1), 0.01, rounds=2))
+    errors.clear()
+    with pytest.raises(Unreachable):
+        run(optimize_every(FlakyBackend([], [], [], down=9), 0.01, max_failures=3,
+                           on_error=lambda i, e: errors.append((i, e.message))))
+    assert [i for i, _ in errors] == [1, 2]
+
+
+def test_optimize_every_refuses_bad_arguments_and_backends_without_fusion_at_once():
+    from backends.errors import InvalidRequest, Unsupported
+    from backends.fusionizer import optimize_every
+
+    b = RecordingBackend([], [], [])
+    for bad in ({"every": 0}, {"every": 1, "rounds": 0}, {"every": 1, "min_share": 2}):
+        with pytest.raises(InvalidRequest):
+            run(optimize_every(b, **bad))
+    with pytest.raises(Unsupported):
+        run(optimize_every(NoFusionBackend(), 0.01, on_error=lambda *_: None))
+
+
+def test_optimize_every_runs_until_cancelled():
+    import asyncio
+
+    from backends.fusionizer import optimize_every
+
+    async def main():
+        b = RecordingBackend([], [], [])
+        seen: list = []
+        task = asyncio.create_task(optimize_every(b, 0.01, on_round=collect(seen)))
+        while len(seen) < 3:
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return seen
+
+    assert [i for i, _ in run(main())][:3] == [1, 2, 3]
+
+
+def test_every_and_rounds_are_checked():
+    assert "--every" in cli("optimize-fusion", "--every", "0", code=2).stderr
+    assert "--every" in cli("optimize-fusion", "--every", "-1", code=2).stderr
+    assert "--rounds" in cli("optimize-fusion", "--every", "1", "--rounds", "0", code=2).stderr
+    assert "needs --every" in cli("optimize-fusion", "--rounds", "2", code=2).stderr
+
+
+def test_every_applies_once_and_the_next_round_keeps_it_on_a_real_engine(fresh_engine):
+    async def traffic(b):
+        await b.deploy(FUNCTIONS / "fusion-front")
+        await b.deploy(FUNCTIONS / "fusion-back")
+        return [await b.invoke("fusion-front", {"text": f"t{i}"}) for i in range(4)]
+
+    async def using(coro_fn):
+        async with fresh_engine.backend() as b:
+            return await coro_fn(b)
+
+    assert all(c.status == "ok" for c in run(using(traffic)))
+    cli("context", "add", "t", "--url", fresh_engine.url, "--use")
+    r = cli("optimize-fusion", "--apply", "--every", "0.2", "--rounds", "2", "--min-calls", "3",
+            "-o", "json")
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [d["round"] for d in lines] == [1, 2], r.stdout
+    first, second = lines
+    assert first["applied"] and [(s["action"], s["group"]) for s in first["done"]] == [
+        ("fuse", "fg-fusion-back")]
+    assert "fusion-front→fusion-back 4 sync calls" in first["done"][0]["reason"]
+    assert second["steps"] == [] and [(g["name"], g["status"]) for g in second["groups"]] == [
+        ("fg-fusion-back", "keep")]
+    assert "round 1 (all calls so far): applied 1 step(s)" in r.stderr
+    assert "round 2 (calls since round 1): nothing to change" in r.stderr
+    groups = run(using(lambda b: b.fusion_groups()))
+    assert [(g.name, sorted(g.functions)) for g in groups] == [
+        ("fg-fusion-back", ["fusion-back", "fusion-front"])]
+
+
+def test_every_stops_on_ctrl_c_with_exit_0(fresh_engine):
+    import signal
+    import subprocess
+    import sys
+
+    cli("context", "add", "t", "--url", fresh_engine.url, "--use")  # env: the test's XDG dirs
+    proc = subprocess.Popen([sys.executable, "-m", "faastui", "optimize-fusion", "--every", "0.1",
+                             "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        first = json.loads(proc.stdout.readline())
+        assert first["round"] == 1 and first["steps"] == []
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "stopped after" in err and "Traceback" not in err
+    assert all(json.loads(line)["round"] > 1 for line in out.splitlines())
