@@ -30,6 +30,7 @@ class Capability(enum.Flag):
     DEPLOY_SOURCE = enum.auto()
     QUEUES = enum.auto()
     LOGS = enum.auto()
+    NODE_TARGET = enum.auto()  # can run a call or a prewarm on a node the caller names
 
 
 #: which capability each action of the action table needs (faces use this)

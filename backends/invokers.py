@@ -55,7 +55,8 @@ def invocation_from_step(step: DispatchStep, data: dict, index: int = 0) -> Invo
 
 class InvokersBackend(OpenFaaSBackend):
     name = "invokers"
-    capabilities = OpenFaaSBackend.capabilities | Capability.PREWARM | Capability.DISPATCH
+    capabilities = (OpenFaaSBackend.capabilities | Capability.PREWARM | Capability.DISPATCH
+                    | Capability.NODE_TARGET)
 
     async def nodes(self) -> list[Node]:
         data = await self._json("GET", "/nodes")

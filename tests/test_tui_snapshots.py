@@ -62,7 +62,8 @@ class FixedBackend(Backend):
 
     name = "fixed"
     capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.PREWARM
-                    | Capability.DISPATCH | Capability.FUSE | Capability.SCALE | Capability.DEPLOY)
+                    | Capability.DISPATCH | Capability.FUSE | Capability.SCALE | Capability.DEPLOY
+                    | Capability.NODE_TARGET)
 
     async def snapshot(self) -> Snapshot:
         return fixed_snapshot()
@@ -164,3 +165,34 @@ def test_events_keep_actions_while_calls_pour_in():
             assert newest_call == "hello @node-1 warm  1.0 ms  ok"
 
     asyncio.run(go())
+
+
+def test_prewarm_leaves_the_node_to_a_backend_that_places_containers_itself():
+    """Without NODE_TARGET (Knative, Nuclio, OpenFaaS) the prewarm dialog starts on (any)
+    even with the cursor on a node column, so the first Run does not fail."""
+    import asyncio
+
+    from textual.widgets import Select
+
+    from faastui.tui.dialogs import PrewarmDialog
+
+    class Places(FixedBackend):
+        capabilities = FixedBackend.capabilities & ~Capability.NODE_TARGET
+
+    async def go(backend, expect_node, expect_line):
+        app = make(backend=Places if backend == "places" else FixedBackend)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            grid = app.panes["placements"].table
+            grid.focus()
+            grid.move_cursor(row=0, column=2)  # hello x edge-2
+            await pilot.pause()
+            await pilot.press("p")
+            while not isinstance(app.screen, PrewarmDialog):
+                await pilot.pause(0.02)
+            await pilot.pause()
+            assert app.screen.query_one("#node", Select).value == expect_node
+            assert str(app.screen.query_one("#cmdline").render()) == expect_line
+
+    asyncio.run(go("places", "(any)", "$ faastui prewarm hello --count 1"))
+    asyncio.run(go("targets", "edge-2", "$ faastui prewarm hello --node edge-2 --count 1"))

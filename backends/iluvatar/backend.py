@@ -46,7 +46,8 @@ def _memory_mb(value: Any) -> int:
 class IluvatarBackend(WorkerRpc, Ledger, Backend):
     name = "iluvatar"
     capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.PREWARM
-                    | Capability.DEPLOY)
+                    | Capability.DEPLOY
+                    | Capability.NODE_TARGET)
 
     def __init__(self, url: str | None = None, *, timeout: float = 60.0,
                  node_name: str | None = None, **_ignored):

@@ -33,7 +33,8 @@ class LocalBackend(Backend):
     name = "local"
     capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.PREWARM
                     | Capability.DISPATCH | Capability.FUSE | Capability.SCALE | Capability.DEPLOY
-                    | Capability.DEPLOY_SOURCE | Capability.QUEUES | Capability.LOGS)
+                    | Capability.DEPLOY_SOURCE | Capability.QUEUES | Capability.LOGS
+                    | Capability.NODE_TARGET)
 
     def __init__(self, url: str | None = None, *, token: str | None = None,
                  state_dir: str | Path | None = None, timeout: float = 330.0, **_ignored):

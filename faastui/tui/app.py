@@ -29,7 +29,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Header, Input, Static
 
-from backends.base import ACTION_CAPABILITY, Backend
+from backends.base import ACTION_CAPABILITY, Backend, Capability
 from backends.errors import BackendError, Unreachable, Unsupported
 from backends.model import Snapshot
 
@@ -421,6 +421,9 @@ class Dashboard(App[int]):
         return None
 
     def selected_node(self) -> str | None:
+        """The node under the cursor, for a backend that can target nodes (else None)."""
+        if Capability.NODE_TARGET not in self.backend_class.capabilities:
+            return None
         pane = self.focused_pane()
         if isinstance(pane, NodesPane):
             return pane.table.cursor_key()
@@ -446,8 +449,9 @@ class Dashboard(App[int]):
         self._open(_dialogs().InvokeDialog(*self._args(), asynchronous=True, function=self.selected_function()))
 
     def action_prewarm(self) -> None:
-        self._open(_dialogs().PrewarmDialog(*self._args(), function=self.selected_function(),
-                                 node=self.selected_node()))
+        self._open(_dialogs().PrewarmDialog(
+            *self._args(), function=self.selected_function(), node=self.selected_node(),
+            any_node=Capability.NODE_TARGET not in self.backend_class.capabilities))
 
     def action_dispatch(self) -> None:
         fn = self.selected_function() or "hello"

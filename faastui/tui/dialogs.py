@@ -332,6 +332,8 @@ class PrewarmDialog(ActionDialog):
         yield self.fn_select(value=self.preset.get("function"))
         yield Label("node", classes="field-label")
         value = self.preset.get("node") or (self.nodes[0] if self.nodes else ANY)
+        if self.preset.get("any_node"):
+            value = ANY  # the backend places containers itself (Knative, Nuclio, ...)
         yield Select([(ANY, ANY), (ALL, ALL)] + [(n, n) for n in self.nodes], id="node",
                      value=value if value in self.nodes else ANY, allow_blank=False)
         yield Label("count", classes="field-label")
