@@ -1,9 +1,11 @@
 """`faastui demo`: the embedded engine with the sample cluster and functions, under load.
 
 Starts the engine on ``demo/cluster.yaml``, deploys every package in
-``functions/``, prewarms, fuses the two fusion samples, then either opens the
-dashboard with a mixed background load running until you quit (``ui=True``,
-the default on a terminal), or sends a short mixed load (sync calls on every
+``functions/`` and prewarms, then either opens the dashboard with a mixed
+background load running until you quit (``ui=True``, the default on a
+terminal) while the fusion optimizer runs in rounds and fuses the two fusion
+samples once their calls show up (watch the Fusion pane and Events), or
+fuses them up front and sends a short mixed load (sync calls on every
 node, a chain dispatch, a fan-out, async calls) and prints nodes, placements
 and latencies (``ui=False``: ``python -m faastui.demo --no-ui``, or
 ``FAASTUI_NO_UI=1``, or no terminal, for CI). The engine is stopped at the
@@ -33,13 +35,31 @@ LOAD = [  # (function, payload)
 ]
 
 
-async def prepare(backend) -> list[str]:
-    """Prewarm a little and fuse the fusion samples; returns the node names."""
+#: the fusion optimizer in the dashboard demo: seconds between rounds, and the calls an
+#: edge needs within one round to fuse (fusion-front makes ~4 calls/s in the demo load)
+OPTIMIZE_EVERY_S = 8.0
+OPTIMIZE_MIN_CALLS = 10
+
+
+async def prepare(backend, fuse: bool = True) -> list[str]:
+    """Prewarm a little and (``fuse``) fuse the fusion samples; returns the node names."""
     nodes = [n.name for n in await backend.nodes()]
     await backend.prewarm("hello", nodes[0], 2)
     await backend.prewarm("echo", nodes[-1], 1)
-    await backend.fuse(["fusion-front", "fusion-back"], "fusion-pair")
+    if fuse:
+        await backend.fuse(["fusion-front", "fusion-back"], "fusion-pair")
     return nodes
+
+
+async def dashboard_background(backend) -> None:
+    """The dashboard demo: the mixed load, and the fusion optimizer applying its plan every
+    ``OPTIMIZE_EVERY_S`` seconds (fusion-front calls fusion-back, so they get fused)."""
+    from backends.fusionizer import optimize_every
+
+    await asyncio.gather(
+        background_load(backend),
+        optimize_every(backend, OPTIMIZE_EVERY_S, apply=True, min_calls=OPTIMIZE_MIN_CALLS,
+                       on_error=lambda round_no, exc: None))  # a failed round is retried
 
 
 async def background_load(backend, seed: int = 11, pause_s: float = 0.05) -> None:
@@ -175,7 +195,7 @@ def main(state_dir: Path | None = None, port: int = 0, keep_running: bool = Fals
     async def setup():
         async with LocalBackend(info["url"]) as backend:
             await deploy_all(backend)
-            await prepare(backend)
+            await prepare(backend, fuse=False)  # the optimizer fuses them, live
 
     try:
         if ui:
@@ -183,7 +203,7 @@ def main(state_dir: Path | None = None, port: int = 0, keep_running: bool = Fals
 
             asyncio.run(setup())
             code = run_dashboard(make_backend=lambda: LocalBackend(info["url"]), theme=theme,
-                                 background=background_load, label="demo")
+                                 background=dashboard_background, label="demo")
             if code:
                 return code
         else:
