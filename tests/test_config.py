@@ -109,6 +109,9 @@ def test_backend_options_travel_from_the_cli_to_the_backend():
                            "invoke_via": "domain-name"}
     shown = yaml.safe_load(cli("context", "show", "nu").stdout)
     assert shown["options"]["deploy_timeout"] == 30
+    assert "deploy_source" in shown["capabilities"] and "prewarm" not in shown["capabilities"]
+    local = yaml.safe_load(cli("context", "show", "local").stdout)["capabilities"]
+    assert {"prewarm", "dispatch", "fuse", "node_target"} <= set(local)
     backend = ctx.build_backend()  # the options reach the constructor, typed
     assert (backend.project, backend.namespace, backend.deploy_timeout) == ("shop", "fn-space", 30)
     # a context field can't be smuggled in as an option, and junk is refused in one line

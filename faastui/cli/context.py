@@ -154,4 +154,18 @@ def show(name: Optional[str] = typer.Argument(None, help="Context (default: the 
     data = ctx.to_dict()
     if data.get("backend") == "local" and not data.get("state_dir"):
         data["state_dir"] = str(ctx.engine_state_dir())
+    data["capabilities"] = _capabilities(ctx.backend)
     emit(data, Format.json if output == Format.json else Format.yaml)
+
+
+def _capabilities(kind: str) -> list[str]:
+    """What the context's backend can do (from its class; nothing is contacted)."""
+    from backends import registry
+    from backends.base import Capability
+    from backends.errors import BackendError
+
+    try:
+        caps = registry.load(kind).capabilities
+    except (BackendError, ImportError):
+        return []
+    return [c.name.lower() for c in Capability if c.name and c.value and c in caps]
