@@ -319,3 +319,9 @@ class MinimalBackend(Backend):
 
     async def snapshot(self) -> Snapshot:
         return Snapshot(nodes=[Node(name="only")])
+
+
+def test_ui_without_a_terminal_says_so_instead_of_hanging():
+    r = CliRunner().invoke(app, ["ui"])
+    assert r.exit_code == 2 and "needs a terminal" in r.stderr and "faastui watch" in r.stderr
+    assert "Traceback" not in r.stdout + r.stderr

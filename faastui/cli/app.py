@@ -13,7 +13,7 @@ import typer
 
 from .. import __version__
 from . import actions, context, engine, fusion, load, reads, watching, workflow
-from ._common import state
+from ._common import state, usage_error
 from ._fastparams import install as _install_fast_params
 
 _install_fast_params()  # typer's pydantic coercion costs ~0.1 s per run; see the module
@@ -74,6 +74,11 @@ def ui(readonly: bool = typer.Option(False, "--readonly", help="Hide every actio
        theme: Optional[str] = typer.Option(None, "--theme", help="Theme name (remembered in the config)."),
        interval: float = typer.Option(1.0, "--interval", min=0.25, help="Seconds between refreshes.")):
     """Open the dashboard on the current context (same as bare `faastui`)."""
+    import sys
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise usage_error("the dashboard needs a terminal (stdin and stdout are not both one)",
+                          hint="`faastui watch` shows the same panes without a full screen")
     from faastui.tui.app import run as run_tui  # deferred: textual costs ~400 ms
 
     raise typer.Exit(run_tui(context=state.context, readonly=readonly, theme=theme,
