@@ -54,7 +54,7 @@ from .errors import (AuthError, BackendError, Conflict, FunctionNotFound, Invali
                      NodeNotFound, Unreachable, Unsupported, did_you_mean, error_from_status)
 from .model import Function, Invocation, Node, Placement, Snapshot
 from .payload import payload_request
-from .quantities import cpus as _cpus, memory_mb as _memory_mb
+from .quantities import cpus as _cpus, limits, memory_mb as _memory_mb
 
 __all__ = ["NuclioBackend", "PSEUDO_NODE", "function_from_nuclio", "placement_state"]
 
@@ -162,13 +162,9 @@ def _spec_from_yaml(meta: dict) -> dict:
     """Nuclio spec fields from a function.yaml: memory (MB), cpus, timeout (s), env."""
     spec: dict[str, Any] = {}
     try:
-        limits = {}
-        if meta.get("memory"):
-            limits["memory"] = f"{int(float(meta['memory']))}Mi"
-        if meta.get("cpus"):
-            limits["cpu"] = f"{int(float(meta['cpus']) * 1000)}m"
-        if limits:
-            spec["resources"] = {"limits": limits}
+        wanted = limits(meta.get("memory"), meta.get("cpus"))
+        if wanted:
+            spec["resources"] = {"limits": wanted}
         if meta.get("timeout"):
             spec["eventTimeout"] = f"{float(meta['timeout']):g}s"
     except (TypeError, ValueError):

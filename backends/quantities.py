@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["quantity", "memory_mb", "cpus"]
+__all__ = ["quantity", "memory_mb", "cpus", "limits"]
 
 _SUFFIXES = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50,
              "Ei": 2 ** 60, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "K": 1e3, "M": 1e6,
@@ -39,3 +39,15 @@ def memory_mb(value: Any) -> float:
 def cpus(value: Any) -> float:
     """A CPU quantity in cores: '500m' -> 0.5, '2' -> 2."""
     return round(quantity(value), 3)
+
+
+def limits(memory: Any = None, cpus: Any = None) -> dict[str, str]:
+    """Kubernetes-style limits from function.yaml's ``memory`` (MB) and ``cpus`` (cores):
+    ``{"memory": "128Mi", "cpu": "500m"}``, leaving out what is not given.
+    Raises: ValueError for a value that is not a number."""
+    out = {}
+    if memory:
+        out["memory"] = f"{int(float(memory))}Mi"
+    if cpus:
+        out["cpu"] = f"{int(float(cpus) * 1000)}m"
+    return out

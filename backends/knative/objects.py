@@ -13,7 +13,7 @@ from typing import Any
 from ..agent import HARNESS, HandlerSource, harness_env
 from ..errors import InvalidRequest
 from ..model import Function, Node
-from ..quantities import memory_mb, quantity
+from ..quantities import limits, memory_mb, quantity
 
 GROUP, VERSION, PLURAL = "serving.knative.dev", "v1", "services"
 MIN_SCALE = "autoscaling.knative.dev/min-scale"
@@ -122,14 +122,13 @@ def service_manifest(h: HandlerSource, meta: dict, *, image: str,
         "name": USER_CONTAINER, "image": image, "command": ["python", "-c", HARNESS],
         "env": [{"name": k, "value": v} for k, v in env.items()],
         "ports": [{"containerPort": 8080}]}
-    limits = {}
-    if meta.get("memory"):
-        limits["memory"] = f"{int(float(meta['memory']))}Mi"
-    if meta.get("cpus"):
-        limits["cpu"] = f"{int(float(meta['cpus']) * 1000)}m"
-    if limits:
-        container["resources"] = {"limits": limits}
-    timeout = int(float(meta["timeout"])) if meta.get("timeout") else None
+    try:
+        wanted = limits(meta.get("memory"), meta.get("cpus"))
+        timeout = int(float(meta["timeout"])) if meta.get("timeout") else None
+    except (TypeError, ValueError):
+        raise InvalidRequest("function.yaml: memory, cpus and timeout must be numbers") from None
+    if wanted:
+        container["resources"] = {"limits": wanted}
     return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Service",
             "metadata": {"name": h.name, "namespace": namespace,
                          "labels": {SOURCE_LABEL: "true",

@@ -165,7 +165,6 @@ class KeyedTable(DataTable):
             self.remove_row(key)
             del shown[key]
         col_keys = [c[0] for c in self.column_spec]
-        added = False
         updated = 0
         check = target.keys() if changed is None or self._predicate is not None else changed
         for key in check:
@@ -189,20 +188,31 @@ class KeyedTable(DataTable):
             self._update_count += 1
             self.refresh()
         if len(shown) != len(target):
-            budget = FIRST_ROWS if not shown and len(target) > FIRST_ROWS else None
-            for key, cells in target.items():
-                if key not in shown:
-                    if budget is not None:
-                        if budget == 0:
-                            self._fill_later()
-                            break
-                        budget -= 1
-                    self.add_row(*cells, key=key)
-                    shown[key] = cells
-                    self.rows_added += 1
-                    added = True
+            # an empty table taking many rows: the first screenful now, the rest after the frame
+            staged = not shown and len(target) > FIRST_ROWS
+            if self._add_missing(FIRST_ROWS if staged else None):
+                self._fill_later()
+
+    def _add_missing(self, budget: int | None = None) -> bool:
+        """Add the rows of ``target`` the table lacks (at most ``budget``), then put the
+        rows in order. Returns: whether rows are left to add."""
+        target, shown = self.target, self.shown
+        added = left = False
+        for key, cells in target.items():
+            if key in shown:
+                continue
+            if budget is not None:
+                if budget == 0:
+                    left = True
+                    break
+                budget -= 1
+            self.add_row(*cells, key=key)
+            shown[key] = cells
+            self.rows_added += 1
+            added = True
         if added:
             self._order(list(target))
+        return left
 
     def _fill_later(self) -> None:
         if not self.filling:
@@ -215,16 +225,7 @@ class KeyedTable(DataTable):
     def fill_now(self) -> None:
         """Add the rows the first frame left out (whatever ``target`` is by now)."""
         self.filling = False
-        target, shown = self.target, self.shown
-        added = False
-        for key, cells in target.items():
-            if key not in shown:
-                self.add_row(*cells, key=key)
-                shown[key] = cells
-                self.rows_added += 1
-                added = True
-        if added:
-            self._order(list(target))
+        self._add_missing()
 
     def _order(self, keys: list[str]) -> None:
         """Put rows in ``keys`` order (after additions) without touching cell data."""
