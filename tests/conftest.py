@@ -25,6 +25,20 @@ def run(coro):
     return asyncio.run(coro)
 
 
+def cli(*args: str, input: str | None = None, env: dict | None = None, code: int = 0):
+    """Run the faastui CLI in-process; it must exit with ``code`` and never show a traceback."""
+    from typer.testing import CliRunner
+
+    from faastui.cli import app
+
+    result = CliRunner().invoke(app, list(args), input=input, env=env)
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        repr(result.exception)
+    assert result.exit_code == code, (args, result.exit_code, result.stdout, result.stderr)
+    return result
+
+
 def _children_of(pid: int) -> list[int]:
     import psutil
     try:

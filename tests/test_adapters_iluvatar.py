@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from backends import _protowire as pw
 from backends import registry
@@ -27,7 +26,7 @@ from backends.base import Capability
 from backends.errors import (BackendError, CapacityExceeded, Conflict, FunctionNotFound,
                              InvalidRequest, NodeNotFound, NotFound, Unreachable, Unsupported)
 from backends.iluvatar import IluvatarBackend
-from tests.conftest import run
+from tests.conftest import cli, run
 from tests.fakes.iluvatar_worker import FAIL_IMAGE, HELLO_IMAGE, SLEEP_IMAGE, FakeIluvatarWorker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -467,15 +466,6 @@ def test_snapshot_content(worker):
 
 
 # ---- the CLI, end to end -----------------------------------------------------------------------
-def cli(*args: str, code: int = 0):
-    from faastui.cli import app
-
-    result = CliRunner().invoke(app, list(args))
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
-    assert result.exit_code == code, (args, result.exit_code, result.stdout, result.stderr)
-    return result
-
-
 def test_cli_end_to_end(worker, tmp_path):
     pkg = tmp_path / "hello"
     pkg.mkdir()

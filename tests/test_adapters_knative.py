@@ -15,7 +15,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from backends import registry
 from backends.agent import HARNESS
@@ -23,7 +22,7 @@ from backends.base import Capability
 from backends.errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest,
                              NotFound, Unreachable, Unsupported)
 from backends.knative import KnativeBackend
-from tests.conftest import run
+from tests.conftest import cli, run
 from tests.fakes.kube_api import fake_kube
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -363,15 +362,6 @@ def test_a_cluster_without_knative_serving():
 
 
 # ---- the CLI, end to end ----------------------------------------------------------------
-def cli(*args: str, code: int = 0):
-    from faastui.cli import app
-
-    result = CliRunner().invoke(app, list(args))
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
-    assert result.exit_code == code, (args, result.exit_code, result.stdout, result.stderr)
-    return result
-
-
 def test_cli_deploy_source_and_invoke(fake, kubeconfig, tmp_path, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     cli("context", "add", "kn", "--backend", "knative", "--url", fake.ingress_url,

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
 from backends import registry
 from backends.base import Capability
 from backends.errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest,
                              NodeNotFound, Unreachable)
 from backends.nuclio import PSEUDO_NODE, NuclioBackend, placement_state
-from tests.conftest import FUNCTIONS, run
+from tests.conftest import FUNCTIONS, cli, run
 from tests.fakes.nuclio_dashboard import running_dashboard
 
 SIGNATURES = {
@@ -293,17 +292,6 @@ def test_the_fake_is_strict_where_nuclio_is(dashboard):
 
 
 # ---- the CLI, end to end -----------------------------------------------------------------
-def cli(*args: str, code: int = 0):
-    from faastui.cli import app
-
-    result = CliRunner().invoke(app, list(args))
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
-    assert result.exception is None or isinstance(result.exception, SystemExit), \
-        repr(result.exception)
-    assert result.exit_code == code, (args, result.exit_code, result.stdout, result.stderr)
-    return result
-
-
 def one_line_error(result, *needles: str) -> None:
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert lines and lines[0].startswith("error: ") and len(lines) <= 2, result.stderr

@@ -16,18 +16,11 @@ from typer.testing import CliRunner
 
 from backends.model import FusionGroup, Function, Invocation, Node, Placement, QoSStat, QueueStat
 from faastui.cli import app
+from tests.conftest import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 FIELDS = {cls: {f for f in cls.__dataclass_fields__} for cls in
           (Node, Function, Placement, QueueStat, QoSStat, FusionGroup, Invocation)}
-
-
-def cli(*args: str, input: str | None = None, env: dict | None = None, code: int = 0):
-    result = CliRunner().invoke(app, list(args), input=input, env=env)
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert result.exit_code == code, (args, result.exit_code, result.stdout, result.stderr)
-    return result
 
 
 @pytest.fixture()

@@ -7,20 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from typer.testing import CliRunner
 
 from backends.local.control import engine_status, stop_engine
 from faastui import locations
-from faastui.cli import app
+from tests.conftest import cli
+
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def cli(*args, code=0):
-    r = CliRunner().invoke(app, list(args))
-    assert "Traceback" not in r.stdout + r.stderr
-    assert r.exit_code == code, (args, r.exit_code, r.stdout, r.stderr)
-    return r
 
 
 def test_up_status_down():

@@ -7,18 +7,10 @@ import stat
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from backends.errors import InvalidRequest
 from faastui import config, locations
-from faastui.cli import app
-
-
-def cli(*args, code=0, env=None, input=None):
-    r = CliRunner().invoke(app, list(args), env=env, input=input)
-    assert "Traceback" not in r.stdout + r.stderr
-    assert r.exit_code == code, (args, r.exit_code, r.stdout, r.stderr)
-    return r
+from tests.conftest import cli
 
 
 def test_default_local_context_without_a_file():

@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 from backends.base import Backend, Capability
 from backends.fusionizer import Edge, Facts, Plan, Step, plan
 from backends.model import Function, FusionGroup, Node, Snapshot
-from faastui.cli import app
-from tests.conftest import FUNCTIONS, run
+from tests.conftest import FUNCTIONS, cli, run
 
 
 def fn(name: str, memory: float = 64, **labels: str) -> Function:
@@ -202,13 +200,6 @@ def test_a_failed_step_says_what_was_done_before_it():
 
 
 # ---- the CLI ----------------------------------------------------------------------------
-def cli(*args: str, code: int = 0):
-    result = CliRunner().invoke(app, list(args))
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
-    assert result.exit_code == code, (args, result.exit_code, result.stdout, result.stderr)
-    return result
-
-
 class NoFusionBackend(Backend):
     """Nodes and nothing else: no fusion, no call graph."""
 

@@ -5,16 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from faastui.cli import app
-
-
-def cli(*args: str, code: int = 0):
-    result = CliRunner().invoke(app, list(args))
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
-    assert result.exit_code == code, (args, result.exit_code, result.stdout, result.stderr)
-    return result
+from tests.conftest import cli
 
 
 @pytest.fixture()
