@@ -51,9 +51,9 @@ from urllib.parse import quote
 from .agent import NUCLIO_ENTRY, HandlerSource, nuclio_source, prepare
 from .base import Backend, Capability
 from .errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest,
-                     NodeNotFound, Unreachable, Unsupported, did_you_mean, error_from_status)
+                     NodeNotFound, Unsupported, did_you_mean, error_from_status)
 from .model import Function, Invocation, Node, Placement, Snapshot
-from .payload import payload_request
+from .payload import payload_request, send
 from .quantities import cpus as _cpus, limits, memory_mb as _memory_mb
 
 __all__ = ["NuclioBackend", "PSEUDO_NODE", "function_from_nuclio", "placement_state"]
@@ -225,15 +225,8 @@ class NuclioBackend(Backend):
         return headers
 
     async def _request(self, method: str, path: str, **kwargs):
-        import httpx
-
-        try:
-            return await self._http().request(method, path, **kwargs)
-        except httpx.TimeoutException:
-            raise Unreachable(f"the Nuclio dashboard at {self.url} timed out", hint=HINT) from None
-        except httpx.HTTPError as exc:
-            message = f"the Nuclio dashboard at {self.url} does not answer: {exc}".rstrip(": ")
-            raise Unreachable(message, hint=HINT) from None
+        return await send(self._http(), method, path, where=f"the Nuclio dashboard at {self.url}",
+                          hint=HINT, **kwargs)
 
     async def _send(self, method: str, path: str, *, fn: str | None = None, **kwargs):
         """One dashboard call; an error answer becomes the matching BackendError."""

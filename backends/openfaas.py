@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from .base import Backend, Capability
-from .errors import FunctionNotFound, InvalidRequest, Unreachable, Unsupported, error_from_status
+from .errors import FunctionNotFound, InvalidRequest, Unsupported, error_from_status
 from .model import Function, Invocation, Placement, Snapshot
-from .payload import payload_request
+from .payload import payload_request, send
 from .quantities import cpus, memory_mb
 
 __all__ = ["OpenFaaSBackend"]
@@ -81,15 +81,8 @@ class OpenFaaSBackend(Backend):
             self._queues = None
 
     async def _send(self, method: str, path: str, **kwargs):
-        import httpx
-
-        try:
-            resp = await self._http().request(method, path, **kwargs)
-        except httpx.TimeoutException:
-            raise Unreachable(f"the gateway at {self.url} timed out", hint=HINT) from None
-        except httpx.HTTPError as exc:
-            raise Unreachable(f"the gateway at {self.url} does not answer: {exc}".rstrip(": "),
-                              hint=HINT) from None
+        resp = await send(self._http(), method, path, where=f"the gateway at {self.url}",
+                          hint=HINT, **kwargs)
         if resp.status_code >= 400:
             try:
                 body: Any = resp.json()
@@ -149,12 +142,8 @@ class OpenFaaSBackend(Backend):
         body, headers = self._body(payload)
         started = time.time()
         t0 = time.perf_counter()
-        import httpx
-
-        try:
-            resp = await self._http().post(f"/function/{fn}", content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise Unreachable(f"the gateway at {self.url} does not answer: {exc}", hint=HINT) from None
+        resp = await send(self._http(), "POST", f"/function/{fn}", content=body, headers=headers,
+                          where=f"the gateway at {self.url}", hint=HINT)
         total_ms = (time.perf_counter() - t0) * 1000
         if resp.status_code == 404:
             raise FunctionNotFound(f"function {fn!r} not found",

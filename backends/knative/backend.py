@@ -24,7 +24,7 @@ from ..base import Backend, Capability
 from ..errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest, NotFound,
                       Unreachable, Unsupported)
 from ..model import Function, Invocation, Node, Placement, QoSStat, Snapshot
-from ..payload import payload_request
+from ..payload import payload_request, send
 from ..quantities import quantity
 from .kube import KubeAccess
 from .objects import (DEFAULT_IMAGE, INITIAL_SCALE, MAX_SCALE, MIN_SCALE, REVISION_LABEL,
@@ -193,17 +193,12 @@ class KnativeBackend(KubeAccess, Backend):
             parts = urlsplit(target)
             headers["Host"] = parts.netloc
             target = self.url + (parts.path or "/")
-        import httpx
-
+        hint = ("check the context URL: the cluster's ingress address" if self.url else
+                "set the context URL to the cluster's ingress address "
+                "(faastui context add NAME --backend knative --url http://INGRESS)")
         started, t0 = time.time(), time.perf_counter()
-        try:
-            resp = await self._client().post(target, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            hint = ("check the context URL: the cluster's ingress address" if self.url else
-                    "set the context URL to the cluster's ingress address "
-                    "(faastui context add NAME --backend knative --url http://INGRESS)")
-            raise Unreachable(f"function {fn!r} at {target} does not answer: {exc}".rstrip(": "),
-                              hint=hint) from None
+        resp = await send(self._client(), "POST", target, content=body, headers=headers,
+                          where=f"function {fn!r} at {target}", hint=hint)
         ms = (time.perf_counter() - t0) * 1000
         ok = resp.status_code < 400
         data: Any = resp.text
