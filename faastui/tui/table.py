@@ -217,10 +217,7 @@ class KeyedTable(DataTable):
     def _fill_later(self) -> None:
         if not self.filling:
             self.filling = True
-            self.call_after_refresh(self._fill)
-
-    def _fill(self) -> None:
-        self.fill_now()
+            self.call_after_refresh(self.fill_now)
 
     def fill_now(self) -> None:
         """Add the rows the first frame left out (whatever ``target`` is by now)."""
