@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench bytecode clean
+.PHONY: setup demo test bench bytecode proto clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The Ilúvatar gRPC messages and stubs, generated from the .proto beside them (the output is
+# committed; tests/test_iluvatar_proto.py checks it matches what this regenerates).
+PROTO := backends/iluvatar/rpc/iluvatar_rpc.proto
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --grpc_python_out=. --pyi_out=. $(PROTO)
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py

@@ -1,10 +1,11 @@
 """IluvatarBackend: one Ilúvatar worker (github.com/COS-IN/iluvatar-faas) over its gRPC API.
 
-Speaks the worker service ``iluvatar_rpc.IluvatarWorker`` (``iluvatar_rpc.proto``):
+Speaks the worker service ``iluvatar_rpc.IluvatarWorker`` (current schema):
 ``invoke``, ``invoke_async`` + ``invoke_async_check``, ``prewarm``, ``register``,
-``status``, ``health`` and ``list_registered_funcs``, with the hand-written codec
-of ``backends._protowire`` (no protobuf, no generated code). ``grpcio`` is an
-optional extra (``pip install 'faastui[iluvatar]'``), imported on the first call.
+``status``, ``health`` and ``list_registered_funcs``, with the messages protoc generates
+from ``rpc/iluvatar_rpc.proto`` (upstream's package, names and field numbers). ``grpcio``
+and ``protobuf`` are an optional extra (``pip install 'faastui[iluvatar]'``), imported on
+the first call.
 
 The context URL is the worker's gRPC address: ``grpc://HOST:PORT`` or ``HOST:PORT``.
 
@@ -33,8 +34,13 @@ by the worker; this client keeps it so ``result`` can be asked again. A
 registration cannot be removed.
 
 Layout: ``protocol.py`` holds the gRPC calls and the wire helpers, ``ledger.py`` what
-this client remembers (calls, containers, QoS), ``backend.py`` IluvatarBackend itself.
-Importing this package does not import ``grpc``.
+this client remembers (calls, containers, QoS), ``backend.py`` IluvatarBackend itself,
+``rpc/`` the .proto and its generated code (shared with ``faastui serve iluvatar``).
+Importing this package imports neither ``grpc`` nor ``protobuf``.
+
+The worker's ``status`` (2025 schema) reports percentages: the node shows them as labels
+(``used_mem_pct``, ``cpu_util``, ``cpu_load_avg``, queue lengths, ``worker_name``) and
+leaves cpus and memory_mb at 0, which that schema does not tell.
 """
 
 from __future__ import annotations

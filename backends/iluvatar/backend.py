@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import _protowire as pw
 from ..base import Backend, Capability
 from ..errors import (BackendError, CapacityExceeded, Conflict, FunctionNotFound, InvalidRequest,
                       NodeNotFound, NotFound, Unsupported, did_you_mean)
 from ..model import Function, Invocation, Node, Snapshot
 from .ledger import Ledger
-from .protocol import _ISOLATIONS, _STATES, WorkerRpc, _error_text, _json_args, _target, _tid
+from .protocol import (_ISOLATIONS, COMPUTE_CPU, WorkerRpc, _error_text, _json_args, _target,
+                       _tid, container_state, messages, rpc_message)
 
 DEFAULT_VERSION = "1"
 
@@ -72,12 +72,13 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
         self._results: dict[str, Invocation] = {}  # cookie -> finished async call
 
     # ---- names ----------------------------------------------------------------------------
-    async def _list(self) -> list[pw.RegisteredFunction] | None:
+    async def _list(self) -> list | None:
         """The worker's registrations (None if it cannot list them); refreshes the cache."""
         if self._list_supported is False:
             return None
         try:
-            resp = await self._rpc("list_registered_funcs", pw.ListFunctionRequest(_tid()))
+            resp = await self._rpc("list_registered_funcs",
+                                   rpc_message("ListFunctionRequest", transaction_id=_tid()))
         except Unsupported:
             self._list_supported = False
             return None
@@ -142,9 +143,10 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
                                     hint="wait for calls to finish or free containers")
         return None
 
-    def _invocation(self, call_id: str, fqdn: str, resp: pw.InvokeResponse, *,
+    def _invocation(self, call_id: str, fqdn: str, resp, *,
                     rtt_ms: float | None, started: float, ended: float) -> Invocation:
-        state = _STATES.get(resp.container_state, "")
+        """The Invocation for an InvokeResponse ``resp``."""
+        state = container_state(resp.container_state)
         duration_ms = resp.duration_us / 1000.0
         overhead_ms = max(0.0, rtt_ms - duration_ms) if rtt_ms is not None else 0.0
         common = dict(call_id=call_id, function=fqdn, node=self.node_name, container_state=state,
@@ -168,8 +170,9 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
         name, version = await self._resolve(fn)
         fqdn, tid, args = f"{name}-{version}", _tid(), _json_args(payload)
         started, t0 = time.time(), time.perf_counter()
-        resp = await self._rpc("invoke", pw.InvokeRequest(name, version, args, tid),
-                               timeout=self.timeout, fn=fqdn)
+        request = rpc_message("InvokeRequest", function_name=name, function_version=version,
+                          json_args=args, transaction_id=tid)
+        resp = await self._rpc("invoke", request, timeout=self.timeout, fn=fqdn)
         rtt_ms = (time.perf_counter() - t0) * 1000
         inv = self._invocation(tid, fqdn, resp, rtt_ms=rtt_ms, started=started, ended=time.time())
         self._record(inv)
@@ -178,9 +181,9 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
     async def invoke_async(self, fn: str, payload: Any) -> str:
         name, version = await self._resolve(fn)
         fqdn, started = f"{name}-{version}", time.time()
-        resp = await self._rpc("invoke_async",
-                               pw.InvokeAsyncRequest(name, version, _json_args(payload), _tid()),
-                               fn=fqdn)
+        request = rpc_message("InvokeAsyncRequest", function_name=name, function_version=version,
+                          json_args=_json_args(payload), transaction_id=_tid())
+        resp = await self._rpc("invoke_async", request, fn=fqdn)
         if not resp.success or not resp.lookup_cookie:
             await self._list()  # the worker gives no reason; the usual one is a missing function
             if self._list_supported and fqdn not in self._known:
@@ -196,9 +199,9 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
         fqdn, started = self._async.get(call_id, ("", 0.0))
         deadline = time.monotonic() + max(0.0, wait)
         while True:
-            resp = await self._rpc("invoke_async_check",
-                                   pw.InvokeAsyncLookupRequest(call_id, _tid()),
-                                   timeout=max(10.0, wait + 5.0))
+            request = rpc_message("InvokeAsyncLookupRequest", lookup_cookie=call_id,
+                              transaction_id=_tid())
+            resp = await self._rpc("invoke_async_check", request, timeout=max(10.0, wait + 5.0))
             message = "" if resp.success else _error_text(resp.json_result)
             if message.lower() == "invocation not found":
                 raise NotFound(f"no async call {call_id!r} on the Ilúvatar worker at "
@@ -230,8 +233,9 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
         fqdn, out = f"{name}-{version}", []
         for i in range(count):
             tid, started, t0 = _tid(), time.time(), time.perf_counter()
-            resp = await self._rpc("prewarm", pw.PrewarmRequest(name, version, tid,
-                                                                pw.Compute.CPU), fn=fqdn)
+            request = rpc_message("PrewarmRequest", function_name=name, function_version=version,
+                              transaction_id=tid, compute=COMPUTE_CPU)
+            resp = await self._rpc("prewarm", request, fn=fqdn)
             if not resp.success:
                 message = _error_text(resp.message)
                 error = self._refusal(fqdn, message) or BackendError(
@@ -270,10 +274,10 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
             raise InvalidRequest("memory, cpus and parallel must be whole numbers") from None
         version = str(version)
         fqdn = f"{name}-{version}"
-        request = pw.RegisterRequest(
-            function_name=name, function_version=version, image_name=image, memory=memory_mb,
-            cpus=cpus, parallel_invokes=parallel, transaction_id=_tid(),
-            compute=pw.Compute.CPU, isolate=isolate)
+        request = rpc_message(
+            "RegisterRequest", function_name=name, function_version=version, image_name=image,
+            memory=memory_mb, cpus=cpus, parallel_invokes=parallel, transaction_id=_tid(),
+            compute=COMPUTE_CPU, isolate=isolate)
         resp = await self._rpc("register", request)
         if not resp.success:
             error = resp.error.strip().strip('"')
@@ -361,24 +365,28 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
                                hint="list them with `faastui functions`")
 
     async def _node(self, errors: list[str]) -> Node:
-        health = await self._rpc("health", pw.HealthRequest(_tid()))
+        """The worker as a Node, from ``health`` and the current (2025) ``status``.
+
+        That status tells percentages, not sizes: memory in use (``used_mem_pct``) and CPU
+        utilisation (``cpu_util``) go into labels, and cpus / memory_mb stay 0 (unknown).
+        """
+        health = await self._rpc("health", rpc_message("HealthRequest", transaction_id=_tid()))
         try:
-            status = await self._rpc("status", pw.StatusRequest(_tid()))
+            status = await self._rpc("status", rpc_message("StatusRequest", transaction_id=_tid()))
         except BackendError as exc:
             errors.append(f"status: {exc}")
-            status = pw.StatusResponse()
-        busy = status.cpu_us + status.cpu_sy
-        total = busy + status.cpu_id + status.cpu_wa
-        return Node(
-            name=self.node_name, address=self.address,
-            ready=health.status == pw.RpcHealthStatus.HEALTHY,
-            cpus=float(status.num_system_cores), memory_mb=float(status.total_mem),
-            used_cpus=status.num_system_cores * busy / total if total > 0 else 0.0,
-            used_memory_mb=float(status.used_mem),
-            labels={"kind": "iluvatar-worker", "queue_len": str(status.queue_len),
-                    "running": str(status.num_running_funcs),
-                    "load_avg_1minute": f"{status.load_avg_1minute:.2f}"},
-            containers=sum(sum(c.values()) for c in self._containers.values()))
+            status = rpc_message("StatusResponse")
+        healthy = health.status == messages().RpcHealthStatus.Value("HEALTHY")
+        labels = {"kind": "iluvatar-worker", "cpu_queue_len": str(status.cpu_queue_len),
+                  "gpu_queue_len": str(status.gpu_queue_len),
+                  "running": str(status.num_running_funcs),
+                  "used_mem_pct": f"{status.used_mem_pct:.1f}",
+                  "cpu_util": f"{status.cpu_util:.1f}",
+                  "cpu_load_avg": f"{status.cpu_load_avg:.2f}"}
+        if status.worker_name:
+            labels["worker_name"] = status.worker_name
+        return Node(name=self.node_name, address=self.address, ready=healthy, labels=labels,
+                    containers=sum(sum(c.values()) for c in self._containers.values()))
 
     async def nodes(self) -> list[Node]:
         return [await self._node([])]

@@ -2,8 +2,8 @@
 the gRPC calls (WorkerRpc, a mixin of IluvatarBackend), gRPC status codes -> BackendErrors,
 and the JSON text going both ways (arguments out, error bodies back).
 
-Messages are encoded by ``backends._protowire``; ``grpc`` is imported on the first call
-(an optional extra).
+Messages are the generated ones of ``rpc/iluvatar_rpc.proto`` (``messages()``); they and
+``grpc`` are imported on the first call (the optional extra ``faastui[iluvatar]``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import json
 import uuid
 from typing import Any
 
-from .. import _protowire as pw
 from ..errors import (AuthError, BackendError, CapacityExceeded, Conflict, FunctionNotFound,
                       InvalidRequest, NotFound, Unreachable, Unsupported)
 
@@ -22,21 +21,18 @@ SERVICE = "iluvatar_rpc.IluvatarWorker"
 HINT = "check the worker address (grpc://HOST:PORT) and that iluvatar_worker is up"
 INSTALL_HINT = "pip install 'faastui[iluvatar]'"
 
-#: rpc name -> (request class, response class)
-_METHODS: dict[str, tuple[type, type]] = {
-    "ping": (pw.PingRequest, pw.PingResponse),
-    "invoke": (pw.InvokeRequest, pw.InvokeResponse),
-    "invoke_async": (pw.InvokeAsyncRequest, pw.InvokeAsyncResponse),
-    "invoke_async_check": (pw.InvokeAsyncLookupRequest, pw.InvokeResponse),
-    "prewarm": (pw.PrewarmRequest, pw.PrewarmResponse),
-    "register": (pw.RegisterRequest, pw.RegisterResponse),
-    "status": (pw.StatusRequest, pw.StatusResponse),
-    "health": (pw.HealthRequest, pw.HealthResponse),
-    "list_registered_funcs": (pw.ListFunctionRequest, pw.ListFunctionResponse),
+#: rpc name -> response message name (the request is built by the caller)
+_METHODS: dict[str, str] = {
+    "ping": "PingResponse", "invoke": "InvokeResponse", "invoke_async": "InvokeAsyncResponse",
+    "invoke_async_check": "InvokeResponse", "prewarm": "PrewarmResponse",
+    "register": "RegisterResponse", "status": "StatusResponse", "health": "HealthResponse",
+    "list_registered_funcs": "ListFunctionResponse",
 }
-_STATES = {pw.ContainerState.COLD: "cold", pw.ContainerState.PREWARM: "prewarm",
-           pw.ContainerState.WARM: "warm"}
-_ISOLATIONS = {"containerd": pw.Isolation.CONTAINERD, "docker": pw.Isolation.DOCKER}
+#: ContainerState names -> the model's container_state
+_STATES = {"COLD": "cold", "PREWARM": "prewarm", "WARM": "warm"}
+#: bit flags of iluvatar_library::types (not in the .proto: plain uint32 fields there)
+COMPUTE_CPU = 0b001
+_ISOLATIONS = {"containerd": 0b01, "docker": 0b10}
 #: gRPC status code name -> error class (NOT_FOUND on a function call: FunctionNotFound)
 _BY_CODE = {"UNAVAILABLE": Unreachable, "DEADLINE_EXCEEDED": Unreachable,
             "NOT_FOUND": NotFound, "INVALID_ARGUMENT": InvalidRequest,
@@ -54,6 +50,33 @@ def _grpc():
         raise InvalidRequest("the iluvatar backend needs grpcio, which is not installed",
                              hint=INSTALL_HINT) from None
     return grpc
+
+
+def messages():
+    """The generated message module (``iluvatar_rpc_pb2``). Raises InvalidRequest without
+    protobuf."""
+    try:
+        from .rpc import iluvatar_rpc_pb2  # deferred: protobuf, an optional extra, ~65 ms
+    except ImportError:
+        raise InvalidRequest("the iluvatar backend needs protobuf, which is not installed",
+                             hint=INSTALL_HINT) from None
+    return iluvatar_rpc_pb2
+
+
+def rpc_message(name: str, **fields):
+    """A ``name`` message with ``fields``; a value it cannot carry is an InvalidRequest."""
+    try:
+        return getattr(messages(), name)(**fields)
+    except (ValueError, TypeError) as exc:  # e.g. "Value out of range: -1" for a uint32
+        raise InvalidRequest(f"cannot send this {name}: {exc}") from None
+
+
+def container_state(number: int) -> str:
+    """``cold`` / ``prewarm`` / ``warm`` for a ContainerState number ('' for the others)."""
+    try:
+        return _STATES.get(messages().ContainerState.Name(number), "")
+    except ValueError:  # a number this schema does not know
+        return ""
 
 
 def _target(url: str) -> str:
@@ -107,12 +130,24 @@ def _json_args(payload: Any) -> str:
 
 def _lenient(response_cls: type):
     """A response deserializer that returns a DecodeError instead of raising it."""
+    from google.protobuf.message import DecodeError  # deferred with the messages
+
     def decode(data: bytes):
         try:
-            return response_cls.decode(data)
-        except pw.DecodeError as exc:
+            return response_cls.FromString(data)
+        except DecodeError as exc:
             return exc
     return decode
+
+
+def _serialize(request) -> bytes:
+    return request.SerializeToString()
+
+
+def _message_base() -> type:
+    from google.protobuf.message import Message  # deferred with the messages
+
+    return Message
 
 
 def _tid() -> str:
@@ -133,10 +168,10 @@ class WorkerRpc:
             self._loop, self._stubs = loop, {}
         stub = self._stubs.get(method)
         if stub is None:
-            _request_cls, response_cls = _METHODS[method]
-            # requests are encoded by _rpc (to report a bad value), so they go as bytes
-            stub = self._channel.unary_unary(f"/{SERVICE}/{method}", request_serializer=None,
-                                             response_deserializer=_lenient(response_cls))
+            response_cls = getattr(messages(), _METHODS[method])
+            stub = self._channel.unary_unary(
+                f"/{SERVICE}/{method}", request_serializer=_serialize,
+                response_deserializer=_lenient(response_cls))
             self._stubs[method] = stub
         return stub
 
@@ -150,14 +185,10 @@ class WorkerRpc:
         stub = self._stub(method)
         grpc = _grpc()
         try:
-            data = request.encode()
-        except (ValueError, TypeError) as exc:
-            raise InvalidRequest(f"cannot send this {method} request: {exc}") from None
-        try:
-            reply = await stub(data, timeout=timeout or min(self.timeout, 10.0))
+            reply = await stub(request, timeout=timeout or min(self.timeout, 10.0))
         except grpc.aio.AioRpcError as exc:
             raise self._rpc_error(method, exc, fn) from None
-        if not isinstance(reply, pw.Message):  # grpc hands back None if decoding raised
+        if not isinstance(reply, _message_base()):  # grpc hands back None if decoding raised
             raise BackendError(f"the {method} reply of {self.address} is not an Ilúvatar "
                                f"message: {reply or 'unreadable'}",
                                hint="is it an Ilúvatar worker (iluvatar_rpc.proto)?")

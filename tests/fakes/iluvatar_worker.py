@@ -6,8 +6,9 @@ namespaces) cannot run here. The spec it follows: the service and messages of
 ``src/Ilúvatar/iluvatar_rpc/src/rpc/iluvatar_rpc.proto`` and the worker's request
 handling (``iluvatar_worker_library/src/worker_api/iluvatar_worker.rs``,
 ``services/registration.rs``, ``services/invocation/async_tracker.rs``). Its
-messages are encoded with the same hand-written codec as the adapter
-(``backends._protowire``); the transport is real gRPC over 127.0.0.1.
+messages are encoded by its own hand-written codec (``tests/fakes/protowire.py``), never by
+the generated code faastui uses, so a wrong field in faastui's .proto cannot go unnoticed;
+the transport is real gRPC over 127.0.0.1.
 
 It is strict where the worker is, with the worker's own messages:
 - ``register`` refuses an empty name or version, memory outside
@@ -58,7 +59,7 @@ from typing import Any, Callable
 import grpc
 import grpc.aio
 
-from backends import _protowire as pw
+from tests.fakes import protowire as pw
 
 __all__ = ["FakeIluvatarWorker", "IMAGES", "HELLO_IMAGE", "FAIL_IMAGE", "SLEEP_IMAGE"]
 
@@ -126,7 +127,8 @@ class FakeIluvatarWorker:
     def __init__(self, *, memory_mb: int = 1024, cores: int = 4, cold_start_s: float = 0.05,
                  call_latency_s: float = 0.002, mem_min_mb: int = 5, mem_max_mb: int = 4096,
                  cpu_max: int = 4, isolations: int = pw.Isolation.CONTAINERD | pw.Isolation.DOCKER,
-                 with_list: bool = True):
+                 with_list: bool = True, name: str = "fake-worker"):
+        self.name = name  # the worker_name of status
         self.with_list = with_list  # False: an older worker, without list_registered_funcs
         self.memory_mb, self.cores = memory_mb, cores
         self.cold_start_s, self.call_latency_s = cold_start_s, call_latency_s
@@ -401,13 +403,15 @@ class FakeIluvatarWorker:
         return pw.RegisterResponse(success=True, fqdn=reg.fqdn, error="")
 
     async def _rpc_status(self, req: pw.StatusRequest) -> pw.StatusResponse:
+        """The current (2025) StatusResponse: queue lengths, memory in use as a percentage of
+        the worker's, CPU utilisation and load, running calls, the worker's name, the time."""
         with self._lock:
+            used = sum(c.memory for c in self._containers)
             return pw.StatusResponse(
-                success=True, queue_len=sum(r is None for r in self._async.values()),
-                used_mem=sum(c.memory for c in self._containers), total_mem=self.memory_mb,
-                cpu_us=5.0, cpu_sy=1.0, cpu_id=94.0, cpu_wa=0.0, load_avg_1minute=0.25,
-                num_system_cores=self.cores,
-                num_running_funcs=sum(c.busy for c in self._containers))
+                cpu_queue_len=sum(r is None for r in self._async.values()), gpu_queue_len=0,
+                used_mem_pct=100.0 * used / self.memory_mb, cpu_util=6.0, cpu_load_avg=0.25,
+                gpu_load_avg=0.0, num_running_funcs=sum(c.busy for c in self._containers),
+                worker_name=self.name, timestamp=int(time.time()))
 
     async def _rpc_health(self, req: pw.HealthRequest) -> pw.HealthResponse:
         return pw.HealthResponse(status=pw.RpcHealthStatus.HEALTHY if self.healthy

@@ -1,13 +1,19 @@
-"""A tiny protobuf (proto3) wire codec and the Ilúvatar worker's messages, by hand.
+"""A tiny protobuf (proto3) wire codec and the Ilúvatar messages, by hand: the FAKE worker's
+own (tests/fakes/iluvatar_worker.py), never used by faastui itself.
 
-Why by hand: the Ilúvatar adapter needs a dozen small messages, and generated
-``_pb2`` modules would pull in ``protobuf`` and a code generator for that.
-What it covers: varints (bool, enums, int32/int64 with negative values as
-10-byte two's complement, uint32/uint64), zigzag ``sint`` types, fixed 32/64-bit
-(``float``/``double``), length-delimited ``string``/``bytes``, nested messages
-and ``repeated`` fields (packed or not, on decoding; packed scalars on
-encoding, as proto3 does). Fields at their default value are not written
-(proto3); unknown fields are skipped on decoding, so a newer peer's extra
+Why by hand: faastui's Ilúvatar code (the client backend and ``faastui serve iluvatar``) uses
+the messages protoc generates from ``backends/iluvatar/rpc/iluvatar_rpc.proto``. A fake that
+decoded with that same generated code would agree with it on any mistake in the .proto (a
+wrong field number, a wrong type). This codec is written from the protobuf encoding spec
+(developers.google.com/protocol-buffers/docs/encoding) and the field table of COMPAT.md
+section 5, and checked against byte strings worked out by hand (tests/test_iluvatar_proto.py),
+so a .proto that drifts from upstream's makes the adapter and serve tests fail.
+
+What it covers: varints (bool, enums, int32/int64 with negative values as 10-byte two's
+complement, uint32/uint64), zigzag ``sint`` types, fixed 32/64-bit (``float``/``double``),
+length-delimited ``string``/``bytes``, nested messages and ``repeated`` fields (packed or
+not, on decoding; packed scalars on encoding, as proto3 does). Fields at their default value
+are not written (proto3); unknown fields are skipped on decoding, so a newer peer's extra
 fields do no harm. Malformed input raises ``DecodeError``.
 
 A message is a dataclass whose fields are declared with ``pb(number, kind)``::
@@ -20,10 +26,8 @@ A message is a dataclass whose fields are declared with ``pb(number, kind)``::
     PingRequest(message="Ping").encode()  -> b"\\n\\x04Ping"
     PingRequest.decode(b"\\n\\x04Ping")    -> PingRequest(message="Ping", ...)
 
-The second half of this module declares the messages of the Ilúvatar worker's
-gRPC service ``iluvatar_rpc.IluvatarWorker``, field numbers and types copied
-from ``src/Ilúvatar/iluvatar_rpc/src/rpc/iluvatar_rpc.proto`` in
-github.com/COS-IN/iluvatar-faas (the stored version at commit 2be5858e).
+The second half declares the messages of ``iluvatar_rpc`` (current schema, 2025:
+``StatusResponse`` with cpu_queue_len ... timestamp).
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ __all__ = [
     "InvokeAsyncResponse", "InvokeAsyncLookupRequest", "PrewarmRequest", "PrewarmResponse",
     "RegisterRequest", "RegisterResponse", "StatusRequest", "StatusResponse", "HealthRequest",
     "HealthResponse", "CleanRequest", "CleanResponse", "ListFunctionRequest",
-    "RegisteredFunction", "ListFunctionResponse",
+    "RegisteredFunction", "ListFunctionResponse", "EstInvokeRequest", "EstInvokeResponse",
+    "MESSAGES",
 ]
 
 _U64 = (1 << 64) - 1
@@ -419,17 +424,15 @@ class StatusRequest(Message):
 
 @dataclass
 class StatusResponse(Message):
-    success: bool = pb(1, "bool")
-    queue_len: int = pb(2, "int64")
-    used_mem: int = pb(3, "int64")  # MB
-    total_mem: int = pb(4, "int64")  # MB
-    cpu_us: float = pb(5, "double")
-    cpu_sy: float = pb(6, "double")
-    cpu_id: float = pb(7, "double")
-    cpu_wa: float = pb(8, "double")
-    load_avg_1minute: float = pb(9, "double")
-    num_system_cores: int = pb(10, "uint32")
-    num_running_funcs: int = pb(11, "uint32")
+    cpu_queue_len: int = pb(1, "uint64")
+    gpu_queue_len: int = pb(2, "uint64")
+    used_mem_pct: float = pb(3, "double")
+    cpu_util: float = pb(4, "double")
+    cpu_load_avg: float = pb(5, "double")
+    gpu_load_avg: float = pb(6, "double")
+    num_running_funcs: int = pb(7, "uint32")
+    worker_name: str = pb(8, "string")
+    timestamp: int = pb(9, "uint64")
 
 
 @dataclass
@@ -468,3 +471,23 @@ class RegisteredFunction(Message):
 class ListFunctionResponse(Message):
     functions: list[RegisteredFunction] = pb(1, "message", message=RegisteredFunction,
                                              repeated=True)
+
+
+@dataclass
+class EstInvokeRequest(Message):
+    fqdns: list[str] = pb(1, "string", repeated=True)
+    transaction_id: str = pb(2, "string")
+
+
+@dataclass
+class EstInvokeResponse(Message):
+    est_time: list[float] = pb(1, "double", repeated=True)
+
+
+#: every message of the worker service, by name (the schema test walks them)
+MESSAGES: dict[str, type] = {cls.__name__: cls for cls in (
+    PingRequest, PingResponse, InvokeRequest, InvokeResponse, InvokeAsyncRequest,
+    InvokeAsyncResponse, InvokeAsyncLookupRequest, PrewarmRequest, PrewarmResponse,
+    RegisterRequest, RegisterResponse, StatusRequest, StatusResponse, HealthRequest,
+    HealthResponse, CleanRequest, CleanResponse, ListFunctionRequest, RegisteredFunction,
+    ListFunctionResponse, EstInvokeRequest, EstInvokeResponse)}
