@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 from .. import __version__
-from . import actions, context, engine, fusion, load, reads, watching, workflow
+from . import actions, context, engine, fusion, load, reads, serve, watching, workflow
 from ._common import state, usage_error
 from ._fastparams import install as _install_fast_params
 
@@ -28,7 +28,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for group in (reads.app, actions.app, engine.app, watching.app, load.app, fusion.app):
+for group in (reads.app, actions.app, engine.app, watching.app, load.app, fusion.app, serve.app):
     app.add_typer(group)  # no name: the group's commands join the root
 app.add_typer(context.app, name="context")
 app.add_typer(workflow.app, name="workflow")
