@@ -2,8 +2,8 @@
 
 ``serve(name, ...)`` checks the bind rules first (loopback by default; any other address
 needs ``--token`` or an explicit ``--allow-unauthenticated``, since each of these APIs
-deploys or runs code), builds the context's backend, checks it has what the API needs and
-that it answers, binds, prints one ready line on stderr::
+deploys or runs code), builds the context's backend, checks it has what the API needs,
+binds, checks the backend answers, prints one ready line on stderr::
 
     serving the agent API on http://127.0.0.1:5000 over context local
 
@@ -71,9 +71,13 @@ async def _serve(cls, context, options: ServeOptions, out) -> None:
             raise Unsupported(f"the {backend.name} backend cannot serve the {cls.name} API "
                               f"(it lacks: {what})",
                               hint="use a context whose backend can, e.g. local")
-        await backend.functions()  # answers at all? (Unreachable -> exit 4, before binding)
         api = cls(backend, options)
-        port = await api.start()
+        port = await api.start()  # a port in use fails here, before any backend call
+        try:
+            await backend.functions()  # does it answer at all? (Unreachable: exit 4)
+        except BaseException:
+            await api.stop()
+            raise
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

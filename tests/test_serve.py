@@ -1,0 +1,156 @@
+"""``faastui serve NAME``: what every API shares, on real processes of the real CLI: the ready
+line, a clean stop on SIGINT and SIGTERM, a clear error and exit code for a port in use, a
+non-loopback address without auth, an unknown API, a backend that is down or cannot do what
+the API needs; and bearer tokens, over HTTP and over gRPC."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import signal
+import socket
+
+import pytest
+
+from faastui.serve import APIS, api_class
+from faastui.serve.base import is_loopback
+from faastui.serve.runner import check_bind
+from backends.errors import InvalidRequest
+from tests.conftest import running_engine
+from tests.fakes.iluvatar_worker import FakeIluvatarWorker
+from tests.serving import run_serve, serve_env, serving
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    with running_engine(tmp_path_factory.mktemp("serve-engine") / "state", nodes=1) as handle:
+        yield handle
+
+
+@pytest.fixture()
+def env(tmp_path, engine):
+    return serve_env(tmp_path, FAASTUI_URL=engine.url)
+
+
+def test_the_registry_names_each_api_without_importing_it():
+    assert {n: (e.default_port, e.target) for n, e in APIS.items()} == {
+        "agent": (5000, "agent:AgentApi"), "iluvatar": (8079, "iluvatar:IluvatarApi")}
+    assert api_class("agent").name == "agent" and api_class("iluvatar").scheme == "grpc"
+    with pytest.raises(InvalidRequest) as err:
+        api_class("agnet")
+    assert err.value.hint == "did you mean 'agent'?"
+
+
+def test_bind_rules():
+    for host in ("127.0.0.1", "127.9.9.9", "localhost", "::1", "[::1]"):
+        assert is_loopback(host)
+        check_bind("agent", host, None, False)
+    for host in ("0.0.0.0", "10.1.2.3", "::", "example.com"):
+        assert not is_loopback(host)
+        with pytest.raises(InvalidRequest) as err:
+            check_bind("agent", host, None, False)
+        assert "without authentication" in err.value.message and "--token" in err.value.hint
+        check_bind("agent", host, "s3cret", False)
+        check_bind("agent", host, None, True)
+    with pytest.raises(InvalidRequest):
+        check_bind("agent", "127.0.0.1", "  ", False)
+
+
+@pytest.mark.parametrize("api", ["agent", "iluvatar"])
+def test_ready_line_and_a_clean_stop_on_sigterm(api, env):
+    with serving(api, env=env, stop_signal=signal.SIGTERM) as served:
+        assert served.lines[-1] == (f"serving the {api} API on {served.scheme}://127.0.0.1:"
+                                    f"{served.port} over context local")
+        assert served.scheme == ("grpc" if api == "iluvatar" else "http")
+    # serving() checked: exit 0, "stopped the <api> API" last, no traceback
+
+
+@pytest.mark.parametrize("api", ["agent", "iluvatar"])
+def test_a_port_in_use_is_one_clear_line_and_exit_1(api, env):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run_serve(api, "--port", str(port), env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"error: cannot serve the {api} API on 127.0.0.1:{port}: the port is in use",
+        "hint: another server listens there; pick another with --port"]
+
+
+def test_a_second_server_on_the_same_port_is_refused_too(env):
+    """gRPC would share a port (SO_REUSEPORT) unless told not to."""
+    with serving("iluvatar", env=env) as first:
+        proc = run_serve("iluvatar", "--port", str(first.port), env=env)
+        assert proc.returncode == 1 and "the port is in use" in proc.stderr
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3"])
+def test_a_non_loopback_host_without_a_token_is_refused_before_binding(host, env):
+    proc = run_serve("agent", "--host", host, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: refusing to serve the agent API on {host} "
+                                  "without authentication")
+    assert "--allow-unauthenticated" in proc.stderr
+
+
+def test_usage_errors(env):
+    proc = run_serve("fusionzer", env=env)
+    assert proc.returncode == 2 and "no API 'fusionzer' to serve" in proc.stderr
+    proc = run_serve("agent", "--context", "nowhere", env=env)
+    assert proc.returncode == 2 and "unknown context 'nowhere'" in proc.stderr
+
+
+def test_a_backend_that_does_not_answer_is_exit_4(tmp_path):
+    env = serve_env(tmp_path)  # the local context, and no engine on its state dir
+    proc = run_serve("agent", "--port", "0", env=env)
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stderr.splitlines()[0].startswith("error: no engine is running")
+    assert "faastui up" in proc.stderr
+
+
+def test_a_backend_that_lacks_what_the_api_needs_is_exit_3(tmp_path):
+    with FakeIluvatarWorker() as worker:
+        env = serve_env(tmp_path, [{"name": "ilu", "backend": "iluvatar", "url": worker.url}],
+                        current="ilu")
+        proc = run_serve("agent", "--port", "0", env=env)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.splitlines()[0] == (
+        "error: the iluvatar backend cannot serve the agent API (it lacks: deploy_source)")
+
+
+def _get(port: int, path: str, headers: dict | None = None) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read())
+    finally:
+        conn.close()
+
+
+def test_a_token_is_required_when_given_over_http(env):
+    with serving("agent", "--token", "s3cret", env=env) as served:
+        assert _get(served.port, "/health")[0] == 200  # health checks need no token
+        assert _get(served.port, "/functions") == (401, {"error": "missing or wrong bearer token"})
+        assert _get(served.port, "/functions", {"Authorization": "Bearer wrong"})[0] == 401
+        status, body = _get(served.port, "/functions", {"Authorization": "Bearer s3cret"})
+        assert status == 200 and "functions" in body
+
+
+def test_a_token_is_required_when_given_over_grpc(env):
+    import grpc
+
+    from backends.iluvatar.rpc import iluvatar_rpc_pb2 as pb
+    from backends.iluvatar.rpc import iluvatar_rpc_pb2_grpc as pb_grpc
+
+    with serving("iluvatar", env={**env, "FAASTUI_SERVE_TOKEN": "s3cret"}) as served:
+        with grpc.insecure_channel(served.address) as channel:
+            stub = pb_grpc.IluvatarWorkerStub(channel)
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.ping(pb.PingRequest(message="Ping"), timeout=30)
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert refused.value.details() == "missing or wrong bearer token"
+            pong = stub.ping(pb.PingRequest(message="Ping"), timeout=30,
+                             metadata=[("authorization", "Bearer s3cret")])
+            assert pong.message == "Pong"
