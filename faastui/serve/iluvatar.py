@@ -54,7 +54,7 @@ class IluvatarApi(ServedApi):
     name = "iluvatar"
     scheme = "grpc"
     needs = Capability.INVOKE
-    event_loop = "asyncio"  # grpc.aio runs on the default loop
+    event_loop = "asyncio"  # grpc.aio on the default loop (on uvloop: ~10% faster, untested upstream)
 
     def __init__(self, backend, options):
         super().__init__(backend, options)
