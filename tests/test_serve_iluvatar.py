@@ -30,6 +30,10 @@ SOURCES = {
               "        time.sleep(0.01)\n    return {'opened': os.path.exists(args['gate'])}\n"),
     "texty": "def main(args):\n    return 'plain ' + str(args.get('n'))\n",
 }
+#: an Ilúvatar user's function folder, deployed as is: main.py, and the image it is known by
+ILUVATAR_IMAGE = "docker.io/alfuerst/hello-iluvatar-action:latest"
+ILUVATAR_MAIN = ("def main(args):\n"
+                 "    return {'greeting': f\"Hello {args.get('name', 'stranger')} from python!\"}\n")
 COOKIE = re.compile(r"^[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$")
 
 
@@ -41,6 +45,12 @@ def worker(tmp_path_factory):
         async def deploy():
             async with engine.backend() as b:
                 await b.deploy(FUNCTIONS / "hello")  # image faastui/hello:latest
+                folder = tmp / "hello-iluvatar"
+                folder.mkdir()
+                (folder / "main.py").write_text(ILUVATAR_MAIN)
+                (folder / "function.yaml").write_text(
+                    f"name: hello-iluvatar\nhandler: main:main\nimage: {ILUVATAR_IMAGE}\n")
+                await b.deploy(folder)
                 for name, source in SOURCES.items():
                     await b.deploy_source(source, name=name)
         run(deploy())
@@ -90,6 +100,19 @@ def test_register_by_name_or_by_image(worker):
     listed = worker.stub.list_registered_funcs(pb.ListFunctionRequest(transaction_id="t"), timeout=30)
     found = {(f.function_name, f.function_version, f.image_name) for f in listed.functions}
     assert {("greet", "1", "greet"), ("hello", "7", "docker.io/faastui/hello:latest")} <= found
+
+
+def test_an_iluvatar_users_register_and_invoke_lines(worker):
+    """`ilúvatar_worker_cli --port 8079 register --name myfunc --version 1 --memory 512 --cpu 1
+    --image docker.io/alfuerst/hello-iluvatar-action:latest` and `invoke -a name=Alex`, as
+    its stubs send them; the image matches by Docker's rules, however it is written."""
+    for version, image in (("1", ILUVATAR_IMAGE), ("2", "alfuerst/hello-iluvatar-action"),
+                           ("3", "index.docker.io/alfuerst/hello-iluvatar-action:latest")):
+        assert register(worker.stub, "myfunc", image, version=version).success
+    other_tag = register(worker.stub, "myfunc", "alfuerst/hello-iluvatar-action:v2", version="4")
+    assert not other_tag.success  # another tag is another image
+    answer = invoke(worker.stub, "myfunc", json.dumps({"name": "Alex"}), version="2")
+    assert json.loads(answer.json_result) == {"greeting": "Hello Alex from python!"}
 
 
 def test_invoke_cold_then_warm_with_the_json_text_of_the_result(worker):
@@ -218,3 +241,20 @@ def test_faastuis_own_iluvatar_backend_drives_it(worker):
     assert (later.status, later.result) == ("ok", {"greeting": "Hello later"})
     assert nodes[0].ready and nodes[0].labels["worker_name"] == "local"
     assert "greet-cli" in {f.name for f in functions}
+
+
+@pytest.mark.parametrize("a, b, same", [
+    ("fn", "docker.io/library/fn:latest", True),
+    ("library/fn:latest", "index.docker.io/library/fn", True),
+    ("alfuerst/x", "docker.io/alfuerst/x:latest", True),
+    ("fn:1", "fn", False),
+    ("ghcr.io/x/fn", "x/fn", False),
+    ("localhost:5000/fn", "localhost:5000/fn:latest", True),
+    ("reg:5000/a/b:t", "reg:5000/a/b:t", True),
+    ("fn@sha256:abc", "docker.io/library/fn@sha256:abc", True),
+    ("", "", False),
+])
+def test_image_references_compare_by_dockers_rules(a, b, same):
+    from faastui.serve._images import same_image
+
+    assert same_image(a, b) is same and same_image(b, a) is same
