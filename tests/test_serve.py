@@ -9,6 +9,8 @@ import http.client
 import json
 import signal
 import socket
+import threading
+import time
 
 import pytest
 
@@ -16,14 +18,25 @@ from faastui.serve import APIS, api_class
 from faastui.serve.base import is_loopback
 from faastui.serve.runner import check_bind
 from backends.errors import InvalidRequest
-from tests.conftest import running_engine
+from tests.conftest import run, running_engine
 from tests.fakes.iluvatar_worker import FakeIluvatarWorker
 from tests.serving import run_serve, serve_env, serving
+
+
+#: starts, says so with a file, and answers only once the test creates the gate file
+GATED = ("import os, time\n\ndef main(args):\n    open(args['started'], 'w').close()\n"
+         "    end = time.time() + 20\n"
+         "    while not os.path.exists(args['gate']) and time.time() < end:\n"
+         "        time.sleep(0.01)\n    return {'opened': os.path.exists(args['gate'])}\n")
 
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
     with running_engine(tmp_path_factory.mktemp("serve-engine") / "state", nodes=1) as handle:
+        async def deploy():
+            async with handle.backend() as b:
+                await b.deploy_source(GATED, name="gated")
+        run(deploy())
         yield handle
 
 
@@ -154,3 +167,50 @@ def test_a_token_is_required_when_given_over_grpc(env):
             pong = stub.ping(pb.PingRequest(message="Ping"), timeout=30,
                              metadata=[("authorization", "Bearer s3cret")])
             assert pong.message == "Pong"
+
+
+def _wait_for(path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("api", ["agent", "iluvatar"])
+def test_a_call_in_flight_finishes_when_the_server_is_stopped(api, env, tmp_path):
+    started, gate = tmp_path / "started", tmp_path / "gate"
+    args = {"started": str(started), "gate": str(gate)}
+    answers: list = []
+    with serving(api, env=env, stop_signal=signal.SIGTERM) as served:
+        if api == "agent":
+            def client():
+                conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=60)
+                conn.request("POST", "/invoke", body=json.dumps({"id": "gated", "payload": args}))
+                resp = conn.getresponse()
+                answers.append((resp.status, json.loads(resp.read())))
+        else:
+            import grpc
+
+            from backends.iluvatar.rpc import iluvatar_rpc_pb2 as pb
+            from backends.iluvatar.rpc import iluvatar_rpc_pb2_grpc as pb_grpc
+
+            channel = grpc.insecure_channel(served.address)
+            stub = pb_grpc.IluvatarWorkerStub(channel)
+            assert stub.register(pb.RegisterRequest(function_name="gated", function_version="1",
+                                                    image_name="gated"), timeout=30).success
+
+            def client():
+                resp = stub.invoke(pb.InvokeRequest(function_name="gated", function_version="1",
+                                                    json_args=json.dumps(args)), timeout=60)
+                answers.append((resp.success, json.loads(resp.json_result)))
+        caller = threading.Thread(target=client)
+        caller.start()
+        _wait_for(started)  # the call is in the handler now
+        served.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)  # the server is stopping: no new calls, this one goes on
+        gate.write_text("open")
+        caller.join(60)
+    ok = 200 if api == "agent" else True
+    assert answers and answers[0][0] == ok, answers
+    result = answers[0][1]["result"] if api == "agent" else answers[0][1]
+    assert result == {"opened": True}

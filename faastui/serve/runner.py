@@ -45,9 +45,14 @@ def serve(name: str, *, host: str, port: int, context, token: str | None = None,
           allow_unauthenticated: bool = False, out=None) -> None:
     """Serve API ``name`` over ``context`` (a faastui.config.Context) until a signal.
 
+    For the foreground process of ``faastui serve``: once it has served, it returns with
+    SIGINT and SIGTERM ignored (the process is about to exit).
     Raises: BackendError (the CLI turns it into one line and its exit code).
     """
     cls = api_class(name)
+    host = host.strip()
+    if host.startswith("[") and host.endswith("]"):  # [::1], as in a URL
+        host = host[1:-1]
     check_bind(name, host, token, allow_unauthenticated)
     options = ServeOptions(host=host, port=port, token=token or None, context=context.name)
     loop_factory = None
@@ -58,8 +63,14 @@ def serve(name: str, *, host: str, port: int, context, token: str | None = None,
             loop_factory = uvloop.new_event_loop
         except ImportError:
             pass
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(_serve(cls, context, options, out or sys.stderr))
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(_serve(cls, context, options, out or sys.stderr))
+    finally:
+        # closing the loop gave SIGINT/SIGTERM their defaults back; a late second signal
+        # while the process exits must not turn a clean stop into a kill or a traceback
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
 
 
 async def _serve(cls, context, options: ServeOptions, out) -> None:
@@ -87,9 +98,7 @@ async def _serve(cls, context, options: ServeOptions, out) -> None:
                   f"over context {context.name}", file=out, flush=True)
             await stop.wait()
         finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-            await api.stop()
+            await api.stop()  # a second signal meanwhile changes nothing: stopping is bounded
         print(f"stopped the {cls.name} API", file=out, flush=True)
     finally:
         try:

@@ -124,13 +124,13 @@ class _Container:
 class FakeIluvatarWorker:
     """An Ilúvatar worker fake served by grpc.aio in a thread with its own event loop."""
 
-    def __init__(self, *, memory_mb: int = 1024, cores: int = 4, cold_start_s: float = 0.05,
+    def __init__(self, *, memory_mb: int = 1024, cold_start_s: float = 0.05,
                  call_latency_s: float = 0.002, mem_min_mb: int = 5, mem_max_mb: int = 4096,
                  cpu_max: int = 4, isolations: int = pw.Isolation.CONTAINERD | pw.Isolation.DOCKER,
                  with_list: bool = True, name: str = "fake-worker"):
         self.name = name  # the worker_name of status
         self.with_list = with_list  # False: an older worker, without list_registered_funcs
-        self.memory_mb, self.cores = memory_mb, cores
+        self.memory_mb = memory_mb
         self.cold_start_s, self.call_latency_s = cold_start_s, call_latency_s
         self.mem_min_mb, self.mem_max_mb, self.cpu_max = mem_min_mb, mem_max_mb, cpu_max
         self.isolations = isolations
