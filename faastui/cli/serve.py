@@ -18,7 +18,7 @@ app = typer.Typer(rich_markup_mode=None)
 
 
 @app.command()
-def serve(name: str = typer.Argument(..., metavar="NAME",
+def serve(name: str = typer.Argument(...,
                                      help="agent (port 5000) or iluvatar (port 8079)."),
           host: str = typer.Option("127.0.0.1", "--host",
                                    help="Address to bind; another than loopback needs --token "

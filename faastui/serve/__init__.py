@@ -9,8 +9,12 @@ cost nothing:
 - ``agent`` (port 5000): the radical faas agent's REST API (``agent.py``);
 - ``iluvatar`` (port 8079): the Ilúvatar worker's gRPC service (``iluvatar.py``).
 
-Adding an API (the Nuclio Fusionizer's task API comes next) is one module with a
-``ServedApi`` subclass and one line in ``APIS``.
+Adding an API is one module with a ``ServedApi`` subclass and one line in ``APIS``. The
+Nuclio Fusionizer's task API comes next: ``fusionizer.py``, an ``HttpApi`` (``http.py``;
+its answers are text/plain ``Response`` objects, its request headers give the address
+clients reach it at) registered as ``"fusionizer": ApiEntry("fusionizer:FusionizerApi",
+8000, ...)``; its own options (``--schedule``, ``--optimize``, ``--every``, ``--address``)
+reach it as ``ServeOptions.settings`` from ``faastui/cli/serve.py``.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ import errno
 import hmac
 import ipaddress
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import ClassVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from backends.base import Backend, Capability
 from backends.errors import BackendError
@@ -26,6 +27,8 @@ class ServeOptions:
     port: int = 0
     token: str | None = None  # clients send ``Authorization: Bearer <token>``
     context: str = "local"  # the context's name (shown, and Ilúvatar's worker_name)
+    #: what one API alone takes, from its own CLI options (e.g. the Fusionizer's --schedule)
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def display_host(self) -> str:

@@ -29,7 +29,7 @@ class BadBody(ValueError):
 
 
 def json_answer(data: Any, status: int = 200) -> Response:
-    return Response(status, json.dumps(data).encode(), "application/json")
+    return Response(status, json.dumps(data, default=str).encode(), "application/json")
 
 
 def json_object(req: Request) -> dict:

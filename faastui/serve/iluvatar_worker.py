@@ -138,7 +138,7 @@ class WorkerState:
         finally:
             self.waiting -= 1
         if inv.status == "ok":
-            json_result = json.dumps(inv.result)
+            json_result = json.dumps(inv.result, default=str)
         elif inv.status == "error":  # the function raised: its own text, success (as upstream)
             json_result = inv.error or "the function failed"
         else:  # crashed, timeout, oom: the container is gone

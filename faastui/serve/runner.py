@@ -42,7 +42,8 @@ def check_bind(name: str, host: str, token: str | None, allow_unauthenticated: b
 
 
 def serve(name: str, *, host: str, port: int, context, token: str | None = None,
-          allow_unauthenticated: bool = False, out=None) -> None:
+          allow_unauthenticated: bool = False, settings: dict | None = None,
+          out=None) -> None:
     """Serve API ``name`` over ``context`` (a faastui.config.Context) until a signal.
 
     For the foreground process of ``faastui serve``: once it has served, it returns with
@@ -54,7 +55,8 @@ def serve(name: str, *, host: str, port: int, context, token: str | None = None,
     if host.startswith("[") and host.endswith("]"):  # [::1], as in a URL
         host = host[1:-1]
     check_bind(name, host, token, allow_unauthenticated)
-    options = ServeOptions(host=host, port=port, token=token or None, context=context.name)
+    options = ServeOptions(host=host, port=port, token=token or None, context=context.name,
+                           settings=dict(settings or {}))
     loop_factory = None
     if cls.event_loop == "uvloop":
         try:
