@@ -91,6 +91,27 @@ def _error(text: str, status: int) -> Response:
     return json_answer({"error": text}, status)
 
 
+def _takes_json(route):
+    """A route that takes a JSON object body: ``route(self, data)``; a body that is not one,
+    or a BadBody the route raises, is 400 with the reason."""
+    async def handle(self, req: Request) -> Response:
+        try:
+            return await route(self, json_object(req))
+        except BadBody as exc:
+            return _error(str(exc), 400)
+    handle.__name__, handle.__doc__ = route.__name__, route.__doc__
+    return handle
+
+
+def _id(data: dict) -> str:
+    fid = data.get("id")
+    if not fid:
+        raise BadBody("id field is required")
+    if not isinstance(fid, str):
+        raise BadBody("id must be a string")
+    return fid
+
+
 class AgentApi(HttpApi):
     name = "agent"
     needs = Capability.DEPLOY_SOURCE | Capability.INVOKE | Capability.DEPLOY
@@ -139,11 +160,8 @@ class AgentApi(HttpApi):
         return json_answer({"status": "healthy", "platform": self.backend.name,
                             "workflow": "local"})
 
-    async def deploy(self, req: Request) -> Response:
-        try:
-            data = json_object(req)
-        except BadBody as exc:
-            return _error(str(exc), 400)
+    @_takes_json
+    async def deploy(self, data: dict) -> Response:
         source = data.get("handler")
         if not source:
             return _error("handler field is required", 400)
@@ -166,16 +184,9 @@ class AgentApi(HttpApi):
                             "status": "deployed", "platform": self.backend.name,
                             "endpoint": self.endpoint(fn)})
 
-    async def invoke(self, req: Request) -> Response:
-        try:
-            data = json_object(req)
-        except BadBody as exc:
-            return _error(str(exc), 400)
-        fid = data.get("id")
-        if not fid:
-            return _error("id field is required", 400)
-        if not isinstance(fid, str):
-            return _error("id must be a string", 400)
+    @_takes_json
+    async def invoke(self, data: dict) -> Response:
+        fid = _id(data)
         payload = data.get("payload", {})
         # JSON on the wire whatever the payload is, so the entry can give handle() the value
         body = payload if isinstance(payload, (dict, list)) else json.dumps(payload)
@@ -199,16 +210,11 @@ class AgentApi(HttpApi):
             return _error(f"function listing failed: {exc.message}", 500)
         return json_answer({"functions": [self.describe_function(f) for f in listed]})
 
-    async def delete(self, req: Request) -> Response:
+    @_takes_json
+    async def delete(self, data: dict) -> Response:
+        fid = _id(data)
         try:
-            data = json_object(req)
-        except BadBody as exc:
-            return _error(str(exc), 400)
-        fid = data.get("id")
-        if not fid:
-            return _error("id field is required", 400)
-        try:
-            await self.backend.remove(str(fid))
+            await self.backend.remove(fid)
         except FunctionNotFound as exc:
             return _error(f"function deletion failed: {exc.message}", 404)
         except BackendError as exc:
