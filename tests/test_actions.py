@@ -144,3 +144,32 @@ def test_scale_and_invoke_specs_run_on_the_engine(engine):
     before, up, inv = run(go())
     assert up.replicas == before + 1
     assert inv.status == "ok" and inv.node == "node-2" and inv.result == {"spec": 1}
+
+
+def test_every_dialog_shows_a_line_the_cli_parses_as_its_spec():
+    """Each action dialog of the dashboard (fixed data, as in the snapshot tests), filled as
+    the snapshots fill it: the line it shows is what the CLI parses into the dialog's spec."""
+    import asyncio
+
+    from faastui.tui.dialogs import ActionDialog
+
+    from .test_tui_snapshots import DIALOGS, SIZE, _dialog, make
+
+    seen = set()
+
+    async def go(name, keys, fill):
+        app = make()
+        async with app.run_test(size=SIZE) as pilot:
+            await _dialog(keys, fill)(pilot)
+            dialog = app.screen
+            assert isinstance(dialog, ActionDialog), name
+            line = str(dialog.query_one("#cmdline").render())
+            assert line.startswith("$ faastui ")
+            spec = dialog.spec()
+            assert from_cli(*parse(shlex.split(line[2:]))) == spec, line
+            seen.add(spec.verb)
+
+    for name, (keys, fill) in DIALOGS.items():
+        if name != "help":
+            asyncio.run(go(name, keys, fill))
+    assert seen == set(actions.SPECS)
