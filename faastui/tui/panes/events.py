@@ -10,6 +10,7 @@ from rich.text import Text
 
 from backends.model import Snapshot
 
+from .._textual_compat import mark_dimensions_stale
 from .base import TablePane
 
 __all__ = ["EventsPane"]
@@ -72,8 +73,7 @@ class EventsPane(TablePane):
         column = self.table.columns.get("what")
         if column is not None and column.width != width:
             column.width = width
-            self.table._require_update_dimensions = True
-            self.table.refresh()
+            mark_dimensions_stale(self.table)
 
     def add_calls(self, calls: list) -> None:
         """Finished calls (newest first, as ``Backend.invocations`` gives them) not shown yet."""
