@@ -53,6 +53,9 @@ class DashboardOptions:
     background: Callable[[Backend], Awaitable[Any]] | None = None
     make_context_backend: Callable[[str], tuple[str, Callable[[], Backend]]] | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keys", dict(self.keys or {}))  # a config without keys: None
+
     @property
     def poll_interval(self) -> float:
         return max(MIN_INTERVAL, self.interval)
