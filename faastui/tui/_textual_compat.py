@@ -15,7 +15,7 @@ against (``TESTED``); moving the pin means running that test and the snapshot te
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from rich.cells import cell_len
 from rich.segment import Segment

@@ -3,7 +3,7 @@ key, or why it is unavailable), every view, every faastui theme, Refresh and Sav
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from textual.app import SystemCommand
 

@@ -7,7 +7,7 @@ or cannot be built is a notice and the dashboard stays where it was.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from backends.base import Backend
 from backends.errors import BackendError

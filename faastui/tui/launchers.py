@@ -10,7 +10,7 @@ friends (~40 ms), none of which the first frame needs.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from backends.base import Capability
 

@@ -8,9 +8,10 @@ an unknown one is a TypeError, never silently dropped).
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
 from backends.base import Backend
 

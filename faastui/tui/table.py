@@ -16,12 +16,12 @@ about as much as drawing the whole screen.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from rich.text import Text
 
-from ._textual_compat import (FastDataTable, cell_store, cells_changed, row_keys_in_order,
-                              set_row_order)
+from ._textual_compat import FastDataTable, cell_store, cells_changed, row_keys_in_order, set_row_order
 
 __all__ = ["KeyedTable", "compile_filter", "FIRST_ROWS"]
 

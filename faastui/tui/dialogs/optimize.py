@@ -75,7 +75,7 @@ class OptimizeDialog(ActionDialog):
             self.plan = plan
             self.error = error
 
-    def on_optimize_dialog_previewed(self, msg: "OptimizeDialog.Previewed") -> None:
+    def on_optimize_dialog_previewed(self, msg: OptimizeDialog.Previewed) -> None:
         if self.running or self.outcome is not None:
             return  # Apply has been pressed: its result stays on show
         result = self.query_one("#result", Static)
