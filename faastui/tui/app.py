@@ -37,9 +37,6 @@ from backends.model import Snapshot
 
 from . import gating, launchers
 from .command_bar import CommandBar
-from .command_palette import dashboard_commands
-from .contexts import switch_context
-from .export import save_view
 from .footer import QuietFooter
 from .gating import ACTIONS, MUTATING
 from .options import DashboardOptions
@@ -321,10 +318,14 @@ class Dashboard(App[int]):
 
     def action_save(self) -> None:
         """Save a screenshot (SVG) and the focused table (CSV and JSON)."""
+        from .export import save_view  # deferred, as the two below: not needed for the first frame
+
         self.saved = save_view(self)
 
     # ---- switching: context, theme, view ---------------------------------------------
     def switch_context(self, name: str) -> None:
+        from .contexts import switch_context
+
         switch_context(self, name)
 
     def switch_theme(self, name: str) -> bool:
@@ -334,6 +335,8 @@ class Dashboard(App[int]):
         self.command_bar.show_view(part)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        from .command_palette import dashboard_commands
+
         yield from super().get_system_commands(screen)
         yield from dashboard_commands(self)
 
