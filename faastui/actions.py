@@ -72,6 +72,11 @@ def command_line(spec: Action) -> str:
     return shlex.join(spec.to_argv())
 
 
+def _need_function(name: str) -> None:
+    if not name:
+        raise InvalidRequest("pick a function")
+
+
 def _payload_args(payload: Any) -> list[str]:
     """``-d`` for a payload: text as is with ``--raw``, anything else as JSON."""
     if payload is None:
@@ -104,8 +109,7 @@ class Invoke(Action):
     node: str | None = None
 
     def validate(self) -> None:
-        if not self.function:
-            raise InvalidRequest("pick a function")
+        _need_function(self.function)
 
     async def run(self, backend):
         self.validate()
@@ -126,8 +130,7 @@ class InvokeAsync(Action):
     payload: Any = None
 
     def validate(self) -> None:
-        if not self.function:
-            raise InvalidRequest("pick a function")
+        _need_function(self.function)
 
     async def run(self, backend) -> str:
         self.validate()
@@ -150,8 +153,7 @@ class Prewarm(Action):
     all_nodes: bool = False
 
     def validate(self) -> None:
-        if not self.function:
-            raise InvalidRequest("pick a function")
+        _need_function(self.function)
         if self.node and self.all_nodes:
             raise InvalidRequest("use either --node or --all-nodes, not both")
         if self.count < 1:
@@ -294,8 +296,7 @@ class Scale(Action):
     replicas: str = "1"
 
     def validate(self) -> None:
-        if not self.function:
-            raise InvalidRequest("pick a function")
+        _need_function(self.function)
 
     async def run(self, backend):
         """Returns: the Function as the backend reports it. Raises: ValueError for a
