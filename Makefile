@@ -1,12 +1,15 @@
 # Two entry points: `make demo` and `make test`. Both set everything up first
 # (a project venv in .venv with faastui installed in editable mode); nothing
-# needs root or anything installed by hand.
+# needs root or anything installed by hand. `make lint` runs ruff (installed on first use).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LINT_STAMP := $(VENV)/.lint-installed
+# what `make lint` checks; backends/, tests/ and bench/ join after the branches editing them merge
+LINT_PATHS := faastui
 
-.PHONY: setup demo test bench bytecode proto clean
+.PHONY: setup demo test lint bench bytecode proto clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +38,14 @@ test: $(STAMP)
 PROTO := backends/iluvatar/rpc/iluvatar_rpc.proto
 proto: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --grpc_python_out=. --pyi_out=. $(PROTO)
+
+$(LINT_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lint]'
+	touch $(LINT_STAMP)
+
+# the rules are in pyproject.toml ([tool.ruff]); lint only, no reformatting
+lint: $(LINT_STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py

@@ -14,8 +14,8 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable
-
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["Format", "render", "emit", "table_for", "message", "to_plain", "stdout_console",
            "format_result"]

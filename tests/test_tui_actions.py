@@ -528,7 +528,7 @@ def test_q_quits(engine):
         async with app.run_test(size=SIZE) as pilot:
             await started(app, pilot)
             await pilot.press("q")
-            await until(pilot, lambda: app._exit_renderables is not None or not app.is_running)
+            await until(pilot, lambda: app.return_code is not None or not app.is_running)
         assert not app.is_running
     run(go())
 

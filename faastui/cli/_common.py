@@ -10,7 +10,8 @@ error's ``exit_code`` (2 usage, 3 unsupported, 4 unreachable, 1 otherwise).
 from __future__ import annotations
 
 import sys
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import typer
 

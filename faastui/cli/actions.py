@@ -184,15 +184,6 @@ def unfuse(group: str = typer.Argument(..., help="Fusion group name."),
         message(f"unfused {group}: {', '.join(fns)}")
 
 
-def parse_replicas(text: str) -> tuple[str, int]:
-    """``"5"`` -> ("=", 5); ``"+2"`` -> ("+", 2); ``"-1"`` -> ("-", 1)."""
-    sign = text[:1] if text[:1] in "+-" else "="
-    digits = text[1:] if sign != "=" else text
-    if not digits.isdigit():
-        raise usage_error(f"bad replica count {text!r}", hint="use N, +K or -K, e.g. 3, +2, -1")
-    return sign, int(digits)
-
-
 @app.command(context_settings={"ignore_unknown_options": True})
 def scale(fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
           replicas: str = typer.Argument(..., help="N, +K or -K.", metavar="N|+K|-K"),

@@ -75,8 +75,7 @@ def add(name: str = typer.Argument(..., help="Context name."),
     """Add (or replace) a context."""
     from backends import registry
 
-    from ..config import (Context, load_config, load_credentials, parse_option, save_config,
-                          save_credentials)
+    from ..config import Context, load_config, load_credentials, parse_option, save_config, save_credentials
 
     if not name or "/" in name or name.strip() != name:
         raise usage_error(f"bad context name {name!r}")
@@ -110,6 +109,7 @@ def _check_options(cls, options: dict) -> None:
     import inspect
 
     from backends.errors import InvalidRequest, did_you_mean
+
     from ..config import RESERVED_OPTIONS
 
     params = inspect.signature(cls.__init__).parameters

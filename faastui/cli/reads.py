@@ -6,7 +6,8 @@ and QoS come from one ``snapshot()`` (no Backend method returns them alone).
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import typer
 
@@ -23,7 +24,6 @@ def show(fetch: Callable[[Any], Awaitable[Any]], output: Format, watch: bool, in
     """Print ``fetch(backend)`` once, or keep refreshing it with --watch."""
     if watch:
         from ..watch import watch_read  # deferred: rich Live, only --watch needs it
-
         from ._common import current_context, handle_errors
 
         with handle_errors():

@@ -13,8 +13,8 @@ from functools import lru_cache
 
 from rich.text import Text
 
-__all__ = ["Palette", "bar", "metric_cell", "spark_cell", "styled", "sparkline", "age_text", "ms", "pct", "placement_cell",
-           "PLACEMENT_WIDTH"]
+__all__ = ["Palette", "bar", "metric_cell", "spark_cell", "styled", "sparkline", "age_text", "ms", "pct",
+           "placement_cell", "PLACEMENT_WIDTH"]
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
 PLACEMENT_WIDTH = 11
@@ -35,7 +35,7 @@ class Palette:
     bar: str = "cyan"
 
     @classmethod
-    def from_variables(cls, v: dict[str, str], no_color: bool = False) -> "Palette":
+    def from_variables(cls, v: dict[str, str], no_color: bool = False) -> Palette:
         if no_color:
             return cls(cold="dim", prewarm="", warm="bold", busy="bold reverse", ok="", warn="bold",
                        bad="bold reverse", dim="dim", bar="")

@@ -13,6 +13,8 @@ from __future__ import annotations
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from ._textual_compat import bindings_ready, set_bindings_ready
+
 __all__ = ["QuietFooter"]
 
 
@@ -26,12 +28,12 @@ class QuietFooter(Footer):
         return keys, self.compact, self.show_command_palette, self.app.ENABLE_COMMAND_PALETTE
 
     def compose(self):
-        if self._bindings_ready:
+        if bindings_ready(self):
             self._shown = self._signature()
         yield from super().compose()
 
     def bindings_changed(self, screen: Screen) -> None:
-        self._bindings_ready = True
+        set_bindings_ready(self)
         if not screen.app.app_focus:
             return
         if self.is_attached and screen is self.screen:

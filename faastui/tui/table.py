@@ -16,21 +16,17 @@ about as much as drawing the whole screen.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from rich.cells import cell_len
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
-from textual.widgets import DataTable
+
+from ._textual_compat import FastDataTable, cell_store, cells_changed, row_keys_in_order, set_row_order
 
 __all__ = ["KeyedTable", "compile_filter", "FIRST_ROWS"]
 
 #: rows an empty table takes before its first frame (more than any screen is tall)
 FIRST_ROWS = 150
-
-_NEWLINE = Text("\n")
-_NO_STYLE = Style()
 
 
 def compile_filter(text: str):
@@ -53,8 +49,11 @@ def _plain(cell: Any) -> str:
     return cell.plain if isinstance(cell, Text) else str(cell)
 
 
-class KeyedTable(DataTable):
-    """A DataTable whose rows are identified by string keys and synced by diff."""
+class KeyedTable(FastDataTable):
+    """A DataTable whose rows are identified by string keys and synced by diff.
+
+    Its base (``_textual_compat.FastDataTable``) skips measuring the fixed-width columns
+    and draws the common cell directly; ``fast_cells = False`` turns that off."""
 
     DEFAULT_CSS = """
     KeyedTable { height: 1fr; }
@@ -78,65 +77,6 @@ class KeyedTable(DataTable):
     def on_mount(self) -> None:
         for key, label, width in self.column_spec:
             self.add_column(label, key=key, width=width)
-
-    def _update_dimensions(self, new_rows) -> None:
-        # DataTable measures every cell of every new row (for auto-width columns and
-        # auto-height rows) on the next idle: ~11,000 measures for the bench's first
-        # snapshot, about as long as everything else on startup together. Our columns
-        # have fixed widths, rows are one line and unlabelled, so there is nothing to
-        # measure; the virtual size is still recomputed by the base class.
-        if not any(c.auto_width for c in self.columns.values()):
-            new_rows = ()
-        super()._update_dimensions(new_rows)
-
-    # ---- drawing ---------------------------------------------------------------------
-    fast_cells = True  # False: every cell through DataTable's own path (tests compare both)
-
-    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
-                     cursor: bool = False, hover: bool = False):
-        """DataTable's cell rendering, with a direct path for the common cell.
-
-        DataTable draws each cell as ``Styled(Padding(cell, 0), pre, post)`` through Rich's
-        general renderer: about 0.15 ms a cell here, 635 visible cells on the bench's first
-        frame. For a one-line Text that fits its column (no tab, default justify, nothing
-        to crop) the result is the text's own segments plus a blank pad, with ``pre``
-        added before and ``post`` after each style; this path builds exactly that (a test
-        compares it with DataTable's own output segment by segment) and hands every other
-        cell to DataTable.
-        """
-        if (not self.fast_cells or row_index < 0 or column_index < 0 or self.cell_padding
-                or row_index < self.fixed_rows or column_index < self.fixed_columns):
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        row_key = self._row_locations.get_key(row_index)
-        cache_key = (row_key, self._column_locations.get_key(column_index), base_style, cursor,
-                     hover, self._show_hover_cursor, self._update_count, self._pseudo_class_state)
-        cache = self._cell_render_cache
-        lines = cache.get(cache_key)
-        if lines is not None:
-            return lines
-        row = self.rows.get(row_key)
-        cells = self._get_row_renderables(row_index).cells
-        cell = cells[column_index] if column_index < len(cells) else None
-        if (row is None or row.height != 1 or not isinstance(cell, Text)
-                or cell.justify not in (None, "default") or "\n" in cell.plain
-                or "\t" in cell.plain or cell_len(cell.plain) > width):
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        component_style, post_style = self._get_styles_to_render_cell(
-            False, False, False, hover, cursor, self.show_cursor, self._show_hover_cursor,
-            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css")
-        pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) \
-            + component_style
-        segments = list(_NEWLINE.join([cell]).render(self.app.console))
-        used = sum(cell_len(seg.text) for seg in segments)
-        if used < width:
-            segments.append(Segment(" " * (width - used), _NO_STYLE))
-        add = pre.__add__
-        if post_style:
-            line = [Segment(text, add(style) + post_style) for text, style, _ in segments]
-        else:
-            line = [Segment(text, add(style)) for text, style, _ in segments]
-        lines = cache[cache_key] = [line]
-        return lines
 
     # ---- filtering -------------------------------------------------------------------
     def set_filter(self, text: str) -> None:
@@ -166,6 +106,7 @@ class KeyedTable(DataTable):
             del shown[key]
         col_keys = [c[0] for c in self.column_spec]
         updated = 0
+        data = None
         check = target.keys() if changed is None or self._predicate is not None else changed
         for key in check:
             cells = target.get(key)
@@ -177,7 +118,9 @@ class KeyedTable(DataTable):
             if old != cells:
                 # update_cell(update_width=False) without its per-call refresh: one
                 # refresh for the whole batch below (bench/tui.py: ~3,000 cells a tick)
-                row = self._data[key]
+                if data is None:
+                    data = cell_store(self)
+                row = data[key]
                 for ck, a, b in zip(col_keys, old, cells):
                     if a is not b and a != b:  # `!=` has no identity shortcut (Text.__eq__)
                         row[ck] = b
@@ -185,8 +128,7 @@ class KeyedTable(DataTable):
                 shown[key] = cells
         if updated:
             self.cells_updated += updated
-            self._update_count += 1
-            self.refresh()
+            cells_changed(self)
         if len(shown) != len(target):
             # an empty table taking many rows: the first screenful now, the rest after the frame
             staged = not shown and len(target) > FIRST_ROWS
@@ -226,17 +168,8 @@ class KeyedTable(DataTable):
 
     def _order(self, keys: list[str]) -> None:
         """Put rows in ``keys`` order (after additions) without touching cell data."""
-        position = {k: i for i, k in enumerate(keys)}
-        if self.ordered_keys() == keys:
-            return
-        from textual._two_way_dict import TwoWayDict  # DataTable.sort's own structure
-        from textual.widgets._data_table import RowKey
-
-        ordered = sorted(self._data.keys(), key=lambda rk: position.get(rk.value, len(position)))
-        self._row_locations = TwoWayDict({RowKey(rk.value) if not isinstance(rk, RowKey) else rk: i
-                                          for i, rk in enumerate(ordered)})
-        self._update_count += 1
-        self.refresh()
+        if self.ordered_keys() != keys:
+            set_row_order(self, keys)
 
     def set_columns(self, columns: list[tuple[str, str, int | None]]) -> None:
         """Add or remove columns (the placement grid gains and loses nodes)."""
@@ -263,8 +196,7 @@ class KeyedTable(DataTable):
 
     def ordered_keys(self) -> list[str]:
         """Row keys in display order."""
-        locations = self._row_locations
-        return [rk.value for rk in sorted(locations, key=locations.get)]
+        return row_keys_in_order(self)
 
     def cursor_key(self) -> str | None:
         """The key of the row under the cursor, or None for an empty table."""

@@ -1,0 +1,220 @@
+"""Every use of Textual's private API by the dashboard, behind one door.
+
+The dashboard needs a few things Textual keeps private: a DataTable that skips measuring
+fixed-width columns and draws the common cell directly (the first frame and every
+refresh of a 1,000-node cluster; see ``FastDataTable``), rows put in an order without
+re-adding them, a dirty flag for a column resized in place, the footer's "bindings are
+ready" flag, and the app's binding map (greyed keys get a tooltip). Nothing else in
+``faastui/tui`` touches a ``_name`` of Textual's; this module is the list of them.
+
+``TOUCHES`` names each private thing with what we rely on; tests/test_textual_compat.py
+checks all of them against the installed Textual and fails with the list of what is
+missing. pyproject.toml pins Textual to the minor version this was written and tested
+against (``TESTED``); moving the pin means running that test and the snapshot tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual._two_way_dict import TwoWayDict
+from textual.binding import Binding
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
+
+__all__ = ["TESTED", "TOUCHES", "FastDataTable", "set_row_order", "row_keys_in_order",
+           "cell_store", "cells_changed", "mark_dimensions_stale", "bindings_ready",
+           "set_bindings_ready", "map_bindings"]
+
+#: the Textual minor version this module is written for (pyproject.toml pins it)
+TESTED = "8.2"
+
+#: what this module touches: (owner, name, what we rely on). ``owner`` is a dotted path
+#: to a class or module; a name with ``(...)`` is a method we call or override with
+#: exactly those parameters; ``instance`` names an attribute set in ``__init__``.
+TOUCHES: list[tuple[str, str, str]] = [
+    ("textual.widgets.DataTable", "_update_dimensions(new_rows)", "override: skip measuring"),
+    ("textual.widgets.DataTable",
+     "_render_cell(row_index, column_index, base_style, width, cursor, hover)",
+     "override: the direct path for one-line Text cells"),
+    ("textual.widgets.DataTable", "_get_row_renderables(row_index)", "call: a row's cells"),
+    ("textual.widgets.DataTable",
+     "_get_styles_to_render_cell(is_header_cell, is_row_label_cell, is_fixed_style_cell, hover, "
+     "cursor, show_cursor, show_hover_cursor, has_css_foreground_priority, "
+     "has_css_background_priority)", "call: a cell's styles"),
+    ("textual.widgets.DataTable", "_row_locations", "instance: TwoWayDict RowKey <-> index"),
+    ("textual.widgets.DataTable", "_column_locations", "instance: TwoWayDict ColumnKey <-> index"),
+    ("textual.widgets.DataTable", "_data", "instance: RowKey -> {ColumnKey: cell}"),
+    ("textual.widgets.DataTable", "_cell_render_cache", "instance: the rendered cell cache"),
+    ("textual.widgets.DataTable", "_update_count", "instance: part of every render cache key"),
+    ("textual.widgets.DataTable", "_show_hover_cursor", "instance: part of the cell cache key"),
+    ("textual.widgets.DataTable", "_pseudo_class_state", "instance: part of the cell cache key"),
+    ("textual.widgets.DataTable", "_require_update_dimensions", "instance: the re-measure flag"),
+    ("textual._two_way_dict", "TwoWayDict", "class: DataTable's row index (as sort() builds it)"),
+    ("textual.widgets.Footer", "_bindings_ready", "reactive: the footer has its keys"),
+    ("textual.widgets.Footer", "bindings_changed(screen)", "override (undocumented hook)"),
+    ("textual.app.App", "_bindings", "instance: a BindingsMap with key_to_bindings"),
+]
+
+
+class FastDataTable(DataTable):
+    """A DataTable for fixed-width, one-line rows: nothing to measure, the common cell drawn
+    directly (``fast_cells = False`` sends every cell through DataTable's own path)."""
+
+    fast_cells = True
+
+    def _update_dimensions(self, new_rows) -> None:
+        # DataTable measures every cell of every new row (for auto-width columns and
+        # auto-height rows) on the next idle: ~11,000 measures for the bench's first
+        # snapshot, about as long as everything else on startup together. Our columns
+        # have fixed widths, rows are one line and unlabelled, so there is nothing to
+        # measure; the virtual size is still recomputed by the base class.
+        if not any(c.auto_width for c in self.columns.values()):
+            new_rows = ()
+        super()._update_dimensions(new_rows)
+
+    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
+                     cursor: bool = False, hover: bool = False):
+        """DataTable's cell rendering, with a direct path for the common cell.
+
+        DataTable draws each cell as ``Styled(Padding(cell, 0), pre, post)`` through Rich's
+        general renderer: about 0.15 ms a cell here, 635 visible cells on the bench's first
+        frame. For a one-line Text that fits its column (no tab, default justify, nothing
+        to crop) the result is the text's own segments plus a blank pad, with ``pre``
+        added before and ``post`` after each style; this path builds exactly that (a test
+        compares it with DataTable's own output segment by segment) and hands every other
+        cell to DataTable.
+        """
+        if (not self.fast_cells or row_index < 0 or column_index < 0 or self.cell_padding
+                or row_index < self.fixed_rows or column_index < self.fixed_columns):
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        cache_key = (row_key, self._column_locations.get_key(column_index), base_style, cursor,
+                     hover, self._show_hover_cursor, self._update_count, self._pseudo_class_state)
+        cache = self._cell_render_cache
+        lines = cache.get(cache_key)
+        if lines is not None:
+            return lines
+        row = self.rows.get(row_key)
+        cells = self._get_row_renderables(row_index).cells
+        cell = cells[column_index] if column_index < len(cells) else None
+        if (row is None or row.height != 1 or not isinstance(cell, Text)
+                or cell.justify not in (None, "default") or "\n" in cell.plain
+                or "\t" in cell.plain or cell_len(cell.plain) > width):
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        component_style, post_style = self._get_styles_to_render_cell(
+            False, False, False, hover, cursor, self.show_cursor, self._show_hover_cursor,
+            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css")
+        pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) \
+            + component_style
+        segments = list(_NEWLINE.join([cell]).render(self.app.console))
+        used = sum(cell_len(seg.text) for seg in segments)
+        if used < width:
+            segments.append(Segment(" " * (width - used), _NO_STYLE))
+        add = pre.__add__
+        if post_style:
+            line = [Segment(text, add(style) + post_style) for text, style, _ in segments]
+        else:
+            line = [Segment(text, add(style)) for text, style, _ in segments]
+        lines = cache[cache_key] = [line]
+        return lines
+
+
+_NEWLINE = Text("\n")
+_NO_STYLE = Style()
+
+
+# ---- DataTable rows -------------------------------------------------------------------------
+def cell_store(table: DataTable) -> dict:
+    """The table's cells, ``RowKey -> {column key: cell}``, to write changed cells in place
+    (``update_cell`` without its per-call refresh); call ``cells_changed`` after."""
+    return table._data
+
+
+def cells_changed(table: DataTable) -> None:
+    """Cells were written through ``cell_store``: drop cached renders and repaint once."""
+    table._update_count += 1
+    table.refresh()
+
+
+def set_row_order(table: DataTable, keys: list[str]) -> None:
+    """Put the rows in ``keys`` order (unknown rows last) without touching their cells, the
+    way ``DataTable.sort`` does (which can only sort by cell values)."""
+    position = {k: i for i, k in enumerate(keys)}
+    ordered = sorted(table._data.keys(), key=lambda rk: position.get(rk.value, len(position)))
+    table._row_locations = TwoWayDict({rk if isinstance(rk, RowKey) else RowKey(rk.value): i
+                                       for i, rk in enumerate(ordered)})
+    cells_changed(table)
+
+
+def row_keys_in_order(table: DataTable) -> list[str]:
+    """Row keys (their values) in display order."""
+    locations = table._row_locations
+    return [rk.value for rk in sorted(locations, key=locations.get)]
+
+
+def mark_dimensions_stale(table: DataTable) -> None:
+    """A column's width was set in place: have the table recompute its size and repaint."""
+    table._require_update_dimensions = True
+    table.refresh()
+
+
+# ---- Footer ---------------------------------------------------------------------------------
+def bindings_ready(footer) -> bool:
+    """Whether the footer has received its screen's bindings (it composes empty before)."""
+    return footer._bindings_ready
+
+
+def set_bindings_ready(footer) -> None:
+    footer._bindings_ready = True
+
+
+# ---- bindings -------------------------------------------------------------------------------
+def map_bindings(node, change: Callable[[Binding], Binding]) -> None:
+    """Replace each of ``node``'s own bindings by ``change(binding)`` (e.g. with a tooltip)."""
+    key_to_bindings = node._bindings.key_to_bindings
+    for key, bindings in list(key_to_bindings.items()):
+        key_to_bindings[key] = [change(b) for b in bindings]
+
+
+def missing(touches: Iterable[tuple[str, str, str]] = TOUCHES) -> list[str]:
+    """What of ``touches`` the installed Textual lacks (or has with other parameters)."""
+    import importlib
+    import inspect
+
+    from textual.app import App
+    from textual.widgets import Footer
+
+    instances = {"textual.widgets.DataTable": DataTable, "textual.widgets.Footer": Footer,
+                 "textual.app.App": App}
+    made: dict[str, object] = {}
+    out = []
+    for owner, name, _why in touches:
+        module_name, _, attr = owner.rpartition(".")
+        try:
+            module = importlib.import_module(owner)
+            obj = module
+        except ImportError:
+            obj = getattr(importlib.import_module(module_name), attr, None)
+        if obj is None:
+            out.append(f"{owner} (gone)")
+            continue
+        base, _, params = name.partition("(")
+        target = getattr(obj, base, None)
+        if target is None and owner in instances:
+            if owner not in made:
+                made[owner] = instances[owner]()
+            target = getattr(made[owner], base, None)
+        if target is None:
+            out.append(f"{owner}.{base}")
+            continue
+        if params:
+            want = [p.strip() for p in params.rstrip(")").split(",") if p.strip()]
+            have = [p for p in inspect.signature(target).parameters if p != "self"]
+            if have != want:
+                out.append(f"{owner}.{base}({', '.join(have)}) — expected ({', '.join(want)})")
+    return out

@@ -1,0 +1,62 @@
+"""The dashboard's settings: one frozen object instead of a dozen constructor arguments.
+
+``Dashboard(make_backend, DashboardOptions(interval=30))`` or, as a shorthand,
+``Dashboard(make_backend, interval=30)`` (the keywords are ``DashboardOptions`` fields;
+an unknown one is a TypeError, never silently dropped).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from backends.base import Backend
+
+__all__ = ["DashboardOptions", "MIN_INTERVAL"]
+
+MIN_INTERVAL = 0.25  # at most 4 refreshes a second (PERF_FACTS.md: a repaint is ~60 ms of CPU)
+
+
+@dataclass(frozen=True)
+class DashboardOptions:
+    """How one dashboard runs.
+
+    Attributes:
+        context_name: the context shown in the subtitle (``:ctx NAME`` switches it).
+        readonly: hide every state-changing action (``--readonly``).
+        theme: the theme asked for (``--theme``, the config); None: the default theme.
+        interval: seconds between polls (at least ``MIN_INTERVAL``).
+        keys: binding id -> key, from the config's ``keys:``.
+        clock: the time source of data-age badges and events (tests freeze it).
+        poll_timeout: seconds a snapshot may take before the poll counts as failed.
+        remember_theme: write a theme switch back to the config.
+        save_dir: where ctrl+s saves (default: ``$FAASTUI_SAVE_DIR``, else the cwd).
+        engine_events: also fetch the backend's events and latest calls for Events.
+        background: a coroutine run on its own backend while the dashboard is open
+            (``faastui demo``'s load).
+        make_context_backend: context name -> (name, backend factory), for ``:ctx``
+            (default: the config's contexts).
+    """
+
+    context_name: str = "local"
+    readonly: bool = False
+    theme: str | None = None
+    interval: float = 1.0
+    keys: Mapping[str, str] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time
+    poll_timeout: float = 5.0
+    remember_theme: bool = True
+    save_dir: str | Path | None = None
+    engine_events: bool = True
+    background: Callable[[Backend], Awaitable[Any]] | None = None
+    make_context_backend: Callable[[str], tuple[str, Callable[[], Backend]]] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keys", dict(self.keys or {}))  # a config without keys: None
+
+    @property
+    def poll_interval(self) -> float:
+        return max(MIN_INTERVAL, self.interval)

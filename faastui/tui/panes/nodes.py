@@ -1,0 +1,74 @@
+"""The Nodes pane: one row per node — readiness, CPU and memory bars, containers, and how
+many containers are warm there (counted from the placements, by diff)."""
+
+from __future__ import annotations
+
+from backends.model import Snapshot
+
+from ..cells import metric_cell, styled
+from .base import TablePane
+
+__all__ = ["NodesPane"]
+
+_WARM = ("warm", "prewarm", "busy")  # states counted in the nodes pane's WARM column
+
+
+class NodesPane(TablePane):
+    part, title = "nodes", "Nodes"
+    columns = [("name", "NODE", 12), ("ready", "READY", 6), ("cpu", "CPU", 16),
+               ("mem", "MEMORY MB", 19), ("containers", "CONT", 6), ("warm", "WARM", 5)]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.warm: dict[str, int] = {}
+        self._placements: list | None = None  # last tick's list, for the warm-count diff
+
+    def apply(self, snap: Snapshot) -> None:
+        placements = snap.placements
+        prev = self._placements
+        self._placements = placements
+        diff = None
+        if prev is not None and len(prev) == len(placements):
+            diff = [i for i, (a, b) in enumerate(zip(prev, placements)) if a is not b]
+            if len(diff) > len(placements) // 4:
+                diff = None  # mostly new objects (a fresh parse): count from scratch
+        if diff is None:
+            warm: dict[str, int] = {}
+            for p in placements:
+                if p.state in _WARM and p.count:
+                    warm[p.node] = warm.get(p.node, 0) + p.count
+            self._changed_warm = {k for k in set(warm) | set(self.warm)
+                                  if warm.get(k) != self.warm.get(k)}
+        else:  # only the placements that are not the same objects as last tick move counts
+            warm = dict(self.warm)
+            touched = set()
+            for i in diff:
+                for p, sign in ((prev[i], -1), (placements[i], 1)):
+                    if p.state in _WARM and p.count:
+                        n = warm.get(p.node, 0) + sign * p.count
+                        if n:
+                            warm[p.node] = n
+                        else:
+                            warm.pop(p.node, None)
+                        touched.add(p.node)
+            self._changed_warm = {k for k in touched if warm.get(k) != self.warm.get(k)}
+        self.warm = warm
+        super().apply(snap)
+
+    def always_changes(self, key: str) -> bool:
+        return key in self._changed_warm
+
+    def always_changing(self):
+        return self._changed_warm
+
+    def restyle(self, key: str, row: tuple) -> tuple:
+        return row[:-1] + (str(self.warm.get(key, 0)),)  # only the warm count moved
+
+    def cells(self, n) -> tuple:
+        p = self.palette
+        cpu = metric_cell(n.used_cpus, n.cpus, f" {n.used_cpus:.1f}/{n.cpus:g}", p)
+        mem = metric_cell(n.used_memory_mb, n.memory_mb,
+                          f" {n.used_memory_mb:.0f}/{n.memory_mb:.0f}", p)
+        ready = styled("yes", p.ok) if n.ready else styled("NO", p.bad)
+        return (n.name, ready, cpu, mem, f"{n.containers}/{n.max_containers}",
+                str(self.warm.get(n.name, 0)))

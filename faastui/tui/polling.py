@@ -1,0 +1,134 @@
+"""The dashboard's poll: one ``snapshot()`` per tick in a worker, the timer re-armed after
+each answer, paused behind a dialog.
+
+``Poller.fetch()`` runs one poll in an async worker (``group="poll"``, exclusive) that
+never touches a widget: it posts ``SnapshotFetched`` (the snapshot, plus the engine's
+new events and latest finished calls where the backend has them) or ``SnapshotFailed``
+to the app, whose handlers show the result and call ``arm()`` for the next tick. So a
+slow backend delays the next tick instead of piling calls up, and a timeout turns into
+an error badge while the last good data stays on screen. An unreachable backend is
+closed and built again on the next tick (the engine may come back elsewhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.message import Message
+
+from backends.errors import BackendError, Unreachable, Unsupported
+from backends.model import Snapshot
+
+__all__ = ["Poller", "SnapshotFetched", "SnapshotFailed", "part_errors", "CALLS_PER_TICK"]
+
+#: finished calls fetched per poll for the Events pane (under load, the latest of them)
+CALLS_PER_TICK = 20
+
+#: a ``Snapshot.errors`` entry starts with the part it concerns ("node ...: ...")
+_ERROR_PARTS = {"node": "nodes", "placement": "placements", "queue": "queues", "qos": "qos",
+                "fusion": "fusion_groups", "function": "placements"}
+
+
+class SnapshotFetched(Message, namespace="dashboard"):
+    """A poll answered (handled by ``Dashboard.on_dashboard_snapshot_fetched``)."""
+
+    def __init__(self, snapshot: Snapshot, events: list[dict], calls: list | None = None):
+        super().__init__()
+        self.snapshot = snapshot
+        self.events = events
+        self.calls = calls or []  # the latest finished calls, newest first
+
+
+class SnapshotFailed(Message, namespace="dashboard"):
+    """A poll failed or timed out; ``error`` is the one line to show."""
+
+    def __init__(self, error: str):
+        super().__init__()
+        self.error = error
+
+
+def part_errors(snap: Snapshot) -> dict[str, str]:
+    """The pane part each of ``snap.errors`` concerns -> that error (a partial snapshot)."""
+    out: dict[str, str] = {}
+    for err in snap.errors:
+        head = err.split(":", 1)[0].strip().lower()
+        for prefix, part in _ERROR_PARTS.items():
+            if head.startswith(prefix):
+                out[part] = err
+    return out
+
+
+class Poller:
+    """The poll of one dashboard: its timer, its worker, and what it remembers between ticks
+    (the newest engine event seen, whether the backend keeps a call history)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.timer = None
+        self.events_since = 0.0
+        self.calls_supported = True
+
+    def arm(self) -> None:
+        """Schedule the next poll one interval from now."""
+        if self.timer is not None:
+            self.timer.stop()
+        self.timer = self.app.set_timer(self.app.options.poll_interval, self._tick)
+
+    def _tick(self) -> None:
+        self.timer = None
+        if len(self.app.screen_stack) > 1:  # paused behind a dialog
+            self.arm()
+            return
+        self.fetch()
+
+    def fetch(self):
+        """Poll now (a poll still running is cancelled). Returns: the Worker."""
+        return self.app.run_worker(self._fetch, name="fetch_snapshot", group="poll",
+                                   exclusive=True, exit_on_error=False)
+
+    async def _fetch(self) -> None:
+        """One poll: snapshot (+ the engine's new events when it has them). Never touches widgets."""
+        app, options = self.app, self.app.options
+        name = app.backend_class.name
+        try:
+            if app.backend is None:
+                app.backend = app.make_backend()
+            backend = app.backend
+            snap = await asyncio.wait_for(backend.snapshot(), options.poll_timeout)
+            events: list[dict] = []
+            calls: list = []
+            if options.engine_events and hasattr(backend, "events"):
+                try:
+                    events = await asyncio.wait_for(backend.events(self.events_since), 2.0)
+                except (BackendError, TimeoutError):
+                    events = []
+            if options.engine_events and self.calls_supported:
+                try:
+                    calls = await asyncio.wait_for(backend.invocations(CALLS_PER_TICK), 2.0)
+                except Unsupported:
+                    self.calls_supported = False  # a backend with no call history: stop asking
+                except (BackendError, TimeoutError):
+                    calls = []
+        except TimeoutError:
+            app.post_message(SnapshotFailed(
+                f"the {name} backend did not answer within {options.poll_timeout:g}s"))
+        except BackendError as exc:
+            if isinstance(exc, Unreachable):
+                await self.drop_backend()  # rebuilt next tick: the engine may come back elsewhere
+            app.post_message(SnapshotFailed(str(exc)))
+        else:
+            app.post_message(SnapshotFetched(snap, events, calls))
+
+    def saw_events(self, events: list[dict]) -> None:
+        """The next poll asks only for events after these."""
+        if events:
+            self.events_since = max(float(e.get("t", 0)) for e in events)
+
+    async def drop_backend(self) -> None:
+        """Close the app's backend (it is built again on the next poll)."""
+        backend, self.app.backend = self.app.backend, None
+        if backend is not None:
+            try:
+                await backend.aclose()
+            except Exception:  # noqa: BLE001 - closing a dead connection must not matter
+                pass
