@@ -100,6 +100,11 @@ async def _serve(cls, context, options: ServeOptions, out) -> None:
                   f"over context {context.name}", file=out, flush=True)
             await stop.wait()
         finally:
+            # from here on further signals are ignored: stopping is bounded anyway, and a
+            # signal that lands while the loop closes its wakeup fd would print a traceback
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+                signal.signal(sig, signal.SIG_IGN)
             await api.stop()  # a second signal meanwhile changes nothing: stopping is bounded
         print(f"stopped the {cls.name} API", file=out, flush=True)
     finally:
