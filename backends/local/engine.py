@@ -21,8 +21,9 @@ import uuid
 from collections import deque
 from pathlib import Path
 
-from ..errors import (BackendError, CapacityExceeded, FunctionNotFound, InvalidRequest, NodeNotFound,
-                      Unreachable, did_you_mean)
+from .. import imageref
+from ..errors import (BackendError, CapacityExceeded, Conflict, FunctionNotFound, InvalidRequest,
+                      NodeNotFound, Unreachable, did_you_mean)
 from . import packages
 from .calls import CallOutcome, CallsMixin
 from .deploy import DeployMixin, load_msg
@@ -107,13 +108,19 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
 
     # ---- names ----------------------------------------------------------------------
     def resolve(self, name: str) -> packages.FunctionSpec:
-        """A function by name, or by its image string (the Invokers style)."""
+        """A function by name, or by its image under Docker's reference rules (the Invokers
+        and Ilúvatar style). Raises FunctionNotFound, or Conflict when an image names two."""
         spec = self.functions.get(name)
         if spec is not None:
             return spec
-        for spec in self.functions.values():
-            if spec.image == name:
-                return spec
+        wanted = imageref.normalize(name)  # `repo/fn`, `repo/fn:latest`, `docker.io/...`: one image
+        by_image = sorted(s.name for s in self.functions.values()
+                          if s.image and imageref.normalize(s.image) == wanted)
+        if len(by_image) == 1:
+            return self.functions[by_image[0]]
+        if by_image:
+            raise Conflict(f"image {name!r} matches {len(by_image)} functions: {', '.join(by_image)}",
+                           hint="name the function instead of its image")
         raise FunctionNotFound(f"function {name!r} not found",
                                hint=did_you_mean(name, self.functions) or
                                "list them with `faastui functions`")
