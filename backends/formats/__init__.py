@@ -58,12 +58,13 @@ _READERS = {"faastui": faastui.read, "nuclio": nuclio.read, "openfaas": openfaas
             "iluvatar": iluvatar.read, "folder": folder.read}
 
 
-def read(root: Path, name: str | None = None, source_name: str = "") -> Package:
+def read(root: Path, name: str | None = None, source_name: str | None = None) -> Package:
     """The function in folder ``root``. ``name`` overrides the package's own name (in a
-    stack file it picks the function); ``source_name`` names an unnamed package when the
-    folder it came from is not ``root`` (an upload)."""
+    stack file it picks the function); ``source_name`` names an unnamed package after the
+    folder (or zip) it came from when that is not ``root`` ("" : it came without one)."""
     root = Path(root)
-    return _READERS[detect(root, source_name or None)](root, name, source_name)
+    label = source_name or ("the upload" if source_name == "" else None)
+    return _READERS[detect(root, label)](root, name, source_name)
 
 
 def is_stack_file(path: Path) -> bool:

@@ -59,14 +59,14 @@ def _env(value: Any, label: str, notes: list[str]) -> dict[str, str]:
     return out
 
 
-def read(root: Path, name: str | None = None, source_name: str = "") -> Package:
+def read(root: Path, name: str | None = None, source_name: str | None = None) -> Package:
     label = "function.yaml" if (root / "function.yaml").is_file() else "function.yml"
     data = mapping(load_yaml(root / label), label)
     meta = mapping(data.get("metadata"), f"{label}: metadata")
     spec = mapping(data.get("spec"), f"{label}: spec")
     notes: list[str] = []
     fname = check_name(name) if name else (
-        check_name(str(meta["name"])) if meta.get("name") else name_from_folder(source_name or root.name))
+        check_name(str(meta["name"])) if meta.get("name") else name_from_folder(root.name if source_name is None else source_name))
 
     runtime = str(spec.get("runtime") or "python")
     if runtime != "python" and not runtime.startswith("python:3"):

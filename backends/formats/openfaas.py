@@ -205,7 +205,7 @@ def read_stack(path: Path, names: list[str] | None = None, substitute: bool = Tr
     return packages
 
 
-def read(root: Path, name: str | None = None, source_name: str = "") -> Package:
+def read(root: Path, name: str | None = None, source_name: str | None = None) -> Package:
     """The one function of a stack file in ``root`` (``name`` picks it when there are more)."""
     path = find_stack(root)
     data = _load(path, substitute=False)

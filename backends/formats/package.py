@@ -76,7 +76,10 @@ def check_name(name: str, what: str = "function") -> str:
 
 def name_from_folder(folder: str) -> str:
     """A function named after its folder (lower case, ``_`` to ``-``), or a clear error
-    that says how to name it."""
+    that says how to name it. An empty ``folder`` is a package that came without one."""
+    if not folder:
+        raise InvalidRequest("the package does not say its function's name",
+                             hint="pass --name NAME (or ?name= to the API), or name it in the package")
     name = folder.lower().replace("_", "-")
     if NAME_RE.match(name):
         return name

@@ -152,24 +152,42 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
                 ("X-Faastui-Overhead-Ms", f"{out.overhead_ms:.3f}")]
 
     def fn_headers(req: Request) -> dict | None:
+        """What a /faastui/v1 call hands the function: its content type, and the method,
+        path, query and headers the caller gave as parameters (``LocalBackend._call``)."""
         ct = req.headers.get("content-type")
-        return {"content-type": ct} if ct else None
+        out = {"content-type": ct} if ct else {}
+        if not req.query_string:
+            return out or None
+        q = req.query
+        if "method" in q or "path" in q or "headers" in q or "query" in q:
+            try:
+                extra = json.loads(q.get("headers") or "{}")
+            except ValueError:
+                raise InvalidRequest("'headers' must be a JSON object") from None
+            if not isinstance(extra, dict):
+                raise InvalidRequest("'headers' must be a JSON object")
+            out.update({str(k).lower(): str(v) for k, v in extra.items()})
+            out.update(_pseudo(q.get("method") or "POST", q.get("path") or "/", q.get("query") or ""))
+        return out or None
 
-    @route("POST|GET|PUT", "/function/{name}")
+    @route("POST|GET|PUT|PATCH|DELETE|OPTIONS", "/function/{name}")
     async def invoke(req):
+        name, path = _split_function_path(req.params["name"])
         node = (req.query.get("node") or None) if req.query_string else None
-        out = await engine.invoke(req.params["name"], req.body, node=node,
-                                  headers=fn_headers(req), t0=req.t0)
+        out = await engine.invoke(name, req.body, node=node,
+                                  headers=_gateway_headers(req, path), t0=req.t0)
         if out.ok:
-            return Response(out.http_status, out.output, out.content_type, call_headers(out))
+            return Response(out.http_status, out.output, out.content_type,
+                            call_headers(out) + _answer_headers(out.headers))
         resp = error_response(out.http_status, out.error or out.status, "invocation_failed",
                               status=out.status, call_id=out.call_id)
         resp.headers = call_headers(out)
         return resp
 
-    @route("POST", "/async-function/{name}")
+    @route("POST|GET|PUT|PATCH|DELETE", "/async-function/{name}")
     async def invoke_async(req):
-        call_id = await engine.invoke_async(req.params["name"], req.body, fn_headers(req))
+        name, path = _split_function_path(req.params["name"])
+        call_id = await engine.invoke_async(name, req.body, _gateway_headers(req, path))
         return json_response({"call_id": call_id}, 202, [("X-Call-Id", call_id)])
 
     # ---- Invokers gateway ---------------------------------------------------------------
@@ -430,7 +448,7 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
             else:
                 raise InvalidRequest("JSON deploys need 'handler' (source) or 'path' (a folder)")
         else:
-            spec = await engine.deploy_zip(req.body, name)
+            spec = await engine.deploy_zip(req.body, name, req.query.get("source") or None)
         return json_response(function_model(spec.name).to_dict(), 201)
 
     @route("GET", V1 + "/logs/{name}")
@@ -453,6 +471,39 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
         return json_response({"stopping": True}, 202)
 
     return router
+
+
+# ---- the request a function sees through the OpenFaaS route ---------------------------------
+_HOP_BY_HOP = frozenset(("connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer",
+                         "proxy-authorization", "proxy-connection", "content-length"))
+_OWN_ANSWER_HEADERS = frozenset(("content-type", "content-length", "connection", "transfer-encoding"))
+
+
+def _pseudo(method: str, path: str, query: str) -> dict:
+    """Method, path and query as the pseudo-headers ``runtime.Request`` reads."""
+    return {":method": method.upper(), ":path": "/" + path.lstrip("/"), ":query": query.lstrip("?")}
+
+
+def _split_function_path(rest: str) -> tuple[str, str]:
+    """``hello/sub/path`` -> (``hello``, ``/sub/path``); the function sees ``/`` without one."""
+    name, _, path = rest.partition("/")
+    return name, "/" + path
+
+
+def _gateway_headers(req: Request, path: str) -> dict:
+    """Everything the OpenFaaS gateway passes to a function: its headers (hop-by-hop ones
+    left out), the method, the path below ``/function/NAME`` and the query."""
+    out = {k: v for k, v in req.headers.items() if k not in _HOP_BY_HOP}
+    out.update(_pseudo(req.method, path, req.query_string))
+    return out
+
+
+def _answer_headers(headers: list | None) -> list:
+    """The handler's own answer headers (the engine writes type and length itself)."""
+    if not headers:
+        return []
+    return [(str(k), str(v)) for k, v in headers
+            if str(k).lower() not in _OWN_ANSWER_HEADERS and "\n" not in f"{k}{v}" and "\r" not in f"{k}{v}"]
 
 
 def _rfc3339(t: float) -> str:

@@ -221,7 +221,7 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
                 room = target if target.has_room(memory_mb) else self._evict_for(memory_mb, target, unit)
             else:
                 room = self._pick_node(unit, memory_mb) or self._evict_for(memory_mb, None, unit)
-            if room is not None:
+            if room is not None and self._below_max(unit):  # else wait for one to come free
                 c = await self._start_container(unit, room)
                 c.state = "busy"
                 return c, "cold"
@@ -300,11 +300,12 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
         perf = time.perf_counter
         t0 = t0 or perf()
         spec = self.resolve(fn)
+        unit = self.unit_of(spec.name)
+        node = self._placed_on(unit, node)  # a function pinned to a node runs there
         if node is not None:
             self.node(node)
         out = CallOutcome(call_id or f"{self._id_prefix}{next(self._ids):x}", spec.name)
         out.started_at = time.time()
-        unit = self.unit_of(spec.name)
         c, state = await self._acquire(unit, node, spec.timeout_s)
         out.node = c.node.name
         out.container_state = state
@@ -345,6 +346,7 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
                 out.output = output
                 out.content_type = header.get("ct", out.content_type)
                 out.http_status = header.get("st", 200)
+                out.headers = header.get("hd")
             else:
                 out.status = header.get("kind", "error")
                 out.error = header.get("err", "error")
@@ -392,9 +394,15 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
         if count < 1 or count > 1000:
             raise InvalidRequest("count must be between 1 and 1000")
         unit = self.unit_of(spec.name)
+        node = self._placed_on(unit, node)
         memory_mb, _ = self._unit_limits(unit)
         started = []
         for _ in range(count):
+            if not self._below_max(unit):
+                if started:
+                    break
+                raise CapacityExceeded(f"{spec.name} already runs its maximum of "
+                                       f"{self._max_of(unit)} replicas")
             if node:
                 target = self.node(node)
                 if not target.has_room(memory_mb):
