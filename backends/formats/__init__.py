@@ -26,10 +26,11 @@ from ..errors import InvalidRequest
 from . import faastui, folder, iluvatar, nuclio, openfaas
 from .archive import unpack, zip_folder
 from .common import load_yaml
+from .openfaas import read_stack
 from .package import SIGNATURES, Package, check_name, name_from_folder
 
 __all__ = ["Package", "SIGNATURES", "FORMATS", "detect", "read", "describe", "upload",
-           "is_stack_file", "check_name", "name_from_folder"]
+           "is_stack_file", "read_stack", "check_name", "name_from_folder"]
 
 FORMATS = ("faastui", "folder", "openfaas", "nuclio", "fusionizer", "iluvatar")
 
@@ -68,14 +69,10 @@ def read(root: Path, name: str | None = None, source_name: str | None = None) ->
 
 
 def is_stack_file(path: Path) -> bool:
-    """A YAML file holding an OpenFaaS stack (not a function.yaml)."""
+    """A YAML file that is not a function.yaml: read as an OpenFaaS stack file (so a broken
+    one is reported with its line, not taken for something else)."""
     path = Path(path)
-    if not path.is_file() or path.suffix not in (".yml", ".yaml") or path.stem == "function":
-        return False
-    try:
-        return openfaas.is_stack(load_yaml(path))
-    except InvalidRequest:
-        return path.name in openfaas.STACK_NAMES
+    return path.is_file() and path.suffix in (".yml", ".yaml") and path.stem != "function"
 
 
 def describe(path: Path, name: str | None = None) -> list[Package]:

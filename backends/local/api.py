@@ -64,8 +64,10 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
         return {
             "name": spec.name, "image": spec.image, "namespace": "local",
             "envProcess": spec.handler, "envVars": spec.env, "labels": spec.labels,
-            "annotations": {"faastui/deadline_ms": str(spec.deadline_ms or ""),
+            "annotations": {**spec.annotations, "faastui/deadline_ms": str(spec.deadline_ms or ""),
                             "faastui/fusion_group": engine.fn_group.get(name, "")},
+            "secrets": list(spec.secrets),
+            "constraints": [f"node.hostname == {spec.node}"] if spec.node else [],
             "limits": {"memory": f"{spec.memory_mb:g}Mi", "cpu": f"{spec.cpus:g}"},
             "requests": {"memory": f"{spec.memory_mb:g}Mi", "cpu": f"{spec.cpus:g}"},
             "invocationCount": engine.invocation_count.get(name, 0),

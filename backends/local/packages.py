@@ -26,11 +26,9 @@ from ..formats import requirements as requirement_lists
 from ..formats.package import NAME_HINT, NAME_RE
 
 __all__ = ["FunctionSpec", "SPEC_FILE", "validate_name", "read_spec", "install_dir", "install_zip",
-           "install_source", "write_spec", "zip_folder", "MAX_ZIP_BYTES"]
+           "install_source", "write_spec"]
 
 SPEC_FILE = ".faastui-spec.json"
-MAX_ZIP_BYTES = archive.MAX_ZIP_BYTES
-zip_folder = archive.zip_folder  # kept for callers that zip a folder themselves
 
 
 def validate_name(name: str, what: str = "function") -> str:

@@ -74,15 +74,26 @@ def detect_signature(func: Callable) -> str:
 
 
 class LoadedFunction:
-    __slots__ = ("name", "func", "signature", "directory", "env")
+    __slots__ = ("name", "func", "signature", "directory", "env", "paths", "modules")
 
     def __init__(self, name: str, func: Callable, signature: str, directory: str,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, paths: list[str] | None = None,
+                 modules: dict | None = None):
         self.name = name
         self.func = func
         self.signature = signature
         self.directory = directory
         self.env = dict(env or {})
+        self.paths = list(paths or [])  # its own folder and its requirements' folder
+        self.modules = dict(modules or {})  # the modules it imported from those
+
+    def install(self) -> None:
+        """Make this function's own modules and folders the ones imports find (a worker)."""
+        for path in reversed(self.paths):
+            if path in sys.path:
+                sys.path.remove(path)
+            sys.path.insert(0, path)
+        sys.modules.update(self.modules)
 
 
 def _forget(package: str) -> None:
@@ -90,11 +101,33 @@ def _forget(package: str) -> None:
         del sys.modules[mod]
 
 
+def _module_file(mod) -> str | None:
+    path = getattr(mod, "__file__", None)
+    if path:
+        return path
+    search = getattr(mod, "__path__", None)  # a namespace package
+    return next(iter(search), None) if search is not None else None
+
+
+def _take_own_modules(before: set[str], roots: tuple[str, ...]) -> dict:
+    """The modules imported since ``before`` from ``roots``, taken out of ``sys.modules``:
+    the zygote hosts every function, and each must import its own ``requests``, its own
+    ``utils``, in its own version. Workers put them back (``LoadedFunction.install``)."""
+    owned = {}
+    for name in [m for m in sys.modules if m not in before]:
+        if name.startswith(_PACKAGE_PREFIX):
+            continue
+        path = _module_file(sys.modules[name])
+        if path and os.path.realpath(path).startswith(roots):
+            owned[name] = sys.modules.pop(name)
+    return owned
+
+
 def load_function(name: str, directory: str, handler: str = "", signature: str = "",
                   env: dict[str, str] | None = None) -> LoadedFunction:
     """Import a function package's handler module as a submodule of a private package
-    (so the package's own relative imports work), with the function's environment set
-    while it imports.
+    (so the package's own relative imports work), with the function's folder and its
+    requirements first on ``sys.path`` and its environment set while it imports.
 
     ``handler`` is ``module:func`` (default: the first of handle, main, handler found in
     ``handler.py``).
@@ -103,9 +136,8 @@ def load_function(name: str, directory: str, handler: str = "", signature: str =
     path = os.path.join(directory, module_name.replace(".", os.sep) + ".py")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{name}: handler module {module_name!r} not found in the package")
-    for extra in (os.path.join(directory, ".deps"), directory):
-        if os.path.isdir(extra) and extra not in sys.path:
-            sys.path.insert(0, extra)
+    paths = [p for p in (os.path.realpath(os.path.join(directory, ".deps")), directory) if os.path.isdir(p)]
+    roots = tuple(os.path.realpath(p) + os.sep for p in paths)
     package = _PACKAGE_PREFIX + name.replace("-", "_")
     _forget(package)  # a redeploy imports the new version afresh
     import types  # cheap; only a load needs it
@@ -113,19 +145,25 @@ def load_function(name: str, directory: str, handler: str = "", signature: str =
     pkg = types.ModuleType(package)
     pkg.__path__ = [directory]
     sys.modules[package] = pkg
-    saved = {k: os.environ.get(k) for k in (env or {})}
+    saved_env = {k: os.environ.get(k) for k in (env or {})}
+    saved_path = list(sys.path)
+    before = set(sys.modules)
     os.environ.update({str(k): str(v) for k, v in (env or {}).items()})
+    sys.path[:0] = paths
     try:
         module = importlib.import_module(f"{package}.{module_name}")
     except BaseException:
         _forget(package)
+        _take_own_modules(before, roots)
         raise
     finally:
-        for k, v in saved.items():
+        sys.path[:] = saved_path
+        for k, v in saved_env.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    modules = _take_own_modules(before, roots)
     if not func_name:
         func_name = next((n for n in ("handle", "main", "handler") if callable(getattr(module, n, None))), "")
     func = getattr(module, func_name, None) if func_name else None
@@ -136,7 +174,7 @@ def load_function(name: str, directory: str, handler: str = "", signature: str =
         raise ValueError(f"{name}: unknown signature {sig!r}; expected one of {', '.join(SIGNATURES)}")
     if sig == "fusionizer":
         from . import session  # noqa: F401  (imports requests once, before the forks)
-    return LoadedFunction(name, func, sig, directory, env)
+    return LoadedFunction(name, func, sig, directory, env, paths, modules)
 
 
 # ---- inputs ------------------------------------------------------------------
@@ -197,11 +235,8 @@ class Runner:
         self._session = None
         self._cgi_keys: list[str] = []
         self._contexts = {name: Context(self, name) for name in functions}
-        for loaded in functions.values():  # the hosted functions' own modules come first
-            for extra in (os.path.join(loaded.directory, ".deps"), loaded.directory):
-                if extra in sys.path:
-                    sys.path.remove(extra)
-                    sys.path.insert(0, extra)
+        for loaded in functions.values():  # the hosted functions' own modules and folders
+            loaded.install()
 
     # ---- one call ----------------------------------------------------------------
     def run(self, fn: str, body: bytes, headers: dict[str, str]) -> tuple[bytes, str, int]:

@@ -47,8 +47,7 @@ def plan(paths: list[str], stack: Path | None, name: str | None) -> list[Target]
         if not stack.is_file():
             raise usage_error(f"{stack} does not exist")
         try:
-            packages = formats.describe(stack) if not paths else [
-                p for n in dict.fromkeys(paths) for p in formats.describe(stack, n)]
+            packages = formats.read_stack(stack, list(dict.fromkeys(paths)) or None)
         except BackendError as exc:
             raise fail(exc) from None  # nothing deployed: the whole file must be sound
         return [Target(f"{stack.name}:{p.name}", stack, p.name, p) for p in packages]

@@ -8,7 +8,7 @@ def handle(event, context):
             "greeting": os.environ.get("GREETING", ""),
             "method": event.method,
             "path": event.path,
-            "query": dict(event.query),
+            "query": {k: event.query.get(k) for k in event.query},
             "client": event.headers.get("X-Client", ""),
             "body": event.body.decode(),
         },
