@@ -17,7 +17,7 @@ from ..errors import InvalidRequest
 
 __all__ = ["check", "read_file", "from_build_commands"]
 
-_SHELL = re.compile(r"[\r\n\x00;|&`$<>]")
+_SHELL = re.compile(r"[\r\n\x00;|&`$]")  # <, > are version specifiers
 _PIP = (["pip", "install"], ["pip3", "install"], ["python", "-m", "pip", "install"],
         ["python3", "-m", "pip", "install"])
 #: pip options of a build command that only tune pip itself: faastui sets its own

@@ -2,8 +2,9 @@
 a report per function.
 
 Every path is read and checked here first (``backends.formats``, the same code the engine
-runs), so a bad package is one line before anything is uploaded, and a stack file deploys
-only when all its chosen functions are sound. Each function then gets a progress line
+runs) for the progress line and the notes; a stack file deploys only when all its chosen
+functions are sound. A path faastui cannot read goes to the backend as it is (another
+backend may read it; the engine answers with the same one-line error). Each function then gets a progress line
 (format, requirements to install), the notes its format carries, and ``deployed NAME`` or
 its error; the exit code is the first failure's, 0 when all deployed.
 """
@@ -63,8 +64,10 @@ def plan(paths: list[str], stack: Path | None, name: str | None) -> list[Target]
             continue
         try:
             packages = formats.describe(path, name)
-        except BackendError as exc:
-            targets.append(Target(text, error=exc))
+        except BackendError:
+            # not a package faastui reads here; the backend may read it (an Ilúvatar image
+            # description), and the engine, which reads the same, gives the same error
+            targets.append(Target(text, path, name))
             continue
         from_stack = formats.is_stack_file(path) or (path.is_dir() and packages
                                                      and packages[0].format == "openfaas")
@@ -107,8 +110,8 @@ def deploy_all(targets: list[Target], output: Format) -> None:
                 _report(t, t.error, many)
                 codes.append(t.error.exit_code)
                 continue
-            message(_progress(t))
-            for note in t.package.notes:
+            message(_progress(t) if t.package is not None else f"deploying {t.label}")
+            for note in (t.package.notes if t.package is not None else []):
                 message(f"note: {note}")
             try:
                 fn = await b.deploy(str(t.path), name=t.name)
