@@ -133,6 +133,9 @@ class DeployMixin:
         if errors and not quiet:
             text = str(errors[0]).split(": ", 1)[-1]
             raise InvalidRequest(f"{spec.name} failed to load: {text}")
+        if not spec.signature:  # the convention the zygote found from the entry's parameters
+            spec.signature = next((r["signature"] for r in results
+                                   if isinstance(r, dict) and r.get("signature")), "")
 
     def _activate(self, spec: packages.FunctionSpec) -> None:
         old = self.functions.get(spec.name)
