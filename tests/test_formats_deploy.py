@@ -218,6 +218,10 @@ def test_a_nuclio_function_yaml_with_build_commands(ctx, tmp_path):
     assert r.stderr.count("spec.triggers is ignored") == 1 and "--no-cache-dir" in r.stderr
 
     # a JSON body arrives decoded; a number comes back as Nuclio's text
+    status = json.loads(http(ctx, "GET", "/system/function/adder-built").body)
+    assert status["labels"] == {"app": "samples"} and status["envVars"] == {"OFFSET": "0"}
+    assert status["annotations"]["faastui/description"] == "adds value1 and value2 of a JSON body"
+    assert status["limits"]["memory"] == "64Mi"
     a = post_json(ctx, "/function/adder-built", {"value1": 5, "value2": 3})
     assert (a.status, a.headers["content-type"], a.body) == (200, "text/plain", b"8")
     assert cli("invoke", "adder-built", "-d", '{"value1": 1, "value2": 2}').stdout == "3\n"

@@ -23,6 +23,7 @@ from pathlib import Path
 from ..errors import BackendError, InvalidRequest
 from ..model import Function, Node, Placement, Snapshot
 from .engine import CallOutcome, Engine
+from .call_request import answer_headers, gateway_headers, pseudo_headers, split_function_path
 from .httpserver import Request, Response, Router, error_response, json_response
 
 __all__ = ["build_router", "make_auth", "VERSION"]
@@ -65,7 +66,8 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
             "name": spec.name, "image": spec.image, "namespace": "local",
             "envProcess": spec.handler, "envVars": spec.env, "labels": spec.labels,
             "annotations": {**spec.annotations, "faastui/deadline_ms": str(spec.deadline_ms or ""),
-                            "faastui/fusion_group": engine.fn_group.get(name, "")},
+                            "faastui/fusion_group": engine.fn_group.get(name, ""),
+                            **({"faastui/description": spec.description} if spec.description else {})},
             "secrets": list(spec.secrets),
             "constraints": [f"node.hostname == {spec.node}"] if spec.node else [],
             "limits": {"memory": f"{spec.memory_mb:g}Mi", "cpu": f"{spec.cpus:g}"},
@@ -169,19 +171,19 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
             if not isinstance(extra, dict):
                 raise InvalidRequest("'headers' must be a JSON object")
             out.update({str(k).lower(): str(v) for k, v in extra.items()})
-            out.update(_pseudo(q.get("method") or "POST", q.get("path") or "/", q.get("query") or ""))
+            out.update(pseudo_headers(q.get("method") or "POST", q.get("path") or "/", q.get("query") or ""))
         return out or None
 
     @route("POST|GET|PUT|PATCH|DELETE|OPTIONS", "/function/{name}")
     async def invoke(req):
-        name, path = _split_function_path(req.params["name"])
+        name, path = split_function_path(req.params["name"])
         node = (req.query.get("node") or None) if req.query_string else None
         spec = engine.resolve(name)
         out = await engine.invoke(spec.name, req.body, node=node,
-                                  headers=_gateway_headers(req, path, spec.signature), t0=req.t0)
+                                  headers=gateway_headers(req, path, spec.signature), t0=req.t0)
         if out.ok:
             return Response(out.http_status, out.output, out.content_type,
-                            call_headers(out) + _answer_headers(out.headers))
+                            call_headers(out) + answer_headers(out.headers))
         resp = error_response(out.http_status, out.error or out.status, "invocation_failed",
                               status=out.status, call_id=out.call_id)
         resp.headers = call_headers(out)
@@ -189,10 +191,10 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
 
     @route("POST|GET|PUT|PATCH|DELETE", "/async-function/{name}")
     async def invoke_async(req):
-        name, path = _split_function_path(req.params["name"])
+        name, path = split_function_path(req.params["name"])
         spec = engine.resolve(name)
         call_id = await engine.invoke_async(spec.name, req.body,
-                                            _gateway_headers(req, path, spec.signature))
+                                            gateway_headers(req, path, spec.signature))
         return json_response({"call_id": call_id}, 202, [("X-Call-Id", call_id)])
 
     # ---- Invokers gateway ---------------------------------------------------------------
@@ -476,47 +478,6 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
         return json_response({"stopping": True}, 202)
 
     return router
-
-
-# ---- the request a function sees through the OpenFaaS route ---------------------------------
-_HOP_BY_HOP = frozenset(("connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer",
-                         "proxy-authorization", "proxy-connection", "content-length"))
-_OWN_ANSWER_HEADERS = frozenset(("content-type", "content-length", "connection", "transfer-encoding"))
-
-
-def _pseudo(method: str, path: str, query: str) -> dict:
-    """Method, path and query as the pseudo-headers ``runtime.Request`` reads."""
-    return {":method": method.upper(), ":path": "/" + path.lstrip("/"), ":query": query.lstrip("?")}
-
-
-def _split_function_path(rest: str) -> tuple[str, str]:
-    """``hello/sub/path`` -> (``hello``, ``/sub/path``); the function sees ``/`` without one."""
-    name, _, path = rest.partition("/")
-    return name, "/" + path
-
-
-#: calling conventions whose handlers see only the body: they get the content type alone,
-#: which keeps the invoke path's cached frame header (bench/engine.py)
-_BODY_ONLY = frozenset(("classic", "iluvatar", "iluvatar-main", "openfaas-flask"))
-
-
-def _gateway_headers(req: Request, path: str, signature: str = "") -> dict | None:
-    """Everything the OpenFaaS gateway passes to a function: its headers (hop-by-hop ones
-    left out), the method, the path below ``/function/NAME`` and the query."""
-    if signature in _BODY_ONLY:
-        ct = req.headers.get("content-type")
-        return {"content-type": ct} if ct else None
-    out = {k: v for k, v in req.headers.items() if k not in _HOP_BY_HOP}
-    out.update(_pseudo(req.method, path, req.query_string))
-    return out
-
-
-def _answer_headers(headers: list | None) -> list:
-    """The handler's own answer headers (the engine writes type and length itself)."""
-    if not headers:
-        return []
-    return [(str(k), str(v)) for k, v in headers
-            if str(k).lower() not in _OWN_ANSWER_HEADERS and "\n" not in f"{k}{v}" and "\r" not in f"{k}{v}"]
 
 
 def _rfc3339(t: float) -> str:
