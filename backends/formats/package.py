@@ -10,12 +10,12 @@ does not honour, said once to the person deploying (the CLI prints them).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ..errors import InvalidRequest
 
-__all__ = ["Package", "SIGNATURES", "NAME_RE", "NAME_HINT", "check_name", "name_from_folder"]
+__all__ = ["Package", "FunctionFields", "SIGNATURES", "NAME_RE", "NAME_HINT", "check_name", "name_from_folder"]
 
 #: the calling conventions the engine's runtime knows (backends/local/runtime.py), each named
 #: after the platform whose convention it is. "" means: decide from the handler's parameters.
@@ -36,12 +36,13 @@ NAME_HINT = "use lower-case letters, digits and '-', 1-63 characters, starting a
 
 
 @dataclass
-class Package:
+class FunctionFields:
+    """What a format says about a function; a deployed function keeps all of it."""
+
     name: str
-    format: str                 # faastui | folder | openfaas | nuclio | fusionizer | iluvatar
-    root: Path                  # the folder holding the handler module
-    handler: str                # module:func
+    handler: str = "handler:handle"  # module:func
     signature: str = ""
+    format: str = "faastui"     # faastui | folder | openfaas | nuclio | fusionizer | iluvatar
     source: str = ""            # the file it was read from, for messages ("stack.yml")
     lang: str = ""              # the platform's own name for the runtime (OpenFaaS lang, Nuclio runtime)
     image: str = ""
@@ -61,11 +62,13 @@ class Package:
     requirements: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def spec_fields(self) -> dict:
-        """The fields a deployed function keeps (everything but ``root``)."""
-        data = dict(self.__dict__)
-        data.pop("root")
-        return data
+    def function_fields(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(FunctionFields)}
+
+
+@dataclass
+class Package(FunctionFields):
+    root: Path = Path(".")      # the folder holding the handler module
 
 
 def check_name(name: str, what: str = "function") -> str:

@@ -16,7 +16,7 @@ from .httpserver import Request
 __all__ = ["pseudo_headers", "split_function_path", "gateway_headers", "answer_headers"]
 
 _HOP_BY_HOP = frozenset(("connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer",
-                         "proxy-authorization", "proxy-connection", "content-length"))
+                         "proxy-authorization", "proxy-connection"))
 _OWN_ANSWER_HEADERS = frozenset(("content-type", "content-length", "connection", "transfer-encoding"))
 
 

@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .. import formats
@@ -23,7 +23,7 @@ from ..agent import entry_name
 from ..errors import InvalidRequest
 from ..formats import archive
 from ..formats import requirements as requirement_lists
-from ..formats.package import NAME_HINT, NAME_RE
+from ..formats.package import NAME_HINT, NAME_RE, FunctionFields
 
 __all__ = ["FunctionSpec", "SPEC_FILE", "validate_name", "read_spec", "install_dir", "install_zip",
            "install_source", "write_spec"]
@@ -38,39 +38,18 @@ def validate_name(name: str, what: str = "function") -> str:
 
 
 @dataclass
-class FunctionSpec:
-    name: str
-    directory: str
-    handler: str = "handler:handle"
-    image: str = ""
-    runtime: str = "python"
-    signature: str = ""
-    memory_mb: float = 128.0
-    cpus: float = 0.5
-    timeout_s: float = 30.0
-    deadline_ms: float | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-    min_replicas: int = 0
-    max_replicas: int = 0  # 0: bounded by node capacity only
+class FunctionSpec(FunctionFields):
+    """A deployed function: what its format said, where its version folder is, and when."""
+
+    directory: str = ""
     created_at: float = 0.0
-    format: str = "faastui"
-    lang: str = ""
-    source: str = ""
-    description: str = ""
-    annotations: dict[str, str] = field(default_factory=dict)
-    node: str = ""  # pinned to this node ("" = anywhere)
-    secrets: list[str] = field(default_factory=list)
-    requirements: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
 
     @classmethod
     def from_package(cls, pkg: formats.Package, directory: Path) -> "FunctionSpec":
-        data = pkg.spec_fields()
-        return cls(directory=str(directory), **data)
+        return cls(directory=str(directory), **pkg.function_fields())
 
     @classmethod
     def from_dict(cls, data: dict) -> "FunctionSpec":
