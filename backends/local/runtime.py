@@ -29,7 +29,6 @@ import importlib
 import json
 import os
 import sys
-import time
 from collections.abc import Callable
 
 from . import answers
@@ -39,16 +38,11 @@ from .events import Context, Event, Headers, NuclioEvent, Request, canonical
 # each module imported here makes every fork copy more page tables. http.client, io and
 # requests (for Fusionizer tasks, in session.py) are imported when first needed.
 
-__all__ = ["LoadedFunction", "load_function", "detect_signature", "encode_output", "Runner"]
+__all__ = ["LoadedFunction", "load_function", "detect_signature", "Runner", "SIGNATURES"]
 
 SIGNATURES = ("classic", "http", "iluvatar", "nuclio", "fusionizer", "openfaas-classic",
               "openfaas-http", "openfaas-flask", "iluvatar-main")
 _PACKAGE_PREFIX = "_faastui_fn_"
-
-
-def encode_output(value: object) -> tuple[bytes, str, int]:
-    """(body, content type, status) for a value, by faastui's own rules."""
-    return answers.native(value)[:3]
 
 
 def detect_signature(func: Callable) -> str:
@@ -377,13 +371,8 @@ class Runner:
                     raise
         raise AssertionError("unreachable")
 
-    _http_call = gateway_call
-
     def take_counts(self) -> tuple[int, dict[str, int]]:
         local, remote = self.calls_local, self.calls_remote
         self.calls_local, self.calls_remote = 0, {}
         return local, remote
 
-
-def now_ms() -> float:
-    return time.perf_counter() * 1000.0
