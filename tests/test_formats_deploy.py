@@ -411,6 +411,21 @@ def test_bad_packages_are_one_line_errors_and_deploy_nothing(ctx, tmp_path, case
     assert names() == before and nothing_staged(ctx)
 
 
+def test_an_uploaded_stack_cannot_reach_outside_the_upload(ctx, tmp_path):
+    stack = yaml.safe_dump({"provider": {"name": "openfaas"}, "functions": {
+        "escape": {"lang": "python3", "handler": "../../..", "environment_file": ["/etc/passwd"]}}})
+    archive = tmp_path / "escape.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("stack.yml", stack)
+        zf.writestr("fn/handler.py", "def handle(req):\n    return req\n")
+    a = http(ctx, "POST", "/faastui/v1/deploy", archive.read_bytes(), {"Content-Type": "application/zip"})
+    assert a.status == 400 and "outside the uploaded package" in json.loads(a.body)["error"]
+    write(tmp_path / "dots" / "handler.py", "def handle(req):\n    return req\n")
+    write(tmp_path / "dots" / "function.yaml", "name: dots\nhandler: '..etc.evil:handle'\n")
+    one_line_error(cli("deploy", str(tmp_path / "dots"), code=2), "is not a Python module name")
+    assert "escape" not in names() and "dots" not in names() and nothing_staged(ctx)
+
+
 def test_several_paths_report_each_and_fail_if_any_failed(ctx, tmp_path):
     good = _folder(tmp_path, "good_one", {"handler.py": "def handle(r):\n    return 'good'\n"})
     r = cli("deploy", *good, str(tmp_path / "missing"), code=2)

@@ -99,7 +99,17 @@ def _resources(fn: dict, what: str, label: str) -> tuple[float | None, float | N
     return memory, cpu
 
 
-def _function(stack_dir: Path, label: str, name: str, fn: Any, notes: list[str]) -> Package:
+def _inside(stack_dir: Path, relative: str, confine: bool, what: str, label: str) -> Path:
+    """``stack_dir/relative``; in an upload (``confine``) it must stay inside the upload."""
+    path = (stack_dir / relative).resolve()
+    base = stack_dir.resolve()
+    if confine and path != base and base not in path.parents:
+        raise InvalidRequest(f"{label}: {what} {relative} is outside the uploaded package")
+    return path
+
+
+def _function(stack_dir: Path, label: str, name: str, fn: Any, notes: list[str],
+              confine: bool = False) -> Package:
     what = f"functions.{name}"
     check_name(name)
     fn = mapping(fn, f"{label}: {what}")
@@ -113,7 +123,7 @@ def _function(stack_dir: Path, label: str, name: str, fn: Any, notes: list[str])
                              hint=f"supported langs: {', '.join(LANGS)}")
     if not fn.get("handler"):
         raise InvalidRequest(f"{label}: function {name!r} has no handler folder")
-    folder = (stack_dir / str(fn["handler"])).resolve()
+    folder = _inside(stack_dir, str(fn["handler"]), confine, "handler folder", label)
     if not folder.is_dir():
         raise InvalidRequest(f"{label}: function {name!r}: handler folder {fn['handler']} does not exist")
     params = source.entry_params(folder, "handler:handle", f"{label} function {name!r} (lang {lang})")
@@ -126,7 +136,7 @@ def _function(stack_dir: Path, label: str, name: str, fn: Any, notes: list[str])
     if not isinstance(files, list):
         raise InvalidRequest(f"{label}: {what}.environment_file must be a list of files")
     for env_file in files:
-        path = stack_dir / str(env_file)
+        path = _inside(stack_dir, str(env_file), confine, "environment_file", label)
         if not path.is_file():
             raise InvalidRequest(f"{label}: function {name!r}: environment_file {env_file} does not exist")
         data = mapping(load_yaml(path, str(env_file)), str(env_file))
@@ -177,9 +187,11 @@ def _function(stack_dir: Path, label: str, name: str, fn: Any, notes: list[str])
         requirements=read_requirements(folder))
 
 
-def read_stack(path: Path, names: list[str] | None = None, substitute: bool = True) -> list[Package]:
+def read_stack(path: Path, names: list[str] | None = None, substitute: bool = True,
+               confine: bool = False) -> list[Package]:
     """Every function of the stack file (or the ``names`` ones), all checked before any is
-    returned; the stack-wide notes go on the first."""
+    returned; the stack-wide notes go on the first. ``confine``: the files it names must be
+    beside it (an upload), not anywhere on this machine."""
     path = Path(path)
     data = _load(path, substitute)
     label = path.name
@@ -198,7 +210,7 @@ def read_stack(path: Path, names: list[str] | None = None, substitute: bool = Tr
     packages = []
     for name in wanted:
         fn_notes: list[str] = []
-        pkg = _function(path.parent, label, str(name), functions[name], fn_notes)
+        pkg = _function(path.parent, label, str(name), functions[name], fn_notes, confine)
         pkg.notes = fn_notes
         packages.append(pkg)
     packages[0].notes[:0] = notes
@@ -214,7 +226,7 @@ def read(root: Path, name: str | None = None, source_name: str | None = None) ->
         raise InvalidRequest(f"{path.name} lists {len(functions)} functions ({', '.join(functions)}); "
                              "name the one to deploy",
                              hint="deploy them all with `faastui deploy -f stack.yml`")
-    return read_stack(path, [name or functions[0]], substitute=False)[0]
+    return read_stack(path, [name or functions[0]], substitute=False, confine=True)[0]
 
 
 def pack(path: Path, name: str) -> bytes:

@@ -21,6 +21,11 @@ _UNKNOWN = None  # defined, but not as a plain def (an assignment, an import): p
 
 
 def module_path(root: Path, module: str) -> Path:
+    """``root/pkg/mod.py`` for ``pkg.mod``; a name that is not a dotted Python name is refused
+    (it could point outside the package)."""
+    if not module or not all(part.isidentifier() for part in module.split(".")):
+        raise InvalidRequest(f"handler module {module!r} is not a Python module name",
+                             hint="write the handler as module:function, e.g. main:handler")
     return root / (module.replace(".", "/") + ".py")
 
 
@@ -61,6 +66,8 @@ def entry_params(root: Path, handler: str, where: str) -> list[str] | None:
     """The positional parameters of ``module:func`` in ``root`` (None when it is defined
     some other way). Raises InvalidRequest naming ``where`` when it is missing."""
     module, _, func = handler.partition(":")
+    if not func.isidentifier():
+        raise InvalidRequest(f"{where} names handler {handler!r}: {func!r} is not a function name")
     path = module_path(root, module)
     label = f"{module.replace('.', '/')}.py"
     if not path.is_file():
