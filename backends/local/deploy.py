@@ -48,10 +48,14 @@ class DeployMixin:
     # ---- placement rules a package sets: a pinned node, a replica ceiling -------------------
     def _placed_on(self, unit: str, node: str | None) -> str | None:
         """The node a call or prewarm of ``unit`` must use: its pin, if it has one."""
-        pins = {self.functions[f].node for f in self.unit_fns(unit) if f in self.functions} - {""}
-        if not pins:
+        if unit not in self.groups:  # the common case, on every call: one lookup
+            spec = self.functions.get(unit)
+            pin = spec.node if spec is not None else ""
+        else:
+            pin = min((self.functions[f].node for f in self.unit_fns(unit)
+                       if f in self.functions and self.functions[f].node), default="")
+        if not pin:
             return node
-        pin = sorted(pins)[0]
         if node and node != pin:
             raise InvalidRequest(f"{unit} is pinned to node {pin!r} by its constraints; "
                                  f"it cannot run on {node!r}")
