@@ -12,10 +12,10 @@ import enum
 from abc import ABC, abstractmethod
 from typing import Any
 
-from .errors import Unsupported
+from .errors import InvalidRequest, Unsupported
 from .model import DispatchResult, DispatchStep, Function, FusionGroup, Invocation, Node, Snapshot
 
-__all__ = ["Capability", "Backend", "ACTION_CAPABILITY"]
+__all__ = ["Capability", "Backend", "ACTION_CAPABILITY", "HttpRequest"]
 
 
 class Capability(enum.Flag):
@@ -31,6 +31,7 @@ class Capability(enum.Flag):
     QUEUES = enum.auto()
     LOGS = enum.auto()
     NODE_TARGET = enum.auto()  # can run a call or a prewarm on a node the caller names
+    HTTP_REQUEST = enum.auto()  # an invocation carries method, path, query and headers
 
 
 #: which capability each action of the action table needs (faces use this)
@@ -46,6 +47,47 @@ ACTION_CAPABILITY = {
     "deploy": Capability.DEPLOY,
     "remove": Capability.DEPLOY,
 }
+
+
+class HttpRequest:
+    """The HTTP request a function sees, beyond its body: method, path below the
+    function (``/sub/path``), query text and headers. ``None`` parts are the defaults
+    (POST, ``/``, none). Built by ``HttpRequest.of``, which checks every part."""
+
+    __slots__ = ("method", "path", "query", "headers")
+    METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+    def __init__(self, method: str = "POST", path: str = "/", query: str = "",
+                 headers: dict[str, str] | None = None):
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers or {}
+
+    @classmethod
+    def of(cls, method: str | None = None, path: str | None = None, query: Any = None,
+           headers: dict[str, str] | None = None) -> "HttpRequest | None":
+        """None when every part is a default; else the checked request.
+        ``query`` is a mapping, a list of (name, value) pairs, or query text."""
+        from urllib.parse import urlencode
+
+        if method is None and not path and not query and not headers:
+            return None
+        verb = (method or "POST").upper()
+        if verb not in cls.METHODS:
+            raise InvalidRequest(f"unsupported method {method!r}", hint=f"one of {', '.join(cls.METHODS)}")
+        path = "/" + (path or "").lstrip("/")
+        if isinstance(query, dict):
+            query = urlencode(list(query.items()))
+        elif isinstance(query, (list, tuple)):
+            query = urlencode(list(query))
+        out = {}
+        for k, v in (headers or {}).items():
+            k, v = str(k).strip(), str(v).strip()
+            if not k or any(c in k for c in " :\r\n") or any(c in v for c in "\r\n"):
+                raise InvalidRequest(f"bad header {k!r}", hint="a header is NAME: VALUE on one line")
+            out[k] = v
+        return cls(verb, path, str(query or "").lstrip("?"), out)
 
 
 class Backend(ABC):
@@ -110,16 +152,21 @@ class Backend(ABC):
         raise Unsupported(f"the {self.name} backend does not keep events")
 
     # ---- actions -----------------------------------------------------------
-    async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
+    async def invoke(self, fn: str, payload: Any, node: str | None = None, *,
+                     request: HttpRequest | None = None) -> Invocation:
         """Call ``fn`` with ``payload`` (JSON value, str or bytes) and wait.
 
+        Args: request: the method, path, query and headers the function sees (backends
+        with ``Capability.HTTP_REQUEST``; a ``Content-Type`` header there replaces the
+        payload's own).
         Returns: the Invocation (status ok or error; the function's own
         failure is an Invocation with status != "ok", not an exception).
-        Raises: FunctionNotFound, NodeNotFound, InvalidRequest, Unreachable.
+        Raises: FunctionNotFound, NodeNotFound, InvalidRequest, Unreachable,
+        Unsupported (a ``request`` this backend cannot carry).
         """
         raise Unsupported(f"the {self.name} backend cannot invoke")
 
-    async def invoke_async(self, fn: str, payload: Any) -> str:
+    async def invoke_async(self, fn: str, payload: Any, *, request: HttpRequest | None = None) -> str:
         """Start a call. Returns: its call id. Raises: as ``invoke``."""
         raise Unsupported(f"the {self.name} backend cannot invoke asynchronously")
 
@@ -173,7 +220,11 @@ class Backend(ABC):
         raise Unsupported(f"the {self.name} backend cannot scale")
 
     async def deploy(self, package: str | bytes, *, name: str | None = None) -> Function:
-        """Deploy a function folder path or a zip archive (bytes)."""
+        """Deploy a function folder path or a zip archive (bytes).
+
+        Args: package: a folder, a zip (path or bytes) or, where the backend reads them,
+        an OpenFaaS stack file; name: the function's name (for a stack file: which of its
+        functions). Raises: InvalidRequest (a bad package, said in one line)."""
         raise Unsupported(f"the {self.name} backend cannot deploy")
 
     async def deploy_source(self, source: str, *, name: str | None = None,

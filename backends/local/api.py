@@ -23,6 +23,7 @@ from pathlib import Path
 from ..errors import BackendError, InvalidRequest
 from ..model import Function, Node, Placement, Snapshot
 from .engine import CallOutcome, Engine
+from .call_request import answer_headers, gateway_headers, pseudo_headers, split_function_path
 from .httpserver import Request, Response, Router, error_response, json_response
 
 __all__ = ["build_router", "make_auth", "VERSION"]
@@ -64,8 +65,11 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
         return {
             "name": spec.name, "image": spec.image, "namespace": "local",
             "envProcess": spec.handler, "envVars": spec.env, "labels": spec.labels,
-            "annotations": {"faastui/deadline_ms": str(spec.deadline_ms or ""),
-                            "faastui/fusion_group": engine.fn_group.get(name, "")},
+            "annotations": {**spec.annotations, "faastui/deadline_ms": str(spec.deadline_ms or ""),
+                            "faastui/fusion_group": engine.fn_group.get(name, ""),
+                            **({"faastui/description": spec.description} if spec.description else {})},
+            "secrets": list(spec.secrets),
+            "constraints": [f"node.hostname == {spec.node}"] if spec.node else [],
             "limits": {"memory": f"{spec.memory_mb:g}Mi", "cpu": f"{spec.cpus:g}"},
             "requests": {"memory": f"{spec.memory_mb:g}Mi", "cpu": f"{spec.cpus:g}"},
             "invocationCount": engine.invocation_count.get(name, 0),
@@ -152,24 +156,45 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
                 ("X-Faastui-Overhead-Ms", f"{out.overhead_ms:.3f}")]
 
     def fn_headers(req: Request) -> dict | None:
+        """What a /faastui/v1 call hands the function: its content type, and the method,
+        path, query and headers the caller gave as parameters (``LocalBackend._call``)."""
         ct = req.headers.get("content-type")
-        return {"content-type": ct} if ct else None
+        out = {"content-type": ct} if ct else {}
+        if not req.query_string:
+            return out or None
+        q = req.query
+        if "method" in q or "path" in q or "headers" in q or "query" in q:
+            try:
+                extra = json.loads(q.get("headers") or "{}")
+            except ValueError:
+                raise InvalidRequest("'headers' must be a JSON object") from None
+            if not isinstance(extra, dict):
+                raise InvalidRequest("'headers' must be a JSON object")
+            out.update({str(k).lower(): str(v) for k, v in extra.items()})
+            out.update(pseudo_headers(q.get("method") or "POST", q.get("path") or "/", q.get("query") or ""))
+        return out or None
 
-    @route("POST|GET|PUT", "/function/{name}")
+    @route("POST|GET|PUT|PATCH|DELETE|OPTIONS", "/function/{name}")
     async def invoke(req):
+        name, path = split_function_path(req.params["name"])
         node = (req.query.get("node") or None) if req.query_string else None
-        out = await engine.invoke(req.params["name"], req.body, node=node,
-                                  headers=fn_headers(req), t0=req.t0)
+        spec = engine.resolve(name)
+        out = await engine.invoke(spec.name, req.body, node=node,
+                                  headers=gateway_headers(req, path, spec.signature), t0=req.t0)
         if out.ok:
-            return Response(out.http_status, out.output, out.content_type, call_headers(out))
+            return Response(out.http_status, out.output, out.content_type,
+                            call_headers(out) + answer_headers(out.headers))
         resp = error_response(out.http_status, out.error or out.status, "invocation_failed",
                               status=out.status, call_id=out.call_id)
         resp.headers = call_headers(out)
         return resp
 
-    @route("POST", "/async-function/{name}")
+    @route("POST|GET|PUT|PATCH|DELETE", "/async-function/{name}")
     async def invoke_async(req):
-        call_id = await engine.invoke_async(req.params["name"], req.body, fn_headers(req))
+        name, path = split_function_path(req.params["name"])
+        spec = engine.resolve(name)
+        call_id = await engine.invoke_async(spec.name, req.body,
+                                            gateway_headers(req, path, spec.signature))
         return json_response({"call_id": call_id}, 202, [("X-Call-Id", call_id)])
 
     # ---- Invokers gateway ---------------------------------------------------------------
@@ -430,7 +455,7 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
             else:
                 raise InvalidRequest("JSON deploys need 'handler' (source) or 'path' (a folder)")
         else:
-            spec = await engine.deploy_zip(req.body, name)
+            spec = await engine.deploy_zip(req.body, name, req.query.get("source") or None)
         return json_response(function_model(spec.name).to_dict(), 201)
 
     @route("GET", V1 + "/logs/{name}")

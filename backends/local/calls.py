@@ -26,7 +26,7 @@ class CallOutcome:
 
     __slots__ = ("call_id", "function", "node", "container_state", "cold_start_ms",
                  "duration_ms", "overhead_ms", "status", "error", "started_at", "ended_at",
-                 "output", "content_type", "http_status")
+                 "output", "content_type", "http_status", "headers")
 
     def __init__(self, call_id: str, function: str):
         self.call_id = call_id
@@ -43,6 +43,7 @@ class CallOutcome:
         self.output = b""
         self.content_type = "application/octet-stream"
         self.http_status = 200
+        self.headers: list | None = None  # answer headers the handler set
 
     @property
     def ok(self) -> bool:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..base import Backend, Capability
+from ..base import Backend, Capability, HttpRequest
 from ..errors import InvalidRequest, Unreachable, error_from_status
 from ..model import DispatchResult, DispatchStep, Function, FusionGroup, Invocation, Node, Snapshot
 from ..payload import encode_payload
@@ -34,7 +34,7 @@ class LocalBackend(Backend):
     capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.PREWARM
                     | Capability.DISPATCH | Capability.FUSE | Capability.SCALE | Capability.DEPLOY
                     | Capability.DEPLOY_SOURCE | Capability.QUEUES | Capability.LOGS
-                    | Capability.NODE_TARGET)
+                    | Capability.NODE_TARGET | Capability.HTTP_REQUEST)
 
     def __init__(self, url: str | None = None, *, token: str | None = None,
                  state_dir: str | Path | None = None, timeout: float = 330.0, **_ignored):
@@ -133,15 +133,19 @@ class LocalBackend(Backend):
         return await self._request("GET", "/faastui/v1/events", params={"since": since})
 
     # ---- actions --------------------------------------------------------------------
-    async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
-        body, ctype = encode_payload(payload)
+    async def invoke(self, fn: str, payload: Any, node: str | None = None, *,
+                     request: HttpRequest | None = None) -> Invocation:
+        body, ctype, params = _call(payload, request)
+        if node:
+            params["node"] = node
         data = await self._request("POST", f"/faastui/v1/invoke/{fn}", content=body,
-                                   content_type=ctype, params={"node": node} if node else None)
+                                   content_type=ctype, params=params or None)
         return Invocation.from_dict(data)
 
-    async def invoke_async(self, fn: str, payload: Any) -> str:
-        body, ctype = encode_payload(payload)
-        data = await self._request("POST", f"/faastui/v1/async/{fn}", content=body, content_type=ctype)
+    async def invoke_async(self, fn: str, payload: Any, *, request: HttpRequest | None = None) -> str:
+        body, ctype, params = _call(payload, request)
+        data = await self._request("POST", f"/faastui/v1/async/{fn}", content=body, content_type=ctype,
+                                   params=params or None)
         return data["call_id"]
 
     async def result(self, call_id: str, wait: float = 0.0) -> Invocation:
@@ -177,21 +181,16 @@ class LocalBackend(Backend):
         return Function.from_dict(data)
 
     async def deploy(self, package: str | Path | bytes, *, name: str | None = None) -> Function:
-        from .packages import zip_folder
-
+        """A folder, a zip, or one function of an OpenFaaS stack file (``name`` picks it),
+        in any format ``backends.formats`` reads; checked here before it is uploaded."""
         if isinstance(package, (str, Path)):
-            path = Path(package)
-            if path.is_dir():
-                data = zip_folder(path)
-            elif path.is_file():
-                data = path.read_bytes()
-            else:
-                raise InvalidRequest(f"{path} is neither a folder nor a zip file")
+            from ..formats import upload  # deferred: only a deploy reads packages
+
+            data, params = upload(Path(package), name)
         else:
-            data = package
+            data, params = package, ({"name": name} if name else {})
         resp = await self._request("POST", "/faastui/v1/deploy", content=data,
-                                   content_type="application/zip",
-                                   params={"name": name} if name else None)
+                                   content_type="application/zip", params=params or None)
         return Function.from_dict(resp)
 
     async def deploy_source(self, source: str, *, name: str | None = None,
@@ -206,3 +205,23 @@ class LocalBackend(Backend):
 
     async def shutdown(self) -> None:
         await self._request("POST", "/faastui/v1/shutdown")
+
+
+def _call(payload: Any, request: HttpRequest | None) -> tuple[bytes, str | None, dict]:
+    """(body, content type, query parameters) of a /faastui/v1 call: the function's method,
+    path, query and headers travel as parameters, its body as the request body."""
+    body, ctype = encode_payload(payload)
+    if payload is None:
+        ctype = None  # no body, no content type (as curl and faas-cli send it)
+    params: dict = {}
+    if request is not None:
+        headers = dict(request.headers)
+        for key in [k for k in headers if k.lower() == "content-type"]:
+            ctype = headers.pop(key)
+        params = {"method": request.method, "path": request.path}
+        if request.query:
+            params["query"] = request.query
+        if headers:
+            params["headers"] = json.dumps(headers)
+    return body, ctype, params
+

@@ -1,9 +1,11 @@
-"""Deploying and removing functions: the engine's side of ``packages``.
+"""Deploying and removing functions: the engine's side of ``packages`` and ``deps``.
 
-A package is installed into a staging folder, moved to a versioned folder
-``functions/<name>/<version>``, loaded into every node's zygote, and only
-then made the running version; a package that fails to load leaves the old
-version running. Deployed functions are restored after a restart.
+A package is staged (read in its format, code copied, requirements installed into the
+function's own folder), moved to a versioned folder ``functions/<name>/<version>``,
+loaded into every node's zygote, and only then made the running version. Anything that
+fails on the way (a format error, pip, an import error) leaves the old version running
+and nothing half-deployed. Deploys of one function run one at a time. Deployed
+functions are restored after a restart from the spec each version folder keeps.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from ..errors import BackendError, InvalidRequest
 from . import packages
+from .deps import DepsStore
 
 __all__ = ["DeployMixin", "load_msg"]
 
@@ -30,45 +33,101 @@ def load_msg(spec: packages.FunctionSpec) -> dict:
 class DeployMixin:
     """Deploy, restore and remove; mixed into ``Engine``."""
 
+    @property
+    def deps(self) -> DepsStore:
+        store = self.__dict__.get("_deps_store")
+        if store is None:
+            store = self.__dict__["_deps_store"] = DepsStore(self.state_dir / "deps",
+                                                             self.state_dir / "pip-cache")
+        return store
+
+    def _deploy_lock(self, name: str) -> asyncio.Lock:
+        locks = self.__dict__.setdefault("_deploy_locks", {})
+        return locks.setdefault(name, asyncio.Lock())
+
+    # ---- placement rules a package sets: a pinned node, a replica ceiling -------------------
+    def _placed_on(self, unit: str, node: str | None) -> str | None:
+        """The node a call or prewarm of ``unit`` must use: its pin, if it has one."""
+        if unit not in self.groups:  # the common case, on every call: one lookup
+            spec = self.functions.get(unit)
+            pin = spec.node if spec is not None else ""
+        else:
+            pin = min((self.functions[f].node for f in self.unit_fns(unit)
+                       if f in self.functions and self.functions[f].node), default="")
+        if not pin:
+            return node
+        if node and node != pin:
+            raise InvalidRequest(f"{unit} is pinned to node {pin!r} by its constraints; "
+                                 f"it cannot run on {node!r}")
+        return pin
+
+    def _max_of(self, unit: str) -> int:
+        highs = [self.functions[f].max_replicas for f in self.unit_fns(unit) if f in self.functions]
+        return min([h for h in highs if h > 0] or [0])
+
+    def _below_max(self, unit: str) -> bool:
+        high = self._max_of(unit)
+        return high <= 0 or sum(1 for _ in self.containers_of(unit)) < high
+
     # ---- deploy ----------------------------------------------------------------------------
     async def deploy_dir(self, path: Path, name: str | None = None) -> packages.FunctionSpec:
         return await self._deploy(lambda root: packages.install_dir(Path(path), root, name))
 
-    async def deploy_zip(self, data: bytes, name: str | None = None) -> packages.FunctionSpec:
-        return await self._deploy(lambda root: packages.install_zip(data, root, name))
+    async def deploy_zip(self, data: bytes, name: str | None = None,
+                         source: str | None = None) -> packages.FunctionSpec:
+        return await self._deploy(lambda root: packages.install_zip(data, root, name, source))
 
     async def deploy_source(self, source: str, name: str | None, requirements=None,
                             extra: dict | None = None) -> packages.FunctionSpec:
         name = name or f"fn-{uuid.uuid4().hex[:8]}"
         return await self._deploy(lambda root: packages.install_source(
-            source, root, name, requirements, extra), blocking=bool(requirements))
+            source, root, name, requirements, extra))
 
-    async def _deploy(self, install, blocking: bool = False) -> packages.FunctionSpec:
+    def _check_node(self, spec: packages.FunctionSpec) -> None:
+        if spec.node and spec.node not in self.nodes:
+            raise InvalidRequest(
+                f"{spec.name} is pinned to node {spec.node!r} ({spec.source or 'its package'}), "
+                "which this engine does not have", hint=f"nodes: {', '.join(self.nodes)}")
+
+    async def _deploy(self, install) -> packages.FunctionSpec:
+        loop = asyncio.get_running_loop()
         staging = self.state_dir / "staging"
         staging.mkdir(parents=True, exist_ok=True)
         root = Path(os.path.join(staging, uuid.uuid4().hex[:12]))
+        final = None
         try:
-            if blocking:
-                spec = await asyncio.get_running_loop().run_in_executor(None, install, root)
-            else:
-                spec = install(root)
-            self._versions += 1
-            version = f"v{int(time.time() * 1000)}-{self._versions}"
-            final = self.functions_root / spec.name / version
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(spec.directory, final)
-            spec = packages.read_spec(final, spec.name)
+            # unpacking, reading and copying touch only the disk: off the loop
+            spec = await loop.run_in_executor(None, install, root)
+            self._check_node(spec)
+            async with self._deploy_lock(spec.name):
+                deps = await loop.run_in_executor(None, self.deps.ensure, spec.name,
+                                                  spec.requirements)
+                if deps.path is not None:
+                    link = Path(spec.directory) / ".deps"
+                    if link.exists() or link.is_symlink():
+                        raise InvalidRequest(f"{spec.name} brings its own .deps folder and lists "
+                                             "requirements; keep one of them")
+                    os.symlink(deps.path, link)
+                self._versions += 1
+                version = f"v{int(time.time() * 1000)}-{self._versions}"
+                final = self.functions_root / spec.name / version
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(spec.directory, final)
+                spec = packages.read_spec(final, spec.name)
+                try:
+                    await self._load_everywhere(spec)
+                except BackendError:
+                    shutil.rmtree(final, ignore_errors=True)
+                    old = self.functions.get(spec.name)
+                    if old is not None:  # put the running version back where a node lost it
+                        await self._load_everywhere(old, quiet=True)
+                    raise
+                self._activate(spec)
+                self.deps.prune(spec.name, {deps.path} if deps.path else set())
         finally:
             shutil.rmtree(root, ignore_errors=True)
-        try:
-            await self._load_everywhere(spec)
-        except BackendError:
-            shutil.rmtree(final, ignore_errors=True)
-            old = self.functions.get(spec.name)
-            if old is not None:  # put the running version back where a node lost it
-                await self._load_everywhere(old, quiet=True)
-            raise
-        self._activate(spec)
+        self.event("deploy", function=spec.name, format=spec.format, requirements=deps.outcome,
+                   install_s=round(deps.seconds, 3), notes=list(spec.notes))
         return spec
 
     async def _load_everywhere(self, spec: packages.FunctionSpec, quiet: bool = False) -> None:
@@ -78,6 +137,9 @@ class DeployMixin:
         if errors and not quiet:
             text = str(errors[0]).split(": ", 1)[-1]
             raise InvalidRequest(f"{spec.name} failed to load: {text}")
+        if not spec.signature:  # the convention the zygote found from the entry's parameters
+            spec.signature = next((r["signature"] for r in results
+                                   if isinstance(r, dict) and r.get("signature")), "")
 
     def _activate(self, spec: packages.FunctionSpec) -> None:
         old = self.functions.get(spec.name)
@@ -91,7 +153,6 @@ class DeployMixin:
             if old.directory != spec.directory:
                 shutil.rmtree(old.directory, ignore_errors=True)
         self.functions[spec.name] = spec
-        self.event("deploy", function=spec.name)
 
     async def _restore(self) -> None:
         """Load the functions deployed before a restart (latest version of each)."""
@@ -103,11 +164,13 @@ class DeployMixin:
                 shutil.rmtree(stale, ignore_errors=True)
             try:
                 spec = packages.read_spec(versions[-1], fdir.name)
+                self._check_node(spec)
                 await self._load_everywhere(spec)
             except BackendError as exc:
                 self.event("error", function=fdir.name, error=f"restore: {exc}")
                 continue
             self._activate(spec)
+            self.event("deploy", function=spec.name, format=spec.format, restored=True)
 
     async def remove(self, fn: str) -> None:
         spec = self.resolve(fn)
@@ -122,4 +185,5 @@ class DeployMixin:
         await asyncio.gather(*(n.request({"op": "unload", "fn": spec.name})
                                for n in self.nodes.values()), return_exceptions=True)
         shutil.rmtree(self.functions_root / spec.name, ignore_errors=True)
+        self.deps.remove(spec.name)
         self.event("remove", function=spec.name)

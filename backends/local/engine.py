@@ -21,8 +21,9 @@ import uuid
 from collections import deque
 from pathlib import Path
 
-from ..errors import (BackendError, CapacityExceeded, FunctionNotFound, InvalidRequest, NodeNotFound,
-                      Unreachable, did_you_mean)
+from .. import imageref
+from ..errors import (BackendError, CapacityExceeded, Conflict, FunctionNotFound, InvalidRequest,
+                      NodeNotFound, Unreachable, did_you_mean)
 from . import packages
 from .calls import CallOutcome, CallsMixin
 from .deploy import DeployMixin, load_msg
@@ -107,13 +108,19 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
 
     # ---- names ----------------------------------------------------------------------
     def resolve(self, name: str) -> packages.FunctionSpec:
-        """A function by name, or by its image string (the Invokers style)."""
+        """A function by name, or by its image under Docker's reference rules (the Invokers
+        and Ilúvatar style). Raises FunctionNotFound, or Conflict when an image names two."""
         spec = self.functions.get(name)
         if spec is not None:
             return spec
-        for spec in self.functions.values():
-            if spec.image == name:
-                return spec
+        wanted = imageref.normalize(name)  # `repo/fn`, `repo/fn:latest`, `docker.io/...`: one image
+        by_image = sorted(s.name for s in self.functions.values()
+                          if s.image and imageref.normalize(s.image) == wanted)
+        if len(by_image) == 1:
+            return self.functions[by_image[0]]
+        if by_image:
+            raise Conflict(f"image {name!r} matches {len(by_image)} functions: {', '.join(by_image)}",
+                           hint="name the function instead of its image")
         raise FunctionNotFound(f"function {name!r} not found",
                                hint=did_you_mean(name, self.functions) or
                                "list them with `faastui functions`")
@@ -214,7 +221,7 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
                 room = target if target.has_room(memory_mb) else self._evict_for(memory_mb, target, unit)
             else:
                 room = self._pick_node(unit, memory_mb) or self._evict_for(memory_mb, None, unit)
-            if room is not None:
+            if room is not None and self._below_max(unit):  # else wait for one to come free
                 c = await self._start_container(unit, room)
                 c.state = "busy"
                 return c, "cold"
@@ -293,11 +300,12 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
         perf = time.perf_counter
         t0 = t0 or perf()
         spec = self.resolve(fn)
+        unit = self.unit_of(spec.name)
+        node = self._placed_on(unit, node)  # a function pinned to a node runs there
         if node is not None:
             self.node(node)
         out = CallOutcome(call_id or f"{self._id_prefix}{next(self._ids):x}", spec.name)
         out.started_at = time.time()
-        unit = self.unit_of(spec.name)
         c, state = await self._acquire(unit, node, spec.timeout_s)
         out.node = c.node.name
         out.container_state = state
@@ -338,6 +346,7 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
                 out.output = output
                 out.content_type = header.get("ct", out.content_type)
                 out.http_status = header.get("st", 200)
+                out.headers = header.get("hd")
             else:
                 out.status = header.get("kind", "error")
                 out.error = header.get("err", "error")
@@ -385,9 +394,15 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
         if count < 1 or count > 1000:
             raise InvalidRequest("count must be between 1 and 1000")
         unit = self.unit_of(spec.name)
+        node = self._placed_on(unit, node)
         memory_mb, _ = self._unit_limits(unit)
         started = []
         for _ in range(count):
+            if not self._below_max(unit):
+                if started:
+                    break
+                raise CapacityExceeded(f"{spec.name} already runs its maximum of "
+                                       f"{self._max_of(unit)} replicas")
             if node:
                 target = self.node(node)
                 if not target.has_room(memory_mb):

@@ -1,36 +1,48 @@
 """The function runtime: loads handlers and runs calls inside a worker process.
 
-One adapter per entry signature, so code written for the common platforms
-runs unchanged:
+A handler is called the way its platform calls it (the ``signature``, chosen by its
+package format or, for faastui's own format, from its parameters):
 
-- ``handle(req)``                  OpenFaaS classic / the agent style: ``req`` is the body as str
-- ``handle(event, context)``       OpenFaaS python3-http: ``event.body`` bytes, ``.headers``, ...
-- ``main(args: dict)``             Ilúvatar: the JSON body as a dict
-- ``handler(context, event)``      Nuclio: ``event.body``; ``context.logger``
-- ``handler(context, event, requests_session)``  Fusionizer: calls go through the session
+- ``classic``           ``handle(req)``: the body as str; the return value is the answer
+- ``http``              ``handle(event, context)``: ``event.body`` bytes, ``.headers``, ...
+- ``iluvatar``          ``main(args)``: the JSON body as a dict
+- ``nuclio``            ``handler(context, event)``: Nuclio's event and answer rules
+- ``fusionizer``        ``handler(context, event, requests_session)``: the same, plus the
+                        ``Fusionizer-Server-Address``/``Task-Name`` headers and a session
+                        whose calls to fused members run in-process (``session.py``)
+- ``openfaas-classic``  ``handle(req)`` under the classic watchdog: the body as text on
+                        "stdin", the answer is what it prints plus ``print(ret)``, with the
+                        request in ``Http_*`` environment variables
+- ``openfaas-http``     ``handle(event, context)`` under the python3-http template
+- ``openfaas-flask``    ``handle(req)`` under the python3-flask template
+- ``iluvatar-main``     ``main(args)`` under Ilúvatar's agent: the answer is ``json.dumps``
 
-A worker may host several functions (a fusion group). A call from one member
-to another (``context.invoke("b", payload)`` or ``requests_session.post(".../b")``)
-is a plain in-process call; a call to any other function goes back through
+How each return value becomes the answer is in ``answers.py``; what handlers receive in
+``events.py``. A worker may host several functions (a fusion group): a call from one
+member to another is a plain in-process call; a call to any other function goes through
 the engine's gateway over HTTP. Both are counted and reported per call.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import os
 import sys
-import time
 from collections.abc import Callable
 
-# Deliberately light: the zygote imports this module and every worker is a fork
-# of it, so each module imported here makes every fork copy more page tables.
-# http.client and logging are imported when a handler first needs them.
+from . import answers
+from .events import Context, Event, Headers, NuclioEvent, Request, canonical
 
-__all__ = ["LoadedFunction", "load_function", "detect_signature", "encode_output", "Runner"]
+# Deliberately light: the zygote imports this module and every worker is a fork of it, so
+# each module imported here makes every fork copy more page tables. http.client, io and
+# requests (for Fusionizer tasks, in session.py) are imported when first needed.
 
-SIGNATURES = ("classic", "http", "iluvatar", "nuclio", "fusionizer")
+__all__ = ["LoadedFunction", "load_function", "detect_signature", "Runner", "SIGNATURES"]
+
+SIGNATURES = ("classic", "http", "iluvatar", "nuclio", "fusionizer", "openfaas-classic",
+              "openfaas-http", "openfaas-flask", "iluvatar-main")
+_PACKAGE_PREFIX = "_faastui_fn_"
 
 
 def detect_signature(func: Callable) -> str:
@@ -56,37 +68,96 @@ def detect_signature(func: Callable) -> str:
 
 
 class LoadedFunction:
-    __slots__ = ("name", "func", "signature", "directory", "env")
+    __slots__ = ("name", "func", "signature", "directory", "env", "paths", "modules")
 
     def __init__(self, name: str, func: Callable, signature: str, directory: str,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, paths: list[str] | None = None,
+                 modules: dict | None = None):
         self.name = name
         self.func = func
         self.signature = signature
         self.directory = directory
         self.env = dict(env or {})
+        self.paths = list(paths or [])  # its own folder and its requirements' folder
+        self.modules = dict(modules or {})  # the modules it imported from those
+
+    def install(self) -> None:
+        """Make this function's own modules and folders the ones imports find (a worker)."""
+        for path in reversed(self.paths):
+            if path in sys.path:
+                sys.path.remove(path)
+            sys.path.insert(0, path)
+        sys.modules.update(self.modules)
+
+
+def _forget(package: str) -> None:
+    for mod in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        del sys.modules[mod]
+
+
+def _module_file(mod) -> str | None:
+    path = getattr(mod, "__file__", None)
+    if path:
+        return path
+    search = getattr(mod, "__path__", None)  # a namespace package
+    return next(iter(search), None) if search is not None else None
+
+
+def _take_own_modules(before: set[str], roots: tuple[str, ...]) -> dict:
+    """The modules imported since ``before`` from ``roots``, taken out of ``sys.modules``:
+    the zygote hosts every function, and each must import its own ``requests``, its own
+    ``utils``, in its own version. Workers put them back (``LoadedFunction.install``)."""
+    owned = {}
+    for name in [m for m in sys.modules if m not in before]:
+        if name.startswith(_PACKAGE_PREFIX):
+            continue
+        path = _module_file(sys.modules[name])
+        if path and os.path.realpath(path).startswith(roots):
+            owned[name] = sys.modules.pop(name)
+    return owned
 
 
 def load_function(name: str, directory: str, handler: str = "", signature: str = "",
                   env: dict[str, str] | None = None) -> LoadedFunction:
-    """Import a function package's handler module under a private module name.
+    """Import a function package's handler module as a submodule of a private package
+    (so the package's own relative imports work), with the function's folder and its
+    requirements first on ``sys.path`` and its environment set while it imports.
 
-    ``handler`` is ``module:func`` (default: the first of handle, main, handler
-    found in ``handler.py``).
+    ``handler`` is ``module:func`` (default: the first of handle, main, handler found in
+    ``handler.py``).
     """
     module_name, _, func_name = (handler or "handler").partition(":")
     path = os.path.join(directory, module_name.replace(".", os.sep) + ".py")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{name}: handler module {module_name!r} not found in the package")
-    deps = os.path.join(directory, ".deps")
-    for extra in (deps, directory):
-        if os.path.isdir(extra) and extra not in sys.path:
-            sys.path.insert(0, extra)
-    unique = "_faastui_fn_" + name.replace("-", "_")
-    spec = importlib.util.spec_from_file_location(unique, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[unique] = module
-    spec.loader.exec_module(module)
+    paths = [p for p in (os.path.realpath(os.path.join(directory, ".deps")), directory) if os.path.isdir(p)]
+    roots = tuple(os.path.realpath(p) + os.sep for p in paths)
+    package = _PACKAGE_PREFIX + name.replace("-", "_")
+    _forget(package)  # a redeploy imports the new version afresh
+    import types  # cheap; only a load needs it
+
+    pkg = types.ModuleType(package)
+    pkg.__path__ = [directory]
+    sys.modules[package] = pkg
+    saved_env = {k: os.environ.get(k) for k in (env or {})}
+    saved_path = list(sys.path)
+    before = set(sys.modules)
+    os.environ.update({str(k): str(v) for k, v in (env or {}).items()})
+    sys.path[:0] = paths
+    try:
+        module = importlib.import_module(f"{package}.{module_name}")
+    except BaseException:
+        _forget(package)
+        _take_own_modules(before, roots)
+        raise
+    finally:
+        sys.path[:] = saved_path
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    modules = _take_own_modules(before, roots)
     if not func_name:
         func_name = next((n for n in ("handle", "main", "handler") if callable(getattr(module, n, None))), "")
     func = getattr(module, func_name, None) if func_name else None
@@ -95,107 +166,12 @@ def load_function(name: str, directory: str, handler: str = "", signature: str =
     sig = signature or detect_signature(func)
     if sig not in SIGNATURES:
         raise ValueError(f"{name}: unknown signature {sig!r}; expected one of {', '.join(SIGNATURES)}")
-    return LoadedFunction(name, func, sig, directory, env)
+    if sig == "fusionizer":
+        from . import session  # noqa: F401  (imports requests once, before the forks)
+    return LoadedFunction(name, func, sig, directory, env, paths, modules)
 
 
-# ---- what handlers receive ------------------------------------------------------
-
-
-class Event:
-    """The request as python3-http and Nuclio handlers see it."""
-
-    def __init__(self, body: bytes, headers: dict[str, str], method: str = "POST",
-                 path: str = "/", query: dict[str, str] | None = None):
-        self.body = body
-        self.headers = headers
-        self.method = method
-        self.path = path
-        self.query = query or {}
-        self.content_type = headers.get("content-type", "")
-        self.trigger = type("Trigger", (), {"kind": "http"})()
-        self.id = headers.get("x-call-id", "")
-
-    def json(self):
-        return json.loads(self.body or b"null")
-
-
-class Response:
-    """Nuclio-style response object (``context.Response(...)``)."""
-
-    def __init__(self, body: object = None, headers: dict | None = None,
-                 content_type: str = "", status_code: int = 200):
-        self.body = body
-        self.headers = headers or {}
-        self.content_type = content_type
-        self.status_code = status_code
-
-
-class _SessionResponse:
-    def __init__(self, status: int, content: bytes):
-        self.status_code = status
-        self.content = content
-        self.ok = 200 <= status < 400
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
-
-    def json(self):
-        return json.loads(self.content)
-
-    def raise_for_status(self):
-        if not self.ok:
-            raise RuntimeError(f"HTTP {self.status_code}: {self.text[:200]}")
-
-
-class Session:
-    """A requests-like session for Fusionizer handlers: calls to a fused member
-    run in-process, any other URL goes to the engine gateway."""
-
-    def __init__(self, runner: "Runner"):
-        self._runner = runner
-
-    def post(self, url: str, json: object = None, data: object = None, headers: dict | None = None, **_):
-        target = url.rstrip("/").rsplit("/", 1)[-1]
-        payload = data if json is None else json
-        status, content = self._runner.call_other(target, payload)
-        return _SessionResponse(status, content)
-
-    get = post
-
-
-class Context:
-    """What a handler gets as ``context``: invoke other functions, log, keep data."""
-
-    Response = Response
-
-    def __init__(self, runner: "Runner", fn: str):
-        self._runner = runner
-        self.function_name = fn
-        self.user_data = runner.user_data
-        self.call_id = ""
-        self._logger = None
-
-    @property
-    def logger(self):
-        if self._logger is None:
-            import logging
-            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-            self._logger = logging.getLogger(self.function_name)
-        return self._logger
-
-    def invoke(self, fn: str, payload: object = None) -> object:
-        """Call another function: in-process if it is fused with this one."""
-        status, content = self._runner.call_other(fn, payload)
-        if status >= 400:
-            raise RuntimeError(f"{fn} failed: {content.decode('utf-8', 'replace')[:300]}")
-        try:
-            return json.loads(content)
-        except ValueError:
-            return content.decode("utf-8", "replace")
-
-
-# ---- inputs and outputs ------------------------------------------------------
+# ---- inputs ------------------------------------------------------------------
 
 
 def _encode_input(payload: object) -> bytes:
@@ -208,30 +184,31 @@ def _encode_input(payload: object) -> bytes:
     return json.dumps(payload).encode()
 
 
-def encode_output(value: object) -> tuple[bytes, str, int]:
-    """(body, content type, status) for whatever a handler returned."""
-    status = 200
-    if isinstance(value, Response):
-        status = value.status_code
-        body, ctype, _ = encode_output(value.body)
-        return body, value.content_type or ctype, status
-    if isinstance(value, dict) and "statusCode" in value and "body" in value and len(value) <= 3:
-        status = int(value.get("statusCode") or 200)
-        body, ctype, _ = encode_output(value["body"])
-        hdrs = value.get("headers") or {}
-        return body, hdrs.get("Content-Type", hdrs.get("content-type", ctype)), status
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value), "application/octet-stream", status
-    if isinstance(value, str):
-        return value.encode(), "text/plain; charset=utf-8", status
-    return json.dumps(value, default=str).encode(), "application/json", status
-
-
 def _as_args(body: bytes) -> dict:
     if not body.strip():
         return {}
     value = json.loads(body)
     return value if isinstance(value, dict) else {"value": value}
+
+
+def _sniff(out: bytes) -> str:
+    """Go's DetectContentType for what the classic watchdog sends without a content type."""
+    head = out[:512].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<p", b"<div")):
+        return "text/html; charset=utf-8"
+    try:
+        out[:512].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < min(len(out), 512) - 3:
+            return "application/octet-stream"
+    return "text/plain; charset=utf-8"
+
+
+def _host(url: str) -> tuple[str, str]:
+    """(netloc, host) of a gateway URL, without urllib (kept out of the zygote)."""
+    netloc = url.split("://", 1)[-1].split("/", 1)[0]
+    host = netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
+    return netloc, host.strip("[]")
 
 
 class Runner:
@@ -244,29 +221,124 @@ class Runner:
         self.user_data = type("UserData", (), {})()
         self.calls_local = 0
         self.calls_remote: dict[str, int] = {}
+        self.headers_out: list | None = None  # extra answer headers of the last call
+        self.gateway_netloc, self.engine_host = _host(gateway) if gateway else ("", "127.0.0.1")
+        self.fusionizer_address = ""
+        self.engine_address = True  # the address is the engine's own (no front server)
         self._conn = None  # http.client.HTTPConnection to the gateway, made on first use
+        self._session = None
+        self._cgi_keys: list[str] = []
         self._contexts = {name: Context(self, name) for name in functions}
-        self._session = Session(self)
+        for loaded in functions.values():  # the hosted functions' own modules and folders
+            loaded.install()
 
+    # ---- one call ----------------------------------------------------------------
     def run(self, fn: str, body: bytes, headers: dict[str, str]) -> tuple[bytes, str, int]:
+        out, ctype, status, extra = self._dispatch(fn, Request(body, headers))
+        self.headers_out = extra
+        return out, ctype, status
+
+    def _dispatch(self, fn: str, req: Request):
         loaded = self.functions[fn]
         sig = loaded.signature
         ctx = self._contexts[fn]
+        func = loaded.func
         if sig == "classic":
-            out = loaded.func(body.decode("utf-8", "replace"))
-        elif sig == "iluvatar":
-            out = loaded.func(_as_args(body))
-        elif sig == "http":
-            out = loaded.func(Event(body, headers), ctx)
-        elif sig == "nuclio":
-            event = Event(body, headers)
-            if "json" in event.content_type and body:
-                event.body = json.loads(body)
-            out = loaded.func(ctx, event)
-        else:
-            out = loaded.func(ctx, Event(body, headers), self._session)
-        return encode_output(out)
+            return answers.native(func(req.body.decode("utf-8", "replace")))
+        if sig == "http":
+            return answers.native(func(Event.of(req), ctx))
+        if sig == "iluvatar":
+            return answers.native(func(_as_args(req.body)))
+        if sig == "nuclio":
+            return answers.nuclio(func(ctx, NuclioEvent.of(req)))
+        if sig == "fusionizer":
+            return answers.nuclio(self._task(fn, req))
+        if sig == "openfaas-classic":
+            return self._watchdog(func, req)
+        if sig == "openfaas-http":
+            return answers.openfaas_http(func(Event.of(req), ctx))
+        if sig == "openfaas-flask":
+            raw = os.environ.get("RAW_BODY", "false")
+            as_bytes = (len(raw) > 0 and raw.lower() == "true") or raw == "1"
+            return answers.flask(func(req.body if as_bytes else req.body.decode("utf-8", "replace")))
+        if sig == "iluvatar-main":
+            return answers.iluvatar(func(json.loads(req.body) if req.body.strip() else {}))
+        raise ValueError(f"{fn}: unknown signature {sig!r}")
 
+    # ---- the Fusionizer -----------------------------------------------------------
+    def _task(self, fn: str, req: Request):
+        given = req.headers.get("fusionizer-server-address")
+        saved = self.fusionizer_address, self.engine_address
+        self.fusionizer_address = given or self.engine_host
+        self.engine_address = not given
+        try:
+            event = NuclioEvent.of(req, {"Fusionizer-Server-Address": self.fusionizer_address,
+                                         "Task-Name": req.headers.get("task-name") or fn})
+            return self.functions[fn].func(self._contexts[fn], event, self.session)
+        finally:
+            self.fusionizer_address, self.engine_address = saved
+
+    @property
+    def session(self):
+        if self._session is None:
+            from .session import task_session  # requests: imported by the zygote already
+
+            self._session = task_session(self)
+        return self._session
+
+    def call_member(self, fn: str, value: object, headers: dict) -> tuple[int, bytes, str]:
+        """A fused member called through the session: its event.body is ``value``; the
+        answer is ``str()`` of what it returns (Nuclio-style members), else its answer."""
+        loaded = self.functions[fn]
+        ctx = self._contexts[fn]
+        hdrs = Headers(headers)
+        hdrs.update({"Fusionizer-Server-Address": self.fusionizer_address, "Task-Name": fn})
+        if loaded.signature in ("nuclio", "fusionizer"):
+            event = NuclioEvent(value, hdrs.get("Content-Type", "application/json"), hdrs)
+            args = (ctx, event, self.session) if loaded.signature == "fusionizer" else (ctx, event)
+            return 200, str(loaded.func(*args)).encode(), "text/plain; charset=utf-8"
+        raw = {k.lower(): v for k, v in hdrs.items()}
+        raw.setdefault("content-type", "application/json")
+        out, ctype, status, _ = self._dispatch(fn, Request(json.dumps(value).encode(), raw))
+        return status, out, ctype
+
+    # ---- the classic watchdog -------------------------------------------------------
+    def _cgi_env(self, req: Request) -> None:
+        """The request as the classic watchdog passes it (``cgi_headers``)."""
+        env = os.environ
+        for key in self._cgi_keys:
+            env.pop(key, None)
+        values = {f"Http_{canonical(k).replace('-', '_')}": v for k, v in req.headers.items()}
+        values["Http_Method"] = req.method
+        values["Http_ContentLength"] = values["Http_Content_Length"] = str(len(req.body))
+        if req.query_string:
+            values["Http_Query"] = req.query_string
+        values["Http_Path"] = req.path
+        env.update(values)
+        self._cgi_keys = list(values)
+
+    def _watchdog(self, func: Callable, req: Request):
+        import io  # only classic functions need it
+
+        text = req.body.decode("utf-8", "surrogateescape").replace("\r\n", "\n").replace("\r", "\n")
+        self._cgi_env(req)
+        combine = os.environ.get("combine_output", "true").lower() not in ("false", "0")
+        buf = io.StringIO()
+        saved = sys.stdout, sys.stderr
+        sys.stdout = buf
+        if combine:
+            sys.stderr = buf
+        try:
+            ret = func(text)
+            if ret is not None:
+                print(ret)
+        finally:
+            sys.stdout, sys.stderr = saved
+        out = buf.getvalue().encode("utf-8", "surrogateescape")
+        ctype = os.environ.get("content_type") or req.content_type or _sniff(out)
+        return out, ctype, 200, None
+
+    # ---- calls between functions ---------------------------------------------------
     def call_other(self, fn: str, payload: object) -> tuple[int, bytes]:
         body = _encode_input(payload)
         if fn in self.functions:
@@ -274,9 +346,9 @@ class Runner:
             out, _, status = self.run(fn, body, {"content-type": "application/json"})
             return status, out
         self.calls_remote[fn] = self.calls_remote.get(fn, 0) + 1
-        return self._http_call(fn, body)
+        return self.gateway_call(fn, body)
 
-    def _http_call(self, fn: str, body: bytes) -> tuple[int, bytes]:
+    def gateway_call(self, fn: str, body: bytes) -> tuple[int, bytes]:
         import http.client
 
         if not self.gateway:
@@ -304,6 +376,3 @@ class Runner:
         self.calls_local, self.calls_remote = 0, {}
         return local, remote
 
-
-def now_ms() -> float:
-    return time.perf_counter() * 1000.0

@@ -70,6 +70,8 @@ def worker_main(sock: socket.socket, functions: dict, msg: dict) -> None:
             try:
                 out, ctype, status = runner.run(fn, body, header.get("h") or {})
                 reply = {"ok": True, "ct": ctype, "st": status}
+                if runner.headers_out:  # answer headers the handler set (python3-http, Nuclio)
+                    reply["hd"] = runner.headers_out
             except MemoryError:
                 out, oom = b"", True
                 reply = {"ok": False, "kind": "oom",

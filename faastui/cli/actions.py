@@ -15,7 +15,7 @@ from typing import Any, Optional
 import typer
 
 from ..output import Format, emit, format_result, invocation_summary, message
-from ._common import OutputOpt, call, complete_function, complete_node, usage_error
+from ._common import OutputOpt, call, complete_function, complete_node, fail, usage_error
 
 __all__ = ["app", "read_payload"]
 
@@ -58,6 +58,25 @@ def _print_result(inv) -> None:
         raise typer.Exit(1 if inv.status != "pending" else 0)
 
 
+def parse_header(text: str) -> tuple[str, str]:
+    """``-H`` as faas-cli writes it (``K=V``) or as curl does (``K: V``): split at the first
+    of ``=`` and ``:``."""
+    cut = min((i for i in (text.find("="), text.find(":")) if i > 0), default=-1)
+    if cut < 0:
+        raise usage_error(f"bad header {text!r}", hint="write -H 'Name: value' or -H Name=value")
+    return text[:cut].strip(), text[cut + 1:].strip()
+
+
+def parse_query(items: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise usage_error(f"bad query {item!r}", hint="write --query name=value")
+        out.append((key, value))
+    return out
+
+
 @app.command()
 def invoke(fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
            data: Optional[str] = typer.Option(None, "--data", "-d",
@@ -65,22 +84,58 @@ def invoke(fn: str = typer.Argument(..., help="Function name.", autocompletion=c
            raw: bool = typer.Option(False, "--raw", help="Send -d as plain text, not JSON."),
            node: Optional[str] = typer.Option(None, "--node", "-n", help="Run on this node.",
                                               autocompletion=complete_node),
+           header: list[str] = typer.Option([], "--header", "-H", metavar="'NAME: VALUE'",
+                                            help="A request header (repeatable; NAME=VALUE works too)."),
+           query: list[str] = typer.Option([], "--query", metavar="NAME=VALUE",
+                                           help="A query-string option (repeatable)."),
+           method: Optional[str] = typer.Option(None, "--method", "-m", help="The HTTP method (POST)."),
+           content_type: Optional[str] = typer.Option(None, "--content-type",
+                                                      help="The Content-Type the function sees."),
+           path: Optional[str] = typer.Option(None, "--path", help="The path below the function, e.g. /items/7."),
            async_: bool = typer.Option(False, "--async", help="Return a call id at once."),
            output: Format = typer.Option(None, "--output", "-o",
                                          help="json/yaml: print the Invocation record.")):
     """Call a function and print its output (a summary goes to stderr)."""
+    from backends.base import Capability, HttpRequest
+    from backends.errors import BackendError
+
     payload = read_payload(data, raw)
+    headers = dict(parse_header(h) for h in header)
+    if content_type:
+        headers["Content-Type"] = content_type
+    try:
+        request = HttpRequest.of(method, path, parse_query(query), headers)
+    except BackendError as exc:
+        raise fail(exc) from None
+    extra = {}
+    if request is not None:
+        extra["request"] = request
+
+    def needs_request(b):
+        if request is not None:
+            b.require(Capability.HTTP_REQUEST, "pass a method, path, query or headers to a function")
+
     if async_:
         if node:
             raise usage_error("--async cannot pick a node")
-        call_id = call(lambda b: b.invoke_async(fn, payload))
+
+        async def start(b):
+            needs_request(b)
+            return await b.invoke_async(fn, payload, **extra)
+
+        call_id = call(start)
         if output in (Format.json, Format.yaml):
             emit({"call_id": call_id}, output)
         else:
             print(call_id)
             message(f"started {fn}: fetch the result with `faastui result {call_id} --wait`")
         return
-    inv = call(lambda b: b.invoke(fn, payload, node=node))
+
+    async def run(b):
+        needs_request(b)
+        return await b.invoke(fn, payload, node=node, **extra)
+
+    inv = call(run)
     if output is not None and output != Format.table:
         emit(inv, output)
         if inv.status not in ("ok",):
@@ -199,30 +254,36 @@ def scale(fn: str = typer.Argument(..., help="Function name.", autocompletion=co
 
 
 @app.command()
-def deploy(path: Optional[Path] = typer.Argument(None, help="A function folder or a zip."),
+def deploy(paths: Optional[list[str]] = typer.Argument(
+               None, metavar="PATH...|NAME...",
+               help="Function folders, zips or stack files; with -f, the stack's functions to deploy."),
+           stack: Optional[Path] = typer.Option(None, "--yaml", "-f",
+                                                help="An OpenFaaS stack file: deploy its functions."),
            source: Optional[Path] = typer.Option(None, "--source", help="A handler source file."),
            name: Optional[str] = typer.Option(None, "--name", help="Deploy under this name."),
            requirement: list[str] = typer.Option([], "--requirement", "-r", metavar="REQ",
                                                   help="A pip requirement (with --source; repeatable)."),
            output: Format = OutputOpt):
-    """Deploy a function from a folder, a zip, or handler source (--source)."""
-    if (path is None) == (source is None):
-        raise usage_error("deploy needs a PATH or --source FILE (one of them)")
+    """Deploy functions: folders, zips and stack files in any format faastui reads (faastui,
+    OpenFaaS, Nuclio, the Fusionizer, Ilúvatar), or handler source (--source)."""
     if source is not None:
+        if paths or stack is not None:
+            raise usage_error("--source deploys one handler file; give no PATH or -f with it")
         try:
             text = source.read_text()
         except OSError as exc:
             raise usage_error(f"cannot read {source}: {exc.strerror}") from None
         fn = call(lambda b: b.deploy_source(text, name=name, requirements=requirement or None))
-    else:
-        if requirement:
-            raise usage_error("--requirement goes with --source; a folder lists its own")
-        if not path.exists():
-            raise usage_error(f"{path} does not exist")
-        fn = call(lambda b: b.deploy(str(path), name=name))
-    emit(fn, output)
-    if output in (Format.table, Format.wide):
-        message(f"deployed {fn.name}")
+        emit(fn, output)
+        if output in (Format.table, Format.wide):
+            message(f"deployed {fn.name}")
+        return
+    if requirement:
+        raise usage_error("--requirement goes with --source; a package lists its own")
+    from .deploying import deploy_all, plan
+
+    targets = plan(paths or [], stack, name)
+    deploy_all(targets, output)
 
 
 @app.command("rm")

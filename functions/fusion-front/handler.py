@@ -1,14 +1,15 @@
-"""fusion-front: calls fusion-back through the Fusionizer-style requests session.
+"""fusion-front: calls fusion-back the Nuclio Fusionizer's way.
 
-Fused with fusion-back, the call is a plain in-process call; apart, it goes
-through the engine's gateway over HTTP.
+A Fusionizer task: ``event.body`` is the decoded JSON, and the task builds the URL of the
+other task from the ``Fusionizer-Server-Address`` header. Fused with fusion-back, the
+call is a plain in-process call; apart, it goes through the engine's gateway over HTTP.
 """
-import json
 
 
 def handler(context, event, requests_session):
-    data = json.loads(event.body or b"{}")
-    resp = requests_session.post("http://gateway/function/fusion-back", json={"text": data.get("text", "")})
+    data = event.body if isinstance(event.body, dict) else {}
+    address = event.headers["Fusionizer-Server-Address"]
+    resp = requests_session.post(f"http://{address}:8000/fusion-back", json={"text": data.get("text", "")})
     resp.raise_for_status()
     back = resp.json()
     return {"front": "ok", "back": back, "length": len(back.get("text", ""))}
