@@ -391,7 +391,9 @@ def from_cli(command: str, params: Mapping[str, Any]) -> Action:
     if command == "deploy":
         if p.get("source") is not None or p.get("requirement"):
             raise ValueError("deploy --source has no spec yet")
-        return Deploy(str(p["path"]), p.get("name"))
+        if p.get("stack") is not None or len(p.get("paths") or ()) != 1:
+            raise ValueError("deploy of a stack file or of several paths has no spec yet")
+        return Deploy(str(p["paths"][0]), p.get("name"))
     if command == "rm":
         return Remove(tuple(p["fns"]))
     raise ValueError(f"{command!r} is not an action command")
