@@ -130,9 +130,11 @@ class FakeKube(KnativeMixin, KubeletMixin):
                                             or [f"{node_prefix}1"])
         self._round_robin: dict[str, itertools.cycle] = {}
         self._work: queue.Queue = queue.Queue()
-        self._kubelet_queue: queue.PriorityQueue = queue.PriorityQueue()
+        self._kubelet_jobs: list = []  # a heap of (due, seq, (step, ns, name)); kube_kubelet.py
+        self._kubelet_cv = threading.Condition()
         self._stopping = threading.Event()
         self._stalled = threading.Event()
+        self._kubelet_busy = False
         self._threads: list[threading.Thread] = []
         self._servers: list[http.server.ThreadingHTTPServer] = []
         self._connections: set[socket.socket] = set()
@@ -173,7 +175,7 @@ class FakeKube(KnativeMixin, KubeletMixin):
         self._stopping.set()
         self._stalled.clear()
         self._work.put(None)
-        self._kubelet_queue.put((0.0, 0, None))
+        self.stop_kubelet()
         for thread in self._threads[-2:]:  # kubelet and controller: no change after this
             thread.join(timeout=30)
         for server in self._servers:
@@ -246,7 +248,7 @@ class FakeKube(KnativeMixin, KubeletMixin):
     def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until the controller and the kubelet have nothing queued."""
         deadline = time.monotonic() + timeout
-        while ((self._work.unfinished_tasks or self._kubelet_queue.unfinished_tasks)
+        while ((self._work.unfinished_tasks or self.pending_work())
                and time.monotonic() < deadline):
             time.sleep(0.02)
 
@@ -359,10 +361,9 @@ class FakeKube(KnativeMixin, KubeletMixin):
                                                     "the requested resource")
 
     def watch_stream(self, key: str, ns: str | None, query: dict):
-        lines = self.store.watch(key, ns, query, bookmark_interval=self.bookmark_interval,
-                                 stopped=self._stopping.is_set, paused=self._stalled.is_set)
-        first = next(lines, None)  # a bad selector raises here, before the 200
-        return "stream", itertools.chain([first] if first else [], lines)
+        return "stream", self.store.watch(key, ns, query, bookmark_interval=self.bookmark_interval,
+                                          stopped=self._stopping.is_set,
+                                          paused=self._stalled.is_set)
 
     def _collection(self, key: str, ns: str | None, method: str, query: dict):
         self._only(method, "GET")

@@ -12,9 +12,11 @@ under test.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import re
 import time
+import traceback
 
 from .kube_store import ApiError
 
@@ -195,25 +197,46 @@ class KubeletMixin:
 
     # ---- scheduler and kubelet --------------------------------------------------------------
     def _later(self, delay: float, step: str, ns: str, name: str) -> None:
-        self._kubelet_queue.put((time.monotonic() + delay, next(_seq), (step, ns, name)))
+        with self._kubelet_cv:
+            heapq.heappush(self._kubelet_jobs, (time.monotonic() + delay, next(_seq),
+                                                (step, ns, name)))
+            self._kubelet_cv.notify()
+
+    def stop_kubelet(self) -> None:
+        with self._kubelet_cv:
+            heapq.heappush(self._kubelet_jobs, (0.0, next(_seq), None))
+            self._kubelet_cv.notify()
+
+    def pending_work(self) -> bool:
+        """Whether the kubelet has a step queued or running (retries of unschedulable pods
+        do not count: they can wait forever)."""
+        with self._kubelet_cv:
+            return self._kubelet_busy or any(item and item[0] != "reschedule"
+                                             for _, _, item in self._kubelet_jobs)
 
     def kubelet(self) -> None:
         while True:
-            due, _, item = self._kubelet_queue.get()
-            try:
+            with self._kubelet_cv:
+                if not self._kubelet_jobs:
+                    self._kubelet_cv.wait()
+                    continue
+                due, _, item = self._kubelet_jobs[0]
                 if item is None:
                     return
-                while time.monotonic() < due and not self._stopping.is_set():
-                    time.sleep(min(0.02, due - time.monotonic()))
-                if self._stopping.is_set():
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self._kubelet_cv.wait(wait)
                     continue
+                heapq.heappop(self._kubelet_jobs)
+                self._kubelet_busy = item[0] != "reschedule"
+            try:
                 step, ns, name = item
                 getattr(self, f"_{step}")(ns, name)
             except Exception:  # a broken step must not kill the kubelet
-                import traceback
                 traceback.print_exc()
             finally:
-                self._kubelet_queue.task_done()
+                with self._kubelet_cv:
+                    self._kubelet_busy = False
 
     def _fits(self, pod: dict, node: dict) -> str | None:
         """None if ``pod`` may run on ``node``, else why not (the scheduler's words)."""
@@ -274,7 +297,7 @@ class KubeletMixin:
                                                 "lastTransitionTime": self.now()}]
                 self.put_pod(pod)
                 self.pod_event(pod, "Warning", "FailedScheduling", message, "default-scheduler")
-            self._later(0.5, "schedule", ns, name)  # the scheduler tries again
+            self._later(0.5, "reschedule", ns, name)  # the scheduler tries again
             return
         load = {n: 0 for n in fits}
         for other in self.store.items("pods"):
@@ -288,6 +311,8 @@ class KubeletMixin:
         self.pod_event(pod, "Normal", "Scheduled",
                        f"Successfully assigned {ns}/{name} to {chosen}", "default-scheduler")
         self._later(self.kubelet_delay, "start", ns, name)
+
+    _reschedule = _schedule  # a retry: not work wait_idle() waits for
 
     def _start(self, ns: str, name: str) -> None:
         pod = self.store.get("pods", ns, name)

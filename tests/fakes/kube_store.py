@@ -295,38 +295,41 @@ class Store:
 
     def watch(self, key: str, ns: str | None, query: dict, *, bookmark_interval: float,
               stopped, paused=lambda: False):
-        """Yield encoded watch event lines until the timeout, ``stopped()`` or an ERROR.
-
-        Raises ApiError (before the first line) for a bad selector or parameter.
+        """The encoded event lines of a watch, as an iterator, until the timeout,
+        ``stopped()`` or an ERROR. Raises ApiError (at once) for a bad selector or parameter.
         """
         resource = RESOURCES[key]
         match = self._matcher(key, ns, query)
         timeout = _int_param(query, "timeoutSeconds")
-        ends = time.monotonic() + (timeout if timeout and timeout > 0 else 1800)
-        bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+        since = query.get("resourceVersion", "")
+        if since not in ("", "0"):
+            try:
+                int(since)
+            except ValueError:
+                raise ApiError(400, "BadRequest", f'invalid resource version "{since}"') from None
+        with self.changed:
+            if since in ("", "0"):
+                initial = sorted((e for e in self.objects[key].values() if match(e)),
+                                 key=lambda e: (e.ns, e.name))
+                position, sent_rv = self.log_base + len(self.log), self.rv
+            elif int(since) < self.oldest_rv:
+                initial, position, sent_rv = None, 0, int(since)
+            else:
+                start = int(since)
+                initial, sent_rv = [], start
+                position = self.log_base + sum(1 for rv, *_ in self.log if rv <= start)
+        return self._stream(resource, key, match, initial, position, sent_rv, since,
+                            ends=time.monotonic() + (timeout if timeout and timeout > 0 else 1800),
+                            bookmarks=query.get("allowWatchBookmarks") in ("true", "1"),
+                            bookmark_interval=bookmark_interval, stopped=stopped, paused=paused)
+
+    def _stream(self, resource, key, match, initial, position, sent_rv, since, *, ends,
+                bookmarks, bookmark_interval, stopped, paused):
         prefix = f'{{"kind":"{resource.kind}","apiVersion":"{resource.api_version}",'.encode()
 
         def line(kind: str, entry: _Entry) -> bytes:
             return b'{"type":"' + kind.encode() + b'","object":' + prefix + entry.raw[1:] + b"}\n"
 
-        since = query.get("resourceVersion", "")
-        with self.changed:
-            if since in ("", "0"):
-                initial = sorted((e for e in self.objects[key].values() if match(e)),
-                                 key=lambda e: (e.ns, e.name))
-                position = self.log_base + len(self.log)
-                sent_rv = self.rv
-            else:
-                try:
-                    start = int(since)
-                except ValueError:
-                    raise ApiError(400, "BadRequest", f'invalid resource version "{since}"') from None
-                if start < self.oldest_rv:
-                    initial, position, sent_rv = None, 0, start
-                else:
-                    initial = []
-                    position = self.log_base + sum(1 for rv, *_ in self.log if rv <= start)
-                    sent_rv = start
         if initial is None:
             yield self._expired(since)
             return
@@ -342,18 +345,18 @@ class Store:
                 if paused():
                     self.changed.wait(0.05)
                     continue
-                if position < self.log_base:  # fell out of the history window
-                    expired = True
-                else:
-                    expired = False
+                expired = position < self.log_base  # fell out of the history window
+                if not expired:
                     for rv, k, kind, entry in self.log[position - self.log_base:]:
                         position += 1
                         sent_rv = rv
                         if k == key and match(entry):
                             batch.append(line(kind, entry))
                     if not batch:
-                        self.changed.wait(min(0.25, max(0.0, next_bookmark - now), ends - now)
-                                          if bookmarks else min(0.25, ends - now))
+                        wait = min(0.25, ends - now)
+                        if bookmarks:
+                            wait = min(wait, max(0.0, next_bookmark - now))
+                        self.changed.wait(wait)
             if expired:
                 yield self._expired(str(sent_rv))
                 return
