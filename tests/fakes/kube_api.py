@@ -337,7 +337,8 @@ class FakeKube(KnativeMixin, KubeletMixin):
         """One API request -> (status, payload) or (status, ctype, bytes) or a stream."""
         if self.record_requests:
             self.requests.append((method, path))
-        if headers.get("Authorization") != f"Bearer {self.token}":
+        scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or token.strip() != self.token:  # as the API server reads it
             raise ApiError(401, "Unauthorized", "Unauthorized")
         for pattern, name in _ROUTES:
             if m := pattern.match(path):
