@@ -234,7 +234,7 @@ def test_snapshot_nodes_functions_placements_and_a_failed_image(fake, kubeconfig
     fn = next(f for f in snap.functions if f.name == "snap")
     assert fn.labels["knative/ready"] == "False" and fn.available_replicas == 1
     states = {p.state for p in snap.placements if p.function == "snap"}
-    assert states == {"warm", "cold"}  # the serving pod and the one stuck pulling its image
+    assert states == {"warm", "starting"}  # the serving pod and the one stuck pulling its image
     assert any(q.subject == "snap" and q.count == 2 for q in snap.qos) and snap.errors == []
     assert any("faastui harness: snap" in line for line in logs)
     assert any("no logs" in line for line in logs)  # the pending pod
@@ -246,10 +246,9 @@ def test_a_ksvc_faastui_did_not_deploy_is_listed_but_never_overwritten(fake, kub
                "spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/x/y:1"}]}}}}
 
     async def go(b):
-        create = "create_namespaced_custom_object"  # straight through the kubernetes client
-        await b._custom("create", create, foreign)
+        await b._create(foreign)  # straight through the API, as kubectl would
         with pytest.raises(Conflict, match="already exists"):
-            await b._custom("create", create, foreign)
+            await b._create(foreign)
         with pytest.raises(Conflict, match="did not deploy"):
             await b.deploy_source("def handle(r): return r\n", name="foreign")
         with pytest.raises(Conflict, match="has been modified") as stale:  # a stale resourceVersion
@@ -257,7 +256,7 @@ def test_a_ksvc_faastui_did_not_deploy_is_listed_but_never_overwritten(fake, kub
         assert "again" in stale.value.hint
         invalid = {**foreign, "metadata": {"name": "Not_DNS"}, "spec": {"template": {"spec": {}}}}
         with pytest.raises(InvalidRequest, match="metadata.name.*containers"):
-            await b._custom("create", create, invalid)
+            await b._create(invalid)
         return await b.functions()
     fns = with_backend(fake, kubeconfig, go)
     f = next(f for f in fns if f.name == "foreign")

@@ -31,6 +31,7 @@ class PodIndex:
         self.records: dict[tuple[str, str], PodRecord] = {}
         self.place: dict[tuple[str, str, str], int] = {}  # (fn, node, state) -> pods
         self.per_node: dict[str, list] = {}  # node -> [pods, cpu, memory_mb]
+        self.per_fn: dict[str, list] = {}  # fn -> [Running pods, Running and Ready pods]
         self.gone: OrderedDict[tuple[str, str], str] = OrderedDict()  # (ns, pod) -> fn
         self.dirty_place: set[tuple[str, str, str]] = set()
         self.dirty_nodes: set[str] = set()
@@ -39,13 +40,19 @@ class PodIndex:
     def reduce(self, obj: dict) -> PodRecord:
         rec = pod_record(obj)
         for mapping in self.mappings:
-            fn = mapping.function(rec.labels)
+            fn = mapping.function(rec.labels, rec.ns)
             if fn:
                 rec.fn, rec.state = fn, pod_state(rec, mapping.ready_state)
                 break
         return rec
 
     def _count(self, rec: PodRecord, sign: int) -> None:
+        if rec.fn and rec.live and rec.phase == "Running":
+            agg = self.per_fn.setdefault(rec.fn, [0, 0])
+            agg[0] += sign
+            agg[1] += sign * rec.ready
+            if not agg[0]:
+                del self.per_fn[rec.fn]
         if rec.fn and rec.state:
             key = (rec.fn, rec.node, rec.state)
             n = self.place.get(key, 0) + sign
@@ -84,11 +91,16 @@ class PodIndex:
         with self.lock:
             self.dirty_place.update(self.place)
             self.dirty_nodes.update(self.per_node)
-            self.records, self.place, self.per_node = {}, {}, {}
+            self.records, self.place, self.per_node, self.per_fn = {}, {}, {}, {}
             for rec in records:
                 self.records[rec.ns, rec.name] = rec
                 self._count(rec, 1)
             self.version += 1
+
+    def function_counts(self) -> dict[str, tuple[int, int]]:
+        """fn -> (Running pods, Running and Ready pods)."""
+        with self.lock:
+            return {fn: (a[0], a[1]) for fn, a in self.per_fn.items()}
 
     def function_of(self, ns: str, name: str) -> str | None:
         rec = self.records.get((ns, name))

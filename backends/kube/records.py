@@ -158,8 +158,11 @@ class PodMapping:
     require: tuple[tuple[str, str], ...] = ()  # other labels the pod must carry
     suffix: str = ""  # stripped from the label's value (Invokers: "<name>-pod")
     ready_state: str = "warm"
+    namespace: str | None = None  # only pods of this namespace (names are per namespace)
 
-    def function(self, labels: dict[str, str]) -> str | None:
+    def function(self, labels: dict[str, str], namespace: str = "") -> str | None:
+        if self.namespace is not None and namespace != self.namespace:
+            return None
         value = labels.get(self.label)
         if not value or any(labels.get(k) != v for k, v in self.require):
             return None

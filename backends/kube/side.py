@@ -79,6 +79,17 @@ class ClusterSide:
             self._synced_once = await self.view.ready(self.wait)
         return self._synced_once
 
+    async def require(self) -> None:
+        """Like ``ensure``, but raise why when the view never had data."""
+        if not await self.ensure():
+            raise self.view.first_error() or Unreachable(
+                f"the Kubernetes API at {self.view.conn.server} sent no full state within "
+                f"{self.wait:g} s", hint=UNREACHABLE_HINT)
+
+    async def nodes(self) -> list[Node]:
+        await self.require()
+        return self.view.nodes()
+
     async def parts(self) -> tuple[list[Node], list[Placement], list[str]]:
         """(nodes, placements, errors): never raises for the cluster's sake, and never waits
         on the API after the first state came."""

@@ -46,8 +46,9 @@ class KubeView:
                  pod_selector: str = "", mappings: tuple[PodMapping, ...] = (),
                  events: bool = True, metrics: bool = True, probe_interval: float = 10.0,
                  watch_timeout: int = 300, idle_timeout: float = 90.0, page: int = 500,
-                 backoff_max: float = 30.0, extra: dict[str, tuple[str, str]] | None = None):
-        self.conn = Connection(options)
+                 backoff_max: float = 30.0, extra: dict[str, tuple[str, str]] | None = None,
+                 connection: Connection | None = None):
+        self.conn = connection or Connection(options)
         self.namespace = namespace  # None: the whole cluster (a namespace after a 403)
         self.pod_selector = pod_selector
         self.lock = threading.RLock()
