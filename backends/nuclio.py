@@ -61,7 +61,7 @@ from .agent import NUCLIO_ENTRY, HandlerSource, nuclio_source, prepare
 from .base import Backend, Capability
 from .errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest,
                      NodeNotFound, Unsupported, did_you_mean, error_from_status)
-from .kube.side import ClusterSide, cold, kube_options, wants_kube
+from .kube.side import ClusterSide, cold, kube_options, seconds, wants_kube
 from .model import Function, Invocation, Node, Placement, Snapshot
 from .payload import payload_request, send
 from .quantities import cpus as _cpus, limits, memory_mb as _memory_mb
@@ -195,7 +195,8 @@ class NuclioBackend(Backend):
                  timeout: float = 60.0, deploy_timeout: float = 120.0, invoke_via: str = "any",
                  kubeconfig: str | None = None, kube_context: str | None = None,
                  in_cluster: bool = False, kube_timeout: float = 10.0, kube_wait: float = 4.0,
-                 kube_service_account: str | None = None, **_ignored):
+                 kube_service_account: str | None = None, kube_probe: float = 10.0,
+                 **_ignored):
         if not url:
             raise InvalidRequest(
                 "the nuclio backend needs the dashboard's URL",
@@ -219,7 +220,8 @@ class NuclioBackend(Backend):
                              in_cluster=in_cluster, kube_timeout=kube_timeout,
                              kube_service_account=kube_service_account),
                 mappings=(PodMapping(FUNCTION_LABEL),), namespace=namespace,
-                pod_selector=FUNCTION_LABEL, wait=float(kube_wait))
+                pod_selector=FUNCTION_LABEL, wait=seconds("kube_wait", kube_wait),
+                probe_interval=seconds("kube_probe", kube_probe))
 
     # ---- transport ------------------------------------------------------------------------
     def _http(self):

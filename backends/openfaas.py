@@ -33,7 +33,7 @@ from typing import Any
 from .base import Backend, Capability
 from .errors import (BackendError, FunctionNotFound, InvalidRequest, Unreachable, Unsupported,
                      error_from_status)
-from .kube.side import ClusterSide, cold, kube_options, kube_variant, wants_kube
+from .kube.side import ClusterSide, cold, kube_options, kube_variant, seconds, wants_kube
 from .model import Function, Invocation, Placement, Snapshot
 from .payload import payload_request, send
 from .quantities import cpus, memory_mb
@@ -83,7 +83,8 @@ class OpenFaaSBackend(Backend):
                  kubeconfig: str | None = None, kube_context: str | None = None,
                  in_cluster: bool = False, kube_namespace: str = "openfaas-fn",
                  kube_timeout: float = 10.0, kube_wait: float = 4.0,
-                 kube_service_account: str | None = None, prewarm_timeout: float = 60.0,
+                 kube_service_account: str | None = None, kube_probe: float = 10.0,
+                 prewarm_timeout: float = 60.0,
                  **_ignored):
         if not url:
             raise InvalidRequest(f"the {self.name} backend needs a gateway URL",
@@ -97,7 +98,7 @@ class OpenFaaSBackend(Backend):
         self.cluster: ClusterSide | None = None
         scope = str(kube_namespace or "").strip()
         self.kube_namespace = "openfaas-fn" if scope in ("", "all", "*") else scope
-        self.prewarm_timeout = float(prewarm_timeout)
+        self.prewarm_timeout = seconds("prewarm_timeout", prewarm_timeout)
         if wants_kube({"kubeconfig": kubeconfig, "kube_context": kube_context,
                        "in_cluster": in_cluster}):
             options = kube_options(kubeconfig=kubeconfig, kube_context=kube_context,
@@ -105,7 +106,8 @@ class OpenFaaSBackend(Backend):
                                    kube_service_account=kube_service_account)
             self.cluster = ClusterSide(options, mappings=_pod_mappings(),
                                        namespace=None if scope in ("all", "*") else
-                                       self.kube_namespace, wait=float(kube_wait))
+                                       self.kube_namespace, wait=seconds("kube_wait", kube_wait),
+                                       probe_interval=seconds("kube_probe", kube_probe))
 
     # ---- transport ------------------------------------------------------------------------
     def _http(self):

@@ -219,9 +219,13 @@ def test_events_name_the_function_and_node_and_only_ours(fake, kubeconfig):
     assert [(e["kind"], e["function"], e["node"], e["reason"]) for e in first] == [
         ("start", "hello", "kn-node-1", "Pulled")]
     assert first[0]["pod"] == "hello-0" and first[0]["message"] == "Successfully pulled image"
-    kinds = [(e["kind"], e["function"], e["node"], e["reason"]) for e in later]
+    kinds = [(e["kind"], e.get("function"), e.get("node") or e.get("unit"), e["reason"])
+             for e in later]
     assert kinds == [("error", "echo", "kn-node-3", "Failed"), ("kube", "echo", "kn-node-3", "BackOff"),
                      ("node", None, "kn-node-2", "NodeNotReady")]
+    assert later[2] == {"t": later[2]["t"], "kind": "node", "unit": "kn-node-2",
+                        "reason": "NodeNotReady", "message": "Node kn-node-2 status is now: "
+                                                             "NodeNotReady"}
     times = [e["t"] for e in first + later]
     assert times == sorted(times) and len(set(times)) == len(times)
 

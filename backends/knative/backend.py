@@ -22,7 +22,7 @@ from ..base import Backend, Capability
 from ..errors import (BackendError, Conflict, FunctionNotFound, InvalidRequest, NotFound,
                       Unreachable, Unsupported)
 from ..kube.connect import Connection
-from ..kube.side import kube_options
+from ..kube.side import kube_options, seconds
 from ..kube.view import KubeView
 from ..model import Function, Invocation, Node, QoSStat, Snapshot
 from ..payload import payload_request, send
@@ -51,7 +51,8 @@ class KnativeBackend(KubeAccess, Backend):
                  namespace: str | None = None, image: str = DEFAULT_IMAGE,
                  ready_timeout: float = 60.0, timeout: float = 60.0, in_cluster: bool = False,
                  kube_timeout: float = 10.0, kube_wait: float = 4.0,
-                 kube_service_account: str | None = None, **_ignored):
+                 kube_service_account: str | None = None, kube_probe: float = 10.0,
+                 **_ignored):
         self.url = url.rstrip("/") if url else None
         self.options = kube_options(kubeconfig=kubeconfig, kube_context=kube_context,
                                     in_cluster=in_cluster, token=token, kube_timeout=kube_timeout,
@@ -62,10 +63,10 @@ class KnativeBackend(KubeAccess, Backend):
         self.image = image
         self.ready_timeout = ready_timeout
         self.timeout = timeout
-        self.kube_wait = float(kube_wait)
+        self.kube_wait = seconds("kube_wait", kube_wait)
         self._conn = Connection(self.options)
         self._view: KubeView | None = None
-        self._view_options: dict = {}
+        self._view_options: dict = {"probe_interval": seconds("kube_probe", kube_probe)}
         self._synced = False
         self._http = None
         self._calls: dict[str, list[tuple[float, float, bool]]] = {}  # fn -> (t, ms, ok)

@@ -17,7 +17,8 @@ from .connect import UNREACHABLE_HINT, KubeOptions
 from .records import PodMapping
 from .view import KubeView
 
-__all__ = ["ClusterSide", "kube_options", "kube_variant", "wants_kube", "flag", "cold"]
+__all__ = ["ClusterSide", "kube_options", "kube_variant", "wants_kube", "flag", "cold",
+           "seconds"]
 
 
 def flag(value) -> bool:
@@ -27,6 +28,17 @@ def flag(value) -> bool:
     return bool(value)
 
 
+def seconds(name: str, value) -> float:
+    """A duration option in seconds; InvalidRequest (exit 2) for anything else."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        out = -1.0
+    if out < 0 or out != out:
+        raise InvalidRequest(f"{name} must be a number of seconds, not {value!r}")
+    return out
+
+
 def wants_kube(kwargs: dict) -> bool:
     return bool(kwargs.get("kubeconfig") or kwargs.get("kube_context")
                 or flag(kwargs.get("in_cluster")))
@@ -34,11 +46,7 @@ def wants_kube(kwargs: dict) -> bool:
 
 def kube_options(*, kubeconfig=None, kube_context=None, in_cluster=False, token=None,
                  kube_timeout=10.0, kube_service_account=None) -> KubeOptions:
-    try:
-        timeout = float(kube_timeout)
-    except (TypeError, ValueError):
-        raise InvalidRequest(f"kube_timeout must be a number of seconds, not {kube_timeout!r}") \
-            from None
+    timeout = seconds("kube_timeout", kube_timeout)
     extra = {"service_account": str(kube_service_account)} if kube_service_account else {}
     return KubeOptions(kubeconfig=str(kubeconfig) if kubeconfig else None,
                        context=kube_context or None, in_cluster=flag(in_cluster), token=token,

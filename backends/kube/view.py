@@ -106,6 +106,12 @@ class KubeView:
                 events_path, events_fallback = scoped("events")
                 self.informers["events"] = Informer(self.conn, events_path, self.event_log,
                                                     what="events", fallback=events_fallback, **args)
+                if ns:  # nodes' events are in namespace default: read them by kind, everywhere
+                    self.informers["node_events"] = Informer(
+                        self.conn, "/api/v1/events", self.event_log, what="node events",
+                        query={"fieldSelector": "involvedObject.kind=Node"},
+                        fallback=(path("/api/v1/namespaces", "default", "events"),
+                                  "node events seen in namespace default only"), **args)
             for name, (url, what) in self._extra_paths.items():
                 self.informers[name] = Informer(self.conn, url, self.extra[name], what=what, **args)
             for informer in self.informers.values():
@@ -128,20 +134,25 @@ class KubeView:
         self.conn.close()
 
     def synced(self) -> bool:
-        return bool(self.informers) and all(i.synced for i in self.informers.values()) \
-            and self.probed
+        """Nodes, pods and the extra collections are listed, and the first probe is done
+        (events are best effort: a cluster may refuse them)."""
+        essential = [i for name, i in self.informers.items() if "events" not in name]
+        return bool(essential) and all(i.synced for i in essential) and self.probed
 
     async def ready(self, timeout: float) -> bool:
         """Start (in a worker thread) and wait until every collection is listed, at most
         ``timeout`` seconds, or until each unlisted one has failed once. True if synced."""
         await asyncio.to_thread(self.start)
         deadline = time.monotonic() + timeout
-        while not self.synced() and time.monotonic() < deadline:
+        while not self.all_listed() and time.monotonic() < deadline:
             waiting = [i for i in self.informers.values() if not i.synced]
             if waiting and all(i.error is not None for i in waiting) and self.probed:
                 break
             await asyncio.sleep(0.01)
         return self.synced()
+
+    def all_listed(self) -> bool:
+        return all(i.synced for i in self.informers.values()) and self.probed
 
     def first_error(self) -> BackendError | None:
         """The error of a collection never listed (what a first read should raise)."""
@@ -290,7 +301,7 @@ class KubeView:
         with self.lock:
             for e in self.event_log.since(since):
                 if e.kind == "Node":
-                    fn, node = None, e.name
+                    fn, node = None, ""
                 else:
                     fn = self.pods.function_of(e.ns, e.name)
                     if fn is None:
@@ -304,6 +315,9 @@ class KubeView:
                         "reason": e.reason, "message": e.message}
                 if e.kind == "Pod":
                     item["pod"] = e.name
+                else:  # the node is what the event is about
+                    item = {"t": e.seq, "kind": kind, "unit": e.name, "reason": e.reason,
+                            "message": e.message}
                 if e.count > 1:
                     item["count"] = e.count
                 out.append(item)
