@@ -180,7 +180,8 @@ class EventLog:
             self.version += 1
 
     def reset(self, records: list[EventRecord]) -> None:
-        for rec in sorted(records, key=lambda r: r.t):  # a re-list: add what is new
+        # a re-list: add what is new, in the order it happened (times have whole seconds)
+        for rec in sorted(records, key=lambda r: (r.t, r.order)):
             self.apply(True, rec)
 
     def since(self, t: float) -> list[EventRecord]:

@@ -128,13 +128,14 @@ class EventRecord:
     """A core v1 Event about a pod or a node."""
 
     __slots__ = ("key", "t", "ns", "kind", "name", "reason", "message", "type", "count",
-                 "host", "seq")
+                 "host", "seq", "order")
 
-    def __init__(self, key, t, ns, kind, name, reason, message, type_, count, host):
+    def __init__(self, key, t, ns, kind, name, reason, message, type_, count, host, order=0):
         self.key, self.t, self.ns, self.kind, self.name = key, t, ns, kind, name
         self.reason, self.message, self.type, self.count, self.host = (reason, message, type_,
                                                                          count, host)
         self.seq = 0.0  # when the view learnt of it (ordering; set by the event log)
+        self.order = order  # its resourceVersion as a number (orders one second's events)
 
 
 def event_record(obj: dict) -> EventRecord:
@@ -143,11 +144,13 @@ def event_record(obj: dict) -> EventRecord:
             or meta.get("creationTimestamp"))
     series = obj.get("series") or {}
     source = obj.get("source") or {}
+    version = meta.get("resourceVersion") or ""  # opaque, but etcd's are numbers in practice
     return EventRecord((meta.get("namespace", ""), meta["name"]), epoch(when),
                        _intern(involved.get("namespace") or ""), _intern(involved.get("kind") or ""),
                        involved.get("name") or "", obj.get("reason") or "", obj.get("message") or "",
                        obj.get("type") or "Normal", int(obj.get("count") or series.get("count") or 1),
-                       source.get("host") or obj.get("reportingInstance") or "")
+                       source.get("host") or obj.get("reportingInstance") or "",
+                       int(version) if version.isdigit() else 0)
 
 
 @dataclass(frozen=True)
