@@ -46,12 +46,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import json
 import shlex
 import time
 import uuid
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -63,8 +61,9 @@ from .errors import (AuthError, BackendError, Conflict, FunctionNotFound, Invali
                      NodeNotFound, Unsupported, did_you_mean, error_from_status)
 from .kube.side import ClusterSide, cold, kube_options, seconds, wants_kube
 from .model import Function, Invocation, Node, Placement, Snapshot
+from .nuclio_package import _package_files, _spec_from_yaml
 from .payload import payload_request, send
-from .quantities import cpus as _cpus, limits, memory_mb as _memory_mb
+from .quantities import cpus as _cpus, memory_mb as _memory_mb
 
 __all__ = ["NuclioBackend", "PSEUDO_NODE", "function_from_nuclio", "placement_state"]
 
@@ -146,43 +145,6 @@ def _invocation_error(text: str) -> str | None:
     if not (stripped.startswith(head) and stripped.endswith('"}')):
         return None
     return stripped[len('{"error": "'):-2]
-
-
-def _package_files(package: str | Path | bytes) -> tuple[dict[str, str], str]:
-    """handler.py, function.yaml and requirements.txt of a folder or a zip; and its name."""
-    wanted = ("handler.py", "function.yaml", "requirements.txt")
-    if isinstance(package, bytes):
-        try:
-            archive = zipfile.ZipFile(io.BytesIO(package))
-        except zipfile.BadZipFile:
-            raise InvalidRequest("the package is not a zip archive") from None
-        files = {}
-        for member in archive.namelist():
-            parts = member.strip("/").split("/")
-            if parts[-1] in wanted and len(parts) <= 2 and parts[-1] not in files:
-                files[parts[-1]] = archive.read(member).decode("utf-8", "replace")
-        return files, ""
-    folder = Path(package)
-    if not folder.is_dir():
-        raise InvalidRequest(f"{folder} is not a folder")
-    files = {n: (folder / n).read_text() for n in wanted if (folder / n).is_file()}
-    return files, folder.resolve().name
-
-
-def _spec_from_yaml(meta: dict) -> dict:
-    """Nuclio spec fields from a function.yaml: memory (MB), cpus, timeout (s), env."""
-    spec: dict[str, Any] = {}
-    try:
-        wanted = limits(meta.get("memory"), meta.get("cpus"))
-        if wanted:
-            spec["resources"] = {"limits": wanted}
-        if meta.get("timeout"):
-            spec["eventTimeout"] = f"{float(meta['timeout']):g}s"
-    except (TypeError, ValueError):
-        raise InvalidRequest("function.yaml: memory, cpus and timeout must be numbers") from None
-    if isinstance(meta.get("env"), dict):
-        spec["env"] = [{"name": str(k), "value": str(v)} for k, v in meta["env"].items()]
-    return spec
 
 
 class NuclioBackend(Backend):

@@ -62,8 +62,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .kube_knative import GROUP, KSVC, MAX_PODS, KnativeMixin, merge_patch, proxy_to_ingress
+from .kube_knative import GROUP, MAX_PODS, KnativeMixin, merge_patch, proxy_to_ingress
 from .kube_kubelet import KubeletMixin
+from .kube_metrics import MetricsMixin
+from .kube_services import ServicesMixin
 from .kube_store import ApiError, Store
 
 __all__ = ["FakeKube", "fake_kube", "MAX_PODS", "ApiError", "merge_patch", "TLS_DIR", "rfc3339"]
@@ -84,19 +86,17 @@ _ROUTES = [(re.compile(p + "$"), name) for p, name in (
     (rf"/apis/{re.escape(GROUP)}/v1/namespaces/([^/]+)/services", "ksvcs"),
     (rf"/apis/{re.escape(GROUP)}/v1/namespaces/([^/]+)/services/([^/]+)", "ksvc"),
 )]
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
 def rfc3339(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _watching(query: dict) -> bool:
+def watching(query: dict) -> bool:
     return query.get("watch") in ("1", "true")
 
 
-class FakeKube(KnativeMixin, KubeletMixin):
+class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin):
     """The fake API server + controllers + ingress. Use ``fake_kube()`` or start()/stop()."""
 
     def __init__(self, token: str = "test-token", nodes: int = 2, not_ready_nodes: int = 1,
@@ -368,7 +368,7 @@ class FakeKube(KnativeMixin, KubeletMixin):
 
     def _collection(self, key: str, ns: str | None, method: str, query: dict):
         self._only(method, "GET")
-        if _watching(query):
+        if watching(query):
             return self.watch_stream(key, ns, query)
         return 200, "application/json", self.store.list(key, ns, query)
 
@@ -417,116 +417,6 @@ class FakeKube(KnativeMixin, KubeletMixin):
 
     def _route_events(self, method, ns, *, query, body):
         return self._collection("events", ns, method, query)
-
-    def _route_services(self, method, ns, *, query, body):
-        if method == "POST":
-            return 201, self._create_service(ns, self.json_body(body))
-        return self._collection("services", ns, method, query)
-
-    def _route_service(self, method, ns, name, *, query, body):
-        self._only(method, "GET", "DELETE")
-        if method == "DELETE":
-            obj = self.store.delete("services", ns, name)
-            if obj is None:
-                raise ApiError(404, "NotFound", f'services "{name}" not found',
-                               {"name": name, "kind": "services"})
-            return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                         "status": "Success", "details": {"name": name, "kind": "services"}}
-        return 200, self._get("services", ns, name)
-
-    def _create_service(self, ns: str, obj: dict) -> dict:
-        meta = obj.get("metadata") or {}
-        name = meta.get("name") or ""
-        causes = []
-        if not _DNS1035_LABEL.match(name) or len(name) > 63:
-            causes.append(f"metadata.name: Invalid value: {name!r}: a DNS-1035 label must "
-                          "consist of lower case alphanumeric characters or '-', start with an "
-                          "alphabetic character, and end with an alphanumeric character")
-        ports = (obj.get("spec") or {}).get("ports")
-        if not ports:
-            causes.append("spec.ports: Required value")
-        if causes:
-            raise ApiError(422, "Invalid", f'Service "{name}" is invalid: ' + ", ".join(causes),
-                           {"name": name, "kind": "Service"})
-        with self.lock:
-            if self.store.get("services", ns, name) is not None:
-                raise ApiError(409, "AlreadyExists", f'services "{name}" already exists',
-                               {"name": name, "kind": "services"})
-            obj["metadata"] = dict(meta, **self.meta(name, ns))
-            spec = obj["spec"]
-            spec.setdefault("type", "ClusterIP")
-            n = next(self._cluster_ip)
-            spec["clusterIP"] = f"10.96.{n // 250}.{n % 250 + 1}"
-            for port in spec["ports"]:
-                port.setdefault("protocol", "TCP")
-                port.setdefault("targetPort", port.get("port"))
-            obj["status"] = {"loadBalancer": {}}
-            return self.store.put("services", obj)
-
-    # ---- metrics.k8s.io ----------------------------------------------------------------------
-    def _route_metrics_discovery(self, method, *, query, body):
-        self._only(method, "GET")
-        return 200, {"kind": "APIResourceList", "apiVersion": "v1",
-                     "groupVersion": "metrics.k8s.io/v1beta1", "resources": [
-                         {"name": "nodes", "singularName": "", "namespaced": False,
-                          "kind": "NodeMetrics", "verbs": ["get", "list"]},
-                         {"name": "pods", "singularName": "", "namespaced": True,
-                          "kind": "PodMetrics", "verbs": ["get", "list"]}]}
-
-    def _no_watch(self, method: str, query: dict) -> None:
-        self._only(method, "GET")
-        if _watching(query):
-            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
-                                                    "requested resource (get nodes.metrics.k8s.io)")
-
-    def _node_metric(self, node: dict) -> dict:
-        name = node["metadata"]["name"]
-        usage = self.usage.get(name) or {"cpu": "100000000n", "memory": "1048576Ki"}
-        return {"metadata": {"name": name, "creationTimestamp": self.now(),
-                             "labels": node["metadata"].get("labels") or {}},
-                "timestamp": self.now(), "window": "10.062s", "usage": dict(usage)}
-
-    def _route_node_metrics(self, method, *, query, body):
-        self._no_watch(method, query)
-        return 200, {"kind": "NodeMetricsList", "apiVersion": "metrics.k8s.io/v1beta1",
-                     "metadata": {}, "items": [self._node_metric(n) for n in sorted(
-                         self.store.items("nodes"), key=lambda n: n["metadata"]["name"])
-                         if n["status"]["conditions"][-1]["status"] == "True"]}
-
-    def _route_node_metric(self, method, name, *, query, body):
-        self._no_watch(method, query)
-        node = self.store.get("nodes", "", name)
-        if node is None:
-            raise ApiError(404, "NotFound", f'nodemetrics.metrics.k8s.io "{name}" not found',
-                           {"name": name, "group": "metrics.k8s.io", "kind": "nodes"})
-        return 200, {"kind": "NodeMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
-                     **self._node_metric(node)}
-
-    def _pod_metrics(self, ns: str | None) -> dict:
-        items = []
-        for pod in sorted(self.store.items("pods", ns), key=lambda p: (p["metadata"]["namespace"],
-                                                                     p["metadata"]["name"])):
-            if (pod.get("status") or {}).get("phase") != "Running":
-                continue
-            meta = pod["metadata"]
-            usage = self.pod_usage.get((meta["namespace"], meta["name"])) or {}
-            items.append({"metadata": {"name": meta["name"], "namespace": meta["namespace"],
-                                       "creationTimestamp": self.now(),
-                                       "labels": meta.get("labels") or {}},
-                          "timestamp": self.now(), "window": "10.062s",
-                          "containers": [{"name": c["name"], "usage": usage.get(
-                              c["name"], {"cpu": "1000000n", "memory": "10240Ki"})}
-                              for c in pod["spec"]["containers"]]})
-        return {"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1",
-                "metadata": {}, "items": items}
-
-    def _route_all_pod_metrics(self, method, *, query, body):
-        self._no_watch(method, query)
-        return 200, self._pod_metrics(None)
-
-    def _route_pod_metrics(self, method, ns, *, query, body):
-        self._no_watch(method, query)
-        return 200, self._pod_metrics(ns)
 
     # ---- bodies ------------------------------------------------------------------------------
     @staticmethod
