@@ -5,6 +5,7 @@ handler answers through real HTTP, via the fake's ingress (routing by Host)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import socket
@@ -238,6 +239,29 @@ def test_snapshot_nodes_functions_placements_and_a_failed_image(fake, kubeconfig
     assert any(q.subject == "snap" and q.count == 2 for q in snap.qos) and snap.errors == []
     assert any("faastui harness: snap" in line for line in logs)
     assert any("no logs" in line for line in logs)  # the pending pod
+
+
+def test_snapshot_and_events_come_from_the_watched_view(fake, kubeconfig):
+    """The snapshot reads the shared view (list + watch): a second snapshot sees a new
+    revision's pods without listing again, and the cluster's events name the function."""
+    async def go(b):
+        await b.deploy_source("def handle(req):\n    return 'w'\n", name="watched")
+        first = await b.snapshot()
+        lists = b._view.stats()["pods"]["lists"]
+        await b.scale("watched", 2)
+        for _ in range(300):
+            snap = await b.snapshot()
+            if sum(p.count for p in snap.placements if p.function == "watched"
+                   and p.state == "warm") == 2:
+                break
+            await asyncio.sleep(0.02)
+        return first, snap, lists, b._view.stats()["pods"]["lists"], await b.events()
+    first, snap, before, after, events = with_backend(fake, kubeconfig, go)
+    assert sum(p.count for p in first.placements if p.function == "watched") == 1
+    assert sum(p.count for p in snap.placements if p.function == "watched") == 2
+    assert before == after == 1  # the second state came through the watch
+    started = [e for e in events if e.get("function") == "watched" and e["reason"] == "Started"]
+    assert started and started[0]["kind"] == "start" and started[0]["node"].startswith("kn-node-")
 
 
 def test_a_ksvc_faastui_did_not_deploy_is_listed_but_never_overwritten(fake, kubeconfig):

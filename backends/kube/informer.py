@@ -44,6 +44,7 @@ class Informer:
         self.note: str | None = None  # a lasting remark (the fallback taken)
         self.synced = False  # a first full list arrived
         self.error: BackendError | None = None  # the last failure, None once healthy again
+        self.error_since: float | None = None  # monotonic: when the failures began
         self.good_at: float | None = None  # monotonic time the data was last known current
         self.retry_at: float | None = None
         self.lists = self.expired = self.bookmarks = self.events = 0
@@ -60,6 +61,8 @@ class Informer:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
+        """End the thread (at most ``timeout`` s; a request in flight ends at its own timeout,
+        and the thread, a daemon, right after)."""
         self._stopping.set()
         self.kick()
         if self._thread.is_alive():
@@ -107,12 +110,14 @@ class Informer:
 
     def _failed(self, exc: BackendError, failures: int) -> None:
         delay = min(self.backoff_max, 0.2 * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+        if self.error is None:
+            self.error_since = time.monotonic()
         self.error = exc
         self.retry_at = time.monotonic() + delay
         self._stopping.wait(delay)
 
     def _healthy(self) -> None:
-        self.error = None
+        self.error = self.error_since = None
         self.retry_at = None
         self.good_at = time.monotonic()
 
@@ -129,7 +134,9 @@ class Informer:
             meta = page.get("metadata") or {}
             rv = rv or meta.get("resourceVersion") or ""
             token = meta.get("continue")
-            if not token or self._stopping.is_set():
+            if self._stopping.is_set():
+                return rv  # closing: a partial list must not replace the data
+            if not token:
                 break
         self.sink.reset(records)
         self.lists += 1

@@ -43,6 +43,8 @@ def _age(seconds: float) -> str:
 class KubeView:
     """See the module docstring. ``start()`` it, read it, ``close()`` it."""
 
+    GRACE = 1.0  # s a failing watch may take to resume before problems() reports it
+
     def __init__(self, options: KubeOptions, *, namespace: str | None = None,
                  pod_selector: str = "", mappings: tuple[PodMapping, ...] = (),
                  events: bool = True, metrics: bool = True, probe_interval: float = 10.0,
@@ -124,15 +126,18 @@ class KubeView:
             self._started = True
             return self
 
-    def close(self) -> None:
+    def close(self, timeout: float = 3.0) -> None:
+        """Stop every thread: all are told at once, then joined within ``timeout`` s in all
+        (one blocked in a request to a stalled server ends at the request's timeout)."""
         self._stopping.set()
         for informer in self.informers.values():
             informer._stopping.set()
             informer.kick()
+        deadline = time.monotonic() + timeout
         for informer in self.informers.values():
-            informer.stop()
+            informer.stop(max(0.0, deadline - time.monotonic()))
         if self._prober is not None and self._prober.is_alive():
-            self._prober.join(5)
+            self._prober.join(max(0.0, deadline - time.monotonic()))
         self.conn.close()
 
     def synced(self) -> bool:
@@ -340,6 +345,9 @@ class KubeView:
             if informer.note:
                 out.append(f"{part}: {informer.note}")
             error = informer.error
+            if error is not None and informer.synced and informer.error_since is not None \
+                    and now - informer.error_since < self.GRACE:
+                error = None  # a cut stream being resumed: not worth a flash on screen
             since = informer.good_at
             if self.unreachable is not None:
                 error = self.unreachable[1]
