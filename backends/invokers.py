@@ -18,24 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
 from typing import Any
 
 from .base import Capability
+from .kube.records import epoch as _epoch
 from .errors import InvalidRequest
 from .model import DispatchResult, DispatchStep, Invocation, Node
 from .openfaas import OpenFaaSBackend
 
 __all__ = ["InvokersBackend", "invocation_from_step"]
-
-
-def _epoch(text: str | None) -> float:
-    if not text:
-        return 0.0
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
 
 
 def _value(text: Any) -> Any:

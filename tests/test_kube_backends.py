@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import time
 
 import pytest
 
@@ -22,24 +20,9 @@ from backends.openfaas import OpenFaaSBackend
 from tests.conftest import cli, run
 from tests.fakes.kube_api import fake_kube
 from tests.fakes.nuclio_dashboard import running_dashboard
+from tests.kube_support import closed_port, unreachable_kubeconfig, wait_for
 
 NS = "openfaas-fn"
-
-
-def wait_for(check, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture()
@@ -168,9 +151,7 @@ def test_a_gateway_down_still_shows_the_cluster(cluster):
 
 
 def test_a_cluster_down_still_shows_the_gateway(engine, cluster, tmp_path):
-    kc = tmp_path / "down"
-    kc.write_text(open(cluster.kc).read().replace(cluster.api_url,
-                                                  f"http://127.0.0.1:{closed_port()}"))
+    kc = unreachable_kubeconfig(cluster, tmp_path)
     snap = using(OpenFaaSBackend, engine.url, lambda b: b.snapshot(), kubeconfig=str(kc),
                  kube_wait=2)
     assert snap.nodes == [] and "hello" in {f.name for f in snap.functions}

@@ -5,8 +5,6 @@ with the view). Real HTTP on loopback, real threads; waits have deadlines, never
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 import time
 
 import pytest
@@ -15,29 +13,17 @@ from backends.errors import BackendError, InvalidRequest, Unreachable
 from backends.kube import KubeOptions, KubeView, PodMapping
 from backends.kube.informer import Informer
 from tests.fakes.kube_api import fake_kube
+from tests.kube_support import checked_fake, unreachable_kubeconfig, wait_for
 
 FAAS = (PodMapping(
     "function", require=(("prewarm", "true"),), suffix="-pod", ready_state="prewarm"),
     PodMapping("faas_function"))
 
 
-def wait_for(check, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture()
 def fake():
-    threads = set(threading.enumerate())
-    with fake_kube(nodes=3, not_ready_nodes=1, bookmark_interval=0.2) as kube:
+    with checked_fake(nodes=3, not_ready_nodes=1, bookmark_interval=0.2) as kube:
         yield kube
-    left = [t for t in set(threading.enumerate()) - threads if t.is_alive()]
-    assert not left, left
 
 
 @pytest.fixture()
@@ -176,12 +162,7 @@ def test_a_stalled_cluster_keeps_the_last_data_with_its_age_and_recovers(fake, k
 
 
 def test_an_unreachable_cluster_fails_fast_and_never_blocks_a_read(tmp_path, fake):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    kc = tmp_path / "kc"
-    kc.write_text(fake.kubeconfig(tmp_path / "orig").read_text().replace(
-        fake.api_url, f"http://127.0.0.1:{port}"))
+    kc = unreachable_kubeconfig(fake, tmp_path)
     view = KubeView(KubeOptions(kubeconfig=str(kc)), mappings=FAAS, probe_interval=0.2)
     try:
         assert asyncio.run(view.ready(10)) is False
@@ -216,6 +197,10 @@ def test_events_name_the_function_and_node_and_only_ours(fake, kubeconfig):
         fake.set_node_ready("kn-node-2", False)
         later = wait_for(lambda: (lambda e: e if len(e) >= 3 else None)(
             view.events(first[-1]["t"])), what="the new events")
+        # an event that comes late (its time before what was read) is still handed out next
+        fake.add_event("Pod", "openfaas-fn", "hello-1", "Killing", "Stopping container",
+                       host="kn-node-2", at=1_600_000_000)
+        late = wait_for(lambda: view.events(later[-1]["t"]), what="the late event")
     assert [(e["kind"], e["function"], e["node"], e["reason"]) for e in first] == [
         ("start", "hello", "kn-node-1", "Pulled")]
     assert first[0]["pod"] == "hello-0" and first[0]["message"] == "Successfully pulled image"
@@ -226,8 +211,9 @@ def test_events_name_the_function_and_node_and_only_ours(fake, kubeconfig):
     assert later[2] == {"t": later[2]["t"], "kind": "node", "unit": "kn-node-2",
                         "reason": "NodeNotReady", "message": "Node kn-node-2 status is now: "
                                                              "NodeNotReady"}
-    times = [e["t"] for e in first + later]
-    assert times == sorted(times) and len(set(times)) == len(times)
+    times = [e["t"] for e in first + later + late]
+    assert times == sorted(times) and late[0]["t"] > later[-1]["t"]
+    assert [(e["kind"], e["reason"]) for e in late] == [("stop", "Killing")]
 
 
 def test_logs_of_a_functions_pods(fake, kubeconfig):

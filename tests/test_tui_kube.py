@@ -19,21 +19,12 @@ from backends.openfaas import OpenFaaSBackend
 from faastui.tui.app import Dashboard
 from tests.conftest import FUNCTIONS, run
 from tests.fakes.kube_api import fake_kube
+from tests.test_tui_snapshots import _utc  # noqa: F401 - the same pinned time zone
 
 SIZE = (160, 46)
 NOW = 1_700_000_003.0
 NS = "openfaas-fn"
 DEPLOYED = ("data-processor", "echo", "hello", "sleep")
-
-
-@pytest.fixture(autouse=True)
-def _utc(monkeypatch):
-    """Event times are local times: pin the zone so the SVG matches everywhere."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture()

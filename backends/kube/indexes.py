@@ -148,7 +148,11 @@ class NodeIndex:
 
 
 class EventLog:
-    """The latest events about pods and nodes, oldest first, each once (by name and count)."""
+    """The latest events about pods and nodes, each once (by name and count).
+
+    ``seq`` is the event's own time, except for one that arrives after a reader was given
+    later ones: it gets a time just after those, so a reader asking "after t" still gets it.
+    """
 
     def __init__(self, lock: threading.RLock, limit: int = 1000,
                  kinds: tuple[str, ...] = ("Pod", "Node")):
@@ -156,7 +160,7 @@ class EventLog:
         self.kinds = kinds
         self.entries: deque[EventRecord] = deque(maxlen=limit)
         self.seen: dict[tuple[str, str], int] = {}
-        self.last = 0.0
+        self.floor = 0.0  # the latest seq handed to a reader
         self.version = 0
 
     reduce = staticmethod(event_record)
@@ -168,10 +172,7 @@ class EventLog:
             if self.seen.get(rec.key) == rec.count:
                 return
             self.seen[rec.key] = rec.count
-            # strictly increasing, so a reader asking "after t" never loses one of several
-            # events of the same second (the API's times have whole seconds)
-            rec.seq = max(rec.t, self.last + 1e-4)
-            self.last = rec.seq
+            rec.seq = rec.t if rec.t > self.floor else self.floor + 1e-4
             if len(self.entries) == self.entries.maxlen:
                 oldest = self.entries[0]
                 if self.seen.get(oldest.key) == oldest.count:
@@ -185,8 +186,12 @@ class EventLog:
             self.apply(True, rec)
 
     def since(self, t: float) -> list[EventRecord]:
+        """The events after ``t``, oldest first (one second's in the order they happened)."""
         with self.lock:
-            return [e for e in self.entries if e.seq > t]
+            out = sorted((e for e in self.entries if e.seq > t), key=lambda e: (e.seq, e.order))
+            if out:
+                self.floor = max(self.floor, out[-1].seq)
+            return out
 
 
 class ObjectIndex:

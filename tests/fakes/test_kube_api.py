@@ -8,13 +8,13 @@ import http.client
 import json
 import socket
 import ssl
-import threading
 import time
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 
 from tests.fakes.kube_api import TLS_DIR, fake_kube
+from tests.kube_support import checked_fake
 
 
 class Api:
@@ -70,11 +70,8 @@ def events(resp, n, deadline=10.0, bookmarks=True):
 
 @pytest.fixture()
 def fake():
-    threads = set(threading.enumerate())
-    with fake_kube(nodes=3, not_ready_nodes=1, bookmark_interval=0.2) as kube:
+    with checked_fake(nodes=3, not_ready_nodes=1, bookmark_interval=0.2) as kube:
         yield kube
-    left = [t for t in set(threading.enumerate()) - threads if t.is_alive()]
-    assert not left, left
 
 
 def test_every_request_needs_the_token_and_unknown_paths_are_status_404(fake):
