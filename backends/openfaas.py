@@ -181,13 +181,17 @@ class OpenFaaSBackend(Backend):
                                     count=f.available_replicas) for f in functions]
             nodes = await self.nodes()
         else:
-            nodes, placements, cluster_errors = await self.cluster.parts()
-            try:
-                functions = await self.functions()
-            except Unreachable as exc:  # the cluster's part still shows
+            async def gateway():
+                try:
+                    return await self.functions()
+                except Unreachable as exc:
+                    return exc
+            (nodes, placements, cluster_errors), functions = await asyncio.gather(
+                self.cluster.parts(), gateway())
+            if isinstance(functions, Unreachable):  # the cluster's part still shows
                 if not nodes:
-                    raise
-                errors.append(f"functions: {exc} (functions named by their pods)")
+                    raise functions
+                errors.append(f"functions: {functions} (functions named by their pods)")
                 functions = [Function(name=n, runtime="openfaas")
                              for n in self.cluster.view.functions_seen()]
             errors += cluster_errors

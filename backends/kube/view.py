@@ -176,10 +176,13 @@ class KubeView:
             recheck = self.metrics_state != "absent" or now - absent_checked > 60
             try:
                 if self.want_metrics and recheck:
-                    self._poll_metrics()
+                    try:
+                        self._poll_metrics()
+                    except Unreachable:  # a slow metrics-server, or a silent API server?
+                        self._version()  # raises Unreachable only for the second
+                        self.metrics_state, absent_checked = "absent", time.monotonic()
                 else:
-                    self.conn.request("GET", "/version", "read the server version",
-                                      timeout=min(5.0, self.conn.options.timeout))
+                    self._version()
                 self._reachable()
             except (NotFound, AuthError):  # no metrics-server, or no right to read it
                 self.metrics_state, absent_checked = "absent", time.monotonic()
@@ -195,6 +198,10 @@ class KubeView:
             self.probed = True
             wait = self.probe_interval if self.unreachable is None else min(self.probe_interval, 2.0)
             self._stopping.wait(wait)
+
+    def _version(self) -> None:
+        self.conn.request("GET", "/version", "read the server version",
+                          timeout=min(5.0, self.conn.options.timeout))
 
     def _poll_metrics(self) -> None:
         data = self.conn.json("GET", METRICS_NODES, "read node metrics",
