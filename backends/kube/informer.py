@@ -10,9 +10,12 @@ the history is gone: list again. A failure (no answer, a cut stream) keeps the d
 the error and when the data was last known good, and retries after a backoff (0.2 s doubling
 to ``backoff_max``, with jitter); the retry resumes the watch from the last version.
 
-The index (a "sink") reduces each object to a record and applies it under its own lock; the
-thread never touches anything else. ``kick()`` cuts the current stream (the view does when
-its probe finds the server gone silent); ``stop()`` ends the thread.
+A trickle of events is handled in batches: once the stream is caught up, the thread pauses
+``coalesce`` seconds (0.25) so the next events gather and are applied in one go; a burst is
+read on without pausing. The index (a "sink") reduces each object to a record and applies it
+under its own lock; the thread never touches anything else. ``kick()`` cuts the current
+stream (the view does when its probe finds the server gone silent); ``stop()`` ends the
+thread.
 """
 
 from __future__ import annotations
