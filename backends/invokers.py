@@ -7,30 +7,26 @@ The Invokers gateway adds three routes to OpenFaaS: ``GET /nodes`` →
 "runningDuration", "startAt", "endAt"}]}`` (durations in integer nanoseconds,
 times RFC 3339). A node-targeted call is a one-step dispatch; a fan-out is
 one-step dispatches in parallel.
+
+With a cluster (the kube options of ``backends.openfaas``) nodes come from the Kubernetes
+API instead of ``/nodes``, and the invoker's prewarmed pods (``prewarm=true``,
+``function=<name>-pod``, pinned to a node) show as ``prewarm`` on their node, beside the
+function pods; prewarm itself still goes through the gateway's ``/prewarm``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
 from typing import Any
 
 from .base import Capability
+from .kube.records import epoch as _epoch
 from .errors import InvalidRequest
 from .model import DispatchResult, DispatchStep, Invocation, Node
 from .openfaas import OpenFaaSBackend
 
 __all__ = ["InvokersBackend", "invocation_from_step"]
-
-
-def _epoch(text: str | None) -> float:
-    if not text:
-        return 0.0
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
 
 
 def _value(text: Any) -> Any:
@@ -59,6 +55,8 @@ class InvokersBackend(OpenFaaSBackend):
                     | Capability.NODE_TARGET)
 
     async def nodes(self) -> list[Node]:
+        if self.cluster is not None:
+            return await self.cluster.nodes()
         data = await self._json("GET", "/nodes")
         return [Node(name=n.get("NodeName", ""), address=n.get("ClusterIP", ""))
                 for n in data or []]

@@ -26,7 +26,7 @@ __all__ = [
     "Snapshot",
 ]
 
-PLACEMENT_STATES = ("cold", "prewarm", "warm", "busy")
+PLACEMENT_STATES = ("cold", "starting", "prewarm", "warm", "busy")
 CONTAINER_STATES = ("cold", "prewarm", "warm")
 
 
@@ -87,7 +87,7 @@ class Function(_Model):
 class Placement(_Model):
     function: str
     node: str
-    state: str  # one of PLACEMENT_STATES
+    state: str  # one of PLACEMENT_STATES (starting: a container coming up, not yet ready)
     count: int = 0
 
 

@@ -31,18 +31,25 @@ desired replicas), ``scaledToZero``, ``imported``, ``error`` and ``unhealthy`` -
 (code present, nothing running; count 0). ``Function.replicas`` follows Nuclio's own rule:
 ``spec.replicas``, else ``minReplicas`` (at least 1), 0 when scaled to zero or disabled;
 ``available_replicas`` is that when the state is ``ready``, else 0.
+
+With a cluster (``-O kubeconfig=PATH``, ``--kube-context``/``kube_context``, or
+``-O in_cluster=true``) the pseudo node gives way to the real nodes from the Kubernetes API
+(the shared view, ``backends.kube``), and placement comes from the function pods (label
+``nuclio.io/function-name``, in the backend's namespace): Running and Ready -> warm, Pending
+or not Ready -> starting, a function with no pod and no replicas -> cold. The cluster's
+events about those pods and the nodes are the backend's events; logs still come from the
+dashboard, and from the pods when the dashboard serves none. Nuclio places pods itself, so a
+call on a named node stays refused.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import json
 import shlex
 import time
 import uuid
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -52,13 +59,16 @@ from .agent import NUCLIO_ENTRY, HandlerSource, nuclio_source, prepare
 from .base import Backend, Capability
 from .errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest,
                      NodeNotFound, Unsupported, did_you_mean, error_from_status)
+from .kube.side import ClusterSide, cold, kube_options, seconds, wants_kube
 from .model import Function, Invocation, Node, Placement, Snapshot
+from .nuclio_package import _package_files, _spec_from_yaml
 from .payload import payload_request, send
-from .quantities import cpus as _cpus, limits, memory_mb as _memory_mb
+from .quantities import cpus as _cpus, memory_mb as _memory_mb
 
 __all__ = ["NuclioBackend", "PSEUDO_NODE", "function_from_nuclio", "placement_state"]
 
 PSEUDO_NODE = "nuclio"
+FUNCTION_LABEL = "nuclio.io/function-name"
 ENTRY_HANDLER = f"main:{NUCLIO_ENTRY}"
 PROJECT_LABEL = "nuclio.io/project-name"
 HINT = ("check the dashboard URL and that it is up (it listens on :8070, e.g. "
@@ -137,43 +147,6 @@ def _invocation_error(text: str) -> str | None:
     return stripped[len('{"error": "'):-2]
 
 
-def _package_files(package: str | Path | bytes) -> tuple[dict[str, str], str]:
-    """handler.py, function.yaml and requirements.txt of a folder or a zip; and its name."""
-    wanted = ("handler.py", "function.yaml", "requirements.txt")
-    if isinstance(package, bytes):
-        try:
-            archive = zipfile.ZipFile(io.BytesIO(package))
-        except zipfile.BadZipFile:
-            raise InvalidRequest("the package is not a zip archive") from None
-        files = {}
-        for member in archive.namelist():
-            parts = member.strip("/").split("/")
-            if parts[-1] in wanted and len(parts) <= 2 and parts[-1] not in files:
-                files[parts[-1]] = archive.read(member).decode("utf-8", "replace")
-        return files, ""
-    folder = Path(package)
-    if not folder.is_dir():
-        raise InvalidRequest(f"{folder} is not a folder")
-    files = {n: (folder / n).read_text() for n in wanted if (folder / n).is_file()}
-    return files, folder.resolve().name
-
-
-def _spec_from_yaml(meta: dict) -> dict:
-    """Nuclio spec fields from a function.yaml: memory (MB), cpus, timeout (s), env."""
-    spec: dict[str, Any] = {}
-    try:
-        wanted = limits(meta.get("memory"), meta.get("cpus"))
-        if wanted:
-            spec["resources"] = {"limits": wanted}
-        if meta.get("timeout"):
-            spec["eventTimeout"] = f"{float(meta['timeout']):g}s"
-    except (TypeError, ValueError):
-        raise InvalidRequest("function.yaml: memory, cpus and timeout must be numbers") from None
-    if isinstance(meta.get("env"), dict):
-        spec["env"] = [{"name": str(k), "value": str(v)} for k, v in meta["env"].items()]
-    return spec
-
-
 class NuclioBackend(Backend):
     name = "nuclio"
     capabilities = (Capability.INVOKE | Capability.DEPLOY | Capability.DEPLOY_SOURCE
@@ -182,6 +155,9 @@ class NuclioBackend(Backend):
     def __init__(self, url: str | None = None, *, token: str | None = None,
                  project: str = "default", namespace: str = "nuclio", runtime: str = "python:3.11",
                  timeout: float = 60.0, deploy_timeout: float = 120.0, invoke_via: str = "any",
+                 kubeconfig: str | None = None, kube_context: str | None = None,
+                 in_cluster: bool = False, kube_timeout: float = 10.0, kube_wait: float = 4.0,
+                 kube_service_account: str | None = None, kube_probe: float = 10.0,
                  **_ignored):
         if not url:
             raise InvalidRequest(
@@ -196,6 +172,18 @@ class NuclioBackend(Backend):
         self.deploy_timeout = deploy_timeout
         self.invoke_via = invoke_via
         self._client = None
+        self.cluster: ClusterSide | None = None
+        if wants_kube({"kubeconfig": kubeconfig, "kube_context": kube_context,
+                       "in_cluster": in_cluster}):
+            from .kube import PodMapping  # the view's modules: only with a cluster
+
+            self.cluster = ClusterSide(
+                kube_options(kubeconfig=kubeconfig, kube_context=kube_context,
+                             in_cluster=in_cluster, kube_timeout=kube_timeout,
+                             kube_service_account=kube_service_account),
+                mappings=(PodMapping(FUNCTION_LABEL),), namespace=namespace,
+                pod_selector=FUNCTION_LABEL, wait=seconds("kube_wait", kube_wait),
+                probe_interval=seconds("kube_probe", kube_probe))
 
     # ---- transport ------------------------------------------------------------------------
     def _http(self):
@@ -217,6 +205,9 @@ class NuclioBackend(Backend):
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
+        if self.cluster is not None:
+            cluster, self.cluster = self.cluster, None
+            await asyncio.to_thread(cluster.close)
 
     def _headers(self, project: bool = False, **extra: str) -> dict[str, str]:
         headers = {"x-nuclio-function-namespace": self.namespace, **extra}
@@ -288,6 +279,11 @@ class NuclioBackend(Backend):
     async def snapshot(self) -> Snapshot:
         raw = await self._all()
         functions = [function_from_nuclio(d) for d in raw]
+        if self.cluster is not None:
+            nodes, placements, errors = await self.cluster.parts()
+            return Snapshot(nodes=nodes, functions=functions,
+                            placements=placements + cold(functions, placements),
+                            taken_at=time.time(), errors=errors)
         placements = []
         for data, fn in zip(raw, functions):
             state = placement_state((data.get("status") or {}).get("state", ""))
@@ -304,12 +300,23 @@ class NuclioBackend(Backend):
                     containers=sum(f.available_replicas for f in functions))
 
     async def nodes(self) -> list[Node]:
+        if self.cluster is not None:
+            return await self.cluster.nodes()
         return [self._node(await self.functions())]
+
+    async def events(self, since: float = 0.0) -> list[dict]:
+        """The cluster's events about the function pods and the nodes (with a cluster)."""
+        if self.cluster is None:
+            return await super().events(since)
+        return await self.cluster.events(since)
 
     async def logs(self, fn: str, tail: int = 100) -> list[str]:
         """The last ``tail`` lines of each running replica (``follow=false``)."""
         resp = await self._request("GET", _path(fn, "replicas"), headers=self._headers())
         if resp.status_code == 404 and "json" not in resp.headers.get("content-type", ""):
+            if self.cluster is not None:  # the pods' logs, from the Kubernetes API
+                await self.describe(fn)
+                return await self.cluster.logs(fn, tail, ("nuclio", fn))
             raise Unsupported("this Nuclio dashboard serves no replica logs",
                               hint="newer Nuclio versions do (GET /api/functions/NAME/logs/REPLICA)")
         if resp.status_code >= 400:
@@ -328,6 +335,9 @@ class NuclioBackend(Backend):
     _body = staticmethod(payload_request)
 
     async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
+        if node and self.cluster is not None:
+            raise Unsupported("Nuclio routes each call itself; it cannot call a function on a "
+                              "chosen node", hint="call without --node")
         if node and node != PSEUDO_NODE:
             raise NodeNotFound(f"node {node!r} not found",
                                hint=f"Nuclio shows one node, {PSEUDO_NODE!r} (the whole platform)")

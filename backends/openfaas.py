@@ -8,16 +8,32 @@ user ``admin``). OpenFaaS has no node API and returns async results only to a
 callback URL, so node-targeted calls, prewarm, dispatch and ``result`` are not
 offered (an Invokers gateway adds the first three: ``backends.invokers``).
 Queue stats come from ``redis_url`` when the context names one.
+
+With a cluster (``-O kubeconfig=PATH``, ``--kube-context``/``kube_context``, or
+``-O in_cluster=true``; ``kube_namespace``, default ``openfaas-fn``, ``all`` for every
+namespace) the backend also reads the Kubernetes API through the shared view
+(``backends.kube``): real nodes, placement from the function pods (label
+``faas_function``; Running and Ready -> warm, Pending or not Ready -> starting, a function
+scaled to zero -> cold) and from prewarmed pods (``prewarm=true``, ``function=<name>-pod``
+-> prewarm on their node), the cluster's events about them, and pod logs. Prewarm then
+works on a named node as the Invokers invoker does it: a pod of the function's image pinned
+by a required node affinity, with a service (``backends/kube/pinned.py``); it also carries
+``faas_function``, so the function's own service sends it calls too. The class of such a
+backend has PREWARM, NODE_TARGET and LOGS (``kube_variant``). An unreachable cluster never
+fails a snapshot: the gateway's part is shown, the cluster's last good data with its age.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
 
 from .base import Backend, Capability
-from .errors import FunctionNotFound, InvalidRequest, Unsupported, error_from_status
+from .errors import (BackendError, FunctionNotFound, InvalidRequest, Unreachable, Unsupported,
+                     error_from_status)
+from .kube.side import ClusterSide, cold, kube_options, kube_variant, seconds, wants_kube
 from .model import Function, Invocation, Placement, Snapshot
 from .payload import payload_request, send
 from .quantities import cpus, memory_mb
@@ -43,12 +59,33 @@ def function_from_status(data: dict) -> Function:
         invocations=int(data.get("invocationCount") or 0))
 
 
+def _pod_mappings():
+    from .kube import PodMapping  # the view's modules: only a context with a cluster uses them
+
+    return (PodMapping("function", require=(("prewarm", "true"),), suffix="-pod",
+                       ready_state="prewarm"),
+            PodMapping("faas_function"))
+
+
 class OpenFaaSBackend(Backend):
     name = "openfaas"
     capabilities = Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.SCALE | Capability.DEPLOY
+    #: what a cluster (the kube options) adds
+    kube_capabilities = Capability.PREWARM | Capability.NODE_TARGET | Capability.LOGS
+
+    def __new__(cls, *args, **kwargs):
+        if wants_kube(kwargs):
+            cls = kube_variant(cls, cls.kube_capabilities)
+        return super().__new__(cls)
 
     def __init__(self, url: str | None = None, *, token: str | None = None,
-                 redis_url: str | None = None, timeout: float = 60.0, **_ignored):
+                 redis_url: str | None = None, timeout: float = 60.0,
+                 kubeconfig: str | None = None, kube_context: str | None = None,
+                 in_cluster: bool = False, kube_namespace: str = "openfaas-fn",
+                 kube_timeout: float = 10.0, kube_wait: float = 4.0,
+                 kube_service_account: str | None = None, kube_probe: float = 10.0,
+                 prewarm_timeout: float = 60.0,
+                 **_ignored):
         if not url:
             raise InvalidRequest(f"the {self.name} backend needs a gateway URL",
                                  hint="faastui context add NAME --backend openfaas --url URL")
@@ -58,6 +95,19 @@ class OpenFaaSBackend(Backend):
         self.timeout = timeout
         self._client = None
         self._queues = None
+        self.cluster: ClusterSide | None = None
+        scope = str(kube_namespace or "").strip()
+        self.kube_namespace = "openfaas-fn" if scope in ("", "all", "*") else scope
+        self.prewarm_timeout = seconds("prewarm_timeout", prewarm_timeout)
+        if wants_kube({"kubeconfig": kubeconfig, "kube_context": kube_context,
+                       "in_cluster": in_cluster}):
+            options = kube_options(kubeconfig=kubeconfig, kube_context=kube_context,
+                                   in_cluster=in_cluster, kube_timeout=kube_timeout,
+                                   kube_service_account=kube_service_account)
+            self.cluster = ClusterSide(options, mappings=_pod_mappings(),
+                                       namespace=None if scope in ("all", "*") else
+                                       self.kube_namespace, wait=seconds("kube_wait", kube_wait),
+                                       probe_interval=seconds("kube_probe", kube_probe))
 
     # ---- transport ------------------------------------------------------------------------
     def _http(self):
@@ -79,6 +129,9 @@ class OpenFaaSBackend(Backend):
         if self._queues is not None:
             self._queues.close()
             self._queues = None
+        if self.cluster is not None:
+            cluster, self.cluster = self.cluster, None
+            await asyncio.to_thread(cluster.close)
 
     async def _send(self, method: str, path: str, **kwargs):
         resp = await send(self._http(), method, path, where=f"the gateway at {self.url}",
@@ -121,16 +174,51 @@ class OpenFaaSBackend(Backend):
 
     async def snapshot(self) -> Snapshot:
         errors: list[str] = []
-        functions = await self.functions()
-        placements = [Placement(function=f.name, node="cluster",
-                                state="warm" if f.available_replicas else "cold",
-                                count=f.available_replicas) for f in functions]
-        return Snapshot(nodes=await self.nodes(), functions=functions, placements=placements,
+        if self.cluster is None:
+            functions = await self.functions()
+            placements = [Placement(function=f.name, node="cluster",
+                                    state="warm" if f.available_replicas else "cold",
+                                    count=f.available_replicas) for f in functions]
+            nodes = await self.nodes()
+        else:
+            async def gateway():
+                try:
+                    return await self.functions()
+                except Unreachable as exc:
+                    return exc
+            (nodes, placements, cluster_errors), functions = await asyncio.gather(
+                self.cluster.parts(), gateway())
+            if isinstance(functions, Unreachable):  # the cluster's part still shows
+                if not nodes:
+                    raise functions
+                errors.append(f"functions: {functions} (functions named by their pods)")
+                functions = [Function(name=n, runtime="openfaas")
+                             for n in self.cluster.view.functions_seen()]
+            errors += cluster_errors
+            placements = placements + cold(functions, placements)
+        return Snapshot(nodes=nodes, functions=functions, placements=placements,
                         queues=await self._queue_stats(errors), qos=[], fusion_groups=[],
                         taken_at=time.time(), errors=errors)
 
     async def nodes(self):
-        return []  # OpenFaaS has no node API
+        if self.cluster is None:
+            return []  # OpenFaaS has no node API
+        return await self.cluster.nodes()
+
+    async def events(self, since: float = 0.0) -> list[dict]:
+        """The cluster's events about the functions' pods and the nodes (with a cluster)."""
+        if self.cluster is None:
+            return await super().events(since)
+        return await self.cluster.events(since)
+
+    async def logs(self, fn: str, tail: int = 100) -> list[str]:
+        """The last ``tail`` lines of each pod of ``fn`` (with a cluster)."""
+        if self.cluster is None:
+            return await super().logs(fn, tail)
+        pods = await self.cluster.logs(fn, tail, (fn,))
+        if not pods and not self.cluster.view.pods_of(fn):
+            await self.describe(fn)  # FunctionNotFound; else scaled to zero: no logs
+        return pods
 
     # ---- actions ---------------------------------------------------------------------------
     _body = staticmethod(payload_request)
@@ -138,7 +226,10 @@ class OpenFaaSBackend(Backend):
     async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
         if node:
             raise Unsupported("OpenFaaS cannot call a function on a chosen node",
-                              hint="an Invokers gateway can (backend kind 'invokers')")
+                              hint="prewarm on the node (`faastui prewarm FN --node N`), then call "
+                                   "without --node; an Invokers gateway can (backend kind "
+                                   "'invokers')" if self.cluster is not None else
+                              "an Invokers gateway can (backend kind 'invokers')")
         body, headers = self._body(payload)
         started = time.time()
         t0 = time.perf_counter()
@@ -208,5 +299,37 @@ class OpenFaaSBackend(Backend):
         await self._send("PUT" if exists else "POST", "/system/functions", json=body)
         return await self.describe(service)
 
+    async def prewarm(self, fn: str, node: str | None, count: int = 1) -> list[Invocation]:
+        """With a cluster: ``count`` pods of ``fn``'s image pinned to ``node``, Ready."""
+        if self.cluster is None:
+            return await super().prewarm(fn, node, count)
+        if count < 1:
+            raise InvalidRequest("count must be >= 1")
+        if not node:
+            raise InvalidRequest("OpenFaaS prewarms on a named node through Kubernetes",
+                                 hint="give the node: `faastui prewarm FN --node NODE`")
+        from .kube.pinned import prewarm_pinned  # deferred with the other cluster modules
+
+        info = await self.describe(fn)
+        await self.cluster.require()
+        requests = {}
+        if info.memory_mb:
+            requests["memory"] = f"{int(info.memory_mb)}Mi"
+        if info.cpus:
+            requests["cpu"] = f"{int(info.cpus * 1000)}m"
+        return await prewarm_pinned(
+            self.cluster.view, fn, node, count, image=info.image, namespace=self.kube_namespace,
+            labels={"faas_function": fn}, env={"fprocess": info.handler} if info.handler else None,
+            requests=requests or None, timeout=self.prewarm_timeout)
+
     async def remove(self, fn: str) -> None:
         await self._send("DELETE", "/system/functions", json={"functionName": fn})
+        if self.cluster is not None:
+            from .kube.pinned import unpin  # deferred with the other cluster modules
+
+            try:
+                await unpin(self.cluster.view, fn, self.kube_namespace)
+            except BackendError as exc:
+                raise BackendError(f"removed {fn!r} from the gateway, but not its prewarmed "
+                                   f"pods: {exc}", hint="delete them with kubectl (label "
+                                                        f"function={fn}-pod)") from None

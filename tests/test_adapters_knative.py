@@ -5,6 +5,7 @@ handler answers through real HTTP, via the fake's ingress (routing by Host)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import socket
@@ -234,10 +235,33 @@ def test_snapshot_nodes_functions_placements_and_a_failed_image(fake, kubeconfig
     fn = next(f for f in snap.functions if f.name == "snap")
     assert fn.labels["knative/ready"] == "False" and fn.available_replicas == 1
     states = {p.state for p in snap.placements if p.function == "snap"}
-    assert states == {"warm", "cold"}  # the serving pod and the one stuck pulling its image
+    assert states == {"warm", "starting"}  # the serving pod and the one stuck pulling its image
     assert any(q.subject == "snap" and q.count == 2 for q in snap.qos) and snap.errors == []
     assert any("faastui harness: snap" in line for line in logs)
     assert any("no logs" in line for line in logs)  # the pending pod
+
+
+def test_snapshot_and_events_come_from_the_watched_view(fake, kubeconfig):
+    """The snapshot reads the shared view (list + watch): a second snapshot sees a new
+    revision's pods without listing again, and the cluster's events name the function."""
+    async def go(b):
+        await b.deploy_source("def handle(req):\n    return 'w'\n", name="watched")
+        first = await b.snapshot()
+        lists = b._view.stats()["pods"]["lists"]
+        await b.scale("watched", 2)
+        for _ in range(300):
+            snap = await b.snapshot()
+            if sum(p.count for p in snap.placements if p.function == "watched"
+                   and p.state == "warm") == 2:
+                break
+            await asyncio.sleep(0.02)
+        return first, snap, lists, b._view.stats()["pods"]["lists"], await b.events()
+    first, snap, before, after, events = with_backend(fake, kubeconfig, go)
+    assert sum(p.count for p in first.placements if p.function == "watched") == 1
+    assert sum(p.count for p in snap.placements if p.function == "watched") == 2
+    assert before == after == 1  # the second state came through the watch
+    started = [e for e in events if e.get("function") == "watched" and e["reason"] == "Started"]
+    assert started and started[0]["kind"] == "start" and started[0]["node"].startswith("kn-node-")
 
 
 def test_a_ksvc_faastui_did_not_deploy_is_listed_but_never_overwritten(fake, kubeconfig):
@@ -246,10 +270,9 @@ def test_a_ksvc_faastui_did_not_deploy_is_listed_but_never_overwritten(fake, kub
                "spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/x/y:1"}]}}}}
 
     async def go(b):
-        create = "create_namespaced_custom_object"  # straight through the kubernetes client
-        await b._custom("create", create, foreign)
+        await b._create(foreign)  # straight through the API, as kubectl would
         with pytest.raises(Conflict, match="already exists"):
-            await b._custom("create", create, foreign)
+            await b._create(foreign)
         with pytest.raises(Conflict, match="did not deploy"):
             await b.deploy_source("def handle(r): return r\n", name="foreign")
         with pytest.raises(Conflict, match="has been modified") as stale:  # a stale resourceVersion
@@ -257,7 +280,7 @@ def test_a_ksvc_faastui_did_not_deploy_is_listed_but_never_overwritten(fake, kub
         assert "again" in stale.value.hint
         invalid = {**foreign, "metadata": {"name": "Not_DNS"}, "spec": {"template": {"spec": {}}}}
         with pytest.raises(InvalidRequest, match="metadata.name.*containers"):
-            await b._custom("create", create, invalid)
+            await b._create(invalid)
         return await b.functions()
     fns = with_backend(fake, kubeconfig, go)
     f = next(f for f in fns if f.name == "foreign")

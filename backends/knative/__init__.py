@@ -2,10 +2,13 @@
 
 Functions are Knative Services (``serving.knative.dev/v1``, "ksvc") in one namespace.
 Kubernetes access comes from a kubeconfig (``kubeconfig``, else ``$KUBECONFIG``, else
-``~/.kube/config``) and its ``kube_context``; the namespace is the context's (else
-``default``); ``token`` replaces the kubeconfig's bearer token. The official
-``kubernetes`` client is synchronous, so every call runs in ``asyncio.to_thread``; it is
-imported on first use (it costs ~0.4 s that commands on other backends must not pay).
+``~/.kube/config``) and its ``kube_context``, or the in-cluster service account
+(``in_cluster``); the namespace is the context's (else ``default``); ``token`` replaces the
+kubeconfig's bearer token. All of it goes through the shared Kubernetes layer
+(``backends.kube``): one bounded request per call, and for the snapshot a view kept current
+by list + watch (nodes, every pod, this namespace's ksvcs, events), so a dashboard tick reads
+memory. The ``kubernetes`` client is imported on first use (it costs ~0.4 s that commands
+on other backends must not pay).
 
 Handler source deploys with no image build (the agent style, ``backends/agent.py``): the
 ksvc's one container runs ``python -c HARNESS`` in a stock image (``image``, default
@@ -20,7 +23,9 @@ per variable (about 90 KiB of source), less than ``agent.MAX_SOURCE_BYTES``.
 
 Errors: 401/403 -> AuthError with a hint; 404 -> FunctionNotFound (with a did-you-mean)
 or "Knative Serving is not installed"; 409 -> Conflict; 400/415/422 -> InvalidRequest; no
-answer -> Unreachable; a bad kubeconfig -> InvalidRequest. A function's own failure (an
+answer (or none within ``kube_timeout``) -> Unreachable; a bad kubeconfig -> InvalidRequest.
+Once the snapshot's view has had data, a cluster that stops answering no longer fails it:
+the last good data is shown, with its age, in ``Snapshot.errors``. A function's own failure (an
 HTTP 4xx/5xx from it) is an Invocation with status "error", not an exception.
 
 Calls go to ``url`` (the cluster's ingress) with the ksvc's host as ``Host`` header, as in
@@ -37,20 +42,20 @@ Model mapping:
 - Function: ``replicas`` = the ksvc's Running pods, ``available_replicas`` = those also
   Ready; ``labels`` = the ksvc's labels plus ``knative/ready`` (the Ready condition),
   ``knative/revision``, ``knative/url``, ``knative/min-scale``, ``knative/max-scale``.
-- Placement per (ksvc, node) from pods labelled ``serving.knative.dev/service``:
-  Running and Ready -> ``warm``; Pending (unscheduled, ContainerCreating, pulling an
-  image) or Running but not Ready (starting, CrashLoopBackOff) -> ``cold`` (a cold start
-  under way); terminating, Succeeded and Failed pods are left out. Knative does not say
-  whether a pod has served a call, so ``prewarm`` and ``busy`` are never reported.
-- Node: ``cpus``/``memory_mb``/``max_containers`` are the node's allocatable,
-  ``used_*`` the resource requests of its pods, ``containers`` its pods (every
-  namespace, or only this one when the account may not list pods cluster-wide).
+- Placement per (ksvc, node) from pods labelled ``serving.knative.dev/service`` in the
+  namespace: Running and Ready -> ``warm``; Pending (unscheduled, ContainerCreating,
+  pulling an image) or Running but not Ready (starting, CrashLoopBackOff) -> ``starting``;
+  terminating, Succeeded and Failed pods are left out. Knative does not say whether a pod
+  has served a call, so ``prewarm`` and ``busy`` are never reported.
+- Node: ``cpus``/``memory_mb``/``max_containers`` are the node's allocatable, ``used_*``
+  its usage from ``metrics.k8s.io`` (else the resource requests of its pods),
+  ``containers`` its pods (every namespace, or only this one when the account may not list
+  pods cluster-wide). Events: the cluster's, about the ksvcs' pods and the nodes.
 - QoS: latencies of the calls this client made (Knative keeps no call history).
 
-Layout: ``objects.py`` maps Kubernetes/Knative objects to the model and builds the
-ksvc manifest; ``kube.py`` is the Kubernetes API boundary (client, errors, reads);
-``backend.py`` is KnativeBackend itself. Importing this package imports neither
-``kubernetes`` nor ``httpx``.
+Layout: ``objects.py`` maps Knative objects to the model and builds the ksvc manifest;
+``kube.py`` is the Kubernetes API boundary (reads, writes, the view); ``backend.py`` is
+KnativeBackend itself. Importing this package imports neither ``kubernetes`` nor ``httpx``.
 """
 
 from __future__ import annotations

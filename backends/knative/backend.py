@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import threading
 import time
 import uuid
 import zipfile
@@ -21,15 +19,18 @@ from urllib.parse import urlsplit
 
 from ..agent import HandlerSource, prepare
 from ..base import Backend, Capability
-from ..errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest, NotFound,
+from ..errors import (BackendError, Conflict, FunctionNotFound, InvalidRequest, NotFound,
                       Unreachable, Unsupported)
-from ..model import Function, Invocation, Node, Placement, QoSStat, Snapshot
+from ..kube.connect import Connection
+from ..kube.side import kube_options, seconds
+from ..kube.view import KubeView
+from ..model import Function, Invocation, Node, QoSStat, Snapshot
 from ..payload import payload_request, send
 from ..quantities import quantity
-from .kube import KubeAccess
+from .kube import KubeAccess, _not_installed
 from .objects import (DEFAULT_IMAGE, INITIAL_SCALE, MAX_SCALE, MIN_SCALE, REVISION_LABEL,
                       SERVICE_LABEL, SOURCE_LABEL, USER_CONTAINER, _condition, _node_name,
-                      _template, drop_none, function_from_ksvc, node_from, pod_state,
+                      _template, drop_none, function_from_counts, function_from_ksvc, pod_state,
                       service_manifest)
 
 QOS_WINDOW_S = 60.0
@@ -48,18 +49,25 @@ class KnativeBackend(KubeAccess, Backend):
     def __init__(self, url: str | None = None, *, kube_context: str | None = None,
                  token: str | None = None, kubeconfig: str | None = None,
                  namespace: str | None = None, image: str = DEFAULT_IMAGE,
-                 ready_timeout: float = 60.0, timeout: float = 60.0, **_ignored):
+                 ready_timeout: float = 60.0, timeout: float = 60.0, in_cluster: bool = False,
+                 kube_timeout: float = 10.0, kube_wait: float = 4.0,
+                 kube_service_account: str | None = None, kube_probe: float = 10.0,
+                 **_ignored):
         self.url = url.rstrip("/") if url else None
+        self.options = kube_options(kubeconfig=kubeconfig, kube_context=kube_context,
+                                    in_cluster=in_cluster, token=token, kube_timeout=kube_timeout,
+                                    kube_service_account=kube_service_account)
         self.kube_context = kube_context
-        self.token = token
-        self.kubeconfig = str(kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config")
+        self.kubeconfig = self.options.kubeconfig_path
         self.namespace = namespace
         self.image = image
         self.ready_timeout = ready_timeout
         self.timeout = timeout
-        self.server = ""
-        self._api = None
-        self._lock = threading.Lock()
+        self.kube_wait = seconds("kube_wait", kube_wait)
+        self._conn = Connection(self.options)
+        self._view: KubeView | None = None
+        self._view_options: dict = {"probe_interval": seconds("kube_probe", kube_probe)}
+        self._synced = False
         self._http = None
         self._calls: dict[str, list[tuple[float, float, bool]]] = {}  # fn -> (t, ms, ok)
 
@@ -67,11 +75,13 @@ class KnativeBackend(KubeAccess, Backend):
         if self._http is not None:
             client, self._http = self._http, None
             await client.aclose()
-        if self._api is not None:
-            api_client, self._api = self._api[0], None
-            await asyncio.to_thread(api_client.close)
+        if self._view is not None:
+            view, self._view = self._view, None
+            await asyncio.to_thread(view.close)  # closes the shared connection too
+        else:
+            await asyncio.to_thread(self._conn.close)
 
-    # ---- the model from ksvcs, pods and nodes ---------------------------------------------
+    # ---- the model from ksvcs and pods -------------------------------------------------------
     def _functions(self, ksvcs: list[dict], pods: list[dict]) -> list[Function]:
         by_fn: dict[str, list[dict]] = {}
         for p in pods:
@@ -80,15 +90,6 @@ class KnativeBackend(KubeAccess, Backend):
         return [function_from_ksvc(o, by_fn.get(o["metadata"]["name"], []),
                                    len(self._calls.get(o["metadata"]["name"], [])))
                 for o in ksvcs]
-
-    @staticmethod
-    def _nodes(nodes: list[dict], pods: list[dict]) -> list[Node]:
-        by_node: dict[str, list[dict]] = {}
-        for p in pods:
-            if pod_state(p):
-                by_node.setdefault(_node_name(p), []).append(p)
-        return sorted((node_from(n, by_node.get(n["metadata"]["name"], [])) for n in nodes),
-                      key=lambda n: n.name)
 
     # ---- reads ----------------------------------------------------------------------------
     async def describe(self, fn: str) -> Function:
@@ -99,40 +100,44 @@ class KnativeBackend(KubeAccess, Backend):
         ksvcs, pods = await asyncio.gather(self._ksvcs(), self._pods(SERVICE_LABEL))
         return self._functions(ksvcs, pods)
 
+    async def _watched(self) -> KubeView:
+        """The view, with its first full state (at most ``kube_wait`` s); raises why when
+        the nodes or pods were never listed (no answer, refused credentials)."""
+        view = await self.view()
+        if not self._synced:
+            self._synced = await view.ready(self.kube_wait)
+        for part in ("nodes", "pods"):
+            informer = view.informers[part]
+            if not informer.synced:
+                raise informer.error or Unreachable(
+                    f"the Kubernetes API at {self.server} sent no {part} within "
+                    f"{self.kube_wait:g} s", hint="check that the cluster is up (kubectl "
+                                                  "cluster-info)")
+        return view
+
     async def nodes(self) -> list[Node]:
-        nodes, pods = await asyncio.gather(self._node_objects(), self._all_pods([]))
-        return self._nodes(nodes, pods)
+        return (await self._watched()).nodes()
+
+    async def events(self, since: float = 0.0) -> list[dict]:
+        """The cluster's events about the ksvcs' pods and the nodes, oldest first."""
+        return (await self._watched()).events(since)
 
     async def snapshot(self) -> Snapshot:
-        errors: list[str] = []
-
-        async def part(label: str, coro):
-            try:
-                return await coro
-            except (Unreachable, InvalidRequest):
-                raise
-            except BackendError as exc:
-                if isinstance(exc, AuthError) and exc.http_status == 401:
-                    raise
-                errors.append(f"{label}: {exc}")
-                return []
-
-        await asyncio.to_thread(self._apis)  # a kubeconfig problem is one error, not three
-        nodes, ksvcs, pods = await asyncio.gather(
-            part("nodes", self._node_objects()), part("functions", self._ksvcs()),
-            part("pods", self._all_pods(errors)))
-        ours = [p for p in pods if p["metadata"].get("namespace") == self.namespace
-                and SERVICE_LABEL in (p["metadata"].get("labels") or {})]
-        counts: dict[tuple[str, str, str], int] = {}
-        for p in ours:
-            if state := pod_state(p):
-                key = (p["metadata"]["labels"][SERVICE_LABEL], _node_name(p), state)
-                counts[key] = counts.get(key, 0) + 1
-        placements = [Placement(function=f, node=n, state=s, count=c)
-                      for (f, n, s), c in sorted(counts.items())]
-        return Snapshot(nodes=self._nodes(nodes, pods), functions=self._functions(ksvcs, ours),
-                        placements=placements, queues=[], qos=self._qos(), fusion_groups=[],
-                        taken_at=time.time(), errors=errors)
+        """From the view's memory: nodes, every pod (for node usage), this namespace's ksvcs."""
+        view = await self._watched()
+        errors = view.problems()
+        ksvc_informer = view.informers["ksvcs"]
+        if ksvc_informer.error is not None:
+            err = ksvc_informer.error
+            errors.append(f"functions: {_not_installed() if isinstance(err, NotFound) else err}")
+        counts = view.pods.function_counts()
+        functions = [function_from_counts(o, *counts.get(o["metadata"]["name"], (0, 0)),
+                                          invocations=len(self._calls.get(o["metadata"]["name"],
+                                                                          [])))
+                     for o in view.objects("ksvcs")]
+        return Snapshot(nodes=view.nodes(), functions=functions, placements=view.placements(),
+                        queues=[], qos=self._qos(), fusion_groups=[], taken_at=time.time(),
+                        errors=errors)
 
     def _qos(self) -> list[QoSStat]:
         since = time.time() - QOS_WINDOW_S
@@ -158,9 +163,7 @@ class KnativeBackend(KubeAccess, Backend):
         for pod in pods:
             name = pod["metadata"]["name"]
             try:
-                text = (await self._core(f"read the logs of pod {name}", "read_namespaced_pod_log",
-                                         name=name, container=USER_CONTAINER, tail_lines=tail)
-                        ).decode("utf-8", "replace")
+                text = await self._pod_log(name, USER_CONTAINER, tail)
             except (InvalidRequest, NotFound) as exc:  # not started yet, or gone meanwhile
                 text = f"(no logs: {exc})\n"
             prefix = f"[{name}] " if len(pods) > 1 else ""
@@ -312,7 +315,7 @@ class KnativeBackend(KubeAccess, Backend):
         return await self._deploy(h, meta)
 
     async def _deploy(self, h: HandlerSource, meta: dict | None = None) -> Function:
-        await asyncio.to_thread(self._apis)  # the namespace comes from the kubeconfig
+        await self._ready()  # the namespace comes from the kubeconfig
         body = service_manifest(h, meta or {}, image=self.image,
                                 namespace=self.namespace)
         try:
@@ -320,8 +323,7 @@ class KnativeBackend(KubeAccess, Backend):
         except FunctionNotFound:
             current = None
         if current is None:
-            result = await self._custom(f"create the Knative service {h.name}",
-                                        "create_namespaced_custom_object", drop_none(body))
+            result = await self._create(drop_none(body))
         elif (current["metadata"].get("labels") or {}).get(SOURCE_LABEL) != "true":
             raise Conflict(f"a Knative service {h.name!r} exists that faastui did not deploy",
                            hint="pick another --name, or delete it with kubectl")
@@ -335,8 +337,7 @@ class KnativeBackend(KubeAccess, Backend):
 
     async def remove(self, fn: str) -> None:
         try:
-            await self._custom(f"delete the Knative service {fn}",
-                               "delete_namespaced_custom_object", fn)
+            await self._delete(fn)
         except NotFound:
             await self._ksvc(fn)  # the right error, with a did-you-mean
             raise

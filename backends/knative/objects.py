@@ -1,8 +1,8 @@
 """Knative and Kubernetes objects <-> the faastui model, for the Knative adapter.
 
 Pure functions over the API's JSON (dicts), no I/O: a ksvc and its pods -> Function,
-a Node object and its pods -> Node, a pod -> its placement state, and a handler ->
-the ksvc manifest faastui deploys. The constants name the API group, labels and
+a pod -> its placement state, and a handler -> the ksvc manifest faastui deploys (nodes
+are the shared view's, ``backends.kube``). The constants name the API group, labels and
 annotations the adapter reads and writes.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from ..agent import HARNESS, HandlerSource, harness_env
 from ..errors import InvalidRequest
-from ..model import Function, Node
+from ..model import Function
 from ..quantities import limits, memory_mb, quantity
 
 GROUP, VERSION, PLURAL = "serving.knative.dev", "v1", "services"
@@ -51,16 +51,23 @@ def _node_name(pod: dict) -> str:
 
 
 def pod_state(pod: dict) -> str | None:
-    """``warm``, ``cold`` or None (no placement): see the package docstring."""
+    """``warm``, ``starting`` or None (no placement): see the package docstring."""
     phase = (pod.get("status") or {}).get("phase")
     if pod["metadata"].get("deletionTimestamp") or phase not in ("Pending", "Running"):
         return None
     ready = _condition(pod, "Ready").get("status") == "True"
-    return "warm" if phase == "Running" and ready else "cold"
+    return "warm" if phase == "Running" and ready else "starting"
 
 
 def function_from_ksvc(obj: dict, pods: list[dict], invocations: int = 0) -> Function:
     """A model Function from a ksvc and its pods."""
+    running = [p for p in pods if pod_state(p) and p["status"].get("phase") == "Running"]
+    return function_from_counts(obj, len(running), sum(pod_state(p) == "warm" for p in running),
+                                invocations=invocations)
+
+
+def function_from_counts(obj: dict, running: int, ready: int, invocations: int = 0) -> Function:
+    """A model Function from a ksvc, its Running pods and how many of them are Ready."""
     meta = obj.get("metadata") or {}
     annotations, spec = _template(obj)
     container = (spec.get("containers") or [{}])[0]
@@ -75,36 +82,15 @@ def function_from_ksvc(obj: dict, pods: list[dict], invocations: int = 0) -> Fun
                        ("knative/max-scale", annotations.get(MAX_SCALE))):
         if value:
             labels[key] = str(value)
-    running = [p for p in pods if pod_state(p) and p["status"].get("phase") == "Running"]
     ours = labels.get(SOURCE_LABEL) == "true"
     entry = annotations.get(ENTRY_ANNOTATION)
     return Function(
         name=meta.get("name", ""), image=container.get("image", ""),
         runtime="python" if ours else "knative",
         handler=f"handler:{entry}" if ours and entry else "",
-        replicas=len(running), available_replicas=sum(pod_state(p) == "warm" for p in running),
+        replicas=running, available_replicas=ready,
         memory_mb=_mb(limits.get("memory")), cpus=round(quantity(limits.get("cpu")), 3),
         timeout_s=float(spec.get("timeoutSeconds") or 0), labels=labels, invocations=invocations)
-
-
-def node_from(obj: dict, pods: list[dict]) -> Node:
-    """A model Node from a Node object and the live pods on it."""
-    status = obj.get("status") or {}
-    alloc = status.get("allocatable") or status.get("capacity") or {}
-    address = next((a.get("address", "") for a in status.get("addresses") or []
-                    if a.get("type") == "InternalIP"), "")
-    cpu = mem = 0.0
-    for pod in pods:
-        for c in (pod.get("spec") or {}).get("containers") or []:
-            requests = (c.get("resources") or {}).get("requests") or {}
-            cpu += quantity(requests.get("cpu"))
-            mem += quantity(requests.get("memory"))
-    return Node(name=obj["metadata"]["name"], address=address,
-                ready=_condition(obj, "Ready").get("status") == "True",
-                cpus=round(quantity(alloc.get("cpu")), 3), memory_mb=_mb(alloc.get("memory")),
-                used_cpus=round(cpu, 3), used_memory_mb=_mb(mem),
-                labels=dict(obj["metadata"].get("labels") or {}),
-                max_containers=int(quantity(alloc.get("pods"))), containers=len(pods))
 
 
 # ---- a handler -> the ksvc faastui deploys ------------------------------------------------

@@ -119,7 +119,7 @@ def placement_cell(counts: dict[str, int] | None, palette: Palette) -> Text:
     if not counts:
         return _placement_cell(0, 0, 0, palette, False)
     return _placement_cell(counts.get("busy", 0), counts.get("warm", 0), counts.get("prewarm", 0),
-                           palette, True)
+                           palette, True, counts.get("starting", 0))
 
 
 @lru_cache(maxsize=4096)
@@ -148,15 +148,15 @@ def _metric_cell(used: float, total: float, label: str, palette: Palette, width:
 
 
 @lru_cache(maxsize=1024)
-def _placement_cell(busy: int, warm: int, prewarm: int, palette: Palette, any_: bool) -> Text:
+def _placement_cell(busy: int, warm: int, prewarm: int, palette: Palette, any_: bool, starting: int = 0) -> Text:
     if not any_:
         return Text("·", style=palette.dim)
     text = Text()
-    shown = [(s, n) for s, n in (("busy", busy), ("warm", warm), ("prewarm", prewarm)) if n]
+    shown = [(s, n) for s, n in (("busy", busy), ("warm", warm), ("prewarm", prewarm), ("starting", starting)) if n]
     if not shown:
         return Text("cold", style=palette.cold)
     for i, (state, n) in enumerate(shown):
         if i:
             text.append(" ")
-        text.append(f"{state[0]}{n}", style=getattr(palette, state))
+        text.append(f"{state[0]}{n}", style=getattr(palette, state, palette.warn))
     return text

@@ -1,173 +1,166 @@
-"""A FAKE Kubernetes API server with a FAKE Knative Serving controller, for tests.
+"""A FAKE Kubernetes API server (with a FAKE Knative Serving controller), for tests.
 
-Kubernetes and Knative cannot run here (no Docker, no cluster), so this module stands
-in for them. It is written from the public API specs (the Kubernetes API conventions:
-Status objects, resourceVersion/generation, list kinds, JSON merge patch; the Knative
-Serving v1 ``Service`` resource: spec.template, status.url, status.conditions,
-latestCreated/ReadyRevisionName, the ``serving.knative.dev/*`` pod labels) and it is
-strict about them, so the adapter cannot lean on leniency a real API server lacks:
+Kubernetes and Knative cannot run here (no Docker, no cluster), so this module stands in for
+them. It is written from the public API reference and "Kubernetes API Concepts" (Status
+objects, resourceVersion, list kinds, label and field selectors, paged lists, watch streams
+with bookmarks and 410 Gone, JSON merge patch), the metrics.k8s.io v1beta1 API of
+metrics-server, core v1 Events, and Knative Serving v1. It is strict about them, so the code
+under test cannot lean on leniency a real API server lacks, and it shares nothing with it:
 
 - every request needs ``Authorization: Bearer <token>`` (401 Status otherwise);
-- errors are ``kind: Status`` objects: 404 NotFound, 409 AlreadyExists / Conflict (a
-  stale resourceVersion), 422 Invalid (a name that is not a DNS-1123 label, a Service
-  without containers or image), 415 for a patch type custom resources do not support;
-- only the routes the Knative adapter uses exist; any other path is a 404 Status.
+- errors are ``kind: Status`` objects: 400 BadRequest (a malformed selector, a bad
+  parameter), 403 Forbidden (``forbid_cluster_pods``: listing pods at the cluster scope),
+  404 NotFound, 405 MethodNotAllowed (a watch of metrics), 409 AlreadyExists / Conflict, 410
+  Expired (a stale continue token), 422 Invalid, 415 for an unsupported patch type;
+- lists and watches: see kube_store.py (encoded once, paged with ``limit``/``continue``, watch
+  from a resourceVersion, BOOKMARK events every ``bookmark_interval`` s, an ERROR event with a
+  410 Status for a version older than the history, synthetic ADDED events for unset/"0");
+- only the routes below exist; any other path is a 404 Status.
 
-Routes: ``GET /api/v1/nodes``, ``GET /api/v1/pods``, ``GET
-/api/v1/namespaces/{ns}/pods`` (``labelSelector``), ``GET
-/api/v1/namespaces/{ns}/pods/{pod}/log`` (``container``, ``tailLines``), ``GET|POST
-/apis/serving.knative.dev/v1/namespaces/{ns}/services`` and ``GET|PATCH|DELETE
-.../services/{name}`` (PATCH: ``application/merge-patch+json``, what the kubernetes
-client sends for custom objects).
+Routes: ``GET /version``; ``GET /api/v1/nodes[/{name}]``; ``GET /api/v1/pods``, ``GET|POST
+/api/v1/namespaces/{ns}/pods``, ``GET|DELETE .../pods/{name}``, ``GET .../pods/{name}/log``
+(``container``, ``tailLines``); ``GET /api/v1/events``, ``GET /api/v1/namespaces/{ns}/events``;
+``GET|POST /api/v1/namespaces/{ns}/services``, ``GET|DELETE .../services/{name}``; ``GET
+/apis/metrics.k8s.io/v1beta1`` (discovery), ``.../nodes[/{name}]``, ``.../pods``,
+``.../namespaces/{ns}/pods`` (``metrics=False``: a cluster without metrics-server, 404); and
+Knative's ``/apis/serving.knative.dev/v1/namespaces/{ns}/services[/{name}]`` (kube_knative.py).
+Collections take ``watch=1``.
 
-The controller (one thread) reconciles a Service after each spec change: revision
-``{name}-{generation:05d}``; if the container is ``command: ["python", "-c", X]`` in a
-``python:*`` image it STARTS A REAL PROCESS per pod (``sys.executable -c X`` with the
-container's env, ``PORT`` = a free loopback port, logs to a file the log route serves),
-waits for it to answer, creates Running/Ready Pods on the fake nodes, switches traffic to
-the new revision and stops the old one; Ready=True with ``status.url =
-http://{name}.{ns}.example.com``. Any other image or command never starts: the Pod stays
-Pending in ImagePullBackOff and Ready=False with the message Knative would give (the last
-ready revision keeps serving, as on Knative). Pods per revision = max(1, min-scale,
-initial-scale), capped by max-scale and by ``MAX_PODS``; the fake never scales to zero.
+A pod created through the API is scheduled by a fake scheduler (``spec.nodeName``,
+``nodeSelector``, required node affinity on node labels and ``metadata.name``; not-ready
+nodes carry the ``node.kubernetes.io/not-ready`` NoSchedule taint): a fit is bound with a
+``Scheduled`` event, none stays Pending with ``PodScheduled=False`` and a ``FailedScheduling``
+Warning. A fake kubelet then starts it after ``kubelet_delay`` s (Running, Ready, events
+Pulled/Created/Started); an image in ``missing_images`` ends in ImagePullBackOff instead. Such
+pods run no process (their images cannot run here). A DELETE sets ``deletionTimestamp`` and
+the kubelet removes the pod after ``kubelet_delay``.
 
-The fake also plays the cluster's ingress: ``ingress_url`` routes each request by its
-``Host`` header to a process of the Service's ready revision (the usual ``curl -H "Host:
-hello.default.example.com" http://INGRESS`` of Knative). It also takes absolute-form
-requests, as an HTTP proxy does, so a client can call ``status.url`` itself without any
-name lookup (``HTTP_PROXY=ingress_url``). ``stop()`` ends every process, thread and
-socket it started.
+Faults for tests: ``stall()`` holds every request and silences every watch until
+``unstall()``; ``break_watches()`` cuts every watch connection; ``compact()`` drops the
+change history (the next watch from an older version gets 410). ``tls=True`` serves HTTPS
+with the test-only key pair in tests/fakes/tls/ (for 127.0.0.1), and
+``service_account(dir)`` writes an in-cluster service account (token, ca.crt) for it.
+``stop()`` ends every process, thread and socket it started.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import http.client
 import http.server
 import itertools
 import json
-import os
 import queue
 import re
 import shutil
 import socket
-import subprocess
-import sys
+import ssl
 import tempfile
 import threading
 import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
-__all__ = ["FakeKube", "fake_kube", "MAX_PODS"]
+from .kube_knative import GROUP, MAX_PODS, KnativeMixin, merge_patch, proxy_to_ingress
+from .kube_kubelet import KubeletMixin
+from .kube_metrics import MetricsMixin
+from .kube_services import ServicesMixin
+from .kube_store import ApiError, Store
 
-GROUP, VERSION = "serving.knative.dev", "v1"
-MAX_PODS = 4
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_KSVC = re.compile(rf"^/apis/{re.escape(GROUP)}/{VERSION}/namespaces/([^/]+)/services"
-                   r"(?:/([^/]+))?$")
-_PODS = re.compile(r"^/api/v1/namespaces/([^/]+)/pods$")
-_POD_LOG = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/log$")
+__all__ = ["FakeKube", "fake_kube", "MAX_PODS", "ApiError", "merge_patch", "TLS_DIR", "rfc3339"]
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def merge_patch(target, patch):
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge_patch(out.get(key), value)
-    return out
+TLS_DIR = Path(__file__).with_name("tls")
+METRICS = "/apis/metrics.k8s.io/v1beta1"
+_NS = r"/api/v1/namespaces/([^/]+)"
+_ROUTES = [(re.compile(p + "$"), name) for p, name in (
+    (r"/version", "version"),
+    (r"/api/v1/nodes", "nodes"), (r"/api/v1/nodes/([^/]+)", "node"),
+    (r"/api/v1/pods", "all_pods"), (_NS + r"/pods", "pods"), (_NS + r"/pods/([^/]+)", "pod"),
+    (_NS + r"/pods/([^/]+)/log", "pod_log"),
+    (r"/api/v1/events", "all_events"), (_NS + r"/events", "events"),
+    (_NS + r"/services", "services"), (_NS + r"/services/([^/]+)", "service"),
+    (METRICS, "metrics_discovery"), (METRICS + r"/nodes", "node_metrics"),
+    (METRICS + r"/nodes/([^/]+)", "node_metric"), (METRICS + r"/pods", "all_pod_metrics"),
+    (METRICS + r"/namespaces/([^/]+)/pods", "pod_metrics"),
+    (rf"/apis/{re.escape(GROUP)}/v1/namespaces/([^/]+)/services", "ksvcs"),
+    (rf"/apis/{re.escape(GROUP)}/v1/namespaces/([^/]+)/services/([^/]+)", "ksvc"),
+)]
 
 
-class ApiError(Exception):
-    """A Kubernetes Status the handler sends back."""
-
-    def __init__(self, code: int, reason: str, message: str, details: dict | None = None):
-        super().__init__(message)
-        self.code, self.reason, self.message, self.details = code, reason, message, details
-
-    def status(self) -> dict:
-        body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": self.message, "reason": self.reason, "code": self.code}
-        if self.details:
-            body["details"] = self.details
-        return body
+def rfc3339(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _not_found(name: str) -> ApiError:
-    return ApiError(404, "NotFound", f'services.{GROUP} "{name}" not found',
-                    {"name": name, "group": GROUP, "kind": "services"})
+def watching(query: dict) -> bool:
+    return query.get("watch") in ("1", "true")
 
 
-class _Pod:
-    """A fake pod: its API object and, when it runs, a real process."""
-
-    def __init__(self, obj: dict, process: subprocess.Popen | None = None, port: int = 0,
-                 log: Path | None = None):
-        self.obj, self.process, self.port, self.log = obj, process, port, log
-
-    @property
-    def name(self) -> str:
-        return self.obj["metadata"]["name"]
-
-
-class FakeKube:
-    """The fake API server + controller + ingress. Use ``fake_kube()`` or start()/stop()."""
+class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin):
+    """The fake API server + controllers + ingress. Use ``fake_kube()`` or start()/stop()."""
 
     def __init__(self, token: str = "test-token", nodes: int = 2, not_ready_nodes: int = 1,
-                 serving: bool = True):
+                 serving: bool = True, *, metrics: bool = True, bookmark_interval: float = 1.0,
+                 history: int = 20_000, tls: bool = False, kubelet_delay: float = 0.05,
+                 forbid_cluster_pods: bool = False, node_prefix: str = "kn-node-",
+                 clock=time.time, record_requests: bool = True):
         self.token = token
         self.serving = serving  # False: a cluster without Knative Serving's CRDs
-        self.rv = itertools.count(1000)
+        self.metrics = metrics  # False: a cluster without metrics-server
+        self.bookmark_interval = bookmark_interval
+        self.tls = tls
+        self.kubelet_delay = kubelet_delay
+        self.forbid_cluster_pods = forbid_cluster_pods
+        self.clock = clock
+        self.record_requests = record_requests
+        self.store = Store(history=history)
         self.lock = threading.RLock()
-        self.ksvcs: dict[tuple[str, str], dict] = {}
-        self.pods: dict[str, list[_Pod]] = {}  # revision name -> its pods
+        self.revisions: dict = {}  # Knative revision name -> its RevisionPods
         self.routes: dict[str, str] = {}  # host -> revision serving it
         self.requests: list[tuple[str, str]] = []  # (method, path) of every API request
+        self.usage: dict[str, dict] = {}  # node -> metrics.k8s.io usage {cpu, memory}
+        self.pod_usage: dict[tuple[str, str], dict] = {}  # (ns, pod) -> usage of each container
+        self.pod_logs: dict[tuple[str, str], list[str]] = {}  # (ns, pod) -> log lines
+        self.missing_images: set[str] = set()
         self.workdir = Path(tempfile.mkdtemp(prefix="fake-kube-"))
-        self.nodes = [self._node(f"kn-node-{i + 1}", i, ready=True) for i in range(nodes)]
-        self.nodes += [self._node(f"kn-node-{nodes + i + 1}", nodes + i, ready=False)
-                       for i in range(not_ready_nodes)]
-        self._ready_nodes = itertools.cycle([n["metadata"]["name"] for n in self.nodes
-                                             if n["status"]["conditions"][-1]["status"] == "True"])
+        self._cluster_ip = itertools.count(10)
+        for i in range(nodes + not_ready_nodes):
+            self.add_node(f"{node_prefix}{i + 1}", ready=i < nodes, index=i)
+        self._ready_nodes = itertools.cycle([f"{node_prefix}{i + 1}" for i in range(nodes)]
+                                            or [f"{node_prefix}1"])
         self._round_robin: dict[str, itertools.cycle] = {}
         self._work: queue.Queue = queue.Queue()
+        self._kubelet_jobs: list = []  # a heap of (due, seq, (step, ns, name)); kube_kubelet.py
+        self._kubelet_cv = threading.Condition()
+        self._stopping = threading.Event()
+        self._stalled = threading.Event()
+        self._kubelet_busy = False
         self._threads: list[threading.Thread] = []
         self._servers: list[http.server.ThreadingHTTPServer] = []
         self._connections: set[socket.socket] = set()
+        self._watch_connections: set[socket.socket] = set()
         self.api_url = self.ingress_url = ""
 
-    # ---- life cycle ---------------------------------------------------------------------
+    # ---- life cycle -----------------------------------------------------------------------
     def start(self) -> "FakeKube":
-        api = self._serve(_ApiHandler)
+        api = self._serve(_ApiHandler, tls=self.tls)
         ingress = self._serve(_IngressHandler)
-        self.api_url = f"http://127.0.0.1:{api.server_address[1]}"
+        scheme = "https" if self.tls else "http"
+        self.api_url = f"{scheme}://127.0.0.1:{api.server_address[1]}"
         self.ingress_url = f"http://127.0.0.1:{ingress.server_address[1]}"
-        controller = threading.Thread(target=self._controller, name="fake-knative-controller",
-                                      daemon=True)
-        controller.start()
-        self._threads.append(controller)  # last: stop() joins it first
+        for target, name in ((self.kubelet, "fake-kubelet"),
+                             (self.controller, "fake-knative-controller")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
         return self
 
-    def _serve(self, handler) -> http.server.ThreadingHTTPServer:
+    def _serve(self, handler, tls: bool = False) -> http.server.ThreadingHTTPServer:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(TLS_DIR / "cert.pem", TLS_DIR / "key.pem")
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         server.daemon_threads = False  # so server_close() joins every handler thread
         server.fake = self  # type: ignore[attr-defined]
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -178,15 +171,19 @@ class FakeKube:
         return server
 
     def stop(self) -> None:
-        """End the controller, the servers, every connection, thread and process."""
+        """End the controllers, the servers, every connection, thread and process."""
+        self._stopping.set()
+        self._stalled.clear()
         self._work.put(None)
-        self._threads[-1].join(timeout=30)  # the controller: no reconcile after this
+        self.stop_kubelet()
+        for thread in self._threads[-2:]:  # kubelet and controller: no change after this
+            thread.join(timeout=30)
         for server in self._servers:
             server.shutdown()  # no new connections
         with self.lock:
             conns = list(self._connections)
-            pods = [p for ps in self.pods.values() for p in ps]
-            self.pods.clear()
+            pods = [p for ps in self.revisions.values() for p in ps]
+            self.revisions.clear()
             self.routes.clear()
         for conn in conns:  # idle keep-alive connections end their handler threads
             with contextlib.suppress(OSError):
@@ -204,104 +201,226 @@ class FakeKube:
         ctx = {"cluster": "fake", "user": "fake-user"}
         if namespace:
             ctx["namespace"] = namespace
+        cluster = {"server": self.api_url}
+        if self.tls:
+            cluster["certificate-authority"] = str(TLS_DIR / "cert.pem")
         data = {"apiVersion": "v1", "kind": "Config", "current-context": context,
-                "clusters": [{"name": "fake", "cluster": {"server": self.api_url}}],
+                "clusters": [{"name": "fake", "cluster": cluster}],
                 "users": [{"name": "fake-user", "user": {"token": token or self.token}}],
                 "contexts": [{"name": context, "context": ctx}]}
         path.write_text(json.dumps(data, indent=1))  # JSON is YAML
         return path
 
-    # ---- what tests look at -------------------------------------------------------------
-    def processes(self, name: str | None = None) -> list[subprocess.Popen]:
-        """The live processes (of Service ``name``, or all)."""
+    def service_account(self, folder: Path, namespace: str = "default") -> dict[str, str]:
+        """Write a pod's service account files (token, ca.crt, namespace) into ``folder``;
+        returns the environment a pod sees (KUBERNETES_SERVICE_HOST/PORT)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "token").write_text(self.token)
+        (folder / "namespace").write_text(namespace)
+        shutil.copy(TLS_DIR / "cert.pem", folder / "ca.crt")
+        port = urlsplit(self.api_url).port
+        return {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(port)}
+
+    # ---- faults ---------------------------------------------------------------------------
+    def stall(self) -> None:
+        """Hold every request, and silence every watch, until ``unstall()``."""
+        self._stalled.set()
+
+    def unstall(self) -> None:
+        self._stalled.clear()
+
+    def break_watches(self) -> None:
+        """Cut every open watch connection (an API server restart, a network cut)."""
         with self.lock:
-            pods = [p for ps in self.pods.values() for p in ps]
-        return [p.process for p in pods if p.process is not None and p.process.poll() is None
-                and (name is None or p.obj["metadata"]["labels"][f"{GROUP}/service"] == name)]
+            conns = list(self._watch_connections)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def compact(self) -> None:
+        """Drop the change history: a watch from an older version is answered 410."""
+        self.store.compact()
+
+    def watch_count(self) -> int:
+        with self.lock:
+            return len(self._watch_connections)
 
     def wait_idle(self, timeout: float = 10.0) -> None:
-        """Wait until the controller has nothing queued."""
+        """Wait until the controller and the kubelet have nothing queued."""
         deadline = time.monotonic() + timeout
-        while (self._work.unfinished_tasks and time.monotonic() < deadline):
+        while ((self._work.unfinished_tasks or self.pending_work())
+               and time.monotonic() < deadline):
             time.sleep(0.02)
 
-    # ---- objects ------------------------------------------------------------------------
-    def _meta(self, name: str, namespace: str | None = None) -> dict:
-        meta = {"name": name, "uid": str(uuid.uuid4()), "resourceVersion": str(next(self.rv)),
-                "creationTimestamp": _now()}
+    # ---- objects ----------------------------------------------------------------------------
+    def now(self) -> str:
+        return rfc3339(self.clock())
+
+    def meta(self, name: str, namespace: str | None = None) -> dict:
+        meta = {"name": name, "uid": str(uuid.uuid4()), "creationTimestamp": self.now()}
         if namespace:
             meta["namespace"] = namespace
         return meta
 
-    def _node(self, name: str, index: int, ready: bool) -> dict:
-        return {"metadata": dict(self._meta(name), labels={
+    def add_node(self, name: str, *, ready: bool = True, index: int | None = None,
+                 cpu: str = "4", allocatable_cpu: str = "3800m", memory: str = "7Gi",
+                 pods: str = "110", labels: dict | None = None) -> dict:
+        index = len(self.store.objects["nodes"]) if index is None else index
+        node = {"metadata": dict(self.meta(name), labels={
                     "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                    "node-role.kubernetes.io/worker": ""}),
+                    "node-role.kubernetes.io/worker": "", **(labels or {})}),
                 "spec": {},
-                "status": {"capacity": {"cpu": "4", "memory": "8148348Ki", "pods": "110"},
-                           "allocatable": {"cpu": "3800m", "memory": "7Gi", "pods": "110"},
-                           "addresses": [{"type": "InternalIP", "address": f"10.0.0.{index + 10}"},
+                "status": {"capacity": {"cpu": cpu, "memory": "8148348Ki", "pods": pods},
+                           "allocatable": {"cpu": allocatable_cpu, "memory": memory, "pods": pods},
+                           "addresses": [{"type": "InternalIP",
+                                          "address": f"10.0.{index // 250}.{index % 250 + 10}"},
                                          {"type": "Hostname", "address": name}],
                            "conditions": [{"type": "MemoryPressure", "status": "False"},
-                                          {"type": "Ready", "status": str(ready),
-                                           "reason": "KubeletReady" if ready
-                                           else "NodeStatusUnknown"}]}}
+                                          {"type": "Ready", "status": "True"}]}}
+        self._set_ready(node, ready)
+        return self.store.put("nodes", node)
 
-    def _all_pods(self) -> list[dict]:
-        with self.lock:
-            return [copy.deepcopy(p.obj) for ps in self.pods.values() for p in ps]
+    def _set_ready(self, node: dict, ready: bool) -> None:
+        node["status"]["conditions"][-1].update(
+            status=str(ready), reason="KubeletReady" if ready else "NodeStatusUnknown")
+        taints = [t for t in node["spec"].get("taints") or []
+                  if t["key"] != "node.kubernetes.io/not-ready"]
+        if not ready:
+            taints.append({"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"})
+        node["spec"]["taints"] = taints
 
-    def _bump(self, obj: dict) -> None:
-        obj["metadata"]["resourceVersion"] = str(next(self.rv))
+    def set_node_ready(self, name: str, ready: bool) -> None:
+        node = self.store.get("nodes", "", name)
+        self._set_ready(node, ready)
+        self.store.put("nodes", node)
+        self.add_event("Node", "", name, "NodeReady" if ready else "NodeNotReady",
+                       f"Node {name} status is now: {'NodeReady' if ready else 'NodeNotReady'}",
+                       component="node-controller")
 
-    # ---- the API -----------------------------------------------------------------------
+    def set_usage(self, node: str, cpu: str, memory: str) -> None:
+        """The usage metrics-server reports for ``node`` (e.g. "1500m", "2Gi")."""
+        self.usage[node] = {"cpu": cpu, "memory": memory}
+
+    def add_event(self, kind: str, ns: str, name: str, reason: str, message: str, *,
+                  type: str = "Normal", component: str = "kubelet", host: str | None = None,
+                  at: float | None = None, uid: str = "") -> dict:
+        """Record a core v1 Event about object ``kind`` ns/name."""
+        at = self.clock() if at is None else at
+        event_ns = ns or "default"
+        obj = {"metadata": {"name": f"{name}.{uuid.uuid4().hex[:16]}", "namespace": event_ns,
+                            "uid": str(uuid.uuid4()), "creationTimestamp": rfc3339(at)},
+               "involvedObject": {"kind": kind, "name": name, "apiVersion": "v1",
+                                  **({"namespace": ns} if ns else {}), **({"uid": uid} if uid else {})},
+               "reason": reason, "message": message, "type": type,
+               "source": {"component": component, **({"host": host} if host else {})},
+               "firstTimestamp": rfc3339(at), "lastTimestamp": rfc3339(at), "count": 1,
+               "eventTime": None, "reportingComponent": component,
+               "reportingInstance": host or ""}
+        return self.store.put("events", obj)
+
+    def pod_event(self, pod: dict, type: str, reason: str, message: str,
+                  component: str = "kubelet") -> None:
+        meta = pod["metadata"]
+        self.add_event("Pod", meta["namespace"], meta["name"], reason, message, type=type,
+                       component=component, host=(pod.get("spec") or {}).get("nodeName"),
+                       uid=meta.get("uid", ""))
+
+    def put_pod(self, obj: dict) -> dict:
+        return self.store.put("pods", obj)
+
+    def remove_pod(self, ns: str, name: str) -> None:
+        self.store.delete("pods", ns, name)
+        self.pod_logs.pop((ns, name), None)
+
+    # ---- the API ---------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: dict, headers, body: bytes):
-        """One API request -> (status, content type, payload). Raises ApiError."""
-        self.requests.append((method, path))
-        if headers.get("Authorization") != f"Bearer {self.token}":
+        """One API request -> (status, payload) or (status, ctype, bytes) or a stream."""
+        if self.record_requests:
+            self.requests.append((method, path))
+        scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or token.strip() != self.token:  # as the API server reads it
             raise ApiError(401, "Unauthorized", "Unauthorized")
-        if path == "/api/v1/nodes" and method == "GET":
-            return 200, {"kind": "NodeList", "apiVersion": "v1",
-                         "metadata": {"resourceVersion": str(next(self.rv))},
-                         "items": copy.deepcopy(self.nodes)}
-        if path == "/api/v1/pods" and method == "GET":
-            return 200, self._pod_list(self._all_pods(), query)
-        if (m := _PODS.match(path)) and method == "GET":
-            return 200, self._pod_list([p for p in self._all_pods()
-                                        if p["metadata"]["namespace"] == m[1]], query)
-        if (m := _POD_LOG.match(path)) and method == "GET":
-            return self._pod_log(m[1], m[2], query)
-        if (m := _KSVC.match(path)) and self.serving:
-            ns, name = m[1], m[2]
-            if name is None and method == "GET":
-                with self.lock:
-                    items = [copy.deepcopy(o) for (n, _), o in sorted(self.ksvcs.items())
-                             if n == ns]
-                return 200, {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ServiceList",
-                             "metadata": {"resourceVersion": str(next(self.rv))}, "items": items}
-            if name is None and method == "POST":
-                return 201, self._create(ns, self._json(body))
-            if name is not None and method == "GET":
-                with self.lock:
-                    if (ns, name) not in self.ksvcs:
-                        raise _not_found(name)
-                    return 200, copy.deepcopy(self.ksvcs[ns, name])
-            if name is not None and method == "PATCH":
-                ctype = (headers.get("Content-Type") or "").split(";")[0].strip()
-                if ctype != "application/merge-patch+json":
-                    raise ApiError(415, "UnsupportedMediaType",
-                                   f"the body of the request was in an unknown format - accepted "
-                                   f"media types include: application/merge-patch+json "
-                                   f"(got {ctype or 'none'})")
-                return 200, self._patch(ns, name, self._json(body))
-            if name is not None and method == "DELETE":
-                return 200, self._delete(ns, name)
-            raise ApiError(405, "MethodNotAllowed",
-                           "the server does not allow this method on the requested resource")
-        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        for pattern, name in _ROUTES:
+            if m := pattern.match(path):
+                args = [unquote(a) for a in m.groups()]
+                if name in ("ksvcs", "ksvc"):
+                    if not self.serving:
+                        break
+                    return self.ksvc_request(method, args[0], args[1] if len(args) > 1 else None,
+                                             query, headers, body)
+                if name.endswith("metrics") or name.endswith("metric") or name == "metrics_discovery":
+                    if not self.metrics:
+                        break
+                route = getattr(self, f"_route_{name}")
+                return route(method, *args, query=query, body=body)
+        raise ApiError(404, "NotFound", "the server could not find the requested resource",
+                       {})
 
+    def _only(self, method: str, *allowed: str) -> None:
+        if method not in allowed:
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on "
+                                                    "the requested resource")
+
+    def watch_stream(self, key: str, ns: str | None, query: dict):
+        return "stream", self.store.watch(key, ns, query, bookmark_interval=self.bookmark_interval,
+                                          stopped=self._stopping.is_set,
+                                          paused=self._stalled.is_set)
+
+    def _collection(self, key: str, ns: str | None, method: str, query: dict):
+        self._only(method, "GET")
+        if watching(query):
+            return self.watch_stream(key, ns, query)
+        return 200, "application/json", self.store.list(key, ns, query)
+
+    def _route_version(self, method, *, query, body):
+        self._only(method, "GET")
+        return 200, {"major": "1", "minor": "30", "gitVersion": "v1.30.0-fake",
+                     "platform": "linux/amd64"}
+
+    def _route_nodes(self, method, *, query, body):
+        return self._collection("nodes", None, method, query)
+
+    def _route_node(self, method, name, *, query, body):
+        self._only(method, "GET")
+        return 200, self._get("nodes", "", name)
+
+    def _get(self, key: str, ns: str, name: str) -> dict:
+        obj = self.store.get(key, ns, name)
+        if obj is None:
+            raise ApiError(404, "NotFound", f'{key} "{name}" not found', {"name": name, "kind": key})
+        return obj
+
+    def _route_all_pods(self, method, *, query, body):
+        if self.forbid_cluster_pods:
+            raise ApiError(403, "Forbidden", 'pods is forbidden: User "system:serviceaccount:'
+                           'default:faastui" cannot list resource "pods" in API group "" at the '
+                           "cluster scope", {"kind": "pods"})
+        return self._collection("pods", None, method, query)
+
+    def _route_pods(self, method, ns, *, query, body):
+        if method == "POST":
+            return 201, self.create_pod(ns, self.json_body(body))
+        return self._collection("pods", ns, method, query)
+
+    def _route_pod(self, method, ns, name, *, query, body):
+        self._only(method, "GET", "DELETE")
+        if method == "DELETE":
+            return 200, self.delete_pod(ns, name)
+        return 200, self._get("pods", ns, name)
+
+    def _route_pod_log(self, method, ns, name, *, query, body):
+        self._only(method, "GET")
+        return self.pod_log(ns, name, query)
+
+    def _route_all_events(self, method, *, query, body):
+        return self._collection("events", None, method, query)
+
+    def _route_events(self, method, ns, *, query, body):
+        return self._collection("events", ns, method, query)
+
+    # ---- bodies ------------------------------------------------------------------------------
     @staticmethod
-    def _json(body: bytes) -> dict:
+    def json_body(body: bytes) -> dict:
         try:
             data = json.loads(body or b"null")
         except ValueError as exc:
@@ -309,340 +428,6 @@ class FakeKube:
         if not isinstance(data, dict):
             raise ApiError(400, "BadRequest", "the request body must be a JSON object")
         return data
-
-    @staticmethod
-    def _selector(text: str):
-        """An equality-based label selector (``a=b,c``) -> a predicate on labels."""
-        terms = []
-        for term in filter(None, (t.strip() for t in text.split(","))):
-            key, sep, value = term.partition("=")
-            if sep and value.startswith("="):
-                value = value[1:]
-            if not key or "!" in key or (sep and not _DNS1123_LABEL.match(value or "a")):
-                raise ApiError(400, "BadRequest", f"unable to parse requirement: {term!r}")
-            terms.append((key, value if sep else None))
-        return lambda labels: all(k in labels and (v is None or labels[k] == v) for k, v in terms)
-
-    def _pod_list(self, pods: list[dict], query: dict) -> dict:
-        if "labelSelector" in query:
-            match = self._selector(query["labelSelector"])
-            pods = [p for p in pods if match(p["metadata"].get("labels") or {})]
-        return {"kind": "PodList", "apiVersion": "v1",
-                "metadata": {"resourceVersion": str(next(self.rv))}, "items": pods}
-
-    def _pod_log(self, ns: str, name: str, query: dict):
-        with self.lock:
-            found = [p for ps in self.pods.values() for p in ps
-                     if p.name == name and p.obj["metadata"]["namespace"] == ns]
-        if not found:
-            raise ApiError(404, "NotFound", f'pods "{name}" not found',
-                           {"name": name, "kind": "pods"})
-        pod = found[0]
-        names = [c["name"] for c in pod.obj["spec"]["containers"]]
-        container = query.get("container")
-        if container is None:
-            raise ApiError(400, "BadRequest", f"a container name must be specified for pod {name}, "
-                                              f"choose one of: [{' '.join(names)}]")
-        if container not in names:
-            raise ApiError(400, "BadRequest", f"container {container} is not valid for pod {name}")
-        if container != "user-container":
-            return 200, "text/plain", b""
-        if pod.log is None:
-            raise ApiError(400, "BadRequest", f'container "{container}" in pod "{name}" is waiting '
-                                              f"to start: trying and failing to pull image")
-        lines = pod.log.read_text(errors="replace").splitlines(keepends=True)
-        if "tailLines" in query:
-            try:
-                tail = int(query["tailLines"])
-            except ValueError:
-                raise ApiError(400, "BadRequest", "tailLines must be an integer") from None
-            lines = lines[-tail:] if tail > 0 else []
-        return 200, "text/plain", "".join(lines).encode()
-
-    def _validate(self, obj: dict, ns: str) -> None:
-        if obj.get("apiVersion") != f"{GROUP}/{VERSION}" or obj.get("kind") != "Service":
-            raise ApiError(400, "BadRequest",
-                           f"the API version in the data ({obj.get('apiVersion')}) does not "
-                           f"match the expected API version ({GROUP}/{VERSION})")
-        meta = obj.get("metadata") or {}
-        name = meta.get("name") or ""
-        if meta.get("namespace", ns) != ns:
-            raise ApiError(400, "BadRequest", "the namespace of the provided object does not match "
-                                              "the namespace sent on the request")
-        causes = []
-        if not name or len(name) > 63 or not _DNS1123_LABEL.match(name):
-            causes.append({"reason": "FieldValueInvalid", "field": "metadata.name",
-                           "message": f"Invalid value: {name!r}: a lowercase RFC 1123 label must "
-                                      "consist of lower case alphanumeric characters or '-'"})
-        template = (obj.get("spec") or {}).get("template") or {}
-        containers = (template.get("spec") or {}).get("containers")
-        if not containers:
-            causes.append({"reason": "FieldValueRequired", "field": "spec.template.spec.containers",
-                           "message": "missing field(s): spec.template.spec.containers"})
-        elif len(containers) > 1 or not (containers[0] or {}).get("image"):
-            causes.append({"reason": "FieldValueRequired",
-                           "field": "spec.template.spec.containers[0].image",
-                           "message": "missing field(s): spec.template.spec.containers[0].image"})
-        if causes:
-            raise ApiError(422, "Invalid", f'Service.{GROUP} "{name}" is invalid: '
-                           + "; ".join(f"{c['field']}: {c['message']}" for c in causes),
-                           {"name": name, "group": GROUP, "kind": "Service", "causes": causes})
-
-    @staticmethod
-    def _default(obj: dict) -> None:
-        """What Knative's defaulting webhook fills in."""
-        spec = obj["spec"]["template"].setdefault("spec", {})
-        spec.setdefault("timeoutSeconds", 300)
-        spec.setdefault("containerConcurrency", 0)
-        for c in spec["containers"]:
-            c.setdefault("name", "user-container")
-        obj["spec"].setdefault("traffic", [{"latestRevision": True, "percent": 100}])
-
-    def _create(self, ns: str, obj: dict) -> dict:
-        self._validate(obj, ns)
-        obj.pop("status", None)
-        name = obj["metadata"]["name"]
-        with self.lock:
-            if (ns, name) in self.ksvcs:
-                raise ApiError(409, "AlreadyExists", f'services.{GROUP} "{name}" already exists',
-                               {"name": name, "group": GROUP, "kind": "services"})
-            meta = obj["metadata"]
-            for key in ("uid", "resourceVersion", "creationTimestamp", "generation"):
-                meta.pop(key, None)
-            meta.update(self._meta(name, ns), generation=1)
-            self._default(obj)
-            obj["status"] = {"observedGeneration": 0, "conditions": [
-                {"type": t, "status": "Unknown", "reason": "Deploying"}
-                for t in ("ConfigurationsReady", "Ready", "RoutesReady")]}
-            self.ksvcs[ns, name] = obj
-            self._work.put((ns, name))
-            return copy.deepcopy(obj)
-
-    def _patch(self, ns: str, name: str, patch: dict) -> dict:
-        with self.lock:
-            if (ns, name) not in self.ksvcs:
-                raise _not_found(name)
-            old = self.ksvcs[ns, name]
-            want_rv = (patch.get("metadata") or {}).get("resourceVersion")
-            if want_rv is not None and want_rv != old["metadata"]["resourceVersion"]:
-                raise ApiError(409, "Conflict",
-                               f'Operation cannot be fulfilled on services.{GROUP} "{name}": the '
-                               "object has been modified; please apply your changes to the "
-                               "latest version and try again",
-                               {"name": name, "group": GROUP, "kind": "services"})
-            patch = dict(patch)
-            patch.pop("status", None)  # status is a subresource
-            new = merge_patch(old, patch)
-            for key in ("name", "namespace", "uid", "creationTimestamp", "generation"):
-                new["metadata"][key] = old["metadata"].get(key)
-            new["metadata"] = {k: v for k, v in new["metadata"].items() if v is not None}
-            self._validate(new, ns)
-            self._default(new)
-            if new["spec"] != old["spec"]:
-                new["metadata"]["generation"] = old["metadata"]["generation"] + 1
-                self._work.put((ns, name))
-            self._bump(new)
-            self.ksvcs[ns, name] = new
-            return copy.deepcopy(new)
-
-    def _delete(self, ns: str, name: str) -> dict:
-        with self.lock:
-            obj = self.ksvcs.pop((ns, name), None)
-            if obj is None:
-                raise _not_found(name)
-            pods = self._take_pods(ns, name)
-            self.routes.pop(f"{name}.{ns}.example.com", None)
-        self._stop_pods(pods)
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                "details": {"name": name, "group": GROUP, "kind": "services",
-                            "uid": obj["metadata"]["uid"]}}
-
-    def _take_pods(self, ns: str, name: str, keep: str | None = None) -> list[_Pod]:
-        """Remove (from the API) the pods of Service ns/name except revision ``keep``."""
-        taken = []
-        for rev in list(self.pods):
-            pods = self.pods[rev]
-            labels = pods[0].obj["metadata"]["labels"] if pods else {}
-            if (labels.get(f"{GROUP}/service") == name and rev != keep
-                    and pods[0].obj["metadata"]["namespace"] == ns):
-                taken += self.pods.pop(rev)
-        return taken
-
-    @staticmethod
-    def _stop_pods(pods: list[_Pod]) -> None:
-        for pod in pods:
-            if pod.process is not None and pod.process.poll() is None:
-                pod.process.terminate()
-        for pod in pods:
-            if pod.process is not None:
-                try:
-                    pod.process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pod.process.kill()
-                    pod.process.wait(timeout=5)
-
-    # ---- the controller ----------------------------------------------------------------
-    def _controller(self) -> None:
-        while True:
-            item = self._work.get()
-            try:
-                if item is None:
-                    return
-                self._reconcile(*item)
-            except Exception:  # a broken reconcile must not kill the controller
-                import traceback
-                traceback.print_exc()
-            finally:
-                self._work.task_done()
-
-    def _set_status(self, ns: str, name: str, generation: int, **status) -> None:
-        with self.lock:
-            obj = self.ksvcs.get((ns, name))
-            if obj is None or obj["metadata"]["generation"] != generation:
-                return
-            obj["status"] = dict(obj.get("status") or {}, observedGeneration=generation, **status)
-            self._bump(obj)
-
-    @staticmethod
-    def _conditions(state: str, reason: str = "", message: str = "") -> list[dict]:
-        """ConfigurationsReady and Ready carry ``state`` (and why, unless True)."""
-        out = []
-        for t in ("ConfigurationsReady", "Ready"):
-            cond = {"type": t, "status": state, "lastTransitionTime": _now()}
-            if state != "True":
-                cond.update(reason=reason, message=message)
-            out.append(cond)
-        out.append({"type": "RoutesReady", "status": "True" if state == "True" else "Unknown",
-                    "lastTransitionTime": _now()})
-        return out
-
-    def _reconcile(self, ns: str, name: str) -> None:
-        with self.lock:
-            obj = copy.deepcopy(self.ksvcs.get((ns, name)))
-        if obj is None:
-            return
-        gen = obj["metadata"]["generation"]
-        if obj["status"].get("observedGeneration") == gen:
-            return
-        rev = f"{name}-{gen:05d}"
-        template = obj["spec"]["template"]
-        annotations = (template.get("metadata") or {}).get("annotations") or {}
-        container = template["spec"]["containers"][0]
-        self._set_status(ns, name, gen, latestCreatedRevisionName=rev, conditions=self._conditions(
-            "Unknown", "RevisionMissing", f'Configuration "{name}" is waiting for a Revision to '
-                                          "become ready."))
-        command = container.get("command") or []
-        image = container["image"]
-        runnable = image.startswith("python:") and len(command) == 3 and command[:2] == [
-            "python", "-c"]
-        if not runnable:
-            pod = _Pod(self._pod_object(ns, name, rev, container, running=False))
-            with self.lock:
-                self.pods.setdefault(rev, []).append(pod)
-            self._set_status(ns, name, gen, conditions=self._conditions(
-                "False", "RevisionFailed",
-                f'Revision "{rev}" failed with message: Back-off pulling image "{image}".'))
-            return
-        count = max(1, int(annotations.get("autoscaling.knative.dev/min-scale") or 0),
-                    int(annotations.get("autoscaling.knative.dev/initial-scale") or 0))
-        if int(annotations.get("autoscaling.knative.dev/max-scale") or 0) > 0:
-            count = min(count, int(annotations["autoscaling.knative.dev/max-scale"]))
-        pods, failure = [], None
-        for _ in range(min(count, MAX_PODS)):
-            pod, failure = self._start_pod(ns, name, rev, container, command[2])
-            pods.append(pod)
-            if failure:
-                break
-        with self.lock:
-            still = self.ksvcs.get((ns, name))
-            current = still is not None and still["metadata"]["generation"] == gen
-            if current:
-                self.pods[rev] = pods
-        if not current:  # deleted or changed while the processes started
-            self._stop_pods(pods)
-            return
-        if failure:
-            self._stop_pods([p for p in pods if p.process is not None])
-            self._set_status(ns, name, gen, conditions=self._conditions(
-                "False", "RevisionFailed", f'Revision "{rev}" failed with message: {failure}.'))
-            return
-        host = f"{name}.{ns}.example.com"
-        with self.lock:
-            self.routes[host] = rev
-            self._round_robin[rev] = itertools.cycle(range(len(pods)))
-            old = self._take_pods(ns, name, keep=rev)
-        self._stop_pods(old)
-        self._set_status(ns, name, gen, latestReadyRevisionName=rev, url=f"http://{host}",
-                         address={"url": f"http://{name}.{ns}.svc.cluster.local"},
-                         traffic=[{"revisionName": rev, "latestRevision": True, "percent": 100}],
-                         conditions=self._conditions("True"))
-
-    def _pod_object(self, ns: str, name: str, rev: str, container: dict, running: bool) -> dict:
-        pod_name = f"{rev}-deployment-{uuid.uuid4().hex[:10]}-{uuid.uuid4().hex[:5]}"
-        meta = self._meta(pod_name, ns)
-        meta["labels"] = {f"{GROUP}/service": name, f"{GROUP}/revision": rev,
-                          f"{GROUP}/configuration": name, "app": rev}
-        user = {"name": "user-container", "image": container["image"],
-                "resources": container.get("resources") or {}}
-        proxy = {"name": "queue-proxy", "image": "gcr.io/knative-releases/queue:fake",
-                 "resources": {"requests": {"cpu": "25m"}}}
-        if running:
-            status = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
-                      "containerStatuses": [{"name": c, "ready": True, "state": {"running": {
-                          "startedAt": _now()}}} for c in ("queue-proxy", "user-container")]}
-        else:
-            status = {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False",
-                                                          "reason": "ContainersNotReady"}],
-                      "containerStatuses": [{"name": "user-container", "ready": False, "state": {
-                          "waiting": {"reason": "ImagePullBackOff",
-                                      "message": "Back-off pulling image "
-                                                 f'"{container["image"]}"'}}}]}
-        return {"metadata": meta, "spec": {"nodeName": next(self._ready_nodes),
-                                           "containers": [user, proxy]}, "status": status}
-
-    def _start_pod(self, ns: str, name: str, rev: str, container: dict, program: str):
-        """Start one pod's process; (pod, failure message or None)."""
-        port = _free_port()
-        env = {e["name"]: str(e.get("value", "")) for e in container.get("env") or []}
-        env.update(PORT=str(port), FAASTUI_BIND="127.0.0.1", K_SERVICE=name, K_REVISION=rev,
-                   K_CONFIGURATION=name, PATH=os.environ.get("PATH", "/usr/bin:/bin"),
-                   HOME=str(self.workdir), PYTHONDONTWRITEBYTECODE="1")
-        obj = self._pod_object(ns, name, rev, container, running=True)
-        log = self.workdir / f"{obj['metadata']['name']}.log"
-        with open(log, "wb") as out:
-            try:
-                proc = subprocess.Popen([sys.executable, "-c", program], env=env,
-                                        stdin=subprocess.DEVNULL, stdout=out,
-                                        stderr=subprocess.STDOUT)
-            except OSError as exc:  # e.g. E2BIG: an env var over the kernel's limit
-                obj["status"]["phase"] = "Failed"
-                return _Pod(obj), f"Container failed to start: {exc.strerror}"
-        pod = _Pod(obj, proc, port, log)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
-                obj["status"] = {"phase": "Running", "conditions": [
-                    {"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
-                    "containerStatuses": [{"name": "user-container", "ready": False, "state": {
-                        "waiting": {"reason": "CrashLoopBackOff"}}}]}
-                return pod, f"Container failed with: {tail[0]} (exit code {proc.returncode})"
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    return pod, None
-            except OSError:
-                time.sleep(0.03)
-        return pod, "Container did not listen on $PORT in time"
-
-    # ---- the ingress ------------------------------------------------------------------
-    def upstream(self, host: str) -> int | None:
-        """The port of a ready process serving ``host`` (round robin), or None."""
-        with self.lock:
-            rev = self.routes.get(host.split(":")[0])
-            pods = self.pods.get(rev or "", [])
-            if not pods:
-                return None
-            return pods[next(self._round_robin[rev]) % len(pods)].port
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -661,14 +446,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def finish(self):
         with self.fake.lock:
             self.fake._connections.discard(self.connection)
+            self.fake._watch_connections.discard(self.connection)
         with contextlib.suppress(OSError):
             super().finish()
 
-    def _body(self) -> bytes:
+    def read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _send(self, status: int, ctype: str, payload: bytes, extra: dict | None = None) -> None:
+    def send(self, status: int, ctype: str, payload: bytes, extra: dict | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(payload)))
@@ -683,47 +469,47 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class _ApiHandler(_Handler):
     def _serve(self):
+        fake = self.fake
+        while fake._stalled.is_set() and not fake._stopping.is_set():
+            time.sleep(0.02)  # a stalled API server: the request waits, unanswered
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        body = self._body()
+        body = self.read_body()
         try:
-            result = self.fake.handle(self.command, parts.path, query, self.headers, body)
+            result = fake.handle(self.command, parts.path, query, self.headers, body)
         except ApiError as err:
-            return self._send(err.code, "application/json", json.dumps(err.status()).encode())
+            return self.send(err.code, "application/json", json.dumps(err.status()).encode())
+        if result[0] == "stream":
+            return self._stream(result[1])
         if len(result) == 3:
             status, ctype, payload = result
-            return self._send(status, ctype, payload)
+            return self.send(status, ctype, payload)
         status, obj = result
-        self._send(status, "application/json", json.dumps(obj).encode())
+        self.send(status, "application/json", json.dumps(obj).encode())
+
+    def _stream(self, lines) -> None:
+        with self.fake.lock:
+            self.fake._watch_connections.add(self.connection)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for line in lines:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:  # the client went away, or break_watches() cut the connection
+            self.close_connection = True
+        finally:
+            with self.fake.lock:
+                self.fake._watch_connections.discard(self.connection)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
 
 class _IngressHandler(_Handler):
     def _serve(self):
-        body = self._body()
-        host = self.headers.get("Host") or ""
-        path = self.path
-        if "://" in path:  # absolute form: the client uses the ingress as its HTTP proxy
-            parts = urlsplit(path)
-            host = parts.netloc or host
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        port = self.fake.upstream(host)
-        if port is None:
-            return self._send(404, "text/plain", b"")
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        try:
-            headers = {k: v for k, v in self.headers.items()
-                       if k.lower() not in ("host", "connection", "content-length")}
-            conn.request(self.command, path, body=body, headers=headers)
-            resp = conn.getresponse()
-            payload = resp.read()
-        except OSError as exc:
-            return self._send(503, "text/plain", f"upstream unavailable: {exc}".encode())
-        finally:
-            conn.close()
-        self._send(resp.status, resp.getheader("Content-Type") or "application/octet-stream",
-                   payload, {"X-Served-By": f"127.0.0.1:{port}"})
+        proxy_to_ingress(self, self.fake)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
