@@ -35,7 +35,8 @@ from ..errors import BackendError, InvalidRequest
 from .durable import cluster_from_dict, cluster_to_dict, load_state, write_json_atomic
 from .nodes import NodeSpec
 
-__all__ = ["main", "load_cluster", "resolve_cluster", "write_json_atomic", "listen_urls"]
+__all__ = ["main", "load_cluster", "resolve_cluster", "write_json_atomic", "listen_urls",
+           "route_error_reporter"]
 
 DEFAULT_PORT = 8080
 DEFAULT_DRAIN_S = 10.0
@@ -137,6 +138,15 @@ def listen_urls(addresses: list[tuple[str, int]]) -> list[str]:
     return [f"http://[{h}]:{p}" if ":" in h else f"http://{h}:{p}" for h, p in addresses]
 
 
+def route_error_reporter(engine):
+    """The HTTP server's ``on_error``: a bug in a route goes to engine.log with its
+    traceback, and to the engine's events in a line (the client gets a 500)."""
+    def on_error(req, exc):
+        log.error("%s %s failed", req.method, req.path, exc_info=exc)
+        engine.event("error", error=f"{req.path}: internal error: {type(exc).__name__}: {exc}")
+    return on_error
+
+
 def _setup_logging(state: Path) -> None:
     """Everything to ``<state>/engine.log``; warnings also to a terminal in the foreground."""
     path = state / "engine.log"
@@ -206,13 +216,10 @@ async def _serve(args, state: Path, specs, settings, redis_srv, token: str | Non
         if health["status"] != "up":
             redis_changed("down", {"exit": health.get("last_exit")})
 
-    def on_error(req, exc):
-        log.error("%s %s failed", req.method, req.path, exc_info=exc)
-        engine.event("error", error=f"{req.path}: internal error: {type(exc).__name__}: {exc}")
-
     functions_dir = Path(args.functions_dir) if args.functions_dir else None
     server = HttpServer(build_router(engine, stop.set, functions_dir),
-                        auth=make_auth(args.host, token), on_error=on_error, limits=limits)
+                        auth=make_auth(args.host, token), on_error=route_error_reporter(engine),
+                        limits=limits)
     port = await server.start(args.host, args.port)
     listen = listen_urls(server.addresses)
     host_for_url = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host

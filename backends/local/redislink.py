@@ -55,6 +55,7 @@ class RedisLink:
         self.status = "up" if client is not None else "none"
         self.detail: dict = {}
         self.down_since: float | None = None
+        self.waiting = 0  # calls waiting for Redis to come back
         self._back: asyncio.Event | None = None
 
     def _event(self) -> asyncio.Event:
@@ -84,13 +85,14 @@ class RedisLink:
         if not self.degraded:
             return []
         since = time.strftime("%H:%M:%S", time.localtime(self.down_since or time.time()))
+        waiting = f"; {self.waiting} call(s) waiting for it" if self.waiting else ""
         if self.status == "failed":
             why = self.detail.get("error", "it does not start")
-            return [f"redis: down since {since} and not coming back ({why}); queues, async "
-                    "results and the workflow wait for it"]
+            return [f"redis: down since {since}, restarting with backoff ({why}); queues, "
+                    f"async results and the workflow wait for it{waiting}"]
         how = self.detail.get("exit", "it stopped")
-        return [f"redis: down since {since} ({how}); restarting it, queues, async results "
-                "and the workflow wait for it"]
+        return [f"redis: down since {since} ({how}); restarting it; queues, async results "
+                f"and the workflow wait for it{waiting}"]
 
     async def call(self, what: str, op: Callable[..., Awaitable[Any]], *args,
                    wait_s: float | None = None, **kwargs) -> Any:
@@ -103,26 +105,38 @@ class RedisLink:
         if self.client is None:
             raise Unreachable(f"{what} needs Redis, and the engine has none")
         deadline = time.monotonic() + (self.wait_s if wait_s is None else wait_s)
-        while True:
-            try:
-                return await op(*args, **kwargs)
-            except (RedisConnectionError, RedisTimeoutError) as exc:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise Unreachable(f"{what}: Redis does not answer ({_one_line(exc)})",
-                                      hint="the engine restarts it; try again in a moment, "
-                                           "and see `faastui status`") from None
-                back = self._event()
-                if back.is_set():  # the supervisor has not noticed yet: look again shortly
-                    await asyncio.sleep(min(remaining, _POLL_S))
-                    continue
-                try:  # woken as soon as the supervisor says it is back
-                    async with asyncio.timeout(min(remaining, 0.5)):
-                        await back.wait()
-                except TimeoutError:
-                    pass
-            except RedisError as exc:
-                raise BackendError(f"{what}: Redis refused it: {_one_line(exc)}") from None
+        waited = False
+        try:
+            while True:
+                try:
+                    return await op(*args, **kwargs)
+                except (RedisConnectionError, RedisTimeoutError) as exc:
+                    if not waited:
+                        waited = True
+                        self.waiting += 1
+                    await self._wait_back(what, exc, deadline)
+                except RedisError as exc:
+                    raise BackendError(f"{what}: Redis refused it: {_one_line(exc)}") from None
+        finally:
+            if waited:
+                self.waiting -= 1
+
+    async def _wait_back(self, what: str, exc: Exception, deadline: float) -> None:
+        """Wait for Redis to come back, until ``deadline``; then ``Unreachable``."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise Unreachable(f"{what}: Redis does not answer ({_one_line(exc)})",
+                              hint="the engine restarts it; try again in a moment, "
+                                   "and see `faastui status`") from None
+        back = self._event()
+        if back.is_set():  # the supervisor has not noticed yet: look again shortly
+            await asyncio.sleep(min(remaining, _POLL_S))
+            return
+        try:  # woken as soon as the supervisor says it is back
+            async with asyncio.timeout(min(remaining, 0.5)):
+                await back.wait()
+        except TimeoutError:
+            pass
 
 
 def _one_line(exc: BaseException) -> str:
