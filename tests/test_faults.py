@@ -134,6 +134,7 @@ def test_while_redis_is_down_the_engine_says_degraded_and_waits(tmp_path, breaka
 
         status = cli("status").stdout
         assert "state:" in status and "degraded" in status and "redis: down since" in status
+        assert "redis: down since" in _dashboard_status(engine)
         queues = cli("queues", code=1)
         assert queues.stdout == ""
         lines = queues.stderr.strip().splitlines()
@@ -158,6 +159,21 @@ def test_while_redis_is_down_the_engine_says_degraded_and_waits(tmp_path, breaka
         assert use(engine, lambda b: b.snapshot()).errors == []
         assert "state:" in cli("status").stdout and "degraded" not in cli("status").stdout
         cli("queues")
+
+
+def _dashboard_status(engine) -> str:
+    """The dashboard's status line after its first snapshot (Textual's Pilot)."""
+    from faastui.tui.app import Dashboard
+
+    async def go():
+        app = Dashboard(engine.backend, interval=30.0, remember_theme=False)
+        async with app.run_test(size=(170, 50)) as pilot:
+            deadline = time.monotonic() + FAILSAFE_S
+            while app.refreshes < 1:
+                assert time.monotonic() < deadline, "no first snapshot"
+                await pilot.pause(0.05)
+            return str(app.query_one("#status").render())
+    return run(go())
 
 
 def test_a_workflow_run_survives_a_redis_kill(fresh_engine):
