@@ -350,3 +350,14 @@ def test_a_function_log_is_rotated_at_its_cap(tmp_path):
     assert files == ["chatty.log", "chatty.log.1", "chatty.log.2"]
     assert max(sizes) <= 20000 and sum(sizes) <= 60000
     assert last == [f"line {i:06d} " + "x" * 80 for i in (19997, 19998, 19999)]
+
+
+def test_a_clean_stop_waits_for_running_async_calls(tmp_path):
+    state = tmp_path / "state"
+    with running_engine(state, nodes=1) as engine:
+        call_id = use(engine, lambda b: _deploy_and_call(b, "sleep", {"ms": 1500}))
+        wait_for(lambda: use(engine, lambda b: b.snapshot()).placements and any(
+            p.state == "busy" for p in use(engine, lambda b: b.snapshot()).placements), "the call")
+    with running_engine(state) as again:  # `down` drained it: its result is in Redis
+        result = use(again, lambda b: b.result(call_id, wait=10))
+    assert result.status == "ok" and result.result["slept_ms"] >= 1500

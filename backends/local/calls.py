@@ -89,6 +89,8 @@ class CallsMixin:
                                     "engine": self._id_prefix})
         fut = asyncio.get_running_loop().create_future()
         self.pending[call_id] = fut
+        if spec.labels.get("faastui.io/long-running") == "true":
+            self.loop_calls.add(call_id)  # a loop (the workflow's): a stop does not wait for it
 
         async def run():
             try:
@@ -103,6 +105,7 @@ class CallsMixin:
                                    "it was not re-run", "ended_at": time.time()}
             self.unsaved[call_id] = record
             self.pending.pop(call_id, None)
+            self.loop_calls.discard(call_id)
             if not fut.done():
                 fut.set_result(record)
             await self._save_result(call_id, record)
@@ -192,20 +195,23 @@ class CallsMixin:
             marked += 1
         return marked
 
+    def _draining(self) -> list:
+        return [f for cid, f in self.pending.items() if cid not in self.loop_calls]
+
     async def drain(self, timeout: float) -> int:
-        """Wait up to ``timeout`` for running async calls and unsaved results. Returns
-        how many were still running at the end."""
+        """Wait up to ``timeout`` for running async calls (not loops: they run until told
+        to stop) and unsaved results. Returns how many calls were still running."""
         try:
             async with asyncio.timeout(timeout):
-                while self.pending or self.unsaved:
-                    waiting = list(self.pending.values())
+                while self._draining() or self.unsaved:
+                    waiting = self._draining()
                     if waiting:
                         await asyncio.wait(waiting)
                     else:
                         await asyncio.sleep(0.05)  # the saver is waiting for Redis
         except TimeoutError:
             pass
-        return len(self.pending)
+        return len(self._draining())
 
     # ---- dispatch ------------------------------------------------------------------------
     async def dispatch(self, data: bytes, steps: list[tuple[str | None, str]],

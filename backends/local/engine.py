@@ -65,6 +65,7 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin):
         self.log_limits = log_limits or LogLimits()
         self.logs: dict[str, FunctionLog] = {}  # unit -> its log file (one writer: us)
         self.fetched: set[str] = set()  # of those, the ones fetched from memory
+        self.loop_calls: set[str] = set()  # pending async calls of long-running functions
         self.queue_watcher = queue_watcher
         self.nodes: dict[str, NodeRuntime] = {
             spec.name: NodeRuntime(spec, on_lost=self._on_container_lost,
@@ -114,7 +115,7 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin):
 
     async def stop(self, drain_s: float = 0.0) -> None:
         """Stop; with ``drain_s``, first wait that long for running async calls."""
-        if drain_s > 0 and (self.pending or self.unsaved):
+        if drain_s > 0 and (self._draining() or self.unsaved):
             left = await self.drain(drain_s)
             if left:
                 log.warning("%d async call(s) still running after %gs; they end as "
