@@ -361,3 +361,35 @@ def test_a_clean_stop_waits_for_running_async_calls(tmp_path):
     with running_engine(state) as again:  # `down` drained it: its result is in Redis
         result = use(again, lambda b: b.result(call_id, wait=10))
     assert result.status == "ok" and result.result["slept_ms"] >= 1500
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11: the workflow controller relaunches dead "
+                   "workers but not a dead collector (or emitter); the run stalls")
+def test_a_workflow_run_survives_its_collector_being_killed(fresh_engine):
+    from backends.workflow.controller import RunConfig, WorkflowController
+    from backends.workflow.launchers import EngineLauncher
+    from backends.workflow.phases import steady
+
+    async def setup(b):
+        for role in ("emitter", "collector", "worker"):
+            await b.deploy(FUNCTIONS / role)
+        return (await b.info())["redis_url"]
+    url = use(fresh_engine, setup)
+    killed = []
+
+    def chaos(status):
+        if not killed and status.completed >= 200:
+            [pid] = [e["pid"] for e in use(fresh_engine, lambda b: b.events())
+                     if e["kind"] == "start" and e.get("unit") == "collector"]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    controller = WorkflowController(url, EngineLauncher(lambda: LocalBackend(fresh_engine.url)),
+                                    RunConfig(tasks=800, workers=2, tick_s=0.05,
+                                              workload=steady(400.0, task_duration_ms=1.0)),
+                                    on_tick=chaos)
+    try:
+        summary = controller.run(timeout_s=12)
+    finally:
+        controller.close()
+    assert killed and summary.state == "done" and summary.lost == 0

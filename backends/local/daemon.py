@@ -220,6 +220,7 @@ async def _serve(args, state: Path, specs, settings, redis_srv, token: str | Non
     server = HttpServer(build_router(engine, stop.set, functions_dir),
                         auth=make_auth(args.host, token), on_error=route_error_reporter(engine),
                         limits=limits)
+    server.hold()  # requests wait until the engine has restored its functions and state
     port = await server.start(args.host, args.port)
     listen = listen_urls(server.addresses)
     host_for_url = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
@@ -227,6 +228,7 @@ async def _serve(args, state: Path, specs, settings, redis_srv, token: str | Non
         host_for_url = f"[{host_for_url}]"
     engine.gateway_url = f"http://{host_for_url}:{port}"  # where local clients connect
     await engine.start()
+    server.open()
     info = {"pid": os.getpid(), "host": args.host, "port": port, "url": engine.gateway_url,
             "listen": listen, "redis_url": redis_url,
             "redis_tcp_url": getattr(redis_srv, "tcp_url", None),
@@ -247,7 +249,11 @@ async def _serve(args, state: Path, specs, settings, redis_srv, token: str | Non
         await server.stop_listening()
         drain = args.drain if args.drain is not None else float(
             settings.get("drain_s", DEFAULT_DRAIN_S))
-        await engine.stop(drain_s=drain)
+        busy, _ = await asyncio.gather(server.drain(drain), engine.drain(drain))
+        if busy:
+            log.warning("%d request(s) still running after %gs; their connections close", busy,
+                        drain)
+        await engine.stop()
         await server.close()
         if redis_client is not None:
             await redis_client.aclose()

@@ -215,7 +215,7 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin):
             node.containers.pop(c.id, None)
             c.kill()
             raise
-        self.event("start", unit=unit, node=node.name, container=c.id,
+        self.event("start", unit=unit, node=node.name, container=c.id, pid=c.pid,
                    cold_start_ms=round(c.cold_start_ms, 3))
         return c
 
@@ -385,7 +385,9 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin):
                 info = await c.wait_exit()
                 self._retire(c, "crashed")
                 out.status = "crashed"
-                out.error = f"{spec.name} crashed ({describe_exit(info)}); its worker was replaced"
+                how = describe_exit(info) if info is not None or c.node.proc is c.zygote \
+                    else "its node's zygote died and took it along"
+                out.error = f"{spec.name} crashed ({how}); its worker was replaced"
                 out.http_status = 500
         except asyncio.CancelledError:
             c.kill()

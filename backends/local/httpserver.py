@@ -351,6 +351,7 @@ class _Conn(asyncio.Protocol):
                 resp = await self.server.handle(req)
                 if self.closing:  # the client went away while we worked
                     break
+                keep = keep and not self.server.draining
                 self._write(resp, keep)
                 if not keep:
                     self.transport.close()
@@ -396,6 +397,8 @@ class HttpServer:
         self.server: asyncio.base_events.Server | None = None
         self._sweeper: asyncio.Task | None = None
         self.sweeps = 0  # sweeper rounds so far (tests wait on it)
+        self.draining = False  # stopping: answer what is asked, keep no connection alive
+        self._open: asyncio.Event | None = None  # requests wait for it (see open())
 
     def spawn(self, coro):
         task = asyncio.get_running_loop().create_task(coro)
@@ -403,7 +406,18 @@ class HttpServer:
         task.add_done_callback(self.tasks.discard)
         return task
 
+    def hold(self) -> None:
+        """Accept connections but hold their requests until ``open()`` (while starting)."""
+        if self._open is None:
+            self._open = asyncio.Event()
+
+    def open(self) -> None:
+        if self._open is not None:
+            self._open.set()
+
     async def handle(self, req: Request) -> Response:
+        if self._open is not None and not self._open.is_set():
+            await self._open.wait()
         handler, params, known = self.router.match(req.method, req.path)
         if handler is None:
             if known:
@@ -445,6 +459,24 @@ class HttpServer:
         """Accept no new connection; those open are served on."""
         if self.server is not None:
             self.server.close()
+
+    async def drain(self, timeout: float) -> int:
+        """Stop keeping connections alive, close the idle ones, and wait up to ``timeout``
+        for the requests being served. Returns how many connections were still busy."""
+        self.draining = True
+        self.open()
+        deadline = _now() + timeout
+        while True:
+            busy = 0
+            for conn in list(self.conns):
+                if conn.busy or conn.queue:
+                    busy += 1
+                elif conn.phase == "idle" and not conn.closing:
+                    conn.closing = True
+                    conn.transport.close()
+            if not busy or _now() >= deadline:
+                return busy
+            await asyncio.sleep(0.01)
 
     async def close(self) -> None:
         if self._sweeper is not None:
