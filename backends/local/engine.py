@@ -26,8 +26,9 @@ from ..errors import (BackendError, CapacityExceeded, FunctionNotFound, InvalidR
                       Unreachable, did_you_mean)
 from . import packages
 from .calls import CallOutcome, CallsMixin
-from .deploy import DeployMixin, load_msg
+from .deploy import DeployMixin
 from .durable import DURABLE_EVENTS, DurableMixin
+from .failures import FailuresMixin
 from .fusion import FusionMixin, GroupState
 from .logs import FunctionLog, LogLimits
 from .nodes import Container, NodeRuntime, NodeSpec, WorkerGone, describe_exit
@@ -39,10 +40,10 @@ __all__ = ["Engine", "CallOutcome", "GroupState"]  # the last two re-exported fo
 log = logging.getLogger(__name__)
 
 
-class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin):
-    """The engine. Deploy, fusion, async calls/dispatch and the durable state live in
-    their mixins (deploy.py, fusion.py, calls.py, durable.py); this class holds the
-    state they share."""
+class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
+    """The engine. Deploy, fusion, async calls/dispatch, the durable state and what is
+    done when parts die live in their mixins (deploy.py, fusion.py, calls.py,
+    durable.py, failures.py); this class holds the state they share."""
 
     def __init__(self, state_dir: Path, nodes: list[NodeSpec], *, keep_alive_s: float = 300.0,
                  gateway_url: str = "", token: str = "", redis=None, redis_url: str = "",
@@ -62,10 +63,10 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin):
         self.cluster_record = cluster_record  # what durable.py saves as the cluster
         self._saved_state = saved_state or {}
         self.unsaved: dict[str, dict] = {}  # finished async calls Redis does not have yet
-        self.log_limits = log_limits or LogLimits()
-        self.logs: dict[str, FunctionLog] = {}  # unit -> its log file (one writer: us)
         self.fetched: set[str] = set()  # of those, the ones fetched from memory
         self.loop_calls: set[str] = set()  # pending async calls of long-running functions
+        self.log_limits = log_limits or LogLimits()
+        self.logs: dict[str, FunctionLog] = {}  # unit -> its log file (one writer: us)
         self.queue_watcher = queue_watcher
         self.nodes: dict[str, NodeRuntime] = {
             spec.name: NodeRuntime(spec, on_lost=self._on_container_lost,
@@ -151,14 +152,6 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin):
         elif kind in ("error", "crash"):
             log.warning("%s: %s", kind, " ".join(f"{k}={v}" for k, v in detail.items()
                                                   if k not in ("t", "kind")))
-
-    def health_errors(self) -> list[str]:
-        """What is degraded, one line each (the snapshot's ``errors``): Redis, nodes."""
-        out = self.redis_link.errors()
-        down = [n.name for n in self.nodes.values() if not n.ready]
-        if down:
-            out.append(f"nodes: {', '.join(down)} down (zygote restarting or given up)")
-        return out
 
     # ---- names ----------------------------------------------------------------------
     def resolve(self, name: str) -> packages.FunctionSpec:
@@ -311,45 +304,6 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin):
         c.close()
         self.event("stop", unit=c.unit, node=c.node.name, container=c.id, reason=why)
         self._notify_freed()
-
-    def _on_zygote_lost(self, node: NodeRuntime) -> None:
-        """A node's zygote died: its workers died with it; start a new one."""
-        self._spawn(self._restart_node(node))
-
-    async def _restart_node(self, node: NodeRuntime) -> None:
-        code = await asyncio.get_running_loop().run_in_executor(None, node.reap_zygote)
-        now = time.time()
-        recent = [t for t in node.restarts if now - t < 60]
-        if len(recent) >= 5:
-            self.event("error", node=node.name,
-                       error=f"zygote exited (code {code}) 5 times in a minute; node left down")
-            return
-        node.restarts.append(now)
-        self.event("error", node=node.name, error=f"zygote exited (code {code}); restarting it")
-        node.start_zygote({"FAASTUI_NODE": node.name})
-        for spec in list(self.functions.values()):
-            try:
-                await node.request(load_msg(spec))
-            except BackendError as exc:
-                self.event("error", node=node.name, function=spec.name, error=f"reload: {exc}")
-        self._notify_freed()
-
-    def _on_container_lost(self, c: Container) -> None:
-        pool = self.idle.get(c.unit)
-        if pool and c in pool:
-            pool.remove(c)
-        self._notify_freed()
-        if c.state not in ("stopped", "starting") and c not in self.busy and not c.node.stopping:
-            self._spawn(self._report_lost(c))  # not ours to close, and no call to report it
-
-    async def _report_lost(self, c: Container) -> None:
-        """An idle worker died from outside (killed, or the kernel's OOM killer): an event."""
-        info = await c.wait_exit()
-        if info is None and (not c.node.ready or c.node.proc is not c.zygote):
-            return  # its zygote died and took it along: that has its own event
-        self.event("crash", unit=c.unit, node=c.node.name, container=c.id, pid=c.pid,
-                   error=f"{c.unit}: container {c.id} (pid {c.pid}) died while {c.state} "
-                         f"({describe_exit(info)}); not stopped by the engine")
 
     # ---- calls -----------------------------------------------------------------------
     async def invoke(self, fn: str, body: bytes = b"", node: str | None = None,

@@ -50,28 +50,16 @@ import time
 from pathlib import Path
 
 from backends.errors import BackendError
+from backends.local.proc import describe_returncode
 from backends.local.proc import set_pdeathsig
 
-__all__ = ["RedisServer", "find_redis_server", "describe_exit", "FSYNC_POLICIES"]
+__all__ = ["RedisServer", "find_redis_server", "FSYNC_POLICIES"]
 
 _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes with the NUL; keep a margin
 FSYNC_POLICIES = ("everysec", "always")
 _QUICK_DEATH_S = 10.0  # dying this soon after starting counts towards the backoff
 _BACKOFF_FIRST_S, _BACKOFF_MAX_S = 0.25, 30.0
 log = logging.getLogger(__name__)
-
-
-def describe_exit(returncode: int | None) -> str:
-    """``exit code N`` or ``signal N (SIGNAME)`` for a Popen return code."""
-    if returncode is None:
-        return "still running"
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = "?"
-        return f"signal {-returncode} ({name})"
-    return f"exit code {returncode}"
 
 
 def find_redis_server() -> str:
@@ -314,7 +302,7 @@ class RedisServer:
                     if self._proc is proc:
                         self._proc = None
                 self.status, self.down_since = "down", time.time()
-                self.last_exit = describe_exit(code)
+                self.last_exit = describe_returncode(code)
                 log.warning("redis-server (pid %s) died: %s; restarting it", proc.pid,
                             self.last_exit)
                 self._notify("down", exit=self.last_exit, pid=proc.pid)
