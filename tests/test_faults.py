@@ -393,3 +393,28 @@ def test_a_workflow_run_survives_its_collector_being_killed(fresh_engine):
     finally:
         controller.close()
     assert killed and summary.state == "done" and summary.lost == 0
+
+
+def test_calls_right_after_a_zygote_dies_wait_for_its_functions_to_load(fresh_engine):
+    async def deploy_all(b):
+        for fn in ("hello", "echo", "sleep", "data-processor", "json-transformer"):
+            await b.deploy(FUNCTIONS / fn)
+        return (await b.invoke("hello", {"name": "x"}, node="node-1")).status
+    assert use(fresh_engine, deploy_all) == "ok"
+    [zygote] = [p for p in psutil.Process(fresh_engine.pid).children()
+                if "backends.local.zygote" in " ".join(p.cmdline())
+                and p.environ().get("FAASTUI_NODE") == "node-1"]
+    zygote.kill()
+
+    async def hammer(b):
+        outcomes = []
+        async with asyncio.timeout(FAILSAFE_S):
+            while not outcomes or outcomes[-1] != "ok":
+                try:
+                    outcomes.append((await b.invoke("json-transformer", {"A": 1},
+                                                    node="node-1")).status)
+                except Exception as exc:  # noqa: BLE001 - what it raised is the point
+                    outcomes.append(f"{type(exc).__name__}: {exc}")
+        return outcomes
+    outcomes = use(fresh_engine, hammer)
+    assert not [o for o in outcomes if "not loaded here" in o], outcomes

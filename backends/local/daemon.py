@@ -147,8 +147,19 @@ def route_error_reporter(engine):
     return on_error
 
 
+_to_terminal = True  # False when stdout/stderr are engine.log already (started by `up`)
+
+
+def _say(message: str) -> None:
+    """A line for the log, and for the terminal when there is one."""
+    log.info("%s", message)
+    if _to_terminal:
+        print(message, flush=True)
+
+
 def _setup_logging(state: Path) -> None:
     """Everything to ``<state>/engine.log``; warnings also to a terminal in the foreground."""
+    global _to_terminal
     path = state / "engine.log"
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     root = logging.getLogger()
@@ -158,6 +169,7 @@ def _setup_logging(state: Path) -> None:
         stderr_is_log = (err.st_dev, err.st_ino) == (log_file.st_dev, log_file.st_ino)
     except (OSError, ValueError, AttributeError):
         stderr_is_log = False
+    _to_terminal = not stderr_is_log
     handler = logging.StreamHandler(sys.stderr) if stderr_is_log else logging.FileHandler(path)
     handler.setFormatter(fmt)
     root.addHandler(handler)
@@ -235,9 +247,7 @@ async def _serve(args, state: Path, specs, settings, redis_srv, token: str | Non
             "state_dir": str(state), "nodes": [s.name for s in specs], "cluster": how,
             "started_at": time.time(), "auth": bool(token)}
     write_json_atomic(state / "engine.json", info)
-    line = f"faastui engine listening on {', '.join(listen)} (pid {os.getpid()})"
-    log.info("%s; cluster %s: %s", line, how, ", ".join(s.name for s in specs))
-    print(line, flush=True)
+    _say(f"faastui engine listening on {', '.join(listen)} (pid {os.getpid()})")
     try:
         await stop.wait()
         log.info("stopping")
@@ -287,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     except BackendError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"cluster {how}: {', '.join(s.name for s in specs)}", flush=True)
+    _say(f"cluster {how}: {', '.join(s.name for s in specs)}")
     token = None
     from .api import _is_loopback
     if not _is_loopback(args.host):

@@ -47,12 +47,16 @@ class FailuresMixin:
         node.restarts.append(now)
         self.event("error", node=node.name,
                    error=f"zygote exited ({describe_returncode(code)}); restarting it")
-        node.start_zygote({"FAASTUI_NODE": node.name})
-        for spec in list(self.functions.values()):
-            try:
-                await node.request(load_msg(spec))
-            except BackendError as exc:
-                self.event("error", node=node.name, function=spec.name, error=f"reload: {exc}")
+        node.loading = True  # no container is placed here before its functions are back
+        try:
+            node.start_zygote({"FAASTUI_NODE": node.name})
+            for spec in list(self.functions.values()):
+                try:
+                    await node.request(load_msg(spec))
+                except BackendError as exc:
+                    self.event("error", node=node.name, function=spec.name, error=f"reload: {exc}")
+        finally:
+            node.loading = False
         self._notify_freed()
 
     def _on_container_lost(self, c: Container) -> None:

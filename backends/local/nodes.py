@@ -290,6 +290,7 @@ class NodeRuntime:
         self._on_lost = on_lost
         self._on_zygote_lost = on_zygote_lost
         self.ready = False
+        self.loading = False  # a restarted zygote is loading the functions again
         self.stopping = False
         self.restarts: deque[float] = deque(maxlen=10)
         self._cpu_seen: dict[int, tuple[float, float]] = {}  # pid -> (cpu seconds, when)
@@ -348,6 +349,7 @@ class NodeRuntime:
             pass
         self.control.close()
         self.control = None
+        self.by_pid.clear()  # its workers died with it; no exit report will come for them
         for fut in list(self._pending.values()):
             if not fut.done():
                 fut.set_exception(BackendError(f"node {self.name}: zygote exited"))
@@ -441,7 +443,7 @@ class NodeRuntime:
         return round(total, 3)
 
     def has_room(self, memory_mb: float) -> bool:
-        return (len(self.containers) < self.spec.max_containers
+        return (not self.loading and len(self.containers) < self.spec.max_containers
                 and self.used_memory_mb + memory_mb <= self.spec.memory_mb)
 
     def on_container_lost(self, container: Container) -> None:
