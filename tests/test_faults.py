@@ -385,11 +385,11 @@ def test_a_workflow_run_survives_its_collector_being_killed(fresh_engine):
             killed.append(pid)
 
     controller = WorkflowController(url, EngineLauncher(lambda: LocalBackend(fresh_engine.url)),
-                                    RunConfig(tasks=800, workers=2, tick_s=0.05,
+                                    RunConfig(tasks=600, workers=2, tick_s=0.05,
                                               workload=steady(400.0, task_duration_ms=1.0)),
                                     on_tick=chaos)
     try:
-        summary = controller.run(timeout_s=12)
+        summary = controller.run(timeout_s=8)
     finally:
         controller.close()
     assert killed and summary.state == "done" and summary.lost == 0
