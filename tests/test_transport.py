@@ -170,3 +170,42 @@ def test_a_cancel_as_the_answer_lands_is_not_swallowed():
                     pass
         return swallowed
     assert run(main()) == []
+
+
+def test_a_function_calling_another_through_the_gateway_never_sends_a_post_twice():
+    """runtime.Runner's own HTTP path (a handler's call to a function it is not fused with)."""
+    import http.client
+    import threading
+
+    from backends.local.runtime import Runner
+
+    loop = asyncio.new_event_loop()
+    server = ScriptedServer(["answer", "drop"])
+    started = threading.Event()
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(server.__aenter__())
+        started.set()
+        loop.run_forever()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    try:
+        runner = Runner({}, gateway=server.url)
+        assert runner.call_other("count", {"n": 1}) == (200, b'{"ok": true}')
+        with pytest.raises((ConnectionError, http.client.HTTPException)):
+            runner.call_other("count", {"n": 2})  # read by the server, then dropped
+    finally:
+        async def shut():
+            await server.__aexit__()
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in rest:
+                t.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+        asyncio.run_coroutine_threadsafe(shut(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+    assert [body for method, _, body in server.seen if method == "POST"] == [b'{"n": 1}',
+                                                                              b'{"n": 2}']
