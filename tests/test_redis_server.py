@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import time
 import socket
 import stat
 import tempfile
@@ -145,3 +147,78 @@ def test_find_redis_server_none_is_backend_error(tmp_path, monkeypatch):
     monkeypatch.setattr(redis_server.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(BackendError, match="no redis-server found"):
         find_redis_server()
+
+
+def _wait_for(condition, what: str, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def test_a_killed_server_is_restarted_at_once_with_its_data(tmp_path):
+    events = []
+    server = RedisServer(tmp_path, persist=True, on_change=lambda e, d: events.append((e, d)))
+    try:
+        server.start().supervise()
+        client = redis.Redis.from_url(server.url)
+        client.set("faastui:call:1", "result")
+        client.lpush("worker_queue", "t1", "t2")
+        first = server.pid
+        os.kill(first, signal.SIGKILL)
+        _wait_for(lambda: server.health()["status"] == "up" and server.pid not in (None, first),
+                  "the restart")
+        assert _gone(first), "the dead server was reaped, not left a zombie"
+        assert server.backoffs[0] == 0.0, "the first restart does not wait"
+        assert client.get("faastui:call:1") == b"result"  # the client reconnects by itself
+        assert client.lrange("worker_queue", 0, -1) == [b"t2", b"t1"]
+        health = server.health()
+        assert health["restarts"] == 1 and health["last_exit"] == "signal 9 (SIGKILL)"
+        assert [e for e, _ in events] == ["down", "up"]
+        assert events[0][1]["exit"] == "signal 9 (SIGKILL)"
+        assert list(tmp_path.glob("appendonly.aof")) and not list(tmp_path.glob("*.rdb"))
+    finally:
+        server.stop()
+    assert server.health()["status"] == "stopped"
+
+
+def test_a_server_that_keeps_dying_is_restarted_with_a_growing_backoff(tmp_path):
+    server = RedisServer(tmp_path / "state", persist=True)
+    real = None
+    try:
+        server.start().supervise()
+        real = server.executable
+        server.executable = _fake_executable(tmp_path / "broken", "exit 1")
+        os.kill(server.pid, signal.SIGKILL)
+        _wait_for(lambda: len(server.backoffs) >= 3, "three restart attempts")
+        assert server.health()["status"] == "failed"
+        first, second, third = server.backoffs[:3]
+        assert first == 0.0 and 0 < second < third
+        server.executable = real
+        _wait_for(lambda: server.health()["status"] == "up", "the server to come back")
+        assert redis.Redis.from_url(server.url).ping()
+    finally:
+        server.stop()
+
+
+def test_data_survives_a_stop_and_start_with_persist(tmp_path):
+    with RedisServer(tmp_path, persist=True) as server:
+        redis.Redis.from_url(server.url).set("k", "v")
+    with RedisServer(tmp_path, persist=True) as server:
+        assert redis.Redis.from_url(server.url).get("k") == b"v"
+
+
+def test_appendfsync_always_is_an_option_and_a_bad_policy_is_refused(tmp_path):
+    with RedisServer(tmp_path, persist=True, appendfsync="always") as server:
+        client = redis.Redis.from_url(server.url)
+        assert client.config_get("appendfsync") == {"appendfsync": "always"}
+        assert client.config_get("appendonly") == {"appendonly": "yes"}
+    with pytest.raises(BackendError, match="appendfsync must be one of everysec, always"):
+        RedisServer(tmp_path, persist=True, appendfsync="sometimes")
+
+
+def test_stop_ends_the_supervisor_and_leaves_no_process(tmp_path):
+    server = RedisServer(tmp_path, persist=True).start().supervise()
+    pid, thread = server.pid, server._supervisor
+    server.stop()
+    assert _gone(pid) and not thread.is_alive()

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..errors import BackendError, InvalidRequest
 from ..model import Function, Node, Placement, Snapshot
+from . import logs
 from .engine import CallOutcome, Engine
 from .call_request import answer_headers, gateway_headers, pseudo_headers, split_function_path
 from .httpserver import Request, Response, Router, error_response, json_response
@@ -47,6 +48,9 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
                     return _err(exc)
                 except ValueError as exc:
                     return error_response(400, str(exc), "invalid")
+                finally:
+                    if engine.dirty:  # on disk before the client hears it is done
+                        engine.persist()
             for m in method.split("|"):
                 router.add(m, path, wrapped)
             return fn
@@ -264,7 +268,8 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
     def snapshot_model() -> Snapshot:
         return Snapshot(nodes=node_models(), functions=function_models(),
                         placements=placements(), queues=[], qos=engine.history.qos(),
-                        fusion_groups=engine.fusion_groups(), taken_at=time.time(), errors=[])
+                        fusion_groups=engine.fusion_groups(), taken_at=time.time(),
+                        errors=engine.health_errors())
 
     def node_models() -> list[Node]:
         return [Node(name=n.name, address="127.0.0.1", ready=n.ready, cpus=n.spec.cpus,
@@ -311,13 +316,16 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
                 data["queues"] = [q.to_dict() for q in await engine.queue_watcher.apoll()]
             except BackendError as exc:
                 data["errors"].append(f"queues: {exc}")
-        if engine.redis is not None:  # [workflow hook] the workflow's deadline % in the QoS pane
+        if engine.redis is not None and not engine.redis_link.degraded:
+            # [workflow hook] the workflow's deadline % in the QoS pane
+            from redis.exceptions import RedisError
+
             from ..workflow.qos import workflow_qos
 
             try:
                 stat = await workflow_qos(engine.redis)
-            except Exception as exc:  # redis errors
-                data["errors"].append(f"workflow qos: {exc}")
+            except RedisError as exc:
+                data["errors"].append(f"qos: the workflow's figures: Redis: {exc}")
             else:
                 if stat is not None:
                     data["qos"].append(stat.to_dict())
@@ -462,8 +470,7 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
     async def v1_logs(req):
         spec = engine.resolve(req.params["name"])
         tail = int(req.query.get("tail", 100))
-        path = engine.logs_dir / f"{engine.unit_of(spec.name)}.log"
-        lines = path.read_text(errors="replace").splitlines()[-tail:] if path.exists() else []
+        lines = logs.tail(engine.logs_dir / f"{engine.unit_of(spec.name)}.log", tail)
         return json_response({"function": spec.name, "lines": lines})
 
     @route("GET", V1 + "/info")

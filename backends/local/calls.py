@@ -4,12 +4,20 @@
 plus the raw output. ``CallsMixin`` gives the engine async calls (a call id,
 the result kept in Redis until fetched or expired) and dispatch (a chain, each
 output feeding the next step, or a fan-out).
+
+No async result is lost to a Redis restart: Redis calls go through the engine's
+``RedisLink``, which waits for a restarting Redis; a finished call's record is
+kept in memory (``unsaved``, served from there) until Redis has it. A graceful
+stop waits for running async calls (``drain``); the records of calls a crashed
+engine left ``pending`` are marked ``interrupted`` at the next start (never
+re-run: the call may have done its work).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 
@@ -19,6 +27,8 @@ from ..model import Invocation
 __all__ = ["CallOutcome", "CallsMixin", "RESULT_TTL_S"]
 
 RESULT_TTL_S = 3600
+_KEY = "faastui:call:"
+log = logging.getLogger(__name__)
 
 
 class CallOutcome:
@@ -76,9 +86,12 @@ class CallsMixin:
         spec = self.resolve(fn)
         call_id = uuid.uuid4().hex
         await self._store(call_id, {"call_id": call_id, "function": spec.name,
-                                    "status": "pending", "started_at": time.time()})
+                                    "status": "pending", "started_at": time.time(),
+                                    "engine": self._id_prefix})
         fut = asyncio.get_running_loop().create_future()
         self.pending[call_id] = fut
+        if spec.labels.get("faastui.io/long-running") == "true":
+            self.loop_calls.add(call_id)  # a loop (the workflow's): a stop does not wait for it
 
         async def run():
             try:
@@ -87,46 +100,119 @@ class CallsMixin:
             except BackendError as exc:
                 record = {"call_id": call_id, "function": spec.name, "status": "error",
                           "error": str(exc), "ended_at": time.time()}
-            try:
-                await self._store(call_id, record)
-            finally:
-                self.pending.pop(call_id, None)
-                if not fut.done():
-                    fut.set_result(record)
+            except asyncio.CancelledError:  # the engine is stopping and did not wait for it
+                record = {"call_id": call_id, "function": spec.name, "status": "interrupted",
+                          "error": "the engine stopped before the call finished; "
+                                   "it was not re-run", "ended_at": time.time()}
+            self.unsaved[call_id] = record
+            self.pending.pop(call_id, None)
+            self.loop_calls.discard(call_id)
+            if not fut.done():
+                fut.set_result(record)
+            await self._save_result(call_id, record)
 
         self._spawn(run())
         return call_id
 
     async def _store(self, call_id: str, record: dict) -> None:
-        if self.redis is None:
-            raise Unreachable("async calls need Redis, and the engine has none")
-        try:
-            await self.redis.set(f"faastui:call:{call_id}", json.dumps(record, default=str),
-                                 ex=RESULT_TTL_S)
-        except Exception as exc:  # redis errors
-            raise Unreachable(f"Redis: {exc}") from None
+        await self.redis_link.call("storing an async call", self._redis_client().set,
+                                   _KEY + call_id, json.dumps(record, default=str),
+                                   ex=RESULT_TTL_S)
+
+    async def _save_result(self, call_id: str, record: dict) -> None:
+        """Store a finished call's record; while Redis is down it is served from memory.
+        A record fetched from memory meanwhile is deleted from Redis again (fetched once)."""
+        while True:
+            try:
+                if call_id not in self.fetched:
+                    await self._store(call_id, record)
+                if call_id in self.fetched:
+                    await self.redis_link.call("dropping a fetched result",
+                                               self._redis_client().delete, _KEY + call_id)
+                break
+            except Unreachable:
+                continue  # it waited its while; Redis is coming back
+            except BackendError as exc:
+                log.error("async result %s not stored: %s", call_id, exc)
+                self.event("error", error=f"async result {call_id} kept in memory only: {exc}")
+                return
+        self.unsaved.pop(call_id, None)
+        self.fetched.discard(call_id)
 
     async def result(self, call_id: str, wait: float = 0.0, keep: bool = False) -> dict:
         fut = self.pending.get(call_id)
         if fut is not None and wait > 0:
             try:
-                await asyncio.wait_for(asyncio.shield(fut), wait)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(wait):
+                    await asyncio.shield(fut)
+            except TimeoutError:
                 pass
-        if self.redis is None:
-            raise Unreachable("async calls need Redis, and the engine has none")
-        key = f"faastui:call:{call_id}"
-        try:
-            raw = await self.redis.get(key)
-        except Exception as exc:
-            raise Unreachable(f"Redis: {exc}") from None
+        if call_id in self.fetched:
+            raise NotFound(f"no result for call {call_id!r}", hint="it was fetched already")
+        record = self.unsaved.get(call_id)
+        if record is not None:  # finished, and Redis may not have it yet
+            if not keep:
+                self.unsaved.pop(call_id, None)
+                self.fetched.add(call_id)  # the saver drops it from Redis
+            return record
+        fut = self.pending.get(call_id)
+        if fut is not None and self.redis_link.degraded:  # running here: no need to ask Redis
+            return {"call_id": call_id, "status": "pending"}
+        raw = await self.redis_link.call("fetching an async result",
+                                         self._redis_client().get, _KEY + call_id)
         if raw is None:
             raise NotFound(f"no result for call {call_id!r}",
                            hint="it was fetched already, expired, or never existed")
         record = json.loads(raw)
         if record.get("status") != "pending" and not keep:
-            await self.redis.delete(key)
+            await self.redis_link.call("dropping a fetched result",
+                                       self._redis_client().delete, _KEY + call_id)
         return record
+
+    def _redis_client(self):
+        if self.redis_link.client is None:
+            raise Unreachable("async calls need Redis, and the engine has none")
+        return self.redis_link.client
+
+    async def mark_interrupted(self) -> int:
+        """At start: the calls a previous engine left ``pending`` ended with it. Mark them."""
+        client = self.redis_link.client
+        if client is None:
+            return 0
+        marked = 0
+        async for key in client.scan_iter(match=_KEY + "*", count=1000):
+            raw = await client.get(key)
+            try:
+                record = json.loads(raw) if raw else None
+            except ValueError:
+                continue
+            if not isinstance(record, dict) or record.get("status") != "pending" \
+                    or record.get("engine") == self._id_prefix:
+                continue
+            record.update(status="interrupted", ended_at=time.time(),
+                          error="the engine stopped (crashed or was killed) while this call "
+                                "ran; it was not re-run, as it may have done its work")
+            await client.set(key, json.dumps(record, default=str), ex=RESULT_TTL_S)
+            marked += 1
+        return marked
+
+    def _draining(self) -> list:
+        return [f for cid, f in self.pending.items() if cid not in self.loop_calls]
+
+    async def drain(self, timeout: float) -> int:
+        """Wait up to ``timeout`` for running async calls (not loops: they run until told
+        to stop) and unsaved results. Returns how many calls were still running."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self._draining() or self.unsaved:
+                    waiting = self._draining()
+                    if waiting:
+                        await asyncio.wait(waiting)
+                    else:
+                        await asyncio.sleep(0.05)  # the saver is waiting for Redis
+        except TimeoutError:
+            pass
+        return len(self._draining())
 
     # ---- dispatch ------------------------------------------------------------------------
     async def dispatch(self, data: bytes, steps: list[tuple[str | None, str]],

@@ -1,9 +1,10 @@
 """Start, stop and inspect the engine daemon (what `faastui up/down/status` call).
 
 The daemon runs as its own session (``start_new_session``) with its output
-in ``<state>/engine.log``. ``start`` returns once the engine answers, or
-raises with the tail of that log; ``stop`` sends SIGTERM, waits, and
-escalates to SIGKILL.
+in ``<state>/engine.log`` (moved to ``engine.log.1`` at start once it passes
+``LOG_ROTATE_BYTES``). ``start`` returns once the engine answers, or raises
+with the tail of that log; ``stop`` sends SIGTERM, waits (the engine drains
+its async calls first), and escalates to SIGKILL.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from ..errors import BackendError, Conflict
 from .client import read_engine_info
 
 __all__ = ["engine_status", "start_engine", "stop_engine", "daemon_command"]
+
+LOG_ROTATE_BYTES = 10 * 1024 * 1024
 
 
 def _alive(pid: int) -> bool:
@@ -46,7 +49,11 @@ def engine_status(state_dir: Path) -> dict | None:
 
 def daemon_command(state_dir: Path, *, cluster: Path | None = None, nodes: int | None = None,
                    host: str = "127.0.0.1", port: int = 8080, functions_dir: Path | None = None,
-                   keep_alive: float | None = None) -> list[str]:
+                   keep_alive: float | None = None, redis_fsync: str | None = None,
+                   drain: float | None = None, http: dict | None = None,
+                   logs: dict | None = None) -> list[str]:
+    """The daemon's command line. ``http`` and ``logs`` are settings (``HttpLimits``,
+    ``LogLimits``) by name, e.g. ``http={"header_timeout_s": 5}``."""
     cmd = [sys.executable, "-m", "backends.local.daemon", "--state-dir", str(state_dir),
            "--host", host, "--port", str(port)]
     if cluster is not None:
@@ -57,6 +64,13 @@ def daemon_command(state_dir: Path, *, cluster: Path | None = None, nodes: int |
         cmd += ["--functions-dir", str(functions_dir)]
     if keep_alive is not None:
         cmd += ["--keep-alive", str(keep_alive)]
+    if redis_fsync is not None:
+        cmd += ["--redis-fsync", redis_fsync]
+    if drain is not None:
+        cmd += ["--drain", str(drain)]
+    for flag, settings in (("--http", http), ("--logs", logs)):
+        for key, value in (settings or {}).items():
+            cmd += [flag, f"{key}={value}"]
     return cmd
 
 
@@ -80,7 +94,13 @@ def start_engine(state_dir: Path, timeout: float = 20.0, **options) -> dict:
         (state_dir / "engine.json").unlink()
     except FileNotFoundError:
         pass
-    log = open(state_dir / "engine.log", "ab")
+    log_path = state_dir / "engine.log"
+    try:
+        if log_path.stat().st_size > LOG_ROTATE_BYTES:
+            os.replace(log_path, log_path.with_name("engine.log.1"))
+    except FileNotFoundError:
+        pass
+    log = open(log_path, "ab")
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -107,7 +127,7 @@ def start_engine(state_dir: Path, timeout: float = 20.0, **options) -> dict:
     raise BackendError(f"the engine did not answer within {timeout:g}s", hint=_log_tail(state_dir) or None)
 
 
-def stop_engine(state_dir: Path, timeout: float = 10.0) -> bool:
+def stop_engine(state_dir: Path, timeout: float = 30.0) -> bool:
     """Stop the engine on ``state_dir``. Returns False if none was running."""
     info = read_engine_info(state_dir)
     pid = int(info["pid"]) if info else 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 import uuid
 from collections import deque
@@ -26,21 +27,29 @@ from ..errors import (BackendError, CapacityExceeded, Conflict, FunctionNotFound
                       NodeNotFound, Unreachable, did_you_mean)
 from . import packages
 from .calls import CallOutcome, CallsMixin
-from .deploy import DeployMixin, load_msg
+from .deploy import DeployMixin
+from .durable import DURABLE_EVENTS, DurableMixin
+from .failures import FailuresMixin
 from .fusion import FusionMixin, GroupState
-from .nodes import Container, NodeRuntime, NodeSpec, WorkerGone
+from .logs import FunctionLog, LogLimits
+from .nodes import Container, NodeRuntime, NodeSpec, WorkerGone, describe_exit
+from .redislink import RedisLink
 from .stats import History
 
 __all__ = ["Engine", "CallOutcome", "GroupState"]  # the last two re-exported for api.py
 
+log = logging.getLogger(__name__)
 
-class Engine(DeployMixin, FusionMixin, CallsMixin):
-    """The engine. Deploy, fusion and async calls/dispatch live in their mixins
-    (deploy.py, fusion.py, calls.py); this class holds the state they share."""
+
+class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
+    """The engine. Deploy, fusion, async calls/dispatch, the durable state and what is
+    done when parts die live in their mixins (deploy.py, fusion.py, calls.py,
+    durable.py, failures.py); this class holds the state they share."""
 
     def __init__(self, state_dir: Path, nodes: list[NodeSpec], *, keep_alive_s: float = 300.0,
                  gateway_url: str = "", token: str = "", redis=None, redis_url: str = "",
-                 queue_watcher=None):
+                 queue_watcher=None, cluster_record: dict | None = None,
+                 saved_state: dict | None = None, log_limits: LogLimits | None = None):
         if not nodes:
             raise InvalidRequest("a cluster needs at least one node")
         self.state_dir = Path(state_dir)
@@ -51,6 +60,14 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
         self.token = token
         self.redis = redis  # redis.asyncio client, or None
         self.redis_url = redis_url  # handed to functions as REDIS_URL
+        self.redis_link = RedisLink(redis, redis_url)  # waits out a Redis restart
+        self.cluster_record = cluster_record  # what durable.py saves as the cluster
+        self._saved_state = saved_state or {}
+        self.unsaved: dict[str, dict] = {}  # finished async calls Redis does not have yet
+        self.fetched: set[str] = set()  # of those, the ones fetched from memory
+        self.loop_calls: set[str] = set()  # pending async calls of long-running functions
+        self.log_limits = log_limits or LogLimits()
+        self.logs: dict[str, FunctionLog] = {}  # unit -> its log file (one writer: us)
         self.queue_watcher = queue_watcher
         self.nodes: dict[str, NodeRuntime] = {
             spec.name: NodeRuntime(spec, on_lost=self._on_container_lost,
@@ -86,8 +103,25 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
         await self._restore()
         self._reaper = self._loop.create_task(self._reap_loop())
         self._watchdog = self._loop.create_task(self._watchdog_loop())
+        await self.restore_durable(self._saved_state)
+        if self.redis_link.client is not None:
+            try:
+                marked = await self.redis_link.call("marking interrupted calls",
+                                                    self.mark_interrupted)
+            except BackendError as exc:
+                log.error("could not mark the calls a previous engine left running: %s", exc)
+            else:
+                if marked:
+                    self.event("error", error=f"{marked} async call(s) were running when the "
+                                              "engine last stopped; marked interrupted")
 
-    async def stop(self) -> None:
+    async def stop(self, drain_s: float = 0.0) -> None:
+        """Stop; with ``drain_s``, first wait that long for running async calls."""
+        if drain_s > 0 and (self._draining() or self.unsaved):
+            left = await self.drain(drain_s)
+            if left:
+                log.warning("%d async call(s) still running after %gs; they end as "
+                            "interrupted", left, drain_s)
         for task in (self._reaper, self._watchdog):
             if task is not None:
                 task.cancel()
@@ -95,6 +129,15 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
             task.cancel()
         for node in self.nodes.values():
             node.stop_zygote()
+        for flog in self.logs.values():
+            flog.close()
+
+    def function_log(self, unit: str) -> FunctionLog:
+        """The log file that ``unit``'s workers print into."""
+        flog = self.logs.get(unit)
+        if flog is None:
+            flog = self.logs[unit] = FunctionLog(self.logs_dir / f"{unit}.log", self.log_limits)
+        return flog
 
     def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coro)
@@ -105,6 +148,11 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
     def event(self, kind: str, **detail) -> None:
         detail.update(t=time.time(), kind=kind)
         self.events.append(detail)
+        if kind in DURABLE_EVENTS:
+            self.dirty = True  # the HTTP layer persists before it answers
+        elif kind in ("error", "crash"):
+            log.warning("%s: %s", kind, " ".join(f"{k}={v}" for k, v in detail.items()
+                                                  if k not in ("t", "kind")))
 
     # ---- names ----------------------------------------------------------------------
     def resolve(self, name: str) -> packages.FunctionSpec:
@@ -162,12 +210,12 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
         if self.redis_url:
             env.setdefault("REDIS_URL", self.redis_url)
         try:
-            await c.start(self.gateway_url, self.token, env, str(self.logs_dir / f"{unit}.log"))
+            await c.start(self.gateway_url, self.token, env, self.function_log(unit))
         except BaseException:
             node.containers.pop(c.id, None)
             c.kill()
             raise
-        self.event("start", unit=unit, node=node.name, container=c.id,
+        self.event("start", unit=unit, node=node.name, container=c.id, pid=c.pid,
                    cold_start_ms=round(c.cold_start_ms, 3))
         return c
 
@@ -264,34 +312,6 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
         self.event("stop", unit=c.unit, node=c.node.name, container=c.id, reason=why)
         self._notify_freed()
 
-    def _on_zygote_lost(self, node: NodeRuntime) -> None:
-        """A node's zygote died: its workers died with it; start a new one."""
-        self._spawn(self._restart_node(node))
-
-    async def _restart_node(self, node: NodeRuntime) -> None:
-        code = await asyncio.get_running_loop().run_in_executor(None, node.reap_zygote)
-        now = time.time()
-        recent = [t for t in node.restarts if now - t < 60]
-        if len(recent) >= 5:
-            self.event("error", node=node.name,
-                       error=f"zygote exited (code {code}) 5 times in a minute; node left down")
-            return
-        node.restarts.append(now)
-        self.event("error", node=node.name, error=f"zygote exited (code {code}); restarting it")
-        node.start_zygote({"FAASTUI_NODE": node.name})
-        for spec in list(self.functions.values()):
-            try:
-                await node.request(load_msg(spec))
-            except BackendError as exc:
-                self.event("error", node=node.name, function=spec.name, error=f"reload: {exc}")
-        self._notify_freed()
-
-    def _on_container_lost(self, c: Container) -> None:
-        pool = self.idle.get(c.unit)
-        if pool and c in pool:
-            pool.remove(c)
-        self._notify_freed()
-
     # ---- calls -----------------------------------------------------------------------
     async def invoke(self, fn: str, body: bytes = b"", node: str | None = None,
                      headers: dict | None = None, call_id: str | None = None,
@@ -323,18 +343,13 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
                 out.status = "timeout"
                 out.error = f"{spec.name} timed out after {spec.timeout_s:g}s; its worker was killed"
                 out.http_status = 504
-            else:
-                await self._await_exit(c)
+            else:  # OOM is reported by the worker itself (a MemoryError); this is a crash
+                info = await c.wait_exit()
                 self._retire(c, "crashed")
-                info = c.exit_info or {}
-                if info.get("code") == 3:
-                    out.status = "oom"
-                    out.error = f"{spec.name} exceeded its memory limit ({c.memory_mb:g} MB)"
-                else:
-                    how = (f"signal {info['signal']}" if "signal" in info else
-                           f"exit code {info.get('code', '?')}")
-                    out.status = "crashed"
-                    out.error = f"{spec.name} crashed ({how}); its worker was replaced"
+                out.status = "crashed"
+                how = describe_exit(info) if info is not None or c.node.proc is c.zygote \
+                    else "its node's zygote died and took it along"
+                out.error = f"{spec.name} crashed ({how}); its worker was replaced"
                 out.http_status = 500
         except asyncio.CancelledError:
             c.kill()
@@ -370,11 +385,6 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
             self.event("error", function=spec.name, node=out.node, status=out.status,
                        error=out.error)
         return out
-
-    async def _await_exit(self, c: Container, timeout: float = 0.5) -> None:
-        end = time.monotonic() + timeout
-        while c.exit_info is None and time.monotonic() < end:
-            await asyncio.sleep(0.005)
 
     def _count_calls(self, unit: str, fn: str, header: dict) -> None:
         local = header.get("loc", 0)
@@ -456,10 +466,7 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
         the desired count from Redis ``faastui:scale:<fn>`` and starts or stops loops."""
         if self.redis is None:
             raise Unreachable(f"scaling {fn} needs Redis, and the engine has none")
-        try:
-            await self.redis.set(f"faastui:scale:{fn}", replicas)
-        except Exception as exc:  # redis errors
-            raise Unreachable(f"Redis: {exc}") from None
+        await self.redis_link.call(f"scaling {fn}", self.redis.set, f"faastui:scale:{fn}", replicas)
 
     def replicas(self, fn: str) -> tuple[int, int]:
         """(containers hosting fn, of which idle)."""
@@ -489,8 +496,11 @@ class Engine(DeployMixin, FusionMixin, CallsMixin):
             await asyncio.sleep(interval)
             try:
                 await self._reap_once()
-            except Exception as exc:  # keep the loop alive; report it
-                self.event("error", error=f"reaper: {exc}")
+                if self.dirty:
+                    self.persist()
+            except Exception as exc:  # keep the loop alive; report it, with its traceback
+                log.exception("the reaper failed")
+                self.event("error", error=f"reaper: {type(exc).__name__}: {exc}")
 
     async def _reap_once(self) -> None:
         now = time.time()

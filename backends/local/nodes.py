@@ -3,7 +3,12 @@
 A ``NodeRuntime`` is one named node: a capacity (cpus, memory, max
 containers) and a zygote process that forks its workers. A ``Container`` is
 one worker process hosting a function, or a whole fusion group, reached over
-its own Unix socket pair with the frames of ``wire``.
+its own Unix socket pair with the frames of ``wire``; its stdout and stderr
+are a pipe the engine reads into the unit's log (``logs.FunctionLog``).
+
+The zygote reaps every worker and reports how it ended (``exit_info``:
+``{"code": N}`` or ``{"signal": S}``); ``describe_exit`` words it the way
+reports say it: ``exit code N`` or ``signal S (SIGNAME)``.
 """
 
 from __future__ import annotations
@@ -22,9 +27,23 @@ from dataclasses import dataclass, field
 
 from ..errors import BackendError
 from . import wire
+from .logs import FunctionLog, LogPipe
 from .proc import set_pdeathsig
 
-__all__ = ["NodeSpec", "NodeRuntime", "Container", "WorkerGone"]
+__all__ = ["NodeSpec", "NodeRuntime", "Container", "WorkerGone", "describe_exit"]
+
+
+def describe_exit(info: dict | None) -> str:
+    """``exit code N`` or ``signal S (SIGNAME)`` from a zygote's exit report."""
+    if not info:
+        return "exit status unknown"
+    if "signal" in info:
+        try:
+            name = signal.Signals(int(info["signal"])).name
+        except ValueError:
+            name = "?"
+        return f"signal {info['signal']} ({name})"
+    return f"exit code {info.get('code', '?')}"
 
 _HEAD = wire.HEAD
 _loads = json.loads
@@ -127,28 +146,42 @@ class Container:
         self.timed_out = False
         self.proto: _WorkerProtocol | None = None
         self.exit_info: dict | None = None
+        self._exited: asyncio.Future | None = None
+        self.zygote = node.proc  # the zygote that forked it (a restarted node has another)
 
     @property
     def alive(self) -> bool:
         return self.proto is not None and not self.proto.closed
 
-    async def start(self, gateway: str, token: str, env: dict, log: str) -> float:
+    async def start(self, gateway: str, token: str, env: dict,
+                    log: FunctionLog | None = None) -> float:
         """Fork the worker from the node's zygote; returns cold start ms.
 
         The socket is wired up while the zygote forks, and the worker's own
         ready frame (which carries its pid) ends the cold start; the zygote's
-        reply is only read when something went wrong.
+        reply is only read when something went wrong. The worker's stdout and
+        stderr go to ``log`` through a pipe (to /dev/null without one).
         """
         t0 = time.perf_counter()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        log_r, log_w = os.pipe2(os.O_CLOEXEC) if log is not None else (None, None)
         try:
             reply = self.node.send_request(
                 {"op": "fork", "fns": list(self.fns), "memory_mb": self.memory_mb,
-                 "gateway": gateway, "token": token, "env": env, "log": log,
-                 "wid": self.id}, fds=[theirs.fileno()])
+                 "gateway": gateway, "token": token, "env": env, "wid": self.id},
+                fds=[theirs.fileno()] + ([log_w] if log_w is not None else []))
+        except BaseException:
+            ours.close()
+            if log_r is not None:
+                os.close(log_r)
+            raise
         finally:
             theirs.close()
+            if log_w is not None:
+                os.close(log_w)
         loop = asyncio.get_running_loop()
+        if log_r is not None:
+            await loop.connect_read_pipe(lambda: LogPipe(log), os.fdopen(log_r, "rb", buffering=0))
         ours.setblocking(False)
         _, self.proto = await loop.create_unix_connection(lambda: _WorkerProtocol(self), sock=ours)
         try:
@@ -162,6 +195,9 @@ class Container:
             raise BackendError(f"worker {self.id} did not start: {header}")
         self.pid = int(header["pid"])
         self.node.by_pid[self.pid] = self
+        early_exit = self.node.unclaimed_exits.pop(self.pid, None)
+        if early_exit is not None:  # it died before its ready frame was read
+            self.set_exit(early_exit)
         self.cold_start_ms = (time.perf_counter() - t0) * 1000.0
         self.state = "prewarm"
         return self.cold_start_ms
@@ -203,6 +239,23 @@ class Container:
         finally:
             self.deadline = 0.0
 
+    def set_exit(self, info: dict) -> None:
+        self.exit_info = info
+        if self._exited is not None and not self._exited.done():
+            self._exited.set_result(info)
+
+    async def wait_exit(self, timeout: float = 2.0) -> dict | None:
+        """How the worker ended, once the zygote has reaped it (None if not within ``timeout``)."""
+        if self.exit_info is None and self.pid:
+            if self._exited is None:
+                self._exited = asyncio.get_running_loop().create_future()
+            try:
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(self._exited)
+            except TimeoutError:
+                pass
+        return self.exit_info
+
     def kill(self) -> None:
         if self.pid:
             try:
@@ -229,6 +282,7 @@ class NodeRuntime:
         self.name = spec.name
         self.containers: dict[str, Container] = {}
         self.by_pid: dict[int, Container] = {}
+        self.unclaimed_exits: dict[int, dict] = {}  # exits reported before the ready frame
         self.proc: subprocess.Popen | None = None
         self.control: socket.socket | None = None
         self._rids = itertools.count(1)
@@ -236,6 +290,7 @@ class NodeRuntime:
         self._on_lost = on_lost
         self._on_zygote_lost = on_zygote_lost
         self.ready = False
+        self.loading = False  # a restarted zygote is loading the functions again
         self.stopping = False
         self.restarts: deque[float] = deque(maxlen=10)
         self._cpu_seen: dict[int, tuple[float, float]] = {}  # pid -> (cpu seconds, when)
@@ -279,7 +334,11 @@ class NodeRuntime:
         if msg.get("ev") == "exit":
             container = self.by_pid.pop(msg["pid"], None)
             if container is not None:
-                container.exit_info = msg
+                container.set_exit(msg)
+            else:
+                if len(self.unclaimed_exits) >= 256:
+                    self.unclaimed_exits.pop(next(iter(self.unclaimed_exits)))
+                self.unclaimed_exits[msg["pid"]] = msg
 
     def _zygote_lost(self) -> None:
         self.ready = False
@@ -290,6 +349,7 @@ class NodeRuntime:
             pass
         self.control.close()
         self.control = None
+        self.by_pid.clear()  # its workers died with it; no exit report will come for them
         for fut in list(self._pending.values()):
             if not fut.done():
                 fut.set_exception(BackendError(f"node {self.name}: zygote exited"))
@@ -383,7 +443,7 @@ class NodeRuntime:
         return round(total, 3)
 
     def has_room(self, memory_mb: float) -> bool:
-        return (len(self.containers) < self.spec.max_containers
+        return (not self.loading and len(self.containers) < self.spec.max_containers
                 and self.used_memory_mb + memory_mb <= self.spec.memory_mb)
 
     def on_container_lost(self, container: Container) -> None:

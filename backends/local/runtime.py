@@ -29,6 +29,7 @@ import importlib
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 
 from . import answers
@@ -228,6 +229,7 @@ class Runner:
         self._conn = None  # http.client.HTTPConnection to the gateway, made on first use
         self._session = None
         self._cgi_keys: list[str] = []
+        self._conn_used = 0.0  # when it last carried a call (monotonic)
         self._contexts = {name: Context(self, name) for name in functions}
         for loaded in functions.values():  # the hosted functions' own modules and folders
             loaded.install()
@@ -357,18 +359,32 @@ class Runner:
         headers = {"Content-Type": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        # A POST is never sent twice (the gateway may have run it): a connection idle for
+        # a while may be closing on the gateway's side, so it is not reused; a send that
+        # fails outright is tried once more on a new one; a lost answer is an error.
+        if self._conn is not None and time.monotonic() - self._conn_used > 2.0:
+            self._conn.close()
+            self._conn = None
         for attempt in (1, 2):
             if self._conn is None:
                 self._conn = http.client.HTTPConnection(hostport, timeout=300)
             try:
                 self._conn.request("POST", f"/function/{fn}", body=body, headers=headers)
-                resp = self._conn.getresponse()
-                return resp.status, resp.read()
             except (ConnectionError, http.client.HTTPException):
                 self._conn.close()
                 self._conn = None
                 if attempt == 2:
                     raise
+                continue
+            try:
+                resp = self._conn.getresponse()
+                data = resp.read()
+            except (ConnectionError, http.client.HTTPException):
+                self._conn.close()
+                self._conn = None
+                raise
+            self._conn_used = time.monotonic()
+            return resp.status, data
         raise AssertionError("unreachable")
 
     def take_counts(self) -> tuple[int, dict[str, int]]:

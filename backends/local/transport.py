@@ -4,9 +4,20 @@ Why not httpx here: importing httpx costs ~0.2-0.3 s, more than a whole
 one-shot ``faastui invoke`` may take, and the engine speaks plain HTTP/1.1 on
 loopback. This keeps idle connections alive for reuse (one per concurrent
 request), sends Content-Length bodies, reads Content-Length, chunked or
-read-until-close responses, and retries a request once when a reused idle
-connection turns out to be closed by the server. Errors are ``ConnectError``,
-``TimeoutError`` and ``ProtocolError``; the client maps them.
+read-until-close responses. Errors are ``ConnectError``, ``TimeoutError`` and
+``ProtocolError``; the client maps them.
+
+No request runs twice: a request is re-sent on another connection only when
+it was never written (the idle connection was already closed), or when it is
+a safe method (GET, HEAD, OPTIONS) and no byte of an answer came back. A POST
+whose connection closes without an answer fails with ``ProtocolError``: the
+server may have run it. To make that rare, a non-safe request does not reuse
+a connection that sat idle longer than ``reuse_idle_s`` (the server may be
+closing it at that very moment).
+
+Timeouts use ``asyncio.timeout``, not ``asyncio.wait_for``: on Python 3.11,
+``wait_for`` swallows a cancellation that arrives as the inner call finishes,
+so Ctrl-C (which cancels the main task) could be lost and a loop run on.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ from urllib.parse import quote, urlencode, urlsplit
 __all__ = ["HttpTransport", "Response", "TransportError", "ConnectError", "ProtocolError"]
 
 _MAX_HEAD = 64 * 1024
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class TransportError(Exception):
@@ -44,9 +56,14 @@ class _Stale(Exception):
     """A reused connection was closed before any response byte arrived."""
 
 
+_NOT_RESENT = ("the server closed the connection without answering; the request was not "
+               "re-sent, as it may have run")
+
+
 class HttpTransport:
     def __init__(self, base_url: str, headers: dict[str, str] | None = None,
-                 timeout: float = 330.0, connect_timeout: float = 5.0, max_idle: int = 64):
+                 timeout: float = 330.0, connect_timeout: float = 5.0, max_idle: int = 64,
+                 reuse_idle_s: float = 2.0):
         parts = urlsplit(base_url)
         if parts.scheme != "http":
             raise ValueError(f"only http:// URLs are supported, not {base_url!r}")
@@ -58,14 +75,16 @@ class HttpTransport:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_idle = max_idle
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.reuse_idle_s = reuse_idle_s
+        # (reader, writer, loop time it went idle)
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def _connect(self):
         try:
-            return await asyncio.wait_for(asyncio.open_connection(self.host, self.port),
-                                          self.connect_timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.connect_timeout):
+                return await asyncio.open_connection(self.host, self.port)
+        except TimeoutError:
             raise ConnectError(f"connect to {self.host}:{self.port} timed out") from None
         except OSError as exc:
             raise ConnectError(exc.strerror or str(exc)) from None
@@ -82,36 +101,45 @@ class HttpTransport:
         lines += [f"{k}: {v}" for k, v in self.headers.items()]
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         try:
-            return await asyncio.wait_for(self._exchange(head, content), self.timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.timeout):
+                return await self._exchange(method.upper() in SAFE_METHODS, head, content)
+        except TimeoutError:
             raise TimeoutError(f"no answer within {self.timeout:g}s") from None
 
-    async def _exchange(self, head: bytes, content: bytes) -> Response:
+    async def _exchange(self, safe: bool, head: bytes, content: bytes) -> Response:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # idle connections of another (maybe closed) loop are unusable
             self._idle, stale = [], self._idle
-            for _reader, writer in stale:
+            for _reader, writer, _t in stale:
                 try:
                     writer.close()
                 except RuntimeError:
                     pass
             self._loop = loop
+        now = loop.time()
         while self._idle:
-            reader, writer = self._idle.pop()
-            if reader.at_eof() or writer.is_closing():
+            reader, writer, idle_since = self._idle.pop()
+            if reader.at_eof() or writer.is_closing():  # closed while idle: nothing written yet
                 writer.close()
                 continue
+            if not safe and now - idle_since > self.reuse_idle_s:
+                writer.close()  # it may be closing on the server's side right now
+                continue
             try:
-                return await self._send(reader, writer, head, content, reused=True)
+                return await self._send(reader, writer, head, content)
             except _Stale:
-                continue  # the server closed it while idle: take another / a new one
+                if not safe:
+                    raise ProtocolError(_NOT_RESENT) from None
+                continue  # a safe request: take another connection / a new one
         reader, writer = await self._connect()
         try:
-            return await self._send(reader, writer, head, content, reused=False)
+            return await self._send(reader, writer, head, content)
         except _Stale:
-            raise ProtocolError("the server closed the connection without answering") from None
+            raise ProtocolError(_NOT_RESENT if not safe else
+                                "the server closed the connection without answering") from None
 
-    async def _send(self, reader, writer, head: bytes, content: bytes, reused: bool) -> Response:
+    async def _send(self, reader, writer, head: bytes, content: bytes) -> Response:
+        """One exchange; ``_Stale`` when the connection closed before any answer byte."""
         keep = False
         try:
             try:
@@ -119,22 +147,21 @@ class HttpTransport:
                 if len(content) >= 65536:
                     writer.write(content)
                 await writer.drain()
+            except (ConnectionError, OSError):
+                pass  # the server may have answered early (401, 413) and closed: read it
+            try:
                 status_line = await reader.readline()
-            except (ConnectionError, OSError) as exc:
-                if reused:
-                    raise _Stale() from None
-                raise ProtocolError(str(exc) or type(exc).__name__) from None
+            except (ConnectionError, OSError):
+                status_line = b""
             if not status_line:
-                if reused:
-                    raise _Stale()
-                raise ProtocolError("the server closed the connection without answering")
+                raise _Stale()
             resp, keep = await self._read_rest(reader, status_line)
             return resp
         except (ConnectionError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
             raise ProtocolError(f"bad response: {exc}") from None
         finally:
             if keep and len(self._idle) < self.max_idle:
-                self._idle.append((reader, writer))
+                self._idle.append((reader, writer, asyncio.get_running_loop().time()))
             else:
                 writer.close()
 
@@ -179,9 +206,9 @@ class HttpTransport:
         idle, self._idle = self._idle, []
         if self._loop is not asyncio.get_running_loop():
             idle = []  # they belong to another loop; it closed them or will
-        for _reader, writer in idle:
+        for _reader, writer, _t in idle:
             writer.close()
-        for _reader, writer in idle:
+        for _reader, writer, _t in idle:
             try:
                 await writer.wait_closed()
             except (OSError, ConnectionError):

@@ -42,12 +42,12 @@ def worker_main(sock: socket.socket, functions: dict, msg: dict) -> None:
     code = 0
     try:
         set_pdeathsig()
-        log = msg.get("log")
-        if log:
-            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.dup2(fd, 1)
-            os.dup2(fd, 2)
-            os.close(fd)
+        log_fd = msg.get("_log_fd")
+        if log_fd is None:  # no log pipe: output goes nowhere rather than into the engine's log
+            log_fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
         for key, value in (msg.get("env") or {}).items():
             os.environ[str(key)] = str(value)
         mem_mb = float(msg.get("memory_mb") or 0)
@@ -174,8 +174,9 @@ class Zygote:
         return {"signature": loaded.signature}
 
     def fork(self, msg: dict, fds: list[int]) -> int:
-        if len(fds) != 1:
-            raise ValueError("fork needs exactly one socket")
+        """Fork a worker on ``fds[0]`` (its socket); ``fds[1]``, if sent, is its stdout/stderr."""
+        if len(fds) not in (1, 2):
+            raise ValueError("fork needs a socket and at most a log pipe")
         missing = [fn for fn in msg["fns"] if fn not in self.functions]
         if missing:
             raise KeyError(f"not loaded here: {', '.join(missing)}")
@@ -187,10 +188,13 @@ class Zygote:
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 self.control.close()
                 sock = socket.socket(fileno=fds[0])
+                if len(fds) == 2:
+                    msg["_log_fd"] = fds[1]
             except BaseException:
                 os._exit(2)
             worker_main(sock, self.functions, msg)
-        os.close(fds[0])
+        for fd in fds:
+            os.close(fd)
         self.children.add(pid)
         return pid
 

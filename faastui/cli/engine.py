@@ -36,8 +36,12 @@ def up(cluster: Optional[Path] = typer.Option(None, "--cluster", help="A cluster
        nodes: Optional[int] = typer.Option(None, "--nodes", min=1, max=256, help="Number of default nodes."),
        port: int = typer.Option(8080, "--port", min=0, max=65535, help="Port (0: any free port)."),
        host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (non-loopback needs a token)."),
+       redis_fsync: Optional[str] = typer.Option(
+           None, "--redis-fsync", metavar="everysec|always",
+           help="When Redis's append-only file is synced to disk (default everysec)."),
        foreground: bool = typer.Option(False, "--foreground", help="Run in this process until Ctrl-C.")):
-    """Start the embedded engine."""
+    """Start the embedded engine. Without --cluster or --nodes it resumes the cluster it
+    last ran with (with its scale minimums and fusion groups)."""
     from faastui import locations
 
     with handle_errors():
@@ -45,8 +49,10 @@ def up(cluster: Optional[Path] = typer.Option(None, "--cluster", help="A cluster
         state_dir = ctx.engine_state_dir()
         if cluster is not None and not cluster.is_file():
             raise usage_error(f"cluster file {cluster} does not exist")
+        if redis_fsync not in (None, "everysec", "always"):
+            raise usage_error(f"--redis-fsync must be everysec or always, not {redis_fsync!r}")
         options = dict(cluster=cluster, nodes=nodes, port=port, host=host,
-                       functions_dir=locations.functions_dir())
+                       functions_dir=locations.functions_dir(), redis_fsync=redis_fsync)
         if foreground:
             from backends.local import control, daemon
 
@@ -55,7 +61,10 @@ def up(cluster: Optional[Path] = typer.Option(None, "--cluster", help="A cluster
         from backends.local.control import start_engine
 
         info = start_engine(state_dir, **options)
-    message(f"engine up at {info['url']} (pid {info['pid']}, state {state_dir})")
+    listen = ", ".join(info.get("listen") or [info["url"]])
+    message(f"engine up at {listen} (pid {info['pid']}, state {state_dir})")
+    if info.get("cluster"):
+        message(f"cluster {info['cluster']}: {', '.join(info.get('nodes') or [])}")
 
 
 @app.command()
@@ -90,7 +99,8 @@ def status(output: Format = OutputOpt):
             "functions": len(snap.functions),
             "containers": sum(p.count for p in snap.placements if p.state != "cold"),
             "fusion_groups": len(snap.fusion_groups), "queues": len(snap.queues),
-            "queued": sum(q.length for q in snap.queues), "errors": snap.errors}
+            "queued": sum(q.length for q in snap.queues),
+            "state": "degraded" if snap.errors else "ok", "errors": snap.errors}
     if output in (Format.json, Format.yaml):
         emit(data, output)
         return

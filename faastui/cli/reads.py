@@ -80,10 +80,21 @@ def describe(fn: str = typer.Argument(..., help="Function name.", autocompletion
     show(lambda b: b.describe(fn), output, watch, interval)
 
 
+async def _queues(backend):
+    """The snapshot's queues; an error when the snapshot says it could not read them."""
+    snap = await backend.snapshot()
+    failed = [e for e in snap.errors if e.split(":", 1)[0].strip() in ("queues", "redis")]
+    if failed:
+        from backends.errors import BackendError
+
+        raise BackendError(failed[0], hint="see `faastui status`")
+    return snap.queues
+
+
 @app.command()
 def queues(output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = IntervalOpt):
     """Redis queue depths, in-flight items, rates and the oldest item's age."""
-    show(lambda b: _snapshot_part(b, "queues"), output, watch, interval, "QueueStat")
+    show(_queues, output, watch, interval, "QueueStat")
 
 
 @app.command()
