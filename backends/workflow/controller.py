@@ -538,9 +538,9 @@ def request_stop(url: str) -> bool:
 
 def request_scale(url: str, text: str) -> dict:
     """``faastui scale worker N|+K|-K`` for a run on ``url``: sets the desired count
-    (relative to the workers running now) and returns {"name", "replicas",
+    (relative to the current target) and returns {"name", "replicas",
     "available_replicas", "previous"}. Raises InvalidRequest if no run is going."""
-    from ..errors import InvalidRequest
+    from ..errors import InvalidRequest, NotFound
     from ._redis import connect_checked
 
     text = text.strip()
@@ -552,9 +552,9 @@ def request_scale(url: str, text: str) -> dict:
     try:
         s = read_status(r)
         if s.state != "running":
-            raise InvalidRequest("no workflow is running", hint="faastui workflow start")
+            raise NotFound("no workflow is running", hint="faastui workflow start")
         n = int(digits)
-        base = s.workers
+        base = s.desired or s.workers
         target = n if sign == "=" else (base + n if sign == "+" else base - n)
         target = max(MIN_WORKERS, min(MAX_WORKERS, target))
         r.set(P.SCALE_KEY, target)
