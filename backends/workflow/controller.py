@@ -27,6 +27,7 @@ Redis (``workflow:run``, ``workflow:stats``, ``workflow:workers``).
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from collections import deque
@@ -283,13 +284,26 @@ class WorkflowController:
         return max(self.config.min_workers, min(self.config.max_workers, int(n)))
 
     def _launch_worker(self) -> None:
+        from ..errors import BackendError
+
         self._n += 1
-        wid = f"w-{self.run_id}-{self._n}"
-        self.pending[wid] = time.monotonic()
+        try:
+            wid = self.launcher.launch("worker", self._payload(
+                "worker", worker_id=f"w-{self.run_id}-{self._n}", batch=self.config.batch,
+                heartbeat_ttl_s=self.config.heartbeat_ttl_s, work=self.config.work))
+        except BackendError as exc:  # the next tick tries again; the run goes on
+            self._note(f"starting a worker failed: {exc}")
+            return
+        self.pending[wid] = time.monotonic()  # the launcher may name it (worker-3 on a cluster)
         self.launched.add(wid)
-        self.launcher.launch("worker", self._payload(
-            "worker", worker_id=wid, batch=self.config.batch,
-            heartbeat_ttl_s=self.config.heartbeat_ttl_s, work=self.config.work))
+
+    def _note(self, text: str) -> None:
+        """A line on stderr (a background run's log) and in the run's hash."""
+        print(f"workflow {self.run_id}: {text}", file=sys.stderr, flush=True)
+        try:
+            self.r.hset(P.RUN_KEY, "last_note", text[:300])
+        except Exception:  # redis errors: the note is not worth failing the run
+            pass
 
     def scale(self, n: int, why: str = "manual") -> int:
         """Set the desired worker count (clamped to the bounds). Returns it."""
@@ -312,8 +326,11 @@ class WorkflowController:
         present = {w[0] for w in raw["workers"]}
         live = {w[0] for w in raw["workers"] if w[2] == 1}
         for wid in list(self.pending):
-            if wid in live or now - self.pending[wid] > self.config.launch_timeout_s:
+            if wid in live:
                 del self.pending[wid]
+            elif now - self.pending[wid] > self.config.launch_timeout_s:
+                del self.pending[wid]
+                self._note(f"worker {wid} did not start within {self.config.launch_timeout_s:g} s")
         for wid in [w for w in self.launched if w not in present and w not in self.pending]:
             self.launched.discard(wid)  # it left (ACK, TERMINATE, stop or reaped)
             retire = getattr(self.launcher, "retire", None)
@@ -462,7 +479,10 @@ class WorkflowController:
         """Stop every loop of the run, wait for them, and summarise."""
         ended = time.time()
         self.r.set(P.STOP_KEY, "1")
-        self.launcher.close(timeout=10.0)
+        try:
+            self.launcher.close(timeout=10.0)
+        except Exception as exc:  # the run's end is still recorded
+            self._note(f"stopping the loops: {exc}")
         for raw in self._drain(P.OWN_ACKS_KEY):
             self.acks.append(json.loads(raw))
         s = read_status(self.r)

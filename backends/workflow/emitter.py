@@ -183,7 +183,11 @@ def _emit(r, digest: str, workload: Workload, total: int, seed: int, clock: M.Cl
     progress = progress_key(digest)
     arrival_rng, size_rng, id_rng = random.Random(seed), random.Random(seed + 1), random.Random(seed + 2)
     # the phase clock starts at the first pick-up; a restarted emitter keeps it
-    r.hsetnx(progress, "t0", repr(time.time()))
+    if r.hsetnx(progress, "t0", repr(time.time())):
+        p = workload.phases[0]
+        r.rpush(P.PHASES_KEY, json.dumps({
+            "phase_name": p.name, "started_at": clock.at(float(r.hget(progress, "t0"))),
+            "tasks": total, "duration_s": workload.cycle_s}))
     t0 = float(r.hget(progress, "t0"))
     unpaced = all(p.type == "steady" and p.rate <= 0 and p.tasks is None for p in workload.phases)
     arrivals = itertools.repeat(0.0) if unpaced else workload.arrivals(arrival_rng)

@@ -72,13 +72,22 @@ class TargetPolicy(Policy):
         self.cooldown = cooldown
         self._calm = 0
         self._rate = 0.0
+        self._service = 1.0
+
+    @property
+    def window_s(self) -> float:
+        """The observation window: about 7 tasks' worth of time (1..10 s), so the arrival
+        rate is steady for long tasks and still fresh for short ones."""
+        return min(10.0, max(1.0, 7.0 * self._service))
 
     def reset(self) -> None:
         self._calm = 0
         self._rate = 0.0
+        self._service = 1.0
 
     def decide(self, obs: Observation) -> int:
         s = max(obs.service_time_s, 1e-4)
+        self._service = s
         n = max(obs.workers, obs.desired, 1)
         # a rising load is followed at once, a falling one slowly (peak-hold)
         self._rate = obs.arrival_rate if obs.arrival_rate > self._rate else \

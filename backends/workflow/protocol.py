@@ -42,7 +42,7 @@ __all__ = [
     "SYN_QUEUE", "ACK_QUEUE", "COLLECTOR_SYN_QUEUE", "EMITTER_START_QUEUE", "WORKER_START_QUEUE",
     "COLLECTOR_START_QUEUE", "INIT_QUEUE", "ENQUEUED_KEY", "QUEUES", "DATA_QUEUES",
     "RUN_KEY", "STATS_KEY", "WORKERS_KEY", "DONE_KEY", "STOP_KEY", "SCALE_KEY", "OWN_SYNS_KEY",
-    "OWN_ACKS_KEY", "ROLES_KEY", "REJECTED_KEY", "inflight_key", "hb_key", "dead_key", "deadline_for",
+    "OWN_ACKS_KEY", "ROLES_KEY", "REJECTED_KEY", "PHASES_KEY", "inflight_key", "hb_key", "dead_key", "deadline_for",
     "all_keys", "TAKE_LUA", "FLUSH_LUA", "COLLECT_MOVE_LUA", "COLLECT_KEEP_LUA", "REAP_LUA",
     "ACK_LUA", "TAKE_BACK_LUA", "TAKE_SYN", "TAKE_STOP", "TAKE_DEAD", "TAKE_TASKS",
 ]
@@ -71,6 +71,7 @@ STATS_KEY = "workflow:stats"      # hash: emitted, completed, duplicates, qos_me
 WORKERS_KEY = "workflow:workers"  # hash: worker id -> "running" | "stopping" | "leaving"
 ROLES_KEY = "workflow:roles"      # hash: emitter/collector id -> "running" | "terminated"
 REJECTED_KEY = "workflow:rejected"  # list: input items that were neither tasks nor phases
+PHASES_KEY = "workflow:phases"  # list: each input item the emitter started (name, start, tasks)
 DONE_KEY = "workflow:done"        # set: task ids the collector has kept
 STOP_KEY = "workflow:stop"        # string: present -> every loop of the run stops
 OWN_SYNS_KEY = "workflow:syn:own"  # set: SCALE_DOWN SYNs the controller pushed, not yet taken
@@ -98,7 +99,7 @@ def dead_key(worker_id: str) -> str:
 def all_keys() -> tuple[str, ...]:
     """The fixed keys a new run clears (in-flight lists and heartbeats are scanned)."""
     return QUEUES + (ENQUEUED_KEY, RUN_KEY, STATS_KEY, WORKERS_KEY, ROLES_KEY, DONE_KEY, STOP_KEY,
-                     REJECTED_KEY,
+                     REJECTED_KEY, PHASES_KEY,
                      OWN_SYNS_KEY, OWN_ACKS_KEY, f"{RESULT_QUEUE}:inflight:collector",
                      f"{INPUT_QUEUE}:inflight:emitter",
                      *(f"{q}:stats:{d}" for q in DATA_QUEUES for d in ("in", "out")))

@@ -4,7 +4,11 @@ State: the seed environment's observation vector (``Observation.vector()``),
 bucketed into what decides a pool's size: the work in the system per worker
 (Little's law: arrival rate x mean completion time / workers), the queue per
 worker, its change since the last decision, the pool size and the recent QoS.
-Actions: the seed's Discrete(3), -1, 0, +1 worker, every ``interval_s``.
+Actions: the seed's Discrete(3), -1, 0, +1 worker, every ``interval_s`` (0.25 s:
+one worker at a time cannot follow the seed's jumps from 90 to 450 tasks/min at
+its 10 s steps), with a shield: whenever the work per worker is over
+``SHIELD_LOAD`` or more tasks wait than there are workers, the action is +1
+whatever the table says (the table learns everything else).
 
 The table is package data (``data/rl_table.json``, read with importlib.resources),
 learnt through the gymnasium environment by ``training.py`` (``python -m
@@ -20,12 +24,14 @@ from importlib import resources
 
 from .observation import ACTIONS, Observation, Policy
 
-__all__ = ["RLPolicy", "state_of", "ACTIONS", "TABLE_RESOURCE", "load_table", "fallback_action"]
+__all__ = ["RLPolicy", "state_of", "ACTIONS", "TABLE_RESOURCE", "load_table", "fallback_action",
+           "shielded", "SHIELD_LOAD"]
 
 TABLE_RESOURCE = "data/rl_table.json"
 LOAD_BINS = (0.3, 0.45, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.4)
 QUEUE_BINS = (0.05, 0.3, 0.75, 1.5, 3.0)
 WORKER_BINS = (2, 4, 6, 9, 13, 19, 26)
+SHIELD_LOAD = 0.8
 
 
 def state_of(vector, previous=None) -> str:
@@ -42,6 +48,13 @@ def state_of(vector, previous=None) -> str:
         trend = 0 if d < -0.1 else (2 if d > 0.1 else 1)
     return (f"{bisect.bisect(LOAD_BINS, load)}.{bisect.bisect(QUEUE_BINS, q)}."
             f"{bisect.bisect(WORKER_BINS, n - 1)}.{qb}.{trend}")
+
+
+def shielded(vector) -> bool:
+    """True when the pool is overloaded: the action must be +1."""
+    v = [float(x) for x in vector]
+    n = max(1.0, v[4])
+    return v[7] * v[5] / n > SHIELD_LOAD or v[1] > n
 
 
 def fallback_action(vector) -> int:
@@ -65,8 +78,8 @@ class RLPolicy(Policy):
     """Greedy over a Q table; ``act(vector)`` for an agent loop, ``decide(obs)`` for the
     controller and the simulator."""
     name = "rl"
-    interval_s = 0.5
-    window_s = 5.0
+    interval_s = 0.25
+    window_s = 3.0
 
     def __init__(self, q: dict[str, list[float]] | None = None, *, interval_s: float | None = None,
                  window_s: float | None = None):
@@ -91,7 +104,13 @@ class RLPolicy(Policy):
         """The action index (0, 1, 2 -> -1, 0, +1) for a seed observation vector."""
         s = state_of(vector, self._prev)
         self._prev = list(vector)
-        row = self.q.get(s)
+        return self.choose(s, vector)
+
+    def choose(self, state: str, vector) -> int:
+        """Greedy in ``state`` (the shield, then the table, then the plain rule)."""
+        if shielded(vector):
+            return 2
+        row = self.q.get(state)
         if row is None or not any(row):
             return fallback_action(vector)
         return max(range(3), key=lambda i: (row[i], i == 1))

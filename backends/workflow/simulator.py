@@ -79,6 +79,7 @@ class Simulation:
         self.syn = 0                 # workers told to stop after their current task
         self.desired = self.idle
         self.tasks = self.met = 0
+        self.doomed = 0  # tasks known to miss: waited past their slack, or completed late
         self.area = 0.0
         self.peak = self.idle
         self.arrived = 0
@@ -123,9 +124,15 @@ class Simulation:
     def _start_tasks(self, now):
         while self.idle > 0 and self.queue:
             arrived, dur = self.queue.popleft()
+            counted = now - arrived > deadline_for(dur) - dur + 1e-9
+            self.doomed += counted
             self.idle -= 1
             self.busy += 1
-            self._push(now + dur, DONE, (arrived, dur))
+            self._push(now + dur, DONE, (arrived, dur, counted))
+
+    def late_in_queue(self) -> int:
+        """Waiting tasks that can no longer meet their deadline."""
+        return sum(1 for arrived, dur in self.queue if self.t - arrived > deadline_for(dur) - dur)
 
     def advance(self, dt: float) -> None:
         """Play the events of the next ``dt`` seconds."""
@@ -140,11 +147,13 @@ class Simulation:
                 self.queue.append((t, data))
                 self._start_tasks(t)
             elif kind == DONE:
-                arrived, dur = data
+                arrived, dur, counted = data
                 self.busy -= 1
                 self.tasks += 1
                 ok = t - arrived <= deadline_for(dur) + 1e-9
                 self.met += ok
+                if not ok and not counted:
+                    self.doomed += 1
                 self._completions.append((t, t - arrived, ok))
                 self._service.append(dur)
                 if self.syn > 0:  # a SYN'd worker leaves after its current task
@@ -209,6 +218,7 @@ def simulate(workload: Workload, policy: Policy, *, workers: int = 4, horizon_s:
         sim.advance(decide_s)
         if sim.done and sim.t >= sim.horizon:
             break
+        sim.window_s = getattr(policy, "window_s", None) or window_s
         obs = sim.observe()
         sim.scale_to(policy.decide(obs))
         if keep_timeline:

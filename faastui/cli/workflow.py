@@ -57,7 +57,8 @@ def _read_record(ctx_name: str) -> dict:
 
 
 def _redis_url(explicit: str | None = None) -> str:
-    """The workflow's Redis: --redis-url, the last start's, the context's, else the engine's."""
+    """The workflow's Redis: --redis-url, a live background run's, the context's, the
+    engine's (local), else the last run's on this context."""
     if explicit:
         return explicit
     ctx = current_context()
@@ -73,7 +74,7 @@ def _redis_url(explicit: str | None = None) -> str:
             return None
         return (await info()).get("redis_url")
 
-    url = call(ask) if ctx.backend == "local" else None
+    url = call(ask) if ctx.backend == "local" else record.get("redis_url")  # the last run's
     if not url:
         raise usage_error("this context has no Redis URL for the workflow",
                           hint="pass --redis-url redis://HOST:PORT (a Redis the cluster reaches), "
