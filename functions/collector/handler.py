@@ -6,10 +6,12 @@ it also runs the reaper, and stops on a TERMINATE SYN on collector_control_syn_q
 """
 import os
 
+# imported here, not in main(): the engine's zygote imports this module once, so each
+# loop it forks starts in milliseconds instead of importing redis-py again
+from backends.workflow.collector import run_collector
+
 
 def main(args):
-    from backends.workflow.collector import run_collector  # deferred: keep the zygote light
-
     args = args if isinstance(args, dict) else {}
     allowed = {"batch", "until", "reap_every_s", "collector_id", "program_start"}
     return run_collector(os.environ["REDIS_URL"], **{k: v for k, v in args.items() if k in allowed})

@@ -7,10 +7,12 @@ it stops on a TERMINATE SYN on emitter_control_syn_queue.
 """
 import os
 
+# imported here, not in main(): the engine's zygote imports this module once, so each
+# loop it forks starts in milliseconds instead of importing redis-py again
+from backends.workflow.emitter import run_emitter
+
 
 def main(args):
-    from backends.workflow.emitter import run_emitter  # deferred: keep the zygote light
-
     args = args if isinstance(args, dict) else {}
     allowed = {"once", "emitter_id", "program_start"}
     return run_emitter(os.environ["REDIS_URL"], **{k: v for k, v in args.items() if k in allowed})
