@@ -23,8 +23,8 @@ np = pytest.importorskip("numpy")
 
 from backends.local.redis_server import RedisServer  # noqa: E402
 from backends.workflow import protocol as P  # noqa: E402
-from backends.workflow.gym_env import (EngineWorkflowEnv, SeedGymAPI,  # noqa: E402
-                                       SimulatedWorkflowEnv)
+from backends.workflow.gym_env import (EngineWorkflowEnv, OpenFaaSAutoscalingEnv,  # noqa: E402
+                                       SeedGymAPI, SimulatedWorkflowEnv)
 from backends.workflow.launchers import ProcessLauncher  # noqa: E402
 from backends.workflow.phases import parse_workload, seed_workload  # noqa: E402
 
@@ -51,8 +51,12 @@ def test_gymnasiums_checker_passes_the_simulated_environment():
 
 def test_the_seeds_sarsa_agent_trains_on_faastui():
     """The seed's training loop, unchanged in shape, over the old gym API."""
-    env = SeedGymAPI(SimulatedWorkflowEnv(seed_workload(phase_duration=10.0), step_duration=2.0,
-                                          initial_workers=4))
+    # the seed's class name and constructor arguments, as its train_sarsa.py builds it
+    env = OpenFaaSAutoscalingEnv(max_steps=200, step_duration=2, observation_window=8,
+                                 initial_workers=4, initialize_workflow=True, phase_shuffle=True,
+                                 phase_shuffle_seed=1, task_seed=42,
+                                 workload=seed_workload(phase_duration=10.0))
+    assert isinstance(env, SeedGymAPI)
     rng = np.random.default_rng(42)
     q: dict = {}
 

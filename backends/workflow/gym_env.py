@@ -19,7 +19,8 @@ at 300 tasks/min) and ends when every task is collected (``terminated``) or afte
   launcher (real processes, the engine's functions, a cluster's); time is real.
 - ``SeedGymAPI(env)``: the old gym API the seed's agents call (``reset()`` returns
   the observation, ``step()`` four values) and its ``get_episode_final_qos()``, so
-  its SARSA and DQN trainers run on faastui unchanged.
+  its SARSA and DQN trainers run on faastui unchanged; ``OpenFaaSAutoscalingEnv(...)``
+  takes the seed's class name and constructor arguments and returns one.
 
 gymnasium (and numpy) is an optional extra: ``pip install 'faastui[rl]'``.
 """
@@ -38,8 +39,8 @@ from .phases import Workload, seed_workload
 from .seed import seed_data
 from .simulator import Simulation
 
-__all__ = ["SimulatedWorkflowEnv", "EngineWorkflowEnv", "SeedGymAPI", "seed_reward",
-           "observation_space", "ACTION_MAP"]
+__all__ = ["SimulatedWorkflowEnv", "EngineWorkflowEnv", "SeedGymAPI", "OpenFaaSAutoscalingEnv",
+           "seed_reward", "observation_space", "ACTION_MAP"]
 
 #: the seed's action map: index -> change in workers
 ACTION_MAP = dict(enumerate(ACTIONS))
@@ -316,3 +317,38 @@ class SeedGymAPI:
 
     def __getattr__(self, name):
         return getattr(self.env, name)
+
+
+def OpenFaaSAutoscalingEnv(max_workers: int = 32, min_workers: int = 1,  # noqa: N802 (the seed's)
+                           observation_window: float = 10, step_duration: float = 10,
+                           max_steps: int = 50, initial_workers: int = 1,
+                           initialize_workflow: bool = True, phase_shuffle: bool = False,
+                           phase_shuffle_seed: int | None = None, task_seed: int | None = None,
+                           *, url: str | None = None, launcher_factory=None,
+                           workload: Workload | None = None) -> SeedGymAPI:
+    """The seed's ``OpenFaaSAutoscalingEnv``, by its name and constructor arguments.
+
+    Over a real run when ``url`` (the workflow's Redis) and ``launcher_factory`` are
+    given, else over the simulator; the seed's four phases at 300 tasks/min unless
+    ``workload``; ``phase_shuffle`` shuffles their order at each reset (simulator);
+    ``task_seed`` seeds the tasks. ``initialize_workflow`` is accepted for the seed's
+    scripts: every reset here starts a fresh run.
+    """
+    import copy
+    import random
+
+    base = workload or seed_workload(seed=task_seed)
+    common = dict(max_workers=max_workers, min_workers=min_workers,
+                  observation_window=observation_window, step_duration=step_duration,
+                  max_steps=max_steps, initial_workers=initial_workers)
+    if url is not None:
+        return SeedGymAPI(EngineWorkflowEnv(url, launcher_factory, base, **common))
+    factory = None
+    if phase_shuffle:
+        shuffler = random.Random(phase_shuffle_seed)
+
+        def factory(_np_rng):
+            w = copy.deepcopy(base)
+            shuffler.shuffle(w.phases)
+            return w
+    return SeedGymAPI(SimulatedWorkflowEnv(base, workload_factory=factory, **common))

@@ -176,11 +176,19 @@ class ClusterLauncher:
     async def _deploy_and_start(self, name: str, role: str, payload: dict) -> None:
         from .bundle import handler_source
 
-        if self.image:
-            await self.backend.deploy(self.image, name=name)
+        if self.image:  # a platform that runs images: a folder naming it
+            import tempfile
+            from pathlib import Path
+
+            with tempfile.TemporaryDirectory(prefix="faastui-wf-") as tmp:
+                (Path(tmp) / "function.yaml").write_text(
+                    f"name: {name}\nimage: {self.image}\ntimeout: 86400\n"
+                    f"labels:\n  faastui.io/long-running: \"true\"\n"
+                    f"  faastui.io/workflow-role: {role}\n")
+                await self.backend.deploy(tmp, name=name)
         else:
             await self.backend.deploy_source(handler_source(role), name=name)
-        inv = await self.backend.invoke(name, {"redis_url": self.url, **payload})
+        inv = await self.backend.invoke(name, {"redis_url": self.url, "role": role, **payload})
         if inv.status != "ok":
             from ..errors import BackendError
 

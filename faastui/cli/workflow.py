@@ -149,8 +149,9 @@ TimeoutOpt = typer.Option(0.0, "--timeout", min=0, help="Give up after S seconds
 SeedOpt = typer.Option(None, "--seed", help="Seed of the arrivals and task sizes.")
 ServeOpt = typer.Option(False, "--serve", help="Keep serving input_queue after the run's own tasks "
                         "(the seed's phase_config messages and tasks) until TERMINATE or stop.")
-RedisOpt = typer.Option(None, "--redis-url", help="The Redis the loops use (on a cluster: one "
-                        "the cluster reaches); default: the context's, or the engine's.")
+RedisOpt = typer.Option(None, "--redis-url", envvar="FAASTUI_REDIS_URL",
+                        help="The Redis the loops use (on a cluster: one the cluster reaches); "
+                             "default: the context's, or the engine's.")
 ImageOpt = typer.Option(None, "--worker-image", help="OpenFaaS: the image the workflow's "
                         "functions run (OpenFaaS builds nothing from source).")
 
@@ -279,7 +280,7 @@ def start_cmd(tasks: Optional[int] = TasksOpt, workers: int = WorkersOpt,
     `scale worker` work on it from any shell."""
     import uuid
 
-    from backends.workflow.controller import StatusReader
+    from backends.workflow.status import StatusReader
     from backends.workflow.policies import POLICY_NAMES
 
     from ..locations import state_dir
@@ -292,12 +293,12 @@ def start_cmd(tasks: Optional[int] = TasksOpt, workers: int = WorkersOpt,
     ctx = current_context()
     url = _redis_url(redis_url)
     with handle_errors(), StatusReader(url) as reader:
-        if reader.read().state == "running":
+        if reader.read().alive:
             raise usage_error("a workflow is already running on this Redis",
                               hint="faastui workflow stop")
     run_id = uuid.uuid4().hex[:8]
     args = ["workflow", "run", "--workers", str(workers), "--batch", str(batch), "--run-id", run_id,
-            "--no-progress", "-o", "json", "--redis-url", url]
+            "--no-progress", "-o", "json"]
     for flag, value in (("--tasks", tasks), ("--phases", phases), ("--autoscale", autoscale),
                         ("--rate", rate), ("--duration-ms", duration_ms),
                         ("--phase-duration", phase_duration), ("--timeout", timeout or None),
@@ -309,7 +310,7 @@ def start_cmd(tasks: Optional[int] = TasksOpt, workers: int = WorkersOpt,
     folder = state_dir()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     log_path = folder / f"workflow-{ctx.name}.log"
-    env = dict(os.environ)
+    env = dict(os.environ, FAASTUI_REDIS_URL=url)  # not in argv: a URL may hold a password
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     with open(log_path, "ab") as log:
@@ -336,10 +337,24 @@ def start_cmd(tasks: Optional[int] = TasksOpt, workers: int = WorkersOpt,
                 raise typer.Exit(1)
             time.sleep(0.05)
     if output in (Format.json, Format.yaml):
-        emit(record, output)
+        emit(dict(record, redis_url=_masked(url)), output)
     else:
         print(run_id)
         message(f"workflow {run_id} started (pid {proc.pid}); log: {log_path}")
+
+
+def _masked(url: str) -> str:
+    """``url`` with its password (if any) shown as ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + host))
 
 
 def _tail(path: Path, lines: int = 8) -> list[str]:
@@ -370,7 +385,7 @@ def _print_summary(d: dict) -> None:
 def status_cmd(output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = IntervalOpt,
                redis_url: Optional[str] = RedisOpt):
     """The current (or last) run: progress, pool, QoS."""
-    from backends.workflow.controller import StatusReader
+    from backends.workflow.status import StatusReader
 
     url = _redis_url(redis_url)
     with handle_errors(), StatusReader(url) as reader:
@@ -388,7 +403,8 @@ def status_cmd(output: Format = OutputOpt, watch: bool = WatchOpt, interval: flo
 def _print_status(s) -> None:
     qos = "-" if s.qos is None else f"{s.qos * 100:.2f}%"
     serve = "  serving input_queue" if s.serve else ""
-    print(f"run {s.run_id or '-'}  {s.state}  policy {s.policy or '-'}  {s.elapsed_s:.1f} s{serve}")
+    state = s.state if s.alive or s.state != "running" else "running (its controller is gone)"
+    print(f"run {s.run_id or '-'}  {state}  policy {s.policy or '-'}  {s.elapsed_s:.1f} s{serve}")
     print(f"tasks     enqueued {s.enqueued_total}/{s.tasks}  collected {s.completed}  "
           f"queue {s.queue}  results {s.results}")
     print(f"workers   {s.workers} running, {s.stopping} stopping, target {s.desired}, "
@@ -403,7 +419,7 @@ def stop_cmd(redis_url: Optional[str] = RedisOpt,
              wait: float = typer.Option(20.0, "--wait", min=0,
                                         help="Seconds to wait for a background run to end.")):
     """Stop the running workflow: every loop ends after its current round."""
-    from backends.workflow.controller import request_stop
+    from backends.workflow.status import request_stop
 
     url = _redis_url(redis_url)
     with handle_errors():
@@ -435,7 +451,7 @@ def scale_running_workflow(replicas: str, output: Format) -> bool:
     """`faastui scale worker N|+K|-K` while a workflow runs on this context: set the
     pool's target (the controller starts or SYNs workers). False if no run is going."""
     from backends.errors import BackendError
-    from backends.workflow.controller import StatusReader, request_scale
+    from backends.workflow.status import StatusReader, request_scale
 
     try:
         url = _redis_url()
@@ -443,7 +459,7 @@ def scale_running_workflow(replicas: str, output: Format) -> bool:
         return False
     try:
         with StatusReader(url) as reader:
-            if reader.read().state != "running":
+            if not reader.read().alive:
                 return False
     except BackendError:
         return False
