@@ -160,12 +160,12 @@ def _workload(phases: Optional[str], rate: Optional[float], duration_ms: Optiona
               phase_duration: Optional[float], seed: Optional[int]):
     from backends.workflow.phases import WorkloadError, load_workload, seed_workload, steady
 
+    if phase_duration is not None and phases != "seed":
+        raise usage_error("--phase-duration goes with --phases seed")
     try:
         if phases == "seed":
             w = seed_workload((rate if rate is not None else 5.0) * 60.0, phase_duration)
         elif phases:
-            if phase_duration is not None:
-                raise usage_error("--phase-duration goes with --phases seed")
             w = load_workload(phases)
         else:
             w = steady(rate or 0.0)
