@@ -10,7 +10,8 @@ counts duplicates and deadline hits, and removes exactly those items from its
 in-flight list. A collector killed at any point leaves its in-flight results for
 the next one: nothing is lost and nothing is kept twice. It also runs the reaper
 once a second, so dead workers' tasks come back even when no controller is
-watching. A TERMINATE SYN on ``collector_control_syn_queue`` stops it.
+watching. A TERMINATE SYN on ``collector_control_syn_queue`` stops it; on the
+run's stop it first keeps what the last workers answer as they finish their tasks.
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ def run_collector(url: str, *, batch: int = 500, reap_every_s: float = 1.0,
                 why = _control(r)
                 if why:
                     reason = why
+                    if why == "stop":  # the workers finish their tasks: keep what they answer
+                        k, d = _drain(r, clock, batch, scripts)
+                        kept_total, dups_total = kept_total + k, dups_total + d
                     break
             if kept or dups:
                 continue
@@ -102,6 +106,20 @@ def run_collector(url: str, *, batch: int = 500, reap_every_s: float = 1.0,
         finally:
             r.close()
     return {"kept": kept_total, "duplicates": dups_total, "reason": reason}
+
+
+def _drain(r, clock, batch: int, scripts: _Scripts, timeout: float = 10.0) -> tuple[int, int]:
+    """After the run's stop: collect until no worker is left and nothing waits (bounded)."""
+    kept = dups = 0
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        k, d, _ = collect_once(r, clock, batch, scripts)
+        kept, dups = kept + k, dups + d
+        if not (k or d) and not r.hlen(P.WORKERS_KEY) and not r.llen(P.RESULT_QUEUE):
+            break
+        if not (k or d):
+            time.sleep(0.05)
+    return kept, dups
 
 
 def _control(r) -> str | None:

@@ -99,6 +99,7 @@ class WorkflowController:
         self._enqueued: deque = deque()  # (monotonic, enqueued_total) over the window
         self._completed: deque = deque()  # (monotonic, completed)
         self._n = 0
+        self._t0 = time.monotonic()
         self.status = Status()
 
     # ---- life cycle -----------------------------------------------------------------
@@ -123,7 +124,7 @@ class WorkflowController:
             "program_start": repr(self.started_at), "serve": "1" if self.config.serve else "0",
             "workload": json.dumps(self.config.workload.to_dict())})
         pipe.execute()
-        self._last_tick = self._last_decide = time.monotonic()
+        self._last_tick = self._last_decide = self._t0 = time.monotonic()
         if self.config.policy is not None:
             self.config.policy.reset()
         self.launcher.launch("collector", self._payload("collector"))
@@ -147,6 +148,16 @@ class WorkflowController:
             self.launcher.poll()
             self._touch()
             time.sleep(0.02)
+
+    def _await_loops_gone(self, timeout: float) -> None:
+        """Wait (bounded) until every loop has left: a worker finishes its task first."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            roles = set(self.r.hvals(P.ROLES_KEY))
+            if not self.r.hlen(P.WORKERS_KEY) and b"running" not in roles:
+                return
+            self.reaper.reap()  # a loop killed on the way out must not stay listed
+            time.sleep(0.05)
 
     def _touch(self) -> None:
         """Show other processes this run's controller is alive."""
@@ -272,9 +283,13 @@ class WorkflowController:
             self._remember(time.monotonic(), s)
 
         def rate(hist) -> float:
-            if len(hist) < 2 or hist[-1][0] <= hist[0][0]:
+            # what arrived in the window, over the window (or the run so far, if shorter),
+            # as the simulator counts it: not over the span of the samples, which is
+            # a fraction of a second at the start
+            span = min(self.window_s, time.monotonic() - self._t0)
+            if len(hist) < 2 or span <= 0:
                 return 0.0
-            return (hist[-1][1] - hist[0][1]) / (hist[-1][0] - hist[0][0])
+            return (hist[-1][1] - hist[0][1]) / span
 
         since = self.clock.now() - self.window_s
         times, met, deadlines = [], 0, []
@@ -374,6 +389,7 @@ class WorkflowController:
             self.launcher.close(timeout=10.0)
         except Exception as exc:  # the run's end is still recorded
             self._note(f"stopping the loops: {exc}")
+        self._await_loops_gone(10.0)
         for raw in self._drain(P.OWN_ACKS_KEY):
             self.acks.append(json.loads(raw))
         s = read_status(self.r)
