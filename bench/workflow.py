@@ -126,7 +126,7 @@ def main() -> None:
 
 
 def timed_run(url: str, tasks: int, workers: int, batch: int) -> float:
-    """One run; the rate is tasks / (collector finished - emitter's t0)."""
+    """One run; the rate is tasks / (collector finished - the workload pushed)."""
     r = redis.Redis.from_url(url)
     r.flushall()
     ctx = mp.get_context("fork")
@@ -139,7 +139,10 @@ def timed_run(url: str, tasks: int, workers: int, batch: int) -> float:
         time.sleep(0.005)
     emitter = ctx.Process(target=run_emitter, args=(url,), kwargs={"once": True})
     emitter.start()
-    r.lpush(P.INPUT_QUEUE, json.dumps({"run_id": "bench", "tasks": tasks,
+    while not r.hexists(P.ROLES_KEY, "emitter"):  # the emitter is up and about to read
+        time.sleep(0.005)
+    t0 = time.time()
+    r.lpush(P.INPUT_QUEUE, json.dumps({"type": "workload", "run_id": "bench", "tasks": tasks,
                                        "workload": steady(0.0).to_dict()}))
     collector.join()
     done_at = time.time()
@@ -147,7 +150,6 @@ def timed_run(url: str, tasks: int, workers: int, batch: int) -> float:
     r.set(P.STOP_KEY, "1")
     for p in procs:
         p.join()
-    t0 = float(r.hget(P.RUN_KEY, "t0"))
     kept, out_len = r.scard(P.DONE_KEY), r.llen(P.OUTPUT_QUEUE)
     r.close()
     if not (kept == out_len == tasks):

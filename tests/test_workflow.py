@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import random
+import time
+import uuid
 
 import pytest
 import redis
@@ -18,6 +20,7 @@ from backends.workflow import protocol as P
 from backends.workflow.collector import collect_once
 from backends.workflow.controller import RunConfig, WorkflowController, read_status
 from backends.workflow.launchers import ProcessLauncher
+from backends.workflow.messages import Clock
 from backends.workflow.phases import steady
 from backends.workflow.reaper import reap
 
@@ -71,7 +74,8 @@ def test_1000_tasks_survive_sigkill_and_random_scaling(server, r):
     ids = output_ids(r)
     assert summary.state == "done"
     assert len(ids) == 1000 and len(set(ids)) == 1000
-    assert set(ids) == {f"{summary.run_id}:{i}" for i in range(1000)}
+    assert int(r.get(P.ENQUEUED_KEY)) == 1000  # every task pushed was collected, once
+    assert all(uuid.UUID(i).version == 4 for i in ids)
     assert summary.completed == 1000 and summary.lost == 0 and summary.duplicates == 0
     assert len(kills) >= 3 and len(resizes) >= 3
     assert summary.reaped_workers >= 1  # dead workers were found and their tasks returned
@@ -99,17 +103,15 @@ def test_graceful_scale_down_acks_and_loses_nothing(server, r):
     assert len(ids) == 600 and len(set(ids)) == 600
     assert summary.lost == 0 and summary.duplicates == 0
     # four workers were told to stop and each acknowledged after its current task
-    acked = [a["worker_id"] for a in controller.acks]
+    acked = [a["pod_name"] for a in controller.acks]
     assert len(acked) == 4 and len(set(acked)) == 4
-    assert all(a["action"] == "ACK" and a["syn_id"] for a in controller.acks)
+    assert all(a["type"] == "SCALE_DOWN" and a["action"] == "ACK" for a in controller.acks)
+    # the controller's own ACKs stay off the seed's queue (its scaler reads that one)
+    assert r.llen(P.ACK_QUEUE) == 0 and summary.external_scale_downs == 0
     # graceful: nobody had to be reaped, no task went back to the queue
     assert summary.requeued == 0 and summary.reaped_workers == 0
-    per_worker = {}
-    for x in r.lrange(P.OUTPUT_QUEUE, 0, -1):
-        t = json.loads(x)
-        per_worker[t["worker_id"]] = per_worker.get(t["worker_id"], 0) + 1
-    assert all(per_worker.get(w, 0) > 0 for w in acked)  # they did work before stopping
-    assert sum(a["tasks"] for a in controller.acks) <= 600
+    starts = [json.loads(x)["pod_name"] for x in r.lrange(P.WORKER_START_QUEUE, 0, -1)]
+    assert set(acked) <= set(starts) and len(starts) == 6
 
 
 def test_reaper_returns_tasks_of_a_dead_worker_only(r):
@@ -138,14 +140,22 @@ def test_fenced_worker_cannot_store_results(r):
 
 
 def test_collector_keeps_each_task_id_once(r):
+    def result(i, gen):
+        return json.dumps({"task_id": f"t{i}", "task_gen_timestamp": gen, "task_deadline": 5.0,
+                           "task_work_timestamp": gen + 0.1, "status": "completed"})
+
+    clock = Clock(time.time())
     for i in [1, 2, 2, 3, 1, 1]:
-        r.lpush(P.RESULT_QUEUE, json.dumps({"task_id": f"t{i}", "task_QoS": 1}))
-    assert collect_once(r) == (3, 3, 3)
-    r.lpush(P.RESULT_QUEUE, json.dumps({"task_id": "t2", "task_QoS": 0}))
-    assert collect_once(r) == (0, 1, 0)
-    assert sorted(output_ids(r)) == ["t1", "t2", "t3"]
+        r.lpush(P.RESULT_QUEUE, result(i, clock.now()))
+    assert collect_once(r, clock) == (3, 3, 3)
+    r.lpush(P.RESULT_QUEUE, result(2, clock.now() - 60))  # late: a duplicate all the same
+    r.lpush(P.RESULT_QUEUE, b"not json")  # a bad item goes on as a missed task, never lost
+    assert collect_once(r, clock) == (1, 1, 0)
+    ids = sorted(output_ids(r))
+    assert ids[1:] == ["t1", "t2", "t3"] and ids[0].startswith("rejected-")
     stats = r.hgetall(P.STATS_KEY)
-    assert stats[b"completed"] == b"3" and stats[b"duplicates"] == b"4"
+    assert stats[b"completed"] == b"4" and stats[b"duplicates"] == b"4"
+    assert r.llen("result_queue:inflight:collector") == 0
 
 
 def test_status_reads_a_finished_run(server, r):

@@ -51,3 +51,9 @@ def test_usage_errors(ctx, tmp_path):
     assert "type must be one of" in res.stderr
     res = cli("workflow", "run", "--autoscale", "psychic", code=2)
     assert "unknown policy" in res.stderr
+    res = cli("workflow", "start", "--phase-duration", "5", code=2)
+    assert "--phase-duration goes with --phases seed" in res.stderr
+    res = cli("workflow", "run", "--tasks", "0", code=2)
+    assert "needs tasks" in res.stderr and "--serve" in res.stderr
+    res = cli("scale", "worker", "+x", code=2)
+    assert "bad replica count" in res.stderr

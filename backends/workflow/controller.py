@@ -2,17 +2,23 @@
 
 ``WorkflowController(url, launcher, RunConfig(...))`` runs one workflow:
 
-1. ``start()`` stops what is left of an earlier run, clears the workflow's
-   keys, launches the collector, the emitter and ``workers`` workers, and puts
-   the run spec on ``input_queue`` for the emitter.
-2. ``tick()`` (every ``tick_s``) reads everything in one script, runs the
-   reaper, drains ACKs, asks the autoscaling policy (every ``decide_s``) and
-   reconciles the pool with the desired count in ``faastui:scale:worker``,
-   which ``faastui scale worker N`` also writes: too few workers -> launch
-   (or take back unread SYNs); too many -> one SYN per worker to stop.
-   Workers that took a SYN finish their current task and ACK.
-3. ``run()`` ticks until every task is collected (or ``workflow:stop``, or a
-   timeout), stops the loops and returns a ``Summary``.
+1. ``start()`` stops what is left of an earlier run, clears the seed's queues and
+   the workflow's keys, sets the program start, launches the collector, the
+   emitter and ``workers`` workers (each pushes its START), pushes WORKFLOW_INIT
+   on ``workflow_init_syn_queue`` once they are up, and puts the run's own
+   workload (if it has tasks) on ``input_queue`` for the emitter.
+2. ``tick()`` (every ``tick_s``) reads everything in one script, runs the reaper,
+   drains the ACKs of its own SYNs, asks the autoscaling policy (every
+   ``interval_s``) and reconciles the pool with the desired count in
+   ``faastui:scale:worker``, which ``faastui scale worker N`` also writes: too few
+   workers -> take back its own unread SYNs, then launch; too many -> one seed
+   SCALE_DOWN SYN per worker to stop. A SYN someone else pushed is answered by a
+   worker like any other and lowers the desired count as it is taken, so the pool
+   stays one smaller; the controller never consumes it.
+3. ``run()`` ticks until every task is collected (a run with tasks of its own
+   and no ``serve``), or the emitter and the collector took a TERMINATE and the
+   workers are gone, or ``workflow:stop``, or a timeout; then it stops what is left
+   and returns a ``Summary``.
 
 The state a ``faastui workflow status`` in another process needs is kept in
 Redis (``workflow:run``, ``workflow:stats``, ``workflow:workers``).
@@ -21,47 +27,26 @@ Redis (``workflow:run``, ``workflow:stats``, ``workflow:workers``).
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from collections import deque
+from dataclasses import dataclass, field
 
+from . import messages as M
 from . import protocol as P
 from ._redis import connect
+from .observation import Observation, Policy
 from .phases import Workload, steady
-from .policies import Observation, Policy
 from .reaper import Reaper
+from .status import (_STATUS_KEYS, _STATUS_LUA, MAX_WORKERS, MIN_WORKERS, Status,
+                     StatusReader, Summary, _status_from, read_status, request_scale,
+                     request_stop, stop_run)
 
 __all__ = ["RunConfig", "Summary", "Status", "WorkflowController", "read_status", "stop_run",
-           "StatusReader", "request_stop", "MIN_WORKERS",
-           "MAX_WORKERS"]
+           "StatusReader", "request_stop", "request_scale", "MIN_WORKERS", "MAX_WORKERS"]
 
-MIN_WORKERS, MAX_WORKERS = 1, 32
-
-# KEYS: stats, workers, scale, syn, worker_queue, run, stop, result_queue, output, done
-# ARGV: the hb key prefix
-# Returns one JSON string: stats, worker states with liveness, desired, lengths.
-_STATUS_LUA = r"""
-local stats = redis.call('HGETALL', KEYS[1])
-local ws = redis.call('HGETALL', KEYS[2])
-local workers = {}
-for i = 1, #ws, 2 do
-  workers[#workers + 1] = {ws[i], ws[i + 1], redis.call('EXISTS', ARGV[1] .. ws[i])}
-end
-local out = {stats = {}, workers = workers,
-  desired = redis.call('GET', KEYS[3]) or false,
-  syn = redis.call('LLEN', KEYS[4]), queue = redis.call('LLEN', KEYS[5]),
-  run = {}, stop = redis.call('EXISTS', KEYS[7]),
-  results = redis.call('LLEN', KEYS[8]), output = redis.call('LLEN', KEYS[9]),
-  done = redis.call('SCARD', KEYS[10])}
-for i = 1, #stats, 2 do out.stats[stats[i]] = tonumber(stats[i + 1]) end
-local run = redis.call('HGETALL', KEYS[6])
-for i = 1, #run, 2 do out.run[run[i]] = run[i + 1] end
-if #workers == 0 then out.workers = cjson.decode('[]') end
-return cjson.encode(out)
-"""
-_STATUS_KEYS = [P.STATS_KEY, P.WORKERS_KEY, P.SCALE_KEY, P.SYN_QUEUE, P.WORKER_QUEUE, P.RUN_KEY,
-                P.STOP_KEY, P.RESULT_QUEUE, P.OUTPUT_QUEUE, P.DONE_KEY]
-
+OUTPUT_SAMPLE = 1000  # newest output records read for an observation window
 
 @dataclass
 class RunConfig:
@@ -78,82 +63,8 @@ class RunConfig:
     max_workers: int = MAX_WORKERS
     run_id: str = ""
     work: str = "sleep"
-
-
-@dataclass
-class Status:
-    """One reading of a run (``faastui workflow status``)."""
-    run_id: str = ""
-    state: str = "idle"
-    tasks: int = 0
-    emitted: int = 0
-    completed: int = 0
-    duplicates_dropped: int = 0
-    requeued: int = 0
-    reaped_workers: int = 0
-    qos: float | None = None
-    workers: int = 0
-    stopping: int = 0
-    desired: int = 0
-    queue: int = 0
-    results: int = 0
-    output: int = 0
-    policy: str = ""
-    elapsed_s: float = 0.0
-    mean_workers: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class Summary:
-    """The end of a run (``workflow run -o json``)."""
-    run_id: str
-    tasks: int
-    completed: int
-    duplicates: int
-    lost: int
-    qos: float
-    mean_workers: float
-    duration_s: float
-    throughput: float
-    policy: str
-    duplicates_dropped: int = 0
-    requeued: int = 0
-    reaped_workers: int = 0
-    acks: int = 0
-    scale_events: list = field(default_factory=list)
-    state: str = "done"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _status_from(raw: dict) -> Status:
-    stats, run = raw["stats"], raw["run"]
-    workers = [w for w in raw["workers"] if w[2] == 1]
-    completed = int(stats.get("completed", 0))
-    started = float(run.get("started_at") or 0.0)
-    ended = float(run.get("ended_at") or 0.0) or time.time()
-    return Status(
-        run_id=run.get("run_id", ""), state=run.get("state", "idle"),
-        tasks=int(run.get("tasks") or 0), emitted=int(stats.get("emitted", 0)),
-        completed=completed, duplicates_dropped=int(stats.get("duplicates", 0)),
-        requeued=int(stats.get("requeued", 0)), reaped_workers=int(stats.get("reaped_workers", 0)),
-        qos=(stats.get("qos_met", 0) / completed) if completed else None,
-        workers=sum(1 for w in workers if w[1] == "running"),
-        stopping=sum(1 for w in workers if w[1] == "stopping"),
-        desired=int(raw["desired"] or 0), queue=int(raw["queue"]), results=int(raw["results"]),
-        output=int(raw["output"]), policy=run.get("policy", ""),
-        elapsed_s=(ended - started) if started else 0.0,
-        mean_workers=float(run.get("mean_workers") or 0.0))
-
-
-def read_status(r) -> Status:
-    """The current run's status from Redis (any process)."""
-    script = r.register_script(_STATUS_LUA)
-    return _status_from(json.loads(script(keys=_STATUS_KEYS, args=[P.hb_key("")])))
+    serve: bool = False  # keep serving input_queue after the run's own tasks, until TERMINATE
+    window_s: float = 10.0  # the observation window (a policy's window_s wins)
 
 
 class WorkflowController:
@@ -161,7 +72,7 @@ class WorkflowController:
 
     Args:
         url: Redis URL.
-        launcher: a ``ProcessLauncher`` or ``EngineLauncher``.
+        launcher: a ``ProcessLauncher``, ``EngineLauncher`` or ``ClusterLauncher``.
         config: the run.
         on_tick: called with the Status after each tick (progress bars).
     """
@@ -174,55 +85,83 @@ class WorkflowController:
         self.on_tick = on_tick
         self.run_id = config.run_id or uuid.uuid4().hex[:8]
         self._status = self.r.register_script(_STATUS_LUA)
+        self._take_back = self.r.register_script(P.TAKE_BACK_LUA)
         self.reaper = Reaper(self.r)
         self.pending: dict[str, float] = {}  # worker id launched -> when, until it registers
+        self.launched: set[str] = set()      # worker ids started and not yet seen to leave
         self.acks: list[dict] = []
         self.scale_events: list[dict] = []
         self.started_at = 0.0
+        self.clock = M.Clock(time.time())
         self._worker_seconds = 0.0
         self._last_tick = 0.0
         self._last_decide = 0.0
-        self._last_emitted = 0
-        self._last_completed = 0
-        self._last_met = 0
+        self._enqueued: deque = deque()  # (monotonic, enqueued_total) over the window
+        self._completed: deque = deque()  # (monotonic, completed)
         self._n = 0
+        self._t0 = time.monotonic()
         self.status = Status()
 
     # ---- life cycle -----------------------------------------------------------------
     def start(self) -> None:
         self._retire_previous()
         r = self.r
+        self.started_at = time.time()
+        self.clock = M.Clock(self.started_at)
+        stale = [k for pattern in ("workflow:dead:*", "workflow:emit:*", P.inflight_key("*"),
+                                   P.hb_key("*"))
+                 for k in r.scan_iter(match=pattern, count=1000)]
         pipe = r.pipeline(transaction=True)
         pipe.delete(*P.all_keys())
-        for key in r.scan_iter(match="workflow:dead:*", count=1000):
-            pipe.delete(key)
+        if stale:
+            pipe.delete(*stale)
         desired = self._clamp(self.config.workers)
         pipe.set(P.SCALE_KEY, desired)
-        self.started_at = time.time()
         pipe.hset(P.RUN_KEY, mapping={
             "run_id": self.run_id, "state": "running", "tasks": self.config.tasks,
+            "updated_at": self.started_at,
             "workers": desired, "policy": self.policy_name, "started_at": self.started_at,
+            "program_start": repr(self.started_at), "serve": "1" if self.config.serve else "0",
             "workload": json.dumps(self.config.workload.to_dict())})
         pipe.execute()
-        self._last_tick = self._last_decide = time.monotonic()
+        self._last_tick = self._last_decide = self._t0 = time.monotonic()
         if self.config.policy is not None:
             self.config.policy.reset()
-        self.launcher.launch("collector", {})
+        self.launcher.launch("collector", self._payload("collector"))
         for _ in range(desired):
             self._launch_worker()
-        self.launcher.launch("emitter", {})
+        self.launcher.launch("emitter", self._payload("emitter"))
         self._await_pool(desired)
-        # no t0: the emitter's clock starts when it picks the spec up, so the
-        # start-up of the loops does not count against the first deadlines
-        spec = {"run_id": self.run_id, "tasks": self.config.tasks,
-                "workload": self.config.workload.to_dict()}
-        r.lpush(P.INPUT_QUEUE, json.dumps(spec))
+        r.lpush(P.INIT_QUEUE, M.dumps(M.workflow_init(self.clock)))
+        if self.config.tasks > 0:
+            spec = {"type": "workload", "run_id": self.run_id, "tasks": self.config.tasks,
+                    "workload": self.config.workload.to_dict()}
+            r.lpush(P.INPUT_QUEUE, json.dumps(spec))
+
+    def _payload(self, role: str, **extra) -> dict:
+        return {"program_start": self.started_at, **extra}
 
     def _await_pool(self, n: int) -> None:
         """Wait (up to the launch timeout) until ``n`` workers have registered."""
         end = time.monotonic() + self.config.launch_timeout_s
         while time.monotonic() < end and self.r.hlen(P.WORKERS_KEY) < n:
+            self.launcher.poll()
+            self._touch()
             time.sleep(0.02)
+
+    def _await_loops_gone(self, timeout: float) -> None:
+        """Wait (bounded) until every loop has left: a worker finishes its task first."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            roles = set(self.r.hvals(P.ROLES_KEY))
+            if not self.r.hlen(P.WORKERS_KEY) and b"running" not in roles:
+                return
+            self.reaper.reap()  # a loop killed on the way out must not stay listed
+            time.sleep(0.05)
+
+    def _touch(self) -> None:
+        """Show other processes this run's controller is alive."""
+        self.r.hset(P.RUN_KEY, "updated_at", time.time())
 
     @property
     def policy_name(self) -> str:
@@ -244,12 +183,28 @@ class WorkflowController:
         return max(self.config.min_workers, min(self.config.max_workers, int(n)))
 
     def _launch_worker(self) -> None:
+        from ..errors import BackendError
+
         self._n += 1
-        wid = f"w-{self.run_id}-{self._n}"
-        self.pending[wid] = time.monotonic()
-        self.launcher.launch("worker", {"worker_id": wid, "batch": self.config.batch,
-                                        "heartbeat_ttl_s": self.config.heartbeat_ttl_s,
-                                        "work": self.config.work})
+        try:
+            wid = self.launcher.launch("worker", self._payload(
+                "worker", worker_id=f"w-{self.run_id}-{self._n}", batch=self.config.batch,
+                heartbeat_ttl_s=self.config.heartbeat_ttl_s, work=self.config.work))
+        except BackendError as exc:  # the next tick tries again; the run goes on
+            self._note(f"starting a worker failed: {exc}")
+            return
+        finally:
+            self._touch()
+        self.pending[wid] = time.monotonic()  # the launcher may name it (worker-3 on a cluster)
+        self.launched.add(wid)
+
+    def _note(self, text: str) -> None:
+        """A line on stderr (a background run's log) and in the run's hash."""
+        print(f"workflow {self.run_id}: {text}", file=sys.stderr, flush=True)
+        try:
+            self.r.hset(P.RUN_KEY, "last_note", text[:300])
+        except Exception:  # redis errors: the note is not worth failing the run
+            pass
 
     def scale(self, n: int, why: str = "manual") -> int:
         """Set the desired worker count (clamped to the bounds). Returns it."""
@@ -258,29 +213,42 @@ class WorkflowController:
         return n
 
     # ---- the loop ----------------------------------------------------------------------
+    def read(self) -> tuple[Status, dict]:
+        raw = json.loads(self._status(keys=_STATUS_KEYS, args=[P.hb_key("")]))
+        return _status_from(raw), raw
+
     def tick(self) -> Status:
         now = time.monotonic()
         self.reaper.reap()
         self.launcher.poll()
-        for raw in self._drain(P.ACK_QUEUE):
+        for raw in self._drain(P.OWN_ACKS_KEY):
             self.acks.append(json.loads(raw))
-        raw = json.loads(self._status(keys=_STATUS_KEYS, args=[P.hb_key("")]))
-        status = _status_from(raw)
+        status, raw = self.read()
+        present = {w[0] for w in raw["workers"]}
         live = {w[0] for w in raw["workers"] if w[2] == 1}
         for wid in list(self.pending):
-            if wid in live or now - self.pending[wid] > self.config.launch_timeout_s:
+            if wid in live:
                 del self.pending[wid]
+            elif now - self.pending[wid] > self.config.launch_timeout_s:
+                del self.pending[wid]
+                self._note(f"worker {wid} did not start within {self.config.launch_timeout_s:g} s")
+        for wid in [w for w in self.launched if w not in present and w not in self.pending]:
+            self.launched.discard(wid)  # it left (ACK, TERMINATE, stop or reaped)
+            retire = getattr(self.launcher, "retire", None)
+            if retire is not None:
+                retire(wid)
         dt = now - self._last_tick
         self._last_tick = now
         self._worker_seconds += dt * (status.workers + status.stopping)
         elapsed = time.time() - self.started_at
         status.mean_workers = self._worker_seconds / elapsed if elapsed > 0 else 0.0
-        decide_s = getattr(self.config.policy, "interval_s", None) or self.config.decide_s
-        if self.config.policy is not None and now - self._last_decide >= decide_s:
-            self._decide(status, now - self._last_decide)
+        self._remember(now, status)
+        interval = getattr(self.config.policy, "interval_s", None) or self.config.decide_s
+        if self.config.policy is not None and now - self._last_decide >= interval:
+            self._decide(status, raw)
             self._last_decide = now
             status.desired = int(self.r.get(P.SCALE_KEY) or status.desired)
-        self._reconcile(status)
+        self._reconcile(status, raw)
         self.r.hset(P.RUN_KEY, mapping={"mean_workers": round(status.mean_workers, 4),
                                         "updated_at": time.time()})
         self.status = status
@@ -294,56 +262,113 @@ class WorkflowController:
         pipe.delete(queue)
         return pipe.execute()[0]
 
-    def _decide(self, s: Status, dt: float) -> None:
-        emitted, completed = s.emitted, s.completed
-        met = round((s.qos or 0.0) * completed)
-        d_done = completed - self._last_completed
-        recent_qos = (met - self._last_met) / d_done if d_done > 0 else None
-        obs = Observation(
+    @property
+    def window_s(self) -> float:
+        return getattr(self.config.policy, "window_s", None) or self.config.window_s
+
+    def _remember(self, now: float, s: Status) -> None:
+        self._enqueued.append((now, s.enqueued_total))
+        self._completed.append((now, s.completed))
+        for hist in (self._enqueued, self._completed):
+            while len(hist) > 2 and hist[1][0] <= now - self.window_s:
+                hist.popleft()
+
+    def observe(self, s: Status | None = None, raw: dict | None = None) -> Observation:
+        """What a policy (and the gymnasium environment) sees now, as the seed's
+        environment computes it: queue lengths, live workers, the mean and max
+        ``task_completion_time`` and the QoS share of the outputs collected in the
+        last ``window_s``, and the arrival rate from ``worker_queue:enqueued_total``."""
+        if s is None:
+            s, raw = self.read()
+            self._remember(time.monotonic(), s)
+
+        def rate(hist) -> float:
+            # what arrived in the window, over the window (or the run so far, if shorter),
+            # as the simulator counts it: not over the span of the samples, which is
+            # a fraction of a second at the start
+            span = min(self.window_s, time.monotonic() - self._t0)
+            if len(hist) < 2 or span <= 0:
+                return 0.0
+            return (hist[-1][1] - hist[0][1]) / span
+
+        since = self.clock.now() - self.window_s
+        times, met, deadlines = [], 0, []
+        for item in self.r.lrange(P.OUTPUT_QUEUE, 0, OUTPUT_SAMPLE - 1):
+            try:
+                rec = json.loads(item)
+                if float(rec.get("task_collect_timestamp") or 0.0) < since:
+                    break  # newest first: the rest are older
+                times.append(float(rec.get("task_completion_time") or 0.0))
+                met += bool(rec.get("task_QoS"))
+                deadlines.append(float(rec.get("task_deadline") or 0.0))
+            except (TypeError, ValueError, AttributeError):
+                continue
+        service = self.config.workload.mean_task_s
+        if deadlines and (self.config.workload.duration_dist == "image_processing"
+                          or self.config.serve or not self.config.tasks):
+            service = sum(deadlines) / len(deadlines) / 2.0  # a deadline is 2 x processing
+        return Observation(
             t=time.time() - self.started_at, queue_len=s.queue, workers=s.workers,
-            arrival_rate=(emitted - self._last_emitted) / dt if dt > 0 else 0.0,
-            completion_rate=d_done / dt if dt > 0 else 0.0,
-            service_time_s=self.config.workload.task_duration_ms / 1000.0,
-            recent_qos=recent_qos, desired=s.desired,
-            deadline_s=P.deadline_for(self.config.workload.task_duration_ms / 1000.0))
-        self._last_emitted, self._last_completed, self._last_met = emitted, completed, met
+            arrival_rate=rate(self._enqueued), completion_rate=rate(self._completed),
+            service_time_s=service, recent_qos=(met / len(times)) if times else None,
+            desired=s.desired, deadline_s=P.deadline_for(service), input_q=s.input,
+            result_q=s.results, output_q=s.output,
+            avg_time=(sum(times) / len(times)) if times else 1.5,
+            max_time=max(times) if times else 1.5)
+
+    def _decide(self, s: Status, raw: dict) -> None:
+        obs = self.observe(s, raw)
         want = self._clamp(self.config.policy.decide(obs))
         if want != s.desired:
             self.scale_events.append({"t": round(obs.t, 3), "from": s.desired, "to": want,
                                       "policy": self.policy_name})
             self.scale(want, self.policy_name)
 
-    def _reconcile(self, s: Status) -> None:
+    def _reconcile(self, s: Status, raw: dict) -> None:
+        if s.terminating:
+            return  # the seed's TERMINATE: nothing is started again
         desired = self._clamp(s.desired or self.config.workers)
-        effective = s.workers + len(self.pending)
-        pending_syn = self.r.llen(P.SYN_QUEUE)
-        effective -= pending_syn
+        own_pending = int(raw.get("own_syns") or 0)
+        effective = s.workers + len(self.pending) - own_pending
         if effective < desired:
             short = desired - effective
-            while short > 0 and pending_syn > 0:  # take back SYNs no worker has read yet
-                if self.r.rpop(P.SYN_QUEUE) is None:
-                    break
-                pending_syn -= 1
-                short -= 1
-            for _ in range(short):
+            if own_pending:  # take back our own SYNs no worker has read yet
+                short -= int(self._take_back(keys=[P.SYN_QUEUE, P.OWN_SYNS_KEY], args=[short]))
+            for _ in range(max(0, short)):
                 self._launch_worker()
         elif effective > desired:
-            msgs = [json.dumps({"type": "SCALE_DOWN", "action": "SYN", "syn_id": uuid.uuid4().hex[:12],
-                                "SYN_timestamp": time.time()}) for _ in range(effective - desired)]
-            self.r.lpush(P.SYN_QUEUE, *msgs)
+            msgs = [M.dumps(M.syn("SCALE_DOWN", "Scale down request from faastui", self.clock,
+                                  request=uuid.uuid4().hex[:12]))
+                    for _ in range(effective - desired)]
+            pipe = self.r.pipeline(transaction=True)
+            pipe.sadd(P.OWN_SYNS_KEY, *msgs)
+            pipe.lpush(P.SYN_QUEUE, *msgs)
+            pipe.execute()
+
+    def finished(self, s: Status) -> str | None:
+        """Why the run is over, or None."""
+        if self.config.tasks > 0 and not self.config.serve and s.completed >= self.config.tasks:
+            return "done"
+        if self.r.exists(P.STOP_KEY):
+            return "stopped"
+        if s.terminating or s.serve or self.config.serve:
+            roles = self.r.hgetall(P.ROLES_KEY)
+            states = {v.decode() if isinstance(v, bytes) else v for v in roles.values()}
+            if roles and states == {"terminated"} and s.workers + s.stopping == 0:
+                return "terminated"
+        return None
 
     def run(self, timeout_s: float | None = None) -> Summary:
-        """start(), tick until done, stop(). Returns the Summary."""
+        """start(), tick until finished, stop(). Returns the Summary."""
         self.start()
         state = "done"
         end = time.monotonic() + timeout_s if timeout_s else None
         try:
             while True:
                 s = self.tick()
-                if s.completed >= self.config.tasks:
-                    break
-                if self.r.exists(P.STOP_KEY):
-                    state = "stopped"
+                why = self.finished(s)
+                if why:
+                    state = why
                     break
                 if end is not None and time.monotonic() > end:
                     state = "timeout"
@@ -360,8 +385,12 @@ class WorkflowController:
         """Stop every loop of the run, wait for them, and summarise."""
         ended = time.time()
         self.r.set(P.STOP_KEY, "1")
-        self.launcher.close(timeout=10.0)
-        for raw in self._drain(P.ACK_QUEUE):
+        try:
+            self.launcher.close(timeout=10.0)
+        except Exception as exc:  # the run's end is still recorded
+            self._note(f"stopping the loops: {exc}")
+        self._await_loops_gone(10.0)
+        for raw in self._drain(P.OWN_ACKS_KEY):
             self.acks.append(json.loads(raw))
         s = read_status(self.r)
         duration = ended - self.started_at
@@ -370,18 +399,21 @@ class WorkflowController:
         pipe.llen(P.OUTPUT_QUEUE)
         pipe.scard(P.DONE_KEY)
         pipe.hgetall(P.STATS_KEY)
-        out_len, distinct, stats = pipe.execute()
+        pipe.get(P.ENQUEUED_KEY)
+        out_len, distinct, stats, enqueued = pipe.execute()
         stats = {k.decode(): int(v) for k, v in stats.items()}
         completed = int(distinct)
+        expected = max(self.config.tasks, int(enqueued or 0))
         summary = Summary(
-            run_id=self.run_id, tasks=self.config.tasks, completed=completed,
-            duplicates=int(out_len) - completed, lost=max(0, self.config.tasks - completed),
+            run_id=self.run_id, tasks=expected, completed=completed,
+            duplicates=int(out_len) - completed, lost=max(0, expected - completed),
             qos=(stats.get("qos_met", 0) / completed) if completed else 0.0,
             mean_workers=round(mean_workers, 3), duration_s=round(duration, 3),
             throughput=round(completed / duration, 1) if duration > 0 else 0.0,
             policy=self.policy_name, duplicates_dropped=stats.get("duplicates", 0),
             requeued=stats.get("requeued", 0), reaped_workers=stats.get("reaped_workers", 0),
-            acks=len(self.acks), scale_events=self.scale_events, state=state)
+            acks=len(self.acks), external_scale_downs=stats.get("external_scale_downs", 0),
+            enqueued_total=int(enqueued or 0), scale_events=self.scale_events, state=state)
         self.r.hset(P.RUN_KEY, mapping={"state": state, "ended_at": ended,
                                         "mean_workers": summary.mean_workers,
                                         "summary": json.dumps(summary.to_dict())})
@@ -390,42 +422,3 @@ class WorkflowController:
 
     def close(self) -> None:
         self.r.close()
-
-
-def stop_run(r) -> bool:
-    """Ask the running workflow to stop (``faastui workflow stop``). True if one was running."""
-    state = r.hget(P.RUN_KEY, "state")
-    r.set(P.STOP_KEY, "1")
-    return state in (b"running", "running")
-
-
-class StatusReader:
-    """Reads the workflow's status from a Redis URL (what faces call: no Redis for them)."""
-
-    def __init__(self, url: str):
-        from ._redis import connect_checked
-
-        self._r = connect_checked(url)
-
-    def read(self) -> Status:
-        return read_status(self._r)
-
-    def close(self) -> None:
-        self._r.close()
-
-    def __enter__(self) -> "StatusReader":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def request_stop(url: str) -> bool:
-    """Ask the run on ``url`` to stop; True if one was running."""
-    from ._redis import connect_checked
-
-    r = connect_checked(url)
-    try:
-        return stop_run(r)
-    finally:
-        r.close()

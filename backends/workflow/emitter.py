@@ -1,115 +1,223 @@
-"""The emitter loop: turn a workload spec from ``input_queue`` into timed tasks.
+"""The emitter loop: turn what arrives on ``input_queue`` into timed tasks.
 
-It waits on ``input_queue`` for a run spec (JSON: ``run_id``, ``tasks``,
-``workload`` as ``phases.Workload.to_dict()``, optional ``t0``), moving it into its
-own in-flight list, and emits exactly ``tasks`` tasks into ``worker_queue`` at
-Poisson arrival times of the workload's phases (``rate`` 0 in a steady phase
-means as fast as possible). Tasks that are due together go in one LPUSH
-(with the ``emitted`` counter, in one MULTI), so a fast workload costs few
-round trips. Task ids are ``<run id>:<n>``; an emitter restarted mid-run
-resumes after the ``emitted`` count with the same seed, so a restart neither
-skips nor repeats a task.
+It pushes a START on ``emitter_start_queue``, then serves ``input_queue`` (moving
+each item into its own in-flight list, so a killed emitter's item is resumed, not
+lost) until a TERMINATE SYN on ``emitter_control_syn_queue`` or the run's stop:
+
+- a seed ``phase_config`` message: exactly ``target_tasks`` tasks over
+  ``phase_duration`` seconds at the phase's rate (steady, or the real sine of
+  ``oscillation_*``), the seed's image_processing tasks (an optional
+  ``task_duration_ms`` makes them constant instead: a faastui extension for tests);
+- a faastui run's workload, ``{"type": "workload", "run_id", "tasks", "workload"}``:
+  ``tasks`` tasks at the Poisson arrival times of its phases (``rate`` 0 in a
+  steady phase: as fast as possible);
+- a task in the seed generator's format: forwarded to ``worker_queue`` with its
+  emit timestamps.
+
+A task's ``task_gen_timestamp`` is its arrival time in the schedule and
+``task_emit_timestamp`` the moment it was pushed (``task_emit_time`` is the lag).
+Tasks that are due together go in one LPUSH, with the counters
+(``worker_queue:enqueued_total`` among them) in the same MULTI. Progress per item
+is kept in ``workflow:emit:<digest>``, so an emitter restarted mid-phase resumes
+after the last task pushed with the same seed: a restart neither skips nor
+repeats a task.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import random
 import time
 
+from . import messages as M
 from . import protocol as P
+from . import records as R
 from ._redis import connect
-from .phases import parse_workload
+from .phases import Workload, WorkloadError, parse_workload, phase_from_config
 
-__all__ = ["run_emitter", "make_task", "EMITTER_INFLIGHT"]
+__all__ = ["run_emitter", "EMITTER_INFLIGHT", "progress_key"]
 
 EMITTER_INFLIGHT = f"{P.INPUT_QUEUE}:inflight:emitter"
 MAX_BATCH = 500
 BLOCK_S = 0.25
 
 
-def make_task(task_id: str, gen_ts: float, expected_s: float, emit_ts: float) -> dict:
-    return {"task_id": task_id, "task_gen_timestamp": gen_ts,
-            "task_expected_duration": expected_s, "task_deadline": P.deadline_for(expected_s),
-            "task_emit_timestamp": emit_ts, "task_work_time": None,
-            "task_completion_time": None, "task_QoS": None}
+class _Stopped(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
 
 
-def run_emitter(url: str, *, once: bool = False) -> dict:
-    """Serve run specs from ``input_queue`` until the run is stopped.
+def run_emitter(url: str, *, once: bool = False, emitter_id: str = "emitter",
+                program_start: float | None = None) -> dict:
+    """Serve ``input_queue`` until TERMINATE or the run's stop.
 
     Args:
-        once: return after one spec (tests, benches).
+        once: return after one item (tests, benches).
+        emitter_id: the ``pod_name`` of its START.
+        program_start: the run's program start (epoch); default: ``workflow:run``'s.
 
-    Returns: {"runs", "emitted", "reason"}.
+    Returns: {"items", "emitted", "reason"} with reason "terminate", "stop" or "done".
     """
     r = connect(url)
-    runs = emitted = 0
+    clock = M.Clock(program_start if program_start is not None else M.read_program_start(r))
+    r.lpush(P.EMITTER_START_QUEUE, M.dumps(M.start(emitter_id, clock)))
+    r.hset(P.ROLES_KEY, emitter_id, "running")
+    control = _Control(r)
+    items = emitted = 0
     reason = "stop"
     try:
         while True:
-            if r.exists(P.STOP_KEY):
+            why = control.check()
+            if why:
+                reason = why
                 break
-            raw = r.lindex(EMITTER_INFLIGHT, -1)  # a spec a killed emitter left half done
+            raw = r.lindex(EMITTER_INFLIGHT, -1)  # an item a killed emitter left half done
             if raw is None:
                 raw = r.blmove(P.INPUT_QUEUE, EMITTER_INFLIGHT, BLOCK_S, "RIGHT", "LEFT")
                 if raw is None:
                     continue
-            spec = json.loads(raw)
-            n, finished = _emit(r, spec)
-            emitted += n
-            if not finished:
-                break  # stopped mid-run: leave the spec for a restart
-            r.lrem(EMITTER_INFLIGHT, -1, raw)
-            runs += 1
+            digest = hashlib.sha1(raw).hexdigest()
+            try:
+                emitted += _serve(r, raw, digest, clock, control)
+            except _Stopped as stop:
+                reason = stop.reason
+                break  # the item stays in flight for a restart
+            pipe = r.pipeline(transaction=True)
+            pipe.lrem(EMITTER_INFLIGHT, -1, raw)
+            pipe.delete(progress_key(digest))
+            pipe.execute()
+            items += 1
             if once:
                 reason = "done"
                 break
     finally:
-        r.close()
-    return {"runs": runs, "emitted": emitted, "reason": reason}
+        try:
+            r.hset(P.ROLES_KEY, emitter_id, "terminated" if reason == "terminate" else "stopped")
+        finally:
+            r.close()
+    return {"items": items, "emitted": emitted, "reason": reason}
 
 
-def _emit(r, spec: dict) -> tuple[int, bool]:
-    run_id = str(spec["run_id"])
-    total = int(spec["tasks"])
-    workload = parse_workload(spec["workload"])
-    seed = workload.seed if workload.seed is not None else hash(run_id) & 0xFFFFFFFF
-    arrival_rng, size_rng = random.Random(seed), random.Random(seed + 1)
-    # the clock starts at the first pick-up; a restarted emitter keeps it
-    r.hsetnx(P.RUN_KEY, "t0", repr(float(spec.get("t0") or time.time())))
-    t0 = float(r.hget(P.RUN_KEY, "t0"))
-    unpaced = all(p.type == "steady" and p.rate <= 0 for p in workload.phases)
-    arrivals = (itertools.repeat(0.0) if unpaced else workload.arrivals(arrival_rng))
-    done = int(r.hget(P.STATS_KEY, "emitted") or 0)
-    for _ in range(done):  # resume: replay the random streams past what was emitted
+class _Control:
+    """Reads the emitter's control queue and the run's stop, at most every BLOCK_S."""
+
+    def __init__(self, r):
+        self.r = r
+        self._next = 0.0
+
+    def check(self, force: bool = True) -> str | None:
+        now = time.monotonic()
+        if not force and now < self._next:
+            return None
+        self._next = now + BLOCK_S
+        if self.r.exists(P.STOP_KEY):
+            return "stop"
+        while True:
+            raw = self.r.rpop(P.EMITTER_SYN_QUEUE)
+            if raw is None:
+                return None
+            msg = M.parse_message(raw) or {}
+            if msg.get("action") == "SYN" and msg.get("type") == "TERMINATE":
+                return "terminate"  # anything else on this queue is dropped, as the seed does
+
+
+def progress_key(digest: str) -> str:
+    """Where the emitter keeps its progress through one input item."""
+    return f"workflow:emit:{digest}"
+
+
+def _serve(r, raw, digest: str, clock: M.Clock, control: _Control) -> int:
+    msg = M.parse_message(raw)
+    kind = msg.get("type") if msg else None
+    if kind == "workload":
+        try:
+            workload = parse_workload(msg["workload"])
+            total = int(msg["tasks"])
+        except (KeyError, TypeError, ValueError, WorkloadError) as exc:
+            return _reject(r, raw, f"workload: {exc}")
+        seed = workload.seed if workload.seed is not None else int(digest[:8], 16)
+        return _emit(r, digest, workload, total, seed, clock, control)
+    if kind == "phase_config":
+        try:
+            phase = phase_from_config(msg)
+        except WorkloadError as exc:
+            return _reject(r, raw, str(exc))
+        ms = msg.get("task_duration_ms")
+        if isinstance(ms, (int, float)) and not isinstance(ms, bool) and ms >= 0:
+            workload = Workload([phase], task_duration_ms=float(ms))
+        else:
+            workload = Workload([phase], duration_dist="image_processing")
+        return _emit(r, digest, workload, int(phase.tasks or 0), int(digest[:8], 16), clock,
+                     control)
+    if msg is not None and ("task_id" in msg or "task_application" in msg):
+        task = R.forward_task(msg, clock.now())
+        _push(r, [json.dumps(task)], None)
+        return 1
+    return _reject(r, raw, "not a phase_config, a workload or a task")
+
+
+def _reject(r, raw, why: str) -> int:
+    pipe = r.pipeline(transaction=True)
+    pipe.lpush(P.REJECTED_KEY, raw)
+    pipe.hincrby(P.STATS_KEY, "input_rejected", 1)
+    pipe.hset(P.RUN_KEY, "last_rejected", why[:300])
+    pipe.execute()
+    return 0
+
+
+def _push(r, batch: list[str], progress: str | None) -> None:
+    pipe = r.pipeline(transaction=True)
+    pipe.lpush(P.WORKER_QUEUE, *batch)
+    pipe.incrby(P.ENQUEUED_KEY, len(batch))
+    pipe.hincrby(P.STATS_KEY, "emitted", len(batch))
+    pipe.incrby(f"{P.WORKER_QUEUE}:stats:in", len(batch))
+    if progress:
+        pipe.hincrby(progress, "done", len(batch))
+    pipe.execute()
+
+
+def _emit(r, digest: str, workload: Workload, total: int, seed: int, clock: M.Clock,
+          control: _Control) -> int:
+    progress = progress_key(digest)
+    arrival_rng, size_rng, id_rng = random.Random(seed), random.Random(seed + 1), random.Random(seed + 2)
+    # the phase clock starts at the first pick-up; a restarted emitter keeps it
+    if r.hsetnx(progress, "t0", repr(time.time())):
+        p = workload.phases[0]
+        r.rpush(P.PHASES_KEY, json.dumps({
+            "phase_name": p.name, "started_at": clock.at(float(r.hget(progress, "t0"))),
+            "tasks": total, "duration_s": workload.cycle_s}))
+    t0 = float(r.hget(progress, "t0"))
+    unpaced = all(p.type == "steady" and p.rate <= 0 and p.tasks is None for p in workload.phases)
+    arrivals = itertools.repeat(0.0) if unpaced else workload.arrivals(arrival_rng)
+    done = int(r.hget(progress, "done") or 0)
+    for _ in range(done):  # resume: replay the random streams past what was pushed
         a = next(arrivals, None)
-        workload.task_duration_s(a or 0.0, size_rng)
+        workload.sample_task(a or 0.0, size_rng)
+        R.task_id_from(id_rng)
     i = done
     pending = next(arrivals, None)
-    next_stop_check = time.monotonic() + BLOCK_S
     while i < total and pending is not None:
         now = time.time()
         due = t0 + pending
         if due > now:
             time.sleep(min(due - now, 0.05))
-            if time.monotonic() >= next_stop_check:
-                if r.exists(P.STOP_KEY):
-                    return i - done, False
-                next_stop_check = time.monotonic() + BLOCK_S
+            why = control.check(force=False)
+            if why:
+                raise _Stopped(why)
             continue
+        emit_ts = clock.now()
         batch = []
         while pending is not None and i < total and len(batch) < MAX_BATCH and t0 + pending <= now:
-            expected = workload.task_duration_s(pending, size_rng)
-            gen = now if unpaced else t0 + pending
-            batch.append(json.dumps(make_task(f"{run_id}:{i}", gen, expected, now),
-                                    separators=(",", ":")))
+            processing, size = workload.sample_task(pending, size_rng)
+            gen_ts = emit_ts if unpaced else clock.at(t0 + pending)
+            batch.append(json.dumps(R.new_task(R.task_id_from(id_rng), gen_ts, processing, emit_ts,
+                                               data_size=size)))
             i += 1
             pending = next(arrivals, None)
-        pipe = r.pipeline(transaction=True)
-        pipe.lpush(P.WORKER_QUEUE, *batch)
-        pipe.hincrby(P.STATS_KEY, "emitted", len(batch))
-        pipe.incrby(f"{P.WORKER_QUEUE}:stats:in", len(batch))
-        pipe.execute()
-    return i - done, True
+        _push(r, batch, progress)
+        why = control.check(force=False)
+        if why and i < total:
+            raise _Stopped(why)
+    return i - done

@@ -5,9 +5,15 @@
 - ``EngineLauncher`` starts each loop as an async invocation of the
   ``emitter``, ``collector`` and ``worker`` functions on a ``Backend``
   (the embedded engine or any backend that can ``invoke_async``).
+- ``ClusterLauncher`` runs the workflow on a cluster as the seed does on
+  OpenFaaS: one function per loop, ``emitter``, ``collector`` and ``worker-1..N``
+  (freed numbers are used again), deployed as handler source (``bundle.py``,
+  no image is built; on OpenFaaS from ``image``) and started by one call each;
+  a worker that left (its ACK) has its function removed, as the seed's scaler
+  removes it.
 
-Both have ``launch(role, payload)``, ``poll()`` (reap what ended; return
-their summaries if known) and ``close(timeout)``.
+All have ``launch(role, payload)``, ``poll()`` (reap what ended) and
+``close(timeout)``; ``retire(key)`` (optional) is told when a worker has left.
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ import asyncio
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 import time
 
-__all__ = ["ProcessLauncher", "EngineLauncher", "ROLES"]
+__all__ = ["ProcessLauncher", "EngineLauncher", "ClusterLauncher", "ROLES"]
 
 ROLES = ("emitter", "collector", "worker")
 
@@ -130,3 +137,130 @@ class EngineLauncher:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout)
             self._loop.close()
+
+
+class ClusterLauncher:
+    """The loops as functions of a cluster backend (Knative, Nuclio, OpenFaaS).
+
+    Args:
+        backend_factory: a zero-argument callable returning the Backend.
+        url: the Redis URL the functions use (one the cluster reaches).
+        image: an image to deploy instead of source (OpenFaaS, which builds nothing).
+    """
+
+    def __init__(self, backend_factory, url: str, image: str | None = None,
+                 stop_wait_s: float = 15.0):
+        self.url = url
+        self.image = image
+        self.stop_wait_s = stop_wait_s
+        self._engine = EngineLauncher(backend_factory)
+        self.call = self._engine.call
+        self.backend = self._engine.backend
+        self.functions: dict[str, str] = {}  # key (worker id, role-n) -> function name
+
+    def _free_worker_name(self) -> str:
+        """The lowest worker-k not in use (nor fenced: a reaped worker's name stays dead)."""
+        from . import protocol as P
+        from ._redis import connect
+
+        used = set(self.functions.values())
+        r = connect(self.url)
+        try:
+            k = 1
+            while f"worker-{k}" in used or r.exists(P.dead_key(f"worker-{k}")):
+                k += 1
+        finally:
+            r.close()
+        return f"worker-{k}"
+
+    async def _deploy_and_start(self, name: str, role: str, payload: dict) -> None:
+        from .bundle import handler_source
+
+        if self.image:  # a platform that runs images: a folder naming it
+            import tempfile
+            from pathlib import Path
+
+            with tempfile.TemporaryDirectory(prefix="faastui-wf-") as tmp:
+                (Path(tmp) / "function.yaml").write_text(
+                    f"name: {name}\nimage: {self.image}\ntimeout: 86400\n"
+                    f"labels:\n  faastui.io/long-running: \"true\"\n"
+                    f"  faastui.io/workflow-role: {role}\n")
+                await self.backend.deploy(tmp, name=name)
+        else:
+            await self.backend.deploy_source(handler_source(role), name=name)
+        inv = await self.backend.invoke(name, {"redis_url": self.url, "role": role, **payload})
+        if inv.status != "ok":
+            from ..errors import BackendError
+
+            raise BackendError(f"starting {name} failed: {inv.error}")
+
+    def launch(self, role: str, payload: dict) -> str:
+        name = self._free_worker_name() if role == "worker" else role
+        payload = dict(payload)
+        if role == "worker":
+            payload["worker_id"] = name  # the pod_name of its START and ACK, as the seed's
+        elif role == "emitter":
+            payload.setdefault("emitter_id", name)
+        else:
+            payload.setdefault("collector_id", name)
+        key = payload.get("worker_id") or role
+        self.functions[key] = name
+        print(f"workflow: starting {name}", file=sys.stderr, flush=True)
+        try:
+            self.call(self._deploy_and_start(name, role, payload), timeout=120.0)
+        except BaseException:
+            self.retire(key)
+            raise
+        return key
+
+    def worker_id_for(self, key: str) -> str:
+        return key
+
+    def retire(self, key: str) -> None:
+        """A worker left: remove its function (the seed's scaler does the same)."""
+        name = self.functions.pop(key, None)
+        if name is not None:
+            self._remove(name)
+
+    def _remove(self, name: str, tries: int = 20) -> None:
+        """Remove a function, waiting out a platform still deploying it; never raises."""
+        from ..errors import BackendError, Conflict, NotFound
+
+        print(f"workflow: removing {name}", file=sys.stderr, flush=True)
+        for _ in range(tries):
+            try:
+                self.call(self.backend.remove(name), timeout=60.0)
+                return
+            except NotFound:
+                return
+            except Conflict:
+                time.sleep(0.5)
+            except (BackendError, TimeoutError) as exc:
+                print(f"workflow: removing {name} failed: {exc}", file=sys.stderr, flush=True)
+                return
+        print(f"workflow: {name} is still deploying; left in place", file=sys.stderr, flush=True)
+
+    def poll(self) -> list[str]:
+        return []
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Wait (a little) for the loops to end after the run's stop, then remove them."""
+        from . import protocol as P
+        from ._redis import connect
+
+        r = connect(self.url)
+        try:
+            end = time.monotonic() + min(timeout, self.stop_wait_s)
+            while time.monotonic() < end:
+                roles = {v for v in r.hvals(P.ROLES_KEY)}
+                if not r.hlen(P.WORKERS_KEY) and b"running" not in roles:
+                    break
+                time.sleep(0.05)
+        finally:
+            r.close()
+        try:
+            for name in list(self.functions.values()):
+                self._remove(name)
+            self.functions.clear()
+        finally:
+            self._engine.close(timeout)

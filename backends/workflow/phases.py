@@ -7,19 +7,28 @@ rate function of the time since the phase began, in tasks per second:
 - ``steady``: ``rate``.
 - ``oscillation``: a real sine between ``min_rate`` and ``max_rate`` over
   ``cycles`` full periods: ``mid - amp * cos(2 pi cycles t / duration)``
-  (starts at the minimum, peaks mid-cycle).
+  (starts at the minimum, peaks mid-cycle); with ``start_at: mid`` it is the
+  seed's ``mid + amp * sin(2 pi cycles t / duration)``.
 - ``burst``: ``rate`` with spikes to ``burst_rate`` lasting ``burst_length_s``
   every ``burst_every_s`` (the first spike starts after one period).
 - ``ramp``: linear from ``from_rate`` to ``to_rate``.
 
 Arrivals are a non-homogeneous Poisson process at the instantaneous rate,
 drawn by thinning (Lewis-Shedler): candidates at the phase's peak rate, each
-kept with probability rate(t)/peak. ``expected_count(t0, t1)`` integrates the
-rate so tests can check counts per window against what a phase promises.
+kept with probability rate(t)/peak. A phase with ``tasks: N`` has exactly N
+arrivals (the seed's ``target_tasks``): N times drawn independently with density
+rate(t) (a Poisson process conditioned on its count), so the shape is realised,
+not spread evenly as the seed's generator does. ``expected_count(t0, t1)``
+integrates the rate so tests can check counts per window against what a phase
+promises.
+
+``phase_from_config`` turns the seed's ``phase_config`` message (rates in tasks
+per minute) into a phase; ``seed_workload()`` is the seed's four phases.
 
 Task sizes: ``task_duration_ms`` (mean expected duration) with
-``duration_dist`` ``constant`` (default), ``exponential`` or ``uniform``
-(0..2 x mean); a phase may override both.
+``duration_dist`` ``constant`` (default), ``exponential``, ``uniform``
+(0..2 x mean) or ``image_processing`` (the seed's task model, ``seed.py``: mean
+1.5 s, gamma-distributed); a phase may override both.
 """
 
 from __future__ import annotations
@@ -29,9 +38,11 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Phase", "Workload", "load_workload", "parse_workload", "PHASE_TYPES"]
+__all__ = ["Phase", "Workload", "WorkloadError", "load_workload", "parse_workload", "PHASE_TYPES",
+           "DURATION_DISTS", "phase_from_config", "seed_workload", "steady"]
 
 PHASE_TYPES = ("steady", "oscillation", "burst", "ramp")
+DURATION_DISTS = ("constant", "exponential", "uniform", "image_processing")
 
 
 class WorkloadError(ValueError):
@@ -54,6 +65,8 @@ class Phase:
     name: str = ""
     task_duration_ms: float | None = None
     duration_dist: str | None = None
+    start_at: str = "min"       # oscillation: "min" (-cos) or "mid" (the seed's sin)
+    tasks: float | None = None  # exactly this many arrivals (the seed's target_tasks)
 
     def rate_at(self, t: float) -> float:
         """Tasks per second ``t`` seconds into the phase."""
@@ -62,7 +75,8 @@ class Phase:
         if self.type == "oscillation":
             mid = (self.max_rate + self.min_rate) / 2.0
             amp = (self.max_rate - self.min_rate) / 2.0
-            return mid - amp * math.cos(2.0 * math.pi * self.cycles * t / self.duration_s)
+            x = 2.0 * math.pi * self.cycles * t / self.duration_s
+            return mid + amp * math.sin(x) if self.start_at == "mid" else mid - amp * math.cos(x)
         if self.type == "burst":
             k = t / self.burst_every_s
             into = t - math.floor(k) * self.burst_every_s
@@ -80,6 +94,15 @@ class Phase:
 
     def integral(self, a: float, b: float) -> float:
         """Expected arrivals in [a, b] seconds of this phase (closed forms)."""
+        if self.tasks is not None:  # the rate's shape, scaled to exactly ``tasks``
+            whole = self._rate_integral(0.0, self.duration_s)
+            if whole <= 0:
+                a, b = max(0.0, a), min(self.duration_s, b)
+                return self.tasks * max(0.0, b - a) / self.duration_s
+            return self.tasks * self._rate_integral(a, b) / whole
+        return self._rate_integral(a, b)
+
+    def _rate_integral(self, a: float, b: float) -> float:
         a, b = max(0.0, a), min(self.duration_s, b)
         if b <= a:
             return 0.0
@@ -89,6 +112,8 @@ class Phase:
             mid = (self.max_rate + self.min_rate) / 2.0
             amp = (self.max_rate - self.min_rate) / 2.0
             w = 2.0 * math.pi * self.cycles / self.duration_s
+            if self.start_at == "mid":
+                return mid * (b - a) - amp * (math.cos(w * b) - math.cos(w * a)) / w
             return mid * (b - a) - amp * (math.sin(w * b) - math.sin(w * a)) / w
         if self.type == "ramp":
             slope = (self.to_rate - self.from_rate) / self.duration_s
@@ -154,7 +179,10 @@ class Workload:
             for p in self.phases:
                 peak = p.peak
                 t = 0.0
-                if peak > 0:
+                if p.tasks is not None:
+                    for x in _exact_arrivals(p, int(p.tasks), rng):
+                        yield start + x
+                elif peak > 0:
                     while True:
                         t += rng.expovariate(peak)
                         if t >= p.duration_s:
@@ -162,22 +190,35 @@ class Workload:
                         if rng.random() * peak <= p.rate_at(t):
                             yield start + t
                 start += p.duration_s
-            if self.cycle_s <= 0 or all(p.peak <= 0 for p in self.phases):
+            if self.cycle_s <= 0 or all(p.peak <= 0 and not p.tasks for p in self.phases):
                 return
 
     def task_duration_s(self, t: float, rng: random.Random) -> float:
         """Expected duration of a task that arrives at ``t``, in seconds."""
+        return self.sample_task(t, rng)[0]
+
+    def sample_task(self, t: float, rng: random.Random) -> tuple[float, int | None]:
+        """``(processing time s, image size or None)`` of a task that arrives at ``t``."""
         p, _ = self.phase_at(t) if self.phases else (None, 0.0)
         mean = (p.task_duration_ms if p is not None and p.task_duration_ms is not None
                 else self.task_duration_ms) / 1000.0
         dist = (p.duration_dist if p is not None and p.duration_dist else self.duration_dist)
+        if dist == "image_processing":
+            return _image_model().sample(rng)
         if mean <= 0:
-            return 0.0
+            return 0.0, None
         if dist == "exponential":
-            return rng.expovariate(1.0 / mean)
+            return rng.expovariate(1.0 / mean), None
         if dist == "uniform":
-            return rng.uniform(0.0, 2.0 * mean)
-        return mean
+            return rng.uniform(0.0, 2.0 * mean), None
+        return mean, None
+
+    @property
+    def mean_task_s(self) -> float:
+        """The mean processing time of a task (the seed model's mean for image_processing)."""
+        if self.duration_dist == "image_processing":
+            return _image_model().mean
+        return self.task_duration_ms / 1000.0
 
     def mean_rate(self) -> float:
         return self.expected_count(0.0, self.cycle_s) / self.cycle_s if self.cycle_s else 0.0
@@ -190,7 +231,7 @@ class Workload:
 
 
 _NUM = {"duration_s", "rate", "min_rate", "max_rate", "cycles", "burst_rate", "burst_every_s",
-        "burst_length_s", "from_rate", "to_rate", "task_duration_ms"}
+        "burst_length_s", "from_rate", "to_rate", "task_duration_ms", "tasks"}
 _REQUIRED = {"steady": ("rate",), "oscillation": ("min_rate", "max_rate"),
              "burst": ("rate", "burst_rate"), "ramp": ("from_rate", "to_rate")}
 
@@ -214,7 +255,15 @@ def parse_workload(data: dict | list) -> Workload:
             if key in ("type", "name"):
                 continue
             if key == "duration_dist":
+                if str(value) not in DURATION_DISTS:
+                    raise WorkloadError(f"phase {i + 1}: duration_dist must be one of "
+                                        f"{', '.join(DURATION_DISTS)}, not {value!r}")
                 kwargs[key] = str(value)
+                continue
+            if key == "start_at":
+                if value not in ("min", "mid"):
+                    raise WorkloadError(f"phase {i + 1}: start_at must be min or mid, not {value!r}")
+                kwargs[key] = value
                 continue
             if key not in _NUM:
                 raise WorkloadError(f"phase {i + 1}: unknown field {key!r}")
@@ -233,8 +282,9 @@ def parse_workload(data: dict | list) -> Workload:
             raise WorkloadError(f"phase {i + 1}: burst_every_s must be > 0")
         phases.append(Phase(**kwargs))
     dist = str(data.get("duration_dist") or "constant")
-    if dist not in ("constant", "exponential", "uniform"):
-        raise WorkloadError(f"duration_dist must be constant, exponential or uniform, not {dist!r}")
+    if dist not in DURATION_DISTS:
+        raise WorkloadError(f"duration_dist must be one of {', '.join(DURATION_DISTS)}, "
+                            f"not {dist!r}")
     seed = data.get("seed")
     return Workload(phases=phases, task_duration_ms=float(data.get("task_duration_ms") or 0.0),
                     duration_dist=dist, seed=int(seed) if seed is not None else None)
@@ -257,3 +307,68 @@ def load_workload(path: str | Path) -> Workload:
     except yaml.YAMLError as exc:
         raise WorkloadError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     return parse_workload(data)
+
+
+def _exact_arrivals(p: Phase, n: int, rng: random.Random) -> list[float]:
+    """``n`` sorted times in [0, duration) drawn independently with density rate(t)."""
+    peak = p.peak
+    out = []
+    while len(out) < n:
+        t = rng.random() * p.duration_s
+        if peak <= 0 or rng.random() * peak <= p.rate_at(t):
+            out.append(t)
+    return sorted(out)
+
+
+def _image_model():
+    from .seed import ImageTaskModel  # deferred: only the image_processing tasks need it
+
+    global _IMAGE_MODEL
+    if _IMAGE_MODEL is None:
+        _IMAGE_MODEL = ImageTaskModel()
+    return _IMAGE_MODEL
+
+
+_IMAGE_MODEL = None
+
+
+def phase_from_config(msg: dict) -> Phase:
+    """The phase a seed ``phase_config`` message describes (rates in tasks/min).
+
+    steady: ``base_rate x phase_multiplier``; oscillation_*: ``base_rate x (A sin(2 pi
+    cycles t / T) + mid)`` between ``oscillation_min`` and ``oscillation_max``; exactly
+    ``target_tasks`` arrivals. Raises WorkloadError for a message that is not one.
+    """
+    def num(key, default=None):
+        value = msg.get(key, default)
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise WorkloadError(f"phase_config: {key} must be a number, not {value!r}") from None
+        if value < 0 or math.isnan(value):
+            raise WorkloadError(f"phase_config: {key} must be >= 0")
+        return value
+
+    if not isinstance(msg, dict) or msg.get("type") != "phase_config":
+        raise WorkloadError("not a phase_config message")
+    pattern = str(msg.get("phase_pattern") or "steady")
+    base = num("base_rate") / 60.0
+    duration = num("phase_duration")
+    if duration <= 0:
+        raise WorkloadError("phase_config: phase_duration must be > 0")
+    tasks = num("target_tasks") if msg.get("target_tasks") is not None else None
+    name = str(msg.get("phase_name") or f"phase-{msg.get('phase_number', '')}")
+    if pattern.startswith("oscillation"):
+        lo, hi = num("oscillation_min"), num("oscillation_max")
+        return Phase("oscillation", duration, min_rate=base * min(lo, hi), max_rate=base * max(lo, hi),
+                     cycles=num("oscillation_cycles", 1), start_at="mid", tasks=tasks, name=name)
+    return Phase("steady", duration, rate=base * num("phase_multiplier", 1.0), tasks=tasks, name=name)
+
+
+def seed_workload(base_rate: float | None = None, phase_duration: float | None = None,
+                  seed: int | None = None) -> Workload:
+    """The seed's four phases (defaults: 300 tasks/min, 60 s each) with its image tasks."""
+    from .seed import phase_configs  # deferred: reads the package data
+
+    return Workload([phase_from_config(m) for m in phase_configs(base_rate, phase_duration)],
+                    duration_dist="image_processing", seed=seed)

@@ -7,9 +7,9 @@
   deadline): it sizes the pool to drain the backlog within the target on top of
   the offered load, scales up at once, and scales down one worker at a time,
   only after ``cooldown`` calm decisions in a row (hysteresis).
-- ``rl``: a tabular Q-learning agent (``rl.py``) over queue length, workers,
-  arrival rate and recent QoS with actions -1/0/+1, trained in the simulator
-  and shipped as ``rl_table.json``.
+- ``rl``: a tabular agent (``rl.py``) over the seed environment's observation
+  with its actions -1/0/+1, trained through the gymnasium environment
+  (``training.py``) and shipped as package data (``data/rl_table.json``).
 
 Every policy is clamped to 1..32 workers by the caller.
 """
@@ -17,36 +17,14 @@ Every policy is clamped to 1..32 workers by the caller.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-__all__ = ["Observation", "Policy", "FixedPolicy", "ReactivePolicy", "TargetPolicy",
+from .observation import Observation, Policy
+from .rl import RLPolicy
+
+__all__ = ["Observation", "Policy", "FixedPolicy", "ReactivePolicy", "TargetPolicy", "RLPolicy",
            "make_policy", "POLICY_NAMES"]
 
 POLICY_NAMES = ("fixed", "reactive", "target", "rl")
-
-
-@dataclass
-class Observation:
-    t: float                 # seconds since the run began
-    queue_len: int           # tasks waiting in worker_queue
-    workers: int             # workers running now
-    arrival_rate: float      # tasks/s emitted over the last decision interval
-    completion_rate: float   # tasks/s collected over the last interval
-    service_time_s: float    # mean expected work per task
-    recent_qos: float | None  # share of deadlines met over the last interval
-    desired: int = 0         # the current target
-    deadline_s: float = 0.1  # a typical deadline
-
-
-class Policy:
-    name = "policy"
-    interval_s = 1.0  # how often the controller (and the simulator) asks
-
-    def decide(self, obs: Observation) -> int:
-        raise NotImplementedError
-
-    def reset(self) -> None:
-        """Forget history (a new run)."""
 
 
 class FixedPolicy(Policy):
@@ -94,13 +72,22 @@ class TargetPolicy(Policy):
         self.cooldown = cooldown
         self._calm = 0
         self._rate = 0.0
+        self._service = 1.0
+
+    @property
+    def window_s(self) -> float:
+        """The observation window: about 7 tasks' worth of time (1..10 s), so the arrival
+        rate is steady for long tasks and still fresh for short ones."""
+        return min(10.0, max(1.0, 7.0 * self._service))
 
     def reset(self) -> None:
         self._calm = 0
         self._rate = 0.0
+        self._service = 1.0
 
     def decide(self, obs: Observation) -> int:
         s = max(obs.service_time_s, 1e-4)
+        self._service = s
         n = max(obs.workers, obs.desired, 1)
         # a rising load is followed at once, a falling one slowly (peak-hold)
         self._rate = obs.arrival_rate if obs.arrival_rate > self._rate else \
@@ -131,7 +118,5 @@ def make_policy(name: str, **kwargs) -> Policy:
         return TargetPolicy(**{k: v for k, v in kwargs.items()
                                if k in ("target", "headroom", "cooldown")})
     if name == "rl":
-        from .rl import RLPolicy
-
         return RLPolicy.load(kwargs.get("table"))
     raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(POLICY_NAMES)}")

@@ -1,19 +1,32 @@
-"""The workflow's wire protocol: queue names, Redis keys, message fields, Lua scripts.
+"""The workflow's wire protocol: queue names, Redis keys and the Lua scripts.
 
-Everything the emitter, the workers, the collector, the reaper and the
-controller agree on lives here, so each of them is a small loop over these
-names. Queues are Redis lists: producers LPUSH, consumers take from the right.
+These are the seed workflow's names (COMPAT.md section 6), so a script written
+for the seed (its scaler, monitor or RL environment) works on faastui
+unchanged. Queues are Redis lists: producers LPUSH, consumers take from the right.
 
-Queues (DESIGN.md "Queues, workflow, QoS"):
+Seed queues:
 
-- ``input_queue``: workload specs (a run: task count, phases, seed) for the emitter.
+- ``input_queue``: ``phase_config`` messages and tasks for the emitter (and a
+  faastui run's own workload, ``{"type": "workload", ...}``).
 - ``worker_queue``: tasks. A worker moves tasks atomically into its own
   in-flight list ``worker_queue:inflight:<worker id>`` and removes them only in
-  the same script that stores their results in ``result_queue``.
-- ``result_queue``: results; the collector moves them into
-  ``result_queue:inflight:collector`` and, in one script, keeps the first result
-  of each ``task_id`` (a set of done ids) in ``output_queue``.
-- ``worker_control_syn_queue`` / ``worker_control_ack_queue``: graceful scale-down.
+  the script that stores their results in ``result_queue``: a worker that dies
+  never loses its task (the seed's RPOP does).
+- ``result_queue`` -> ``output_queue``: the collector keeps the first result of
+  each ``task_id`` (a set of done ids), once.
+- ``emitter_control_syn_queue``, ``worker_control_syn_queue``,
+  ``collector_control_syn_queue``: SYN messages (SCALE_DOWN, TERMINATE);
+  ``worker_control_ack_queue``: the ACK of a SCALE_DOWN someone else asked for.
+- ``emitter_start_queue``, ``worker_start_queue``, ``collector_start_queue``:
+  a START message as each loop starts; ``workflow_init_syn_queue``:
+  WORKFLOW_INIT once the pool is up.
+- ``worker_queue:enqueued_total``: incremented with every task pushed.
+
+faastui's own keys (``workflow:*``): the run, counters, the workers with their
+heartbeats, and the SCALE_DOWN SYNs the controller sent itself
+(``workflow:syn:own``). A worker that takes a SYN the controller did not send
+lowers the desired count in the same script, so the pool stays one smaller and
+the controller never consumes a SYN that is not its own.
 
 Liveness: a worker holds ``workflow:hb:<id>`` (a key with a TTL) alive from a
 heartbeat thread. The reaper returns the in-flight tasks of a worker whose
@@ -24,34 +37,51 @@ call and stops without storing results a second time (fencing).
 
 from __future__ import annotations
 
-import json
-
 __all__ = [
-    "INPUT_QUEUE", "WORKER_QUEUE", "RESULT_QUEUE", "OUTPUT_QUEUE", "SYN_QUEUE", "ACK_QUEUE",
-    "QUEUES", "RUN_KEY", "STATS_KEY", "WORKERS_KEY", "DONE_KEY", "STOP_KEY", "SCALE_KEY",
-    "inflight_key", "hb_key", "dead_key", "deadline_for", "TASK_FIELDS", "all_keys",
-    "TAKE_LUA", "FLUSH_LUA", "COLLECT_LUA", "REAP_LUA", "ACK_LUA", "decode",
+    "INPUT_QUEUE", "WORKER_QUEUE", "RESULT_QUEUE", "OUTPUT_QUEUE", "EMITTER_SYN_QUEUE",
+    "SYN_QUEUE", "ACK_QUEUE", "COLLECTOR_SYN_QUEUE", "EMITTER_START_QUEUE", "WORKER_START_QUEUE",
+    "COLLECTOR_START_QUEUE", "INIT_QUEUE", "ENQUEUED_KEY", "QUEUES", "DATA_QUEUES",
+    "RUN_KEY", "STATS_KEY", "WORKERS_KEY", "DONE_KEY", "STOP_KEY", "SCALE_KEY", "OWN_SYNS_KEY",
+    "OWN_ACKS_KEY", "ROLES_KEY", "REJECTED_KEY", "PHASES_KEY", "inflight_key", "hb_key", "dead_key", "deadline_for",
+    "all_keys", "TAKE_LUA", "FLUSH_LUA", "COLLECT_MOVE_LUA", "COLLECT_KEEP_LUA", "REAP_LUA",
+    "ACK_LUA", "TAKE_BACK_LUA", "TAKE_SYN", "TAKE_STOP", "TAKE_DEAD", "TAKE_TASKS",
 ]
 
 INPUT_QUEUE = "input_queue"
 WORKER_QUEUE = "worker_queue"
 RESULT_QUEUE = "result_queue"
 OUTPUT_QUEUE = "output_queue"
+EMITTER_SYN_QUEUE = "emitter_control_syn_queue"
 SYN_QUEUE = "worker_control_syn_queue"
 ACK_QUEUE = "worker_control_ack_queue"
-QUEUES = (INPUT_QUEUE, WORKER_QUEUE, RESULT_QUEUE, OUTPUT_QUEUE, SYN_QUEUE, ACK_QUEUE)
+COLLECTOR_SYN_QUEUE = "collector_control_syn_queue"
+EMITTER_START_QUEUE = "emitter_start_queue"
+WORKER_START_QUEUE = "worker_start_queue"
+COLLECTOR_START_QUEUE = "collector_start_queue"
+INIT_QUEUE = "workflow_init_syn_queue"
+ENQUEUED_KEY = "worker_queue:enqueued_total"
+#: every seed queue, in the order the seed's clear_queues lists them
+QUEUES = (INPUT_QUEUE, WORKER_QUEUE, RESULT_QUEUE, OUTPUT_QUEUE, EMITTER_SYN_QUEUE, SYN_QUEUE,
+          ACK_QUEUE, COLLECTOR_SYN_QUEUE, EMITTER_START_QUEUE, WORKER_START_QUEUE,
+          COLLECTOR_START_QUEUE, INIT_QUEUE)
+DATA_QUEUES = (INPUT_QUEUE, WORKER_QUEUE, RESULT_QUEUE, OUTPUT_QUEUE)
 
-RUN_KEY = "workflow:run"          # hash: the current run (id, state, tasks, workers, policy, ...)
+RUN_KEY = "workflow:run"          # hash: the current run (id, state, tasks, program start, ...)
 STATS_KEY = "workflow:stats"      # hash: emitted, completed, duplicates, qos_met, requeued, ...
-WORKERS_KEY = "workflow:workers"  # hash: worker id -> "running" | "stopping"
+WORKERS_KEY = "workflow:workers"  # hash: worker id -> "running" | "stopping" | "leaving"
+ROLES_KEY = "workflow:roles"      # hash: emitter/collector id -> "running" | "terminated"
+REJECTED_KEY = "workflow:rejected"  # list: input items that were neither tasks nor phases
+PHASES_KEY = "workflow:phases"  # list: each input item the emitter started (name, start, tasks)
 DONE_KEY = "workflow:done"        # set: task ids the collector has kept
 STOP_KEY = "workflow:stop"        # string: present -> every loop of the run stops
+OWN_SYNS_KEY = "workflow:syn:own"  # set: SCALE_DOWN SYNs the controller pushed, not yet taken
+OWN_ACKS_KEY = "workflow:ack:own"  # list: ACKs of the controller's own SYNs (it drains them)
 #: the desired worker count: written by the controller's autoscaler and by
 #: ``faastui scale worker N`` (the engine's scale of a long-running function)
 SCALE_KEY = "faastui:scale:worker"
 
-TASK_FIELDS = ("task_id", "task_gen_timestamp", "task_expected_duration", "task_deadline",
-               "task_emit_timestamp", "task_work_time", "task_completion_time", "task_QoS")
+# TAKE_LUA's first reply element
+TAKE_TASKS, TAKE_SYN, TAKE_STOP, TAKE_DEAD = 0, 1, 2, 3
 
 
 def inflight_key(worker_id: str) -> str:
@@ -68,9 +98,11 @@ def dead_key(worker_id: str) -> str:
 
 def all_keys() -> tuple[str, ...]:
     """The fixed keys a new run clears (in-flight lists and heartbeats are scanned)."""
-    return QUEUES + (RUN_KEY, STATS_KEY, WORKERS_KEY, DONE_KEY, STOP_KEY,
-                     f"{RESULT_QUEUE}:inflight:collector", f"{INPUT_QUEUE}:inflight:emitter",
-                     *(f"{q}:stats:{d}" for q in QUEUES for d in ("in", "out")))
+    return QUEUES + (ENQUEUED_KEY, RUN_KEY, STATS_KEY, WORKERS_KEY, ROLES_KEY, DONE_KEY, STOP_KEY,
+                     REJECTED_KEY, PHASES_KEY,
+                     OWN_SYNS_KEY, OWN_ACKS_KEY, f"{RESULT_QUEUE}:inflight:collector",
+                     f"{INPUT_QUEUE}:inflight:emitter",
+                     *(f"{q}:stats:{d}" for q in DATA_QUEUES for d in ("in", "out")))
 
 
 def deadline_for(expected_s: float) -> float:
@@ -78,21 +110,38 @@ def deadline_for(expected_s: float) -> float:
     return min(30.0, max(0.1, 2.0 * expected_s))
 
 
-def decode(raw) -> dict:
-    return json.loads(raw)
-
-
-# KEYS: worker_queue, inflight, hb, dead, syn_queue, stop, workers
+# KEYS: worker_queue, inflight, hb, dead, syn_queue, stop, workers, own syns, scale, stats, run
 # ARGV: max tasks, heartbeat ttl ms, worker id
-# Returns {status, ...}: 0 + tasks taken (maybe none); 1 + the SYN message; 2 stop; 3 dead.
+# Returns {status, ...}: TAKE_TASKS + tasks taken (maybe none); TAKE_SYN + the SYN + 1 if it
+# was the controller's own (0: someone else's); TAKE_STOP; TAKE_DEAD.
+# A SYN is taken only here, between tasks: a worker finishes its current task first.
+# Someone else's SCALE_DOWN lowers the desired count at once (the pool stays one smaller);
+# a TERMINATE lowers it too and marks the run as terminating (nothing is started again).
 TAKE_LUA = r"""
 if redis.call('EXISTS', KEYS[4]) == 1 then return {3} end
 if redis.call('EXISTS', KEYS[6]) == 1 then return {2} end
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
 local syn = redis.call('RPOP', KEYS[5])
-if syn then
-  redis.call('HSET', KEYS[7], ARGV[3], 'stopping')
-  return {1, syn}
+while syn do
+  local ok, msg = pcall(cjson.decode, syn)
+  local kind = ok and type(msg) == 'table' and msg['action'] == 'SYN' and msg['type'] or nil
+  if kind == 'SCALE_DOWN' or kind == 'TERMINATE' then
+    local own = 0
+    if kind == 'SCALE_DOWN' and redis.call('SREM', KEYS[8], syn) == 1 then own = 1 end
+    if own == 0 then
+      local desired = tonumber(redis.call('GET', KEYS[9]) or '')
+      if desired and desired > 0 then redis.call('SET', KEYS[9], desired - 1) end
+      if kind == 'TERMINATE' then
+        redis.call('HSET', KEYS[11], 'terminating', '1')
+        redis.call('HINCRBY', KEYS[10], 'terminated_workers', 1)
+      else
+        redis.call('HINCRBY', KEYS[10], 'external_scale_downs', 1)
+      end
+    end
+    redis.call('HSET', KEYS[7], ARGV[3], own == 1 and 'stopping' or 'leaving')
+    return {1, syn, own}
+  end
+  syn = redis.call('RPOP', KEYS[5])  -- not a SYN a worker answers: dropped, as the seed does
 end
 local out = {0}
 for i = 1, tonumber(ARGV[1]) do
@@ -116,38 +165,44 @@ redis.call('INCRBY', KEYS[5], n)
 return n
 """
 
-# KEYS: result_queue, collector inflight, output_queue, done set, stats hash,
-#       output_queue:stats:in, result_queue:stats:out
-# ARGV: max items to move from result_queue beyond what is already in flight
-# Every item in flight is kept (first result of its task id) or counted as a
-# duplicate, then the in-flight list is cleared: all in one atomic script.
-# Returns {kept, duplicates, qos met among kept}.
-COLLECT_LUA = r"""
+# KEYS: result_queue, collector inflight
+# ARGV: max items to move beyond what is already in flight
+# Returns everything in flight (the oldest last): the collector turns each into an
+# output record and hands them to COLLECT_KEEP_LUA.
+COLLECT_MOVE_LUA = r"""
 for i = 1, tonumber(ARGV[1]) do
   if not redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') then break end
 end
-local items = redis.call('LRANGE', KEYS[2], 0, -1)
-local kept, dups, met, late = 0, 0, 0, 0
-for i = #items, 1, -1 do
-  local item = items[i]
-  local ok, data = pcall(cjson.decode, item)
-  local id = ok and type(data) == 'table' and data['task_id'] or item
-  if redis.call('SADD', KEYS[4], tostring(id)) == 1 then
-    redis.call('LPUSH', KEYS[3], item)
+return redis.call('LRANGE', KEYS[2], 0, -1)
+"""
+
+# KEYS: collector inflight, output_queue, done set, stats hash, output_queue:stats:in,
+#       result_queue:stats:out
+# ARGV: n, then n in-flight items, n task ids, n output records, n QoS flags ("1"/"0")
+# Each item's first record (by task id) goes to output_queue, later ones count as
+# duplicates, and the item leaves the in-flight list: all in one atomic script.
+# Returns {kept, duplicates, qos met among kept}.
+COLLECT_KEEP_LUA = r"""
+local n = tonumber(ARGV[1])
+local kept, dups, met = 0, 0, 0
+for i = 1, n do
+  local id = ARGV[1 + n + i]
+  if redis.call('SADD', KEYS[3], id) == 1 then
+    redis.call('LPUSH', KEYS[2], ARGV[1 + 2 * n + i])
     kept = kept + 1
-    if ok and type(data) == 'table' and tonumber(data['task_QoS']) == 1 then met = met + 1 end
+    if ARGV[1 + 3 * n + i] == '1' then met = met + 1 end
   else
     dups = dups + 1
   end
+  redis.call('LREM', KEYS[1], -1, ARGV[1 + i])
 end
-redis.call('DEL', KEYS[2])
 if kept > 0 then
-  redis.call('HINCRBY', KEYS[5], 'completed', kept)
-  redis.call('HINCRBY', KEYS[5], 'qos_met', met)
-  redis.call('INCRBY', KEYS[6], kept)
+  redis.call('HINCRBY', KEYS[4], 'completed', kept)
+  redis.call('HINCRBY', KEYS[4], 'qos_met', met)
+  redis.call('INCRBY', KEYS[5], kept)
 end
-if dups > 0 then redis.call('HINCRBY', KEYS[5], 'duplicates', dups) end
-if #items > 0 then redis.call('INCRBY', KEYS[7], #items) end
+if dups > 0 then redis.call('HINCRBY', KEYS[4], 'duplicates', dups) end
+if n > 0 then redis.call('INCRBY', KEYS[6], n) end
 return {kept, dups, met}
 """
 
@@ -167,13 +222,30 @@ redis.call('HINCRBY', KEYS[6], 'reaped_workers', 1)
 return n
 """
 
-# KEYS: ack_queue, workers hash, hb, inflight
-# ARGV: worker id, ack message
+# KEYS: ack list (the seed's worker_control_ack_queue, or the controller's own list),
+#       workers hash, hb, inflight
+# ARGV: worker id, ack message (empty: a TERMINATE, which the seed does not answer)
 # A worker that finished its current task acknowledges a SYN and leaves.
 ACK_LUA = r"""
 if redis.call('LLEN', KEYS[4]) > 0 then return -1 end
-redis.call('LPUSH', KEYS[1], ARGV[2])
+if ARGV[2] ~= '' then redis.call('LPUSH', KEYS[1], ARGV[2]) end
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('DEL', KEYS[3])
 return 1
+"""
+
+# KEYS: syn queue, own syns set
+# ARGV: most SYNs to take back
+# Takes back SCALE_DOWN SYNs the controller sent that no worker has read yet
+# (exact items only: someone else's SYN is never touched). Returns how many.
+TAKE_BACK_LUA = r"""
+local n = 0
+for _, syn in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if n >= tonumber(ARGV[1]) then break end
+  if redis.call('LREM', KEYS[1], -1, syn) == 1 then
+    redis.call('SREM', KEYS[2], syn)
+    n = n + 1
+  end
+end
+return n
 """

@@ -2,8 +2,8 @@
 
 The engine's snapshot adds it to ``Snapshot.qos`` so the dashboard's QoS pane
 shows the workflow's deadline % next to the functions'. Deadline counts come
-from the collector's counters; the percentiles from the latest results' task
-response times (``task_completion_time - task_gen_timestamp``).
+from the collector's counters; the percentiles from the latest output records'
+``task_completion_time`` (seconds from the task's arrival to its collection).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def qos_from(stats: dict, run: dict, recent: list) -> QoSStat | None:
     times = []
     for raw in recent:
         try:
-            times.append(float(json.loads(raw).get("task_response_time") or 0.0) * 1000.0)
+            times.append(float(json.loads(raw).get("task_completion_time") or 0.0) * 1000.0)
         except (ValueError, TypeError, AttributeError):
             continue
     started = float(run.get("started_at") or 0.0)

@@ -250,6 +250,11 @@ def scale(fn: str = typer.Argument(..., help="Function name.", autocompletion=co
         parse_replicas(replicas)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
+    if fn == "worker":  # [workflow] the pool of a running workflow, on any context (issue 11)
+        from .workflow import scale_running_workflow
+
+        if scale_running_workflow(replicas, output):
+            return
     emit(call(lambda b: scale_to(b, fn, replicas)), output)
 
 

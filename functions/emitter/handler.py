@@ -1,13 +1,18 @@
-"""emitter: a long-running loop turning run specs on input_queue into timed tasks.
+"""emitter: a long-running loop turning what arrives on input_queue (the seed's
+phase_config messages, tasks, a faastui run's workload) into timed tasks.
 
-Start it with an async call; payload (optional): {"once": true} to serve one run.
-The loop is ``backends.workflow.emitter.run_emitter``.
+Start it with an async call; payload (optional): {"once": true} to serve one item,
+emitter_id, program_start. The loop is ``backends.workflow.emitter.run_emitter``;
+it stops on a TERMINATE SYN on emitter_control_syn_queue.
 """
 import os
 
+# imported here, not in main(): the engine's zygote imports this module once, so each
+# loop it forks starts in milliseconds instead of importing redis-py again
+from backends.workflow.emitter import run_emitter
+
 
 def main(args):
-    from backends.workflow.emitter import run_emitter  # deferred: keep the zygote light
-
     args = args if isinstance(args, dict) else {}
-    return run_emitter(os.environ["REDIS_URL"], once=bool(args.get("once", False)))
+    allowed = {"once", "emitter_id", "program_start"}
+    return run_emitter(os.environ["REDIS_URL"], **{k: v for k, v in args.items() if k in allowed})

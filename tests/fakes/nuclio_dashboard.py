@@ -444,8 +444,8 @@ class FakeNuclioDashboard:
                 return
             module, function = fn.spec["handler"].split(":")
             source = base64.b64decode(fn.spec["build"]["functionSourceCode"]).decode()
-        workdir = os.path.join(self._tmp, f"{fn.namespace}.{fn.name}.{generation}")
-        os.makedirs(workdir)
+        # unique per build: a function deleted and created again under its name starts over
+        workdir = tempfile.mkdtemp(prefix=f"{fn.namespace}.{fn.name}.{generation}.", dir=self._tmp)
         with open(os.path.join(workdir, module + ".py"), "w", encoding="utf-8") as f:
             f.write(source)
         log_path, port_file = os.path.join(workdir, "replica.log"), os.path.join(workdir, "port")
