@@ -177,7 +177,7 @@ def _spec_from_yaml(meta: dict) -> dict:
 class NuclioBackend(Backend):
     name = "nuclio"
     capabilities = (Capability.INVOKE | Capability.DEPLOY | Capability.DEPLOY_SOURCE
-                    | Capability.SCALE | Capability.LOGS)
+                    | Capability.SCALE | Capability.LOGS | Capability.NAMESPACES)
 
     def __init__(self, url: str | None = None, *, token: str | None = None,
                  project: str = "default", namespace: str = "nuclio", runtime: str = "python:3.11",

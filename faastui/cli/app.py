@@ -12,8 +12,8 @@ from typing import Optional
 import typer
 
 from .. import __version__
-from . import actions, context, engine, fusion, load, reads, serve, watching, workflow
-from ._common import state, usage_error
+from . import actions, context, engine, fusion, load, meta, reads, serve, watching, workflow
+from ._common import complete_context, complete_namespace, state, usage_error
 from ._fastparams import install as _install_fast_params
 
 _install_fast_params()  # typer's pydantic coercion costs ~0.1 s per run; see the module
@@ -28,7 +28,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for group in (reads.app, actions.app, engine.app, watching.app, load.app, fusion.app, serve.app):
+for group in (reads.app, actions.app, engine.app, watching.app, load.app, fusion.app, serve.app,
+              meta.app):
     app.add_typer(group)  # no name: the group's commands join the root
 app.add_typer(context.app, name="context")
 app.add_typer(workflow.app, name="workflow")
@@ -42,15 +43,24 @@ def _version(value: bool):
 
 @app.callback(invoke_without_command=True)
 def root(ctx: typer.Context,
-         context_name: Optional[str] = typer.Option(None, "--context", envvar="FAASTUI_CONTEXT",
-                                                    help="Context to use (default: the current one)."),
+         # $FAASTUI_CONTEXT is read by config.resolve_context, so an explicit -g overrides it
+         context_name: Optional[str] = typer.Option(
+             None, "--context", metavar="NAME", autocompletion=complete_context,
+             help="Context to use (default: $FAASTUI_CONTEXT, else the current one)."),
+         namespace: Optional[str] = typer.Option(
+             None, "--namespace", "-n", metavar="NS", envvar="FAASTUI_NAMESPACE",
+             autocompletion=complete_namespace,
+             help="Work in this namespace (backends that have them); every command takes -n too."),
+         gateway: Optional[str] = typer.Option(
+             None, "--gateway", "-g", metavar="URL",
+             help="An OpenFaaS gateway for this run only (as faas-cli -g), instead of a context."),
          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                       help="Print the version and exit."),
          readonly: bool = typer.Option(False, "--readonly",
                                        help="Dashboard: hide every action that changes state."),
          theme: Optional[str] = typer.Option(None, "--theme", help="Dashboard theme (remembered).")):
     """k9s for FaaS: a dashboard and CLI for serverless functions."""
-    state.context = context_name
+    state.reset(context_name, namespace, gateway)
     if ctx.invoked_subcommand is None:
         # the dashboard (faastui.tui) opens on a terminal; without one (a pipe, CliRunner), help
         import sys
