@@ -22,8 +22,8 @@ def parse_replicas(text: str) -> tuple[str, int]:
     sign = text[:1] if text[:1] in "+-" else "="
     digits = text[1:] if sign != "=" else text
     if not digits.isdigit():
-        raise ValueError(f"bad replica count {text!r}: use N (absolute), or +K / -K (relative "
-                         "to the current count), e.g. 3, +2, -1")
+        raise ValueError(f"bad replica count {text!r}: use N, +K or -K (N is absolute, +K/-K "
+                         "relative to the current count), e.g. 3, +2, -1")
     return sign, int(digits)
 
 
