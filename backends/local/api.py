@@ -223,9 +223,16 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
             out.update(pseudo_headers(q.get("method") or "POST", q.get("path") or "/", q.get("query") or ""))
         return out or None
 
+    def in_namespace(name: str) -> str:
+        """OpenFaaS's ``FUNCTION.NAMESPACE`` form (``/function/hello.local``): the function
+        name, when the namespace is the engine's own."""
+        fn, dot, ns = name.rpartition(".")
+        return fn if dot and ns == NAMESPACE and fn in engine.functions else name
+
     @route("POST|GET|PUT|PATCH|DELETE|OPTIONS", "/function/{name}")
     async def invoke(req):
         name, path = split_function_path(req.params["name"])
+        name = in_namespace(name)
         node = (req.query.get("node") or None) if req.query_string else None
         spec = engine.resolve(name)
         out = await engine.invoke(spec.name, req.body, node=node,
@@ -241,6 +248,7 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
     @route("POST|GET|PUT|PATCH|DELETE", "/async-function/{name}")
     async def invoke_async(req):
         name, path = split_function_path(req.params["name"])
+        name = in_namespace(name)
         spec = engine.resolve(name)
         call_id = await engine.invoke_async(spec.name, req.body,
                                             gateway_headers(req, path, spec.signature))
