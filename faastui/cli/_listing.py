@@ -112,11 +112,12 @@ def _sort_key(value: Any) -> tuple:
     return (1, str(value))
 
 
-def sort_items(items: list, field: str, kind: str) -> list:
-    """``items`` sorted by ``field`` (a model field; ``.field`` as kubectl writes it),
-    ties kept in their order. Raises: InvalidRequest listing the fields for an unknown one."""
+def sort_items(items: list, field: str, kind: str, namespaced: bool = False) -> list:
+    """``items`` sorted by ``field`` (a model field, or ``namespace`` for a listing across
+    namespaces; ``.field`` as kubectl writes it), ties kept in their order.
+    Raises: InvalidRequest listing the fields for an unknown one."""
     name = field.strip().lstrip(".")
-    namespaced = bool(items) and isinstance(items[0], InNamespace)
+    namespaced = namespaced or (bool(items) and isinstance(items[0], InNamespace))
     valid = fields_of(kind, namespaced)
     if name not in valid:
         from backends.errors import did_you_mean
@@ -135,15 +136,16 @@ class Listing:
     selector: tuple[Term, ...] = ()
     quiet: bool = False
     headers: bool = True
+    namespaced: bool = False  # -A: every object carries its namespace
 
     @classmethod
     def of(cls, kind: str, sort_by: str | None = None, selector: str | None = None,
-           quiet: bool = False, no_headers: bool = False) -> Listing:
+           quiet: bool = False, no_headers: bool = False, namespaced: bool = False) -> Listing:
         """Raises: InvalidRequest for an unknown sort field or a bad selector."""
         if sort_by is not None:
-            sort_items([], sort_by, kind)  # an unknown field fails before any backend call
+            sort_items([], sort_by, kind, namespaced)  # an unknown field fails before any call
         return cls(sort_by, tuple(parse_selector(selector)) if selector is not None else (),
-                   quiet, not no_headers)
+                   quiet, not no_headers, namespaced)
 
     @property
     def for_scripts(self) -> bool:
@@ -153,7 +155,7 @@ class Listing:
         if self.selector:
             items = [i for i in items if matches(i, list(self.selector))]
         if self.sort_by is not None:
-            items = sort_items(items, self.sort_by, kind)
+            items = sort_items(items, self.sort_by, kind, self.namespaced)
         return items
 
     def emit(self, items: list, output: Format, kind: str) -> None:

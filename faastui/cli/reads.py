@@ -56,9 +56,9 @@ def show(fetch: Callable[[Any], Awaitable[Any]], output: Format, watch: bool, in
 
 
 def _listing(kind: str, sort_by: str | None, quiet: bool, no_headers: bool,
-             selector: str | None = None) -> Listing:
+             selector: str | None = None, namespaced: bool = False) -> Listing:
     try:
-        return Listing.of(kind, sort_by, selector, quiet, no_headers)
+        return Listing.of(kind, sort_by, selector, quiet, no_headers, namespaced)
     except BackendError as exc:
         raise fail(exc) from None
 
@@ -103,7 +103,7 @@ def functions_(output: Format = OutputOpt, watch: bool = WatchOpt, interval: flo
             raise usage_error("use either -n NAMESPACE or -A, not both")
         fetch = _across_namespaces(fetch)
     show(fetch, output, watch, interval, "Function",
-         _listing("Function", sort_by, quiet, no_headers, selector))
+         _listing("Function", sort_by, quiet, no_headers, selector, all_namespaces))
 
 
 @app.command("ls", hidden=True)
