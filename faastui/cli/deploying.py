@@ -4,11 +4,12 @@ a report per function.
 Every path is read and checked here first (``backends.formats``, the same code the engine
 runs) for the progress line and the notes; a stack file deploys only when all its chosen
 functions are sound. A folder that holds no function itself but function folders
-(``faastui deploy functions``, as ``kubectl apply -f DIR``) stands for each of them, one level
-down; its other entries are named in a note and left alone. A path faastui cannot read goes to the backend as it is (another
-backend may read it; the engine answers with the same one-line error). Each function then gets a progress line
-(format, requirements to install), the notes its format carries, and ``deployed NAME`` or
-its error; the exit code is the first failure's, 0 when all deployed.
+(``faastui deploy functions``, as ``kubectl apply -f DIR``) stands for each of them, one
+level down; its other entries are named in a note and left alone. A path faastui cannot
+read goes to the backend as it is (another backend may read it; the engine answers with the
+same one-line error). Each function then gets a progress line (format, requirements to
+install), the notes its format carries, and ``deployed NAME`` or its error; the exit code is
+the first failure's, 0 when all deployed.
 """
 
 from __future__ import annotations

@@ -17,8 +17,7 @@ import typer
 from backends.errors import BackendError
 
 from ..output import Format, InNamespace, describe_text, emit
-from ._common import (IntervalOpt, NamespaceOpt, OutputOpt, WatchOpt, call, complete_function, fail,
-                      usage_error)
+from ._common import IntervalOpt, NamespaceOpt, OutputOpt, WatchOpt, call, complete_function, fail, usage_error
 from ._listing import Listing, NoHeadersOpt, QuietOpt, SelectorOpt, SortOpt
 
 __all__ = ["app", "show"]
