@@ -72,9 +72,7 @@ def root(ctx: typer.Context,
         except ImportError:
             has_tui = False
         if has_tui and sys.stdin.isatty() and sys.stdout.isatty():
-            from faastui.tui.app import run as run_tui  # deferred: textual costs ~400 ms
-
-            raise typer.Exit(run_tui(context=context_name, readonly=readonly, theme=theme) or 0)
+            raise typer.Exit(_dashboard(readonly=readonly, theme=theme))
         print(ctx.get_help())
         raise typer.Exit(0)
 
@@ -89,10 +87,21 @@ def ui(readonly: bool = typer.Option(False, "--readonly", help="Hide every actio
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise usage_error("the dashboard needs a terminal (stdin and stdout are not both one)",
                           hint="`faastui watch` shows the same panes without a full screen")
+    raise typer.Exit(_dashboard(readonly=readonly, theme=theme, interval=interval))
+
+
+def _dashboard(**options) -> int:
+    """The dashboard on the context (or the ``-g`` gateway, in the ``-n`` namespace) chosen."""
     from faastui.tui.app import run as run_tui  # deferred: textual costs ~400 ms
 
-    raise typer.Exit(run_tui(context=state.context, readonly=readonly, theme=theme,
-                             interval=interval) or 0)
+    from ._common import current_context, handle_errors
+
+    if state.gateway is not None or state.namespace is not None:
+        with handle_errors():
+            ctx = current_context()
+        label = ctx.name + (f" -n {state.namespace}" if state.namespace is not None else "")
+        options.update(make_backend=ctx.build_backend, label=label)
+    return run_tui(context=state.context, **options) or 0
 
 
 def main() -> None:
