@@ -33,6 +33,8 @@ from typing import Any, ClassVar
 from backends.errors import InvalidRequest
 from backends.model import DispatchStep
 
+from .call_parts import HttpParts, http_from_cli, parse_header, parse_query
+
 __all__ = ["Action", "Invoke", "InvokeAsync", "Prewarm", "Dispatch", "Fuse", "Unfuse", "Optimize",
            "Scale", "Deploy", "Remove", "SPECS", "from_cli", "command_line", "parse_header",
            "parse_query"]
@@ -99,74 +101,8 @@ def _payload_from_cli(data: str | None, raw: bool) -> Any:
     return data if raw else json.loads(data)
 
 
-def parse_header(text: str) -> tuple[str, str]:
-    """``-H`` as faas-cli writes it (``K=V``) or as curl does (``K: V``): split at the first
-    of ``=`` and ``:``. Raises: InvalidRequest."""
-    cut = min((i for i in (text.find("="), text.find(":")) if i > 0), default=-1)
-    if cut < 0:
-        raise InvalidRequest(f"bad header {text!r}", hint="write -H 'Name: value' or -H Name=value")
-    return text[:cut].strip(), text[cut + 1:].strip()
-
-
-def parse_query(items: list[str] | tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """``--query name=value`` items. Raises: InvalidRequest."""
-    out = []
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidRequest(f"bad query {item!r}", hint="write --query name=value")
-        out.append((key, value))
-    return tuple(out)
-
-
-class _Http:
-    """What Invoke and InvokeAsync share: the request parts of a call beyond its body
-    (``Capability.HTTP_REQUEST``), fields ``method``, ``path``, ``query`` and ``headers``
-    (``-m``, ``--path``, ``--query``, ``-H``; hashable tuples), declared by each spec after
-    its own fields so that ``Invoke(fn, payload)`` stays positional."""
-
-    method: str | None
-    path: str | None
-    query: tuple[tuple[str, str], ...]
-    headers: tuple[tuple[str, str], ...]
-
-    def request(self):
-        """The checked ``HttpRequest``, or None for a plain call. Raises: InvalidRequest."""
-        from backends.base import HttpRequest
-
-        return HttpRequest.of(self.method, self.path, list(self.query), dict(self.headers))
-
-    def http_args(self) -> list[str]:
-        out = ["-m", self.method] if self.method else []
-        out += ["--path", self.path] if self.path else []
-        for key, value in self.query:
-            out += ["--query", f"{key}={value}"]
-        for key, value in self.headers:
-            out += ["-H", f"{key}: {value}"]
-        return out
-
-    async def _send(self, backend, call):
-        """``call(**extra)`` with ``request=`` when there is one (checked against the
-        backend's capabilities first)."""
-        from backends.base import Capability
-
-        request = self.request()
-        if request is None:
-            return await call()
-        backend.require(Capability.HTTP_REQUEST, "pass a method, path, query or headers to a function")
-        return await call(request=request)
-
-
-def _http_from_cli(p: Mapping[str, Any]) -> dict[str, Any]:
-    headers = [parse_header(h) for h in p.get("header") or ()]
-    if p.get("content_type"):
-        headers.append(("Content-Type", p["content_type"]))
-    return {"method": p.get("method"), "path": p.get("path"),
-            "query": parse_query(p.get("query") or ()), "headers": tuple(headers)}
-
-
 @dataclass(frozen=True)
-class Invoke(Action, _Http):
+class Invoke(Action, HttpParts):
     """``invoke(fn, payload, node=None)``: one call, waiting for its result (an Invocation);
     with ``method``/``path``/``query``/``headers``, the request the function sees."""
 
@@ -195,7 +131,7 @@ class Invoke(Action, _Http):
 
 
 @dataclass(frozen=True)
-class InvokeAsync(Action, _Http):
+class InvokeAsync(Action, HttpParts):
     """``invoke_async(fn, payload)``: start a call; returns its call id (``result(id)`` later)."""
 
     verb: ClassVar[str] = "invoke_async"
@@ -456,8 +392,8 @@ def from_cli(command: str, params: Mapping[str, Any]) -> Action:
         if p.get("async_"):
             if p.get("node"):
                 raise InvalidRequest("--async cannot pick a node")
-            return InvokeAsync(p["fn"], payload, **_http_from_cli(p))
-        return Invoke(p["fn"], payload, node=p.get("node"), **_http_from_cli(p))
+            return InvokeAsync(p["fn"], payload, **http_from_cli(p))
+        return Invoke(p["fn"], payload, node=p.get("node"), **http_from_cli(p))
     if command == "prewarm":
         return Prewarm(p["fn"], node=p.get("node"), count=p.get("count", 1),
                        all_nodes=bool(p.get("all_nodes")))

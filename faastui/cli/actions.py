@@ -100,14 +100,15 @@ def invoke(fn: str = typer.Argument(..., help="Function name.", autocompletion=c
                                          help="json/yaml: print the Invocation record."),
            namespace: Optional[str] = NamespaceOpt):
     """Call a function and print its output (a summary goes to stderr)."""
-    from ..actions import Invoke, InvokeAsync, _http_from_cli
+    from ..actions import Invoke, InvokeAsync
+    from ..call_parts import http_from_cli
 
     payload = read_payload(data, raw)
     parts = dict(header=header, content_type=content_type, method=method, path=path, query=query)
     if async_:
         if node:
             raise usage_error("--async cannot pick a node")
-        spec = _checked(lambda: InvokeAsync(fn, payload, **_http_from_cli(parts)))
+        spec = _checked(lambda: InvokeAsync(fn, payload, **http_from_cli(parts)))
         call_id = call(spec.run)
         if output in (Format.json, Format.yaml):
             emit({"call_id": call_id}, output)
@@ -115,7 +116,7 @@ def invoke(fn: str = typer.Argument(..., help="Function name.", autocompletion=c
             print(call_id)
             message(f"started {fn}: fetch the result with `faastui result {call_id} --wait`")
         return
-    spec = _checked(lambda: Invoke(fn, payload, node=node, **_http_from_cli(parts)))
+    spec = _checked(lambda: Invoke(fn, payload, node=node, **http_from_cli(parts)))
     inv = call(spec.run)
     if output is not None and output not in (Format.table, Format.wide):
         _emit(inv, output)
