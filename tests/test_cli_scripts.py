@@ -450,3 +450,29 @@ def test_deploy_a_folder_of_function_folders(ctx, tmp_path):
     assert cli("invoke", "two", "-d", "x", "--raw").stdout.strip() == "two"
     cli("rm", "one", "two")
     assert "error: notes holds no function" in cli("deploy", str(shelf / "notes"), code=2).stderr
+
+
+def test_the_shell_asks_and_context_completion_answers(tmp_path):
+    """Through the shell completion protocol, as bash calls it (a fresh process)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli("context", "add", "prod", "--url", "http://127.0.0.1:1")
+    faastui = Path(sys.executable).with_name("faastui")
+    env = {**os.environ, "_FAASTUI_COMPLETE": "complete_bash", "COMP_WORDS": "faastui --context pr",
+           "COMP_CWORD": "2"}
+    out = subprocess.run([str(faastui)], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.split() == ["prod"], out
+
+
+def test_openfaas_status_timeouts_from_exec_timeout():
+    from backends.openfaas import function_from_status
+    from faastui.output import describe_text
+
+    assert function_from_status({"name": "f", "envVars": {"exec_timeout": "1m30s"}}).timeout_s == 90
+    assert function_from_status({"name": "f", "envVars": {"exec_timeout": "45"}}).timeout_s == 45
+    assert function_from_status({"name": "f", "annotations": {"faastui/timeout_s": "7"}}).timeout_s == 7
+    unknown = function_from_status({"name": "f", "envVars": {"exec_timeout": "soon"}})
+    assert unknown.timeout_s == 0 and "Timeout s:    -" in describe_text(unknown)
