@@ -241,9 +241,10 @@ def test_readme_command_blocks_run_top_to_bottom_on_a_fresh_engine(tmp_path):
             proc.wait()
             timed_out = True
     finally:
+        engines = _engine_pids(tmp_path / "state")  # read before `down` removes engine.json
         down = subprocess.run([str(ROOT / ".venv" / "bin" / "faastui"), "down"], cwd=repo, env=env,
                               capture_output=True, text=True, timeout=60)
-        leftover = [pid for pid in _engine_pids(tmp_path / "state") if _alive(pid)]
+        leftover = _still_alive(engines, deadline_s=15)
         for pid in leftover:
             os.kill(pid, signal.SIGTERM)
 
@@ -261,7 +262,20 @@ def test_readme_command_blocks_run_top_to_bottom_on_a_fresh_engine(tmp_path):
         n, rc = (logs / "failed").read_text().split()
         pytest.fail(report(int(n), f"exited {rc}"), pytrace=False)
     assert down.returncode == 0, down.stderr
+    assert engines, "the README's `faastui up` left no engine.json to find its engine by"
     assert not leftover, f"engines left running after `faastui down`: {leftover}"
+
+
+def _still_alive(pids: list[int], deadline_s: float) -> list[int]:
+    """``pids`` still running once they have had ``deadline_s`` to exit."""
+    import time
+
+    end = time.monotonic() + deadline_s
+    while True:
+        alive = [pid for pid in pids if _alive(pid)]
+        if not alive or time.monotonic() > end:
+            return alive
+        time.sleep(0.1)
 
 
 def _alive(pid: int) -> bool:
