@@ -13,7 +13,7 @@ LINT_PATHS := faastui
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip 'setuptools>=77'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	$(MAKE) --no-print-directory bytecode
 	touch $(STAMP)

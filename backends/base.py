@@ -4,6 +4,13 @@ Faces (CLI, dashboard, watch) call only these methods and render the model
 objects they return. Every method is async. Optional abilities are declared
 as ``Capability`` flags; calling one a backend lacks raises ``Unsupported``
 (exit code 3 in the CLI, a greyed key in the dashboard).
+
+Namespaces are part of a backend's construction, not of each call: a backend with
+``Capability.NAMESPACES`` takes ``namespace=`` (a str; None: its own default) as a
+constructor keyword and works in that namespace for every method; ``namespaces()``
+lists them. A face that wants another namespace builds another backend
+(``Context.build_backend(namespace=...)``), and refuses ``-n`` with exit 3 for a
+backend without the flag (the embedded engine has none).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ class Capability(enum.Flag):
     LOGS = enum.auto()
     NODE_TARGET = enum.auto()  # can run a call or a prewarm on a node the caller names
     HTTP_REQUEST = enum.auto()  # an invocation carries method, path, query and headers
+    NAMESPACES = enum.auto()  # takes ``namespace=`` at construction and works in it (module doc)
 
 
 #: which capability each action of the action table needs (faces use this)
@@ -135,6 +143,21 @@ class Backend(ABC):
     async def describe(self, fn: str) -> Function:
         """Returns: the function. Raises: FunctionNotFound."""
         raise Unsupported(f"the {self.name} backend cannot describe functions")
+
+    async def version(self) -> str:
+        """The backend's own version, as it reports it (e.g. ``faas-netes 0.18.1``).
+
+        Raises: Unsupported if the backend does not say; Unreachable.
+        """
+        raise Unsupported(f"the {self.name} backend does not report its version")
+
+    async def namespaces(self) -> list[str]:
+        """The namespaces functions can live in (backends with ``Capability.NAMESPACES``
+        work in the one given at construction).
+
+        Raises: Unsupported for a backend without namespaces; Unreachable.
+        """
+        raise Unsupported(f"the {self.name} backend has no namespaces")
 
     async def logs(self, fn: str, tail: int = 100) -> list[str]:
         raise Unsupported(f"the {self.name} backend cannot show logs")

@@ -150,7 +150,7 @@ def _invocation_error(text: str) -> str | None:
 class NuclioBackend(Backend):
     name = "nuclio"
     capabilities = (Capability.INVOKE | Capability.DEPLOY | Capability.DEPLOY_SOURCE
-                    | Capability.SCALE | Capability.LOGS)
+                    | Capability.SCALE | Capability.LOGS | Capability.NAMESPACES)
 
     def __init__(self, url: str | None = None, *, token: str | None = None,
                  project: str = "default", namespace: str = "nuclio", runtime: str = "python:3.11",

@@ -2,9 +2,10 @@
 
 Speaks the gateway's documented routes: ``/system/functions`` (list, deploy,
 update, delete), ``/system/function/{name}``, ``/system/scale-function/{name}``,
-``/function/{name}``, ``/async-function/{name}``, ``/system/info``. The
-gateway's basic auth is ``token`` as ``user:password`` (or just the password,
-user ``admin``). OpenFaaS has no node API and returns async results only to a
+``/function/{name}``, ``/async-function/{name}``, ``/system/info``,
+``/system/namespaces``. The gateway's basic auth is ``user`` and ``password`` (as
+``faas-cli login`` takes them; user ``admin`` by default), or ``token`` as
+``user:password`` (or just the password). OpenFaaS has no node API and returns async results only to a
 callback URL, so node-targeted calls, prewarm, dispatch and ``result`` are not
 offered (an Invokers gateway adds the first three: ``backends.invokers``).
 Queue stats come from ``redis_url`` when the context names one.
@@ -43,16 +44,37 @@ __all__ = ["OpenFaaSBackend"]
 HINT = "check the gateway URL and that it is up (faas-cli list)"
 
 
+def _seconds(text: Any) -> float:
+    """A watchdog timeout (``exec_timeout``: Go's ``10s``, ``1m30s``, ``500ms``, or plain
+    seconds) in seconds; 0.0 when it cannot be read."""
+    import re
+
+    text = str(text or "").strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return 0.0
+    return sum(float(n) * units[u] for n, u in parts)
+
+
 def function_from_status(data: dict) -> Function:
-    """A model Function from an OpenFaaS FunctionStatus object."""
+    """A model Function from an OpenFaaS FunctionStatus object. The timeout is the
+    watchdog's ``exec_timeout`` from ``envVars`` (OpenFaaS has no timeout field), else
+    the embedded engine's ``faastui/timeout_s`` annotation, else 0 (not known)."""
     limits = data.get("limits") or {}
     annotations = data.get("annotations") or {}
+    env = data.get("envVars") or {}
     deadline = annotations.get("faastui/deadline_ms")
+    timeout = _seconds(env.get("exec_timeout")) or _seconds(annotations.get("faastui/timeout_s"))
     return Function(
         name=data.get("name", ""), image=data.get("image", ""), runtime="openfaas",
         handler=data.get("envProcess") or "", replicas=int(data.get("replicas") or 0),
         available_replicas=int(data.get("availableReplicas") or 0),
-        memory_mb=memory_mb(limits.get("memory")), cpus=cpus(limits.get("cpu")),
+        memory_mb=memory_mb(limits.get("memory")), cpus=cpus(limits.get("cpu")), timeout_s=timeout,
         labels=dict(data.get("labels") or {}),
         fusion_group=annotations.get("faastui/fusion_group") or None,
         deadline_ms=float(deadline) if deadline else None,
@@ -79,6 +101,7 @@ class OpenFaaSBackend(Backend):
         return super().__new__(cls)
 
     def __init__(self, url: str | None = None, *, token: str | None = None,
+                 user: str | None = None, password: str | None = None,
                  redis_url: str | None = None, timeout: float = 60.0,
                  kubeconfig: str | None = None, kube_context: str | None = None,
                  in_cluster: bool = False, kube_namespace: str = "openfaas-fn",
@@ -91,6 +114,8 @@ class OpenFaaSBackend(Backend):
                                  hint="faastui context add NAME --backend openfaas --url URL")
         self.url = url.rstrip("/")
         self.token = token
+        self.user = user
+        self.password = password
         self.redis_url = redis_url
         self.timeout = timeout
         self._client = None
@@ -115,7 +140,9 @@ class OpenFaaSBackend(Backend):
             import httpx  # deferred: only commands that talk to a gateway pay for it
 
             auth = None
-            if self.token:
+            if self.password is not None:  # faas-cli login --username U --password-stdin
+                auth = (self.user or "admin", self.password)
+            elif self.token:
                 user, sep, password = self.token.partition(":")
                 auth = (user, password) if sep else ("admin", self.token)
             self._client = httpx.AsyncClient(base_url=self.url, auth=auth,
@@ -158,6 +185,16 @@ class OpenFaaSBackend(Backend):
 
     async def info(self) -> dict:
         return await self._json("GET", "/system/info")
+
+    async def version(self) -> str:
+        info = await self.info() or {}
+        provider = info.get("provider") or {}
+        gateway = (info.get("version") or {}).get("release") or "?"
+        release = (provider.get("version") or {}).get("release") or "?"
+        return f"{provider.get('provider') or 'provider'} {release} (gateway {gateway})"
+
+    async def namespaces(self) -> list[str]:
+        return list(await self._json("GET", "/system/namespaces") or [])
 
     async def _queue_stats(self, errors: list[str]):
         if not self.redis_url:

@@ -33,8 +33,11 @@ from typing import Any, ClassVar
 from backends.errors import InvalidRequest
 from backends.model import DispatchStep
 
+from .call_parts import HttpParts, http_from_cli, parse_header, parse_query
+
 __all__ = ["Action", "Invoke", "InvokeAsync", "Prewarm", "Dispatch", "Fuse", "Unfuse", "Optimize",
-           "Scale", "Deploy", "Remove", "SPECS", "from_cli", "command_line"]
+           "Scale", "Deploy", "Remove", "SPECS", "from_cli", "command_line", "parse_header",
+           "parse_query"]
 
 PROG = "faastui"
 
@@ -99,45 +102,58 @@ def _payload_from_cli(data: str | None, raw: bool) -> Any:
 
 
 @dataclass(frozen=True)
-class Invoke(Action):
-    """``invoke(fn, payload, node=None)``: one call, waiting for its result (an Invocation)."""
+class Invoke(Action, HttpParts):
+    """``invoke(fn, payload, node=None)``: one call, waiting for its result (an Invocation);
+    with ``method``/``path``/``query``/``headers``, the request the function sees."""
 
     verb: ClassVar[str] = "invoke"
     command: ClassVar[str] = "invoke"
     function: str
     payload: Any = None
     node: str | None = None
+    method: str | None = None
+    path: str | None = None
+    query: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
 
     def validate(self) -> None:
         _need_function(self.function)
+        self.request()
 
     async def run(self, backend):
         self.validate()
-        return await backend.invoke(self.function, self.payload, node=self.node)
+        return await self._send(backend, lambda **extra: backend.invoke(
+            self.function, self.payload, node=self.node, **extra))
 
     def args(self) -> list[str]:
         out = [self.function or "FN", *_payload_args(self.payload)]
-        return out + (["--node", self.node] if self.node else [])
+        return out + (["--node", self.node] if self.node else []) + self.http_args()
 
 
 @dataclass(frozen=True)
-class InvokeAsync(Action):
+class InvokeAsync(Action, HttpParts):
     """``invoke_async(fn, payload)``: start a call; returns its call id (``result(id)`` later)."""
 
     verb: ClassVar[str] = "invoke_async"
     command: ClassVar[str] = "invoke"
     function: str
     payload: Any = None
+    method: str | None = None
+    path: str | None = None
+    query: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
 
     def validate(self) -> None:
         _need_function(self.function)
+        self.request()
 
     async def run(self, backend) -> str:
         self.validate()
-        return await backend.invoke_async(self.function, self.payload)
+        return await self._send(backend, lambda **extra: backend.invoke_async(
+            self.function, self.payload, **extra))
 
     def args(self) -> list[str]:
-        return [self.function or "FN", *_payload_args(self.payload), "--async"]
+        return [self.function or "FN", *_payload_args(self.payload), "--async", *self.http_args()]
 
 
 @dataclass(frozen=True)
@@ -300,11 +316,15 @@ class Scale(Action):
 
     async def run(self, backend):
         """Returns: the Function as the backend reports it. Raises: ValueError for a
-        replica count that is not N, +K or -K."""
-        from .scaling import scale_to
+        replica count that is not N, +K or -K; InvalidRequest for one that would go below 0."""
+        return (await self.change(backend)).function
+
+    async def change(self, backend):
+        """As ``run``, with what changed (``scaling.ScaleChange``: absolute or relative)."""
+        from .scaling import change
 
         self.validate()
-        return await scale_to(backend, self.function, self.replicas)
+        return await change(backend, self.function, self.replicas)
 
     def args(self) -> list[str]:
         return [self.function or "FN", self.replicas]
@@ -312,7 +332,8 @@ class Scale(Action):
 
 @dataclass(frozen=True)
 class Deploy(Action):
-    """``deploy(path, name)``: a function folder or zip."""
+    """``deploy(path, name)``: a function folder, a zip, or (with ``name``) one function of a
+    stack file the backend reads."""
 
     verb: ClassVar[str] = "deploy"
     command: ClassVar[str] = "deploy"
@@ -363,13 +384,16 @@ SPECS: dict[str, type[Action]] = {cls.verb: cls for cls in (
 def from_cli(command: str, params: Mapping[str, Any]) -> Action:
     """The spec for a CLI command and the parameters typer parsed for it (by the command
     function's parameter names). Raises: ValueError for what has no spec (``--every``,
-    ``deploy --source``, ``-d @FILE``) or a command that is not an action."""
+    ``deploy --source``, ``-d @FILE``) or a command that is not an action; InvalidRequest for
+    parameters that conflict (``scale FN 3 --replicas 3``) or a bad header or query."""
     p = dict(params)
     if command == "invoke":
         payload = _payload_from_cli(p.get("data"), bool(p.get("raw")))
         if p.get("async_"):
-            return InvokeAsync(p["fn"], payload)
-        return Invoke(p["fn"], payload, node=p.get("node"))
+            if p.get("node"):
+                raise InvalidRequest("--async cannot pick a node")
+            return InvokeAsync(p["fn"], payload, **http_from_cli(p))
+        return Invoke(p["fn"], payload, node=p.get("node"), **http_from_cli(p))
     if command == "prewarm":
         return Prewarm(p["fn"], node=p.get("node"), count=p.get("count", 1),
                        all_nodes=bool(p.get("all_nodes")))
@@ -387,13 +411,17 @@ def from_cli(command: str, params: Mapping[str, Any]) -> Action:
                         min_share=p.get("min_share", 0.6), max_size=p.get("max_size", 4),
                         max_memory_mb=p.get("max_memory"), unfuse_idle=bool(p.get("unfuse_idle")))
     if command == "scale":
-        return Scale(p["fn"], p["replicas"])
+        if p.get("count") is not None and p.get("replicas") is not None:
+            raise InvalidRequest("give the count once: N (or +K/-K), or --replicas N")
+        if p.get("count") is None and p.get("replicas") is None:
+            raise InvalidRequest("scale needs a count: N, +K, -K or --replicas N")
+        return Scale(p["fn"], p["count"] if p.get("count") is not None else str(p["replicas"]))
     if command == "deploy":
         if p.get("source") is not None or p.get("requirement"):
             raise ValueError("deploy --source has no spec yet")
         if p.get("stack") is not None or len(p.get("paths") or ()) != 1:
             raise ValueError("deploy of a stack file or of several paths has no spec yet")
         return Deploy(str(p["paths"][0]), p.get("name"))
-    if command == "rm":
+    if command in ("rm", "delete", "remove"):
         return Remove(tuple(p["fns"]))
     raise ValueError(f"{command!r} is not an action command")

@@ -15,8 +15,9 @@ A kubeconfig-like YAML file at ``config_dir()/config.yaml``::
         kube_context: null
         options: {}               # backend-specific settings, e.g. {namespace: serving}
 
-Secrets live apart, in ``credentials.yaml`` (mode 0600), referenced by name,
-so ``context show`` can print a context without ever printing a token. Both
+Secrets live apart, in ``credentials.yaml`` (mode 0600), referenced by name: a
+``token``, or a ``password`` (OpenFaaS basic auth; the user name, not a secret, is the
+``user`` option), so ``context show`` can print a context without ever printing one. Both
 files are written atomically (temp file + rename). ``--context`` and
 ``FAASTUI_CONTEXT`` choose another context than the current one;
 ``FAASTUI_URL`` overrides the chosen context's URL. The ``local`` context
@@ -52,8 +53,11 @@ LOCAL = "local"
 _FIELDS = ("name", "backend", "url", "state_dir", "credentials", "redis_url", "kube_context")
 
 
-#: keys a context sets through its own fields, never through ``options``
-RESERVED_OPTIONS = frozenset(_FIELDS) | {"token"}
+#: keys a context sets through its own fields (or its stored secrets), never through ``options``
+RESERVED_OPTIONS = frozenset(_FIELDS) | {"token", "password"}
+
+#: the secrets a credentials entry may hold, each passed to the backend as the keyword it names
+SECRETS = ("token", "password")
 
 
 def parse_option(text: str) -> tuple[str, Any]:
@@ -63,6 +67,9 @@ def parse_option(text: str) -> tuple[str, Any]:
     key = key.strip().replace("-", "_")
     if not sep or not key.isidentifier():
         raise InvalidRequest(f"bad option {text!r}", hint="use KEY=VALUE, e.g. namespace=serving")
+    if key in SECRETS:
+        raise InvalidRequest(f"a {key} is a secret, never an option (options are printed)",
+                             hint=f"use --{key}-stdin: it is stored apart, mode 0600")
     if key in RESERVED_OPTIONS:
         raise InvalidRequest(f"{key!r} is a context field, not an option",
                              hint=f"use --{key.replace('_', '-')}")
@@ -112,7 +119,9 @@ class Context:
                 raise InvalidRequest(
                     f"context {self.name!r} refers to unknown credentials {self.credentials!r}",
                     hint="add them with `faastui context add ... --token`")
-            kwargs["token"] = creds.get("token")
+            for key in SECRETS:
+                if creds.get(key) is not None:
+                    kwargs[key] = str(creds[key])
         if self.backend == "local":
             kwargs["state_dir"] = self.engine_state_dir()
         if self.redis_url:
@@ -123,11 +132,30 @@ class Context:
             kwargs.setdefault(key, value)  # never over the fields above
         return kwargs
 
-    def build_backend(self):
-        """A Backend instance for this context (imports the backend module now)."""
+    def in_namespace(self, namespace: str) -> Context:
+        """This context working in ``namespace`` (over its ``namespace`` option).
+        Raises: Unsupported (exit 3) when its backend has no namespaces."""
+        import dataclasses
+
+        from backends import registry
+        from backends.base import Capability
+        from backends.errors import Unsupported
+
+        cls = registry.load(self.backend)
+        if Capability.NAMESPACES not in cls.capabilities:
+            raise Unsupported(f"the {cls.name} backend has no namespaces (-n {namespace})",
+                              hint="leave -n out, or use a context whose backend has them "
+                                   "(`faastui context show` lists its capabilities)")
+        return dataclasses.replace(self, options={**self.options, "namespace": namespace})
+
+    def build_backend(self, namespace: str | None = None):
+        """A Backend instance for this context (imports the backend module now), working in
+        ``namespace`` when given (else the ``namespace`` option, else the backend's default).
+        Raises: Unsupported for a namespace on a backend without namespaces."""
         from backends import registry
 
-        return registry.load(self.backend)(**self.backend_kwargs())
+        ctx = self.in_namespace(namespace) if namespace is not None else self
+        return registry.load(ctx.backend)(**ctx.backend_kwargs())
 
 
 def _default_local() -> Context:

@@ -1,10 +1,11 @@
 """Rendering model objects for the CLI: rich tables, JSON and YAML.
 
-``-o table|wide|json|yaml``: JSON and YAML are the model's ``to_dict()``
+``-o table|wide|json|yaml|name``: JSON and YAML are the model's ``to_dict()``
 (field names as in ``backends.model``); tables pick columns per model type
-(``wide`` adds more). Data goes to stdout, messages to stderr. Rich and PyYAML
-are imported only when a table or YAML is actually printed; ``NO_COLOR`` is
-honoured by rich itself and by ``message()``.
+(``wide`` adds more; ``headers=False`` is ``--no-headers``); ``name`` prints
+``KIND/NAME`` per object, as kubectl does (``names(..., with_kind=False)`` is ``-q``).
+Data goes to stdout, messages to stderr. Rich and PyYAML are imported only when a table
+or YAML is actually printed; ``NO_COLOR`` is honoured by rich itself and by ``message()``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = ["Format", "render", "emit", "table_for", "message", "to_plain", "stdout_console",
-           "format_result"]
+           "format_result", "names", "InNamespace", "KINDS"]
 
 
 class Format(str, enum.Enum):
@@ -26,6 +27,24 @@ class Format(str, enum.Enum):
     wide = "wide"
     json = "json"
     yaml = "yaml"
+    name = "name"
+
+
+class InNamespace:
+    """One object of a listing across namespaces (``-A``): the object, and the namespace it
+    came from (a NAMESPACE column first; ``namespace`` first in JSON)."""
+
+    __slots__ = ("namespace", "item")
+
+    def __init__(self, namespace: str, item: Any):
+        self.namespace = namespace
+        self.item = item
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.item, name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"namespace": self.namespace, **self.item.to_dict()}
 
 
 def _ms(v: float | None) -> str:
@@ -50,6 +69,16 @@ def _labels(d: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(d.items())) or "-"
 
 
+def _secs(v: float | None) -> str:
+    return f"{v:g}" if v else "-"  # 0: the backend does not say (OpenFaaS without exec_timeout)
+
+
+def _extra(item: Any, name: str, text: Callable[[Any], str] = str) -> str:
+    """A column that only the joined rows of ``placement -o wide`` carry."""
+    value = getattr(item, name, None)
+    return "-" if value is None else text(value)
+
+
 Column = tuple[str, Callable[[Any], Any], bool]  # header, getter, wide-only
 
 # keyed by model class name: importing backends.model here would cost `--help` ~10 ms
@@ -67,7 +96,7 @@ COLUMNS: dict[str, list[Column]] = {
         ("NAME", lambda f: f.name, False),
         ("REPLICAS", lambda f: f"{f.available_replicas}/{f.replicas}", False),
         ("MEMORY MB", lambda f: f"{f.memory_mb:g}", False),
-        ("TIMEOUT S", lambda f: f"{f.timeout_s:g}", False),
+        ("TIMEOUT S", lambda f: _secs(f.timeout_s), False),
         ("FUSION", lambda f: f.fusion_group or "-", False),
         ("CALLS", lambda f: f.invocations, False),
         ("HANDLER", lambda f: f.handler, True),
@@ -81,6 +110,21 @@ COLUMNS: dict[str, list[Column]] = {
         ("NODE", lambda p: p.node, False),
         ("STATE", lambda p: p.state, False),
         ("COUNT", lambda p: p.count, False),
+        ("MEMORY MB", lambda p: _extra(p, "memory_mb", lambda v: f"{v:g}"), True),
+        ("FUSION", lambda p: _extra(p, "fusion_group"), True),
+        ("NODE CONTAINERS", lambda p: _extra(p, "node_containers"), True),
+        ("NODE MEMORY MB", lambda p: _extra(p, "node_memory"), True),
+        ("CALLS", lambda p: _extra(p, "invocations"), True),
+    ],
+    # what prewarm started: containers (Invocation records whose call_id is the container id)
+    "Container": [
+        ("CONTAINER", lambda i: i.call_id, False),
+        ("FUNCTION", lambda i: i.function, False),
+        ("NODE", lambda i: i.node, False),
+        ("STATE", lambda i: i.container_state, False),
+        ("COLD START MS", lambda i: _ms(i.cold_start_ms), False),
+        ("STATUS", lambda i: i.status, True),
+        ("ERROR", lambda i: i.error or "-", True),
     ],
     "Invocation": [
         ("CALL ID", lambda i: i.call_id, False),
@@ -141,13 +185,46 @@ def _kind_name(kind: type | str | None) -> str | None:
     return kind.__name__ if isinstance(kind, type) else kind
 
 
-def table_for(items: list, kind: type | str, wide: bool = False, title: str | None = None):
-    """A rich Table of model objects of type ``kind`` (a model class or its name)."""
+#: ``-o name``: the kind word and the name of each object, by model class name
+KINDS: dict[str, tuple[str, Callable[[Any], str]]] = {
+    "Node": ("node", lambda n: n.name),
+    "Function": ("function", lambda f: f.name),
+    "Placement": ("placement", lambda p: f"{p.function}@{p.node}"),
+    "Invocation": ("invocation", lambda i: i.call_id),
+    "Container": ("container", lambda i: i.call_id),
+    "QueueStat": ("queue", lambda q: q.name),
+    "QoSStat": ("qos", lambda q: q.subject),
+    "FusionGroup": ("fusiongroup", lambda g: g.name),
+}
+
+
+def names(items: list, kind: type | str | None, with_kind: bool = True) -> list[str]:
+    """``-o name`` (``KIND/NAME``) or ``-q`` (``NAME``) lines for ``items``.
+    Raises: ValueError for objects without a name (a report, a status)."""
+    items = items if isinstance(items, list) else [items]
+    kind = _kind_name(kind) or (type(items[0]).__name__ if items else None)
+    if items and isinstance(items[0], InNamespace) and kind == "InNamespace":
+        kind = type(items[0].item).__name__
+    if kind is None and not items:
+        return []
+    if kind not in KINDS:
+        raise ValueError("this command's output has no names; use -o json or yaml")
+    word, name_of = KINDS[kind]
+    return [f"{word}/{name_of(i)}" if with_kind else name_of(i) for i in items]
+
+
+def table_for(items: list, kind: type | str, wide: bool = False, title: str | None = None,
+              headers: bool = True):
+    """A rich Table of model objects of type ``kind`` (a model class or its name); a
+    NAMESPACE column first when they are ``InNamespace``; ``headers=False``: no header row."""
     from rich import box
     from rich.table import Table
 
     cols = [c for c in COLUMNS[_kind_name(kind)] if wide or not c[2]]
-    table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False,
+    if items and isinstance(items[0], InNamespace):
+        cols = [("NAMESPACE", lambda i: i.namespace, False), *cols]
+    table = Table(box=box.SIMPLE_HEAD if headers else None, title=title, title_justify="left",
+                  pad_edge=False, show_header=headers,
                   header_style="bold" if not no_color() else None, show_edge=False)
     for header, _, _ in cols:
         table.add_column(header, no_wrap=True)
@@ -176,20 +253,26 @@ def dump(data: Any, fmt: Format) -> str:
     return json.dumps(plain, indent=2, default=str) + "\n"
 
 
-def render(data: Any, fmt: Format, kind: type | str | None = None):
-    """What to print for ``data``: a str (json/yaml) or a rich renderable (tables)."""
+def render(data: Any, fmt: Format, kind: type | str | None = None, headers: bool = True):
+    """What to print for ``data``: a str (json/yaml/name) or a rich renderable (tables).
+    Raises: ValueError for ``-o name`` of data without names."""
     if fmt in (Format.json, Format.yaml):
         return dump(data, fmt)
+    if fmt == Format.name:
+        return "".join(line + "\n" for line in names(data, kind))
     items = data if isinstance(data, list) else [data]
     kind = _kind_name(kind) or (type(items[0]).__name__ if items else None)
+    if kind == "InNamespace" and items:
+        kind = type(items[0].item).__name__
     if kind is None or kind not in COLUMNS:
         return dump(data, Format.json)
-    return table_for(items, kind, wide=fmt == Format.wide)
+    return table_for(items, kind, wide=fmt == Format.wide, headers=headers)
 
 
-def emit(data: Any, fmt: Format, kind: type | str | None = None) -> None:
-    """Print ``data`` to stdout in ``fmt``."""
-    out = render(data, fmt, kind)
+def emit(data: Any, fmt: Format, kind: type | str | None = None, headers: bool = True) -> None:
+    """Print ``data`` to stdout in ``fmt`` (``headers=False``: tables without a header row).
+    Raises: ValueError for ``-o name`` of data without names."""
+    out = render(data, fmt, kind, headers)
     if isinstance(out, str):
         sys.stdout.write(out)
         sys.stdout.flush()
@@ -222,7 +305,7 @@ def describe_text(fn) -> str:
     rows = [("Name", fn.name), ("Handler", fn.handler), ("Runtime", fn.runtime),
             ("Image", fn.image or "-"), ("Replicas", f"{fn.available_replicas}/{fn.replicas}"),
             ("Memory MB", f"{fn.memory_mb:g}"), ("CPUs", f"{fn.cpus:g}"),
-            ("Timeout s", f"{fn.timeout_s:g}"), ("Deadline ms", _ms(fn.deadline_ms)),
+            ("Timeout s", _secs(fn.timeout_s)), ("Deadline ms", _ms(fn.deadline_ms)),
             ("Fusion group", fn.fusion_group or "-"), ("Invocations", str(fn.invocations)),
             ("Labels", _labels(fn.labels))]
     width = max(len(k) for k, _ in rows) + 2
@@ -230,9 +313,12 @@ def describe_text(fn) -> str:
 
 
 def invocation_summary(inv) -> str:
+    """``hello on node-1 (warm): ok, 0.4 ms``; where the backend does not say where or how
+    warm (an OpenFaaS gateway), those parts are left out: ``hello: ok, 3.1 ms``."""
     cold = f", cold start {inv.cold_start_ms:.1f} ms" if inv.cold_start_ms else ""
-    return (f"{inv.function} on {inv.node or '?'} ({inv.container_state or '?'}): {inv.status}, "
-            f"{inv.duration_ms:.1f} ms{cold}")
+    where = f" on {inv.node}" if inv.node else ""
+    state = f" ({inv.container_state})" if inv.container_state else ""
+    return f"{inv.function}{where}{state}: {inv.status}, {inv.duration_ms:.1f} ms{cold}"
 
 
 def age_text(since: float | None) -> str:

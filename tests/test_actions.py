@@ -29,8 +29,11 @@ SAMPLES = [
     Invoke("echo", "-"),  # as JSON text: -d - is stdin
     Invoke("echo", [1, 2.5, None, True, "ü"]),
     Invoke("echo", 42),
+    Invoke("http-echo", None, method="GET", path="/items/7", query=(("k", "v"), ("k", "w w")),
+           headers=(("X-Client", "me"), ("Content-Type", "text/plain"))),
     InvokeAsync("echo", {"k": "v w"}),
     InvokeAsync("sleep"),
+    InvokeAsync("http-echo", "x", method="PUT", headers=(("X-A", "b: c"),)),
     Prewarm("hello"),
     Prewarm("hello", node="node-1", count=3),
     Prewarm("data-processor", count=2, all_nodes=True),
@@ -86,6 +89,31 @@ def test_a_half_filled_spec_shows_the_cli_placeholders():
     assert command_line(Unfuse("")) == "faastui unfuse GROUP"
     assert command_line(Scale("", "+1")) == "faastui scale FN +1"
     assert command_line(Remove(())) == "faastui rm FN"
+
+
+def test_the_cli_aliases_and_forms_parse_to_the_same_specs():
+    assert from_cli(*parse(["faastui", "delete", "a", "b"])) == Remove(("a", "b"))
+    assert from_cli(*parse(["faastui", "remove", "a"])) == Remove(("a",))
+    assert from_cli(*parse(["faastui", "scale", "hello", "--replicas", "3"])) == Scale("hello", "3")
+    assert from_cli(*parse(["faastui", "scale", "hello", "-1"])) == Scale("hello", "-1")
+    assert from_cli(*parse(["faastui", "invoke", "e", "-H", "A=b", "--content-type", "text/x"])) == \
+        Invoke("e", headers=(("A", "b"), ("Content-Type", "text/x")))
+    with pytest.raises(InvalidRequest, match="count once"):
+        from_cli(*parse(["faastui", "scale", "hello", "2", "--replicas", "3"]))
+    with pytest.raises(InvalidRequest, match="bad header"):
+        from_cli(*parse(["faastui", "invoke", "e", "-H", "nothing"]))
+
+
+def test_an_invoke_spec_with_request_parts_needs_the_capability():
+    class Plain:
+        name = "plain"
+
+        def require(self, capability, action):
+            from backends.errors import Unsupported
+            raise Unsupported(f"the plain backend cannot {action}")
+
+    with pytest.raises(Exception, match="cannot pass a method"):
+        run(Invoke("echo", method="GET").run(Plain()))
 
 
 def test_what_has_no_spec_says_so():

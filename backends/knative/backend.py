@@ -44,7 +44,7 @@ def _percentile(values: list[float], q: float) -> float:
 class KnativeBackend(KubeAccess, Backend):
     name = "knative"
     capabilities = (Capability.INVOKE | Capability.SCALE | Capability.PREWARM | Capability.DEPLOY
-                    | Capability.DEPLOY_SOURCE | Capability.LOGS)
+                    | Capability.DEPLOY_SOURCE | Capability.LOGS | Capability.NAMESPACES)
 
     def __init__(self, url: str | None = None, *, kube_context: str | None = None,
                  token: str | None = None, kubeconfig: str | None = None,

@@ -26,10 +26,13 @@ from . import logs
 from .engine import CallOutcome, Engine
 from .call_request import answer_headers, gateway_headers, pseudo_headers, split_function_path
 from .httpserver import Request, Response, Router, error_response, json_response
+from .params import field, query_number
 
 __all__ = ["build_router", "make_auth", "VERSION"]
 
 VERSION = "0.1.0"
+#: the one namespace the engine's OpenFaaS routes name (``GET /system/namespaces``)
+NAMESPACE = "local"
 
 
 def _err(exc: BackendError) -> Response:
@@ -67,9 +70,10 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
         spec = engine.functions[name]
         total, idle = engine.replicas(name)
         return {
-            "name": spec.name, "image": spec.image, "namespace": "local",
+            "name": spec.name, "image": spec.image, "namespace": NAMESPACE,
             "envProcess": spec.handler, "envVars": spec.env, "labels": spec.labels,
             "annotations": {**spec.annotations, "faastui/deadline_ms": str(spec.deadline_ms or ""),
+                            "faastui/timeout_s": f"{spec.timeout_s:g}",
                             "faastui/fusion_group": engine.fn_group.get(name, ""),
                             **({"faastui/description": spec.description} if spec.description else {})},
             "secrets": list(spec.secrets),
@@ -99,10 +103,10 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
 
     async def of_deploy(req: Request, status: int) -> Response:
         data = body_json(req)
-        service = data.get("service")
+        service = field(data, "service", str, required=True)
         if not service:
             raise InvalidRequest("'service' is required")
-        image = str(data.get("image") or "")
+        image = field(data, "image", str, "")
         path = _package_path(image, functions_dir)
         if path is None:
             raise InvalidRequest(
@@ -123,19 +127,23 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
         return await of_deploy(req, 202)
 
     @route("PUT", "/system/functions")
-    async def update(req):
+    async def update(req):  # the spec: 200 (POST, a new function, is 202)
         data = body_json(req)
-        engine.resolve(str(data.get("service") or ""))
-        return await of_deploy(req, 202)
+        engine.resolve(field(data, "service", str, required=True))
+        return await of_deploy(req, 200)
 
     @route("DELETE", "/system/functions")
-    async def delete(req):
+    async def delete(req):  # the spec: 200, no body
         data = body_json(req)
-        name = data.get("functionName") or data.get("service")
+        name = field(data, "functionName", str) or field(data, "service", str)
         if not name:
             raise InvalidRequest("'functionName' is required")
-        await engine.remove(str(name))
-        return json_response({"removed": name}, 202)
+        await engine.remove(name)
+        return Response(200, b"")
+
+    @route("GET", "/system/namespaces")
+    async def namespaces(req):  # the engine has one namespace, the one each function names
+        return json_response([NAMESPACE])
 
     @route("GET", "/system/function/{name}")
     async def get_function(req):
@@ -144,9 +152,7 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
     @route("POST", "/system/scale-function/{name}")
     async def scale(req):
         data = body_json(req)
-        replicas = data.get("replicas")
-        if not isinstance(replicas, int) or isinstance(replicas, bool):
-            raise InvalidRequest("'replicas' must be an integer")
+        replicas = field(data, "replicas", int, required=True)
         spec = await engine.scale(req.params["name"], replicas)
         return json_response(of_status(spec.name), 202)
 
@@ -178,9 +184,16 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
             out.update(pseudo_headers(q.get("method") or "POST", q.get("path") or "/", q.get("query") or ""))
         return out or None
 
+    def in_namespace(name: str) -> str:
+        """OpenFaaS's ``FUNCTION.NAMESPACE`` form (``/function/hello.local``): the function
+        name, when the namespace is the engine's own."""
+        fn, dot, ns = name.rpartition(".")
+        return fn if dot and ns == NAMESPACE and fn in engine.functions else name
+
     @route("POST|GET|PUT|PATCH|DELETE|OPTIONS", "/function/{name}")
     async def invoke(req):
         name, path = split_function_path(req.params["name"])
+        name = in_namespace(name)
         node = (req.query.get("node") or None) if req.query_string else None
         spec = engine.resolve(name)
         out = await engine.invoke(spec.name, req.body, node=node,
@@ -196,6 +209,7 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
     @route("POST|GET|PUT|PATCH|DELETE", "/async-function/{name}")
     async def invoke_async(req):
         name, path = split_function_path(req.params["name"])
+        name = in_namespace(name)
         spec = engine.resolve(name)
         call_id = await engine.invoke_async(spec.name, req.body,
                                             gateway_headers(req, path, spec.signature))
@@ -215,6 +229,7 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
         for e in entries:  # validate the whole request before acting on any of it
             if not isinstance(e, dict) or not e.get("node") or not e.get("function"):
                 raise InvalidRequest("each entry needs 'node' and 'function'")
+            field(e, "node", str), field(e, "function", str), field(e, "warm", bool)
             engine.node(str(e["node"]))
             engine.resolve(str(e["function"]))
         results = []
@@ -355,17 +370,19 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
 
     @route("GET", V1 + "/qos")
     async def v1_qos(req):
-        window = float(req.query.get("window", 60))
+        window = query_number(req, "window", 60.0, float, low=0.001)
         return json_response([q.to_dict() for q in engine.history.qos(window)])
 
     @route("GET", V1 + "/events")
     async def v1_events(req):
-        since = float(req.query.get("since", 0))
-        return json_response([e for e in engine.events if e["t"] > since])
+        since = query_number(req, "since", 0.0, float)
+        limit = query_number(req, "limit", None, int, low=1)
+        events = [e for e in engine.events if e["t"] > since]
+        return json_response(events[-limit:] if limit else events)
 
     @route("GET", V1 + "/invocations")
     async def v1_invocations(req):
-        limit = max(1, min(200, int(req.query.get("limit", 50))))
+        limit = min(200, query_number(req, "limit", 50, int, low=1))  # 200 are kept
         latest = list(engine.recent)[-limit:][::-1]
         return json_response([o.invocation(with_result=False).to_dict() for o in latest])
 
@@ -396,17 +413,16 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
     @route("GET", V1 + "/results/{call_id}")
     async def v1_result(req):
         q = req.query
-        record = await engine.result(req.params["call_id"], float(q.get("wait", 0) or 0),
+        record = await engine.result(req.params["call_id"], query_number(req, "wait", 0.0, float, low=0),
                                      keep=q.get("keep") in ("1", "true"))
         return json_response(record, 202 if record.get("status") == "pending" else 200)
 
     @route("POST", V1 + "/prewarm")
     async def v1_prewarm(req):
         data = body_json(req)
-        count = data.get("count", 1)
-        if not isinstance(count, int) or isinstance(count, bool):
-            raise InvalidRequest("'count' must be an integer")
-        started = await engine.prewarm(str(data.get("function") or ""), data.get("node") or None, count)
+        count = field(data, "count", int, 1)
+        fn = field(data, "function", str, required=True)
+        started = await engine.prewarm(fn, field(data, "node", str) or None, count)
         return json_response([{"call_id": c.id, "function": str(data["function"]), "node": c.node.name,
                                "container_state": "prewarm", "cold_start_ms": round(c.cold_start_ms, 3),
                                "status": "ok"} for c in started])
@@ -414,7 +430,7 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
     @route("POST", V1 + "/dispatch")
     async def v1_dispatch(req):
         data = body_json(req)
-        mode = data.get("mode", "chain")
+        mode = field(data, "mode", str, "chain")
         outs = await engine.dispatch(input_bytes(data.get("input")), parse_steps(data), mode)
         if mode == "fanout":
             output = [o.result_value() for o in outs]
@@ -429,21 +445,19 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
         fns = data.get("functions")
         if not isinstance(fns, list) or not all(isinstance(f, str) for f in fns):
             raise InvalidRequest("'functions' must be a list of names")
-        group = await engine.fuse(fns, data.get("name"))
+        group = await engine.fuse(fns, field(data, "name", str))
         return json_response(next(g.to_dict() for g in engine.fusion_groups() if g.name == group.name))
 
     @route("POST", V1 + "/unfuse")
     async def v1_unfuse(req):
         data = body_json(req)
-        return json_response({"functions": await engine.unfuse(str(data.get("group") or ""))})
+        return json_response({"functions": await engine.unfuse(field(data, "group", str, required=True))})
 
     @route("POST", V1 + "/scale")
     async def v1_scale(req):
         data = body_json(req)
-        replicas = data.get("replicas")
-        if not isinstance(replicas, int) or isinstance(replicas, bool):
-            raise InvalidRequest("'replicas' must be an integer")
-        spec = await engine.scale(str(data.get("function") or ""), replicas)
+        replicas = field(data, "replicas", int, required=True)
+        spec = await engine.scale(field(data, "function", str, required=True), replicas)
         return json_response(function_model(spec.name).to_dict())
 
     @route("POST", V1 + "/deploy")
@@ -453,13 +467,18 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
         if "json" in ctype:
             data = body_json(req)
             if "handler" in data:  # the agent style: handler source text
-                reqs = data.get("requirements") or []
+                source = field(data, "handler", str, required=True)
+                reqs = field(data, "requirements", (list, str), [])
                 if isinstance(reqs, str):
                     reqs = reqs.split()
-                extra = {k: data[k] for k in ("memory", "timeout", "deadline_ms") if k in data}
-                spec = await engine.deploy_source(data["handler"], data.get("id") or name, reqs, extra)
+                elif not all(isinstance(r, str) for r in reqs):
+                    raise InvalidRequest("'requirements' must be an array of strings")
+                extra = {k: field(data, k, (int, float)) for k in ("memory", "timeout", "deadline_ms")
+                         if data.get(k) is not None}
+                spec = await engine.deploy_source(source, field(data, "id", str) or name, reqs, extra)
             elif "path" in data:
-                spec = await engine.deploy_dir(Path(str(data["path"])), data.get("name") or name)
+                spec = await engine.deploy_dir(Path(field(data, "path", str, required=True)),
+                                               field(data, "name", str) or name)
             else:
                 raise InvalidRequest("JSON deploys need 'handler' (source) or 'path' (a folder)")
         else:
@@ -469,7 +488,7 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
     @route("GET", V1 + "/logs/{name}")
     async def v1_logs(req):
         spec = engine.resolve(req.params["name"])
-        tail = int(req.query.get("tail", 100))
+        tail = query_number(req, "tail", 100, int, low=1)
         lines = logs.tail(engine.logs_dir / f"{engine.unit_of(spec.name)}.log", tail)
         return json_response({"function": spec.name, "lines": lines})
 

@@ -125,6 +125,9 @@ class LocalBackend(Backend):
     async def info(self) -> dict:
         return await self._request("GET", "/faastui/v1/info")
 
+    async def version(self) -> str:
+        return f"faastui engine {(await self.info()).get('version', '?')}"
+
     async def invocations(self, limit: int = 50) -> list[Invocation]:
         data = await self._request("GET", "/faastui/v1/invocations", params={"limit": limit})
         return [Invocation.from_dict(d) for d in data]

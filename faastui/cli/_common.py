@@ -1,5 +1,6 @@
-"""What every command module shares: the chosen context, running a backend call,
-turning errors into one line and an exit code, and the common options.
+"""What every command module shares: the chosen context (``--context``, or a one-shot
+``-g/--gateway URL``) and namespace (``-n``), running a backend call, turning errors into
+one line and an exit code, and the common options.
 
 Commands call ``call(lambda b: b.method(...))``: it builds the context's
 backend, runs the coroutine with ``asyncio.run``, closes the backend, and maps
@@ -20,26 +21,52 @@ from backends.errors import BackendError, InvalidRequest
 from ..output import Format
 
 __all__ = ["state", "call", "fail", "usage_error", "OutputOpt", "WatchOpt", "IntervalOpt",
-           "current_context", "handle_errors", "complete_function", "complete_node"]
+           "NamespaceOpt", "current_context", "handle_errors", "complete_function",
+           "complete_node", "complete_context", "complete_namespace"]
 
 
 class _State:
+    """What the root command parsed (reset on every run: CliRunner reuses the process)."""
+
     context: str | None = None
+    namespace: str | None = None  # -n, at the root or on a command
+    gateway: str | None = None  # -g URL: a one-shot openfaas context
+
+    def reset(self, context: str | None, namespace: str | None, gateway: str | None) -> None:
+        self.context, self.namespace, self.gateway = context, namespace, gateway
 
 
 state = _State()
 
-OutputOpt = typer.Option(Format.table, "--output", "-o", help="table, wide, json or yaml.",
+
+def _set_namespace(value: str | None) -> str | None:
+    if value is not None:  # a command's own -n wins over the root's
+        state.namespace = value
+    return value
+
+
+OutputOpt = typer.Option(Format.table, "--output", "-o", help="table, wide, json, yaml or name.",
                          case_sensitive=False)
 WatchOpt = typer.Option(False, "--watch", "-w", help="Keep refreshing until Ctrl-C.")
 IntervalOpt = typer.Option(2.0, "--interval", help="Seconds between refreshes with --watch.",
                            min=0.05)
 
 
-def current_context():
-    from ..config import resolve_context
+def current_context(namespace: str | None = None):
+    """The context to use: ``-g URL`` (an openfaas context made for this run), else
+    ``--context``/$FAASTUI_CONTEXT/the current one; working in ``namespace`` (default: the
+    ``-n`` given). Raises: InvalidRequest for ``-g`` with ``--context``; Unsupported (exit 3)
+    for a namespace on a backend without namespaces."""
+    from ..config import Context, resolve_context
 
-    return resolve_context(state.context)
+    if state.gateway is not None:
+        if state.context is not None:
+            raise InvalidRequest("use either --context or -g/--gateway, not both")
+        ctx = Context(name=f"-g {state.gateway}", backend="openfaas", url=state.gateway)
+    else:
+        ctx = resolve_context(state.context)
+    namespace = namespace if namespace is not None else state.namespace
+    return ctx if namespace is None else ctx.in_namespace(namespace)
 
 
 def fail(exc: BackendError) -> typer.Exit:
@@ -111,3 +138,36 @@ def complete_function(incomplete: str) -> list[str]:
 
 def complete_node(incomplete: str) -> list[str]:
     return _names("nodes", incomplete)
+
+
+def complete_context(incomplete: str) -> list[str]:
+    """The contexts of the config (nothing is contacted)."""
+    try:
+        from ..config import load_config
+
+        names = [c.name for c in load_config().all()]
+    except Exception:  # completion must never fail loudly
+        return []
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def complete_namespace(incomplete: str) -> list[str]:
+    import asyncio
+
+    async def fetch():
+        backend = current_context().build_backend()
+        try:
+            return await backend.namespaces()
+        finally:
+            await backend.aclose()
+
+    try:
+        names = asyncio.run(asyncio.wait_for(fetch(), 2.0))
+    except Exception:  # completion must never fail loudly; most backends have none
+        return []
+    return [n for n in names if n.startswith(incomplete)]
+
+
+NamespaceOpt = typer.Option(None, "--namespace", "-n", metavar="NS", callback=_set_namespace,
+                            autocompletion=complete_namespace,
+                            help="Work in this namespace (backends that have them: knative, nuclio).")

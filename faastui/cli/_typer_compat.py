@@ -1,4 +1,5 @@
-"""Every use of typer's internals by the CLI, behind one door: swapping its value coercion.
+"""Every use of typer's internals by the CLI, behind one door: swapping its value coercion,
+and the shell completion scripts (``completion_script``, for `faastui completion SHELL`).
 
 typer converts each parameter value through ``_TyperParameter.get_runtime_param()``, a
 ``typer._coercion.RuntimeParam`` built lazily from the parameter's ``type_descriptor``
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TESTED", "TOUCHES", "install_coercion", "missing"]
+__all__ = ["TESTED", "TOUCHES", "install_coercion", "missing", "completion_script"]
 
 #: the typer minor version this module is written for (pyproject.toml pins it)
 TESTED = "0.29"
@@ -42,6 +43,9 @@ TOUCHES: list[tuple[str, str, str]] = [
     ("typer._coercion.RuntimeParam", "_coerce_value(self, value, param, ctx)", "override"),
     ("typer._coercion", "build_runtime_param(descriptor)", "call: typer's own coercion"),
     ("typer._click.exceptions", "BadParameter", "class: BadParameter(message, ctx=, param=)"),
+    ("typer._completion_shared", "get_completion_script(prog_name, complete_var, shell)",
+     "call: the script `faastui completion SHELL` prints"),
+    ("typer._completion_shared", "_completion_scripts", "the shells it has scripts for"),
 ]
 
 Choose = Callable[[Any], "tuple[Any, bool] | None"]
@@ -87,6 +91,18 @@ def install_coercion(choose: Choose, coerce: Coerce) -> bool:
     param_cls.get_runtime_param = get_runtime_param
     param_cls._faastui_fast = True
     return True
+
+
+def completion_script(shell: str, prog_name: str = "faastui") -> str:
+    """The completion script for ``shell`` (bash, zsh, fish, powershell), the one typer's
+    ``--show-completion`` prints. Raises: ValueError for a shell typer has no script for."""
+    from typer import _completion_shared as shared
+
+    if shell not in shared._completion_scripts:
+        raise ValueError(f"no completion script for {shell!r}: "
+                         f"{', '.join(sorted(shared._completion_scripts))}")
+    complete_var = "_{}_COMPLETE".format(prog_name.replace("-", "_").upper())
+    return shared.get_completion_script(prog_name=prog_name, complete_var=complete_var, shell=shell)
 
 
 def _make_class(RuntimeParam, BadParameter, coerce: Coerce):

@@ -1,8 +1,9 @@
 """The action commands of DESIGN.md's action table: invoke, result, prewarm, dispatch,
-fuse, unfuse, scale, deploy, rm.
+fuse, unfuse, scale, deploy, rm (also ``delete`` and ``remove``).
 
-Each is one Backend method (``scale +K`` reads ``describe(fn).replicas``
-first). Results go to stdout, summaries to stderr.
+Each builds the action's spec (``faastui/actions.py``, the same the dashboard's dialogs
+build), checks it and runs it, so an action behaves the same from either face. Results
+go to stdout, summaries to stderr.
 """
 
 from __future__ import annotations
@@ -14,12 +15,33 @@ from typing import Any, Optional
 
 import typer
 
+from backends.errors import BackendError
+
 from ..output import Format, emit, format_result, invocation_summary, message
-from ._common import OutputOpt, call, complete_function, complete_node, fail, usage_error
+from ._common import NamespaceOpt, OutputOpt, call, complete_function, complete_node, fail, usage_error
 
 __all__ = ["app", "read_payload"]
 
 app = typer.Typer(rich_markup_mode=None)
+
+
+def _checked(build):
+    """The spec ``build()`` returns, validated; a bad one is one line and exit 2."""
+    try:
+        spec = build()
+        spec.validate()
+    except BackendError as exc:
+        raise fail(exc) from None
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+    return spec
+
+
+def _emit(data: Any, output: Format, kind: str | None = None) -> None:
+    try:
+        emit(data, output, kind)
+    except ValueError as exc:  # -o name of what has no names
+        raise usage_error(str(exc)) from None
 
 
 def read_payload(data: str | None, raw: bool = False) -> Any:
@@ -58,31 +80,12 @@ def _print_result(inv) -> None:
         raise typer.Exit(1 if inv.status != "pending" else 0)
 
 
-def parse_header(text: str) -> tuple[str, str]:
-    """``-H`` as faas-cli writes it (``K=V``) or as curl does (``K: V``): split at the first
-    of ``=`` and ``:``."""
-    cut = min((i for i in (text.find("="), text.find(":")) if i > 0), default=-1)
-    if cut < 0:
-        raise usage_error(f"bad header {text!r}", hint="write -H 'Name: value' or -H Name=value")
-    return text[:cut].strip(), text[cut + 1:].strip()
-
-
-def parse_query(items: list[str]) -> list[tuple[str, str]]:
-    out = []
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise usage_error(f"bad query {item!r}", hint="write --query name=value")
-        out.append((key, value))
-    return out
-
-
 @app.command()
 def invoke(fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
            data: Optional[str] = typer.Option(None, "--data", "-d",
                                               help="JSON payload, @FILE, or - for stdin."),
            raw: bool = typer.Option(False, "--raw", help="Send -d as plain text, not JSON."),
-           node: Optional[str] = typer.Option(None, "--node", "-n", help="Run on this node.",
+           node: Optional[str] = typer.Option(None, "--node", help="Run on this node.",
                                               autocompletion=complete_node),
            header: list[str] = typer.Option([], "--header", "-H", metavar="'NAME: VALUE'",
                                             help="A request header (repeatable; NAME=VALUE works too)."),
@@ -94,50 +97,29 @@ def invoke(fn: str = typer.Argument(..., help="Function name.", autocompletion=c
            path: Optional[str] = typer.Option(None, "--path", help="The path below the function, e.g. /items/7."),
            async_: bool = typer.Option(False, "--async", help="Return a call id at once."),
            output: Format = typer.Option(None, "--output", "-o",
-                                         help="json/yaml: print the Invocation record.")):
+                                         help="json/yaml: print the Invocation record."),
+           namespace: Optional[str] = NamespaceOpt):
     """Call a function and print its output (a summary goes to stderr)."""
-    from backends.base import Capability, HttpRequest
-    from backends.errors import BackendError
+    from ..actions import Invoke, InvokeAsync
+    from ..call_parts import http_from_cli
 
     payload = read_payload(data, raw)
-    headers = dict(parse_header(h) for h in header)
-    if content_type:
-        headers["Content-Type"] = content_type
-    try:
-        request = HttpRequest.of(method, path, parse_query(query), headers)
-    except BackendError as exc:
-        raise fail(exc) from None
-    extra = {}
-    if request is not None:
-        extra["request"] = request
-
-    def needs_request(b):
-        if request is not None:
-            b.require(Capability.HTTP_REQUEST, "pass a method, path, query or headers to a function")
-
+    parts = dict(header=header, content_type=content_type, method=method, path=path, query=query)
     if async_:
         if node:
             raise usage_error("--async cannot pick a node")
-
-        async def start(b):
-            needs_request(b)
-            return await b.invoke_async(fn, payload, **extra)
-
-        call_id = call(start)
+        spec = _checked(lambda: InvokeAsync(fn, payload, **http_from_cli(parts)))
+        call_id = call(spec.run)
         if output in (Format.json, Format.yaml):
             emit({"call_id": call_id}, output)
         else:
             print(call_id)
             message(f"started {fn}: fetch the result with `faastui result {call_id} --wait`")
         return
-
-    async def run(b):
-        needs_request(b)
-        return await b.invoke(fn, payload, node=node, **extra)
-
-    inv = call(run)
-    if output is not None and output != Format.table:
-        emit(inv, output)
+    spec = _checked(lambda: Invoke(fn, payload, node=node, **http_from_cli(parts)))
+    inv = call(spec.run)
+    if output is not None and output not in (Format.table, Format.wide):
+        _emit(inv, output)
         if inv.status not in ("ok",):
             message(invocation_summary(inv) + (f": {inv.error}" if inv.error else ""))
             raise typer.Exit(1)
@@ -151,11 +133,12 @@ def invoke(fn: str = typer.Argument(..., help="Function name.", autocompletion=c
 def result(call_id: str = typer.Argument(..., help="The id `invoke --async` printed."),
            wait: bool = typer.Option(False, "--wait", "-W", help="Wait for a pending call."),
            timeout: float = typer.Option(60.0, "--timeout", min=0, help="Seconds to wait."),
-           output: Format = typer.Option(None, "--output", "-o", help="json/yaml: the record.")):
+           output: Format = typer.Option(None, "--output", "-o", help="json/yaml: the record."),
+           namespace: Optional[str] = NamespaceOpt):
     """The result of an async call."""
     inv = call(lambda b: b.result(call_id, wait=timeout if wait else 0.0))
-    if output is not None and output != Format.table:
-        emit(inv, output)
+    if output is not None and output not in (Format.table, Format.wide):
+        _emit(inv, output)
         return
     if inv.status == "pending":
         message(f"call {call_id} is still running; try --wait")
@@ -168,24 +151,17 @@ def result(call_id: str = typer.Argument(..., help="The id `invoke --async` prin
 @app.command()
 def prewarm(fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
             node: Optional[str] = typer.Option(
-                None, "--node", "-n", autocompletion=complete_node,
+                None, "--node", autocompletion=complete_node,
                 help="Node to prewarm on (default: where the backend places them)."),
             count: int = typer.Option(1, "--count", "-c", min=1, help="Containers to start."),
             all_nodes: bool = typer.Option(False, "--all-nodes", help="Prewarm on every node."),
-            output: Format = OutputOpt):
+            output: Format = OutputOpt, namespace: Optional[str] = NamespaceOpt):
     """Start containers of a function ahead of calls."""
-    if node and all_nodes:
-        raise usage_error("use either --node or --all-nodes, not both")
+    from ..actions import Prewarm
 
-    async def run(b):
-        import asyncio
-
-        targets = [n.name for n in await b.nodes()] if all_nodes else [node or None]
-        done = await asyncio.gather(*(b.prewarm(fn, t, count) for t in targets))
-        return [i for batch in done for i in batch]
-
-    started = call(run)
-    emit(started, output, "Invocation")
+    spec = _checked(lambda: Prewarm(fn, node=node, count=count, all_nodes=all_nodes))
+    started = call(spec.run)
+    _emit(started, output, "Container")
     if output in (Format.table, Format.wide):
         message(f"prewarmed {len(started)} container(s) of {fn}")
 
@@ -195,17 +171,19 @@ def dispatch(input: str = typer.Option("", "--input", "-i", help="Input of the f
              steps: list[str] = typer.Option(..., "--step", "-s", metavar="NODE:FUNCTION",
                                              help="A step (repeatable)."),
              fanout: bool = typer.Option(False, "--fanout", help="Send the input to every step in parallel."),
-             output: Format = OutputOpt):
+             output: Format = OutputOpt, namespace: Optional[str] = NamespaceOpt):
     """Run a chain of steps (each output feeds the next), or a fan-out."""
     from backends.model import DispatchStep
 
-    try:
-        plan = [DispatchStep.parse(s) for s in steps]
-    except ValueError as exc:
-        raise usage_error(str(exc)) from None
-    res = call(lambda b: b.dispatch(input, plan, mode="fanout" if fanout else "chain"))
+    from ..actions import Dispatch
+
+    spec = _checked(lambda: Dispatch(input, tuple(DispatchStep.parse(s) for s in steps),
+                                     mode="fanout" if fanout else "chain"))
+    res = call(spec.run)
     if output in (Format.json, Format.yaml):
         emit(res, output)
+    elif output == Format.name:
+        _emit(res.steps, output, "Invocation")
     else:
         out = format_result(res.output)
         sys.stdout.write(out if out.endswith("\n") else out + "\n")
@@ -220,57 +198,75 @@ def dispatch(input: str = typer.Option("", "--input", "-i", help="Input of the f
 def fuse(functions: list[str] = typer.Argument(..., help="Two or more functions.",
                                                autocompletion=complete_function),
          name: Optional[str] = typer.Option(None, "--name", help="Name of the group."),
-         output: Format = OutputOpt):
+         output: Format = OutputOpt, namespace: Optional[str] = NamespaceOpt):
     """Host functions in one worker: calls between them become local calls."""
-    if len(functions) < 2:
-        raise usage_error("fuse needs at least two functions")
-    group = call(lambda b: b.fuse(functions, name))
-    emit(group, output)
+    from ..actions import Fuse
+
+    spec = _checked(lambda: Fuse(tuple(functions), name))
+    _emit(call(spec.run), output)
 
 
 @app.command()
 def unfuse(group: str = typer.Argument(..., help="Fusion group name."),
-           output: Format = OutputOpt):
+           output: Format = OutputOpt, namespace: Optional[str] = NamespaceOpt):
     """Split a fusion group back into separate functions."""
-    fns = call(lambda b: b.unfuse(group))
+    from ..actions import Unfuse
+
+    spec = _checked(lambda: Unfuse(group))
+    fns = call(spec.run)
     if output in (Format.json, Format.yaml):
         emit({"group": group, "functions": fns}, output)
+    elif output == Format.name:
+        for fn in fns:
+            print(f"function/{fn}")
     else:
         message(f"unfused {group}: {', '.join(fns)}")
 
 
 @app.command(context_settings={"ignore_unknown_options": True})
 def scale(fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
-          replicas: str = typer.Argument(..., help="N, +K or -K.", metavar="N|+K|-K"),
-          output: Format = OutputOpt):
-    """Set the minimum replicas kept of a function."""
-    from faastui.scaling import parse_replicas, scale_to
+          count: Optional[str] = typer.Argument(
+              None, metavar="N|+K|-K",
+              help="N sets the replicas (absolute); +K and -K add or take away from the current "
+                   "count (relative; never below 0). `scale FN -- -1` also works."),
+          replicas: Optional[int] = typer.Option(None, "--replicas", min=0, metavar="N",
+                                                 help="The replicas to keep (absolute), as kubectl scale."),
+          output: Format = OutputOpt, namespace: Optional[str] = NamespaceOpt):
+    """Set the minimum replicas kept of a function: N (absolute), +K or -K (relative)."""
+    from faastui.scaling import parse_replicas
 
+    from ..actions import from_cli
+
+    spec = _checked(lambda: from_cli("scale", {"fn": fn, "count": count, "replicas": replicas}))
     try:
-        parse_replicas(replicas)
+        parse_replicas(spec.replicas)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     if fn == "worker":  # [workflow] the pool of a running workflow, on any context (issue 11)
         from .workflow import scale_running_workflow
 
-        if scale_running_workflow(replicas, output):
+        if scale_running_workflow(spec.replicas, output):
             return
-    emit(call(lambda b: scale_to(b, fn, replicas)), output)
+    done = call(spec.change)
+    _emit(done.function, output)
+    message(done.summary())
 
 
 @app.command()
 def deploy(paths: Optional[list[str]] = typer.Argument(
                None, metavar="PATH...|NAME...",
-               help="Function folders, zips or stack files; with -f, the stack's functions to deploy."),
+               help="Function folders (or a folder of them), zips or stack files; with -f, the "
+                    "stack's functions to deploy."),
            stack: Optional[Path] = typer.Option(None, "--yaml", "-f",
                                                 help="An OpenFaaS stack file: deploy its functions."),
            source: Optional[Path] = typer.Option(None, "--source", help="A handler source file."),
            name: Optional[str] = typer.Option(None, "--name", help="Deploy under this name."),
            requirement: list[str] = typer.Option([], "--requirement", "-r", metavar="REQ",
                                                   help="A pip requirement (with --source; repeatable)."),
-           output: Format = OutputOpt):
+           output: Format = OutputOpt, namespace: Optional[str] = NamespaceOpt):
     """Deploy functions: folders, zips and stack files in any format faastui reads (faastui,
-    OpenFaaS, Nuclio, the Fusionizer, Ilúvatar), or handler source (--source)."""
+    OpenFaaS, Nuclio, the Fusionizer, Ilúvatar), a folder of such folders (each one in it),
+    or handler source (--source)."""
     if source is not None:
         if paths or stack is not None:
             raise usage_error("--source deploys one handler file; give no PATH or -f with it")
@@ -279,7 +275,7 @@ def deploy(paths: Optional[list[str]] = typer.Argument(
         except OSError as exc:
             raise usage_error(f"cannot read {source}: {exc.strerror}") from None
         fn = call(lambda b: b.deploy_source(text, name=name, requirements=requirement or None))
-        emit(fn, output)
+        _emit(fn, output)
         if output in (Format.table, Format.wide):
             message(f"deployed {fn.name}")
         return
@@ -291,11 +287,27 @@ def deploy(paths: Optional[list[str]] = typer.Argument(
     deploy_all(targets, output)
 
 
+def _function_name(text: str) -> str:
+    """A function named as ``-o name`` prints it (``function/hello``) or plainly."""
+    return text[len("function/"):] if text.startswith("function/") else text
+
+
 @app.command("rm")
-def rm(fns: list[str] = typer.Argument(..., help="Function name(s).", autocompletion=complete_function)):
-    """Remove deployed functions."""
+def rm(fns: list[str] = typer.Argument(..., help="Function name(s); function/NAME (-o name) too.",
+                                       autocompletion=complete_function),
+       namespace: Optional[str] = NamespaceOpt):
+    """Remove deployed functions (aliases: delete, remove)."""
+    from ..actions import Remove
+
+    names = [_function_name(f) for f in fns]
+    _checked(lambda: Remove(tuple(names)))
+
     async def run(b):
-        for fn in fns:
-            await b.remove(fn)
+        for fn in names:  # one at a time: each is said as it goes, so none is lost unsaid
+            await Remove((fn,)).run(b)
             message(f"removed {fn}")
     call(run)
+
+
+app.command("delete", hidden=True, help="Remove deployed functions (as rm).")(rm)
+app.command("remove", hidden=True, help="Remove deployed functions (as rm).")(rm)

@@ -12,8 +12,8 @@ from typing import Optional
 import typer
 
 from .. import __version__
-from . import actions, context, engine, fusion, load, reads, serve, watching, workflow
-from ._common import state, usage_error
+from . import actions, context, engine, fusion, load, meta, reads, serve, watching, workflow
+from ._common import complete_context, complete_namespace, state, usage_error
 from ._fastparams import install as _install_fast_params
 
 _install_fast_params()  # typer's pydantic coercion costs ~0.1 s per run; see the module
@@ -28,7 +28,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for group in (reads.app, actions.app, engine.app, watching.app, load.app, fusion.app, serve.app):
+for group in (reads.app, actions.app, engine.app, watching.app, load.app, fusion.app, serve.app,
+              meta.app):
     app.add_typer(group)  # no name: the group's commands join the root
 app.add_typer(context.app, name="context")
 app.add_typer(workflow.app, name="workflow")
@@ -42,15 +43,24 @@ def _version(value: bool):
 
 @app.callback(invoke_without_command=True)
 def root(ctx: typer.Context,
-         context_name: Optional[str] = typer.Option(None, "--context", envvar="FAASTUI_CONTEXT",
-                                                    help="Context to use (default: the current one)."),
+         # $FAASTUI_CONTEXT is read by config.resolve_context, so an explicit -g overrides it
+         context_name: Optional[str] = typer.Option(
+             None, "--context", metavar="NAME", autocompletion=complete_context,
+             help="Context to use (default: $FAASTUI_CONTEXT, else the current one)."),
+         namespace: Optional[str] = typer.Option(
+             None, "--namespace", "-n", metavar="NS", envvar="FAASTUI_NAMESPACE",
+             autocompletion=complete_namespace,
+             help="Work in this namespace (backends that have them); every command takes -n too."),
+         gateway: Optional[str] = typer.Option(
+             None, "--gateway", "-g", metavar="URL",
+             help="An OpenFaaS gateway for this run only (as faas-cli -g), instead of a context."),
          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                       help="Print the version and exit."),
          readonly: bool = typer.Option(False, "--readonly",
                                        help="Dashboard: hide every action that changes state."),
          theme: Optional[str] = typer.Option(None, "--theme", help="Dashboard theme (remembered).")):
     """k9s for FaaS: a dashboard and CLI for serverless functions."""
-    state.context = context_name
+    state.reset(context_name, namespace, gateway)
     if ctx.invoked_subcommand is None:
         # the dashboard (faastui.tui) opens on a terminal; without one (a pipe, CliRunner), help
         import sys
@@ -62,9 +72,7 @@ def root(ctx: typer.Context,
         except ImportError:
             has_tui = False
         if has_tui and sys.stdin.isatty() and sys.stdout.isatty():
-            from faastui.tui.app import run as run_tui  # deferred: textual costs ~400 ms
-
-            raise typer.Exit(run_tui(context=context_name, readonly=readonly, theme=theme) or 0)
+            raise typer.Exit(_dashboard(readonly=readonly, theme=theme))
         print(ctx.get_help())
         raise typer.Exit(0)
 
@@ -79,10 +87,21 @@ def ui(readonly: bool = typer.Option(False, "--readonly", help="Hide every actio
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise usage_error("the dashboard needs a terminal (stdin and stdout are not both one)",
                           hint="`faastui watch` shows the same panes without a full screen")
+    raise typer.Exit(_dashboard(readonly=readonly, theme=theme, interval=interval))
+
+
+def _dashboard(**options) -> int:
+    """The dashboard on the context (or the ``-g`` gateway, in the ``-n`` namespace) chosen."""
     from faastui.tui.app import run as run_tui  # deferred: textual costs ~400 ms
 
-    raise typer.Exit(run_tui(context=state.context, readonly=readonly, theme=theme,
-                             interval=interval) or 0)
+    from ._common import current_context, handle_errors
+
+    if state.gateway is not None or state.namespace is not None:
+        with handle_errors():
+            ctx = current_context()
+        label = ctx.name + (f" -n {state.namespace}" if state.namespace is not None else "")
+        options.update(make_backend=ctx.build_backend, label=label)
+    return run_tui(context=state.context, **options) or 0
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """`faastui context list|use|add|rm|show`: manage the contexts of faastui/config.py.
 
-Tokens go to credentials.yaml (mode 0600), referenced by name; nothing here
-ever prints a token.
+Tokens and passwords go to credentials.yaml (mode 0600), referenced by name; nothing here
+ever prints one. OpenFaaS basic auth is taken the way ``faas-cli login`` takes it:
+``--user admin --password-stdin`` (or ``-O user=admin`` and ``--password-stdin``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ app = typer.Typer(rich_markup_mode=None, no_args_is_help=True,
 
 
 @app.command("list")
-def list_(output: Format = OutputOpt):
+def list_(output: Format = OutputOpt,
+          quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the names.")):
     """List the contexts; * marks the one in use."""
     from ..config import load_config, resolve_context
 
@@ -29,6 +31,10 @@ def list_(output: Format = OutputOpt):
         config = load_config()
         active = resolve_context(state.context, config).name
     contexts = config.all()
+    if quiet or output == Format.name:
+        for c in contexts:
+            print(c.name if quiet else f"context/{c.name}")
+        return
     if output in (Format.json, Format.yaml):
         emit([dict(c.to_dict(), current=c.name == active) for c in contexts], output)
         return
@@ -66,6 +72,12 @@ def add(name: str = typer.Argument(..., help="Context name."),
         state_dir: Optional[str] = typer.Option(None, "--state-dir", help="local: the engine's state dir."),
         token: Optional[str] = typer.Option(None, "--token", help="A token; stored apart, mode 0600."),
         token_stdin: bool = typer.Option(False, "--token-stdin", help="Read the token from stdin."),
+        user: Optional[str] = typer.Option(None, "--user", "--username", "-u",
+                                           help="Basic-auth user (openfaas; default admin), as -O user=."),
+        password_stdin: bool = typer.Option(
+            False, "--password-stdin",
+            help="Read the basic-auth password from stdin (openfaas, as faas-cli login); "
+                 "stored apart, mode 0600."),
         redis_url: Optional[str] = typer.Option(None, "--redis-url", help="Redis with the queues."),
         kube_context: Optional[str] = typer.Option(None, "--kube-context", help="Kubernetes context."),
         option: Optional[list[str]] = typer.Option(
@@ -81,27 +93,54 @@ def add(name: str = typer.Argument(..., help="Context name."),
         raise usage_error(f"bad context name {name!r}")
     if token and token_stdin:
         raise usage_error("use either --token or --token-stdin")
+    if password_stdin and (token or token_stdin):
+        raise usage_error("use either a token or --password-stdin, not both")
     if token_stdin:
         token = sys.stdin.readline().strip()
         if not token:
             raise usage_error("no token on stdin")
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise usage_error("no password on stdin", hint="e.g. echo -n \"$PASSWORD\" | faastui "
+                              "context add NAME ... --password-stdin")
     with handle_errors():
         options = dict(parse_option(o) for o in option or [])
+        if user is not None:
+            if options.get("user", user) != user:
+                raise usage_error("--user and -O user= name two users")
+            options["user"] = user
         cls = registry.load(backend)  # raises InvalidRequest naming what is installed
         _check_options(cls, options)
+        if password is not None:
+            _check_takes(cls, "password", "a basic-auth password", "--token or --token-stdin")
         config = load_config()
         ctx = Context(name=name, backend=backend, url=url, state_dir=state_dir, redis_url=redis_url,
                       kube_context=kube_context, options=options)
-        if token:
-            creds = load_credentials()
-            creds[name] = {"token": token}
+        secret = {"token": token} if token else {"password": password} if password is not None else None
+        creds = load_credentials()
+        if secret is not None:
+            creds[name] = secret
             save_credentials(creds)
             ctx.credentials = name
+        elif creds.pop(name, None) is not None:  # a replaced context keeps no old secret
+            save_credentials(creds)
         config.contexts = [c for c in config.contexts if c.name != name] + [ctx]
         if use_it:
             config.current_context = name
         save_config(config)
     message(f"added context {name!r}" + (" (now current)" if use_it else ""))
+
+
+def _check_takes(cls, keyword: str, what: str, instead: str) -> None:
+    """Refuse a secret the backend's constructor does not take."""
+    import inspect
+
+    from backends.errors import InvalidRequest
+
+    if keyword not in inspect.signature(cls.__init__).parameters:
+        raise InvalidRequest(f"the {cls.name} backend takes no {what}", hint=f"use {instead}")
 
 
 def _check_options(cls, options: dict) -> None:

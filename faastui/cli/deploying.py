@@ -3,10 +3,13 @@ a report per function.
 
 Every path is read and checked here first (``backends.formats``, the same code the engine
 runs) for the progress line and the notes; a stack file deploys only when all its chosen
-functions are sound. A path faastui cannot read goes to the backend as it is (another
-backend may read it; the engine answers with the same one-line error). Each function then gets a progress line
-(format, requirements to install), the notes its format carries, and ``deployed NAME`` or
-its error; the exit code is the first failure's, 0 when all deployed.
+functions are sound. A folder that holds no function itself but function folders
+(``faastui deploy functions``, as ``kubectl apply -f DIR``) stands for each of them, one
+level down; its other entries are named in a note and left alone. A path faastui cannot
+read goes to the backend as it is (another backend may read it; the engine answers with the
+same one-line error). Each function then gets a progress line (format, requirements to
+install), the notes its format carries, and ``deployed NAME`` or its error; the exit code is
+the first failure's, 0 when all deployed.
 """
 
 from __future__ import annotations
@@ -39,6 +42,34 @@ def _formats():
     return formats
 
 
+def _function_folders(path: Path) -> list[Path] | None:
+    """The function folders directly inside ``path`` when ``path`` holds no function itself
+    (and has at least one of them); None otherwise."""
+    formats = _formats()
+    if not path.is_dir():
+        return None
+    try:
+        formats.detect(path)
+        return None  # a function itself
+    except BackendError:
+        pass
+    found = []
+    for child in sorted(path.iterdir()):
+        if not child.is_dir() or child.name.startswith((".", "__")):
+            continue
+        try:
+            formats.detect(child)
+        except BackendError:
+            continue
+        found.append(child)
+    return found or None
+
+
+def _skipped(path: Path, chosen: list[Path]) -> list[str]:
+    return sorted(c.name for c in path.iterdir() if c.is_dir() and c not in chosen
+                  and not c.name.startswith((".", "__")))
+
+
 def plan(paths: list[str], stack: Path | None, name: str | None) -> list[Target]:
     formats = _formats()
     if stack is not None:
@@ -54,6 +85,17 @@ def plan(paths: list[str], stack: Path | None, name: str | None) -> list[Target]
         return [Target(f"{stack.name}:{p.name}", stack, p.name, p) for p in packages]
     if not paths:
         raise usage_error("deploy needs a PATH, -f STACK.yml or --source FILE")
+    expanded: list[str] = []
+    for text in paths:
+        inside = _function_folders(Path(text))
+        if inside is None:
+            expanded.append(text)
+            continue
+        skipped = _skipped(Path(text), inside)
+        message(f"{text}: a folder of {len(inside)} function folder(s); deploying each"
+                + (f" (not functions, left alone: {', '.join(skipped)})" if skipped else ""))
+        expanded += [str(p) for p in inside]
+    paths = expanded
     if name and len(paths) > 1:
         raise usage_error("--name names one function; give one PATH with it")
     targets = []
@@ -100,6 +142,8 @@ def _report(t: Target, exc: BackendError, many: bool) -> None:
 
 
 def deploy_all(targets: list[Target], output: Format) -> None:
+    from ..actions import Deploy
+
     many = len(targets) > 1
     codes: list[int] = []
 
@@ -114,7 +158,7 @@ def deploy_all(targets: list[Target], output: Format) -> None:
             for note in (t.package.notes if t.package is not None else []):
                 message(f"note: {note}")
             try:
-                fn = await b.deploy(str(t.path), name=t.name)
+                fn = await Deploy(str(t.path), t.name).run(b)
             except Unreachable:
                 raise  # nothing else will deploy either: say it once
             except BackendError as exc:

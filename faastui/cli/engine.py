@@ -16,7 +16,7 @@ import typer
 from backends.errors import BackendError
 
 from ..output import Format, emit, message
-from ._common import OutputOpt, call, current_context, handle_errors, usage_error
+from ._common import NamespaceOpt, OutputOpt, call, current_context, handle_errors, usage_error
 
 __all__ = ["app"]
 
@@ -34,7 +34,8 @@ def _local_context():
 @app.command()
 def up(cluster: Optional[Path] = typer.Option(None, "--cluster", help="A cluster YAML (nodes and capacities)."),
        nodes: Optional[int] = typer.Option(None, "--nodes", min=1, max=256, help="Number of default nodes."),
-       port: int = typer.Option(8080, "--port", min=0, max=65535, help="Port (0: any free port)."),
+       port: int = typer.Option(8080, "--port", min=0, max=65535, envvar="FAASTUI_PORT",
+                                help="Port (0: any free port)."),
        host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (non-loopback needs a token)."),
        redis_fsync: Optional[str] = typer.Option(
            None, "--redis-fsync", metavar="everysec|always",
@@ -82,7 +83,7 @@ def down():
 
 
 @app.command()
-def status(output: Format = OutputOpt):
+def status(output: Format = OutputOpt, namespace: Optional[str] = NamespaceOpt):
     """Where the engine is and what it holds, from one snapshot."""
     with handle_errors():
         ctx = current_context()

@@ -19,7 +19,7 @@ from typing import Optional
 import typer
 
 from ..output import Format, dump, emit, message, no_color, stdout_console
-from ._common import OutputOpt, call, current_context, handle_errors, usage_error
+from ._common import NamespaceOpt, OutputOpt, call, current_context, handle_errors, usage_error
 
 __all__ = ["app", "plan_tables"]
 
@@ -131,7 +131,7 @@ def optimize_fusion(
                  "-o json prints one JSON object per round per line."),
         rounds: Optional[int] = typer.Option(None, "--rounds", metavar="N",
                                              help="With --every: stop after N rounds."),
-        output: Format = OutputOpt):
+        output: Format = OutputOpt, namespace: Optional[str] = NamespaceOpt):
     """Plan fusion groups from the call graph (dry run); --apply regroups; --every repeats.
 
     With --every, each round judges only the calls made since the round before, so
@@ -149,19 +149,15 @@ def optimize_fusion(
         raise usage_error("--rounds must be at least 1")
     if rounds is not None and every is None:
         raise usage_error("--rounds needs --every", hint="e.g. --every 30 --rounds 10")
-    knobs = {"min_calls": min_calls, "min_share": min_share, "max_size": max_size,
-             "unfuse_idle": unfuse_idle}
-    if max_memory is not None:
-        knobs["max_memory_mb"] = max_memory
-    if every is not None:
-        return _every(every, rounds, apply, knobs, output)
+    from ..actions import Optimize
 
-    async def run(b):
-        from backends.fusionizer import optimize  # deferred: only this command plans
-
-        return await optimize(b, apply=apply, **knobs)
-
-    plan = call(run)
+    spec = Optimize(apply=apply, min_calls=min_calls, min_share=min_share, max_size=max_size,
+                    max_memory_mb=max_memory, unfuse_idle=unfuse_idle)
+    if output == Format.name:
+        raise usage_error("a fusion plan has no names; use -o json or yaml")
+    if every is not None:  # a loop of rounds, not one action: the same knobs, round after round
+        return _every(every, rounds, apply, spec.knobs(), output)
+    plan = call(spec.run)
     if output in (Format.json, Format.yaml):
         emit(plan, output)
     else:
