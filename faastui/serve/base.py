@@ -11,7 +11,7 @@ import errno
 import hmac
 import ipaddress
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -51,6 +51,14 @@ class ServedApi(ABC):
     def __init__(self, backend: Backend, options: ServeOptions):
         self.backend = backend
         self.options = options
+        #: where ``note`` goes: set by what runs the API (the runner: its stderr line by line)
+        self.on_note: Callable[[str], None] | None = None
+
+    def note(self, text: str) -> None:
+        """Tell the person who started the server something it did on its own (a setup
+        applied, an optimizer round): one line."""
+        if self.on_note is not None:
+            self.on_note(text)
 
     @abstractmethod
     async def start(self) -> int:

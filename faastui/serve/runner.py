@@ -85,6 +85,7 @@ async def _serve(cls, context, options: ServeOptions, out) -> None:
                               f"(it lacks: {what})",
                               hint="use a context whose backend can, e.g. local")
         api = cls(backend, options)
+        api.on_note = lambda text: print(text, file=out, flush=True)
         port = await api.start()  # a port in use fails here, before any backend call
         try:
             await backend.functions()  # does it answer at all? (Unreachable: exit 4)
