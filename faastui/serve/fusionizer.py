@@ -128,9 +128,14 @@ class FusionizerApi(HttpApi):
         router.add("DELETE", "/{task}", self.delete)
         router.add("GET", "/{task}", self.get)
         router.add("POST", "/{task}", self.invoke)
+        for method in ("PATCH", "OPTIONS", "HEAD"):
+            router.add(method, "/{task}", self.not_allowed)
 
     async def no_task(self, req: Request) -> Response:
         return _text("Not Found: name a Task, e.g. /taska", 404)
+
+    async def not_allowed(self, req: Request) -> Response:
+        return _text("Method Not Allowed: a Task takes PUT, DELETE, GET and POST", 405)
 
     async def deploy(self, req: Request) -> Response:
         task = req.params["task"]
