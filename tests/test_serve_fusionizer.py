@@ -128,8 +128,9 @@ def test_deploy_call_fuse_by_schedule_call_delete(tmp_path, engine):
         groups = engine_view(engine, lambda b: b.fusion_groups())
         (group,) = [g for g in groups if set(g.functions) == {"taska", "taskb"}]
         assert group.calls_local == 1 and group.calls_remote == 0
-        assert any(line.startswith("applied the setup at 0 s: [['taska', 'taskb'], ['gate']]")
-                   for line in served.lines), served.lines
+        wait_for(lambda: any(line.startswith("applied the setup at 0 s: [['taska', 'taskb'], "
+                                             "['gate']]") for line in served.lines),
+                 f"the note of the setup in {served.lines}")
 
         assert call(port, "DELETE", "/taska") == (200, "Successfully deleted Task 'taska'")
         assert info(port, "taska") == (422, "No Task 'taska' could be found")
@@ -326,7 +327,8 @@ def test_optimize_fuses_tasks_that_call_each_other(tmp_path, engine):
             assert post(port, "taska") == (200, "8")
         wait_for(lambda: "['taska', 'taskb']" in info(port, "taska")[1]
                  or "['taskb', 'taska']" in info(port, "taska")[1], "the optimizer's round")
-        assert any(ln.startswith("optimizer round") and "fuse" in ln for ln in served.lines)
+        wait_for(lambda: any(ln.startswith("optimizer round") and "fuse" in ln
+                             for ln in served.lines), "the optimizer's note")
         assert post(port, "taska") == (200, "8")
         for task in ("taska", "taskb"):
             call(port, "DELETE", f"/{task}")

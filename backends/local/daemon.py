@@ -137,6 +137,9 @@ async def _serve(args, state: Path, specs, settings, redis_srv, token: str | Non
             (state / "engine.json").unlink()
         except FileNotFoundError:
             pass
+        from .hosting import close_hosted  # deferred: only engines that host an API need it
+
+        await close_hosted(engine)  # served APIs in this engine: calls in flight finish
         await server.close()
         await engine.stop()
         if redis_client is not None:

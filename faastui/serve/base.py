@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 from backends.base import Backend, Capability
 from backends.errors import BackendError
 
-__all__ = ["ServeOptions", "ServedApi", "is_loopback", "bind_error", "bearer_ok"]
+__all__ = ["ServeOptions", "ServedApi", "is_loopback", "bind_error", "bearer_ok",
+           "missing_capabilities"]
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,16 @@ class ServedApi(ABC):
     """One seed system's API over a Backend.
 
     Subclasses set ``name``, ``scheme`` (``http`` or ``grpc``), ``needs`` (the capabilities
-    its calls use; checked before binding) and ``event_loop`` (``uvloop`` when it may run
-    on uvloop, else ``asyncio``).
+    its calls use; checked before binding), ``event_loop`` (``uvloop`` when it may run
+    on uvloop, else ``asyncio``) and ``hostable`` (it may run inside the embedded engine's
+    daemon, on its loop: ``hosted.py``).
     """
 
     name: ClassVar[str]
     scheme: ClassVar[str] = "http"
     needs: ClassVar[Capability] = Capability.NONE
     event_loop: ClassVar[str] = "asyncio"
+    hostable: ClassVar[bool] = False
 
     def __init__(self, backend: Backend, options: ServeOptions):
         self.backend = backend
@@ -70,6 +73,15 @@ class ServedApi(ABC):
     @abstractmethod
     async def stop(self) -> None:
         """Stop taking calls, let calls in flight finish (briefly), release everything."""
+
+
+def missing_capabilities(cls, backend: Backend) -> str | None:
+    """Why ``backend`` cannot serve API ``cls`` (the capabilities it lacks), or None."""
+    missing = cls.needs & ~backend.capabilities
+    if not missing:
+        return None
+    what = ", ".join(sorted(c.name.lower() for c in type(missing) if c in missing))
+    return f"the {backend.name} backend cannot serve the {cls.name} API (it lacks: {what})"
 
 
 def is_loopback(host: str) -> bool:
