@@ -5,7 +5,8 @@ Routes (added to the engine's ``/faastui/v1`` API by ``add_routes``)::
 
     POST   /faastui/v1/serve       {"api", "host", "port", "token", "context", "settings",
                                     "owner_pid"} -> 201 {"id", "api", "port"}
-    GET    /faastui/v1/serve/{id}  ?since=N -> {"id", "api", "port", "notes": [...], "next"}
+    GET    /faastui/v1/serve/{id}  ?since=N -> {"id", "api", "port", "notes": [...], "next"},
+                                   and "closed": <why> once the engine closed it
     DELETE /faastui/v1/serve/{id}  -> {"closed": id} once calls in flight finished
 
 The API itself is the face's (``faastui.serve``): the engine loads it by the name in
@@ -32,11 +33,12 @@ from ..errors import BackendError, InvalidRequest, NotFound, Unsupported
 from .httpserver import Request, Router, json_response
 from .inprocess import InProcessBackend
 
-__all__ = ["Hosting", "add_routes", "HOST_TARGET", "close_hosted"]
+__all__ = ["Hosting", "add_routes", "HOST_TARGET", "close_hosted", "ENGINE_STOPPED"]
 
 #: module:function of the faces' side (faastui/serve/hosted.py), loaded by name
 HOST_TARGET = "faastui.serve.hosted:open_api"
 ORPHAN_S = 15.0
+ENGINE_STOPPED = "the engine stopped"
 WATCH_S = 1.0
 MAX_NOTES = 500
 
@@ -74,6 +76,7 @@ class Hosting:
         self.engine = engine
         self.router = router
         self.hosted: dict[str, _Hosted] = {}
+        self.closed: dict[str, tuple[_Hosted, str]] = {}  # the last ones closed, and why
         self._ids = itertools.count(1)
         self._watcher: asyncio.Task | None = None
         self._open = None
@@ -108,13 +111,18 @@ class Hosting:
             entry.dropped += 1
 
     def get(self, hosted_id: str, since: int = 0) -> dict:
-        entry = self.hosted.get(hosted_id)
+        entry, why = self.hosted.get(hosted_id), None
         if entry is None:
-            raise NotFound(f"no served API {hosted_id!r} in this engine")
+            entry, why = self.closed.get(hosted_id, (None, None))
+            if entry is None:
+                raise NotFound(f"no served API {hosted_id!r} in this engine")
         entry.seen = time.monotonic()
         start = max(0, since - entry.dropped)
-        return {"id": entry.id, "api": entry.api, "port": entry.opened.port,
-                "notes": entry.notes[start:], "next": entry.dropped + len(entry.notes)}
+        out = {"id": entry.id, "api": entry.api, "port": entry.opened.port,
+               "notes": entry.notes[start:], "next": entry.dropped + len(entry.notes)}
+        if why is not None:
+            out["closed"] = why
+        return out
 
     async def close(self, hosted_id: str, why: str = "closed") -> None:
         entry = self.hosted.pop(hosted_id, None)
@@ -123,6 +131,9 @@ class Hosting:
         try:
             await entry.opened.stop()
         finally:
+            self.closed[hosted_id] = (entry, why)
+            while len(self.closed) > 32:
+                del self.closed[next(iter(self.closed))]
             self.engine.event("serve", api=entry.api, id=hosted_id, closed=why)
 
     async def close_all(self) -> None:
@@ -130,7 +141,7 @@ class Hosting:
             self._watcher.cancel()
         for hosted_id in list(self.hosted):
             try:
-                await self.close(hosted_id, "the engine stopped")
+                await self.close(hosted_id, ENGINE_STOPPED)
             except BackendError:
                 pass
 

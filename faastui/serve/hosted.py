@@ -31,7 +31,8 @@ async def open_api(backend, spec: dict, on_note) -> ServedApi:
                           hint="faastui serve runs it in its own process")
     host, token = str(spec.get("host") or "127.0.0.1"), spec.get("token") or None
     check_bind(cls.name, host, token, bool(spec.get("allow_unauthenticated")))
-    settings = spec.get("settings") or {}
+    settings = spec.get("settings")
+    settings = {} if settings is None else settings
     if not isinstance(settings, dict):
         raise InvalidRequest("'settings' must be a JSON object")
     missing = missing_capabilities(cls, backend)

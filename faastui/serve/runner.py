@@ -23,6 +23,7 @@ import signal
 import sys
 
 from backends.errors import BackendError, InvalidRequest, NotFound, Unreachable, Unsupported
+from backends.local.hosting import ENGINE_STOPPED
 
 from . import api_class
 from .base import ServeOptions, is_loopback, missing_capabilities
@@ -175,16 +176,17 @@ async def _follow_hosted(cls, backend, options, context, hosted: dict, out) -> N
                 pass
             try:
                 state = await backend.hosted_api(hosted["id"], since=seen)
-            except NotFound:
-                closed = True
-                raise BackendError(f"the engine closed the {cls.name} API") from None
-            except Unreachable:
-                closed = True
-                raise Unreachable(f"the engine stopped, and the {cls.name} API with it",
-                                  hint="start it with `faastui up`, then serve again") from None
+            except (NotFound, Unreachable):
+                state = {"closed": ENGINE_STOPPED}
             for line in state.get("notes") or []:
                 print(line, file=out, flush=True)
             seen = int(state.get("next") or seen)
+            if state.get("closed"):
+                closed = True
+                if state["closed"] == ENGINE_STOPPED:
+                    raise Unreachable(f"the engine stopped, and the {cls.name} API with it",
+                                      hint="start it with `faastui up`, then serve again")
+                raise BackendError(f"the engine closed the {cls.name} API: {state['closed']}")
     finally:
         _ignore_signals()
         if not closed:
