@@ -49,10 +49,11 @@ from typing import Any
 from urllib.parse import quote
 
 from .agent import NUCLIO_ENTRY, HandlerSource, nuclio_source, prepare
-from .base import Backend, Capability
+from .base import Backend, Capability, HttpRequest
 from .errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest,
                      NodeNotFound, Unsupported, did_you_mean, error_from_status)
 from .model import Function, Invocation, Node, Placement, Snapshot
+from .nuclio_fusion import NuclioFusionMixin
 from .payload import payload_request, send
 from .quantities import cpus as _cpus, limits, memory_mb as _memory_mb
 
@@ -174,10 +175,11 @@ def _spec_from_yaml(meta: dict) -> dict:
     return spec
 
 
-class NuclioBackend(Backend):
+class NuclioBackend(NuclioFusionMixin, Backend):
     name = "nuclio"
     capabilities = (Capability.INVOKE | Capability.DEPLOY | Capability.DEPLOY_SOURCE
-                    | Capability.SCALE | Capability.LOGS)
+                    | Capability.SCALE | Capability.LOGS | Capability.FUSE
+                    | Capability.HTTP_REQUEST)
 
     def __init__(self, url: str | None = None, *, token: str | None = None,
                  project: str = "default", namespace: str = "nuclio", runtime: str = "python:3.11",
@@ -274,20 +276,22 @@ class NuclioBackend(Backend):
     async def _all(self) -> list[dict]:
         resp = await self._send("GET", "/api/functions", headers=self._headers(project=True))
         data = resp.json() or {}
-        return [data[k] for k in sorted(data)] if isinstance(data, dict) else []
+        # fusion groups' own functions are read as groups (nuclio_fusion.py), not listed
+        return self._split_groups([data[k] for k in sorted(data)] if isinstance(data, dict) else [])
 
     async def functions(self) -> list[Function]:
-        return [function_from_nuclio(d) for d in await self._all()]
+        return self._mark([function_from_nuclio(d) for d in await self._all()])
 
     async def describe(self, fn: str) -> Function:
         data = await self._raw(fn)
         if data is None:
             raise await self._not_found(fn)
-        return function_from_nuclio(data)
+        await self._read_groups()
+        return self._mark([function_from_nuclio(data)])[0]
 
     async def snapshot(self) -> Snapshot:
         raw = await self._all()
-        functions = [function_from_nuclio(d) for d in raw]
+        functions = self._mark([function_from_nuclio(d) for d in raw])
         placements = []
         for data, fn in zip(raw, functions):
             state = placement_state((data.get("status") or {}).get("state", ""))
@@ -295,7 +299,7 @@ class NuclioBackend(Backend):
             placements.append(Placement(function=fn.name, node=PSEUDO_NODE, state=state,
                                         count=count))
         return Snapshot(nodes=[self._node(functions)], functions=functions, placements=placements,
-                        taken_at=time.time())
+                        fusion_groups=self._fusion_groups_now(), taken_at=time.time())
 
     def _node(self, functions: list[Function]) -> Node:
         return Node(name=PSEUDO_NODE, address=self.url, ready=True,
@@ -327,17 +331,39 @@ class NuclioBackend(Backend):
     # ---- invoke ---------------------------------------------------------------------------
     _body = staticmethod(payload_request)
 
-    async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
+    async def invoke(self, fn: str, payload: Any, node: str | None = None, *,
+                     request: HttpRequest | None = None) -> Invocation:
+        """A call through the dashboard's invocation route; a fused function's call goes to
+        its group's function with ``Task-Name`` (nuclio_fusion.py). ``request``'s headers
+        reach the function (the dashboard passes all but ``x-nuclio-*``), its method is the
+        call's, its path and query the function's path."""
         if node and node != PSEUDO_NODE:
             raise NodeNotFound(f"node {node!r} not found",
                                hint=f"Nuclio shows one node, {PSEUDO_NODE!r} (the whole platform)")
         body, headers = self._body(payload)
+        method, path = "POST", "/"
+        if request is not None:
+            for key in [k for k in headers if k.lower() == "content-type"
+                        and any(h.lower() == "content-type" for h in request.headers)]:
+                del headers[key]
+            headers.update({k: v for k, v in request.headers.items()
+                            if not k.lower().startswith("x-nuclio")})
+            method = request.method
+            path = request.path + (f"?{request.query}" if request.query else "")
+        target, extra = await self._route(fn)
+        headers.update(extra)
         headers.update(self._headers(**{
-            "x-nuclio-function-name": fn, "x-nuclio-path": "/",
+            "x-nuclio-function-name": target, "x-nuclio-path": path,
             "x-nuclio-invoke-via": self.invoke_via,
             "x-nuclio-invoke-timeout": f"{self.timeout:g}s"}))
         started, t0 = time.time(), time.perf_counter()
-        resp = await self._request("POST", "/api/function_invocations", content=body, headers=headers)
+        inflight = self._inflight()
+        inflight[target] += 1
+        try:
+            resp = await self._request(method, "/api/function_invocations", content=body,
+                                       headers=headers)
+        finally:
+            inflight[target] -= 1
         took_ms = round((time.perf_counter() - t0) * 1000, 3)
         text = resp.content.decode("utf-8", "replace")
         platform = _invocation_error(text)  # the dashboard's own failure, not the function's
@@ -379,9 +405,8 @@ class NuclioBackend(Backend):
         import yaml  # deferred: only a folder deploy reads YAML
 
         files, folder_name = _package_files(package)
-        if "handler.py" not in files:
-            raise InvalidRequest("the package has no handler.py",
-                                 hint="Nuclio deploys inline Python source: put it in handler.py")
+        if "handler.py" not in files:  # a Nuclio function.yaml, a Fusionizer task ...
+            return await self._deploy_task_package(package, name)
         try:
             meta = yaml.safe_load(files.get("function.yaml") or "") or {}
         except yaml.YAMLError:
@@ -402,7 +427,9 @@ class NuclioBackend(Backend):
         return await self._deploy(h, spec, annotations)
 
     async def _deploy(self, h: HandlerSource, spec_extra: dict | None = None,
-                      annotations: dict | None = None) -> Function:
+                      annotations: dict | None = None, source: str | None = None) -> Function:
+        """Create or update ``h``'s function from its inline source (``source``, else the
+        handler with faastui's entry appended); a fused one gets its group rebuilt."""
         existing = await self._raw(h.name)
         meta = dict((existing or {}).get("metadata") or {})
         meta.pop("resourceVersion", None)  # empty: this update wins, as the CLI's do
@@ -415,7 +442,8 @@ class NuclioBackend(Backend):
         spec = dict((existing or {}).get("spec") or {}, **(spec_extra or {}))
         build = dict(spec.get("build") or {})
         build.pop("mode", None)
-        build.update(functionSourceCode=base64.b64encode(nuclio_source(h).encode()).decode(),
+        code = source if source is not None else nuclio_source(h)
+        build.update(functionSourceCode=base64.b64encode(code.encode()).decode(),
                      codeEntryType="sourceCode",
                      commands=[f"pip install {shlex.quote(r)}" for r in h.requirements])
         spec.update(runtime=self.runtime, handler=ENTRY_HANDLER, build=build,
@@ -426,7 +454,9 @@ class NuclioBackend(Backend):
             await self._send("POST", "/api/functions", json=body, headers=headers)
         else:
             await self._send("PUT", _path(h.name), fn=h.name, json=body, headers=headers)
-        return await self._wait_ready(h.name, "deploy")
+        deployed = await self._wait_ready(h.name, "deploy")
+        await self._regroup_member(h.name)
+        return deployed
 
     async def _wait_ready(self, fn: str, what: str) -> Function:
         """Poll until ``fn`` is ready; raise with its message when it failed or took too long."""
@@ -474,6 +504,7 @@ class NuclioBackend(Backend):
     async def remove(self, fn: str) -> None:
         if await self._raw(fn) is None:  # Nuclio's delete is idempotent; faastui says so
             raise await self._not_found(fn)
+        await self._leave_group(fn)  # its group goes on without it
         try:
             await self._send("DELETE", "/api/functions", headers=self._headers(),
                              json={"metadata": {"name": fn, "namespace": self.namespace}})
