@@ -58,7 +58,7 @@ class Member:
                 "zip": base64.b64encode(buf.getvalue()).decode()}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Member":
+    def from_json(cls, data: dict) -> Member:
         with zipfile.ZipFile(io.BytesIO(base64.b64decode(data["zip"]))) as zf:
             files = {info.filename: zf.read(info) for info in zf.infolist() if not info.is_dir()}
         return cls(data["name"], files, data["handler"], data["signature"])

@@ -46,7 +46,7 @@ class Entry:
         return [self.at, [list(g) for g in self.groups]]
 
     @classmethod
-    def from_json(cls, item) -> "Entry":
+    def from_json(cls, item) -> Entry:
         at, groups = item
         return cls(float(at), tuple(tuple(g) for g in groups))
 

@@ -282,7 +282,7 @@ class FusionizerApi(HttpApi):
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), max(0.0, timeout))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _optimize_rounds(self) -> None:

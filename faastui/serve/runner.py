@@ -11,8 +11,9 @@ and serves until SIGINT or SIGTERM, then stops cleanly (calls in flight finish) 
 so. Over the embedded engine an HTTP API runs inside the engine's daemon (one hop from the
 workers: ``hosted.py``, ``backends/local/hosting.py``) and this process follows it: the
 same ready line, its notes, the same signals and exit codes; ``FAASTUI_SERVE_IN_ENGINE=0``
-keeps it here, as it is for every other backend. Every failure is a BackendError carrying its exit code (2 usage, 3 unsupported,
-4 unreachable, 1 otherwise, e.g. a port in use); the CLI prints it as one line.
+keeps it here, as it is for every other backend. Every failure is a BackendError carrying
+its exit code (2 usage, 3 unsupported, 4 unreachable, 1 otherwise, e.g. a port in use); the
+CLI prints it as one line.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ async def _follow_hosted(cls, backend, options, context, hosted: dict, out) -> N
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), NOTE_POLL_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             try:
                 state = await backend.hosted_api(hosted["id"], since=seen)
