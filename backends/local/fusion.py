@@ -185,9 +185,10 @@ class FusionMixin:
         return bool(self.idle.get(unit))
 
     def _retire_unit(self, unit: str, why: str) -> None:
-        """Every worker of ``unit`` stops taking calls: the idle ones retire now, the busy
-        ones when their call ends (``stale``)."""
+        """Every worker of ``unit`` stops taking calls: the idle ones retire now; the busy
+        ones, and those still starting for a call that came before the switch, when that
+        call ends (``stale``)."""
         for c in list(self.containers_of(unit)):
             c.stale = True
-            if c.state != "busy":
+            if c.state not in ("busy", "starting"):
                 self._retire(c, why)

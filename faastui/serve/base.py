@@ -30,6 +30,7 @@ class ServeOptions:
     context: str = "local"  # the context's name (shown, and Ilúvatar's worker_name)
     #: what one API alone takes, from its own CLI options (e.g. the Fusionizer's --schedule)
     settings: Mapping[str, Any] = field(default_factory=dict)
+    allow_unauthenticated: bool = False  # a non-loopback host without a token, on purpose
 
     @property
     def display_host(self) -> str:

@@ -40,7 +40,8 @@ async def open_api(backend, spec: dict, on_note) -> ServedApi:
         raise Unsupported(missing)
     api = cls(backend, ServeOptions(host=host, port=int(spec.get("port") or 0), token=token,
                                     context=str(spec.get("context") or "local"),
-                                    settings=settings))
+                                    settings=settings,
+                                    allow_unauthenticated=bool(spec.get("allow_unauthenticated"))))
     api.on_note = on_note
     api.port = await api.start()
     return api

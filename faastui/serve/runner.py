@@ -64,7 +64,8 @@ def serve(name: str, *, host: str, port: int, context, token: str | None = None,
         host = host[1:-1]
     check_bind(name, host, token, allow_unauthenticated)
     options = ServeOptions(host=host, port=port, token=token or None, context=context.name,
-                           settings=dict(settings or {}))
+                           settings=dict(settings or {}),
+                           allow_unauthenticated=allow_unauthenticated)
     loop_factory = None
     if cls.event_loop == "uvloop":
         try:
@@ -154,7 +155,8 @@ async def _host_in_engine(cls, backend, options: ServeOptions) -> dict | None:
         return None
     spec = {"api": cls.name, "host": options.host, "port": options.port,
             "token": options.token, "context": options.context,
-            "settings": dict(options.settings), "allow_unauthenticated": True,  # checked here
+            "settings": dict(options.settings),
+            "allow_unauthenticated": options.allow_unauthenticated,  # the engine checks again
             "owner_pid": os.getpid()}
     try:
         return await host_api(spec)
