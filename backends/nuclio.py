@@ -50,12 +50,23 @@ from urllib.parse import quote
 
 from .agent import NUCLIO_ENTRY, HandlerSource, nuclio_source, prepare
 from .base import Backend, Capability, HttpRequest
-from .errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest,
-                     NodeNotFound, Unsupported, did_you_mean, error_from_status)
+from .errors import (
+    AuthError,
+    BackendError,
+    Conflict,
+    FunctionNotFound,
+    InvalidRequest,
+    NodeNotFound,
+    Unsupported,
+    did_you_mean,
+    error_from_status,
+)
 from .model import Function, Invocation, Node, Placement, Snapshot
 from .nuclio_fusion import NuclioFusionMixin
-from .payload import payload_request, send
-from .quantities import cpus as _cpus, limits, memory_mb as _memory_mb
+from .payload import send
+from .quantities import cpus as _cpus
+from .quantities import limits
+from .quantities import memory_mb as _memory_mb
 
 __all__ = ["NuclioBackend", "PSEUDO_NODE", "function_from_nuclio", "placement_state"]
 
@@ -329,41 +340,22 @@ class NuclioBackend(NuclioFusionMixin, Backend):
         return lines[-tail:] if tail > 0 else []
 
     # ---- invoke ---------------------------------------------------------------------------
-    _body = staticmethod(payload_request)
-
     async def invoke(self, fn: str, payload: Any, node: str | None = None, *,
                      request: HttpRequest | None = None) -> Invocation:
-        """A call through the dashboard's invocation route; a fused function's call goes to
-        its group's function with ``Task-Name`` (nuclio_fusion.py). ``request``'s headers
-        reach the function (the dashboard passes all but ``x-nuclio-*``), its method is the
-        call's, its path and query the function's path."""
+        """Through the dashboard's invocation route (a fused function: its group's, with
+        ``Task-Name``); ``request``'s method, path and headers reach the function."""
         if node and node != PSEUDO_NODE:
             raise NodeNotFound(f"node {node!r} not found",
                                hint=f"Nuclio shows one node, {PSEUDO_NODE!r} (the whole platform)")
-        body, headers = self._body(payload)
-        method, path = "POST", "/"
-        if request is not None:
-            for key in [k for k in headers if k.lower() == "content-type"
-                        and any(h.lower() == "content-type" for h in request.headers)]:
-                del headers[key]
-            headers.update({k: v for k, v in request.headers.items()
-                            if not k.lower().startswith("x-nuclio")})
-            method = request.method
-            path = request.path + (f"?{request.query}" if request.query else "")
-        target, extra = await self._route(fn)
-        headers.update(extra)
+        method, target, path, body, headers = await self._invocation(fn, payload, request)
         headers.update(self._headers(**{
             "x-nuclio-function-name": target, "x-nuclio-path": path,
             "x-nuclio-invoke-via": self.invoke_via,
             "x-nuclio-invoke-timeout": f"{self.timeout:g}s"}))
         started, t0 = time.time(), time.perf_counter()
-        inflight = self._inflight()
-        inflight[target] += 1
-        try:
+        with self._in_flight(target):
             resp = await self._request(method, "/api/function_invocations", content=body,
                                        headers=headers)
-        finally:
-            inflight[target] -= 1
         took_ms = round((time.perf_counter() - t0) * 1000, 3)
         text = resp.content.decode("utf-8", "replace")
         platform = _invocation_error(text)  # the dashboard's own failure, not the function's
@@ -428,8 +420,6 @@ class NuclioBackend(NuclioFusionMixin, Backend):
 
     async def _deploy(self, h: HandlerSource, spec_extra: dict | None = None,
                       annotations: dict | None = None, source: str | None = None) -> Function:
-        """Create or update ``h``'s function from its inline source (``source``, else the
-        handler with faastui's entry appended); a fused one gets its group rebuilt."""
         existing = await self._raw(h.name)
         meta = dict((existing or {}).get("metadata") or {})
         meta.pop("resourceVersion", None)  # empty: this update wins, as the CLI's do

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import contextlib
 import re
 import tempfile
 import time
@@ -35,6 +36,7 @@ from pathlib import Path
 from .errors import BackendError, Conflict, FunctionNotFound, InvalidRequest, NotFound, did_you_mean
 from .model import Function, FusionGroup
 from .nuclio_packed import ENTRY, Member, packed_source, unpack_members
+from .payload import payload_request
 
 __all__ = ["NuclioFusionMixin", "GROUP_LABEL", "MEMBERS_ANNOTATION", "read_task_package"]
 
@@ -162,6 +164,32 @@ class NuclioFusionMixin:
             pass  # the routes read last; the call itself will say what is wrong
         target = self._fz()["routes"].get(fn)
         return (target, {"Task-Name": fn}) if target else (fn, {})
+
+    async def _invocation(self, fn: str, payload, request) -> tuple[str, str, str, bytes, dict]:
+        """(method, the Nuclio function to call, x-nuclio-path, body, headers) of a call of
+        ``fn``: the dashboard passes the function every header but ``x-nuclio-*``."""
+        body, headers = payload_request(payload)
+        method, path = "POST", "/"
+        if request is not None:
+            if any(h.lower() == "content-type" for h in request.headers):
+                headers.pop("Content-Type", None)
+            headers.update({k: v for k, v in request.headers.items()
+                            if not k.lower().startswith("x-nuclio")})
+            method = request.method
+            path = request.path + (f"?{request.query}" if request.query else "")
+        target, extra = await self._route(fn)
+        headers.update(extra)
+        return method, target, path, body, headers
+
+    @contextlib.contextmanager
+    def _in_flight(self, function: str):
+        """Counts this backend's calls in flight on ``function`` (a retiring group drains)."""
+        inflight = self._inflight()
+        inflight[function] += 1
+        try:
+            yield
+        finally:
+            inflight[function] -= 1
 
     def _inflight(self) -> collections.Counter:
         return self._fz()["inflight"]

@@ -146,7 +146,7 @@ def start_serve(name: str, env: dict, *args: str, in_engine: bool = True
         match = _READY.match(line)
         if match:
             lines: list[str] = []
-            threading.Thread(target=lambda: lines.extend(ln.rstrip() for ln in proc.stderr),
+            threading.Thread(target=lambda out=lines: out.extend(ln.rstrip() for ln in proc.stderr),
                              daemon=True).start()
             return proc, int(match[1]), lines
     proc.kill()
@@ -303,7 +303,8 @@ def apis(n: int, rounds: int, regroups: int) -> int:
         rows = {
             "OpenFaaS route  POST /function/noop   http.client": HttpClientCall(port, "/function/noop", b"{}"),
             "agent           POST /invoke          http.client": HttpClientCall(agent_port, "/invoke", invoke_body),
-            "agent (process) POST /invoke          http.client": HttpClientCall(agent_proc_port, "/invoke", invoke_body),
+            "agent (process) POST /invoke          http.client":
+                HttpClientCall(agent_proc_port, "/invoke", invoke_body),
             "OpenFaaS route  POST /function/noop-task http.client": HttpClientCall(port, "/function/noop-task", b"{}"),
             "fusionizer      POST /noop-task       http.client": HttpClientCall(fz_port, "/noop-task", b"{}"),
             "fusionizer (process) POST /noop-task  http.client": HttpClientCall(fz_proc_port, "/noop-task", b"{}"),

@@ -19,8 +19,7 @@ from backends.nuclio_packed import unpack_members
 from tests.conftest import run
 from tests.fakes.nuclio_dashboard import running_dashboard
 from tests.serving import serve_env, serving
-from tests.test_serve_fusionizer import (TASKS, Client, call, info, post, put, simple_task,
-                                         task_zip, wait_for)
+from tests.test_serve_fusionizer import TASKS, Client, call, info, post, put, simple_task, task_zip, wait_for
 
 
 def using(url: str, action):
