@@ -171,3 +171,14 @@ def test_regroups_over_nuclio_fail_no_call(tmp_path, dashboard):
     assert client.failures == [], client.failures[:5]
     assert client.calls > 20
     assert sum(ln.startswith("applied the setup") for ln in served.lines) >= 3, served.lines
+
+
+def test_optimize_needs_a_call_graph_which_nuclio_does_not_record(tmp_path, dashboard):
+    from tests.serving import run_serve
+
+    env = serve_env(tmp_path, [{"name": "nu", "backend": "nuclio", "url": dashboard.url}],
+                    current="nu")
+    proc = run_serve("fusionizer", "--port", "0", "--optimize", env=env)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.startswith("error: --optimize needs the calls between tasks: the nuclio "
+                                  "backend does not record a call graph"), proc.stderr

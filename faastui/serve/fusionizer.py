@@ -37,7 +37,7 @@ import asyncio
 import json
 
 from backends.base import Capability, HttpRequest
-from backends.errors import BackendError, FunctionNotFound, InvalidRequest, Unreachable
+from backends.errors import BackendError, FunctionNotFound, InvalidRequest, Unreachable, Unsupported
 from backends.fusionizer import optimize_every
 from backends.model import Function
 
@@ -93,11 +93,15 @@ class FusionizerApi(HttpApi):
     # ---- life --------------------------------------------------------------------------------
     async def start(self) -> int:
         if (self.schedule or self.optimize) and Capability.FUSE not in self.backend.capabilities:
-            from backends.errors import Unsupported
-
             raise Unsupported(f"the {self.backend.name} backend cannot fuse tasks, which "
                               f"--{'schedule' if self.schedule else 'optimize'} needs",
                               hint="serve over a context whose backend fuses (local, nuclio)")
+        if self.optimize:
+            try:
+                await self.backend.call_graph()  # what the optimizer reads
+            except Unsupported as exc:
+                raise Unsupported(f"--optimize needs the calls between tasks: {exc.message}",
+                                  hint="--schedule FILE sets the groups instead") from None
         self.port = await super().start()
         if self.schedule:
             self._spawn(self._follow_schedule())
