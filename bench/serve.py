@@ -11,7 +11,8 @@ users have:
 - the agent, ``POST /invoke {"id", "payload"}``, and the Fusionizer, ``POST /noop-task``:
   hosted in the engine (what ``faastui serve`` does over the embedded engine: one hop) and
   in their own process (``FAASTUI_SERVE_IN_ENGINE=0``, as over any other backend: two hops);
-- Ilúvatar, ``invoke`` through a stub generated from the .proto (its own process, gRPC).
+- Ilúvatar, ``invoke`` through a stub generated from the .proto (gRPC), hosted in the engine
+  and in its own process, beside its floor, ``ping``.
 
 Each HTTP route is measured with ``http.client`` (keep-alive) and with ``requests.Session``;
 the ratio to the OpenFaaS route of the same function with the same client is the figure
@@ -286,6 +287,7 @@ def apis(n: int, rounds: int, regroups: int) -> int:
         agent_port, _ = serve("agent")
         agent_proc_port, _ = serve("agent", in_engine=False)
         ilu_port, _ = serve("iluvatar")
+        ilu_proc_port, _ = serve("iluvatar", in_engine=False)
         fz_port, fz_lines = serve("fusionizer", "--schedule", str(fused))
         fz_proc_port, _ = serve("fusionizer", in_engine=False)
         post_json(agent_port, "/deploy", {"id": "noop", "handler": NOOP})
@@ -295,10 +297,11 @@ def apis(n: int, rounds: int, regroups: int) -> int:
                    "the fusion of entrytask and additiontask")
         from backends.iluvatar.rpc import iluvatar_rpc_pb2 as pb
 
-        call = GrpcCall(ilu_port, "noop", "1")
-        reg = call.stub.register(pb.RegisterRequest(function_name="noop", function_version="1",
-                                                    image_name="noop"), timeout=60)
-        assert reg.success, reg.error
+        call, call_proc = GrpcCall(ilu_port, "noop", "1"), GrpcCall(ilu_proc_port, "noop", "1")
+        for c in (call, call_proc):
+            reg = c.stub.register(pb.RegisterRequest(function_name="noop", function_version="1",
+                                                     image_name="noop"), timeout=60)
+            assert reg.success, reg.error
         invoke_body = json.dumps({"id": "noop", "payload": {}}).encode()
         rows = {
             "OpenFaaS route  POST /function/noop   http.client": HttpClientCall(port, "/function/noop", b"{}"),
@@ -313,7 +316,9 @@ def apis(n: int, rounds: int, regroups: int) -> int:
             "OpenFaaS route  POST /function/noop-task requests": RequestsCall(port, "/function/noop-task", b"{}"),
             "fusionizer      POST /noop-task       requests": RequestsCall(fz_port, "/noop-task", b"{}"),
             "Ilúvatar        invoke (gRPC stub)    grpcio": call,
+            "Ilúvatar (process) invoke (gRPC stub) grpcio": call_proc,
             "Ilúvatar        ping: the gRPC floor  grpcio": GrpcCall(ilu_port, None),
+            "Ilúvatar (process) ping: its floor    grpcio": GrpcCall(ilu_proc_port, None),
         }
         figures = measure(rows, n, rounds)
         shape = {"entrytask -> additiontask, fused   http.client":
@@ -396,7 +401,8 @@ def report(rows, figures, n: int, rounds: int) -> None:
             ratios[label] = ratio
         print(f"{label:53} {p50(label):>8.3f} {statistics.median(figures[label + ' p99']):>8.3f}"
               f"   {note}")
-    invoke, ping = (next(k for k in rows if word in k) for word in ("invoke (gRPC", "ping"))
+    invoke, ping = (next(k for k in rows if word in k) for word in ("Ilúvatar        invoke",
+                                                                    "Ilúvatar        ping"))
     agent, fz = (next(k for k in rows if k.startswith(w)) for w in ("agent (process)",
                                                                    "fusionizer (process)"))
     print(f"what a second process adds (the API outside the engine): agent +"

@@ -55,6 +55,21 @@ def test_the_same_api_in_the_engine_or_in_its_own_process(tmp_path, engine, in_e
     assert refuses(served.port)  # stopped with the foreground process, in-engine or not
 
 
+def test_the_iluvatar_worker_in_the_engine(tmp_path, engine):
+    """gRPC too: grpc.aio on the engine's own loop, the foreground's ready line as before."""
+    grpc = pytest.importorskip("grpc")
+    from backends.iluvatar.rpc import iluvatar_rpc_pb2 as pb
+    from backends.iluvatar.rpc import iluvatar_rpc_pb2_grpc as pb_grpc
+
+    env = serve_env(tmp_path, FAASTUI_URL=engine.url)
+    with serving("iluvatar", env=env) as served:
+        assert served.scheme == "grpc" and listener_pid(served.port) == engine.pid
+        with grpc.insecure_channel(f"127.0.0.1:{served.port}") as channel:
+            stub = pb_grpc.IluvatarWorkerStub(channel)
+            assert stub.ping(pb.PingRequest(message="Ping"), timeout=30).message == "Pong"
+    assert refuses(served.port)
+
+
 def test_a_killed_serve_process_takes_its_hosted_api_down(tmp_path, engine):
     env = serve_env(tmp_path, FAASTUI_URL=engine.url)
     proc = subprocess.Popen(serve_command("agent", "--port", "0"), env=env, cwd=ROOT,
@@ -118,7 +133,6 @@ def test_calls_in_flight_finish_when_a_hosted_api_stops(tmp_path, engine):
 
 
 @pytest.mark.parametrize("spec, status, said", [
-    ({"api": "iluvatar", "port": 0}, 501, "the iluvatar API is not hosted by the engine"),
     ({"api": "nope", "port": 0}, 400, "no API 'nope' to serve"),
     ({"api": "agent", "port": 0, "host": "0.0.0.0"}, 400, "refusing to serve the agent API"),
     ({"api": "agent", "port": "x"}, 400, "'api' (a name) and 'port' (a number) are required"),

@@ -51,7 +51,7 @@ class HttpApi(ServedApi):
 
     scheme = "http"
     event_loop = "uvloop"
-    hostable = True  # an asyncio server: it can share the engine daemon's loop
+    hostable = True  # an asyncio server: it shares the engine daemon's loop
     public: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, backend, options):

@@ -8,7 +8,7 @@ binds, checks the backend answers, prints one ready line on stderr::
     serving the agent API on http://127.0.0.1:5000 over context local
 
 and serves until SIGINT or SIGTERM, then stops cleanly (calls in flight finish) and says
-so. Over the embedded engine an HTTP API runs inside the engine's daemon (one hop from the
+so. Over the embedded engine the API runs inside the engine's daemon (one hop from the
 workers: ``hosted.py``, ``backends/local/hosting.py``) and this process follows it: the
 same ready line, its notes, the same signals and exit codes; ``FAASTUI_SERVE_IN_ENGINE=0``
 keeps it here, as it is for every other backend. Every failure is a BackendError carrying
@@ -148,7 +148,7 @@ def in_engine_wanted() -> bool:
 
 async def _host_in_engine(cls, backend, options: ServeOptions) -> dict | None:
     """Have the embedded engine host the API (one hop from the workers instead of two:
-    ``bench/serve.py``). None when it cannot (another backend, a gRPC API, an engine
+    ``bench/serve.py``). None when it cannot (another backend, an API that is not hostable, an engine
     elsewhere or without hosting): the API then runs in this process."""
     host_api = getattr(backend, "host_api", None)
     if not cls.hostable or host_api is None or not in_engine_wanted():
