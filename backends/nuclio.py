@@ -56,13 +56,14 @@ from typing import Any
 from urllib.parse import quote
 
 from .agent import NUCLIO_ENTRY, HandlerSource, nuclio_source, prepare
-from .base import Backend, Capability
+from .base import Backend, Capability, HttpRequest
 from .errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest,
                      NodeNotFound, Unsupported, did_you_mean, error_from_status)
 from .kube.side import ClusterSide, cold, kube_options, seconds, wants_kube
 from .model import Function, Invocation, Node, Placement, Snapshot
+from .nuclio_fusion import NuclioFusionMixin
 from .nuclio_package import _package_files, _spec_from_yaml
-from .payload import payload_request, send
+from .payload import send
 from .quantities import cpus as _cpus, memory_mb as _memory_mb
 
 __all__ = ["NuclioBackend", "PSEUDO_NODE", "function_from_nuclio", "placement_state"]
@@ -147,10 +148,11 @@ def _invocation_error(text: str) -> str | None:
     return stripped[len('{"error": "'):-2]
 
 
-class NuclioBackend(Backend):
+class NuclioBackend(NuclioFusionMixin, Backend):
     name = "nuclio"
     capabilities = (Capability.INVOKE | Capability.DEPLOY | Capability.DEPLOY_SOURCE
-                    | Capability.SCALE | Capability.LOGS | Capability.NAMESPACES)
+                    | Capability.SCALE | Capability.LOGS | Capability.NAMESPACES
+                    | Capability.FUSE | Capability.HTTP_REQUEST)
 
     def __init__(self, url: str | None = None, *, token: str | None = None,
                  project: str = "default", namespace: str = "nuclio", runtime: str = "python:3.11",
@@ -265,24 +267,27 @@ class NuclioBackend(Backend):
     async def _all(self) -> list[dict]:
         resp = await self._send("GET", "/api/functions", headers=self._headers(project=True))
         data = resp.json() or {}
-        return [data[k] for k in sorted(data)] if isinstance(data, dict) else []
+        # fusion groups' own functions are read as groups (nuclio_fusion.py), not listed
+        return self._split_groups([data[k] for k in sorted(data)] if isinstance(data, dict) else [])
 
     async def functions(self) -> list[Function]:
-        return [function_from_nuclio(d) for d in await self._all()]
+        return self._mark([function_from_nuclio(d) for d in await self._all()])
 
     async def describe(self, fn: str) -> Function:
         data = await self._raw(fn)
         if data is None:
             raise await self._not_found(fn)
-        return function_from_nuclio(data)
+        await self._read_groups()
+        return self._mark([function_from_nuclio(data)])[0]
 
     async def snapshot(self) -> Snapshot:
         raw = await self._all()
-        functions = [function_from_nuclio(d) for d in raw]
+        functions = self._mark([function_from_nuclio(d) for d in raw])
         if self.cluster is not None:
             nodes, placements, errors = await self.cluster.parts()
             return Snapshot(nodes=nodes, functions=functions,
                             placements=placements + cold(functions, placements),
+                            fusion_groups=self._fusion_groups_now(),
                             taken_at=time.time(), errors=errors)
         placements = []
         for data, fn in zip(raw, functions):
@@ -291,7 +296,7 @@ class NuclioBackend(Backend):
             placements.append(Placement(function=fn.name, node=PSEUDO_NODE, state=state,
                                         count=count))
         return Snapshot(nodes=[self._node(functions)], functions=functions, placements=placements,
-                        taken_at=time.time())
+                        fusion_groups=self._fusion_groups_now(), taken_at=time.time())
 
     def _node(self, functions: list[Function]) -> Node:
         return Node(name=PSEUDO_NODE, address=self.url, ready=True,
@@ -332,22 +337,25 @@ class NuclioBackend(Backend):
         return lines[-tail:] if tail > 0 else []
 
     # ---- invoke ---------------------------------------------------------------------------
-    _body = staticmethod(payload_request)
-
-    async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
+    async def invoke(self, fn: str, payload: Any, node: str | None = None, *,
+                     request: HttpRequest | None = None) -> Invocation:
+        """Through the dashboard's invocation route (a fused function: its group's, with
+        ``Task-Name``); ``request``'s method, path and headers reach the function."""
         if node and self.cluster is not None:
             raise Unsupported("Nuclio routes each call itself; it cannot call a function on a "
                               "chosen node", hint="call without --node")
         if node and node != PSEUDO_NODE:
             raise NodeNotFound(f"node {node!r} not found",
                                hint=f"Nuclio shows one node, {PSEUDO_NODE!r} (the whole platform)")
-        body, headers = self._body(payload)
+        method, target, path, body, headers = await self._invocation(fn, payload, request)
         headers.update(self._headers(**{
-            "x-nuclio-function-name": fn, "x-nuclio-path": "/",
+            "x-nuclio-function-name": target, "x-nuclio-path": path,
             "x-nuclio-invoke-via": self.invoke_via,
             "x-nuclio-invoke-timeout": f"{self.timeout:g}s"}))
         started, t0 = time.time(), time.perf_counter()
-        resp = await self._request("POST", "/api/function_invocations", content=body, headers=headers)
+        with self._in_flight(target):
+            resp = await self._request(method, "/api/function_invocations", content=body,
+                                       headers=headers)
         took_ms = round((time.perf_counter() - t0) * 1000, 3)
         text = resp.content.decode("utf-8", "replace")
         platform = _invocation_error(text)  # the dashboard's own failure, not the function's
@@ -389,9 +397,8 @@ class NuclioBackend(Backend):
         import yaml  # deferred: only a folder deploy reads YAML
 
         files, folder_name = _package_files(package)
-        if "handler.py" not in files:
-            raise InvalidRequest("the package has no handler.py",
-                                 hint="Nuclio deploys inline Python source: put it in handler.py")
+        if "handler.py" not in files:  # a Nuclio function.yaml, a Fusionizer task ...
+            return await self._deploy_task_package(package, name)
         try:
             meta = yaml.safe_load(files.get("function.yaml") or "") or {}
         except yaml.YAMLError:
@@ -412,7 +419,7 @@ class NuclioBackend(Backend):
         return await self._deploy(h, spec, annotations)
 
     async def _deploy(self, h: HandlerSource, spec_extra: dict | None = None,
-                      annotations: dict | None = None) -> Function:
+                      annotations: dict | None = None, source: str | None = None) -> Function:
         existing = await self._raw(h.name)
         meta = dict((existing or {}).get("metadata") or {})
         meta.pop("resourceVersion", None)  # empty: this update wins, as the CLI's do
@@ -425,7 +432,8 @@ class NuclioBackend(Backend):
         spec = dict((existing or {}).get("spec") or {}, **(spec_extra or {}))
         build = dict(spec.get("build") or {})
         build.pop("mode", None)
-        build.update(functionSourceCode=base64.b64encode(nuclio_source(h).encode()).decode(),
+        code = source if source is not None else nuclio_source(h)
+        build.update(functionSourceCode=base64.b64encode(code.encode()).decode(),
                      codeEntryType="sourceCode",
                      commands=[f"pip install {shlex.quote(r)}" for r in h.requirements])
         spec.update(runtime=self.runtime, handler=ENTRY_HANDLER, build=build,
@@ -436,7 +444,9 @@ class NuclioBackend(Backend):
             await self._send("POST", "/api/functions", json=body, headers=headers)
         else:
             await self._send("PUT", _path(h.name), fn=h.name, json=body, headers=headers)
-        return await self._wait_ready(h.name, "deploy")
+        deployed = await self._wait_ready(h.name, "deploy")
+        await self._regroup_member(h.name)
+        return deployed
 
     async def _wait_ready(self, fn: str, what: str) -> Function:
         """Poll until ``fn`` is ready; raise with its message when it failed or took too long."""
@@ -484,6 +494,7 @@ class NuclioBackend(Backend):
     async def remove(self, fn: str) -> None:
         if await self._raw(fn) is None:  # Nuclio's delete is idempotent; faastui says so
             raise await self._not_found(fn)
+        await self._leave_group(fn)  # its group goes on without it
         try:
             await self._send("DELETE", "/api/functions", headers=self._headers(),
                              json={"metadata": {"name": fn, "namespace": self.namespace}})

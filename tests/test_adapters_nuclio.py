@@ -224,7 +224,7 @@ def test_a_function_folder_deploys_through_the_source_path(dashboard, tmp_path):
     fn, inv = using(dashboard.url, go)
     assert (fn.memory_mb, fn.cpus, fn.timeout_s, fn.deadline_ms) == (64, 0.25, 10, 50)
     assert inv.result == {"message": "Hello, Nuclio!"}
-    with pytest.raises(InvalidRequest, match="no handler.py"):
+    with pytest.raises(InvalidRequest, match="holds no function"):
         using(dashboard.url, lambda b: b.deploy(str(tmp_path)))
 
 

@@ -47,7 +47,8 @@ def env(tmp_path, engine):
 
 def test_the_registry_names_each_api_without_importing_it():
     assert {n: (e.default_port, e.target) for n, e in APIS.items()} == {
-        "agent": (5000, "agent:AgentApi"), "iluvatar": (8079, "iluvatar:IluvatarApi")}
+        "agent": (5000, "agent:AgentApi"), "iluvatar": (8079, "iluvatar:IluvatarApi"),
+        "fusionizer": (8000, "fusionizer:FusionizerApi")}
     assert api_class("agent").name == "agent" and api_class("iluvatar").scheme == "grpc"
     with pytest.raises(InvalidRequest) as err:
         api_class("agnet")

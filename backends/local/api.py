@@ -503,6 +503,9 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
         asyncio.get_running_loop().call_soon(shutdown)
         return json_response({"stopping": True}, 202)
 
+    from .hosting import add_routes  # deferred: served APIs hosted in the engine (issue 10)
+
+    add_routes(router, engine)  # /faastui/v1/serve...
     return router
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..base import Backend, Capability, HttpRequest
-from ..errors import InvalidRequest, Unreachable, error_from_status
+from ..errors import InvalidRequest, NotFound, Unreachable, Unsupported, error_from_status
 from ..model import DispatchResult, DispatchStep, Function, FusionGroup, Invocation, Node, Snapshot
 from ..payload import encode_payload
 
@@ -208,6 +208,32 @@ class LocalBackend(Backend):
 
     async def shutdown(self) -> None:
         await self._request("POST", "/faastui/v1/shutdown")
+
+    # ---- a served API hosted by the engine (hosting.py) ------------------------------------
+    async def host_api(self, spec: dict) -> dict:
+        """Ask the engine to host a served API (``faastui serve``). Returns: {"id", "port"}.
+
+        Raises: Unsupported when the engine is not on this machine or cannot host one (the
+        caller then serves the API itself); the API's own errors (a port in use ...).
+        """
+        from urllib.parse import urlsplit
+
+        host = urlsplit(self.url).hostname or ""
+        if host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("127."):
+            raise Unsupported(f"the engine at {self.url} is not on this machine")
+        try:
+            return await self._request("POST", "/faastui/v1/serve", json_body=spec)
+        except NotFound:  # an engine from before hosting
+            raise Unsupported("this engine cannot host served APIs") from None
+
+    async def hosted_api(self, hosted_id: str, since: int = 0) -> dict:
+        """A hosted API's notes from the ``since``-th on. Raises: NotFound once it is closed."""
+        return await self._request("GET", f"/faastui/v1/serve/{hosted_id}",
+                                   params={"since": since})
+
+    async def unhost_api(self, hosted_id: str) -> None:
+        """Close a hosted API (its calls in flight finish first)."""
+        await self._request("DELETE", f"/faastui/v1/serve/{hosted_id}")
 
 
 def _call(payload: Any, request: HttpRequest | None) -> tuple[bytes, str | None, dict]:

@@ -256,6 +256,9 @@ async def _serve(args, state: Path, specs, settings, redis_srv, token: str | Non
             (state / "engine.json").unlink()
         except FileNotFoundError:
             pass
+        from .hosting import close_hosted  # deferred: only engines that host an API need it
+
+        await close_hosted(engine)  # served APIs in this engine: calls in flight finish
         await server.stop_listening()
         drain = args.drain if args.drain is not None else float(
             settings.get("drain_s", DEFAULT_DRAIN_S))

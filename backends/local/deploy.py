@@ -148,7 +148,7 @@ class DeployMixin:
             spec.min_replicas = max(spec.min_replicas, old.min_replicas)
             for c in list(self.containers_of(self.unit_of(spec.name))):
                 c.stale = True
-                if c.state != "busy":
+                if c.state not in ("busy", "starting"):  # a starting one serves its call first
                     self._retire(c, "redeployed")
             if old.directory != spec.directory:
                 shutil.rmtree(old.directory, ignore_errors=True)

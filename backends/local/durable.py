@@ -121,7 +121,8 @@ class DurableMixin:
                                  "env": dict(spec.env), "image": spec.image}
                           for name, spec in sorted(self.functions.items())},
             "fusion_groups": [{"name": g.name, "functions": list(g.functions)}
-                              for g in self.groups.values()],
+                              for g in self.groups.values()
+                              if g.name not in self._forming]  # not yet switched to,
         }
 
     def persist(self) -> bool:

@@ -3,14 +3,23 @@
 A call from one member to another is an in-process call (counted as local);
 calls to anything else go back through the gateway (counted as remote, and
 recorded in the engine's call graph for regrouping).
+
+Fusing and unfusing switch without downtime. The unit that is to serve the calls (the
+group's worker on ``fuse``, each member's own worker on ``unfuse``) is started first, where
+a node has room, while calls still go to the old one; then every member is routed to the
+new unit at once (plain assignments with no ``await`` between them, so no call sees half a
+switch); then the old workers retire: the idle ones at once, the busy ones when their call
+in flight ends. Where no node has room for both, the new unit starts right after the old
+one retired (its first call may then be a cold start; it never fails).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
-from ..errors import CapacityExceeded, Conflict, InvalidRequest, NotFound, did_you_mean
+from ..errors import BackendError, Conflict, InvalidRequest, NotFound, did_you_mean
 from ..model import FusionGroup
 from . import packages
 
@@ -43,51 +52,143 @@ class FusionMixin:
         names = [self.resolve(f).name for f in functions]
         if len(set(names)) < 2:
             raise InvalidRequest("fuse needs at least two different functions")
-        for f in names:
-            if f in self.fn_group:
-                raise Conflict(f"{f} is already in fusion group {self.fn_group[f]!r}",
-                               hint=f"unfuse it first: faastui unfuse {self.fn_group[f]}")
+        self._check_free(names)
         name = packages.validate_name(name or ("fused-" + "-".join(names))[:63].rstrip("-"),
                                       "fusion group")
         if name in self.groups or name in self.functions:
             raise Conflict(f"the name {name!r} is taken")
-        for f in names:
-            for c in list(self.containers_of(f)):
-                c.stale = True
-                if c.state != "busy":
-                    self._retire(c, "fused")
         group = GroupState(name, names)
-        self.groups[name] = group
-        for f in names:
+        before = {f: self.functions[f] for f in names}
+        self.groups[name] = group  # known, so its worker can start; no member is routed to it
+        self._forming.add(name)
+        self._moving.update(names)
+        try:
+            started = await self._start_idle(name)  # the group answers before the switch
+            gone = [f for f in names if f not in self.functions]
+            if gone:
+                raise Conflict(f"{gone[0]} was removed while it was being fused")
+        except BaseException:
+            self.groups.pop(name, None)
+            self._retire_unit(name, "fuse abandoned")
+            self.idle.pop(name, None)
+            raise
+        finally:
+            self._forming.discard(name)
+            self._moving.difference_update(names)
+        if not self._same_code(before):  # a member was redeployed meanwhile
+            self._retire_unit(name, "redeployed")
+            started = False
+        for f in names:  # the switch
             self.fn_group[f] = name
+        for f in names:
+            self._retire_unit(f, "fused")
         self.event("fuse", group=name, functions=names)
-        try:  # one worker process hosting them all, ready before the first call
-            await self.prewarm(names[0], None, 1)
-        except CapacityExceeded:
-            pass  # stays cold; the first call starts it where there is room
+        if not started:  # no room beside the members' own workers; now there is
+            await self._start_idle(name, evict=True)
         return group
 
     async def unfuse(self, group: str) -> list[str]:
-        state = self.groups.pop(group, None)
-        if state is None:
+        state = self.groups.get(group)
+        if state is None or group in self._forming:
             raise NotFound(f"fusion group {group!r} not found",
                            hint=did_you_mean(group, self.groups) or "list them with `faastui fusion`")
-        for f in state.functions:
+        members = list(state.functions)
+        if any(f in self._moving for f in members):
+            raise Conflict(f"fusion group {group!r} is being changed", hint="try again")
+        before = {f: self.functions[f] for f in members if f in self.functions}
+        self._moving.update(members)
+        try:  # each member answers alone before the group stops taking calls
+            ready = await asyncio.gather(*(self._start_idle(f) for f in before))
+        finally:
+            self._moving.difference_update(members)
+        started = {f for f, ok in zip(before, ready) if ok}
+        if self.groups.get(group) is not state:
+            raise Conflict(f"fusion group {group!r} changed while it was being unfused")
+        del self.groups[group]  # the switch
+        for f in members:
             self.fn_group.pop(f, None)
-        for c in list(self.containers_of(group)):
-            c.stale = True
-            if c.state != "busy":
-                self._retire(c, "unfused")
+        self._retire_unit(group, "unfused")
         self.idle.pop(group, None)
-        self.event("unfuse", group=group, functions=state.functions)
-        return state.functions
+        self.event("unfuse", group=group, functions=members)
+        for f in before:
+            if f not in self.functions:
+                continue
+            if self.functions[f] is not before[f]:  # redeployed meanwhile: its new code
+                self._retire_unit(f, "redeployed")
+                started.discard(f)
+            if f not in started:
+                await self._start_idle(f, evict=True)
+        return members
 
     def fusion_groups(self) -> list[FusionGroup]:
         out = []
         for g in self.groups.values():
+            if g.name in self._forming:
+                continue  # not a group until the switch
             cs = list(self.containers_of(g.name))
             nodes = sorted({c.node.name for c in cs})
             out.append(FusionGroup(name=g.name, functions=list(g.functions),
                                    node=",".join(nodes), state=unit_state(cs),
                                    calls_local=g.calls_local, calls_remote=g.calls_remote))
         return out
+
+    # ---- the parts of a switch ---------------------------------------------------------------
+    @property
+    def _moving(self) -> set[str]:
+        """Functions a fuse or unfuse is moving now: they may not join another group."""
+        return self.__dict__.setdefault("_moving_fns", set())
+
+    @property
+    def _forming(self) -> set[str]:
+        """Groups whose worker is starting: known to placement, not yet routed to."""
+        return self.__dict__.setdefault("_forming_groups", set())
+
+    def _check_free(self, names: list[str]) -> None:
+        for f in names:
+            if f in self.fn_group:
+                raise Conflict(f"{f} is already in fusion group {self.fn_group[f]!r}",
+                               hint=f"unfuse it first: faastui unfuse {self.fn_group[f]}")
+            if f in self._moving:
+                raise Conflict(f"{f} is being fused or unfused", hint="try again")
+
+    def _same_code(self, before: dict) -> bool:
+        return all(self.functions.get(f) is spec for f, spec in before.items())
+
+    async def _start_idle(self, unit: str, evict: bool = False) -> bool:
+        """Have one idle worker of ``unit``: start one where a node has room (making room by
+        evicting idle workers of other units only with ``evict``).
+        Returns: whether ``unit`` has an idle worker now."""
+        if self.idle.get(unit):
+            return True
+        if not self._below_max(unit):
+            return False
+        memory_mb, _ = self._unit_limits(unit)
+        try:
+            pinned = self._placed_on(unit, None)
+        except InvalidRequest:
+            return False  # members pinned to two nodes: their calls say so
+        if pinned:
+            target = self.nodes.get(pinned)
+            if target is not None and not target.has_room(memory_mb):
+                target = self._evict_for(memory_mb, target, unit) if evict else None
+        else:
+            target = self._pick_node(unit, memory_mb) or (
+                self._evict_for(memory_mb, None, unit) if evict else None)
+        if target is None:
+            return False
+        try:
+            c = await self._start_container(unit, target)
+        except BackendError as exc:
+            self.event("error", unit=unit, error=f"starting ahead of a switch: {exc}")
+            return False
+        self._release(c)
+        return bool(self.idle.get(unit))
+
+    def _retire_unit(self, unit: str, why: str) -> None:
+        """Every worker of ``unit`` stops taking calls: the idle ones retire now; the busy
+        ones, and those still starting for a call that came before the switch, when that
+        call ends (``stale``)."""
+        for c in list(self.containers_of(unit)):
+            c.stale = True
+            if c.state not in ("busy", "starting"):
+                self._retire(c, why)

@@ -225,6 +225,7 @@ class Runner:
         self.headers_out: list | None = None  # extra answer headers of the last call
         self.gateway_netloc, self.engine_host = _host(gateway) if gateway else ("", "127.0.0.1")
         self.fusionizer_address = ""
+        self.fusionizer_port = 0  # the front server's port when it is not upstream's 8000
         self.engine_address = True  # the address is the engine's own (no front server)
         self._conn = None  # http.client.HTTPConnection to the gateway, made on first use
         self._session = None
@@ -270,15 +271,17 @@ class Runner:
     # ---- the Fusionizer -----------------------------------------------------------
     def _task(self, fn: str, req: Request):
         given = req.headers.get("fusionizer-server-address")
-        saved = self.fusionizer_address, self.engine_address
+        port = req.headers.get("fusionizer-server-port", "")
+        saved = self.fusionizer_address, self.engine_address, self.fusionizer_port
         self.fusionizer_address = given or self.engine_host
         self.engine_address = not given
+        self.fusionizer_port = int(port) if port.isdigit() and given else 0
         try:
             event = NuclioEvent.of(req, {"Fusionizer-Server-Address": self.fusionizer_address,
                                          "Task-Name": req.headers.get("task-name") or fn})
             return self.functions[fn].func(self._contexts[fn], event, self.session)
         finally:
-            self.fusionizer_address, self.engine_address = saved
+            self.fusionizer_address, self.engine_address, self.fusionizer_port = saved
 
     @property
     def session(self):

@@ -7,7 +7,9 @@ worker runs that function here, its ``event.body`` set to the decoded JSON body,
 answers 200 with ``str()`` of its return value (400 ``Invalid JSON format`` when the body
 is not JSON). When no server in front of the engine set the address (it is then the
 engine's own host), a POST naming any other task goes through the engine's gateway; with a
-front server, it goes to that server over HTTP, as upstream. ``/function/<name>`` on the
+front server, it goes to that server over HTTP, as upstream; tasks name upstream's port,
+8000, and a front server on another port says which in ``Fusionizer-Server-Port`` (faastui
+``serve fusionizer --port``), so such calls reach it there. ``/function/<name>`` on the
 engine's own address is treated the same way. Every other URL is an ordinary HTTP request.
 Calls are counted local or remote for the fusion optimizer.
 
@@ -23,7 +25,10 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-__all__ = ["task_session"]
+__all__ = ["task_session", "UPSTREAM_PORT"]
+
+#: the Fusionizer server's port, which tasks write into their URLs
+UPSTREAM_PORT = 8000
 
 
 def _response(request, status: int, content: bytes, ctype: str = "text/plain; charset=utf-8"):
@@ -78,6 +83,11 @@ class _TaskAdapter(HTTPAdapter):
             body = request.body if isinstance(request.body, bytes) else (request.body or "").encode()
             status, content = runner.gateway_call(name, body)
             return _response(request, status, content)
+        if kind == "task" and runner.fusionizer_port:  # the front server listens elsewhere
+            parts = urlsplit(request.url)
+            if parts.port in (None, UPSTREAM_PORT) and parts.port != runner.fusionizer_port:
+                host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+                request.url = parts._replace(netloc=f"{host}:{runner.fusionizer_port}").geturl()
         return super().send(request, **kwargs)
 
 

@@ -6,6 +6,7 @@ The API modules, the backend and grpc are imported only when the command runs.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -17,9 +18,51 @@ __all__ = ["app"]
 app = typer.Typer(rich_markup_mode=None)
 
 
+#: the options only one API takes, and which
+_OWN_OPTIONS = {"schedule": "fusionizer", "optimize": "fusionizer", "every": "fusionizer",
+                "address": "fusionizer"}
+
+
+def _settings(name: str, schedule: Optional[Path], optimize: bool, every: Optional[float],
+              address: Optional[str]) -> dict:
+    """What API ``name`` alone takes, checked. Raises InvalidRequest (exit 2)."""
+    from backends.errors import InvalidRequest
+
+    given = {"schedule": schedule is not None, "optimize": optimize,
+             "every": every is not None, "address": address is not None}
+    for option, used in given.items():
+        if used and _OWN_OPTIONS[option] != name:
+            raise InvalidRequest(f"--{option} is an option of `faastui serve "
+                                 f"{_OWN_OPTIONS[option]}`, not of {name}")
+    if name != "fusionizer":
+        return {}
+    if schedule is not None and optimize:
+        raise InvalidRequest("--schedule and --optimize are two ways to choose the fusion "
+                             "setup; give one")
+    if every is not None and not optimize:
+        raise InvalidRequest("--every is the time between --optimize rounds",
+                             hint="add --optimize")
+    if every is not None and not every > 0:
+        raise InvalidRequest("--every must be a number of seconds above 0")
+    if address is not None and (not address.strip() or any(c in address for c in "/ \r\n")):
+        raise InvalidRequest(f"--address {address!r} is not a host name or address",
+                             hint="the host tasks call this server at, e.g. 10.0.0.5")
+    out: dict = {"optimize": optimize}
+    if schedule is not None:
+        from faastui.serve.fusion_setup import read_schedule
+
+        out["schedule"] = [e.to_json() for e in read_schedule(schedule)]
+    if every is not None:
+        out["every"] = every
+    if address:
+        out["address"] = address.strip()
+    return out
+
+
 @app.command()
 def serve(name: str = typer.Argument(...,
-                                     help="agent (port 5000) or iluvatar (port 8079)."),
+                                     help="fusionizer (port 8000), agent (port 5000) or "
+                                          "iluvatar (port 8079)."),
           host: str = typer.Option("127.0.0.1", "--host",
                                    help="Address to bind; another than loopback needs --token "
                                         "or --allow-unauthenticated."),
@@ -31,7 +74,20 @@ def serve(name: str = typer.Argument(...,
                                               help="Require 'Authorization: Bearer TOKEN'."),
           allow_unauthenticated: bool = typer.Option(
               False, "--allow-unauthenticated",
-              help="Serve a non-loopback address without a token.")):
+              help="Serve a non-loopback address without a token."),
+          schedule: Optional[Path] = typer.Option(
+              None, "--schedule", metavar="FILE",
+              help="fusionizer: the static optimizer's file, "
+                   '{"<seconds>": [["taska", "taskb"], ...]}.'),
+          optimize: bool = typer.Option(False, "--optimize",
+                                        help="fusionizer: regroup from the call graph in rounds."),
+          every: Optional[float] = typer.Option(None, "--every", metavar="S",
+                                                help="fusionizer: seconds between --optimize "
+                                                     "rounds (default 30)."),
+          address: Optional[str] = typer.Option(
+              None, "--address",
+              help="fusionizer: the host tasks call this server at (default: the host "
+                   "each client reached it at).")):
     """Serve a seed system's own API (its clients work unchanged) over a backend."""
     from faastui import serve as apis  # deferred: each API pulls in its own server
     from faastui.config import resolve_context
@@ -39,6 +95,8 @@ def serve(name: str = typer.Argument(...,
 
     with handle_errors():
         apis.api_class(name)  # an unknown name fails before anything else
+        settings = _settings(name, schedule, optimize, every, address)
         ctx = resolve_context(context or state.context)
         run(name, host=host, port=apis.APIS[name].default_port if port is None else port,
-            context=ctx, token=token, allow_unauthenticated=allow_unauthenticated)
+            context=ctx, token=token, allow_unauthenticated=allow_unauthenticated,
+            settings=settings)

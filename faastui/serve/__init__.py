@@ -6,15 +6,14 @@ rules, the ready line, stopping on SIGINT/SIGTERM, turning failures into one lin
 exit code). ``APIS`` names them without importing them, so ``faastui --help`` and listing
 cost nothing:
 
+- ``fusionizer`` (port 8000): the Nuclio Fusionizer's task API (``fusionizer.py``; its
+  setups in ``fusion_setup.py``, its uploads read by ``multipart.py``);
 - ``agent`` (port 5000): the radical faas agent's REST API (``agent.py``);
 - ``iluvatar`` (port 8079): the Ilúvatar worker's gRPC service (``iluvatar.py``).
 
-Adding an API is one module with a ``ServedApi`` subclass and one line in ``APIS``. The
-Nuclio Fusionizer's task API comes next: ``fusionizer.py``, an ``HttpApi`` (``http.py``;
-its answers are text/plain ``Response`` objects, its request headers give the address
-clients reach it at) registered as ``"fusionizer": ApiEntry("fusionizer:FusionizerApi",
-8000, ...)``; its own options (``--schedule``, ``--optimize``, ``--every``, ``--address``)
-reach it as ``ServeOptions.settings`` from ``faastui/cli/serve.py``.
+Adding an API is one module with a ``ServedApi`` subclass and one line in ``APIS``; its own
+options reach it as ``ServeOptions.settings`` from ``faastui/cli/serve.py`` (JSON values,
+so an engine can host it: ``hosted.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ class ApiEntry:
 
 
 APIS: dict[str, ApiEntry] = {
+    "fusionizer": ApiEntry("fusionizer:FusionizerApi", 8000, "the Nuclio Fusionizer's task API"),
     "agent": ApiEntry("agent:AgentApi", 5000, "the radical faas agent's REST API"),
     "iluvatar": ApiEntry("iluvatar:IluvatarApi", 8079, "the Ilúvatar worker's gRPC API"),
 }

@@ -11,14 +11,15 @@ import errno
 import hmac
 import ipaddress
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from backends.base import Backend, Capability
 from backends.errors import BackendError
 
-__all__ = ["ServeOptions", "ServedApi", "is_loopback", "bind_error", "bearer_ok"]
+__all__ = ["ServeOptions", "ServedApi", "is_loopback", "bind_error", "bearer_ok",
+           "missing_capabilities"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class ServeOptions:
     context: str = "local"  # the context's name (shown, and Ilúvatar's worker_name)
     #: what one API alone takes, from its own CLI options (e.g. the Fusionizer's --schedule)
     settings: Mapping[str, Any] = field(default_factory=dict)
+    allow_unauthenticated: bool = False  # a non-loopback host without a token, on purpose
 
     @property
     def display_host(self) -> str:
@@ -39,18 +41,28 @@ class ServedApi(ABC):
     """One seed system's API over a Backend.
 
     Subclasses set ``name``, ``scheme`` (``http`` or ``grpc``), ``needs`` (the capabilities
-    its calls use; checked before binding) and ``event_loop`` (``uvloop`` when it may run
-    on uvloop, else ``asyncio``).
+    its calls use; checked before binding), ``event_loop`` (``uvloop`` when it may run
+    on uvloop, else ``asyncio``) and ``hostable`` (it may run inside the embedded engine's
+    daemon, on its loop: ``hosted.py``).
     """
 
     name: ClassVar[str]
     scheme: ClassVar[str] = "http"
     needs: ClassVar[Capability] = Capability.NONE
     event_loop: ClassVar[str] = "asyncio"
+    hostable: ClassVar[bool] = False
 
     def __init__(self, backend: Backend, options: ServeOptions):
         self.backend = backend
         self.options = options
+        #: where ``note`` goes: set by what runs the API (the runner: its stderr line by line)
+        self.on_note: Callable[[str], None] | None = None
+
+    def note(self, text: str) -> None:
+        """Tell the person who started the server something it did on its own (a setup
+        applied, an optimizer round): one line."""
+        if self.on_note is not None:
+            self.on_note(text)
 
     @abstractmethod
     async def start(self) -> int:
@@ -62,6 +74,15 @@ class ServedApi(ABC):
     @abstractmethod
     async def stop(self) -> None:
         """Stop taking calls, let calls in flight finish (briefly), release everything."""
+
+
+def missing_capabilities(cls, backend: Backend) -> str | None:
+    """Why ``backend`` cannot serve API ``cls`` (the capabilities it lacks), or None."""
+    missing = cls.needs & ~backend.capabilities
+    if not missing:
+        return None
+    what = ", ".join(sorted(c.name.lower() for c in type(missing) if c in missing))
+    return f"the {backend.name} backend cannot serve the {cls.name} API (it lacks: {what})"
 
 
 def is_loopback(host: str) -> bool:

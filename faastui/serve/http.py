@@ -4,8 +4,8 @@ The server is the engine's own (``backends/local/httpserver.py``: an asyncio pro
 the httptools parser, keep-alive and pipelining, bounded bodies), chosen by measurement
 (``bench/serve.py --servers``, one small JSON route, http.client keep-alive, p50 under
 load): 0.077 ms, against 0.135 ms for the stdlib's ThreadingHTTPServer and 0.147 ms for
-uvicorn + Starlette (p99 2.9 ms); the invoke path is each API's hot path. Serving HTTP to clients is this face's job; everything behind a
-route is a Backend call.
+uvicorn + Starlette (p99 2.9 ms); the invoke path is each API's hot path. Serving HTTP to
+clients is this face's job; everything behind a route is a Backend call.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ class HttpApi(ServedApi):
 
     scheme = "http"
     event_loop = "uvloop"
+    hostable = True  # an asyncio server: it shares the engine daemon's loop
     public: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, backend, options):

@@ -8,22 +8,30 @@ binds, checks the backend answers, prints one ready line on stderr::
     serving the agent API on http://127.0.0.1:5000 over context local
 
 and serves until SIGINT or SIGTERM, then stops cleanly (calls in flight finish) and says
-so. Every failure is a BackendError carrying its exit code (2 usage, 3 unsupported,
-4 unreachable, 1 otherwise, e.g. a port in use); the CLI prints it as one line.
+so. Over the embedded engine the API runs inside the engine's daemon (one hop from the
+workers: ``hosted.py``, ``backends/local/hosting.py``) and this process follows it: the
+same ready line, its notes, the same signals and exit codes; ``FAASTUI_SERVE_IN_ENGINE=0``
+keeps it here, as it is for every other backend. Every failure is a BackendError carrying
+its exit code (2 usage, 3 unsupported, 4 unreachable, 1 otherwise, e.g. a port in use); the
+CLI prints it as one line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 
-from backends.errors import BackendError, InvalidRequest, Unsupported
+from backends.errors import BackendError, InvalidRequest, NotFound, Unreachable, Unsupported
+from backends.local.hosting import ENGINE_STOPPED
 
 from . import api_class
-from .base import ServeOptions, is_loopback
+from .base import ServeOptions, is_loopback, missing_capabilities
 
-__all__ = ["serve", "check_bind"]
+__all__ = ["serve", "check_bind", "in_engine_wanted"]
+
+NOTE_POLL_S = 0.5  # how often a hosted API's notes are fetched (and the engine told we live)
 
 
 def check_bind(name: str, host: str, token: str | None, allow_unauthenticated: bool) -> None:
@@ -56,7 +64,8 @@ def serve(name: str, *, host: str, port: int, context, token: str | None = None,
         host = host[1:-1]
     check_bind(name, host, token, allow_unauthenticated)
     options = ServeOptions(host=host, port=port, token=token or None, context=context.name,
-                           settings=dict(settings or {}))
+                           settings=dict(settings or {}),
+                           allow_unauthenticated=allow_unauthenticated)
     loop_factory = None
     if cls.event_loop == "uvloop":
         try:
@@ -78,33 +87,27 @@ def serve(name: str, *, host: str, port: int, context, token: str | None = None,
 async def _serve(cls, context, options: ServeOptions, out) -> None:
     backend = context.build_backend()
     try:
-        missing = cls.needs & ~backend.capabilities
+        missing = missing_capabilities(cls, backend)
         if missing:
-            what = ", ".join(sorted(c.name.lower() for c in type(missing) if c in missing))
-            raise Unsupported(f"the {backend.name} backend cannot serve the {cls.name} API "
-                              f"(it lacks: {what})",
-                              hint="use a context whose backend can, e.g. local")
+            raise Unsupported(missing, hint="use a context whose backend can, e.g. local")
+        hosted = await _host_in_engine(cls, backend, options)
+        if hosted is not None:
+            await _follow_hosted(cls, backend, options, context, hosted, out)
+            return
         api = cls(backend, options)
+        api.on_note = lambda text: print(text, file=out, flush=True)
         port = await api.start()  # a port in use fails here, before any backend call
         try:
             await backend.functions()  # does it answer at all? (Unreachable: exit 4)
         except BaseException:
             await api.stop()
             raise
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = _stop_on_signals()
         try:
-            print(f"serving the {cls.name} API on {cls.scheme}://{options.display_host}:{port} "
-                  f"over context {context.name}", file=out, flush=True)
+            _ready(cls, options, port, context, out)
             await stop.wait()
         finally:
-            # from here on further signals are ignored: stopping is bounded anyway, and a
-            # signal that lands while the loop closes its wakeup fd would print a traceback
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-                signal.signal(sig, signal.SIG_IGN)
+            _ignore_signals()
             await api.stop()  # a second signal meanwhile changes nothing: stopping is bounded
         print(f"stopped the {cls.name} API", file=out, flush=True)
     finally:
@@ -112,3 +115,86 @@ async def _serve(cls, context, options: ServeOptions, out) -> None:
             await backend.aclose()
         except BackendError:
             pass
+
+
+def _ready(cls, options: ServeOptions, port: int, context, out) -> None:
+    print(f"serving the {cls.name} API on {cls.scheme}://{options.display_host}:{port} "
+          f"over context {context.name}", file=out, flush=True)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def _ignore_signals() -> None:
+    """From here on further signals are ignored: stopping is bounded anyway, and a signal
+    that lands while the loop closes its wakeup fd would print a traceback."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(sig)
+        signal.signal(sig, signal.SIG_IGN)
+
+
+# ---- inside the embedded engine ------------------------------------------------------------
+def in_engine_wanted() -> bool:
+    """``FAASTUI_SERVE_IN_ENGINE=0`` keeps an API in this process even over the engine."""
+    return os.environ.get("FAASTUI_SERVE_IN_ENGINE", "1").strip().lower() not in (
+        "0", "no", "false", "off")
+
+
+async def _host_in_engine(cls, backend, options: ServeOptions) -> dict | None:
+    """Have the embedded engine host the API (one hop from the workers instead of two:
+    ``bench/serve.py``). None when it cannot (another backend, an API that is not hostable, an engine
+    elsewhere or without hosting): the API then runs in this process."""
+    host_api = getattr(backend, "host_api", None)
+    if not cls.hostable or host_api is None or not in_engine_wanted():
+        return None
+    spec = {"api": cls.name, "host": options.host, "port": options.port,
+            "token": options.token, "context": options.context,
+            "settings": dict(options.settings),
+            "allow_unauthenticated": options.allow_unauthenticated,  # the engine checks again
+            "owner_pid": os.getpid()}
+    try:
+        return await host_api(spec)
+    except Unsupported:
+        return None
+
+
+async def _follow_hosted(cls, backend, options, context, hosted: dict, out) -> None:
+    """The foreground half of a hosted API: the ready line, its notes as they come, and on
+    SIGINT/SIGTERM closing it (calls in flight finish). If the engine goes away, so does
+    the API: said, exit code 4."""
+    stop = _stop_on_signals()
+    seen, closed = 0, False
+    try:
+        _ready(cls, options, hosted["port"], context, out)
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), NOTE_POLL_S)
+            except TimeoutError:
+                pass
+            try:
+                state = await backend.hosted_api(hosted["id"], since=seen)
+            except (NotFound, Unreachable):
+                state = {"closed": ENGINE_STOPPED}
+            for line in state.get("notes") or []:
+                print(line, file=out, flush=True)
+            seen = int(state.get("next") or seen)
+            if state.get("closed"):
+                closed = True
+                if state["closed"] == ENGINE_STOPPED:
+                    raise Unreachable(f"the engine stopped, and the {cls.name} API with it",
+                                      hint="start it with `faastui up`, then serve again")
+                raise BackendError(f"the engine closed the {cls.name} API: {state['closed']}")
+    finally:
+        _ignore_signals()
+        if not closed:
+            try:
+                await backend.unhost_api(hosted["id"])
+            except BackendError:
+                pass  # the engine went away meanwhile: nothing is left to close
+    print(f"stopped the {cls.name} API", file=out, flush=True)

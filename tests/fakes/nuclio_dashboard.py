@@ -26,7 +26,9 @@ Read from the Nuclio source (github.com/nuclio/nuclio):
   the default project label and http trigger.
 - ``pkg/functionconfig/types.go``: the config and status fields and the state names.
 - nuclio-sdk-py: ``Event.decode_body`` (a JSON body reaches the handler parsed only when the
-  content type is exactly ``application/json``) and ``Response.from_entrypoint_output``.
+  content type is exactly ``application/json``) and ``Response.from_entrypoint_output``;
+  ``event.headers`` keyed by Go's canonical header names (the Go processor's
+  ``http.Header``), so ``event.headers["Task-Name"]`` works whatever case a client sent.
 
 Smaller or stricter than Nuclio, on purpose:
 - only inline Python source builds (``spec.build.functionSourceCode``); runtime, handler
@@ -660,6 +662,10 @@ class Event:
         self.__dict__.update(kw)
 
 
+def canonical(name):  # Go's textproto.CanonicalMIMEHeaderKey: the processor's header names
+    return "-".join(p[:1].upper() + p[1:].lower() for p in name.split("-"))
+
+
 def decode_body(body, content_type):  # as nuclio_sdk.Event.decode_body
     if content_type == "application/json":
         try:
@@ -714,7 +720,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         ctype = self.headers.get("Content-Type", "")
         event = Event(body=decode_body(raw, ctype), content_type=ctype,
-                      headers=dict(self.headers.items()), method=self.command, path=path,
+                      headers={canonical(k): v for k, v in self.headers.items()},
+                      method=self.command, path=path,
                       fields={k: v[0] for k, v in parse_qs(query).items()}, url=self.path,
                       id=str(uuid.uuid4()), timestamp=time.time(), size=len(raw),
                       trigger=types.SimpleNamespace(kind="http", klass="sync", name="default-http"))
