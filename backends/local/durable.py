@@ -122,7 +122,7 @@ class DurableMixin:
                           for name, spec in sorted(self.functions.items())},
             "fusion_groups": [{"name": g.name, "functions": list(g.functions)}
                               for g in self.groups.values()
-                              if g.name not in self._forming]  # not yet switched to,
+                              if g.name not in self._forming],  # a group still forming is not yet switched to
         }
 
     def persist(self) -> bool:
