@@ -31,7 +31,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from . import answers
+from . import answers, logstamp
 from .events import Context, Event, Headers, NuclioEvent, Request, canonical
 
 # Deliberately light: the zygote imports this module and every worker is a fork of it, so
@@ -234,7 +234,12 @@ class Runner:
 
     # ---- one call ----------------------------------------------------------------
     def run(self, fn: str, body: bytes, headers: dict[str, str]) -> tuple[bytes, str, int]:
-        out, ctype, status, extra = self._dispatch(fn, Request(body, headers))
+        calling = logstamp.calling  # what it prints is stamped as this function's (fusion)
+        outer, calling.function = calling.function, fn
+        try:
+            out, ctype, status, extra = self._dispatch(fn, Request(body, headers))
+        finally:
+            calling.function = outer
         self.headers_out = extra
         return out, ctype, status
 
