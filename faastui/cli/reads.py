@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import typer
 
-from ..output import Format, describe_text, emit
+from ..output import Format, emit
 from ._common import IntervalOpt, OutputOpt, WatchOpt, call, complete_function
 
 __all__ = ["app", "show"]
@@ -70,13 +70,32 @@ def placement(function: str = typer.Option(None, "--function", "-f", help="Only 
 
 
 @app.command()
-def describe(fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
+def describe(first: str = typer.Argument(..., metavar="[KIND] NAME",
+                                         help="A function's name, or KIND NAME with KIND one of "
+                                              "function, node, queue, group.",
+                                         autocompletion=complete_function),
+             name: Optional[str] = typer.Argument(None, hidden=True),
              output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = IntervalOpt):
-    """Show one function in detail."""
+    """Show one function (or node, queue, fusion group) in detail: its settings, where it
+    runs, its QoS and its latest calls, as the dashboard's Enter shows it."""
+    from ..describe import KINDS, gather
+    from ._common import usage_error
+
+    if name is None:
+        kind, name = "function", first
+    elif first.lower() in KINDS:
+        kind = KINDS[first.lower()]
+    else:
+        raise usage_error(f"unknown kind {first!r}", hint="one of function, node, queue, group")
     if output == Format.table and not watch:
-        sys.stdout.write(describe_text(call(lambda b: b.describe(fn))))
+        sys.stdout.write(call(lambda b: gather(b, kind, name)).to_text())
         return
-    show(lambda b: b.describe(fn), output, watch, interval)
+    if kind == "function":
+        show(lambda b: b.describe(name), output, watch, interval)
+    else:
+        async def fields(b):
+            return (await gather(b, kind, name)).fields
+        show(fields, output, watch, interval)
 
 
 @app.command()
