@@ -50,26 +50,33 @@ class Description:
     sections: list[Section]
     fields: dict[str, Any]  # the object itself, as -o json/yaml shows it
 
-    def to_text(self) -> str:
-        """kubectl-describe style text (what `faastui describe` prints)."""
-        out: list[str] = []
+    def lines(self) -> list[tuple[str, str]]:
+        """The text a line at a time, each with its part: ``title``, ``row``, ``header``,
+        ``cell``, ``note`` or ``blank`` (the dashboard styles by part)."""
+        out: list[tuple[str, str]] = []
         for i, sec in enumerate(self.sections):
             if i:
-                out.append("")
+                out.append(("blank", ""))
             indent = ""
             if sec.title:
-                out.append(f"{sec.title}:")
+                out.append(("title", f"{sec.title}:"))
                 indent = "  "
             if sec.rows:
                 width = max(len(k) for k, _ in sec.rows) + 2
-                out += [f"{indent}{k + ':':<{width}}{v}" for k, v in sec.rows]
+                out += [("row", f"{indent}{k + ':':<{width}}{v}") for k, v in sec.rows]
             if sec.headers:
-                out += [indent + line for line in _columns(sec.headers, sec.table)]
+                head, *body = _columns(sec.headers, sec.table)
+                out.append(("header", indent + head))
+                out += [("cell", indent + line) for line in body]
             if sec.note:
-                out.append(indent + sec.note)
+                out.append(("note", indent + sec.note))
             if not (sec.rows or sec.headers or sec.note):
-                out.append(indent + "<none>")
-        return "\n".join(out) + "\n"
+                out.append(("note", indent + "<none>"))
+        return out
+
+    def to_text(self) -> str:
+        """kubectl-describe style text (what `faastui describe` prints)."""
+        return "\n".join(text for _, text in self.lines()) + "\n"
 
 
 def _columns(headers: list[str], rows: list[list[str]]) -> list[str]:

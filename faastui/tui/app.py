@@ -29,9 +29,9 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
-from textual.widgets import Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static, Tree
 
-from backends.base import Backend
+from backends.base import Backend, Capability
 from backends.errors import BackendError
 from backends.model import Snapshot
 
@@ -71,6 +71,10 @@ class Dashboard(App[int]):
         Binding("s", "scale", "Scale", id="scale"),
         Binding("D", "deploy", "Deploy", id="deploy"),
         Binding("x", "remove", "Remove", id="remove"),
+        Binding("b", "bench", "Bench", id="bench", show=False),
+        Binding("enter", "describe", "Open", id="describe", show=False),
+        Binding("y", "yaml", "YAML", id="yaml", show=False),
+        Binding("l", "logs", "Logs", id="logs", show=False),
         Binding("space", "mark", "Mark", id="mark", show=False),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("colon", "command_bar", "Cmd", id="command"),
@@ -260,6 +264,36 @@ class Dashboard(App[int]):
 
     def action_remove(self) -> None:
         launchers.launch(self, "remove")
+
+    def action_bench(self) -> None:
+        launchers.launch(self, "bench")
+
+    # ---- the views: Enter on a row, y, l -----------------------------------------------
+    def action_describe(self) -> None:
+        launchers.open_row(self, "describe")
+
+    def action_yaml(self) -> None:
+        launchers.open_row(self, "yaml")
+
+    def action_logs(self) -> None:
+        launchers.open_logs(self)
+
+    def logs_unavailable_reason(self) -> str | None:
+        if Capability.LOGS not in self.backend_class.capabilities:
+            return f"the {self.backend_class.name} backend cannot show logs"
+        return None
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if self.screen is self.screen_stack[0]:
+            launchers.open_row(self, "describe")
+
+    @on(Tree.NodeSelected)
+    def _tree_node_selected(self, event) -> None:
+        event.stop()
+        if self.screen is self.screen_stack[0]:
+            launchers.open_row(self, "describe")
 
     def do_action(self, action: str) -> None:
         """Run a dashboard action by name (palette, command bar), saying why if it cannot."""

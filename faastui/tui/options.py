@@ -33,7 +33,8 @@ class DashboardOptions:
         clock: the time source of data-age badges and events (tests freeze it).
         poll_timeout: seconds a snapshot may take before the poll counts as failed.
         remember_theme: write a theme switch back to the config.
-        save_dir: where ctrl+s saves (default: ``$FAASTUI_SAVE_DIR``, else the cwd).
+        save_dir: where ctrl+s saves (``--save-dir``; default: ``$FAASTUI_SAVE_DIR``, else
+            ``$XDG_DATA_HOME/faastui/screenshots``).
         engine_events: also fetch the backend's events and latest calls for Events.
         background: a coroutine run on its own backend while the dashboard is open
             (``faastui demo``'s load).
