@@ -11,7 +11,7 @@ from rich.text import Text
 from backends.model import Snapshot
 
 from .._textual_compat import mark_dimensions_stale
-from .base import TablePane
+from .base import TablePane, sort_bindings
 
 __all__ = ["EventsPane"]
 
@@ -37,6 +37,8 @@ class EventsPane(TablePane):
 
     part, title = "events", "Events"
     columns = [("time", "TIME", 13), ("kind", "KIND", 10), ("what", "WHAT", 52)]
+    sorts = {"time": ("A", None, True), "kind": ("K", None, False), "what": ("W", None, False)}
+    BINDINGS = sort_bindings(sorts)
     LIMIT = 200
 
     def __init__(self, **kwargs):
@@ -51,6 +53,17 @@ class EventsPane(TablePane):
 
     def apply(self, snap: Snapshot) -> None:  # events come from add(), not the snapshot
         pass
+
+    def sort_value(self, column: str):
+        """Events sort by their own fields (time, kind, text), not by a model."""
+        if column not in self.sorts:
+            return None
+        details = self.details
+        if column == "time":
+            return (lambda key, cells: (details.get(key, {}).get("t") or 0.0, key)), True
+        index = 1 if column == "kind" else 2
+        return (lambda key, cells: (cells[index].plain if isinstance(cells[index], Text)
+                                    else str(cells[index]))), False
 
     def add(self, t: float, kind: str, what: str | Text, style: str = "",
             fields: dict | None = None) -> None:

@@ -6,17 +6,29 @@ from __future__ import annotations
 from backends.model import Snapshot
 
 from ..cells import metric_cell, styled
-from .base import TablePane
+from textual.binding import Binding
+
+from .base import TablePane, sort_bindings
 
 __all__ = ["NodesPane"]
 
 _WARM = ("warm", "prewarm", "busy")  # states counted in the nodes pane's WARM column
 
 
+def _share(used: float, total: float) -> float:
+    return used / total if total else 0.0
+
+
 class NodesPane(TablePane):
     part, title = "nodes", "Nodes"
     columns = [("name", "NODE", 12), ("ready", "READY", 6), ("cpu", "CPU", 16),
                ("mem", "MEMORY MB", 19), ("containers", "CONT", 6), ("warm", "WARM", 5)]
+    sorts = {"name": ("N", lambda n: n.name, False), "ready": ("R", lambda n: n.ready, False),
+             "cpu": ("C", lambda n: _share(n.used_cpus, n.cpus), True),
+             "mem": ("M", lambda n: _share(n.used_memory_mb, n.memory_mb), True),
+             "containers": ("O", lambda n: n.containers, True)}
+    BINDINGS = sort_bindings(sorts) + [Binding("W", "sort('warm')", "Sort by warm", show=False,
+                                               id="sort_warm")]
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -54,6 +66,14 @@ class NodesPane(TablePane):
             self._changed_warm = {k for k in touched if warm.get(k) != self.warm.get(k)}
         self.warm = warm
         super().apply(snap)
+
+    def sort_value(self, column: str):
+        if column == "warm":  # counted here, not a field of the Node
+            return (lambda key, cells: self.warm.get(key, 0)), True
+        return super().sort_value(column)
+
+    def sort_help(self) -> str:
+        return super().sort_help() + ", W warm"
 
     def always_changes(self, key: str) -> bool:
         return key in self._changed_warm
