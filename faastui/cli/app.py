@@ -48,7 +48,12 @@ def root(ctx: typer.Context,
                                       help="Print the version and exit."),
          readonly: bool = typer.Option(False, "--readonly",
                                        help="Dashboard: hide every action that changes state."),
-         theme: Optional[str] = typer.Option(None, "--theme", help="Dashboard theme (remembered).")):
+         theme: Optional[str] = typer.Option(None, "--theme", help="Dashboard theme (remembered)."),
+         view: Optional[str] = typer.Option(None, "--view", help="Dashboard: open on this pane "
+                                            "(nodes, fn, queues, qos, fusion, events, all)."),
+         save_dir: Optional[str] = typer.Option(None, "--save-dir",
+                                                help="Dashboard: where ctrl+s saves (default "
+                                                     "$XDG_DATA_HOME/faastui/screenshots).")):
     """k9s for FaaS: a dashboard and CLI for serverless functions."""
     state.context = context_name
     if ctx.invoked_subcommand is None:
@@ -64,7 +69,8 @@ def root(ctx: typer.Context,
         if has_tui and sys.stdin.isatty() and sys.stdout.isatty():
             from faastui.tui.app import run as run_tui  # deferred: textual costs ~400 ms
 
-            raise typer.Exit(run_tui(context=context_name, readonly=readonly, theme=theme) or 0)
+            raise typer.Exit(run_tui(context=context_name, readonly=readonly, theme=theme,
+                                     view=view, save_dir=save_dir) or 0)
         print(ctx.get_help())
         raise typer.Exit(0)
 
@@ -72,7 +78,12 @@ def root(ctx: typer.Context,
 @app.command("ui")
 def ui(readonly: bool = typer.Option(False, "--readonly", help="Hide every action that changes state."),
        theme: Optional[str] = typer.Option(None, "--theme", help="Theme name (remembered in the config)."),
-       interval: float = typer.Option(1.0, "--interval", min=0.25, help="Seconds between refreshes.")):
+       interval: Optional[float] = typer.Option(None, "--interval", min=0.25,
+                                                help="Seconds between refreshes (default: the "
+                                                     "config's refresh_s, else 1)."),
+       view: Optional[str] = typer.Option(None, "--view", help="Open on this pane (nodes, fn, "
+                                          "queues, qos, fusion, events, all)."),
+       save_dir: Optional[str] = typer.Option(None, "--save-dir", help="Where ctrl+s saves.")):
     """Open the dashboard on the current context (same as bare `faastui`)."""
     import sys
 
@@ -82,7 +93,7 @@ def ui(readonly: bool = typer.Option(False, "--readonly", help="Hide every actio
     from faastui.tui.app import run as run_tui  # deferred: textual costs ~400 ms
 
     raise typer.Exit(run_tui(context=state.context, readonly=readonly, theme=theme,
-                             interval=interval) or 0)
+                             interval=interval, view=view, save_dir=save_dir) or 0)
 
 
 def main() -> None:

@@ -139,6 +139,12 @@ class Dashboard(App[int]):
         self.panes["placements"].table.focus()
         self.set_interval(1.0, self._tick_badges)
         self.fetch_snapshot()
+        view = self.options.view
+        if view and view != "all":
+            from .command_bar import VIEWS
+
+            if VIEWS.get(view):
+                self.call_after_refresh(self.show_view, VIEWS[view])
         if self.options.background is not None:
             self.run_background()
 
@@ -384,20 +390,26 @@ class Dashboard(App[int]):
 
 def run(context: str | None = None, *, readonly: bool = False, theme: str | None = None,
         background: Callable[[Backend], Awaitable[Any]] | None = None,
-        make_backend: Callable[[], Backend] | None = None, interval: float = 1.0,
-        label: str | None = None) -> int:
-    """Open the dashboard on ``context`` (default: the current one). Returns the exit code."""
+        make_backend: Callable[[], Backend] | None = None, interval: float | None = None,
+        label: str | None = None, view: str | None = None, save_dir: str | None = None,
+        remember_theme: bool = True) -> int:
+    """Open the dashboard on ``context`` (default: the current one). Returns the exit code.
+
+    The config's ``readonly``, ``refresh_s``, ``default_view`` and ``keymap`` apply where
+    the arguments leave them (``--readonly`` only ever adds read-only). ``remember_theme``
+    False (``faastui demo``) keeps a ``:theme`` switch out of the user's config.
+    """
     import sys
 
     from ..config import load_config, resolve_context
+    from .options import from_config
 
     try:
         cfg = load_config()
         ctx = resolve_context(context, cfg)
-        factory = make_backend or ctx.build_backend
-        app = Dashboard(factory, DashboardOptions(
-            context_name=label or ctx.name, readonly=readonly, theme=theme or cfg.theme,
-            keys=cfg.keys, background=background, interval=interval))
+        app = Dashboard(make_backend or ctx.build_backend, from_config(
+            cfg, label or ctx.name, readonly=readonly, theme=theme, interval=interval, view=view,
+            save_dir=save_dir, remember_theme=remember_theme, background=background))
     except BackendError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:

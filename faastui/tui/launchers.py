@@ -177,6 +177,10 @@ def help_rows(app) -> list[tuple[str, str, str]]:
         rows.append((key, f"{binding.description or binding.action}  ({binding.id})",
                      reason or "ok"))
     rows.append(("ctrl+p", "command palette (actions, views, themes)", "ok"))
+    for pane in app.panes.values():
+        text = pane.sort_help() if hasattr(pane, "sort_help") else ""
+        if text:
+            rows.append(("shift+letter", f"sort {pane.title}: {text} (again: reverse)", "ok"))
     return rows
 
 
