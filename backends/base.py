@@ -14,8 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .errors import InvalidRequest, Unsupported
-from .model import (DispatchResult, DispatchStep, Function, FusionGroup, Invocation, LogLine, Node,
-                    Snapshot)
+from .model import DispatchResult, DispatchStep, Function, FusionGroup, Invocation, LogLine, Node, Snapshot
 
 __all__ = ["Capability", "Backend", "ACTION_CAPABILITY", "HttpRequest"]
 
@@ -69,7 +68,7 @@ class HttpRequest:
 
     @classmethod
     def of(cls, method: str | None = None, path: str | None = None, query: Any = None,
-           headers: dict[str, str] | None = None) -> "HttpRequest | None":
+           headers: dict[str, str] | None = None) -> HttpRequest | None:
         """None when every part is a default; else the checked request.
         ``query`` is a mapping, a list of (name, value) pairs, or query text."""
         from urllib.parse import urlencode

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backends.errors import NotFound, Unsupported
-from backends.model import FusionGroup, Function, Invocation, Node, QoSStat, QueueStat, Snapshot
+from backends.model import Function, FusionGroup, Invocation, Node, QoSStat, QueueStat, Snapshot
 
 __all__ = ["Section", "Description", "function", "node", "queue", "fusion_group", "qos", "event",
            "gather", "KINDS", "RECENT_CALLS"]

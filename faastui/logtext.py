@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from backends.errors import InvalidRequest
 from backends.model import LogLine
@@ -39,7 +39,7 @@ def parse_since(text: str, now: float | None = None) -> float:
                              hint="e.g. --since 5m, --since 1h30m, --since 2026-01-31T12:00:00Z") \
             from None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
+        t = t.replace(tzinfo=UTC)
     return t.timestamp()
 
 
@@ -47,7 +47,7 @@ def rfc3339(t: float | None) -> str:
     """``2026-01-31T12:00:00.123456Z`` (UTC); Go's zero time for None."""
     if t is None:
         return ZERO_TIME
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="microseconds").replace(
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="microseconds").replace(
         "+00:00", "Z")
 
 

@@ -62,7 +62,7 @@ def test_the_stream_stamps_each_line_in_one_write(tmp_path):
         s.write("two\nthree")  # "three" waits for its newline ...
         assert len(path.read_text().splitlines()) == 2
         s.flush()  # ... or for the end of the call
-        s.buffer.write("four\n".encode())
+        s.buffer.write(b"four\n")
     finally:
         os.close(fd)
     got = [parse(line) for line in path.read_text().splitlines()]

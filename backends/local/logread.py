@@ -210,7 +210,7 @@ class Query:
     after: str | None = None
 
     @classmethod
-    def of(cls, params) -> "Query":
+    def of(cls, params) -> Query:
         """From the query parameters. Raises: InvalidRequest naming the bad parameter."""
         from ..errors import InvalidRequest
 

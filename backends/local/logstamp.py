@@ -66,7 +66,7 @@ calling = _Calling()
 class _Bytes:
     """``sys.stdout.buffer`` of a stamped stream: bytes written are decoded and stamped."""
 
-    def __init__(self, text: "StampedStream"):
+    def __init__(self, text: StampedStream):
         self._text = text
 
     def write(self, data: bytes) -> int:

@@ -382,7 +382,8 @@ class Dashboard(App[int]):
 
     # ---- focus tracking, shutdown ----------------------------------------------------
     def on_descendant_focus(self, event) -> None:
-        self.selection.focus_changed()
+        if self.screen_stack:  # not while the app is shutting down (no screen to ask)
+            self.selection.focus_changed()
 
     async def on_unmount(self) -> None:
         await self.poller.drop_backend()

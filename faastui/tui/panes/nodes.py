@@ -4,11 +4,11 @@ which the placements list once per member, counted once, so WARM agrees with CON
 
 from __future__ import annotations
 
+from textual.binding import Binding
+
 from backends.model import Snapshot
 
 from ..cells import metric_cell, styled
-from textual.binding import Binding
-
 from .base import TablePane, sort_bindings
 
 __all__ = ["NodesPane"]

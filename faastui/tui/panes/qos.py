@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections import deque
 
+from textual.binding import Binding
+
 from backends.model import Snapshot
 
 from ..cells import ms, pct, spark_cell, sparkline, styled
-from textual.binding import Binding
-
 from .base import HISTORY, TablePane, sort_bindings
 
 __all__ = ["QoSPane"]
