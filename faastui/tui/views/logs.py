@@ -111,7 +111,7 @@ class LogScreen(Screen[None]):
                 self.instances.append(line.instance)
                 self.instances.sort()
             if self.follow and self._shows(line):
-                log.write(self._text(line), scroll_end=True)
+                log.write(self._text(line), scroll_end=True, expand=True)
         self._head()
 
     def on_log_screen_stopped(self, msg: Stopped) -> None:
@@ -136,7 +136,7 @@ class LogScreen(Screen[None]):
         log.wrap = self.wrap
         log.clear()
         for text in self.shown():
-            log.write(text, scroll_end=self.follow)
+            log.write(text, scroll_end=self.follow, expand=True)
         self._head()
 
     def _head(self) -> None:
