@@ -306,3 +306,31 @@ def test_cli_logs_follow_prints_new_lines_and_ends_on_ctrl_c(ctx, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+FRONT = ("def handler(context, event, requests_session):\n"
+         "    print('front before')\n"
+         "    address = event.headers['Fusionizer-Server-Address']\n"
+         "    requests_session.post(f'http://{address}:8000/log-back', json={})\n"
+         "    print('front after')\n"
+         "    return 'ok'\n")
+BACK = "def handle(event, context):\n    print('back here')\n    return 'b'\n"
+
+
+def test_a_fused_members_lines_are_its_own_even_when_called_in_process(engine):
+    """Fused, log-back runs inside log-front's call; its line is still log-back's."""
+    async def go():
+        async with engine.backend() as b:
+            await b.deploy_source(FRONT, name="log-front")
+            await b.deploy_source(BACK, name="log-back")
+            await b.fuse(["log-front", "log-back"], name="log-pair")
+            try:
+                assert (await b.invoke("log-front", {})).status == "ok"
+                return ([ln.text for ln in await b.log_lines("log-front")],
+                        [ln.text for ln in await b.log_lines("log-back")])
+            finally:
+                await b.unfuse("log-pair")
+                for fn in ("log-front", "log-back"):
+                    await b.remove(fn)
+    front, back = run(go())
+    assert front == ["front before", "front after"] and back == ["back here"]

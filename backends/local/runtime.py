@@ -293,7 +293,16 @@ class Runner:
 
     def call_member(self, fn: str, value: object, headers: dict) -> tuple[int, bytes, str]:
         """A fused member called through the session: its event.body is ``value``; the
-        answer is ``str()`` of what it returns (Nuclio-style members), else its answer."""
+        answer is ``str()`` of what it returns (Nuclio-style members), else its answer.
+        What it prints is stamped as ``fn``'s (``logstamp.calling``)."""
+        calling = logstamp.calling
+        outer, calling.function = calling.function, fn
+        try:
+            return self._call_member(fn, value, headers)
+        finally:
+            calling.function = outer
+
+    def _call_member(self, fn: str, value: object, headers: dict) -> tuple[int, bytes, str]:
         loaded = self.functions[fn]
         ctx = self._contexts[fn]
         hdrs = Headers(headers)
