@@ -110,6 +110,9 @@ class LogScreen(Screen[None]):
             if line.instance and line.instance not in self.instances:
                 self.instances.append(line.instance)
                 self.instances.sort()
+                if len(self.instances) == 2 and self.instance is None:
+                    self._rewrite()  # a second instance: every line gets its [instance] now
+                    continue
             if self.follow and self._shows(line):
                 log.write(self._text(line), scroll_end=True, expand=True)
         self._head()
