@@ -1,4 +1,4 @@
-"""Ship the data folders (functions/, themes/, demo/) inside the wheel.
+"""Ship the data folders (functions/, themes/, keymaps/, demo/) inside the wheel.
 
 They live at the top of the source tree; a wheel carries them as
 ``faastui/_data/<name>``, where ``faastui/locations.py`` looks when there is
@@ -11,7 +11,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-DATA = ("functions", "themes", "demo")
+DATA = ("functions", "themes", "keymaps", "demo")
 
 
 class BuildPyWithData(build_py):

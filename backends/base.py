@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
 from typing import Any
 
 from .errors import InvalidRequest, Unsupported
-from .model import DispatchResult, DispatchStep, Function, FusionGroup, Invocation, Node, Snapshot
+from .model import DispatchResult, DispatchStep, Function, FusionGroup, Invocation, LogLine, Node, Snapshot
 
 __all__ = ["Capability", "Backend", "ACTION_CAPABILITY", "HttpRequest"]
 
@@ -54,6 +55,7 @@ ACTION_CAPABILITY = {
     "scale": Capability.SCALE,
     "deploy": Capability.DEPLOY,
     "remove": Capability.DEPLOY,
+    "bench": Capability.INVOKE,
 }
 
 
@@ -74,7 +76,7 @@ class HttpRequest:
 
     @classmethod
     def of(cls, method: str | None = None, path: str | None = None, query: Any = None,
-           headers: dict[str, str] | None = None) -> "HttpRequest | None":
+           headers: dict[str, str] | None = None) -> HttpRequest | None:
         """None when every part is a default; else the checked request.
         ``query`` is a mapping, a list of (name, value) pairs, or query text."""
         from urllib.parse import urlencode
@@ -159,8 +161,52 @@ class Backend(ABC):
         """
         raise Unsupported(f"the {self.name} backend has no namespaces")
 
+    # ---- logs: three methods, each with a default built on the one before ----------
     async def logs(self, fn: str, tail: int = 100) -> list[str]:
+        """The last ``tail`` lines ``fn`` printed, as text (oldest first). A line may start
+        with ``[INSTANCE] `` where the function runs as several instances.
+
+        Raises: FunctionNotFound, Unsupported (no ``Capability.LOGS``).
+        """
         raise Unsupported(f"the {self.name} backend cannot show logs")
+
+    async def log_lines(self, fn: str, tail: int = 100, *, since: float | None = None,
+                        instance: str | None = None) -> list[LogLine]:
+        """The last ``tail`` lines of ``fn`` as ``LogLine`` (text, time, instance), oldest first.
+
+        Args: tail: at most this many (0: none); since: only lines printed at or after this
+        time (epoch seconds); instance: only lines of this instance (a container id, a
+        replica or pod name; ``LogLine.instance`` of the lines names them).
+        Returns: the lines. The default reads ``logs()``: no times, instances from the
+        ``[INSTANCE]`` prefix, filtered here (so fewer than ``tail`` may come back).
+        Raises: FunctionNotFound; Unsupported for ``since`` where lines have no times.
+        """
+        from .logs import from_text, only_instance
+
+        if since is not None:
+            raise Unsupported(f"the {self.name} backend's logs carry no times, so they cannot "
+                              f"be read since a time", hint="leave out --since")
+        return only_instance(from_text(fn, await self.logs(fn, tail) if tail else []), instance)
+
+    async def follow_logs(self, fn: str, tail: int = 10, *, since: float | None = None,
+                          instance: str | None = None,
+                          interval: float | None = None) -> AsyncIterator[LogLine]:
+        """Follow ``fn``'s log: the last ``tail`` lines, then each new line as it comes,
+        until the consumer stops iterating (the iterator never ends by itself).
+
+        An async iterator, so a face reads a native stream and a polled log the same
+        way: ``async for line in backend.follow_logs(fn): ...``. The default polls
+        ``log_lines`` every ``interval`` seconds (``backends.logs.poll_follow``); a backend
+        with a stream of its own overrides this.
+        Raises: as ``log_lines`` (from the first iteration on).
+        """
+        from .logs import FOLLOW_INTERVAL_S, poll_follow
+
+        async def fetch(tail: int, since: float | None) -> list[LogLine]:
+            return await self.log_lines(fn, tail, since=since, instance=instance)
+
+        async for line in poll_follow(fetch, tail, since, interval or FOLLOW_INTERVAL_S):
+            yield line
 
     async def invocations(self, limit: int = 50) -> list[Invocation]:
         """The latest finished calls, newest first (results left out)."""

@@ -24,6 +24,7 @@ __all__ = [
     "QoSStat",
     "FusionGroup",
     "Snapshot",
+    "LogLine",
 ]
 
 PLACEMENT_STATES = ("cold", "starting", "prewarm", "warm", "busy")
@@ -187,3 +188,14 @@ class Snapshot(_Model):
         "qos": QoSStat,
         "fusion_groups": FusionGroup,
     }
+
+
+@dataclass(frozen=True)
+class LogLine(_Model):
+    """One line a function printed: its text, when (epoch seconds; None where the backend
+    does not say), and which instance (container, replica, pod) printed it."""
+
+    function: str
+    text: str
+    time: float | None = None
+    instance: str = ""

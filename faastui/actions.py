@@ -36,7 +36,7 @@ from backends.model import DispatchStep
 from .call_parts import HttpParts, http_from_cli, parse_header, parse_query
 
 __all__ = ["Action", "Invoke", "InvokeAsync", "Prewarm", "Dispatch", "Fuse", "Unfuse", "Optimize",
-           "Scale", "Deploy", "Remove", "SPECS", "from_cli", "command_line", "parse_header",
+           "Scale", "Deploy", "Remove", "Bench", "SPECS", "from_cli", "command_line", "parse_header",
            "parse_query"]
 
 PROG = "faastui"
@@ -376,9 +376,41 @@ class Remove(Action):
         return list(self.functions) or ["FN"]
 
 
+@dataclass(frozen=True)
+class Bench(Action):
+    """``calls`` invokes of ``function``, ``concurrency`` at a time (``faastui.benchmark``);
+    returns the ``BenchRun`` (its ``report()`` has the percentiles and the histogram)."""
+
+    verb: ClassVar[str] = "bench"
+    command: ClassVar[str] = "bench"
+    function: str
+    calls: int = 100
+    concurrency: int = 4
+    payload: Any = None
+    node: str | None = None
+
+    def validate(self) -> None:
+        from .benchmark import check
+
+        _need_function(self.function)
+        check(self.calls, self.concurrency)
+
+    async def run(self, backend, progress=None):
+        from .benchmark import run
+
+        self.validate()
+        return await run(backend, self.function, self.calls, self.concurrency, self.payload,
+                         self.node, progress)
+
+    def args(self) -> list[str]:
+        out = [self.function or "FN", "-n", str(self.calls), "-c", str(self.concurrency)]
+        out += _payload_args(self.payload)
+        return out + (["--node", self.node] if self.node else [])
+
+
 #: every spec by verb (= dashboard binding id = ACTION_CAPABILITY key)
 SPECS: dict[str, type[Action]] = {cls.verb: cls for cls in (
-    Invoke, InvokeAsync, Prewarm, Dispatch, Fuse, Unfuse, Optimize, Scale, Deploy, Remove)}
+    Invoke, InvokeAsync, Prewarm, Dispatch, Fuse, Unfuse, Optimize, Scale, Deploy, Remove, Bench)}
 
 
 def from_cli(command: str, params: Mapping[str, Any]) -> Action:
@@ -424,4 +456,8 @@ def from_cli(command: str, params: Mapping[str, Any]) -> Action:
         return Deploy(str(p["paths"][0]), p.get("name"))
     if command in ("rm", "delete", "remove"):
         return Remove(tuple(p["fns"]))
+    if command == "bench":
+        return Bench(p["fn"], calls=p.get("n", 100), concurrency=p.get("c", 4),
+                     payload=_payload_from_cli(p.get("data"), bool(p.get("raw"))),
+                     node=p.get("node"))
     raise ValueError(f"{command!r} is not an action command")

@@ -5,6 +5,10 @@ A kubeconfig-like YAML file at ``config_dir()/config.yaml``::
     current-context: local
     theme: faastui-dark          # the dashboard's theme (remembered by `:theme`)
     keys: {prewarm: w}           # dashboard key remaps, by binding id
+    keymap: k9s                  # the dashboard's key map (keymaps/*.toml), under `keys`
+    readonly: false              # the dashboard opens read-only (as --readonly)
+    refresh_s: 1                 # seconds between the dashboard's refreshes (>= 0.25)
+    default_view: all            # the pane it opens on: nodes, fn, queues, qos, fusion, events
     contexts:
       - name: local
         backend: local            # a backends.registry kind
@@ -168,6 +172,11 @@ class Config:
     contexts: list[Context] = field(default_factory=list)
     theme: str | None = None  # the dashboard's theme, remembered across runs
     keys: dict[str, str] = field(default_factory=dict)  # dashboard binding id -> key
+    # the dashboard's settings (DASHBOARD_KEYS); None: not set in the file
+    keymap: str | None = None
+    readonly: bool | None = None
+    refresh_s: float | None = None
+    default_view: str | None = None
 
     def get(self, name: str) -> Context:
         for ctx in self.contexts:
@@ -194,6 +203,9 @@ class Config:
             data["theme"] = self.theme
         if self.keys:
             data["keys"] = dict(self.keys)
+        for key in DASHBOARD_KEYS:
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
         data["contexts"] = [c.to_dict() for c in self.contexts]
         return data
 
@@ -263,7 +275,33 @@ def load_config() -> Config:
         raise InvalidRequest(f"{path}: 'keys' must map binding ids to keys")
     return Config(current_context=str(data.get("current-context") or LOCAL), contexts=contexts,
                   theme=str(data["theme"]) if data.get("theme") else None,
-                  keys={str(k): str(v) for k, v in keys.items()})
+                  keys={str(k): str(v) for k, v in keys.items()},
+                  **_dashboard_settings(data, path))
+
+
+#: the dashboard's settings a config file may hold at its top level, with their types
+DASHBOARD_KEYS = {"keymap": str, "readonly": bool, "refresh_s": float, "default_view": str}
+MIN_REFRESH_S = 0.25
+
+
+def _dashboard_settings(data: dict, path: Path) -> dict[str, Any]:
+    """``keymap``, ``readonly``, ``refresh_s``, ``default_view``, checked (InvalidRequest
+    naming the file and the key). The dashboard checks a key map's or a view's name."""
+    out: dict[str, Any] = {}
+    for key, kind in DASHBOARD_KEYS.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = float(value)
+            if value < MIN_REFRESH_S:
+                raise InvalidRequest(f"{path}: {key} must be at least {MIN_REFRESH_S} seconds, "
+                                     f"not {value:g}")
+        elif not isinstance(value, kind) or (kind is str and not value.strip()):
+            what = {str: "a name", bool: "true or false", float: "a number of seconds"}[kind]
+            raise InvalidRequest(f"{path}: {key} must be {what}, not {value!r}")
+        out[key] = value.strip() if isinstance(value, str) else value
+    return out
 
 
 def save_config(config: Config) -> None:

@@ -202,8 +202,10 @@ def main(state_dir: Path | None = None, port: int = 0, keep_running: bool = Fals
             from .tui.app import run as run_dashboard  # deferred: textual costs ~400 ms
 
             asyncio.run(setup())
+            # remember_theme=False: a `:theme` in the demo is not the user's choice for later
             code = run_dashboard(make_backend=lambda: LocalBackend(info["url"]), theme=theme,
-                                 background=dashboard_background, label="demo")
+                                 background=dashboard_background, label="demo",
+                                 remember_theme=False)
             if code:
                 return code
         else:

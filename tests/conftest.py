@@ -116,5 +116,6 @@ def _isolated_xdg(tmp_path, monkeypatch):
     """Never touch the user's real config or state."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.delenv("FAASTUI_CONTEXT", raising=False)
     os.environ.pop("NO_COLOR", None)

@@ -15,7 +15,7 @@ import pytest
 from backends.errors import InvalidRequest
 from backends.model import DispatchStep
 from faastui import actions
-from faastui.actions import (Deploy, Dispatch, Fuse, Invoke, InvokeAsync, Optimize, Prewarm, Remove,
+from faastui.actions import (Bench, Deploy, Dispatch, Fuse, Invoke, InvokeAsync, Optimize, Prewarm, Remove,
                              Scale, Unfuse, command_line, from_cli)
 
 from .conftest import FUNCTIONS, run
@@ -53,6 +53,9 @@ SAMPLES = [
     Deploy("functions/echo", name="echo 2"),
     Remove(("hello",)),
     Remove(("a", "b")),
+    Bench("hello"),
+    Bench("echo", calls=20, concurrency=2, payload={"k": "v"}, node="node-1"),
+    Bench("echo", calls=5, concurrency=1, payload="plain text"),
 ]
 
 

@@ -222,7 +222,8 @@ def test_deploy_folder_zip_source_and_rm(ctx, tmp_path):
 def test_logs(ctx):
     cli("invoke", "hello")
     cli("logs", "hello", "--tail", "5")
-    assert isinstance(json.loads(cli("logs", "hello", "-o", "json").stdout), list)
+    for line in cli("logs", "hello", "-o", "json").stdout.splitlines():  # faas-cli's messages
+        assert set(json.loads(line)) == {"name", "namespace", "instance", "timestamp", "text"}
     _one_line_error(cli("logs", "nope", code=1))
 
 

@@ -31,6 +31,9 @@ def test_the_dashboard_module_leaves_the_dialogs_for_the_first_dialog():
     assert "faastui.tui.panes" in mods
     assert not {m for m in mods if m.startswith("faastui.tui.dialogs")}
     assert "textual.widgets._text_area" not in mods
+    # the row views, the log view, the describe and the bench come with their first use
+    assert not {m for m in mods if m.startswith("faastui.tui.views")}
+    assert not {"faastui.describe", "faastui.benchmark", "faastui.logtext", "yaml"} & mods
 
 
 def test_the_action_specs_import_neither_face():

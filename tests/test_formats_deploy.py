@@ -225,7 +225,7 @@ def test_a_nuclio_function_yaml_with_build_commands(ctx, tmp_path):
     a = post_json(ctx, "/function/adder-built", {"value1": 5, "value2": 3})
     assert (a.status, a.headers["content-type"], a.body) == (200, "text/plain", b"8")
     assert cli("invoke", "adder-built", "-d", '{"value1": 1, "value2": 2}').stdout == "3\n"
-    logs = json.loads(cli("logs", "adder-built", "-o", "json").stdout)
+    logs = [json.loads(m)["text"] for m in cli("logs", "adder-built", "-o", "json").stdout.splitlines()]
     assert any("[info] adding: {'value1': 5, 'value2': 3}" in line for line in logs)
 
 

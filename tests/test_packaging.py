@@ -21,6 +21,7 @@ def test_build_py_copies_the_data_folders(tmp_path):
     assert (data / "functions" / "hello" / "handler.py").is_file()
     assert (data / "functions" / "hello" / "function.yaml").is_file()
     assert (data / "demo" / "cluster.yaml").is_file()
+    assert (data / "keymaps" / "k9s.toml").is_file()
     assert (tmp_path / "backends" / "local" / "engine.py").is_file()
     # package data of the workflow (issue 11): the rl policy's table and the seed's defaults
     assert (tmp_path / "backends" / "workflow" / "data" / "rl_table.json").is_file()

@@ -589,12 +589,13 @@ def test_readonly_hides_every_state_changing_action(engine):
         app = make_app(engine, readonly=True)
         async with app.run_test(size=SIZE) as pilot:
             await started(app, pilot)
-            for key in ("i", "I", "p", "d", "f", "u", "s", "D", "x"):
+            for key in ("i", "I", "p", "d", "f", "u", "s", "D", "x", "b"):
                 await pilot.press(key)
                 await pilot.pause()
                 assert len(app.screen_stack) == 1, key
             shown = {b.binding.action for b in app.active_bindings.values() if b.enabled}
-            assert not shown & {"invoke", "prewarm", "dispatch", "fuse", "scale", "deploy", "remove"}
+            assert not shown & {"invoke", "prewarm", "dispatch", "fuse", "scale", "deploy", "remove",
+                                "bench"}
             assert "read-only" in app.sub_title
     run(go())
 

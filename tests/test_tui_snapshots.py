@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 
 from backends.base import Backend, Capability
-from backends.model import (FusionGroup, Function, Node, Placement, QoSStat, QueueStat, Snapshot)
+from backends.model import (FusionGroup, Function, Invocation, LogLine, Node, Placement, QoSStat,
+                            QueueStat, Snapshot)
 from faastui.tui.app import Dashboard
 
 SIZE = (160, 46)
@@ -72,6 +73,41 @@ class FixedBackend(Backend):
         return [("data-processor", "json-transformer", 120), ("hello", "echo", 40),
                 ("sleep", "echo", 38), ("fusion-front", "fusion-back", 3)]
 
+    async def describe(self, fn: str) -> Function:
+        from backends.errors import FunctionNotFound
+
+        for f in fixed_snapshot().functions:
+            if f.name == fn:
+                return f
+        raise FunctionNotFound(f"function {fn!r} not found")
+
+
+
+class LoggingBackend(FixedBackend):
+    """FixedBackend with a call history and a log: three calls of hello; fixed lines of
+    two instances, then nothing more."""
+
+    capabilities = FixedBackend.capabilities | Capability.LOGS
+
+    async def invocations(self, limit: int = 50) -> list[Invocation]:
+        return [Invocation(f"call-{i}", "hello", "edge-1", "warm" if i else "cold",
+                           cold_start_ms=0.0 if i else 4.2, duration_ms=0.3 + i / 10,
+                           started_at=NOW - 10 + i, ended_at=NOW - 10 + i) for i in range(3)][::-1]
+
+    async def log_lines(self, fn, tail=100, *, since=None, instance=None):
+        lines = [LogLine(fn, f"{'GET' if i % 3 else 'POST'} /{fn} answered {i} in {i * 0.25:.2f} ms"
+                         + (" — a long line that goes on well past the width of the screen so wrap "
+                            "shows it on more than one row" if i == 4 else ""),
+                         NOW - 20 + i, f"edge-{1 + i % 2}-1") for i in range(8)]
+        return [ln for ln in lines if instance in (None, ln.instance)][-tail:]
+
+    async def follow_logs(self, fn, tail=10, *, since=None, instance=None, interval=None):
+        import asyncio
+
+        for line in await self.log_lines(fn, tail, instance=instance):
+            yield line
+        await asyncio.Event().wait()  # a followed log that stays quiet
+
 
 class ReadOnlyish(FixedBackend):
     """The same data from a backend without prewarm/fuse (greyed keys)."""
@@ -129,10 +165,13 @@ DIALOGS = {
     "deploy": (("D",), {"#path": "functions/hello", "#name": "hello-2"}),
     "remove": (("x",), None),
     "help": (("question_mark",), None),
+    "bench": (("b",), {"#calls": "20"}),
 }
 
 
-@pytest.mark.parametrize("name", list(DIALOGS))
+# the bench dialog runs at once and shows wall times: no fixed picture of it (its Pilot test
+# is in test_tui_views.py; test_actions.py checks its command line)
+@pytest.mark.parametrize("name", [n for n in DIALOGS if n != "bench"])
 def test_dialog(snap_compare, name):
     keys, fill = DIALOGS[name]
     assert snap_compare(make(), terminal_size=SIZE, run_before=_dialog(keys, fill))
@@ -196,3 +235,50 @@ def test_prewarm_leaves_the_node_to_a_backend_that_places_containers_itself():
 
     asyncio.run(go("places", "(any)", "$ faastui prewarm hello --count 1"))
     asyncio.run(go("targets", "edge-2", "$ faastui prewarm hello --node edge-2 --count 1"))
+
+
+# ---- the views: describe, YAML, log; a sorted table -----------------------------------------
+def _keys_then_settle(*keys: str, wait=None):
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press(*keys)
+        for _ in range(100):
+            if wait is None or wait(pilot.app):
+                break
+            await pilot.pause(0.02)
+        await pilot.pause()
+    return before
+
+
+def _fetched(app) -> bool:
+    return getattr(app.screen, "fetches", 0) >= 1
+
+
+def test_detail_view(snap_compare):
+    """Enter on hello in Placement: its describe (placement, QoS, recent calls)."""
+    assert snap_compare(make(backend=LoggingBackend), terminal_size=SIZE,
+                        run_before=_keys_then_settle("enter", wait=_fetched))
+
+
+def test_yaml_view(snap_compare):
+    assert snap_compare(make(backend=LoggingBackend), terminal_size=SIZE,
+                        run_before=_keys_then_settle("enter", "y", wait=_fetched))
+
+
+def test_log_view(snap_compare):
+    """l on hello: the followed log, timestamps on, wrapped, two instances prefixed."""
+    assert snap_compare(make(backend=LoggingBackend), terminal_size=SIZE,
+                        run_before=_keys_then_settle("l", "t", "w",
+                                                     wait=lambda app: getattr(app.screen, "received", 0) >= 8))
+
+
+def test_sorted_tables(snap_compare):
+    """Nodes by CPU (most loaded first), Placement by containers on all nodes, QoS by p95."""
+    async def before(pilot):
+        await settle(pilot)
+        app = pilot.app
+        for part, key in (("nodes", "C"), ("placements", "W"), ("qos", "P")):
+            app.panes[part].table.focus()
+            await pilot.press(key)
+        await pilot.pause()
+    assert snap_compare(make(), terminal_size=SIZE, run_before=before)

@@ -71,6 +71,20 @@ def test_faastui_in_tmux_shows_the_panes_and_answers_keys(engine, tmp_path):
         _wait_for(session, ["P95 TREND", "SUBJECT"], absent=("Placement", "Nodes"))
         _tmux("send-keys", "-t", session, "Escape")
         _wait_for(session, ["Placement", "Nodes"])
+        # Enter on a function of Placement opens it; y shows its YAML; escape comes back
+        _tmux("send-keys", "-t", session, ":")
+        _wait_for(session, [":ctx NAME"])
+        _tmux("send-keys", "-t", session, "fn", "Enter")  # Placement alone, focused
+        _wait_for(session, ["FUNCTION"], absent=("Nodes",))
+        _tmux("send-keys", "-t", session, "Escape")
+        _wait_for(session, ["Placement", "Nodes"])
+        _tmux("send-keys", "-t", session, "Enter")
+        screen = _wait_for(session, ["Kind:         Function", "Placement:", "Recent calls"])
+        name = screen.split("Name:", 1)[1].split()[0]
+        _tmux("send-keys", "-t", session, "y")
+        _wait_for(session, [f"name: {name}", "handler:", "available_replicas:", "yaml · d describe"])
+        _tmux("send-keys", "-t", session, "Escape")
+        _wait_for(session, ["Placement", "Nodes"])
         _tmux("send-keys", "-t", session, "q")
         end = time.monotonic() + 15
         while time.monotonic() < end:

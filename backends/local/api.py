@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..errors import BackendError, InvalidRequest
 from ..model import Function, Node, Placement, Snapshot
-from . import logs
+from . import logread
 from .engine import CallOutcome, Engine
 from .call_request import answer_headers, gateway_headers, pseudo_headers, split_function_path
 from .httpserver import Request, Response, Router, error_response, json_response
@@ -487,10 +487,14 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
 
     @route("GET", V1 + "/logs/{name}")
     async def v1_logs(req):
+        """``?tail=N&since=EPOCH&instance=ID``: the last lines; ``?after=CURSOR``: what came
+        after a cursor (following). Both answer with the ``cursor`` to continue from."""
         spec = engine.resolve(req.params["name"])
-        tail = query_number(req, "tail", 100, int, low=1)
-        lines = logs.tail(engine.logs_dir / f"{engine.unit_of(spec.name)}.log", tail)
-        return json_response({"function": spec.name, "lines": lines})
+        unit = engine.unit_of(spec.name)
+        query = logread.Query.of(req.query)
+        answer = await asyncio.to_thread(logread.answer, engine.logs_dir / f"{unit}.log", query,
+                                         spec.name, unit != spec.name)
+        return json_response({"function": spec.name, **answer})
 
     @route("GET", V1 + "/info")
     async def v1_info(req):

@@ -32,7 +32,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from . import answers
+from . import answers, logstamp
 from .events import Context, Event, Headers, NuclioEvent, Request, canonical
 
 # Deliberately light: the zygote imports this module and every worker is a fork of it, so
@@ -237,7 +237,12 @@ class Runner:
 
     # ---- one call ----------------------------------------------------------------
     def run(self, fn: str, body: bytes, headers: dict[str, str]) -> tuple[bytes, str, int]:
-        out, ctype, status, extra = self._dispatch(fn, Request(body, headers))
+        calling = logstamp.calling  # what it prints is stamped as this function's (fusion)
+        outer, calling.function = calling.function, fn
+        try:
+            out, ctype, status, extra = self._dispatch(fn, Request(body, headers))
+        finally:
+            calling.function = outer
         self.headers_out = extra
         return out, ctype, status
 
@@ -293,7 +298,16 @@ class Runner:
 
     def call_member(self, fn: str, value: object, headers: dict) -> tuple[int, bytes, str]:
         """A fused member called through the session: its event.body is ``value``; the
-        answer is ``str()`` of what it returns (Nuclio-style members), else its answer."""
+        answer is ``str()`` of what it returns (Nuclio-style members), else its answer.
+        What it prints is stamped as ``fn``'s (``logstamp.calling``)."""
+        calling = logstamp.calling
+        outer, calling.function = calling.function, fn
+        try:
+            return self._call_member(fn, value, headers)
+        finally:
+            calling.function = outer
+
+    def _call_member(self, fn: str, value: object, headers: dict) -> tuple[int, bytes, str]:
         loaded = self.functions[fn]
         ctx = self._contexts[fn]
         hdrs = Headers(headers)

@@ -23,7 +23,7 @@ import socket
 import sys
 import time
 
-from . import runtime, wire
+from . import logstamp, runtime, wire
 from .proc import set_pdeathsig
 
 def _vm_size() -> int:
@@ -54,6 +54,7 @@ def worker_main(sock: socket.socket, functions: dict, msg: dict) -> None:
         if mem_mb > 0:
             limit = msg.get("_base_vm", 0) + int(mem_mb * 1024 * 1024)
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        logstamp.install(msg.get("wid") or "")  # each line printed: when, where, which call
         hosted = {name: functions[name] for name in msg["fns"]}
         runner = runtime.Runner(hosted, gateway=msg.get("gateway", ""), token=msg.get("token", ""))
         sock.sendall(wire.pack({"ready": True, "pid": os.getpid()}))
@@ -93,6 +94,8 @@ def worker_main(sock: socket.socket, functions: dict, msg: dict) -> None:
             if remote:
                 reply["rem"] = remote
             sock.sendall(wire.pack(reply, out))
+            sys.stdout.flush()  # a part line the call left: in the log now, not at the next line
+            sys.stderr.flush()
             if oom:
                 code = 3
                 break

@@ -58,7 +58,12 @@ def root(ctx: typer.Context,
                                       help="Print the version and exit."),
          readonly: bool = typer.Option(False, "--readonly",
                                        help="Dashboard: hide every action that changes state."),
-         theme: Optional[str] = typer.Option(None, "--theme", help="Dashboard theme (remembered).")):
+         theme: Optional[str] = typer.Option(None, "--theme", help="Dashboard theme (remembered)."),
+         view: Optional[str] = typer.Option(None, "--view", help="Dashboard: open on this pane "
+                                            "(nodes, fn, queues, qos, fusion, events, all)."),
+         save_dir: Optional[str] = typer.Option(None, "--save-dir",
+                                                help="Dashboard: where ctrl+s saves (default "
+                                                     "$XDG_DATA_HOME/faastui/screenshots).")):
     """k9s for FaaS: a dashboard and CLI for serverless functions."""
     state.reset(context_name, namespace, gateway)
     if ctx.invoked_subcommand is None:
@@ -72,7 +77,7 @@ def root(ctx: typer.Context,
         except ImportError:
             has_tui = False
         if has_tui and sys.stdin.isatty() and sys.stdout.isatty():
-            raise typer.Exit(_dashboard(readonly=readonly, theme=theme))
+            raise typer.Exit(_dashboard(readonly=readonly, theme=theme, view=view, save_dir=save_dir))
         print(ctx.get_help())
         raise typer.Exit(0)
 
@@ -80,14 +85,20 @@ def root(ctx: typer.Context,
 @app.command("ui")
 def ui(readonly: bool = typer.Option(False, "--readonly", help="Hide every action that changes state."),
        theme: Optional[str] = typer.Option(None, "--theme", help="Theme name (remembered in the config)."),
-       interval: float = typer.Option(1.0, "--interval", min=0.25, help="Seconds between refreshes.")):
+       interval: Optional[float] = typer.Option(None, "--interval", min=0.25,
+                                                help="Seconds between refreshes (default: the "
+                                                     "config's refresh_s, else 1)."),
+       view: Optional[str] = typer.Option(None, "--view", help="Open on this pane (nodes, fn, "
+                                          "queues, qos, fusion, events, all)."),
+       save_dir: Optional[str] = typer.Option(None, "--save-dir", help="Where ctrl+s saves.")):
     """Open the dashboard on the current context (same as bare `faastui`)."""
     import sys
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise usage_error("the dashboard needs a terminal (stdin and stdout are not both one)",
                           hint="`faastui watch` shows the same panes without a full screen")
-    raise typer.Exit(_dashboard(readonly=readonly, theme=theme, interval=interval))
+    raise typer.Exit(_dashboard(readonly=readonly, theme=theme, interval=interval, view=view,
+                                save_dir=save_dir))
 
 
 def _dashboard(**options) -> int:

@@ -29,9 +29,9 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
-from textual.widgets import Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static, Tree
 
-from backends.base import Backend
+from backends.base import Backend, Capability
 from backends.errors import BackendError
 from backends.model import Snapshot
 
@@ -71,6 +71,10 @@ class Dashboard(App[int]):
         Binding("s", "scale", "Scale", id="scale"),
         Binding("D", "deploy", "Deploy", id="deploy"),
         Binding("x", "remove", "Remove", id="remove"),
+        Binding("b", "bench", "Bench", id="bench", show=False),
+        Binding("enter", "describe", "Open", id="describe", show=False),
+        Binding("y", "yaml", "YAML", id="yaml", show=False),
+        Binding("l", "logs", "Logs", id="logs", show=False),
         Binding("space", "mark", "Mark", id="mark", show=False),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("colon", "command_bar", "Cmd", id="command"),
@@ -135,6 +139,12 @@ class Dashboard(App[int]):
         self.panes["placements"].table.focus()
         self.set_interval(1.0, self._tick_badges)
         self.fetch_snapshot()
+        view = self.options.view
+        if view and view != "all":
+            from .command_bar import VIEWS
+
+            if VIEWS.get(view):
+                self.call_after_refresh(self.show_view, VIEWS[view])
         if self.options.background is not None:
             self.run_background()
 
@@ -261,6 +271,36 @@ class Dashboard(App[int]):
     def action_remove(self) -> None:
         launchers.launch(self, "remove")
 
+    def action_bench(self) -> None:
+        launchers.launch(self, "bench")
+
+    # ---- the views: Enter on a row, y, l -----------------------------------------------
+    def action_describe(self) -> None:
+        launchers.open_row(self, "describe")
+
+    def action_yaml(self) -> None:
+        launchers.open_row(self, "yaml")
+
+    def action_logs(self) -> None:
+        launchers.open_logs(self)
+
+    def logs_unavailable_reason(self) -> str | None:
+        if Capability.LOGS not in self.backend_class.capabilities:
+            return f"the {self.backend_class.name} backend cannot show logs"
+        return None
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if self.screen is self.screen_stack[0]:
+            launchers.open_row(self, "describe")
+
+    @on(Tree.NodeSelected)
+    def _tree_node_selected(self, event) -> None:
+        event.stop()
+        if self.screen is self.screen_stack[0]:
+            launchers.open_row(self, "describe")
+
     def do_action(self, action: str) -> None:
         """Run a dashboard action by name (palette, command bar), saying why if it cannot."""
         reason = self.unavailable_reason(action) if action in MUTATING else None
@@ -342,7 +382,8 @@ class Dashboard(App[int]):
 
     # ---- focus tracking, shutdown ----------------------------------------------------
     def on_descendant_focus(self, event) -> None:
-        self.selection.focus_changed()
+        if self.screen_stack:  # not while the app is shutting down (no screen to ask)
+            self.selection.focus_changed()
 
     async def on_unmount(self) -> None:
         await self.poller.drop_backend()
@@ -350,20 +391,26 @@ class Dashboard(App[int]):
 
 def run(context: str | None = None, *, readonly: bool = False, theme: str | None = None,
         background: Callable[[Backend], Awaitable[Any]] | None = None,
-        make_backend: Callable[[], Backend] | None = None, interval: float = 1.0,
-        label: str | None = None) -> int:
-    """Open the dashboard on ``context`` (default: the current one). Returns the exit code."""
+        make_backend: Callable[[], Backend] | None = None, interval: float | None = None,
+        label: str | None = None, view: str | None = None, save_dir: str | None = None,
+        remember_theme: bool = True) -> int:
+    """Open the dashboard on ``context`` (default: the current one). Returns the exit code.
+
+    The config's ``readonly``, ``refresh_s``, ``default_view`` and ``keymap`` apply where
+    the arguments leave them (``--readonly`` only ever adds read-only). ``remember_theme``
+    False (``faastui demo``) keeps a ``:theme`` switch out of the user's config.
+    """
     import sys
 
     from ..config import load_config, resolve_context
+    from .options import from_config
 
     try:
         cfg = load_config()
         ctx = resolve_context(context, cfg)
-        factory = make_backend or ctx.build_backend
-        app = Dashboard(factory, DashboardOptions(
-            context_name=label or ctx.name, readonly=readonly, theme=theme or cfg.theme,
-            keys=cfg.keys, background=background, interval=interval))
+        app = Dashboard(make_backend or ctx.build_backend, from_config(
+            cfg, label or ctx.name, readonly=readonly, theme=theme, interval=interval, view=view,
+            save_dir=save_dir, remember_theme=remember_theme, background=background))
     except BackendError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:

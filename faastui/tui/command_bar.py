@@ -1,8 +1,9 @@
 """The prompt line: ``/`` filters the focused table, ``:`` runs a command (k9s style).
 
 ``:nodes`` ``:fn`` ``:queues`` ``:qos`` ``:fusion`` ``:events`` focus and maximise a pane,
-``:all`` restores the grid, ``:ctx NAME`` and ``:theme NAME`` switch, an action verb
-opens its dialog, ``:q`` quits. A filter is a regex (``!`` negates) over a row's cells;
+``:all`` restores the grid, ``:ctx NAME`` and ``:theme NAME`` switch (``:ctx`` alone
+opens the context picker), ``:logs [FN]`` opens a log, an action verb opens its dialog,
+``:q`` quits. A filter is a regex (``!`` negates) over a row's cells;
 a bad one is a notice, not an error.
 """
 
@@ -107,7 +108,9 @@ class CommandBar:
             self.show_view(VIEWS[verb])
         elif verb in ("ctx", "context"):
             if not args:
-                app.notify(f"context: {app.context_name}")
+                from .launchers import pick_context
+
+                pick_context(app)
             else:
                 app.switch_context(args[0])
         elif verb == "theme":
@@ -115,6 +118,10 @@ class CommandBar:
                 app.switch_theme(args[0])
             else:
                 app.notify(f"theme: {app.theme}")
+        elif verb in ("logs", "log"):
+            from .launchers import open_logs
+
+            open_logs(app, args[0] if args else None)
         elif verb in ACTIONS or verb in ("rm", "async"):
             app.do_action({"rm": "remove", "async": "invoke_async"}.get(verb, verb))
         else:

@@ -17,10 +17,11 @@ from ._textual_compat import map_bindings
 __all__ = ["ACTIONS", "MUTATING", "unavailable_reason", "grey_unavailable", "allowed"]
 
 ACTIONS = ("invoke", "invoke_async", "prewarm", "dispatch", "fuse", "unfuse", "optimize", "scale",
-           "deploy", "remove")
+           "deploy", "remove", "bench")
 MUTATING = frozenset(ACTIONS)
-#: the dashboard's own keys that, like the actions, go to a dialog while one is open
-_SCREEN_KEYS = ("mark", "filter", "command_bar", "refresh", "help", "restore")
+#: the dashboard's own keys that, like the actions, go to a dialog or view while one is open
+_SCREEN_KEYS = ("mark", "filter", "command_bar", "refresh", "help", "restore", "describe", "yaml",
+                "logs")
 
 
 def unavailable_reason(action: str, backend_class, readonly: bool) -> str | None:
@@ -53,4 +54,6 @@ def allowed(app, action: str) -> bool | None:
             return False  # hidden: --readonly shows no state-changing action at all
         if app.unavailable_reason(action):
             return None  # greyed, with the reason in the tooltip and in `?`
+    if action == "logs" and app.logs_unavailable_reason():
+        return None
     return True

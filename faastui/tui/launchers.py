@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from backends.base import Capability
+from backends.errors import BackendError
 
 from .gating import MUTATING
 
-__all__ = ["launch", "open_help", "help_rows", "LAUNCHERS"]
+__all__ = ["launch", "open_help", "help_rows", "open_row", "open_logs", "pick_context", "LAUNCHERS"]
 
 
 def _dialogs():
@@ -31,26 +32,31 @@ def _common(app) -> tuple:
             app.selection.node_names())
 
 
-def _invoke(app):
+def _function(app) -> str | None:
+    """The function under the cursor, else one that answers (never the workflow's
+    long-running collector: ``Selection.default_function``)."""
     sel = app.selection
-    return _dialogs().InvokeDialog(*_common(app), function=sel.function(), node=sel.node())
+    return sel.function() or sel.default_function()
+
+
+def _invoke(app):
+    return _dialogs().InvokeDialog(*_common(app), function=_function(app), node=app.selection.node())
 
 
 def _invoke_async(app):
-    return _dialogs().InvokeDialog(*_common(app), asynchronous=True,
-                                   function=app.selection.function())
+    return _dialogs().InvokeDialog(*_common(app), asynchronous=True, function=_function(app))
 
 
 def _prewarm(app):
     sel = app.selection
     return _dialogs().PrewarmDialog(
-        *_common(app), function=sel.function(), node=sel.node(),
+        *_common(app), function=_function(app), node=sel.node(),
         any_node=Capability.NODE_TARGET not in app.backend_class.capabilities)
 
 
 def _dispatch(app):
     sel = app.selection
-    fn = sel.function() or "hello"
+    fn = _function(app) or "hello"
     nodes = sel.node_names()
     steps = f"{nodes[0]}:{fn}" if nodes and fn in sel.function_names() else ""
     return _dialogs().DispatchDialog(*_common(app), function=fn, steps=steps)
@@ -79,7 +85,7 @@ def _optimize(app):
 
 
 def _scale(app):
-    fn = app.selection.function()
+    fn = _function(app)
     current = next((f.replicas for f in app.snapshot.functions if f.name == fn), 0) \
         if app.snapshot else 0
     return _dialogs().ScaleDialog(*_common(app), function=fn, replicas=str(current + 1))
@@ -93,16 +99,71 @@ def _remove(app):
     return _dialogs().ConfirmRemove(*_common(app), function=app.selection.function())
 
 
+def _bench(app, function: str | None = None):
+    return _dialogs().BenchDialog(*_common(app), function=function or _function(app))
+
+
 #: verb -> the function building its dialog
 LAUNCHERS: dict[str, Callable] = {
     "invoke": _invoke, "invoke_async": _invoke_async, "prewarm": _prewarm, "dispatch": _dispatch,
     "fuse": _fuse, "unfuse": _unfuse, "optimize": _optimize, "scale": _scale, "deploy": _deploy,
-    "remove": _remove}
+    "remove": _remove, "bench": _bench}
 
 
-def launch(app, verb: str) -> None:
+def launch(app, verb: str, **preset) -> None:
     """Open ``verb``'s dialog; poll as soon as it closes."""
-    app.push_screen(LAUNCHERS[verb](app), callback=lambda _outcome: app.fetch_snapshot())
+    reason = app.unavailable_reason(verb)
+    if reason and preset:  # from a view's key: the app's own gating did not look at it
+        app.notify(f"{verb}: {reason}", severity="warning")
+        return
+    app.push_screen(LAUNCHERS[verb](app, **preset), callback=lambda _outcome: app.fetch_snapshot())
+
+
+# ---- the views: a row's describe/YAML/JSON, a function's log, the context picker ----------
+def _views():
+    from . import views  # deferred: the views are not part of the first frame
+
+    return views
+
+
+def open_row(app, mode: str = "describe") -> None:
+    """Enter (or ``y``) on a row: its view, in ``mode`` (describe, yaml, json)."""
+    row = app.selection.row()
+    if row is None or row.obj is None:
+        app.notify("nothing to open here: put the cursor on a row", severity="warning")
+        return
+    views = _views()
+    desc = views.detail.describe_row(row, app.snapshot)
+    app.push_screen(views.DetailScreen(row, desc, app.backend or app.make_backend(), mode))
+
+
+def open_logs(app, function: str | None = None) -> None:
+    """``l``: the log of ``function`` (default: the one under the cursor)."""
+    fn = function or app.selection.function()
+    if fn is None:
+        app.notify("logs: put the cursor on a function", severity="warning")
+        return
+    reason = app.logs_unavailable_reason()
+    if reason:
+        app.notify(f"logs: {reason}", severity="warning")
+        return
+    app.push_screen(_views().LogScreen(fn, app.backend or app.make_backend()))
+
+
+def pick_context(app) -> None:
+    """``:ctx`` alone: the context picker; the chosen context replaces the current one."""
+    from ..config import load_config  # deferred: the config pulls in PyYAML
+
+    try:
+        contexts = [(c.name, c.backend, c.url or c.state_dir or "") for c in load_config().all()]
+    except BackendError as exc:
+        app.notify(str(exc), severity="error")
+        return
+
+    def chosen(name: str | None) -> None:
+        if name and name != app.context_name:
+            app.switch_context(name)
+    app.push_screen(_dialogs().ContextPicker(contexts, app.context_name), callback=chosen)
 
 
 def help_rows(app) -> list[tuple[str, str, str]]:
@@ -116,6 +177,10 @@ def help_rows(app) -> list[tuple[str, str, str]]:
         rows.append((key, f"{binding.description or binding.action}  ({binding.id})",
                      reason or "ok"))
     rows.append(("ctrl+p", "command palette (actions, views, themes)", "ok"))
+    for pane in app.panes.values():
+        text = pane.sort_help() if hasattr(pane, "sort_help") else ""
+        if text:
+            rows.append(("shift+letter", f"sort {pane.title}: {text} (again: reverse)", "ok"))
     return rows
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from backends.base import Backend
 
-__all__ = ["DashboardOptions", "MIN_INTERVAL"]
+__all__ = ["DashboardOptions", "MIN_INTERVAL", "from_config"]
 
 MIN_INTERVAL = 0.25  # at most 4 refreshes a second (PERF_FACTS.md: a repaint is ~60 ms of CPU)
 
@@ -33,12 +33,15 @@ class DashboardOptions:
         clock: the time source of data-age badges and events (tests freeze it).
         poll_timeout: seconds a snapshot may take before the poll counts as failed.
         remember_theme: write a theme switch back to the config.
-        save_dir: where ctrl+s saves (default: ``$FAASTUI_SAVE_DIR``, else the cwd).
+        save_dir: where ctrl+s saves (``--save-dir``; default: ``$FAASTUI_SAVE_DIR``, else
+            ``$XDG_DATA_HOME/faastui/screenshots``).
         engine_events: also fetch the backend's events and latest calls for Events.
         background: a coroutine run on its own backend while the dashboard is open
             (``faastui demo``'s load).
         make_context_backend: context name -> (name, backend factory), for ``:ctx``
             (default: the config's contexts).
+        view: the pane shown alone at start (a ``:`` view: nodes, fn, queues, qos,
+            fusion, events; ``all`` or None: the grid) — ``--view``, ``default_view``.
     """
 
     context_name: str = "local"
@@ -53,6 +56,7 @@ class DashboardOptions:
     engine_events: bool = True
     background: Callable[[Backend], Awaitable[Any]] | None = None
     make_context_backend: Callable[[str], tuple[str, Callable[[], Backend]]] | None = None
+    view: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keys", dict(self.keys or {}))  # a config without keys: None
@@ -60,3 +64,26 @@ class DashboardOptions:
     @property
     def poll_interval(self) -> float:
         return max(MIN_INTERVAL, self.interval)
+
+
+def from_config(cfg, context_name: str, *, readonly: bool = False, theme: str | None = None,
+                interval: float | None = None, view: str | None = None,
+                save_dir: str | Path | None = None, **more: Any) -> DashboardOptions:
+    """The options of a dashboard opened from the command line on config ``cfg`` (a
+    ``faastui.config.Config``): the arguments first, then the config's ``readonly``
+    (``--readonly`` only ever adds it), ``refresh_s``, ``default_view``, ``theme``, and its
+    ``keymap`` with ``keys`` on top. Raises: InvalidRequest for an unknown view or key map."""
+    from backends.errors import InvalidRequest
+
+    from .command_bar import VIEWS
+    from .keymaps import load_keymap
+
+    view = view or cfg.default_view
+    if view is not None and view != "all" and not VIEWS.get(view):
+        raise InvalidRequest(f"unknown view {view!r}", hint="one of all, " + ", ".join(
+            sorted(k for k, v in VIEWS.items() if v)))
+    return DashboardOptions(
+        context_name=context_name, readonly=readonly or bool(cfg.readonly),
+        theme=theme or cfg.theme, keys={**load_keymap(cfg.keymap), **cfg.keys},
+        interval=interval if interval is not None else (cfg.refresh_s or 1.0), view=view,
+        save_dir=save_dir, **more)

@@ -3,7 +3,9 @@
 ``sync(rows)`` takes the rows the table should show (key -> cells, in order)
 and applies only the difference: ``update_cell(..., update_width=False)`` for
 changed cells, ``add_row`` for new keys, ``remove_row`` for vanished ones, and
-a re-order only when rows were added. Column widths are set by the pane
+a re-order only when rows were added (or, under a sort, when values moved rows). A sort
+(``sort_by``: a value per row, the header marked ``↑``/``↓``) is off by default, so the
+common tick pays nothing for it. Column widths are set by the pane
 (values that shrink never trigger a width pass; see PERF_FACTS.md). A
 regex filter (``!`` negates) hides rows by key text without losing them.
 
@@ -20,6 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.text import Text
+from textual.widgets.data_table import ColumnKey
 
 from ._textual_compat import FastDataTable, cell_store, cells_changed, row_keys_in_order, set_row_order
 
@@ -73,6 +76,10 @@ class KeyedTable(FastDataTable):
         self.rows_added = 0
         self.target: dict[str, tuple] = {}  # the rows that pass the filter, in order
         self.filling = False  # rows of ``target`` still to be added after the next frame
+        self.sort_column: str | None = None  # sorted by this column (None: as the data comes)
+        self.sort_reverse = False
+        self._sort_value = None  # (key, cells) -> a comparable value
+        self._sort_mark: tuple[str, str] | None = None
 
     def on_mount(self) -> None:
         for key, label, width in self.column_spec:
@@ -98,8 +105,49 @@ class KeyedTable(FastDataTable):
         self.rows_all = rows
         self._apply(rows, changed)
 
+    # ---- sorting --------------------------------------------------------------------
+    def sort_by(self, column: str | None, value=None, reverse: bool = False,
+                mark: tuple[str, str] | None = None) -> None:
+        """Keep the rows sorted by ``value(key, cells)`` (None: in the data's own order), the
+        ``column`` header marked ``↑`` (ascending) or ``↓``; the cursor stays on its row.
+        ``mark`` (column, tag): a sort by something that is no column marks that column's
+        header with ``tag`` and the arrow instead."""
+        self.sort_column = column
+        self._sort_value = value if column is not None else None
+        self.sort_reverse = reverse
+        self._sort_mark = mark if column is not None else None
+        self.mark_sorted_column()
+        self._apply(self.rows_all)
+
+    def mark_sorted_column(self) -> None:
+        """Put the sort indicator on the sorted column's header (and on no other)."""
+        marked, tag = self._sort_mark or (self.sort_column, "")
+        arrow = "↓" if self.sort_reverse else "↑"
+        for key, label, _width in self.column_spec:
+            column = self.columns.get(ColumnKey(key))
+            if column is None:
+                continue
+            want = f"{label} {tag}{arrow}" if tag and key == marked else \
+                label + arrow if key == marked else label
+            if column.label.plain != want:
+                column.label = Text(want)
+                cells_changed(self)
+
+    def _sorted(self, rows: dict[str, tuple]) -> dict[str, tuple]:
+        """``rows`` in sort order; rows without a value (None) last either way."""
+        value = self._sort_value
+        valued, blank = [], []
+        for item in rows.items():
+            v = value(*item)
+            (blank if v is None else valued).append((v, item))
+        valued.sort(key=lambda pair: pair[0], reverse=self.sort_reverse)
+        return dict([item for _, item in valued] + [item for _, item in blank])
+
     def _apply(self, rows: dict[str, tuple], changed: Iterable[str] | None = None) -> None:
-        target = self.target = self._visible(rows)
+        target = self._visible(rows)
+        if self._sort_value is not None:
+            target = self._sorted(target)
+        self.target = target
         shown = self.shown
         for key in [k for k in shown if k not in target]:
             self.remove_row(key)
@@ -134,6 +182,8 @@ class KeyedTable(FastDataTable):
             staged = not shown and len(target) > FIRST_ROWS
             if self._add_missing(FIRST_ROWS if staged else None):
                 self._fill_later()
+        elif self._sort_value is not None:
+            self._order(list(target))  # values moved: so may the rows
 
     def _add_missing(self, budget: int | None = None) -> bool:
         """Add the rows of ``target`` the table lacks (at most ``budget``), then put the
@@ -167,9 +217,15 @@ class KeyedTable(FastDataTable):
         self._add_missing()
 
     def _order(self, keys: list[str]) -> None:
-        """Put rows in ``keys`` order (after additions) without touching cell data."""
+        """Put rows in ``keys`` order (after additions) without touching cell data; under a
+        sort the cursor follows its row."""
         if self.ordered_keys() != keys:
+            cursor = self.cursor_key() if self._sort_value is not None else None
             set_row_order(self, keys)
+            if cursor is not None and cursor in self.shown:
+                index = self.ordered_keys().index(cursor)
+                if index != self.cursor_row:
+                    self.move_cursor(row=index, scroll=False)
 
     def set_columns(self, columns: list[tuple[str, str, int | None]]) -> None:
         """Add or remove columns (the placement grid gains and loses nodes)."""
@@ -184,6 +240,7 @@ class KeyedTable(FastDataTable):
             self.column_spec = list(columns)
             for key, label, width in self.column_spec:
                 self.add_column(label, key=key, width=width)
+            self.mark_sorted_column()
             return
         existing = set(have)
         self.column_spec = list(columns)
@@ -193,6 +250,7 @@ class KeyedTable(FastDataTable):
         # rows already shown got "" for the new columns; remember that
         n = len(columns)
         self.shown = {k: tuple(v) + ("",) * (n - len(v)) for k, v in self.shown.items()}
+        self.mark_sorted_column()
 
     def ordered_keys(self) -> list[str]:
         """Row keys in display order."""

@@ -1,5 +1,6 @@
-"""Themes: ``themes/*.toml`` become Textual themes; the dashboard picks, switches and
-remembers one.
+"""Themes: ``themes/*.toml`` (shipped) and ``$XDG_CONFIG_HOME/faastui/themes/*.toml`` (the
+user's own, which win over a shipped theme of the same name) become Textual themes; the
+dashboard picks, switches and remembers one.
 
 TOML, read with the stdlib's ``tomllib`` (a few ms), not YAML: importing yaml
 alone cost ~45 ms of the time to first frame.
@@ -30,8 +31,9 @@ _FIELDS = ("name", "primary", "secondary", "warning", "error", "success", "accen
            "variables")
 
 
-def load_themes(folder: Path | None = None) -> list[Theme]:
-    """Every valid theme file in ``folder`` (default: the shipped themes/), sorted by name."""
+def load_themes(folder: Path | None = None, errors: list[str] | None = None) -> list[Theme]:
+    """Every valid theme file in ``folder`` (default: the shipped themes/), sorted by name;
+    a file that is not one is left out and named in ``errors``."""
     import tomllib  # deferred: only the dashboard reads themes
 
     folder = folder or locations.themes_dir()
@@ -43,7 +45,9 @@ def load_themes(folder: Path | None = None) -> list[Theme]:
             kwargs.setdefault("name", path.stem)
             kwargs["variables"] = {str(k): str(v) for k, v in (kwargs.get("variables") or {}).items()}
             themes.append(Theme(**kwargs))
-        except Exception:  # a broken user theme must not stop the dashboard  # noqa: BLE001
+        except Exception as exc:  # a broken user theme must not stop the dashboard  # noqa: BLE001
+            if errors is not None:
+                errors.append(f"{path.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
             continue
     return themes
 
@@ -67,6 +71,7 @@ class ThemeKeeper:
         self.remember = remember
         self.ready = False  # a theme change before mount is the start-up choice, not a switch
         self.unknown: tuple[str, str] | None = None  # (asked, used instead)
+        self.broken: list[str] = []  # user theme files that are not themes
 
     def select(self) -> None:
         """Register the theme files and pick the theme, before the first CSS pass.
@@ -77,6 +82,9 @@ class ThemeKeeper:
         """
         app = self.app
         for theme in load_themes():
+            app.register_theme(theme)
+        # the user's own themes ($XDG_CONFIG_HOME/faastui/themes), a name of theirs over ours
+        for theme in load_themes(locations.user_themes_dir(), self.broken):
             app.register_theme(theme)
         name = resolve_theme(self.requested or DEFAULT_THEME, app.available_themes) \
             or DEFAULT_THEME
@@ -90,6 +98,9 @@ class ThemeKeeper:
         if self.unknown:
             asked, name = self.unknown
             self.app.notify(f"unknown theme {asked!r}; using {name}", severity="warning")
+        if self.broken:
+            self.app.notify(f"themes left out of {locations.user_themes_dir()}: "
+                            + "; ".join(self.broken), severity="warning")
         self.app.theme_changed_signal.subscribe(self.app, self._changed)
         self.set_palette()
         self.ready = True

@@ -4,7 +4,8 @@ Each action dialog (``base.ActionDialog``) is a small form that becomes a
 ``faastui.actions`` spec; it shows the spec's `faastui ...` command line while the form
 changes and runs the spec on the backend on Run. One module per dialog: ``invoke``
 (``i`` and ``I``), ``prewarm``, ``dispatch``, ``fuse``, ``unfuse``, ``optimize`` (``F``),
-``scale``, ``deploy``, ``remove`` (``x``, a confirmation) and ``help`` (``?``).
+``scale``, ``deploy``, ``remove`` (``x``, a confirmation), ``bench`` (``b``), ``help``
+(``?``) and ``context_picker`` (``:ctx`` alone).
 Importing this package pulls in TextArea, Select and friends (~40 ms), so the app
 imports it when the first dialog opens.
 """
@@ -12,6 +13,8 @@ imports it when the first dialog opens.
 from __future__ import annotations
 
 from .base import ALL, ANY, ActionDialog, Outcome, parse_payload
+from .bench import BenchDialog
+from .context_picker import ContextPicker
 from .deploy import DeployDialog
 from .dispatch import DispatchDialog
 from .fuse import FuseDialog
@@ -25,4 +28,4 @@ from .unfuse import UnfuseDialog
 
 __all__ = ["ActionDialog", "InvokeDialog", "PrewarmDialog", "DispatchDialog", "FuseDialog",
            "UnfuseDialog", "OptimizeDialog", "ScaleDialog", "DeployDialog", "ConfirmRemove",
-           "HelpScreen", "Outcome", "parse_payload", "ANY", "ALL"]
+           "HelpScreen", "BenchDialog", "ContextPicker", "Outcome", "parse_payload", "ANY", "ALL"]

@@ -39,10 +39,12 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("availability")
         for key, desc, avail in self.rows:
             table.add_row(key, desc, Text(avail, style="dim" if avail != "ok" else ""))
-        tail = Text("\n:nodes :fn :queues :qos :fusion :events (focus a pane)  :all  :ctx NAME  "
-                    ":theme NAME  :q\nFilter: /regex, /!regex negates, empty clears. "
-                    "space marks functions for f; [ and ] page the Placement node columns. "
-                    "Keys remap in config.yaml under keys: {binding_id: key}.", style="dim")
+        tail = Text("\n:nodes :fn :queues :qos :fusion :events (focus a pane)  :all  :ctx [NAME]  "
+                    ":theme NAME  :logs [FN]  :q\nEnter opens a row (describe; y YAML, j JSON, "
+                    "c copy, l logs, b bench, escape back). Filter: /regex, /!regex negates, "
+                    "empty clears. A click on a header sorts too. space marks functions for f; "
+                    "[ and ] page the Placement node columns. Keys remap in config.yaml: "
+                    "keymap: k9s, and keys: {binding_id: key}.", style="dim")
         with VerticalScroll():
             yield Static(table)
             yield Static(tail)

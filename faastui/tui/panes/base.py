@@ -10,8 +10,10 @@ the cells that differ.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from textual.binding import Binding
 from textual.containers import Vertical
 
 from backends.model import Snapshot
@@ -19,7 +21,7 @@ from backends.model import Snapshot
 from ..cells import Palette, age_text
 from ..table import KeyedTable
 
-__all__ = ["Pane", "TablePane", "HISTORY"]
+__all__ = ["Pane", "TablePane", "HISTORY", "sort_bindings"]
 
 HISTORY = 24  # points kept per sparkline
 
@@ -66,8 +68,22 @@ class Pane(Vertical):
         """Rebuild cell styles (the theme changed)."""
 
 
+def sort_bindings(sorts: dict[str, tuple[str, Callable[[Any], Any], bool]]) -> list[Binding]:
+    """A pane's sort keys (k9s style: shift + a letter), one per sortable column."""
+    return [Binding(letter, f"sort('{column}')", f"Sort by {column}", show=False,
+                    id=f"sort_{column}") for column, (letter, _, _) in sorts.items()]
+
+
 class TablePane(Pane):
+    """A pane that is one ``KeyedTable`` of model objects.
+
+    ``sorts`` names the sortable columns: column key -> (shift letter, the value of a
+    model to sort by, whether the first press sorts descending). A letter (the pane's
+    ``BINDINGS``, from ``sort_bindings``) or a click on the header sorts; again reverses.
+    """
+
     columns: list[tuple[str, str, int | None]] = []
+    sorts: dict[str, tuple[str, Callable[[Any], Any], bool]] = {}
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -156,6 +172,44 @@ class TablePane(Pane):
                 changed.add(key)
         self.table.sync(rows, changed)
         return True
+
+    # ---- sorting (k9s: shift + letter, or a click on the header; again reverses) -------
+    def sort_value(self, column: str):
+        """``(key, cells) -> value`` to sort ``column`` by, and whether it starts descending;
+        None for a column that does not sort."""
+        entry = self.sorts.get(column)
+        if entry is None:
+            return None
+        getter, descending = entry[1], entry[2]
+        models = self  # read at sort time: the models of the tick being shown
+
+        def value(key, cells):
+            obj = models.models.get(key)
+            return None if obj is None else getter(obj)
+        return value, descending
+
+    def action_sort(self, column: str) -> None:
+        spec = self.sort_value(column)
+        if spec is None:
+            return
+        value, descending = spec
+        table = self.table
+        reverse = (not table.sort_reverse) if table.sort_column == column else descending
+        table.sort_by(column, value, reverse, self.sort_mark(column))
+
+    def sort_mark(self, column: str) -> tuple[str, str] | None:
+        """For a sort by no column of its own: (the column to mark, a tag)."""
+        return None
+
+    def on_data_table_header_selected(self, event) -> None:
+        event.stop()
+        self.action_sort(event.column_key.value)
+
+    def sort_help(self) -> str:
+        """``N name, R ready, ...``: this pane's sort keys, for ``?``."""
+        labels = {key: label for key, label, _ in self.columns}
+        return ", ".join(f"{letter} {labels.get(col, col).lower()}"
+                         for col, (letter, _, _) in self.sorts.items())
 
     def always_changing(self):
         """The keys ``always_changes`` is true for (override when a pane knows them)."""

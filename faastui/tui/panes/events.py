@@ -11,7 +11,7 @@ from rich.text import Text
 from backends.model import Snapshot
 
 from .._textual_compat import mark_dimensions_stale
-from .base import TablePane
+from .base import TablePane, sort_bindings
 
 __all__ = ["EventsPane"]
 
@@ -37,6 +37,8 @@ class EventsPane(TablePane):
 
     part, title = "events", "Events"
     columns = [("time", "TIME", 13), ("kind", "KIND", 10), ("what", "WHAT", 52)]
+    sorts = {"time": ("A", None, True), "kind": ("K", None, False), "what": ("W", None, False)}
+    BINDINGS = sort_bindings(sorts)
     LIMIT = 200
 
     def __init__(self, **kwargs):
@@ -45,17 +47,36 @@ class EventsPane(TablePane):
         # calls get their own bound, so a busy cluster's calls never push the actions out
         self.calls: deque[tuple[str, float, str, Text]] = deque(maxlen=self.LIMIT // 2)
         self.seq = 0
+        self.details: dict[str, dict] = {}  # row key -> the event's fields (Enter shows them)
         self.last_engine_t = 0.0
         self.last_call: tuple[float, str] = (0.0, "")  # (ended_at, call_id) of the newest shown
 
     def apply(self, snap: Snapshot) -> None:  # events come from add(), not the snapshot
         pass
 
-    def add(self, t: float, kind: str, what: str | Text, style: str = "") -> None:
+    def sort_value(self, column: str):
+        """Events sort by their own fields (time, kind, text), not by a model."""
+        if column not in self.sorts:
+            return None
+        details = self.details
+        if column == "time":
+            return (lambda key, cells: (details.get(key, {}).get("t") or 0.0, key)), True
+        index = 1 if column == "kind" else 2
+        return (lambda key, cells: (cells[index].plain if isinstance(cells[index], Text)
+                                    else str(cells[index]))), False
+
+    def add(self, t: float, kind: str, what: str | Text, style: str = "",
+            fields: dict | None = None) -> None:
+        """Add a row; ``fields`` are what Enter on it shows (default: time, kind, what)."""
         self.seq += 1
+        key = f"e{self.seq:08d}"
         text = what if isinstance(what, Text) else Text(what, style=style)
-        (self.calls if kind == "call" else self.events).appendleft(
-            (f"e{self.seq:08d}", t, kind, text))
+        bound = self.calls if kind == "call" else self.events
+        if len(bound) == bound.maxlen:
+            self.details.pop(bound[-1][0], None)
+        bound.appendleft((key, t, kind, text))
+        self.details[key] = fields if fields is not None else {"t": t, "kind": kind,
+                                                               "what": text.plain}
 
     def add_engine(self, events: list[dict]) -> None:
         for e in events:
@@ -64,7 +85,7 @@ class EventsPane(TablePane):
                 continue
             self.last_engine_t = t
             kind = str(e.get("kind", "?"))
-            self.add(t, kind, _event_text(e), self.palette.bad if kind == "error" else "")
+            self.add(t, kind, _event_text(e), self.palette.bad if kind == "error" else "", dict(e))
 
     def on_resize(self) -> None:
         """The WHAT column takes the pane's spare width (its text is the longest)."""
@@ -87,7 +108,10 @@ class EventsPane(TablePane):
             what = f"{c.function}{where}{state}  {c.duration_ms:.1f} ms  {c.status}"
             if c.error:
                 what += f": {c.error}"
-            self.add(c.ended_at or c.started_at, "call", what, "" if c.status == "ok" else p.bad)
+            fields = {"t": c.ended_at or c.started_at, "kind": "call",
+                      **{k: v for k, v in c.to_dict().items() if k != "result"}}
+            self.add(c.ended_at or c.started_at, "call", what, "" if c.status == "ok" else p.bad,
+                     fields)
         if fresh:
             self.last_call = max(self.last_call, max((c.ended_at, c.call_id) for c in fresh))
 

@@ -22,6 +22,7 @@ class FusionPane(Pane):
         super().__init__(**kwargs)
         self.group_tree: Tree = Tree("fusion groups", id="fusion-tree")
         self.group_tree.show_root = False
+        self.group_tree.auto_expand = False  # Enter opens the group or member (app.open_row)
         self.groups: list = []
 
     def compose(self):

@@ -31,7 +31,11 @@ class PlacementPane(TablePane):
     BINDINGS = [Binding("left_square_bracket", "page_nodes(-1)", "Prev nodes", id="nodes_prev",
                         show=False),
                 Binding("right_square_bracket", "page_nodes(1)", "Next nodes", id="nodes_next",
-                        show=False)]
+                        show=False),
+                Binding("N", "sort('function')", "Sort by function", show=False, id="sort_function"),
+                Binding("W", "sort('total')", "Sort by containers", show=False, id="sort_total")]
+    #: a click on a node's header sorts by that node's containers (``n:<node>``)
+    sorts = {"function": ("N", None, False), "total": ("W", None, True)}
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -42,6 +46,7 @@ class PlacementPane(TablePane):
         self.node_offset = 0
         self.marked: set[str] = set()
         self._snap: Snapshot | None = None
+        self.totals: dict[str, int] = {}  # fn -> containers on every node (only under that sort)
 
     def count_text(self) -> str:
         base = super().count_text()
@@ -107,7 +112,34 @@ class PlacementPane(TablePane):
                 rows[key] = (self._name_cell(key),) + tuple(placement_cell(c.get(n), palette)
                                                             for n in window)
         self.counts = counts
+        if self.table.sort_column == "total":
+            totals: dict[str, int] = {}
+            for pl in snap.placements:
+                if pl.count and pl.state != "cold":
+                    totals[pl.function] = totals.get(pl.function, 0) + pl.count
+            self.totals = totals
         self.table.sync(rows, changed)
+
+    def sort_value(self, column: str):
+        if column == "function":
+            return (lambda key, cells: key), False
+        if column == "total":
+            if self._snap is not None and not self.totals:
+                self.totals = {}
+                for pl in self._snap.placements:
+                    if pl.count and pl.state != "cold":
+                        self.totals[pl.function] = self.totals.get(pl.function, 0) + pl.count
+            return (lambda key, cells: self.totals.get(key, 0)), True
+        if column.startswith("n:"):
+            node = column[2:]
+            return (lambda key, cells: sum(self.counts.get(key, {}).get(node, {}).values())), True
+        return None
+
+    def sort_mark(self, column: str):
+        return ("function", "Σ") if column == "total" else None
+
+    def sort_help(self) -> str:
+        return "N function, W containers on all nodes, a click on a node's header: its containers"
 
     def node_at(self, column: int) -> str | None:
         """The node of a grid column (0 is the function column)."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections import deque
 
+from textual.binding import Binding
+
 from backends.model import Snapshot
 
 from ..cells import ms, pct, spark_cell, sparkline, styled
-from .base import HISTORY, TablePane
+from .base import HISTORY, TablePane, sort_bindings
 
 __all__ = ["QoSPane"]
 
@@ -19,6 +21,13 @@ class QoSPane(TablePane):
                ("errors", "ERR", 4), ("p50", "P50ms", 7), ("p95", "P95ms", 7), ("p99", "P99ms", 7),
                ("deadline", "DL MET", 7), ("cold", "COLD", 5), ("p95_trend", "P95 TREND", 11),
                ("dl_trend", "DL TREND", 10)]
+    sorts = {"subject": ("N", lambda q: q.subject, False), "count": ("C", lambda q: q.count, True),
+             "errors": ("E", lambda q: q.errors, True), "p50": ("M", lambda q: q.p50_ms, True),
+             "p95": ("P", lambda q: q.p95_ms, True), "p99": ("T", lambda q: q.p99_ms, True),
+             "deadline": ("L", lambda q: q.deadline_ratio, False),
+             "cold": ("O", lambda q: q.cold_ratio, True)}
+    BINDINGS = sort_bindings(sorts) + [Binding("K", "sort('kind')", "Sort by kind", show=False,
+                                               id="sort_kind")]
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -42,6 +51,14 @@ class QoSPane(TablePane):
                 for gone in set(d) - live:
                     del d[gone]
         super().apply(snap)
+
+    def sort_value(self, column: str):
+        if column == "kind":  # fn or wf: from the functions, not the QoSStat
+            return (lambda key, cells: "fn" if key in self.functions else "wf"), False
+        return super().sort_value(column)
+
+    def sort_help(self) -> str:
+        return super().sort_help() + ", K kind"
 
     def always_changes(self, key: str) -> bool:
         h = self.p95.get(key)

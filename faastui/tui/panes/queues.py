@@ -8,7 +8,7 @@ from collections import deque
 from backends.model import Snapshot
 
 from ..cells import spark_cell, sparkline, styled
-from .base import HISTORY, TablePane
+from .base import HISTORY, TablePane, sort_bindings
 
 __all__ = ["QueuesPane"]
 
@@ -18,6 +18,11 @@ class QueuesPane(TablePane):
     columns = [("name", "QUEUE", 25), ("length", "LEN", 6), ("in_flight", "INFL", 5),
                ("rate_in", "IN/s", 7), ("rate_out", "OUT/s", 7), ("oldest", "OLDEST", 7),
                ("trend", "LENGTH TREND", 13)]
+    sorts = {"name": ("N", lambda q: q.name, False), "length": ("L", lambda q: q.length, True),
+             "in_flight": ("U", lambda q: q.in_flight, True),
+             "rate_in": ("R", lambda q: q.rate_in, True), "rate_out": ("O", lambda q: q.rate_out, True),
+             "oldest": ("A", lambda q: q.oldest_age_s, True)}
+    BINDINGS = sort_bindings(sorts)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
