@@ -30,7 +30,7 @@ def _error(r: httpx.Response, status: int, *needles: str) -> str:
 
 @pytest.mark.parametrize("path,name,kind", [
     ("/faastui/v1/logs/hello?tail=abc", "tail", "an integer"),
-    ("/faastui/v1/logs/hello?tail=0", "tail", "at least 1"),
+    ("/faastui/v1/logs/hello?tail=-1", "tail", "at least 0"),
     ("/faastui/v1/events?limit=abc", "limit", "an integer"),
     ("/faastui/v1/events?limit=0", "limit", "at least 1"),
     ("/faastui/v1/events?since=yesterday", "since", "a number"),

@@ -125,7 +125,7 @@ def test_following_a_cursor_survives_a_rotation(tmp_path):
 
 
 def test_the_routes_query_is_checked():
-    with pytest.raises(InvalidRequest, match="tail must be a whole number"):
+    with pytest.raises(InvalidRequest, match="'tail' must be an integer"):
         logread.Query.of({"tail": "abc"})
     with pytest.raises(InvalidRequest, match="since"):
         logread.Query.of({"since": "yesterday"})
@@ -191,7 +191,7 @@ def test_the_route_names_a_bad_parameter(printer):
     conn.request("GET", "/faastui/v1/logs/printer?tail=abc")
     resp = conn.getresponse()
     body = json.loads(resp.read())
-    assert resp.status == 400 and "tail must be a whole number" in body["error"]
+    assert resp.status == 400 and "'tail' must be an integer" in body["error"]
 
 
 # ---- the contract's defaults, for a backend with plain text lines only ---------------------

@@ -213,26 +213,17 @@ class Query:
     def of(cls, params) -> Query:
         """From the query parameters. Raises: InvalidRequest naming the bad parameter."""
         from ..errors import InvalidRequest
+        from .params import number_param
 
         def number(name: str, kind, minimum):
-            raw = params.get(name)
-            if raw is None or raw == "":
-                return None
-            try:
-                value = kind(raw)
-            except ValueError:
-                value = None
-            if value is None or value < minimum or value != value:  # NaN
-                what = "a whole number" if kind is int else "a time in epoch seconds"
-                raise InvalidRequest(f"{name} must be {what} >= {minimum}, not {raw!r}")
-            return value
+            return number_param(name, params.get(name), None, kind, low=minimum)
 
         tail = number("tail", int, 0)
         after = params.get("after") or None
         if after is not None:
             ino, sep, off = after.partition(":")
             if not (sep and ino.isdigit() and off.isdigit()):
-                raise InvalidRequest(f"after must be a cursor INODE:OFFSET, not {after!r}")
+                raise InvalidRequest(f"query parameter 'after' must be a cursor INODE:OFFSET, got {after!r}")
         return cls(tail=100 if tail is None else tail, since=number("since", float, 0),
                    instance=params.get("instance") or None, after=after)
 

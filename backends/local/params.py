@@ -20,6 +20,12 @@ def query_number(req: Request, name: str, default, kind: type = int, low: float 
     Raises: InvalidRequest naming the parameter for text that is not such a number, or one
     outside ``low``..``high``."""
     raw = req.query.get(name) if req.query_string else None
+    return number_param(name, raw, default, kind, low, high)
+
+
+def number_param(name: str, raw: str | None, default, kind: type = int, low: float | None = None,
+                 high: float | None = None):
+    """``raw`` (a query parameter's text, or None) as ``kind``; as ``query_number``."""
     if raw is None or raw == "":
         return default
     what = "an integer" if kind is int else "a number"
