@@ -430,7 +430,7 @@ def stop_cmd(redis_url: Optional[str] = RedisOpt,
         deadline = time.monotonic() + wait
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-    message("stopping the workflow" if running else "no workflow was running; stop flag set")
+    message("stopping the workflow" if running else "no workflow is running; nothing to stop")
 
 
 def _alive(pid: int) -> bool:
