@@ -77,7 +77,7 @@ def run_collector(url: str, *, batch: int = 500, reap_every_s: float = 1.0,
     started = P.redis_time(r)
     clock = M.Clock(program_start if program_start is not None else M.read_program_start(r))
     lease = Lease(r, url, "collector", lease_ttl_s)
-    if not lease.acquire(lambda: _control(r, started) is not None):
+    if not lease.acquire(lambda: P.stop_applies(r.get(P.STOP_KEY), started)):
         r.close()
         return {"kept": 0, "duplicates": 0, "reason": "stop"}
     r.lpush(P.COLLECTOR_START_QUEUE, M.dumps(M.start(collector_id, clock)))

@@ -73,7 +73,7 @@ def run_emitter(url: str, *, once: bool = False, emitter_id: str = "emitter",
     clock = M.Clock(program_start if program_start is not None else M.read_program_start(r))
     control = _Control(r, started)
     lease = Lease(r, url, "emitter", lease_ttl_s)
-    if not lease.acquire(lambda: control.check() is not None):
+    if not lease.acquire(lambda: P.stop_applies(r.get(P.STOP_KEY), started)):
         r.close()
         return {"items": 0, "emitted": 0, "reason": "stop"}
     control.lease = lease
