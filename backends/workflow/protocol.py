@@ -136,9 +136,10 @@ def stop_applies(value, started: float) -> bool:
     if value is None:
         return False
     try:
-        return float(value) >= started
+        at = float(value)
     except (TypeError, ValueError):
-        return True  # a flag set by hand ("1"): it stops everything, as before
+        return True
+    return at < 1e9 or at >= started  # not a time ("1", set by hand): it stops everything
 
 
 def all_keys() -> tuple[str, ...]:
@@ -168,7 +169,10 @@ def deadline_for(expected_s: float) -> float:
 TAKE_LUA = r"""
 if redis.call('EXISTS', KEYS[4]) == 1 then return {3} end
 local stop = redis.call('GET', KEYS[6])
-if stop and (tonumber(stop) or math.huge) >= tonumber(ARGV[4]) then return {2} end
+if stop then
+  local at = tonumber(stop)
+  if not at or at < 1e9 or at >= tonumber(ARGV[4]) then return {2} end
+end
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
 local held = redis.call('LRANGE', KEYS[2], 0, -1)
 if #held > 0 then
