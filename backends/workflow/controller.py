@@ -414,7 +414,13 @@ class WorkflowController:
             if state == "unreachable":
                 self._close_launcher()
             else:
-                summary = self.stop(state)
+                try:
+                    summary = self.stop(state)
+                except REDIS_ERRORS as exc:  # Redis went away as the run ended
+                    self._close_launcher()
+                    raise Unreachable(f"the workflow's Redis went away as the run ended: {exc}",
+                                      hint="`faastui workflow status` reads the run once "
+                                           "Redis is back") from None
         return summary
 
     def _wait_for_redis(self, exc: Exception) -> None:
