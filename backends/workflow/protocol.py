@@ -88,7 +88,7 @@ ROLES_KEY = "workflow:roles"      # hash: emitter/collector id -> "running" | "t
 REJECTED_KEY = "workflow:rejected"  # list: input items that were neither tasks nor phases
 PHASES_KEY = "workflow:phases"  # list: each input item the emitter started (name, start, tasks)
 DONE_KEY = "workflow:done"        # set: task ids the collector has kept
-STOP_KEY = "workflow:stop"        # string: present -> every loop of the run stops
+STOP_KEY = "workflow:stop"        # string: the Redis time a stop was asked (loops running then stop)
 OWN_SYNS_KEY = "workflow:syn:own"  # set: SCALE_DOWN SYNs the controller pushed, not yet taken
 OWN_ACKS_KEY = "workflow:ack:own"  # list: ACKs of the controller's own SYNs (it drains them)
 #: the desired worker count: written by the controller's autoscaler and by
