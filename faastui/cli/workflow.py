@@ -285,8 +285,8 @@ def start_cmd(tasks: Optional[int] = TasksOpt, workers: int = WorkersOpt,
     `scale worker` work on it from any shell."""
     import uuid
 
-    from backends.workflow.status import StatusReader
     from backends.workflow.policies import POLICY_NAMES
+    from backends.workflow.status import StatusReader
 
     from ..locations import state_dir
 

@@ -136,7 +136,7 @@ class FakeOpenFaaSGateway:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def start(self) -> "FakeOpenFaaSGateway":
+    def start(self) -> FakeOpenFaaSGateway:
         self._thread.start()
         return self
 
