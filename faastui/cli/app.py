@@ -12,7 +12,8 @@ from typing import Optional
 import typer
 
 from .. import __version__
-from . import actions, context, engine, fusion, load, meta, reads, serve, watching, workflow
+from . import (actions, context, engine, fusion, load, meta, reads, secrets, serve, watching,
+               workflow)
 from ._common import complete_context, complete_namespace, state, usage_error
 from ._fastparams import install as _install_fast_params
 
@@ -33,6 +34,7 @@ for group in (reads.app, actions.app, engine.app, watching.app, load.app, fusion
     app.add_typer(group)  # no name: the group's commands join the root
 app.add_typer(context.app, name="context")
 app.add_typer(workflow.app, name="workflow")
+app.add_typer(secrets.app, name="secret")
 
 
 def _version(value: bool):
