@@ -77,7 +77,7 @@ def _store(name: str, literal: str | None, path: Path | None, trim: bool, update
 
 
 @app.command("create")
-def create(name: str = typer.Argument(..., metavar="NAME",
+def create(name: str = typer.Argument(...,
                                      help="The secret's name (lower case, digits, - and .)."),
            from_literal: Optional[str] = _LiteralOpt, from_file: Optional[Path] = _FileOpt,
            trim: bool = _TrimOpt, namespace: Optional[str] = NamespaceOpt):
@@ -86,7 +86,7 @@ def create(name: str = typer.Argument(..., metavar="NAME",
 
 
 @app.command("update")
-def update(name: str = typer.Argument(..., metavar="NAME", help="The secret's name."),
+def update(name: str = typer.Argument(..., help="The secret's name."),
            from_literal: Optional[str] = _LiteralOpt, from_file: Optional[Path] = _FileOpt,
            trim: bool = _TrimOpt, namespace: Optional[str] = NamespaceOpt):
     """Replace the value of an existing secret."""
@@ -140,7 +140,7 @@ def _remove(names: list[str]) -> None:
 
 
 @app.command("rm")
-def rm(names: list[str] = typer.Argument(..., metavar="NAME...", help="Secrets to remove."),
+def rm(names: list[str] = typer.Argument(..., help="Secrets to remove."),
        namespace: Optional[str] = NamespaceOpt):
     """Remove secrets (aliases: remove, delete)."""
     _remove(names)
