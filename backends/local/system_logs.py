@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..errors import InvalidRequest
 from . import logread
@@ -66,7 +66,7 @@ def _since(text: str) -> float:
                              "RFC 3339 time") from None
     if t.tzinfo is None:
         raise InvalidRequest(f"could not parse the log request: since {text!r} has no zone")
-    return t.astimezone(timezone.utc).timestamp()
+    return t.astimezone(UTC).timestamp()
 
 
 class _Unparsable(InvalidRequest):

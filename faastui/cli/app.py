@@ -12,8 +12,7 @@ from typing import Optional
 import typer
 
 from .. import __version__
-from . import (actions, context, engine, fusion, load, meta, reads, secrets, serve, watching,
-               workflow)
+from . import actions, context, engine, fusion, load, meta, reads, secrets, serve, watching, workflow
 from ._common import complete_context, complete_namespace, state, usage_error
 from ._fastparams import install as _install_fast_params
 
