@@ -19,8 +19,7 @@ from urllib.parse import urlsplit
 
 from ..agent import HandlerSource, prepare
 from ..base import Backend, Capability
-from ..errors import (BackendError, Conflict, FunctionNotFound, InvalidRequest, NotFound,
-                      Unreachable, Unsupported)
+from ..errors import BackendError, Conflict, FunctionNotFound, InvalidRequest, NotFound, Unreachable, Unsupported
 from ..kube.connect import Connection
 from ..kube.side import kube_options, seconds
 from ..kube.view import KubeView
@@ -28,10 +27,24 @@ from ..model import Function, Invocation, LogLine, Node, QoSStat, Secret, Snapsh
 from ..payload import payload_request, send
 from ..quantities import quantity
 from .kube import KubeAccess, _not_installed
-from .objects import (DEFAULT_IMAGE, INITIAL_SCALE, MAX_SCALE, MIN_SCALE, REVISION_LABEL,
-                      SERVICE_LABEL, SOURCE_LABEL, USER_CONTAINER, _condition, _node_name,
-                      _template, drop_none, function_from_counts, function_from_ksvc, pod_state,
-                      service_manifest)
+from .objects import (
+    DEFAULT_IMAGE,
+    INITIAL_SCALE,
+    MAX_SCALE,
+    MIN_SCALE,
+    REVISION_LABEL,
+    SERVICE_LABEL,
+    SOURCE_LABEL,
+    USER_CONTAINER,
+    _condition,
+    _node_name,
+    _template,
+    drop_none,
+    function_from_counts,
+    function_from_ksvc,
+    pod_state,
+    service_manifest,
+)
 
 QOS_WINDOW_S = 60.0
 

@@ -111,8 +111,8 @@ def _dashboard(**options) -> int:
     if state.gateway is not None or state.namespace is not None:
         with handle_errors():
             ctx = current_context()
-        label = ctx.name + (f" -n {state.namespace}" if state.namespace is not None else "")
-        options.update(make_backend=ctx.build_backend, label=label)
+        options.update(make_backend=ctx.build_backend, start_context=ctx,
+                       namespace=state.namespace)
     return run_tui(context=state.context, **options) or 0
 
 

@@ -33,7 +33,7 @@ import json
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["FakeGateway", "fake_gateway", "DEFAULT_NS"]
@@ -43,7 +43,7 @@ _SECRET = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 
 
 def _go_time(t: float) -> str:
-    text = datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    text = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
     return text.rstrip("0").rstrip(".") + "Z"
 
 
@@ -301,7 +301,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 chunk(_line(m))
             while True:
                 with gw.cond:
-                    gw.cond.wait_for(lambda: gw.stopping or len(gw.lines) > seen, timeout=0.5)
+                    gw.cond.wait_for(lambda n=seen: gw.stopping or len(gw.lines) > n, timeout=0.5)
                     if gw.stopping:
                         break
                     new, seen = gw.lines[seen:], len(gw.lines)
