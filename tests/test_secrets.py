@@ -198,7 +198,7 @@ def test_a_function_deploys_only_with_secrets_that_exist(ctx, tmp_path):
 
 
 @pytest.mark.parametrize("backend,url", [("nuclio", "http://127.0.0.1:9"),
-                                         ("invokers", "http://127.0.0.1:9")])
+                                         ("iluvatar", "127.0.0.1:9")])
 def test_a_backend_without_secrets_says_so_with_exit_3(backend, url):
     cli("context", "add", "no-secrets", "--backend", backend, "--url", url, "--use")
     for args in (["list"], ["create", "x", "--from-literal", "v"], ["rm", "x"]):
