@@ -39,7 +39,7 @@ With a cluster (``-O kubeconfig=PATH``, ``--kube-context``/``kube_context``, or
 or not Ready -> starting, a function with no pod and no replicas -> cold. The cluster's
 events about those pods and the nodes are the backend's events, logs are the pods' (with
 their times), and secrets are the namespace's Kubernetes secrets (``kube/secrets.py``; the
-class then has ``SECRETS``). Nuclio places pods itself, so a call on a named node stays
+instance then has ``SECRETS`` and ``EVENTS``). Nuclio places pods itself, so a call on a named node stays
 refused. Logs without a cluster, with times and replicas: ``nuclio_logs.py``; namespaces:
 ``GET /api/namespaces``.
 """
@@ -63,7 +63,7 @@ from .errors import (AuthError, BackendError, Conflict, FunctionNotFound, Invali
                      NodeNotFound, Unsupported, did_you_mean, error_from_status)
 from . import nuclio_logs
 from .kube import secrets as kube_secrets
-from .kube.side import ClusterSide, cold, kube_options, kube_variant, seconds, wants_kube
+from .kube.side import ClusterSide, cold, kube_options, seconds, wants_kube
 from .model import Function, Invocation, LogLine, Node, Placement, Secret, Snapshot
 from .nuclio_fusion import NuclioFusionMixin
 from .nuclio_package import _package_files, _spec_from_yaml
@@ -156,23 +156,18 @@ class NuclioBackend(NuclioFusionMixin, Backend):
     name = "nuclio"
     capabilities = (Capability.INVOKE | Capability.DEPLOY | Capability.DEPLOY_SOURCE
                     | Capability.SCALE | Capability.LOGS | Capability.NAMESPACES
-                    | Capability.FUSE | Capability.HTTP_REQUEST)
+                    | Capability.FUSE | Capability.HTTP_REQUEST | Capability.DESCRIBE)
 
-    #: what a cluster (the kube options) adds: Kubernetes secrets in the function namespace
-    kube_capabilities = Capability.SECRETS
-
-    def __new__(cls, *args, **kwargs):
-        if wants_kube(kwargs):
-            cls = kube_variant(cls, cls.kube_capabilities)
-        return super().__new__(cls)
+    #: what a cluster (the kube options) adds to an instance's ``capabilities``: Kubernetes
+    #: secrets in the function namespace, and the cluster's events
+    kube_capabilities = Capability.SECRETS | Capability.EVENTS
 
     def __init__(self, url: str | None = None, *, token: str | None = None,
                  project: str = "default", namespace: str = "nuclio", runtime: str = "python:3.11",
                  timeout: float = 60.0, deploy_timeout: float = 120.0, invoke_via: str = "any",
                  kubeconfig: str | None = None, kube_context: str | None = None,
                  in_cluster: bool = False, kube_timeout: float = 10.0, kube_wait: float = 4.0,
-                 kube_service_account: str | None = None, kube_probe: float = 10.0,
-                 **_ignored):
+                 kube_service_account: str | None = None, kube_probe: float = 10.0):
         if not url:
             raise InvalidRequest(
                 "the nuclio backend needs the dashboard's URL",
@@ -198,6 +193,7 @@ class NuclioBackend(NuclioFusionMixin, Backend):
                 mappings=(PodMapping(FUNCTION_LABEL),), namespace=namespace,
                 pod_selector=FUNCTION_LABEL, wait=seconds("kube_wait", kube_wait),
                 probe_interval=seconds("kube_probe", kube_probe))
+            self.capabilities = type(self).capabilities | self.kube_capabilities
 
     # ---- transport ------------------------------------------------------------------------
     def _http(self):

@@ -46,11 +46,11 @@ def _memory_mb(value: Any) -> int:
 class IluvatarBackend(WorkerRpc, Ledger, Backend):
     name = "iluvatar"
     capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.PREWARM
-                    | Capability.DEPLOY
-                    | Capability.NODE_TARGET)
+                    | Capability.DEPLOY | Capability.NODE_TARGET | Capability.DESCRIBE
+                    | Capability.HISTORY)
 
     def __init__(self, url: str | None = None, *, timeout: float = 60.0,
-                 node_name: str | None = None, **_ignored):
+                 node_name: str | None = None):
         if not url:
             raise InvalidRequest("the iluvatar backend needs the worker's gRPC address",
                                  hint="faastui context add NAME --backend iluvatar "

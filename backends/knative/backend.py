@@ -58,15 +58,14 @@ class KnativeBackend(KubeAccess, Backend):
     name = "knative"
     capabilities = (Capability.INVOKE | Capability.SCALE | Capability.PREWARM | Capability.DEPLOY
                     | Capability.DEPLOY_SOURCE | Capability.LOGS | Capability.NAMESPACES
-                    | Capability.SECRETS)
+                    | Capability.SECRETS | Capability.DESCRIBE | Capability.EVENTS)
 
     def __init__(self, url: str | None = None, *, kube_context: str | None = None,
                  token: str | None = None, kubeconfig: str | None = None,
                  namespace: str | None = None, image: str = DEFAULT_IMAGE,
                  ready_timeout: float = 60.0, timeout: float = 60.0, in_cluster: bool = False,
                  kube_timeout: float = 10.0, kube_wait: float = 4.0,
-                 kube_service_account: str | None = None, kube_probe: float = 10.0,
-                 **_ignored):
+                 kube_service_account: str | None = None, kube_probe: float = 10.0):
         self.url = url.rstrip("/") if url else None
         self.options = kube_options(kubeconfig=kubeconfig, kube_context=kube_context,
                                     in_cluster=in_cluster, token=token, kube_timeout=kube_timeout,
