@@ -121,6 +121,18 @@ def test_the_dashboard_asks_for_events_and_calls_only_by_the_flags():
 
 
 # ---- capabilities from the instance -------------------------------------------------------
+def test_the_dashboard_gates_keys_by_the_instance_not_its_class():
+    from faastui.tui.app import Dashboard
+
+    async def go(backend):
+        app = Dashboard(lambda: backend, interval=30.0, remember_theme=False)
+        async with app.run_test(size=(120, 40)):
+            return app.check_action("prewarm", ()), app.check_action("scale", ())
+    assert Capability.PREWARM not in Reads.capabilities
+    assert run(go(Reads(flags="prewarm"))) == (True, None)  # scale: greyed
+    assert run(go(Reads())) == (None, None)
+
+
 def _shown_caps(name: str) -> set[str]:
     return set(yaml.safe_load(cli("context", "show", name).stdout)["capabilities"])
 
