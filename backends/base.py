@@ -5,6 +5,11 @@ objects they return. Every method is async. Optional abilities are declared
 as ``Capability`` flags; calling one a backend lacks raises ``Unsupported``
 (exit code 3 in the CLI, a greyed key in the dashboard).
 
+A backend's capabilities are its instance's: ``capabilities`` is a class attribute (what the
+class offers however it is built, read where there is no instance) that a constructor may
+widen for this instance (OpenFaaS with a cluster gains PREWARM, NODE_TARGET and EVENTS).
+Faces read ``backend.capabilities`` of the backend they hold, never probe with ``hasattr``.
+
 Namespaces are part of a backend's construction, not of each call: a backend with
 ``Capability.NAMESPACES`` takes ``namespace=`` (a str; None: its own default) as a
 constructor keyword and works in that namespace for every method; ``namespaces()``
@@ -43,6 +48,10 @@ class Capability(enum.Flag):
     HTTP_REQUEST = enum.auto()  # an invocation carries method, path, query and headers
     NAMESPACES = enum.auto()  # takes ``namespace=`` at construction and works in it (module doc)
     SECRETS = enum.auto()  # keeps named secrets functions read (``secrets``, ``create_secret``)
+    DESCRIBE = enum.auto()  # reads one function fresh (``describe``)
+    HISTORY = enum.auto()  # keeps the latest finished calls (``invocations``)
+    EVENTS = enum.auto()  # keeps actions and happenings (``events``)
+    CALL_GRAPH = enum.auto()  # records calls between functions (``call_graph``)
 
 
 #: which capability each action of the action table needs (faces use this)
@@ -106,7 +115,10 @@ class Backend(ABC):
     """A place where functions run.
 
     Subclasses set ``name`` and ``capabilities`` and implement what those
-    capabilities promise. All errors are ``backends.errors.BackendError``.
+    capabilities promise; a constructor may set ``self.capabilities`` wider than its class's
+    (module doc). Constructors take only the keywords they declare (``backends.options``
+    builds a backend from a config and refuses the others). All errors are
+    ``backends.errors.BackendError``.
     """
 
     name: str = "backend"
@@ -145,8 +157,14 @@ class Backend(ABC):
         return (await self.snapshot()).functions
 
     async def describe(self, fn: str) -> Function:
-        """Returns: the function. Raises: FunctionNotFound."""
+        """Returns: the function (``Capability.DESCRIBE``). Raises: FunctionNotFound."""
         raise Unsupported(f"the {self.name} backend cannot describe functions")
+
+    async def info(self) -> dict:
+        """What the backend says about itself (the engine's ``engine.json`` fields, an
+        OpenFaaS gateway's ``/system/info``). Raises: Unsupported (it says nothing), Unreachable.
+        """
+        raise Unsupported(f"the {self.name} backend reports no info")
 
     async def version(self) -> str:
         """The backend's own version, as it reports it (e.g. ``faas-netes 0.18.1``).
@@ -238,11 +256,12 @@ class Backend(ABC):
                                 "cluster (-O kubeconfig=...) keep secrets")
 
     async def invocations(self, limit: int = 50) -> list[Invocation]:
-        """The latest finished calls, newest first (results left out)."""
+        """The latest finished calls, newest first, results left out (``Capability.HISTORY``)."""
         raise Unsupported(f"the {self.name} backend does not keep a call history")
 
     async def events(self, since: float = 0.0) -> list[dict]:
-        """Actions and notable happenings after ``since`` (epoch seconds), oldest first.
+        """Actions and notable happenings after ``since`` (epoch seconds), oldest first
+        (``Capability.EVENTS``).
 
         Each is a dict with at least ``t`` (time) and ``kind`` (deploy, remove,
         prewarm, scale, fuse, unfuse, start, stop, error).
@@ -305,7 +324,8 @@ class Backend(ABC):
         return (await self.snapshot()).fusion_groups
 
     async def call_graph(self) -> list[tuple[str, str, int]]:
-        """The synchronous calls functions made to each other (what fusion optimizes).
+        """The synchronous calls functions made to each other (what fusion optimizes;
+        ``Capability.CALL_GRAPH``).
 
         Returns: ``(caller, callee, calls)`` per edge, calls counted since the
         backend started; calls inside a fusion group are local and not counted.

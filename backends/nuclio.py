@@ -39,9 +39,13 @@ With a cluster (``-O kubeconfig=PATH``, ``--kube-context``/``kube_context``, or
 or not Ready -> starting, a function with no pod and no replicas -> cold. The cluster's
 events about those pods and the nodes are the backend's events, logs are the pods' (with
 their times), and secrets are the namespace's Kubernetes secrets (``kube/secrets.py``; the
-class then has ``SECRETS``). Nuclio places pods itself, so a call on a named node stays
-refused. Logs without a cluster, with times and replicas: ``nuclio_logs.py``; namespaces:
-``GET /api/namespaces``.
+instance then has ``SECRETS`` and ``EVENTS``). Nuclio places pods itself, so a call on a
+named node stays refused. Logs without a cluster, with times and replicas: ``nuclio_logs.py``;
+namespaces: ``GET /api/namespaces``.
+
+Layout: this module maps Nuclio onto the model and does the verbs; the dashboard's wire (auth,
+headers, errors, function objects) is ``nuclio_client.py``, fusion groups ``nuclio_fusion.py``
+(packed sources: ``nuclio_packed.py``), what a package holds ``nuclio_package.py``.
 """
 
 from __future__ import annotations
@@ -55,19 +59,18 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from .agent import NUCLIO_ENTRY, HandlerSource, nuclio_source, prepare
 from .base import Backend, Capability, HttpRequest
 from .errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest,
-                     NodeNotFound, Unsupported, did_you_mean, error_from_status)
+                     NodeNotFound, Unsupported, did_you_mean)
 from . import nuclio_logs
 from .kube import secrets as kube_secrets
-from .kube.side import ClusterSide, cold, kube_options, kube_variant, seconds, wants_kube
-from .model import Function, Invocation, LogLine, Node, Placement, Secret, Snapshot
-from .nuclio_fusion import NuclioFusionMixin
-from .nuclio_package import _package_files, _spec_from_yaml
-from .payload import send
+from .kube.side import ClusterSide, cold, kube_options, seconds, wants_kube
+from .model import Function, FusionGroup, Invocation, LogLine, Node, Placement, Secret, Snapshot
+from .nuclio_client import NuclioClient, one_line as _one_line
+from .nuclio_fusion import NuclioFusion
+from .nuclio_package import _package_files, _spec_from_yaml, task_package
 from .quantities import cpus as _cpus, memory_mb as _memory_mb
 
 __all__ = ["NuclioBackend", "PSEUDO_NODE", "function_from_nuclio", "placement_state"]
@@ -76,12 +79,9 @@ PSEUDO_NODE = "nuclio"
 FUNCTION_LABEL = "nuclio.io/function-name"
 ENTRY_HANDLER = f"main:{NUCLIO_ENTRY}"
 PROJECT_LABEL = "nuclio.io/project-name"
-HINT = ("check the dashboard URL and that it is up (it listens on :8070, e.g. "
-        "`kubectl -n nuclio port-forward svc/nuclio-dashboard 8070:8070`)")
 PROVISIONING = ("building", "waitingForBuild", "waitingForResourceConfiguration",
                 "waitingForScaleResourceFromZero", "waitingForScaleResourceToZero",
                 "configuringResources")
-FAILED = ("error", "unhealthy")
 
 
 def _seconds(text: Any) -> float:
@@ -129,16 +129,6 @@ def function_from_nuclio(data: dict) -> Function:
         deadline_ms=float(deadline) if deadline else None)
 
 
-def _one_line(text: str, *, last: bool = False, limit: int = 300) -> str:
-    """The first (or, for a traceback, the last) non-blank line of ``text``."""
-    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
-    return (lines[-1 if last else 0] if lines else "")[:limit]
-
-
-def _path(fn: str, *rest: str) -> str:
-    return "/".join(["/api/functions", quote(fn, safe="")] + [quote(r, safe="") for r in rest])
-
-
 def _invocation_error(text: str) -> str | None:
     """The dashboard's own invocation error, or None for the function's answer.
 
@@ -152,27 +142,26 @@ def _invocation_error(text: str) -> str | None:
     return stripped[len('{"error": "'):-2]
 
 
-class NuclioBackend(NuclioFusionMixin, Backend):
+class NuclioBackend(Backend):
+    """The dashboard's API through ``client`` (``nuclio_client.NuclioClient``), its fusion
+    groups through ``fusion`` (``nuclio_fusion.NuclioFusion``), the cluster's side through
+    ``cluster`` (with the kube options)."""
+
     name = "nuclio"
     capabilities = (Capability.INVOKE | Capability.DEPLOY | Capability.DEPLOY_SOURCE
                     | Capability.SCALE | Capability.LOGS | Capability.NAMESPACES
-                    | Capability.FUSE | Capability.HTTP_REQUEST)
+                    | Capability.FUSE | Capability.HTTP_REQUEST | Capability.DESCRIBE)
 
-    #: what a cluster (the kube options) adds: Kubernetes secrets in the function namespace
-    kube_capabilities = Capability.SECRETS
-
-    def __new__(cls, *args, **kwargs):
-        if wants_kube(kwargs):
-            cls = kube_variant(cls, cls.kube_capabilities)
-        return super().__new__(cls)
+    #: what a cluster (the kube options) adds to an instance's ``capabilities``: Kubernetes
+    #: secrets in the function namespace, and the cluster's events
+    kube_capabilities = Capability.SECRETS | Capability.EVENTS
 
     def __init__(self, url: str | None = None, *, token: str | None = None,
                  project: str = "default", namespace: str = "nuclio", runtime: str = "python:3.11",
                  timeout: float = 60.0, deploy_timeout: float = 120.0, invoke_via: str = "any",
                  kubeconfig: str | None = None, kube_context: str | None = None,
                  in_cluster: bool = False, kube_timeout: float = 10.0, kube_wait: float = 4.0,
-                 kube_service_account: str | None = None, kube_probe: float = 10.0,
-                 **_ignored):
+                 kube_service_account: str | None = None, kube_probe: float = 10.0):
         if not url:
             raise InvalidRequest(
                 "the nuclio backend needs the dashboard's URL",
@@ -185,7 +174,10 @@ class NuclioBackend(NuclioFusionMixin, Backend):
         self.timeout = timeout
         self.deploy_timeout = deploy_timeout
         self.invoke_via = invoke_via
-        self._client = None
+        self.client = NuclioClient(self.url, token=token, namespace=namespace, project=project,
+                                   timeout=timeout, deploy_timeout=deploy_timeout,
+                                   not_found=self._not_found)
+        self.fusion = NuclioFusion(self.client, runtime=runtime)
         self.cluster: ClusterSide | None = None
         if wants_kube({"kubeconfig": kubeconfig, "kube_context": kube_context,
                        "in_cluster": in_cluster}):
@@ -198,65 +190,13 @@ class NuclioBackend(NuclioFusionMixin, Backend):
                 mappings=(PodMapping(FUNCTION_LABEL),), namespace=namespace,
                 pod_selector=FUNCTION_LABEL, wait=seconds("kube_wait", kube_wait),
                 probe_interval=seconds("kube_probe", kube_probe))
-
-    # ---- transport ------------------------------------------------------------------------
-    def _http(self):
-        if self._client is None:
-            import httpx  # deferred: only commands that talk to a dashboard pay for it
-
-            auth, headers = None, {}
-            if self.token:
-                user, sep, password = self.token.partition(":")
-                if sep:
-                    auth = (user, password)
-                else:
-                    headers["Authorization"] = f"Bearer {self.token}"
-            self._client = httpx.AsyncClient(base_url=self.url, auth=auth, headers=headers,
-                                             timeout=httpx.Timeout(self.timeout + 10, connect=5.0))
-        return self._client
+            self.capabilities = type(self).capabilities | self.kube_capabilities
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+        await self.client.aclose()
         if self.cluster is not None:
             cluster, self.cluster = self.cluster, None
             await asyncio.to_thread(cluster.close)
-
-    def _headers(self, project: bool = False, **extra: str) -> dict[str, str]:
-        headers = {"x-nuclio-function-namespace": self.namespace, **extra}
-        if project and self.project:
-            headers["x-nuclio-project-name"] = self.project
-        return headers
-
-    async def _request(self, method: str, path: str, **kwargs):
-        return await send(self._http(), method, path, where=f"the Nuclio dashboard at {self.url}",
-                          hint=HINT, **kwargs)
-
-    async def _send(self, method: str, path: str, *, fn: str | None = None, **kwargs):
-        """One dashboard call; an error answer becomes the matching BackendError."""
-        resp = await self._request(method, path, **kwargs)
-        if resp.status_code >= 400:
-            await self._raise_for(resp, fn)
-        return resp
-
-    async def _raise_for(self, resp, fn: str | None) -> None:
-        try:
-            body: Any = resp.json()
-        except ValueError:
-            body = None
-        message = _one_line(body.get("error") or "") if isinstance(body, dict) else ""
-        if resp.status_code == 404 and fn and isinstance(body, dict):
-            raise await self._not_found(fn)
-        if resp.status_code in (401, 403):
-            raise AuthError(f"the Nuclio dashboard refused the credentials: "
-                            f"{message or resp.status_code}",
-                            hint="set the context's token: 'user:password' (basic) or a bearer token")
-        if resp.status_code == 412:
-            raise Conflict(message or "precondition failed",
-                           hint="wait until the function is ready or failed, then try again")
-        raise error_from_status(resp.status_code,
-                                {"error": message} if message else _one_line(resp.text))
 
     async def _not_found(self, fn: str) -> FunctionNotFound:
         try:
@@ -266,40 +206,29 @@ class NuclioBackend(NuclioFusionMixin, Backend):
         return FunctionNotFound(f"function {fn!r} not found",
                                 hint=did_you_mean(fn, names) or "list them with `faastui functions`")
 
-    async def _raw(self, fn: str) -> dict | None:
-        """The dashboard's ``{metadata, spec, status}`` of ``fn``, or None if there is none."""
-        resp = await self._request("GET", _path(fn), headers=self._headers())
-        if resp.status_code == 404 and "json" in resp.headers.get("content-type", ""):
-            return None
-        if resp.status_code >= 400:
-            await self._raise_for(resp, fn)
-        return resp.json()
-
     # ---- reads ----------------------------------------------------------------------------
     async def _all(self) -> list[dict]:
-        resp = await self._send("GET", "/api/functions", headers=self._headers(project=True))
-        data = resp.json() or {}
         # fusion groups' own functions are read as groups (nuclio_fusion.py), not listed
-        return self._split_groups([data[k] for k in sorted(data)] if isinstance(data, dict) else [])
+        return self.fusion.split(await self.client.listing())
 
     async def functions(self) -> list[Function]:
-        return self._mark([function_from_nuclio(d) for d in await self._all()])
+        return self.fusion.mark([function_from_nuclio(d) for d in await self._all()])
 
     async def describe(self, fn: str) -> Function:
-        data = await self._raw(fn)
+        data = await self.client.raw(fn)
         if data is None:
             raise await self._not_found(fn)
-        await self._read_groups()
-        return self._mark([function_from_nuclio(data)])[0]
+        await self.fusion.read_groups()
+        return self.fusion.mark([function_from_nuclio(data)])[0]
 
     async def snapshot(self) -> Snapshot:
         raw = await self._all()
-        functions = self._mark([function_from_nuclio(d) for d in raw])
+        functions = self.fusion.mark([function_from_nuclio(d) for d in raw])
         if self.cluster is not None:
             nodes, placements, errors = await self.cluster.parts()
             return Snapshot(nodes=nodes, functions=functions,
                             placements=placements + cold(functions, placements),
-                            fusion_groups=self._fusion_groups_now(),
+                            fusion_groups=self.fusion.groups_now(),
                             taken_at=time.time(), errors=errors)
         placements = []
         for data, fn in zip(raw, functions):
@@ -308,7 +237,7 @@ class NuclioBackend(NuclioFusionMixin, Backend):
             placements.append(Placement(function=fn.name, node=PSEUDO_NODE, state=state,
                                         count=count))
         return Snapshot(nodes=[self._node(functions)], functions=functions, placements=placements,
-                        fusion_groups=self._fusion_groups_now(), taken_at=time.time())
+                        fusion_groups=self.fusion.groups_now(), taken_at=time.time())
 
     def _node(self, functions: list[Function]) -> Node:
         return Node(name=PSEUDO_NODE, address=self.url, ready=True,
@@ -337,7 +266,7 @@ class NuclioBackend(NuclioFusionMixin, Backend):
         return await nuclio_logs.log_lines(self, fn, tail, since, instance)  # times, replicas
 
     async def namespaces(self) -> list[str]:  # the dashboard's GET /api/namespaces
-        resp = await self._send("GET", "/api/namespaces", headers=self._headers())
+        resp = await self.client.send("GET", "/api/namespaces", headers=self.client.headers())
         return sorted(map(str, ((resp.json() or {}).get("namespaces") or {}).get("names") or []))
 
     # ---- secrets: Kubernetes secrets of the namespace (with a cluster: kube/secrets.py) ----
@@ -367,14 +296,14 @@ class NuclioBackend(NuclioFusionMixin, Backend):
         if node and node != PSEUDO_NODE:
             raise NodeNotFound(f"node {node!r} not found",
                                hint=f"Nuclio shows one node, {PSEUDO_NODE!r} (the whole platform)")
-        method, target, path, body, headers = await self._invocation(fn, payload, request)
-        headers.update(self._headers(**{
+        method, target, path, body, headers = await self.fusion.invocation(fn, payload, request)
+        headers.update(self.client.headers(**{
             "x-nuclio-function-name": target, "x-nuclio-path": path,
             "x-nuclio-invoke-via": self.invoke_via,
             "x-nuclio-invoke-timeout": f"{self.timeout:g}s"}))
         started, t0 = time.time(), time.perf_counter()
-        with self._in_flight(target):
-            resp = await self._request(method, "/api/function_invocations", content=body,
+        with self.fusion.in_flight(target):
+            resp = await self.client.request(method, "/api/function_invocations", content=body,
                                        headers=headers)
         took_ms = round((time.perf_counter() - t0) * 1000, 3)
         text = resp.content.decode("utf-8", "replace")
@@ -418,7 +347,8 @@ class NuclioBackend(NuclioFusionMixin, Backend):
 
         files, folder_name = _package_files(package)
         if "handler.py" not in files:  # a Nuclio function.yaml, a Fusionizer task ...
-            return await self._deploy_task_package(package, name)
+            h, spec, source = task_package(package, name)  # packed, its modules with it
+            return await self._deploy(h, spec, {}, source=source)
         try:
             meta = yaml.safe_load(files.get("function.yaml") or "") or {}
         except yaml.YAMLError:
@@ -440,7 +370,7 @@ class NuclioBackend(NuclioFusionMixin, Backend):
 
     async def _deploy(self, h: HandlerSource, spec_extra: dict | None = None,
                       annotations: dict | None = None, source: str | None = None) -> Function:
-        existing = await self._raw(h.name)
+        existing = await self.client.raw(h.name)
         meta = dict((existing or {}).get("metadata") or {})
         meta.pop("resourceVersion", None)  # empty: this update wins, as the CLI's do
         meta.update(name=h.name, namespace=self.namespace)
@@ -459,45 +389,24 @@ class NuclioBackend(NuclioFusionMixin, Backend):
         spec.update(runtime=self.runtime, handler=ENTRY_HANDLER, build=build,
                     description=spec.get("description") or "deployed by faastui")
         body = {"metadata": meta, "spec": spec}
-        headers = self._headers(project=True)
         if existing is None:
-            await self._send("POST", "/api/functions", json=body, headers=headers)
+            await self.client.create(body)
         else:
-            await self._send("PUT", _path(h.name), fn=h.name, json=body, headers=headers)
+            await self.client.update(h.name, body)
         deployed = await self._wait_ready(h.name, "deploy")
-        await self._regroup_member(h.name)
+        await self.fusion.regroup_member(h.name)
         return deployed
 
     async def _wait_ready(self, fn: str, what: str) -> Function:
-        """Poll until ``fn`` is ready; raise with its message when it failed or took too long."""
-        deadline = time.monotonic() + self.deploy_timeout
-        delay = 0.05
-        while True:
-            data = await self._raw(fn)
-            if data is None:
-                raise FunctionNotFound(f"function {fn!r} disappeared during its {what}")
-            status = data.get("status") or {}
-            state = status.get("state", "")
-            if state == "ready":
-                return function_from_nuclio(data)
-            if state in FAILED:
-                reason = _one_line(status.get("message") or "", last=True) or state
-                raise BackendError(f"{what} of {fn!r} failed: {reason}",
-                                   hint="fix the handler (or its requirements) and deploy again")
-            if time.monotonic() >= deadline:
-                raise BackendError(f"function {fn!r} is still {state or 'pending'} after "
-                                   f"{self.deploy_timeout:g}s",
-                                   hint="Nuclio goes on; see `faastui functions`, or give the "
-                                        "backend a longer deploy_timeout")
-            await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 1.0)
+        """Poll until ``fn`` is ready (``NuclioClient.wait_ready``): the function."""
+        return function_from_nuclio(await self.client.wait_ready(fn, what))
 
     async def scale(self, fn: str, replicas: int) -> Function:
         """minReplicas = ``replicas``, maxReplicas at least that (and at least 1, as Nuclio
         requires); the image is kept (``neverBuild``)."""
         if replicas < 0:
             raise InvalidRequest("replicas must be >= 0")
-        data = await self._raw(fn)
+        data = await self.client.raw(fn)
         if data is None:
             raise await self._not_found(fn)
         meta = dict(data.get("metadata") or {})
@@ -507,17 +416,25 @@ class NuclioBackend(NuclioFusionMixin, Backend):
         spec["minReplicas"] = replicas
         spec["maxReplicas"] = max(int(spec.get("maxReplicas") or 0), replicas, 1)
         spec["build"] = dict(spec.get("build") or {}, mode="neverBuild")
-        await self._send("PUT", _path(fn), fn=fn, json={"metadata": meta, "spec": spec},
-                         headers=self._headers(project=True))
+        await self.client.update(fn, {"metadata": meta, "spec": spec})
         return await self._wait_ready(fn, "scale")
 
     async def remove(self, fn: str) -> None:
-        if await self._raw(fn) is None:  # Nuclio's delete is idempotent; faastui says so
+        if await self.client.raw(fn) is None:  # Nuclio's delete is idempotent; faastui says so
             raise await self._not_found(fn)
-        await self._leave_group(fn)  # its group goes on without it
+        await self.fusion.leave_group(fn)  # its group goes on without it
         try:
-            await self._send("DELETE", "/api/functions", headers=self._headers(),
-                             json={"metadata": {"name": fn, "namespace": self.namespace}})
+            await self.client.delete(fn)
         except Conflict as exc:
             raise Conflict(f"function {fn!r} is being deployed; Nuclio will not remove it now",
                            hint=exc.hint) from None
+
+    # ---- fusion groups: one Nuclio function each (nuclio_fusion.py) ---------------------------
+    async def fuse(self, functions: list[str], name: str | None = None) -> FusionGroup:
+        return await self.fusion.fuse(functions, name)
+
+    async def unfuse(self, group: str) -> list[str]:
+        return await self.fusion.unfuse(group)
+
+    async def fusion_groups(self) -> list[FusionGroup]:
+        return await self.fusion.fusion_groups()

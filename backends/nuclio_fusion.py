@@ -27,18 +27,16 @@ import base64
 import collections
 import contextlib
 import re
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from .errors import BackendError, Conflict, FunctionNotFound, InvalidRequest, NotFound, did_you_mean
 from .model import Function, FusionGroup
 from .nuclio_packed import ENTRY, Member, packed_source, unpack_members
 from .payload import payload_request
 
-__all__ = ["NuclioFusionMixin", "GROUP_LABEL", "MEMBERS_ANNOTATION", "read_task_package"]
+__all__ = ["NuclioFusion", "GROUP_LABEL", "MEMBERS_ANNOTATION"]
 
 GROUP_LABEL = "faastui.io/fusion-group"
 MEMBERS_ANNOTATION = "faastui/members"
@@ -47,7 +45,6 @@ STATE_LABEL = "faastui.io/state"  # the Nuclio state of what serves a function (
 ROUTES_TTL_S = 2.0
 DRAIN_S = 60.0
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,56}[a-z0-9])?$")  # room for "-xxxx"
-_SKIPPED = ("__pycache__", ".git", "__MACOSX")
 
 
 @dataclass
@@ -59,40 +56,22 @@ class _Group:
     generation: int = 0
 
 
-def read_task_package(root: Path, name: str | None, source_name: str | None) -> tuple[Member, object]:
-    """A Nuclio function or Fusionizer task package in folder ``root``, as one member of a
-    packed source, with what its format said (a ``formats.Package``). Raises InvalidRequest."""
-    from . import formats  # deferred: only a package deploy reads formats
+class NuclioFusion:
+    """The fusion groups of one dashboard (``client``, a ``NuclioClient``): fuse, unfuse, list
+    groups, and where each call goes. ``runtime`` is the group functions' Nuclio runtime.
+    Held by NuclioBackend, which gives it every listing it reads (``split``)."""
 
-    pkg = formats.read(root, name, source_name)
-    if pkg.signature not in ("fusionizer", "nuclio"):
-        raise InvalidRequest(f"the nuclio backend deploys handler.py folders, Nuclio functions "
-                             f"and Fusionizer tasks; {pkg.name} is a {pkg.format} package "
-                             f"({pkg.signature or 'its own'} calling convention)",
-                             hint="deploy it to the embedded engine, which runs every format")
-    files: dict[str, bytes] = {}
-    base = Path(pkg.root)
-    for path in sorted(base.rglob("*")):
-        rel = path.relative_to(base)
-        if path.is_file() and not any(p in _SKIPPED for p in rel.parts) and path.suffix != ".pyc":
-            files[rel.as_posix()] = path.read_bytes()
-    return Member(pkg.name, files, pkg.handler, pkg.signature), pkg
-
-
-class NuclioFusionMixin:
-    """Fuse, unfuse, list groups, and send calls to where they run; mixed into NuclioBackend
-    (which gives ``_raw``, ``_send``, ``_request``, ``_headers``, ``_wait_ready``)."""
+    def __init__(self, client, *, runtime: str):
+        self.client = client
+        self.runtime = runtime
+        self._state = {"groups": {}, "routes": {}, "read_at": -1e9, "retiring": set(),
+                       "inflight": collections.Counter(), "lock": None, "raw": {}}
 
     # ---- what is fused, read from the dashboard -------------------------------------------------
     def _fz(self) -> dict:
-        state = self.__dict__.get("_fusion_state")
-        if state is None:
-            state = self.__dict__["_fusion_state"] = {
-                "groups": {}, "routes": {}, "read_at": -1e9, "retiring": set(),
-                "inflight": collections.Counter(), "lock": None, "raw": {}}
-        return state
+        return self._state
 
-    def _split_groups(self, raw: list[dict]) -> list[dict]:
+    def split(self, raw: list[dict]) -> list[dict]:
         """The functions of a listing, group functions left out (they are read as groups)."""
         fz = self._fz()
         groups: dict[str, _Group] = {}
@@ -121,17 +100,17 @@ class NuclioFusionMixin:
         fz["read_at"] = time.monotonic()
         return plain
 
-    async def _read_groups(self, force: bool = False) -> dict[str, _Group]:
+    async def read_groups(self, force: bool = False) -> dict[str, _Group]:
         fz = self._fz()
         if force or time.monotonic() - fz["read_at"] > ROUTES_TTL_S:
             if fz["lock"] is None:
                 fz["lock"] = asyncio.Lock()
             async with fz["lock"]:
                 if force or time.monotonic() - fz["read_at"] > ROUTES_TTL_S:
-                    await self._all()  # _all() reads the groups as it lists
+                    self.split(await self.client.listing())
         return fz["groups"]
 
-    def _mark(self, functions: list[Function]) -> list[Function]:
+    def mark(self, functions: list[Function]) -> list[Function]:
         """Functions with their fusion group and the Nuclio state of what serves them."""
         fz = self._fz()
         by_member = {m: g for g in fz["groups"].values() for m in g.members}
@@ -144,7 +123,7 @@ class NuclioFusionMixin:
             out.append(replace(fn, fusion_group=group.name if group else None, labels=labels))
         return out
 
-    def _fusion_groups_now(self) -> list[FusionGroup]:
+    def groups_now(self) -> list[FusionGroup]:
         from .nuclio import PSEUDO_NODE, placement_state
 
         return [FusionGroup(name=g.name, functions=list(g.members), node=PSEUDO_NODE,
@@ -152,20 +131,20 @@ class NuclioFusionMixin:
                 for g in sorted(self._fz()["groups"].values(), key=lambda g: g.name)]
 
     async def fusion_groups(self) -> list[FusionGroup]:
-        await self._read_groups(force=True)
-        return self._fusion_groups_now()
+        await self.read_groups(force=True)
+        return self.groups_now()
 
     # ---- calls ------------------------------------------------------------------------------------
     async def _route(self, fn: str) -> tuple[str, dict[str, str]]:
         """(the Nuclio function to call, headers it needs) for a call of ``fn``."""
         try:
-            await self._read_groups()
+            await self.read_groups()
         except BackendError:
             pass  # the routes read last; the call itself will say what is wrong
         target = self._fz()["routes"].get(fn)
         return (target, {"Task-Name": fn}) if target else (fn, {})
 
-    async def _invocation(self, fn: str, payload, request) -> tuple[str, str, str, bytes, dict]:
+    async def invocation(self, fn: str, payload, request) -> tuple[str, str, str, bytes, dict]:
         """(method, the Nuclio function to call, x-nuclio-path, body, headers) of a call of
         ``fn``: the dashboard passes the function every header but ``x-nuclio-*``."""
         body, headers = payload_request(payload)
@@ -182,7 +161,7 @@ class NuclioFusionMixin:
         return method, target, path, body, headers
 
     @contextlib.contextmanager
-    def _in_flight(self, function: str):
+    def in_flight(self, function: str):
         """Counts this backend's calls in flight on ``function`` (a retiring group drains)."""
         inflight = self._inflight()
         inflight[function] += 1
@@ -202,7 +181,7 @@ class NuclioFusionMixin:
 
     # ---- fuse and unfuse --------------------------------------------------------------------------
     async def fuse(self, functions: list[str], name: str | None = None) -> FusionGroup:
-        groups = await self._read_groups(force=True)
+        groups = await self.read_groups(force=True)
         names = list(dict.fromkeys(functions))
         if len(names) < 2:
             raise InvalidRequest("fuse needs at least two different functions")
@@ -212,9 +191,9 @@ class NuclioFusionMixin:
             if fn in in_group:
                 raise Conflict(f"{fn} is already in fusion group {in_group[fn]!r}",
                                hint=f"unfuse it first: faastui unfuse {in_group[fn]}")
-            data = self._fz()["raw"].get(fn) or await self._raw(fn)
+            data = self._fz()["raw"].get(fn) or await self.client.raw(fn)
             if data is None or fn in {g.function for g in groups.values()}:
-                raise await self._not_found(fn)
+                raise await self.client.not_found(fn)
             raws.append(data)
         group = name or ("fused-" + "-".join(names))[:57].rstrip("-")
         if not _NAME.match(group):
@@ -223,10 +202,10 @@ class NuclioFusionMixin:
         if group in groups or group in self._fz()["raw"]:
             raise Conflict(f"the name {group!r} is taken")
         await self._build_group(group, raws)
-        return next(g for g in self._fusion_groups_now() if g.name == group)
+        return next(g for g in self.groups_now() if g.name == group)
 
     async def unfuse(self, group: str) -> list[str]:
-        groups = await self._read_groups(force=True)
+        groups = await self.read_groups(force=True)
         found = groups.get(group)
         if found is None:
             raise NotFound(f"fusion group {group!r} not found",
@@ -240,15 +219,15 @@ class NuclioFusionMixin:
         members = [_member_of(d) for d in raws]
         fname = f"{group}-{uuid.uuid4().hex[:4]}"
         body = self._group_body(group, fname, raws, members)
-        await self._send("POST", "/api/functions", json=body, headers=self._headers(project=True))
+        await self.client.create(body)
         try:
-            await self._wait_ready(fname, f"fusion of {group!r}")
+            await self.client.wait_ready(fname, f"fusion of {group!r}")
         except BaseException:
             await self._delete_function(fname)
             raise
         older = [d.get("metadata", {}).get("name") for d in self._fz()["raw"].values()
                  if (d.get("metadata", {}).get("labels") or {}).get(GROUP_LABEL) == group]
-        await self._read_groups(force=True)  # the newest ready one takes the calls
+        await self.read_groups(force=True)  # the newest ready one takes the calls
         for old in older:
             if old and old != fname:
                 await self._retire_function(old)
@@ -264,17 +243,16 @@ class NuclioFusionMixin:
         fz = self._fz()
         fz["retiring"].add(fname)
         try:
-            await self._read_groups(force=True)  # calls no longer go there
+            await self.read_groups(force=True)  # calls no longer go there
             await self._drain(fname)
             await self._delete_function(fname)
         finally:
             fz["retiring"].discard(fname)
-        await self._read_groups(force=True)
+        await self.read_groups(force=True)
 
     async def _delete_function(self, fname: str) -> None:
         try:
-            await self._send("DELETE", "/api/functions", headers=self._headers(),
-                             json={"metadata": {"name": fname, "namespace": self.namespace}})
+            await self.client.delete(fname)
         except FunctionNotFound:
             pass
 
@@ -307,26 +285,26 @@ class NuclioFusionMixin:
         if memory > 0:
             spec["resources"] = {"limits": {"memory": f"{memory:g}Mi"}}
         labels = {GROUP_LABEL: group}
-        if self.project:
-            labels["nuclio.io/project-name"] = self.project
-        return {"metadata": {"name": fname, "namespace": self.namespace, "labels": labels,
+        if self.client.project:
+            labels["nuclio.io/project-name"] = self.client.project
+        return {"metadata": {"name": fname, "namespace": self.client.namespace, "labels": labels,
                              "annotations": {MEMBERS_ANNOTATION: ",".join(m.name for m in members),
                                              GENERATION_ANNOTATION: str(time.time_ns())}},
                 "spec": spec}
 
     # ---- members that change --------------------------------------------------------------------
-    async def _regroup_member(self, fn: str) -> None:
+    async def regroup_member(self, fn: str) -> None:
         """``fn`` was deployed again: if it is fused, rebuild its group with its new code."""
-        groups = await self._read_groups(force=True)
+        groups = await self.read_groups(force=True)
         group = next((g for g in groups.values() if fn in g.members), None)
         if group is None:
             return
-        raws = [await self._raw(m) for m in group.members]
+        raws = [await self.client.raw(m) for m in group.members]
         await self._build_group(group.name, [d for d in raws if d is not None])
 
-    async def _leave_group(self, fn: str) -> None:
+    async def leave_group(self, fn: str) -> None:
         """``fn`` is about to be removed: its group goes on without it (or is unfused)."""
-        groups = await self._read_groups(force=True)
+        groups = await self.read_groups(force=True)
         group = next((g for g in groups.values() if fn in g.members), None)
         if group is None:
             return
@@ -334,36 +312,8 @@ class NuclioFusionMixin:
         if len(rest) < 2:
             await self._retire_group(group.name)
             return
-        raws = [await self._raw(m) for m in rest]
+        raws = [await self.client.raw(m) for m in rest]
         await self._build_group(group.name, [d for d in raws if d is not None])
-
-    async def _deploy_task_package(self, package, name: str | None) -> Function:
-        """A Nuclio function or Fusionizer task (a folder, or a zip of one) as a packed
-        inline source (its local modules travel with it)."""
-        from .agent import HandlerSource
-        from .formats.archive import unpack
-        from .quantities import limits
-
-        with tempfile.TemporaryDirectory(prefix="faastui-nuclio-") as tmp:
-            if isinstance(package, bytes):
-                root = unpack(package, Path(tmp))
-                source_name = root.name if root != Path(tmp) else ""
-            else:
-                root, source_name = Path(package), Path(package).resolve().name
-            member, pkg = read_task_package(root, name, source_name)
-        spec: dict = {"description": pkg.description or "deployed by faastui",
-                      "eventTimeout": f"{pkg.timeout_s:g}s",
-                      "env": [{"name": k, "value": v} for k, v in pkg.env.items()]}
-        wanted = limits(pkg.memory_mb, pkg.cpus)
-        if wanted:
-            spec["resources"] = {"limits": wanted}
-        if pkg.max_replicas:
-            spec.update(minReplicas=max(pkg.min_replicas, 1), maxReplicas=pkg.max_replicas)
-        reqs = list(pkg.requirements)
-        if member.signature == "fusionizer" and "requests" not in reqs:
-            reqs.append("requests")  # the requests_session (the engine gives it; Nuclio builds it)
-        h = HandlerSource(pkg.name, "", ENTRY, tuple(reqs))
-        return await self._deploy(h, spec, {}, source=packed_source(pkg.name, [member]))
 
 
 def _member_of(data: dict) -> Member:

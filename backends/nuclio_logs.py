@@ -17,6 +17,7 @@ import time
 
 from .errors import Unsupported
 from .model import LogLine
+from .nuclio_client import function_path as _path
 from .openfaas_logs import parse_time
 
 __all__ = ["record", "log_lines"]
@@ -45,20 +46,19 @@ def record(raw: str, fn: str, replica: str) -> LogLine:
 async def log_lines(backend, fn: str, tail: int, since: float | None,
                     instance: str | None) -> list[LogLine]:
     """``NuclioBackend.log_lines`` (see the module docstring)."""
-    from .nuclio import _path
-
     if tail <= 0:
         return []
     if backend.cluster is not None:
         await backend.describe(fn)  # FunctionNotFound before any pod is read
         return await backend.cluster.log_lines(fn, tail, ("nuclio", fn), since=since,
                                                instance=instance)
-    resp = await backend._request("GET", _path(fn, "replicas"), headers=backend._headers())
+    resp = await backend.client.request("GET", _path(fn, "replicas"),
+                                        headers=backend.client.headers())
     if resp.status_code == 404 and "json" not in resp.headers.get("content-type", ""):
         raise Unsupported("this Nuclio dashboard serves no replica logs",
                           hint="newer Nuclio versions do (GET /api/functions/NAME/logs/REPLICA)")
     if resp.status_code >= 400:
-        await backend._raise_for(resp, fn)
+        await backend.client.raise_for(resp, fn)
     names = (resp.json() or {}).get("names") or []
     params = {"follow": "false", "tailLines": str(tail)}
     if since is not None:
@@ -67,8 +67,8 @@ async def log_lines(backend, fn: str, tail: int, since: float | None,
     for replica in names:
         if instance and replica != instance:
             continue
-        got = await backend._send("GET", _path(fn, "logs", replica), fn=fn,
-                                  headers=backend._headers(), params=params)
+        got = await backend.client.send("GET", _path(fn, "logs", replica), fn=fn,
+                                        headers=backend.client.headers(), params=params)
         lines += [record(raw, fn, replica) for raw in got.text.splitlines()]
     if since is not None:
         lines = [ln for ln in lines if ln.time is None or ln.time >= since]

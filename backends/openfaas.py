@@ -23,8 +23,8 @@ scaled to zero -> cold) and from prewarmed pods (``prewarm=true``, ``function=<n
 -> prewarm on their node), the cluster's events about them, and pod logs. Prewarm then
 works on a named node as the Invokers invoker does it: a pod of the function's image pinned
 by a required node affinity, with a service (``backends/kube/pinned.py``); it also carries
-``faas_function``, so the function's own service sends it calls too. The class of such a
-backend has PREWARM, NODE_TARGET and LOGS (``kube_variant``). An unreachable cluster never
+``faas_function``, so the function's own service sends it calls too. Such a backend (the
+instance) has PREWARM, NODE_TARGET and EVENTS besides its class's capabilities. An unreachable cluster never
 fails a snapshot: the gateway's part is shown, the cluster's last good data with its age.
 """
 
@@ -46,7 +46,7 @@ from .errors import (
     Unsupported,
     error_from_status,
 )
-from .kube.side import ClusterSide, cold, kube_options, kube_variant, seconds, wants_kube
+from .kube.side import ClusterSide, cold, kube_options, seconds, wants_kube
 from .model import Function, Invocation, LogLine, Placement, Secret, Snapshot
 from .payload import payload_request, send
 from .quantities import cpus, memory_mb
@@ -105,14 +105,9 @@ class OpenFaaSBackend(Backend):
     name = "openfaas"
     capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.SCALE
                     | Capability.DEPLOY | Capability.LOGS | Capability.NAMESPACES
-                    | Capability.SECRETS)
-    #: what a cluster (the kube options) adds
-    kube_capabilities = Capability.PREWARM | Capability.NODE_TARGET | Capability.LOGS
-
-    def __new__(cls, *args, **kwargs):
-        if wants_kube(kwargs):
-            cls = kube_variant(cls, cls.kube_capabilities)
-        return super().__new__(cls)
+                    | Capability.SECRETS | Capability.DESCRIBE)
+    #: what a cluster (the kube options) adds to an instance's ``capabilities``
+    kube_capabilities = Capability.PREWARM | Capability.NODE_TARGET | Capability.EVENTS
 
     def __init__(self, url: str | None = None, *, token: str | None = None,
                  user: str | None = None, password: str | None = None,
@@ -122,8 +117,7 @@ class OpenFaaSBackend(Backend):
                  namespace: str | None = None,
                  kube_timeout: float = 10.0, kube_wait: float = 4.0,
                  kube_service_account: str | None = None, kube_probe: float = 10.0,
-                 prewarm_timeout: float = 60.0,
-                 **_ignored):
+                 prewarm_timeout: float = 60.0):
         if not url:
             raise InvalidRequest(f"the {self.name} backend needs a gateway URL",
                                  hint="faastui context add NAME --backend openfaas --url URL")
@@ -149,6 +143,7 @@ class OpenFaaSBackend(Backend):
                                        namespace=None if scope in ("all", "*") else
                                        self.kube_namespace, wait=seconds("kube_wait", kube_wait),
                                        probe_interval=seconds("kube_probe", kube_probe))
+            self.capabilities = type(self).capabilities | self.kube_capabilities
 
     # ---- transport ------------------------------------------------------------------------
     def _http(self):

@@ -29,6 +29,9 @@ failed calls is the figure (goal 0).
 process answering one small JSON route: the engine's httptools server (what the HTTP APIs
 use), the stdlib's ThreadingHTTPServer, and uvicorn + Starlette when they are installed.
 
+The clients and the measuring loop are ``serve_clients.py``, ``--servers`` is
+``serve_servers.py`` (both beside this script).
+
 Usage: .venv/bin/python bench/serve.py [--quick] [--servers] [--regroups N]
 Figures move with the machine's load; compare the ratios of one run.
 """
@@ -46,7 +49,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -56,79 +58,12 @@ TASKS = ROOT / "bench" / "fusionizer"  # the bench's Fusionizer tasks (task zips
 sys.path.insert(0, str(ROOT))
 
 from backends.local.control import start_engine, stop_engine  # noqa: E402
+from serve_clients import CurlCall, GrpcCall, HttpClientCall, RequestsCall, measure, pct  # noqa: E402
 
 NOOP = "def handle(req):\n    return req\n"
 GOAL_RATIO = 1.3
 UPSTREAM_MS = 33.0  # the Fusionizer's published median on Nuclio (bench/results.csv upstream)
 _READY = re.compile(r"^serving the \S+ API on \w+://[^ ]+:(\d+) over context")
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    k = (len(values) - 1) * q
-    lo = int(k)
-    hi = min(lo + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
-
-
-# ---- clients: each returns one call's latency in ms ------------------------------------------------
-class HttpClientCall:
-    def __init__(self, port: int, path: str, body: bytes):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.path, self.body = path, body
-        self.headers = {"Content-Type": "application/json"}
-
-    def __call__(self) -> float:
-        t0 = time.perf_counter()
-        self.conn.request("POST", self.path, body=self.body, headers=self.headers)
-        resp = self.conn.getresponse()
-        data = resp.read()
-        ms = (time.perf_counter() - t0) * 1000
-        assert resp.status == 200, (resp.status, data)
-        return ms
-
-
-class RequestsCall:
-    def __init__(self, port: int, path: str, body: bytes):
-        import requests  # deferred: only this client row uses it
-
-        self.session = requests.Session()
-        self.url, self.body = f"http://127.0.0.1:{port}{path}", body
-        self.headers = {"Content-Type": "application/json"}
-
-    def __call__(self) -> float:
-        t0 = time.perf_counter()
-        resp = self.session.post(self.url, data=self.body, headers=self.headers)
-        resp.content
-        ms = (time.perf_counter() - t0) * 1000
-        assert resp.status_code == 200, resp.text
-        return ms
-
-
-class GrpcCall:
-    """``invoke`` of ``name``/``version``; ``ping`` instead (the gRPC floor) with name None."""
-
-    def __init__(self, port: int, name: str | None, version: str = "1"):
-        import grpc
-
-        from backends.iluvatar.rpc import iluvatar_rpc_pb2 as pb
-        from backends.iluvatar.rpc import iluvatar_rpc_pb2_grpc as pb_grpc
-
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        self.stub = pb_grpc.IluvatarWorkerStub(self.channel)
-        if name is None:
-            self.rpc, self.request = self.stub.ping, pb.PingRequest(message="Ping")
-        else:
-            self.rpc = self.stub.invoke
-            self.request = pb.InvokeRequest(function_name=name, function_version=version,
-                                            json_args="{}", transaction_id="bench")
-
-    def __call__(self) -> float:
-        t0 = time.perf_counter()
-        resp = self.rpc(self.request, timeout=30)
-        ms = (time.perf_counter() - t0) * 1000
-        assert getattr(resp, "success", True), resp
-        return ms
 
 
 # ---- the processes ------------------------------------------------------------------------------
@@ -210,32 +145,6 @@ def wait_until(predicate, what: str, timeout: float = 120) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out waiting for {what}")
         time.sleep(0.05)
-
-
-def measure(rows: dict, n: int, rounds: int) -> dict[str, list[float]]:
-    """{row: [p50 of each round]}, plus p99s under row + ' p99'; rows interleave per round."""
-    out: dict[str, list[float]] = {}
-    for _ in range(rounds):
-        for label, fn in rows.items():
-            for _ in range(max(50, n // 10)):  # warm: connections, containers, caches
-                fn()
-            lat = [fn() for _ in range(n)]
-            out.setdefault(label, []).append(statistics.median(lat))
-            out.setdefault(label + " p99", []).append(pct(lat, 0.99))
-    return out
-
-
-class CurlCall:
-    """A curl process per request, as the Fusionizer's own bench (bench/run_bench) does."""
-
-    def __init__(self, port: int, path: str, body: bytes):
-        self.cmd = ["curl", "-s", "-X", "POST", f"http://127.0.0.1:{port}{path}",
-                    "-H", "Content-Type: application/json", "-d", body.decode()]
-
-    def __call__(self) -> float:
-        t0 = time.perf_counter()
-        subprocess.run(self.cmd, check=True, stdout=subprocess.DEVNULL)
-        return (time.perf_counter() - t0) * 1000
 
 
 class Regrouper(threading.Thread):
@@ -415,82 +324,6 @@ def report(rows, figures, n: int, rounds: int) -> None:
     print(f"goal: p50 at most {GOAL_RATIO}x the OpenFaaS route's: " + "; ".join(met))
 
 
-# ---- --servers: what an HTTP API could sit on ----------------------------------------------------
-SERVERS = {
-    "engine httptools server (uvloop)": textwrap.dedent("""
-        import asyncio, sys, uvloop
-        sys.path.insert(0, ROOT)
-        from backends.local.httpserver import HttpServer, Router, Response
-        async def route(req):
-            return Response(200, b'{"result": "ok"}', "application/json")
-        async def main():
-            router = Router(); router.add("POST", "/invoke", route)
-            server = HttpServer(router)
-            print(await server.start("127.0.0.1", 0), flush=True)
-            await asyncio.Event().wait()
-        uvloop.run(main())
-    """),
-    "stdlib ThreadingHTTPServer": textwrap.dedent("""
-        import http.server
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                body = b'{"result": "ok"}'
-                self.send_response(200); self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body))); self.end_headers()
-                self.wfile.write(body)
-            disable_nagle_algorithm = True  # else 40 ms of delayed ACK a call
-            def log_message(self, *a): pass
-        s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        print(s.server_port, flush=True)
-        s.serve_forever()
-    """),
-    "uvicorn + Starlette (httptools, uvloop)": textwrap.dedent("""
-        import socket, uvicorn
-        from starlette.applications import Starlette
-        from starlette.responses import JSONResponse
-        from starlette.routing import Route
-        async def route(request):
-            await request.body()
-            return JSONResponse({"result": "ok"})
-        app = Starlette(routes=[Route("/invoke", route, methods=["POST"])])
-        sock = socket.socket(); sock.bind(("127.0.0.1", 0))
-        print(sock.getsockname()[1], flush=True)
-        uvicorn.Server(uvicorn.Config(app, log_level="error", loop="uvloop",
-                                      http="httptools")).run(sockets=[sock])
-    """),
-}
-
-
-def servers(n: int, rounds: int) -> int:
-    rows, procs = {}, []
-    try:
-        for label, code in SERVERS.items():
-            proc = subprocess.Popen([sys.executable, "-c", code.replace("ROOT", repr(str(ROOT)))],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            line = proc.stdout.readline().strip()
-            if not line.isdigit():
-                proc.kill()
-                proc.wait(10)
-                print(f"{label}: not measured ({proc.stderr.read().strip().splitlines()[-1:]})")
-                continue
-            procs.append(proc)
-            rows[label] = HttpClientCall(int(line), "/invoke", b'{"id": "x"}')
-        figures = measure(rows, n, rounds)
-    finally:
-        for proc in procs:
-            proc.kill()
-            proc.wait(10)
-    base = statistics.median(figures[next(iter(rows))]) if rows else 1.0
-    print(f"\nHTTP servers, one small JSON route, http.client keep-alive, {n} calls x {rounds} rounds")
-    for label in rows:
-        p50 = statistics.median(figures[label])
-        print(f"{label:42} p50 {p50:7.3f} ms  p99 {statistics.median(figures[label + ' p99']):7.3f} ms"
-              f"  {p50 / base:5.2f}x")
-    return 0
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls, for a smoke run")
@@ -501,6 +334,8 @@ def main() -> int:
     n, rounds = (300, 1) if args.quick else (2000, 3)
     code = apis(n, rounds, max(2, args.regroups))
     if args.servers:
+        from serve_servers import servers  # deferred: only --servers measures them
+
         code = code or servers(n, rounds)
     return code
 

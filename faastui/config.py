@@ -155,11 +155,13 @@ class Context:
     def build_backend(self, namespace: str | None = None):
         """A Backend instance for this context (imports the backend module now), working in
         ``namespace`` when given (else the ``namespace`` option, else the backend's default).
-        Raises: Unsupported for a namespace on a backend without namespaces."""
-        from backends import registry
+        Raises: Unsupported for a namespace on a backend without namespaces; InvalidRequest
+        (exit 2) for an option the backend does not declare (``backends.options``)."""
+        from backends import options, registry
 
         ctx = self.in_namespace(namespace) if namespace is not None else self
-        return registry.load(ctx.backend)(**ctx.backend_kwargs())
+        return options.build(registry.load(ctx.backend), ctx.backend_kwargs(),
+                             where=f"context {ctx.name!r}")
 
 
 def _default_local() -> Context:

@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from backends.errors import NotFound, Unsupported
+from backends.base import Capability
+from backends.errors import NotFound
 from backends.model import Function, FusionGroup, Invocation, Node, QoSStat, QueueStat, Snapshot
 
 __all__ = ["Section", "Description", "function", "node", "queue", "fusion_group", "qos", "event",
@@ -228,16 +229,23 @@ def _text(v: Any) -> str:
 
 
 # ---- fetching what a description needs ---------------------------------------------------------
+async def fetch_function(backend, name: str) -> Function:
+    """``backend.describe(name)``. Raises: Unsupported (exit 3) for a backend without
+    ``Capability.DESCRIBE``; FunctionNotFound."""
+    backend.require(Capability.DESCRIBE, "describe functions")
+    return await backend.describe(name)
+
+
 async def gather(backend, kind: str, name: str) -> Description:
-    """The description of ``kind`` (a ``KINDS`` value) ``name``, fresh from ``backend``.
-    Raises: NotFound (FunctionNotFound for a function), BackendError."""
+    """The description of ``kind`` (a ``KINDS`` value) ``name``, fresh from ``backend``
+    (a function's latest calls where it has ``Capability.HISTORY``).
+    Raises: NotFound (FunctionNotFound for a function), Unsupported, BackendError."""
     if kind == "function":
-        fn = await backend.describe(name)
+        fn = await fetch_function(backend, name)
         snap = await backend.snapshot()
-        try:
+        calls = None
+        if Capability.HISTORY in backend.capabilities:
             calls = await backend.invocations(200)
-        except Unsupported:
-            calls = None
         return function(fn, snap, calls)
     snap = await backend.snapshot()
     items = {"node": snap.nodes, "queue": snap.queues, "fusion_group": snap.fusion_groups}[kind]

@@ -61,7 +61,7 @@ def test_registry_capabilities_and_addresses():
     for cap in (Capability.SCALE, Capability.DISPATCH, Capability.FUSE, Capability.DEPLOY_SOURCE):
         assert cap not in caps
     with pytest.raises(InvalidRequest) as missing:
-        IluvatarBackend(None, token="ignored")
+        IluvatarBackend(None)
     assert "--backend iluvatar" in missing.value.hint
     for url in ("grpc://10.0.0.7:8079", "10.0.0.7:8079", "http://10.0.0.7:8079/"):
         assert IluvatarBackend(url).address == "10.0.0.7:8079"

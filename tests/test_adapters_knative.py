@@ -189,7 +189,7 @@ def test_scale_sets_min_scale_and_prewarm_starts_pods(fake, kubeconfig):
 def test_scale_respects_max_scale(fake, kubeconfig):
     async def go(b):
         await b.deploy_source("def handle(req):\n    return 'ok'\n", name="capped")
-        await b._patch("capped", {"spec": {"template": {"metadata": {"annotations": {
+        await b.kube.patch("capped", {"spec": {"template": {"metadata": {"annotations": {
             "autoscaling.knative.dev/max-scale": "2"}}}}})
         with pytest.raises(InvalidRequest, match="max-scale"):
             await b.scale("capped", 3)
@@ -247,7 +247,7 @@ def test_snapshot_and_events_come_from_the_watched_view(fake, kubeconfig):
     async def go(b):
         await b.deploy_source("def handle(req):\n    return 'w'\n", name="watched")
         first = await b.snapshot()
-        lists = b._view.stats()["pods"]["lists"]
+        lists = b.kube.started_view.stats()["pods"]["lists"]
         await b.scale("watched", 2)
         for _ in range(300):
             snap = await b.snapshot()
@@ -255,7 +255,7 @@ def test_snapshot_and_events_come_from_the_watched_view(fake, kubeconfig):
                    and p.state == "warm") == 2:
                 break
             await asyncio.sleep(0.02)
-        return first, snap, lists, b._view.stats()["pods"]["lists"], await b.events()
+        return first, snap, lists, b.kube.started_view.stats()["pods"]["lists"], await b.events()
     first, snap, before, after, events = with_backend(fake, kubeconfig, go)
     assert sum(p.count for p in first.placements if p.function == "watched") == 1
     assert sum(p.count for p in snap.placements if p.function == "watched") == 2
@@ -270,17 +270,17 @@ def test_a_ksvc_faastui_did_not_deploy_is_listed_but_never_overwritten(fake, kub
                "spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/x/y:1"}]}}}}
 
     async def go(b):
-        await b._create(foreign)  # straight through the API, as kubectl would
+        await b.kube.create(foreign)  # straight through the API, as kubectl would
         with pytest.raises(Conflict, match="already exists"):
-            await b._create(foreign)
+            await b.kube.create(foreign)
         with pytest.raises(Conflict, match="did not deploy"):
             await b.deploy_source("def handle(r): return r\n", name="foreign")
         with pytest.raises(Conflict, match="has been modified") as stale:  # a stale resourceVersion
-            await b._patch("foreign", {"metadata": {"resourceVersion": "1"}})
+            await b.kube.patch("foreign", {"metadata": {"resourceVersion": "1"}})
         assert "again" in stale.value.hint
         invalid = {**foreign, "metadata": {"name": "Not_DNS"}, "spec": {"template": {"spec": {}}}}
         with pytest.raises(InvalidRequest, match="metadata.name.*containers"):
-            await b._create(invalid)
+            await b.kube.create(invalid)
         return await b.functions()
     fns = with_backend(fake, kubeconfig, go)
     f = next(f for f in fns if f.name == "foreign")

@@ -64,7 +64,7 @@ class FixedBackend(Backend):
     name = "fixed"
     capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.PREWARM
                     | Capability.DISPATCH | Capability.FUSE | Capability.SCALE | Capability.DEPLOY
-                    | Capability.NODE_TARGET)
+                    | Capability.NODE_TARGET | Capability.DESCRIBE | Capability.CALL_GRAPH)
 
     async def snapshot(self) -> Snapshot:
         return fixed_snapshot()
@@ -87,7 +87,7 @@ class LoggingBackend(FixedBackend):
     """FixedBackend with a call history and a log: three calls of hello; fixed lines of
     two instances, then nothing more."""
 
-    capabilities = FixedBackend.capabilities | Capability.LOGS
+    capabilities = FixedBackend.capabilities | Capability.LOGS | Capability.HISTORY
 
     async def invocations(self, limit: int = 50) -> list[Invocation]:
         return [Invocation(f"call-{i}", "hello", "edge-1", "warm" if i else "cold",

@@ -43,14 +43,17 @@ def _memory_mb(value: Any) -> int:
                              hint="e.g. memory: 128") from None
 
 
-class IluvatarBackend(WorkerRpc, Ledger, Backend):
+class IluvatarBackend(Backend):
+    """One worker through ``rpc`` (``protocol.WorkerRpc``); what it does not keep (calls,
+    containers, QoS) in ``ledger`` (``ledger.Ledger``)."""
+
     name = "iluvatar"
     capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.PREWARM
-                    | Capability.DEPLOY
-                    | Capability.NODE_TARGET)
+                    | Capability.DEPLOY | Capability.NODE_TARGET | Capability.DESCRIBE
+                    | Capability.HISTORY)
 
     def __init__(self, url: str | None = None, *, timeout: float = 60.0,
-                 node_name: str | None = None, **_ignored):
+                 node_name: str | None = None):
         if not url:
             raise InvalidRequest("the iluvatar backend needs the worker's gRPC address",
                                  hint="faastui context add NAME --backend iluvatar "
@@ -59,17 +62,21 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
         self.address = _target(url)
         self.node_name = node_name or self.address
         self.timeout = timeout
-        self._channel = None
-        self._loop = None
-        self._stubs: dict[str, Any] = {}
+        self.rpc = WorkerRpc(self.address, timeout=timeout)
+        self.ledger = Ledger(self.node_name)
         self._known: dict[str, tuple[str, str]] = {}  # fqdn -> (name, version)
         self._images: dict[str, str] = {}  # fqdn -> image, from the worker's list
         self._registered: dict[str, Function] = {}  # what this client registered
         self._list_supported: bool | None = None  # None: not asked yet
-        self._containers: dict[str, collections.Counter] = {}  # fqdn -> {prewarm, warm}
-        self._history: collections.deque[Invocation] = collections.deque(maxlen=1000)
         self._async: dict[str, tuple[str, float]] = {}  # cookie -> (fqdn, started_at)
         self._results: dict[str, Invocation] = {}  # cookie -> finished async call
+
+    async def aclose(self) -> None:
+        await self.rpc.aclose()
+
+    async def invocations(self, limit: int = 50) -> list[Invocation]:
+        """This client's latest calls, newest first, results left out (the worker keeps none)."""
+        return await self.ledger.invocations(limit)
 
     # ---- names ----------------------------------------------------------------------------
     async def _list(self) -> list | None:
@@ -77,7 +84,7 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
         if self._list_supported is False:
             return None
         try:
-            resp = await self._rpc("list_registered_funcs",
+            resp = await self.rpc.call("list_registered_funcs",
                                    rpc_message("ListFunctionRequest", transaction_id=_tid()))
         except Unsupported:
             self._list_supported = False
@@ -172,10 +179,10 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
         started, t0 = time.time(), time.perf_counter()
         request = rpc_message("InvokeRequest", function_name=name, function_version=version,
                           json_args=args, transaction_id=tid)
-        resp = await self._rpc("invoke", request, timeout=self.timeout, fn=fqdn)
+        resp = await self.rpc.call("invoke", request, timeout=self.timeout, fn=fqdn)
         rtt_ms = (time.perf_counter() - t0) * 1000
         inv = self._invocation(tid, fqdn, resp, rtt_ms=rtt_ms, started=started, ended=time.time())
-        self._record(inv)
+        self.ledger.record(inv)
         return inv
 
     async def invoke_async(self, fn: str, payload: Any) -> str:
@@ -183,7 +190,7 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
         fqdn, started = f"{name}-{version}", time.time()
         request = rpc_message("InvokeAsyncRequest", function_name=name, function_version=version,
                           json_args=_json_args(payload), transaction_id=_tid())
-        resp = await self._rpc("invoke_async", request, fn=fqdn)
+        resp = await self.rpc.call("invoke_async", request, fn=fqdn)
         if not resp.success or not resp.lookup_cookie:
             await self._list()  # the worker gives no reason; the usual one is a missing function
             if self._list_supported and fqdn not in self._known:
@@ -201,7 +208,7 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
         while True:
             request = rpc_message("InvokeAsyncLookupRequest", lookup_cookie=call_id,
                               transaction_id=_tid())
-            resp = await self._rpc("invoke_async_check", request, timeout=max(10.0, wait + 5.0))
+            resp = await self.rpc.call("invoke_async_check", request, timeout=max(10.0, wait + 5.0))
             message = "" if resp.success else _error_text(resp.json_result)
             if message.lower() == "invocation not found":
                 raise NotFound(f"no async call {call_id!r} on the Ilúvatar worker at "
@@ -222,7 +229,7 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
                              error=exc.message, started_at=started, ended_at=time.time())
         self._results[call_id] = inv
         if fqdn:
-            self._record(inv)
+            self.ledger.record(inv)
         return inv
 
     async def prewarm(self, fn: str, node: str | None, count: int = 1) -> list[Invocation]:
@@ -235,7 +242,7 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
             tid, started, t0 = _tid(), time.time(), time.perf_counter()
             request = rpc_message("PrewarmRequest", function_name=name, function_version=version,
                               transaction_id=tid, compute=COMPUTE_CPU)
-            resp = await self._rpc("prewarm", request, fn=fqdn)
+            resp = await self.rpc.call("prewarm", request, fn=fqdn)
             if not resp.success:
                 message = _error_text(resp.message)
                 error = self._refusal(fqdn, message) or BackendError(
@@ -243,7 +250,7 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
                 if i:
                     error.message += f" ({i} of {count} containers were started)"
                 raise error
-            self._containers.setdefault(fqdn, collections.Counter())["prewarm"] += 1
+            self.ledger.containers.setdefault(fqdn, collections.Counter())["prewarm"] += 1
             out.append(Invocation(call_id=tid, function=fqdn, node=self.node_name,
                                   container_state="prewarm", status="ok",
                                   cold_start_ms=(time.perf_counter() - t0) * 1000,
@@ -278,7 +285,7 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
             "RegisterRequest", function_name=name, function_version=version, image_name=image,
             memory=memory_mb, cpus=cpus, parallel_invokes=parallel, transaction_id=_tid(),
             compute=COMPUTE_CPU, isolate=isolate)
-        resp = await self._rpc("register", request)
+        resp = await self.rpc.call("register", request)
         if not resp.success:
             error = resp.error.strip().strip('"')
             if "already registered" in error:
@@ -341,12 +348,12 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
         # the worker's list is the truth; an older worker without one: what we registered
         fqdns = ([f"{f.function_name}-{f.function_version}" for f in listed]
                  if listed is not None else list(self._registered))
-        calls = collections.Counter(inv.function for inv in self._history)
+        calls = collections.Counter(inv.function for inv in self.ledger.history)
         out = []
         for fqdn in sorted(set(fqdns)):
             name, version = self._known.get(fqdn, (fqdn, ""))
             mine = self._registered.get(fqdn)
-            running = sum(self._containers.get(fqdn, {}).values())
+            running = sum(self.ledger.containers.get(fqdn, {}).values())
             out.append(Function(
                 name=fqdn, image=self._images.get(fqdn, mine.image if mine else ""),
                 runtime="iluvatar", replicas=running, available_replicas=running,
@@ -370,9 +377,9 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
         That status tells percentages, not sizes: memory in use (``used_mem_pct``) and CPU
         utilisation (``cpu_util``) go into labels, and cpus / memory_mb stay 0 (unknown).
         """
-        health = await self._rpc("health", rpc_message("HealthRequest", transaction_id=_tid()))
+        health = await self.rpc.call("health", rpc_message("HealthRequest", transaction_id=_tid()))
         try:
-            status = await self._rpc("status", rpc_message("StatusRequest", transaction_id=_tid()))
+            status = await self.rpc.call("status", rpc_message("StatusRequest", transaction_id=_tid()))
         except BackendError as exc:
             errors.append(f"status: {exc}")
             status = rpc_message("StatusResponse")
@@ -386,7 +393,7 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
         if status.worker_name:
             labels["worker_name"] = status.worker_name
         return Node(name=self.node_name, address=self.address, ready=healthy, labels=labels,
-                    containers=sum(sum(c.values()) for c in self._containers.values()))
+                    containers=sum(sum(c.values()) for c in self.ledger.containers.values()))
 
     async def nodes(self) -> list[Node]:
         return [await self._node([])]
@@ -399,6 +406,6 @@ class IluvatarBackend(WorkerRpc, Ledger, Backend):
         except BackendError as exc:
             errors.append(f"functions: {exc}")
             functions = list(self._registered.values())
-        return Snapshot(nodes=[node], functions=functions, placements=self._placements(functions),
-                        queues=[], qos=self._qos(), fusion_groups=[], taken_at=time.time(),
+        return Snapshot(nodes=[node], functions=functions, placements=self.ledger.placements(functions),
+                        queues=[], qos=self.ledger.qos(), fusion_groups=[], taken_at=time.time(),
                         errors=errors)

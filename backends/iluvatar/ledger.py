@@ -1,6 +1,6 @@
 """What the Ilúvatar adapter remembers itself, since a worker lists no containers and keeps
 no call history: the calls this client made, the containers they and its prewarms
-imply (placements), and QoS over them (Ledger, a mixin of IluvatarBackend).
+imply (placements), and QoS over them (a Ledger, which IluvatarBackend holds).
 """
 
 from __future__ import annotations
@@ -22,12 +22,17 @@ def _percentile(sorted_values: list[float], q: float) -> float:
 
 
 class Ledger:
-    """Client-side bookkeeping of IluvatarBackend (a mixin: IluvatarBackend.__init__ sets
-    ``node_name``, ``_containers`` (fqdn -> Counter of prewarm/warm) and ``_history``)."""
+    """Client-side bookkeeping of IluvatarBackend: ``history`` (the latest calls, oldest
+    first) and ``containers`` (fqdn -> Counter of prewarm/warm) on the node ``node_name``."""
 
-    def _record(self, inv: Invocation) -> None:
-        self._history.append(inv)
-        counts = self._containers.setdefault(inv.function, collections.Counter())
+    def __init__(self, node_name: str, *, keep: int = 1000):
+        self.node_name = node_name
+        self.history: collections.deque[Invocation] = collections.deque(maxlen=keep)
+        self.containers: dict[str, collections.Counter] = {}
+
+    def record(self, inv: Invocation) -> None:
+        self.history.append(inv)
+        counts = self.containers.setdefault(inv.function, collections.Counter())
         if inv.container_state == "prewarm":
             counts["prewarm"] = max(0, counts["prewarm"] - 1)
             counts["warm"] += 1
@@ -36,20 +41,20 @@ class Ledger:
         elif inv.container_state == "warm" and not counts["warm"]:
             counts["warm"] = 1
 
-    def _placements(self, functions: list[Function]) -> list[Placement]:
+    def placements(self, functions: list[Function]) -> list[Placement]:
         out = []
-        for fqdn in sorted({f.name for f in functions} | set(self._containers)):
-            counts = self._containers.get(fqdn, collections.Counter())
+        for fqdn in sorted({f.name for f in functions} | set(self.containers)):
+            counts = self.containers.get(fqdn, collections.Counter())
             states = [s for s in ("prewarm", "warm") if counts[s] > 0]
             for state in states or ["cold"]:
                 out.append(Placement(function=fqdn, node=self.node_name, state=state,
                                      count=counts[state] if states else 0))
         return out
 
-    def _qos(self) -> list[QoSStat]:
+    def qos(self) -> list[QoSStat]:
         since = time.time() - QOS_WINDOW_S
         calls: dict[str, list[Invocation]] = collections.defaultdict(list)
-        for inv in self._history:
+        for inv in self.history:
             if inv.ended_at >= since and inv.status != "pending":
                 calls[inv.function].append(inv)
         out = []
@@ -66,5 +71,5 @@ class Ledger:
 
     async def invocations(self, limit: int = 50) -> list[Invocation]:
         """This client's latest calls, newest first (results left out)."""
-        latest = list(self._history)[-limit:] if limit > 0 else []
+        latest = list(self.history)[-limit:] if limit > 0 else []
         return [dataclasses.replace(inv, result=None) for inv in reversed(latest)]

@@ -1,5 +1,5 @@
 """How the Ilúvatar adapter talks to a worker: the worker's address, the rpc table and
-the gRPC calls (WorkerRpc, a mixin of IluvatarBackend), gRPC status codes -> BackendErrors,
+the gRPC calls (WorkerRpc, which IluvatarBackend holds), gRPC status codes -> BackendErrors,
 and the JSON text going both ways (arguments out, error bodies back).
 
 Messages are the generated ones of ``rpc/iluvatar_rpc.proto`` (``messages()``); they and
@@ -155,8 +155,16 @@ def _tid() -> str:
 
 
 class WorkerRpc:
-    """The gRPC side of IluvatarBackend (a mixin: IluvatarBackend.__init__ sets ``address``,
-    ``timeout``, ``_channel``, ``_loop`` and ``_stubs``)."""
+    """The gRPC side of IluvatarBackend (which holds one): unary calls to the worker at
+    ``address`` (``host:port``), each bounded by ``timeout`` (at most 10 s unless a call says),
+    on a channel of the running event loop (made again for another loop)."""
+
+    def __init__(self, address: str, *, timeout: float):
+        self.address = address
+        self.timeout = timeout
+        self._channel = None
+        self._loop = None
+        self._stubs: dict[str, object] = {}
 
     # ---- transport ------------------------------------------------------------------------
     def _stub(self, method: str):
@@ -180,8 +188,9 @@ class WorkerRpc:
         if channel is not None and self._loop is asyncio.get_running_loop():
             await channel.close()
 
-    async def _rpc(self, method: str, request, *, timeout: float | None = None,
+    async def call(self, method: str, request, *, timeout: float | None = None,
                    fn: str | None = None):
+        """The worker's reply to ``method``. Raises: the BackendError of its gRPC status."""
         stub = self._stub(method)
         grpc = _grpc()
         try:

@@ -20,13 +20,12 @@ from urllib.parse import urlsplit
 from ..agent import HandlerSource, prepare
 from ..base import Backend, Capability
 from ..errors import BackendError, Conflict, FunctionNotFound, InvalidRequest, NotFound, Unreachable, Unsupported
-from ..kube.connect import Connection
 from ..kube.side import kube_options, seconds
 from ..kube.view import KubeView
 from ..model import Function, Invocation, LogLine, Node, QoSStat, Secret, Snapshot
 from ..payload import payload_request, send
 from ..quantities import quantity
-from .kube import KubeAccess, _not_installed
+from .kube import KnativeApi, _not_installed
 from .objects import (
     DEFAULT_IMAGE,
     INITIAL_SCALE,
@@ -54,46 +53,47 @@ def _percentile(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3) if ordered else 0.0
 
 
-class KnativeBackend(KubeAccess, Backend):
+class KnativeBackend(Backend):
+    """Knative Serving through ``kube`` (``kube.KnativeApi``: the Kubernetes API and the view)
+    and, for calls, the ingress at ``url``."""
+
     name = "knative"
     capabilities = (Capability.INVOKE | Capability.SCALE | Capability.PREWARM | Capability.DEPLOY
                     | Capability.DEPLOY_SOURCE | Capability.LOGS | Capability.NAMESPACES
-                    | Capability.SECRETS)
+                    | Capability.SECRETS | Capability.DESCRIBE | Capability.EVENTS)
 
     def __init__(self, url: str | None = None, *, kube_context: str | None = None,
                  token: str | None = None, kubeconfig: str | None = None,
                  namespace: str | None = None, image: str = DEFAULT_IMAGE,
                  ready_timeout: float = 60.0, timeout: float = 60.0, in_cluster: bool = False,
                  kube_timeout: float = 10.0, kube_wait: float = 4.0,
-                 kube_service_account: str | None = None, kube_probe: float = 10.0,
-                 **_ignored):
+                 kube_service_account: str | None = None, kube_probe: float = 10.0):
         self.url = url.rstrip("/") if url else None
         self.options = kube_options(kubeconfig=kubeconfig, kube_context=kube_context,
                                     in_cluster=in_cluster, token=token, kube_timeout=kube_timeout,
                                     kube_service_account=kube_service_account)
         self.kube_context = kube_context
         self.kubeconfig = self.options.kubeconfig_path
-        self.namespace = namespace
         self.image = image
         self.ready_timeout = ready_timeout
         self.timeout = timeout
         self.kube_wait = seconds("kube_wait", kube_wait)
-        self._conn = Connection(self.options)
-        self._view: KubeView | None = None
-        self._view_options: dict = {"probe_interval": seconds("kube_probe", kube_probe)}
+        self.kube = KnativeApi(self.options, namespace=namespace,
+                               view_options={"probe_interval": seconds("kube_probe", kube_probe)})
         self._synced = False
         self._http = None
         self._calls: dict[str, list[tuple[float, float, bool]]] = {}  # fn -> (t, ms, ok)
+
+    @property
+    def namespace(self) -> str | None:
+        """The namespace it works in (None until the first call settles the kubeconfig's)."""
+        return self.kube.namespace
 
     async def aclose(self) -> None:
         if self._http is not None:
             client, self._http = self._http, None
             await client.aclose()
-        if self._view is not None:
-            view, self._view = self._view, None
-            await asyncio.to_thread(view.close)  # closes the shared connection too
-        else:
-            await asyncio.to_thread(self._conn.close)
+        await self.kube.aclose()
 
     # ---- the model from ksvcs and pods -------------------------------------------------------
     def _functions(self, ksvcs: list[dict], pods: list[dict]) -> list[Function]:
@@ -107,24 +107,24 @@ class KnativeBackend(KubeAccess, Backend):
 
     # ---- reads ----------------------------------------------------------------------------
     async def describe(self, fn: str) -> Function:
-        obj, pods = await asyncio.gather(self._ksvc(fn), self._pods(f"{SERVICE_LABEL}={fn}"))
+        obj, pods = await asyncio.gather(self.kube.ksvc(fn), self.kube.pods(f"{SERVICE_LABEL}={fn}"))
         return function_from_ksvc(obj, pods, len(self._calls.get(fn, [])))
 
     async def functions(self) -> list[Function]:
-        ksvcs, pods = await asyncio.gather(self._ksvcs(), self._pods(SERVICE_LABEL))
+        ksvcs, pods = await asyncio.gather(self.kube.ksvcs(), self.kube.pods(SERVICE_LABEL))
         return self._functions(ksvcs, pods)
 
     async def _watched(self) -> KubeView:
         """The view, with its first full state (at most ``kube_wait`` s); raises why when
         the nodes or pods were never listed (no answer, refused credentials)."""
-        view = await self.view()
+        view = await self.kube.view()
         if not self._synced:
             self._synced = await view.ready(self.kube_wait)
         for part in ("nodes", "pods"):
             informer = view.informers[part]
             if not informer.synced:
                 raise informer.error or Unreachable(
-                    f"the Kubernetes API at {self.server} sent no {part} within "
+                    f"the Kubernetes API at {self.kube.server} sent no {part} within "
                     f"{self.kube_wait:g} s", hint="check that the cluster is up (kubectl "
                                                   "cluster-info)")
         return view
@@ -181,9 +181,9 @@ class KnativeBackend(KubeAccess, Backend):
 
         if tail <= 0:
             return []
-        pods = await self._pods(f"{SERVICE_LABEL}={fn}")
+        pods = await self.kube.pods(f"{SERVICE_LABEL}={fn}")
         if not pods:
-            await self._ksvc(fn)  # FunctionNotFound; else a ksvc scaled to zero: no logs
+            await self.kube.ksvc(fn)  # FunctionNotFound; else a ksvc scaled to zero: no logs
             return []
         pods.sort(key=lambda p: p["metadata"].get("creationTimestamp") or "")
         per_pod = []
@@ -192,7 +192,7 @@ class KnativeBackend(KubeAccess, Backend):
             if instance and name != instance:
                 continue
             try:
-                text = await self._pod_log(name, USER_CONTAINER, tail,
+                text = await self.kube.pod_log(name, USER_CONTAINER, tail,
                                            podlogs.query(USER_CONTAINER, tail, since))
             except (InvalidRequest, NotFound) as exc:  # not started yet, or gone meanwhile
                 per_pod.append([LogLine(fn, f"(no logs: {exc})", instance=name)]
@@ -205,27 +205,27 @@ class KnativeBackend(KubeAccess, Backend):
     async def namespaces(self) -> list[str]:
         from ..kube import secrets as kube_secrets
 
-        await self._ready()
-        return await kube_secrets.namespaces(self._api, self.namespace)
+        await self.kube.ready()
+        return await kube_secrets.namespaces(self.kube.api, self.namespace)
 
     async def secrets(self) -> list[Secret]:
         from ..kube import secrets as kube_secrets
 
-        await self._ready()
-        return await kube_secrets.list_secrets(self._api, self.namespace)
+        await self.kube.ready()
+        return await kube_secrets.list_secrets(self.kube.api, self.namespace)
 
     async def create_secret(self, name: str, value: bytes, *, update: bool = False) -> Secret:
         from ..kube import secrets as kube_secrets
 
-        await self._ready()
-        return await kube_secrets.put_secret(self._api, self.namespace, name, value,
+        await self.kube.ready()
+        return await kube_secrets.put_secret(self.kube.api, self.namespace, name, value,
                                              update=update)
 
     async def remove_secret(self, name: str) -> None:
         from ..kube import secrets as kube_secrets
 
-        await self._ready()
-        await kube_secrets.remove_secret(self._api, self.namespace, name)
+        await self.kube.ready()
+        await kube_secrets.remove_secret(self.kube.api, self.namespace, name)
 
     # ---- invoke ---------------------------------------------------------------------------
     def _client(self):
@@ -241,7 +241,7 @@ class KnativeBackend(KubeAccess, Backend):
         if node:
             raise Unsupported("Knative routes each call itself; it cannot call a function "
                               "on a chosen node", hint="call without --node")
-        obj = await self._ksvc(fn)
+        obj = await self.kube.ksvc(fn)
         target = (obj.get("status") or {}).get("url")
         if not target:
             ready = _condition(obj, "Ready")
@@ -284,7 +284,7 @@ class KnativeBackend(KubeAccess, Backend):
         deadline = time.monotonic() + self.ready_timeout
         delay, last = 0.05, "not reconciled yet"
         while True:
-            obj = await self._ksvc(fn)
+            obj = await self.kube.ksvc(fn)
             ready = _condition(obj, "Ready")
             if int((obj.get("status") or {}).get("observedGeneration") or 0) >= generation:
                 last = ready.get("message") or ready.get("reason") or "Ready is Unknown"
@@ -302,11 +302,11 @@ class KnativeBackend(KubeAccess, Backend):
 
     async def _roll(self, fn: str, n: int, annotations: dict) -> dict:
         """Set revision template annotations (``n`` within max-scale); the Ready ksvc."""
-        top = int(quantity(_template(await self._ksvc(fn))[0].get(MAX_SCALE)))
+        top = int(quantity(_template(await self.kube.ksvc(fn))[0].get(MAX_SCALE)))
         if top and n > top:
             raise InvalidRequest(f"{n} is over the max-scale of {fn!r} ({top})",
                                  hint=f"raise {MAX_SCALE} first")
-        patched = await self._patch(fn, {"spec": {"template": {"metadata": {
+        patched = await self.kube.patch(fn, {"spec": {"template": {"metadata": {
             "annotations": annotations}}}})
         return await self._wait_ready(fn, int(patched["metadata"].get("generation") or 0))
 
@@ -327,7 +327,7 @@ class KnativeBackend(KubeAccess, Backend):
                                              "faastui.io/prewarmed-at": f"{started:.3f}"})
         ms = round((time.perf_counter() - t0) * 1000, 3)
         rev = (ready.get("status") or {}).get("latestReadyRevisionName") or ""
-        pods = [p for p in await self._pods(f"{REVISION_LABEL}={rev}") if pod_state(p)]
+        pods = [p for p in await self.kube.pods(f"{REVISION_LABEL}={rev}") if pod_state(p)]
         out = [Invocation(call_id=p["metadata"]["name"], function=fn, node=_node_name(p),
                           container_state="prewarm", cold_start_ms=ms,
                           status="ok" if pod_state(p) == "warm" else "pending",
@@ -372,31 +372,31 @@ class KnativeBackend(KubeAccess, Backend):
         return await self._deploy(h, meta)
 
     async def _deploy(self, h: HandlerSource, meta: dict | None = None) -> Function:
-        await self._ready()  # the namespace comes from the kubeconfig
+        await self.kube.ready()  # the namespace comes from the kubeconfig
         body = service_manifest(h, meta or {}, image=self.image,
                                 namespace=self.namespace)
         try:
-            current = await self._ksvc(h.name)
+            current = await self.kube.ksvc(h.name)
         except FunctionNotFound:
             current = None
         if current is None:
-            result = await self._create(drop_none(body))
+            result = await self.kube.create(drop_none(body))
         elif (current["metadata"].get("labels") or {}).get(SOURCE_LABEL) != "true":
             raise Conflict(f"a Knative service {h.name!r} exists that faastui did not deploy",
                            hint="pick another --name, or delete it with kubectl")
         else:  # only what faastui owns; scale annotations and the rest stay
             body["metadata"] = {"labels": body["metadata"]["labels"],
                                 "resourceVersion": current["metadata"]["resourceVersion"]}
-            result = await self._patch(h.name, {"metadata": body["metadata"],
+            result = await self.kube.patch(h.name, {"metadata": body["metadata"],
                                                 "spec": body["spec"]})
         await self._wait_ready(h.name, int(result["metadata"].get("generation") or 0))
         return await self.describe(h.name)
 
     async def remove(self, fn: str) -> None:
         try:
-            await self._delete(fn)
+            await self.kube.delete(fn)
         except NotFound:
-            await self._ksvc(fn)  # the right error, with a did-you-mean
+            await self.kube.ksvc(fn)  # the right error, with a did-you-mean
             raise
         self._calls.pop(fn, None)
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from .connect import Connection, Gone, KubeOptions
 from .records import PodMapping, pod_state
-from .side import ClusterSide, kube_options, kube_variant, wants_kube
+from .side import ClusterSide, kube_options, wants_kube
 from .view import KubeView
 
 __all__ = ["KubeView", "KubeOptions", "Connection", "Gone", "PodMapping", "pod_state",
-           "ClusterSide", "kube_options", "kube_variant", "wants_kube"]
+           "ClusterSide", "kube_options", "wants_kube"]

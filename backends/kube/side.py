@@ -3,21 +3,19 @@ view, and what it adds to a snapshot, the events and the logs.
 
 Such a backend takes the kube options (``kubeconfig``, ``kube_context``, ``in_cluster``,
 ``kube_namespace``, ``kube_timeout``, ``kube_wait``); with none of the first three it has no
-Kubernetes side and behaves as before. With one, ``kube_variant`` gives the backend a class
-of the same name whose ``capabilities`` include what the cluster adds (faces read
-capabilities from the class, before any call).
+Kubernetes side and behaves as before. With one, the backend's constructor widens the
+instance's ``capabilities`` with what the cluster adds (its class's ``kube_capabilities``).
 """
 
 from __future__ import annotations
 
-from ..base import Capability
 from ..errors import BackendError, InvalidRequest, Unreachable
 from ..model import Node, Placement
 from .connect import UNREACHABLE_HINT, KubeOptions
 from .records import PodMapping
 from .view import KubeView
 
-__all__ = ["ClusterSide", "kube_options", "kube_variant", "wants_kube", "flag", "cold",
+__all__ = ["ClusterSide", "kube_options", "wants_kube", "flag", "cold",
            "seconds"]
 
 
@@ -51,22 +49,6 @@ def kube_options(*, kubeconfig=None, kube_context=None, in_cluster=False, token=
     return KubeOptions(kubeconfig=str(kubeconfig) if kubeconfig else None,
                        context=kube_context or None, in_cluster=flag(in_cluster), token=token,
                        timeout=timeout, **extra)
-
-
-_VARIANTS: dict[tuple[type, Capability], type] = {}
-
-
-def kube_variant(cls: type, extra: Capability) -> type:
-    """``cls`` with ``extra`` capabilities: a subclass of the same name (cached)."""
-    if cls.__dict__.get("_kube_variant"):
-        return cls
-    key = (cls, extra)
-    if key not in _VARIANTS:
-        _VARIANTS[key] = type(cls.__name__, (cls,), {
-            "capabilities": cls.capabilities | extra, "_kube_variant": True,
-            "__module__": cls.__module__, "__qualname__": cls.__qualname__,
-            "__doc__": cls.__doc__})
-    return _VARIANTS[key]
 
 
 class ClusterSide:

@@ -35,10 +35,12 @@ class LocalBackend(Backend):
     capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.PREWARM
                     | Capability.DISPATCH | Capability.FUSE | Capability.SCALE | Capability.DEPLOY
                     | Capability.DEPLOY_SOURCE | Capability.QUEUES | Capability.LOGS
-                    | Capability.NODE_TARGET | Capability.HTTP_REQUEST | Capability.SECRETS)
+                    | Capability.NODE_TARGET | Capability.HTTP_REQUEST | Capability.SECRETS
+                    | Capability.DESCRIBE | Capability.HISTORY | Capability.EVENTS
+                    | Capability.CALL_GRAPH)
 
     def __init__(self, url: str | None = None, *, token: str | None = None,
-                 state_dir: str | Path | None = None, timeout: float = 330.0, **_ignored):
+                 state_dir: str | Path | None = None, timeout: float = 330.0):
         self._missing_engine: str | None = None
         if url is None and state_dir is not None:
             info = read_engine_info(Path(state_dir)) or {}

@@ -145,21 +145,9 @@ def _check_takes(cls, keyword: str, what: str, instead: str) -> None:
 
 def _check_options(cls, options: dict) -> None:
     """Refuse an option the backend's constructor does not take (a typo would be lost)."""
-    import inspect
+    from backends import options as declared
 
-    from backends.errors import InvalidRequest, did_you_mean
-
-    from ..config import RESERVED_OPTIONS
-
-    params = inspect.signature(cls.__init__).parameters
-    takes = sorted(p.name for p in params.values()
-                   if p.kind is p.KEYWORD_ONLY and p.name not in RESERVED_OPTIONS)
-    for key in options:
-        if key not in takes:
-            raise InvalidRequest(
-                f"the {cls.name} backend takes no option {key!r}",
-                hint=did_you_mean(key, takes) or
-                (f"it takes: {', '.join(takes)}" if takes else "it takes no options"))
+    declared.check(cls, options, generic=declared.GENERIC - {"namespace"})
 
 
 @app.command()
@@ -193,18 +181,28 @@ def show(name: Optional[str] = typer.Argument(None, help="Context (default: the 
     data = ctx.to_dict()
     if data.get("backend") == "local" and not data.get("state_dir"):
         data["state_dir"] = str(ctx.engine_state_dir())
-    data["capabilities"] = _capabilities(ctx.backend)
+    data["capabilities"] = _capabilities(ctx)
     emit(data, Format.json if output == Format.json else Format.yaml)
 
 
-def _capabilities(kind: str) -> list[str]:
-    """What the context's backend can do (from its class; nothing is contacted)."""
+def _capabilities(ctx) -> list[str]:
+    """What the context's backend can do: its instance's (built, never contacted: a backend
+    connects on its first call), else its class's when it cannot be built (the error is
+    said where the context is used), else none."""
+    import asyncio
+
     from backends import registry
     from backends.base import Capability
     from backends.errors import BackendError
 
     try:
-        caps = registry.load(kind).capabilities
+        backend = ctx.build_backend()
     except (BackendError, ImportError):
-        return []
+        try:
+            caps = registry.load(ctx.backend).capabilities
+        except (BackendError, ImportError):
+            return []
+    else:
+        caps = backend.capabilities
+        asyncio.run(backend.aclose())
     return [c.name.lower() for c in Capability if c.name and c.value and c in caps]

@@ -128,11 +128,10 @@ def _redact(url: str) -> str:
 async def _status(backend):
     snap = await backend.snapshot()
     extra: dict = {"url": getattr(backend, "url", None)}
-    if hasattr(backend, "info"):
-        try:
-            extra.update({k: v for k, v in (await backend.info()).items() if k == "redis_url"})
-        except BackendError:
-            pass
+    try:  # Backend.info: Unsupported where the backend says nothing of itself
+        extra.update({k: v for k, v in (await backend.info() or {}).items() if k == "redis_url"})
+    except BackendError:
+        pass
     return extra, snap
 
 

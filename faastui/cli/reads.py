@@ -175,7 +175,7 @@ def describe(first: str = typer.Argument(..., metavar="[KIND] NAME",
              output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = IntervalOpt):
     """Show one function (or node, queue, fusion group) in detail: its settings, where it
     runs, its QoS and its latest calls, as the dashboard's Enter shows it."""
-    from ..describe import KINDS, gather
+    from ..describe import KINDS, fetch_function, gather
     from ._common import usage_error
 
     if name is None:
@@ -188,7 +188,7 @@ def describe(first: str = typer.Argument(..., metavar="[KIND] NAME",
         sys.stdout.write(call(lambda b: gather(b, kind, name)).to_text())
         return
     if kind == "function":
-        show(lambda b: b.describe(name), output, watch, interval)
+        show(lambda b: fetch_function(b, name), output, watch, interval)
     else:
         async def fields(b):
             return (await gather(b, kind, name)).fields

@@ -95,6 +95,8 @@ class Dashboard(App[int]):
         self.make_backend = make_backend
         self.backend: Backend | None = make_backend()
         self.backend_class = type(self.backend)
+        #: the backend instance's capabilities (``contexts`` updates them on a switch)
+        self.capabilities = self.backend.capabilities
         self.context_name = options.context_name
         self.namespace = options.namespace  # -n, then :ns (None: the backend's own)
         self.readonly = options.readonly
@@ -115,7 +117,8 @@ class Dashboard(App[int]):
     # ---- capabilities ----------------------------------------------------------------
     def unavailable_reason(self, action: str) -> str | None:
         """Why ``action`` cannot run here, or None."""
-        return gating.unavailable_reason(action, self.backend_class, self.readonly)
+        return gating.unavailable_reason(action, self.backend_class.name, self.capabilities,
+                                         self.readonly)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return gating.allowed(self, action)
@@ -287,7 +290,7 @@ class Dashboard(App[int]):
         launchers.open_logs(self)
 
     def logs_unavailable_reason(self) -> str | None:
-        if Capability.LOGS not in self.backend_class.capabilities:
+        if Capability.LOGS not in self.capabilities:
             return f"the {self.backend_class.name} backend cannot show logs"
         return None
 

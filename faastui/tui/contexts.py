@@ -55,7 +55,7 @@ def switch_namespace(app, namespace: str) -> None:
     from backends.base import Capability
 
     make = app.options.make_namespace_backend
-    if Capability.NAMESPACES not in app.backend_class.capabilities:
+    if Capability.NAMESPACES not in app.capabilities:
         app.notify(f"the {app.backend_class.name} backend has no namespaces", severity="error")
         return
     if make is None:
@@ -78,7 +78,9 @@ def _replace_backend(app, factory: Callable[[], Backend], ctx_name: str, notice:
         app.backend = factory()
     except BackendError as exc:
         app.notify(str(exc), severity="error")
-    app.backend_class = type(app.backend) if app.backend is not None else app.backend_class
+    if app.backend is not None:
+        app.backend_class = type(app.backend)
+        app.capabilities = app.backend.capabilities
     app.context_name = ctx_name
     app.sub_title = app.subtitle()
     app.snapshot = None

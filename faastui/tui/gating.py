@@ -24,13 +24,14 @@ _SCREEN_KEYS = ("mark", "filter", "command_bar", "refresh", "help", "restore", "
                 "logs")
 
 
-def unavailable_reason(action: str, backend_class, readonly: bool) -> str | None:
-    """Why ``action`` cannot run on ``backend_class`` (or with ``readonly``), or None."""
+def unavailable_reason(action: str, backend_name: str, capabilities, readonly: bool) -> str | None:
+    """Why ``action`` cannot run on the backend named ``backend_name`` with ``capabilities``
+    (its instance's), or with ``readonly``; None when it can."""
     if action in MUTATING and readonly:
         return "read-only (--readonly)"
     cap = ACTION_CAPABILITY.get(action)
-    if cap is not None and cap not in backend_class.capabilities:
-        return f"the {backend_class.name} backend cannot {action.replace('_', ' ')}"
+    if cap is not None and cap not in capabilities:
+        return f"the {backend_name} backend cannot {action.replace('_', ' ')}"
     return None
 
 

@@ -52,7 +52,7 @@ def _prewarm(app):
     sel = app.selection
     return _dialogs().PrewarmDialog(
         *_common(app), function=_function(app), node=sel.node(),
-        any_node=Capability.NODE_TARGET not in app.backend_class.capabilities)
+        any_node=Capability.NODE_TARGET not in app.capabilities)
 
 
 def _dispatch(app):
@@ -172,7 +172,7 @@ def pick_namespace(app) -> None:
     chosen one replaces the namespace the dashboard works in."""
     from backends.base import Capability
 
-    if Capability.NAMESPACES not in app.backend_class.capabilities:
+    if Capability.NAMESPACES not in app.capabilities:
         app.notify(f"the {app.backend_class.name} backend has no namespaces", severity="error")
         return
 

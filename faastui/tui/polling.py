@@ -16,7 +16,8 @@ import asyncio
 
 from textual.message import Message
 
-from backends.errors import BackendError, Unreachable, Unsupported
+from backends.base import Capability
+from backends.errors import BackendError, Unreachable
 from backends.model import Snapshot
 
 __all__ = ["Poller", "SnapshotFetched", "SnapshotFailed", "part_errors", "CALLS_PER_TICK"]
@@ -60,13 +61,13 @@ def part_errors(snap: Snapshot) -> dict[str, str]:
 
 class Poller:
     """The poll of one dashboard: its timer, its worker, and what it remembers between ticks
-    (the newest engine event seen, whether the backend keeps a call history)."""
+    (the newest engine event seen). It asks for events and calls only of a backend whose
+    capabilities have EVENTS and HISTORY."""
 
     def __init__(self, app):
         self.app = app
         self.timer = None
         self.events_since = 0.0
-        self.calls_supported = True
 
     def arm(self) -> None:
         """Schedule the next poll one interval from now."""
@@ -97,16 +98,14 @@ class Poller:
             snap = await asyncio.wait_for(backend.snapshot(), options.poll_timeout)
             events: list[dict] = []
             calls: list = []
-            if options.engine_events and hasattr(backend, "events"):
+            if options.engine_events and Capability.EVENTS in backend.capabilities:
                 try:
                     events = await asyncio.wait_for(backend.events(self.events_since), 2.0)
                 except (BackendError, TimeoutError):
                     events = []
-            if options.engine_events and self.calls_supported:
+            if options.engine_events and Capability.HISTORY in backend.capabilities:
                 try:
                     calls = await asyncio.wait_for(backend.invocations(CALLS_PER_TICK), 2.0)
-                except Unsupported:
-                    self.calls_supported = False  # a backend with no call history: stop asking
                 except (BackendError, TimeoutError):
                     calls = []
         except TimeoutError:

@@ -77,7 +77,7 @@ class Selection:
 
     def node(self) -> str | None:
         """The node under the cursor, for a backend that can target nodes (else None)."""
-        if Capability.NODE_TARGET not in self.app.backend_class.capabilities:
+        if Capability.NODE_TARGET not in self.app.capabilities:
             return None
         pane = self.focused_pane()
         if isinstance(pane, NodesPane):
