@@ -248,8 +248,10 @@ class Soak:
                 r.close()
                 run.update(state=summary.state, collected=len(set(ids)),
                            duplicates=len(ids) - len(set(ids)), lost=summary.lost,
-                           requeued=summary.requeued)
-                if summary.state != "done":  # where it stalled: which loop is missing
+                           requeued=summary.requeued, enqueued=summary.enqueued_total,
+                           relaunched={k: v for k, v in controller.roles.relaunched.items()
+                                       if v})
+                if summary.state != "done":  # where it stalled
                     run.update(emitted=status.emitted, waiting_results=status.results,
                                queue=status.queue)
             except Exception as exc:  # noqa: BLE001 - a failed run is a data point
@@ -337,6 +339,7 @@ class Soak:
         wf_lost = sum(r.get("tasks", 0) - r.get("collected", 0) for r in self.workflow_runs
                       if r.get("state") != "failed")
         wf_dups = sum(r.get("duplicates", 0) for r in self.workflow_runs)
+        wf_over = sum(max(0, r.get("enqueued", 0) - r.get("tasks", 0)) for r in self.workflow_runs)
         print(f"soak: {self.args.minutes:g} min, seed {self.args.seed}, engine {self.url} "
               f"(measured under load)")
         print(f"  calls made: {dict(self.tally.made)} (total {sum(self.tally.made.values())})")
@@ -350,8 +353,13 @@ class Soak:
         print(f"  executions recorded by the handler: {sum(tags.values())} of {len(tags)} tags")
         print(f"  executions duplicated: {len(duplicated)}   (goal 0)"
               + (f"  e.g. {list(duplicated.items())[:5]}" if duplicated else ""))
-        print(f"  workflow: {len(self.workflow_runs)} runs; tasks not collected {wf_lost}, "
-              f"duplicated {wf_dups}   (goal 0, 0)")
+        done = sum(1 for r in self.workflow_runs if r.get("state") == "done")
+        relaunched = collections.Counter()
+        for r in self.workflow_runs:
+            relaunched.update(r.get("relaunched") or {})
+        print(f"  workflow: {done} of {len(self.workflow_runs)} runs done; tasks not collected "
+              f"{wf_lost}, duplicated {wf_dups}, emitted beyond the run's {wf_over}   "
+              f"(goal 0, 0, 0); emitter/collector launched again: {dict(relaunched)}")
         for r in self.workflow_runs:
             print(f"      {r}")
         print(f"  chaos ({len(self.chaos)}):")
@@ -369,12 +377,12 @@ class Soak:
         missed = [name for name, bad in (
             ("async results lost", lost), ("executions duplicated", duplicated),
             ("workflow tasks not collected", wf_lost), ("workflow tasks duplicated", wf_dups),
+            ("workflow tasks emitted beyond the run's", wf_over),
             ("memory flat", flat is not None and flat > 1.25)) if bad]
         stalled = [r for r in self.workflow_runs if r.get("state") not in ("done", None)]
         if stalled:
-            print(f"  {len(stalled)} workflow run(s) did not finish: a run stalls when its emitter "
-                  "or collector dies (they are not relaunched; emitted == collected: the emitter, "
-                  "waiting_results > 0: the collector)")
+            print(f"  {len(stalled)} workflow run(s) did not finish (state, and where they "
+                  "stood, above)")
         print("  GOALS MET" if not missed else f"  GOALS NOT MET: {', '.join(missed)}")
         return 0 if not missed else 1
 

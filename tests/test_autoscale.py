@@ -108,7 +108,13 @@ def test_on_the_seeds_four_phases_target_and_rl_beat_its_sarsa():
 
 
 def test_real_pool_follows_the_target_policy(tmp_path):
-    """Real processes: the pool grows for a ramp and shrinks after it; nothing is lost."""
+    """Real processes: the pool grows for a ramp and shrinks after it; nothing is lost.
+
+    The controller is ticked here until every task is collected *and* the pool has shrunk
+    (within a fail-safe deadline): a run ends at its last task, which on a loaded machine
+    can come before the policy's cool-down lets it shrink."""
+    import time
+
     w = parse_workload({"task_duration_ms": 20, "seed": 3, "phases": [
         {"type": "ramp", "duration_s": 2.5, "from_rate": 20, "to_rate": 300},
         {"type": "steady", "duration_s": 2.5, "rate": 15}]})
@@ -117,8 +123,19 @@ def test_real_pool_follows_the_target_policy(tmp_path):
         config = RunConfig(tasks=int(w.expected_count(0, 5.0)), workers=1, workload=w,
                            policy=TargetPolicy(), batch=1, tick_s=0.05)
         controller = WorkflowController(srv.url, launcher, config)
-        summary = controller.run(timeout_s=60)
-        controller.close()
+        try:
+            controller.start()
+            deadline = time.monotonic() + 90
+            while True:
+                s = controller.tick()
+                shrunk = any(e["to"] < e["from"] for e in controller.scale_events)
+                if s.completed >= config.tasks and shrunk and controller.acks:
+                    break
+                assert time.monotonic() < deadline, (s, controller.scale_events)
+                time.sleep(config.tick_s)
+        finally:
+            summary = controller.stop("done")
+            controller.close()
         r = redis.Redis.from_url(srv.url)
         ids = [json.loads(x)["task_id"] for x in r.lrange(P.OUTPUT_QUEUE, 0, -1)]
         r.close()

@@ -363,36 +363,64 @@ def test_a_clean_stop_waits_for_running_async_calls(tmp_path):
     assert result.status == "ok" and result.result["slept_ms"] >= 1500
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: the workflow controller relaunches dead "
-                   "workers but not a dead collector (or emitter); the run stalls")
-def test_a_workflow_run_survives_its_collector_being_killed(fresh_engine):
+def _run_killing(engine, role: str, when, tasks: int, rate: float):
+    """A workflow run on the engine whose ``role`` loop is SIGKILLed once ``when(status)``;
+    returns (summary, status at the kill, output task ids, the emitter's START count)."""
+    from backends.workflow import protocol as P
     from backends.workflow.controller import RunConfig, WorkflowController
     from backends.workflow.launchers import EngineLauncher
     from backends.workflow.phases import steady
 
     async def setup(b):
-        for role in ("emitter", "collector", "worker"):
-            await b.deploy(FUNCTIONS / role)
+        for name in ("emitter", "collector", "worker"):
+            await b.deploy(FUNCTIONS / name)
         return (await b.info())["redis_url"]
-    url = use(fresh_engine, setup)
+    url = use(engine, setup)
     killed = []
 
     def chaos(status):
-        if not killed and status.completed >= 200:
-            [pid] = [e["pid"] for e in use(fresh_engine, lambda b: b.events())
-                     if e["kind"] == "start" and e.get("unit") == "collector"]
+        if not killed and when(status):
+            [pid] = [e["pid"] for e in use(engine, lambda b: b.events())
+                     if e["kind"] == "start" and e.get("unit") == role]
             os.kill(pid, signal.SIGKILL)
-            killed.append(pid)
+            killed.append(status)
 
-    controller = WorkflowController(url, EngineLauncher(lambda: LocalBackend(fresh_engine.url)),
-                                    RunConfig(tasks=600, workers=2, tick_s=0.05,
-                                              workload=steady(400.0, task_duration_ms=1.0)),
+    controller = WorkflowController(url, EngineLauncher(lambda: LocalBackend(engine.url)),
+                                    RunConfig(tasks=tasks, workers=2, tick_s=0.05,
+                                              heartbeat_ttl_s=1.0,
+                                              workload=steady(rate, task_duration_ms=1.0)),
                                     on_tick=chaos)
     try:
-        summary = controller.run(timeout_s=8)
+        summary = controller.run(timeout_s=FAILSAFE_S)
     finally:
         controller.close()
-    assert killed and summary.state == "done" and summary.lost == 0
+    r = redis.Redis.from_url(url)
+    ids = [json.loads(x)["task_id"] for x in r.lrange(P.OUTPUT_QUEUE, 0, -1)]
+    starts = r.llen(P.EMITTER_START_QUEUE), r.llen(P.COLLECTOR_START_QUEUE)
+    enqueued = int(r.get(P.ENQUEUED_KEY) or 0)
+    r.close()
+    assert killed, f"the {role} was killed mid-run"
+    return summary, killed[0], ids, starts, enqueued
+
+
+def test_a_workflow_run_survives_its_collector_being_killed(fresh_engine):
+    summary, _, ids, starts, enqueued = _run_killing(
+        fresh_engine, "collector", lambda s: s.completed >= 200, tasks=600, rate=400.0)
+    assert summary.state == "done" and summary.lost == 0
+    assert len(ids) == len(set(ids)) == 600 == enqueued, "every task collected exactly once"
+    assert starts == (1, 2), "one emitter; a second collector took over"
+
+
+def test_a_workflow_run_survives_its_emitter_being_killed(fresh_engine):
+    """The emitter dies mid-run: another resumes where it was (nothing re-emitted, nothing
+    skipped: exactly 600 tasks pushed, each collected once)."""
+    summary, at_kill, ids, starts, enqueued = _run_killing(
+        fresh_engine, "emitter", lambda s: s.enqueued_total >= 100, tasks=600, rate=150.0)
+    assert at_kill.enqueued_total < 600, "killed while it still had tasks to emit"
+    assert summary.state == "done" and summary.lost == 0
+    assert enqueued == 600 and summary.duplicates_dropped == 0, "no task pushed twice"
+    assert len(ids) == len(set(ids)) == 600, "every task collected exactly once"
+    assert starts == (2, 1), "a second emitter took over"
 
 
 def test_calls_right_after_a_zygote_dies_wait_for_its_functions_to_load(fresh_engine):

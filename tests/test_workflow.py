@@ -114,6 +114,46 @@ def test_graceful_scale_down_acks_and_loses_nothing(server, r):
     assert set(acked) <= set(starts) and len(starts) == 6
 
 
+def test_loops_left_by_an_earlier_run_do_not_inflate_the_next_runs_count(server, r):
+    """The soak's stalled runs reported more tasks emitted than they had (2,634 and 5,748
+    of 1,500): loops of a run that ended without its own stop (its controller failed; the
+    soak then set the stop flag and started the next run at once, whose start cleared
+    the flag before they looked) lived on, and every such emitter served the next run's
+    item too, from the one shared in-flight list, pushing and counting its tasks again.
+    Now a run's start stops the loops it finds (workers' heartbeats and the emitter's and
+    the collector's leases) before it clears anything, a stop applies to the loops
+    running when it was asked, and a push needs the emitter's lease: the count is the
+    run's, and the output has each task once."""
+    import multiprocessing as mp
+
+    from backends.workflow.collector import run_collector
+    from backends.workflow.emitter import run_emitter
+
+    ctx = mp.get_context("fork")
+    leftovers = [ctx.Process(target=run_emitter, args=(server.url,), daemon=True),
+                 ctx.Process(target=run_emitter, args=(server.url,), daemon=True),
+                 ctx.Process(target=run_collector, args=(server.url,), daemon=True)]
+    for proc in leftovers:
+        proc.start()
+    deadline = time.monotonic() + 30
+    while not (r.exists(P.lease_key("emitter")) and r.exists(P.lease_key("collector"))):
+        assert time.monotonic() < deadline, "the leftover loops did not start"
+        time.sleep(0.02)
+    config = RunConfig(tasks=300, workers=2, workload=steady(300.0, task_duration_ms=1.0),
+                       heartbeat_ttl_s=1.0, tick_s=0.05)
+    controller = WorkflowController(server.url, ProcessLauncher(server.url), config)
+    summary = controller.run(timeout_s=60)
+    controller.close()
+    for proc in leftovers:
+        proc.join(30)
+        assert not proc.is_alive(), "a leftover loop outlived the next run"
+    assert summary.state == "done" and summary.lost == 0
+    assert summary.enqueued_total == 300 == int(r.get(P.ENQUEUED_KEY))
+    assert int(r.hget(P.STATS_KEY, "emitted")) == 300 and summary.duplicates_dropped == 0
+    ids = output_ids(r)
+    assert len(ids) == len(set(ids)) == 300
+
+
 def test_reaper_returns_tasks_of_a_dead_worker_only(r):
     for i in range(5):
         r.lpush(P.inflight_key("dead-1"), json.dumps({"task_id": f"d{i}"}))

@@ -57,3 +57,42 @@ def test_usage_errors(ctx, tmp_path):
     assert "needs tasks" in res.stderr and "--serve" in res.stderr
     res = cli("scale", "worker", "+x", code=2)
     assert "bad replica count" in res.stderr
+
+
+def test_a_stop_with_nothing_running_leaves_no_flag_for_the_next_collector(ctx):
+    """A finished run's stop and a `workflow stop` with nothing running stop nothing that
+    starts later: a collector invoked afterwards collects, and ends on its TERMINATE."""
+    import time
+
+    import redis
+
+    from backends.local.client import LocalBackend
+    from backends.workflow import protocol as P
+    from backends.workflow.messages import Clock
+    from backends.workflow.records import new_task, result_of
+    from tests.conftest import run
+
+    async def info():
+        async with LocalBackend(ctx.url) as b:
+            return (await b.info())["redis_url"]
+    r = redis.Redis.from_url(run(info()))
+    cli("workflow", "run", "--tasks", "20", "--workers", "1", "--no-progress")
+    assert "no workflow is running; nothing to stop" in cli("workflow", "stop").stderr
+
+    call_id = cli("invoke", "collector", "--async").stdout.strip().split()[-1]
+    deadline = time.monotonic() + 30
+    while r.hget(P.ROLES_KEY, "collector") != b"running" or not r.exists(P.lease_key("collector")):
+        assert time.monotonic() < deadline, "the collector did not start"
+        time.sleep(0.02)
+    clock = Clock(time.time())
+    task = new_task("after-the-stop", clock.now(), 0.0, clock.now())
+    r.lpush(P.RESULT_QUEUE, json.dumps(result_of(task, 0.0, clock.now(), True)))
+    while not r.sismember(P.DONE_KEY, "after-the-stop"):
+        assert time.monotonic() < deadline, "the collector did not collect"
+        time.sleep(0.02)
+    assert r.hget(P.ROLES_KEY, "collector") == b"running"
+    r.lpush(P.COLLECTOR_SYN_QUEUE, json.dumps({"type": "TERMINATE", "action": "SYN",
+                                               "message": "done", "SYN_timestamp": 0.0}))
+    out = json.loads(cli("result", call_id, "--wait", "--timeout", "30", "-o", "json").stdout)
+    r.close()
+    assert out["result"]["reason"] == "terminate", out

@@ -1,7 +1,10 @@
 """The workflow on a cluster, as the seed runs it on OpenFaaS: here on the FAKE Knative
-(tests/fakes/kube_api.py) and the FAKE Nuclio dashboard (tests/fakes/nuclio_dashboard.py),
-which cannot run for real here; both run every deployed function as a real process on
-loopback, and those processes talk to this test's real redis-server.
+(tests/fakes/kube_api.py), the FAKE Nuclio dashboard (tests/fakes/nuclio_dashboard.py)
+and the FAKE OpenFaaS gateway (tests/fakes/openfaas_gateway.py, from OpenFaaS's OpenAPI
+spec), which cannot run for real here; all run every deployed function as a real
+process on loopback, and those processes talk to this test's real redis-server. On
+OpenFaaS the functions run the image given with ``--worker-image``: the fake's image is
+the handler ``python -m backends.workflow.bundle worker`` writes, as a user builds it.
 
 `faastui workflow start --redis-url` deploys the emitter, the collector and one function
 per worker (``worker-1..N``, handler source: no image), `faastui scale worker +2` and `-1`
@@ -13,15 +16,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
 import time
 
 import pytest
 import redis
 
 from backends.local.redis_server import RedisServer
-from tests.conftest import cli
+from tests.conftest import ROOT, cli
 from tests.fakes.kube_api import fake_kube
 from tests.fakes.nuclio_dashboard import running_dashboard
+from tests.fakes.openfaas_gateway import running_gateway
+
+IMAGE = "registry.example/faastui-workflow:test"
 
 
 def wait_for(what, check, timeout=60.0):
@@ -45,6 +53,16 @@ def platform(name, tmp_path, monkeypatch):
             yield kube
             procs = kube.processes()
         assert all(p.poll() is not None for p in procs)
+    elif name == "openfaas":
+        image = tmp_path / "image"  # the workflow's image, built as the README says
+        image.mkdir()
+        with open(image / "handler.py", "wb") as f:
+            subprocess.run([sys.executable, "-m", "backends.workflow.bundle", "worker"],
+                           stdout=f, check=True, cwd=ROOT)
+        with running_gateway({IMAGE: image}) as gateway:
+            cli("context", "add", "cluster", "--backend", "openfaas", "--url", gateway.url,
+                "--use")
+            yield gateway
     else:
         with running_dashboard(build_delay=0.05) as dashboard:
             cli("context", "add", "cluster", "--backend", "nuclio", "--url", dashboard.url, "--use")
@@ -60,16 +78,21 @@ def status() -> dict:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("name", ["knative", "nuclio"])
+@pytest.mark.parametrize("name", ["knative", "nuclio", "openfaas"])
 def test_the_workflow_on_a_cluster_scales_and_loses_nothing(name, tmp_path, monkeypatch):
-    with RedisServer(tmp_path / "redis") as srv, platform(name, tmp_path, monkeypatch):
+    with RedisServer(tmp_path / "redis") as srv, platform(name, tmp_path, monkeypatch) as plat:
         r = redis.Redis.from_url(srv.url)
+        image = ["--worker-image", IMAGE] if name == "openfaas" else []
         started = json.loads(cli("workflow", "start", "--redis-url", srv.url, "--workers", "2",
                                  "--tasks", "100", "--rate", "10", "--duration-ms", "40",
-                                 "--serve", "--wait", "120", "-o", "json").stdout)
+                                 *image, "--serve", "--wait", "120", "-o", "json").stdout)
         try:
             wait_for("2 workers", lambda: status()["workers"] == 2)
             assert {"emitter", "collector", "worker-1", "worker-2"} <= functions()
+            if name == "openfaas":  # deployed from the image, each replica a live process
+                assert {f.deployment["image"] for f in plat.functions.values()} == {IMAGE}
+                assert all(p.proc.poll() is None for f in plat.functions.values()
+                           for p in f.pods)
 
             assert json.loads(cli("scale", "worker", "+2", "-o", "json").stdout)["replicas"] == 4
             wait_for("4 workers", lambda: status()["workers"] == 4)

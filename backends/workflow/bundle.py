@@ -32,7 +32,7 @@ __all__ = ["handler_source", "MODULES"]
 
 HERE = Path(__file__).resolve().parent
 MODULES = ("_redis", "protocol", "messages", "records", "seed", "phases", "emitter", "worker",
-           "collector", "reaper")
+           "collector", "reaper", "lease")
 ENTRIES = {"emitter": "run_emitter", "worker": "run_worker", "collector": "run_collector"}
 
 _TEMPLATE = r'''"""faastui's workflow @ROLE@ (any loop: emitter, worker, collector) over Redis,

@@ -12,6 +12,10 @@ the next one: nothing is lost and nothing is kept twice. It also runs the reaper
 once a second, so dead workers' tasks come back even when no controller is
 watching. A TERMINATE SYN on ``collector_control_syn_queue`` stops it; on the
 run's stop it first keeps what the last workers answer as they finish their tasks.
+
+It holds the collector's lease (``lease.py``) while it runs: the controller
+launches another collector when the lease lapses (this one was killed), and one
+that finds its lease taken over stops.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import time
 from . import messages as M
 from . import protocol as P
 from . import records as R
-from ._redis import connect
+from ._redis import connect, quiet_redis_errors
+from .lease import Lease
 from .reaper import Reaper
 
 __all__ = ["run_collector", "collect_once", "COLLECTOR_INFLIGHT"]
@@ -59,15 +64,22 @@ def collect_once(r, clock: M.Clock | None = None, batch: int = 500,
     return int(kept), int(dups), int(met)
 
 
+@quiet_redis_errors("collector")
 def run_collector(url: str, *, batch: int = 500, reap_every_s: float = 1.0,
                   until: int | None = None, collector_id: str = "collector",
-                  program_start: float | None = None) -> dict:
+                  program_start: float | None = None, lease_ttl_s: float = 3.0) -> dict:
     """Collect until TERMINATE, the run's stop, or ``until`` results are kept.
 
-    Returns: {"kept", "duplicates", "reason"} with reason "terminate", "stop" or "done".
+    Returns: {"kept", "duplicates", "reason"} with reason "terminate", "stop", "done",
+    "fenced" (another collector took over) or "redis" (Redis stayed away).
     """
     r = connect(url)
+    started = P.redis_time(r)
     clock = M.Clock(program_start if program_start is not None else M.read_program_start(r))
+    lease = Lease(r, url, "collector", lease_ttl_s)
+    if not lease.acquire(lambda: P.stop_applies(r.get(P.STOP_KEY), started)):
+        r.close()
+        return {"kept": 0, "duplicates": 0, "reason": "stop"}
     r.lpush(P.COLLECTOR_START_QUEUE, M.dumps(M.start(collector_id, clock)))
     r.hset(P.ROLES_KEY, collector_id, "running")
     scripts = _Scripts(r)
@@ -75,7 +87,7 @@ def run_collector(url: str, *, batch: int = 500, reap_every_s: float = 1.0,
     kept_total = dups_total = 0
     next_reap = time.monotonic() + reap_every_s
     next_control = 0.0
-    reason = "stop"
+    reason = "failed"  # until the loop says why it ends
     try:
         while True:
             kept, dups, _ = collect_once(r, clock, batch, scripts)
@@ -88,9 +100,12 @@ def run_collector(url: str, *, batch: int = 500, reap_every_s: float = 1.0,
             if now >= next_reap:
                 reaper.reap()
                 next_reap = now + reap_every_s
+            if lease.lost.is_set():
+                reason = "fenced"
+                break
             if now >= next_control:
                 next_control = now + BLOCK_S
-                why = _control(r)
+                why = _control(r, started)
                 if why:
                     reason = why
                     if why == "stop":  # the workers finish their tasks: keep what they answer
@@ -101,8 +116,10 @@ def run_collector(url: str, *, batch: int = 500, reap_every_s: float = 1.0,
                 continue
             r.blmove(P.RESULT_QUEUE, COLLECTOR_INFLIGHT, BLOCK_S, "RIGHT", "LEFT")
     finally:
+        lease.release()
         try:
-            r.hset(P.ROLES_KEY, collector_id, "terminated" if reason == "terminate" else "stopped")
+            if reason != "fenced":  # the collector that took over is the one running
+                r.hset(P.ROLES_KEY, collector_id, P.role_state(reason))
         finally:
             r.close()
     return {"kept": kept_total, "duplicates": dups_total, "reason": reason}
@@ -122,8 +139,8 @@ def _drain(r, clock, batch: int, scripts: _Scripts, timeout: float = 10.0) -> tu
     return kept, dups
 
 
-def _control(r) -> str | None:
-    if r.exists(P.STOP_KEY):
+def _control(r, started: float) -> str | None:
+    if P.stop_applies(r.get(P.STOP_KEY), started):
         return "stop"
     while True:
         raw = r.rpop(P.COLLECTOR_SYN_QUEUE)

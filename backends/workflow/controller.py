@@ -8,7 +8,8 @@
    on ``workflow_init_syn_queue`` once they are up, and puts the run's own
    workload (if it has tasks) on ``input_queue`` for the emitter.
 2. ``tick()`` (every ``tick_s``) reads everything in one script, runs the reaper,
-   drains the ACKs of its own SYNs, asks the autoscaling policy (every
+   launches another emitter or collector if one died (``roles.py``: their
+   leases), drains the ACKs of its own SYNs, asks the autoscaling policy (every
    ``interval_s``) and reconciles the pool with the desired count in
    ``faastui:scale:worker``, which ``faastui scale worker N`` also writes: too few
    workers -> take back its own unread SYNs, then launch; too many -> one seed
@@ -18,7 +19,9 @@
 3. ``run()`` ticks until every task is collected (a run with tasks of its own
    and no ``serve``), or the emitter and the collector took a TERMINATE and the
    workers are gone, or ``workflow:stop``, or a timeout; then it stops what is left
-   and returns a ``Summary``.
+   and returns a ``Summary``. While Redis does not answer, it waits (one line on
+   stderr, up to ``redis_wait_s``) and resumes when it is back; past that the run
+   ends with ``Unreachable`` (what the run holds stays in Redis).
 
 The state a ``faastui workflow status`` in another process needs is kept in
 Redis (``workflow:run``, ``workflow:stats``, ``workflow:workers``).
@@ -35,10 +38,11 @@ from dataclasses import dataclass, field
 
 from . import messages as M
 from . import protocol as P
-from ._redis import connect
+from ._redis import REDIS_ERRORS, connect
 from .observation import Observation, Policy
 from .phases import Workload, steady
 from .reaper import Reaper
+from .roles import RoleKeeper
 from .status import (_STATUS_KEYS, _STATUS_LUA, MAX_WORKERS, MIN_WORKERS, Status,
                      StatusReader, Summary, _status_from, read_status, request_scale,
                      request_stop, stop_run)
@@ -65,6 +69,7 @@ class RunConfig:
     work: str = "sleep"
     serve: bool = False  # keep serving input_queue after the run's own tasks, until TERMINATE
     window_s: float = 10.0  # the observation window (a policy's window_s wins)
+    redis_wait_s: float = 300.0  # how long a run waits for a Redis that went away
 
 
 class WorkflowController:
@@ -86,7 +91,10 @@ class WorkflowController:
         self.run_id = config.run_id or uuid.uuid4().hex[:8]
         self._status = self.r.register_script(_STATUS_LUA)
         self._take_back = self.r.register_script(P.TAKE_BACK_LUA)
+        self._syn = self.r.register_script(P.SYN_LUA)
         self.reaper = Reaper(self.r)
+        self.roles = RoleKeeper(self.r, self._launch_role, self._note,
+                                config.launch_timeout_s)
         self.pending: dict[str, float] = {}  # worker id launched -> when, until it registers
         self.launched: set[str] = set()      # worker ids started and not yet seen to leave
         self.acks: list[dict] = []
@@ -100,12 +108,14 @@ class WorkflowController:
         self._completed: deque = deque()  # (monotonic, completed)
         self._n = 0
         self._t0 = time.monotonic()
+        self._started_redis = 0.0
         self.status = Status()
 
     # ---- life cycle -----------------------------------------------------------------
     def start(self) -> None:
         self._retire_previous()
         r = self.r
+        self._started_redis = P.redis_time(r)  # a stop asked before this is an earlier run's
         self.started_at = time.time()
         self.clock = M.Clock(self.started_at)
         stale = [k for pattern in ("workflow:dead:*", "workflow:emit:*", P.inflight_key("*"),
@@ -127,10 +137,10 @@ class WorkflowController:
         self._last_tick = self._last_decide = self._t0 = time.monotonic()
         if self.config.policy is not None:
             self.config.policy.reset()
-        self.launcher.launch("collector", self._payload("collector"))
+        self.roles.start("collector")
         for _ in range(desired):
             self._launch_worker()
-        self.launcher.launch("emitter", self._payload("emitter"))
+        self.roles.start("emitter")
         self._await_pool(desired)
         r.lpush(P.INIT_QUEUE, M.dumps(M.workflow_init(self.clock)))
         if self.config.tasks > 0:
@@ -139,7 +149,15 @@ class WorkflowController:
             r.lpush(P.INPUT_QUEUE, json.dumps(spec))
 
     def _payload(self, role: str, **extra) -> dict:
+        if role in ("emitter", "collector"):
+            extra.setdefault("lease_ttl_s", self.config.heartbeat_ttl_s)
         return {"program_start": self.started_at, **extra}
+
+    def _launch_role(self, role: str) -> None:
+        try:
+            self.launcher.launch(role, self._payload(role))
+        finally:
+            self._touch()
 
     def _await_pool(self, n: int) -> None:
         """Wait (up to the launch timeout) until ``n`` workers have registered."""
@@ -169,14 +187,15 @@ class WorkflowController:
 
     def _retire_previous(self, wait_s: float = 10.0) -> None:
         """Stop the loops of an earlier run that are still alive."""
-        if not any(True for _ in self.r.scan_iter(match=P.hb_key("*"), count=1000)) and \
-                not self.r.hlen(P.WORKERS_KEY):
+        def alive() -> bool:
+            return any(True for _ in self.r.scan_iter(match=P.hb_key("*"), count=1000)) or \
+                bool(self.r.exists(P.lease_key("emitter"), P.lease_key("collector")))
+
+        if not alive() and not self.r.hlen(P.WORKERS_KEY):
             return
-        self.r.set(P.STOP_KEY, "1")
+        self.r.set(P.STOP_KEY, repr(P.redis_time(self.r)))
         end = time.monotonic() + wait_s
-        while time.monotonic() < end:
-            if not any(True for _ in self.r.scan_iter(match=P.hb_key("*"), count=1000)):
-                break
+        while time.monotonic() < end and alive():
             time.sleep(0.05)
 
     def _clamp(self, n: int) -> int:
@@ -224,6 +243,8 @@ class WorkflowController:
         for raw in self._drain(P.OWN_ACKS_KEY):
             self.acks.append(json.loads(raw))
         status, raw = self.read()
+        if not status.terminating:
+            self.roles.check(raw.get("roles") or {})
         present = {w[0] for w in raw["workers"]}
         live = {w[0] for w in raw["workers"] if w[2] == 1}
         for wid in list(self.pending):
@@ -340,16 +361,13 @@ class WorkflowController:
             msgs = [M.dumps(M.syn("SCALE_DOWN", "Scale down request from faastui", self.clock,
                                   request=uuid.uuid4().hex[:12]))
                     for _ in range(effective - desired)]
-            pipe = self.r.pipeline(transaction=True)
-            pipe.sadd(P.OWN_SYNS_KEY, *msgs)
-            pipe.lpush(P.SYN_QUEUE, *msgs)
-            pipe.execute()
+            self._syn(keys=[P.SYN_QUEUE, P.OWN_SYNS_KEY], args=msgs)
 
     def finished(self, s: Status) -> str | None:
         """Why the run is over, or None."""
         if self.config.tasks > 0 and not self.config.serve and s.completed >= self.config.tasks:
             return "done"
-        if self.r.exists(P.STOP_KEY):
+        if P.stop_applies(self.r.get(P.STOP_KEY), self._started_redis):
             return "stopped"
         if s.terminating or s.serve or self.config.serve:
             roles = self.r.hgetall(P.ROLES_KEY)
@@ -359,14 +377,26 @@ class WorkflowController:
         return None
 
     def run(self, timeout_s: float | None = None) -> Summary:
-        """start(), tick until finished, stop(). Returns the Summary."""
-        self.start()
+        """start(), tick until finished, stop(). Returns the Summary.
+
+        Raises ``Unreachable`` if Redis stays away longer than ``redis_wait_s``."""
+        from ..errors import Unreachable
+
+        try:
+            self.start()
+        except REDIS_ERRORS as exc:
+            self.launcher.close(timeout=5.0)
+            raise Unreachable(f"the workflow's Redis does not answer: {exc}") from None
         state = "done"
         end = time.monotonic() + timeout_s if timeout_s else None
         try:
             while True:
-                s = self.tick()
-                why = self.finished(s)
+                try:
+                    s = self.tick()
+                    why = self.finished(s)
+                except REDIS_ERRORS as exc:
+                    self._wait_for_redis(exc)
+                    continue
                 if why:
                     state = why
                     break
@@ -377,14 +407,53 @@ class WorkflowController:
         except KeyboardInterrupt:
             state = "interrupted"
             raise
+        except Unreachable:
+            state = "unreachable"
+            raise
         finally:
-            summary = self.stop(state)
+            if state == "unreachable":
+                self._close_launcher()
+            else:
+                try:
+                    summary = self.stop(state)
+                except REDIS_ERRORS as exc:  # Redis went away as the run ended
+                    self._close_launcher()
+                    raise Unreachable(f"the workflow's Redis went away as the run ended: {exc}",
+                                      hint="`faastui workflow status` reads the run once "
+                                           "Redis is back") from None
         return summary
+
+    def _wait_for_redis(self, exc: Exception) -> None:
+        """Redis went away (the clients' own retries gave up): say so once, wait for it."""
+        from ..errors import Unreachable
+
+        limit = self.config.redis_wait_s
+        print(f"workflow {self.run_id}: Redis does not answer ({type(exc).__name__}); "
+              f"waiting up to {limit:g} s for it to come back", file=sys.stderr, flush=True)
+        t0 = time.monotonic()
+        while True:
+            try:
+                self.r.ping()
+                break
+            except REDIS_ERRORS:
+                if time.monotonic() - t0 >= limit:
+                    raise Unreachable(
+                        f"the workflow's Redis did not come back within {limit:g} s; the run "
+                        "ends (its queues and counters stay in Redis)",
+                        hint="start Redis again; `faastui workflow status` reads the run") from None
+                time.sleep(0.5)
+        self._note(f"Redis is back after {time.monotonic() - t0:.1f} s; the run resumes")
+
+    def _close_launcher(self) -> None:
+        try:
+            self.launcher.close(timeout=10.0)
+        except Exception as exc:  # noqa: BLE001 - the run ends either way
+            print(f"workflow {self.run_id}: stopping the loops: {exc}", file=sys.stderr, flush=True)
 
     def stop(self, state: str = "stopped") -> Summary:
         """Stop every loop of the run, wait for them, and summarise."""
         ended = time.time()
-        self.r.set(P.STOP_KEY, "1")
+        self.r.set(P.STOP_KEY, repr(P.redis_time(self.r)))
         try:
             self.launcher.close(timeout=10.0)
         except Exception as exc:  # the run's end is still recorded

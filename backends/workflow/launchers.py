@@ -186,6 +186,7 @@ class ClusterLauncher:
                     f"labels:\n  faastui.io/long-running: \"true\"\n"
                     f"  faastui.io/workflow-role: {role}\n")
                 await self.backend.deploy(tmp, name=name)
+            await self._await_available(name)
         else:
             await self.backend.deploy_source(handler_source(role), name=name)
         inv = await self.backend.invoke(name, {"redis_url": self.url, "role": role, **payload})
@@ -193,6 +194,17 @@ class ClusterLauncher:
             from ..errors import BackendError
 
             raise BackendError(f"starting {name} failed: {inv.error}")
+
+    async def _await_available(self, name: str, timeout: float = 120.0) -> None:
+        """An image platform answers calls only once a replica is ready (the gateway's
+        proxy refuses them before): wait for one."""
+        end = time.monotonic() + timeout
+        while (await self.backend.describe(name)).available_replicas < 1:
+            if time.monotonic() > end:
+                from ..errors import BackendError
+
+                raise BackendError(f"{name} has no ready replica after {timeout:g} s")
+            await asyncio.sleep(0.1)
 
     def launch(self, role: str, payload: dict) -> str:
         name = self._free_worker_name() if role == "worker" else role

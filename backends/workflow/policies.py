@@ -6,7 +6,9 @@
 - ``target``: keeps the expected queue wait under a target (a share of the
   deadline): it sizes the pool to drain the backlog within the target on top of
   the offered load, scales up at once, and scales down one worker at a time,
-  only after ``cooldown`` calm decisions in a row (hysteresis).
+  only after ``cooldown`` calm decisions in a row (hysteresis); deadlines missed
+  while tasks queue are not calm, missed with an empty queue are (more workers would
+  not meet them: on a machine short of CPU they only add to the contention).
 - ``rl``: a tabular agent (``rl.py``) over the seed environment's observation
   with its actions -1/0/+1, trained through the gymnasium environment
   (``training.py``) and shipped as package data (``data/rl_table.json``).
@@ -95,7 +97,10 @@ class TargetPolicy(Policy):
         target_wait = max(self.target * max(obs.deadline_s, 2 * s), s)
         wait = obs.queue_len * s / n  # time to drain what waits with the current pool
         need = math.ceil(self._rate * s / self.headroom + obs.queue_len * s / target_wait)
-        if wait > target_wait or need > n or (obs.recent_qos is not None and obs.recent_qos < 0.97):
+        # deadlines missed while tasks queue: hold (more workers help); missed with an
+        # empty queue, the misses are not the pool's to fix (a loaded machine): it may shrink
+        missing = obs.recent_qos is not None and obs.recent_qos < 0.97 and obs.queue_len > 0
+        if wait > target_wait or need > n or missing:
             self._calm = 0
             return max(need, n + (1 if wait > target_wait else 0))
         if need < n:

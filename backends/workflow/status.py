@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, field
 
 from . import protocol as P
 
-__all__ = ["Status", "Summary", "read_status", "StatusReader", "stop_run", "request_stop",
+__all__ = ["Status", "Summary", "read_status", "StatusReader", "stop_run", "loops_alive",
+           "request_stop",
            "request_scale", "MIN_WORKERS", "MAX_WORKERS", "ALIVE_S"]
 
 MIN_WORKERS, MAX_WORKERS = 1, 32
@@ -147,11 +148,22 @@ def read_status(r) -> Status:
     return _status_from(json.loads(script(keys=_STATUS_KEYS, args=[P.hb_key("")])))
 
 
+def loops_alive(r) -> bool:
+    """Whether any loop of a workflow is alive: a worker's heartbeat, or the emitter's or
+    the collector's lease (a run's, or loops started by hand)."""
+    if r.exists(P.lease_key("emitter"), P.lease_key("collector")):
+        return True
+    return any(True for _ in r.scan_iter(match=P.hb_key("*"), count=1000))
+
+
 def stop_run(r) -> bool:
-    """Ask the running workflow to stop (``faastui workflow stop``). True if one was running."""
-    state = r.hget(P.RUN_KEY, "state")
-    r.set(P.STOP_KEY, "1")
-    return state in (b"running", "running")
+    """Ask the running workflow to stop (``faastui workflow stop``). True if anything was
+    running (a run, or loops); else nothing is set: the stop holds the time it was asked
+    and applies to the loops running then, so nothing started later is stopped by it."""
+    running = r.hget(P.RUN_KEY, "state") in (b"running", "running") or loops_alive(r)
+    if running:
+        r.set(P.STOP_KEY, repr(P.redis_time(r)))
+    return running
 
 
 class StatusReader:

@@ -12,7 +12,9 @@ worker never hoards tasks that an idle one could start). The work is the task's
 ``task_processing_time_simulated`` (slept, or spun with ``work="spin"``), as the
 seed's worker does. Results (the seed's fields) are stored by ``FLUSH_LUA``,
 which also removes exactly their tasks from the in-flight list, so a task is in
-``worker_queue``, in flight, or answered: never nowhere.
+``worker_queue``, in flight, or answered: never nowhere. The worker holds nothing
+between takes, so a take that finds tasks in flight returns them: a take (or an
+idle BLMOVE) whose reply was lost and which redis-py sent again strands nothing.
 
 SYNs are read between tasks, so a worker always finishes its current task:
 SCALE_DOWN -> it ACKs (``{"type": "SCALE_DOWN", "action": "ACK", "ack_timestamp",
@@ -32,7 +34,7 @@ import uuid
 from . import messages as M
 from . import protocol as P
 from . import records as R
-from ._redis import connect
+from ._redis import connect, quiet_redis_errors
 
 __all__ = ["run_worker", "DEFAULT_BATCH", "HEARTBEAT_TTL_S"]
 
@@ -56,6 +58,7 @@ def _heartbeat(url: str, worker_id: str, ttl_s: float, stop: threading.Event) ->
             pass
 
 
+@quiet_redis_errors("worker")
 def run_worker(url: str, worker_id: str | None = None, *, batch: int = DEFAULT_BATCH,
                heartbeat_ttl_s: float = HEARTBEAT_TTL_S, max_tasks: int | None = None,
                work: str = "sleep", program_start: float | None = None) -> dict:
@@ -72,10 +75,11 @@ def run_worker(url: str, worker_id: str | None = None, *, batch: int = DEFAULT_B
         program_start: the run's program start (epoch); default: ``workflow:run``'s.
 
     Returns: a summary dict: worker_id, tasks, reason ("scale_down", "terminate",
-    "stop", "dead" or "max"), acked.
+    "stop", "dead" or "max"; "redis" if Redis stayed away), acked.
     """
     worker_id = worker_id or f"w-{uuid.uuid4().hex[:10]}"
     r = connect(url)
+    started = P.redis_time(r)  # the run's stop applies to loops running when it was asked
     clock = M.Clock(program_start if program_start is not None else M.read_program_start(r))
     take = r.register_script(P.TAKE_LUA)
     flush = r.register_script(P.FLUSH_LUA)
@@ -109,7 +113,7 @@ def run_worker(url: str, worker_id: str | None = None, *, batch: int = DEFAULT_B
             n = batch if mean_s <= 0 else max(1, min(batch, int(ROUND_TARGET_S / mean_s)))
             if max_tasks is not None:
                 n = min(n, max_tasks - done)
-            reply = take(keys=take_keys, args=[n, ttl_ms, worker_id])
+            reply = take(keys=take_keys, args=[n, ttl_ms, worker_id, repr(started)])
             status = int(reply[0])
             if status == P.TAKE_DEAD:
                 reason = "dead"

@@ -130,7 +130,7 @@ class _Progress:
 
 
 # ---- run / start ---------------------------------------------------------------------------
-TasksOpt = typer.Option(None, "--tasks", "-n", min=0,
+TasksOpt = typer.Option(None, "--tasks", min=0,  # -n is the namespace everywhere
                         help="Tasks to emit (default: one pass of --phases, else 1000; "
                              "0 with --serve).")
 WorkersOpt = typer.Option(4, "--workers", "-k", min=1, max=32, help="Workers to start with (1..32).")
@@ -152,6 +152,9 @@ ServeOpt = typer.Option(False, "--serve", help="Keep serving input_queue after t
 RedisOpt = typer.Option(None, "--redis-url", envvar="FAASTUI_REDIS_URL",
                         help="The Redis the loops use (on a cluster: one the cluster reaches); "
                              "default: the context's, or the engine's.")
+RedisWaitOpt = typer.Option(300.0, "--redis-wait", min=0,
+                            help="Seconds to wait for a Redis that went away before the run "
+                                 "ends (exit 4); it resumes if Redis is back in time.")
 ImageOpt = typer.Option(None, "--worker-image", help="OpenFaaS: the image the workflow's "
                         "functions run (OpenFaaS builds nothing from source).")
 
@@ -198,6 +201,7 @@ def run_cmd(tasks: Optional[int] = TasksOpt, workers: int = WorkersOpt,
             processes: bool = ProcessesOpt, timeout: float = TimeoutOpt,
             seed: Optional[int] = SeedOpt, serve: bool = ServeOpt,
             redis_url: Optional[str] = RedisOpt, worker_image: Optional[str] = ImageOpt,
+            redis_wait: float = RedisWaitOpt,
             no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
             run_id: str = typer.Option("", "--run-id", hidden=True),
             output: Format = OutputOpt):
@@ -214,7 +218,7 @@ def run_cmd(tasks: Optional[int] = TasksOpt, workers: int = WorkersOpt,
     policy = make_policy(autoscale) if autoscale else None
     launcher, url = _launcher(processes, redis_url, worker_image)
     config = RunConfig(tasks=n_tasks, workers=workers, workload=workload, policy=policy,
-                       batch=batch, serve=serve, run_id=run_id)
+                       batch=batch, serve=serve, run_id=run_id, redis_wait_s=redis_wait)
     progress = _Progress(n_tasks, enabled=not no_progress and output in (Format.table, Format.wide))
     with handle_errors():
         controller = WorkflowController(url, launcher, config, on_tick=progress.update)
@@ -273,6 +277,7 @@ def start_cmd(tasks: Optional[int] = TasksOpt, workers: int = WorkersOpt,
               processes: bool = ProcessesOpt, timeout: float = TimeoutOpt,
               seed: Optional[int] = SeedOpt, serve: bool = ServeOpt,
               redis_url: Optional[str] = RedisOpt, worker_image: Optional[str] = ImageOpt,
+              redis_wait: float = RedisWaitOpt,
               wait: float = typer.Option(60.0, "--wait", min=1,
                                          help="Seconds to wait for the run to come up."),
               output: Format = OutputOpt):
@@ -280,8 +285,8 @@ def start_cmd(tasks: Optional[int] = TasksOpt, workers: int = WorkersOpt,
     `scale worker` work on it from any shell."""
     import uuid
 
-    from backends.workflow.status import StatusReader
     from backends.workflow.policies import POLICY_NAMES
+    from backends.workflow.status import StatusReader
 
     from ..locations import state_dir
 
@@ -298,7 +303,7 @@ def start_cmd(tasks: Optional[int] = TasksOpt, workers: int = WorkersOpt,
                               hint="faastui workflow stop")
     run_id = uuid.uuid4().hex[:8]
     args = ["workflow", "run", "--workers", str(workers), "--batch", str(batch), "--run-id", run_id,
-            "--no-progress", "-o", "json"]
+            "--redis-wait", str(redis_wait), "--no-progress", "-o", "json"]
     for flag, value in (("--tasks", tasks), ("--phases", phases), ("--autoscale", autoscale),
                         ("--rate", rate), ("--duration-ms", duration_ms),
                         ("--phase-duration", phase_duration), ("--timeout", timeout or None),
@@ -430,7 +435,7 @@ def stop_cmd(redis_url: Optional[str] = RedisOpt,
         deadline = time.monotonic() + wait
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-    message("stopping the workflow" if running else "no workflow was running; stop flag set")
+    message("stopping the workflow" if running else "no workflow is running; nothing to stop")
 
 
 def _alive(pid: int) -> bool:

@@ -13,5 +13,5 @@ from backends.workflow.collector import run_collector
 
 def main(args):
     args = args if isinstance(args, dict) else {}
-    allowed = {"batch", "until", "reap_every_s", "collector_id", "program_start"}
+    allowed = {"batch", "until", "reap_every_s", "collector_id", "program_start", "lease_ttl_s"}
     return run_collector(os.environ["REDIS_URL"], **{k: v for k, v in args.items() if k in allowed})

@@ -14,5 +14,5 @@ from backends.workflow.emitter import run_emitter
 
 def main(args):
     args = args if isinstance(args, dict) else {}
-    allowed = {"once", "emitter_id", "program_start"}
+    allowed = {"once", "emitter_id", "program_start", "lease_ttl_s"}
     return run_emitter(os.environ["REDIS_URL"], **{k: v for k, v in args.items() if k in allowed})

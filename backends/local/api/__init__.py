@@ -45,4 +45,7 @@ def build_router(engine, shutdown, functions_dir: Path | None = None) -> Router:
     for routes in API_ROUTES:
         mount(router, api, routes, taken)
     add_routes(router, engine)  # /faastui/v1/serve...
+    from ..system_routes import add_routes as add_system_routes  # /system/secrets, /system/logs
+
+    add_system_routes(router, engine)
     return router

@@ -72,7 +72,10 @@ async def _deploy(api: Api, req: Request, status: int) -> Response:
             f"image {image!r} is not a function package this engine can find",
             hint="use a folder path, 'local:/path', or a name under the engine's functions dir; "
                  "or upload with `faastui deploy`")
-    spec = await api.engine.deploy_dir(path, name=service)
+    secrets = field(data, "secrets", list)  # the function reads them by path
+    if secrets is not None and not all(isinstance(x, str) for x in secrets):
+        raise InvalidRequest("'secrets' must be an array of secret names")
+    spec = await api.engine.deploy_dir(path, name=service, secrets=secrets)
     for key in ("envVars", "labels"):
         if isinstance(data.get(key), dict):
             getattr(spec, "env" if key == "envVars" else "labels").update(
