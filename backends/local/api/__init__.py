@@ -1,7 +1,9 @@
 """The engine's wire APIs, as routes over ``Engine``; one module per API.
 
 - ``openfaas``: the OpenFaaS gateway subset (``/system/...``, ``/function/{name}``,
-  ``/async-function/{name}``, ``/healthz``), with OpenFaaS field names;
+  ``/async-function/{name}``, ``/healthz``), with OpenFaaS field names; its
+  ``/system/secrets`` and ``/system/logs`` (faas-cli's ``secret`` and ``logs``) in
+  ``openfaas_secrets`` and ``openfaas_logs``;
 - ``invokers``: the Invokers gateway (``/nodes``, ``/prewarm``, ``/dispatch``), durations
   in integer nanoseconds and times in RFC 3339;
 - ``v1_reads`` and ``v1_actions``: faastui's own ``/faastui/v1/...`` for the snapshot,
@@ -19,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..httpserver import Router
-from . import invokers, openfaas, v1_actions, v1_reads
+from . import invokers, openfaas, openfaas_logs, openfaas_secrets, v1_actions, v1_reads
 from .auth import is_loopback, make_auth
 from .routing import VERSION, Api, Routes
 
@@ -28,6 +30,8 @@ __all__ = ["build_router", "make_auth", "is_loopback", "VERSION", "API_ROUTES"]
 #: the engine's wire APIs, mounted in this order; a route registered twice is an error
 API_ROUTES: tuple[Routes, ...] = (
     openfaas.routes,
+    openfaas_secrets.routes,
+    openfaas_logs.routes,
     invokers.routes,
     v1_reads.routes,
     v1_actions.routes,
@@ -45,7 +49,4 @@ def build_router(engine, shutdown, functions_dir: Path | None = None) -> Router:
     for routes in API_ROUTES:
         mount(router, api, routes, taken)
     add_routes(router, engine)  # /faastui/v1/serve...
-    from ..system_routes import add_routes as add_system_routes  # /system/secrets, /system/logs
-
-    add_system_routes(router, engine)
     return router

@@ -25,11 +25,20 @@ from ..httpserver import Request, Response, Router, error_response, json_respons
 if TYPE_CHECKING:  # the type only: routing needs nothing of the engine at run time
     from ..engine import Engine
 
-__all__ = ["Api", "Routes", "mount", "body_json", "rfc3339", "VERSION", "NAMESPACE"]
+__all__ = ["Api", "Routes", "mount", "body_json", "rfc3339", "check_namespace", "VERSION",
+           "NAMESPACE"]
 
 VERSION = "0.1.0"
 #: the one namespace the engine's OpenFaaS routes name (``GET /system/namespaces``)
 NAMESPACE = "local"
+
+
+def check_namespace(given: str | None) -> str:
+    """The namespace a request names: the engine's own, or none. Raises: InvalidRequest."""
+    if given in (None, "", NAMESPACE):
+        return NAMESPACE
+    raise InvalidRequest(f"namespace {given!r} not found; the engine has one namespace, "
+                         f"{NAMESPACE!r}", hint=f"leave the namespace out, or give {NAMESPACE}")
 
 
 @dataclass(frozen=True, slots=True)
