@@ -50,3 +50,27 @@ def test_a_route_registered_by_two_apis_is_refused():
     routing.mount(router, ctx, mine, taken)
     with pytest.raises(ValueError, match=r"GET /healthz is registered twice \(mine, theirs\)"):
         routing.mount(router, ctx, theirs, taken)
+
+
+def test_the_engine_owns_its_parts_instead_of_mixing_them_in(tmp_path):
+    from backends.local import calls, deploy, fusion, placement
+    from backends.local.engine import Engine
+    from backends.local.nodes import NodeSpec
+
+    parts_modules = {deploy.__name__, fusion.__name__, calls.__name__, placement.__name__}
+    assert not [base for base in Engine.__mro__ if base.__module__ in parts_modules]
+    engine = Engine(tmp_path / "state", [NodeSpec("n1"), NodeSpec("n2")])  # not started
+    parts = {"placement": placement.Placement, "deployer": deploy.Deployer,
+             "fusion": fusion.Fusion, "calls": calls.CallStore}
+    for attr, cls in parts.items():
+        part = getattr(engine, attr)
+        assert type(part) is cls, attr
+        # what a part needs is passed in; none holds the engine itself
+        assert not any(v is engine for v in vars(part).values()), attr
+    # the catalog is one set of dicts, shared by the engine and the parts that read it
+    assert engine.placement.functions is engine.functions is engine.deployer.functions
+    assert engine.placement.groups is engine.groups is engine.fusion.groups
+    assert engine.fusion.fn_group is engine.fn_group is engine.deployer.fn_group
+    assert engine.placement.nodes is engine.nodes
+    assert engine.idle is engine.placement.idle and engine.busy is engine.placement.busy
+    assert engine.node("n2") is engine.nodes["n2"]
