@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .. import imageref
 from ..errors import (BackendError, CapacityExceeded, Conflict, FunctionNotFound, InvalidRequest,
-                      NodeNotFound, Unreachable, did_you_mean)
+                      Unreachable, did_you_mean)
 from . import packages
 from .calls import CallOutcome, CallStore
 from .deploy import Deployer

@@ -20,7 +20,7 @@ import time
 from typing import Callable
 from dataclasses import dataclass, field
 
-from ..errors import BackendError, Conflict, InvalidRequest, NotFound, did_you_mean
+from ..errors import Conflict, InvalidRequest, NotFound, did_you_mean
 from ..model import FusionGroup
 from . import packages
 from .placement import Placement
