@@ -2,7 +2,7 @@
 
 Why not a framework: the invoke path is the product's hot path, and a
 framework layer costs 0.3-0.5 ms per request on this class of machine
-(see PERF_FACTS). This serves keep-alive and pipelined requests in order,
+(docs/PERFORMANCE.md). This serves keep-alive and pipelined requests in order,
 with Content-Length bodies (chunked request bodies are accepted), and
 routes by exact path or by ``/prefix/{name}``. Handlers are coroutines
 ``handler(request) -> Response``; the messages, the router and the limits are
