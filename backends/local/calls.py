@@ -1,9 +1,9 @@
 """Calls beyond one synchronous invoke: the call outcome, async calls and dispatch.
 
 ``CallOutcome`` is what ``Engine.invoke`` returns: the ``Invocation`` fields
-plus the raw output. ``CallsMixin`` gives the engine async calls (a call id,
+plus the raw output. ``CallStore`` is the engine's async calls (a call id,
 the result kept in Redis until fetched or expired) and dispatch (a chain, each
-output feeding the next step, or a fan-out).
+output feeding the next step, or a fan-out), both over the engine's ``invoke``.
 
 No async result is lost to a Redis restart: Redis calls go through the engine's
 ``RedisLink``, which waits for a restarting Redis; a finished call's record is
@@ -20,11 +20,13 @@ import json
 import logging
 import time
 import uuid
+from typing import Awaitable, Callable
 
 from ..errors import BackendError, InvalidRequest, NotFound, Unreachable
 from ..model import Invocation
+from .redislink import RedisLink
 
-__all__ = ["CallOutcome", "CallsMixin", "RESULT_TTL_S"]
+__all__ = ["CallOutcome", "CallStore", "RESULT_TTL_S"]
 
 RESULT_TTL_S = 3600
 _KEY = "faastui:call:"
@@ -78,8 +80,26 @@ class CallOutcome:
             error=self.error, started_at=self.started_at, ended_at=self.ended_at)
 
 
-class CallsMixin:
-    """Async calls and dispatch; mixed into ``Engine`` (uses its invoke, resolve, node)."""
+class CallStore:
+    """Async calls and dispatch. Each call runs through ``invoke`` (the engine's) as a task
+    of ``spawn`` (so the engine's stop cancels it); its record goes to Redis through
+    ``redis_link``, tagged with ``engine_id`` (a later engine marks what this one left
+    running as interrupted, never its own)."""
+
+    def __init__(self, redis_link: RedisLink, engine_id: str, *,
+                 invoke: Callable[..., Awaitable[CallOutcome]], resolve: Callable, node: Callable,
+                 spawn: Callable[..., asyncio.Task], event: Callable[..., None]):
+        self.redis_link = redis_link
+        self.engine_id = engine_id
+        self.invoke = invoke
+        self.resolve = resolve
+        self.node = node
+        self.spawn = spawn
+        self.event = event
+        self.pending: dict[str, asyncio.Future] = {}  # running async calls
+        self.unsaved: dict[str, dict] = {}  # finished async calls Redis does not have yet
+        self.fetched: set[str] = set()  # of those, the ones fetched from memory
+        self.loop_calls: set[str] = set()  # pending async calls of long-running functions
 
     # ---- async calls --------------------------------------------------------------------
     async def invoke_async(self, fn: str, body: bytes, headers: dict | None = None) -> str:
@@ -87,7 +107,7 @@ class CallsMixin:
         call_id = uuid.uuid4().hex
         await self._store(call_id, {"call_id": call_id, "function": spec.name,
                                     "status": "pending", "started_at": time.time(),
-                                    "engine": self._id_prefix})
+                                    "engine": self.engine_id})
         fut = asyncio.get_running_loop().create_future()
         self.pending[call_id] = fut
         if spec.labels.get("faastui.io/long-running") == "true":
@@ -111,7 +131,7 @@ class CallsMixin:
                 fut.set_result(record)
             await self._save_result(call_id, record)
 
-        self._spawn(run())
+        self.spawn(run())
         return call_id
 
     async def _store(self, call_id: str, record: dict) -> None:
@@ -187,7 +207,7 @@ class CallsMixin:
             except ValueError:
                 continue
             if not isinstance(record, dict) or record.get("status") != "pending" \
-                    or record.get("engine") == self._id_prefix:
+                    or record.get("engine") == self.engine_id:
                 continue
             record.update(status="interrupted", ended_at=time.time(),
                           error="the engine stopped (crashed or was killed) while this call "
@@ -196,7 +216,8 @@ class CallsMixin:
             marked += 1
         return marked
 
-    def _draining(self) -> list:
+    def draining(self) -> list:
+        """The running async calls a graceful stop waits for (not the loops)."""
         return [f for cid, f in self.pending.items() if cid not in self.loop_calls]
 
     async def drain(self, timeout: float) -> int:
@@ -204,15 +225,15 @@ class CallsMixin:
         to stop) and unsaved results. Returns how many calls were still running."""
         try:
             async with asyncio.timeout(timeout):
-                while self._draining() or self.unsaved:
-                    waiting = self._draining()
+                while self.draining() or self.unsaved:
+                    waiting = self.draining()
                     if waiting:
                         await asyncio.wait(waiting)
                     else:
                         await asyncio.sleep(0.05)  # the saver is waiting for Redis
         except TimeoutError:
             pass
-        return len(self._draining())
+        return len(self.draining())
 
     # ---- dispatch ------------------------------------------------------------------------
     async def dispatch(self, data: bytes, steps: list[tuple[str | None, str]],

@@ -302,8 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _say(f"cluster {how}: {', '.join(s.name for s in specs)}")
     token = None
-    from .api import _is_loopback
-    if not _is_loopback(args.host):
+    from .api import is_loopback
+    if not is_loopback(args.host):
         token = secrets.token_urlsafe(32)
         token_path = state / "token"
         fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

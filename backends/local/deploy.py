@@ -16,12 +16,15 @@ import shutil
 import time
 import uuid
 from pathlib import Path
+from typing import Awaitable, Callable
 
 from ..errors import BackendError, InvalidRequest
 from . import packages
 from .deps import DepsStore
+from .placement import Placement
+from .secret_store import SecretStore
 
-__all__ = ["DeployMixin", "load_msg"]
+__all__ = ["Deployer", "load_msg"]
 
 
 def load_msg(spec: packages.FunctionSpec, secrets_dir: str = "") -> dict:
@@ -34,44 +37,37 @@ def load_msg(spec: packages.FunctionSpec, secrets_dir: str = "") -> dict:
     return msg
 
 
-class DeployMixin:
-    """Deploy, restore and remove; mixed into ``Engine``."""
+class Deployer:
+    """Deploy, restore and remove. It adds to and removes from the engine's ``functions``
+    (the dict itself, shared), loads packages into the nodes' zygotes, and retires the
+    containers of a version that is replaced or removed."""
+
+    def __init__(self, state_dir: Path, functions: dict[str, packages.FunctionSpec],
+                 fn_group: dict[str, str], placement: Placement, secret_store: SecretStore, *,
+                 resolve: Callable[[str], packages.FunctionSpec],
+                 unfuse: Callable[[str], Awaitable[list[str]]], event: Callable[..., None]):
+        self.state_dir = state_dir
+        self.functions_root = state_dir / "functions"
+        self.functions = functions
+        self.fn_group = fn_group
+        self.placement = placement
+        self.secret_store = secret_store
+        self.resolve = resolve
+        self.unfuse = unfuse
+        self.event = event
+        self._deps: DepsStore | None = None
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._versions = 0
 
     @property
     def deps(self) -> DepsStore:
-        store = self.__dict__.get("_deps_store")
-        if store is None:
-            store = self.__dict__["_deps_store"] = DepsStore(self.state_dir / "deps",
-                                                             self.state_dir / "pip-cache")
-        return store
+        """The requirements store (made when first needed: most engines never install any)."""
+        if self._deps is None:
+            self._deps = DepsStore(self.state_dir / "deps", self.state_dir / "pip-cache")
+        return self._deps
 
     def _deploy_lock(self, name: str) -> asyncio.Lock:
-        locks = self.__dict__.setdefault("_deploy_locks", {})
-        return locks.setdefault(name, asyncio.Lock())
-
-    # ---- placement rules a package sets: a pinned node, a replica ceiling -------------------
-    def _placed_on(self, unit: str, node: str | None) -> str | None:
-        """The node a call or prewarm of ``unit`` must use: its pin, if it has one."""
-        if unit not in self.groups:  # the common case, on every call: one lookup
-            spec = self.functions.get(unit)
-            pin = spec.node if spec is not None else ""
-        else:
-            pin = min((self.functions[f].node for f in self.unit_fns(unit)
-                       if f in self.functions and self.functions[f].node), default="")
-        if not pin:
-            return node
-        if node and node != pin:
-            raise InvalidRequest(f"{unit} is pinned to node {pin!r} by its constraints; "
-                                 f"it cannot run on {node!r}")
-        return pin
-
-    def _max_of(self, unit: str) -> int:
-        highs = [self.functions[f].max_replicas for f in self.unit_fns(unit) if f in self.functions]
-        return min([h for h in highs if h > 0] or [0])
-
-    def _below_max(self, unit: str) -> bool:
-        high = self._max_of(unit)
-        return high <= 0 or sum(1 for _ in self.containers_of(unit)) < high
+        return self._locks.setdefault(name, asyncio.Lock())
 
     # ---- deploy ----------------------------------------------------------------------------
     async def deploy_dir(self, path: Path, name: str | None = None,
@@ -109,10 +105,10 @@ class DeployMixin:
             source, root, name, requirements, extra))
 
     def _check_node(self, spec: packages.FunctionSpec) -> None:
-        if spec.node and spec.node not in self.nodes:
+        if spec.node and spec.node not in self.placement.nodes:
             raise InvalidRequest(
                 f"{spec.name} is pinned to node {spec.node!r} ({spec.source or 'its package'}), "
-                "which this engine does not have", hint=f"nodes: {', '.join(self.nodes)}")
+                "which this engine does not have", hint=f"nodes: {', '.join(self.placement.nodes)}")
 
     async def _deploy(self, install) -> packages.FunctionSpec:
         loop = asyncio.get_running_loop()
@@ -158,7 +154,7 @@ class DeployMixin:
 
     async def _load_everywhere(self, spec: packages.FunctionSpec, quiet: bool = False) -> None:
         msg = load_msg(spec, str(self.secret_store.root))
-        results = await asyncio.gather(*(n.request(msg) for n in self.nodes.values()),
+        results = await asyncio.gather(*(n.request(msg) for n in self.placement.nodes.values()),
                                        return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors and not quiet:
@@ -173,15 +169,15 @@ class DeployMixin:
         spec.created_at = time.time()
         if old is not None:
             spec.min_replicas = max(spec.min_replicas, old.min_replicas)
-            for c in list(self.containers_of(self.unit_of(spec.name))):
+            for c in list(self.placement.containers_of(self.fn_group.get(spec.name, spec.name))):
                 c.stale = True
                 if c.state not in ("busy", "starting"):  # a starting one serves its call first
-                    self._retire(c, "redeployed")
+                    self.placement.retire(c, "redeployed")
             if old.directory != spec.directory:
                 shutil.rmtree(old.directory, ignore_errors=True)
         self.functions[spec.name] = spec
 
-    async def _restore(self) -> None:
+    async def restore(self) -> None:
         """Load the functions deployed before a restart (latest version of each)."""
         for fdir in sorted(self.functions_root.iterdir()):
             versions = sorted((p for p in fdir.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
@@ -205,12 +201,12 @@ class DeployMixin:
         if group is not None:
             await self.unfuse(group)
         del self.functions[spec.name]
-        for c in list(self.containers_of(spec.name)):
+        for c in list(self.placement.containers_of(spec.name)):
             c.kill()
-            self._retire(c, "removed")
-        self.idle.pop(spec.name, None)
+            self.placement.retire(c, "removed")
+        self.placement.idle.pop(spec.name, None)
         await asyncio.gather(*(n.request({"op": "unload", "fn": spec.name})
-                               for n in self.nodes.values()), return_exceptions=True)
+                               for n in self.placement.nodes.values()), return_exceptions=True)
         shutil.rmtree(self.functions_root / spec.name, ignore_errors=True)
         self.deps.remove(spec.name)
         self.event("remove", function=spec.name)

@@ -24,6 +24,7 @@ from pathlib import Path
 from ..errors import BackendError
 from .fusion import GroupState
 from .nodes import NodeSpec
+from .placement import long_running
 
 __all__ = ["STATE_FILE", "write_json_atomic", "load_state", "cluster_to_dict",
            "cluster_from_dict", "DurableMixin"]
@@ -122,7 +123,7 @@ class DurableMixin:
                           for name, spec in sorted(self.functions.items())},
             "fusion_groups": [{"name": g.name, "functions": list(g.functions)}
                               for g in self.groups.values()
-                              if g.name not in self._forming],  # a group still forming is not yet switched to
+                              if g.name not in self.fusion.forming],  # a group still forming is not yet switched to
         }
 
     def persist(self) -> bool:
@@ -169,7 +170,7 @@ class DurableMixin:
                 await self._prewarm_quietly(group.functions[0], 1)
         for name, spec in list(self.functions.items()):
             have = sum(1 for _ in self.containers_of(self.unit_of(name)))
-            if spec.min_replicas > have and not _long_running(spec):
+            if spec.min_replicas > have and not long_running(spec):
                 await self._prewarm_quietly(name, spec.min_replicas - have)
 
     async def _prewarm_quietly(self, fn: str, count: int) -> None:
@@ -177,7 +178,3 @@ class DurableMixin:
             await self.prewarm(fn, None, count)
         except BackendError as exc:  # no room now: the reaper tries again
             self.event("error", function=fn, error=f"restore: {exc}")
-
-
-def _long_running(spec) -> bool:
-    return spec.labels.get("faastui.io/long-running") == "true"

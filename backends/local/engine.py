@@ -1,15 +1,18 @@
-"""The embedded engine's core: functions, containers, placement and calls.
+"""The embedded engine's core: the catalog, one synchronous call, prewarm and scale.
 
-It owns the nodes (each a zygote plus capacity), the deployed functions, the
-fusion groups, the warm pools and the call history. The HTTP layer
-(``api.py``) is a thin translation over these methods. Everything runs on
-one asyncio loop; nothing here blocks it.
+The engine holds the catalog (the deployed ``functions``, the fusion ``groups`` and
+which group hosts each function, ``fn_group``) and the call history, and owns its parts,
+each an object built here with what it needs passed in:
 
-Placement: a call takes an idle container of its unit (a function, or the
-fusion group that hosts it) on the requested node, preferring the most
-recently used; otherwise it cold-starts one where there is room, evicting
-the least recently used idle container of another unit if needed; otherwise
-it waits for a container to come free, up to the function's timeout.
+- ``placement`` (``placement.py``): the containers, their warm pools, where a call runs;
+- ``deployer`` (``deploy.py``): deploy, restore and remove;
+- ``fusion`` (``fusion.py``): fuse and unfuse;
+- ``calls`` (``calls.py``): async calls and dispatch.
+
+The durable state and what is done when parts die are mixed in (``durable.py``,
+``failures.py``). The HTTP layer (``api/``) is a thin translation over the methods
+here, which delegate to the parts. Everything runs on one asyncio loop; nothing here
+blocks it.
 """
 
 from __future__ import annotations
@@ -24,28 +27,29 @@ from pathlib import Path
 
 from .. import imageref
 from ..errors import (BackendError, CapacityExceeded, Conflict, FunctionNotFound, InvalidRequest,
-                      NodeNotFound, Unreachable, did_you_mean)
+                      Unreachable, did_you_mean)
 from . import packages
-from .calls import CallOutcome, CallsMixin
-from .deploy import DeployMixin
+from .calls import CallOutcome, CallStore
+from .deploy import Deployer
 from .durable import DURABLE_EVENTS, DurableMixin
 from .failures import FailuresMixin
-from .fusion import FusionMixin, GroupState
+from .fusion import Fusion, GroupState
 from .logs import FunctionLog, LogLimits
 from .nodes import Container, NodeRuntime, NodeSpec, WorkerGone, describe_exit
+from .placement import Placement, long_running
 from .redislink import RedisLink
 from .secret_store import SecretStore
 from .stats import History
 
-__all__ = ["Engine", "CallOutcome", "GroupState"]  # the last two re-exported for api.py
+__all__ = ["Engine", "CallOutcome", "GroupState"]  # the last two re-exported for api/
 
 log = logging.getLogger(__name__)
 
 
-class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
-    """The engine. Deploy, fusion, async calls/dispatch, the durable state and what is
-    done when parts die live in their mixins (deploy.py, fusion.py, calls.py,
-    durable.py, failures.py); this class holds the state they share."""
+class Engine(DurableMixin, FailuresMixin):
+    """The engine: the catalog and its parts (``placement``, ``deployer``, ``fusion``,
+    ``calls``; module doc). Its public methods are what the API and the in-process
+    backend call; those of a part delegate to it."""
 
     def __init__(self, state_dir: Path, nodes: list[NodeSpec], *, keep_alive_s: float = 300.0,
                  gateway_url: str = "", token: str = "", redis=None, redis_url: str = "",
@@ -65,9 +69,6 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
         self.redis_link = RedisLink(redis, redis_url)  # waits out a Redis restart
         self.cluster_record = cluster_record  # what durable.py saves as the cluster
         self._saved_state = saved_state or {}
-        self.unsaved: dict[str, dict] = {}  # finished async calls Redis does not have yet
-        self.fetched: set[str] = set()  # of those, the ones fetched from memory
-        self.loop_calls: set[str] = set()  # pending async calls of long-running functions
         self.log_limits = log_limits or LogLimits()
         self.logs: dict[str, FunctionLog] = {}  # unit -> its log file (one writer: us)
         self.queue_watcher = queue_watcher
@@ -77,23 +78,32 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
         self.functions: dict[str, packages.FunctionSpec] = {}
         self.groups: dict[str, GroupState] = {}
         self.fn_group: dict[str, str] = {}
-        self.idle: dict[str, list[Container]] = {}
         self.history = History()
         self.recent: deque[CallOutcome] = deque(maxlen=200)
         self.events: deque[dict] = deque(maxlen=500)
         self.call_graph: dict[tuple[str, str], int] = {}
         self.invocation_count: dict[str, int] = {}
-        self.pending: dict[str, asyncio.Future] = {}
         self._tasks: set[asyncio.Task] = set()
-        self._freed: asyncio.Future | None = None
         self._reaper: asyncio.Task | None = None
-        self._versions = 0
         self.started_at = time.time()
-        self.busy: set[Container] = set()
         self._id_prefix = uuid.uuid4().hex[:12]
         self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watchdog: asyncio.Task | None = None
+        # the parts; each gets the shared catalog and the engine's callbacks it uses
+        self.placement = Placement(self.nodes, self.functions, self.groups,
+                                   start_container=self._start_container, event=self.event)
+        self.fusion = Fusion(self.functions, self.groups, self.fn_group, self.placement,
+                             resolve=self.resolve, event=self.event)
+        self.deployer = Deployer(self.state_dir, self.functions, self.fn_group, self.placement,
+                                 self.secret_store, resolve=self.resolve,
+                                 unfuse=self.fusion.unfuse, event=self.event)
+        self.calls = CallStore(self.redis_link, self._id_prefix, invoke=self.invoke,
+                               resolve=self.resolve, node=self.node, spawn=self._spawn,
+                               event=self.event)
+        # placement's state, by the names the mixins and the API read
+        self.idle = self.placement.idle
+        self.busy = self.placement.busy
 
     # ---- life cycle ---------------------------------------------------------------
     async def start(self) -> None:
@@ -103,14 +113,14 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
         for node in self.nodes.values():
             node.start_zygote({"FAASTUI_NODE": node.name})
         self._loop = asyncio.get_running_loop()
-        await self._restore()
+        await self.deployer.restore()
         self._reaper = self._loop.create_task(self._reap_loop())
         self._watchdog = self._loop.create_task(self._watchdog_loop())
         await self.restore_durable(self._saved_state)
         if self.redis_link.client is not None:
             try:
                 marked = await self.redis_link.call("marking interrupted calls",
-                                                    self.mark_interrupted)
+                                                    self.calls.mark_interrupted)
             except BackendError as exc:
                 log.error("could not mark the calls a previous engine left running: %s", exc)
             else:
@@ -120,7 +130,7 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
 
     async def stop(self, drain_s: float = 0.0) -> None:
         """Stop; with ``drain_s``, first wait that long for running async calls."""
-        if drain_s > 0 and (self._draining() or self.unsaved):
+        if drain_s > 0 and (self.calls.draining() or self.calls.unsaved):
             left = await self.drain(drain_s)
             if left:
                 log.warning("%d async call(s) still running after %gs; they end as "
@@ -177,33 +187,21 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
                                "list them with `faastui functions`")
 
     def node(self, name: str) -> NodeRuntime:
-        node = self.nodes.get(name)
-        if node is None:
-            raise NodeNotFound(f"node {name!r} not found",
-                               hint=did_you_mean(name, self.nodes) or
-                               f"nodes: {', '.join(self.nodes)}")
-        return node
+        """A node by name. Raises NodeNotFound."""
+        return self.placement.node(name)
 
     def unit_of(self, fn: str) -> str:
         return self.fn_group.get(fn, fn)
 
     def unit_fns(self, unit: str) -> tuple[str, ...]:
-        group = self.groups.get(unit)
-        return tuple(group.functions) if group else (unit,)
-
-    def _unit_limits(self, unit: str) -> tuple[float, float]:
-        specs = [self.functions[f] for f in self.unit_fns(unit)]
-        return sum(s.memory_mb for s in specs), max(s.cpus for s in specs)
+        return self.placement.unit_fns(unit)
 
     def containers_of(self, unit: str):
-        for node in self.nodes.values():
-            for c in node.containers.values():
-                if c.unit == unit:
-                    yield c
+        return self.placement.containers_of(unit)
 
     # ---- containers -------------------------------------------------------------------
     async def _start_container(self, unit: str, node: NodeRuntime) -> Container:
-        memory_mb, cpus = self._unit_limits(unit)
+        memory_mb, cpus = self.placement.unit_limits(unit)
         fns = self.unit_fns(unit)
         c = Container(node, unit, fns, memory_mb, cpus, group=unit if unit in self.groups else None)
         node.containers[c.id] = c
@@ -224,99 +222,6 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
                    cold_start_ms=round(c.cold_start_ms, 3))
         return c
 
-    def _pick_node(self, unit: str, memory_mb: float) -> NodeRuntime | None:
-        best = None
-        for node in self.nodes.values():
-            if node.ready and node.has_room(memory_mb):
-                key = (len(node.containers), node.used_memory_mb)
-                if best is None or key < best[0]:
-                    best = (key, node)
-        return best[1] if best else None
-
-    def _evict_for(self, memory_mb: float, node: NodeRuntime | None,
-                   unit: str) -> NodeRuntime | None:
-        """Stop least recently used idle containers of other units to make room."""
-        candidates = [c for u, lst in self.idle.items() if u != unit for c in lst
-                      if node is None or c.node is node]
-        candidates.sort(key=lambda c: c.last_used)
-        for c in candidates:
-            self._retire(c, "evicted")
-            if c.node.has_room(memory_mb):
-                return c.node
-        return None
-
-    def _take_idle(self, unit: str, node: str | None) -> Container | None:
-        pool = self.idle.get(unit)
-        if not pool:
-            return None
-        for i in range(len(pool) - 1, -1, -1):
-            c = pool[i]
-            if node is None or c.node.name == node:
-                del pool[i]
-                if c.alive:
-                    return c
-        return None
-
-    async def _acquire(self, unit: str, node: str | None, timeout: float) -> tuple[Container, str]:
-        deadline = time.monotonic() + max(timeout, 1.0)
-        while True:
-            c = self._take_idle(unit, node)
-            if c is not None:
-                state = "warm" if c.used else "prewarm"
-                c.state = "busy"
-                return c, state
-            memory_mb, _ = self._unit_limits(unit)
-            target = self.node(node) if node else None
-            if target is not None:
-                if memory_mb > target.spec.memory_mb:
-                    raise CapacityExceeded(f"{unit} needs {memory_mb:g} MB; node {node} has "
-                                           f"{target.spec.memory_mb:g} MB")
-                room = target if target.has_room(memory_mb) else self._evict_for(memory_mb, target, unit)
-            else:
-                room = self._pick_node(unit, memory_mb) or self._evict_for(memory_mb, None, unit)
-            if room is not None and self._below_max(unit):  # else wait for one to come free
-                c = await self._start_container(unit, room)
-                c.state = "busy"
-                return c, "cold"
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise CapacityExceeded(f"no room for {unit}: every node is full and busy",
-                                       hint="scale down other functions or add nodes")
-            if self._freed is None or self._freed.done():
-                self._freed = asyncio.get_running_loop().create_future()
-            try:
-                await asyncio.wait_for(asyncio.shield(self._freed), remaining)
-            except asyncio.TimeoutError:
-                pass
-
-    def _notify_freed(self) -> None:
-        if self._freed is not None and not self._freed.done():
-            self._freed.set_result(None)
-
-    def _release(self, c: Container) -> None:
-        c.last_used = time.time()
-        if _long_running(self.functions.get(c.unit)):  # [workflow hook] lives as long as its call
-            self._retire(c, "loop ended")
-            return
-        if c.stale or not c.alive or c.unit not in self._live_units():
-            self._retire(c, "stale")
-            return
-        c.state = "warm" if c.used else "prewarm"
-        self.idle.setdefault(c.unit, []).append(c)
-        self._notify_freed()
-
-    def _live_units(self):
-        return self.functions.keys() | self.groups.keys()
-
-    def _retire(self, c: Container, why: str) -> None:
-        pool = self.idle.get(c.unit)
-        if pool and c in pool:
-            pool.remove(c)
-        c.node.containers.pop(c.id, None)
-        c.close()
-        self.event("stop", unit=c.unit, node=c.node.name, container=c.id, reason=why)
-        self._notify_freed()
-
     # ---- calls -----------------------------------------------------------------------
     async def invoke(self, fn: str, body: bytes = b"", node: str | None = None,
                      headers: dict | None = None, call_id: str | None = None,
@@ -326,12 +231,12 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
         t0 = t0 or perf()
         spec = self.resolve(fn)
         unit = self.unit_of(spec.name)
-        node = self._placed_on(unit, node)  # a function pinned to a node runs there
+        node = self.placement.placed_on(unit, node)  # a function pinned to a node runs there
         if node is not None:
             self.node(node)
         out = CallOutcome(call_id or f"{self._id_prefix}{next(self._ids):x}", spec.name)
         out.started_at = time.time()
-        c, state = await self._acquire(unit, node, spec.timeout_s)
+        c, state = await self.placement.acquire(unit, node, spec.timeout_s)
         out.node = c.node.name
         out.container_state = state
         if state == "cold":
@@ -344,13 +249,13 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
                                           self._loop.time() + spec.timeout_s)
         except WorkerGone:
             if c.timed_out:
-                self._retire(c, "timeout")
+                self.placement.retire(c, "timeout")
                 out.status = "timeout"
                 out.error = f"{spec.name} timed out after {spec.timeout_s:g}s; its worker was killed"
                 out.http_status = 504
             else:  # OOM is reported by the worker itself (a MemoryError); this is a crash
                 info = await c.wait_exit()
-                self._retire(c, "crashed")
+                self.placement.retire(c, "crashed")
                 out.status = "crashed"
                 how = describe_exit(info) if info is not None or c.node.proc is c.zygote \
                     else "its node's zygote died and took it along"
@@ -358,7 +263,7 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
                 out.http_status = 500
         except asyncio.CancelledError:
             c.kill()
-            self._retire(c, "cancelled")
+            self.placement.retire(c, "cancelled")
             raise
         else:
             out.duration_ms = header.get("ms", 0.0)
@@ -373,9 +278,9 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
                 out.http_status = 500
             self._count_calls(unit, spec.name, header)
             if out.status == "oom":
-                self._retire(c, "oom")
+                self.placement.retire(c, "oom")
             else:
-                self._release(c)
+                self.placement.release(c)
         finally:
             self.busy.discard(c)
         t1 = perf()
@@ -403,34 +308,72 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
             for callee, n in remote.items():
                 self.call_graph[(fn, callee)] = self.call_graph.get((fn, callee), 0) + n
 
+    # ---- the parts' public methods ------------------------------------------------------
+    async def deploy_dir(self, path: Path, name: str | None = None,
+                         secrets: list[str] | None = None) -> packages.FunctionSpec:
+        return await self.deployer.deploy_dir(path, name, secrets)
+
+    async def deploy_zip(self, data: bytes, name: str | None = None,
+                         source: str | None = None) -> packages.FunctionSpec:
+        return await self.deployer.deploy_zip(data, name, source)
+
+    async def deploy_source(self, source: str, name: str | None, requirements=None,
+                            extra: dict | None = None) -> packages.FunctionSpec:
+        return await self.deployer.deploy_source(source, name, requirements, extra)
+
+    async def remove(self, fn: str) -> None:
+        await self.deployer.remove(fn)
+
+    async def fuse(self, functions: list[str], name: str | None = None) -> GroupState:
+        return await self.fusion.fuse(functions, name)
+
+    async def unfuse(self, group: str) -> list[str]:
+        return await self.fusion.unfuse(group)
+
+    def fusion_groups(self):
+        return self.fusion.fusion_groups()
+
+    async def invoke_async(self, fn: str, body: bytes, headers: dict | None = None) -> str:
+        return await self.calls.invoke_async(fn, body, headers)
+
+    async def result(self, call_id: str, wait: float = 0.0, keep: bool = False) -> dict:
+        return await self.calls.result(call_id, wait, keep)
+
+    async def dispatch(self, data: bytes, steps: list[tuple[str | None, str]],
+                       mode: str = "chain") -> list[CallOutcome]:
+        return await self.calls.dispatch(data, steps, mode)
+
+    async def drain(self, timeout: float) -> int:
+        return await self.calls.drain(timeout)
+
     # ---- prewarm and scale ---------------------------------------------------------------
     async def prewarm(self, fn: str, node: str | None, count: int = 1) -> list[Container]:
         spec = self.resolve(fn)
         if count < 1 or count > 1000:
             raise InvalidRequest("count must be between 1 and 1000")
         unit = self.unit_of(spec.name)
-        node = self._placed_on(unit, node)
-        memory_mb, _ = self._unit_limits(unit)
+        node = self.placement.placed_on(unit, node)
+        memory_mb, _ = self.placement.unit_limits(unit)
         started = []
         for _ in range(count):
-            if not self._below_max(unit):
+            if not self.placement.below_max(unit):
                 if started:
                     break
                 raise CapacityExceeded(f"{spec.name} already runs its maximum of "
-                                       f"{self._max_of(unit)} replicas")
+                                       f"{self.placement.max_of(unit)} replicas")
             if node:
                 target = self.node(node)
                 if not target.has_room(memory_mb):
-                    target = self._evict_for(memory_mb, target, unit)
+                    target = self.placement.evict_for(memory_mb, target, unit)
             else:
-                target = self._pick_node(unit, memory_mb) or self._evict_for(memory_mb, None, unit)
+                target = self.placement.pick_node(unit, memory_mb) or self.placement.evict_for(memory_mb, None, unit)
             if target is None:
                 if started:
                     break
                 raise CapacityExceeded(f"no room to prewarm {spec.name} on "
                                        f"{node or 'any node'}", hint="scale something down")
             c = await self._start_container(unit, target)
-            self._release(c)
+            self.placement.release(c)
             started.append(c)
         self.event("prewarm", function=spec.name, node=node or "*", count=len(started))
         return started
@@ -441,14 +384,14 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
         unit = self.unit_of(spec.name)
         victims = [c for c in self.idle.get(unit, []) if node is None or c.node.name == node]
         for c in victims:
-            self._retire(c, "cooled")
+            self.placement.retire(c, "cooled")
         return len(victims)
 
     async def scale(self, fn: str, replicas: int) -> packages.FunctionSpec:
         spec = self.resolve(fn)
         if replicas < 0 or replicas > 1000:
             raise InvalidRequest("replicas must be between 0 and 1000")
-        if _long_running(spec):  # [workflow hook] its controller runs the loops
+        if long_running(spec):  # [workflow hook] its controller runs the loops
             await self._record_desired(spec.name, replicas)
             self.event("scale", function=spec.name, replicas=replicas)
             return spec
@@ -461,7 +404,7 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
             extra = len(have) - replicas
             idle = sorted(self.idle.get(unit, []), key=lambda c: c.last_used)
             for c in idle[:extra]:
-                self._retire(c, "scaled down")
+                self.placement.retire(c, "scaled down")
         self.event("scale", function=spec.name, replicas=replicas)
         return spec
 
@@ -517,7 +460,7 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
                 if total <= keep:
                     break
                 if now - c.last_used > self.keep_alive_s:
-                    self._retire(c, "idle")
+                    self.placement.retire(c, "idle")
                     total -= 1
         for name, spec in list(self.functions.items()):
             unit = self.unit_of(name)
@@ -527,9 +470,3 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
                     await self.prewarm(name, None, spec.min_replicas - have)
                 except BackendError:
                     pass
-
-
-
-def _long_running(spec: packages.FunctionSpec | None) -> bool:
-    """[workflow hook] A loop started by an async call, scaled by its controller."""
-    return spec is not None and spec.labels.get("faastui.io/long-running") == "true"

@@ -57,13 +57,13 @@ class FailuresMixin:
                     self.event("error", node=node.name, function=spec.name, error=f"reload: {exc}")
         finally:
             node.loading = False
-        self._notify_freed()
+        self.placement.notify_freed()
 
     def _on_container_lost(self, c: Container) -> None:
         pool = self.idle.get(c.unit)
         if pool and c in pool:
             pool.remove(c)
-        self._notify_freed()
+        self.placement.notify_freed()
         if c.state not in ("stopped", "starting") and c not in self.busy and not c.node.stopping:
             self._spawn(self._report_lost(c))  # not ours to close, and no call to report it
 

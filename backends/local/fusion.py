@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Callable
 from dataclasses import dataclass, field
 
-from ..errors import BackendError, Conflict, InvalidRequest, NotFound, did_you_mean
+from ..errors import Conflict, InvalidRequest, NotFound, did_you_mean
 from ..model import FusionGroup
 from . import packages
+from .placement import Placement
 
-__all__ = ["GroupState", "FusionMixin", "unit_state"]
+__all__ = ["GroupState", "Fusion", "unit_state"]
 
 
 @dataclass
@@ -44,10 +46,24 @@ def unit_state(containers) -> str:
     return "cold"
 
 
-class FusionMixin:
-    """Fuse, unfuse, list groups; mixed into ``Engine``."""
+class Fusion:
+    """Fuse, unfuse, list groups. The engine's ``groups`` and ``fn_group`` (shared dicts:
+    placement and every call read them) are changed here and nowhere else."""
 
-    # ---- fusion ---------------------------------------------------------------------------
+    def __init__(self, functions: dict[str, packages.FunctionSpec], groups: dict[str, GroupState],
+                 fn_group: dict[str, str], placement: Placement, *,
+                 resolve: Callable[[str], packages.FunctionSpec], event: Callable[..., None]):
+        self.functions = functions
+        self.groups = groups
+        self.fn_group = fn_group
+        self.placement = placement
+        self.resolve = resolve
+        self.event = event
+        #: functions a fuse or unfuse is moving now: they may not join another group
+        self.moving: set[str] = set()
+        #: groups whose worker is starting: known to placement, not yet routed to
+        self.forming: set[str] = set()
+
     async def fuse(self, functions: list[str], name: str | None = None) -> GroupState:
         names = [self.resolve(f).name for f in functions]
         if len(set(names)) < 2:
@@ -60,72 +76,72 @@ class FusionMixin:
         group = GroupState(name, names)
         before = {f: self.functions[f] for f in names}
         self.groups[name] = group  # known, so its worker can start; no member is routed to it
-        self._forming.add(name)
-        self._moving.update(names)
+        self.forming.add(name)
+        self.moving.update(names)
         try:
-            started = await self._start_idle(name)  # the group answers before the switch
+            started = await self.placement.start_idle(name)  # the group answers before the switch
             gone = [f for f in names if f not in self.functions]
             if gone:
                 raise Conflict(f"{gone[0]} was removed while it was being fused")
         except BaseException:
             self.groups.pop(name, None)
-            self._retire_unit(name, "fuse abandoned")
-            self.idle.pop(name, None)
+            self.placement.retire_unit(name, "fuse abandoned")
+            self.placement.idle.pop(name, None)
             raise
         finally:
-            self._forming.discard(name)
-            self._moving.difference_update(names)
+            self.forming.discard(name)
+            self.moving.difference_update(names)
         if not self._same_code(before):  # a member was redeployed meanwhile
-            self._retire_unit(name, "redeployed")
+            self.placement.retire_unit(name, "redeployed")
             started = False
         for f in names:  # the switch
             self.fn_group[f] = name
         for f in names:
-            self._retire_unit(f, "fused")
+            self.placement.retire_unit(f, "fused")
         self.event("fuse", group=name, functions=names)
         if not started:  # no room beside the members' own workers; now there is
-            await self._start_idle(name, evict=True)
+            await self.placement.start_idle(name, evict=True)
         return group
 
     async def unfuse(self, group: str) -> list[str]:
         state = self.groups.get(group)
-        if state is None or group in self._forming:
+        if state is None or group in self.forming:
             raise NotFound(f"fusion group {group!r} not found",
                            hint=did_you_mean(group, self.groups) or "list them with `faastui fusion`")
         members = list(state.functions)
-        if any(f in self._moving for f in members):
+        if any(f in self.moving for f in members):
             raise Conflict(f"fusion group {group!r} is being changed", hint="try again")
         before = {f: self.functions[f] for f in members if f in self.functions}
-        self._moving.update(members)
+        self.moving.update(members)
         try:  # each member answers alone before the group stops taking calls
-            ready = await asyncio.gather(*(self._start_idle(f) for f in before))
+            ready = await asyncio.gather(*(self.placement.start_idle(f) for f in before))
         finally:
-            self._moving.difference_update(members)
+            self.moving.difference_update(members)
         started = {f for f, ok in zip(before, ready) if ok}
         if self.groups.get(group) is not state:
             raise Conflict(f"fusion group {group!r} changed while it was being unfused")
         del self.groups[group]  # the switch
         for f in members:
             self.fn_group.pop(f, None)
-        self._retire_unit(group, "unfused")
-        self.idle.pop(group, None)
+        self.placement.retire_unit(group, "unfused")
+        self.placement.idle.pop(group, None)
         self.event("unfuse", group=group, functions=members)
         for f in before:
             if f not in self.functions:
                 continue
             if self.functions[f] is not before[f]:  # redeployed meanwhile: its new code
-                self._retire_unit(f, "redeployed")
+                self.placement.retire_unit(f, "redeployed")
                 started.discard(f)
             if f not in started:
-                await self._start_idle(f, evict=True)
+                await self.placement.start_idle(f, evict=True)
         return members
 
     def fusion_groups(self) -> list[FusionGroup]:
         out = []
         for g in self.groups.values():
-            if g.name in self._forming:
+            if g.name in self.forming:
                 continue  # not a group until the switch
-            cs = list(self.containers_of(g.name))
+            cs = list(self.placement.containers_of(g.name))
             nodes = sorted({c.node.name for c in cs})
             out.append(FusionGroup(name=g.name, functions=list(g.functions),
                                    node=",".join(nodes), state=unit_state(cs),
@@ -133,62 +149,13 @@ class FusionMixin:
         return out
 
     # ---- the parts of a switch ---------------------------------------------------------------
-    @property
-    def _moving(self) -> set[str]:
-        """Functions a fuse or unfuse is moving now: they may not join another group."""
-        return self.__dict__.setdefault("_moving_fns", set())
-
-    @property
-    def _forming(self) -> set[str]:
-        """Groups whose worker is starting: known to placement, not yet routed to."""
-        return self.__dict__.setdefault("_forming_groups", set())
-
     def _check_free(self, names: list[str]) -> None:
         for f in names:
             if f in self.fn_group:
                 raise Conflict(f"{f} is already in fusion group {self.fn_group[f]!r}",
                                hint=f"unfuse it first: faastui unfuse {self.fn_group[f]}")
-            if f in self._moving:
+            if f in self.moving:
                 raise Conflict(f"{f} is being fused or unfused", hint="try again")
 
     def _same_code(self, before: dict) -> bool:
         return all(self.functions.get(f) is spec for f, spec in before.items())
-
-    async def _start_idle(self, unit: str, evict: bool = False) -> bool:
-        """Have one idle worker of ``unit``: start one where a node has room (making room by
-        evicting idle workers of other units only with ``evict``).
-        Returns: whether ``unit`` has an idle worker now."""
-        if self.idle.get(unit):
-            return True
-        if not self._below_max(unit):
-            return False
-        memory_mb, _ = self._unit_limits(unit)
-        try:
-            pinned = self._placed_on(unit, None)
-        except InvalidRequest:
-            return False  # members pinned to two nodes: their calls say so
-        if pinned:
-            target = self.nodes.get(pinned)
-            if target is not None and not target.has_room(memory_mb):
-                target = self._evict_for(memory_mb, target, unit) if evict else None
-        else:
-            target = self._pick_node(unit, memory_mb) or (
-                self._evict_for(memory_mb, None, unit) if evict else None)
-        if target is None:
-            return False
-        try:
-            c = await self._start_container(unit, target)
-        except BackendError as exc:
-            self.event("error", unit=unit, error=f"starting ahead of a switch: {exc}")
-            return False
-        self._release(c)
-        return bool(self.idle.get(unit))
-
-    def _retire_unit(self, unit: str, why: str) -> None:
-        """Every worker of ``unit`` stops taking calls: the idle ones retire now; the busy
-        ones, and those still starting for a call that came before the switch, when that
-        call ends (``stale``)."""
-        for c in list(self.containers_of(unit)):
-            c.stale = True
-            if c.state not in ("busy", "starting"):
-                self._retire(c, why)

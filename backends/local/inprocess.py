@@ -1,7 +1,7 @@
 """A Backend for code running inside the engine daemon: ``InProcessBackend``.
 
 It is the ``LocalBackend`` with the HTTP hop taken out. Every method goes through the
-engine's own routes (``api.py``) as the HTTP client does, but a route is called directly
+engine's own routes (``api/``) as the HTTP client does, but a route is called directly
 (``RouterTransport``: a request object in, the route's answer out, no socket, no HTTP
 parsing), so errors, shapes and checks are exactly the HTTP API's. The hot path, ``invoke``,
 calls ``Engine.invoke`` itself and skips the JSON round trip of the Invocation too.

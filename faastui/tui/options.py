@@ -17,7 +17,8 @@ from backends.base import Backend
 
 __all__ = ["DashboardOptions", "MIN_INTERVAL", "from_config"]
 
-MIN_INTERVAL = 0.25  # at most 4 refreshes a second (PERF_FACTS.md: a repaint is ~60 ms of CPU)
+# at most 4 refreshes a second (docs/PERFORMANCE.md: a repaint is ~60 ms of CPU)
+MIN_INTERVAL = 0.25
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ changed cells, ``add_row`` for new keys, ``remove_row`` for vanished ones, and
 a re-order only when rows were added (or, under a sort, when values moved rows). A sort
 (``sort_by``: a value per row, the header marked ``↑``/``↓``) is off by default, so the
 common tick pays nothing for it. Column widths are set by the pane
-(values that shrink never trigger a width pass; see PERF_FACTS.md). A
+(values that shrink never trigger a width pass; see docs/PERFORMANCE.md). A
 regex filter (``!`` negates) hides rows by key text without losing them.
 
 An empty table that receives many rows (the first snapshot, a cleared filter) gets the

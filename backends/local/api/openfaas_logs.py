@@ -20,12 +20,14 @@ import json
 import time
 from datetime import UTC, datetime
 
-from ..errors import InvalidRequest
-from . import logread
-from .httpserver import Request, Response, Router, StreamResponse
-from .system_routes import check_namespace, guarded
+from ...errors import InvalidRequest
+from .. import logread
+from ..httpserver import Request, Response, StreamResponse
+from .routing import Api, Routes, check_namespace
 
-__all__ = ["add_routes", "go_time", "message_line", "POLL_S"]
+__all__ = ["routes", "go_time", "message_line", "POLL_S"]
+
+routes = Routes("openfaas logs")
 
 #: seconds between two reads of a followed log
 POLL_S = 0.2
@@ -96,35 +98,34 @@ def _parse(req: Request) -> dict:
             "since": since}
 
 
-def add_routes(router: Router, engine) -> None:
-    async def logs(req: Request) -> Response:
-        p = _parse(req)
-        ns = check_namespace(p["namespace"])
-        spec = engine.resolve(p["name"])
-        fn, unit = spec.name, engine.unit_of(spec.name)
-        path = engine.logs_dir / f"{unit}.log"
-        member = fn if unit != fn else None
-        entries, cursor = await asyncio.to_thread(logread.tail, path, p["tail"], since=p["since"],
-                                                  instance=p["instance"], function=member)
-        first = b"".join(message_line(fn, ns, e.instance, e.time, e.text) for e in entries)
-        if not p["follow"]:
-            return Response(200, first, "application/x-ndjson")
+@routes.route("GET", "/system/logs")
+async def logs(api: Api, req: Request) -> Response:
+    engine = api.engine
+    p = _parse(req)
+    ns = check_namespace(p["namespace"])
+    spec = engine.resolve(p["name"])
+    fn, unit = spec.name, engine.unit_of(spec.name)
+    path = engine.logs_dir / f"{unit}.log"
+    member = fn if unit != fn else None
+    entries, cursor = await asyncio.to_thread(logread.tail, path, p["tail"], since=p["since"],
+                                              instance=p["instance"], function=member)
+    first = b"".join(message_line(fn, ns, e.instance, e.time, e.text) for e in entries)
+    if not p["follow"]:
+        return Response(200, first, "application/x-ndjson")
 
-        async def stream():
-            nonlocal cursor
-            yield first
-            while True:
-                await asyncio.sleep(POLL_S)
-                try:
-                    got, cursor, _lost = await asyncio.to_thread(
-                        logread.after, path, cursor, instance=p["instance"], function=member)
-                except (OSError, ValueError):
-                    return
-                if p["since"] is not None:
-                    got = [e for e in got if e.time is not None and e.time >= p["since"]]
-                yield b"".join(message_line(fn, ns, e.instance, e.time, e.text) for e in got)
-                if fn not in engine.functions:  # removed meanwhile: the stream ends
-                    return
-        return StreamResponse(stream(), 200, "application/x-ndjson")
-
-    router.add("GET", "/system/logs", guarded(logs))
+    async def stream():
+        nonlocal cursor
+        yield first
+        while True:
+            await asyncio.sleep(POLL_S)
+            try:
+                got, cursor, _lost = await asyncio.to_thread(
+                    logread.after, path, cursor, instance=p["instance"], function=member)
+            except (OSError, ValueError):
+                return
+            if p["since"] is not None:
+                got = [e for e in got if e.time is not None and e.time >= p["since"]]
+            yield b"".join(message_line(fn, ns, e.instance, e.time, e.text) for e in got)
+            if fn not in engine.functions:  # removed meanwhile: the stream ends
+                return
+    return StreamResponse(stream(), 200, "application/x-ndjson")
