@@ -26,8 +26,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .errors import InvalidRequest, Unsupported
-from .model import (DispatchResult, DispatchStep, Function, FusionGroup, Invocation, LogLine, Node,
-                    Secret, Snapshot)
+from .model import DispatchResult, DispatchStep, Function, FusionGroup, Invocation, LogLine, Node, Secret, Snapshot
 
 __all__ = ["Capability", "Backend", "ACTION_CAPABILITY", "HttpRequest"]
 
@@ -132,7 +131,7 @@ class Backend(ABC):
         if capability not in self.capabilities:
             raise Unsupported(f"the {self.name} backend cannot {action}")
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional: most backends hold nothing
         """Release connections. Safe to call twice."""
 
     async def __aenter__(self):

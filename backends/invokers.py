@@ -21,8 +21,8 @@ import json
 from typing import Any
 
 from .base import Capability
-from .kube.records import epoch as _epoch
 from .errors import InvalidRequest
+from .kube.records import epoch as _epoch
 from .model import DispatchResult, DispatchStep, Invocation, Node
 from .openfaas import OpenFaaSBackend
 

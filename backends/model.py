@@ -115,7 +115,7 @@ class DispatchStep(_Model):
     function: str
 
     @classmethod
-    def parse(cls, text: str) -> "DispatchStep":
+    def parse(cls, text: str) -> DispatchStep:
         """Parse ``node:function`` (the CLI's ``-s`` form)."""
         node, sep, function = text.partition(":")
         if not sep or not node or not function:

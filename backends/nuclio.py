@@ -60,18 +60,28 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from . import nuclio_logs
 from .agent import NUCLIO_ENTRY, HandlerSource, nuclio_source, prepare
 from .base import Backend, Capability, HttpRequest
-from .errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest,
-                     NodeNotFound, Unsupported, did_you_mean)
-from . import nuclio_logs
+from .errors import (
+    AuthError,
+    BackendError,
+    Conflict,
+    FunctionNotFound,
+    InvalidRequest,
+    NodeNotFound,
+    Unsupported,
+    did_you_mean,
+)
 from .kube import secrets as kube_secrets
 from .kube.side import ClusterSide, cold, kube_options, seconds, wants_kube
 from .model import Function, FusionGroup, Invocation, LogLine, Node, Placement, Secret, Snapshot
-from .nuclio_client import NuclioClient, one_line as _one_line
+from .nuclio_client import NuclioClient
+from .nuclio_client import one_line as _one_line
 from .nuclio_fusion import NuclioFusion
 from .nuclio_package import _package_files, _spec_from_yaml, task_package
-from .quantities import cpus as _cpus, memory_mb as _memory_mb
+from .quantities import cpus as _cpus
+from .quantities import memory_mb as _memory_mb
 
 __all__ = ["NuclioBackend", "PSEUDO_NODE", "function_from_nuclio", "placement_state"]
 

@@ -296,7 +296,7 @@ class QueueWatcher:
         if self._owns_client:
             self.client.close()
 
-    def __enter__(self) -> "QueueWatcher":
+    def __enter__(self) -> QueueWatcher:
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -57,8 +57,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TASKS = ROOT / "bench" / "fusionizer"  # the bench's Fusionizer tasks (task zips' folders)
 sys.path.insert(0, str(ROOT))
 
-from backends.local.control import start_engine, stop_engine  # noqa: E402
 from serve_clients import CurlCall, GrpcCall, HttpClientCall, RequestsCall, measure, pct  # noqa: E402
+
+from backends.local.control import start_engine, stop_engine  # noqa: E402
 
 NOOP = "def handle(req):\n    return req\n"
 GOAL_RATIO = 1.3

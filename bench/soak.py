@@ -224,8 +224,7 @@ class Soak:
         import redis
 
         from backends.workflow import protocol as P
-        from backends.workflow.controller import (RunConfig, WorkflowController, read_status,
-                                                  request_stop)
+        from backends.workflow.controller import RunConfig, WorkflowController, read_status, request_stop
         from backends.workflow.launchers import EngineLauncher
         from backends.workflow.phases import steady
 

@@ -106,7 +106,7 @@ def main() -> None:
             rates.append(timed_run(srv.url, args.tasks, args.workers, args.batch))
         rate = statistics.median(rates)
         bench = ceiling_redis_benchmark(str(srv.socket_path), args.batch)
-        source = "redis-benchmark -P %d -c 4" % args.batch
+        source = f"redis-benchmark -P {args.batch} -c 4"
         if bench is None:
             print("redis-benchmark: missing (apt-get install redis-tools); "
                   "ceiling from a redis-py pipeline instead", file=sys.stderr)

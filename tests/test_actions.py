@@ -15,8 +15,21 @@ import pytest
 from backends.errors import InvalidRequest
 from backends.model import DispatchStep
 from faastui import actions
-from faastui.actions import (Bench, Deploy, Dispatch, Fuse, Invoke, InvokeAsync, Optimize, Prewarm, Remove,
-                             Scale, Unfuse, command_line, from_cli)
+from faastui.actions import (
+    Bench,
+    Deploy,
+    Dispatch,
+    Fuse,
+    Invoke,
+    InvokeAsync,
+    Optimize,
+    Prewarm,
+    Remove,
+    Scale,
+    Unfuse,
+    command_line,
+    from_cli,
+)
 
 from .conftest import FUNCTIONS, run
 

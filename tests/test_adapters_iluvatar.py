@@ -22,8 +22,17 @@ import pytest
 
 from backends import registry
 from backends.base import Capability
-from backends.errors import (BackendError, CapacityExceeded, Conflict, FunctionNotFound,
-                             InvalidRequest, NodeNotFound, NotFound, Unreachable, Unsupported)
+from backends.errors import (
+    BackendError,
+    CapacityExceeded,
+    Conflict,
+    FunctionNotFound,
+    InvalidRequest,
+    NodeNotFound,
+    NotFound,
+    Unreachable,
+    Unsupported,
+)
 from backends.iluvatar import IluvatarBackend
 from tests.conftest import cli, run
 from tests.fakes.iluvatar_worker import FAIL_IMAGE, HELLO_IMAGE, SLEEP_IMAGE, FakeIluvatarWorker

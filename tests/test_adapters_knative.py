@@ -20,8 +20,16 @@ import pytest
 from backends import registry
 from backends.agent import HARNESS
 from backends.base import Capability
-from backends.errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest,
-                             NotFound, Unreachable, Unsupported)
+from backends.errors import (
+    AuthError,
+    BackendError,
+    Conflict,
+    FunctionNotFound,
+    InvalidRequest,
+    NotFound,
+    Unreachable,
+    Unsupported,
+)
 from backends.knative import KnativeBackend
 from tests.conftest import cli, run
 from tests.fakes.kube_api import fake_kube

@@ -19,8 +19,15 @@ import pytest
 
 from backends import registry
 from backends.base import Capability
-from backends.errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest,
-                             NodeNotFound, Unreachable)
+from backends.errors import (
+    AuthError,
+    BackendError,
+    Conflict,
+    FunctionNotFound,
+    InvalidRequest,
+    NodeNotFound,
+    Unreachable,
+)
 from backends.nuclio import PSEUDO_NODE, NuclioBackend, placement_state
 from tests.conftest import FUNCTIONS, cli, run
 from tests.fakes.nuclio_dashboard import running_dashboard

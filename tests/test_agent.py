@@ -81,7 +81,7 @@ def harness():
                         return port
             except OSError:
                 if proc.poll() is not None:
-                    raise AssertionError(proc.stderr.read().decode())
+                    raise AssertionError(proc.stderr.read().decode()) from None
                 time.sleep(0.05)
         raise AssertionError("the harness never answered")
 

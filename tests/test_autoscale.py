@@ -14,8 +14,7 @@ from backends.workflow import protocol as P
 from backends.workflow.controller import RunConfig, WorkflowController
 from backends.workflow.launchers import ProcessLauncher
 from backends.workflow.phases import load_workload, parse_workload, seed_workload
-from backends.workflow.policies import (FixedPolicy, Observation, Policy, ReactivePolicy,
-                                        TargetPolicy, make_policy)
+from backends.workflow.policies import FixedPolicy, Observation, Policy, ReactivePolicy, TargetPolicy, make_policy
 from backends.workflow.rl import RLPolicy, load_table, state_of
 from backends.workflow.seed import published
 from backends.workflow.simulator import simulate

@@ -19,7 +19,8 @@ class _Engine:
 
 def test_every_wire_api_is_a_module_of_module_level_handlers():
     names = {routes.name for routes in api.API_ROUTES}
-    assert names == {"openfaas", "openfaas secrets", "openfaas logs", "invokers", "faastui v1 (reads)", "faastui v1 (actions)"}
+    assert names == {"openfaas", "openfaas secrets", "openfaas logs", "invokers",
+                     "faastui v1 (reads)", "faastui v1 (actions)"}
     for routes in api.API_ROUTES:
         assert routes.table, routes.name
         for _method, _path, fn in routes.table:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from backends.model import FusionGroup, Function, Invocation, Node, Placement, QoSStat, QueueStat
+from backends.model import Function, FusionGroup, Invocation, Node, Placement, QoSStat, QueueStat
 from faastui.cli import app
 from tests.conftest import cli
 

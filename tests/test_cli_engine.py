@@ -7,11 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from backends.local.control import engine_status, stop_engine
 from faastui import locations
 from tests.conftest import cli
-
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,8 +10,7 @@ import pytest
 
 from backends.errors import BackendError, InvalidRequest
 from backends.local.daemon import resolve_cluster
-from backends.local.durable import (STATE_FILE, cluster_from_dict, cluster_to_dict, load_state,
-                                    write_json_atomic)
+from backends.local.durable import STATE_FILE, cluster_from_dict, cluster_to_dict, load_state, write_json_atomic
 from backends.local.logs import FunctionLog, LogLimits, tail
 from backends.local.nodes import NodeSpec
 

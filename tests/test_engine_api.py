@@ -278,8 +278,8 @@ def test_deploy_source_agent_style(http):
     _error(http.post("/faastui/v1/deploy", json={"id": "bad-req", "handler": src,
                                                   "requirements": ["--index-url=http://x"]}), 400)
     # a handler that fails at import time is refused and nothing half-deployed stays
-    body = _error(http.post("/faastui/v1/deploy", json={"id": "boom", "handler":
-                                                        "raise RuntimeError('at import')\ndef handle(r):\n    return r\n"}), 400)
+    boom = "raise RuntimeError('at import')\ndef handle(r):\n    return r\n"
+    body = _error(http.post("/faastui/v1/deploy", json={"id": "boom", "handler": boom}), 400)
     assert "at import" in body["error"]
     _error(http.post("/function/boom", content=b""), 404)
 
@@ -291,7 +291,8 @@ def test_redeploy_keeps_old_version_when_new_one_fails(http):
     bad = "import no_such_module_xyz\ndef handle(req):\n    return 'v2'\n"
     _error(http.post("/faastui/v1/deploy", json={"id": "versioned", "handler": bad}), 400)
     assert http.post("/function/versioned").text == "v1"
-    assert http.post("/faastui/v1/deploy", json={"id": "versioned", "handler": ok.replace("v1", "v2")}).status_code == 201
+    v2 = ok.replace("v1", "v2")
+    assert http.post("/faastui/v1/deploy", json={"id": "versioned", "handler": v2}).status_code == 201
     assert http.post("/function/versioned").text == "v2"
 
 

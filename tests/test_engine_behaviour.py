@@ -13,8 +13,15 @@ import time
 import httpx
 import pytest
 
-from backends.errors import (CapacityExceeded, Conflict, FunctionNotFound, InvalidRequest, NodeNotFound,
-                             NotFound, Unreachable)
+from backends.errors import (
+    CapacityExceeded,
+    Conflict,
+    FunctionNotFound,
+    InvalidRequest,
+    NodeNotFound,
+    NotFound,
+    Unreachable,
+)
 from backends.local.client import LocalBackend
 from backends.local.control import engine_status, start_engine, stop_engine
 from backends.model import DispatchStep

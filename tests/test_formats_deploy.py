@@ -9,12 +9,12 @@ engine's pip gets ``PIP_NO_INDEX``/``PIP_FIND_LINKS``, so nothing touches the ne
 
 from __future__ import annotations
 
-from http.client import HTTPConnection
 import json
 import shutil
 import subprocess
 import sys
 import zipfile
+from http.client import HTTPConnection
 from pathlib import Path
 
 import pytest

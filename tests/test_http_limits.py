@@ -15,8 +15,7 @@ import json
 
 import pytest
 
-from backends.local.httpserver import (HttpLimits, HttpServer, Response, Router, error_response,
-                                       json_response)
+from backends.local.httpserver import HttpLimits, HttpServer, Response, Router, error_response, json_response
 
 from .conftest import run
 

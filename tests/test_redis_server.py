@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 import socket
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 import psutil

@@ -14,14 +14,13 @@ import time
 
 import pytest
 
+from backends.errors import InvalidRequest
 from faastui.serve import APIS, api_class
 from faastui.serve.base import is_loopback
 from faastui.serve.runner import check_bind
-from backends.errors import InvalidRequest
 from tests.conftest import run, running_engine
 from tests.fakes.iluvatar_worker import FakeIluvatarWorker
 from tests.serving import run_serve, serve_env, serving
-
 
 #: starts, says so with a file, and answers only once the test creates the gate file
 GATED = ("import os, time\n\ndef main(args):\n    open(args['started'], 'w').close()\n"

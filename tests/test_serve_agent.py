@@ -12,8 +12,8 @@ import re
 
 import pytest
 
-from faastui.serve.agent import _requirements, with_agent_entry
 from backends.errors import InvalidRequest
+from faastui.serve.agent import _requirements, with_agent_entry
 from tests.conftest import running_engine
 from tests.fakes.kube_api import fake_kube
 from tests.fakes.nuclio_dashboard import running_dashboard

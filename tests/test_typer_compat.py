@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import importlib.metadata
 from pathlib import Path
-from typing import Optional
 
 import pytest
 import typer
@@ -48,10 +47,10 @@ def _params():
     app = typer.Typer()
 
     @app.command()
-    def sample(n: int = typer.Option(1, min=1), ratio: Optional[float] = typer.Option(None),
+    def sample(n: int = typer.Option(1, min=1), ratio: float | None = typer.Option(None),
                colour: Colour = typer.Option(Colour.red, case_sensitive=False),
                names: list[str] = typer.Option([]), path: Path = typer.Option(Path(".")),
-               when: Optional[typer.FileText] = typer.Option(None)):
+               when: typer.FileText | None = typer.Option(None)):
         """For inspection only."""
 
     return {p.name: p for p in typer.main.get_command(app).params}

@@ -23,8 +23,7 @@ np = pytest.importorskip("numpy")
 
 from backends.local.redis_server import RedisServer  # noqa: E402
 from backends.workflow import protocol as P  # noqa: E402
-from backends.workflow.gym_env import (EngineWorkflowEnv, OpenFaaSAutoscalingEnv,  # noqa: E402
-                                       SeedGymAPI, SimulatedWorkflowEnv)
+from backends.workflow.gym_env import EngineWorkflowEnv, OpenFaaSAutoscalingEnv, SeedGymAPI, SimulatedWorkflowEnv  # noqa: E402
 from backends.workflow.launchers import ProcessLauncher  # noqa: E402
 from backends.workflow.phases import parse_workload, seed_workload  # noqa: E402
 

@@ -140,7 +140,7 @@ def test_a_seed_emitters_tasks_run_on_faastui_workers(seed_redis):
     wait_for("2 workers", lambda: status()["workers"] == 2)
     now = float(status()["elapsed_s"])
     ids = [str(uuid.uuid4()) for _ in range(20)]
-    for i, tid in enumerate(ids):
+    for tid in ids:
         task = {"task_id": tid, "task_gen_timestamp": now, "task_application": "image_processing",
                 "task_priority": "normal", "task_expected_duration": 0.02, "task_data_size": 512,
                 "task_deadline": 30.0, "task_processing_time_simulated": 0.02,

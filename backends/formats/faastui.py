@@ -47,8 +47,9 @@ def _handler(root: Path, given, label: str) -> str:
 def read(root: Path, name: str | None = None, source_name: str | None = None) -> Package:
     label = "function.yaml" if (root / "function.yaml").is_file() else "function.yml"
     data = mapping(load_yaml(root / label), label)
+    folder = root.name if source_name is None else source_name
     fname = check_name(name) if name else (
-        check_name(str(data["name"])) if data.get("name") else name_from_folder(root.name if source_name is None else source_name))
+        check_name(str(data["name"])) if data.get("name") else name_from_folder(folder))
     handler = _handler(root, data.get("handler"), label)
     source.entry_params(root, handler, label)
     signature = str(data.get("signature") or "")

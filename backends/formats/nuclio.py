@@ -65,8 +65,9 @@ def read(root: Path, name: str | None = None, source_name: str | None = None) ->
     meta = mapping(data.get("metadata"), f"{label}: metadata")
     spec = mapping(data.get("spec"), f"{label}: spec")
     notes: list[str] = []
+    folder = root.name if source_name is None else source_name
     fname = check_name(name) if name else (
-        check_name(str(meta["name"])) if meta.get("name") else name_from_folder(root.name if source_name is None else source_name))
+        check_name(str(meta["name"])) if meta.get("name") else name_from_folder(folder))
 
     runtime = str(spec.get("runtime") or "python")
     if runtime != "python" and not runtime.startswith("python:3"):

@@ -44,8 +44,7 @@ The inputs are only model objects (``Function``, ``FusionGroup``) and
 that offers ``call_graph()`` and fusion.
 """
 
-from .planner import (NO_FUSE_LABELS, Edge, Facts, Plan, PlannedGroup, Step, Thresholds,
-                      plan)
+from .planner import NO_FUSE_LABELS, Edge, Facts, Plan, PlannedGroup, Step, Thresholds, plan
 from .rounds import apply_plan, optimize, optimize_every, window
 
 __all__ = ["NO_FUSE_LABELS", "Edge", "Facts", "Thresholds", "PlannedGroup", "Step", "Plan",

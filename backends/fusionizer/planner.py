@@ -41,7 +41,7 @@ class Edge:
     calls: int
 
     @classmethod
-    def of(cls, item: Any) -> "Edge":
+    def of(cls, item: Any) -> Edge:
         """An Edge from an Edge, a ``(caller, callee, calls)`` tuple or the API's dict."""
         if isinstance(item, Edge):
             return item
@@ -61,7 +61,7 @@ class Facts:
     no_fuse: str = ""  # why it may never be fused ("" = it may)
 
     @classmethod
-    def of(cls, fn: "Function | Facts") -> "Facts":
+    def of(cls, fn: Function | Facts) -> Facts:
         if isinstance(fn, Facts):
             return fn
         labels = fn.labels or {}

@@ -17,12 +17,31 @@ from pathlib import Path
 from typing import Any
 
 from ..base import Backend, Capability
-from ..errors import (BackendError, CapacityExceeded, Conflict, FunctionNotFound, InvalidRequest,
-                      NodeNotFound, NotFound, Unsupported, did_you_mean)
+from ..errors import (
+    BackendError,
+    CapacityExceeded,
+    Conflict,
+    FunctionNotFound,
+    InvalidRequest,
+    NodeNotFound,
+    NotFound,
+    Unsupported,
+    did_you_mean,
+)
 from ..model import Function, Invocation, Node, Snapshot
 from .ledger import Ledger
-from .protocol import (_ISOLATIONS, COMPUTE_CPU, WorkerRpc, _error_text, _json_args, _target,
-                       _tid, container_state, messages, rpc_message)
+from .protocol import (
+    _ISOLATIONS,
+    COMPUTE_CPU,
+    WorkerRpc,
+    _error_text,
+    _json_args,
+    _target,
+    _tid,
+    container_state,
+    messages,
+    rpc_message,
+)
 
 DEFAULT_VERSION = "1"
 

@@ -13,8 +13,17 @@ import json
 import uuid
 from typing import Any
 
-from ..errors import (AuthError, BackendError, CapacityExceeded, Conflict, FunctionNotFound,
-                      InvalidRequest, NotFound, Unreachable, Unsupported)
+from ..errors import (
+    AuthError,
+    BackendError,
+    CapacityExceeded,
+    Conflict,
+    FunctionNotFound,
+    InvalidRequest,
+    NotFound,
+    Unreachable,
+    Unsupported,
+)
 
 #: the gRPC service of the worker (package iluvatar_rpc of iluvatar_rpc.proto)
 SERVICE = "iluvatar_rpc.IluvatarWorker"

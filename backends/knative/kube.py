@@ -1,7 +1,8 @@
-"""The Kubernetes API boundary of the Knative adapter (``KnativeApi``, held by KnativeBackend), on the shared connection and view of
-``backends.kube``: the reads and writes of ksvcs, pods and nodes, each one bounded request
-with its errors mapped in one place (``backends/kube/connect.py``), and the view the
-snapshot reads (nodes, every pod for node usage, this namespace's ksvcs, events).
+"""The Kubernetes API boundary of the Knative adapter (``KnativeApi``, held by
+KnativeBackend), on the shared connection and view of ``backends.kube``: the reads and
+writes of ksvcs, pods and nodes, each one bounded request with its errors mapped in one
+place (``backends/kube/connect.py``), and the view the snapshot reads (nodes, every pod
+for node usage, this namespace's ksvcs, events).
 
 The ``kubernetes`` client is imported on the first call (it costs ~0.4 s that commands on
 other backends must not pay) and every call runs in ``asyncio.to_thread``.

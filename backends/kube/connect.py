@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from ..errors import (AuthError, BackendError, Conflict, InvalidRequest, NotFound, Unreachable,
-                      did_you_mean)
+from ..errors import AuthError, BackendError, Conflict, InvalidRequest, NotFound, Unreachable, did_you_mean
 
 __all__ = ["KubeOptions", "Connection", "Gone", "api_error", "UNREACHABLE_HINT", "path"]
 

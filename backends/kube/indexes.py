@@ -14,8 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, deque
 
-from .records import (EventRecord, NodeRecord, PodMapping, PodRecord, event_record, node_record,
-                      pod_record, pod_state)
+from .records import EventRecord, NodeRecord, PodMapping, PodRecord, event_record, node_record, pod_record, pod_state
 
 __all__ = ["PodIndex", "NodeIndex", "EventLog", "ObjectIndex"]
 

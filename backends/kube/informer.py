@@ -59,7 +59,7 @@ class Informer:
                                         daemon=True)
 
     # ---- life cycle -------------------------------------------------------------------------
-    def start(self) -> "Informer":
+    def start(self) -> Informer:
         self._thread.start()
         return self
 

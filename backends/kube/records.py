@@ -106,7 +106,7 @@ class NodeRecord:
         self.cpus, self.memory_mb, self.pods = cpus, memory_mb_, pods
         self.labels, self.unschedulable, self.pressure = labels, unschedulable, pressure
 
-    def same(self, other: "NodeRecord | None") -> bool:
+    def same(self, other: NodeRecord | None) -> bool:
         return other is not None and all(getattr(self, s) == getattr(other, s)
                                          for s in self.__slots__)
 

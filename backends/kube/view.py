@@ -83,7 +83,7 @@ class KubeView:
         self._place_list: list[Placement] = []  # the last list handed out (never changed)
 
     # ---- life cycle -----------------------------------------------------------------------
-    def start(self) -> "KubeView":
+    def start(self) -> KubeView:
         """Load the settings (InvalidRequest if they are bad) and start the threads. Blocks
         for the settings only (call it in a worker thread)."""
         with self._start_lock:

@@ -153,7 +153,7 @@ def openfaas_http(resp: object):
         status = resp["statusCode"] if "statusCode" in resp else 200
         if "body" not in resp:
             body = ""
-        elif type(resp["body"]) == dict:
+        elif type(resp["body"]) is dict:
             body = _Flask(jsonify(resp["body"]), "application/json")
         else:
             body = str(resp["body"])

@@ -20,7 +20,7 @@ import json
 import logging
 import time
 import uuid
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from ..errors import BackendError, InvalidRequest, NotFound, Unreachable
 from ..model import Invocation

@@ -13,8 +13,7 @@ from typing import Any
 
 from ..base import Backend, Capability, HttpRequest
 from ..errors import InvalidRequest, NotFound, Unreachable, Unsupported, error_from_status
-from ..model import (DispatchResult, DispatchStep, Function, FusionGroup, Invocation, LogLine, Node,
-                     Secret, Snapshot)
+from ..model import DispatchResult, DispatchStep, Function, FusionGroup, Invocation, LogLine, Node, Secret, Snapshot
 from ..payload import encode_payload
 
 __all__ = ["LocalBackend", "read_engine_info", "encode_payload"]

@@ -15,8 +15,8 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable
 
 from ..errors import BackendError, InvalidRequest
 from . import packages

@@ -26,8 +26,15 @@ from collections import deque
 from pathlib import Path
 
 from .. import imageref
-from ..errors import (BackendError, CapacityExceeded, Conflict, FunctionNotFound, InvalidRequest,
-                      Unreachable, did_you_mean)
+from ..errors import (
+    BackendError,
+    CapacityExceeded,
+    Conflict,
+    FunctionNotFound,
+    InvalidRequest,
+    Unreachable,
+    did_you_mean,
+)
 from . import packages
 from .calls import CallOutcome, CallStore
 from .deploy import Deployer

@@ -94,7 +94,7 @@ class Event:
         self.id = self.headers.get("X-Call-Id", "")
 
     @classmethod
-    def of(cls, req: Request) -> "Event":
+    def of(cls, req: Request) -> Event:
         return cls(req.body, Headers(req.headers), req.method, req.path, Query(req.query_string))
 
     def json(self):
@@ -142,7 +142,7 @@ class NuclioEvent:
         self.version = None
 
     @classmethod
-    def of(cls, req: Request, extra_headers: dict | None = None) -> "NuclioEvent":
+    def of(cls, req: Request, extra_headers: dict | None = None) -> NuclioEvent:
         headers = Headers(req.headers)
         if extra_headers:
             headers.update(extra_headers)

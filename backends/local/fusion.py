@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import Conflict, InvalidRequest, NotFound, did_you_mean

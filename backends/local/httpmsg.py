@@ -8,8 +8,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
-from typing import Awaitable, Callable
 from urllib.parse import parse_qsl
 
 __all__ = ["Request", "Response", "StreamResponse", "Router", "Handler", "HttpLimits",
@@ -29,7 +29,7 @@ class HttpLimits:
     linger_s: float = 2.0
 
     @classmethod
-    def from_settings(cls, settings: dict | None) -> "HttpLimits":
+    def from_settings(cls, settings: dict | None) -> HttpLimits:
         """From a settings mapping (the cluster file's ``http:``); unknown keys are an error.
 
         Raises:

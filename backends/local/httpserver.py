@@ -32,8 +32,7 @@ from http import HTTPStatus
 
 import httptools
 
-from .httpmsg import (HttpLimits, Request, Response, Router, StreamResponse,
-                      error_response, json_response)
+from .httpmsg import HttpLimits, Request, Response, Router, StreamResponse, error_response, json_response
 
 __all__ = ["Request", "Response", "StreamResponse", "Router", "HttpServer", "HttpLimits",
            "json_response", "error_response"]
@@ -50,7 +49,7 @@ class _Conn(asyncio.Protocol):
     __slots__ = ("server", "transport", "parser", "url", "headers", "body", "queue", "busy",
                  "closing", "_size", "_head_size", "phase", "since", "refused")
 
-    def __init__(self, server: "HttpServer"):
+    def __init__(self, server: HttpServer):
         self.server = server
         self.transport = None
         self.parser = httptools.HttpRequestParser(self)

@@ -30,7 +30,7 @@ class LogLimits:
     backups: int = 3
 
     @classmethod
-    def from_settings(cls, settings: dict | None) -> "LogLimits":
+    def from_settings(cls, settings: dict | None) -> LogLimits:
         """From the cluster file's ``logs:`` mapping. Raises ValueError on a bad entry."""
         known = [f.name for f in fields(cls)]
         values = {}

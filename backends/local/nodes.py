@@ -82,7 +82,7 @@ class NodeSpec:
 class _WorkerProtocol(asyncio.Protocol):
     """Frames in, futures out: one call at a time per worker."""
 
-    def __init__(self, container: "Container"):
+    def __init__(self, container: Container):
         self.container = container
         self.buf = bytearray()
         self.waiter: asyncio.Future | None = None
@@ -125,7 +125,7 @@ class Container:
 
     _ids = itertools.count(1)
 
-    def __init__(self, node: "NodeRuntime", unit: str, fns: tuple[str, ...], memory_mb: float,
+    def __init__(self, node: NodeRuntime, unit: str, fns: tuple[str, ...], memory_mb: float,
                  cpus: float, group: str | None = None):
         self.id = f"{node.name}-{next(self._ids)}"
         self.node = node
@@ -190,7 +190,7 @@ class Container:
         _, self.proto = await loop.create_unix_connection(lambda: _WorkerProtocol(self), sock=ours)
         try:
             header, _ = await self._await_frame(timeout=30)
-        except (WorkerGone, asyncio.TimeoutError):
+        except (TimeoutError, WorkerGone):
             self.close()
             msg = await asyncio.wait_for(reply, 5)
             raise BackendError(f"node {self.node.name}: worker did not start: "

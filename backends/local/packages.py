@@ -48,11 +48,11 @@ class FunctionSpec(FunctionFields):
         return dict(self.__dict__)
 
     @classmethod
-    def from_package(cls, pkg: formats.Package, directory: Path) -> "FunctionSpec":
+    def from_package(cls, pkg: formats.Package, directory: Path) -> FunctionSpec:
         return cls(directory=str(directory), **pkg.function_fields())
 
     @classmethod
-    def from_dict(cls, data: dict) -> "FunctionSpec":
+    def from_dict(cls, data: dict) -> FunctionSpec:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from ..errors import BackendError, CapacityExceeded, InvalidRequest, NodeNotFound, did_you_mean
 from . import packages
@@ -160,7 +160,7 @@ class Placement:
                 self._freed = asyncio.get_running_loop().create_future()
             try:
                 await asyncio.wait_for(asyncio.shield(self._freed), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def start_idle(self, unit: str, evict: bool = False) -> bool:

@@ -50,8 +50,7 @@ import time
 from pathlib import Path
 
 from backends.errors import BackendError
-from backends.local.proc import describe_returncode
-from backends.local.proc import set_pdeathsig
+from backends.local.proc import describe_returncode, set_pdeathsig
 
 __all__ = ["RedisServer", "find_redis_server", "FSYNC_POLICIES"]
 
@@ -180,7 +179,7 @@ class RedisServer:
         return self._proc is not None and self._proc.poll() is None
 
     # -- lifecycle ----------------------------------------------------------
-    def start(self, timeout: float = 10.0) -> "RedisServer":
+    def start(self, timeout: float = 10.0) -> RedisServer:
         """Start the server and return once it answers PING.
 
         Raises:
@@ -268,7 +267,7 @@ class RedisServer:
             delay = min(delay * 2, 0.05)
 
     # -- supervision --------------------------------------------------------
-    def supervise(self) -> "RedisServer":
+    def supervise(self) -> RedisServer:
         """Restart the server whenever it dies, until ``stop()``. Call after ``start()``."""
         if self._supervisor is None or not self._supervisor.is_alive():
             self._supervisor = threading.Thread(target=self._supervise, name="redis-supervisor",
@@ -368,7 +367,7 @@ class RedisServer:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
 
-    def __enter__(self) -> "RedisServer":
+    def __enter__(self) -> RedisServer:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

@@ -26,6 +26,7 @@ import time
 from . import logstamp, runtime, secretmount, wire
 from .proc import set_pdeathsig
 
+
 def _vm_size() -> int:
     try:
         with open("/proc/self/statm") as f:

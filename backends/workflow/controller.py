@@ -43,9 +43,20 @@ from .observation import Observation, Policy
 from .phases import Workload, steady
 from .reaper import Reaper
 from .roles import RoleKeeper
-from .status import (_STATUS_KEYS, _STATUS_LUA, MAX_WORKERS, MIN_WORKERS, Status,
-                     StatusReader, Summary, _status_from, read_status, request_scale,
-                     request_stop, stop_run)
+from .status import (
+    _STATUS_KEYS,
+    _STATUS_LUA,
+    MAX_WORKERS,
+    MIN_WORKERS,
+    Status,
+    StatusReader,
+    Summary,
+    _status_from,
+    read_status,
+    request_scale,
+    request_stop,
+    stop_run,
+)
 
 __all__ = ["RunConfig", "Summary", "Status", "WorkflowController", "read_status", "stop_run",
            "StatusReader", "request_stop", "request_scale", "MIN_WORKERS", "MAX_WORKERS"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from . import protocol as P
 
@@ -41,7 +41,7 @@ class Clock:
 
 def program_start_text(epoch: float) -> str:
     """``str(datetime)`` of a UTC start, as the seed's WORKFLOW_INIT carries it."""
-    return str(datetime.fromtimestamp(epoch, tz=timezone.utc))
+    return str(datetime.fromtimestamp(epoch, tz=UTC))
 
 
 def read_program_start(r, default: float | None = None) -> float:

@@ -49,7 +49,7 @@ class Observation:
                 1.0 if self.recent_qos is None else float(self.recent_qos)]
 
     @classmethod
-    def from_vector(cls, v, t: float = 0.0) -> "Observation":
+    def from_vector(cls, v, t: float = 0.0) -> Observation:
         """An Observation from the seed's 9 values (what an agent in the gym env gets)."""
         v = [float(x) for x in v]
         return cls(t=t, queue_len=int(v[1]), workers=int(v[4]), arrival_rate=v[7],

@@ -91,7 +91,7 @@ class RLPolicy(Policy):
         self._prev = None
 
     @classmethod
-    def load(cls, table: dict | None = None) -> "RLPolicy":
+    def load(cls, table: dict | None = None) -> RLPolicy:
         """The shipped table, or ``table`` (a dict as ``load_table`` returns)."""
         table = table if table is not None else load_table()
         return cls({s: list(row) for s, row in table["q"].items()},

@@ -180,7 +180,7 @@ class StatusReader:
     def close(self) -> None:
         self._r.close()
 
-    def __enter__(self) -> "StatusReader":
+    def __enter__(self) -> StatusReader:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -53,8 +53,9 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import grpc
 import grpc.aio
@@ -159,7 +160,7 @@ class FakeIluvatarWorker:
     def url(self) -> str:
         return f"grpc://{self.address}"
 
-    def start(self) -> "FakeIluvatarWorker":
+    def start(self) -> FakeIluvatarWorker:
         ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, args=(ready,),
                                         name="fake-iluvatar-worker", daemon=True)
@@ -182,7 +183,7 @@ class FakeIluvatarWorker:
                 raise RuntimeError("the fake Ilúvatar worker did not stop")
             self._thread = None
 
-    def __enter__(self) -> "FakeIluvatarWorker":
+    def __enter__(self) -> FakeIluvatarWorker:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -61,7 +61,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -95,7 +95,7 @@ _ROUTES = [(re.compile(p + "$"), name) for p, name in (
 
 
 def rfc3339(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def watching(query: dict) -> bool:
@@ -148,7 +148,7 @@ class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsM
         self.api_url = self.ingress_url = ""
 
     # ---- life cycle -----------------------------------------------------------------------
-    def start(self) -> "FakeKube":
+    def start(self) -> FakeKube:
         api = self._serve(_ApiHandler, tls=self.tls)
         ingress = self._serve(_IngressHandler)
         scheme = "https" if self.tls else "http"

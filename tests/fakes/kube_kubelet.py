@@ -17,7 +17,7 @@ import itertools
 import re
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .kube_store import ApiError
 
@@ -38,7 +38,7 @@ def _nano(t: float) -> str:
 
 def _parse_time(text: str) -> float:
     head, _, frac = text.rstrip("Z").partition(".")
-    t = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    t = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
     return t.timestamp() + (int(frac[:6].ljust(6, "0")) / 1e6 if frac else 0.0)
 
 

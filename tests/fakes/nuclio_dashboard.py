@@ -56,7 +56,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -93,7 +92,8 @@ def _error(status: int, message: str) -> _Reply:
 
 def _invocation_error(status: int, message: str) -> _Reply:
     """As invocation.go writes it: ``{"error": "%s"}`` by format string, quotes unescaped."""
-    return _Reply(status, ('{"error": "%s"}' % message).encode(), "application/json")
+    return _Reply(status, ('{"error": "%s"}' % message).encode(),  # noqa: UP031 - as Go's %s
+                  "application/json")
 
 
 def go_duration(text: str) -> float:
@@ -157,7 +157,7 @@ class FakeNuclioDashboard:
         assert self._server is not None, "start() first"
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def start(self) -> "FakeNuclioDashboard":
+    def start(self) -> FakeNuclioDashboard:
         self._tmp = tempfile.mkdtemp(prefix="fake-nuclio-")
         handler = type("Handler", (_Handler,), {"dashboard": self})
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -191,7 +191,7 @@ class FakeNuclioDashboard:
         return self.functions[(namespace or self.namespace, name)]
 
     # ---- one request ---------------------------------------------------------------------
-    def handle(self, req: "_Handler") -> None:
+    def handle(self, req: _Handler) -> None:
         path, _, query = req.path.partition("?")
         length = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(length) if length else b""
@@ -569,7 +569,7 @@ class FakeNuclioDashboard:
                     if not k.lower().startswith("x-nuclio") and k.lower() not in _HOP
                     and k.lower() != "content-type"}
             return resp.status, out, resp.getheader("Content-Type"), back
-        except socket.timeout:
+        except TimeoutError:
             raise _invocation_error(500, "Failed to invoke function: Post "
                                          f'"http://127.0.0.1:{port}/{path}": context deadline '
                                          "exceeded (Client.Timeout exceeded while awaiting "

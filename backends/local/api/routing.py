@@ -14,10 +14,11 @@ engine's durable state is on disk before the client hears a change is done.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from ...errors import BackendError, InvalidRequest
 from ..httpserver import Request, Response, Router, error_response, json_response
@@ -111,5 +112,5 @@ def body_json(req: Request) -> dict:
 def rfc3339(t: float) -> str:
     """An epoch time as RFC 3339 in UTC with microseconds (``...Z``), as OpenFaaS and the
     Invokers gateway write them."""
-    return datetime.fromtimestamp(t or 0, timezone.utc).isoformat(timespec="microseconds").replace(
+    return datetime.fromtimestamp(t or 0, UTC).isoformat(timespec="microseconds").replace(
         "+00:00", "Z")
