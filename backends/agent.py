@@ -26,8 +26,16 @@ from dataclasses import dataclass
 
 from .errors import InvalidRequest
 
-__all__ = ["HandlerSource", "prepare", "entry_name", "HARNESS", "harness_env", "nuclio_source",
-           "NUCLIO_ENTRY", "MAX_SOURCE_BYTES"]
+__all__ = [
+    "HandlerSource",
+    "prepare",
+    "entry_name",
+    "HARNESS",
+    "harness_env",
+    "nuclio_source",
+    "NUCLIO_ENTRY",
+    "MAX_SOURCE_BYTES",
+]
 
 #: a handler given as text, not a package; bigger code belongs in a folder or a zip. (Knative
 #: carries it base64-encoded in one environment variable, which Linux caps at 128 KiB, so
@@ -53,45 +61,50 @@ def entry_name(source: str) -> str:
     for candidate in ("handle", "main", "handler"):
         if re.search(rf"^(async\s+)?def {candidate}\s*\(", source, re.M):
             return candidate
-    raise InvalidRequest("handler source defines none of handle(), main(), handler()",
-                         hint="define e.g. `def handle(req): return req`")
+    raise InvalidRequest(
+        "handler source defines none of handle(), main(), handler()", hint="define e.g. `def handle(req): return req`"
+    )
 
 
-def prepare(source: str, name: str, requirements: list[str] | tuple[str, ...] | None = None
-            ) -> HandlerSource:
+def prepare(source: str, name: str, requirements: list[str] | tuple[str, ...] | None = None) -> HandlerSource:
     """Check handler source, its name and requirements. Raises InvalidRequest."""
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise InvalidRequest(f"invalid function name {name!r}",
-                             hint="use lower-case letters, digits and '-', 1-63 characters, "
-                                  "starting and ending alphanumeric")
+        raise InvalidRequest(
+            f"invalid function name {name!r}",
+            hint="use lower-case letters, digits and '-', 1-63 characters, starting and ending alphanumeric",
+        )
     if not isinstance(source, str) or not source.strip():
         raise InvalidRequest("handler source is empty")
     if len(source.encode()) > MAX_SOURCE_BYTES:
-        raise InvalidRequest(f"handler source is over {MAX_SOURCE_BYTES // 1024} KiB",
-                             hint="deploy a folder or a zip instead")
+        raise InvalidRequest(
+            f"handler source is over {MAX_SOURCE_BYTES // 1024} KiB", hint="deploy a folder or a zip instead"
+        )
     if NUCLIO_ENTRY in source:
         raise InvalidRequest(f"handler source must not define {NUCLIO_ENTRY!r} (faastui's own)")
     try:
         compile(source, "handler.py", "exec")
     except SyntaxError as exc:
-        raise InvalidRequest(
-            f"handler source does not compile: line {exc.lineno}: {exc.msg}") from None
+        raise InvalidRequest(f"handler source does not compile: line {exc.lineno}: {exc.msg}") from None
     reqs = []
     for req in requirements or ():
         req = str(req).strip()
         if not req:
             continue
         if req.startswith("-") or _REQ_BAD.search(req):
-            raise InvalidRequest(f"bad requirement {req!r}",
-                                 hint="one pip requirement each, like 'requests>=2'; no options")
+            raise InvalidRequest(
+                f"bad requirement {req!r}", hint="one pip requirement each, like 'requests>=2'; no options"
+            )
         reqs.append(req)
     return HandlerSource(name, source, entry_name(source), tuple(reqs))
 
 
 def harness_env(h: HandlerSource) -> dict[str, str]:
     """The environment ``HARNESS`` reads (Knative puts it in the container spec)."""
-    env = {"FAASTUI_HANDLER": base64.b64encode(h.source.encode()).decode(),
-           "FAASTUI_ENTRY": h.entry, "FAASTUI_FUNCTION": h.name}
+    env = {
+        "FAASTUI_HANDLER": base64.b64encode(h.source.encode()).decode(),
+        "FAASTUI_ENTRY": h.entry,
+        "FAASTUI_FUNCTION": h.name,
+    }
     if h.requirements:
         env["FAASTUI_REQUIREMENTS"] = "\n".join(h.requirements)
     return env
@@ -103,7 +116,7 @@ def nuclio_source(h: HandlerSource) -> str:
     return h.source.rstrip("\n") + "\n\n" + _NUCLIO_ADAPTER.replace("ENTRY", h.entry)
 
 
-_NUCLIO_ADAPTER = '''
+_NUCLIO_ADAPTER = """
 # ---- added by faastui: Nuclio's handler(context, event) calling ENTRY --------------
 def faastui_entry(context, event):
     import json as _json
@@ -135,11 +148,11 @@ def faastui_entry(context, event):
     if isinstance(result, (str, bytes)):
         return result
     return _json.dumps(result)
-'''
+"""
 
 #: A self-contained HTTP server around a handler, for a stock ``python:3.x`` image.
 #: Standard library only. Run as ``python -c "$HARNESS"`` with ``harness_env`` set.
-HARNESS = r'''
+HARNESS = r"""
 import base64, http.server, json, os, subprocess, sys, tempfile, traceback, types
 
 def _fail(msg):
@@ -259,4 +272,4 @@ server = http.server.ThreadingHTTPServer((host, port), Handler)
 sys.stderr.write("faastui harness: %s (%s) on %s:%d\n" % (FUNCTION, kind, host, server.server_port))
 sys.stderr.flush()
 server.serve_forever()
-'''
+"""

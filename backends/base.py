@@ -77,16 +77,20 @@ class HttpRequest:
     __slots__ = ("method", "path", "query", "headers")
     METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
-    def __init__(self, method: str = "POST", path: str = "/", query: str = "",
-                 headers: dict[str, str] | None = None):
+    def __init__(self, method: str = "POST", path: str = "/", query: str = "", headers: dict[str, str] | None = None):
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers or {}
 
     @classmethod
-    def of(cls, method: str | None = None, path: str | None = None, query: Any = None,
-           headers: dict[str, str] | None = None) -> HttpRequest | None:
+    def of(
+        cls,
+        method: str | None = None,
+        path: str | None = None,
+        query: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> HttpRequest | None:
         """None when every part is a default; else the checked request.
         ``query`` is a mapping, a list of (name, value) pairs, or query text."""
         from urllib.parse import urlencode
@@ -189,8 +193,9 @@ class Backend(ABC):
         """
         raise Unsupported(f"the {self.name} backend cannot show logs")
 
-    async def log_lines(self, fn: str, tail: int = 100, *, since: float | None = None,
-                        instance: str | None = None) -> list[LogLine]:
+    async def log_lines(
+        self, fn: str, tail: int = 100, *, since: float | None = None, instance: str | None = None
+    ) -> list[LogLine]:
         """The last ``tail`` lines of ``fn`` as ``LogLine`` (text, time, instance), oldest first.
 
         Args: tail: at most this many (0: none); since: only lines printed at or after this
@@ -203,13 +208,21 @@ class Backend(ABC):
         from .logs import from_text, only_instance
 
         if since is not None:
-            raise Unsupported(f"the {self.name} backend's logs carry no times, so they cannot "
-                              f"be read since a time", hint="leave out --since")
+            raise Unsupported(
+                f"the {self.name} backend's logs carry no times, so they cannot be read since a time",
+                hint="leave out --since",
+            )
         return only_instance(from_text(fn, await self.logs(fn, tail) if tail else []), instance)
 
-    async def follow_logs(self, fn: str, tail: int = 10, *, since: float | None = None,
-                          instance: str | None = None,
-                          interval: float | None = None) -> AsyncIterator[LogLine]:
+    async def follow_logs(
+        self,
+        fn: str,
+        tail: int = 10,
+        *,
+        since: float | None = None,
+        instance: str | None = None,
+        interval: float | None = None,
+    ) -> AsyncIterator[LogLine]:
         """Follow ``fn``'s log: the last ``tail`` lines, then each new line as it comes,
         until the consumer stops iterating (the iterator never ends by itself).
 
@@ -250,9 +263,10 @@ class Backend(ABC):
         raise self._no_secrets()
 
     def _no_secrets(self) -> Unsupported:
-        return Unsupported(f"the {self.name} backend has no secrets",
-                           hint="the embedded engine, OpenFaaS, Knative and Nuclio with a "
-                                "cluster (-O kubeconfig=...) keep secrets")
+        return Unsupported(
+            f"the {self.name} backend has no secrets",
+            hint="the embedded engine, OpenFaaS, Knative and Nuclio with a cluster (-O kubeconfig=...) keep secrets",
+        )
 
     async def invocations(self, limit: int = 50) -> list[Invocation]:
         """The latest finished calls, newest first, results left out (``Capability.HISTORY``)."""
@@ -268,8 +282,9 @@ class Backend(ABC):
         raise Unsupported(f"the {self.name} backend does not keep events")
 
     # ---- actions -----------------------------------------------------------
-    async def invoke(self, fn: str, payload: Any, node: str | None = None, *,
-                     request: HttpRequest | None = None) -> Invocation:
+    async def invoke(
+        self, fn: str, payload: Any, node: str | None = None, *, request: HttpRequest | None = None
+    ) -> Invocation:
         """Call ``fn`` with ``payload`` (JSON value, str or bytes) and wait.
 
         Args: request: the method, path, query and headers the function sees (backends
@@ -302,8 +317,7 @@ class Backend(ABC):
         """
         raise Unsupported(f"the {self.name} backend cannot prewarm")
 
-    async def dispatch(self, input: Any, steps: list[DispatchStep],
-                       mode: str = "chain") -> DispatchResult:
+    async def dispatch(self, input: Any, steps: list[DispatchStep], mode: str = "chain") -> DispatchResult:
         """Run ``steps`` as a chain (each output feeds the next) or a fan-out
         (all steps get ``input`` in parallel).
 
@@ -344,8 +358,9 @@ class Backend(ABC):
         functions). Raises: InvalidRequest (a bad package, said in one line)."""
         raise Unsupported(f"the {self.name} backend cannot deploy")
 
-    async def deploy_source(self, source: str, *, name: str | None = None,
-                            requirements: list[str] | None = None) -> Function:
+    async def deploy_source(
+        self, source: str, *, name: str | None = None, requirements: list[str] | None = None
+    ) -> Function:
         """Deploy handler source text (the agent style)."""
         raise Unsupported(f"the {self.name} backend cannot deploy from source")
 

@@ -109,19 +109,39 @@ class InvocationFailed(BackendError):
     http_status = 500
     kind = "invocation_failed"
 
-    def __init__(self, message: str, *, hint: str | None = None, status: str = "error",
-                 invocation=None):
+    def __init__(self, message: str, *, hint: str | None = None, status: str = "error", invocation=None):
         super().__init__(message, hint=hint)
         self.status = status
         self.invocation = invocation
 
 
-_BY_KIND = {cls.kind: cls for cls in (
-    BackendError, InvalidRequest, NotFound, FunctionNotFound, NodeNotFound, Conflict,
-    CapacityExceeded, Unsupported, Unreachable, AuthError, InvocationFailed)}
-_BY_STATUS = {400: InvalidRequest, 401: AuthError, 403: AuthError, 404: NotFound,
-              409: Conflict, 422: InvalidRequest, 429: CapacityExceeded, 501: Unsupported,
-              503: Unreachable}
+_BY_KIND = {
+    cls.kind: cls
+    for cls in (
+        BackendError,
+        InvalidRequest,
+        NotFound,
+        FunctionNotFound,
+        NodeNotFound,
+        Conflict,
+        CapacityExceeded,
+        Unsupported,
+        Unreachable,
+        AuthError,
+        InvocationFailed,
+    )
+}
+_BY_STATUS = {
+    400: InvalidRequest,
+    401: AuthError,
+    403: AuthError,
+    404: NotFound,
+    409: Conflict,
+    422: InvalidRequest,
+    429: CapacityExceeded,
+    501: Unsupported,
+    503: Unreachable,
+}
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str | None:

@@ -54,8 +54,9 @@ def new_lines(before: list[LogLine], now: list[LogLine]) -> list[LogLine]:
     return now
 
 
-async def poll_follow(fetch: Callable[..., Awaitable[list[LogLine]]], tail: int,
-                      since: float | None, interval: float) -> AsyncIterator[LogLine]:
+async def poll_follow(
+    fetch: Callable[..., Awaitable[list[LogLine]]], tail: int, since: float | None, interval: float
+) -> AsyncIterator[LogLine]:
     """Follow a log by calling ``fetch(tail=, since=)`` (a backend's ``log_lines``) every
     ``interval`` seconds: first the last ``tail`` lines, then what is new. Once lines
     carry times, each poll asks for those since the newest time seen (the ones already
@@ -84,8 +85,12 @@ async def poll_follow(fetch: Callable[..., Awaitable[list[LogLine]]], tail: int,
         await asyncio.sleep(interval)
         if newest is not None:
             got = await fetch(tail=window, since=newest)
-            fresh = [ln for ln in got if ln.time is not None and (
-                ln.time > newest or (ln.time == newest and (ln.instance, ln.text) not in at_newest))]
+            fresh = [
+                ln
+                for ln in got
+                if ln.time is not None
+                and (ln.time > newest or (ln.time == newest and (ln.instance, ln.text) not in at_newest))
+            ]
         else:
             got = await fetch(tail=window, since=since)
             fresh = new_lines(previous, got)

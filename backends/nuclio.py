@@ -89,9 +89,14 @@ PSEUDO_NODE = "nuclio"
 FUNCTION_LABEL = "nuclio.io/function-name"
 ENTRY_HANDLER = f"main:{NUCLIO_ENTRY}"
 PROJECT_LABEL = "nuclio.io/project-name"
-PROVISIONING = ("building", "waitingForBuild", "waitingForResourceConfiguration",
-                "waitingForScaleResourceFromZero", "waitingForScaleResourceToZero",
-                "configuringResources")
+PROVISIONING = (
+    "building",
+    "waitingForBuild",
+    "waitingForResourceConfiguration",
+    "waitingForScaleResourceFromZero",
+    "waitingForScaleResourceToZero",
+    "configuringResources",
+)
 
 
 def _seconds(text: Any) -> float:
@@ -131,12 +136,18 @@ def function_from_nuclio(data: dict) -> Function:
     limits = (spec.get("resources") or {}).get("limits") or {}
     deadline = (meta.get("annotations") or {}).get("faastui/deadline_ms")
     return Function(
-        name=meta.get("name", ""), image=spec.get("image") or "",
-        runtime=spec.get("runtime") or "nuclio", handler=spec.get("handler") or "",
-        replicas=replicas, available_replicas=replicas if state == "ready" else 0,
-        memory_mb=_memory_mb(limits.get("memory")), cpus=_cpus(limits.get("cpu")),
-        timeout_s=_seconds(spec.get("eventTimeout")), labels=dict(meta.get("labels") or {}),
-        deadline_ms=float(deadline) if deadline else None)
+        name=meta.get("name", ""),
+        image=spec.get("image") or "",
+        runtime=spec.get("runtime") or "nuclio",
+        handler=spec.get("handler") or "",
+        replicas=replicas,
+        available_replicas=replicas if state == "ready" else 0,
+        memory_mb=_memory_mb(limits.get("memory")),
+        cpus=_cpus(limits.get("cpu")),
+        timeout_s=_seconds(spec.get("eventTimeout")),
+        labels=dict(meta.get("labels") or {}),
+        deadline_ms=float(deadline) if deadline else None,
+    )
 
 
 def _invocation_error(text: str) -> str | None:
@@ -149,7 +160,7 @@ def _invocation_error(text: str) -> str | None:
     stripped = text.strip()
     if not (stripped.startswith(head) and stripped.endswith('"}')):
         return None
-    return stripped[len('{"error": "'):-2]
+    return stripped[len('{"error": "') : -2]
 
 
 class NuclioBackend(Backend):
@@ -158,24 +169,46 @@ class NuclioBackend(Backend):
     ``cluster`` (with the kube options)."""
 
     name = "nuclio"
-    capabilities = (Capability.INVOKE | Capability.DEPLOY | Capability.DEPLOY_SOURCE
-                    | Capability.SCALE | Capability.LOGS | Capability.NAMESPACES
-                    | Capability.FUSE | Capability.HTTP_REQUEST | Capability.DESCRIBE)
+    capabilities = (
+        Capability.INVOKE
+        | Capability.DEPLOY
+        | Capability.DEPLOY_SOURCE
+        | Capability.SCALE
+        | Capability.LOGS
+        | Capability.NAMESPACES
+        | Capability.FUSE
+        | Capability.HTTP_REQUEST
+        | Capability.DESCRIBE
+    )
 
     #: what a cluster (the kube options) adds to an instance's ``capabilities``: Kubernetes
     #: secrets in the function namespace, and the cluster's events
     kube_capabilities = Capability.SECRETS | Capability.EVENTS
 
-    def __init__(self, url: str | None = None, *, token: str | None = None,
-                 project: str = "default", namespace: str = "nuclio", runtime: str = "python:3.11",
-                 timeout: float = 60.0, deploy_timeout: float = 120.0, invoke_via: str = "any",
-                 kubeconfig: str | None = None, kube_context: str | None = None,
-                 in_cluster: bool = False, kube_timeout: float = 10.0, kube_wait: float = 4.0,
-                 kube_service_account: str | None = None, kube_probe: float = 10.0):
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        token: str | None = None,
+        project: str = "default",
+        namespace: str = "nuclio",
+        runtime: str = "python:3.11",
+        timeout: float = 60.0,
+        deploy_timeout: float = 120.0,
+        invoke_via: str = "any",
+        kubeconfig: str | None = None,
+        kube_context: str | None = None,
+        in_cluster: bool = False,
+        kube_timeout: float = 10.0,
+        kube_wait: float = 4.0,
+        kube_service_account: str | None = None,
+        kube_probe: float = 10.0,
+    ):
         if not url:
             raise InvalidRequest(
                 "the nuclio backend needs the dashboard's URL",
-                hint="faastui context add NAME --backend nuclio --url http://HOST:8070")
+                hint="faastui context add NAME --backend nuclio --url http://HOST:8070",
+            )
         self.url = url.rstrip("/")
         self.token = token
         self.project = project
@@ -184,22 +217,34 @@ class NuclioBackend(Backend):
         self.timeout = timeout
         self.deploy_timeout = deploy_timeout
         self.invoke_via = invoke_via
-        self.client = NuclioClient(self.url, token=token, namespace=namespace, project=project,
-                                   timeout=timeout, deploy_timeout=deploy_timeout,
-                                   not_found=self._not_found)
+        self.client = NuclioClient(
+            self.url,
+            token=token,
+            namespace=namespace,
+            project=project,
+            timeout=timeout,
+            deploy_timeout=deploy_timeout,
+            not_found=self._not_found,
+        )
         self.fusion = NuclioFusion(self.client, runtime=runtime)
         self.cluster: ClusterSide | None = None
-        if wants_kube({"kubeconfig": kubeconfig, "kube_context": kube_context,
-                       "in_cluster": in_cluster}):
+        if wants_kube({"kubeconfig": kubeconfig, "kube_context": kube_context, "in_cluster": in_cluster}):
             from .kube import PodMapping  # the view's modules: only with a cluster
 
             self.cluster = ClusterSide(
-                kube_options(kubeconfig=kubeconfig, kube_context=kube_context,
-                             in_cluster=in_cluster, kube_timeout=kube_timeout,
-                             kube_service_account=kube_service_account),
-                mappings=(PodMapping(FUNCTION_LABEL),), namespace=namespace,
-                pod_selector=FUNCTION_LABEL, wait=seconds("kube_wait", kube_wait),
-                probe_interval=seconds("kube_probe", kube_probe))
+                kube_options(
+                    kubeconfig=kubeconfig,
+                    kube_context=kube_context,
+                    in_cluster=in_cluster,
+                    kube_timeout=kube_timeout,
+                    kube_service_account=kube_service_account,
+                ),
+                mappings=(PodMapping(FUNCTION_LABEL),),
+                namespace=namespace,
+                pod_selector=FUNCTION_LABEL,
+                wait=seconds("kube_wait", kube_wait),
+                probe_interval=seconds("kube_probe", kube_probe),
+            )
             self.capabilities = type(self).capabilities | self.kube_capabilities
 
     async def aclose(self) -> None:
@@ -213,8 +258,9 @@ class NuclioBackend(Backend):
             names = [f.name for f in await self.functions()]
         except BackendError:
             names = []
-        return FunctionNotFound(f"function {fn!r} not found",
-                                hint=did_you_mean(fn, names) or "list them with `faastui functions`")
+        return FunctionNotFound(
+            f"function {fn!r} not found", hint=did_you_mean(fn, names) or "list them with `faastui functions`"
+        )
 
     # ---- reads ----------------------------------------------------------------------------
     async def _all(self) -> list[dict]:
@@ -236,24 +282,35 @@ class NuclioBackend(Backend):
         functions = self.fusion.mark([function_from_nuclio(d) for d in raw])
         if self.cluster is not None:
             nodes, placements, errors = await self.cluster.parts()
-            return Snapshot(nodes=nodes, functions=functions,
-                            placements=placements + cold(functions, placements),
-                            fusion_groups=self.fusion.groups_now(),
-                            taken_at=time.time(), errors=errors)
+            return Snapshot(
+                nodes=nodes,
+                functions=functions,
+                placements=placements + cold(functions, placements),
+                fusion_groups=self.fusion.groups_now(),
+                taken_at=time.time(),
+                errors=errors,
+            )
         placements = []
         for data, fn in zip(raw, functions):
             state = placement_state((data.get("status") or {}).get("state", ""))
             count = fn.replicas if state in ("warm", "prewarm") else 0
-            placements.append(Placement(function=fn.name, node=PSEUDO_NODE, state=state,
-                                        count=count))
-        return Snapshot(nodes=[self._node(functions)], functions=functions, placements=placements,
-                        fusion_groups=self.fusion.groups_now(), taken_at=time.time())
+            placements.append(Placement(function=fn.name, node=PSEUDO_NODE, state=state, count=count))
+        return Snapshot(
+            nodes=[self._node(functions)],
+            functions=functions,
+            placements=placements,
+            fusion_groups=self.fusion.groups_now(),
+            taken_at=time.time(),
+        )
 
     def _node(self, functions: list[Function]) -> Node:
-        return Node(name=PSEUDO_NODE, address=self.url, ready=True,
-                    labels={"platform": "nuclio", "namespace": self.namespace,
-                            "project": self.project or ""},
-                    containers=sum(f.available_replicas for f in functions))
+        return Node(
+            name=PSEUDO_NODE,
+            address=self.url,
+            ready=True,
+            labels={"platform": "nuclio", "namespace": self.namespace, "project": self.project or ""},
+            containers=sum(f.available_replicas for f in functions),
+        )
 
     async def nodes(self) -> list[Node]:
         if self.cluster is not None:
@@ -271,8 +328,9 @@ class NuclioBackend(Backend):
         several = len({ln.instance for ln in lines}) > 1
         return [f"[{ln.instance}] {ln.text}" if several else ln.text for ln in lines]
 
-    async def log_lines(self, fn: str, tail: int = 100, *, since: float | None = None,
-                        instance: str | None = None) -> list[LogLine]:
+    async def log_lines(
+        self, fn: str, tail: int = 100, *, since: float | None = None, instance: str | None = None
+    ) -> list[LogLine]:
         return await nuclio_logs.log_lines(self, fn, tail, since, instance)  # times, replicas
 
     async def namespaces(self) -> list[str]:  # the dashboard's GET /api/namespaces
@@ -289,32 +347,39 @@ class NuclioBackend(Backend):
         return await kube_secrets.list_secrets(self._kube_call(), self.namespace)
 
     async def create_secret(self, name: str, value: bytes, *, update: bool = False) -> Secret:
-        return await kube_secrets.put_secret(self._kube_call(), self.namespace, name, value,
-                                             update=update)
+        return await kube_secrets.put_secret(self._kube_call(), self.namespace, name, value, update=update)
 
     async def remove_secret(self, name: str) -> None:
         await kube_secrets.remove_secret(self._kube_call(), self.namespace, name)
 
     # ---- invoke ---------------------------------------------------------------------------
-    async def invoke(self, fn: str, payload: Any, node: str | None = None, *,
-                     request: HttpRequest | None = None) -> Invocation:
+    async def invoke(
+        self, fn: str, payload: Any, node: str | None = None, *, request: HttpRequest | None = None
+    ) -> Invocation:
         """Through the dashboard's invocation route (a fused function: its group's, with
         ``Task-Name``); ``request``'s method, path and headers reach the function."""
         if node and self.cluster is not None:
-            raise Unsupported("Nuclio routes each call itself; it cannot call a function on a "
-                              "chosen node", hint="call without --node")
+            raise Unsupported(
+                "Nuclio routes each call itself; it cannot call a function on a chosen node", hint="call without --node"
+            )
         if node and node != PSEUDO_NODE:
-            raise NodeNotFound(f"node {node!r} not found",
-                               hint=f"Nuclio shows one node, {PSEUDO_NODE!r} (the whole platform)")
+            raise NodeNotFound(
+                f"node {node!r} not found", hint=f"Nuclio shows one node, {PSEUDO_NODE!r} (the whole platform)"
+            )
         method, target, path, body, headers = await self.fusion.invocation(fn, payload, request)
-        headers.update(self.client.headers(**{
-            "x-nuclio-function-name": target, "x-nuclio-path": path,
-            "x-nuclio-invoke-via": self.invoke_via,
-            "x-nuclio-invoke-timeout": f"{self.timeout:g}s"}))
+        headers.update(
+            self.client.headers(
+                **{
+                    "x-nuclio-function-name": target,
+                    "x-nuclio-path": path,
+                    "x-nuclio-invoke-via": self.invoke_via,
+                    "x-nuclio-invoke-timeout": f"{self.timeout:g}s",
+                }
+            )
+        )
         started, t0 = time.time(), time.perf_counter()
         with self.fusion.in_flight(target):
-            resp = await self.client.request(method, "/api/function_invocations", content=body,
-                                       headers=headers)
+            resp = await self.client.request(method, "/api/function_invocations", content=body, headers=headers)
         took_ms = round((time.perf_counter() - t0) * 1000, 3)
         text = resp.content.decode("utf-8", "replace")
         platform = _invocation_error(text)  # the dashboard's own failure, not the function's
@@ -323,10 +388,11 @@ class NuclioBackend(Backend):
         except ValueError:
             data = text
         # a 401/403 of the dashboard's auth, not one the function answered
-        if resp.status_code in (401, 403) and isinstance(data, dict) \
-                and "Authentication" in str(data.get("error")):
-            raise AuthError(f"the Nuclio dashboard refused the credentials: {data['error']}",
-                            hint="set the context's token: 'user:password' (basic) or a bearer token")
+        if resp.status_code in (401, 403) and isinstance(data, dict) and "Authentication" in str(data.get("error")):
+            raise AuthError(
+                f"the Nuclio dashboard refused the credentials: {data['error']}",
+                hint="set the context's token: 'user:password' (basic) or a bearer token",
+            )
         if platform and resp.status_code == 404:
             raise await self._not_found(fn)
         status, result, error = "ok", data, None
@@ -337,15 +403,23 @@ class NuclioBackend(Backend):
         elif resp.status_code >= 400:
             status, result = "error", None
             said = data.get("error") if isinstance(data, dict) else None
-            error = (said if isinstance(said, str) else None) or text.strip()[:500] \
-                or f"HTTP {resp.status_code}"
-        return Invocation(call_id="", function=fn, node=PSEUDO_NODE, duration_ms=took_ms,
-                          status=status, result=result, error=error, started_at=started,
-                          ended_at=time.time())
+            error = (said if isinstance(said, str) else None) or text.strip()[:500] or f"HTTP {resp.status_code}"
+        return Invocation(
+            call_id="",
+            function=fn,
+            node=PSEUDO_NODE,
+            duration_ms=took_ms,
+            status=status,
+            result=result,
+            error=error,
+            started_at=started,
+            ended_at=time.time(),
+        )
 
     # ---- deploy, scale, remove --------------------------------------------------------------
-    async def deploy_source(self, source: str, *, name: str | None = None,
-                            requirements: list[str] | None = None) -> Function:
+    async def deploy_source(
+        self, source: str, *, name: str | None = None, requirements: list[str] | None = None
+    ) -> Function:
         name = name or f"fn-{uuid.uuid4().hex[:8]}"
         return await self._deploy(prepare(source, name, requirements))
 
@@ -365,21 +439,23 @@ class NuclioBackend(Backend):
             raise InvalidRequest("function.yaml is not valid YAML") from None
         if not isinstance(meta, dict):
             raise InvalidRequest("function.yaml is not a mapping")
-        reqs = [ln.split("#", 1)[0].strip()
-                for ln in (files.get("requirements.txt") or "").splitlines()]
-        h = prepare(files["handler.py"], name or meta.get("name") or folder_name,
-                    [r for r in reqs if r])
+        reqs = [ln.split("#", 1)[0].strip() for ln in (files.get("requirements.txt") or "").splitlines()]
+        h = prepare(files["handler.py"], name or meta.get("name") or folder_name, [r for r in reqs if r])
         entry = str(meta.get("handler") or "").rpartition(":")[2]
-        if entry and entry != h.entry and entry in ("handle", "main", "handler") \
-                and f"def {entry}(" in h.source:
+        if entry and entry != h.entry and entry in ("handle", "main", "handler") and f"def {entry}(" in h.source:
             h = replace(h, entry=entry)
         spec, annotations = _spec_from_yaml(meta), {}
         if meta.get("deadline_ms"):
             annotations["faastui/deadline_ms"] = str(meta["deadline_ms"])
         return await self._deploy(h, spec, annotations)
 
-    async def _deploy(self, h: HandlerSource, spec_extra: dict | None = None,
-                      annotations: dict | None = None, source: str | None = None) -> Function:
+    async def _deploy(
+        self,
+        h: HandlerSource,
+        spec_extra: dict | None = None,
+        annotations: dict | None = None,
+        source: str | None = None,
+    ) -> Function:
         existing = await self.client.raw(h.name)
         meta = dict((existing or {}).get("metadata") or {})
         meta.pop("resourceVersion", None)  # empty: this update wins, as the CLI's do
@@ -387,17 +463,22 @@ class NuclioBackend(Backend):
         meta["labels"] = dict(meta.get("labels") or {})
         if self.project:
             meta["labels"][PROJECT_LABEL] = self.project
-        meta["annotations"] = {**(meta.get("annotations") or {}), **(annotations or {}),
-                               "faastui/entry": h.entry}
+        meta["annotations"] = {**(meta.get("annotations") or {}), **(annotations or {}), "faastui/entry": h.entry}
         spec = dict((existing or {}).get("spec") or {}, **(spec_extra or {}))
         build = dict(spec.get("build") or {})
         build.pop("mode", None)
         code = source if source is not None else nuclio_source(h)
-        build.update(functionSourceCode=base64.b64encode(code.encode()).decode(),
-                     codeEntryType="sourceCode",
-                     commands=[f"pip install {shlex.quote(r)}" for r in h.requirements])
-        spec.update(runtime=self.runtime, handler=ENTRY_HANDLER, build=build,
-                    description=spec.get("description") or "deployed by faastui")
+        build.update(
+            functionSourceCode=base64.b64encode(code.encode()).decode(),
+            codeEntryType="sourceCode",
+            commands=[f"pip install {shlex.quote(r)}" for r in h.requirements],
+        )
+        spec.update(
+            runtime=self.runtime,
+            handler=ENTRY_HANDLER,
+            build=build,
+            description=spec.get("description") or "deployed by faastui",
+        )
         body = {"metadata": meta, "spec": spec}
         if existing is None:
             await self.client.create(body)
@@ -436,8 +517,7 @@ class NuclioBackend(Backend):
         try:
             await self.client.delete(fn)
         except Conflict as exc:
-            raise Conflict(f"function {fn!r} is being deployed; Nuclio will not remove it now",
-                           hint=exc.hint) from None
+            raise Conflict(f"function {fn!r} is being deployed; Nuclio will not remove it now", hint=exc.hint) from None
 
     # ---- fusion groups: one Nuclio function each (nuclio_fusion.py) ---------------------------
     async def fuse(self, functions: list[str], name: str | None = None) -> FusionGroup:

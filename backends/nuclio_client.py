@@ -16,8 +16,10 @@ from .payload import send
 
 __all__ = ["NuclioClient", "HINT", "FAILED", "one_line", "function_path"]
 
-HINT = ("check the dashboard URL and that it is up (it listens on :8070, e.g. "
-        "`kubectl -n nuclio port-forward svc/nuclio-dashboard 8070:8070`)")
+HINT = (
+    "check the dashboard URL and that it is up (it listens on :8070, e.g. "
+    "`kubectl -n nuclio port-forward svc/nuclio-dashboard 8070:8070`)"
+)
 FAILED = ("error", "unhealthy")
 
 
@@ -35,8 +37,17 @@ class NuclioClient:
     """One dashboard at ``url`` in ``namespace`` (and ``project``). ``not_found(fn)`` makes
     the error for an unknown function (the backend's, with a did-you-mean)."""
 
-    def __init__(self, url: str, *, token: str | None, namespace: str, project: str,
-                 timeout: float, deploy_timeout: float, not_found):
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None,
+        namespace: str,
+        project: str,
+        timeout: float,
+        deploy_timeout: float,
+        not_found,
+    ):
         self.url = url
         self.token = token
         self.namespace = namespace
@@ -57,8 +68,9 @@ class NuclioClient:
                     auth = (user, password)
                 else:
                     headers["Authorization"] = f"Bearer {self.token}"
-            self._client = httpx.AsyncClient(base_url=self.url, auth=auth, headers=headers,
-                                             timeout=httpx.Timeout(self.timeout + 10, connect=5.0))
+            self._client = httpx.AsyncClient(
+                base_url=self.url, auth=auth, headers=headers, timeout=httpx.Timeout(self.timeout + 10, connect=5.0)
+            )
         return self._client
 
     async def aclose(self) -> None:
@@ -73,8 +85,7 @@ class NuclioClient:
         return headers
 
     async def request(self, method: str, path: str, **kwargs):
-        return await send(self.http(), method, path, where=f"the Nuclio dashboard at {self.url}",
-                          hint=HINT, **kwargs)
+        return await send(self.http(), method, path, where=f"the Nuclio dashboard at {self.url}", hint=HINT, **kwargs)
 
     async def send(self, method: str, path: str, *, fn: str | None = None, **kwargs):
         """One dashboard call; an error answer becomes the matching BackendError."""
@@ -92,14 +103,15 @@ class NuclioClient:
         if resp.status_code == 404 and fn and isinstance(body, dict):
             raise await self.not_found(fn)
         if resp.status_code in (401, 403):
-            raise AuthError(f"the Nuclio dashboard refused the credentials: "
-                            f"{message or resp.status_code}",
-                            hint="set the context's token: 'user:password' (basic) or a bearer token")
+            raise AuthError(
+                f"the Nuclio dashboard refused the credentials: {message or resp.status_code}",
+                hint="set the context's token: 'user:password' (basic) or a bearer token",
+            )
         if resp.status_code == 412:
-            raise Conflict(message or "precondition failed",
-                           hint="wait until the function is ready or failed, then try again")
-        raise error_from_status(resp.status_code,
-                                {"error": message} if message else one_line(resp.text))
+            raise Conflict(
+                message or "precondition failed", hint="wait until the function is ready or failed, then try again"
+            )
+        raise error_from_status(resp.status_code, {"error": message} if message else one_line(resp.text))
 
     # ---- function objects ---------------------------------------------------------------------
     async def raw(self, fn: str) -> dict | None:
@@ -121,13 +133,16 @@ class NuclioClient:
         await self.send("POST", "/api/functions", json=body, headers=self.headers(project=True))
 
     async def update(self, fn: str, body: dict) -> None:
-        await self.send("PUT", function_path(fn), fn=fn, json=body,
-                        headers=self.headers(project=True))
+        await self.send("PUT", function_path(fn), fn=fn, json=body, headers=self.headers(project=True))
 
     async def delete(self, fn: str) -> None:
         """Raises: FunctionNotFound, Conflict (it is being deployed)."""
-        await self.send("DELETE", "/api/functions", headers=self.headers(),
-                        json={"metadata": {"name": fn, "namespace": self.namespace}})
+        await self.send(
+            "DELETE",
+            "/api/functions",
+            headers=self.headers(),
+            json={"metadata": {"name": fn, "namespace": self.namespace}},
+        )
 
     async def wait_ready(self, fn: str, what: str) -> dict:
         """Poll until ``fn`` is ready (its object); raise with its message when it failed or
@@ -144,12 +159,13 @@ class NuclioClient:
                 return data
             if state in FAILED:
                 reason = one_line(status.get("message") or "", last=True) or state
-                raise BackendError(f"{what} of {fn!r} failed: {reason}",
-                                   hint="fix the handler (or its requirements) and deploy again")
+                raise BackendError(
+                    f"{what} of {fn!r} failed: {reason}", hint="fix the handler (or its requirements) and deploy again"
+                )
             if time.monotonic() >= deadline:
-                raise BackendError(f"function {fn!r} is still {state or 'pending'} after "
-                                   f"{self.deploy_timeout:g}s",
-                                   hint="Nuclio goes on; see `faastui functions`, or give the "
-                                        "backend a longer deploy_timeout")
+                raise BackendError(
+                    f"function {fn!r} is still {state or 'pending'} after {self.deploy_timeout:g}s",
+                    hint="Nuclio goes on; see `faastui functions`, or give the backend a longer deploy_timeout",
+                )
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 1.0)

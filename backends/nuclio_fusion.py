@@ -64,8 +64,15 @@ class NuclioFusion:
     def __init__(self, client, *, runtime: str):
         self.client = client
         self.runtime = runtime
-        self._state = {"groups": {}, "routes": {}, "read_at": -1e9, "retiring": set(),
-                       "inflight": collections.Counter(), "lock": None, "raw": {}}
+        self._state = {
+            "groups": {},
+            "routes": {},
+            "read_at": -1e9,
+            "retiring": set(),
+            "inflight": collections.Counter(),
+            "lock": None,
+            "raw": {},
+        }
 
     # ---- what is fused, read from the dashboard -------------------------------------------------
     def _fz(self) -> dict:
@@ -84,9 +91,13 @@ class NuclioFusion:
                 continue
             state = (data.get("status") or {}).get("state", "")
             notes = meta.get("annotations") or {}
-            found = _Group(group, meta.get("name", ""),
-                           [m for m in str(notes.get(MEMBERS_ANNOTATION, "")).split(",") if m],
-                           state, int(notes.get(GENERATION_ANNOTATION) or 0))
+            found = _Group(
+                group,
+                meta.get("name", ""),
+                [m for m in str(notes.get(MEMBERS_ANNOTATION, "")).split(",") if m],
+                state,
+                int(notes.get(GENERATION_ANNOTATION) or 0),
+            )
             if found.function in fz["retiring"]:
                 continue
             have = groups.get(group)
@@ -94,8 +105,7 @@ class NuclioFusion:
             if have is None or (usable, found.generation) > (have.state == "ready", have.generation):
                 groups[group] = found
         fz["groups"] = groups
-        fz["routes"] = {m: g.function for g in groups.values() if g.state == "ready"
-                        for m in g.members}
+        fz["routes"] = {m: g.function for g in groups.values() if g.state == "ready" for m in g.members}
         fz["raw"] = {d.get("metadata", {}).get("name", ""): d for d in raw}
         fz["read_at"] = time.monotonic()
         return plain
@@ -126,9 +136,10 @@ class NuclioFusion:
     def groups_now(self) -> list[FusionGroup]:
         from .nuclio import PSEUDO_NODE, placement_state
 
-        return [FusionGroup(name=g.name, functions=list(g.members), node=PSEUDO_NODE,
-                            state=placement_state(g.state))
-                for g in sorted(self._fz()["groups"].values(), key=lambda g: g.name)]
+        return [
+            FusionGroup(name=g.name, functions=list(g.members), node=PSEUDO_NODE, state=placement_state(g.state))
+            for g in sorted(self._fz()["groups"].values(), key=lambda g: g.name)
+        ]
 
     async def fusion_groups(self) -> list[FusionGroup]:
         await self.read_groups(force=True)
@@ -152,8 +163,7 @@ class NuclioFusion:
         if request is not None:
             if any(h.lower() == "content-type" for h in request.headers):
                 headers.pop("Content-Type", None)
-            headers.update({k: v for k, v in request.headers.items()
-                            if not k.lower().startswith("x-nuclio")})
+            headers.update({k: v for k, v in request.headers.items() if not k.lower().startswith("x-nuclio")})
             method = request.method
             path = request.path + (f"?{request.query}" if request.query else "")
         target, extra = await self._route(fn)
@@ -189,16 +199,19 @@ class NuclioFusion:
         raws = []
         for fn in names:
             if fn in in_group:
-                raise Conflict(f"{fn} is already in fusion group {in_group[fn]!r}",
-                               hint=f"unfuse it first: faastui unfuse {in_group[fn]}")
+                raise Conflict(
+                    f"{fn} is already in fusion group {in_group[fn]!r}",
+                    hint=f"unfuse it first: faastui unfuse {in_group[fn]}",
+                )
             data = self._fz()["raw"].get(fn) or await self.client.raw(fn)
             if data is None or fn in {g.function for g in groups.values()}:
                 raise await self.client.not_found(fn)
             raws.append(data)
         group = name or ("fused-" + "-".join(names))[:57].rstrip("-")
         if not _NAME.match(group):
-            raise InvalidRequest(f"invalid fusion group name {group!r}",
-                                 hint="lower-case letters, digits and '-', at most 58 characters")
+            raise InvalidRequest(
+                f"invalid fusion group name {group!r}", hint="lower-case letters, digits and '-', at most 58 characters"
+            )
         if group in groups or group in self._fz()["raw"]:
             raise Conflict(f"the name {group!r} is taken")
         await self._build_group(group, raws)
@@ -208,8 +221,10 @@ class NuclioFusion:
         groups = await self.read_groups(force=True)
         found = groups.get(group)
         if found is None:
-            raise NotFound(f"fusion group {group!r} not found",
-                           hint=did_you_mean(group, groups) or "list them with `faastui fusion`")
+            raise NotFound(
+                f"fusion group {group!r} not found",
+                hint=did_you_mean(group, groups) or "list them with `faastui fusion`",
+            )
         await self._retire_group(group)
         return list(found.members)
 
@@ -225,16 +240,22 @@ class NuclioFusion:
         except BaseException:
             await self._delete_function(fname)
             raise
-        older = [d.get("metadata", {}).get("name") for d in self._fz()["raw"].values()
-                 if (d.get("metadata", {}).get("labels") or {}).get(GROUP_LABEL) == group]
+        older = [
+            d.get("metadata", {}).get("name")
+            for d in self._fz()["raw"].values()
+            if (d.get("metadata", {}).get("labels") or {}).get(GROUP_LABEL) == group
+        ]
         await self.read_groups(force=True)  # the newest ready one takes the calls
         for old in older:
             if old and old != fname:
                 await self._retire_function(old)
 
     async def _retire_group(self, group: str) -> None:
-        functions = [d.get("metadata", {}).get("name") for d in self._fz()["raw"].values()
-                     if (d.get("metadata", {}).get("labels") or {}).get(GROUP_LABEL) == group]
+        functions = [
+            d.get("metadata", {}).get("name")
+            for d in self._fz()["raw"].values()
+            if (d.get("metadata", {}).get("labels") or {}).get(GROUP_LABEL) == group
+        ]
         for fname in functions:
             if fname:
                 await self._retire_function(fname)
@@ -273,24 +294,40 @@ class NuclioFusion:
 
             memory += memory_mb(((spec.get("resources") or {}).get("limits") or {}).get("memory"))
             high = max(high, int(spec.get("maxReplicas") or 1))
-        if any(m.signature == "fusionizer" for m in members) and \
-                not any(re.match(r"pip install ['\"]?requests\b", c) for c in commands):
+        if any(m.signature == "fusionizer" for m in members) and not any(
+            re.match(r"pip install ['\"]?requests\b", c) for c in commands
+        ):
             commands.append("pip install requests")  # the requests_session
-        spec = {"runtime": self.runtime, "handler": f"main:{ENTRY}",
-                "description": f"faastui fusion group {group}: {', '.join(m.name for m in members)}",
-                "minReplicas": 1, "maxReplicas": high, "env": list(env.values()),
-                "build": {"functionSourceCode": base64.b64encode(
-                    packed_source(group, members).encode()).decode(),
-                    "codeEntryType": "sourceCode", "commands": commands}}
+        spec = {
+            "runtime": self.runtime,
+            "handler": f"main:{ENTRY}",
+            "description": f"faastui fusion group {group}: {', '.join(m.name for m in members)}",
+            "minReplicas": 1,
+            "maxReplicas": high,
+            "env": list(env.values()),
+            "build": {
+                "functionSourceCode": base64.b64encode(packed_source(group, members).encode()).decode(),
+                "codeEntryType": "sourceCode",
+                "commands": commands,
+            },
+        }
         if memory > 0:
             spec["resources"] = {"limits": {"memory": f"{memory:g}Mi"}}
         labels = {GROUP_LABEL: group}
         if self.client.project:
             labels["nuclio.io/project-name"] = self.client.project
-        return {"metadata": {"name": fname, "namespace": self.client.namespace, "labels": labels,
-                             "annotations": {MEMBERS_ANNOTATION: ",".join(m.name for m in members),
-                                             GENERATION_ANNOTATION: str(time.time_ns())}},
-                "spec": spec}
+        return {
+            "metadata": {
+                "name": fname,
+                "namespace": self.client.namespace,
+                "labels": labels,
+                "annotations": {
+                    MEMBERS_ANNOTATION: ",".join(m.name for m in members),
+                    GENERATION_ANNOTATION: str(time.time_ns()),
+                },
+            },
+            "spec": spec,
+        }
 
     # ---- members that change --------------------------------------------------------------------
     async def regroup_member(self, fn: str) -> None:
@@ -323,8 +360,9 @@ def _member_of(data: dict) -> Member:
     name = meta.get("name", "")
     code = (spec.get("build") or {}).get("functionSourceCode")
     if not code:
-        raise InvalidRequest(f"{name} is not built from inline source; faastui fuses only "
-                             "functions whose source the dashboard holds")
+        raise InvalidRequest(
+            f"{name} is not built from inline source; faastui fuses only functions whose source the dashboard holds"
+        )
     try:
         source = base64.b64decode(code).decode("utf-8")
     except (ValueError, UnicodeDecodeError):

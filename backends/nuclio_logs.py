@@ -32,31 +32,28 @@ def record(raw: str, fn: str, replica: str) -> LogLine:
             data = None
         if isinstance(data, dict) and "message" in data:
             t = data.get("time")
-            when = float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) \
-                else parse_time(t)
+            when = float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else parse_time(t)
             text = str(data["message"])
             extra = data.get("with") or data.get("more")
             if extra:
-                text += " " + (json.dumps(extra, sort_keys=True) if isinstance(extra, dict)
-                               else str(extra))
+                text += " " + (json.dumps(extra, sort_keys=True) if isinstance(extra, dict) else str(extra))
             return LogLine(fn, text, time=when, instance=replica)
     return LogLine(fn, raw, instance=replica)
 
 
-async def log_lines(backend, fn: str, tail: int, since: float | None,
-                    instance: str | None) -> list[LogLine]:
+async def log_lines(backend, fn: str, tail: int, since: float | None, instance: str | None) -> list[LogLine]:
     """``NuclioBackend.log_lines`` (see the module docstring)."""
     if tail <= 0:
         return []
     if backend.cluster is not None:
         await backend.describe(fn)  # FunctionNotFound before any pod is read
-        return await backend.cluster.log_lines(fn, tail, ("nuclio", fn), since=since,
-                                               instance=instance)
-    resp = await backend.client.request("GET", _path(fn, "replicas"),
-                                        headers=backend.client.headers())
+        return await backend.cluster.log_lines(fn, tail, ("nuclio", fn), since=since, instance=instance)
+    resp = await backend.client.request("GET", _path(fn, "replicas"), headers=backend.client.headers())
     if resp.status_code == 404 and "json" not in resp.headers.get("content-type", ""):
-        raise Unsupported("this Nuclio dashboard serves no replica logs",
-                          hint="newer Nuclio versions do (GET /api/functions/NAME/logs/REPLICA)")
+        raise Unsupported(
+            "this Nuclio dashboard serves no replica logs",
+            hint="newer Nuclio versions do (GET /api/functions/NAME/logs/REPLICA)",
+        )
     if resp.status_code >= 400:
         await backend.client.raise_for(resp, fn)
     names = (resp.json() or {}).get("names") or []
@@ -67,8 +64,9 @@ async def log_lines(backend, fn: str, tail: int, since: float | None,
     for replica in names:
         if instance and replica != instance:
             continue
-        got = await backend.client.send("GET", _path(fn, "logs", replica), fn=fn,
-                                        headers=backend.client.headers(), params=params)
+        got = await backend.client.send(
+            "GET", _path(fn, "logs", replica), fn=fn, headers=backend.client.headers(), params=params
+        )
         lines += [record(raw, fn, replica) for raw in got.text.splitlines()]
     if since is not None:
         lines = [ln for ln in lines if ln.time is None or ln.time >= since]

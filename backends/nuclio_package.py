@@ -66,10 +66,12 @@ def read_task_package(root: Path, name: str | None, source_name: str | None):
 
     pkg = formats.read(root, name, source_name)
     if pkg.signature not in ("fusionizer", "nuclio"):
-        raise InvalidRequest(f"the nuclio backend deploys handler.py folders, Nuclio functions "
-                             f"and Fusionizer tasks; {pkg.name} is a {pkg.format} package "
-                             f"({pkg.signature or 'its own'} calling convention)",
-                             hint="deploy it to the embedded engine, which runs every format")
+        raise InvalidRequest(
+            f"the nuclio backend deploys handler.py folders, Nuclio functions "
+            f"and Fusionizer tasks; {pkg.name} is a {pkg.format} package "
+            f"({pkg.signature or 'its own'} calling convention)",
+            hint="deploy it to the embedded engine, which runs every format",
+        )
     files: dict[str, bytes] = {}
     base = Path(pkg.root)
     for path in sorted(base.rglob("*")):
@@ -96,9 +98,11 @@ def task_package(package: str | Path | bytes, name: str | None):
         else:
             root, source_name = Path(package), Path(package).resolve().name
         member, pkg = read_task_package(root, name, source_name)
-    spec: dict = {"description": pkg.description or "deployed by faastui",
-                  "eventTimeout": f"{pkg.timeout_s:g}s",
-                  "env": [{"name": k, "value": v} for k, v in pkg.env.items()]}
+    spec: dict = {
+        "description": pkg.description or "deployed by faastui",
+        "eventTimeout": f"{pkg.timeout_s:g}s",
+        "env": [{"name": k, "value": v} for k, v in pkg.env.items()],
+    }
     wanted = limits(pkg.memory_mb, pkg.cpus)
     if wanted:
         spec["resources"] = {"limits": wanted}

@@ -83,44 +83,71 @@ def function_from_status(data: dict) -> Function:
     deadline = annotations.get("faastui/deadline_ms")
     timeout = _seconds(env.get("exec_timeout")) or _seconds(annotations.get("faastui/timeout_s"))
     return Function(
-        name=data.get("name", ""), image=data.get("image", ""), runtime="openfaas",
-        handler=data.get("envProcess") or "", replicas=int(data.get("replicas") or 0),
+        name=data.get("name", ""),
+        image=data.get("image", ""),
+        runtime="openfaas",
+        handler=data.get("envProcess") or "",
+        replicas=int(data.get("replicas") or 0),
         available_replicas=int(data.get("availableReplicas") or 0),
-        memory_mb=memory_mb(limits.get("memory")), cpus=cpus(limits.get("cpu")), timeout_s=timeout,
+        memory_mb=memory_mb(limits.get("memory")),
+        cpus=cpus(limits.get("cpu")),
+        timeout_s=timeout,
         labels=dict(data.get("labels") or {}),
         fusion_group=annotations.get("faastui/fusion_group") or None,
         deadline_ms=float(deadline) if deadline else None,
-        invocations=int(data.get("invocationCount") or 0))
+        invocations=int(data.get("invocationCount") or 0),
+    )
 
 
 def _pod_mappings():
     from .kube import PodMapping  # the view's modules: only a context with a cluster uses them
 
-    return (PodMapping("function", require=(("prewarm", "true"),), suffix="-pod",
-                       ready_state="prewarm"),
-            PodMapping("faas_function"))
+    return (
+        PodMapping("function", require=(("prewarm", "true"),), suffix="-pod", ready_state="prewarm"),
+        PodMapping("faas_function"),
+    )
 
 
 class OpenFaaSBackend(Backend):
     name = "openfaas"
-    capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.SCALE
-                    | Capability.DEPLOY | Capability.LOGS | Capability.NAMESPACES
-                    | Capability.SECRETS | Capability.DESCRIBE)
+    capabilities = (
+        Capability.INVOKE
+        | Capability.INVOKE_ASYNC
+        | Capability.SCALE
+        | Capability.DEPLOY
+        | Capability.LOGS
+        | Capability.NAMESPACES
+        | Capability.SECRETS
+        | Capability.DESCRIBE
+    )
     #: what a cluster (the kube options) adds to an instance's ``capabilities``
     kube_capabilities = Capability.PREWARM | Capability.NODE_TARGET | Capability.EVENTS
 
-    def __init__(self, url: str | None = None, *, token: str | None = None,
-                 user: str | None = None, password: str | None = None,
-                 redis_url: str | None = None, timeout: float = 60.0,
-                 kubeconfig: str | None = None, kube_context: str | None = None,
-                 in_cluster: bool = False, kube_namespace: str | None = None,
-                 namespace: str | None = None,
-                 kube_timeout: float = 10.0, kube_wait: float = 4.0,
-                 kube_service_account: str | None = None, kube_probe: float = 10.0,
-                 prewarm_timeout: float = 60.0):
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        token: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        redis_url: str | None = None,
+        timeout: float = 60.0,
+        kubeconfig: str | None = None,
+        kube_context: str | None = None,
+        in_cluster: bool = False,
+        kube_namespace: str | None = None,
+        namespace: str | None = None,
+        kube_timeout: float = 10.0,
+        kube_wait: float = 4.0,
+        kube_service_account: str | None = None,
+        kube_probe: float = 10.0,
+        prewarm_timeout: float = 60.0,
+    ):
         if not url:
-            raise InvalidRequest(f"the {self.name} backend needs a gateway URL",
-                                 hint="faastui context add NAME --backend openfaas --url URL")
+            raise InvalidRequest(
+                f"the {self.name} backend needs a gateway URL",
+                hint="faastui context add NAME --backend openfaas --url URL",
+            )
         self.url = url.rstrip("/")
         self.token = token
         self.user = user
@@ -134,15 +161,21 @@ class OpenFaaSBackend(Backend):
         scope = str(kube_namespace or self.namespace or "").strip()  # -n: the pods' namespace too
         self.kube_namespace = "openfaas-fn" if scope in ("", "all", "*") else scope
         self.prewarm_timeout = seconds("prewarm_timeout", prewarm_timeout)
-        if wants_kube({"kubeconfig": kubeconfig, "kube_context": kube_context,
-                       "in_cluster": in_cluster}):
-            options = kube_options(kubeconfig=kubeconfig, kube_context=kube_context,
-                                   in_cluster=in_cluster, kube_timeout=kube_timeout,
-                                   kube_service_account=kube_service_account)
-            self.cluster = ClusterSide(options, mappings=_pod_mappings(),
-                                       namespace=None if scope in ("all", "*") else
-                                       self.kube_namespace, wait=seconds("kube_wait", kube_wait),
-                                       probe_interval=seconds("kube_probe", kube_probe))
+        if wants_kube({"kubeconfig": kubeconfig, "kube_context": kube_context, "in_cluster": in_cluster}):
+            options = kube_options(
+                kubeconfig=kubeconfig,
+                kube_context=kube_context,
+                in_cluster=in_cluster,
+                kube_timeout=kube_timeout,
+                kube_service_account=kube_service_account,
+            )
+            self.cluster = ClusterSide(
+                options,
+                mappings=_pod_mappings(),
+                namespace=None if scope in ("all", "*") else self.kube_namespace,
+                wait=seconds("kube_wait", kube_wait),
+                probe_interval=seconds("kube_probe", kube_probe),
+            )
             self.capabilities = type(self).capabilities | self.kube_capabilities
 
     # ---- transport ------------------------------------------------------------------------
@@ -156,8 +189,9 @@ class OpenFaaSBackend(Backend):
             elif self.token:
                 user, sep, password = self.token.partition(":")
                 auth = (user, password) if sep else ("admin", self.token)
-            self._client = httpx.AsyncClient(base_url=self.url, auth=auth,
-                                             timeout=httpx.Timeout(self.timeout, connect=5.0))
+            self._client = httpx.AsyncClient(
+                base_url=self.url, auth=auth, timeout=httpx.Timeout(self.timeout, connect=5.0)
+            )
         return self._client
 
     async def aclose(self) -> None:
@@ -172,8 +206,7 @@ class OpenFaaSBackend(Backend):
             await asyncio.to_thread(cluster.close)
 
     async def _send(self, method: str, path: str, **kwargs):
-        resp = await send(self._http(), method, path, where=f"the gateway at {self.url}",
-                          hint=HINT, **kwargs)
+        resp = await send(self._http(), method, path, where=f"the gateway at {self.url}", hint=HINT, **kwargs)
         if resp.status_code >= 400:
             try:
                 body: Any = resp.json()
@@ -210,8 +243,9 @@ class OpenFaaSBackend(Backend):
             raise
         except NotFound:
             where = f" in namespace {self.namespace}" if self.namespace else ""
-            raise FunctionNotFound(f"function {fn!r} not found{where}",
-                                   hint="list them with `faastui functions`") from None
+            raise FunctionNotFound(
+                f"function {fn!r} not found{where}", hint="list them with `faastui functions`"
+            ) from None
         return function_from_status(data)
 
     async def info(self) -> dict:
@@ -244,29 +278,42 @@ class OpenFaaSBackend(Backend):
         errors: list[str] = []
         if self.cluster is None:
             functions = await self.functions()
-            placements = [Placement(function=f.name, node="cluster",
-                                    state="warm" if f.available_replicas else "cold",
-                                    count=f.available_replicas) for f in functions]
+            placements = [
+                Placement(
+                    function=f.name,
+                    node="cluster",
+                    state="warm" if f.available_replicas else "cold",
+                    count=f.available_replicas,
+                )
+                for f in functions
+            ]
             nodes = await self.nodes()
         else:
+
             async def gateway():
                 try:
                     return await self.functions()
                 except Unreachable as exc:
                     return exc
-            (nodes, placements, cluster_errors), functions = await asyncio.gather(
-                self.cluster.parts(), gateway())
+
+            (nodes, placements, cluster_errors), functions = await asyncio.gather(self.cluster.parts(), gateway())
             if isinstance(functions, Unreachable):  # the cluster's part still shows
                 if not nodes:
                     raise functions
                 errors.append(f"functions: {functions} (functions named by their pods)")
-                functions = [Function(name=n, runtime="openfaas")
-                             for n in self.cluster.view.functions_seen()]
+                functions = [Function(name=n, runtime="openfaas") for n in self.cluster.view.functions_seen()]
             errors += cluster_errors
             placements = placements + cold(functions, placements)
-        return Snapshot(nodes=nodes, functions=functions, placements=placements,
-                        queues=await self._queue_stats(errors), qos=[], fusion_groups=[],
-                        taken_at=time.time(), errors=errors)
+        return Snapshot(
+            nodes=nodes,
+            functions=functions,
+            placements=placements,
+            queues=await self._queue_stats(errors),
+            qos=[],
+            fusion_groups=[],
+            taken_at=time.time(),
+            errors=errors,
+        )
 
     async def nodes(self):
         if self.cluster is None:
@@ -284,11 +331,11 @@ class OpenFaaSBackend(Backend):
         """The last ``tail`` lines, ``[INSTANCE] `` first where several instances printed."""
         lines = await self.log_lines(fn, tail)
         several = len({ln.instance for ln in lines}) > 1
-        return [f"[{ln.instance}] {ln.text}" if several and ln.instance else ln.text
-                for ln in lines]
+        return [f"[{ln.instance}] {ln.text}" if several and ln.instance else ln.text for ln in lines]
 
-    async def log_lines(self, fn: str, tail: int = 100, *, since: float | None = None,
-                        instance: str | None = None) -> list[LogLine]:
+    async def log_lines(
+        self, fn: str, tail: int = 100, *, since: float | None = None, instance: str | None = None
+    ) -> list[LogLine]:
         """From ``/system/logs`` (times and instances as the provider gives them); with a
         cluster, from the function's pods (their times, the pod as the instance)."""
         from . import openfaas_logs
@@ -300,33 +347,40 @@ class OpenFaaSBackend(Backend):
             if not lines and not self.cluster.view.pods_of(fn):
                 await self.describe(fn)  # FunctionNotFound; else scaled to zero: no logs
             return lines
-        params = openfaas_logs.query(fn, self.namespace, tail=tail, since=since,
-                                     instance=instance, follow=False)
+        params = openfaas_logs.query(fn, self.namespace, tail=tail, since=since, instance=instance, follow=False)
         try:
             resp = await self._send("GET", "/system/logs", params=params)
         except NotFound:
             await self.describe(fn)  # FunctionNotFound, with the gateway's words
-            raise Unsupported("this gateway serves no logs (GET /system/logs is 404)",
-                              hint="OpenFaaS serves them from its log provider") from None
+            raise Unsupported(
+                "this gateway serves no logs (GET /system/logs is 404)",
+                hint="OpenFaaS serves them from its log provider",
+            ) from None
         return openfaas_logs.messages(resp.text, fn)[-tail:]
 
-    async def follow_logs(self, fn: str, tail: int = 10, *, since: float | None = None,
-                          instance: str | None = None, interval: float | None = None):
+    async def follow_logs(
+        self,
+        fn: str,
+        tail: int = 10,
+        *,
+        since: float | None = None,
+        instance: str | None = None,
+        interval: float | None = None,
+    ):
         """The gateway's own stream (``follow=true``), opened again when it ends; with a
         cluster, the pods' logs polled (``Backend.follow_logs``)."""
         from . import openfaas_logs
 
         if self.cluster is not None:
-            async for line in super().follow_logs(fn, tail, since=since, instance=instance,
-                                                  interval=interval):
+            async for line in super().follow_logs(fn, tail, since=since, instance=instance, interval=interval):
                 yield line
             return
 
         async def open_stream(n, after):
-            params = openfaas_logs.query(fn, self.namespace, tail=n, since=after,
-                                         instance=instance, follow=True)
+            params = openfaas_logs.query(fn, self.namespace, tail=n, since=after, instance=instance, follow=True)
             status, body, lines = await openfaas_logs.open_stream(
-                self._http(), params, where=f"the gateway at {self.url}", hint=HINT)
+                self._http(), params, where=f"the gateway at {self.url}", hint=HINT
+            )
             if status == 404:
                 await self.describe(fn)  # FunctionNotFound
             if status >= 400:
@@ -341,8 +395,10 @@ class OpenFaaSBackend(Backend):
     # ---- secrets: /system/secrets in this namespace ----------------------------------------
     async def secrets(self) -> list[Secret]:
         data = await self._json("GET", "/system/secrets", params=self._ns())
-        return sorted((Secret(str(d.get("name")), str(d.get("namespace") or ""))
-                       for d in data or [] if isinstance(d, dict)), key=lambda x: x.name)
+        return sorted(
+            (Secret(str(d.get("name")), str(d.get("namespace") or "")) for d in data or [] if isinstance(d, dict)),
+            key=lambda x: x.name,
+        )
 
     async def create_secret(self, name: str, value: bytes, *, update: bool = False) -> Secret:
         from .secrets import check_name, wire_value
@@ -351,41 +407,50 @@ class OpenFaaSBackend(Backend):
         try:
             await self._send("PUT" if update else "POST", "/system/secrets", json=body)
         except Conflict:
-            raise Conflict(f"secret with the name {name!r} already exists",
-                           hint=f"`faastui secret update {name}` replaces its value") from None
+            raise Conflict(
+                f"secret with the name {name!r} already exists",
+                hint=f"`faastui secret update {name}` replaces its value",
+            ) from None
         except NotFound:
-            raise NotFound(f"unable to find secret: {name}",
-                           hint="create it first: `faastui secret create NAME`") from None
+            raise NotFound(
+                f"unable to find secret: {name}", hint="create it first: `faastui secret create NAME`"
+            ) from None
         return Secret(name, self.namespace or "")
 
     async def remove_secret(self, name: str) -> None:
         try:
-            await self._send("DELETE", "/system/secrets", params=self._ns(),
-                             json=self._in_ns({"name": name}))
+            await self._send("DELETE", "/system/secrets", params=self._ns(), json=self._in_ns({"name": name}))
         except NotFound:
-            raise NotFound(f"unable to find secret: {name}",
-                           hint="list them with `faastui secret list`") from None
+            raise NotFound(f"unable to find secret: {name}", hint="list them with `faastui secret list`") from None
 
     # ---- actions ---------------------------------------------------------------------------
     _body = staticmethod(payload_request)
 
     async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
         if node:
-            raise Unsupported("OpenFaaS cannot call a function on a chosen node",
-                              hint="prewarm on the node (`faastui prewarm FN --node N`), then call "
-                                   "without --node; an Invokers gateway can (backend kind "
-                                   "'invokers')" if self.cluster is not None else
-                              "an Invokers gateway can (backend kind 'invokers')")
+            raise Unsupported(
+                "OpenFaaS cannot call a function on a chosen node",
+                hint="prewarm on the node (`faastui prewarm FN --node N`), then call "
+                "without --node; an Invokers gateway can (backend kind "
+                "'invokers')"
+                if self.cluster is not None
+                else "an Invokers gateway can (backend kind 'invokers')",
+            )
         body, headers = self._body(payload)
         started = time.time()
         t0 = time.perf_counter()
-        resp = await send(self._http(), "POST", self._fn_path("/function", fn), content=body,
-                          headers=headers,
-                          where=f"the gateway at {self.url}", hint=HINT)
+        resp = await send(
+            self._http(),
+            "POST",
+            self._fn_path("/function", fn),
+            content=body,
+            headers=headers,
+            where=f"the gateway at {self.url}",
+            hint=HINT,
+        )
         total_ms = (time.perf_counter() - t0) * 1000
         if resp.status_code == 404:
-            raise FunctionNotFound(f"function {fn!r} not found",
-                                   hint="list them with `faastui functions`")
+            raise FunctionNotFound(f"function {fn!r} not found", hint="list them with `faastui functions`")
         duration = resp.headers.get("X-Duration-Seconds")
         handler_ms = float(duration) * 1000 if duration else total_ms
         ok = resp.status_code < 400
@@ -398,33 +463,44 @@ class OpenFaaSBackend(Backend):
         if ok:
             result = data
         else:  # a gateway sends the function's error text; the engine sends JSON
-            error = (data.get("error") if isinstance(data, dict) else None) or \
-                resp.text.strip()[:500] or f"HTTP {resp.status_code}"
+            error = (
+                (data.get("error") if isinstance(data, dict) else None)
+                or resp.text.strip()[:500]
+                or f"HTTP {resp.status_code}"
+            )
         return Invocation(
-            call_id=resp.headers.get("X-Call-Id", ""), function=fn, node="",
-            container_state="", duration_ms=round(handler_ms, 3),
+            call_id=resp.headers.get("X-Call-Id", ""),
+            function=fn,
+            node="",
+            container_state="",
+            duration_ms=round(handler_ms, 3),
             overhead_ms=round(max(0.0, total_ms - handler_ms), 3),
-            status="ok" if ok else "error", result=result, error=error,
-            started_at=started, ended_at=time.time())
+            status="ok" if ok else "error",
+            result=result,
+            error=error,
+            started_at=started,
+            ended_at=time.time(),
+        )
 
     async def invoke_async(self, fn: str, payload: Any) -> str:
         body, headers = self._body(payload)
-        resp = await self._send("POST", self._fn_path("/async-function", fn), content=body,
-                                headers=headers)
+        resp = await self._send("POST", self._fn_path("/async-function", fn), content=body, headers=headers)
         return resp.headers.get("X-Call-Id", "")
 
     async def scale(self, fn: str, replicas: int) -> Function:
         if replicas < 0:
             raise InvalidRequest("replicas must be >= 0")
-        await self._send("POST", f"/system/scale-function/{fn}",
-                         json=self._in_ns({"serviceName": fn, "replicas": replicas}))
+        await self._send(
+            "POST", f"/system/scale-function/{fn}", json=self._in_ns({"serviceName": fn, "replicas": replicas})
+        )
         return await self.describe(fn)
 
     async def deploy(self, package: str | Path | bytes, *, name: str | None = None) -> Function:
         """Deploy a function folder whose function.yaml names an ``image``."""
         if isinstance(package, bytes):
-            raise Unsupported("OpenFaaS deploys images, not zip archives",
-                              hint="give a folder whose function.yaml names an image")
+            raise Unsupported(
+                "OpenFaaS deploys images, not zip archives", hint="give a folder whose function.yaml names an image"
+            )
         import yaml
 
         meta_path = Path(package) / "function.yaml"
@@ -437,13 +513,16 @@ class OpenFaaSBackend(Backend):
         service = name or meta.get("name") or Path(package).name
         image = meta.get("image")
         if not image:
-            raise InvalidRequest(f"{meta_path} names no image; OpenFaaS runs images",
-                                 hint="build and push one (faas-cli build/push), then add `image:`")
+            raise InvalidRequest(
+                f"{meta_path} names no image; OpenFaaS runs images",
+                hint="build and push one (faas-cli build/push), then add `image:`",
+            )
         secrets = meta.get("secrets") or []
         if not isinstance(secrets, list) or not all(isinstance(x, str) for x in secrets):
             raise InvalidRequest(f"{meta_path}: secrets must be a list of secret names")
-        body = self._in_ns({"service": service, "image": image,
-                            "envVars": meta.get("env") or {}, "labels": meta.get("labels") or {}})
+        body = self._in_ns(
+            {"service": service, "image": image, "envVars": meta.get("env") or {}, "labels": meta.get("labels") or {}}
+        )
         if secrets:  # mounted at /var/openfaas/secrets/NAME by the provider
             body["secrets"] = secrets
         if meta.get("memory"):
@@ -459,8 +538,10 @@ class OpenFaaSBackend(Backend):
         if count < 1:
             raise InvalidRequest("count must be >= 1")
         if not node:
-            raise InvalidRequest("OpenFaaS prewarms on a named node through Kubernetes",
-                                 hint="give the node: `faastui prewarm FN --node NODE`")
+            raise InvalidRequest(
+                "OpenFaaS prewarms on a named node through Kubernetes",
+                hint="give the node: `faastui prewarm FN --node NODE`",
+            )
         from .kube.pinned import prewarm_pinned  # deferred with the other cluster modules
 
         info = await self.describe(fn)
@@ -471,19 +552,27 @@ class OpenFaaSBackend(Backend):
         if info.cpus:
             requests["cpu"] = f"{int(info.cpus * 1000)}m"
         return await prewarm_pinned(
-            self.cluster.view, fn, node, count, image=info.image, namespace=self.kube_namespace,
-            labels={"faas_function": fn}, env={"fprocess": info.handler} if info.handler else None,
-            requests=requests or None, timeout=self.prewarm_timeout)
+            self.cluster.view,
+            fn,
+            node,
+            count,
+            image=info.image,
+            namespace=self.kube_namespace,
+            labels={"faas_function": fn},
+            env={"fprocess": info.handler} if info.handler else None,
+            requests=requests or None,
+            timeout=self.prewarm_timeout,
+        )
 
     async def remove(self, fn: str) -> None:
-        await self._send("DELETE", "/system/functions", params=self._ns(),
-                         json=self._in_ns({"functionName": fn}))
+        await self._send("DELETE", "/system/functions", params=self._ns(), json=self._in_ns({"functionName": fn}))
         if self.cluster is not None:
             from .kube.pinned import unpin  # deferred with the other cluster modules
 
             try:
                 await unpin(self.cluster.view, fn, self.kube_namespace)
             except BackendError as exc:
-                raise BackendError(f"removed {fn!r} from the gateway, but not its prewarmed "
-                                   f"pods: {exc}", hint="delete them with kubectl (label "
-                                                        f"function={fn}-pod)") from None
+                raise BackendError(
+                    f"removed {fn!r} from the gateway, but not its prewarmed pods: {exc}",
+                    hint=f"delete them with kubectl (label function={fn}-pod)",
+                ) from None

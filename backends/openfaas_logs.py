@@ -47,8 +47,12 @@ def message(data, fn: str) -> LogLine | None:
     text = data.get("text")
     if not isinstance(text, str):
         return None
-    return LogLine(function=str(data.get("name") or fn), text=text.rstrip("\n"),
-                   time=parse_time(data.get("timestamp")), instance=str(data.get("instance") or ""))
+    return LogLine(
+        function=str(data.get("name") or fn),
+        text=text.rstrip("\n"),
+        time=parse_time(data.get("timestamp")),
+        instance=str(data.get("instance") or ""),
+    )
 
 
 def messages(body: str, fn: str) -> list[LogLine]:
@@ -67,12 +71,12 @@ def messages(body: str, fn: str) -> list[LogLine]:
 
 
 def rfc3339(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="microseconds").replace(
-        "+00:00", "Z")
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def query(fn: str, namespace: str | None, *, tail: int | None, since: float | None,
-          instance: str | None, follow: bool) -> dict:
+def query(
+    fn: str, namespace: str | None, *, tail: int | None, since: float | None, instance: str | None, follow: bool
+) -> dict:
     """The query of a log request, as faas-cli writes it."""
     q = {"name": fn, "follow": "true" if follow else "false"}
     if namespace:
@@ -95,8 +99,7 @@ async def open_stream(client, params: dict, *, where: str, hint: str):
 
     from .errors import Unreachable
 
-    request = client.build_request("GET", "/system/logs", params=params,
-                                   timeout=httpx.Timeout(None, connect=5.0))
+    request = client.build_request("GET", "/system/logs", params=params, timeout=httpx.Timeout(None, connect=5.0))
     try:
         resp = await client.send(request, stream=True)
     except httpx.HTTPError as exc:
@@ -118,19 +121,23 @@ async def open_stream(client, params: dict, *, where: str, hint: str):
             return  # the gateway cut it: it is opened again
         finally:
             await resp.aclose()
+
     return resp.status_code, None, lines()
 
 
-async def follow(open_stream: Callable[[int | None, float | None], Awaitable[AsyncIterator[str]]],
-                 tail: int, since: float | None, fn: str) -> AsyncIterator[LogLine]:
+async def follow(
+    open_stream: Callable[[int | None, float | None], Awaitable[AsyncIterator[str]]],
+    tail: int,
+    since: float | None,
+    fn: str,
+) -> AsyncIterator[LogLine]:
     """Follow through ``open_stream(tail, since)`` (an async iterator of the stream's lines),
     opened again whenever the gateway ends it."""
     newest: float | None = None
     at_newest: set[tuple[str, str]] = set()
     first = True
     while True:
-        lines = await open_stream(tail if first else None,
-                                  since if newest is None else newest)
+        lines = await open_stream(tail if first else None, since if newest is None else newest)
         got_any = False
         async for raw in lines:
             if not raw.strip():
@@ -141,9 +148,11 @@ async def follow(open_stream: Callable[[int | None, float | None], Awaitable[Asy
                 continue
             if line is None:
                 continue
-            if newest is not None and line.time is not None and (
-                    line.time < newest or (line.time == newest
-                                           and (line.instance, line.text) in at_newest)):
+            if (
+                newest is not None
+                and line.time is not None
+                and (line.time < newest or (line.time == newest and (line.instance, line.text) in at_newest))
+            ):
                 continue  # given before the stream was opened again
             got_any = True
             if line.time is not None:

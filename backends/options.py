@@ -23,8 +23,7 @@ from .errors import InvalidRequest, did_you_mean
 __all__ = ["GENERIC", "declared", "check", "build"]
 
 #: keys a context carries for any backend (its fields, its secrets, the namespace)
-GENERIC = frozenset({"url", "token", "password", "state_dir", "redis_url", "kube_context",
-                     "namespace"})
+GENERIC = frozenset({"url", "token", "password", "state_dir", "redis_url", "kube_context", "namespace"})
 
 
 def declared(cls) -> list[str] | None:
@@ -34,8 +33,7 @@ def declared(cls) -> list[str] | None:
     params = inspect.signature(cls.__init__).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return None
-    return sorted(p.name for p in params
-                  if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+    return sorted(p.name for p in params if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
 def check(cls, keys, *, where: str = "", generic: frozenset[str] = GENERIC) -> None:
@@ -49,8 +47,8 @@ def check(cls, keys, *, where: str = "", generic: frozenset[str] = GENERIC) -> N
             own = [k for k in takes if k not in generic]
             raise InvalidRequest(
                 f"{where + ': ' if where else ''}the {cls.name} backend takes no option {key!r}",
-                hint=did_you_mean(key, own) or
-                (f"it takes: {', '.join(own)}" if own else "it takes no options"))
+                hint=did_you_mean(key, own) or (f"it takes: {', '.join(own)}" if own else "it takes no options"),
+            )
 
 
 def build(cls, settings: dict[str, Any], *, where: str = ""):

@@ -11,9 +11,24 @@ from typing import Any
 
 __all__ = ["quantity", "memory_mb", "cpus", "limits"]
 
-_SUFFIXES = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50,
-             "Ei": 2 ** 60, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "K": 1e3, "M": 1e6,
-             "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+_SUFFIXES = {
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+    "n": 1e-9,
+    "u": 1e-6,
+    "m": 1e-3,
+    "k": 1e3,
+    "K": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+}
 _ORDER = sorted(_SUFFIXES, key=len, reverse=True)
 
 
@@ -33,7 +48,7 @@ def quantity(value: Any) -> float:
 
 def memory_mb(value: Any) -> float:
     """A memory quantity in MB (MiB): '128Mi' -> 128, '1Gi' -> 1024, '1048576' -> 1."""
-    return round(quantity(value) / 2 ** 20, 3)
+    return round(quantity(value) / 2**20, 3)
 
 
 def cpus(value: Any) -> float:

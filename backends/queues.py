@@ -175,13 +175,15 @@ def redact_url(url: str) -> str:
         netloc = f"{user}:***@{host}" if has_password else f"***@{host}"
     query = parts.query
     if "password" in query:
-        query = urlencode([(k, "***" if k == "password" else v)
-                           for k, v in parse_qsl(query, keep_blank_values=True)])
+        query = urlencode([(k, "***" if k == "password" else v) for k, v in parse_qsl(query, keep_blank_values=True)])
     if (netloc, query) == (parts.netloc, parts.query):
         return url
     # urlunsplit would drop the empty host of unix:///path, so rebuild by hand
-    return (f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
-            + (f"#{parts.fragment}" if parts.fragment else ""))
+    return (
+        f"{parts.scheme}://{netloc}{parts.path}"
+        + (f"?{query}" if query else "")
+        + (f"#{parts.fragment}" if parts.fragment else "")
+    )
 
 
 class QueueWatcher:
@@ -200,9 +202,17 @@ class QueueWatcher:
         timeout: socket connect/read timeout in seconds for a client made here.
     """
 
-    def __init__(self, url: str, names: Sequence[str] | None = None,
-                 patterns: Sequence[str] | None = None, *, client: redis.Redis | None = None,
-                 pop_end: str = "right", max_item_bytes: int = 4096, timeout: float = 5.0):
+    def __init__(
+        self,
+        url: str,
+        names: Sequence[str] | None = None,
+        patterns: Sequence[str] | None = None,
+        *,
+        client: redis.Redis | None = None,
+        pop_end: str = "right",
+        max_item_bytes: int = 4096,
+        timeout: float = 5.0,
+    ):
         if pop_end not in ("right", "left"):
             raise ValueError(f"pop_end must be 'right' or 'left', not {pop_end!r}")
         if names is None and not patterns:
@@ -217,8 +227,8 @@ class QueueWatcher:
         if client is None:
             try:
                 client = redis.Redis.from_url(
-                    url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                    retry=Retry(NoBackoff(), 1))
+                    url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1)
+                )
             except ValueError as exc:  # bad scheme or malformed URL
                 raise BackendError(f"invalid Redis URL {self.safe_url}: {exc}") from exc
         self.client = client
@@ -246,20 +256,34 @@ class QueueWatcher:
                 if length < 0:
                     raise BackendError(
                         f"key {name!r} on Redis at {self.safe_url} is not a list",
-                        hint="remove it from the watched queue names")
+                        hint="remove it from the watched queue names",
+                    )
                 count_in, count_out = raw_in, raw_out
                 current[name] = (length, count_in, count_out)
                 rate_in = rate_out = 0.0
                 before = previous.get(name)
                 if before is not None and dt > 0:
                     delta = length - before[0]
-                    rate_in = (max(0.0, count_in - before[1]) if count_in is not None
-                               and before[1] is not None else max(0, delta)) / dt
-                    rate_out = (max(0.0, count_out - before[2]) if count_out is not None
-                                and before[2] is not None else max(0, -delta)) / dt
-                stats.append(QueueStat(
-                    name, length, in_flight, rate_in, rate_out,
-                    max(0.0, now_wall - raw_ts) if raw_ts is not None else None))
+                    rate_in = (
+                        max(0.0, count_in - before[1])
+                        if count_in is not None and before[1] is not None
+                        else max(0, delta)
+                    ) / dt
+                    rate_out = (
+                        max(0.0, count_out - before[2])
+                        if count_out is not None and before[2] is not None
+                        else max(0, -delta)
+                    ) / dt
+                stats.append(
+                    QueueStat(
+                        name,
+                        length,
+                        in_flight,
+                        rate_in,
+                        rate_out,
+                        max(0.0, now_wall - raw_ts) if raw_ts is not None else None,
+                    )
+                )
             self._previous, self._previous_at = current, now
             return stats
 
@@ -271,14 +295,14 @@ class QueueWatcher:
         try:
             reply = self._script(args=self._args)
         except redis.AuthenticationError as exc:
-            raise AuthError(f"Redis at {self.safe_url} refused the credentials: "
-                            f"{_one_line(exc)}") from exc
+            raise AuthError(f"Redis at {self.safe_url} refused the credentials: {_one_line(exc)}") from exc
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise Unreachable(f"Redis at {self.safe_url} is unreachable: {_one_line(exc)}",
-                              hint="is the server running and the URL right?") from exc
+            raise Unreachable(
+                f"Redis at {self.safe_url} is unreachable: {_one_line(exc)}",
+                hint="is the server running and the URL right?",
+            ) from exc
         except redis.RedisError as exc:
-            raise BackendError(f"Redis at {self.safe_url} failed the queue query: "
-                               f"{_one_line(exc)}") from exc
+            raise BackendError(f"Redis at {self.safe_url} failed the queue query: {_one_line(exc)}") from exc
         matched_raw, numbers = reply
         # cjson passes key bytes through as they are; keep odd ones readable
         text = matched_raw.decode("utf-8", "replace") if isinstance(matched_raw, bytes) else matched_raw
@@ -286,9 +310,10 @@ class QueueWatcher:
         fields = (numbers.decode() if isinstance(numbers, bytes) else numbers).split()
         rows = []
         for i, name in enumerate(names):
-            length, in_flight, raw_in, raw_out, raw_ts = fields[5 * i:5 * i + 5]
-            rows.append((name, int(length), int(in_flight), _number(raw_in), _number(raw_out),
-                         _seconds(_number(raw_ts))))
+            length, in_flight, raw_in, raw_out, raw_ts = fields[5 * i : 5 * i + 5]
+            rows.append(
+                (name, int(length), int(in_flight), _number(raw_in), _number(raw_out), _seconds(_number(raw_ts)))
+            )
         return rows
 
     def close(self) -> None:

@@ -16,12 +16,14 @@ __all__ = ["available", "load"]
 
 GROUP = "faastui.backends"
 #: fallback when the package is used from a source tree without being installed
-_BUILTIN = {"local": "backends.local.client:LocalBackend",
-            "openfaas": "backends.openfaas:OpenFaaSBackend",
-            "invokers": "backends.invokers:InvokersBackend",
-            "knative": "backends.knative:KnativeBackend",
-            "nuclio": "backends.nuclio:NuclioBackend",
-            "iluvatar": "backends.iluvatar:IluvatarBackend"}
+_BUILTIN = {
+    "local": "backends.local.client:LocalBackend",
+    "openfaas": "backends.openfaas:OpenFaaSBackend",
+    "invokers": "backends.invokers:InvokersBackend",
+    "knative": "backends.knative:KnativeBackend",
+    "nuclio": "backends.nuclio:NuclioBackend",
+    "iluvatar": "backends.iluvatar:IluvatarBackend",
+}
 
 
 def _targets() -> dict[str, str]:

@@ -35,7 +35,9 @@ def check_name(name) -> str:
         raise InvalidRequest(
             f"invalid secret name: {name!r}, secret name must consist of lower case "
             "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
-            f"character (at most {_MAX} of them)", hint="e.g. api-key or db.password")
+            f"character (at most {_MAX} of them)",
+            hint="e.g. api-key or db.password",
+        )
     return name
 
 

@@ -43,14 +43,17 @@ GOAL_QOS, GOAL_WORKERS = 0.992, 14.78
 
 
 def published_lines() -> list[str]:
-    return [f"  {'seed ' + p['policy']:<22}{p['qos'] * 100:>8.2f}%{'':>10}{p['mean_workers']:>14.2f}"
-            "   (published)" for p in published()]
+    return [
+        f"  {'seed ' + p['policy']:<22}{p['qos'] * 100:>8.2f}%{'':>10}{p['mean_workers']:>14.2f}   (published)"
+        for p in published()
+    ]
 
 
 def goal(rows) -> str:
     met = [name for name, qos, workers in rows if qos >= GOAL_QOS and workers < GOAL_WORKERS]
-    return (f"  goal (>= {GOAL_QOS * 100:.1f}% QoS with < {GOAL_WORKERS} mean workers): "
-            + ("met by " + ", ".join(met) if met else "NOT met"))
+    return f"  goal (>= {GOAL_QOS * 100:.1f}% QoS with < {GOAL_WORKERS} mean workers): " + (
+        "met by " + ", ".join(met) if met else "NOT met"
+    )
 
 
 def smallest_fixed(workload, seeds) -> int:
@@ -63,24 +66,29 @@ def smallest_fixed(workload, seeds) -> int:
 def simulated(workload, seeds: int, names: list[str]) -> int:
     seeds_ = range(seeds)
     fixed_n = smallest_fixed(workload, seeds_)
-    print(f"simulated: the seed's four phases, {workload.cycle_s:.0f} s, "
-          f"{int(workload.expected_count(0, workload.cycle_s))} tasks, {seeds} seeds")
+    print(
+        f"simulated: the seed's four phases, {workload.cycle_s:.0f} s, "
+        f"{int(workload.expected_count(0, workload.cycle_s))} tasks, {seeds} seeds"
+    )
     print(f"  {'policy':<22}{'QoS':>9}{'worst':>10}{'mean workers':>14}{'peak':>6}")
     rows = []
     for name in names:
         t0 = time.perf_counter()
         if name == "fixed":
-            label, runs = f"fixed({fixed_n})", [simulate(workload, FixedPolicy(fixed_n),
-                                                         workers=fixed_n, seed=s) for s in seeds_]
+            label, runs = (
+                f"fixed({fixed_n})",
+                [simulate(workload, FixedPolicy(fixed_n), workers=fixed_n, seed=s) for s in seeds_],
+            )
         else:
-            label, runs = name, [simulate(workload, make_policy(name), workers=1, seed=s)
-                                 for s in seeds_]
+            label, runs = name, [simulate(workload, make_policy(name), workers=1, seed=s) for s in seeds_]
         qos = sum(r.met for r in runs) / sum(r.tasks for r in runs)
         workers = statistics.mean(r.mean_workers for r in runs)
         rows.append((label, qos, workers))
-        print(f"  {label:<22}{qos * 100:>8.2f}%{min(r.qos for r in runs) * 100:>9.2f}%"
-              f"{workers:>14.2f}{max(r.max_workers for r in runs):>6}"
-              f"   ({(time.perf_counter() - t0) / seeds * 1000:.0f} ms a run)")
+        print(
+            f"  {label:<22}{qos * 100:>8.2f}%{min(r.qos for r in runs) * 100:>9.2f}%"
+            f"{workers:>14.2f}{max(r.max_workers for r in runs):>6}"
+            f"   ({(time.perf_counter() - t0) / seeds * 1000:.0f} ms a run)"
+        )
     for line in published_lines():
         print(line)
     print(goal(rows))
@@ -96,8 +104,9 @@ def _engine(tmp: Path):
     from backends.workflow.launchers import EngineLauncher
 
     cluster = tmp / "cluster.yaml"
-    cluster.write_text("keep_alive_s: 600\nnodes:\n  - name: bench\n    cpus: 2\n"
-                       "    memory_mb: 16384\n    max_containers: 48\n")
+    cluster.write_text(
+        "keep_alive_s: 600\nnodes:\n  - name: bench\n    cpus: 2\n    memory_mb: 16384\n    max_containers: 48\n"
+    )
     info = start_engine(tmp / "state", port=0, cluster=cluster, functions_dir=ROOT / "functions")
 
     async def setup():
@@ -125,23 +134,36 @@ def real(workload, names: list[str], fixed_n: int, launcher_kind: str) -> None:
         url = srv.url
         make_launcher = lambda: ProcessLauncher(url)  # noqa: E731
     tasks = int(workload.expected_count(0, workload.cycle_s))
-    print(f"real ({'the embedded engine' if engine else 'local processes'}, a real redis-server): "
-          f"the seed's four phases, {workload.cycle_s:.0f} s, {tasks} tasks, one run each")
-    print(f"  {'policy':<22}{'QoS':>9}{'mean workers':>14}{'lost':>6}{'dups':>6}{'ACKs':>6}"
-          f"{'scale events':>14}")
+    print(
+        f"real ({'the embedded engine' if engine else 'local processes'}, a real redis-server): "
+        f"the seed's four phases, {workload.cycle_s:.0f} s, {tasks} tasks, one run each"
+    )
+    print(f"  {'policy':<22}{'QoS':>9}{'mean workers':>14}{'lost':>6}{'dups':>6}{'ACKs':>6}{'scale events':>14}")
     rows = []
     try:
         for name in names:
             policy = FixedPolicy(fixed_n) if name == "fixed" else make_policy(name)
             label = f"fixed({fixed_n})" if name == "fixed" else name
-            ctl = WorkflowController(url, make_launcher(), RunConfig(
-                tasks=tasks, workers=fixed_n if name == "fixed" else 1, workload=workload,
-                policy=policy, batch=1, tick_s=0.05))
+            ctl = WorkflowController(
+                url,
+                make_launcher(),
+                RunConfig(
+                    tasks=tasks,
+                    workers=fixed_n if name == "fixed" else 1,
+                    workload=workload,
+                    policy=policy,
+                    batch=1,
+                    tick_s=0.05,
+                ),
+            )
             s = ctl.run(timeout_s=workload.cycle_s * 2 + 60)
             ctl.close()
             rows.append((label, s.qos, s.mean_workers))
-            print(f"  {label:<22}{s.qos * 100:>8.2f}%{s.mean_workers:>14.2f}{s.lost:>6}"
-                  f"{s.duplicates:>6}{s.acks:>6}{len(s.scale_events):>14}", flush=True)
+            print(
+                f"  {label:<22}{s.qos * 100:>8.2f}%{s.mean_workers:>14.2f}{s.lost:>6}"
+                f"{s.duplicates:>6}{s.acks:>6}{len(s.scale_events):>14}",
+                flush=True,
+            )
     finally:
         if engine is not None:
             from backends.local.control import stop_engine
@@ -159,8 +181,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--no-real", action="store_true", help="Simulated only (seconds, not minutes).")
-    ap.add_argument("--phase-duration", type=float, default=60.0,
-                    help="Seconds per phase (the seed's 60; shorter for a quick look).")
+    ap.add_argument(
+        "--phase-duration",
+        type=float,
+        default=60.0,
+        help="Seconds per phase (the seed's 60; shorter for a quick look).",
+    )
     ap.add_argument("--launcher", choices=("engine", "processes"), default="engine")
     ap.add_argument("--policies", default="fixed,reactive,target,rl")
     args = ap.parse_args()

@@ -55,8 +55,7 @@ def timed(cmd: list[str], env: dict, n: int) -> list[float]:
     out = []
     for _ in range(n):
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
+        proc = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         out.append((time.perf_counter() - t0) * 1000)
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[-400:]}")
@@ -73,18 +72,31 @@ def main() -> int:
         state = Path(tmp) / "engine"
         info = start_engine(state, port=0, nodes=2, functions_dir=ROOT / "functions")
         try:
-            env = dict(os.environ, XDG_CONFIG_HOME=f"{tmp}/cfg", XDG_STATE_HOME=f"{tmp}/state",
-                       FAASTUI_URL=info["url"], PYTHONPATH=str(ROOT))
+            env = dict(
+                os.environ,
+                XDG_CONFIG_HOME=f"{tmp}/cfg",
+                XDG_STATE_HOME=f"{tmp}/state",
+                FAASTUI_URL=info["url"],
+                PYTHONPATH=str(ROOT),
+            )
             env.pop("NO_COLOR", None)
             faastui = [py, "-m", "faastui"]
-            subprocess.run(faastui + ["deploy", str(ROOT / "functions" / "hello")], env=env, cwd=ROOT,
-                           check=True, capture_output=True)
-            subprocess.run(faastui + ["invoke", "hello"], env=env, cwd=ROOT, check=True,
-                           capture_output=True)  # warm a container: time the CLI, not a cold start
-            cases = [("python -c pass", [py, "-c", "pass"]),
-                     ("faastui --help", faastui + ["--help"]),
-                     ("faastui invoke hello", faastui + ["invoke", "hello"]),
-                     ("faastui functions -o json", faastui + ["functions", "-o", "json"])]
+            subprocess.run(
+                faastui + ["deploy", str(ROOT / "functions" / "hello")],
+                env=env,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            )
+            subprocess.run(
+                faastui + ["invoke", "hello"], env=env, cwd=ROOT, check=True, capture_output=True
+            )  # warm a container: time the CLI, not a cold start
+            cases = [
+                ("python -c pass", [py, "-c", "pass"]),
+                ("faastui --help", faastui + ["--help"]),
+                ("faastui invoke hello", faastui + ["invoke", "hello"]),
+                ("faastui functions -o json", faastui + ["functions", "-o", "json"]),
+            ]
             if args.compare_httpx:
                 cases.append(("httpx one POST /invoke", [py, "-c", HTTPX_INVOKE, info["url"]]))
                 cases.append(("stdlib transport one POST /invoke", [py, "-c", STDLIB_INVOKE, info["url"]]))

@@ -41,8 +41,11 @@ HANDLER = "import benchlib\n\n\ndef handle(req):\n    return 'benchlib ' + bench
 def package(base: Path, name: str, with_requirement: bool) -> Path:
     folder = base / name
     folder.mkdir(parents=True)
-    (folder / "handler.py").write_text(HANDLER if with_requirement else HANDLER.replace(
-        "import benchlib\n", "benchlib = type('m', (), {'VALUE': '1.0'})\n"))
+    (folder / "handler.py").write_text(
+        HANDLER
+        if with_requirement
+        else HANDLER.replace("import benchlib\n", "benchlib = type('m', (), {'VALUE': '1.0'})\n")
+    )
     if with_requirement:
         (folder / "requirements.txt").write_text("benchlib==1.0\n")
     return folder
@@ -62,8 +65,12 @@ async def deploy_then_answer(b: LocalBackend, folder: Path) -> tuple[float, floa
 def pip_alone(wheels: Path, target: Path) -> float:
     env = dict(os.environ, **pip_env(wheels), PIP_DISABLE_PIP_VERSION_CHECK="1")
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target),
-                    "benchlib==1.0"], check=True, env=env, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target), "benchlib==1.0"],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     return time.perf_counter() - t0
 
 
@@ -88,6 +95,7 @@ def main() -> int:
         rows: dict[str, list[tuple[float, float]]] = {"new": [], "redeploy": [], "none": []}
         pips = []
         try:
+
             async def run():
                 async with LocalBackend(info["url"]) as b:
                     for i in range(args.n):
@@ -96,6 +104,7 @@ def main() -> int:
                         rows["redeploy"].append(await deploy_then_answer(b, folder))
                         plain = package(tmp / "pkgs", f"bench-plain-{i}", False)
                         rows["none"].append(await deploy_then_answer(b, plain))
+
             asyncio.run(run())
             for i in range(args.n):
                 pips.append(pip_alone(wheels, tmp / f"target-{i}"))
@@ -109,9 +118,11 @@ def main() -> int:
 
     print(f"deploy -> first answer, medians of {args.n} (measured under load: compare within this run)")
     print(f"{'case':<44}{'deploy':>10}{'to answer':>12}")
-    labels = {"new": "new function, 1 cached requirement (pip runs)",
-              "redeploy": "redeploy, requirement unchanged (no pip)",
-              "none": "no requirement (the engine's floor)"}
+    labels = {
+        "new": "new function, 1 cached requirement (pip runs)",
+        "redeploy": "redeploy, requirement unchanged (no pip)",
+        "none": "no requirement (the engine's floor)",
+    }
     for key, label in labels.items():
         dep = med([d for d, _ in rows[key]])
         ans = med([a for _, a in rows[key]])
@@ -122,9 +133,11 @@ def main() -> int:
     none_s = med([a for _, a in rows["none"]])
     print(f"ratio new / (pip floor + engine floor): {new_s / (pip_s + none_s):.2f}")
     ok = new_s < GOAL_S and med([a for _, a in rows["redeploy"]]) < GOAL_S
-    print(f"goal: deploy with one cached requirement to first answer < {GOAL_S:g} s: "
-          f"{'met' if ok else 'NOT met'} ({new_s:.2f} s new, "
-          f"{med([a for _, a in rows['redeploy']]):.2f} s redeploy)")
+    print(
+        f"goal: deploy with one cached requirement to first answer < {GOAL_S:g} s: "
+        f"{'met' if ok else 'NOT met'} ({new_s:.2f} s new, "
+        f"{med([a for _, a in rows['redeploy']]):.2f} s redeploy)"
+    )
     return 0 if ok else 1
 
 

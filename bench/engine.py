@@ -87,7 +87,7 @@ def _read_response(sock: socket.socket, buf: bytearray) -> None:
         if head_end >= 0:
             head = bytes(buf[:head_end]).lower()
             i = head.find(b"content-length:")
-            length = int(head[i + 15:head.find(b"\r\n", i) if head.find(b"\r\n", i) > 0 else None])
+            length = int(head[i + 15 : head.find(b"\r\n", i) if head.find(b"\r\n", i) > 0 else None])
             total = head_end + 4 + length
             if len(buf) >= total:
                 del buf[:total]
@@ -127,7 +127,7 @@ async def _load(port: int, conns: int, seconds: float) -> int:
             writer.write(REQ)
             head = await reader.readuntil(b"\r\n\r\n")
             i = head.lower().find(b"content-length:")
-            length = int(head[i + 15:head.find(b"\r\n", i)])
+            length = int(head[i + 15 : head.find(b"\r\n", i)])
             await reader.readexactly(length)
             count += 1
         writer.close()
@@ -139,6 +139,7 @@ async def _load(port: int, conns: int, seconds: float) -> int:
 def _load_proc(port: int, conns: int, seconds: float, out) -> None:
     try:
         import uvloop
+
         uvloop.install()
     except ImportError:
         pass
@@ -149,8 +150,7 @@ def _load_proc(port: int, conns: int, seconds: float, out) -> None:
 
 def throughput(port: int, procs: int = 2, conns_each: int = 4, seconds: float = 3.0):
     q = mp.get_context("fork").Queue()
-    ps = [mp.get_context("fork").Process(target=_load_proc, args=(port, conns_each, seconds, q))
-          for _ in range(procs)]
+    ps = [mp.get_context("fork").Process(target=_load_proc, args=(port, conns_each, seconds, q)) for _ in range(procs)]
     t0 = time.perf_counter()
     for p in ps:
         p.start()
@@ -181,10 +181,12 @@ def cold_zygote(url: str, n: int) -> list[float]:
 def cold_fresh(handler_dir: Path, n: int) -> list[float]:
     """What a spawn-per-container engine would pay: a new interpreter that loads the
     same handler through the same runtime and connects a Unix socket to say ready."""
-    code = ("import sys, socket; sys.path.insert(0, sys.argv[3]); "
-            "from backends.local import runtime; "
-            "runtime.load_function('cold', sys.argv[1], 'handler:handle'); "
-            "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[2]); s.sendall(b'r')")
+    code = (
+        "import sys, socket; sys.path.insert(0, sys.argv[3]); "
+        "from backends.local import runtime; "
+        "runtime.load_function('cold', sys.argv[1], 'handler:handle'); "
+        "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[2]); s.sendall(b'r')"
+    )
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "ready.sock")
@@ -244,11 +246,11 @@ def main() -> int:
         p50s, p99s, o50s, o99s, raw50 = [], [], [], [], []
         for _ in range(runs):
             lat, over = latency_httpx(url, n)
-            p50s.append(pct(lat, .5))
-            p99s.append(pct(lat, .99))
-            o50s.append(pct(over, .5))
-            o99s.append(pct(over, .99))
-            raw50.append(pct(latency_raw(port, n), .5))
+            p50s.append(pct(lat, 0.5))
+            p99s.append(pct(lat, 0.99))
+            o50s.append(pct(over, 0.5))
+            o99s.append(pct(over, 0.99))
+            raw50.append(pct(latency_raw(port, n), 0.5))
         p50, p99 = statistics.median(p50s), statistics.median(p99s)
         o50, o99 = statistics.median(o50s), statistics.median(o99s)
         print(f"\n1. warm invoke, httpx.Client keep-alive ({n} calls x {runs} runs, median of runs)")
@@ -263,23 +265,29 @@ def main() -> int:
             rates.append(rate)
         rate = statistics.median(rates)
         print("3. throughput, 8 connections from 2 raw-asyncio load processes")
-        print(f"   {rate:,.0f} invokes/s (runs: {', '.join(f'{r:,.0f}' for r in rates)}; "
-              f"load generators used {client_cores:.2f} cores)   [{goal(rate >= 5000)}: >= 5,000/s]")
+        print(
+            f"   {rate:,.0f} invokes/s (runs: {', '.join(f'{r:,.0f}' for r in rates)}; "
+            f"load generators used {client_cores:.2f} cores)   [{goal(rate >= 5000)}: >= 5,000/s]"
+        )
 
         nz = 20 if args.quick else 60
         zyg = cold_zygote(url, nz)
         handler_dir = Path(info["state_dir"]) / "functions" / "cold"
         handler_dir = next(p for p in handler_dir.iterdir() if p.is_dir())
         fresh = cold_fresh(handler_dir, 10 if args.quick else 30)
-        z50, f50 = pct(zyg, .5), pct(fresh, .5)
-        print("4. cold start: fork from the node's zygote vs a fresh interpreter that loads the same"
-              " handler and connects a Unix socket")
-        print(f"   zygote p50 {z50:.2f} ms (p99 {pct(zyg, .99):.2f})  fresh interpreter p50 {f50:.2f} ms"
-              f"  ratio {f50 / z50:.1f}x   [{goal(z50 <= 5 and f50 / z50 >= 10)}: <= 5 ms and >= 10x]")
+        z50, f50 = pct(zyg, 0.5), pct(fresh, 0.5)
+        print(
+            "4. cold start: fork from the node's zygote vs a fresh interpreter that loads the same"
+            " handler and connects a Unix socket"
+        )
+        print(
+            f"   zygote p50 {z50:.2f} ms (p99 {pct(zyg, 0.99):.2f})  fresh interpreter p50 {f50:.2f} ms"
+            f"  ratio {f50 / z50:.1f}x   [{goal(z50 <= 5 and f50 / z50 >= 10)}: <= 5 ms and >= 10x]"
+        )
 
         fo = fanout(url, 10 if args.quick else 30)
         print("5. fan-out dispatch to 100 warm targets (4 nodes x 25 containers), one request")
-        print(f"   p50 {pct(fo, .5):.2f} ms  p99 {pct(fo, .99):.2f} ms   [{goal(pct(fo, .5) <= 20)}: <= 20 ms]")
+        print(f"   p50 {pct(fo, 0.5):.2f} ms  p99 {pct(fo, 0.99):.2f} ms   [{goal(pct(fo, 0.5) <= 20)}: <= 20 ms]")
     finally:
         stop_engine(tmp / "state")
         info["process"].wait()

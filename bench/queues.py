@@ -34,9 +34,12 @@ def fill(client: redis.Redis, queues: int) -> list[str]:
     names = [f"bench:q{i:03d}" for i in range(queues)]
     with client.pipeline(transaction=False) as pipe:
         for i, name in enumerate(names):
-            items = [json.dumps({"task_id": f"{i}-{j}", "task_gen_timestamp": now - j,
-                                 "task_deadline": 1.0, "payload": "x" * 64})
-                     for j in range(i % 20 + 1)]
+            items = [
+                json.dumps(
+                    {"task_id": f"{i}-{j}", "task_gen_timestamp": now - j, "task_deadline": 1.0, "payload": "x" * 64}
+                )
+                for j in range(i % 20 + 1)
+            ]
             pipe.lpush(name, *items)
             for worker in range(i % 3):
                 pipe.lpush(f"{name}:inflight:w{worker}", *items[:2])
@@ -76,8 +79,7 @@ def main() -> int:
             setup = redis.Redis.from_url(server.url)
             names = fill(setup, opts.queues)
             keys = setup.dbsize()
-            print(f"redis-server up in {start_ms:.1f} ms; {opts.queues} queues, {keys} keys, "
-                  f"{opts.polls} polls each\n")
+            print(f"redis-server up in {start_ms:.1f} ms; {opts.queues} queues, {keys} keys, {opts.polls} polls each\n")
             print(f"{'transport':9}  {'what':28} {'median ms':>9} {'p99 ms':>8} {'x LLEN pipe':>11}")
             worst = 0.0
             for transport, url in (("tcp", server.tcp_url), ("unix", server.url)):
@@ -96,10 +98,11 @@ def main() -> int:
                 poll_med, poll_p99 = summary(timed(watcher.poll, opts.polls))
                 script_ms = setup.info("commandstats")["cmdstat_evalsha"]["usec_per_call"] / 1000
                 worst = max(worst, poll_med)
-                print(f"{transport:9}  {'pipeline of LLEN (baseline)':28} {base_med:9.3f} "
-                      f"{base_p99:8.3f} {1.0:11.2f}")
-                print(f"{transport:9}  {'QueueWatcher.poll()':28} {poll_med:9.3f} "
-                      f"{poll_p99:8.3f} {poll_med / base_med:11.2f}")
+                print(f"{transport:9}  {'pipeline of LLEN (baseline)':28} {base_med:9.3f} {base_p99:8.3f} {1.0:11.2f}")
+                print(
+                    f"{transport:9}  {'QueueWatcher.poll()':28} {poll_med:9.3f} "
+                    f"{poll_p99:8.3f} {poll_med / base_med:11.2f}"
+                )
                 print(f"{transport:9}  {'  of which script in server':28} {script_ms:9.3f} (mean)")
                 watcher.close()
                 plain.close()
@@ -107,8 +110,7 @@ def main() -> int:
         finally:
             server.stop()
     verdict = "meets" if worst <= GOAL_MS else "MISSES"
-    print(f"\nworst poll median {worst:.3f} ms {verdict} the goal of <= {GOAL_MS} ms "
-          f"for {opts.queues} queues")
+    print(f"\nworst poll median {worst:.3f} ms {verdict} the goal of <= {GOAL_MS} ms for {opts.queues} queues")
     return 0
 
 

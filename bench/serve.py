@@ -68,13 +68,17 @@ _READY = re.compile(r"^serving the \S+ API on \w+://[^ ]+:(\d+) over context")
 
 
 # ---- the processes ------------------------------------------------------------------------------
-def start_serve(name: str, env: dict, *args: str, in_engine: bool = True
-                ) -> tuple[subprocess.Popen, int, list[str]]:
+def start_serve(name: str, env: dict, *args: str, in_engine: bool = True) -> tuple[subprocess.Popen, int, list[str]]:
     """``faastui serve name --port 0 *args``; (process, port, its stderr lines so far, read on)."""
     env = dict(env, FAASTUI_SERVE_IN_ENGINE="1" if in_engine else "0")
-    proc = subprocess.Popen([sys.executable, "-m", "faastui", "serve", name, "--port", "0", *args],
-                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "faastui", "serve", name, "--port", "0", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         line = proc.stderr.readline()
@@ -83,8 +87,9 @@ def start_serve(name: str, env: dict, *args: str, in_engine: bool = True
         match = _READY.match(line)
         if match:
             lines: list[str] = []
-            threading.Thread(target=lambda out=lines: out.extend(ln.rstrip() for ln in proc.stderr),
-                             daemon=True).start()
+            threading.Thread(
+                target=lambda out=lines: out.extend(ln.rstrip() for ln in proc.stderr), daemon=True
+            ).start()
             return proc, int(match[1]), lines
     proc.kill()
     raise SystemExit(f"faastui serve {name} did not start: {proc.stderr.read()}")
@@ -101,8 +106,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 def post_json(port: int, path: str, body: dict) -> dict:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    conn.request("POST", path, body=json.dumps(body).encode(),
-                 headers={"Content-Type": "application/json"})
+    conn.request("POST", path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     resp = conn.getresponse()
     data = json.loads(resp.read())
     conn.close()
@@ -115,16 +119,23 @@ def put_task(port: int, task: str, folder: Path) -> None:
     """The Fusionizer's deploy: PUT /task with the task's zip as multipart field zip_file."""
     from backends.formats.archive import zip_files
 
-    files = [(p, p.relative_to(folder).as_posix()) for p in sorted(folder.rglob("*"))
-             if p.is_file() and "__pycache__" not in p.parts]
+    files = [
+        (p, p.relative_to(folder).as_posix())
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
     data = zip_files(files)
     boundary = "faastuibench"
-    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="zip_file"; '
-            f'filename="{task}.zip"\r\nContent-Type: application/zip\r\n\r\n').encode() + data + \
-        f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="zip_file"; '
+            f'filename="{task}.zip"\r\nContent-Type: application/zip\r\n\r\n'
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-    conn.request("PUT", f"/{task}", body=body,
-                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    conn.request("PUT", f"/{task}", body=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
     resp = conn.getresponse()
     text = resp.read().decode()
     conn.close()
@@ -163,8 +174,7 @@ class Regrouper(threading.Thread):
         while not self.halt.is_set():
             t0 = time.perf_counter()
             try:
-                conn.request("POST", self.path, body=self.body,
-                             headers={"Content-Type": "application/json"})
+                conn.request("POST", self.path, body=self.body, headers={"Content-Type": "application/json"})
                 resp = conn.getresponse()
                 ok = resp.status == 200 and resp.read() == self.expect
             except (OSError, http.client.HTTPException):
@@ -183,12 +193,12 @@ def apis(n: int, rounds: int, regroups: int) -> int:
     info = start_engine(tmp / "state", port=0, nodes=1)
     port = info["port"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAASTUI_")}
-    env.update(XDG_CONFIG_HOME=str(tmp / "config"), XDG_STATE_HOME=str(tmp / "xdg-state"),
-               FAASTUI_URL=info["url"])
+    env.update(XDG_CONFIG_HOME=str(tmp / "config"), XDG_STATE_HOME=str(tmp / "xdg-state"), FAASTUI_URL=info["url"])
     fused = tmp / "fused.json"  # the Fusionizer bench's setup: entry and addition task fused
     fused.write_text(json.dumps({"0": [["entrytask", "additiontask"]]}))
     procs = []
     try:
+
         def serve(name, *args, in_engine=True):
             proc, served_port, lines = start_serve(name, env, *args, in_engine=in_engine)
             procs.append(proc)
@@ -203,21 +213,25 @@ def apis(n: int, rounds: int, regroups: int) -> int:
         post_json(agent_port, "/deploy", {"id": "noop", "handler": NOOP})
         for task in ("noop", "entrytask", "additiontask"):
             put_task(fz_port, f"{task}-task" if task == "noop" else task, TASKS / task)
-        wait_until(lambda: "['entrytask', 'additiontask']" in get_text(fz_port, "/entrytask"),
-                   "the fusion of entrytask and additiontask")
+        wait_until(
+            lambda: "['entrytask', 'additiontask']" in get_text(fz_port, "/entrytask"),
+            "the fusion of entrytask and additiontask",
+        )
         from backends.iluvatar.rpc import iluvatar_rpc_pb2 as pb
 
         call, call_proc = GrpcCall(ilu_port, "noop", "1"), GrpcCall(ilu_proc_port, "noop", "1")
         for c in (call, call_proc):
-            reg = c.stub.register(pb.RegisterRequest(function_name="noop", function_version="1",
-                                                     image_name="noop"), timeout=60)
+            reg = c.stub.register(
+                pb.RegisterRequest(function_name="noop", function_version="1", image_name="noop"), timeout=60
+            )
             assert reg.success, reg.error
         invoke_body = json.dumps({"id": "noop", "payload": {}}).encode()
         rows = {
             "OpenFaaS route  POST /function/noop   http.client": HttpClientCall(port, "/function/noop", b"{}"),
             "agent           POST /invoke          http.client": HttpClientCall(agent_port, "/invoke", invoke_body),
-            "agent (process) POST /invoke          http.client":
-                HttpClientCall(agent_proc_port, "/invoke", invoke_body),
+            "agent (process) POST /invoke          http.client": HttpClientCall(
+                agent_proc_port, "/invoke", invoke_body
+            ),
             "OpenFaaS route  POST /function/noop-task http.client": HttpClientCall(port, "/function/noop-task", b"{}"),
             "fusionizer      POST /noop-task       http.client": HttpClientCall(fz_port, "/noop-task", b"{}"),
             "fusionizer (process) POST /noop-task  http.client": HttpClientCall(fz_proc_port, "/noop-task", b"{}"),
@@ -231,13 +245,17 @@ def apis(n: int, rounds: int, regroups: int) -> int:
             "Ilúvatar (process) ping: its floor    grpcio": GrpcCall(ilu_proc_port, None),
         }
         figures = measure(rows, n, rounds)
-        shape = {"entrytask -> additiontask, fused   http.client":
-                 HttpClientCall(fz_port, "/entrytask", b'{"value": 100}')}
+        shape = {
+            "entrytask -> additiontask, fused   http.client": HttpClientCall(fz_port, "/entrytask", b'{"value": 100}')
+        }
         if shutil.which("curl"):
-            shape["entrytask -> additiontask, fused   curl per request"] = \
-                CurlCall(fz_port, "/entrytask", b'{"value": 100}')
-        shape_figures = {label: statistics.median(
-            [fn() for _ in range(300 if "curl" in label else n)]) for label, fn in shape.items()}
+            shape["entrytask -> additiontask, fused   curl per request"] = CurlCall(
+                fz_port, "/entrytask", b'{"value": 100}'
+            )
+        shape_figures = {
+            label: statistics.median([fn() for _ in range(300 if "curl" in label else n)])
+            for label, fn in shape.items()
+        }
         regroup = regroup_under_load(env, fz_port, tmp, regroups, serve)
     finally:
         for proc in procs:
@@ -245,20 +263,26 @@ def apis(n: int, rounds: int, regroups: int) -> int:
         stop_engine(tmp / "state")
         info["process"].wait(10)
     report(rows, figures, n, rounds)
-    print("\nthe Fusionizer's own bench shape (entrytask calls additiontask, fused; "
-          "median of a request), measured under load")
+    print(
+        "\nthe Fusionizer's own bench shape (entrytask calls additiontask, fused; "
+        "median of a request), measured under load"
+    )
     for label, ms in shape_figures.items():
         if "curl" in label:  # a curl process per request, as upstream measured: compare to it
-            print(f"{label:53} {ms:>8.3f} ms   {UPSTREAM_MS / ms:.1f}x faster than upstream's "
-                  "(a curl process is most of it)")
+            print(
+                f"{label:53} {ms:>8.3f} ms   {UPSTREAM_MS / ms:.1f}x faster than upstream's "
+                "(a curl process is most of it)"
+            )
         else:
             print(f"{label:53} {ms:>8.3f} ms   goal < 2 ms: {'meets' if ms < 2 else 'MISSES'}")
     print(f"{'upstream, on Nuclio (its results.csv, curl per request)':53} {UPSTREAM_MS:>8.3f} ms")
     calls, failures, lat, applied = regroup
-    print(f"\nregroup under load: {applied} regroups (fuse/unfuse of entrytask+additiontask) "
-          f"while a client called POST /entrytask every 10 ms: {calls} calls, "
-          f"{failures} failed (goal 0); latency p50 {statistics.median(lat):.3f} ms, "
-          f"p99 {pct(lat, 0.99):.3f} ms, max {max(lat):.3f} ms")
+    print(
+        f"\nregroup under load: {applied} regroups (fuse/unfuse of entrytask+additiontask) "
+        f"while a client called POST /entrytask every 10 ms: {calls} calls, "
+        f"{failures} failed (goal 0); latency p50 {statistics.median(lat):.3f} ms, "
+        f"p99 {pct(lat, 0.99):.3f} ms, max {max(lat):.3f} ms"
+    )
     return 0
 
 
@@ -267,8 +291,7 @@ def regroup_under_load(env, fz_port: int, tmp: Path, regroups: int, serve):
     between fused and apart every 0.5 s while a client calls the first one every 10 ms."""
     setups = {"0": [["entrytask"], ["additiontask"]]}
     for i in range(1, regroups):
-        setups[f"{i * 0.5:g}"] = [["entrytask", "additiontask"]] if i % 2 == 0 else \
-            [["entrytask"], ["additiontask"]]
+        setups[f"{i * 0.5:g}"] = [["entrytask", "additiontask"]] if i % 2 == 0 else [["entrytask"], ["additiontask"]]
     schedule = tmp / "regroups.json"
     schedule.write_text(json.dumps(setups))
     client = Regrouper(fz_port, "/entrytask", b'{"value": 100}', b"101")
@@ -297,8 +320,7 @@ def report(rows, figures, n: int, rounds: int) -> None:
         same = [k for k in rows if k.startswith("OpenFaaS") and k.split()[3] == route]
         return next((k for k in same if k.split()[-1] == label.split()[-1]), same[0])
 
-    print(f"warm invoke, no-op handler, {n} calls x {rounds} rounds (median of round medians), "
-          "measured under load")
+    print(f"warm invoke, no-op handler, {n} calls x {rounds} rounds (median of round medians), measured under load")
     print(f"{'':53} {'p50 ms':>8} {'p99 ms':>8}   ratio to the OpenFaaS route")
     ratios = {}
     for label in rows:
@@ -309,19 +331,21 @@ def report(rows, figures, n: int, rounds: int) -> None:
             same = base.split()[-1] == label.split()[-1]
             note = f"{ratio:.2f}x" + ("" if same else " (its client: http.client)")
             ratios[label] = ratio
-        print(f"{label:53} {p50(label):>8.3f} {statistics.median(figures[label + ' p99']):>8.3f}"
-              f"   {note}")
-    invoke, ping = (next(k for k in rows if word in k) for word in ("Ilúvatar        invoke",
-                                                                    "Ilúvatar        ping"))
-    agent, fz = (next(k for k in rows if k.startswith(w)) for w in ("agent (process)",
-                                                                   "fusionizer (process)"))
-    print(f"what a second process adds (the API outside the engine): agent +"
-          f"{p50(agent) - p50(base_of(agent)):.3f} ms, fusionizer +{p50(fz) - p50(base_of(fz)):.3f}"
-          f" ms over the OpenFaaS route; Ilúvatar invoke +{p50(invoke) - p50(ping):.3f} ms over "
-          "its gRPC floor (ping)")
-    met = [f"{k.split('POST')[0].split('invoke')[0].strip()} {k.split()[-1]} {r:.2f}x "
-           f"{'meets' if r <= GOAL_RATIO else 'MISSES'}"
-           for k, r in ratios.items() if "ping" not in k]
+        print(f"{label:53} {p50(label):>8.3f} {statistics.median(figures[label + ' p99']):>8.3f}   {note}")
+    invoke, ping = (next(k for k in rows if word in k) for word in ("Ilúvatar        invoke", "Ilúvatar        ping"))
+    agent, fz = (next(k for k in rows if k.startswith(w)) for w in ("agent (process)", "fusionizer (process)"))
+    print(
+        f"what a second process adds (the API outside the engine): agent +"
+        f"{p50(agent) - p50(base_of(agent)):.3f} ms, fusionizer +{p50(fz) - p50(base_of(fz)):.3f}"
+        f" ms over the OpenFaaS route; Ilúvatar invoke +{p50(invoke) - p50(ping):.3f} ms over "
+        "its gRPC floor (ping)"
+    )
+    met = [
+        f"{k.split('POST')[0].split('invoke')[0].strip()} {k.split()[-1]} {r:.2f}x "
+        f"{'meets' if r <= GOAL_RATIO else 'MISSES'}"
+        for k, r in ratios.items()
+        if "ping" not in k
+    ]
     print(f"goal: p50 at most {GOAL_RATIO}x the OpenFaaS route's: " + "; ".join(met))
 
 
@@ -329,8 +353,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls, for a smoke run")
     parser.add_argument("--servers", action="store_true", help="also compare HTTP servers")
-    parser.add_argument("--regroups", type=int, default=8,
-                        help="regroups under load (every 0.5 s; default 8)")
+    parser.add_argument("--regroups", type=int, default=8, help="regroups under load (every 0.5 s; default 8)")
     args = parser.parse_args()
     n, rounds = (300, 1) if args.quick else (2000, 3)
     code = apis(n, rounds, max(2, args.regroups))

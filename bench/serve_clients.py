@@ -67,8 +67,9 @@ class GrpcCall:
             self.rpc, self.request = self.stub.ping, pb.PingRequest(message="Ping")
         else:
             self.rpc = self.stub.invoke
-            self.request = pb.InvokeRequest(function_name=name, function_version=version,
-                                            json_args="{}", transaction_id="bench")
+            self.request = pb.InvokeRequest(
+                function_name=name, function_version=version, json_args="{}", transaction_id="bench"
+            )
 
     def __call__(self) -> float:
         t0 = time.perf_counter()
@@ -82,8 +83,17 @@ class CurlCall:
     """A curl process per request, as the Fusionizer's own bench (bench/run_bench) does."""
 
     def __init__(self, port: int, path: str, body: bytes):
-        self.cmd = ["curl", "-s", "-X", "POST", f"http://127.0.0.1:{port}{path}",
-                    "-H", "Content-Type: application/json", "-d", body.decode()]
+        self.cmd = [
+            "curl",
+            "-s",
+            "-X",
+            "POST",
+            f"http://127.0.0.1:{port}{path}",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            body.decode(),
+        ]
 
     def __call__(self) -> float:
         t0 = time.perf_counter()

@@ -66,8 +66,12 @@ def servers(n: int, rounds: int) -> int:
     rows, procs = {}, []
     try:
         for label, code in SERVERS.items():
-            proc = subprocess.Popen([sys.executable, "-c", code.replace("ROOT", repr(str(ROOT)))],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-c", code.replace("ROOT", repr(str(ROOT)))],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             line = proc.stdout.readline().strip()
             if not line.isdigit():
                 proc.kill()
@@ -85,6 +89,8 @@ def servers(n: int, rounds: int) -> int:
     print(f"\nHTTP servers, one small JSON route, http.client keep-alive, {n} calls x {rounds} rounds")
     for label in rows:
         p50 = statistics.median(figures[label])
-        print(f"{label:42} p50 {p50:7.3f} ms  p99 {statistics.median(figures[label + ' p99']):7.3f} ms"
-              f"  {p50 / base:5.2f}x")
+        print(
+            f"{label:42} p50 {p50:7.3f} ms  p99 {statistics.median(figures[label + ' p99']):7.3f} ms"
+            f"  {p50 / base:5.2f}x"
+        )
     return 0

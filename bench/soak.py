@@ -90,6 +90,7 @@ class Tally:
 def _reason(text: str) -> str:
     """A failure's reason without its ids and numbers, so alike ones count together."""
     import re
+
     text = re.sub(r"http://[\d.:]+", "URL", text)
     text = re.sub(r"\b[0-9a-f]{12,}\b", "ID", text)
     text = re.sub(r"\(pid \d+\)|node-\d|\d+(\.\d+)?", "N", text)
@@ -121,16 +122,15 @@ class Soak:
     # ---- engine -----------------------------------------------------------------------
     def start(self) -> None:
         cluster = self.tmp / "cluster.yaml"
-        cluster.write_text("nodes:\n" + "".join(f"  - {{name: {n}, memory_mb: 2048, cpus: 2}}\n"
-                                                 for n in NODES))
-        info = start_engine(self.state, port=self.port, cluster=cluster, functions_dir=FUNCTIONS,
-                            keep_alive=60)
+        cluster.write_text("nodes:\n" + "".join(f"  - {{name: {n}, memory_mb: 2048, cpus: 2}}\n" for n in NODES))
+        info = start_engine(self.state, port=self.port, cluster=cluster, functions_dir=FUNCTIONS, keep_alive=60)
         self.engine_pid = info["pid"]
         pkg = self.tmp / "counted"
         pkg.mkdir()
         (pkg / "handler.py").write_text(HANDLER)
         (pkg / "function.yaml").write_text(
-            f"name: counted\nmemory: 64\ntimeout: 10\nenv:\n  SOAK_COUNT_FILE: {self.count_file}\n")
+            f"name: counted\nmemory: 64\ntimeout: 10\nenv:\n  SOAK_COUNT_FILE: {self.count_file}\n"
+        )
 
         async def deploy(b):
             await b.deploy(pkg)
@@ -138,6 +138,7 @@ class Soak:
                 await b.deploy(FUNCTIONS / role)
             await b.scale("counted", 3)
             return (await b.info())["redis_url"]
+
         self.redis_url = asyncio.run(self._with_backend(deploy))
 
     async def _with_backend(self, fn):
@@ -165,6 +166,7 @@ class Soak:
                     except BackendError as exc:
                         self.tally.fail(kind, f"{type(exc).__name__}: {exc.message}")
                         await asyncio.sleep(0.05)
+
         asyncio.run(main())
 
     async def _sync(self, b, i: int) -> None:
@@ -185,8 +187,7 @@ class Soak:
 
     async def _dispatch(self, b, i: int) -> None:
         a, c = self.rng.choice(NODES), self.rng.choice(NODES)
-        res = await b.dispatch({"tag": f"d{i}", "ms": 1}, [DispatchStep(a, "counted"),
-                                                           DispatchStep(c, "counted")])
+        res = await b.dispatch({"tag": f"d{i}", "ms": 1}, [DispatchStep(a, "counted"), DispatchStep(c, "counted")])
         bad = [s for s in res.steps if s.status != "ok"]
         if bad or len(res.steps) != 2:
             self.tally.fail("dispatch", f"{bad[0].status}: {bad[0].error}" if bad else "short")
@@ -196,6 +197,7 @@ class Soak:
 
     def _fetcher(self) -> None:
         """Fetch async results as they finish (and the rest at the end)."""
+
         async def main():
             async with LocalBackend(self.url, timeout=60) as b:
                 while True:
@@ -218,6 +220,7 @@ class Soak:
                         elif final:
                             self.async_results[call_id] = "lost: still pending"
                     await asyncio.sleep(0.2)
+
         asyncio.run(main())
 
     def _workflow(self) -> None:
@@ -234,8 +237,9 @@ class Soak:
             run = {"t": round(time.monotonic() - self.t0), "tasks": self.args.tasks}
             try:
                 launcher = EngineLauncher(lambda: LocalBackend(self.url, timeout=60))
-                config = RunConfig(tasks=self.args.tasks, workers=2,
-                                   workload=steady(150.0, task_duration_ms=2.0), tick_s=0.1)
+                config = RunConfig(
+                    tasks=self.args.tasks, workers=2, workload=steady(150.0, task_duration_ms=2.0), tick_s=0.1
+                )
                 controller = WorkflowController(self.redis_url, launcher, config)
                 try:
                     summary = controller.run(timeout_s=self.args.workflow_timeout)
@@ -245,14 +249,17 @@ class Soak:
                 ids = [json.loads(x)["task_id"] for x in r.lrange(P.OUTPUT_QUEUE, 0, -1)]
                 status = read_status(r)
                 r.close()
-                run.update(state=summary.state, collected=len(set(ids)),
-                           duplicates=len(ids) - len(set(ids)), lost=summary.lost,
-                           requeued=summary.requeued, enqueued=summary.enqueued_total,
-                           relaunched={k: v for k, v in controller.roles.relaunched.items()
-                                       if v})
+                run.update(
+                    state=summary.state,
+                    collected=len(set(ids)),
+                    duplicates=len(ids) - len(set(ids)),
+                    lost=summary.lost,
+                    requeued=summary.requeued,
+                    enqueued=summary.enqueued_total,
+                    relaunched={k: v for k, v in controller.roles.relaunched.items() if v},
+                )
                 if summary.state != "done":  # where it stalled
-                    run.update(emitted=status.emitted, waiting_results=status.results,
-                               queue=status.queue)
+                    run.update(emitted=status.emitted, waiting_results=status.results, queue=status.queue)
             except Exception as exc:  # noqa: BLE001 - a failed run is a data point
                 run.update(state="failed", error=f"{type(exc).__name__}: {str(exc)[:120]}")
                 try:
@@ -284,13 +291,15 @@ class Soak:
                     pid = self.rng.choice(list(self.recent_pids))
                     os.kill(pid, signal.SIGKILL)
                 elif what == "zygote":
-                    zygotes = [p for p in psutil.Process(self.engine_pid).children()
-                               if "backends.local.zygote" in " ".join(p.cmdline())]
+                    zygotes = [
+                        p
+                        for p in psutil.Process(self.engine_pid).children()
+                        if "backends.local.zygote" in " ".join(p.cmdline())
+                    ]
                     pid = self.rng.choice(zygotes).pid
                     os.kill(pid, signal.SIGKILL)
                 else:
-                    pid = next(p.pid for p in psutil.Process(self.engine_pid).children()
-                               if "redis-server" in p.name())
+                    pid = next(p.pid for p in psutil.Process(self.engine_pid).children() if "redis-server" in p.name())
                     os.kill(pid, signal.SIGKILL)
                 self.chaos.append((now - self.t0, f"SIGKILL {what} (pid {pid})"))
             except (ProcessLookupError, psutil.NoSuchProcess, StopIteration, IndexError):
@@ -308,22 +317,27 @@ class Soak:
     def run(self) -> int:
         self.start()
         self.t0 = time.monotonic()
-        threads = [threading.Thread(target=self._loop, args=("sync", self._sync), daemon=True),
-                   threading.Thread(target=self._loop, args=("async", self._async), daemon=True),
-                   threading.Thread(target=self._loop, args=("dispatch", self._dispatch),
-                                    daemon=True),
-                   threading.Thread(target=self._fetcher, daemon=True),
-                   threading.Thread(target=self._workflow, daemon=True),
-                   threading.Thread(target=self._chaos, daemon=True),
-                   threading.Thread(target=self._memory, daemon=True)]
+        threads = [
+            threading.Thread(target=self._loop, args=("sync", self._sync), daemon=True),
+            threading.Thread(target=self._loop, args=("async", self._async), daemon=True),
+            threading.Thread(target=self._loop, args=("dispatch", self._dispatch), daemon=True),
+            threading.Thread(target=self._fetcher, daemon=True),
+            threading.Thread(target=self._workflow, daemon=True),
+            threading.Thread(target=self._chaos, daemon=True),
+            threading.Thread(target=self._memory, daemon=True),
+        ]
         for t in threads:
             t.start()
         end = self.t0 + self.args.minutes * 60
         while time.monotonic() < end:
             time.sleep(1)
-            print(f"\r{(time.monotonic() - self.t0) / 60:5.1f} min  calls {sum(self.tally.made.values())}"
-                  f"  chaos {len(self.chaos)}  workflow runs {len(self.workflow_runs)}",
-                  end="", file=sys.stderr, flush=True)
+            print(
+                f"\r{(time.monotonic() - self.t0) / 60:5.1f} min  calls {sum(self.tally.made.values())}"
+                f"  chaos {len(self.chaos)}  workflow runs {len(self.workflow_runs)}",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
         print(file=sys.stderr)
         self.stop.set()
         for t in threads:
@@ -331,16 +345,19 @@ class Soak:
         return self.report()
 
     def report(self) -> int:
-        tags = collections.Counter(self.count_file.read_text().split()) if \
-            self.count_file.exists() else collections.Counter()
+        tags = (
+            collections.Counter(self.count_file.read_text().split())
+            if self.count_file.exists()
+            else collections.Counter()
+        )
         duplicated = {t: n for t, n in tags.items() if n > 1}
         lost = {c: s for c, s in self.async_results.items() if s.startswith("lost")}
-        wf_lost = sum(r.get("tasks", 0) - r.get("collected", 0) for r in self.workflow_runs
-                      if r.get("state") != "failed")
+        wf_lost = sum(
+            r.get("tasks", 0) - r.get("collected", 0) for r in self.workflow_runs if r.get("state") != "failed"
+        )
         wf_dups = sum(r.get("duplicates", 0) for r in self.workflow_runs)
         wf_over = sum(max(0, r.get("enqueued", 0) - r.get("tasks", 0)) for r in self.workflow_runs)
-        print(f"soak: {self.args.minutes:g} min, seed {self.args.seed}, engine {self.url} "
-              f"(measured under load)")
+        print(f"soak: {self.args.minutes:g} min, seed {self.args.seed}, engine {self.url} (measured under load)")
         print(f"  calls made: {dict(self.tally.made)} (total {sum(self.tally.made.values())})")
         for kind, reasons in self.tally.failed.items():
             print(f"  {kind} failed: {sum(reasons.values())}")
@@ -350,15 +367,19 @@ class Soak:
         print(f"  async results: {dict(statuses)}")
         print(f"  async results lost: {len(lost)}   (goal 0)")
         print(f"  executions recorded by the handler: {sum(tags.values())} of {len(tags)} tags")
-        print(f"  executions duplicated: {len(duplicated)}   (goal 0)"
-              + (f"  e.g. {list(duplicated.items())[:5]}" if duplicated else ""))
+        print(
+            f"  executions duplicated: {len(duplicated)}   (goal 0)"
+            + (f"  e.g. {list(duplicated.items())[:5]}" if duplicated else "")
+        )
         done = sum(1 for r in self.workflow_runs if r.get("state") == "done")
         relaunched = collections.Counter()
         for r in self.workflow_runs:
             relaunched.update(r.get("relaunched") or {})
-        print(f"  workflow: {done} of {len(self.workflow_runs)} runs done; tasks not collected "
-              f"{wf_lost}, duplicated {wf_dups}, emitted beyond the run's {wf_over}   "
-              f"(goal 0, 0, 0); emitter/collector launched again: {dict(relaunched)}")
+        print(
+            f"  workflow: {done} of {len(self.workflow_runs)} runs done; tasks not collected "
+            f"{wf_lost}, duplicated {wf_dups}, emitted beyond the run's {wf_over}   "
+            f"(goal 0, 0, 0); emitter/collector launched again: {dict(relaunched)}"
+        )
         for r in self.workflow_runs:
             print(f"      {r}")
         print(f"  chaos ({len(self.chaos)}):")
@@ -373,15 +394,21 @@ class Soak:
             warm = statistics.median(m[2] for m in after[: max(1, len(after) // 4)])
             flat = after[-1][2] / warm
             print(f"  RSS last / after warm-up (same daemon): {flat:.2f}   (goal <= 1.25)")
-        missed = [name for name, bad in (
-            ("async results lost", lost), ("executions duplicated", duplicated),
-            ("workflow tasks not collected", wf_lost), ("workflow tasks duplicated", wf_dups),
-            ("workflow tasks emitted beyond the run's", wf_over),
-            ("memory flat", flat is not None and flat > 1.25)) if bad]
+        missed = [
+            name
+            for name, bad in (
+                ("async results lost", lost),
+                ("executions duplicated", duplicated),
+                ("workflow tasks not collected", wf_lost),
+                ("workflow tasks duplicated", wf_dups),
+                ("workflow tasks emitted beyond the run's", wf_over),
+                ("memory flat", flat is not None and flat > 1.25),
+            )
+            if bad
+        ]
         stalled = [r for r in self.workflow_runs if r.get("state") not in ("done", None)]
         if stalled:
-            print(f"  {len(stalled)} workflow run(s) did not finish (state, and where they "
-                  "stood, above)")
+            print(f"  {len(stalled)} workflow run(s) did not finish (state, and where they stood, above)")
         print("  GOALS MET" if not missed else f"  GOALS NOT MET: {', '.join(missed)}")
         return 0 if not missed else 1
 

@@ -67,8 +67,12 @@ def ceiling_redis_benchmark(sock: str, batch: int, n: int = 200_000) -> list[tup
     r.lpush("short", "x")
     r.close()
     for label, cmd in COMMANDS:
-        res = subprocess.run([exe, "-s", sock, "-n", str(n), "-P", str(batch), "-c", "4", "-r",
-                              "1000000", "--csv", *cmd], capture_output=True, text=True, check=True)
+        res = subprocess.run(
+            [exe, "-s", sock, "-n", str(n), "-P", str(batch), "-c", "4", "-r", "1000000", "--csv", *cmd],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         lines = [ln for ln in res.stdout.splitlines() if ln and not ln.startswith('"test"')]
         rps = float(lines[-1].split(",")[1].strip('"'))
         out.append((label, rps))
@@ -108,15 +112,18 @@ def main() -> None:
         bench = ceiling_redis_benchmark(str(srv.socket_path), args.batch)
         source = f"redis-benchmark -P {args.batch} -c 4"
         if bench is None:
-            print("redis-benchmark: missing (apt-get install redis-tools); "
-                  "ceiling from a redis-py pipeline instead", file=sys.stderr)
+            print(
+                "redis-benchmark: missing (apt-get install redis-tools); ceiling from a redis-py pipeline instead",
+                file=sys.stderr,
+            )
             bench = ceiling_pipeline(srv.url, args.batch)
             source = f"redis-py pipeline of {args.batch} (NOT redis-benchmark)"
     ceiling = 1.0 / sum(1.0 / r for _, r in bench)
-    print(f"workflow: {args.tasks} zero-work tasks, {args.workers} workers, batch {args.batch}, "
-          f"{args.runs} runs")
-    print(f"  tasks/s through emitter -> workers -> collector: median {rate:,.0f} "
-          f"(runs: {', '.join(f'{x:,.0f}' for x in rates)})")
+    print(f"workflow: {args.tasks} zero-work tasks, {args.workers} workers, batch {args.batch}, {args.runs} runs")
+    print(
+        f"  tasks/s through emitter -> workers -> collector: median {rate:,.0f} "
+        f"(runs: {', '.join(f'{x:,.0f}' for x in rates)})"
+    )
     print(f"  Redis ceiling ({source}):")
     for label, r in bench:
         print(f"    {label:<16}{r:>12,.0f} ops/s")
@@ -130,8 +137,7 @@ def timed_run(url: str, tasks: int, workers: int, batch: int) -> float:
     r = redis.Redis.from_url(url)
     r.flushall()
     ctx = mp.get_context("fork")
-    procs = [ctx.Process(target=run_worker, args=(url, f"w{i}"), kwargs={"batch": batch})
-             for i in range(workers)]
+    procs = [ctx.Process(target=run_worker, args=(url, f"w{i}"), kwargs={"batch": batch}) for i in range(workers)]
     collector = ctx.Process(target=run_collector, args=(url,), kwargs={"until": tasks})
     for p in (*procs, collector):
         p.start()
@@ -142,8 +148,10 @@ def timed_run(url: str, tasks: int, workers: int, batch: int) -> float:
     while not r.hexists(P.ROLES_KEY, "emitter"):  # the emitter is up and about to read
         time.sleep(0.005)
     t0 = time.time()
-    r.lpush(P.INPUT_QUEUE, json.dumps({"type": "workload", "run_id": "bench", "tasks": tasks,
-                                       "workload": steady(0.0).to_dict()}))
+    r.lpush(
+        P.INPUT_QUEUE,
+        json.dumps({"type": "workload", "run_id": "bench", "tasks": tasks, "workload": steady(0.0).to_dict()}),
+    )
     collector.join()
     done_at = time.time()
     emitter.join()

@@ -35,9 +35,25 @@ from backends.model import DispatchStep
 
 from .call_parts import HttpParts, http_from_cli, parse_header, parse_query
 
-__all__ = ["Action", "Invoke", "InvokeAsync", "Prewarm", "Dispatch", "Fuse", "Unfuse", "Optimize",
-           "Scale", "Deploy", "Remove", "Bench", "SPECS", "from_cli", "command_line", "parse_header",
-           "parse_query"]
+__all__ = [
+    "Action",
+    "Invoke",
+    "InvokeAsync",
+    "Prewarm",
+    "Dispatch",
+    "Fuse",
+    "Unfuse",
+    "Optimize",
+    "Scale",
+    "Deploy",
+    "Remove",
+    "Bench",
+    "SPECS",
+    "from_cli",
+    "command_line",
+    "parse_header",
+    "parse_query",
+]
 
 PROG = "faastui"
 
@@ -122,8 +138,9 @@ class Invoke(Action, HttpParts):
 
     async def run(self, backend):
         self.validate()
-        return await self._send(backend, lambda **extra: backend.invoke(
-            self.function, self.payload, node=self.node, **extra))
+        return await self._send(
+            backend, lambda **extra: backend.invoke(self.function, self.payload, node=self.node, **extra)
+        )
 
     def args(self) -> list[str]:
         out = [self.function or "FN", *_payload_args(self.payload)]
@@ -149,8 +166,7 @@ class InvokeAsync(Action, HttpParts):
 
     async def run(self, backend) -> str:
         self.validate()
-        return await self._send(backend, lambda **extra: backend.invoke_async(
-            self.function, self.payload, **extra))
+        return await self._send(backend, lambda **extra: backend.invoke_async(self.function, self.payload, **extra))
 
     def args(self) -> list[str]:
         return [self.function or "FN", *_payload_args(self.payload), "--async", *self.http_args()]
@@ -187,8 +203,7 @@ class Prewarm(Action):
 
         self.validate()
         targets = await self.targets(backend)
-        batches = await asyncio.gather(*(backend.prewarm(self.function, t, self.count)
-                                         for t in targets))
+        batches = await asyncio.gather(*(backend.prewarm(self.function, t, self.count) for t in targets))
         return [inv for batch in batches for inv in batch]
 
     def args(self) -> list[str]:
@@ -280,8 +295,7 @@ class Optimize(Action):
 
     def knobs(self) -> dict[str, Any]:
         """The planner's thresholds (only those the planner would not default)."""
-        knobs: dict[str, Any] = {"min_calls": self.min_calls, "min_share": self.min_share,
-                                 "max_size": self.max_size}
+        knobs: dict[str, Any] = {"min_calls": self.min_calls, "min_share": self.min_share, "max_size": self.max_size}
         if self.max_memory_mb is not None:
             knobs["max_memory_mb"] = self.max_memory_mb
         if self.unfuse_idle:
@@ -295,8 +309,14 @@ class Optimize(Action):
 
     def args(self) -> list[str]:
         out = ["--apply"] if self.apply else []
-        out += ["--min-calls", str(self.min_calls), "--min-share", _number(self.min_share),
-                "--max-size", str(self.max_size)]
+        out += [
+            "--min-calls",
+            str(self.min_calls),
+            "--min-share",
+            _number(self.min_share),
+            "--max-size",
+            str(self.max_size),
+        ]
         if self.max_memory_mb is not None:
             out += ["--max-memory", _number(self.max_memory_mb)]
         return out + (["--unfuse-idle"] if self.unfuse_idle else [])
@@ -399,8 +419,7 @@ class Bench(Action):
         from .benchmark import run
 
         self.validate()
-        return await run(backend, self.function, self.calls, self.concurrency, self.payload,
-                         self.node, progress)
+        return await run(backend, self.function, self.calls, self.concurrency, self.payload, self.node, progress)
 
     def args(self) -> list[str]:
         out = [self.function or "FN", "--requests", str(self.calls), "-c", str(self.concurrency)]
@@ -409,8 +428,10 @@ class Bench(Action):
 
 
 #: every spec by verb (= dashboard binding id = ACTION_CAPABILITY key)
-SPECS: dict[str, type[Action]] = {cls.verb: cls for cls in (
-    Invoke, InvokeAsync, Prewarm, Dispatch, Fuse, Unfuse, Optimize, Scale, Deploy, Remove, Bench)}
+SPECS: dict[str, type[Action]] = {
+    cls.verb: cls
+    for cls in (Invoke, InvokeAsync, Prewarm, Dispatch, Fuse, Unfuse, Optimize, Scale, Deploy, Remove, Bench)
+}
 
 
 def from_cli(command: str, params: Mapping[str, Any]) -> Action:
@@ -427,11 +448,13 @@ def from_cli(command: str, params: Mapping[str, Any]) -> Action:
             return InvokeAsync(p["fn"], payload, **http_from_cli(p))
         return Invoke(p["fn"], payload, node=p.get("node"), **http_from_cli(p))
     if command == "prewarm":
-        return Prewarm(p["fn"], node=p.get("node"), count=p.get("count", 1),
-                       all_nodes=bool(p.get("all_nodes")))
+        return Prewarm(p["fn"], node=p.get("node"), count=p.get("count", 1), all_nodes=bool(p.get("all_nodes")))
     if command == "dispatch":
-        return Dispatch(p.get("input") or "", tuple(DispatchStep.parse(s) for s in p["steps"]),
-                        mode="fanout" if p.get("fanout") else "chain")
+        return Dispatch(
+            p.get("input") or "",
+            tuple(DispatchStep.parse(s) for s in p["steps"]),
+            mode="fanout" if p.get("fanout") else "chain",
+        )
     if command == "fuse":
         return Fuse(tuple(p["functions"]), p.get("name"))
     if command == "unfuse":
@@ -439,9 +462,14 @@ def from_cli(command: str, params: Mapping[str, Any]) -> Action:
     if command == "optimize-fusion":
         if p.get("every") is not None or p.get("rounds") is not None:
             raise ValueError("optimize-fusion --every is a loop of optimize rounds, not one action")
-        return Optimize(apply=bool(p.get("apply")), min_calls=p.get("min_calls", 10),
-                        min_share=p.get("min_share", 0.6), max_size=p.get("max_size", 4),
-                        max_memory_mb=p.get("max_memory"), unfuse_idle=bool(p.get("unfuse_idle")))
+        return Optimize(
+            apply=bool(p.get("apply")),
+            min_calls=p.get("min_calls", 10),
+            min_share=p.get("min_share", 0.6),
+            max_size=p.get("max_size", 4),
+            max_memory_mb=p.get("max_memory"),
+            unfuse_idle=bool(p.get("unfuse_idle")),
+        )
     if command == "scale":
         if p.get("count") is not None and p.get("replicas") is not None:
             raise InvalidRequest("give the count once: N (or +K/-K), or --replicas N")
@@ -457,7 +485,11 @@ def from_cli(command: str, params: Mapping[str, Any]) -> Action:
     if command in ("rm", "delete", "remove"):
         return Remove(tuple(p["fns"]))
     if command == "bench":
-        return Bench(p["fn"], calls=p.get("n", 100), concurrency=p.get("c", 4),
-                     payload=_payload_from_cli(p.get("data"), bool(p.get("raw"))),
-                     node=p.get("node"))
+        return Bench(
+            p["fn"],
+            calls=p.get("n", 100),
+            concurrency=p.get("c", 4),
+            payload=_payload_from_cli(p.get("data"), bool(p.get("raw"))),
+            node=p.get("node"),
+        )
     raise ValueError(f"{command!r} is not an action command")

@@ -54,9 +54,15 @@ def check(calls: int, concurrency: int) -> None:
         raise InvalidRequest(f"concurrency must be 1..{MAX_CONCURRENCY}, not {concurrency}")
 
 
-async def run(backend, fn: str, calls: int = 100, concurrency: int = 4, payload: Any = None,
-              node: str | None = None,
-              progress: Callable[[BenchRun], None] | None = None) -> BenchRun:
+async def run(
+    backend,
+    fn: str,
+    calls: int = 100,
+    concurrency: int = 4,
+    payload: Any = None,
+    node: str | None = None,
+    progress: Callable[[BenchRun], None] | None = None,
+) -> BenchRun:
     """Send ``calls`` calls of ``fn``, ``concurrency`` at a time; ``progress(run)`` after each.
 
     A failed call (an error answer, or a BackendError other than Unreachable) is a data
@@ -113,15 +119,22 @@ def summarize(latencies: list[tuple[float, Any]], wall_s: float, failures: list[
             errors += 1
     total = len(latencies) + len(failures)
     return {
-        "calls": total, "ok": total - errors, "errors": errors,
-        "wall_s": round(wall_s, 4), "throughput_per_s": round(total / wall_s, 1) if wall_s else 0.0,
-        "latency_ms": {"min": _r(ms[0] if ms else 0), "p50": _r(_pct(ms, 50)),
-                       "p90": _r(_pct(ms, 90)), "p95": _r(_pct(ms, 95)), "p99": _r(_pct(ms, 99)),
-                       "max": _r(ms[-1] if ms else 0), "mean": _r(statistics.fmean(ms) if ms else 0)},
-        "by_state": {s: {"count": len(v), "p50_ms": _r(statistics.median(v))}
-                     for s, v in sorted(by_state.items())},
-        "histogram": [{"from_ms": _r(lo), "to_ms": _r(hi), "count": n}
-                      for lo, hi, n in buckets(ms)],
+        "calls": total,
+        "ok": total - errors,
+        "errors": errors,
+        "wall_s": round(wall_s, 4),
+        "throughput_per_s": round(total / wall_s, 1) if wall_s else 0.0,
+        "latency_ms": {
+            "min": _r(ms[0] if ms else 0),
+            "p50": _r(_pct(ms, 50)),
+            "p90": _r(_pct(ms, 90)),
+            "p95": _r(_pct(ms, 95)),
+            "p99": _r(_pct(ms, 99)),
+            "max": _r(ms[-1] if ms else 0),
+            "mean": _r(statistics.fmean(ms) if ms else 0),
+        },
+        "by_state": {s: {"count": len(v), "p50_ms": _r(statistics.median(v))} for s, v in sorted(by_state.items())},
+        "histogram": [{"from_ms": _r(lo), "to_ms": _r(hi), "count": n} for lo, hi, n in buckets(ms)],
         "failures": sorted(set(failures))[:5],
     }
 
@@ -145,5 +158,7 @@ def histogram(values: list[float], n: int = 10, width: int = 40, bar: str = "#")
     """The latency histogram as text: a line per bucket, ``from ms  ####  count``."""
     rows = buckets(values, n)
     top = max((c for _, _, c in rows), default=0)
-    return [f"{lo:9.2f} ms  {bar * (max(1 if c else 0, round(c / top * width)) if top else 0):<{width}} {c}"
-            for lo, _, c in rows]
+    return [
+        f"{lo:9.2f} ms  {bar * (max(1 if c else 0, round(c / top * width)) if top else 0):<{width}} {c}"
+        for lo, _, c in rows
+    ]

@@ -22,7 +22,7 @@ def parse_header(text: str) -> tuple[str, str]:
     cut = min((i for i in (text.find("="), text.find(":")) if i > 0), default=-1)
     if cut < 0:
         raise InvalidRequest(f"bad header {text!r}", hint="write -H 'Name: value' or -H Name=value")
-    return text[:cut].strip(), text[cut + 1:].strip()
+    return text[:cut].strip(), text[cut + 1 :].strip()
 
 
 def parse_query(items: list[str] | tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -78,5 +78,9 @@ def http_from_cli(p: Mapping[str, Any]) -> dict[str, Any]:
     headers = [parse_header(h) for h in p.get("header") or ()]
     if p.get("content_type"):
         headers.append(("Content-Type", p["content_type"]))
-    return {"method": p.get("method"), "path": p.get("path"),
-            "query": parse_query(p.get("query") or ()), "headers": tuple(headers)}
+    return {
+        "method": p.get("method"),
+        "path": p.get("path"),
+        "query": parse_query(p.get("query") or ()),
+        "headers": tuple(headers),
+    }

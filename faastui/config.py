@@ -72,11 +72,12 @@ def parse_option(text: str) -> tuple[str, Any]:
     if not sep or not key.isidentifier():
         raise InvalidRequest(f"bad option {text!r}", hint="use KEY=VALUE, e.g. namespace=serving")
     if key in SECRETS:
-        raise InvalidRequest(f"a {key} is a secret, never an option (options are printed)",
-                             hint=f"use --{key}-stdin: it is stored apart, mode 0600")
+        raise InvalidRequest(
+            f"a {key} is a secret, never an option (options are printed)",
+            hint=f"use --{key}-stdin: it is stored apart, mode 0600",
+        )
     if key in RESERVED_OPTIONS:
-        raise InvalidRequest(f"{key!r} is a context field, not an option",
-                             hint=f"use --{key.replace('_', '-')}")
+        raise InvalidRequest(f"{key!r} is a context field, not an option", hint=f"use --{key.replace('_', '-')}")
     try:
         value = _yaml().safe_load(raw) if raw.strip() else ""
     except Exception:  # noqa: BLE001 - not YAML: the text itself
@@ -122,7 +123,8 @@ class Context:
             if creds is None:
                 raise InvalidRequest(
                     f"context {self.name!r} refers to unknown credentials {self.credentials!r}",
-                    hint="add them with `faastui context add ... --token`")
+                    hint="add them with `faastui context add ... --token`",
+                )
             for key in SECRETS:
                 if creds.get(key) is not None:
                     kwargs[key] = str(creds[key])
@@ -147,9 +149,11 @@ class Context:
 
         cls = registry.load(self.backend)
         if Capability.NAMESPACES not in cls.capabilities:
-            raise Unsupported(f"the {cls.name} backend has no namespaces (-n {namespace})",
-                              hint="leave -n out, or use a context whose backend has them "
-                                   "(`faastui context show` lists its capabilities)")
+            raise Unsupported(
+                f"the {cls.name} backend has no namespaces (-n {namespace})",
+                hint="leave -n out, or use a context whose backend has them "
+                "(`faastui context show` lists its capabilities)",
+            )
         return dataclasses.replace(self, options={**self.options, "namespace": namespace})
 
     def build_backend(self, namespace: str | None = None):
@@ -160,8 +164,7 @@ class Context:
         from backends import options, registry
 
         ctx = self.in_namespace(namespace) if namespace is not None else self
-        return options.build(registry.load(ctx.backend), ctx.backend_kwargs(),
-                             where=f"context {ctx.name!r}")
+        return options.build(registry.load(ctx.backend), ctx.backend_kwargs(), where=f"context {ctx.name!r}")
 
 
 def _default_local() -> Context:
@@ -189,8 +192,9 @@ class Config:
         from backends.errors import did_you_mean
 
         names = [c.name for c in self.all()]
-        raise InvalidRequest(f"unknown context {name!r}",
-                             hint=did_you_mean(name, names) or f"known: {', '.join(names)}")
+        raise InvalidRequest(
+            f"unknown context {name!r}", hint=did_you_mean(name, names) or f"known: {', '.join(names)}"
+        )
 
     def all(self) -> list[Context]:
         """Every context, the implicit ``local`` one included."""
@@ -267,18 +271,24 @@ def load_config() -> Config:
         options = raw.get("options") or {}
         if not isinstance(options, dict):
             raise InvalidRequest(f"{path}: context {raw['name']!r}: 'options' must be a mapping")
-        contexts.append(Context(**{k: (str(raw[k]) if raw.get(k) is not None else None)
-                                   for k in _FIELDS if k in raw},
-                                options={str(k): v for k, v in options.items()}))
+        contexts.append(
+            Context(
+                **{k: (str(raw[k]) if raw.get(k) is not None else None) for k in _FIELDS if k in raw},
+                options={str(k): v for k, v in options.items()},
+            )
+        )
         if contexts[-1].backend is None:
             contexts[-1].backend = "local"
     keys = data.get("keys") or {}
     if not isinstance(keys, dict):
         raise InvalidRequest(f"{path}: 'keys' must map binding ids to keys")
-    return Config(current_context=str(data.get("current-context") or LOCAL), contexts=contexts,
-                  theme=str(data["theme"]) if data.get("theme") else None,
-                  keys={str(k): str(v) for k, v in keys.items()},
-                  **_dashboard_settings(data, path))
+    return Config(
+        current_context=str(data.get("current-context") or LOCAL),
+        contexts=contexts,
+        theme=str(data["theme"]) if data.get("theme") else None,
+        keys={str(k): str(v) for k, v in keys.items()},
+        **_dashboard_settings(data, path),
+    )
 
 
 #: the dashboard's settings a config file may hold at its top level, with their types
@@ -297,8 +307,7 @@ def _dashboard_settings(data: dict, path: Path) -> dict[str, Any]:
         if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             value = float(value)
             if value < MIN_REFRESH_S:
-                raise InvalidRequest(f"{path}: {key} must be at least {MIN_REFRESH_S} seconds, "
-                                     f"not {value:g}")
+                raise InvalidRequest(f"{path}: {key} must be at least {MIN_REFRESH_S} seconds, not {value:g}")
         elif not isinstance(value, kind) or (kind is str and not value.strip()):
             what = {str: "a name", bool: "true or false", float: "a number of seconds"}[kind]
             raise InvalidRequest(f"{path}: {key} must be {what}, not {value!r}")

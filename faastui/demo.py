@@ -58,8 +58,10 @@ async def dashboard_background(backend) -> None:
 
     await asyncio.gather(
         background_load(backend),
-        optimize_every(backend, OPTIMIZE_EVERY_S, apply=True, min_calls=OPTIMIZE_MIN_CALLS,
-                       on_error=lambda round_no, exc: None))  # a failed round is retried
+        optimize_every(
+            backend, OPTIMIZE_EVERY_S, apply=True, min_calls=OPTIMIZE_MIN_CALLS, on_error=lambda round_no, exc: None
+        ),
+    )  # a failed round is retried
 
 
 async def background_load(backend, seed: int = 11, pause_s: float = 0.05) -> None:
@@ -74,11 +76,16 @@ async def background_load(backend, seed: int = 11, pause_s: float = 0.05) -> Non
             fn, payload = LOAD[rng.randrange(len(LOAD))]
             batch.append(backend.invoke(fn, payload, node=rng.choice(nodes + [None, None])))
         if i % 10 == 0:
-            batch.append(backend.dispatch({"name": "chain"}, [
-                DispatchStep(rng.choice(nodes), "hello"), DispatchStep(rng.choice(nodes), "json-transformer")]))
+            batch.append(
+                backend.dispatch(
+                    {"name": "chain"},
+                    [DispatchStep(rng.choice(nodes), "hello"), DispatchStep(rng.choice(nodes), "json-transformer")],
+                )
+            )
         if i % 25 == 0:
-            batch.append(backend.dispatch({"numbers": [2, 4]}, [DispatchStep(n, "data-processor")
-                                                                for n in nodes], mode="fanout"))
+            batch.append(
+                backend.dispatch({"numbers": [2, 4]}, [DispatchStep(n, "data-processor") for n in nodes], mode="fanout")
+            )
         if i % 15 == 0:
             batch.append(backend.invoke_async("sleep", {"ms": 30}))
         if i % 40 == 0:
@@ -101,11 +108,11 @@ async def run_load(backend, calls: int = 120, seed: int = 7) -> list:
             invocations.append(await backend.invoke(fn, payload, node=node))
 
     await asyncio.gather(*(one(i) for i in range(calls)))
-    chain = await backend.dispatch({"name": "chain"}, [DispatchStep(nodes[0], "hello"),
-                                                       DispatchStep(nodes[-1], "json-transformer")])
+    chain = await backend.dispatch(
+        {"name": "chain"}, [DispatchStep(nodes[0], "hello"), DispatchStep(nodes[-1], "json-transformer")]
+    )
     invocations.extend(chain.steps)
-    fan = await backend.dispatch({"numbers": [2, 4]}, [DispatchStep(n, "data-processor") for n in nodes],
-                                 mode="fanout")
+    fan = await backend.dispatch({"numbers": [2, 4]}, [DispatchStep(n, "data-processor") for n in nodes], mode="fanout")
     invocations.extend(fan.steps)
     ids = [await backend.invoke_async("sleep", {"ms": 5}) for _ in range(3)]
     for call_id in ids:
@@ -122,9 +129,12 @@ def _report(snapshot, invocations) -> None:
     for col in ("node", "containers", "memory used/total MB", "labels"):
         nodes.add_column(col)
     for n in snapshot.nodes:
-        nodes.add_row(n.name, f"{n.containers}/{n.max_containers}",
-                      f"{n.used_memory_mb:g}/{n.memory_mb:g}",
-                      ",".join(f"{k}={v}" for k, v in n.labels.items()))
+        nodes.add_row(
+            n.name,
+            f"{n.containers}/{n.max_containers}",
+            f"{n.used_memory_mb:g}/{n.memory_mb:g}",
+            ",".join(f"{k}={v}" for k, v in n.labels.items()),
+        )
     console.print(nodes)
     grid = Table(title="placement (containers by state)")
     grid.add_column("function")
@@ -142,17 +152,29 @@ def _report(snapshot, invocations) -> None:
         lat.add_column(col, justify="right" if col != "function" else "left")
     for q in snapshot.qos:
         met = f"{q.deadline_met}/{q.deadline_total}" if q.deadline_total else "-"
-        lat.add_row(q.subject, str(q.count), str(q.errors), f"{q.p50_ms:.2f}", f"{q.p95_ms:.2f}",
-                    f"{q.p99_ms:.2f}", met, f"{q.cold_ratio:.0%}")
+        lat.add_row(
+            q.subject,
+            str(q.count),
+            str(q.errors),
+            f"{q.p50_ms:.2f}",
+            f"{q.p95_ms:.2f}",
+            f"{q.p99_ms:.2f}",
+            met,
+            f"{q.cold_ratio:.0%}",
+        )
     console.print(lat)
     states: dict[str, int] = {}
     for inv in invocations:
         states[inv.container_state] = states.get(inv.container_state, 0) + 1
     for g in snapshot.fusion_groups:
-        console.print(f"fusion group {g.name}: {', '.join(g.functions)}  "
-                      f"local calls {g.calls_local}, remote calls {g.calls_remote}")
-    console.print(f"{len(invocations)} calls; container state as found: "
-                  + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+        console.print(
+            f"fusion group {g.name}: {', '.join(g.functions)}  "
+            f"local calls {g.calls_local}, remote calls {g.calls_remote}"
+        )
+    console.print(
+        f"{len(invocations)} calls; container state as found: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
+    )
 
 
 def _want_ui() -> bool:
@@ -163,8 +185,13 @@ def _want_ui() -> bool:
     return sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def main(state_dir: Path | None = None, port: int = 0, keep_running: bool = False,
-         ui: bool | None = None, theme: str | None = None) -> int:
+def main(
+    state_dir: Path | None = None,
+    port: int = 0,
+    keep_running: bool = False,
+    ui: bool | None = None,
+    theme: str | None = None,
+) -> int:
     """Run the demo. ``ui``: open the dashboard (None: when on a terminal). Returns the exit code."""
     from backends.local.client import LocalBackend
     from backends.local.control import start_engine, stop_engine
@@ -174,8 +201,9 @@ def main(state_dir: Path | None = None, port: int = 0, keep_running: bool = Fals
 
     state_dir = state_dir or locations.state_dir() / "demo"
     try:
-        info = start_engine(state_dir, cluster=locations.demo_dir() / "cluster.yaml", port=port,
-                            functions_dir=locations.functions_dir())
+        info = start_engine(
+            state_dir, cluster=locations.demo_dir() / "cluster.yaml", port=port, functions_dir=locations.functions_dir()
+        )
     except BackendError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -203,9 +231,13 @@ def main(state_dir: Path | None = None, port: int = 0, keep_running: bool = Fals
 
             asyncio.run(setup())
             # remember_theme=False: a `:theme` in the demo is not the user's choice for later
-            code = run_dashboard(make_backend=lambda: LocalBackend(info["url"]), theme=theme,
-                                 background=dashboard_background, label="demo",
-                                 remember_theme=False)
+            code = run_dashboard(
+                make_backend=lambda: LocalBackend(info["url"]),
+                theme=theme,
+                background=dashboard_background,
+                label="demo",
+                remember_theme=False,
+            )
             if code:
                 return code
         else:
@@ -219,11 +251,12 @@ def main(state_dir: Path | None = None, port: int = 0, keep_running: bool = Fals
             stop_engine(state_dir)
             info["process"].wait()
     if keep_running:
-        print(f"the engine keeps running at {info['url']}; stop it with "
-              f"`faastui down` (state dir {state_dir})", file=sys.stderr)
+        print(
+            f"the engine keeps running at {info['url']}; stop it with `faastui down` (state dir {state_dir})",
+            file=sys.stderr,
+        )
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(ui=False if "--no-ui" in sys.argv[1:] else None,
-                  keep_running="--keep-running" in sys.argv[1:]))
+    sys.exit(main(ui=False if "--no-ui" in sys.argv[1:] else None, keep_running="--keep-running" in sys.argv[1:]))

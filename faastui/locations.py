@@ -10,8 +10,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["data_dir", "themes_dir", "keymaps_dir", "functions_dir", "demo_dir", "config_dir",
-           "state_dir", "data_home", "screenshots_dir", "user_themes_dir"]
+__all__ = [
+    "data_dir",
+    "themes_dir",
+    "keymaps_dir",
+    "functions_dir",
+    "demo_dir",
+    "config_dir",
+    "state_dir",
+    "data_home",
+    "screenshots_dir",
+    "user_themes_dir",
+]
 
 _HERE = Path(__file__).resolve().parent
 

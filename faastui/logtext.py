@@ -35,9 +35,10 @@ def parse_since(text: str, now: float | None = None) -> float:
     try:
         t = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise InvalidRequest(f"--since {text!r} is neither a duration nor a time",
-                             hint="e.g. --since 5m, --since 1h30m, --since 2026-01-31T12:00:00Z") \
-            from None
+        raise InvalidRequest(
+            f"--since {text!r} is neither a duration nor a time",
+            hint="e.g. --since 5m, --since 1h30m, --since 2026-01-31T12:00:00Z",
+        ) from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
     return t.timestamp()
@@ -47,8 +48,7 @@ def rfc3339(t: float | None) -> str:
     """``2026-01-31T12:00:00.123456Z`` (UTC); Go's zero time for None."""
     if t is None:
         return ZERO_TIME
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="microseconds").replace(
-        "+00:00", "Z")
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def plain(line: LogLine, timestamps: bool = False, prefix: bool = False) -> str:
@@ -64,5 +64,13 @@ def plain(line: LogLine, timestamps: bool = False, prefix: bool = False) -> str:
 
 def faas_json(line: LogLine, namespace: str = "") -> str:
     """One OpenFaaS log message as a JSON line (see the module)."""
-    return json.dumps({"name": line.function, "namespace": namespace, "instance": line.instance,
-                       "timestamp": rfc3339(line.time), "text": line.text}, ensure_ascii=False)
+    return json.dumps(
+        {
+            "name": line.function,
+            "namespace": namespace,
+            "instance": line.instance,
+            "timestamp": rfc3339(line.time),
+            "text": line.text,
+        },
+        ensure_ascii=False,
+    )

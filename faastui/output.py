@@ -18,8 +18,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Format", "render", "emit", "table_for", "message", "to_plain", "stdout_console",
-           "format_result", "names", "InNamespace", "KINDS"]
+__all__ = [
+    "Format",
+    "render",
+    "emit",
+    "table_for",
+    "message",
+    "to_plain",
+    "stdout_console",
+    "format_result",
+    "names",
+    "InNamespace",
+    "KINDS",
+]
 
 
 class Format(str, enum.Enum):
@@ -181,8 +192,7 @@ def stdout_console(stderr: bool = False):
 
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else 200  # pipes: do not wrap at 80 columns
-    return Console(file=stream, width=width, no_color=no_color() or None,
-                   highlight=False, soft_wrap=False)
+    return Console(file=stream, width=width, no_color=no_color() or None, highlight=False, soft_wrap=False)
 
 
 def _kind_name(kind: type | str | None) -> str | None:
@@ -218,8 +228,7 @@ def names(items: list, kind: type | str | None, with_kind: bool = True) -> list[
     return [f"{word}/{name_of(i)}" if with_kind else name_of(i) for i in items]
 
 
-def table_for(items: list, kind: type | str, wide: bool = False, title: str | None = None,
-              headers: bool = True):
+def table_for(items: list, kind: type | str, wide: bool = False, title: str | None = None, headers: bool = True):
     """A rich Table of model objects of type ``kind`` (a model class or its name); a
     NAMESPACE column first when they are ``InNamespace``; ``headers=False``: no header row."""
     from rich import box
@@ -228,9 +237,15 @@ def table_for(items: list, kind: type | str, wide: bool = False, title: str | No
     cols = [c for c in COLUMNS[_kind_name(kind)] if wide or not c[2]]
     if items and isinstance(items[0], InNamespace):
         cols = [("NAMESPACE", lambda i: i.namespace, False), *cols]
-    table = Table(box=box.SIMPLE_HEAD if headers else None, title=title, title_justify="left",
-                  pad_edge=False, show_header=headers,
-                  header_style="bold" if not no_color() else None, show_edge=False)
+    table = Table(
+        box=box.SIMPLE_HEAD if headers else None,
+        title=title,
+        title_justify="left",
+        pad_edge=False,
+        show_header=headers,
+        header_style="bold" if not no_color() else None,
+        show_edge=False,
+    )
     for header, _, _ in cols:
         table.add_column(header, no_wrap=True)
     for item in items:
@@ -307,12 +322,20 @@ def format_result(value: Any) -> str:
 
 def describe_text(fn) -> str:
     """kubectl-describe style ``key: value`` lines for one function."""
-    rows = [("Name", fn.name), ("Handler", fn.handler), ("Runtime", fn.runtime),
-            ("Image", fn.image or "-"), ("Replicas", f"{fn.available_replicas}/{fn.replicas}"),
-            ("Memory MB", f"{fn.memory_mb:g}"), ("CPUs", f"{fn.cpus:g}"),
-            ("Timeout s", _secs(fn.timeout_s)), ("Deadline ms", _ms(fn.deadline_ms)),
-            ("Fusion group", fn.fusion_group or "-"), ("Invocations", str(fn.invocations)),
-            ("Labels", _labels(fn.labels))]
+    rows = [
+        ("Name", fn.name),
+        ("Handler", fn.handler),
+        ("Runtime", fn.runtime),
+        ("Image", fn.image or "-"),
+        ("Replicas", f"{fn.available_replicas}/{fn.replicas}"),
+        ("Memory MB", f"{fn.memory_mb:g}"),
+        ("CPUs", f"{fn.cpus:g}"),
+        ("Timeout s", _secs(fn.timeout_s)),
+        ("Deadline ms", _ms(fn.deadline_ms)),
+        ("Fusion group", fn.fusion_group or "-"),
+        ("Invocations", str(fn.invocations)),
+        ("Labels", _labels(fn.labels)),
+    ]
     width = max(len(k) for k, _ in rows) + 2
     return "\n".join(f"{k + ':':<{width}}{v}" for k, v in rows) + "\n"
 

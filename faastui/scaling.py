@@ -22,8 +22,10 @@ def parse_replicas(text: str) -> tuple[str, int]:
     sign = text[:1] if text[:1] in "+-" else "="
     digits = text[1:] if sign != "=" else text
     if not digits.isdigit():
-        raise ValueError(f"bad replica count {text!r}: use N, +K or -K (N is absolute, +K/-K "
-                         "relative to the current count), e.g. 3, +2, -1")
+        raise ValueError(
+            f"bad replica count {text!r}: use N, +K or -K (N is absolute, +K/-K "
+            "relative to the current count), e.g. 3, +2, -1"
+        )
     return sign, int(digits)
 
 
@@ -42,8 +44,7 @@ class ScaleChange:
         if self.sign == "=":
             return f"{fn.name}: replicas set to {self.amount} (an absolute count)"
         after = self.before + (self.amount if self.sign == "+" else -self.amount)
-        return (f"{fn.name}: replicas {self.before} -> {after} ({self.sign}{self.amount}, "
-                "relative to the current count)")
+        return f"{fn.name}: replicas {self.before} -> {after} ({self.sign}{self.amount}, relative to the current count)"
 
 
 async def change(backend, fn: str, text: str) -> ScaleChange:
@@ -55,8 +56,9 @@ async def change(backend, fn: str, text: str) -> ScaleChange:
     current = (await backend.describe(fn)).replicas
     target = current + n if sign == "+" else current - n
     if target < 0:
-        raise InvalidRequest(f"{fn} has {current} replica(s): {text} would leave {target}",
-                             hint=f"the fewest is 0: faastui scale {fn} 0")
+        raise InvalidRequest(
+            f"{fn} has {current} replica(s): {text} would leave {target}", hint=f"the fewest is 0: faastui scale {fn} 0"
+        )
     return ScaleChange(await backend.scale(fn, target), sign, n, current)
 
 

@@ -74,8 +74,7 @@ class Poller:
                 err += f" ({self.error.hint})"
             line.append(err, style=None if no_color() else "bold red")
             if self.ok_at is not None:
-                line.append(f"\nshowing data from {age_text(self.ok_at)}",
-                            style=None if no_color() else "yellow")
+                line.append(f"\nshowing data from {age_text(self.ok_at)}", style=None if no_color() else "yellow")
         return line
 
 
@@ -90,16 +89,19 @@ def snapshot_view(poller: Poller, title: str = "faastui watch"):
     snap = poller.data
     if snap is not None:
         placements = [p for p in snap.placements if p.state != "cold"]
-        for items, kind, name in ((snap.nodes, Node, "Nodes"), (placements, Placement, "Placement"),
-                                  (snap.queues, QueueStat, "Queues"), (snap.qos, QoSStat, "QoS"),
-                                  (snap.fusion_groups, FusionGroup, "Fusion groups")):
+        for items, kind, name in (
+            (snap.nodes, Node, "Nodes"),
+            (placements, Placement, "Placement"),
+            (snap.queues, QueueStat, "Queues"),
+            (snap.qos, QoSStat, "QoS"),
+            (snap.fusion_groups, FusionGroup, "Fusion groups"),
+        ):
             if items:
                 parts.append(table_for(items, kind, title=f"{name} ({len(items)})"))
             else:
                 parts.append(Text(f"{name}: none", style=None if no_color() else "dim"))
         if snap.errors:
-            parts.append(Text("partial: " + "; ".join(snap.errors),
-                              style=None if no_color() else "yellow"))
+            parts.append(Text("partial: " + "; ".join(snap.errors), style=None if no_color() else "yellow"))
     return Group(*parts)
 
 
@@ -129,11 +131,20 @@ def _run_live(poller: Poller, view: Callable[[], Any], interval: float, once: bo
         # no cursor tricks on a pipe: print each frame (or the only one)
         def show():
             console.print(view())
+
         return _run(_loop(poller, show, interval, once))
-    with Live(console=console, auto_refresh=False, transient=False,
-              redirect_stdout=False, redirect_stderr=False, vertical_overflow="visible") as live:
+    with Live(
+        console=console,
+        auto_refresh=False,
+        transient=False,
+        redirect_stdout=False,
+        redirect_stderr=False,
+        vertical_overflow="visible",
+    ) as live:
+
         def show():
             live.update(view(), refresh=True)
+
         return _run(_loop(poller, show, interval, once))
 
 
@@ -144,8 +155,13 @@ def _run(coro) -> int:
         return 0
 
 
-def watch_snapshot(make_backend: Callable[[], Any], interval: float = 2.0, once: bool = False,
-                   output: Format = Format.table, title: str = "faastui watch") -> int:
+def watch_snapshot(
+    make_backend: Callable[[], Any],
+    interval: float = 2.0,
+    once: bool = False,
+    output: Format = Format.table,
+    title: str = "faastui watch",
+) -> int:
     """``faastui watch``. Returns the exit code."""
     poller = Poller(make_backend, lambda b: b.snapshot())
     if output in (Format.json, Format.yaml):
@@ -153,8 +169,14 @@ def watch_snapshot(make_backend: Callable[[], Any], interval: float = 2.0, once:
     return _run_live(poller, lambda: snapshot_view(poller, title), interval, once)
 
 
-def watch_read(make_backend: Callable[[], Any], fetch: Fetch, output: Format, interval: float,
-               kind: type | None = None, once: bool = False) -> int:
+def watch_read(
+    make_backend: Callable[[], Any],
+    fetch: Fetch,
+    output: Format,
+    interval: float,
+    kind: type | None = None,
+    once: bool = False,
+) -> int:
     """``-w/--watch`` on a read command. Returns the exit code."""
     poller = Poller(make_backend, fetch)
     if output in (Format.json, Format.yaml):
@@ -168,14 +190,14 @@ def watch_read(make_backend: Callable[[], Any], fetch: Fetch, output: Format, in
             out = render(poller.data, output, kind)
             parts.append(out)
         return Group(*parts)
+
     return _run_live(poller, view, interval, once)
 
 
 def _print_doc(poller: Poller, output: Format) -> None:
     """JSON/YAML watch: one document per successful tick, errors on stderr."""
     if poller.error is not None:
-        print(f"error: {poller.error.message} (last data {age_text(poller.ok_at)})", file=sys.stderr,
-              flush=True)
+        print(f"error: {poller.error.message} (last data {age_text(poller.ok_at)})", file=sys.stderr, flush=True)
         return
     text = dump(poller.data, output)
     sys.stdout.write(text if output == Format.json else "---\n" + text)

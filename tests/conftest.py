@@ -33,23 +33,23 @@ def cli(*args: str, input: str | None = None, env: dict | None = None, code: int
 
     result = CliRunner().invoke(app, list(args), input=input, env=env)
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
-    assert result.exception is None or isinstance(result.exception, SystemExit), \
-        repr(result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == code, (args, result.exit_code, result.stdout, result.stderr)
     return result
 
 
 def _children_of(pid: int) -> list[int]:
     import psutil
+
     try:
-        return [p.pid for p in psutil.Process(pid).children(recursive=True)
-                if p.status() != psutil.STATUS_ZOMBIE]
+        return [p.pid for p in psutil.Process(pid).children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
     except psutil.NoSuchProcess:
         return []
 
 
 def live(pids) -> list[int]:
     import psutil
+
     out = []
     for pid in pids:
         try:
@@ -71,6 +71,7 @@ class EngineHandle:
 
     def backend(self):
         from backends.local.client import LocalBackend
+
         return LocalBackend(self.url)
 
     def descendants(self) -> list[int]:
@@ -95,11 +96,13 @@ def running_engine(state: Path, **options):
 def engine(tmp_path_factory):
     """A running engine with the sample functions deployed (3 nodes)."""
     with running_engine(tmp_path_factory.mktemp("engine") / "state", nodes=3) as handle:
+
         async def deploy_all():
             async with handle.backend() as b:
                 for d in sorted(FUNCTIONS.iterdir()):
                     if (d / "handler.py").exists():
                         await b.deploy(d)
+
         run(deploy_all())
         yield handle
 

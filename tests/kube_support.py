@@ -45,6 +45,9 @@ def closed_port() -> int:
 def unreachable_kubeconfig(fake, folder: Path) -> Path:
     """A kubeconfig like ``fake``'s, its server a loopback port nobody listens on."""
     path = folder / "unreachable-kubeconfig"
-    path.write_text(fake.kubeconfig(folder / "reachable-kubeconfig").read_text().replace(
-        fake.api_url, f"http://127.0.0.1:{closed_port()}"))
+    path.write_text(
+        fake.kubeconfig(folder / "reachable-kubeconfig")
+        .read_text()
+        .replace(fake.api_url, f"http://127.0.0.1:{closed_port()}")
+    )
     return path

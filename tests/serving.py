@@ -22,16 +22,15 @@ ROOT = Path(__file__).resolve().parents[1]
 _READY = re.compile(r"^serving the (\S+) API on (\w+)://([^ ]+):(\d+) over context (\S+)$")
 
 
-def serve_env(tmp: Path, contexts: list[dict] | None = None, current: str = "local",
-              **extra: str) -> dict:
+def serve_env(tmp: Path, contexts: list[dict] | None = None, current: str = "local", **extra: str) -> dict:
     """An environment whose config dir (under ``tmp``) holds ``contexts`` (Context fields)."""
     config = tmp / "config"
     (config / "faastui").mkdir(parents=True, exist_ok=True)
-    (config / "faastui" / "config.yaml").write_text(yaml.safe_dump(
-        {"current-context": current, "contexts": contexts or []}))
+    (config / "faastui" / "config.yaml").write_text(
+        yaml.safe_dump({"current-context": current, "contexts": contexts or []})
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAASTUI_")}
-    env.update(XDG_CONFIG_HOME=str(config), XDG_STATE_HOME=str(tmp / "state"),
-               PYTHONUNBUFFERED="1", **extra)
+    env.update(XDG_CONFIG_HOME=str(config), XDG_STATE_HOME=str(tmp / "state"), PYTHONUNBUFFERED="1", **extra)
     return env
 
 
@@ -41,8 +40,9 @@ def serve_command(name: str, *args: str) -> list[str]:
 
 def run_serve(name: str, *args: str, env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
     """Run a ``faastui serve`` that is expected to exit by itself (a refusal, an error)."""
-    proc = subprocess.run(serve_command(name, *args), env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run(
+        serve_command(name, *args), env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 
@@ -70,11 +70,16 @@ class Served:
 
 
 @contextlib.contextmanager
-def serving(name: str, *args: str, env: dict, ready_timeout: float = 60,
-            stop_signal: int = signal.SIGINT):
+def serving(name: str, *args: str, env: dict, ready_timeout: float = 60, stop_signal: int = signal.SIGINT):
     """``faastui serve name --port 0 *args`` until the block ends; yields a Served."""
-    proc = subprocess.Popen(serve_command(name, "--port", "0", *args), env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        serve_command(name, "--port", "0", *args),
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: list[str] = []
     ready = threading.Event()
 

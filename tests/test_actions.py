@@ -42,8 +42,14 @@ SAMPLES = [
     Invoke("echo", "-"),  # as JSON text: -d - is stdin
     Invoke("echo", [1, 2.5, None, True, "ü"]),
     Invoke("echo", 42),
-    Invoke("http-echo", None, method="GET", path="/items/7", query=(("k", "v"), ("k", "w w")),
-           headers=(("X-Client", "me"), ("Content-Type", "text/plain"))),
+    Invoke(
+        "http-echo",
+        None,
+        method="GET",
+        path="/items/7",
+        query=(("k", "v"), ("k", "w w")),
+        headers=(("X-Client", "me"), ("Content-Type", "text/plain")),
+    ),
     InvokeAsync("echo", {"k": "v w"}),
     InvokeAsync("sleep"),
     InvokeAsync("http-echo", "x", method="PUT", headers=(("X-A", "b: c"),)),
@@ -56,8 +62,7 @@ SAMPLES = [
     Fuse(("a", "b", "c"), name="trio"),
     Unfuse("fusion-pair"),
     Optimize(),
-    Optimize(apply=True, min_calls=3, min_share=0.125, max_size=2, max_memory_mb=512.5,
-             unfuse_idle=True),
+    Optimize(apply=True, min_calls=3, min_share=0.125, max_size=2, max_memory_mb=512.5, unfuse_idle=True),
     Optimize(min_share=1.0),
     Scale("hello", "5"),
     Scale("hello", "+2"),
@@ -112,8 +117,9 @@ def test_the_cli_aliases_and_forms_parse_to_the_same_specs():
     assert from_cli(*parse(["faastui", "remove", "a"])) == Remove(("a",))
     assert from_cli(*parse(["faastui", "scale", "hello", "--replicas", "3"])) == Scale("hello", "3")
     assert from_cli(*parse(["faastui", "scale", "hello", "-1"])) == Scale("hello", "-1")
-    assert from_cli(*parse(["faastui", "invoke", "e", "-H", "A=b", "--content-type", "text/x"])) == \
-        Invoke("e", headers=(("A", "b"), ("Content-Type", "text/x")))
+    assert from_cli(*parse(["faastui", "invoke", "e", "-H", "A=b", "--content-type", "text/x"])) == Invoke(
+        "e", headers=(("A", "b"), ("Content-Type", "text/x"))
+    )
     with pytest.raises(InvalidRequest, match="count once"):
         from_cli(*parse(["faastui", "scale", "hello", "2", "--replicas", "3"]))
     with pytest.raises(InvalidRequest, match="bad header"):
@@ -126,6 +132,7 @@ def test_an_invoke_spec_with_request_parts_needs_the_capability():
 
         def require(self, capability, action):
             from backends.errors import Unsupported
+
             raise Unsupported(f"the plain backend cannot {action}")
 
     with pytest.raises(Exception, match="cannot pass a method"):
@@ -141,17 +148,20 @@ def test_what_has_no_spec_says_so():
         Invoke("echo", b"\x00").to_argv()
 
 
-@pytest.mark.parametrize("spec, message", [
-    (Invoke(""), "pick a function"),
-    (Prewarm("hello", node="n", all_nodes=True), "either --node or --all-nodes"),
-    (Prewarm("hello", count=0), "at least 1"),
-    (Dispatch("x", ()), "at least one step"),
-    (Dispatch("x", (DispatchStep("n", "f"),), mode="star"), "chain or fanout"),
-    (Fuse(("only",)), "at least two"),
-    (Unfuse(""), "no fusion group"),
-    (Remove(()), "pick a function"),
-    (Deploy("/nonexistent/fn"), "does not exist"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        (Invoke(""), "pick a function"),
+        (Prewarm("hello", node="n", all_nodes=True), "either --node or --all-nodes"),
+        (Prewarm("hello", count=0), "at least 1"),
+        (Dispatch("x", ()), "at least one step"),
+        (Dispatch("x", (DispatchStep("n", "f"),), mode="star"), "chain or fanout"),
+        (Fuse(("only",)), "at least two"),
+        (Unfuse(""), "no fusion group"),
+        (Remove(()), "pick a function"),
+        (Deploy("/nonexistent/fn"), "does not exist"),
+    ],
+)
 def test_validate_refuses_before_any_backend_call(spec, message):
     class NoBackend:  # any attribute use is a failure: validation comes first
         def __getattr__(self, name):

@@ -18,6 +18,7 @@ def with_backend(cls, url, coro_fn, **kw):
     async def go():
         async with cls(url, **kw) as b:
             return await coro_fn(b)
+
     return run(go())
 
 
@@ -34,6 +35,7 @@ def test_openfaas_reads_and_invoke(engine):
         inv = await b.invoke("hello", {"name": "OF"})
         snap = await b.snapshot()
         return fns, hello, inv, snap
+
     fns, hello, inv, snap = with_backend(OpenFaaSBackend, engine.url, go)
     assert "hello" in {f.name for f in fns}
     assert hello.memory_mb == 64 and hello.image == "faastui/hello:latest"
@@ -51,6 +53,7 @@ def test_openfaas_function_errors_and_unknowns(engine):
         with pytest.raises(Unsupported):
             await b.prewarm("hello", "node-1")
         return failed
+
     failed = with_backend(OpenFaaSBackend, engine.url, go)
     assert failed.status == "error" and "asked to raise" in failed.error
 
@@ -69,6 +72,7 @@ def test_openfaas_async_scale_deploy_remove(engine, tmp_path):
         with pytest.raises(FunctionNotFound):
             await b.describe("of-hello")
         return call_id, deployed, called, scaled
+
     call_id, deployed, called, scaled = with_backend(OpenFaaSBackend, engine.url, go)
     assert call_id
     assert deployed.name == "of-hello" and called.result == {"message": "Hello, deployed!"}
@@ -93,14 +97,18 @@ def test_invokers_nodes_prewarm_dispatch(engine):
         nodes = await b.nodes()
         warmed = await b.prewarm("echo", "node-2", 1)
         on_node = await b.invoke("echo", "hi", node="node-2")
-        chain = await b.dispatch({"v": 1}, [DispatchStep("node-1", "json-transformer"),
-                                            DispatchStep("node-3", "json-transformer")])
-        fan = await b.dispatch({"numbers": [3]}, [DispatchStep("node-1", "data-processor"),
-                                                  DispatchStep("node-2", "data-processor")],
-                               mode="fanout")
+        chain = await b.dispatch(
+            {"v": 1}, [DispatchStep("node-1", "json-transformer"), DispatchStep("node-3", "json-transformer")]
+        )
+        fan = await b.dispatch(
+            {"numbers": [3]},
+            [DispatchStep("node-1", "data-processor"), DispatchStep("node-2", "data-processor")],
+            mode="fanout",
+        )
         with pytest.raises(NodeNotFound):
             await b.prewarm("echo", "node-99")
         return nodes, warmed, on_node, chain, fan
+
     nodes, warmed, on_node, chain, fan = with_backend(InvokersBackend, engine.url, go)
     assert [n.name for n in nodes] == ["node-1", "node-2", "node-3"]
     assert warmed[0].node == "node-2" and warmed[0].cold_start_ms > 0

@@ -49,9 +49,11 @@ def worker():
 
 def using(worker, coro_fn, **kwargs):
     """Run ``coro_fn(backend)`` with a fresh backend on ``worker``."""
+
     async def go():
         async with IluvatarBackend(worker.url, **kwargs) as backend:
             return await coro_fn(backend)
+
     return run(go())
 
 
@@ -91,13 +93,13 @@ try:
 except m.InvalidRequest as exc:
     print("error", exc.message.split(",")[0], "|", exc.hint)
 """.replace("MISSING", repr(missing))
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
     name = {"grpc": "grpcio", "google.protobuf": "protobuf"}[missing]
     assert proc.stdout.splitlines() == [
         "loaded False False",
-        f"error the iluvatar backend needs {name} | pip install 'faastui[iluvatar]'"]
+        f"error the iluvatar backend needs {name} | pip install 'faastui[iluvatar]'",
+    ]
 
 
 # ---- registration ------------------------------------------------------------------------------
@@ -109,14 +111,16 @@ def test_register_and_deploy(worker, tmp_path):
     async def go(b):
         hello = await b.register("hello", HELLO_IMAGE, 128, cpus=2)
         sleeper = await b.deploy(str(pkg))
-        return hello, sleeper, await b.functions(), await b.describe("sleeper"), \
-            await b.describe("sleeper@2")
+        return hello, sleeper, await b.functions(), await b.describe("sleeper"), await b.describe("sleeper@2")
+
     hello, sleeper, functions, by_name, by_pair = using(worker, go)
     assert (hello.name, hello.image, hello.memory_mb, hello.cpus) == ("hello-1", HELLO_IMAGE, 128, 2)
     assert (sleeper.name, sleeper.memory_mb, sleeper.cpus) == ("sleeper-2", 64, 1)
     assert sleeper.labels == {"function_name": "sleeper", "function_version": "2"}
-    assert [(f.name, f.image, f.replicas) for f in functions] == \
-        [("hello-1", HELLO_IMAGE, 0), ("sleeper-2", SLEEP_IMAGE, 0)]
+    assert [(f.name, f.image, f.replicas) for f in functions] == [
+        ("hello-1", HELLO_IMAGE, 0),
+        ("sleeper-2", SLEEP_IMAGE, 0),
+    ]
     assert by_name.name == by_pair.name == "sleeper-2"
     # a fresh client learns the registrations from the worker
     listed = using(worker, lambda b: b.functions())
@@ -145,6 +149,7 @@ def test_bad_registrations_are_refused(worker, tmp_path):
                 await call()
             errors[label] = info.value
         return errors, await b.functions()
+
     errors, functions = using(worker, go)
     assert "Illegal memory allocation request '0'" in errors["memory"].message
     assert "Illegal cpu allocation request '0'" in errors["cpus"].message
@@ -164,6 +169,7 @@ def test_invoke_cold_then_warm(worker):
     async def go(b):
         await b.register("hello", HELLO_IMAGE, 128)
         return [await b.invoke("hello", {"name": n}) for n in ("Ada", "Bob")]
+
     cold, warm = using(worker, go)
     assert (cold.status, cold.result, cold.container_state) == ("ok", {"greeting": "Hello Ada"}, "cold")
     assert (warm.status, warm.result, warm.container_state) == ("ok", {"greeting": "Hello Bob"}, "warm")
@@ -179,9 +185,13 @@ def test_payload_forms_and_function_errors(worker):
     async def go(b):
         await b.register("hello", HELLO_IMAGE, 64)
         await b.register("fail", FAIL_IMAGE, 64)
-        return (await b.invoke("hello", None), await b.invoke("hello", '{"name": "text"}'),
-                await b.invoke("hello", b'{"name": "bytes"}'),
-                await b.invoke("fail", {"message": "it broke"}))
+        return (
+            await b.invoke("hello", None),
+            await b.invoke("hello", '{"name": "text"}'),
+            await b.invoke("hello", b'{"name": "bytes"}'),
+            await b.invoke("fail", {"message": "it broke"}),
+        )
+
     none, text, raw, failed = using(worker, go)
     assert none.result == {"greeting": "Hello stranger"}
     assert text.result == {"greeting": "Hello text"} and raw.result == {"greeting": "Hello bytes"}
@@ -203,6 +213,7 @@ def test_unknown_functions_nodes_and_versions(worker):
         second = await b.invoke("hello-2", {"name": "v2"})
         on_node = await b.invoke("hello-1", {}, node=worker.address)
         return typo.value, by_worker.value, node.value, ambiguous.value, second, on_node
+
     typo, by_worker, node, ambiguous, second, on_node = using(worker, go)
     assert "'helo'" in typo.message and typo.hint == "did you mean 'hello'?"
     assert "'hello-9' is not registered" in by_worker.message
@@ -213,15 +224,18 @@ def test_unknown_functions_nodes_and_versions(worker):
 
 def test_an_older_worker_without_list_registered_funcs():
     with FakeIluvatarWorker(with_list=False) as old:
+
         async def first(b):
             await b.register("hello", HELLO_IMAGE, 64)
             return await b.functions(), await b.invoke("hello", {"name": "old"})
+
         mine, called = using(old, first)
 
         async def second(b):
             with pytest.raises(FunctionNotFound):
                 await b.invoke("nope", {})
             return await b.functions(), await b.invoke("hello-1", {})
+
         theirs, again = using(old, second)
     assert [f.name for f in mine] == ["hello-1"] and called.result == {"greeting": "Hello old"}
     assert theirs == [] and again.container_state == "warm"
@@ -241,6 +255,7 @@ def test_prewarm_then_invoke_reports_prewarm(worker):
         with pytest.raises(InvalidRequest):
             await b.prewarm("hello", worker.address, count=0)
         return started, states_after_prewarm, call, await b.snapshot()
+
     started, states, call, snap = using(worker, go)
     assert [s.container_state for s in started] == ["prewarm", "prewarm"]
     assert all(s.cold_start_ms >= 40 and s.node == worker.address for s in started)
@@ -252,6 +267,7 @@ def test_prewarm_then_invoke_reports_prewarm(worker):
 
 def test_memory_is_a_hard_limit():
     with FakeIluvatarWorker(memory_mb=300) as small:
+
         async def go(b):
             await b.register("big", SLEEP_IMAGE, 200)
             await b.register("other", HELLO_IMAGE, 200)
@@ -260,6 +276,7 @@ def test_memory_is_a_hard_limit():
             with pytest.raises(CapacityExceeded) as cold:  # needs a second 200 MB container
                 await b.invoke("other", {})
             return prewarm.value, cold.value, await b.invoke("big", {"ms": 5})
+
         prewarm, cold, fits = using(small, go)
         assert small.containers() == ["warm"] and small.used_memory() == 200
     assert "Not enough memory" in prewarm.message and "1 of 2" in prewarm.message
@@ -285,6 +302,7 @@ def test_async_invoke_pending_then_ok(worker):
         failed = await b.result(await b.invoke_async("fail", {"message": "late"}), wait=5)
         assert (failed.status, failed.error, failed.function) == ("error", "late", "fail-1")
         return call_id, pending, done, again
+
     call_id, pending, done, again = using(worker, go)
     assert (pending.status, pending.call_id, pending.function) == ("pending", call_id, "hello-1")
     assert (done.status, done.result, done.container_state) == ("ok", {"greeting": "Hello later"}, "cold")
@@ -294,6 +312,7 @@ def test_async_invoke_pending_then_ok(worker):
         with pytest.raises(NotFound) as info:
             await b.result(call_id)
         return info.value
+
     assert "once" in using(worker, elsewhere).hint
 
 
@@ -303,6 +322,7 @@ def test_values_out_of_range_are_refused_before_sending(worker):
         with pytest.raises(InvalidRequest) as info:
             await b.register("hello", HELLO_IMAGE, 64, cpus=-1)
         return info.value
+
     assert "cannot send this RegisterRequest: Value out of range: -1" in using(worker, go).message
     assert "register" not in worker.calls
 
@@ -314,10 +334,15 @@ def test_a_server_that_is_not_an_iluvatar_worker():
     async def go():
         async def garbled(request, context):
             return b"\x0b"  # a group: no proto3 message has one
+
         server = grpc.aio.server()
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
-            "iluvatar_rpc.IluvatarWorker",
-            {"health": grpc.unary_unary_rpc_method_handler(garbled)}),))
+        server.add_generic_rpc_handlers(
+            (
+                grpc.method_handlers_generic_handler(
+                    "iluvatar_rpc.IluvatarWorker", {"health": grpc.unary_unary_rpc_method_handler(garbled)}
+                ),
+            )
+        )
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
         try:
@@ -329,6 +354,7 @@ def test_a_server_that_is_not_an_iluvatar_worker():
                 return unreadable.value, await b.functions()
         finally:
             await server.stop(None)
+
     unreadable, functions = run(go())
     assert "not an Ilúvatar message" in unreadable.message and functions == []
 
@@ -342,6 +368,7 @@ def test_unreachable_worker_fails_fast():
                 with pytest.raises(Unreachable) as info:
                     await call()
         return info.value
+
     t0 = time.monotonic()
     error = run(go())
     assert time.monotonic() - t0 < 5
@@ -362,20 +389,30 @@ def test_snapshot_content(worker):
         with pytest.raises(Unsupported):
             await b.remove("hello")
         return snap, sick, await b.invocations(limit=2)
+
     snap, sick, latest = using(worker, go)
     (node,) = snap.nodes
     assert (node.name, node.address, node.ready) == (worker.address, worker.address, True)
     # the current StatusResponse: percentages and the worker's name, read field by field
     assert worker.used_memory() == 128 * 2 + 64
-    assert node.labels == {"kind": "iluvatar-worker", "cpu_queue_len": "0", "gpu_queue_len": "0",
-                           "running": "0", "used_mem_pct": f"{100 * 320 / 1024:.1f}",
-                           "cpu_util": "6.0", "cpu_load_avg": "0.25", "worker_name": "fake-worker"}
+    assert node.labels == {
+        "kind": "iluvatar-worker",
+        "cpu_queue_len": "0",
+        "gpu_queue_len": "0",
+        "running": "0",
+        "used_mem_pct": f"{100 * 320 / 1024:.1f}",
+        "cpu_util": "6.0",
+        "cpu_load_avg": "0.25",
+        "worker_name": "fake-worker",
+    }
     assert (node.cpus, node.memory_mb) == (0.0, 0.0)  # that schema tells no sizes
     assert node.containers == 3 and sick[0].ready is False
-    assert [(f.name, f.invocations, f.replicas) for f in snap.functions] == \
-        [("fail-1", 1, 1), ("hello-1", 2, 2)]
-    assert sorted((p.function, p.state, p.count) for p in snap.placements) == \
-        [("fail-1", "warm", 1), ("hello-1", "prewarm", 1), ("hello-1", "warm", 1)]
+    assert [(f.name, f.invocations, f.replicas) for f in snap.functions] == [("fail-1", 1, 1), ("hello-1", 2, 2)]
+    assert sorted((p.function, p.state, p.count) for p in snap.placements) == [
+        ("fail-1", "warm", 1),
+        ("hello-1", "prewarm", 1),
+        ("hello-1", "warm", 1),
+    ]
     qos = {q.subject: q for q in snap.qos}
     assert (qos["hello-1"].count, qos["hello-1"].errors, qos["hello-1"].cold_ratio) == (2, 0, 0.5)
     assert 0 < qos["hello-1"].p50_ms <= qos["hello-1"].p95_ms <= qos["hello-1"].p99_ms
@@ -394,23 +431,27 @@ def test_cli_end_to_end(worker, tmp_path):
 
     assert "deployed hello-1" in cli(*ilu, "deploy", str(pkg)).stderr
     called = json.loads(cli(*ilu, "invoke", "hello", "-d", '{"name": "x"}', "-o", "json").stdout)
-    assert (called["status"], called["result"], called["function"], called["container_state"]) == \
-        ("ok", {"greeting": "Hello x"}, "hello-1", "cold")
+    assert (called["status"], called["result"], called["function"], called["container_state"]) == (
+        "ok",
+        {"greeting": "Hello x"},
+        "hello-1",
+        "cold",
+    )
     plain = cli(*ilu, "invoke", "hello-1", "-d", '{"name": "y"}')
     assert json.loads(plain.stdout) == {"greeting": "Hello y"}
     functions = json.loads(cli(*ilu, "functions", "-o", "json").stdout)
     assert [(f["name"], f["image"]) for f in functions] == [("hello-1", HELLO_IMAGE)]
     nodes = json.loads(cli(*ilu, "nodes", "-o", "json").stdout)
-    assert [(n["name"], n["ready"], n["labels"]["worker_name"]) for n in nodes] == \
-        [(worker.address, True, "fake-worker")]
+    assert [(n["name"], n["ready"], n["labels"]["worker_name"]) for n in nodes] == [
+        (worker.address, True, "fake-worker")
+    ]
     prewarmed = json.loads(cli(*ilu, "prewarm", "hello", "--node", worker.address, "-o", "json").stdout)
     assert [p["container_state"] for p in prewarmed] == ["prewarm"]
     assert worker.containers("hello-1") == ["warm", "prewarm"]
 
     call_id = cli(*ilu, "invoke", "hello", "-d", '{"name": "z"}', "--async").stdout.strip()
     done = json.loads(cli(*ilu, "result", call_id, "--wait", "-o", "json").stdout)
-    assert (done["status"], done["result"], done["container_state"]) == \
-        ("ok", {"greeting": "Hello z"}, "prewarm")
+    assert (done["status"], done["result"], done["container_state"]) == ("ok", {"greeting": "Hello z"}, "prewarm")
 
     missing = cli(*ilu, "invoke", "helo", code=1)
     assert "error: function 'helo' is not registered" in missing.stderr

@@ -37,14 +37,19 @@ from tests.fakes.kube_api import fake_kube
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = {  # the four entry signatures, as in test_agent.py
     "classic": ("def handle(req):\n    return {'got': req}\n", {"a": 1}, {"got": '{"a": 1}'}),
-    "http": ("def handle(event, context):\n"
-             "    body = {'len': len(event.body), 'path': event.path}\n"
-             "    return {'statusCode': 201, 'body': body}\n",
-             "12345", {"len": 5, "path": "/"}),
-    "iluvatar": ("def main(args):\n    return {'hello': args.get('name', 'world')}\n",
-                 {"name": "ada"}, {"hello": "ada"}),
-    "nuclio": ("def handler(context, event):\n    return 'nuclio:' + event.body.decode()\n",
-               "x", "nuclio:x"),
+    "http": (
+        "def handle(event, context):\n"
+        "    body = {'len': len(event.body), 'path': event.path}\n"
+        "    return {'statusCode': 201, 'body': body}\n",
+        "12345",
+        {"len": 5, "path": "/"},
+    ),
+    "iluvatar": (
+        "def main(args):\n    return {'hello': args.get('name', 'world')}\n",
+        {"name": "ada"},
+        {"hello": "ada"},
+    ),
+    "nuclio": ("def handler(context, event):\n    return 'nuclio:' + event.body.decode()\n", "x", "nuclio:x"),
 }
 
 
@@ -67,9 +72,9 @@ def kubeconfig(fake, tmp_path):
 
 def with_backend(fake, kubeconfig, coro_fn, **kw):
     async def go():
-        async with KnativeBackend(kw.pop("url", fake.ingress_url), kubeconfig=str(kubeconfig),
-                                  **kw) as b:
+        async with KnativeBackend(kw.pop("url", fake.ingress_url), kubeconfig=str(kubeconfig), **kw) as b:
             return await coro_fn(b)
+
     return run(go())
 
 
@@ -81,17 +86,23 @@ def ksvc(fake, name, ns="default") -> dict:
 def test_registry_and_capabilities():
     assert registry.load("knative") is KnativeBackend
     caps = KnativeBackend.capabilities
-    for cap in (Capability.INVOKE, Capability.SCALE, Capability.DEPLOY, Capability.DEPLOY_SOURCE,
-                Capability.PREWARM, Capability.LOGS):
+    for cap in (
+        Capability.INVOKE,
+        Capability.SCALE,
+        Capability.DEPLOY,
+        Capability.DEPLOY_SOURCE,
+        Capability.PREWARM,
+        Capability.LOGS,
+    ):
         assert cap in caps
     assert Capability.DISPATCH not in caps and Capability.FUSE not in caps
 
 
 def test_importing_the_adapter_imports_neither_kubernetes_nor_httpx():
-    code = ("import sys, backends.knative\n"
-            "print(sorted({'kubernetes', 'httpx'} & {m.split('.')[0] for m in sys.modules}))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         timeout=30)
+    code = (
+        "import sys, backends.knative\nprint(sorted({'kubernetes', 'httpx'} & {m.split('.')[0] for m in sys.modules}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "[]", out.stderr
 
 
@@ -102,6 +113,7 @@ def test_deploy_source_then_invoke_every_signature(fake, kubeconfig):
             fn = await b.deploy_source(source, name=f"sig-{kind}")
             out[kind] = (fn, await b.invoke(f"sig-{kind}", payload))
         return out
+
     out = with_backend(fake, kubeconfig, go)
     for kind, (fn, inv) in out.items():
         assert inv.status == "ok", inv
@@ -121,6 +133,7 @@ def test_a_function_error_is_an_invocation_not_an_exception(fake, kubeconfig):
     async def go(b):
         await b.deploy_source("def handle(req):\n    return 1 / 0\n", name="divide")
         return await b.invoke("divide", "x")
+
     inv = with_backend(fake, kubeconfig, go)
     assert inv.status == "error" and "ZeroDivisionError" in inv.error and inv.result is None
 
@@ -132,6 +145,7 @@ def test_redeploy_rolls_a_new_revision_with_the_new_answer(fake, kubeconfig):
         old = fake.processes("rolling")
         await b.deploy_source("def handle(req):\n    return 'v2'\n", name="rolling")
         return first, old, await b.invoke("rolling", ""), await b.describe("rolling")
+
     first, old, second, fn = with_backend(fake, kubeconfig, go)
     assert (first.result, second.result) == ("v1", "v2")
     assert fn.labels["knative/revision"] == "rolling-00002"
@@ -142,12 +156,12 @@ def test_bad_source_is_refused_before_any_api_call(fake, kubeconfig):
     before = len(fake.requests)
 
     async def go(b):
-        for source, name in [("def handle(req:\n", "ok"), ("x = 1\n", "ok"),
-                             ("def handle(r): return r\n", "Bad_Name")]:
+        for source, name in [("def handle(req:\n", "ok"), ("x = 1\n", "ok"), ("def handle(r): return r\n", "Bad_Name")]:
             with pytest.raises(InvalidRequest):
                 await b.deploy_source(source, name=name)
         with pytest.raises(InvalidRequest, match="too big for Knative"):
             await b.deploy_source("def handle(r): return r\n" + "#" * 200_000, name="big")
+
     with_backend(fake, kubeconfig, go)
     assert len(fake.requests) == before
 
@@ -155,9 +169,9 @@ def test_bad_source_is_refused_before_any_api_call(fake, kubeconfig):
 def test_a_handler_that_cannot_start_fails_the_deploy_with_knatives_message(fake, kubeconfig):
     async def go(b):
         with pytest.raises(BackendError) as err:
-            await b.deploy_source("import no_such_module_here\ndef handle(r): return r\n",
-                                  name="broken")
+            await b.deploy_source("import no_such_module_here\ndef handle(r): return r\n", name="broken")
         return err.value
+
     err = with_backend(fake, kubeconfig, go)
     assert "not ready" in err.message and "failed to load" in err.message
 
@@ -165,9 +179,9 @@ def test_a_handler_that_cannot_start_fails_the_deploy_with_knatives_message(fake
 def test_the_wait_for_ready_is_bounded(fake, kubeconfig):
     async def go(b):
         with pytest.raises(BackendError, match="not ready after 0.3 s") as err:
-            await b.deploy_source("import time\ntime.sleep(1.5)\ndef handle(r): return 'late'\n",
-                                  name="slow")
+            await b.deploy_source("import time\ntime.sleep(1.5)\ndef handle(r): return 'late'\n", name="slow")
         return err.value
+
     err = with_backend(fake, kubeconfig, go, ready_timeout=0.3)
     assert "faastui functions" in err.hint
     fake.wait_idle()  # it does come up in the end
@@ -184,6 +198,7 @@ def test_scale_sets_min_scale_and_prewarm_starts_pods(fake, kubeconfig):
         warm = await b.prewarm("scaled", count=3)
         prewarm_annotations = ksvc(fake, "scaled")["spec"]["template"]["metadata"]["annotations"]
         return scaled, annotations, warm, prewarm_annotations, await b.snapshot()
+
     scaled, annotations, warm, prewarm_annotations, snap = with_backend(fake, kubeconfig, go)
     assert annotations["autoscaling.knative.dev/min-scale"] == "2"
     assert scaled.replicas == scaled.available_replicas == 2
@@ -197,12 +212,14 @@ def test_scale_sets_min_scale_and_prewarm_starts_pods(fake, kubeconfig):
 def test_scale_respects_max_scale(fake, kubeconfig):
     async def go(b):
         await b.deploy_source("def handle(req):\n    return 'ok'\n", name="capped")
-        await b.kube.patch("capped", {"spec": {"template": {"metadata": {"annotations": {
-            "autoscaling.knative.dev/max-scale": "2"}}}}})
+        await b.kube.patch(
+            "capped", {"spec": {"template": {"metadata": {"annotations": {"autoscaling.knative.dev/max-scale": "2"}}}}}
+        )
         with pytest.raises(InvalidRequest, match="max-scale"):
             await b.scale("capped", 3)
         with pytest.raises(InvalidRequest):
             await b.scale("capped", -1)
+
     with_backend(fake, kubeconfig, go)
 
 
@@ -218,6 +235,7 @@ def test_remove_deletes_and_stops_the_process(fake, kubeconfig):
         with pytest.raises(FunctionNotFound) as err:
             await b.describe("gonne")
         return procs, err.value
+
     procs, err = with_backend(fake, kubeconfig, go)
     assert procs and all(p.poll() is not None for p in procs)
     assert ("default", "gone") not in fake.ksvcs
@@ -233,6 +251,7 @@ def test_snapshot_nodes_functions_placements_and_a_failed_image(fake, kubeconfig
             await b.deploy_source("def handle(req):\n    return 'never'\n", name="snap")
         still = await b.invoke("snap", "")  # the last ready revision keeps serving
         return err.value, still, await b.snapshot(), await b.logs("snap")
+
     err, still, snap, logs = with_backend(fake, kubeconfig, go)
     assert "Back-off pulling image" in err.message and still.result == "snap"
     assert [n.name for n in snap.nodes] == ["kn-node-1", "kn-node-2", "kn-node-3"]
@@ -252,6 +271,7 @@ def test_snapshot_nodes_functions_placements_and_a_failed_image(fake, kubeconfig
 def test_snapshot_and_events_come_from_the_watched_view(fake, kubeconfig):
     """The snapshot reads the shared view (list + watch): a second snapshot sees a new
     revision's pods without listing again, and the cluster's events name the function."""
+
     async def go(b):
         await b.deploy_source("def handle(req):\n    return 'w'\n", name="watched")
         first = await b.snapshot()
@@ -259,11 +279,11 @@ def test_snapshot_and_events_come_from_the_watched_view(fake, kubeconfig):
         await b.scale("watched", 2)
         for _ in range(300):
             snap = await b.snapshot()
-            if sum(p.count for p in snap.placements if p.function == "watched"
-                   and p.state == "warm") == 2:
+            if sum(p.count for p in snap.placements if p.function == "watched" and p.state == "warm") == 2:
                 break
             await asyncio.sleep(0.02)
         return first, snap, lists, b.kube.started_view.stats()["pods"]["lists"], await b.events()
+
     first, snap, before, after, events = with_backend(fake, kubeconfig, go)
     assert sum(p.count for p in first.placements if p.function == "watched") == 1
     assert sum(p.count for p in snap.placements if p.function == "watched") == 2
@@ -273,9 +293,12 @@ def test_snapshot_and_events_come_from_the_watched_view(fake, kubeconfig):
 
 
 def test_a_ksvc_faastui_did_not_deploy_is_listed_but_never_overwritten(fake, kubeconfig):
-    foreign = {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
-               "metadata": {"name": "foreign"},
-               "spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/x/y:1"}]}}}}
+    foreign = {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "foreign"},
+        "spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/x/y:1"}]}}},
+    }
 
     async def go(b):
         await b.kube.create(foreign)  # straight through the API, as kubectl would
@@ -290,6 +313,7 @@ def test_a_ksvc_faastui_did_not_deploy_is_listed_but_never_overwritten(fake, kub
         with pytest.raises(InvalidRequest, match="metadata.name.*containers"):
             await b.kube.create(invalid)
         return await b.functions()
+
     fns = with_backend(fake, kubeconfig, go)
     f = next(f for f in fns if f.name == "foreign")
     assert f.runtime == "knative" and f.image == "ghcr.io/x/y:1" and f.handler == ""
@@ -298,10 +322,10 @@ def test_a_ksvc_faastui_did_not_deploy_is_listed_but_never_overwritten(fake, kub
 def test_deploy_a_folder_and_refuse_a_multi_module_zip(fake, kubeconfig, tmp_path):
     pkg = tmp_path / "pkg"
     pkg.mkdir()
-    (pkg / "handler.py").write_text("def handle(req):\n    return 'h'\n"
-                                    "def main(args):\n    return {'main': args}\n")
-    (pkg / "function.yaml").write_text("name: folder-fn\nhandler: handler:main\nmemory: 64\n"
-                                       "cpus: 0.25\ntimeout: 10\nenv: {GREETING: hi}\n")
+    (pkg / "handler.py").write_text("def handle(req):\n    return 'h'\ndef main(args):\n    return {'main': args}\n")
+    (pkg / "function.yaml").write_text(
+        "name: folder-fn\nhandler: handler:main\nmemory: 64\ncpus: 0.25\ntimeout: 10\nenv: {GREETING: hi}\n"
+    )
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("fn/handler.py", "import helper\ndef handle(r): return r\n")
@@ -312,6 +336,7 @@ def test_deploy_a_folder_and_refuse_a_multi_module_zip(fake, kubeconfig, tmp_pat
         with pytest.raises(InvalidRequest, match="helper.py"):
             await b.deploy(buf.getvalue())
         return fn, await b.invoke("folder-fn", {"k": 1})
+
     fn, inv = with_backend(fake, kubeconfig, go)
     assert fn.name == "folder-fn" and fn.handler == "handler:main"
     assert (fn.memory_mb, fn.cpus, fn.timeout_s) == (64, 0.25, 10)
@@ -326,6 +351,7 @@ def test_namespace_comes_from_the_kube_context(fake, tmp_path):
     async def go(b):
         await b.deploy_source("def handle(r): return 'team'\n", name="ns-fn")
         return await b.invoke("ns-fn", ""), b.namespace
+
     inv, ns = with_backend(fake, kc, go, kube_context="team")
     assert inv.result == "team" and ns == "team-a" and ("team-a", "ns-fn") in fake.ksvcs
     with pytest.raises(InvalidRequest, match="no kube context"):
@@ -344,6 +370,7 @@ def test_without_an_ingress_url_calls_go_to_status_url(fake, kubeconfig, monkeyp
         with pytest.raises(Unsupported):
             await b.invoke("direct", {}, node="kn-node-1")
         return await b.invoke("direct", "")
+
     assert with_backend(fake, kubeconfig, go, url=None).result == "direct"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -353,8 +380,7 @@ def test_without_an_ingress_url_calls_go_to_status_url(fake, kubeconfig, monkeyp
         with_backend(fake, kubeconfig, lambda b: b.invoke("direct", ""), url=None)
     assert "direct.default.example.com" in err.value.message and "ingress" in err.value.hint
     with pytest.raises(Unreachable, match="does not answer"):
-        with_backend(fake, kubeconfig, lambda b: b.invoke("direct", ""),
-                     url=f"http://127.0.0.1:{closed}")
+        with_backend(fake, kubeconfig, lambda b: b.invoke("direct", ""), url=f"http://127.0.0.1:{closed}")
 
 
 def test_wrong_token_is_an_auth_error(fake, kubeconfig, tmp_path):
@@ -371,8 +397,7 @@ def test_unreachable_api_and_missing_kubeconfig(fake, tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     kc = tmp_path / "kc"
-    kc.write_text(fake.kubeconfig(tmp_path / "orig").read_text().replace(
-        fake.api_url, f"http://127.0.0.1:{port}"))
+    kc.write_text(fake.kubeconfig(tmp_path / "orig").read_text().replace(fake.api_url, f"http://127.0.0.1:{port}"))
     for call in (lambda b: b.snapshot(), lambda b: b.describe("x")):
         with pytest.raises(Unreachable) as err:
             with_backend(fake, kc, call)
@@ -384,6 +409,7 @@ def test_unreachable_api_and_missing_kubeconfig(fake, tmp_path):
 def test_a_cluster_without_knative_serving():
     with fake_kube(serving=False) as kube:
         import tempfile
+
         with tempfile.TemporaryDirectory() as tmp:
             kc = kube.kubeconfig(Path(tmp) / "kc")
             with pytest.raises(NotFound, match="Knative Serving is not installed"):
@@ -395,12 +421,10 @@ def test_a_cluster_without_knative_serving():
 # ---- the CLI, end to end ----------------------------------------------------------------
 def test_cli_deploy_source_and_invoke(fake, kubeconfig, tmp_path, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    cli("context", "add", "kn", "--backend", "knative", "--url", fake.ingress_url,
-        "--kube-context", "fake", "--use")
+    cli("context", "add", "kn", "--backend", "knative", "--url", fake.ingress_url, "--kube-context", "fake", "--use")
     handler = tmp_path / "handler.py"
     handler.write_text("def handle(req):\n    return {'hello': req}\n")
-    deployed = json.loads(cli("deploy", "--source", str(handler), "--name", "hello",
-                              "-o", "json").stdout)
+    deployed = json.loads(cli("deploy", "--source", str(handler), "--name", "hello", "-o", "json").stdout)
     assert deployed["name"] == "hello" and deployed["available_replicas"] == 1
     inv = json.loads(cli("invoke", "hello", "-d", '{"n": 1}', "-o", "json").stdout)
     assert inv["status"] == "ok" and inv["result"] == {"hello": '{"n": 1}'}

@@ -29,8 +29,18 @@ def gw():
 
 @pytest.fixture()
 def of_ctx(gw):
-    cli("context", "add", "of", "--backend", "openfaas", "--url", gw.url, "--password-stdin",
-        "--use", input=gw.password + "\n")
+    cli(
+        "context",
+        "add",
+        "of",
+        "--backend",
+        "openfaas",
+        "--url",
+        gw.url,
+        "--password-stdin",
+        "--use",
+        input=gw.password + "\n",
+    )
     return gw
 
 
@@ -61,6 +71,7 @@ def test_every_route_names_the_namespace(gw):
                 await default.describe("only-dev")
             plain = await default.invoke("hello", "hi")
         return names, hello, inv, scaled, spaces, mine, plain
+
     names, hello, inv, scaled, spaces, mine, plain = run(go())
     assert names == ["hello", "only-dev"] and mine == ["hello"]
     assert hello.labels == {"team": "dev"}
@@ -78,6 +89,7 @@ def test_a_namespace_the_gateway_does_not_have_is_its_error(gw):
     async def go():
         async with _b(gw, namespace="nope") as b:
             await b.functions()
+
     with pytest.raises(InvalidRequest, match="namespace not valid"):
         run(go())
 
@@ -86,8 +98,7 @@ def test_the_cli_with_n_and_A_on_openfaas(of_ctx):
     assert cli("functions", "-q").stdout.split() == ["hello"]
     assert cli("functions", "-n", "dev", "-q").stdout.split() == ["hello", "only-dev"]
     rows = json.loads(cli("functions", "-A", "-o", "json").stdout)
-    assert [(r["namespace"], r["name"]) for r in rows] == [
-        (DEFAULT_NS, "hello"), ("dev", "hello"), ("dev", "only-dev")]
+    assert [(r["namespace"], r["name"]) for r in rows] == [(DEFAULT_NS, "hello"), ("dev", "hello"), ("dev", "only-dev")]
     assert cli("namespaces").stdout.split() == [DEFAULT_NS, "dev"]
     out = json.loads(cli("-n", "dev", "invoke", "hello", "-d", '"x"', "-o", "json").stdout)
     assert out["result"]["namespace"] == "dev"
@@ -117,6 +128,7 @@ def test_secrets_in_a_namespace_and_a_deploy_that_needs_them(gw, tmp_path):
         async with _b(gw) as default:
             elsewhere = await default.secrets()
         return deployed, listed, elsewhere
+
     deployed, listed, elsewhere = run(go())
     assert deployed.name == "with-secret" and gw.functions[("dev", "with-secret")]["secrets"] == ["db-pw"]
     assert [(s.name, s.namespace) for s in listed] == [("blob", "dev"), ("db-pw", "dev")]
@@ -146,6 +158,7 @@ def test_logs_with_times_instances_since_and_a_native_follow(gw):
                     followed.append(line.text)
                     if len(followed) == 3:
                         return
+
             reader = asyncio.ensure_future(read())
             deadline = time.monotonic() + 10
             while not followed and time.monotonic() < deadline:
@@ -154,9 +167,9 @@ def test_logs_with_times_instances_since_and_a_native_follow(gw):
             gw.log("hello", "live 2")
             await asyncio.wait_for(reader, 10)
         return lines, last, pod_b, since, text, followed
+
     lines, last, pod_b, since, text, followed = run(go())
-    assert [(ln.text, ln.instance) for ln in lines] == [
-        ("first", "pod-a"), ("second", "pod-b"), ("third", "pod-a")]
+    assert [(ln.text, ln.instance) for ln in lines] == [("first", "pod-a"), ("second", "pod-b"), ("third", "pod-a")]
     assert abs(lines[1].time - (t0 + 1.25)) < 1e-3
     assert [ln.text for ln in last] == ["third"] and [ln.text for ln in pod_b] == ["second"]
     assert [ln.text for ln in since] == ["second", "third"]
@@ -185,5 +198,6 @@ def test_openfaas_secrets_and_logs_against_the_engine(engine):
             with pytest.raises(InvalidRequest, match="namespace 'other' not found"):
                 await b.secrets()
         return listed, inv
+
     listed, inv = run(go())
     assert "of-engine" in listed and inv.result == {"message": "Hello, ns!"}

@@ -18,23 +18,27 @@ from backends.errors import InvalidRequest
 
 SOURCES = {
     "classic": "def handle(req):\n    return {'got': req, 'kind': 'classic'}\n",
-    "http": ("def handle(event, context):\n"
-             "    return {'statusCode': 201, 'body': {'len': len(event.body), 'path': event.path}}\n"),
+    "http": (
+        "def handle(event, context):\n"
+        "    return {'statusCode': 201, 'body': {'len': len(event.body), 'path': event.path}}\n"
+    ),
     "iluvatar": "def main(args):\n    return {'hello': args.get('name', 'world')}\n",
-    "nuclio": ("def handler(context, event):\n"
-               "    return 'nuclio:' + event.body.decode()\n"),
+    "nuclio": ("def handler(context, event):\n    return 'nuclio:' + event.body.decode()\n"),
 }
 
 
-@pytest.mark.parametrize("source, requirements, message", [
-    ("", None, "empty"),
-    ("def handle(req:\n  pass", None, "does not compile: line 1"),
-    ("x = 1\n", None, "defines none of handle(), main(), handler()"),
-    ("def handle(r): return r\n", ["requests\nrm -rf /"], "bad requirement"),
-    ("def handle(r): return r\n", ["--index-url=http://evil"], "bad requirement"),
-    ("def handle(r): return r\n" + "#" * 600_000, None, "over 512 KiB"),
-    ("def faastui_entry(c, e): pass\ndef handle(r): return r\n", None, "faastui_entry"),
-])
+@pytest.mark.parametrize(
+    "source, requirements, message",
+    [
+        ("", None, "empty"),
+        ("def handle(req:\n  pass", None, "does not compile: line 1"),
+        ("x = 1\n", None, "defines none of handle(), main(), handler()"),
+        ("def handle(r): return r\n", ["requests\nrm -rf /"], "bad requirement"),
+        ("def handle(r): return r\n", ["--index-url=http://evil"], "bad requirement"),
+        ("def handle(r): return r\n" + "#" * 600_000, None, "over 512 KiB"),
+        ("def faastui_entry(c, e): pass\ndef handle(r): return r\n", None, "faastui_entry"),
+    ],
+)
 def test_bad_source_is_refused_with_a_clear_message(source, requirements, message):
     with pytest.raises(InvalidRequest) as err:
         prepare(source, "fn", requirements)
@@ -70,8 +74,9 @@ def harness():
     def start(source: str, name: str = "fn"):
         port = _free_port()
         env = dict(os.environ, PORT=str(port), **harness_env(prepare(source, name)))
-        proc = subprocess.Popen([sys.executable, "-c", HARNESS], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HARNESS], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         procs.append(proc)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -95,8 +100,7 @@ def harness():
 
 def test_the_harness_serves_each_signature_over_real_http(harness):
     port = harness(SOURCES["classic"])
-    assert _post(port, "/", b"hi") == (200, "application/json",
-                                       json.dumps({"got": "hi", "kind": "classic"}))
+    assert _post(port, "/", b"hi") == (200, "application/json", json.dumps({"got": "hi", "kind": "classic"}))
     port = harness(SOURCES["http"])
     status, _, body = _post(port, "/some/path?q=1", b"12345")
     assert status == 201 and json.loads(body) == {"len": 5, "path": "/some/path"}
@@ -108,18 +112,19 @@ def test_the_harness_serves_each_signature_over_real_http(harness):
 
 
 def test_a_failing_handler_answers_500_and_the_harness_goes_on(harness):
-    port = harness("def handle(req):\n    if req == 'boom':\n        raise ValueError('no')\n"
-                   "    return req\n")
+    port = harness("def handle(req):\n    if req == 'boom':\n        raise ValueError('no')\n    return req\n")
     status, ctype, body = _post(port, "/", b"boom")
     assert status == 500 and json.loads(body) == {"error": "ValueError: no"}
     assert _post(port, "/", b"fine")[::2] == (200, "fine")
 
 
 def test_the_harness_refuses_a_handler_that_cannot_load():
-    env = dict(os.environ, PORT=str(_free_port()),
-               **harness_env(prepare("import no_such_module_here\ndef handle(r): return r\n", "f")))
-    proc = subprocess.run([sys.executable, "-c", HARNESS], env=env, capture_output=True,
-                          text=True, timeout=10)
+    env = dict(
+        os.environ,
+        PORT=str(_free_port()),
+        **harness_env(prepare("import no_such_module_here\ndef handle(r): return r\n", "f")),
+    )
+    proc = subprocess.run([sys.executable, "-c", HARNESS], env=env, capture_output=True, text=True, timeout=10)
     assert proc.returncode == 2 and "failed to load" in proc.stderr
 
 
@@ -135,11 +140,14 @@ class _Context:
             self.content_type, self.status_code = content_type, status_code
 
 
-@pytest.mark.parametrize("kind, body, expect", [
-    ("classic", b"hi", {"got": "hi", "kind": "classic"}),
-    ("iluvatar", {"name": "bo"}, {"hello": "bo"}),  # Nuclio hands JSON bodies over parsed
-    ("nuclio", b"z", "nuclio:z"),
-])
+@pytest.mark.parametrize(
+    "kind, body, expect",
+    [
+        ("classic", b"hi", {"got": "hi", "kind": "classic"}),
+        ("iluvatar", {"name": "bo"}, {"hello": "bo"}),  # Nuclio hands JSON bodies over parsed
+        ("nuclio", b"z", "nuclio:z"),
+    ],
+)
 def test_the_nuclio_adapter_calls_each_signature(kind, body, expect):
     namespace: dict = {}
     exec(compile(nuclio_source(prepare(SOURCES[kind], "f")), "main.py", "exec"), namespace)

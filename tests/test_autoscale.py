@@ -25,8 +25,17 @@ DEMO = load_workload(ROOT / "demo" / "phases.yaml")
 
 
 def obs(**kw) -> Observation:
-    base = dict(t=1.0, queue_len=0, workers=4, arrival_rate=40.0, completion_rate=40.0,
-                service_time_s=0.1, recent_qos=1.0, desired=4, deadline_s=0.2)
+    base = dict(
+        t=1.0,
+        queue_len=0,
+        workers=4,
+        arrival_rate=40.0,
+        completion_rate=40.0,
+        service_time_s=0.1,
+        recent_qos=1.0,
+        desired=4,
+        deadline_s=0.2,
+    )
     base.update(kw)
     return Observation(**base)
 
@@ -114,13 +123,21 @@ def test_real_pool_follows_the_target_policy(tmp_path):
     can come before the policy's cool-down lets it shrink."""
     import time
 
-    w = parse_workload({"task_duration_ms": 20, "seed": 3, "phases": [
-        {"type": "ramp", "duration_s": 2.5, "from_rate": 20, "to_rate": 300},
-        {"type": "steady", "duration_s": 2.5, "rate": 15}]})
+    w = parse_workload(
+        {
+            "task_duration_ms": 20,
+            "seed": 3,
+            "phases": [
+                {"type": "ramp", "duration_s": 2.5, "from_rate": 20, "to_rate": 300},
+                {"type": "steady", "duration_s": 2.5, "rate": 15},
+            ],
+        }
+    )
     with RedisServer(tmp_path / "redis") as srv:
         launcher = ProcessLauncher(srv.url)
-        config = RunConfig(tasks=int(w.expected_count(0, 5.0)), workers=1, workload=w,
-                           policy=TargetPolicy(), batch=1, tick_s=0.05)
+        config = RunConfig(
+            tasks=int(w.expected_count(0, 5.0)), workers=1, workload=w, policy=TargetPolicy(), batch=1, tick_s=0.05
+        )
         controller = WorkflowController(srv.url, launcher, config)
         try:
             controller.start()

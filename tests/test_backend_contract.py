@@ -22,8 +22,12 @@ from faastui import config
 from tests.conftest import cli, run
 
 #: the method each optional read needs, by its flag
-ABILITIES = {Capability.DESCRIBE: "describe", Capability.HISTORY: "invocations",
-             Capability.EVENTS: "events", Capability.CALL_GRAPH: "call_graph"}
+ABILITIES = {
+    Capability.DESCRIBE: "describe",
+    Capability.HISTORY: "invocations",
+    Capability.EVENTS: "events",
+    Capability.CALL_GRAPH: "call_graph",
+}
 
 
 def _shipped():
@@ -110,6 +114,7 @@ def _poll_once(backend) -> list[str]:
                     break
                 await pilot.pause(0.02)
             assert app.refreshes, "no snapshot within the deadline"
+
     Reads.asked = []
     run(go())
     return Reads.asked
@@ -128,6 +133,7 @@ def test_the_dashboard_gates_keys_by_the_instance_not_its_class():
         app = Dashboard(lambda: backend, interval=30.0, remember_theme=False)
         async with app.run_test(size=(120, 40)):
             return app.check_action("prewarm", ()), app.check_action("scale", ())
+
     assert Capability.PREWARM not in Reads.capabilities
     assert run(go(Reads(flags="prewarm"))) == (True, None)  # scale: greyed
     assert run(go(Reads())) == (None, None)
@@ -140,12 +146,9 @@ def _shown_caps(name: str) -> set[str]:
 def test_context_show_lists_what_the_instance_can_do(tmp_path):
     kubeconfig = tmp_path / "kubeconfig"  # never read: building a backend contacts nothing
     cli("context", "add", "of", "-b", "openfaas", "--url", "http://127.0.0.1:1")
-    cli("context", "add", "of-kube", "-b", "openfaas", "--url", "http://127.0.0.1:1",
-        "-O", f"kubeconfig={kubeconfig}")
-    cli("context", "add", "of-incluster", "-b", "openfaas", "--url", "http://127.0.0.1:1",
-        "-O", "in_cluster=true")
-    cli("context", "add", "nu-kube", "-b", "nuclio", "--url", "http://127.0.0.1:1",
-        "--kube-context", "prod")
+    cli("context", "add", "of-kube", "-b", "openfaas", "--url", "http://127.0.0.1:1", "-O", f"kubeconfig={kubeconfig}")
+    cli("context", "add", "of-incluster", "-b", "openfaas", "--url", "http://127.0.0.1:1", "-O", "in_cluster=true")
+    cli("context", "add", "nu-kube", "-b", "nuclio", "--url", "http://127.0.0.1:1", "--kube-context", "prod")
     plain = _shown_caps("of")
     assert {"invoke", "scale", "describe", "logs"} <= plain
     assert not {"prewarm", "node_target", "events"} & plain
@@ -176,19 +179,20 @@ def _write_config(contexts: list[dict], current: str) -> None:
 
 
 def test_a_misspelt_option_in_a_hand_edited_config_is_an_error_with_a_suggestion():
-    _write_config([{"name": "nu", "backend": "nuclio", "url": "http://127.0.0.1:1",
-                    "options": {"projet": "shop"}}], "nu")
+    _write_config(
+        [{"name": "nu", "backend": "nuclio", "url": "http://127.0.0.1:1", "options": {"projet": "shop"}}], "nu"
+    )
     for args in (["functions"], ["nodes", "-o", "json"], ["describe", "f"]):
         r = cli(*args, code=2)
         assert r.stderr.splitlines() == [
             "error: context 'nu': the nuclio backend takes no option 'projet'",
-            "hint: did you mean 'project'?"], args
+            "hint: did you mean 'project'?",
+        ], args
         assert "Traceback" not in r.stdout
     with pytest.raises(InvalidRequest, match="takes no option 'projet'"):
         config.resolve_context().build_backend()
     # far from every option: the hint lists what it takes
-    _write_config([{"name": "of", "backend": "openfaas", "url": "http://127.0.0.1:1",
-                    "options": {"zzz": 1}}], "of")
+    _write_config([{"name": "of", "backend": "openfaas", "url": "http://127.0.0.1:1", "options": {"zzz": 1}}], "of")
     r = cli("functions", code=2)
     assert "takes no option 'zzz'" in r.stderr and "it takes: " in r.stderr
     assert "kube_namespace" in r.stderr and "url" not in r.stderr.split("it takes: ")[1]
@@ -197,17 +201,22 @@ def test_a_misspelt_option_in_a_hand_edited_config_is_an_error_with_a_suggestion
 def test_the_dashboard_refuses_the_same_config_in_one_line():
     from faastui.tui.app import run as run_tui
 
-    _write_config([{"name": "kn", "backend": "knative", "options": {"imgae": "python:3.12"}}],
-                  "kn")
+    _write_config([{"name": "kn", "backend": "knative", "options": {"imgae": "python:3.12"}}], "kn")
     assert run_tui() == 2
 
 
 def test_the_keys_every_context_carries_are_never_refused(tmp_path):
     """url, the secrets, state_dir, redis_url, kube_context and namespace go to a backend
     that takes them and are left out of one that does not."""
-    generic = {"url": "grpc://127.0.0.1:1", "token": "t", "password": "p",
-               "state_dir": str(tmp_path), "redis_url": "redis://127.0.0.1:1/0",
-               "kube_context": "prod", "namespace": "team"}
+    generic = {
+        "url": "grpc://127.0.0.1:1",
+        "token": "t",
+        "password": "p",
+        "state_dir": str(tmp_path),
+        "redis_url": "redis://127.0.0.1:1/0",
+        "kube_context": "prod",
+        "namespace": "team",
+    }
     for kind, cls in _shipped().items():
         settings = dict(generic)
         if kind == "iluvatar":
@@ -223,18 +232,70 @@ def test_the_keys_every_context_carries_are_never_refused(tmp_path):
 
 
 def test_the_contexts_the_cli_writes_still_build(engine, tmp_path):
-    cli("context", "add", "eng", "--url", engine.url, "--token", "tok",
-        "--redis-url", "redis://127.0.0.1:1/0", "--kube-context", "x")
-    cli("context", "add", "of", "-b", "openfaas", "--url", engine.url, "--user", "admin",
-        "--password-stdin", "-O", "namespace=fn", "-O", "timeout=5", "-O", "kube_wait=1",
-        input="pw\n")
+    cli(
+        "context",
+        "add",
+        "eng",
+        "--url",
+        engine.url,
+        "--token",
+        "tok",
+        "--redis-url",
+        "redis://127.0.0.1:1/0",
+        "--kube-context",
+        "x",
+    )
+    cli(
+        "context",
+        "add",
+        "of",
+        "-b",
+        "openfaas",
+        "--url",
+        engine.url,
+        "--user",
+        "admin",
+        "--password-stdin",
+        "-O",
+        "namespace=fn",
+        "-O",
+        "timeout=5",
+        "-O",
+        "kube_wait=1",
+        input="pw\n",
+    )
     cli("context", "add", "inv", "-b", "invokers", "--url", engine.url, "-O", "in_cluster=false")
-    cli("context", "add", "kn", "-b", "knative", "--kube-context", "prod", "-O", "image=python:3",
-        "-O", "ready_timeout=3", "--url", "http://ingress")
-    cli("context", "add", "nu", "-b", "nuclio", "--url", engine.url, "-O", "project=p",
-        "-O", "deploy-timeout=9", "-O", "invoke_via=domain-name")
-    cli("context", "add", "ilu", "-b", "iluvatar", "--url", "grpc://127.0.0.1:1",
-        "-O", "node_name=w1")
+    cli(
+        "context",
+        "add",
+        "kn",
+        "-b",
+        "knative",
+        "--kube-context",
+        "prod",
+        "-O",
+        "image=python:3",
+        "-O",
+        "ready_timeout=3",
+        "--url",
+        "http://ingress",
+    )
+    cli(
+        "context",
+        "add",
+        "nu",
+        "-b",
+        "nuclio",
+        "--url",
+        engine.url,
+        "-O",
+        "project=p",
+        "-O",
+        "deploy-timeout=9",
+        "-O",
+        "invoke_via=domain-name",
+    )
+    cli("context", "add", "ilu", "-b", "iluvatar", "--url", "grpc://127.0.0.1:1", "-O", "node_name=w1")
     for ctx in config.load_config().contexts:
         backend = ctx.build_backend()
         asyncio.run(backend.aclose())

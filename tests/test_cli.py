@@ -19,8 +19,10 @@ from faastui.cli import app
 from tests.conftest import cli
 
 ROOT = Path(__file__).resolve().parents[1]
-FIELDS = {cls: {f for f in cls.__dataclass_fields__} for cls in
-          (Node, Function, Placement, QueueStat, QoSStat, FusionGroup, Invocation)}
+FIELDS = {
+    cls: {f for f in cls.__dataclass_fields__}
+    for cls in (Node, Function, Placement, QueueStat, QoSStat, FusionGroup, Invocation)
+}
 
 
 @pytest.fixture()
@@ -39,18 +41,26 @@ def _one_line_error(result, *needles: str) -> None:
 
 
 # ---- reads, every format --------------------------------------------------------------------
-@pytest.mark.parametrize("command,kind", [
-    (["nodes"], Node), (["functions"], Function), (["ls"], Function),
-    (["placement", "--all"], Placement), (["queues"], QueueStat), (["qos"], QoSStat),
-    (["fusion"], FusionGroup),
-])
+@pytest.mark.parametrize(
+    "command,kind",
+    [
+        (["nodes"], Node),
+        (["functions"], Function),
+        (["ls"], Function),
+        (["placement", "--all"], Placement),
+        (["queues"], QueueStat),
+        (["qos"], QoSStat),
+        (["fusion"], FusionGroup),
+    ],
+)
 def test_reads_in_every_format(ctx, command, kind):
     cli("invoke", "hello")  # so qos has a row
     as_json = json.loads(cli(*command, "-o", "json").stdout)
     as_yaml = yaml.safe_load(cli(*command, "-o", "yaml").stdout) or []
     volatile = {"used_cpus"}  # a rate measured at each read, not a stored value
-    assert [{k: v for k, v in i.items() if k not in volatile} for i in as_json] == \
-        [{k: v for k, v in i.items() if k not in volatile} for i in as_yaml]
+    assert [{k: v for k, v in i.items() if k not in volatile} for i in as_json] == [
+        {k: v for k, v in i.items() if k not in volatile} for i in as_yaml
+    ]
     for item in as_json:
         assert set(item) == FIELDS[kind]  # the model's field names, nothing else
     table = cli(*command).stdout
@@ -114,12 +124,15 @@ def test_invoke_on_a_node(ctx):
     assert inv["node"] == "node-3"
 
 
-@pytest.mark.parametrize("args,code,needle", [
-    (["invoke", "hello", "-d", "{bad"], 2, "not valid JSON"),
-    (["invoke", "nope"], 1, "not found"),
-    (["invoke", "hello", "--node", "node-9"], 1, "node-9"),
-    (["invoke", "hello", "--async", "--node", "node-1"], 2, "--async"),
-])
+@pytest.mark.parametrize(
+    "args,code,needle",
+    [
+        (["invoke", "hello", "-d", "{bad"], 2, "not valid JSON"),
+        (["invoke", "nope"], 1, "not found"),
+        (["invoke", "hello", "--node", "node-9"], 1, "node-9"),
+        (["invoke", "hello", "--async", "--node", "node-1"], 2, "--async"),
+    ],
+)
 def test_invoke_bad_input(ctx, args, code, needle):
     _one_line_error(cli(*args, code=code), needle)
 
@@ -158,20 +171,21 @@ def test_dispatch_chain_and_fanout(ctx):
     r = cli("dispatch", "-i", '{"name": "Chain"}', "-s", "node-1:echo", "-s", "node-2:hello")
     assert json.loads(r.stdout) == {"message": "Hello, Chain!"}
     assert "node-2" in r.stderr  # the step table
-    res = json.loads(cli("dispatch", "-i", "x", "-s", "node-1:echo", "-s", "node-3:echo", "--fanout",
-                         "-o", "json").stdout)
+    res = json.loads(
+        cli("dispatch", "-i", "x", "-s", "node-1:echo", "-s", "node-3:echo", "--fanout", "-o", "json").stdout
+    )
     assert res["mode"] == "fanout" and [s["node"] for s in res["steps"]] == ["node-1", "node-3"]
 
 
-@pytest.mark.parametrize("step,code", [("node-1", 2), (":hello", 2), ("node-1:", 2),
-                                       ("node-9:hello", 1), ("node-1:nope", 1)])
+@pytest.mark.parametrize(
+    "step,code", [("node-1", 2), (":hello", 2), ("node-1:", 2), ("node-9:hello", 1), ("node-1:nope", 1)]
+)
 def test_dispatch_bad_steps(ctx, step, code):
     _one_line_error(cli("dispatch", "-i", "x", "-s", step, code=code))
 
 
 def test_fuse_fusion_unfuse(ctx):
-    group = json.loads(cli("fuse", "json-transformer", "data-processor", "--name", "pair",
-                           "-o", "json").stdout)
+    group = json.loads(cli("fuse", "json-transformer", "data-processor", "--name", "pair", "-o", "json").stdout)
     try:
         assert group["name"] == "pair" and set(group["functions"]) == {"json-transformer", "data-processor"}
         assert "pair" in cli("fusion").stdout
@@ -186,6 +200,7 @@ def test_fuse_fusion_unfuse(ctx):
 def test_scale_absolute_and_relative(ctx):
     def replicas(*args):
         return json.loads(cli("scale", "sleep", *args, "-o", "json").stdout)["replicas"]
+
     try:
         assert replicas("2") == 2
         assert replicas("+1") == 3
@@ -198,8 +213,7 @@ def test_scale_absolute_and_relative(ctx):
 
 # ---- deploy, rm, logs ---------------------------------------------------------------------
 def test_deploy_folder_zip_source_and_rm(ctx, tmp_path):
-    fn = json.loads(cli("deploy", str(ROOT / "functions" / "hello"), "--name", "hello-copy",
-                        "-o", "json").stdout)
+    fn = json.loads(cli("deploy", str(ROOT / "functions" / "hello"), "--name", "hello-copy", "-o", "json").stdout)
     assert fn["name"] == "hello-copy"
     archive = tmp_path / "echo.zip"
     with zipfile.ZipFile(archive, "w") as z:
@@ -248,8 +262,7 @@ def test_bench(ctx):
     r = cli("bench", "hello", "--requests", "30", "-c", "3")
     assert "30 calls" in r.stdout and "p50" in r.stdout and "warm" in r.stdout
     rep = json.loads(cli("bench", "echo", "--requests", "10", "-c", "2", "-o", "json").stdout)
-    assert rep["calls"] == 10 and rep["errors"] == 0 and sum(
-        s["count"] for s in rep["by_state"].values()) == 10
+    assert rep["calls"] == 10 and rep["errors"] == 0 and sum(s["count"] for s in rep["by_state"].values()) == 10
     assert rep["latency_ms"]["p50"] <= rep["latency_ms"]["p99"] <= rep["latency_ms"]["max"]
     _one_line_error(cli("bench", "nope", "--requests", "2", code=1), "not found")
     r = cli("bench", "crash", "--requests", "4", "-c", "2", "-d", '{"mode": "raise"}', code=1)
@@ -270,8 +283,9 @@ def test_no_args_prints_help():
 
 
 # ---- unreachable, unsupported, colour ---------------------------------------------------------
-@pytest.mark.parametrize("args", [["nodes"], ["invoke", "hello"], ["status"], ["watch", "--once"],
-                                  ["scale", "hello", "+1"]])
+@pytest.mark.parametrize(
+    "args", [["nodes"], ["invoke", "hello"], ["status"], ["watch", "--once"], ["scale", "hello", "+1"]]
+)
 def test_unreachable_backend_exits_4_with_hint(args):
     cli("context", "add", "dead", "--url", "http://127.0.0.1:1", "--use")
     r = cli(*args, code=4)

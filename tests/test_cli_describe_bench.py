@@ -21,8 +21,15 @@ def ctx(engine):
 def test_describe_a_function_shows_placement_and_recent_calls(ctx):
     cli("invoke", "echo", "-d", '"described"')
     out = cli("describe", "echo").stdout
-    for part in ("Name:", "Kind:         Function", "Placement:", "Recent calls (newest first):",
-                 "CALL ID", "NODE", "ok"):
+    for part in (
+        "Name:",
+        "Kind:         Function",
+        "Placement:",
+        "Recent calls (newest first):",
+        "CALL ID",
+        "NODE",
+        "ok",
+    ):
         assert part in out, part
     assert cli("describe", "function", "echo").stdout.splitlines()[0] == out.splitlines()[0]
 
@@ -71,6 +78,7 @@ def test_the_bench_module_checks_its_arguments(ctx):
             with pytest.raises(InvalidRequest):
                 await benchmark.run(b, "echo", 0)
             return result, seen
+
     result, seen = run(go())
     assert sorted(seen) == [1, 2, 3, 4] and result.report()["calls"] == 4
     assert benchmark.buckets([1.0, 1.0]) == [(1.0, 1.0, 2)] and benchmark.buckets([]) == []

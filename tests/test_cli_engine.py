@@ -39,13 +39,24 @@ def test_up_with_a_missing_cluster_file():
 
 
 def _imported_by(args: list[str]) -> set[str]:
-    code = ("import sys, runpy; sys.argv = ['faastui'] + sys.argv[1:]\n"
-            "try:\n    runpy.run_module('faastui', run_name='__main__')\n"
-            "except SystemExit:\n    pass\n"
-            "print(' '.join(sorted(m.split('.')[0] for m in sys.modules)), file=sys.stderr)")
-    out = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True,
-                         env={"PATH": "/usr/bin:/bin", "FAASTUI_URL": "http://127.0.0.1:1",
-                              "XDG_CONFIG_HOME": "/nonexistent", "PYTHONPATH": str(ROOT)})
+    code = (
+        "import sys, runpy; sys.argv = ['faastui'] + sys.argv[1:]\n"
+        "try:\n    runpy.run_module('faastui', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print(' '.join(sorted(m.split('.')[0] for m in sys.modules)), file=sys.stderr)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "FAASTUI_URL": "http://127.0.0.1:1",
+            "XDG_CONFIG_HOME": "/nonexistent",
+            "PYTHONPATH": str(ROOT),
+        },
+    )
     return set(out.stderr.strip().splitlines()[-1].split())
 
 

@@ -55,15 +55,19 @@ def test_sort_by_a_field_of_the_json(ctx):
     assert [n["memory_mb"] for n in nodes] == sorted(n["memory_mb"] for n in nodes)
     table = cli("functions", "--sort-by", "memory_mb").stdout.splitlines()
     assert table[0].split()[0] == "NAME"  # a table keeps its header
-    for command, field in (("placement", "function"), ("queues", "length"), ("qos", "subject"),
-                           ("fusion", "name")):
+    for command, field in (("placement", "function"), ("queues", "length"), ("qos", "subject"), ("fusion", "name")):
         cli(command, "--sort-by", field, "-o", "json")
 
 
-@pytest.mark.parametrize("command,field,valid", [
-    (["functions"], "memory", "memory_mb"), (["nodes"], "cpu", "cpus"),
-    (["placement"], "name", "function"), (["qos"], "p50", "p50_ms"),
-])
+@pytest.mark.parametrize(
+    "command,field,valid",
+    [
+        (["functions"], "memory", "memory_mb"),
+        (["nodes"], "cpu", "cpus"),
+        (["placement"], "name", "function"),
+        (["qos"], "p50", "p50_ms"),
+    ],
+)
 def test_an_unknown_sort_field_is_exit_2_with_the_valid_ones(ctx, command, field, valid):
     r = cli(*command, "--sort-by", field, code=2)
     _error(r, f"cannot sort by '{field}'", "fields:", valid)
@@ -90,10 +94,17 @@ def test_selectors_on_labels(ctx):
     assert json.loads(cli("nodes", "-l", "no-such-label", "-o", "json").stdout) == []
 
 
-@pytest.mark.parametrize("selector,needle", [
-    ("a b", "'a b' is not a label key"), (",", "an empty term"), ("=v", "'' is not a label key"),
-    ("k=a b", "'a b' is not a label value"), ("env in (a,b)", "set-based"), ("!", "not a label key"),
-])
+@pytest.mark.parametrize(
+    "selector,needle",
+    [
+        ("a b", "'a b' is not a label key"),
+        (",", "an empty term"),
+        ("=v", "'' is not a label key"),
+        ("k=a b", "'a b' is not a label value"),
+        ("env in (a,b)", "set-based"),
+        ("!", "not a label key"),
+    ],
+)
 def test_a_bad_selector_is_exit_2_naming_the_term(ctx, selector, needle):
     _error(cli("functions", "-l", selector, code=2), "bad selector", needle)
 
@@ -148,9 +159,13 @@ class NamespacedBackend(Backend):
         return ["default", "dev"]
 
     async def snapshot(self) -> Snapshot:
-        return Snapshot(nodes=[Node(name="n")], functions=[
-            Function(name=f"fn-{self.namespace}", labels={"ns": self.namespace}),
-            Function(name=f"other-{self.namespace}", memory_mb=1.0)])
+        return Snapshot(
+            nodes=[Node(name="n")],
+            functions=[
+                Function(name=f"fn-{self.namespace}", labels={"ns": self.namespace}),
+                Function(name=f"other-{self.namespace}", memory_mb=1.0),
+            ],
+        )
 
 
 @pytest.fixture()
@@ -174,21 +189,35 @@ def test_namespace_on_every_command_and_at_the_root(namespaced):
 def test_all_namespaces(namespaced):
     rows = json.loads(cli("functions", "-A", "-o", "json").stdout)
     assert [(r["namespace"], r["name"]) for r in rows] == [
-        ("default", "fn-default"), ("default", "other-default"), ("dev", "fn-dev"), ("dev", "other-dev")]
+        ("default", "fn-default"),
+        ("default", "other-default"),
+        ("dev", "fn-dev"),
+        ("dev", "other-dev"),
+    ]
     table = cli("functions", "--all-namespaces").stdout.splitlines()
     assert table[0].split()[:2] == ["NAMESPACE", "NAME"] and "dev" in table[-1]
     assert _names(cli("functions", "-A", "-l", "ns=dev", "-q")) == ["fn-dev"]
     by_memory = json.loads(cli("list", "-A", "--sort-by", "memory_mb", "-o", "json").stdout)
     assert [r["memory_mb"] for r in by_memory] == [0.0, 0.0, 1.0, 1.0]
-    assert [r["namespace"] for r in json.loads(
-        cli("functions", "-A", "--sort-by", "namespace", "-o", "json").stdout)] == ["default"] * 2 + ["dev"] * 2
+    assert [
+        r["namespace"] for r in json.loads(cli("functions", "-A", "--sort-by", "namespace", "-o", "json").stdout)
+    ] == ["default"] * 2 + ["dev"] * 2
     _error(cli("functions", "-A", "-n", "dev", code=2), "either -n")
 
 
-@pytest.mark.parametrize("args", [["-n", "dev", "functions"], ["functions", "-n", "dev"],
-                                  ["invoke", "hello", "-n", "dev"], ["scale", "hello", "1", "-n", "dev"],
-                                  ["prewarm", "hello", "-n", "dev"], ["version", "-n", "dev"],
-                                  ["status", "-n", "dev"], ["rm", "x", "-n", "dev"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-n", "dev", "functions"],
+        ["functions", "-n", "dev"],
+        ["invoke", "hello", "-n", "dev"],
+        ["scale", "hello", "1", "-n", "dev"],
+        ["prewarm", "hello", "-n", "dev"],
+        ["version", "-n", "dev"],
+        ["status", "-n", "dev"],
+        ["rm", "x", "-n", "dev"],
+    ],
+)
 def test_namespace_on_a_backend_without_namespaces_is_exit_3_with_the_reason(ctx, args):
     _error(cli(*args, code=3), "the local backend has no namespaces (-n dev)", "context show")
 
@@ -240,8 +269,9 @@ def test_version_without_a_backend_still_says_the_client_and_exits_4():
     assert "client:" in r.stdout and "does not answer" in r.stderr
 
 
-@pytest.mark.parametrize("shell,needle", [("bash", "complete -o default -F"), ("zsh", "compdef"),
-                                          ("fish", "complete --command faastui")])
+@pytest.mark.parametrize(
+    "shell,needle", [("bash", "complete -o default -F"), ("zsh", "compdef"), ("fish", "complete --command faastui")]
+)
 def test_completion_scripts(shell, needle):
     out = cli("completion", shell).stdout
     assert needle in out and "_FAASTUI_COMPLETE" in out
@@ -337,7 +367,8 @@ def test_placement_wide_shows_more(ctx):
     count = int(row[3])
     assert float(row[4]) == count * 64  # hello's 64 MB per container
     assert json.loads(cli("placement", "-o", "json").stdout) == json.loads(
-        cli("placement", "-o", "json", "--sort-by", "function").stdout)  # -o json unchanged
+        cli("placement", "-o", "json", "--sort-by", "function").stdout
+    )  # -o json unchanged
 
 
 # ---- -g/--gateway --------------------------------------------------------------------------
@@ -391,36 +422,71 @@ def _basic(user: str, password: str) -> str:
 
 def test_openfaas_basic_auth_as_faas_cli_login_takes_it(recording_gateway):
     url, seen = recording_gateway
-    cli("context", "add", "of", "--backend", "openfaas", "--url", url, "--user", "admin",
-        "--password-stdin", input="s3cr3t-pw\n")
-    cli("context", "add", "of2", "--backend", "openfaas", "--url", url, "-O", "user=ops",
-        "--password-stdin", input="pw-two")
-    cli("context", "add", "of3", "--backend", "openfaas", "--url", url, "--password-stdin",
-        input="pw-three\n")
+    cli(
+        "context",
+        "add",
+        "of",
+        "--backend",
+        "openfaas",
+        "--url",
+        url,
+        "--user",
+        "admin",
+        "--password-stdin",
+        input="s3cr3t-pw\n",
+    )
+    cli(
+        "context",
+        "add",
+        "of2",
+        "--backend",
+        "openfaas",
+        "--url",
+        url,
+        "-O",
+        "user=ops",
+        "--password-stdin",
+        input="pw-two",
+    )
+    cli("context", "add", "of3", "--backend", "openfaas", "--url", url, "--password-stdin", input="pw-three\n")
     for name in ("of", "of2", "of3"):
         cli("--context", name, "functions")
     assert seen == [_basic("admin", "s3cr3t-pw"), _basic("ops", "pw-two"), _basic("admin", "pw-three")]
     creds = config.credentials_path()
     assert stat.S_IMODE(creds.stat().st_mode) == 0o600
     assert yaml.safe_load(creds.read_text())["of"] == {"password": "s3cr3t-pw"}
-    for text in (config.config_path().read_text(), cli("context", "show", "of").stdout,
-                 cli("context", "list").stdout, cli("context", "list", "-o", "json").stdout):
+    for text in (
+        config.config_path().read_text(),
+        cli("context", "show", "of").stdout,
+        cli("context", "list").stdout,
+        cli("context", "list", "-o", "json").stdout,
+    ):
         assert "s3cr3t" not in text and "pw-two" not in text
     assert yaml.safe_load(cli("context", "show", "of").stdout)["options"] == {"user": "admin"}
 
 
-@pytest.mark.parametrize("args,stdin,code,needles", [
-    (["--backend", "openfaas", "--url", "http://g", "-O", "password=x"], None, 2,
-     ["a password is a secret", "--password-stdin"]),
-    (["--backend", "openfaas", "--url", "http://g", "-O", "token=x"], None, 2, ["a token is a secret"]),
-    (["--backend", "openfaas", "--url", "http://g", "--password-stdin"], "", 2, ["no password on stdin"]),
-    (["--backend", "openfaas", "--url", "http://g", "--token", "t", "--password-stdin"], "p", 2,
-     ["either a token or --password-stdin"]),
-    (["--backend", "openfaas", "--url", "http://g", "--user", "a", "-O", "user=b"], None, 2,
-     ["two users"]),
-    (["--backend", "local", "--password-stdin"], "p", 2, ["takes no a basic-auth password"]),
-    (["--backend", "local", "--user", "admin"], None, 2, ["takes no option 'user'"]),
-])
+@pytest.mark.parametrize(
+    "args,stdin,code,needles",
+    [
+        (
+            ["--backend", "openfaas", "--url", "http://g", "-O", "password=x"],
+            None,
+            2,
+            ["a password is a secret", "--password-stdin"],
+        ),
+        (["--backend", "openfaas", "--url", "http://g", "-O", "token=x"], None, 2, ["a token is a secret"]),
+        (["--backend", "openfaas", "--url", "http://g", "--password-stdin"], "", 2, ["no password on stdin"]),
+        (
+            ["--backend", "openfaas", "--url", "http://g", "--token", "t", "--password-stdin"],
+            "p",
+            2,
+            ["either a token or --password-stdin"],
+        ),
+        (["--backend", "openfaas", "--url", "http://g", "--user", "a", "-O", "user=b"], None, 2, ["two users"]),
+        (["--backend", "local", "--password-stdin"], "p", 2, ["takes no a basic-auth password"]),
+        (["--backend", "local", "--user", "admin"], None, 2, ["takes no option 'user'"]),
+    ],
+)
 def test_basic_auth_mistakes(args, stdin, code, needles):
     _error(cli("context", "add", "bad", *args, input=stdin, code=code), *needles)
     assert "bad" not in config.load_credentials()
@@ -461,8 +527,7 @@ def test_the_shell_asks_and_context_completion_answers(tmp_path):
 
     cli("context", "add", "prod", "--url", "http://127.0.0.1:1")
     faastui = Path(sys.executable).with_name("faastui")
-    env = {**os.environ, "_FAASTUI_COMPLETE": "complete_bash", "COMP_WORDS": "faastui --context pr",
-           "COMP_CWORD": "2"}
+    env = {**os.environ, "_FAASTUI_COMPLETE": "complete_bash", "COMP_WORDS": "faastui --context pr", "COMP_CWORD": "2"}
     out = subprocess.run([str(faastui)], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.split() == ["prod"], out
 

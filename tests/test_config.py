@@ -22,8 +22,19 @@ def test_default_local_context_without_a_file():
 
 
 def test_add_use_show_list_rm_and_secrets_stay_secret():
-    cli("context", "add", "prod", "--backend", "local", "--url", "http://10.0.0.5:8080",
-        "--token", "s3cr3t-token", "--redis-url", "redis://:pw@10.0.0.5:6379/0")
+    cli(
+        "context",
+        "add",
+        "prod",
+        "--backend",
+        "local",
+        "--url",
+        "http://10.0.0.5:8080",
+        "--token",
+        "s3cr3t-token",
+        "--redis-url",
+        "redis://:pw@10.0.0.5:6379/0",
+    )
     cred = config.credentials_path()
     assert stat.S_IMODE(cred.stat().st_mode) == 0o600
     assert stat.S_IMODE(config.config_path().stat().st_mode) == 0o600
@@ -93,12 +104,30 @@ def test_faastui_url_overrides(monkeypatch):
 
 
 def test_backend_options_travel_from_the_cli_to_the_backend():
-    cli("context", "add", "nu", "--backend", "nuclio", "--url", "http://127.0.0.1:1",
-        "-O", "project=shop", "--option", "deploy-timeout=30", "-O", "namespace=fn-space",
-        "-O", "invoke_via=domain-name")
+    cli(
+        "context",
+        "add",
+        "nu",
+        "--backend",
+        "nuclio",
+        "--url",
+        "http://127.0.0.1:1",
+        "-O",
+        "project=shop",
+        "--option",
+        "deploy-timeout=30",
+        "-O",
+        "namespace=fn-space",
+        "-O",
+        "invoke_via=domain-name",
+    )
     ctx = config.load_config().get("nu")
-    assert ctx.options == {"project": "shop", "deploy_timeout": 30, "namespace": "fn-space",
-                           "invoke_via": "domain-name"}
+    assert ctx.options == {
+        "project": "shop",
+        "deploy_timeout": 30,
+        "namespace": "fn-space",
+        "invoke_via": "domain-name",
+    }
     shown = yaml.safe_load(cli("context", "show", "nu").stdout)
     assert shown["options"]["deploy_timeout"] == 30
     assert "deploy_source" in shown["capabilities"] and "prewarm" not in shown["capabilities"]

@@ -62,7 +62,9 @@ def test_a_malformed_saved_cluster_is_a_clear_error():
     with pytest.raises(BackendError, match="the saved cluster is malformed"):
         cluster_from_dict({"nodes": [{"name": "x"}]})
     assert cluster_from_dict(cluster_to_dict([NodeSpec("a")], {"keep_alive_s": 5}, "test")) == (
-        [NodeSpec("a")], {"keep_alive_s": 5})
+        [NodeSpec("a")],
+        {"keep_alive_s": 5},
+    )
 
 
 def test_a_function_log_rotates_before_it_passes_its_cap(tmp_path):
@@ -102,14 +104,18 @@ def test_tail_reads_from_the_end_across_chunks(tmp_path):
 
 def test_log_limits_from_settings():
     assert LogLimits.from_settings({"max_bytes": "2048", "backups": 0}) == LogLimits(2048, 0)
-    for bad, match in (({"max_bytes": 0}, "too small"), ({"size": 1}, "unknown logs setting"),
-                       ({"backups": "x"}, "whole number")):
+    for bad, match in (
+        ({"max_bytes": 0}, "too small"),
+        ({"size": 1}, "unknown logs setting"),
+        ({"backups": "x"}, "whole number"),
+    ):
         with pytest.raises(ValueError, match=match):
             LogLimits.from_settings(bad)
 
 
 def test_the_daemon_refuses_a_bad_pair():
     from backends.local.daemon import _pairs
+
     with pytest.raises(InvalidRequest, match="--http takes KEY=VALUE"):
         _pairs(["header_timeout_s"], "--http")
     assert _pairs(["a=1", "b = 2"], "--logs") == {"a": "1", "b": "2"}

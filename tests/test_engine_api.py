@@ -42,8 +42,17 @@ def test_system_functions_lists_openfaas_fields(http):
     fns = {f["name"]: f for f in http.get("/system/functions").json()}
     assert {"hello", "echo", "data-processor", "json-transformer"} <= fns.keys()
     hello = fns["hello"]
-    for key in ("image", "namespace", "envProcess", "labels", "annotations", "replicas",
-                "availableReplicas", "invocationCount", "limits"):
+    for key in (
+        "image",
+        "namespace",
+        "envProcess",
+        "labels",
+        "annotations",
+        "replicas",
+        "availableReplicas",
+        "invocationCount",
+        "limits",
+    ):
         assert key in hello
     one = http.get("/system/function/hello").json()
     assert one["name"] == "hello" and one["image"] == "faastui/hello:latest"
@@ -72,8 +81,7 @@ def test_openfaas_deploy_update_scale_delete(http, engine):
     body = {"service": "hello-copy", "image": "hello", "labels": {"team": "a"}}
     r = http.post("/system/functions", json=body)
     assert r.status_code == 202, r.text
-    assert http.post("/function/hello-copy", content=b'{"name":"Copy"}').json() == {
-        "message": "Hello, Copy!"}
+    assert http.post("/function/hello-copy", content=b'{"name":"Copy"}').json() == {"message": "Hello, Copy!"}
     r = http.put("/system/functions", json={"service": "hello-copy", "image": "hello"})
     assert r.status_code == 200  # OpenFaaS's spec (faas-netes sends 202; faas-cli takes both)
     r = http.post("/system/scale-function/hello-copy", json={"serviceName": "hello-copy", "replicas": 2})
@@ -112,16 +120,14 @@ def test_nodes_route(http):
 
 
 def test_prewarm_route_then_calls_find_prewarm_then_warm(http):
-    r = http.post("/prewarm", json={"nodes": [{"node": "node-3", "function": "json-transformer",
-                                               "warm": True}]})
+    r = http.post("/prewarm", json={"nodes": [{"node": "node-3", "function": "json-transformer", "warm": True}]})
     assert r.status_code == 200, r.text
     assert r.json()["results"][0]["coldStartDuration"] > 0
     first = http.post("/function/json-transformer?node=node-3", json={"A": 1})
     assert first.headers["X-Faastui-Container-State"] == "prewarm"
     second = http.post("/function/json-transformer?node=node-3", json={"A": 1})
     assert second.headers["X-Faastui-Container-State"] == "warm"
-    r = http.post("/prewarm", json={"nodes": [{"node": "node-3", "function": "json-transformer",
-                                               "warm": False}]})
+    r = http.post("/prewarm", json={"nodes": [{"node": "node-3", "function": "json-transformer", "warm": False}]})
     assert r.json()["results"][0]["stopped"] >= 1
     _error(http.post("/prewarm", json={"nodes": [{"node": "node-9", "function": "hello"}]}), 404)
     _error(http.post("/prewarm", json={"nodes": [{"node": "node-1", "function": "nope"}]}), 404)
@@ -134,15 +140,20 @@ def _ns(value):
 
 
 def test_dispatch_chain_three_steps(http):
-    steps = [{"node": "node-1", "function": "json-transformer"},
-             {"node": "node-2", "function": "json-transformer"},
-             {"node": "node-3", "function": "data-processor"}]
+    steps = [
+        {"node": "node-1", "function": "json-transformer"},
+        {"node": "node-2", "function": "json-transformer"},
+        {"node": "node-3", "function": "data-processor"},
+    ]
     # json-transformer doubles numbers twice: [1,2,3] -> [4,8,12]; keys upper-cased twice
     r = http.post("/dispatch", json={"input": json.dumps({"numbers": [1, 2, 3]}), "steps": steps[:2]})
     assert r.status_code == 200, r.text
     assert json.loads(r.json()["output"]) == {"NUMBERS": [4, 8, 12]}
-    chain = [{"node": "node-1", "function": "echo"}, {"node": "node-2", "function": "echo"},
-             {"node": "node-3", "function": "data-processor"}]
+    chain = [
+        {"node": "node-1", "function": "echo"},
+        {"node": "node-2", "function": "echo"},
+        {"node": "node-3", "function": "data-processor"},
+    ]
     r = http.post("/dispatch", json={"input": '{"numbers": [2, 4]}', "steps": chain})
     data = r.json()
     assert json.loads(data["output"]) == {"count": 2, "sum": 6, "average": 3.0}
@@ -159,8 +170,9 @@ def test_dispatch_chain_three_steps(http):
 
 
 def test_dispatch_names_function_by_image(http):
-    r = http.post("/dispatch", json={"input": '{"name":"Img"}',
-                                     "steps": [{"node": "node-1", "function": "faastui/hello:latest"}]})
+    r = http.post(
+        "/dispatch", json={"input": '{"name":"Img"}', "steps": [{"node": "node-1", "function": "faastui/hello:latest"}]}
+    )
     assert json.loads(r.json()["output"]) == {"message": "Hello, Img!"}
 
 
@@ -205,14 +217,20 @@ def test_v1_invoke_records_timings(http):
 
 
 def test_v1_fanout(http):
-    r = http.post("/faastui/v1/dispatch", json={
-        "input": {"numbers": [1, 1]}, "mode": "fanout",
-        "steps": [{"node": n, "function": "data-processor"} for n in ("node-1", "node-2", "node-3")]})
+    r = http.post(
+        "/faastui/v1/dispatch",
+        json={
+            "input": {"numbers": [1, 1]},
+            "mode": "fanout",
+            "steps": [{"node": n, "function": "data-processor"} for n in ("node-1", "node-2", "node-3")],
+        },
+    )
     data = r.json()
     assert data["output"] == [{"count": 2, "sum": 2, "average": 1.0}] * 3
     assert [s["node"] for s in data["steps"]] == ["node-1", "node-2", "node-3"]
-    _error(http.post("/faastui/v1/dispatch", json={"input": 1, "mode": "zigzag",
-                                                    "steps": [{"function": "hello"}]}), 400)
+    _error(
+        http.post("/faastui/v1/dispatch", json={"input": 1, "mode": "zigzag", "steps": [{"function": "hello"}]}), 400
+    )
 
 
 def test_unknown_routes_and_methods(http):
@@ -238,29 +256,25 @@ def _zip(files: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
             zf.writestr(name, data)
         for name, target in (links or {}).items():
             info = zipfile.ZipInfo(name)
-            info.external_attr = (0o120777 << 16)
+            info.external_attr = 0o120777 << 16
             zf.writestr(info, target)
     return buf.getvalue()
 
 
 def test_deploy_zip_and_zip_slip(http):
-    good = _zip({"handler.py": b"def handle(req):\n    return 'zipped:' + req\n",
-                 "function.yaml": b"name: zipped\n"})
+    good = _zip({"handler.py": b"def handle(req):\n    return 'zipped:' + req\n", "function.yaml": b"name: zipped\n"})
     r = http.post("/faastui/v1/deploy", content=good, headers={"Content-Type": "application/zip"})
     assert r.status_code == 201, r.text
     assert http.post("/function/zipped", content=b"x").text == "zipped:x"
     slip = _zip({"../../evil.py": b"x = 1\n", "handler.py": b"def handle(r):\n    return r\n"})
-    body = _error(http.post("/faastui/v1/deploy", content=slip,
-                            headers={"Content-Type": "application/zip"}), 400)
+    body = _error(http.post("/faastui/v1/deploy", content=slip, headers={"Content-Type": "application/zip"}), 400)
     assert "escapes" in body["error"]
     absolute = _zip({"/etc/evil.py": b"x = 1\n"})
     _error(http.post("/faastui/v1/deploy", content=absolute, headers={"Content-Type": "application/zip"}), 400)
     link = _zip({"handler.py": b"def handle(r):\n    return r\n"}, links={"passwd": "/etc/passwd"})
-    body = _error(http.post("/faastui/v1/deploy", content=link,
-                            headers={"Content-Type": "application/zip"}), 400)
+    body = _error(http.post("/faastui/v1/deploy", content=link, headers={"Content-Type": "application/zip"}), 400)
     assert "link" in body["error"]
-    _error(http.post("/faastui/v1/deploy", content=b"not a zip",
-                     headers={"Content-Type": "application/zip"}), 400)
+    _error(http.post("/faastui/v1/deploy", content=b"not a zip", headers={"Content-Type": "application/zip"}), 400)
     bad_name = _zip({"handler.py": b"def handle(r):\n    return r\n", "function.yaml": b"name: Bad_Name\n"})
     _error(http.post("/faastui/v1/deploy", content=bad_name, headers={"Content-Type": "application/zip"}), 400)
     no_handler = _zip({"function.yaml": b"name: empty\n"})
@@ -275,8 +289,12 @@ def test_deploy_source_agent_style(http):
     _error(http.post("/faastui/v1/deploy", json={"id": "broken", "handler": "def handle(:\n"}), 400)
     _error(http.post("/faastui/v1/deploy", json={"id": "nohandler", "handler": "x = 1\n"}), 400)
     _error(http.post("/faastui/v1/deploy", json={"id": "-bad-", "handler": src}), 400)
-    _error(http.post("/faastui/v1/deploy", json={"id": "bad-req", "handler": src,
-                                                  "requirements": ["--index-url=http://x"]}), 400)
+    _error(
+        http.post(
+            "/faastui/v1/deploy", json={"id": "bad-req", "handler": src, "requirements": ["--index-url=http://x"]}
+        ),
+        400,
+    )
     # a handler that fails at import time is refused and nothing half-deployed stays
     boom = "raise RuntimeError('at import')\ndef handle(r):\n    return r\n"
     body = _error(http.post("/faastui/v1/deploy", json={"id": "boom", "handler": boom}), 400)

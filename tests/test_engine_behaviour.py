@@ -32,17 +32,24 @@ def call(engine, coro_fn):
     async def go():
         async with engine.backend() as b:
             return await coro_fn(b)
+
     return run(go())
 
 
-@pytest.mark.parametrize("fn,payload,expected", [
-    ("hello", {"name": "Alex"}, {"message": "Hello, Alex!"}),                      # handle(req)
-    ("echo", {"x": 1}, {"x": 1}),                                                  # handle(event, context)
-    ("data-processor", {"numbers": [1, 2, 3, 4]}, {"count": 4, "sum": 10, "average": 2.5}),  # main(args)
-    ("json-transformer", {"Key": "VALUE", "n": 2.5, "list": [1, "A"]},
-     {"KEY": "value", "N": 5.0, "LIST": [2, "a"]}),                              # handler(context, event)
-    ("fusion-front", {"text": "abc"}, {"front": "ok", "back": {"text": "cba"}, "length": 3}),  # Fusionizer
-])
+@pytest.mark.parametrize(
+    "fn,payload,expected",
+    [
+        ("hello", {"name": "Alex"}, {"message": "Hello, Alex!"}),  # handle(req)
+        ("echo", {"x": 1}, {"x": 1}),  # handle(event, context)
+        ("data-processor", {"numbers": [1, 2, 3, 4]}, {"count": 4, "sum": 10, "average": 2.5}),  # main(args)
+        (
+            "json-transformer",
+            {"Key": "VALUE", "n": 2.5, "list": [1, "A"]},
+            {"KEY": "value", "N": 5.0, "LIST": [2, "a"]},
+        ),  # handler(context, event)
+        ("fusion-front", {"text": "abc"}, {"front": "ok", "back": {"text": "cba"}, "length": 3}),  # Fusionizer
+    ],
+)
 def test_each_entry_signature(engine, fn, payload, expected):
     inv = call(engine, lambda b: b.invoke(fn, payload))
     assert inv.status == "ok", inv.error
@@ -57,6 +64,7 @@ def test_cold_then_prewarm_then_warm(fresh_engine):
         after_prewarm = await b.invoke("hello", {}, node="node-2")
         then = await b.invoke("hello", {}, node="node-2")
         return first, after_prewarm, then
+
     first, after_prewarm, then = call(fresh_engine, go)
     assert first.container_state == "cold" and first.cold_start_ms > 0
     assert after_prewarm.container_state == "prewarm" and after_prewarm.cold_start_ms == 0
@@ -70,14 +78,18 @@ def test_async_round_trip_through_backend(engine):
         pending = await b.result(call_id)
         done = await b.result(call_id, wait=10)
         return pending, done
+
     pending, done = call(engine, go)
     assert pending.status in ("pending", "ok")
     assert done.status == "ok" and done.result["slept_ms"] >= 45
 
 
 def test_chain_dispatch_outputs_feed_next_step(engine):
-    steps = [DispatchStep("node-1", "json-transformer"), DispatchStep("node-2", "json-transformer"),
-             DispatchStep("node-3", "json-transformer")]
+    steps = [
+        DispatchStep("node-1", "json-transformer"),
+        DispatchStep("node-2", "json-transformer"),
+        DispatchStep("node-3", "json-transformer"),
+    ]
     res = call(engine, lambda b: b.dispatch({"v": 1, "s": "AbC"}, steps))
     assert res.output == {"V": 8, "S": "abc"}
     assert [s.node for s in res.steps] == ["node-1", "node-2", "node-3"]
@@ -94,6 +106,7 @@ def test_crash_timeout_and_memory_limit_are_isolated(engine):
         again = await b.invoke("crash", {"mode": "ok"})
         hello = await b.invoke("hello", {"name": "still here"})
         return raised, exited, hung, hog, small, again, hello
+
     raised, exited, hung, hog, small, again, hello = call(engine, go)
     assert raised.status == "error" and "asked to raise" in raised.error
     assert exited.status == "crashed" and "exit code 7" in exited.error
@@ -112,7 +125,8 @@ def test_timed_out_worker_is_killed(engine, tmp_path):
         "def handle(req):\n"
         "    if req == 'hang':\n"
         "        time.sleep(60)\n"
-        "    return str(os.getpid())\n")
+        "    return str(os.getpid())\n"
+    )
     (pkg / "function.yaml").write_text("name: hangs\ntimeout: 0.5\n")
 
     async def go(b):
@@ -121,6 +135,7 @@ def test_timed_out_worker_is_killed(engine, tmp_path):
         hung = await b.invoke("hangs", "hang", node="node-1")
         after = int((await b.invoke("hangs", "pid", node="node-1")).result)
         return pid, hung, after
+
     pid, hung, after = call(engine, go)
     assert hung.status == "timeout"
     assert after != pid, "a fresh worker replaced the one that hung"
@@ -147,6 +162,7 @@ def test_fusion_makes_calls_local_and_unfuse_restores_remote(fresh_engine):
         with pytest.raises(NotFound):
             await b.unfuse("pair")
         return apart, graph_before, group, fused, groups, fns, members, after
+
     apart, graph, group, fused, groups, fns, members, after = call(fresh_engine, go)
     assert apart.result["back"] == {"text": "yx"}
     assert {"caller": "fusion-front", "callee": "fusion-back", "calls": 1} in graph
@@ -167,6 +183,7 @@ def test_fusion_one_process_hosts_both(fresh_engine):
         await b.invoke("fusion-front", {"text": "a"}, node="node-1")
         await b.invoke("fusion-back", {"text": "a"}, node="node-1")
         return await b.snapshot()
+
     snap = call(fresh_engine, go)
     node1 = next(n for n in snap.nodes if n.name == "node-1")
     assert node1.containers == 1, "one worker process serves both fused functions"
@@ -181,6 +198,7 @@ def test_scale_keeps_replicas_and_scales_down(fresh_engine):
         down = await b.scale("echo", 1)
         zero = await b.scale("echo", 0)
         return up, down, zero
+
     up, down, zero = call(fresh_engine, go)
     assert up.available_replicas == 3
     assert down.available_replicas == 1
@@ -190,19 +208,37 @@ def test_scale_keeps_replicas_and_scales_down(fresh_engine):
 def test_bad_names_and_unknowns_raise_typed_errors(engine):
     async def go(b):
         errors = []
-        for coro in (b.invoke("nope", {}), b.invoke("hello", {}, node="node-99"),
-                     b.prewarm("hello", "node-99"), b.prewarm("nope", "node-1"),
-                     b.scale("hello", -1), b.fuse(["hello"]), b.unfuse("nothing"),
-                     b.deploy_source("def handle(r):\n    return r\n", name="Bad Name"),
-                     b.dispatch("x", [DispatchStep("node-1", "nope")]), b.describe("nope")):
+        for coro in (
+            b.invoke("nope", {}),
+            b.invoke("hello", {}, node="node-99"),
+            b.prewarm("hello", "node-99"),
+            b.prewarm("nope", "node-1"),
+            b.scale("hello", -1),
+            b.fuse(["hello"]),
+            b.unfuse("nothing"),
+            b.deploy_source("def handle(r):\n    return r\n", name="Bad Name"),
+            b.dispatch("x", [DispatchStep("node-1", "nope")]),
+            b.describe("nope"),
+        ):
             try:
                 await coro
             except Exception as exc:  # noqa: BLE001 - collected and checked below
                 errors.append(type(exc))
         return errors
+
     errors = call(engine, go)
-    assert errors == [FunctionNotFound, NodeNotFound, NodeNotFound, FunctionNotFound, InvalidRequest,
-                      InvalidRequest, NotFound, InvalidRequest, FunctionNotFound, FunctionNotFound]
+    assert errors == [
+        FunctionNotFound,
+        NodeNotFound,
+        NodeNotFound,
+        FunctionNotFound,
+        InvalidRequest,
+        InvalidRequest,
+        NotFound,
+        InvalidRequest,
+        FunctionNotFound,
+        FunctionNotFound,
+    ]
 
 
 def test_capacity_is_respected(tmp_path):
@@ -211,6 +247,7 @@ def test_capacity_is_respected(tmp_path):
     state = tmp_path / "state"
     info = start_engine(state, cluster=cluster, port=0)
     try:
+
         async def go():
             async with LocalBackend(info["url"]) as b:
                 await b.deploy(FUNCTIONS / "hello")
@@ -218,9 +255,10 @@ def test_capacity_is_respected(tmp_path):
                 started = await b.prewarm("hello", "tiny", 1)
                 with pytest.raises(CapacityExceeded):
                     await b.prewarm("hello", "tiny", 1)  # max_containers 1, none idle of others
-                echo = await b.invoke("echo", "hi")      # evicts the idle hello container
+                echo = await b.invoke("echo", "hi")  # evicts the idle hello container
                 snap = await b.snapshot()
                 return started, echo, snap
+
         started, echo, snap = run(go())
         assert len(started) == 1
         assert echo.status == "ok" and echo.container_state == "cold"
@@ -231,8 +269,12 @@ def test_capacity_is_respected(tmp_path):
 
 
 def test_second_engine_on_same_state_dir_is_refused(engine):
-    proc = subprocess.run([sys.executable, "-m", "backends.local.daemon", "--state-dir",
-                           str(engine.state_dir), "--port", "0"], capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "backends.local.daemon", "--state-dir", str(engine.state_dir), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 1
     assert "already running" in proc.stderr
     assert engine_status(engine.state_dir)["pid"] == engine.pid
@@ -241,13 +283,16 @@ def test_second_engine_on_same_state_dir_is_refused(engine):
 def test_killed_engine_leaves_no_process(tmp_path):
     state = tmp_path / "state"
     info = start_engine(state, port=0, nodes=2)
+
     async def warm():
         async with LocalBackend(info["url"]) as b:
             await b.deploy(FUNCTIONS / "hello")
             await b.prewarm("hello", "node-1", 2)
             await b.prewarm("hello", "node-2", 1)
+
     run(warm())
     import psutil
+
     kids = [p.pid for p in psutil.Process(info["pid"]).children(recursive=True)]
     assert len(kids) >= 6  # redis + 2 zygotes + 3 workers
     os.kill(info["pid"], signal.SIGKILL)
@@ -263,6 +308,7 @@ def test_unreachable_engine_maps_to_unreachable():
     async def go():
         async with LocalBackend("http://127.0.0.1:9") as b:
             await b.snapshot()
+
     with pytest.raises(Unreachable) as info:
         run(go())
     assert "faastui up" in str(info.value)
@@ -278,13 +324,18 @@ def test_non_loopback_bind_requires_token(tmp_path):
         assert r.status_code == 401 and r.json()["error"]
         token = (state / "token").read_text()
         assert oct((state / "token").stat().st_mode & 0o777) == "0o600"
-        r = httpx.post(url + "/faastui/v1/deploy", headers={"Authorization": f"Bearer {token}"},
-                       json={"id": "x", "handler": "def handle(r):\n  return r\n"})
+        r = httpx.post(
+            url + "/faastui/v1/deploy",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"id": "x", "handler": "def handle(r):\n  return r\n"},
+        )
         assert r.status_code == 201
+
         # the client picks the token up from the state dir
         async def go():
             async with LocalBackend(state_dir=state) as b:
                 return await b.invoke("x", "hi")
+
         assert run(go()).result == "hi"
     finally:
         stop_engine(state)
@@ -299,9 +350,11 @@ def test_functions_survive_an_engine_restart(tmp_path):
     info["process"].wait(10)
     info = start_engine(state, port=0, nodes=1)
     try:
+
         async def go():
             async with LocalBackend(info["url"]) as b:
                 return await b.invoke("hello", {"name": "again"})
+
         assert run(go()).result == {"message": "Hello, again!"}
     finally:
         stop_engine(state)
@@ -320,6 +373,7 @@ def test_recent_invocations_and_events(engine):
         calls = await b.invocations(limit=2)
         events = await b.events(0)
         return calls, events
+
     calls, events = call(engine, go)
     assert [c.function for c in calls] == ["hello", "echo"]  # newest first
     assert all(c.result is None and c.status == "ok" for c in calls)
@@ -330,6 +384,7 @@ def test_keep_alive_evicts_idle_containers_but_keeps_scaled_minimum(tmp_path):
     state = tmp_path / "state"
     info = start_engine(state, port=0, nodes=1, keep_alive=0.3)
     try:
+
         async def go():
             async with LocalBackend(info["url"]) as b:
                 await b.deploy(FUNCTIONS / "hello")
@@ -337,6 +392,7 @@ def test_keep_alive_evicts_idle_containers_but_keeps_scaled_minimum(tmp_path):
                 await b.prewarm("hello", "node-1", 2)
                 await b.scale("echo", 1)
                 import asyncio
+
                 for _ in range(100):  # the reaper runs every keep_alive/4 (>= 0.2 s)
                     snap = await b.snapshot()
                     counts = {f.name: f.available_replicas for f in snap.functions}
@@ -344,6 +400,7 @@ def test_keep_alive_evicts_idle_containers_but_keeps_scaled_minimum(tmp_path):
                         break
                     await asyncio.sleep(0.1)
                 return counts
+
         counts = run(go())
         assert counts == {"hello": 0, "echo": 1}
     finally:
@@ -353,16 +410,19 @@ def test_keep_alive_evicts_idle_containers_but_keeps_scaled_minimum(tmp_path):
 
 def test_logs_show_what_a_handler_printed(engine):
     src = "def handle(req):\n    print('log line', req, flush=True)\n    return 'ok'\n"
+
     async def go(b):
         await b.deploy_source(src, name="printer")
         await b.invoke("printer", "xyz")
         return await b.logs("printer")
+
     lines = call(engine, go)
     assert "log line xyz" in lines
 
 
 def _wheel(path, name="faastui_testdep", value=42):
     import zipfile
+
     whl = path / f"{name}-1.0-py3-none-any.whl"
     dist = f"{name}-1.0.dist-info"
     with zipfile.ZipFile(whl, "w") as zf:
@@ -378,9 +438,11 @@ def test_deploy_source_with_requirements(engine, tmp_path):
     (a local wheel, so the test needs no network)."""
     whl = _wheel(tmp_path)
     src = "import faastui_testdep\ndef handle(req):\n    return {'value': faastui_testdep.VALUE}\n"
+
     async def go(b):
         await b.deploy_source(src, name="with-deps", requirements=[str(whl)])
         return await b.invoke("with-deps", "")
+
     assert call(engine, go).result == {"value": 42}
 
 
@@ -390,10 +452,12 @@ def test_a_killed_zygote_is_restarted_with_its_functions(fresh_engine):
     async def deploy_and_call(b):
         await b.deploy(FUNCTIONS / "hello")
         return await b.invoke("hello", {"name": "before"}, node="node-1")
+
     first = call(fresh_engine, deploy_and_call)
     assert first.status == "ok"
-    zygotes = [p for p in psutil.Process(fresh_engine.pid).children()
-               if "backends.local.zygote" in " ".join(p.cmdline())]
+    zygotes = [
+        p for p in psutil.Process(fresh_engine.pid).children() if "backends.local.zygote" in " ".join(p.cmdline())
+    ]
     assert len(zygotes) == 2
     victim = next(z for z in zygotes if z.environ().get("FAASTUI_NODE") == "node-1")
     victim.kill()
@@ -401,12 +465,14 @@ def test_a_killed_zygote_is_restarted_with_its_functions(fresh_engine):
 
     async def call_again(b):
         import asyncio
+
         for _ in range(100):  # the node comes back within moments
             try:
                 return await b.invoke("hello", {"name": "after"}, node="node-1")
             except Exception:  # noqa: BLE001 - not ready yet
                 await asyncio.sleep(0.05)
         raise AssertionError("node-1 never came back")
+
     after = call(fresh_engine, call_again)
     assert after.status == "ok" and after.result == {"message": "Hello, after!"}
     assert after.container_state == "cold"
@@ -422,11 +488,14 @@ def test_fuse_starts_one_process_hosting_the_group(fresh_engine):
         snap = await b.snapshot()
         first = await b.invoke("fusion-back", {"text": "ab"})
         return group, snap, first
+
     group, snap, first = call(fresh_engine, go)
     assert group.state == "prewarm" and group.node in ("node-1", "node-2")
     assert sum(n.containers for n in snap.nodes) == 1
     assert {(p.function, p.state) for p in snap.placements if p.count} == {
-        ("fusion-front", "prewarm"), ("fusion-back", "prewarm")}
+        ("fusion-front", "prewarm"),
+        ("fusion-back", "prewarm"),
+    }
     assert first.container_state == "prewarm" and first.result == {"text": "ba"}
 
 
@@ -434,9 +503,10 @@ def test_node_cpu_used_comes_from_the_workers(fresh_engine):
     async def go(b):
         await b.deploy(FUNCTIONS / "cpu-burn")
         await b.invoke("cpu-burn", {"ms": 1}, node="node-1")  # the worker exists
-        await b.snapshot()                                     # a first reading
+        await b.snapshot()  # a first reading
         await b.invoke("cpu-burn", {"ms": 300}, node="node-1")
         return await b.snapshot()
+
     snap = call(fresh_engine, go)
     used = {n.name: n.used_cpus for n in snap.nodes}
     assert used["node-1"] > 0.2, used  # ~300 ms busy within a ~0.3 s window (less if the CPU is shared)

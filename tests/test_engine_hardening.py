@@ -44,8 +44,7 @@ def _raw(port: int, data: bytes) -> bytes:
 
 
 def test_the_engine_takes_its_http_limits_as_settings(tmp_path):
-    with running_engine(tmp_path / "state", nodes=1,
-                        http={"header_timeout_s": 0.3, "max_body_bytes": 1000}) as engine:
+    with running_engine(tmp_path / "state", nodes=1, http={"header_timeout_s": 0.3, "max_body_bytes": 1000}) as engine:
         slow = _raw(engine.port, b"GET /healthz HTTP/1.1\r\nX-Half: ")  # never finishes
         huge = _raw(engine.port, b"POST /function/x HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n")
     assert slow.startswith(b"HTTP/1.1 408 ") and b"within 0.3s" in slow
@@ -92,7 +91,7 @@ def engine_log(tmp_path):
     (tmp_path / "engine.log").touch()
     daemon._setup_logging(tmp_path)
     yield tmp_path / "engine.log"
-    for handler in root.handlers[len(before):]:
+    for handler in root.handlers[len(before) :]:
         root.removeHandler(handler)
         handler.close()
 
@@ -103,6 +102,7 @@ def test_a_bug_in_a_route_is_a_500_with_its_traceback_in_engine_log(engine_log, 
 
     async def broken(req):
         return {"total": 1 / 0}["total"]
+
     router.add("GET", "/faastui/v1/snapshot", broken)
     server = HttpServer(router, on_error=daemon.route_error_reporter(engine))
 
@@ -115,6 +115,7 @@ def test_a_bug_in_a_route_is_a_500_with_its_traceback_in_engine_log(engine_log, 
             return info.value
         finally:
             await server.close()
+
     error = run(main())
     assert not isinstance(error, Unreachable) and error.exit_code == 1
     assert "internal error: ZeroDivisionError" in error.message
@@ -144,6 +145,7 @@ def test_the_redis_link_waits_for_redis_errors_only():
             except Exception as exc:  # noqa: BLE001 - what it raises is the point
                 out[name] = exc
         return out, link.waiting
+
     out, waiting = run(main())
     assert type(out["bug"]) is TypeError  # never "unreachable"
     assert isinstance(out["down"], Unreachable) and "Redis does not answer" in out["down"].message
@@ -163,6 +165,7 @@ def test_the_redis_link_wakes_as_soon_as_redis_is_back():
             if link.status != "up":
                 raise RedisConnectionError("Connection refused")
             return "stored"
+
         task = asyncio.create_task(link.call("storing a result", op))
         async with asyncio.timeout(FAILSAFE_S):
             while not link.waiting:
@@ -171,6 +174,7 @@ def test_the_redis_link_wakes_as_soon_as_redis_is_back():
         assert "signal 9 (SIGKILL)" in link.errors()[0]
         link.changed("up", {"restarts": 1})
         return await task, link.errors(), link.waiting
+
     assert run(main()) == ("stored", [], 0)
 
 

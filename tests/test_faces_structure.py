@@ -14,14 +14,22 @@ LIMIT = 500  # STYLE.md: split before ~500 lines
 
 
 def test_no_module_in_faastui_is_over_500_lines():
-    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "faastui").rglob("*.py")
-            if (n := len(p.read_text().splitlines())) > LIMIT}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in (ROOT / "faastui").rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > LIMIT
+    }
     assert not long, f"split these (STYLE.md, one job per module): {long}"
 
 
 def _modules_after(code: str) -> set[str]:
-    proc = subprocess.run([sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return set(proc.stdout.split())
 

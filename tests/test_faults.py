@@ -61,6 +61,7 @@ def use(engine, coro_fn):
     async def go():
         async with LocalBackend(engine.url) as b:
             return await coro_fn(b)
+
     return run(go())
 
 
@@ -115,8 +116,9 @@ def breakable_redis(tmp_path, monkeypatch):
     bin_dir.mkdir()
     flag = tmp_path / "refuse"
     wrapper = bin_dir / "redis-server"
-    wrapper.write_text(f"#!/bin/sh\nif [ -e '{flag}' ]; then echo 'refusing to start (test)'; "
-                       f"exit 1; fi\nexec '{real}' \"$@\"\n")
+    wrapper.write_text(
+        f"#!/bin/sh\nif [ -e '{flag}' ]; then echo 'refusing to start (test)'; exit 1; fi\nexec '{real}' \"$@\"\n"
+    )
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     return flag
@@ -129,8 +131,9 @@ def test_while_redis_is_down_the_engine_says_degraded_and_waits(tmp_path, breaka
         assert "state:" in cli("status").stdout and "degraded" not in cli("status").stdout
         breakable_redis.touch()
         kill_redis(engine)
-        wait_for(lambda: any(e.startswith("redis: down")
-                             for e in use(engine, lambda b: b.snapshot()).errors), "degraded")
+        wait_for(
+            lambda: any(e.startswith("redis: down") for e in use(engine, lambda b: b.snapshot()).errors), "degraded"
+        )
 
         status = cli("status").stdout
         assert "state:" in status and "degraded" in status and "redis: down since" in status
@@ -147,10 +150,12 @@ def test_while_redis_is_down_the_engine_says_degraded_and_waits(tmp_path, breaka
                 outcome["id"] = use(engine, lambda b: b.invoke_async("hello", {"name": "later"}))
             except Exception as exc:  # noqa: BLE001 - the assertion below shows it
                 outcome["error"] = exc
+
         thread = threading.Thread(target=async_call)
         thread.start()
-        wait_for(lambda: any("1 call(s) waiting" in e
-                             for e in use(engine, lambda b: b.snapshot()).errors), "a waiting call")
+        wait_for(
+            lambda: any("1 call(s) waiting" in e for e in use(engine, lambda b: b.snapshot()).errors), "a waiting call"
+        )
         breakable_redis.unlink()  # Redis may start again
         thread.join(FAILSAFE_S)
         assert "error" not in outcome, outcome
@@ -173,6 +178,7 @@ def _dashboard_status(engine) -> str:
                 assert time.monotonic() < deadline, "no first snapshot"
                 await pilot.pause(0.05)
             return str(app.query_one("#status").render())
+
     return run(go())
 
 
@@ -186,6 +192,7 @@ def test_a_workflow_run_survives_a_redis_kill(fresh_engine):
         for role in ("emitter", "collector", "worker"):
             await b.deploy(FUNCTIONS / role)
         return (await b.info())["redis_url"]
+
     url = use(fresh_engine, setup)
     killed = []
 
@@ -194,8 +201,7 @@ def test_a_workflow_run_survives_a_redis_kill(fresh_engine):
             killed.append(kill_redis(fresh_engine))
 
     launcher = EngineLauncher(lambda: LocalBackend(fresh_engine.url))
-    config = RunConfig(tasks=1500, workers=2, workload=steady(400.0, task_duration_ms=1.0),
-                       tick_s=0.05)
+    config = RunConfig(tasks=1500, workers=2, workload=steady(400.0, task_duration_ms=1.0), tick_s=0.05)
     controller = WorkflowController(url, launcher, config, on_tick=chaos)
     try:
         summary = controller.run(timeout_s=120)
@@ -211,8 +217,10 @@ def test_a_workflow_run_survives_a_redis_kill(fresh_engine):
 
 def _cluster_file(tmp_path):
     path = tmp_path / "cluster.yaml"
-    path.write_text("nodes:\n  - {name: edge-1, memory_mb: 1024}\n  - {name: edge-2, memory_mb: 1024}\n"
-                    "  - {name: core-1, memory_mb: 2048, cpus: 4}\n")
+    path.write_text(
+        "nodes:\n  - {name: edge-1, memory_mb: 1024}\n  - {name: edge-2, memory_mb: 1024}\n"
+        "  - {name: core-1, memory_mb: 2048, cpus: 4}\n"
+    )
     return path
 
 
@@ -222,9 +230,9 @@ def test_a_killed_daemon_comes_back_with_cluster_scale_fusion_labels_and_results
     from .conftest import EngineHandle
 
     state = tmp_path / "state"
-    first = EngineHandle(start_engine(state, port=0, cluster=_cluster_file(tmp_path),
-                                      functions_dir=FUNCTIONS), state)
+    first = EngineHandle(start_engine(state, port=0, cluster=_cluster_file(tmp_path), functions_dir=FUNCTIONS), state)
     try:
+
         async def setup(b):
             for fn in ("hello", "fusion-front", "fusion-back", "sleep"):
                 await b.deploy(FUNCTIONS / fn)
@@ -233,9 +241,12 @@ def test_a_killed_daemon_comes_back_with_cluster_scale_fusion_labels_and_results
             done = await b.invoke_async("hello", {"name": "before"})
             running = await b.invoke_async("sleep", {"ms": 4000})
             return done, running
+
         done, running = use(first, setup)
-        relabel = httpx.put(first.url + "/system/functions", json={
-            "service": "hello", "image": str(FUNCTIONS / "hello"), "labels": {"team": "edge"}})
+        relabel = httpx.put(
+            first.url + "/system/functions",
+            json={"service": "hello", "image": str(FUNCTIONS / "hello"), "labels": {"team": "edge"}},
+        )
         assert relabel.status_code == 200, relabel.text
         wait_for(lambda: _stored(first, done), "the finished call's result in Redis")
         kids = first.descendants()
@@ -255,14 +266,19 @@ def test_a_killed_daemon_comes_back_with_cluster_scale_fusion_labels_and_results
             async with asyncio.timeout(FAILSAFE_S):  # the scale minimum's containers come back
                 while (await b.describe("hello")).available_replicas < 2:
                     await asyncio.sleep(0.02)
-            return ([n.name for n in await b.nodes()], await b.describe("hello"),
-                    await b.fusion_groups(), await b.result(done), await b.result(running))
+            return (
+                [n.name for n in await b.nodes()],
+                await b.describe("hello"),
+                await b.fusion_groups(),
+                await b.result(done),
+                await b.result(running),
+            )
+
         nodes, hello, groups, done_result, running_result = use(again, check)
         assert nodes == ["edge-1", "edge-2", "core-1"]
         assert hello.replicas == 2 and hello.available_replicas == 2
         assert hello.labels.get("team") == "edge"
-        assert [(g.name, sorted(g.functions)) for g in groups] == [
-            ("fg", ["fusion-back", "fusion-front"])]
+        assert [(g.name, sorted(g.functions)) for g in groups] == [("fg", ["fusion-back", "fusion-front"])]
         assert done_result.status == "ok" and done_result.result == {"message": "Hello, before!"}
         assert running_result.status == "interrupted" and "not re-run" in running_result.error
 
@@ -297,6 +313,7 @@ def test_a_handler_exiting_with_code_3_is_a_crash_not_oom(fresh_engine, tmp_path
         await b.deploy(pkg)
         await b.deploy(FUNCTIONS / "mem-hog")
         return await b.invoke("exit3", ""), await b.invoke("mem-hog", {"mb": 200})
+
     exited, hog = use(fresh_engine, go)
     assert exited.status == "crashed", exited
     assert "crashed (exit code 3)" in exited.error and "memory" not in exited.error
@@ -312,12 +329,13 @@ def test_a_worker_killed_from_outside_becomes_an_event(fresh_engine, tmp_path):
     async def go(b):
         await b.deploy(pkg)
         return int((await b.invoke("whoami", "", node="node-1")).result)
+
     pid = use(fresh_engine, go)
     os.kill(pid, signal.SIGKILL)
 
     def crash_event():
-        return [e for e in use(fresh_engine, lambda b: b.events())
-                if e["kind"] == "crash" and e.get("pid") == pid]
+        return [e for e in use(fresh_engine, lambda b: b.events()) if e["kind"] == "crash" and e.get("pid") == pid]
+
     [event] = wait_for(crash_event, "the crash event")
     assert event["unit"] == "whoami" and event["node"] == "node-1"
     assert "died while warm (signal 9 (SIGKILL)); not stopped by the engine" in event["error"]
@@ -332,10 +350,11 @@ def test_a_function_log_is_rotated_at_its_cap(tmp_path):
         "def handle(req):\n"
         "    for i in range(int(req)):\n"
         "        print(f'line {i:06d} ' + 'x' * 80)\n"
-        "    return 'done'\n")
+        "    return 'done'\n"
+    )
     (pkg / "function.yaml").write_text("name: chatty\n")
-    with running_engine(tmp_path / "state", nodes=1,
-                        logs={"max_bytes": 20000, "backups": 2}) as engine:
+    with running_engine(tmp_path / "state", nodes=1, logs={"max_bytes": 20000, "backups": 2}) as engine:
+
         async def go(b):
             await b.deploy(pkg)
             out = await b.invoke("chatty", "20000")  # ~1.8 MB of output
@@ -343,6 +362,7 @@ def test_a_function_log_is_rotated_at_its_cap(tmp_path):
                 while (await b.logs("chatty", 1)) != ["line 019999 " + "x" * 80]:
                     await asyncio.sleep(0.02)
             return out, await b.logs("chatty", 3)
+
         out, last = use(engine, go)
         files = sorted(p.name for p in (engine.state_dir / "logs").glob("chatty.log*"))
         sizes = [p.stat().st_size for p in (engine.state_dir / "logs").glob("chatty.log*")]
@@ -356,8 +376,13 @@ def test_a_clean_stop_waits_for_running_async_calls(tmp_path):
     state = tmp_path / "state"
     with running_engine(state, nodes=1) as engine:
         call_id = use(engine, lambda b: _deploy_and_call(b, "sleep", {"ms": 1500}))
-        wait_for(lambda: use(engine, lambda b: b.snapshot()).placements and any(
-            p.state == "busy" for p in use(engine, lambda b: b.snapshot()).placements), "the call")
+        wait_for(
+            lambda: (
+                use(engine, lambda b: b.snapshot()).placements
+                and any(p.state == "busy" for p in use(engine, lambda b: b.snapshot()).placements)
+            ),
+            "the call",
+        )
     with running_engine(state) as again:  # `down` drained it: its result is in Redis
         result = use(again, lambda b: b.result(call_id, wait=10))
     assert result.status == "ok" and result.result["slept_ms"] >= 1500
@@ -375,21 +400,26 @@ def _run_killing(engine, role: str, when, tasks: int, rate: float):
         for name in ("emitter", "collector", "worker"):
             await b.deploy(FUNCTIONS / name)
         return (await b.info())["redis_url"]
+
     url = use(engine, setup)
     killed = []
 
     def chaos(status):
         if not killed and when(status):
-            [pid] = [e["pid"] for e in use(engine, lambda b: b.events())
-                     if e["kind"] == "start" and e.get("unit") == role]
+            [pid] = [
+                e["pid"] for e in use(engine, lambda b: b.events()) if e["kind"] == "start" and e.get("unit") == role
+            ]
             os.kill(pid, signal.SIGKILL)
             killed.append(status)
 
-    controller = WorkflowController(url, EngineLauncher(lambda: LocalBackend(engine.url)),
-                                    RunConfig(tasks=tasks, workers=2, tick_s=0.05,
-                                              heartbeat_ttl_s=1.0,
-                                              workload=steady(rate, task_duration_ms=1.0)),
-                                    on_tick=chaos)
+    controller = WorkflowController(
+        url,
+        EngineLauncher(lambda: LocalBackend(engine.url)),
+        RunConfig(
+            tasks=tasks, workers=2, tick_s=0.05, heartbeat_ttl_s=1.0, workload=steady(rate, task_duration_ms=1.0)
+        ),
+        on_tick=chaos,
+    )
     try:
         summary = controller.run(timeout_s=FAILSAFE_S)
     finally:
@@ -405,7 +435,8 @@ def _run_killing(engine, role: str, when, tasks: int, rate: float):
 
 def test_a_workflow_run_survives_its_collector_being_killed(fresh_engine):
     summary, _, ids, starts, enqueued = _run_killing(
-        fresh_engine, "collector", lambda s: s.completed >= 200, tasks=600, rate=400.0)
+        fresh_engine, "collector", lambda s: s.completed >= 200, tasks=600, rate=400.0
+    )
     assert summary.state == "done" and summary.lost == 0
     assert len(ids) == len(set(ids)) == 600 == enqueued, "every task collected exactly once"
     assert starts == (1, 2), "one emitter; a second collector took over"
@@ -415,7 +446,8 @@ def test_a_workflow_run_survives_its_emitter_being_killed(fresh_engine):
     """The emitter dies mid-run: another resumes where it was (nothing re-emitted, nothing
     skipped: exactly 600 tasks pushed, each collected once)."""
     summary, at_kill, ids, starts, enqueued = _run_killing(
-        fresh_engine, "emitter", lambda s: s.enqueued_total >= 100, tasks=600, rate=150.0)
+        fresh_engine, "emitter", lambda s: s.enqueued_total >= 100, tasks=600, rate=150.0
+    )
     assert at_kill.enqueued_total < 600, "killed while it still had tasks to emit"
     assert summary.state == "done" and summary.lost == 0
     assert enqueued == 600 and summary.duplicates_dropped == 0, "no task pushed twice"
@@ -428,10 +460,13 @@ def test_calls_right_after_a_zygote_dies_wait_for_its_functions_to_load(fresh_en
         for fn in ("hello", "echo", "sleep", "data-processor", "json-transformer"):
             await b.deploy(FUNCTIONS / fn)
         return (await b.invoke("hello", {"name": "x"}, node="node-1")).status
+
     assert use(fresh_engine, deploy_all) == "ok"
-    [zygote] = [p for p in psutil.Process(fresh_engine.pid).children()
-                if "backends.local.zygote" in " ".join(p.cmdline())
-                and p.environ().get("FAASTUI_NODE") == "node-1"]
+    [zygote] = [
+        p
+        for p in psutil.Process(fresh_engine.pid).children()
+        if "backends.local.zygote" in " ".join(p.cmdline()) and p.environ().get("FAASTUI_NODE") == "node-1"
+    ]
     zygote.kill()
 
     async def hammer(b):
@@ -439,10 +474,10 @@ def test_calls_right_after_a_zygote_dies_wait_for_its_functions_to_load(fresh_en
         async with asyncio.timeout(FAILSAFE_S):
             while not outcomes or outcomes[-1] != "ok":
                 try:
-                    outcomes.append((await b.invoke("json-transformer", {"A": 1},
-                                                    node="node-1")).status)
+                    outcomes.append((await b.invoke("json-transformer", {"A": 1}, node="node-1")).status)
                 except Exception as exc:  # noqa: BLE001 - what it raised is the point
                     outcomes.append(f"{type(exc).__name__}: {exc}")
         return outcomes
+
     outcomes = use(fresh_engine, hammer)
     assert not [o for o in outcomes if "not loaded here" in o], outcomes

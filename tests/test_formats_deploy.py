@@ -97,8 +97,11 @@ def zip_contents(folder: Path, archive: Path) -> Path:
 
 
 def events(eng, kind: str, function: str) -> list[dict]:
-    return [e for e in json.loads(http(eng, "GET", "/faastui/v1/events").body)
-            if e["kind"] == kind and e.get("function") == function]
+    return [
+        e
+        for e in json.loads(http(eng, "GET", "/faastui/v1/events").body)
+        if e["kind"] == kind and e.get("function") == function
+    ]
 
 
 # ---- a bare folder, a zip --------------------------------------------------------------------
@@ -113,11 +116,11 @@ def test_a_bare_folder_is_named_after_itself_and_an_unnamed_zip_after_its_file(c
     assert http(ctx, "POST", "/function/shout-zip", b"hey").body == b"HEY"
 
     # the engine's deploy API takes the same zip; without a name it says how to give one
-    again = http(ctx, "POST", "/faastui/v1/deploy?name=shout-api", archive.read_bytes(),
-                 {"Content-Type": "application/zip"})
+    again = http(
+        ctx, "POST", "/faastui/v1/deploy?name=shout-api", archive.read_bytes(), {"Content-Type": "application/zip"}
+    )
     assert again.status == 201 and json.loads(again.body)["name"] == "shout-api"
-    unnamed = http(ctx, "POST", "/faastui/v1/deploy", archive.read_bytes(),
-                   {"Content-Type": "application/zip"})
+    unnamed = http(ctx, "POST", "/faastui/v1/deploy", archive.read_bytes(), {"Content-Type": "application/zip"})
     assert unnamed.status == 400 and "does not say its function's name" in json.loads(unnamed.body)["error"]
 
 
@@ -133,9 +136,11 @@ def test_a_stack_file_deploys_the_named_functions_and_they_answer_as_openfaas(ct
     a = http(ctx, "POST", "/function/function1", b"Hello, world!", {"Content-Type": "text/plain"})
     assert (a.status, a.headers["content-type"], a.body) == (200, "text/plain", b"Hello, world! (function1)\n")
     # the Invokers sample's 3-step chain, naming the function by its image, tagged or not
-    steps = [{"node": "node-1", "function": "registry/function1"},
-             {"node": "node-2", "function": "registry/function1:latest"},
-             {"node": "node-1", "function": "docker.io/registry/function1"}]
+    steps = [
+        {"node": "node-1", "function": "registry/function1"},
+        {"node": "node-2", "function": "registry/function1:latest"},
+        {"node": "node-1", "function": "docker.io/registry/function1"},
+    ]
     chain = json.loads(post_json(ctx, "/dispatch", {"input": "Hello, world!", "steps": steps}).body)
     assert chain["output"] == "Hello, world! (function1)\n (function1)\n (function1)\n"
 
@@ -143,8 +148,10 @@ def test_a_stack_file_deploys_the_named_functions_and_they_answer_as_openfaas(ct
     # statusCode/body/headers are the answer, a dict body through Flask's jsonify
     a = http(ctx, "PUT", "/function/http-echo/items/7?x=1&x=2&y=", b"payload", {"X-Client": "curl"})
     assert (a.status, a.headers["content-type"], a.headers["x-echo"]) == (200, "application/json", "yes")
-    assert a.body == (b'{"body":"payload","client":"curl","greeting":"Hello","method":"PUT",'
-                      b'"path":"/items/7","query":{"x":"1","y":""}}\n')
+    assert a.body == (
+        b'{"body":"payload","client":"curl","greeting":"Hello","method":"PUT",'
+        b'"path":"/items/7","query":{"x":"1","y":""}}\n'
+    )
 
     status = json.loads(http(ctx, "GET", "/system/function/http-echo").body)
     assert status["image"] == "registry/http-echo:0.1"
@@ -171,10 +178,23 @@ def test_python3_flask_answers_as_flask_does(ctx):
 
 def test_stack_constraints_pin_a_function_and_its_secrets_are_kept(ctx, tmp_path):
     write(tmp_path / "pinned" / "handler.py", "import os\n\ndef handle(req):\n    return os.environ['FAASTUI_NODE']\n")
-    stack = write(tmp_path / "stack.yml", yaml.safe_dump({
-        "version": 1.0, "provider": {"name": "openfaas"},
-        "functions": {"pinned": {"lang": "python3", "handler": "./pinned", "secrets": ["api-key"],
-                                 "constraints": ["node.hostname == node-2", "node.platform.os == linux"]}}}))
+    stack = write(
+        tmp_path / "stack.yml",
+        yaml.safe_dump(
+            {
+                "version": 1.0,
+                "provider": {"name": "openfaas"},
+                "functions": {
+                    "pinned": {
+                        "lang": "python3",
+                        "handler": "./pinned",
+                        "secrets": ["api-key"],
+                        "constraints": ["node.hostname == node-2", "node.platform.os == linux"],
+                    }
+                },
+            }
+        ),
+    )
     refused = cli("deploy", "-f", str(stack), code=2)
     assert "error: pinned needs secret(s) api-key, which do not exist" in refused.stderr
     cli("secret", "create", "api-key", "--from-literal", "k")
@@ -189,15 +209,23 @@ def test_stack_constraints_pin_a_function_and_its_secrets_are_kept(ctx, tmp_path
 
 
 def test_a_classic_function_sees_the_request_as_the_watchdog_passes_it(ctx, tmp_path):
-    write(tmp_path / "env-probe" / "handler.py",
-          "import os, sys\n\ndef handle(req):\n"
-          "    print('printed first')\n"
-          "    sys.stderr.write('and stderr\\n')\n"
-          "    keys = ('Http_Method', 'Http_Path', 'Http_Query', 'Http_X_Client', 'Http_Content_Length')\n"
-          "    return ' '.join(os.environ.get(k, '-') for k in keys) + ' ' + repr(req)\n")
-    stack = write(tmp_path / "stack.yml", yaml.safe_dump({
-        "provider": {"name": "openfaas"},
-        "functions": {"env-probe": {"lang": "python3-debian", "handler": "./env-probe"}}}))
+    write(
+        tmp_path / "env-probe" / "handler.py",
+        "import os, sys\n\ndef handle(req):\n"
+        "    print('printed first')\n"
+        "    sys.stderr.write('and stderr\\n')\n"
+        "    keys = ('Http_Method', 'Http_Path', 'Http_Query', 'Http_X_Client', 'Http_Content_Length')\n"
+        "    return ' '.join(os.environ.get(k, '-') for k in keys) + ' ' + repr(req)\n",
+    )
+    stack = write(
+        tmp_path / "stack.yml",
+        yaml.safe_dump(
+            {
+                "provider": {"name": "openfaas"},
+                "functions": {"env-probe": {"lang": "python3-debian", "handler": "./env-probe"}},
+            }
+        ),
+    )
     cli("deploy", "-f", str(stack))
     a = http(ctx, "DELETE", "/function/env-probe/x/y?q=1", b"a\r\nb", {"X-Client": "me"})
     assert a.body == b"printed first\nand stderr\nDELETE /x/y q=1 me 4 'a\\nb'\n"
@@ -232,23 +260,40 @@ def test_a_nuclio_function_yaml_with_build_commands(ctx, tmp_path):
 
 
 def test_nuclio_event_and_response_rules(ctx, tmp_path):
-    write(tmp_path / "probe" / "function.yaml", yaml.safe_dump({
-        "apiVersion": "nuclio.io/v1", "kind": "NuclioFunction", "metadata": {"name": "nuclio-probe"},
-        "spec": {"handler": "probe:entry", "runtime": "python:3.11"}}))
-    write(tmp_path / "probe" / "probe.py",
-          "def entry(context, event):\n"
-          "    if event.path == '/tuple':\n        return 202, {'accepted': True}\n"
-          "    seen = {'body': type(event.body).__name__, 'method': event.method, 'path': event.path,\n"
-          "            'fields': event.fields, 'test': event.headers.get('X-Test'),\n"
-          "            'ctype': event.content_type}\n"
-          "    return context.Response(body=seen, headers={'X-Probe': '1'},\n"
-          "                            content_type='application/json', status_code=201)\n")
+    write(
+        tmp_path / "probe" / "function.yaml",
+        yaml.safe_dump(
+            {
+                "apiVersion": "nuclio.io/v1",
+                "kind": "NuclioFunction",
+                "metadata": {"name": "nuclio-probe"},
+                "spec": {"handler": "probe:entry", "runtime": "python:3.11"},
+            }
+        ),
+    )
+    write(
+        tmp_path / "probe" / "probe.py",
+        "def entry(context, event):\n"
+        "    if event.path == '/tuple':\n        return 202, {'accepted': True}\n"
+        "    seen = {'body': type(event.body).__name__, 'method': event.method, 'path': event.path,\n"
+        "            'fields': event.fields, 'test': event.headers.get('X-Test'),\n"
+        "            'ctype': event.content_type}\n"
+        "    return context.Response(body=seen, headers={'X-Probe': '1'},\n"
+        "                            content_type='application/json', status_code=201)\n",
+    )
     cli("deploy", str(tmp_path / "probe"))
-    a = http(ctx, "POST", "/function/nuclio-probe/p?k=v", b'{"a": 1}',
-             {"Content-Type": "application/json", "X-Test": "t"})
+    a = http(
+        ctx, "POST", "/function/nuclio-probe/p?k=v", b'{"a": 1}', {"Content-Type": "application/json", "X-Test": "t"}
+    )
     assert (a.status, a.headers["x-probe"], a.headers["content-type"]) == (201, "1", "application/json")
-    assert json.loads(a.body) == {"body": "dict", "method": "POST", "path": "/p", "fields": {"k": "v"},
-                                  "test": "t", "ctype": "application/json"}
+    assert json.loads(a.body) == {
+        "body": "dict",
+        "method": "POST",
+        "path": "/p",
+        "fields": {"k": "v"},
+        "test": "t",
+        "ctype": "application/json",
+    }
     # only exactly application/json is decoded, as Nuclio does
     a = http(ctx, "GET", "/function/nuclio-probe", b'{"a": 1}', {"Content-Type": "application/json; charset=utf-8"})
     assert json.loads(a.body)["body"] == "bytes" and json.loads(a.body)["method"] == "GET"
@@ -258,8 +303,10 @@ def test_nuclio_event_and_response_rules(ctx, tmp_path):
 
 # ---- an Ilúvatar folder ----------------------------------------------------------------------
 def test_an_iluvatar_folder_with_reqs_txt(ctx, tmp_path):
-    write(tmp_path / "ilu_req" / "main.py",
-          "import tinylib\n\ndef main(args):\n    return {'b': args.get('n', 0) + 1, 'a': tinylib.VALUE}\n")
+    write(
+        tmp_path / "ilu_req" / "main.py",
+        "import tinylib\n\ndef main(args):\n    return {'b': args.get('n', 0) + 1, 'a': tinylib.VALUE}\n",
+    )
     write(tmp_path / "ilu_req" / "reqs.txt", "tinylib==2.0\n")
     r = cli("deploy", str(tmp_path / "ilu_req"))
     assert "deploying ilu-req (Ilúvatar folder; requirements: 1 (tinylib==2.0)" in r.stderr
@@ -288,8 +335,13 @@ def test_fusionizer_task_zips_fused_call_each_other_in_process(ctx, tmp_path):
 
     cli("fuse", "taska", "taskb", "--name", "tasks")
     # through a Fusionizer front server: its address in the header, the call stays local
-    fused = http(ctx, "POST", "/function/taska", b"{}", {"Content-Type": "application/json",
-                                                        "Fusionizer-Server-Address": "fusionizer.local"})
+    fused = http(
+        ctx,
+        "POST",
+        "/function/taska",
+        b"{}",
+        {"Content-Type": "application/json", "Fusionizer-Server-Address": "fusionizer.local"},
+    )
     assert fused.body == b"8"
     assert post_json(ctx, "/function/taska", {}).body == b"8"  # and with the engine's address
     group = next(g for g in json.loads(cli("fusion", "-o", "json").stdout) if g["name"] == "tasks")
@@ -302,15 +354,16 @@ def test_fusionizer_task_zips_fused_call_each_other_in_process(ctx, tmp_path):
 def test_a_task_sees_its_headers_and_has_requests(ctx, tmp_path):
     task = tmp_path / "whoami"
     write(task / "function.yaml", (FORMATS / "fusionizer" / "taska" / "function.yaml").read_text())
-    write(task / "main.py",
-          "import requests\n\ndef handler(context, event, requests_session):\n"
-          "    assert isinstance(requests_session, requests.Session)\n"
-          "    return event.headers['Task-Name'] + ' ' + event.headers['Fusionizer-Server-Address']\n")
+    write(
+        task / "main.py",
+        "import requests\n\ndef handler(context, event, requests_session):\n"
+        "    assert isinstance(requests_session, requests.Session)\n"
+        "    return event.headers['Task-Name'] + ' ' + event.headers['Fusionizer-Server-Address']\n",
+    )
     r = cli("deploy", str(zip_contents(task, tmp_path / "whoami.zip")))
     assert "pip install requests: not needed" in r.stderr
     assert post_json(ctx, "/function/whoami", {}).body == b"whoami 127.0.0.1"
-    a = http(ctx, "POST", "/function/whoami", b"{}", {"Fusionizer-Server-Address": "10.1.2.3",
-                                                     "Task-Name": "whoami"})
+    a = http(ctx, "POST", "/function/whoami", b"{}", {"Fusionizer-Server-Address": "10.1.2.3", "Task-Name": "whoami"})
     assert a.body == b"whoami 10.1.2.3"
 
 
@@ -341,8 +394,7 @@ def test_requirements_per_function_kept_when_unchanged_and_a_pip_failure_changes
 
     write(pkg / "requirements.txt", "tinylib==2.0\nnosuchlib\n")
     r = cli("deploy", str(pkg), code=2)
-    one_line_error(r, "installing the requirements of withreq failed",
-                   "No matching distribution found for nosuchlib")
+    one_line_error(r, "installing the requirements of withreq failed", "No matching distribution found for nosuchlib")
     assert cli("invoke", "withreq").stdout == "tinylib 2.0\n"  # the old version still answers
     assert list(deps.iterdir()) == [second]  # no half-installed folder left
     assert len(list((ctx.state_dir / "functions" / "withreq").iterdir())) == 1
@@ -352,15 +404,25 @@ def test_requirements_per_function_kept_when_unchanged_and_a_pip_failure_changes
 # ---- bad input: one line, non-zero, nothing half-deployed --------------------------------------
 def _stack(tmp: Path, functions: dict) -> list[str]:
     write(tmp / "fn" / "handler.py", "def handle(req):\n    return req\n")
-    return ["-f", str(write(tmp / "stack.yml", yaml.safe_dump(
-        {"version": 1.0, "provider": {"name": "openfaas"}, "functions": functions})))]
+    return [
+        "-f",
+        str(
+            write(
+                tmp / "stack.yml",
+                yaml.safe_dump({"version": 1.0, "provider": {"name": "openfaas"}, "functions": functions}),
+            )
+        ),
+    ]
 
 
 def _nuclio(tmp: Path, spec: dict, module: str = "main") -> list[str]:
     write(tmp / "nu" / f"{module}.py", "def handler(context, event):\n    return 1\n")
-    write(tmp / "nu" / "function.yaml", yaml.safe_dump(
-        {"apiVersion": "nuclio.io/v1", "kind": "NuclioFunction", "metadata": {"name": "bad-nu"},
-         "spec": spec}))
+    write(
+        tmp / "nu" / "function.yaml",
+        yaml.safe_dump(
+            {"apiVersion": "nuclio.io/v1", "kind": "NuclioFunction", "metadata": {"name": "bad-nu"}, "spec": spec}
+        ),
+    )
     return [str(tmp / "nu")]
 
 
@@ -371,36 +433,62 @@ def _folder(tmp: Path, name: str, files: dict) -> list[str]:
 
 
 BAD = {
-    "unknown lang": (lambda t: _stack(t, {"ok-fn": {"lang": "python3", "handler": "./fn"},
-                                         "bad-lang": {"lang": "node18", "handler": "./fn"}}),
-                     ["lang 'node18'", "supported langs: python3"]),
-    "missing handler folder": (lambda t: _stack(t, {"ok-fn": {"lang": "python3", "handler": "./nothere"}}),
-                               ["handler folder ./nothere does not exist"]),
-    "yaml error": (lambda t: ["-f", str(write(t / "stack.yml", "version: 1.0\nfunctions:\n  ok-fn:\n"
-                                              "    lang: python3\n   handler: ./fn\n"))],
-                   ["stack.yml is not valid YAML at line 5"]),
+    "unknown lang": (
+        lambda t: _stack(
+            t, {"ok-fn": {"lang": "python3", "handler": "./fn"}, "bad-lang": {"lang": "node18", "handler": "./fn"}}
+        ),
+        ["lang 'node18'", "supported langs: python3"],
+    ),
+    "missing handler folder": (
+        lambda t: _stack(t, {"ok-fn": {"lang": "python3", "handler": "./nothere"}}),
+        ["handler folder ./nothere does not exist"],
+    ),
+    "yaml error": (
+        lambda t: [
+            "-f",
+            str(write(t / "stack.yml", "version: 1.0\nfunctions:\n  ok-fn:\n    lang: python3\n   handler: ./fn\n")),
+        ],
+        ["stack.yml is not valid YAML at line 5"],
+    ),
     "requirement with shell characters": (
-        lambda t: _folder(t, "shelly", {"handler.py": "def handle(r):\n    return r\n",
-                                        "requirements.txt": "tinylib\ntinylib; rm -rf /\n"}),
-        ["bad requirement 'tinylib; rm -rf /' (requirements.txt line 2): shell characters"]),
-    "non-pip build command": (lambda t: _nuclio(t, {"handler": "main:handler",
-                                                   "build": {"commands": ["apt-get install -y curl"]}}),
-                              ["'apt-get install -y curl' is not a pip install"]),
-    "build command chaining": (lambda t: _nuclio(t, {"handler": "main:handler",
-                                                    "build": {"commands": ["pip install a && rm -rf /"]}}),
-                               ["shell characters are not allowed"]),
+        lambda t: _folder(
+            t,
+            "shelly",
+            {"handler.py": "def handle(r):\n    return r\n", "requirements.txt": "tinylib\ntinylib; rm -rf /\n"},
+        ),
+        ["bad requirement 'tinylib; rm -rf /' (requirements.txt line 2): shell characters"],
+    ),
+    "non-pip build command": (
+        lambda t: _nuclio(t, {"handler": "main:handler", "build": {"commands": ["apt-get install -y curl"]}}),
+        ["'apt-get install -y curl' is not a pip install"],
+    ),
+    "build command chaining": (
+        lambda t: _nuclio(t, {"handler": "main:handler", "build": {"commands": ["pip install a && rm -rf /"]}}),
+        ["shell characters are not allowed"],
+    ),
     "function.yaml naming a missing function": (
-        lambda t: _folder(t, "nohandler", {"handler.py": "def handle(r):\n    return r\n",
-                                           "function.yaml": "name: nohandler\nhandler: handler:nothere\n"}),
-        ["names handler 'handler:nothere', but handler.py defines no nothere()"]),
-    "nuclio spec.handler naming a missing module": (lambda t: _nuclio(t, {"handler": "nomod:handler"}),
-                                                    ["names handler 'nomod:handler', but the package has no nomod.py"]),
+        lambda t: _folder(
+            t,
+            "nohandler",
+            {
+                "handler.py": "def handle(r):\n    return r\n",
+                "function.yaml": "name: nohandler\nhandler: handler:nothere\n",
+            },
+        ),
+        ["names handler 'handler:nothere', but handler.py defines no nothere()"],
+    ),
+    "nuclio spec.handler naming a missing module": (
+        lambda t: _nuclio(t, {"handler": "nomod:handler"}),
+        ["names handler 'nomod:handler', but the package has no nomod.py"],
+    ),
     "a folder name that is not a function name": (
         lambda t: _folder(t, "My Func!", {"handler.py": "def handle(r):\n    return r\n"}),
-        ["cannot name a function after the folder 'My Func!'", "rename the folder", "--name NAME"]),
+        ["cannot name a function after the folder 'My Func!'", "rename the folder", "--name NAME"],
+    ),
     "a handler that does not compile": (
         lambda t: _folder(t, "broken", {"handler.py": "def handle(r:\n    return r\n"}),
-        ["handler.py does not compile: line 1"]),
+        ["handler.py does not compile: line 1"],
+    ),
 }
 
 
@@ -414,8 +502,12 @@ def test_bad_packages_are_one_line_errors_and_deploy_nothing(ctx, tmp_path, case
 
 
 def test_an_uploaded_stack_cannot_reach_outside_the_upload(ctx, tmp_path):
-    stack = yaml.safe_dump({"provider": {"name": "openfaas"}, "functions": {
-        "escape": {"lang": "python3", "handler": "../../..", "environment_file": ["/etc/passwd"]}}})
+    stack = yaml.safe_dump(
+        {
+            "provider": {"name": "openfaas"},
+            "functions": {"escape": {"lang": "python3", "handler": "../../..", "environment_file": ["/etc/passwd"]}},
+        }
+    )
     archive = tmp_path / "escape.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("stack.yml", stack)
@@ -437,9 +529,13 @@ def test_several_paths_report_each_and_fail_if_any_failed(ctx, tmp_path):
 
 
 def test_an_image_naming_two_functions_is_an_error_that_names_both(ctx, tmp_path):
-    args = _stack(tmp_path, {"dup-a": {"lang": "python3", "handler": "./fn", "image": "registry/dup"},
-                             "dup-b": {"lang": "python3", "handler": "./fn",
-                                       "image": "docker.io/registry/dup:latest"}})
+    args = _stack(
+        tmp_path,
+        {
+            "dup-a": {"lang": "python3", "handler": "./fn", "image": "registry/dup"},
+            "dup-b": {"lang": "python3", "handler": "./fn", "image": "docker.io/registry/dup:latest"},
+        },
+    )
     cli("deploy", *args)
     one_line_error(cli("invoke", "registry/dup:latest", code=1), "matches 2 functions: dup-a, dup-b")
 
@@ -447,11 +543,37 @@ def test_an_image_naming_two_functions_is_an_error_that_names_both(ctx, tmp_path
 # ---- an invocation carries method, path, query and headers ---------------------------------------
 def test_invoke_passes_method_path_query_and_headers_with_faas_cli_names(ctx):
     cli("deploy", "-f", str(STACK), "http-echo")
-    out = json.loads(cli("invoke", "http-echo", "-m", "GET", "--path", "/a/b", "--query", "k=v",
-                         "--query", "k=w", "-H", "X-Client: cli", "--content-type", "text/plain",
-                         "-d", "hi", "--raw", "-o", "json").stdout)
-    assert out["result"] == {"body": "hi", "client": "cli", "greeting": "Hello", "method": "GET",
-                             "path": "/a/b", "query": {"k": "v"}}
+    out = json.loads(
+        cli(
+            "invoke",
+            "http-echo",
+            "-m",
+            "GET",
+            "--path",
+            "/a/b",
+            "--query",
+            "k=v",
+            "--query",
+            "k=w",
+            "-H",
+            "X-Client: cli",
+            "--content-type",
+            "text/plain",
+            "-d",
+            "hi",
+            "--raw",
+            "-o",
+            "json",
+        ).stdout
+    )
+    assert out["result"] == {
+        "body": "hi",
+        "client": "cli",
+        "greeting": "Hello",
+        "method": "GET",
+        "path": "/a/b",
+        "query": {"k": "v"},
+    }
     out = json.loads(cli("invoke", "http-echo", "-H", "X-Client=faas-cli", "-o", "json").stdout)
     assert out["result"]["client"] == "faas-cli" and out["result"]["method"] == "POST"
     call_id = cli("invoke", "http-echo", "--async", "-m", "PATCH", "--path", "/later").stdout.strip()
@@ -463,8 +585,7 @@ def test_invoke_passes_method_path_query_and_headers_with_faas_cli_names(ctx):
 
 def test_a_backend_that_cannot_carry_a_request_says_so(ctx):
     cli("context", "add", "of", "--backend", "openfaas", "--url", ctx.url, "--use")
-    one_line_error(cli("invoke", "hello", "-H", "X-Client: me", code=3),
-                   "cannot pass a method, path, query or headers")
+    one_line_error(cli("invoke", "hello", "-H", "X-Client: me", code=3), "cannot pass a method, path, query or headers")
 
 
 # ---- a restart keeps what each format asked for ----------------------------------------------------

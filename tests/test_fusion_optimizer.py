@@ -74,15 +74,18 @@ def test_max_memory_keeps_a_group_inside_one_worker():
 
 def test_existing_group_over_the_limits_is_split_and_regrouped_within_them():
     current = [FusionGroup("big", ["a", "b", "c"], calls_local=900)]
-    p = plan([("a", "b", 100)], [fn("a", 100), fn("b", 100), fn("c", 500)], current,
-             max_memory_mb=300)
+    p = plan([("a", "b", 100)], [fn("a", 100), fn("b", 100), fn("c", 500)], current, max_memory_mb=300)
     assert [str(s) for s in p.steps] == ["unfuse big (a, b, c)", "fuse a b as fg-a"]
     assert "700 MB" in p.steps[0].reason
 
 
 def test_no_fuse_and_long_running_are_never_fused():
-    functions = [fn("a"), fn("b", **{"faastui.io/no-fuse": "true"}),
-                 fn("c"), fn("w", **{"faastui.io/long-running": "true"})]
+    functions = [
+        fn("a"),
+        fn("b", **{"faastui.io/no-fuse": "true"}),
+        fn("c"),
+        fn("w", **{"faastui.io/long-running": "true"}),
+    ]
     p = plan([("a", "b", 100), ("c", "w", 100), ("a", "c", 50)], functions)
     assert groups_of(p) == {"fg-a": ["a", "c"]}
     assert any("b is never fused" in s for s in p.skipped)
@@ -105,8 +108,7 @@ def test_existing_group_grows_under_its_own_name_and_merges_others():
     current = [FusionGroup("pair", ["a", "b"]), FusionGroup("zz", ["c", "d"])]
     p = plan([("b", "c", 100), ("a", "e", 20)], fns(*"abcde"), current, max_size=5)
     assert groups_of(p) == {"pair": ["a", "b", "c", "d", "e"]}
-    assert [str(s) for s in p.steps] == ["unfuse pair (a, b)", "unfuse zz (c, d)",
-                                         "fuse a b c d e as pair"]
+    assert [str(s) for s in p.steps] == ["unfuse pair (a, b)", "unfuse zz (c, d)", "fuse a b c d e as pair"]
     assert p.steps[0].reason == "grows into pair" and p.steps[1].reason == "merged into pair"
     assert p.groups[0].status == "changed" and p.groups[0].replaces == ["pair", "zz"]
 
@@ -133,8 +135,12 @@ def test_generated_name_never_collides_with_a_function_or_a_kept_group():
 def test_plan_is_json_and_thresholds_are_checked():
     p = plan([("a", "b", 20)], fns("a", "b"))
     data = json.loads(json.dumps(p.to_dict()))
-    assert data["steps"][0] == {"action": "fuse", "group": "fg-a", "functions": ["a", "b"],
-                                "reason": p.groups[0].reason}
+    assert data["steps"][0] == {
+        "action": "fuse",
+        "group": "fg-a",
+        "functions": ["a", "b"],
+        "reason": p.groups[0].reason,
+    }
     assert data["thresholds"]["min_calls"] == 10 and data["applied"] is False
     assert Facts.of(fn("k", **{"faastui.io/no-fuse": "yes"})).no_fuse
     with pytest.raises(ValueError):
@@ -153,8 +159,9 @@ class RecordingBackend(Backend):
         self.fail_on = fail_on
 
     async def snapshot(self) -> Snapshot:
-        return Snapshot(nodes=[Node("n1", memory_mb=512), Node("n2", memory_mb=1024)],
-                        functions=self.fns, fusion_groups=self.groups)
+        return Snapshot(
+            nodes=[Node("n1", memory_mb=512), Node("n2", memory_mb=1024)], functions=self.fns, fusion_groups=self.groups
+        )
 
     async def call_graph(self):
         return self.edges
@@ -177,14 +184,14 @@ class RecordingBackend(Backend):
 def test_optimize_applies_unfuse_before_fuse_and_defaults_memory_to_the_largest_node():
     from backends.fusionizer import optimize
 
-    b = RecordingBackend([("b", "c", 100), ("x", "y", 50)], fns("a", "b", "c", "x", "y", memory=300),
-                         [FusionGroup("ab", ["a", "b"])])
+    b = RecordingBackend(
+        [("b", "c", 100), ("x", "y", 50)], fns("a", "b", "c", "x", "y", memory=300), [FusionGroup("ab", ["a", "b"])]
+    )
     dry = run(optimize(b))
     assert b.log == [] and not dry.applied and dry.thresholds.max_memory_mb == 1024
     done = run(optimize(b, apply=True))
     assert b.log == ["unfuse ab", "fuse ab", "fuse fg-x"]
-    assert done.applied and [str(s) for s in done.done] == [
-        "unfuse ab (a, b)", "fuse a b c as ab", "fuse x y as fg-x"]
+    assert done.applied and [str(s) for s in done.done] == ["unfuse ab (a, b)", "fuse a b c as ab", "fuse x y as fg-x"]
     assert run(optimize(b)).empty  # applied once, nothing left to do
 
 
@@ -192,8 +199,7 @@ def test_a_failed_step_says_what_was_done_before_it():
     from backends.errors import Conflict
     from backends.fusionizer import optimize
 
-    b = RecordingBackend([("a", "b", 100), ("x", "y", 50)], fns("a", "b", "x", "y"), [],
-                         fail_on="fg-x")
+    b = RecordingBackend([("a", "b", 100), ("x", "y", 50)], fns("a", "b", "x", "y"), [], fail_on="fg-x")
     with pytest.raises(Conflict) as err:
         run(optimize(b, apply=True))
     assert "fuse x y as fg-x failed" in str(err.value) and "fuse a b as fg-a" in str(err.value)
@@ -264,9 +270,9 @@ def test_optimizer_fuses_real_traffic_and_calls_become_local(fresh_engine):
     dry = cli("optimize-fusion", "--min-calls", "5", "-o", "json")
     planned = json.loads(dry.stdout)
     assert [(s["action"], s["group"], s["functions"]) for s in planned["steps"]] == [
-        ("fuse", "fg-fusion-back", ["fusion-back", "fusion-front"])]
-    assert "fusion-front→fusion-back 6 sync calls, 100% of fusion-back's calls" in \
-        planned["steps"][0]["reason"]
+        ("fuse", "fg-fusion-back", ["fusion-back", "fusion-front"])
+    ]
+    assert "fusion-front→fusion-back 6 sync calls, 100% of fusion-back's calls" in planned["steps"][0]["reason"]
     assert planned["applied"] is False and "--apply" in dry.stderr
     assert run(using(lambda b: b.fusion_groups())) == []
     table = cli("optimize-fusion", "--min-calls", "5").stdout
@@ -277,8 +283,7 @@ def test_optimizer_fuses_real_traffic_and_calls_become_local(fresh_engine):
     assert [s["group"] for s in applied["done"]] == ["fg-fusion-back"]
 
     groups, members, calls, groups_after, graph_after = run(using(after))
-    assert [(g.name, sorted(g.functions)) for g in groups] == [
-        ("fg-fusion-back", ["fusion-back", "fusion-front"])]
+    assert [(g.name, sorted(g.functions)) for g in groups] == [("fg-fusion-back", ["fusion-back", "fusion-front"])]
     assert members["fusion-front"] == members["fusion-back"] == "fg-fusion-back"
     assert all(c.status == "ok" and c.result["back"] == {"text": "ba"} for c in calls)
     group = groups_after[0]
@@ -297,9 +302,10 @@ def test_window_is_the_calls_since_the_previous_graph():
     before = [("a", "b", 100), ("x", "y", 40), ("gone", "b", 7), ("r", "s", 50)]
     now = [("a", "b", 100), ("x", "y", 25), ("x", "y", 30), ("new", "b", 12), ("r", "s", 20)]
     assert window(before, now) == [
-        Edge("r", "s", 20),      # went down: the counter restarted, all 20 are new
-        Edge("x", "y", 15),      # duplicates summed (55), minus 40
-        Edge("new", "b", 12)]    # new edge: all of it; a→b (no new calls) and gone→b left out
+        Edge("r", "s", 20),  # went down: the counter restarted, all 20 are new
+        Edge("x", "y", 15),  # duplicates summed (55), minus 40
+        Edge("new", "b", 12),
+    ]  # new edge: all of it; a→b (no new calls) and gone→b left out
     assert window([], now) == window((), [Edge.of(e) for e in now]) != []
     assert window(now, now) == [] and window(now, []) == []
 
@@ -307,6 +313,7 @@ def test_window_is_the_calls_since_the_previous_graph():
 def collect(rounds_seen: list):
     def on_round(round_no, p):
         rounds_seen.append((round_no, [str(s) for s in (p.done if p.applied else p.steps)]))
+
     return on_round
 
 
@@ -322,23 +329,28 @@ def test_a_later_round_sees_only_the_calls_since_the_round_before():
         b.edges = [("a", "b", 50), ("x", "y", 30)]  # a→b went quiet; x→y is new and heavy
 
     assert run(optimize_every(b, 0.01, rounds=2, on_round=then)) == 2
-    assert seen == [(1, ["fuse a b as fg-a"]),  # round 1: all calls so far, as optimize
-                    (2, ["fuse x y as fg-x"])]  # round 2: a→b had no calls in the window
+    assert seen == [
+        (1, ["fuse a b as fg-a"]),  # round 1: all calls so far, as optimize
+        (2, ["fuse x y as fg-x"]),
+    ]  # round 2: a→b had no calls in the window
     assert b.log == [], "a dry run changes nothing"
 
 
 def test_unfuse_idle_judges_the_local_calls_of_the_window_and_async_callbacks_work():
     from backends.fusionizer import optimize_every
 
-    b = RecordingBackend([], fns("a", "b", "c", "d"),
-                         [FusionGroup("quiet", ["a", "b"], calls_local=50),
-                          FusionGroup("busy", ["c", "d"], calls_local=50)])
+    b = RecordingBackend(
+        [],
+        fns("a", "b", "c", "d"),
+        [FusionGroup("quiet", ["a", "b"], calls_local=50), FusionGroup("busy", ["c", "d"], calls_local=50)],
+    )
     seen: list = []
 
     async def on_round(round_no, p):
         collect(seen)(round_no, p)
-        b.groups = [g if g.name != "busy" else FusionGroup("busy", ["c", "d"], calls_local=70)
-                    for g in b.groups]  # 20 local calls in busy, none in quiet
+        b.groups = [
+            g if g.name != "busy" else FusionGroup("busy", ["c", "d"], calls_local=70) for g in b.groups
+        ]  # 20 local calls in busy, none in quiet
 
     run(optimize_every(b, 0.01, rounds=2, apply=True, unfuse_idle=True, on_round=on_round))
     assert seen == [(1, []), (2, ["unfuse quiet (a, b)"])]
@@ -367,8 +379,11 @@ def test_a_failed_round_is_reported_and_the_next_one_covers_its_calls():
 
     seen, errors = [], []
     b = FlakyBackend([("a", "b", 50)], fns("a", "b"), [], down=1)
-    n = run(optimize_every(b, 0.01, rounds=2, apply=True, on_round=collect(seen),
-                           on_error=lambda i, e: errors.append((i, e.message))))
+    n = run(
+        optimize_every(
+            b, 0.01, rounds=2, apply=True, on_round=collect(seen), on_error=lambda i, e: errors.append((i, e.message))
+        )
+    )
     assert n == 2 and errors == [(1, "engine not answering")]
     assert seen == [(2, ["fuse a b as fg-a"])], "no good round before: all calls so far"
     # without on_error the first failure is raised; with it, the max_failures-th in a row
@@ -376,8 +391,14 @@ def test_a_failed_round_is_reported_and_the_next_one_covers_its_calls():
         run(optimize_every(FlakyBackend([], [], [], down=1), 0.01, rounds=2))
     errors.clear()
     with pytest.raises(Unreachable):
-        run(optimize_every(FlakyBackend([], [], [], down=9), 0.01, max_failures=3,
-                           on_error=lambda i, e: errors.append((i, e.message))))
+        run(
+            optimize_every(
+                FlakyBackend([], [], [], down=9),
+                0.01,
+                max_failures=3,
+                on_error=lambda i, e: errors.append((i, e.message)),
+            )
+        )
     assert [i for i, _ in errors] == [1, 2]
 
 
@@ -431,21 +452,19 @@ def test_every_applies_once_and_the_next_round_keeps_it_on_a_real_engine(fresh_e
 
     assert all(c.status == "ok" for c in run(using(traffic)))
     cli("context", "add", "t", "--url", fresh_engine.url, "--use")
-    r = cli("optimize-fusion", "--apply", "--every", "0.2", "--rounds", "2", "--min-calls", "3",
-            "-o", "json")
+    r = cli("optimize-fusion", "--apply", "--every", "0.2", "--rounds", "2", "--min-calls", "3", "-o", "json")
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert [d["round"] for d in lines] == [1, 2], r.stdout
     first, second = lines
-    assert first["applied"] and [(s["action"], s["group"]) for s in first["done"]] == [
-        ("fuse", "fg-fusion-back")]
+    assert first["applied"] and [(s["action"], s["group"]) for s in first["done"]] == [("fuse", "fg-fusion-back")]
     assert "fusion-front→fusion-back 4 sync calls" in first["done"][0]["reason"]
     assert second["steps"] == [] and [(g["name"], g["status"]) for g in second["groups"]] == [
-        ("fg-fusion-back", "keep")]
+        ("fg-fusion-back", "keep")
+    ]
     assert "round 1 (all calls so far): applied 1 step(s)" in r.stderr
     assert "round 2 (calls since round 1): nothing to change" in r.stderr
     groups = run(using(lambda b: b.fusion_groups()))
-    assert [(g.name, sorted(g.functions)) for g in groups] == [
-        ("fg-fusion-back", ["fusion-back", "fusion-front"])]
+    assert [(g.name, sorted(g.functions)) for g in groups] == [("fg-fusion-back", ["fusion-back", "fusion-front"])]
 
 
 def test_every_stops_on_ctrl_c_with_exit_0(fresh_engine):
@@ -454,9 +473,12 @@ def test_every_stops_on_ctrl_c_with_exit_0(fresh_engine):
     import sys
 
     cli("context", "add", "t", "--url", fresh_engine.url, "--use")  # env: the test's XDG dirs
-    proc = subprocess.Popen([sys.executable, "-m", "faastui", "optimize-fusion", "--every", "0.1",
-                             "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "faastui", "optimize-fusion", "--every", "0.1", "-o", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = json.loads(proc.stdout.readline())
         assert first["round"] == 1 and first["steps"] == []

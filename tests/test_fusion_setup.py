@@ -15,24 +15,30 @@ BINARY = bytes(range(256)) * 4 + b"\r\n--not-the-boundary\r\n\r\n\n\r"
 
 
 def test_a_requests_upload_is_read_byte_for_byte():
-    prepared = requests.Request("PUT", "http://x/t", files={
-        "zip_file": ("task.zip", BINARY, "application/zip")}, data={"note": "a;b=\"c\""}).prepare()
+    prepared = requests.Request(
+        "PUT", "http://x/t", files={"zip_file": ("task.zip", BINARY, "application/zip")}, data={"note": 'a;b="c"'}
+    ).prepare()
     form = parse_form(prepared.headers["Content-Type"], prepared.body)
     assert form["zip_file"].data == BINARY
-    assert (form["zip_file"].filename, form["zip_file"].content_type) == ("task.zip",
-                                                                          "application/zip")
+    assert (form["zip_file"].filename, form["zip_file"].content_type) == ("task.zip", "application/zip")
     assert form["note"].data == b'a;b="c"' and form["note"].filename is None
 
 
-@pytest.mark.parametrize("ctype, body, said", [
-    ("application/json", b"{}", "expected a multipart/form-data body, got application/json"),
-    ("multipart/form-data", b"", "has no boundary"),
-    ("multipart/form-data; boundary=b", b"junk", "does not start with its boundary"),
-    ("multipart/form-data; boundary=b", b"--b\r\nContent-Disposition: form-data; name=x\r\n\r\n"
-                                        b"data with no end", "ends before its closing boundary"),
-    ("multipart/form-data; boundary=b", b"--b\r\nX: y\r\n\r\nv\r\n--b--", "no Content-Disposition"),
-    ("multipart/form-data; boundary=b", b"--bjunk", "not followed by a line break"),
-])
+@pytest.mark.parametrize(
+    "ctype, body, said",
+    [
+        ("application/json", b"{}", "expected a multipart/form-data body, got application/json"),
+        ("multipart/form-data", b"", "has no boundary"),
+        ("multipart/form-data; boundary=b", b"junk", "does not start with its boundary"),
+        (
+            "multipart/form-data; boundary=b",
+            b"--b\r\nContent-Disposition: form-data; name=x\r\n\r\ndata with no end",
+            "ends before its closing boundary",
+        ),
+        ("multipart/form-data; boundary=b", b"--b\r\nX: y\r\n\r\nv\r\n--b--", "no Content-Disposition"),
+        ("multipart/form-data; boundary=b", b"--bjunk", "not followed by a line break"),
+    ],
+)
 def test_malformed_forms_say_why(ctype, body, said):
     with pytest.raises(BadForm, match=said):
         parse_form(ctype, body)
@@ -45,13 +51,19 @@ def test_schedule_entries_in_time_order():
     assert Entry.from_json(entries[1].to_json()) == entries[1]
 
 
-@pytest.mark.parametrize("data, said", [
-    ({}, "must be a JSON object"), ([], "must be a JSON object"),
-    ({"-1": [["a"]]}, "not a number of seconds"), ({"inf": [["a"]]}, "not a number of seconds"),
-    ({"0": [[]]}, "list of lists"), ({"0": [["a", 3]]}, "not a name"),
-    ({"0": [["a"], ["a", "b"]]}, "puts 'a' in two groups"), ({"1": [["a"]], "1.0": [["b"]]},
-                                                             "names one time twice"),
-])
+@pytest.mark.parametrize(
+    "data, said",
+    [
+        ({}, "must be a JSON object"),
+        ([], "must be a JSON object"),
+        ({"-1": [["a"]]}, "not a number of seconds"),
+        ({"inf": [["a"]]}, "not a number of seconds"),
+        ({"0": [[]]}, "list of lists"),
+        ({"0": [["a", 3]]}, "not a name"),
+        ({"0": [["a"], ["a", "b"]]}, "puts 'a' in two groups"),
+        ({"1": [["a"]], "1.0": [["b"]]}, "names one time twice"),
+    ],
+)
 def test_bad_schedules(data, said):
     with pytest.raises(InvalidRequest, match=said):
         parse_schedule(data)
@@ -65,11 +77,17 @@ def test_regroup_steps_form_each_group_from_the_ones_it_takes_from():
     current = [_group("g1", "a", "b"), _group("g2", "c", "d"), _group("keep", "e", "f")]
     steps = plan_regroup(current, [("a", "c"), ("f", "e"), ("b",)])
     assert [(s.action, s.group) for s in steps] == [
-        ("unfuse", "g1"), ("unfuse", "g2"), ("fuse", group_name(["a", "c"]))]
+        ("unfuse", "g1"),
+        ("unfuse", "g2"),
+        ("fuse", group_name(["a", "c"])),
+    ]
     assert steps[-1].functions == ("a", "c")
     # tasks a setup does not name run alone; a setup already in place needs nothing
     assert [(s.action, s.group) for s in plan_regroup(current, [])] == [
-        ("unfuse", "g1"), ("unfuse", "g2"), ("unfuse", "keep")]
+        ("unfuse", "g1"),
+        ("unfuse", "g2"),
+        ("unfuse", "keep"),
+    ]
     assert plan_regroup(current, [("b", "a"), ("d", "c"), ("e", "f")]) == []
 
 

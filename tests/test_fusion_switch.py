@@ -27,8 +27,9 @@ class Caller(threading.Thread):
         with httpx.Client(base_url=self.url, timeout=30) as http:
             while not self.halt.is_set():
                 try:
-                    resp = http.post(f"/function/{self.fn}", content=self.body,
-                                     headers={"Content-Type": "application/json"})
+                    resp = http.post(
+                        f"/function/{self.fn}", content=self.body, headers={"Content-Type": "application/json"}
+                    )
                     if resp.status_code != 200 or not self.check(resp):
                         self.failures.append((resp.status_code, resp.text[:200]))
                 except httpx.HTTPError as exc:
@@ -46,11 +47,10 @@ def test_regroups_under_calls_every_10ms_fail_no_call(fresh_engine):
         await b.deploy(FUNCTIONS / "fusion-front")
         await b.deploy(FUNCTIONS / "fusion-back")
         await b.deploy(FUNCTIONS / "echo")
+
     run(_with(fresh_engine, deploy))
-    front = Caller(fresh_engine.url, "fusion-front", b'{"text": "ab"}',
-                   lambda r: r.json()["back"] == {"text": "ba"})
-    back = Caller(fresh_engine.url, "fusion-back", b'{"text": "xy"}',
-                  lambda r: r.json() == {"text": "yx"})
+    front = Caller(fresh_engine.url, "fusion-front", b'{"text": "ab"}', lambda r: r.json()["back"] == {"text": "ba"})
+    back = Caller(fresh_engine.url, "fusion-back", b'{"text": "xy"}', lambda r: r.json() == {"text": "yx"})
     front.start()
     back.start()
 
@@ -65,6 +65,7 @@ def test_regroups_under_calls_every_10ms_fail_no_call(fresh_engine):
             while front.calls < calls + 3:
                 time.sleep(0.01)
         return await b.fusion_groups(), await b.events()
+
     try:
         groups, events = run(_with(fresh_engine, regroup))
     finally:
@@ -74,8 +75,11 @@ def test_regroups_under_calls_every_10ms_fail_no_call(fresh_engine):
     assert front.calls > 20 and back.calls > 20
     assert groups == []
     # the order of each switch: the unit taking over started before the old one stopped
-    seen = [(e["kind"], e.get("unit") or e.get("group"), e.get("reason")) for e in events
-            if e["kind"] in ("start", "stop", "fuse", "unfuse")]
+    seen = [
+        (e["kind"], e.get("unit") or e.get("group"), e.get("reason"))
+        for e in events
+        if e["kind"] in ("start", "stop", "fuse", "unfuse")
+    ]
     for i in range(4):
         group = f"pair-{i}"
         fused, unfused = seen.index(("fuse", group, None)), seen.index(("unfuse", group, None))
@@ -83,8 +87,11 @@ def test_regroups_under_calls_every_10ms_fail_no_call(fresh_engine):
         since = seen.index(("unfuse", f"pair-{i - 1}", None)) if i else 0
         retired = [k for k, e in enumerate(seen[since:fused], since) if e[2] == "fused"]
         assert began < fused and all(began < k for k in retired), seen
-        alone = [k for k, e in enumerate(seen[fused:unfused], fused)
-                 if e[0] == "start" and e[1] in ("fusion-front", "fusion-back")]
+        alone = [
+            k
+            for k, e in enumerate(seen[fused:unfused], fused)
+            if e[0] == "start" and e[1] in ("fusion-front", "fusion-back")
+        ]
         # the group's worker stops at the switch, or after the call it had in flight
         group_gone = next(k for k, e in enumerate(seen) if e[:2] == ("stop", group))
         assert len(alone) == 2 and max(alone) < group_gone, seen
@@ -93,6 +100,7 @@ def test_regroups_under_calls_every_10ms_fail_no_call(fresh_engine):
 def test_a_call_in_flight_finishes_on_the_old_worker(fresh_engine):
     """A slow call running when its function is fused ends normally; the next one runs
     in the group."""
+
     async def go(b):
         import asyncio
 
@@ -104,6 +112,7 @@ def test_a_call_in_flight_finishes_on_the_old_worker(fresh_engine):
         done = await slow
         again = await b.invoke("sleep", {"ms": 0})
         return group, done, again, await b.fusion_groups()
+
     group, done, again, groups = run(_with(fresh_engine, go))
     assert done.status == "ok", done.error
     assert again.status == "ok" and again.container_state in ("prewarm", "warm")

@@ -20,9 +20,15 @@ from backends.local.httpserver import HttpLimits, HttpServer, Response, Router, 
 from .conftest import run
 
 FAILSAFE_S = 20.0
-SHORT = HttpLimits(header_timeout_s=0.3, body_timeout_s=0.3, idle_timeout_s=0.3,
-                   max_header_bytes=4096, max_body_bytes=1024 * 1024, max_connections=3,
-                   linger_s=0.3)
+SHORT = HttpLimits(
+    header_timeout_s=0.3,
+    body_timeout_s=0.3,
+    idle_timeout_s=0.3,
+    max_header_bytes=4096,
+    max_body_bytes=1024 * 1024,
+    max_connections=3,
+    linger_s=0.3,
+)
 
 
 class Served:
@@ -47,10 +53,12 @@ class Served:
         router.add("GET", "/slow", slow)
         auth = None
         if token is not None:
+
             def auth(req):
                 if req.headers.get("authorization") != f"Bearer {token}":
                     return error_response(401, "missing or wrong bearer token", "auth")
                 return None
+
         self.server = HttpServer(router, auth=auth, limits=limits)
 
     async def __aenter__(self):
@@ -109,6 +117,7 @@ def test_slow_headers_get_408_while_still_trickling():
             assert await closed_by_server(reader)
             writer.close()
             return status, headers, json.loads(body), s.ran
+
     status, headers, body, ran = run(main())
     assert status == 408 and headers["connection"] == "close"
     assert "headers did not arrive within 0.3s" in body["error"]
@@ -124,6 +133,7 @@ def test_a_body_announced_but_never_sent_gets_408():
             assert await closed_by_server(reader)
             writer.close()
             return status, json.loads(body), s.ran
+
     status, body, ran = run(main())
     assert status == 408 and "body did not arrive within 0.3s" in body["error"]
     assert ran == []
@@ -138,6 +148,7 @@ def test_a_huge_content_length_gets_413_before_any_body(length):
             status, headers, body = await read_answer(reader)  # no body byte was sent
             writer.close()
             return status, headers, json.loads(body), s.ran
+
     status, headers, body, ran = run(main())
     assert status == 413 and headers["connection"] == "close"
     assert "over 1 MB" in body["error"]
@@ -146,8 +157,7 @@ def test_a_huge_content_length_gets_413_before_any_body(length):
 
 def test_auth_is_checked_before_any_body_byte_is_read():
     async def main():
-        async with Served(HttpLimits(max_body_bytes=64 * 1024 * 1024, linger_s=0.3),
-                          token="secret") as s:
+        async with Served(HttpLimits(max_body_bytes=64 * 1024 * 1024, linger_s=0.3), token="secret") as s:
             reader, writer = await s.connect()
             # 60 MB announced, not a byte sent: the 401 must come from the headers alone
             writer.write(b"POST /echo HTTP/1.1\r\nContent-Length: 62914560\r\n\r\n")
@@ -163,11 +173,11 @@ def test_auth_is_checked_before_any_body_byte_is_read():
             writer.close()
             # with the token, the same route works
             reader, writer = await s.connect()
-            writer.write(b"POST /echo HTTP/1.1\r\nAuthorization: Bearer secret\r\n"
-                         b"Content-Length: 3\r\n\r\nabc")
+            writer.write(b"POST /echo HTTP/1.1\r\nAuthorization: Bearer secret\r\nContent-Length: 3\r\n\r\nabc")
             ok = await read_answer(reader)
             writer.close()
             return status, json.loads(body), ok, s.ran
+
     status, body, ok, ran = run(main())
     assert status == 401 and "bearer token" in body["error"]
     assert ok[0] == 200 and ran == [("POST", "/echo", 3)]
@@ -183,6 +193,7 @@ def test_the_engine_client_sees_the_early_401_for_a_big_body():
             resp = await t.request("POST", "/echo", content=b"x" * (8 * 1024 * 1024))
             await t.aclose()
             return resp.status_code, s.ran
+
     assert run(main()) == (401, [])
 
 
@@ -194,6 +205,7 @@ def test_headers_over_the_limit_get_431():
             status, _, body = await read_answer(reader)
             writer.close()
             return status, json.loads(body), s.ran
+
     status, body, ran = run(main())
     assert status == 431 and "over 4096 bytes" in body["error"] and ran == []
 
@@ -208,6 +220,7 @@ def test_an_idle_keep_alive_connection_is_closed():
             closed = await closed_by_server(reader)
             writer.close()
             return status, closed
+
     assert run(main()) == (200, True)
 
 
@@ -227,6 +240,7 @@ def test_a_slow_handler_is_not_cut_by_the_idle_timeout():
             status, _, body = await read_answer(reader)
             writer.close()
             return status, body
+
     assert run(main()) == (200, b"slow")
 
 
@@ -244,6 +258,7 @@ def test_connections_beyond_the_bound_get_503():
             for _, w in held:
                 w.close()
             return status, json.loads(body)
+
     status, body = run(main())
     assert status == 503 and "too many connections (at most 3)" in body["error"]
 
@@ -252,8 +267,10 @@ def test_a_refusal_is_answered_after_the_answers_owed_before_it():
     async def main():
         async with Served(token="secret") as s:
             reader, writer = await s.connect()
-            writer.write(b"GET /slow HTTP/1.1\r\nAuthorization: Bearer secret\r\n\r\n"
-                         b"POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\n")
+            writer.write(
+                b"GET /slow HTTP/1.1\r\nAuthorization: Bearer secret\r\n\r\n"
+                b"POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\n"
+            )
             async with asyncio.timeout(FAILSAFE_S):
                 while not s.ran:
                     await asyncio.sleep(0.01)
@@ -262,6 +279,7 @@ def test_a_refusal_is_answered_after_the_answers_owed_before_it():
             second = await read_answer(reader)
             writer.close()
             return first[0], second[0], s.ran
+
     assert run(main()) == (200, 401, [("GET", "/slow", 0)])
 
 
@@ -276,6 +294,7 @@ def test_expect_100_continue_is_answered_so_the_client_sends_its_body():
             status, _, body = await read_answer(reader)
             writer.close()
             return interim, status, json.loads(body)
+
     assert run(main()) == (b"HTTP/1.1 100 Continue\r\n\r\n", 200, {"n": 3})
 
 

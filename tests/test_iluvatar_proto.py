@@ -31,9 +31,21 @@ _SCALARS = {1: "double", 3: "int64", 4: "uint64", 8: "bool", 9: "string", 13: "u
 # ---- the generated code is what the generator makes of the .proto -------------------------------
 def test_the_committed_generated_code_is_what_make_proto_regenerates(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", "-I", str(ROOT), f"--python_out={tmp_path}",
-         f"--grpc_python_out={tmp_path}", f"--pyi_out={tmp_path}", str(ROOT / PROTO)],
-        capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            "-I",
+            str(ROOT),
+            f"--python_out={tmp_path}",
+            f"--grpc_python_out={tmp_path}",
+            f"--pyi_out={tmp_path}",
+            str(ROOT / PROTO),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     for name in GENERATED:
         fresh = (tmp_path / "backends" / "iluvatar" / "rpc" / name).read_text()
@@ -58,17 +70,21 @@ def _type_name(field) -> str:
 def test_generated_messages_enums_and_services_match_upstreams_table():
     file = pb.DESCRIPTOR
     assert file.package == SCHEMA["package"] == "iluvatar_rpc"
-    generated = {name: [[f.number, f.name, _type_name(f)] for f in msg.fields]
-                 for name, msg in file.message_types_by_name.items()}
+    generated = {
+        name: [[f.number, f.name, _type_name(f)] for f in msg.fields]
+        for name, msg in file.message_types_by_name.items()
+    }
     assert generated == SCHEMA["messages"]
-    enums = {name: {v.name: v.number for v in enum.values}
-             for name, enum in file.enum_types_by_name.items()}
+    enums = {name: {v.name: v.number for v in enum.values} for name, enum in file.enum_types_by_name.items()}
     assert enums == SCHEMA["enums"]
-    services = {name: {m.name: [m.input_type.name, m.output_type.name] for m in svc.methods}
-                for name, svc in file.services_by_name.items()}
+    services = {
+        name: {m.name: [m.input_type.name, m.output_type.name] for m in svc.methods}
+        for name, svc in file.services_by_name.items()
+    }
     assert services == SCHEMA["services"]
-    assert [m.full_name for m in file.services_by_name["IluvatarWorker"].methods][0] == \
-        "iluvatar_rpc.IluvatarWorker.ping"
+    assert [m.full_name for m in file.services_by_name["IluvatarWorker"].methods][
+        0
+    ] == "iluvatar_rpc.IluvatarWorker.ping"
 
 
 def test_the_fakes_own_codec_matches_upstreams_table_too():
@@ -81,8 +97,9 @@ def test_the_fakes_own_codec_matches_upstreams_table_too():
                 type_name = dict((n, t) for n, a, t in SCHEMA["messages"][name])[number]
             declared.append([number, attr, f"repeated {type_name}" if repeated else type_name])
         assert declared == SCHEMA["messages"][name], name
-    assert {k: v for k, v in vars(pw.ContainerState).items() if k.isupper()} == \
-        {k.upper(): v for k, v in SCHEMA["enums"]["ContainerState"].items()}
+    assert {k: v for k, v in vars(pw.ContainerState).items() if k.isupper()} == {
+        k.upper(): v for k, v in SCHEMA["enums"]["ContainerState"].items()
+    }
 
 
 # ---- bytes worked out by hand from the encoding spec ------------------------------------------------
@@ -91,24 +108,41 @@ GOLDEN = [
     ("PingResponse", {"message": "Pong"}, b"\x0a\x04Pong"),
     ("PingRequest", {"message": "", "transaction_id": "t"}, b"\x12\x01t"),
     # bool, uint64 150 (0x96 0x01), uint32, enum WARM=4 on field 5 (key 0x28)
-    ("InvokeResponse", {"json_result": "{}", "success": True, "duration_us": 150, "compute": 1,
-                        "container_state": 4}, b"\x0a\x02{}\x10\x01\x18\x96\x01\x20\x01\x28\x04"),
+    (
+        "InvokeResponse",
+        {"json_result": "{}", "success": True, "duration_us": 150, "compute": 1, "container_state": 4},
+        b"\x0a\x02{}\x10\x01\x18\x96\x01\x20\x01\x28\x04",
+    ),
     # int64 -1 on field 4: ten bytes of two's complement; field 13 bool: key 0x68
-    ("RegisterRequest", {"memory": -1, "system_function": True},
-     b"\x20" + b"\xff" * 9 + b"\x01" + b"\x68\x01"),
-    ("RegisterRequest", {"function_name": "hi", "isolate": 2, "container_server": 1,
-                         "resource_timings_json": "x"},
-     b"\x0a\x02hi\x50\x02\x58\x01\x62\x01x"),
+    ("RegisterRequest", {"memory": -1, "system_function": True}, b"\x20" + b"\xff" * 9 + b"\x01" + b"\x68\x01"),
+    (
+        "RegisterRequest",
+        {"function_name": "hi", "isolate": 2, "container_server": 1, "resource_timings_json": "x"},
+        b"\x0a\x02hi\x50\x02\x58\x01\x62\x01x",
+    ),
     # the current StatusResponse: uint64s, doubles (wire type 1: 0.5 = 00..e0 3f), a string
-    ("StatusResponse", {"cpu_queue_len": 3, "gpu_queue_len": 1, "used_mem_pct": 0.5,
-                        "cpu_util": 2.0, "num_running_funcs": 7, "worker_name": "w",
-                        "timestamp": 300},
-     b"\x08\x03\x10\x01\x19" + b"\x00" * 6 + b"\xe0\x3f" + b"\x21" + b"\x00" * 7 + b"\x40"
-     + b"\x38\x07\x42\x01w\x48\xac\x02"),
+    (
+        "StatusResponse",
+        {
+            "cpu_queue_len": 3,
+            "gpu_queue_len": 1,
+            "used_mem_pct": 0.5,
+            "cpu_util": 2.0,
+            "num_running_funcs": 7,
+            "worker_name": "w",
+            "timestamp": 300,
+        },
+        b"\x08\x03\x10\x01\x19"
+        + b"\x00" * 6
+        + b"\xe0\x3f"
+        + b"\x21"
+        + b"\x00" * 7
+        + b"\x40"
+        + b"\x38\x07\x42\x01w\x48\xac\x02",
+    ),
     ("HealthResponse", {"status": 1}, b"\x08\x01"),
     ("InvokeAsyncResponse", {"lookup_cookie": "C", "success": True}, b"\x0a\x01C\x10\x01"),
-    ("PrewarmRequest", {"function_name": "f", "function_version": "1", "compute": 1},
-     b"\x0a\x01f\x12\x011\x20\x01"),
+    ("PrewarmRequest", {"function_name": "f", "function_version": "1", "compute": 1}, b"\x0a\x01f\x12\x011\x20\x01"),
     # repeated string: one LEN per item; repeated double: packed (one LEN, 8 bytes each)
     ("EstInvokeRequest", {"fqdns": ["a", "b"]}, b"\x0a\x01a\x0a\x01b"),
     ("EstInvokeResponse", {"est_time": [1.0]}, b"\x0a\x08" + b"\x00" * 6 + b"\xf0\x3f"),
@@ -133,8 +167,14 @@ def test_list_response_nests_messages():
 
 def test_every_field_crosses_between_the_two_implementations():
     """Each message with every field set, encoded by one side and decoded by the other."""
-    samples = {"string": "ü✓", "bool": True, "uint64": 2**63 + 5, "uint32": 2**32 - 1,
-               "int64": -(2**62), "double": -0.25}
+    samples = {
+        "string": "ü✓",
+        "bool": True,
+        "uint64": 2**63 + 5,
+        "uint32": 2**32 - 1,
+        "int64": -(2**62),
+        "double": -0.25,
+    }
     for name, table in SCHEMA["messages"].items():
         if name not in pw.MESSAGES:
             continue  # the controller's messages: the fake is a worker
@@ -148,8 +188,7 @@ def test_every_field_crosses_between_the_two_implementations():
                 values[attr] = [value, value] if type_name.startswith("repeated") else value
         generated = getattr(pb, name)(**values).SerializeToString()
         assert pw.MESSAGES[name].decode(generated) == pw.MESSAGES[name](**values), name
-        assert getattr(pb, name).FromString(pw.MESSAGES[name](**values).encode()) == \
-            getattr(pb, name)(**values), name
+        assert getattr(pb, name).FromString(pw.MESSAGES[name](**values).encode()) == getattr(pb, name)(**values), name
 
 
 # ---- the fake's codec itself (it is test code, so it is tested) ------------------------------------
@@ -164,10 +203,14 @@ def test_varints_match_the_protobuf_spec():
 
 
 def test_unknown_fields_are_skipped():
-    unknown = (b"\xf8\x06\x2a"                      # field 111, varint 42
-               b"\x31" + b"\x01" * 8 +               # field 6, fixed64
-               b"\x3d" + b"\x02" * 4 +               # field 7, fixed32
-               b"\x42\x03abc")                       # field 8, length-delimited
+    unknown = (
+        b"\xf8\x06\x2a"  # field 111, varint 42
+        b"\x31"
+        + b"\x01" * 8  # field 6, fixed64
+        + b"\x3d"
+        + b"\x02" * 4  # field 7, fixed32
+        + b"\x42\x03abc"
+    )  # field 8, length-delimited
     data = pw.PingResponse(message="Pong").encode() + unknown
     assert pw.PingResponse.decode(data) == pw.PingResponse(message="Pong")
 
@@ -189,14 +232,17 @@ def test_repeated_fields_packed_and_unpacked():
     assert _Numbers(signed=-1).encode() == b"\x18\x01"  # zigzag
 
 
-@pytest.mark.parametrize("data", [
-    b"\x0a\x07test",          # length runs past the end
-    b"\x08\x96",              # truncated varint
-    b"\x08\x01",              # string field 1 sent as a varint
-    b"\x0a\x02\xff\xfe",      # not UTF-8
-    b"\x0b",                  # group wire type
-    b"\x00\x01",              # field number 0
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x0a\x07test",  # length runs past the end
+        b"\x08\x96",  # truncated varint
+        b"\x08\x01",  # string field 1 sent as a varint
+        b"\x0a\x02\xff\xfe",  # not UTF-8
+        b"\x0b",  # group wire type
+        b"\x00\x01",  # field number 0
+    ],
+)
 def test_malformed_input_is_a_decode_error(data):
     with pytest.raises(pw.DecodeError):
         pw.PingResponse.decode(data)

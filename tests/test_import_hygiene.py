@@ -27,8 +27,9 @@ print("BAD", bad)
 
 
 def test_backends_never_import_faces(engine):
-    proc = subprocess.run([sys.executable, "-c", CODE, engine.url], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", CODE, engine.url], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.strip().splitlines()
     assert lines[0] == "Hello, hygiene!"

@@ -62,8 +62,15 @@ def test_knative_secrets_are_opaque_kubernetes_secrets_in_its_namespace(kube):
             listed = await _secrets_round(b)
             await b.remove_secret("db-pw")
             return listed
-    kube.store.put("secrets", {"metadata": {"name": "sa-token", "namespace": "shop"},
-                               "type": "kubernetes.io/service-account-token", "data": {}})
+
+    kube.store.put(
+        "secrets",
+        {
+            "metadata": {"name": "sa-token", "namespace": "shop"},
+            "type": "kubernetes.io/service-account-token",
+            "data": {},
+        },
+    )
     listed = run(go())
     stored = seen["stored"]
     assert stored["type"] == "Opaque" and stored["data"] == {"db-pw": base64.b64encode(b"pw").decode()}
@@ -76,13 +83,15 @@ def test_knative_namespaces_and_all_namespaces(kube):
     async def go():
         async with KnativeBackend(kube.ingress_url, kubeconfig=kube.kc) as b:
             return await b.namespaces()
+
     assert {"default", "shop"} <= set(run(go()))
     kube.forbid_namespaces = True
     try:
+
         async def own():
-            async with KnativeBackend(kube.ingress_url, kubeconfig=kube.kc,
-                                      namespace="shop") as b:
+            async with KnativeBackend(kube.ingress_url, kubeconfig=kube.kc, namespace="shop") as b:
                 return await b.namespaces()
+
         assert run(own()) == ["shop"]  # an account that may not list namespaces: its own
     finally:
         kube.forbid_namespaces = False
@@ -92,17 +101,23 @@ def test_knative_mounts_a_functions_secrets_where_openfaas_does(kube, tmp_path):
     from backends.agent import prepare
     from backends.knative.objects import service_manifest
 
-    manifest = service_manifest(prepare("def handle(req):\n    return req\n", "fn"),
-                                {"secrets": ["db-pw", "api-key"]}, image="python:3.11-slim",
-                                namespace="shop")
+    manifest = service_manifest(
+        prepare("def handle(req):\n    return req\n", "fn"),
+        {"secrets": ["db-pw", "api-key"]},
+        image="python:3.11-slim",
+        namespace="shop",
+    )
     spec = manifest["spec"]["template"]["spec"]
     assert spec["containers"][0]["volumeMounts"] == [
-        {"name": "faastui-secrets", "readOnly": True, "mountPath": "/var/openfaas/secrets"}]
+        {"name": "faastui-secrets", "readOnly": True, "mountPath": "/var/openfaas/secrets"}
+    ]
     assert spec["volumes"][0]["projected"]["sources"] == [
-        {"secret": {"name": n, "items": [{"key": n, "path": n}]}} for n in ("db-pw", "api-key")]
+        {"secret": {"name": n, "items": [{"key": n, "path": n}]}} for n in ("db-pw", "api-key")
+    ]
     with pytest.raises(InvalidRequest, match="secrets must be a list"):
-        service_manifest(prepare("def handle(req):\n    return req\n", "fn"), {"secrets": "x"},
-                         image="i", namespace="shop")
+        service_manifest(
+            prepare("def handle(req):\n    return req\n", "fn"), {"secrets": "x"}, image="i", namespace="shop"
+        )
 
 
 def test_knative_logs_have_times_and_pods_so_since_and_instance_work(kube):
@@ -128,6 +143,7 @@ def test_knative_logs_have_times_and_pods_so_since_and_instance_work(kube):
                 await b.log_lines("no-such-fn", 5)
             await b.remove("printer")
             return lines, since, only, none, mid
+
     lines, since, only, none, mid = run(go())
     got = [ln for ln in lines if ln.text.startswith("got ")]
     assert [ln.text for ln in got] == ["got one", "got two"]
@@ -147,6 +163,7 @@ def test_nuclio_namespaces_come_from_the_dashboard(dashboard):
     async def go():
         async with NuclioBackend(dashboard.url) as b:
             return await b.namespaces()
+
     assert run(go()) == ["nuclio", "team-a"]
 
 
@@ -156,6 +173,7 @@ def test_nuclio_without_a_cluster_has_no_secrets(dashboard):
     async def go():
         async with NuclioBackend(dashboard.url) as b:
             await b.secrets()
+
     with pytest.raises(Unsupported, match="the nuclio backend has no secrets"):
         run(go())
     cli("context", "add", "nu", "--backend", "nuclio", "--url", dashboard.url, "--use")
@@ -171,15 +189,18 @@ def test_nuclio_with_a_cluster_keeps_kubernetes_secrets_in_its_namespace(dashboa
     async def go():
         async with b:
             return await _secrets_round(b)
+
     listed = run(go())
     assert [(s.name, s.namespace) for s in listed] == [("api-key", "shop")]
 
 
 def test_nuclio_logs_since_and_by_replica(dashboard):
-    source = ("def handler(context, event):\n"
-              "    print('said', event.body.decode(), flush=True)\n"
-              "    context.logger.info('logged')\n"
-              "    return 'ok'\n")
+    source = (
+        "def handler(context, event):\n"
+        "    print('said', event.body.decode(), flush=True)\n"
+        "    context.logger.info('logged')\n"
+        "    return 'ok'\n"
+    )
 
     async def go():
         async with NuclioBackend(dashboard.url) as b:
@@ -191,6 +212,7 @@ def test_nuclio_logs_since_and_by_replica(dashboard):
             other = await b.log_lines("talker", 20, instance="not-a-replica")
             recent = await b.log_lines("talker", 20, since=time.time() + 5)
             return lines, mine, other, recent, replica
+
     lines, mine, other, recent, replica = run(go())
     assert "said early" in [ln.text for ln in lines] and replica.startswith("nuclio-talker-")
     logged = next(ln for ln in lines if ln.text == "logged")
@@ -212,15 +234,22 @@ def test_openfaas_with_a_cluster_reads_the_pods_logs_with_times(engine, kube):
 
     async def go():
         async with OpenFaaSBackend(engine.url, kubeconfig=kube.kc) as b:
-            return (await b.log_lines("hello", 10), await b.log_lines("hello", 10, since=t0 + 5),
-                    await b.log_lines("hello", 10, instance="hello-b"))
+            return (
+                await b.log_lines("hello", 10),
+                await b.log_lines("hello", 10, since=t0 + 5),
+                await b.log_lines("hello", 10, instance="hello-b"),
+            )
+
     try:
         every, since, one = run(go())
     finally:
         for pod in ("hello-a", "hello-b"):
             kube.store.delete("pods", ns, pod)
     assert [(ln.text, ln.instance) for ln in every] == [
-        ("a early", "hello-a"), ("b middle", "hello-b"), ("a late", "hello-a")]
+        ("a early", "hello-a"),
+        ("b middle", "hello-b"),
+        ("a late", "hello-a"),
+    ]
     assert abs(every[0].time - t0) < 1e-3
     assert [ln.text for ln in since] == ["b middle", "a late"]
     assert [ln.text for ln in one] == ["b middle"]

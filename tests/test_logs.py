@@ -29,11 +29,13 @@ from faastui.logtext import faas_json, parse_since, plain, rfc3339
 from .conftest import cli, run
 
 T0 = 1_800_000_000.0
-PRINTER = ("import sys\n"
-           "def handle(req):\n"
-           "    print('said', req)\n"
-           "    print('to stderr', req, file=sys.stderr)\n"
-           "    return 'ok'\n")
+PRINTER = (
+    "import sys\n"
+    "def handle(req):\n"
+    "    print('said', req)\n"
+    "    print('to stderr', req, file=sys.stderr)\n"
+    "    return 'ok'\n"
+)
 
 
 def write(path: Path, lines: list[tuple[float, str, str, str]], raw: list[str] = ()) -> None:
@@ -90,8 +92,7 @@ def test_unstamped_lines_take_the_stamp_before_them_and_a_part_line_waits(tmp_pa
     log = tmp_path / "u.log"
     write(log, [(T0, "a", "f", "stamped")], raw=["from a C library\n", "half a li"])
     entries, cursor = logread.tail(log, 10)
-    assert [(e.text, e.time, e.instance) for e in entries] == [
-        ("stamped", T0, "a"), ("from a C library", T0, "a")]
+    assert [(e.text, e.time, e.instance) for e in entries] == [("stamped", T0, "a"), ("from a C library", T0, "a")]
     with open(log, "a") as f:
         f.write("ne\n")
     more, _, lost = logread.after(log, cursor)
@@ -100,13 +101,11 @@ def test_unstamped_lines_take_the_stamp_before_them_and_a_part_line_waits(tmp_pa
 
 def test_a_fused_units_log_keeps_each_members_lines(tmp_path):
     log = tmp_path / "group.log"
-    write(log, [(T0, "c", "-", "at import"), (T0 + 1, "c", "front", "front says"),
-                (T0 + 2, "c", "back", "back says")])
+    write(log, [(T0, "c", "-", "at import"), (T0 + 1, "c", "front", "front says"), (T0 + 2, "c", "back", "back says")])
     assert [e.text for e in logread.tail(log, 10, function="back")[0]] == ["at import", "back says"]
     answer = logread.answer(log, logread.Query(), "back", member=True)
     assert answer["lines"] == ["at import", "back says"]
-    assert answer["entries"][1] == {"function": "back", "text": "back says", "time": T0 + 2,
-                                    "instance": "c"}
+    assert answer["entries"][1] == {"function": "back", "text": "back says", "time": T0 + 2, "instance": "c"}
 
 
 def test_following_a_cursor_survives_a_rotation(tmp_path):
@@ -142,6 +141,7 @@ def printer(engine):
             await b.deploy_source(PRINTER, name="printer")
             for i in range(3):
                 await b.invoke("printer", f"call {i}")
+
     run(go())
     return engine
 
@@ -155,9 +155,9 @@ def test_the_engine_gives_times_and_instances(printer):
             none = await b.log_lines("printer", 100, instance="no-such-container")
             later = await b.log_lines("printer", 100, since=lines[-1].time)
             return lines, only, none, later, await b.logs("printer", 2)
+
     lines, only, none, later, text = run(go())
-    assert [ln.text for ln in lines] == ["said call 1", "to stderr call 1", "said call 2",
-                                         "to stderr call 2"]
+    assert [ln.text for ln in lines] == ["said call 1", "to stderr call 1", "said call 2", "to stderr call 2"]
     assert all(ln.function == "printer" and ln.instance.startswith("node-") for ln in lines)
     assert all(abs(ln.time - time.time()) < 600 for ln in lines)
     assert only and all(ln.instance == lines[-1].instance for ln in only) and none == []
@@ -178,8 +178,14 @@ def test_following_on_the_engine_misses_nothing_and_repeats_nothing(printer):
                 got.append(await asyncio.wait_for(anext(follow), 20))
             await follow.aclose()
             return [ln.text for ln in got]
-    assert run(go()) == ["to stderr call 2", "said while following", "to stderr while following",
-                         "said and again", "to stderr and again"]
+
+    assert run(go()) == [
+        "to stderr call 2",
+        "said while following",
+        "to stderr while following",
+        "said and again",
+        "to stderr and again",
+    ]
 
 
 def test_the_route_names_a_bad_parameter(printer):
@@ -231,6 +237,7 @@ def test_the_default_follow_polls_and_yields_only_new_lines():
         got += [await anext(follow), await anext(follow)]
         await follow.aclose()
         return [ln.text for ln in got]
+
     assert run(go()) == ["one", "two", "three", "four"]
 
 
@@ -244,8 +251,13 @@ def test_since_values():
             parse_since(bad)
     line = LogLine("f", "hi", T0, "node-1-1")
     assert plain(line, timestamps=True, prefix=True) == "2027-01-15T08:00:00.000000Z [node-1-1] hi"
-    assert json.loads(faas_json(line)) == {"name": "f", "namespace": "", "instance": "node-1-1",
-                                           "timestamp": "2027-01-15T08:00:00.000000Z", "text": "hi"}
+    assert json.loads(faas_json(line)) == {
+        "name": "f",
+        "namespace": "",
+        "instance": "node-1-1",
+        "timestamp": "2027-01-15T08:00:00.000000Z",
+        "text": "hi",
+    }
     assert rfc3339(None) == "0001-01-01T00:00:00Z"
 
 
@@ -273,9 +285,11 @@ def test_cli_logs_flags(ctx):
 
 
 def test_cli_logs_errors(ctx):
-    for args, needle in ((["--since", "soon"], "neither a duration nor a time"),
-                         (["--lines", "2", "--tail", "3"], "say the same thing"),
-                         (["-f", "-o", "yaml"], "cannot stream")):
+    for args, needle in (
+        (["--since", "soon"], "neither a duration nor a time"),
+        (["--lines", "2", "--tail", "3"], "say the same thing"),
+        (["-f", "-o", "yaml"], "cannot stream"),
+    ):
         r = cli("logs", "printer", *args, code=2)
         assert needle in r.stderr and "Traceback" not in r.stderr
     cli("logs", "printer", "--lines", "-1", code=2)
@@ -285,15 +299,21 @@ def test_cli_logs_errors(ctx):
 def test_cli_logs_follow_prints_new_lines_and_ends_on_ctrl_c(ctx, tmp_path):
     """A real `faastui logs -f` process: it prints the tail, then each new line, and Ctrl-C
     (SIGINT) ends it with exit 0 and no message."""
+
     async def deploy():
         async with ctx.backend() as b:
             await b.deploy_source(PRINTER, name="printer-cli")
             await b.invoke("printer-cli", "call 2")
+
     run(deploy())
     faastui = Path(sys.executable).with_name("faastui")
-    proc = subprocess.Popen([str(faastui), "logs", "printer-cli", "-f", "--lines", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ))
+    proc = subprocess.Popen(
+        [str(faastui), "logs", "printer-cli", "-f", "--lines", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
     try:
         assert proc.stdout.readline() == "to stderr call 2\n"
         cli("invoke", "printer-cli", "-d", "followed", "--raw")
@@ -308,17 +328,20 @@ def test_cli_logs_follow_prints_new_lines_and_ends_on_ctrl_c(ctx, tmp_path):
             proc.wait()
 
 
-FRONT = ("def handler(context, event, requests_session):\n"
-         "    print('front before')\n"
-         "    address = event.headers['Fusionizer-Server-Address']\n"
-         "    requests_session.post(f'http://{address}:8000/log-back', json={})\n"
-         "    print('front after')\n"
-         "    return 'ok'\n")
+FRONT = (
+    "def handler(context, event, requests_session):\n"
+    "    print('front before')\n"
+    "    address = event.headers['Fusionizer-Server-Address']\n"
+    "    requests_session.post(f'http://{address}:8000/log-back', json={})\n"
+    "    print('front after')\n"
+    "    return 'ok'\n"
+)
 BACK = "def handle(event, context):\n    print('back here')\n    return 'b'\n"
 
 
 def test_a_fused_members_lines_are_its_own_even_when_called_in_process(engine):
     """Fused, log-back runs inside log-front's call; its line is still log-back's."""
+
     async def go():
         async with engine.backend() as b:
             await b.deploy_source(FRONT, name="log-front")
@@ -326,11 +349,14 @@ def test_a_fused_members_lines_are_its_own_even_when_called_in_process(engine):
             await b.fuse(["log-front", "log-back"], name="log-pair")
             try:
                 assert (await b.invoke("log-front", {})).status == "ok"
-                return ([ln.text for ln in await b.log_lines("log-front")],
-                        [ln.text for ln in await b.log_lines("log-back")])
+                return (
+                    [ln.text for ln in await b.log_lines("log-front")],
+                    [ln.text for ln in await b.log_lines("log-back")],
+                )
             finally:
                 await b.unfuse("log-pair")
                 for fn in ("log-front", "log-back"):
                     await b.remove(fn)
+
     front, back = run(go())
     assert front == ["front before", "front after"] and back == ["back here"]

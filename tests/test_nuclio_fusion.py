@@ -26,18 +26,21 @@ def using(url: str, action):
     async def go():
         async with NuclioBackend(url, deploy_timeout=60) as backend:
             return await action(backend)
+
     return run(go())
 
 
 def invoked(dashboard, since: int = 0) -> list[str]:
     """The functions the dashboard was asked to invoke, in order."""
-    return [r["headers"].get("x-nuclio-function-name") for r in dashboard.requests[since:]
-            if r["path"] == "/api/function_invocations"]
+    return [
+        r["headers"].get("x-nuclio-function-name")
+        for r in dashboard.requests[since:]
+        if r["path"] == "/api/function_invocations"
+    ]
 
 
 def group_functions(dashboard) -> list:
-    return [f for f in dashboard.functions.values()
-            if f.metadata.get("labels", {}).get(GROUP_LABEL)]
+    return [f for f in dashboard.functions.values() if f.metadata.get("labels", {}).get(GROUP_LABEL)]
 
 
 @pytest.fixture()
@@ -47,13 +50,15 @@ def dashboard():
 
 
 def test_tasks_deploy_as_packed_source_and_fuse_into_one_function(dashboard):
-    helper = task_zip(**{
-        "function.yaml": "apiVersion: nuclio.io/v1\nkind: NuclioFunction\nspec:\n"
-                         "  handler: main:handler\n",
-        "main.py": "from helpers import double\n\n"
-                   "def handler(context, event, requests_session):\n"
-                   "    return double(int(event.body['value1']) + int(event.body['value2']))\n",
-        "helpers.py": "def double(x):\n    return 2 * x\n"})
+    helper = task_zip(
+        **{
+            "function.yaml": "apiVersion: nuclio.io/v1\nkind: NuclioFunction\nspec:\n  handler: main:handler\n",
+            "main.py": "from helpers import double\n\n"
+            "def handler(context, event, requests_session):\n"
+            "    return double(int(event.body['value1']) + int(event.body['value2']))\n",
+            "helpers.py": "def double(x):\n    return 2 * x\n",
+        }
+    )
 
     async def go(b):
         await b.deploy(task_zip(TASKS / "taska"), name="taska")
@@ -65,6 +70,7 @@ def test_tasks_deploy_as_packed_source_and_fuse_into_one_function(dashboard):
         with pytest.raises(Conflict):
             await b.fuse(["taskb", "taska"], "again")
         return alone, group, fused, listed, await b.fusion_groups(), await b.describe("taska")
+
     alone, group, fused, listed, groups, described = using(dashboard.url, go)
     assert alone.result == 6 and fused.result == 10
     assert (group.name, group.functions, group.state) == ("pair", ["taska", "taskb"], "warm")
@@ -77,7 +83,9 @@ def test_tasks_deploy_as_packed_source_and_fuse_into_one_function(dashboard):
     assert "pip install requests" in fn.spec["build"]["commands"]
     packed = unpack_members(base64.b64decode(fn.spec["build"]["functionSourceCode"]).decode())
     assert [(m.name, m.handler, m.signature) for m in packed] == [
-        ("taska", "main:handler", "fusionizer"), ("taskb", "main:handler", "fusionizer")]
+        ("taska", "main:handler", "fusionizer"),
+        ("taskb", "main:handler", "fusionizer"),
+    ]
     assert set(packed[1].files) == {"function.yaml", "main.py", "helpers.py"}
     # the fused call went to the group's function, the member's own not at all
     assert invoked(dashboard)[-1] == fn.name
@@ -94,6 +102,7 @@ def test_unfuse_sends_calls_back_then_deletes_the_group_function(dashboard):
         mark = len(dashboard.requests)
         after = await b.invoke("taskb", {"value1": 4, "value2": 4})
         return members, after, mark, await b.fusion_groups()
+
     members, after, mark, groups = using(dashboard.url, go)
     assert members == ["taska", "taskb"] and after.result == 8 and groups == []
     assert group_functions(dashboard) == [] and invoked(dashboard, mark) == ["taskb"]
@@ -112,6 +121,7 @@ def test_a_member_redeployed_or_removed_rebuilds_its_group(dashboard):
         left = await b.fusion_groups()
         await b.remove("t3")
         return first, rebuilt, second, left, await b.fusion_groups(), await b.invoke("t1", None)
+
     first, rebuilt, second, left, gone, alone = using(dashboard.url, go)
     assert rebuilt.result == "t1 v2"
     assert len(second) == 1 and second[0].name != first  # a new function, the old one deleted
@@ -122,15 +132,12 @@ def test_a_member_redeployed_or_removed_rebuilds_its_group(dashboard):
 def test_the_fusionizer_flow_over_nuclio(tmp_path, dashboard):
     schedule = tmp_path / "config.json"
     schedule.write_text(json.dumps({"0": [["taska", "taskb"], ["gate"]]}))
-    env = serve_env(tmp_path, [{"name": "nu", "backend": "nuclio", "url": dashboard.url}],
-                    current="nu")
+    env = serve_env(tmp_path, [{"name": "nu", "backend": "nuclio", "url": dashboard.url}], current="nu")
     with serving("fusionizer", "--schedule", str(schedule), env=env) as served:
         port = served.port
         for task in ("taska", "taskb"):
-            assert put(port, task, task_zip(TASKS / task)) == (
-                200, f"Successfully deployed Task '{task}'")
-        assert info(port, "taska") == (
-            200, "Task 'taska':\nCurrently deployed with other Tasks: None\nStatus: ready")
+            assert put(port, task, task_zip(TASKS / task)) == (200, f"Successfully deployed Task '{task}'")
+        assert info(port, "taska") == (200, "Task 'taska':\nCurrently deployed with other Tasks: None\nStatus: ready")
         mark = len(dashboard.requests)
         assert post(port, "taska") == (200, "8")  # A -> this server -> B, two invocations
         assert invoked(dashboard, mark) == ["taska", "taskb"]
@@ -151,8 +158,7 @@ def test_regroups_over_nuclio_fail_no_call(tmp_path, dashboard):
     fused, apart = [["taska", "taskb"]], [["taska"], ["taskb"]]
     schedule = tmp_path / "regroup.json"
     schedule.write_text(json.dumps({"0": [["gate"]], "0.5": fused, "1.5": apart, "2.5": fused}))
-    env = serve_env(tmp_path, [{"name": "nu", "backend": "nuclio", "url": dashboard.url}],
-                    current="nu")
+    env = serve_env(tmp_path, [{"name": "nu", "backend": "nuclio", "url": dashboard.url}], current="nu")
     with serving("fusionizer", "--schedule", str(schedule), env=env) as served:
         for task in ("taska", "taskb"):
             put(served.port, task, task_zip(TASKS / task))
@@ -161,8 +167,9 @@ def test_regroups_over_nuclio_fail_no_call(tmp_path, dashboard):
         try:
             wait_for(lambda: client.calls > 0, "the first call")
             put(served.port, "gate", simple_task("return 'open'"))
-            wait_for(lambda: any("applied the setup at 2.5 s" in ln for ln in served.lines),
-                     "the last setup", timeout=120)
+            wait_for(
+                lambda: any("applied the setup at 2.5 s" in ln for ln in served.lines), "the last setup", timeout=120
+            )
             calls = client.calls
             wait_for(lambda: client.calls > calls + 5, "calls after the last regroup")
         finally:
@@ -176,9 +183,9 @@ def test_regroups_over_nuclio_fail_no_call(tmp_path, dashboard):
 def test_optimize_needs_a_call_graph_which_nuclio_does_not_record(tmp_path, dashboard):
     from tests.serving import run_serve
 
-    env = serve_env(tmp_path, [{"name": "nu", "backend": "nuclio", "url": dashboard.url}],
-                    current="nu")
+    env = serve_env(tmp_path, [{"name": "nu", "backend": "nuclio", "url": dashboard.url}], current="nu")
     proc = run_serve("fusionizer", "--port", "0", "--optimize", env=env)
     assert proc.returncode == 3, proc.stderr
-    assert proc.stderr.startswith("error: --optimize needs the calls between tasks: the nuclio "
-                                  "backend does not record a call graph"), proc.stderr
+    assert proc.stderr.startswith(
+        "error: --optimize needs the calls between tasks: the nuclio backend does not record a call graph"
+    ), proc.stderr

@@ -38,8 +38,9 @@ def _validator(schema):
 
 
 def _errors(schema, data) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
-            for e in _validator(schema).iter_errors(data)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in _validator(schema).iter_errors(data)
+    ]
 
 
 class Exchange:
@@ -49,20 +50,28 @@ class Exchange:
         self.client = client
         self.seen: set[str] = set()
 
-    def __call__(self, op: str, path: str | None = None, *, json_body=None, content=None,
-                 expect: int | None = None, params: dict | None = None) -> httpx.Response:
+    def __call__(
+        self,
+        op: str,
+        path: str | None = None,
+        *,
+        json_body=None,
+        content=None,
+        expect: int | None = None,
+        params: dict | None = None,
+    ) -> httpx.Response:
         assert op in OPERATIONS, f"{op} is not an operation of the spec"
         spec = OPERATIONS[op]
         method, template = op.split(" ", 1)
         if json_body is not None and spec.get("request"):
             problems = _errors(spec["request"], json_body)
             assert not problems, f"the test's own {op} body breaks the spec: {problems}"
-        r = self.client.request(method, path or template, json=json_body, content=content,
-                                params=params)
+        r = self.client.request(method, path or template, json=json_body, content=content, params=params)
         documented = spec["responses"]
         beyond = BEYOND.get(op, {})
-        assert str(r.status_code) in documented or str(r.status_code) in beyond, \
+        assert str(r.status_code) in documented or str(r.status_code) in beyond, (
             f"{op} ({path}) answered {r.status_code}; the spec documents {sorted(documented)}: {r.text[:300]}"
+        )
         if expect is not None:
             assert r.status_code == expect, (op, path, r.status_code, r.text[:300])
         schema = documented.get(str(r.status_code))
@@ -107,34 +116,39 @@ def test_every_operation_of_the_spec_is_served_or_said_not_to_be(gw, engine):
 
     ns = namespaces[0]
     gw("POST /system/functions", json_body={"service": "spec-copy", "image": "hello"}, expect=202)
-    gw("POST /system/functions", json_body={"service": "spec-bad", "image": "no-such-package"},
-       expect=400)
-    gw("PUT /system/functions", json_body={"service": "spec-copy", "image": "hello",
-                                           "labels": {"team": "spec"}}, expect=200)
+    gw("POST /system/functions", json_body={"service": "spec-bad", "image": "no-such-package"}, expect=400)
+    gw(
+        "PUT /system/functions",
+        json_body={"service": "spec-copy", "image": "hello", "labels": {"team": "spec"}},
+        expect=200,
+    )
     gw("PUT /system/functions", json_body={"service": "never-deployed", "image": "hello"}, expect=404)
-    assert gw("GET /system/function/{functionName}", "/system/function/spec-copy").json()[
-        "labels"] == {"team": "spec"}
-    scaled = gw("POST /system/scale-function/{functionName}", "/system/scale-function/spec-copy",
-                json_body={"serviceName": "spec-copy", "namespace": ns, "replicas": 1})
+    assert gw("GET /system/function/{functionName}", "/system/function/spec-copy").json()["labels"] == {"team": "spec"}
+    scaled = gw(
+        "POST /system/scale-function/{functionName}",
+        "/system/scale-function/spec-copy",
+        json_body={"serviceName": "spec-copy", "namespace": ns, "replicas": 1},
+    )
     assert scaled.status_code in (200, 202)
-    gw("POST /system/scale-function/{functionName}", "/system/scale-function/no-such-fn",
-       json_body={"serviceName": "no-such-fn", "namespace": ns, "replicas": 1}, expect=404)
+    gw(
+        "POST /system/scale-function/{functionName}",
+        "/system/scale-function/no-such-fn",
+        json_body={"serviceName": "no-such-fn", "namespace": ns, "replicas": 1},
+        expect=404,
+    )
 
-    r = gw("POST /function/{functionName}", "/function/spec-copy", content=b'{"name": "Spec"}',
-           expect=200)
+    r = gw("POST /function/{functionName}", "/function/spec-copy", content=b'{"name": "Spec"}', expect=200)
     assert r.json() == {"message": "Hello, Spec!"}
-    r = gw("POST /function/{functionName}.{namespace}", f"/function/spec-copy.{ns}",
-           content=b'{"name": "Dot"}', expect=200)
+    r = gw(
+        "POST /function/{functionName}.{namespace}", f"/function/spec-copy.{ns}", content=b'{"name": "Dot"}', expect=200
+    )
     assert r.json() == {"message": "Hello, Dot!"}
     gw("POST /function/{functionName}", "/function/no-such-fn", content=b"{}", expect=404)
-    gw("POST /function/{functionName}.{namespace}", "/function/no-such-fn.other", content=b"{}",
-       expect=404)
+    gw("POST /function/{functionName}.{namespace}", "/function/no-such-fn.other", content=b"{}", expect=404)
     gw("POST /function/{functionName}", "/function/crash", content=b'{"mode": "raise"}', expect=500)
-    r = gw("POST /async-function/{functionName}", "/async-function/spec-copy", content=b"{}",
-           expect=202)
+    r = gw("POST /async-function/{functionName}", "/async-function/spec-copy", content=b"{}", expect=202)
     assert r.headers["X-Call-Id"]
-    gw("POST /async-function/{functionName}.{namespace}", f"/async-function/spec-copy.{ns}",
-       content=b"{}", expect=202)
+    gw("POST /async-function/{functionName}.{namespace}", f"/async-function/spec-copy.{ns}", content=b"{}", expect=202)
     gw("POST /async-function/{functionName}", "/async-function/no-such-fn", content=b"{}", expect=404)
 
     _secrets(gw)
@@ -160,10 +174,16 @@ def _secrets(gw):
     gw("PUT /system/secrets", json_body={"name": "spec-key", "value": "v2"}, expect=200)
     gw("PUT /system/secrets", json_body={"name": "spec-never", "value": "v"}, expect=404)
     # a function given the secret reads it by path, as on OpenFaaS
-    gw("PUT /system/functions", json_body={"service": "spec-copy", "image": "hello",
-                                           "secrets": ["spec-key"]}, expect=200)
-    gw("POST /system/functions", json_body={"service": "spec-bad", "image": "hello",
-                                            "secrets": ["spec-never"]}, expect=400)
+    gw(
+        "PUT /system/functions",
+        json_body={"service": "spec-copy", "image": "hello", "secrets": ["spec-key"]},
+        expect=200,
+    )
+    gw(
+        "POST /system/functions",
+        json_body={"service": "spec-bad", "image": "hello", "secrets": ["spec-never"]},
+        expect=400,
+    )
     status = gw("GET /system/function/{functionName}", "/system/function/spec-copy").json()
     assert status["secrets"] == ["spec-key"]
     for name in ("spec-key", "spec-raw"):
@@ -178,23 +198,25 @@ def _logs(gw, engine):
 
     async def printed():
         async with LocalBackend(engine.url) as b:
-            await b.deploy_source("def handle(req):\n    print('spec <said> &', req)\n"
-                                  "    return 'ok'\n", name="spec-printer")
+            await b.deploy_source(
+                "def handle(req):\n    print('spec <said> &', req)\n    return 'ok'\n", name="spec-printer"
+            )
             for i in range(3):
                 await b.invoke("spec-printer", f"call {i}")
+
     run(printed())
     try:
         r = gw("GET /system/logs", params={"name": "spec-printer", "tail": "2"}, expect=200)
         lines = [json.loads(line) for line in r.text.splitlines()]
         assert [m["text"] for m in lines] == ["spec <said> & call 1", "spec <said> & call 2"]
-        assert all(m["name"] == "spec-printer" and m["namespace"] == "local" and m["instance"]
-                   for m in lines)
+        assert all(m["name"] == "spec-printer" and m["namespace"] == "local" and m["instance"] for m in lines)
         assert "\\u003csaid\\u003e \\u0026" in r.text  # as Go's json.Encoder writes them
         for m in lines:
             datetime.fromisoformat(m["timestamp"].replace("Z", "+00:00"))
         since = lines[-1]["timestamp"]
-        later = gw("GET /system/logs", params={"name": "spec-printer", "since": since,
-                                               "namespace": "local"}, expect=200)
+        later = gw(
+            "GET /system/logs", params={"name": "spec-printer", "since": since, "namespace": "local"}, expect=200
+        )
         assert [json.loads(x)["text"] for x in later.text.splitlines()] == ["spec <said> & call 2"]
         gw("GET /system/logs", params={"name": "no-such-fn"}, expect=404)
         gw("GET /system/logs", params={"tail": "1"}, expect=422)
@@ -230,5 +252,4 @@ def test_the_schemas_catch_what_they_should():
     assert _errors("LogEntry", {"name": "x", "namespace": "n", "instance": "i", "text": "t"})
     assert _errors("Secret", {"value": "no name"})
     assert _errors({"type": "array", "items": {"$ref": "#/$defs/SecretDescription"}}, {"name": "x"})
-    assert not _errors("FunctionStatus", {"name": "x", "image": "i", "labels": None,
-                                          "limits": {"memory": "128M"}})
+    assert not _errors("FunctionStatus", {"name": "x", "image": "i", "labels": None, "limits": {"memory": "128M"}})

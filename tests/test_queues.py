@@ -65,9 +65,9 @@ def test_in_flight_sums_worker_lists(server, r):
     r.lpush("q", "a")
     r.lpush("q:inflight:w1", 1, 2)
     r.lpush("q:inflight:w2", 3)
-    r.lpush("other:inflight:w1", 4, 5, 6, 7)   # another queue's, not watched
-    r.lpush("q2:inflight:w1", 8)               # a prefix look-alike of q
-    r.set("q:inflight:bogus", "not a list")    # ignored: not a list
+    r.lpush("other:inflight:w1", 4, 5, 6, 7)  # another queue's, not watched
+    r.lpush("q2:inflight:w1", 8)  # a prefix look-alike of q
+    r.set("q:inflight:bogus", "not a list")  # ignored: not a list
     stats = by_name(QueueWatcher(server.url, ["q", "q2"]).poll())
     assert stats["q"].in_flight == 3
     assert stats["q2"].in_flight == 1
@@ -118,8 +118,11 @@ def test_counter_appearing_later_starts_from_zero_then_counts(server, r, clock):
 def test_oldest_age_seconds_and_milliseconds(server, r):
     now = time.time()
     # producers LPUSH: the oldest item is at the right end
-    r.lpush("sec", json.dumps({"task_id": 1, "task_gen_timestamp": now - 30}),
-            json.dumps({"task_id": 2, "task_gen_timestamp": now - 1}))
+    r.lpush(
+        "sec",
+        json.dumps({"task_id": 1, "task_gen_timestamp": now - 30}),
+        json.dumps({"task_id": 2, "task_gen_timestamp": now - 1}),
+    )
     r.lpush("ms", json.dumps({"ts": (now - 12.5) * 1000}))
     r.lpush("emit", json.dumps({"timestamp": now - 99, "task_emit_timestamp": now - 7}))
     stats = by_name(QueueWatcher(server.url, ["sec", "ms", "emit"]).poll())
@@ -131,14 +134,21 @@ def test_oldest_age_seconds_and_milliseconds(server, r):
 def test_oldest_age_left_pop_end(server, r):
     now = time.time()
     r.rpush("q", json.dumps({"ts": now - 50}), json.dumps({"ts": now - 3}))
-    assert QueueWatcher(server.url, ["q"], pop_end="left").poll()[0].oldest_age_s == \
-        pytest.approx(50, abs=0.5)
+    assert QueueWatcher(server.url, ["q"], pop_end="left").poll()[0].oldest_age_s == pytest.approx(50, abs=0.5)
     assert QueueWatcher(server.url, ["q"]).poll()[0].oldest_age_s == pytest.approx(3, abs=0.5)
 
 
-@pytest.mark.parametrize("item", [b"plain text", b"\xff\xfe binary", b"[1, 2]", b"42",
-                                  json.dumps({"task_id": 1}).encode(),
-                                  json.dumps({"ts": "soon"}).encode()])
+@pytest.mark.parametrize(
+    "item",
+    [
+        b"plain text",
+        b"\xff\xfe binary",
+        b"[1, 2]",
+        b"42",
+        json.dumps({"task_id": 1}).encode(),
+        json.dumps({"ts": "soon"}).encode(),
+    ],
+)
 def test_oldest_age_none_without_timestamp(server, r, item):
     r.lpush("q", item)
     stat = QueueWatcher(server.url, ["q"]).poll()[0]
@@ -173,8 +183,8 @@ def test_patterns_expand_to_lists_only(server, r):
     r.lpush("jobs:c", 1, 2, 3)
     r.set("jobs:string", "x")
     r.hset("jobs:hash", "f", "v")
-    r.lpush("jobs:a:inflight:w1", 9, 9)   # in-flight of jobs:a, not a queue itself
-    r.set("jobs:a:stats:in", 5)            # a counter, not a queue
+    r.lpush("jobs:a:inflight:w1", 9, 9)  # in-flight of jobs:a, not a queue itself
+    r.set("jobs:a:stats:in", 5)  # a counter, not a queue
     r.lpush("other", 1)
     stats = QueueWatcher(server.url, names=["input_queue"], patterns=["jobs:*"]).poll()
     assert [s.name for s in stats] == ["input_queue", "jobs:a", "jobs:b", "jobs:c"]
@@ -271,6 +281,7 @@ def test_unreachable_unix_socket(tmp_path):
 
 def test_unreachable_tcp_hides_password(server):
     import socket
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -286,11 +297,12 @@ def test_unreachable_tcp_hides_password(server):
 
 def test_redact_url():
     assert redact_url("redis://:pw@h:6379/0") == "redis://:***@h:6379/0"
-    assert redact_url("rediss://u:pw@h/1?password=pw&ssl_cert_reqs=none") == \
-        "rediss://u:***@h/1?password=%2A%2A%2A&ssl_cert_reqs=none"
+    assert (
+        redact_url("rediss://u:pw@h/1?password=pw&ssl_cert_reqs=none")
+        == "rediss://u:***@h/1?password=%2A%2A%2A&ssl_cert_reqs=none"
+    )
     assert redact_url("unix:///tmp/r.sock") == "unix:///tmp/r.sock"
-    assert redact_url("unix:///tmp/r.sock?db=0&password=pw") == \
-        "unix:///tmp/r.sock?db=0&password=%2A%2A%2A"
+    assert redact_url("unix:///tmp/r.sock?db=0&password=pw") == "unix:///tmp/r.sock?db=0&password=%2A%2A%2A"
 
 
 def test_bad_url_is_backend_error():

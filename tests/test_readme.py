@@ -79,8 +79,7 @@ def parse_blocks(text: str) -> list[Block]:
                 if s is None:
                     raise ValueError(f"README.md:{i + 1}: unknown readme-test directive {raw.strip()!r}")
                 if not (s.group("reason") or "").strip():
-                    raise ValueError(f"README.md:{i + 1}: a skip needs its reason: "
-                                     "<!-- readme-test: skip: why -->")
+                    raise ValueError(f"README.md:{i + 1}: a skip needs its reason: <!-- readme-test: skip: why -->")
                 pending = s.group("reason").strip()
             elif raw.strip():
                 pending = None  # a directive belongs to the fence right below it
@@ -115,8 +114,10 @@ def commands(block: Block) -> list[Command]:
         command = "\n".join(current)
         current = []
         if re.search(r"(?<![&|])&\s*(#.*)?$", _strip_quoted(command)):
-            raise ValueError(f"README.md:{first}: {command.strip()!r} runs in the background and "
-                             "would outlive the test; mark its block <!-- readme-test: skip: ... -->")
+            raise ValueError(
+                f"README.md:{first}: {command.strip()!r} runs in the background and "
+                "would outlive the test; mark its block <!-- readme-test: skip: ... -->"
+            )
         out.append(Command(first, command))
     if current:
         raise ValueError(f"README.md:{first}: the block ends inside a continued line")
@@ -136,8 +137,12 @@ def _free_port() -> int:
 
 def _fresh_copy(dest: Path) -> None:
     """The repository's files as a fresh clone would have them (plus new, unignored ones)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=ROOT, capture_output=True, check=True).stdout.decode()
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
     for rel in filter(None, listed.split("\0")):
         src = ROOT / rel
         if not src.is_file():  # deleted in the working tree
@@ -155,10 +160,15 @@ def _script(cmds: list[Command], port: int, logs: Path) -> str:
     for n, cmd in enumerate(cmds):
         text = PORTS.sub(lambda m: f"{m.group(1)}:{port}", cmd.text)
         parts.append(f"echo {n} > {shlex.quote(str(logs / 'current'))}")
-        parts.append("{\n" + text + "\n} </dev/null >" + shlex.quote(str(logs / f"{n}.out"))
-                     + " 2>" + shlex.quote(str(logs / f"{n}.err")))
-        parts.append(f"rc=$?; if [ $rc -ne 0 ]; then echo \"{n} $rc\" > "
-                     f"{shlex.quote(str(logs / 'failed'))}; exit 0; fi")
+        parts.append(
+            "{\n"
+            + text
+            + "\n} </dev/null >"
+            + shlex.quote(str(logs / f"{n}.out"))
+            + " 2>"
+            + shlex.quote(str(logs / f"{n}.err"))
+        )
+        parts.append(f'rc=$?; if [ $rc -ne 0 ]; then echo "{n} $rc" > {shlex.quote(str(logs / "failed"))}; exit 0; fi')
     return "\n".join(parts) + "\n"
 
 
@@ -176,14 +186,42 @@ def _engine_pids(state_home: Path) -> list[int]:
 
 # ---- the convention's own parts, on small texts -------------------------------------------
 def test_blocks_and_their_skip_directives_are_read_as_the_docstring_says():
-    text = "\n".join([
-        "# Title", "", "```sh", "faastui up", "```", "",
-        "<!-- readme-test: skip: needs a cluster -->", "```bash", "kubectl get ns", "```",
-        "", "<!-- readme-test: skip: not this one -->", "", "a paragraph", "```sh", "echo x", "```",
-        "```python", "print(1)", "```", "~~~console", "faastui \\", "  version  # c", "~~~"])
+    text = "\n".join(
+        [
+            "# Title",
+            "",
+            "```sh",
+            "faastui up",
+            "```",
+            "",
+            "<!-- readme-test: skip: needs a cluster -->",
+            "```bash",
+            "kubectl get ns",
+            "```",
+            "",
+            "<!-- readme-test: skip: not this one -->",
+            "",
+            "a paragraph",
+            "```sh",
+            "echo x",
+            "```",
+            "```python",
+            "print(1)",
+            "```",
+            "~~~console",
+            "faastui \\",
+            "  version  # c",
+            "~~~",
+        ]
+    )
     blocks = parse_blocks(text)
-    assert [(b.tag, b.skip) for b in blocks] == [("sh", None), ("bash", "needs a cluster"),
-                                                 ("sh", None), ("python", None), ("console", None)]
+    assert [(b.tag, b.skip) for b in blocks] == [
+        ("sh", None),
+        ("bash", "needs a cluster"),
+        ("sh", None),
+        ("python", None),
+        ("console", None),
+    ]
     assert [c.text for c in commands(blocks[-1])] == ["faastui \\\n  version  # c"]
     assert commands(blocks[0])[0].line == 4
     with pytest.raises(ValueError, match="needs its reason"):
@@ -198,8 +236,13 @@ def test_blocks_and_their_skip_directives_are_read_as_the_docstring_says():
 
 
 def test_the_runner_stops_at_the_first_failing_command_and_names_it(tmp_path):
-    cmds = [Command(1, "true"), Command(2, "cd /  # a comment"), Command(3, "pwd"),
-            Command(4, "false"), Command(5, "echo never")]
+    cmds = [
+        Command(1, "true"),
+        Command(2, "cd /  # a comment"),
+        Command(3, "pwd"),
+        Command(4, "false"),
+        Command(5, "echo never"),
+    ]
     assert "--fail-with-body" in _script(cmds, 1, tmp_path)
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -226,9 +269,14 @@ def test_readme_command_blocks_run_top_to_bottom_on_a_fresh_engine(tmp_path):
     _fresh_copy(repo)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FAASTUI_", "VIRTUAL_ENV"))}
-    env.update(XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_STATE_HOME=str(tmp_path / "state"),
-               FAASTUI_PORT=str(port), PATH=f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-               NO_COLOR="1", PYTHONDONTWRITEBYTECODE="1")
+    env.update(
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        FAASTUI_PORT=str(port),
+        PATH=f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        NO_COLOR="1",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
     script = tmp_path / "readme.sh"
     script.write_text(_script(cmds, port, logs))
     proc = subprocess.Popen(["bash", str(script)], cwd=repo, env=env, start_new_session=True)
@@ -242,8 +290,14 @@ def test_readme_command_blocks_run_top_to_bottom_on_a_fresh_engine(tmp_path):
             timed_out = True
     finally:
         engines = _engine_pids(tmp_path / "state")  # read before `down` removes engine.json
-        down = subprocess.run([str(ROOT / ".venv" / "bin" / "faastui"), "down"], cwd=repo, env=env,
-                              capture_output=True, text=True, timeout=60)
+        down = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "faastui"), "down"],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         leftover = _still_alive(engines, deadline_s=15)
         for pid in leftover:
             os.kill(pid, signal.SIGTERM)
@@ -252,8 +306,7 @@ def test_readme_command_blocks_run_top_to_bottom_on_a_fresh_engine(tmp_path):
         cmd = cmds[n]
         out = (logs / f"{n}.out").read_text(errors="replace") if (logs / f"{n}.out").exists() else ""
         err = (logs / f"{n}.err").read_text(errors="replace") if (logs / f"{n}.err").exists() else ""
-        return (f"README.md:{cmd.line}: {why}\n$ {cmd.text}\n--- stdout\n{out[-3000:]}"
-                f"\n--- stderr\n{err[-3000:]}")
+        return f"README.md:{cmd.line}: {why}\n$ {cmd.text}\n--- stdout\n{out[-3000:]}\n--- stderr\n{err[-3000:]}"
 
     if timed_out:
         current = int((logs / "current").read_text().split()[0])

@@ -166,8 +166,7 @@ def test_a_killed_server_is_restarted_at_once_with_its_data(tmp_path):
         client.lpush("worker_queue", "t1", "t2")
         first = server.pid
         os.kill(first, signal.SIGKILL)
-        _wait_for(lambda: server.health()["status"] == "up" and server.pid not in (None, first),
-                  "the restart")
+        _wait_for(lambda: server.health()["status"] == "up" and server.pid not in (None, first), "the restart")
         assert _gone(first), "the dead server was reaped, not left a zombie"
         assert server.backoffs[0] == 0.0, "the first restart does not wait"
         assert client.get("faastui:call:1") == b"result"  # the client reconnects by itself

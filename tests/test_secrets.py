@@ -72,20 +72,22 @@ def test_create_list_update_rm_from_each_source(ctx, tmp_path):
 
 
 def test_the_errors(ctx, tmp_path):
-    _error(cli("secret", "create", "Bad_Name", "--from-literal", "x", code=2),
-           "invalid secret name: 'Bad_Name'", "lower case alphanumeric")
+    _error(
+        cli("secret", "create", "Bad_Name", "--from-literal", "x", code=2),
+        "invalid secret name: 'Bad_Name'",
+        "lower case alphanumeric",
+    )
     _error(cli("secret", "create", "dash-", "--from-literal", "x", code=2), "invalid secret name")
-    _error(cli("secret", "create", "ts-a", "--from-literal", "x", "--from-file", "f", code=2),
-           "only one option from --from-literal, --from-file and STDIN")
+    _error(
+        cli("secret", "create", "ts-a", "--from-literal", "x", "--from-file", "f", code=2),
+        "only one option from --from-literal, --from-file and STDIN",
+    )
     _error(cli("secret", "create", "ts-a", "--from-literal", "   ", code=2), "non empty secret")
     _error(cli("secret", "create", "ts-a", input="", code=2), "non empty secret")
-    _error(cli("secret", "create", "ts-a", "--from-file", str(tmp_path / "none"), code=2),
-           "cannot read")
+    _error(cli("secret", "create", "ts-a", "--from-file", str(tmp_path / "none"), code=2), "cannot read")
     cli("secret", "create", "ts-a", "--from-literal", "x")
-    _error(cli("secret", "create", "ts-a", "--from-literal", "y", code=1), "already exists",
-           "secret update ts-a")
-    _error(cli("secret", "update", "ts-never", "--from-literal", "y", code=1),
-           "unable to find secret: ts-never")
+    _error(cli("secret", "create", "ts-a", "--from-literal", "y", code=1), "already exists", "secret update ts-a")
+    _error(cli("secret", "update", "ts-never", "--from-literal", "y", code=1), "unable to find secret: ts-never")
     _error(cli("secret", "rm", "ts-never", code=1), "unable to find secret: ts-never")
     _error(cli("secret", "rm", "ts-a", "Bad!", code=2), "invalid secret name")
     assert "ts-a" in cli("secret", "list", "-q").stdout.split()  # checked before any removal
@@ -95,13 +97,18 @@ def test_the_errors(ctx, tmp_path):
 
 def test_a_value_is_never_shown_logged_or_in_argv(ctx):
     outputs = []
-    for args in (["create", "ts-hidden", "--from-literal", VALUE], ["list"], ["list", "-o", "yaml"],
-                 ["update", "ts-hidden", "--from-literal", VALUE + "2"]):
+    for args in (
+        ["create", "ts-hidden", "--from-literal", VALUE],
+        ["list"],
+        ["list", "-o", "yaml"],
+        ["update", "ts-hidden", "--from-literal", VALUE + "2"],
+    ):
         r = cli("secret", *args)
         outputs.append(r.stdout + r.stderr)
     assert not any(VALUE in o for o in outputs)
-    events = json.dumps(cli("status", "-o", "json").stdout) + ctx.state_dir.joinpath(
-        "engine.log").read_text(errors="replace")
+    events = json.dumps(cli("status", "-o", "json").stdout) + ctx.state_dir.joinpath("engine.log").read_text(
+        errors="replace"
+    )
     assert VALUE not in events
     for pid in [ctx.pid, *ctx.descendants()]:
         try:
@@ -148,9 +155,22 @@ def _stack(tmp_path, functions: dict) -> str:
         (tmp_path / name).mkdir()
         (tmp_path / name / "handler.py").write_text(source)
     path = tmp_path / "stack.yml"
-    path.write_text(yaml.safe_dump({"version": 1.0, "provider": {"name": "openfaas"}, "functions": {
-        name: {"lang": "python3-http" if name == "ts-other" else "python3", "handler": f"./{name}",
-               "secrets": given} for name, (_, given) in functions.items()}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1.0,
+                "provider": {"name": "openfaas"},
+                "functions": {
+                    name: {
+                        "lang": "python3-http" if name == "ts-other" else "python3",
+                        "handler": f"./{name}",
+                        "secrets": given,
+                    }
+                    for name, (_, given) in functions.items()
+                },
+            }
+        )
+    )
     return str(path)
 
 
@@ -161,16 +181,15 @@ def _call(fn: str, arg: str) -> str:
 def test_functions_read_their_own_secrets_by_path_and_no_others(ctx, tmp_path):
     cli("secret", "create", "ts-mine", "--from-literal", "mine")
     cli("secret", "create", "ts-theirs", "--from-literal", "theirs")
-    stack = _stack(tmp_path, {"ts-reader": (READER, ["ts-mine"]),
-                              "ts-other": (OTHER, ["ts-theirs"])})
+    stack = _stack(tmp_path, {"ts-reader": (READER, ["ts-mine"]), "ts-other": (OTHER, ["ts-theirs"])})
     cli("deploy", "-f", stack)
     try:
         assert _call("ts-reader", "ts-mine") == "mine\n"  # the classic watchdog prints it
         assert _call("ts-reader", "import") == "mine\n"  # read when the module was imported
         assert _call("ts-reader", "list") == "['ts-mine']\n"
         assert _call("ts-reader", "ts-theirs") == (
-            "FileNotFoundError: [Errno 2] No such file or directory: "
-            "'/var/openfaas/secrets/ts-theirs'\n")
+            "FileNotFoundError: [Errno 2] No such file or directory: '/var/openfaas/secrets/ts-theirs'\n"
+        )
         assert _call("ts-reader", "write") == "OSError Read-only file system\n"
         assert _call("ts-other", "ts-theirs") == "theirs"
         assert _call("ts-other", "ts-mine") == "absent /var/openfaas/secrets/ts-mine"
@@ -192,13 +211,13 @@ def test_functions_read_their_own_secrets_by_path_and_no_others(ctx, tmp_path):
 
 def test_a_function_deploys_only_with_secrets_that_exist(ctx, tmp_path):
     stack = _stack(tmp_path, {"ts-needs": (OTHER, ["ts-missing"])})
-    _error(cli("deploy", "-f", stack, code=2), "ts-needs needs secret(s) ts-missing",
-           "faastui secret create ts-missing")
+    _error(
+        cli("deploy", "-f", stack, code=2), "ts-needs needs secret(s) ts-missing", "faastui secret create ts-missing"
+    )
     assert "ts-needs" not in cli("functions", "-q").stdout.split()
 
 
-@pytest.mark.parametrize("backend,url", [("nuclio", "http://127.0.0.1:9"),
-                                         ("iluvatar", "127.0.0.1:9")])
+@pytest.mark.parametrize("backend,url", [("nuclio", "http://127.0.0.1:9"), ("iluvatar", "127.0.0.1:9")])
 def test_a_backend_without_secrets_says_so_with_exit_3(backend, url):
     cli("context", "add", "no-secrets", "--backend", backend, "--url", url, "--use")
     for args in (["list"], ["create", "x", "--from-literal", "v"], ["rm", "x"]):

@@ -23,18 +23,22 @@ from tests.fakes.iluvatar_worker import FakeIluvatarWorker
 from tests.serving import run_serve, serve_env, serving
 
 #: starts, says so with a file, and answers only once the test creates the gate file
-GATED = ("import os, time\n\ndef main(args):\n    open(args['started'], 'w').close()\n"
-         "    end = time.time() + 20\n"
-         "    while not os.path.exists(args['gate']) and time.time() < end:\n"
-         "        time.sleep(0.01)\n    return {'opened': os.path.exists(args['gate'])}\n")
+GATED = (
+    "import os, time\n\ndef main(args):\n    open(args['started'], 'w').close()\n"
+    "    end = time.time() + 20\n"
+    "    while not os.path.exists(args['gate']) and time.time() < end:\n"
+    "        time.sleep(0.01)\n    return {'opened': os.path.exists(args['gate'])}\n"
+)
 
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
     with running_engine(tmp_path_factory.mktemp("serve-engine") / "state", nodes=1) as handle:
+
         async def deploy():
             async with handle.backend() as b:
                 await b.deploy_source(GATED, name="gated")
+
         run(deploy())
         yield handle
 
@@ -46,8 +50,10 @@ def env(tmp_path, engine):
 
 def test_the_registry_names_each_api_without_importing_it():
     assert {n: (e.default_port, e.target) for n, e in APIS.items()} == {
-        "agent": (5000, "agent:AgentApi"), "iluvatar": (8079, "iluvatar:IluvatarApi"),
-        "fusionizer": (8000, "fusionizer:FusionizerApi")}
+        "agent": (5000, "agent:AgentApi"),
+        "iluvatar": (8079, "iluvatar:IluvatarApi"),
+        "fusionizer": (8000, "fusionizer:FusionizerApi"),
+    }
     assert api_class("agent").name == "agent" and api_class("iluvatar").scheme == "grpc"
     with pytest.raises(InvalidRequest) as err:
         api_class("agnet")
@@ -72,8 +78,9 @@ def test_bind_rules():
 @pytest.mark.parametrize("api", ["agent", "iluvatar"])
 def test_ready_line_and_a_clean_stop_on_sigterm(api, env):
     with serving(api, env=env, stop_signal=signal.SIGTERM) as served:
-        assert served.lines[-1] == (f"serving the {api} API on {served.scheme}://127.0.0.1:"
-                                    f"{served.port} over context local")
+        assert served.lines[-1] == (
+            f"serving the {api} API on {served.scheme}://127.0.0.1:{served.port} over context local"
+        )
         assert served.scheme == ("grpc" if api == "iluvatar" else "http")
     # serving() checked: exit 0, "stopped the <api> API" last, no traceback
 
@@ -88,7 +95,8 @@ def test_a_port_in_use_is_one_clear_line_and_exit_1(api, env):
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.splitlines() == [
         f"error: cannot serve the {api} API on 127.0.0.1:{port}: the port is in use",
-        "hint: another server listens there; pick another with --port"]
+        "hint: another server listens there; pick another with --port",
+    ]
 
 
 def test_a_second_server_on_the_same_port_is_refused_too(env):
@@ -102,8 +110,7 @@ def test_a_second_server_on_the_same_port_is_refused_too(env):
 def test_a_non_loopback_host_without_a_token_is_refused_before_binding(host, env):
     proc = run_serve("agent", "--host", host, env=env)
     assert proc.returncode == 2
-    assert proc.stderr.startswith(f"error: refusing to serve the agent API on {host} "
-                                  "without authentication")
+    assert proc.stderr.startswith(f"error: refusing to serve the agent API on {host} without authentication")
     assert "--allow-unauthenticated" in proc.stderr
 
 
@@ -124,12 +131,12 @@ def test_a_backend_that_does_not_answer_is_exit_4(tmp_path):
 
 def test_a_backend_that_lacks_what_the_api_needs_is_exit_3(tmp_path):
     with FakeIluvatarWorker() as worker:
-        env = serve_env(tmp_path, [{"name": "ilu", "backend": "iluvatar", "url": worker.url}],
-                        current="ilu")
+        env = serve_env(tmp_path, [{"name": "ilu", "backend": "iluvatar", "url": worker.url}], current="ilu")
         proc = run_serve("agent", "--port", "0", env=env)
     assert proc.returncode == 3, proc.stderr
     assert proc.stderr.splitlines()[0] == (
-        "error: the iluvatar backend cannot serve the agent API (it lacks: deploy_source)")
+        "error: the iluvatar backend cannot serve the agent API (it lacks: deploy_source)"
+    )
 
 
 def _get(port: int, path: str, headers: dict | None = None) -> tuple[int, dict]:
@@ -164,8 +171,7 @@ def test_a_token_is_required_when_given_over_grpc(env):
                 stub.ping(pb.PingRequest(message="Ping"), timeout=30)
             assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
             assert refused.value.details() == "missing or wrong bearer token"
-            pong = stub.ping(pb.PingRequest(message="Ping"), timeout=30,
-                             metadata=[("authorization", "Bearer s3cret")])
+            pong = stub.ping(pb.PingRequest(message="Ping"), timeout=30, metadata=[("authorization", "Bearer s3cret")])
             assert pong.message == "Pong"
 
 
@@ -183,6 +189,7 @@ def test_a_call_in_flight_finishes_when_the_server_is_stopped(api, env, tmp_path
     answers: list = []
     with serving(api, env=env, stop_signal=signal.SIGTERM) as served:
         if api == "agent":
+
             def client():
                 conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=60)
                 conn.request("POST", "/invoke", body=json.dumps({"id": "gated", "payload": args}))
@@ -196,13 +203,17 @@ def test_a_call_in_flight_finishes_when_the_server_is_stopped(api, env, tmp_path
 
             channel = grpc.insecure_channel(served.address)
             stub = pb_grpc.IluvatarWorkerStub(channel)
-            assert stub.register(pb.RegisterRequest(function_name="gated", function_version="1",
-                                                    image_name="gated"), timeout=30).success
+            assert stub.register(
+                pb.RegisterRequest(function_name="gated", function_version="1", image_name="gated"), timeout=30
+            ).success
 
             def client():
-                resp = stub.invoke(pb.InvokeRequest(function_name="gated", function_version="1",
-                                                    json_args=json.dumps(args)), timeout=60)
+                resp = stub.invoke(
+                    pb.InvokeRequest(function_name="gated", function_version="1", json_args=json.dumps(args)),
+                    timeout=60,
+                )
                 answers.append((resp.success, json.loads(resp.json_result)))
+
         caller = threading.Thread(target=client)
         caller.start()
         _wait_for(started)  # the call is in the handler now
@@ -223,10 +234,12 @@ def test_serve_honours_g_and_n_as_every_command_does(env):
     from tests.serving import ROOT
 
     def serve(*args):
-        proc = subprocess.run([sys.executable, "-m", "faastui", *args], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "faastui", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
         assert "Traceback" not in proc.stderr, proc.stderr
         return proc
+
     # -g: a one-shot OpenFaaS gateway, which cannot deploy source (what the agent API needs)
     proc = serve("-g", "http://127.0.0.1:9", "serve", "agent", "--port", "0")
     assert proc.returncode == 3, proc.stderr

@@ -22,8 +22,7 @@ from tests.conftest import ROOT, run, running_engine
 from tests.serving import run_serve, serve_env, serving
 
 TASKS = ROOT / "functions" / "formats" / "fusionizer"
-TASK_YAML = ("apiVersion: nuclio.io/v1\nkind: NuclioFunction\nspec:\n  runtime: python\n"
-             "  handler: main:handler\n")
+TASK_YAML = "apiVersion: nuclio.io/v1\nkind: NuclioFunction\nspec:\n  runtime: python\n  handler: main:handler\n"
 
 
 def task_zip(folder: Path | None = None, **files: str) -> bytes:
@@ -40,12 +39,12 @@ def task_zip(folder: Path | None = None, **files: str) -> bytes:
 
 
 def simple_task(body: str) -> bytes:
-    return task_zip(**{"function.yaml": TASK_YAML,
-                       "main.py": f"def handler(context, event, requests_session):\n    {body}\n"})
+    return task_zip(
+        **{"function.yaml": TASK_YAML, "main.py": f"def handler(context, event, requests_session):\n    {body}\n"}
+    )
 
 
-def call(port: int, method: str, path: str, body: bytes | None = None,
-         headers: dict | None = None) -> tuple[int, str]:
+def call(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, str]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
         conn.request(method, path, body=body, headers=headers or {})
@@ -59,8 +58,7 @@ def call(port: int, method: str, path: str, body: bytes | None = None,
 
 def put(port: int, task: str, data: bytes) -> tuple[int, str]:
     """``curl -X PUT .../task -H "Content-Type: multipart/form-data" -F "zip_file=@task.zip"``."""
-    resp = requests.put(f"http://127.0.0.1:{port}/{task}",
-                        files={"zip_file": (f"{task}.zip", data)}, timeout=120)
+    resp = requests.put(f"http://127.0.0.1:{port}/{task}", files={"zip_file": (f"{task}.zip", data)}, timeout=120)
     return resp.status_code, resp.text
 
 
@@ -87,6 +85,7 @@ def engine_view(engine, fn):
     async def go():
         async with LocalBackend(engine.url) as b:
             return await fn(b)
+
     return run(go())
 
 
@@ -107,12 +106,9 @@ def test_deploy_call_fuse_by_schedule_call_delete(tmp_path, engine):
     schedule.write_text(json.dumps({"0": [["taska", "taskb"], ["gate"]]}))
     with fusionizer(tmp_path, engine, "--schedule", str(schedule)) as served:
         port = served.port
-        assert put(port, "taska", task_zip(TASKS / "taska")) == (
-            200, "Successfully deployed Task 'taska'")
-        assert put(port, "taskb", task_zip(TASKS / "taskb")) == (
-            200, "Successfully deployed Task 'taskb'")
-        assert info(port, "taska") == (
-            200, "Task 'taska':\nCurrently deployed with other Tasks: None\nStatus: ready")
+        assert put(port, "taska", task_zip(TASKS / "taska")) == (200, "Successfully deployed Task 'taska'")
+        assert put(port, "taskb", task_zip(TASKS / "taskb")) == (200, "Successfully deployed Task 'taskb'")
+        assert info(port, "taska") == (200, "Task 'taska':\nCurrently deployed with other Tasks: None\nStatus: ready")
         assert post(port, "taskb", {"value1": 2, "value2": 40}) == (200, "42")
         # A calls B at http://{Fusionizer-Server-Address}:8000/taskb: apart, back through here
         assert post(port, "taska") == (200, "8")
@@ -121,16 +117,21 @@ def test_deploy_call_fuse_by_schedule_call_delete(tmp_path, engine):
 
         assert put(port, "gate", simple_task("return 'open'"))[0] == 200
         wait_for(lambda: "['taska', 'taskb']" in info(port, "taska")[1], "the fusion")
-        assert info(port, "taskb") == (200, "Task 'taskb':\nCurrently deployed with other "
-                                            "Tasks: ['taska', 'taskb']\nStatus: ready")
+        assert info(port, "taskb") == (
+            200,
+            "Task 'taskb':\nCurrently deployed with other Tasks: ['taska', 'taskb']\nStatus: ready",
+        )
         assert info(port, "gate")[1].endswith("with other Tasks: None\nStatus: ready")
         assert post(port, "taska") == (200, "8")  # now in-process
         groups = engine_view(engine, lambda b: b.fusion_groups())
         (group,) = [g for g in groups if set(g.functions) == {"taska", "taskb"}]
         assert group.calls_local == 1 and group.calls_remote == 0
-        wait_for(lambda: any(line.startswith("applied the setup at 0 s: [['taska', 'taskb'], "
-                                             "['gate']]") for line in served.lines),
-                 f"the note of the setup in {served.lines}")
+        wait_for(
+            lambda: any(
+                line.startswith("applied the setup at 0 s: [['taska', 'taskb'], ['gate']]") for line in served.lines
+            ),
+            f"the note of the setup in {served.lines}",
+        )
 
         assert call(port, "DELETE", "/taska") == (200, "Successfully deleted Task 'taska'")
         assert info(port, "taska") == (422, "No Task 'taska' could be found")
@@ -145,16 +146,24 @@ def test_deploy_call_fuse_by_schedule_call_delete(tmp_path, engine):
 def test_results_are_the_tasks_answer_as_text(tmp_path, engine):
     with fusionizer(tmp_path, engine) as served:
         port = served.port
-        put(port, "kinds", simple_task(
-            "return {'int': 8, 'str': 'eight', 'dict': {'a': [1]}, 'none': None}"
-            "[event.body['kind']] if event.body else 'no args'"))
+        put(
+            port,
+            "kinds",
+            simple_task(
+                "return {'int': 8, 'str': 'eight', 'dict': {'a': [1]}, 'none': None}"
+                "[event.body['kind']] if event.body else 'no args'"
+            ),
+        )
         assert post(port, "kinds", {"kind": "int"}) == (200, "8")
         assert post(port, "kinds", {"kind": "str"}) == (200, "eight")
         assert post(port, "kinds", {"kind": "dict"}) == (200, '{"a": [1]}')
         assert post(port, "kinds", {"kind": "none"}) == (200, "None")
         assert post(port, "kinds") == (200, "no args")  # no body: event.body is empty
-        put(port, "headers", simple_task(
-            "return event.headers['Task-Name'] + ' ' + event.headers['Fusionizer-Server-Address']"))
+        put(
+            port,
+            "headers",
+            simple_task("return event.headers['Task-Name'] + ' ' + event.headers['Fusionizer-Server-Address']"),
+        )
         assert post(port, "headers") == (200, "headers 127.0.0.1")
         conn = http.client.HTTPConnection("localhost", port, timeout=30)  # the host reached
         conn.request("POST", "/headers", headers={"Host": f"localhost:{port}"})
@@ -166,37 +175,59 @@ def test_results_are_the_tasks_answer_as_text(tmp_path, engine):
 
 def test_address_option_is_what_tasks_get(tmp_path, engine):
     with fusionizer(tmp_path, engine, "--address", "fusionizer.example") as served:
-        put(served.port, "where", simple_task(
-            "return event.headers['Fusionizer-Server-Address']"))
+        put(served.port, "where", simple_task("return event.headers['Fusionizer-Server-Address']"))
         assert post(served.port, "where") == (200, "fusionizer.example")
 
 
 # ---- bad input: a clear line each, and the server keeps serving ------------------------------
 def _multipart(fields: dict[str, bytes], boundary: str = "XyZ") -> tuple[bytes, dict]:
-    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"; '
-                    f'filename="{k}.zip"\r\n\r\n'.encode() + v + b"\r\n"
-                    for k, v in fields.items()) + f"--{boundary}--\r\n".encode()
+    body = (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"; filename="{k}.zip"\r\n\r\n'.encode()
+            + v
+            + b"\r\n"
+            for k, v in fields.items()
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
     return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
 
 
 def _slip() -> bytes:
-    return task_zip(**{"function.yaml": TASK_YAML, "main.py": "def handler(c, e, s):\n    return 1\n",
-                       "..__evil.py": "x = 1\n"})
+    return task_zip(
+        **{"function.yaml": TASK_YAML, "main.py": "def handler(c, e, s):\n    return 1\n", "..__evil.py": "x = 1\n"}
+    )
 
 
-@pytest.mark.parametrize("body, headers, status, text", [
-    (None, {}, 422, "Field 'zip_file' is required: expected a multipart/form-data body"),
-    (*_multipart({"file": b"PK"}), 422, "Field 'zip_file' is required: upload the task's zip"),
-    (*_multipart({"zip_file": b""}), 422, "Field 'zip_file' is empty"),
-    (b"--XyZ\r\nno headers end", {"Content-Type": "multipart/form-data; boundary=XyZ"}, 422,
-     "Field 'zip_file' is required: a multipart part has no end to its headers"),
-    (*_multipart({"zip_file": b"this is not a zip"}), 422,
-     "Failed to deploy Task 'bad': the upload is not a zip archive"),
-    (*_multipart({"zip_file": _slip()}), 422,
-     "Failed to deploy Task 'bad': archive entry '../evil.py' escapes the package folder"),
-    (*_multipart({"zip_file": task_zip(**{"function.yaml": "spec: [unclosed"})}), 422,
-     "Failed to deploy Task 'bad': "),
-])
+@pytest.mark.parametrize(
+    "body, headers, status, text",
+    [
+        (None, {}, 422, "Field 'zip_file' is required: expected a multipart/form-data body"),
+        (*_multipart({"file": b"PK"}), 422, "Field 'zip_file' is required: upload the task's zip"),
+        (*_multipart({"zip_file": b""}), 422, "Field 'zip_file' is empty"),
+        (
+            b"--XyZ\r\nno headers end",
+            {"Content-Type": "multipart/form-data; boundary=XyZ"},
+            422,
+            "Field 'zip_file' is required: a multipart part has no end to its headers",
+        ),
+        (
+            *_multipart({"zip_file": b"this is not a zip"}),
+            422,
+            "Failed to deploy Task 'bad': the upload is not a zip archive",
+        ),
+        (
+            *_multipart({"zip_file": _slip()}),
+            422,
+            "Failed to deploy Task 'bad': archive entry '../evil.py' escapes the package folder",
+        ),
+        (
+            *_multipart({"zip_file": task_zip(**{"function.yaml": "spec: [unclosed"})}),
+            422,
+            "Failed to deploy Task 'bad': ",
+        ),
+    ],
+)
 def test_bad_uploads(tmp_path, engine, body, headers, status, text):
     with fusionizer(tmp_path, engine) as served:
         put(served.port, "fine", simple_task("return 'fine'"))
@@ -210,11 +241,12 @@ def test_bad_calls(tmp_path, engine):
     with fusionizer(tmp_path, engine) as served:
         port = served.port
         put(port, "fine", simple_task("return 'fine'"))
-        for body, text in ((b"[1, 2]", "The request body must be a JSON object of the Task's "
-                                       "arguments, not list"),
-                           (b'"x"', "The request body must be a JSON object"),
-                           (b"{not json", "The request body is not valid JSON: "),
-                           (b"\xff\xfe", "The request body is not valid JSON: ")):
+        for body, text in (
+            (b"[1, 2]", "The request body must be a JSON object of the Task's arguments, not list"),
+            (b'"x"', "The request body must be a JSON object"),
+            (b"{not json", "The request body is not valid JSON: "),
+            (b"\xff\xfe", "The request body is not valid JSON: "),
+        ):
             got, answer = call(port, "POST", "/fine", body, {"Content-Type": "application/json"})
             assert got == 422 and answer.startswith(text), answer
         assert call(port, "GET", "/")[0] == 404
@@ -225,19 +257,22 @@ def test_bad_calls(tmp_path, engine):
 def test_option_mistakes_are_usage_errors(tmp_path, engine):
     env = serve_env(tmp_path, FAASTUI_URL=engine.url)
     bad = tmp_path / "bad.json"
-    for content, said in (('{"x": [["a"]]}', "'x' is not a number of seconds"),
-                          ('{"0": [["a", "b"], ["b"]]}', "puts 'b' in two groups"),
-                          ('{"0": "ab"}', "must be a list of lists of task names"),
-                          ("[1]", "must be a JSON object"), ("{", "is not valid JSON")):
+    for content, said in (
+        ('{"x": [["a"]]}', "'x' is not a number of seconds"),
+        ('{"0": [["a", "b"], ["b"]]}', "puts 'b' in two groups"),
+        ('{"0": "ab"}', "must be a list of lists of task names"),
+        ("[1]", "must be a JSON object"),
+        ("{", "is not valid JSON"),
+    ):
         bad.write_text(content)
         proc = run_serve("fusionizer", "--schedule", str(bad), env=env)
         assert proc.returncode == 2 and said in proc.stderr, proc.stderr
-    for args, said in ((["agent", "--schedule", str(bad)], "--schedule is an option of "
-                                                             "`faastui serve fusionizer`"),
-                       (["fusionizer", "--optimize", "--schedule", str(bad)], "give one"),
-                       (["fusionizer", "--every", "5"], "add --optimize"),
-                       (["fusionizer", "--schedule", str(tmp_path / "none.json")],
-                        "cannot read the schedule")):
+    for args, said in (
+        (["agent", "--schedule", str(bad)], "--schedule is an option of `faastui serve fusionizer`"),
+        (["fusionizer", "--optimize", "--schedule", str(bad)], "give one"),
+        (["fusionizer", "--every", "5"], "add --optimize"),
+        (["fusionizer", "--schedule", str(tmp_path / "none.json")], "cannot read the schedule"),
+    ):
         proc = run_serve(*args, env=env)
         assert proc.returncode == 2 and said in proc.stderr, proc.stderr
 
@@ -282,8 +317,7 @@ def test_regroups_fail_no_call(tmp_path, engine):
         try:
             wait_for(lambda: client.calls > 0, "the first call")
             put(served.port, "gate", simple_task("return 'open'"))  # the schedule may go on
-            wait_for(lambda: any("applied the setup at 2.5 s" in ln for ln in served.lines),
-                     "the last setup")
+            wait_for(lambda: any("applied the setup at 2.5 s" in ln for ln in served.lines), "the last setup")
             calls = client.calls
             wait_for(lambda: client.calls > calls + 5, "calls after the last regroup")
         finally:
@@ -305,8 +339,7 @@ def test_deleting_a_fused_task_keeps_the_others_fused(tmp_path, engine):
             put(port, task, simple_task(f"return '{task}'"))
         wait_for(lambda: "['t1', 't2', 't3']" in info(port, "t2")[1], "the fusion of three")
         assert call(port, "DELETE", "/t2") == (200, "Successfully deleted Task 't2'")
-        assert info(port, "t1")[1].splitlines()[1] == \
-            "Currently deployed with other Tasks: ['t1', 't3']"
+        assert info(port, "t1")[1].splitlines()[1] == "Currently deployed with other Tasks: ['t1', 't3']"
         assert post(port, "t3") == (200, "t3")
         # a redeployed member stays in its group and answers with its new code
         assert put(port, "t1", simple_task("return 't1 again'"))[0] == 200
@@ -325,10 +358,14 @@ def test_optimize_fuses_tasks_that_call_each_other(tmp_path, engine):
             put(port, task, task_zip(TASKS / task))
         for _ in range(12):  # the optimizer's threshold: 10 calls on an edge
             assert post(port, "taska") == (200, "8")
-        wait_for(lambda: "['taska', 'taskb']" in info(port, "taska")[1]
-                 or "['taskb', 'taska']" in info(port, "taska")[1], "the optimizer's round")
-        wait_for(lambda: any(ln.startswith("optimizer round") and "fuse" in ln
-                             for ln in served.lines), "the optimizer's note")
+        wait_for(
+            lambda: "['taska', 'taskb']" in info(port, "taska")[1] or "['taskb', 'taska']" in info(port, "taska")[1],
+            "the optimizer's round",
+        )
+        wait_for(
+            lambda: any(ln.startswith("optimizer round") and "fuse" in ln for ln in served.lines),
+            "the optimizer's note",
+        )
         assert post(port, "taska") == (200, "8")
         for task in ("taska", "taskb"):
             call(port, "DELETE", f"/{task}")

@@ -72,8 +72,14 @@ def test_the_iluvatar_worker_in_the_engine(tmp_path, engine):
 
 def test_a_killed_serve_process_takes_its_hosted_api_down(tmp_path, engine):
     env = serve_env(tmp_path, FAASTUI_URL=engine.url)
-    proc = subprocess.Popen(serve_command("agent", "--port", "0"), env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        serve_command("agent", "--port", "0"),
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stderr.readline()
         port = int(line.rsplit(":", 1)[1].split()[0])
@@ -86,15 +92,20 @@ def test_a_killed_serve_process_takes_its_hosted_api_down(tmp_path, engine):
             proc.kill()
             proc.wait(10)
     events = json.loads(_get(engine.port, "/faastui/v1/events"))
-    assert any(e["kind"] == "serve" and e.get("closed") == "its faastui serve process is gone"
-               for e in events), events
+    assert any(e["kind"] == "serve" and e.get("closed") == "its faastui serve process is gone" for e in events), events
 
 
 def test_the_engine_stopping_ends_the_foreground_with_exit_4(tmp_path):
     with running_engine(tmp_path / "state", nodes=1) as engine:
         env = serve_env(tmp_path, FAASTUI_URL=engine.url)
-        proc = subprocess.Popen(serve_command("agent", "--port", "0"), env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            serve_command("agent", "--port", "0"),
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             lines = [proc.stderr.readline().strip()]
             assert lines[0].startswith("serving the agent API on http://127.0.0.1:")
@@ -107,37 +118,44 @@ def test_the_engine_stopping_ends_the_foreground_with_exit_4(tmp_path):
                 proc.kill()
                 proc.wait(10)
     assert code == 4, lines
-    assert lines[1:] == ["error: the engine stopped, and the agent API with it",
-                         "hint: start it with `faastui up`, then serve again"], lines
+    assert lines[1:] == [
+        "error: the engine stopped, and the agent API with it",
+        "hint: start it with `faastui up`, then serve again",
+    ], lines
     assert "Traceback" not in "\n".join(lines)
     assert refuses(port)
 
 
 def test_calls_in_flight_finish_when_a_hosted_api_stops(tmp_path, engine):
     env = serve_env(tmp_path, FAASTUI_URL=engine.url)
-    slow = task_zip(**{"function.yaml": "apiVersion: nuclio.io/v1\nkind: NuclioFunction\n"
-                                        "spec:\n  handler: main:handler\n",
-                       "main.py": "import time\n\ndef handler(context, event, session):\n"
-                                  "    open(event.body['started'], 'w').close()\n"
-                                  "    time.sleep(1)\n    return 'slept'\n"})
+    slow = task_zip(
+        **{
+            "function.yaml": "apiVersion: nuclio.io/v1\nkind: NuclioFunction\nspec:\n  handler: main:handler\n",
+            "main.py": "import time\n\ndef handler(context, event, session):\n"
+            "    open(event.body['started'], 'w').close()\n"
+            "    time.sleep(1)\n    return 'slept'\n",
+        }
+    )
     started = tmp_path / "started"
     answers = []
     with serving("fusionizer", env=env, stop_signal=signal.SIGTERM) as served:
         put(served.port, "slow", slow)
-        caller = threading.Thread(target=lambda: answers.append(
-            post(served.port, "slow", {"started": str(started)})))
+        caller = threading.Thread(target=lambda: answers.append(post(served.port, "slow", {"started": str(started)})))
         caller.start()
         wait_for(started.exists, "the call to be in its handler")
     caller.join(30)
     assert answers == [(200, "slept")]
 
 
-@pytest.mark.parametrize("spec, status, said", [
-    ({"api": "nope", "port": 0}, 400, "no API 'nope' to serve"),
-    ({"api": "agent", "port": 0, "host": "0.0.0.0"}, 400, "refusing to serve the agent API"),
-    ({"api": "agent", "port": "x"}, 400, "'api' (a name) and 'port' (a number) are required"),
-    ({"api": "fusionizer", "port": 0, "settings": []}, 400, "'settings' must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "spec, status, said",
+    [
+        ({"api": "nope", "port": 0}, 400, "no API 'nope' to serve"),
+        ({"api": "agent", "port": 0, "host": "0.0.0.0"}, 400, "refusing to serve the agent API"),
+        ({"api": "agent", "port": "x"}, 400, "'api' (a name) and 'port' (a number) are required"),
+        ({"api": "fusionizer", "port": 0, "settings": []}, 400, "'settings' must be a JSON object"),
+    ],
+)
 def test_the_engine_refuses_what_it_cannot_host(engine, spec, status, said):
     got, body = _post(engine.port, "/faastui/v1/serve", spec)
     assert got == status and json.loads(body)["error"].startswith(said), body
@@ -149,11 +167,18 @@ def test_a_port_in_use_is_said_as_before(tmp_path, engine):
         taken.listen()
         port = taken.getsockname()[1]
         env = serve_env(tmp_path, FAASTUI_URL=engine.url)
-        proc = subprocess.run(serve_command("fusionizer", "--port", str(port)), env=env,
-                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            serve_command("fusionizer", "--port", str(port)),
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert proc.returncode == 1
-    assert proc.stderr.startswith(f"error: cannot serve the fusionizer API on 127.0.0.1:{port}: "
-                                  "the port is in use"), proc.stderr
+    assert proc.stderr.startswith(f"error: cannot serve the fusionizer API on 127.0.0.1:{port}: the port is in use"), (
+        proc.stderr
+    )
 
 
 def _get(port: int, path: str) -> str:
@@ -166,8 +191,7 @@ def _get(port: int, path: str) -> str:
 
 def _post(port: int, path: str, data) -> tuple[int, str]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request("POST", path, body=json.dumps(data).encode(),
-                 headers={"Content-Type": "application/json"})
+    conn.request("POST", path, body=json.dumps(data).encode(), headers={"Content-Type": "application/json"})
     resp = conn.getresponse()
     out = resp.status, resp.read().decode()
     conn.close()

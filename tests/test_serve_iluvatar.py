@@ -25,15 +25,16 @@ SOURCES = {
     "greet": "def main(args):\n    return {'greeting': 'Hello ' + args.get('name', 'stranger')}\n",
     "fails": "def main(args):\n    raise ValueError('it broke: ' + str(args.get('why')))\n",
     # waits for a file the test creates: an async call the test can see pending, no clock race
-    "gated": ("import os, time\n\ndef main(args):\n    end = time.time() + 20\n"
-              "    while not os.path.exists(args['gate']) and time.time() < end:\n"
-              "        time.sleep(0.01)\n    return {'opened': os.path.exists(args['gate'])}\n"),
+    "gated": (
+        "import os, time\n\ndef main(args):\n    end = time.time() + 20\n"
+        "    while not os.path.exists(args['gate']) and time.time() < end:\n"
+        "        time.sleep(0.01)\n    return {'opened': os.path.exists(args['gate'])}\n"
+    ),
     "texty": "def main(args):\n    return 'plain ' + str(args.get('n'))\n",
 }
 #: an Ilúvatar user's function folder, deployed as is: main.py, and the image it is known by
 ILUVATAR_IMAGE = "docker.io/alfuerst/hello-iluvatar-action:latest"
-ILUVATAR_MAIN = ("def main(args):\n"
-                 "    return {'greeting': f\"Hello {args.get('name', 'stranger')} from python!\"}\n")
+ILUVATAR_MAIN = "def main(args):\n    return {'greeting': f\"Hello {args.get('name', 'stranger')} from python!\"}\n"
 COOKIE = re.compile(r"^[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$")
 
 
@@ -42,6 +43,7 @@ def worker(tmp_path_factory):
     """``faastui serve iluvatar`` over a real engine with the functions deployed."""
     tmp = tmp_path_factory.mktemp("serve-iluvatar")
     with running_engine(tmp / "state", nodes=1) as engine:
+
         async def deploy():
             async with engine.backend() as b:
                 await b.deploy(FUNCTIONS / "hello")  # image faastui/hello:latest
@@ -49,10 +51,12 @@ def worker(tmp_path_factory):
                 folder.mkdir()
                 (folder / "main.py").write_text(ILUVATAR_MAIN)
                 (folder / "function.yaml").write_text(
-                    f"name: hello-iluvatar\nhandler: main:main\nimage: {ILUVATAR_IMAGE}\n")
+                    f"name: hello-iluvatar\nhandler: main:main\nimage: {ILUVATAR_IMAGE}\n"
+                )
                 await b.deploy(folder)
                 for name, source in SOURCES.items():
                     await b.deploy_source(source, name=name)
+
         run(deploy())
         with serving("iluvatar", env=serve_env(tmp, FAASTUI_URL=engine.url)) as served:
             with grpc.insecure_channel(served.address) as channel:
@@ -63,14 +67,26 @@ def worker(tmp_path_factory):
 
 
 def register(stub, name, image, version="1"):
-    return stub.register(pb.RegisterRequest(
-        function_name=name, function_version=version, image_name=image, memory=128, cpus=1,
-        parallel_invokes=1, isolate=1, compute=1, transaction_id="t"), timeout=60)
+    return stub.register(
+        pb.RegisterRequest(
+            function_name=name,
+            function_version=version,
+            image_name=image,
+            memory=128,
+            cpus=1,
+            parallel_invokes=1,
+            isolate=1,
+            compute=1,
+            transaction_id="t",
+        ),
+        timeout=60,
+    )
 
 
 def invoke(stub, name, args, version="1"):
-    return stub.invoke(pb.InvokeRequest(function_name=name, function_version=version,
-                                        json_args=args, transaction_id="t"), timeout=60)
+    return stub.invoke(
+        pb.InvokeRequest(function_name=name, function_version=version, json_args=args, transaction_id="t"), timeout=60
+    )
 
 
 ERROR, COLD, PREWARM, WARM = (pb.ContainerState.Value(n) for n in ("ERROR", "COLD", "PREWARM", "WARM"))
@@ -87,16 +103,20 @@ def test_register_by_name_or_by_image(worker):
     by_image = register(worker.stub, "hello", "docker.io/faastui/hello:latest", version="7")
     assert (by_image.success, by_image.fqdn) == (True, "hello-7")
     for name, version, image, reason in (
-            ("greet", "1", "greet", "Function greet-1 is already registered!"),
-            ("", "1", "greet", "Invalid function name"),
-            ("x", "", "greet", "Invalid function version"),
-            ("a/b", "1", "greet", "Illegal characters in function name: cannot container any \\,/"),
-            ("x", "1", "", "image_name is empty: "),
-            ("x", "1", "docker.io/nobody/nothing:1", "no function on the local backend is named "
-                                                     "'docker.io/nobody/nothing:1' or has that image")):
+        ("greet", "1", "greet", "Function greet-1 is already registered!"),
+        ("", "1", "greet", "Invalid function name"),
+        ("x", "", "greet", "Invalid function version"),
+        ("a/b", "1", "greet", "Illegal characters in function name: cannot container any \\,/"),
+        ("x", "1", "", "image_name is empty: "),
+        (
+            "x",
+            "1",
+            "docker.io/nobody/nothing:1",
+            "no function on the local backend is named 'docker.io/nobody/nothing:1' or has that image",
+        ),
+    ):
         refused = register(worker.stub, name, image, version)
-        assert (refused.success, refused.fqdn) == (False, "") and refused.error.startswith(reason), \
-            refused.error
+        assert (refused.success, refused.fqdn) == (False, "") and refused.error.startswith(reason), refused.error
     listed = worker.stub.list_registered_funcs(pb.ListFunctionRequest(transaction_id="t"), timeout=30)
     found = {(f.function_name, f.function_version, f.image_name) for f in listed.functions}
     assert {("greet", "1", "greet"), ("hello", "7", "docker.io/faastui/hello:latest")} <= found
@@ -106,8 +126,11 @@ def test_an_iluvatar_users_register_and_invoke_lines(worker):
     """`ilúvatar_worker_cli --port 8079 register --name myfunc --version 1 --memory 512 --cpu 1
     --image docker.io/alfuerst/hello-iluvatar-action:latest` and `invoke -a name=Alex`, as
     its stubs send them; the image matches by Docker's rules, however it is written."""
-    for version, image in (("1", ILUVATAR_IMAGE), ("2", "alfuerst/hello-iluvatar-action"),
-                           ("3", "index.docker.io/alfuerst/hello-iluvatar-action:latest")):
+    for version, image in (
+        ("1", ILUVATAR_IMAGE),
+        ("2", "alfuerst/hello-iluvatar-action"),
+        ("3", "index.docker.io/alfuerst/hello-iluvatar-action:latest"),
+    ):
         assert register(worker.stub, "myfunc", image, version=version).success
     other_tag = register(worker.stub, "myfunc", "alfuerst/hello-iluvatar-action:v2", version="4")
     assert not other_tag.success  # another tag is another image
@@ -129,21 +152,25 @@ def test_invoke_cold_then_warm_with_the_json_text_of_the_result(worker):
 
 def test_prewarm_then_the_call_finds_the_prewarmed_container(worker):
     register(worker.stub, "greet", "greet", version="pw")
-    warmed = worker.stub.prewarm(pb.PrewarmRequest(function_name="greet", function_version="pw",
-                                                   transaction_id="t", compute=1), timeout=60)
+    warmed = worker.stub.prewarm(
+        pb.PrewarmRequest(function_name="greet", function_version="pw", transaction_id="t", compute=1), timeout=60
+    )
     assert (warmed.success, warmed.message) == (True, "")
     call = invoke(worker.stub, "greet", '{"name": "pre"}', version="pw")
     assert (call.container_state, json.loads(call.json_result)) == (PREWARM, {"greeting": "Hello pre"})
     assert invoke(worker.stub, "greet", "{}", version="pw").container_state == WARM
-    unknown = worker.stub.prewarm(pb.PrewarmRequest(function_name="nope", function_version="1"),
-                                  timeout=30)
+    unknown = worker.stub.prewarm(pb.PrewarmRequest(function_name="nope", function_version="1"), timeout=30)
     assert (unknown.success, unknown.message) == (False, '{ "Error": "Function was not registered" }')
 
 
 def test_platform_errors_and_the_functions_own(worker):
     missing = invoke(worker.stub, "nope", "{}")
-    assert (missing.success, missing.json_result, missing.duration_us, missing.container_state) == \
-        (False, '{ "Error": "Function was not registered" }', 0, ERROR)
+    assert (missing.success, missing.json_result, missing.duration_us, missing.container_state) == (
+        False,
+        '{ "Error": "Function was not registered" }',
+        0,
+        ERROR,
+    )
     register(worker.stub, "fails", "fails")
     raised = invoke(worker.stub, "fails", '{"why": "x"}')
     # the user code's exception: success, with its own text (as the worker answers)
@@ -164,9 +191,12 @@ def test_malformed_json_args_is_a_platform_error_and_the_server_keeps_serving(wo
 def test_async_cookie_lifecycle(worker):
     register(worker.stub, "gated", "gated")
     gate = worker.tmp / "gate-open"
-    started = worker.stub.invoke_async(pb.InvokeAsyncRequest(
-        function_name="gated", function_version="1", json_args=json.dumps({"gate": str(gate)}),
-        transaction_id="t"), timeout=30)
+    started = worker.stub.invoke_async(
+        pb.InvokeAsyncRequest(
+            function_name="gated", function_version="1", json_args=json.dumps({"gate": str(gate)}), transaction_id="t"
+        ),
+        timeout=30,
+    )
     assert started.success and COOKIE.match(started.lookup_cookie), started.lookup_cookie
     check = pb.InvokeAsyncLookupRequest(lookup_cookie=started.lookup_cookie, transaction_id="t")
     pending = worker.stub.invoke_async_check(check, timeout=30)
@@ -179,16 +209,13 @@ def test_async_cookie_lifecycle(worker):
             break
         assert done.json_result == '{ "Status": "Invocation not completed" }'
         time.sleep(0.02)
-    assert (done.success, json.loads(done.json_result), done.container_state) == \
-        (True, {"opened": True}, COLD)
+    assert (done.success, json.loads(done.json_result), done.container_state) == (True, {"opened": True}, COLD)
     # handed out once
     again = worker.stub.invoke_async_check(check, timeout=30)
     assert (again.success, again.json_result) == (False, '{ "Error": "Invocation not found" }')
-    unknown = worker.stub.invoke_async_check(pb.InvokeAsyncLookupRequest(lookup_cookie="NOPE"),
-                                             timeout=30)
+    unknown = worker.stub.invoke_async_check(pb.InvokeAsyncLookupRequest(lookup_cookie="NOPE"), timeout=30)
     assert unknown.json_result == '{ "Error": "Invocation not found" }'
-    refused = worker.stub.invoke_async(pb.InvokeAsyncRequest(function_name="nope",
-                                                             function_version="1"), timeout=30)
+    refused = worker.stub.invoke_async(pb.InvokeAsyncRequest(function_name="nope", function_version="1"), timeout=30)
     assert (refused.success, refused.lookup_cookie) == (False, "")
 
 
@@ -213,9 +240,11 @@ def test_the_wire_read_with_the_fakes_own_codec(worker):
     register(worker.stub, "greet", "greet", version="wire")
 
     def raw(method: str, request: pw.Message, response: type):
-        call = worker.channel.unary_unary(f"/iluvatar_rpc.IluvatarWorker/{method}",
-                                          request_serializer=pw.Message.encode,
-                                          response_deserializer=response.decode)
+        call = worker.channel.unary_unary(
+            f"/iluvatar_rpc.IluvatarWorker/{method}",
+            request_serializer=pw.Message.encode,
+            response_deserializer=response.decode,
+        )
         return call(request, timeout=60)
 
     done = raw("invoke", pw.InvokeRequest("greet", "wire", '{"name": "wire"}', "t"), pw.InvokeResponse)
@@ -229,6 +258,7 @@ def test_the_wire_read_with_the_fakes_own_codec(worker):
 
 def test_faastuis_own_iluvatar_backend_drives_it(worker):
     """The client backend (`faastui --context ilu ...`) over `faastui serve iluvatar`."""
+
     async def go():
         async with IluvatarBackend(worker.url) as b:
             fn = await b.register("greet", "greet", 128, version="cli")
@@ -236,6 +266,7 @@ def test_faastuis_own_iluvatar_backend_drives_it(worker):
             call_id = await b.invoke_async("greet-cli", {"name": "later"})
             later = await b.result(call_id, wait=30)
             return fn, first, later, await b.nodes(), await b.functions()
+
     fn, first, later, nodes, functions = run(go())
     assert fn.name == "greet-cli" and first.status == "ok" and first.result == {"greeting": "Hello cli"}
     assert (later.status, later.result) == ("ok", {"greeting": "Hello later"})
@@ -243,17 +274,20 @@ def test_faastuis_own_iluvatar_backend_drives_it(worker):
     assert "greet-cli" in {f.name for f in functions}
 
 
-@pytest.mark.parametrize("a, b, same", [
-    ("fn", "docker.io/library/fn:latest", True),
-    ("library/fn:latest", "index.docker.io/library/fn", True),
-    ("alfuerst/x", "docker.io/alfuerst/x:latest", True),
-    ("fn:1", "fn", False),
-    ("ghcr.io/x/fn", "x/fn", False),
-    ("localhost:5000/fn", "localhost:5000/fn:latest", True),
-    ("reg:5000/a/b:t", "reg:5000/a/b:t", True),
-    ("fn@sha256:abc", "docker.io/library/fn@sha256:abc", True),
-    ("", "", False),
-])
+@pytest.mark.parametrize(
+    "a, b, same",
+    [
+        ("fn", "docker.io/library/fn:latest", True),
+        ("library/fn:latest", "index.docker.io/library/fn", True),
+        ("alfuerst/x", "docker.io/alfuerst/x:latest", True),
+        ("fn:1", "fn", False),
+        ("ghcr.io/x/fn", "x/fn", False),
+        ("localhost:5000/fn", "localhost:5000/fn:latest", True),
+        ("reg:5000/a/b:t", "reg:5000/a/b:t", True),
+        ("fn@sha256:abc", "docker.io/library/fn@sha256:abc", True),
+        ("", "", False),
+    ],
+)
 def test_image_references_compare_by_dockers_rules(a, b, same):
     from faastui.serve._images import same_image
 

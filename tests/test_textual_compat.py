@@ -21,14 +21,18 @@ TUI = Path(compat.__file__).parent
 
 def test_every_private_textual_thing_we_touch_is_there():
     missing = compat.missing()
-    assert not missing, (f"textual {textual.__version__} lacks what faastui/tui/_textual_compat.py "
-                         f"relies on (written for {compat.TESTED}.x): " + "; ".join(missing))
+    assert not missing, (
+        f"textual {textual.__version__} lacks what faastui/tui/_textual_compat.py "
+        f"relies on (written for {compat.TESTED}.x): " + "; ".join(missing)
+    )
 
 
 def test_the_check_catches_a_missing_name_and_a_changed_signature():
-    fake = [("textual.widgets.DataTable", "_no_such_member", "instance: made up"),
-            ("textual.widgets.DataTable", "_render_cell(row_index, width)", "changed"),
-            ("textual._no_such_module", "Thing", "gone")]
+    fake = [
+        ("textual.widgets.DataTable", "_no_such_member", "instance: made up"),
+        ("textual.widgets.DataTable", "_render_cell(row_index, width)", "changed"),
+        ("textual._no_such_module", "Thing", "gone"),
+    ]
     out = compat.missing(fake)
     assert len(out) == 3
     assert "DataTable._no_such_member" in out[0]
@@ -48,8 +52,7 @@ def _private_textual_uses(source: str) -> list[str]:
     out = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [
-                a.name for a in node.names]
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
             out += [n for n in names if re.match(r"textual(\.\w+)*\._", n)]
     return out
 
@@ -74,6 +77,5 @@ def test_no_other_tui_module_reaches_into_textual_members():
         if path.name == "_textual_compat.py":
             continue
         text = path.read_text()
-        offenders += [f"{path.relative_to(TUI)}: {n}" for n in names
-                      if re.search(rf"\.{re.escape(n)}\b", text)]
+        offenders += [f"{path.relative_to(TUI)}: {n}" for n in names if re.search(rf"\.{re.escape(n)}\b", text)]
     assert not offenders, offenders

@@ -61,8 +61,10 @@ class ScriptedServer:
                 if what == "drop":
                     return  # read it in full, close without a byte of answer
                 out = b'{"ok": true}'
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                             b"Content-Length: %d\r\n\r\n%s" % (len(out), out))
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(out), out)
+                )
                 await writer.drain()
         finally:
             writer.close()
@@ -77,6 +79,7 @@ def test_a_post_the_server_read_and_dropped_is_not_sent_again():
                 await t.request("POST", "/function/count", content=b'{"n": 1}')
             await t.aclose()
             return server, str(info.value)
+
     server, message = run(main())
     posts = [s for s in server.seen if s[0] == "POST"]
     assert len(posts) == 1, server.seen
@@ -90,6 +93,7 @@ def test_a_post_on_a_fresh_connection_dropped_is_not_sent_again_and_maps_to_one_
                 with pytest.raises(Unreachable) as info:
                     await b.invoke("count", {"n": 1})
             return server, info.value
+
     server, error = run(main())
     assert [s[0] for s in server.seen] == ["POST"]
     assert "may have run" in error.message
@@ -103,6 +107,7 @@ def test_a_get_on_a_stale_connection_is_retried_once_on_a_new_one():
             resp = await t.request("GET", "/b")  # dropped on the reused conn, re-sent on a new one
             await t.aclose()
             return server, resp
+
     server, resp = run(main())
     assert resp.status_code == 200
     assert [s[1] for s in server.seen] == ["/a", "/b", "/b"]
@@ -119,6 +124,7 @@ def test_a_post_does_not_reuse_a_connection_idle_past_the_limit():
             await t.request("POST", "/c", content=b"x")  # a POST takes a fresh one
             await t.aclose()
             return connections, server.connections
+
     assert run(main()) == (1, 2)
 
 
@@ -128,6 +134,7 @@ def test_a_cancelled_request_always_raises_cancelled():
     (asyncio.wait_for on Python 3.11 returns the result instead when the inner call
     has just finished: `optimize-fusion --every` then ran on after Ctrl-C.)
     """
+
     async def main():
         async with ScriptedServer([]) as server:
             t = HttpTransport(server.url)
@@ -146,16 +153,19 @@ def test_a_cancelled_request_always_raises_cancelled():
                 swallowed.append(steps)
             await t.aclose()
             return swallowed
+
     assert run(main()) == []
 
 
 def test_a_cancel_as_the_answer_lands_is_not_swallowed():
     """The same, made deterministic: an exchange that finishes without waiting."""
+
     async def main():
         t = HttpTransport("http://127.0.0.1:9")
 
         async def instant(*_args):
             return "answer"
+
         t._exchange = instant
         swallowed = []
         for steps in range(6):
@@ -169,6 +179,7 @@ def test_a_cancel_as_the_answer_lands_is_not_swallowed():
                 except asyncio.CancelledError:
                     pass
         return swallowed
+
     assert run(main()) == []
 
 
@@ -188,6 +199,7 @@ def test_a_function_calling_another_through_the_gateway_never_sends_a_post_twice
         loop.run_until_complete(server.__aenter__())
         started.set()
         loop.run_forever()
+
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     assert started.wait(10)
@@ -197,15 +209,16 @@ def test_a_function_calling_another_through_the_gateway_never_sends_a_post_twice
         with pytest.raises((ConnectionError, http.client.HTTPException)):
             runner.call_other("count", {"n": 2})  # read by the server, then dropped
     finally:
+
         async def shut():
             await server.__aexit__()
             rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for t in rest:
                 t.cancel()
             await asyncio.gather(*rest, return_exceptions=True)
+
         asyncio.run_coroutine_threadsafe(shut(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
-    assert [body for method, _, body in server.seen if method == "POST"] == [b'{"n": 1}',
-                                                                              b'{"n": 2}']
+    assert [body for method, _, body in server.seen if method == "POST"] == [b'{"n": 1}', b'{"n": 2}']

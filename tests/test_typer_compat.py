@@ -24,8 +24,10 @@ from .conftest import cli
 def test_every_typer_internal_we_touch_is_there():
     missing = compat.missing()
     version = importlib.metadata.version("typer")
-    assert not missing, (f"typer {version} lacks what faastui/cli/_typer_compat.py relies on "
-                         f"(written for {compat.TESTED}.x): " + "; ".join(missing))
+    assert not missing, (
+        f"typer {version} lacks what faastui/cli/_typer_compat.py relies on "
+        f"(written for {compat.TESTED}.x): " + "; ".join(missing)
+    )
 
 
 def test_the_installed_typer_is_the_pinned_minor_version():
@@ -47,10 +49,14 @@ def _params():
     app = typer.Typer()
 
     @app.command()
-    def sample(n: int = typer.Option(1, min=1), ratio: float | None = typer.Option(None),
-               colour: Colour = typer.Option(Colour.red, case_sensitive=False),
-               names: list[str] = typer.Option([]), path: Path = typer.Option(Path(".")),
-               when: typer.FileText | None = typer.Option(None)):
+    def sample(
+        n: int = typer.Option(1, min=1),
+        ratio: float | None = typer.Option(None),
+        colour: Colour = typer.Option(Colour.red, case_sensitive=False),
+        names: list[str] = typer.Option([]),
+        path: Path = typer.Option(Path(".")),
+        when: typer.FileText | None = typer.Option(None),
+    ):
         """For inspection only."""
 
     return {p.name: p for p in typer.main.get_command(app).params}
@@ -69,29 +75,44 @@ def test_install_twice_changes_nothing():
     assert compat.install_coercion(lambda a: None, coerce) is False
 
 
-@pytest.mark.parametrize("leaf, value, expected", [
-    (int, "3", 3), (float, "0.5", 0.5), (bool, "yes", True), (bool, "off", False),
-    (Path, "a/b", Path("a/b")), (Colour, "BLUE", Colour.blue), (str, b"bytes", "bytes"),
-])
+@pytest.mark.parametrize(
+    "leaf, value, expected",
+    [
+        (int, "3", 3),
+        (float, "0.5", 0.5),
+        (bool, "yes", True),
+        (bool, "off", False),
+        (Path, "a/b", Path("a/b")),
+        (Colour, "BLUE", Colour.blue),
+        (str, b"bytes", "bytes"),
+    ],
+)
 def test_values_coerce(leaf, value, expected):
     info = _params()["colour"].type_descriptor.parameter_info  # case_sensitive=False
     assert coerce(leaf, info, value) == expected
 
 
 def test_bad_values_are_typers_usage_errors_with_its_messages():
-    for args, needle in ((["prewarm", "x", "--count", "abc"], "'abc' is not a valid integer."),
-                         (["prewarm", "x", "--count", "0"], "0 is not in the range x>=1."),
-                         (["functions", "-o", "xml"], "'xml' is not one of")):
+    for args, needle in (
+        (["prewarm", "x", "--count", "abc"], "'abc' is not a valid integer."),
+        (["prewarm", "x", "--count", "0"], "0 is not in the range x>=1."),
+        (["functions", "-o", "xml"], "'xml' is not one of"),
+    ):
         result = cli(*args, code=2)
         assert needle in result.stderr, (args, result.stderr)
 
 
 def test_the_check_catches_a_missing_name_and_a_changed_signature(monkeypatch):
-    monkeypatch.setattr(compat, "TOUCHES", [
-        ("typer.core._TyperParameter", "_no_such_attr", "instance: made up"),
-        ("typer._coercion", "build_runtime_param(descriptor, extra)", "changed"),
-        ("typer._coercion.TypeDescriptor", "no_such_field", "field"),
-        ("typer._no_such_module", "Thing", "gone")])
+    monkeypatch.setattr(
+        compat,
+        "TOUCHES",
+        [
+            ("typer.core._TyperParameter", "_no_such_attr", "instance: made up"),
+            ("typer._coercion", "build_runtime_param(descriptor, extra)", "changed"),
+            ("typer._coercion.TypeDescriptor", "no_such_field", "field"),
+            ("typer._no_such_module", "Thing", "gone"),
+        ],
+    )
     out = compat.missing()
     assert len(out) == 4, out
     assert "_no_such_attr" in out[0] and "expected (descriptor, extra)" in out[1]

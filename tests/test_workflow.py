@@ -64,8 +64,9 @@ def test_1000_tasks_survive_sigkill_and_random_scaling(server, r):
             controller.scale(n)
             resizes.append(n)
 
-    config = RunConfig(tasks=1000, workers=4, workload=steady(500.0, task_duration_ms=4.0),
-                       batch=10, heartbeat_ttl_s=0.6, tick_s=0.05)
+    config = RunConfig(
+        tasks=1000, workers=4, workload=steady(500.0, task_duration_ms=4.0), batch=10, heartbeat_ttl_s=0.6, tick_s=0.05
+    )
     controller = WorkflowController(server.url, launcher, config, on_tick=chaos)
     summary = controller.run(timeout_s=60)
     controller.close()
@@ -92,8 +93,9 @@ def test_graceful_scale_down_acks_and_loses_nothing(server, r):
             controller.scale(2)
             scaled.append(status.completed)
 
-    config = RunConfig(tasks=600, workers=6, workload=steady(250.0, task_duration_ms=10.0),
-                       batch=1, heartbeat_ttl_s=2.0, tick_s=0.05)
+    config = RunConfig(
+        tasks=600, workers=6, workload=steady(250.0, task_duration_ms=10.0), batch=1, heartbeat_ttl_s=2.0, tick_s=0.05
+    )
     controller = WorkflowController(server.url, launcher, config, on_tick=shrink)
     summary = controller.run(timeout_s=60)
     controller.close()
@@ -130,17 +132,20 @@ def test_loops_left_by_an_earlier_run_do_not_inflate_the_next_runs_count(server,
     from backends.workflow.emitter import run_emitter
 
     ctx = mp.get_context("fork")
-    leftovers = [ctx.Process(target=run_emitter, args=(server.url,), daemon=True),
-                 ctx.Process(target=run_emitter, args=(server.url,), daemon=True),
-                 ctx.Process(target=run_collector, args=(server.url,), daemon=True)]
+    leftovers = [
+        ctx.Process(target=run_emitter, args=(server.url,), daemon=True),
+        ctx.Process(target=run_emitter, args=(server.url,), daemon=True),
+        ctx.Process(target=run_collector, args=(server.url,), daemon=True),
+    ]
     for proc in leftovers:
         proc.start()
     deadline = time.monotonic() + 30
     while not (r.exists(P.lease_key("emitter")) and r.exists(P.lease_key("collector"))):
         assert time.monotonic() < deadline, "the leftover loops did not start"
         time.sleep(0.02)
-    config = RunConfig(tasks=300, workers=2, workload=steady(300.0, task_duration_ms=1.0),
-                       heartbeat_ttl_s=1.0, tick_s=0.05)
+    config = RunConfig(
+        tasks=300, workers=2, workload=steady(300.0, task_duration_ms=1.0), heartbeat_ttl_s=1.0, tick_s=0.05
+    )
     controller = WorkflowController(server.url, ProcessLauncher(server.url), config)
     summary = controller.run(timeout_s=60)
     controller.close()
@@ -181,8 +186,15 @@ def test_fenced_worker_cannot_store_results(r):
 
 def test_collector_keeps_each_task_id_once(r):
     def result(i, gen):
-        return json.dumps({"task_id": f"t{i}", "task_gen_timestamp": gen, "task_deadline": 5.0,
-                           "task_work_timestamp": gen + 0.1, "status": "completed"})
+        return json.dumps(
+            {
+                "task_id": f"t{i}",
+                "task_gen_timestamp": gen,
+                "task_deadline": 5.0,
+                "task_work_timestamp": gen + 0.1,
+                "status": "completed",
+            }
+        )
 
     clock = Clock(time.time())
     for i in [1, 2, 2, 3, 1, 1]:
@@ -200,8 +212,7 @@ def test_collector_keeps_each_task_id_once(r):
 
 def test_status_reads_a_finished_run(server, r):
     launcher = ProcessLauncher(server.url)
-    controller = WorkflowController(server.url, launcher,
-                                    RunConfig(tasks=200, workers=2, tick_s=0.05))
+    controller = WorkflowController(server.url, launcher, RunConfig(tasks=200, workers=2, tick_s=0.05))
     summary = controller.run(timeout_s=30)
     controller.close()
     st = read_status(r)

@@ -17,11 +17,25 @@ def ctx(engine):
 
 def test_run_json_status_and_scale(ctx, tmp_path):
     phases = tmp_path / "p.yaml"
-    phases.write_text("task_duration_ms: 2\nphases:\n"
-                      "  - {type: steady, duration_s: 1, rate: 150}\n"
-                      "  - {type: ramp, duration_s: 1, from_rate: 100, to_rate: 300}\n")
-    res = cli("workflow", "run", "--tasks", "300", "--workers", "2", "--phases", str(phases),
-              "--autoscale", "target", "-o", "json")
+    phases.write_text(
+        "task_duration_ms: 2\nphases:\n"
+        "  - {type: steady, duration_s: 1, rate: 150}\n"
+        "  - {type: ramp, duration_s: 1, from_rate: 100, to_rate: 300}\n"
+    )
+    res = cli(
+        "workflow",
+        "run",
+        "--tasks",
+        "300",
+        "--workers",
+        "2",
+        "--phases",
+        str(phases),
+        "--autoscale",
+        "target",
+        "-o",
+        "json",
+    )
     data = json.loads(res.stdout)  # one object on stdout, nothing else
     assert data["completed"] == 300 and data["duplicates"] == 0 and data["lost"] == 0
     assert 0.0 <= data["qos"] <= 1.0 and data["mean_workers"] > 0 and data["duration_s"] > 0
@@ -75,6 +89,7 @@ def test_a_stop_with_nothing_running_leaves_no_flag_for_the_next_collector(ctx):
     async def info():
         async with LocalBackend(ctx.url) as b:
             return (await b.info())["redis_url"]
+
     r = redis.Redis.from_url(run(info()))
     cli("workflow", "run", "--tasks", "20", "--workers", "1", "--no-progress")
     assert "no workflow is running; nothing to stop" in cli("workflow", "stop").stderr
@@ -91,8 +106,10 @@ def test_a_stop_with_nothing_running_leaves_no_flag_for_the_next_collector(ctx):
         assert time.monotonic() < deadline, "the collector did not collect"
         time.sleep(0.02)
     assert r.hget(P.ROLES_KEY, "collector") == b"running"
-    r.lpush(P.COLLECTOR_SYN_QUEUE, json.dumps({"type": "TERMINATE", "action": "SYN",
-                                               "message": "done", "SYN_timestamp": 0.0}))
+    r.lpush(
+        P.COLLECTOR_SYN_QUEUE,
+        json.dumps({"type": "TERMINATE", "action": "SYN", "message": "done", "SYN_timestamp": 0.0}),
+    )
     out = json.loads(cli("result", call_id, "--wait", "--timeout", "30", "-o", "json").stdout)
     r.close()
     assert out["result"]["reason"] == "terminate", out

@@ -48,8 +48,18 @@ def platform(name, tmp_path, monkeypatch):
     if name == "knative":
         with fake_kube() as kube:
             monkeypatch.setenv("KUBECONFIG", str(kube.kubeconfig(tmp_path / "kubeconfig")))
-            cli("context", "add", "cluster", "--backend", "knative", "--url", kube.ingress_url,
-                "--kube-context", "fake", "--use")
+            cli(
+                "context",
+                "add",
+                "cluster",
+                "--backend",
+                "knative",
+                "--url",
+                kube.ingress_url,
+                "--kube-context",
+                "fake",
+                "--use",
+            )
             yield kube
             procs = kube.processes()
         assert all(p.poll() is not None for p in procs)
@@ -57,11 +67,9 @@ def platform(name, tmp_path, monkeypatch):
         image = tmp_path / "image"  # the workflow's image, built as the README says
         image.mkdir()
         with open(image / "handler.py", "wb") as f:
-            subprocess.run([sys.executable, "-m", "backends.workflow.bundle", "worker"],
-                           stdout=f, check=True, cwd=ROOT)
+            subprocess.run([sys.executable, "-m", "backends.workflow.bundle", "worker"], stdout=f, check=True, cwd=ROOT)
         with running_gateway({IMAGE: image}) as gateway:
-            cli("context", "add", "cluster", "--backend", "openfaas", "--url", gateway.url,
-                "--use")
+            cli("context", "add", "cluster", "--backend", "openfaas", "--url", gateway.url, "--use")
             yield gateway
     else:
         with running_dashboard(build_delay=0.05) as dashboard:
@@ -83,16 +91,34 @@ def test_the_workflow_on_a_cluster_scales_and_loses_nothing(name, tmp_path, monk
     with RedisServer(tmp_path / "redis") as srv, platform(name, tmp_path, monkeypatch) as plat:
         r = redis.Redis.from_url(srv.url)
         image = ["--worker-image", IMAGE] if name == "openfaas" else []
-        started = json.loads(cli("workflow", "start", "--redis-url", srv.url, "--workers", "2",
-                                 "--tasks", "100", "--rate", "10", "--duration-ms", "40",
-                                 *image, "--serve", "--wait", "120", "-o", "json").stdout)
+        started = json.loads(
+            cli(
+                "workflow",
+                "start",
+                "--redis-url",
+                srv.url,
+                "--workers",
+                "2",
+                "--tasks",
+                "100",
+                "--rate",
+                "10",
+                "--duration-ms",
+                "40",
+                *image,
+                "--serve",
+                "--wait",
+                "120",
+                "-o",
+                "json",
+            ).stdout
+        )
         try:
             wait_for("2 workers", lambda: status()["workers"] == 2)
             assert {"emitter", "collector", "worker-1", "worker-2"} <= functions()
             if name == "openfaas":  # deployed from the image, each replica a live process
                 assert {f.deployment["image"] for f in plat.functions.values()} == {IMAGE}
-                assert all(p.proc.poll() is None for f in plat.functions.values()
-                           for p in f.pods)
+                assert all(p.proc.poll() is None for f in plat.functions.values() for p in f.pods)
 
             assert json.loads(cli("scale", "worker", "+2", "-o", "json").stdout)["replicas"] == 4
             wait_for("4 workers", lambda: status()["workers"] == 4)
@@ -101,17 +127,17 @@ def test_the_workflow_on_a_cluster_scales_and_loses_nothing(name, tmp_path, monk
             assert json.loads(cli("scale", "worker", "-1", "-o", "json").stdout)["replicas"] == 3
             wait_for("3 workers", lambda: (s := status())["workers"] == 3 and not s["stopping"])
             # the worker that ACKed is gone with its function, as the seed's scaler removes it
-            wait_for("its function removed",
-                     lambda: len({f for f in functions() if f.startswith("worker-")}) == 3)
+            wait_for("its function removed", lambda: len({f for f in functions() if f.startswith("worker-")}) == 3)
 
             wait_for("100 tasks collected", lambda: status()["completed"] == 100, timeout=90)
             assert status()["workers"] == 3  # no replacement for the worker that left
         finally:
             cli("workflow", "stop", "--wait", "60")
         wait_for("the run to end", lambda: status()["state"] == "stopped", timeout=60)
-        wait_for("the functions removed",
-                 lambda: not {f for f in functions() if f in ("emitter", "collector")
-                              or f.startswith("worker-")})
+        wait_for(
+            "the functions removed",
+            lambda: not {f for f in functions() if f in ("emitter", "collector") or f.startswith("worker-")},
+        )
         outputs = [json.loads(x) for x in r.lrange("output_queue", 0, -1)]
         assert len(outputs) == 100 == int(r.get("worker_queue:enqueued_total"))
         assert len({o["task_id"] for o in outputs}) == 100

@@ -39,8 +39,7 @@ def test_workflow_on_the_engine_scales_through_backend_scale(fresh_engine):
             launcher.call(launcher.backend.scale("worker", 1))
             seen["scaled_down"] = status.completed
 
-    config = RunConfig(tasks=600, workers=2, workload=steady(200.0, task_duration_ms=5.0),
-                       batch=1, tick_s=0.05)
+    config = RunConfig(tasks=600, workers=2, workload=steady(200.0, task_duration_ms=5.0), batch=1, tick_s=0.05)
     controller = WorkflowController(url, launcher, config, on_tick=steer)
     summary = controller.run(timeout_s=90)
     controller.close()

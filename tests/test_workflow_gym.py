@@ -31,9 +31,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # the seed's train_sarsa.py discretisation (input_q, worker_q, -, -, workers, avg_time, -,
 # arrival_rate, qos): np.digitize over these edges
-SEED_EDGES = ([0.5, 1.5, 2.5], [0.5, 2.5, 5.5, 9.5, 15.5, 30.5], None, None,
-              [3.5, 7.5, 11.5, 12.5, 16.5, 20.5, 24.5], [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
-              None, [0.15, 0.5, 1.5, 3.5], [0.5, 0.8, 0.9, 0.95, 0.999])
+SEED_EDGES = (
+    [0.5, 1.5, 2.5],
+    [0.5, 2.5, 5.5, 9.5, 15.5, 30.5],
+    None,
+    None,
+    [3.5, 7.5, 11.5, 12.5, 16.5, 20.5, 24.5],
+    [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
+    None,
+    [0.15, 0.5, 1.5, 3.5],
+    [0.5, 0.8, 0.9, 0.95, 0.999],
+)
 
 
 def test_gymnasiums_checker_passes_the_simulated_environment():
@@ -51,10 +59,17 @@ def test_gymnasiums_checker_passes_the_simulated_environment():
 def test_the_seeds_sarsa_agent_trains_on_faastui():
     """The seed's training loop, unchanged in shape, over the old gym API."""
     # the seed's class name and constructor arguments, as its train_sarsa.py builds it
-    env = OpenFaaSAutoscalingEnv(max_steps=200, step_duration=2, observation_window=8,
-                                 initial_workers=4, initialize_workflow=True, phase_shuffle=True,
-                                 phase_shuffle_seed=1, task_seed=42,
-                                 workload=seed_workload(phase_duration=10.0))
+    env = OpenFaaSAutoscalingEnv(
+        max_steps=200,
+        step_duration=2,
+        observation_window=8,
+        initial_workers=4,
+        initialize_workflow=True,
+        phase_shuffle=True,
+        phase_shuffle_seed=1,
+        task_seed=42,
+        workload=seed_workload(phase_duration=10.0),
+    )
     assert isinstance(env, SeedGymAPI)
     rng = np.random.default_rng(42)
     q: dict = {}
@@ -93,12 +108,20 @@ def test_the_seeds_sarsa_agent_trains_on_faastui():
 
 def test_the_environment_over_a_real_run(tmp_path):
     """Real processes: +1, +1, then hold; the pool follows, every task is collected."""
-    w = parse_workload({"seed": 5, "task_duration_ms": 40, "phases": [
-        {"type": "steady", "duration_s": 1.5, "rate": 40, "tasks": 60},
-        {"type": "steady", "duration_s": 1.5, "rate": 80, "tasks": 120}]})
+    w = parse_workload(
+        {
+            "seed": 5,
+            "task_duration_ms": 40,
+            "phases": [
+                {"type": "steady", "duration_s": 1.5, "rate": 40, "tasks": 60},
+                {"type": "steady", "duration_s": 1.5, "rate": 80, "tasks": 120},
+            ],
+        }
+    )
     with RedisServer(tmp_path / "redis") as srv:
-        env = EngineWorkflowEnv(srv.url, lambda: ProcessLauncher(srv.url), w, step_duration=0.5,
-                                observation_window=1.0, initial_workers=1)
+        env = EngineWorkflowEnv(
+            srv.url, lambda: ProcessLauncher(srv.url), w, step_duration=0.5, observation_window=1.0, initial_workers=1
+        )
         try:
             obs, _ = env.reset()
             assert obs.shape == (9,) and obs[4] == 1
@@ -124,12 +147,13 @@ def test_the_environment_over_a_real_run(tmp_path):
 
 
 def test_without_gymnasium_the_rest_imports():
-    code = ("import sys; sys.modules['gymnasium'] = None; sys.modules['numpy'] = None\n"
-            "import backends.workflow.controller, backends.workflow.policies, "
-            "backends.workflow.training\n"
-            "from backends.workflow.policies import make_policy; make_policy('rl')\n"
-            "try:\n    import backends.workflow.gym_env\nexcept ImportError:\n    print('no gym')\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+    code = (
+        "import sys; sys.modules['gymnasium'] = None; sys.modules['numpy'] = None\n"
+        "import backends.workflow.controller, backends.workflow.policies, "
+        "backends.workflow.training\n"
+        "from backends.workflow.policies import make_policy; make_policy('rl')\n"
+        "try:\n    import backends.workflow.gym_env\nexcept ImportError:\n    print('no gym')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "no gym"

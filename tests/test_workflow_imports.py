@@ -29,13 +29,13 @@ def _imports(path: Path) -> set[str]:
                 else:
                     out.update(a.name for a in node.names)
             elif node.level == 0 and node.module and node.module.startswith(NAME + "."):
-                out.add(node.module[len(NAME) + 1:].split(".")[0])
+                out.add(node.module[len(NAME) + 1 :].split(".")[0])
             elif node.level == 0 and node.module == NAME:
                 out.update(a.name for a in node.names)
         elif isinstance(node, ast.Import):
             for a in node.names:
                 if a.name.startswith(NAME + "."):
-                    out.add(a.name[len(NAME) + 1:].split(".")[0])
+                    out.add(a.name[len(NAME) + 1 :].split(".")[0])
     return {m for m in out if m in modules} - {path.stem}
 
 
@@ -50,7 +50,7 @@ def cycles(g: dict[str, set[str]]) -> list[list[str]]:
         state[node] = 1
         for nxt in sorted(g.get(node, ())):
             if state.get(nxt) == 1:
-                found.append(path[path.index(nxt):] + [nxt])
+                found.append(path[path.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, path + [nxt])
         state[node] = 2

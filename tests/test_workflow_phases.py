@@ -61,10 +61,21 @@ def test_generator_matches_every_phase_chi_square(seed):
 
 
 def test_oscillation_is_a_real_sine_and_bursts_spike():
-    w = parse_workload({"phases": [
-        {"type": "oscillation", "duration_s": 20, "min_rate": 50, "max_rate": 450, "cycles": 2},
-        {"type": "burst", "duration_s": 10, "rate": 50, "burst_rate": 500, "burst_every_s": 2,
-         "burst_length_s": 0.5}]})
+    w = parse_workload(
+        {
+            "phases": [
+                {"type": "oscillation", "duration_s": 20, "min_rate": 50, "max_rate": 450, "cycles": 2},
+                {
+                    "type": "burst",
+                    "duration_s": 10,
+                    "rate": 50,
+                    "burst_rate": 500,
+                    "burst_every_s": 2,
+                    "burst_length_s": 0.5,
+                },
+            ]
+        }
+    )
     assert w.rate_at(0) == pytest.approx(50) and w.rate_at(5) == pytest.approx(450)
     assert w.rate_at(2.5) == pytest.approx(250) and w.rate_at(10) == pytest.approx(50)
     times = []
@@ -75,8 +86,9 @@ def test_oscillation_is_a_real_sine_and_bursts_spike():
     counts = window_counts(times, 0.5, 20.0)
     sine = [w.expected_count(i * 0.5, (i + 1) * 0.5) for i in range(40)]
     mc, ms = sum(counts) / 40, sum(sine) / 40
-    corr = (sum((a - mc) * (b - ms) for a, b in zip(counts, sine))
-            / math.sqrt(sum((a - mc) ** 2 for a in counts) * sum((b - ms) ** 2 for b in sine)))
+    corr = sum((a - mc) * (b - ms) for a, b in zip(counts, sine)) / math.sqrt(
+        sum((a - mc) ** 2 for a in counts) * sum((b - ms) ** 2 for b in sine)
+    )
     assert corr > 0.95
     in_burst = [t for t in times if 22.0 <= t < 22.5 or 24.0 <= t < 24.5]
     base = [t for t in times if 20.5 <= t < 21.5 or 22.5 <= t < 23.5]
@@ -104,8 +116,10 @@ def run_emitter_until(url, r, count, timeout=60.0):
         deadline = time.monotonic() + timeout
         while int(r.get(P.ENQUEUED_KEY) or 0) < count and time.monotonic() < deadline:
             time.sleep(0.02)
-        r.lpush(P.EMITTER_SYN_QUEUE, json.dumps({"type": "TERMINATE", "action": "SYN",
-                                                 "message": "test", "SYN_timestamp": 0.0}))
+        r.lpush(
+            P.EMITTER_SYN_QUEUE,
+            json.dumps({"type": "TERMINATE", "action": "SYN", "message": "test", "SYN_timestamp": 0.0}),
+        )
         proc.join(15)
     finally:
         if proc.is_alive():
@@ -119,16 +133,21 @@ def test_real_emitter_paces_tasks_at_the_promised_rates(tmp_path):
     """A real emitter process: its tasks' arrival times follow the phases (chi-square over
     the schedule each task carries, so a loaded machine cannot skew it), none leaves
     before its arrival, and each is pushed once."""
-    w = parse_workload({"seed": 11, "phases": [
-        {"type": "steady", "duration_s": 1.0, "rate": 200},
-        {"type": "oscillation", "duration_s": 2.0, "min_rate": 50, "max_rate": 650, "cycles": 1},
-        {"type": "ramp", "duration_s": 1.0, "from_rate": 100, "to_rate": 500}]})
+    w = parse_workload(
+        {
+            "seed": 11,
+            "phases": [
+                {"type": "steady", "duration_s": 1.0, "rate": 200},
+                {"type": "oscillation", "duration_s": 2.0, "min_rate": 50, "max_rate": 650, "cycles": 1},
+                {"type": "ramp", "duration_s": 1.0, "from_rate": 100, "to_rate": 500},
+            ],
+        }
+    )
     n = sum(1 for _ in itertools.takewhile(lambda t: t < w.cycle_s, w.arrivals(random.Random(11))))
     with RedisServer(tmp_path / "redis") as srv:
         r = redis.Redis.from_url(srv.url)
         r.hset(P.RUN_KEY, "program_start", repr(time.time()))
-        r.lpush(P.INPUT_QUEUE, json.dumps({"type": "workload", "run_id": "ph", "tasks": n,
-                                           "workload": w.to_dict()}))
+        r.lpush(P.INPUT_QUEUE, json.dumps({"type": "workload", "run_id": "ph", "tasks": n, "workload": w.to_dict()}))
         tasks = run_emitter_until(srv.url, r, n)
         start = json.loads(r.lindex(P.PHASES_KEY, 0))["started_at"]
         r.close()
@@ -163,8 +182,7 @@ def test_seed_phase_config_messages_drive_the_emitter_and_the_sine_is_realised(t
 
     msgs = phase_configs(base_rate=12000, phase_duration=2.0)
     assert [m["target_tasks"] for m in msgs] == [120, 600, 400, 400]
-    assert [m["phase_pattern"] for m in msgs] == ["steady", "steady", "oscillation_slow",
-                                                  "oscillation_fast"]
+    assert [m["phase_pattern"] for m in msgs] == ["steady", "steady", "oscillation_slow", "oscillation_fast"]
     with RedisServer(tmp_path / "redis") as srv:
         r = redis.Redis.from_url(srv.url)
         r.hset(P.RUN_KEY, "program_start", repr(time.time()))
@@ -177,7 +195,7 @@ def test_seed_phase_config_messages_drive_the_emitter_and_the_sine_is_realised(t
     assert [p["tasks"] for p in phases] == [120, 600, 400, 400]
     width, i = 0.1, 0
     for msg, phase in zip(msgs, phases):
-        mine = tasks[i:i + msg["target_tasks"]]
+        mine = tasks[i : i + msg["target_tasks"]]
         i += msg["target_tasks"]
         offsets = [t["task_gen_timestamp"] - phase["started_at"] for t in mine]
         assert all(0 <= x < msg["phase_duration"] for x in offsets)

@@ -30,10 +30,33 @@ FAILSAFE_S = 90.0
 def start_run(url: str, log: Path, *extra: str) -> subprocess.Popen:
     env = dict(os.environ, FAASTUI_REDIS_RIDE_OUT_S="1", PYTHONPATH=str(ROOT))
     return subprocess.Popen(
-        [sys.executable, "-m", "faastui", "workflow", "run", "--processes", "--redis-url", url,
-         "--tasks", "300", "--workers", "2", "--rate", "100", "--duration-ms", "2",
-         "--no-progress", "-o", "json", *extra],
-        stdout=subprocess.PIPE, stderr=open(log, "wb"), env=env, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "faastui",
+            "workflow",
+            "run",
+            "--processes",
+            "--redis-url",
+            url,
+            "--tasks",
+            "300",
+            "--workers",
+            "2",
+            "--rate",
+            "100",
+            "--duration-ms",
+            "2",
+            "--no-progress",
+            "-o",
+            "json",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=open(log, "wb"),
+        env=env,
+        cwd=ROOT,
+    )
 
 
 def wait_for(what: str, check, proc: subprocess.Popen, log: Path):
@@ -61,8 +84,7 @@ def test_a_run_waits_for_redis_past_the_ride_out_and_resumes(tmp_path):
         proc = start_run(srv.url, log)
         wait_for("a third collected", lambda: completed(r) >= 100, proc, log)
         os.kill(srv.pid, signal.SIGKILL)
-        wait_for("the run to say it waits",
-                 lambda: b"waiting up to 300 s" in log.read_bytes(), proc, log)
+        wait_for("the run to say it waits", lambda: b"waiting up to 300 s" in log.read_bytes(), proc, log)
         srv.start()  # the same socket and append-only file
         out, _ = proc.communicate(timeout=FAILSAFE_S)
         text = log.read_text()
@@ -76,8 +98,9 @@ def test_a_run_waits_for_redis_past_the_ride_out_and_resumes(tmp_path):
         srv.stop()
     assert "Traceback" not in text and "Traceback" not in out.decode()
     assert summary["state"] == "done" and summary["lost"] == 0 and summary["duplicates"] == 0
-    assert len(ids) == len(set(ids)) == 300 == summary["enqueued_total"], \
+    assert len(ids) == len(set(ids)) == 300 == summary["enqueued_total"], (
         "every task collected exactly once, none emitted twice"
+    )
     assert text.count("waiting up to") == 1 and "the run resumes" in text
 
 

@@ -178,8 +178,7 @@ def test_a_flush_whose_reply_was_lost_stores_nothing_twice(r, proxy):
 
 
 def test_an_emit_whose_reply_was_lost_pushes_nothing_twice(r, proxy):
-    spec = {"type": "workload", "run_id": "x", "tasks": 300,
-            "workload": steady(0.0, task_duration_ms=1.0).to_dict()}
+    spec = {"type": "workload", "run_id": "x", "tasks": 300, "workload": steady(0.0, task_duration_ms=1.0).to_dict()}
     r.lpush(P.INPUT_QUEUE, json.dumps(spec))
     proxy.lose(sha(P.EMIT_LUA), times=3)
     out = in_thread(run_emitter, proxy.url, once=True)
@@ -203,8 +202,7 @@ def test_a_keep_whose_reply_was_lost_counts_no_duplicate(r, server, proxy):
 
 
 def test_an_ack_whose_reply_was_lost_is_pushed_once(r, proxy):
-    syn = json.dumps({"type": "SCALE_DOWN", "action": "SYN", "message": "by hand",
-                      "SYN_timestamp": 0.0})
+    syn = json.dumps({"type": "SCALE_DOWN", "action": "SYN", "message": "by hand", "SYN_timestamp": 0.0})
     r.lpush(P.SYN_QUEUE, syn)
     proxy.lose(sha(P.ACK_LUA))
     out = in_thread(run_worker, proxy.url, "w-ack")
@@ -217,13 +215,13 @@ def test_two_emitters_on_one_item_push_its_tasks_once(r, server):
     """An emitter stalls (its lease is taken from it mid-item) while a second one waits
     for the lease: the second resumes from the progress, the first is fenced, and
     between them exactly the item's tasks are pushed and counted."""
-    spec = {"type": "workload", "run_id": "x", "tasks": 400,
-            "workload": steady(200.0, task_duration_ms=1.0).to_dict()}
+    spec = {"type": "workload", "run_id": "x", "tasks": 400, "workload": steady(200.0, task_duration_ms=1.0).to_dict()}
     r.lpush(P.INPUT_QUEUE, json.dumps(spec))
     outs: list[dict] = []
-    threads = [threading.Thread(target=lambda: outs.append(run_emitter(server.url, once=True,
-                                                                      lease_ttl_s=0.3)),
-                                daemon=True) for _ in range(2)]
+    threads = [
+        threading.Thread(target=lambda: outs.append(run_emitter(server.url, once=True, lease_ttl_s=0.3)), daemon=True)
+        for _ in range(2)
+    ]
     for t in threads:
         t.start()
     deadline = time.monotonic() + FAILSAFE_S

@@ -19,16 +19,34 @@ import redis
 
 from tests.conftest import cli, live, run
 
-TASK_FIELDS = {"task_id": str, "task_gen_timestamp": float, "task_application": str,
-               "task_priority": str, "task_expected_duration": float, "task_data_size": int,
-               "task_deadline": float, "task_processing_time_simulated": float,
-               "task_emit_timestamp": float, "task_emit_time": float}
-OUTPUT_FIELDS = {"task_id": str, "task_application": str, "task_gen_timestamp": float,
-                 "task_result_data": type(None), "task_emit_time": float,
-                 "task_emit_timestamp": float, "task_deadline": float, "task_collect_time": float,
-                 "task_collect_timestamp": float, "task_output_size": type(None),
-                 "task_work_time": float, "task_work_timestamp": float,
-                 "task_completion_time": float, "task_QoS": bool}
+TASK_FIELDS = {
+    "task_id": str,
+    "task_gen_timestamp": float,
+    "task_application": str,
+    "task_priority": str,
+    "task_expected_duration": float,
+    "task_data_size": int,
+    "task_deadline": float,
+    "task_processing_time_simulated": float,
+    "task_emit_timestamp": float,
+    "task_emit_time": float,
+}
+OUTPUT_FIELDS = {
+    "task_id": str,
+    "task_application": str,
+    "task_gen_timestamp": float,
+    "task_result_data": type(None),
+    "task_emit_time": float,
+    "task_emit_timestamp": float,
+    "task_deadline": float,
+    "task_collect_time": float,
+    "task_collect_timestamp": float,
+    "task_output_size": type(None),
+    "task_work_time": float,
+    "task_work_timestamp": float,
+    "task_completion_time": float,
+    "task_QoS": bool,
+}
 
 
 def wait_for(what, check, timeout=60.0):
@@ -60,8 +78,23 @@ def seed_redis(engine):
 
 def test_the_seed_scaler_steers_a_background_run(seed_redis, tmp_path):
     r = seed_redis
-    started = json.loads(cli("workflow", "start", "--workers", "3", "--tasks", "150",
-                             "--rate", "25", "--duration-ms", "60", "--serve", "-o", "json").stdout)
+    started = json.loads(
+        cli(
+            "workflow",
+            "start",
+            "--workers",
+            "3",
+            "--tasks",
+            "150",
+            "--rate",
+            "25",
+            "--duration-ms",
+            "60",
+            "--serve",
+            "-o",
+            "json",
+        ).stdout
+    )
     pid = started["pid"]
     assert started["run_id"] and started["redis_url"]
     wait_for("3 workers", lambda: status()["workers"] == 3)
@@ -72,8 +105,7 @@ def test_the_seed_scaler_steers_a_background_run(seed_redis, tmp_path):
     wait_for("5 workers", lambda: status()["workers"] == 5)
 
     # the seed's scaler: one SYN, exactly its format, then wait for the ACK
-    syn = {"type": "SCALE_DOWN", "action": "SYN", "message": "Scale down request from RL agent",
-           "SYN_timestamp": 12.5}
+    syn = {"type": "SCALE_DOWN", "action": "SYN", "message": "Scale down request from RL agent", "SYN_timestamp": 12.5}
     r.lpush("worker_control_syn_queue", json.dumps(syn))
     raw = wait_for("the ACK", lambda: r.rpop("worker_control_ack_queue"), timeout=30)
     ack = json.loads(raw)
@@ -85,8 +117,7 @@ def test_the_seed_scaler_steers_a_background_run(seed_redis, tmp_path):
     assert ack["pod_name"] in {s["pod_name"] for s in starts}
 
     # the pool stays one smaller: nobody starts a replacement for the worker that left
-    s = wait_for("4 workers", lambda: (st := status())["workers"] == 4 and st["stopping"] == 0
-                 and st)
+    s = wait_for("4 workers", lambda: (st := status())["workers"] == 4 and st["stopping"] == 0 and st)
     assert s["desired"] == 4 and s["external_scale_downs"] == 1
     ticks = s["elapsed_s"]
     wait_for("two more seconds of the run", lambda: status()["elapsed_s"] > ticks + 2)
@@ -97,8 +128,12 @@ def test_the_seed_scaler_steers_a_background_run(seed_redis, tmp_path):
 
     # every task collected, then the seed's env.close(): TERMINATE to every loop
     wait_for("150 tasks collected", lambda: status()["completed"] == 150, timeout=90)
-    term = {"type": "TERMINATE", "action": "SYN", "message": "Terminate function from RL environment",
-            "SYN_timestamp": 99.0}
+    term = {
+        "type": "TERMINATE",
+        "action": "SYN",
+        "message": "Terminate function from RL environment",
+        "SYN_timestamp": 99.0,
+    }
     r.lpush("emitter_control_syn_queue", json.dumps(term))
     r.lpush("worker_control_syn_queue", *[json.dumps(term)] * 4)
     r.lpush("collector_control_syn_queue", json.dumps(term))
@@ -141,10 +176,18 @@ def test_a_seed_emitters_tasks_run_on_faastui_workers(seed_redis):
     now = float(status()["elapsed_s"])
     ids = [str(uuid.uuid4()) for _ in range(20)]
     for tid in ids:
-        task = {"task_id": tid, "task_gen_timestamp": now, "task_application": "image_processing",
-                "task_priority": "normal", "task_expected_duration": 0.02, "task_data_size": 512,
-                "task_deadline": 30.0, "task_processing_time_simulated": 0.02,
-                "task_emit_timestamp": now, "task_emit_time": 0.0}
+        task = {
+            "task_id": tid,
+            "task_gen_timestamp": now,
+            "task_application": "image_processing",
+            "task_priority": "normal",
+            "task_expected_duration": 0.02,
+            "task_data_size": 512,
+            "task_deadline": 30.0,
+            "task_processing_time_simulated": 0.02,
+            "task_emit_timestamp": now,
+            "task_emit_time": 0.0,
+        }
         assert list(task) == list(TASK_FIELDS)
         r.lpush("worker_queue", json.dumps(task))
     wait_for("20 outputs", lambda: r.llen("output_queue") == 20, timeout=30)

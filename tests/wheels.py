@@ -23,8 +23,7 @@ def build_wheel(out: Path, name: str, version: str, source: str | None = None) -
     files = {
         f"{name}/__init__.py": source if source is not None else f"VALUE = {version!r}\n",
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: faastui-tests\nRoot-Is-Purelib: true\n"
-                         "Tag: py3-none-any\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: faastui-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     record = []
     for path, text in files.items():

@@ -29,8 +29,19 @@ from .common import load_yaml
 from .openfaas import read_stack
 from .package import SIGNATURES, Package, check_name, name_from_folder
 
-__all__ = ["Package", "SIGNATURES", "FORMATS", "detect", "read", "describe", "upload",
-           "is_stack_file", "read_stack", "check_name", "name_from_folder"]
+__all__ = [
+    "Package",
+    "SIGNATURES",
+    "FORMATS",
+    "detect",
+    "read",
+    "describe",
+    "upload",
+    "is_stack_file",
+    "read_stack",
+    "check_name",
+    "name_from_folder",
+]
 
 FORMATS = ("faastui", "folder", "openfaas", "nuclio", "fusionizer", "iluvatar")
 
@@ -51,12 +62,18 @@ def detect(root: Path, label: str | None = None) -> str:
         return "iluvatar"
     if folder.module_of(root) is not None:
         return "folder"
-    raise InvalidRequest(f"{label or root.name} holds no function: expected function.yaml, "
-                         "stack.yml, handler.py or main.py")
+    raise InvalidRequest(
+        f"{label or root.name} holds no function: expected function.yaml, stack.yml, handler.py or main.py"
+    )
 
 
-_READERS = {"faastui": faastui.read, "nuclio": nuclio.read, "openfaas": openfaas.read,
-            "iluvatar": iluvatar.read, "folder": folder.read}
+_READERS = {
+    "faastui": faastui.read,
+    "nuclio": nuclio.read,
+    "openfaas": openfaas.read,
+    "iluvatar": iluvatar.read,
+    "folder": folder.read,
+}
 
 
 def read(root: Path, name: str | None = None, source_name: str | None = None) -> Package:
@@ -105,8 +122,10 @@ def upload(path: Path, name: str | None = None) -> tuple[bytes, dict[str, str]]:
     if is_stack_file(path):
         names = [p.name for p in openfaas.read_stack(path, [name] if name else None)]
         if len(names) > 1:
-            raise InvalidRequest(f"{path.name} lists {len(names)} functions; deploy one at a time",
-                                 hint="`faastui deploy -f stack.yml` deploys them all")
+            raise InvalidRequest(
+                f"{path.name} lists {len(names)} functions; deploy one at a time",
+                hint="`faastui deploy -f stack.yml` deploys them all",
+            )
         return openfaas.pack(path, names[0]), {"name": names[0]}
     if path.is_file():
         params = {"source": path.stem}
@@ -114,4 +133,3 @@ def upload(path: Path, name: str | None = None) -> tuple[bytes, dict[str, str]]:
             params["name"] = name
         return path.read_bytes(), params
     raise InvalidRequest(f"{path} does not exist")
-

@@ -16,8 +16,16 @@ from pathlib import Path
 
 from ..errors import InvalidRequest
 
-__all__ = ["zip_folder", "zip_files", "folder_entries", "unpack", "MAX_ZIP_BYTES", "MAX_UNZIPPED_BYTES", "MAX_FILES",
-           "SKIPPED"]
+__all__ = [
+    "zip_folder",
+    "zip_files",
+    "folder_entries",
+    "unpack",
+    "MAX_ZIP_BYTES",
+    "MAX_UNZIPPED_BYTES",
+    "MAX_FILES",
+    "SKIPPED",
+]
 
 MAX_ZIP_BYTES = 50 * 1024 * 1024  # compressed
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
@@ -63,8 +71,9 @@ def unpack(data: bytes, target: Path) -> Path:
     """Unpack ``data`` into ``target`` (which must exist); returns the package folder:
     the one top-level directory when the archive has only that, else ``target``."""
     if len(data) > MAX_ZIP_BYTES:
-        raise InvalidRequest(f"archive is {len(data) // 1024 // 1024} MB; the limit is "
-                             f"{MAX_ZIP_BYTES // 1024 // 1024} MB")
+        raise InvalidRequest(
+            f"archive is {len(data) // 1024 // 1024} MB; the limit is {MAX_ZIP_BYTES // 1024 // 1024} MB"
+        )
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:

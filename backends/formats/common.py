@@ -12,8 +12,7 @@ from typing import Any
 
 from ..errors import InvalidRequest
 
-__all__ = ["load_yaml", "parse_yaml", "mapping", "str_map", "number", "integer", "duration_s",
-           "YAML_NAMES"]
+__all__ = ["load_yaml", "parse_yaml", "mapping", "str_map", "number", "integer", "duration_s", "YAML_NAMES"]
 
 #: the spellings of a YAML file that formats look for (``function.yaml`` or ``function.yml``)
 YAML_NAMES = (".yaml", ".yml")

@@ -19,9 +19,26 @@ from .package import SIGNATURES, Package, check_name, name_from_folder
 
 __all__ = ["read", "KNOWN_KEYS"]
 
-KNOWN_KEYS = {"name", "handler", "signature", "image", "memory", "memory_mb", "cpus", "timeout",
-              "timeout_s", "deadline_ms", "env", "labels", "min_replicas", "max_replicas", "node",
-              "runtime", "description", "secrets"}
+KNOWN_KEYS = {
+    "name",
+    "handler",
+    "signature",
+    "image",
+    "memory",
+    "memory_mb",
+    "cpus",
+    "timeout",
+    "timeout_s",
+    "deadline_ms",
+    "env",
+    "labels",
+    "min_replicas",
+    "max_replicas",
+    "node",
+    "runtime",
+    "description",
+    "secrets",
+}
 
 
 def _handler(root: Path, given, label: str) -> str:
@@ -31,8 +48,10 @@ def _handler(root: Path, given, label: str) -> str:
             raise InvalidRequest(f"{label} names no handler and the package has no handler.py")
         func = source.first_entry(root, module)
         if func is None:
-            raise InvalidRequest(f"{module}.py defines none of handle(), main(), handler()",
-                                 hint="define e.g. `def handle(req): return req`")
+            raise InvalidRequest(
+                f"{module}.py defines none of handle(), main(), handler()",
+                hint="define e.g. `def handle(req): return req`",
+            )
         return f"{module}:{func}"
     handler = str(given)
     if ":" not in handler:  # "handler" or "handler.py": the module, entry found in it
@@ -48,16 +67,19 @@ def read(root: Path, name: str | None = None, source_name: str | None = None) ->
     label = "function.yaml" if (root / "function.yaml").is_file() else "function.yml"
     data = mapping(load_yaml(root / label), label)
     folder = root.name if source_name is None else source_name
-    fname = check_name(name) if name else (
-        check_name(str(data["name"])) if data.get("name") else name_from_folder(folder))
+    fname = (
+        check_name(name) if name else (check_name(str(data["name"])) if data.get("name") else name_from_folder(folder))
+    )
     handler = _handler(root, data.get("handler"), label)
     source.entry_params(root, handler, label)
     signature = str(data.get("signature") or "")
     if signature and signature not in SIGNATURES:
-        raise InvalidRequest(f"{label}: unknown signature {signature!r}",
-                             hint=f"one of {', '.join(SIGNATURES)}")
-    reqs = requirements.read_file(root / "requirements.txt", "requirements.txt") \
-        if (root / "requirements.txt").is_file() else []
+        raise InvalidRequest(f"{label}: unknown signature {signature!r}", hint=f"one of {', '.join(SIGNATURES)}")
+    reqs = (
+        requirements.read_file(root / "requirements.txt", "requirements.txt")
+        if (root / "requirements.txt").is_file()
+        else []
+    )
     unknown = sorted(set(map(str, data)) - KNOWN_KEYS)
     notes = [f"{label}: ignored unknown key(s) {', '.join(unknown)}"] if unknown else []
 
@@ -70,13 +92,25 @@ def read(root: Path, name: str | None = None, source_name: str | None = None) ->
         return None if value is None else number(value, f"{label}: {key}", low)
 
     return Package(
-        name=fname, format="faastui", root=root, handler=handler, signature=signature,
-        source=label, image=str(data.get("image") or f"faastui/{fname}:latest"),
-        runtime=str(data.get("runtime") or "python"), description=str(data.get("description") or ""),
-        memory_mb=num("memory", "memory_mb", 128, 8), cpus=num("cpus", None, 0.5, 0),
-        timeout_s=num("timeout", "timeout_s", 30, 0.001), deadline_ms=num("deadline_ms", None, None, 0),
+        name=fname,
+        format="faastui",
+        root=root,
+        handler=handler,
+        signature=signature,
+        source=label,
+        image=str(data.get("image") or f"faastui/{fname}:latest"),
+        runtime=str(data.get("runtime") or "python"),
+        description=str(data.get("description") or ""),
+        memory_mb=num("memory", "memory_mb", 128, 8),
+        cpus=num("cpus", None, 0.5, 0),
+        timeout_s=num("timeout", "timeout_s", 30, 0.001),
+        deadline_ms=num("deadline_ms", None, None, 0),
         env=str_map(data.get("env"), f"{label}: env"),
         labels=str_map(data.get("labels"), f"{label}: labels"),
         min_replicas=integer(data.get("min_replicas", 0), f"{label}: min_replicas"),
         max_replicas=integer(data.get("max_replicas", 0), f"{label}: max_replicas"),
-        node=str(data.get("node") or ""), secrets=list(secrets), requirements=reqs, notes=notes)
+        node=str(data.get("node") or ""),
+        secrets=list(secrets),
+        requirements=reqs,
+        notes=notes,
+    )

@@ -38,9 +38,16 @@ def read(root: Path, name: str | None = None, source_name: str | None = None) ->
         raise InvalidRequest(f"{source_name or root.name} has no handler.py or main.py")
     func = source.first_entry(root, module)
     if func is None:
-        raise InvalidRequest(f"{module}.py defines none of handle(), main(), handler()",
-                             hint="define e.g. `def handle(req): return req`")
+        raise InvalidRequest(
+            f"{module}.py defines none of handle(), main(), handler()", hint="define e.g. `def handle(req): return req`"
+        )
     fname = check_name(name) if name else name_from_folder(root.name if source_name is None else source_name)
-    return Package(name=fname, format="folder", root=root, handler=f"{module}:{func}",
-                   source=f"{module}.py", image=f"faastui/{fname}:latest",
-                   requirements=read_requirements(root))
+    return Package(
+        name=fname,
+        format="folder",
+        root=root,
+        handler=f"{module}:{func}",
+        source=f"{module}.py",
+        image=f"faastui/{fname}:latest",
+        requirements=read_requirements(root),
+    )

@@ -28,6 +28,14 @@ def matches(root: Path) -> bool:
 
 def read(root: Path, name: str | None = None, source_name: str | None = None) -> Package:
     fname = check_name(name) if name else name_from_folder(root.name if source_name is None else source_name)
-    return Package(name=fname, format="iluvatar", root=root, handler="main:main",
-                   signature="iluvatar-main", source="main.py", lang="python3",
-                   image=f"faastui/{fname}:latest", requirements=read_requirements(root))
+    return Package(
+        name=fname,
+        format="iluvatar",
+        root=root,
+        handler="main:main",
+        signature="iluvatar-main",
+        source="main.py",
+        lang="python3",
+        image=f"faastui/{fname}:latest",
+        requirements=read_requirements(root),
+    )

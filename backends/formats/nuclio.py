@@ -29,8 +29,9 @@ _PROVIDED_TO_TASKS = {"requests"}
 
 
 def is_nuclio(data: Any) -> bool:
-    return isinstance(data, dict) and (str(data.get("apiVersion", "")).startswith("nuclio.io/")
-                                       or data.get("kind") == "NuclioFunction")
+    return isinstance(data, dict) and (
+        str(data.get("apiVersion", "")).startswith("nuclio.io/") or data.get("kind") == "NuclioFunction"
+    )
 
 
 def _quantity(value: Any, what: str, convert) -> float:
@@ -66,13 +67,15 @@ def read(root: Path, name: str | None = None, source_name: str | None = None) ->
     spec = mapping(data.get("spec"), f"{label}: spec")
     notes: list[str] = []
     folder = root.name if source_name is None else source_name
-    fname = check_name(name) if name else (
-        check_name(str(meta["name"])) if meta.get("name") else name_from_folder(folder))
+    fname = (
+        check_name(name) if name else (check_name(str(meta["name"])) if meta.get("name") else name_from_folder(folder))
+    )
 
     runtime = str(spec.get("runtime") or "python")
     if runtime != "python" and not runtime.startswith("python:3"):
-        raise InvalidRequest(f"{label}: spec.runtime {runtime!r} is not Python; faastui runs "
-                             "python and python:3.x functions")
+        raise InvalidRequest(
+            f"{label}: spec.runtime {runtime!r} is not Python; faastui runs python and python:3.x functions"
+        )
     handler = str(spec.get("handler") or "main:handler")
     if ":" not in handler:
         raise InvalidRequest(f"{label}: spec.handler must be module:function, got {handler!r}")
@@ -85,8 +88,10 @@ def read(root: Path, name: str | None = None, source_name: str | None = None) ->
     if task:
         for req in [r for r in reqs if r in _PROVIDED_TO_TASKS]:
             reqs.remove(req)
-            notes.append(f"{label}: pip install {req}: not needed, faastui gives tasks "
-                         "`requests` (the requests_session is a requests.Session)")
+            notes.append(
+                f"{label}: pip install {req}: not needed, faastui gives tasks "
+                "`requests` (the requests_session is a requests.Session)"
+            )
     for key in sorted(set(build) - {"commands"}):
         notes.append(f"{label}: spec.build.{key} is ignored (faastui builds no image)")
     for key in ("triggers", "platform", "volumes", "serviceType", "imagePullSecrets"):
@@ -104,18 +109,25 @@ def read(root: Path, name: str | None = None, source_name: str | None = None) ->
     low = spec.get("minReplicas", replicas if replicas is not None else 0)
     high = spec.get("maxReplicas", replicas if replicas is not None else 0)
     return Package(
-        name=fname, format="fusionizer" if task else "nuclio", root=root, handler=handler,
-        signature="fusionizer" if task else "nuclio", source=label, lang=runtime,
+        name=fname,
+        format="fusionizer" if task else "nuclio",
+        root=root,
+        handler=handler,
+        signature="fusionizer" if task else "nuclio",
+        source=label,
+        lang=runtime,
         image=str(spec.get("image") or f"faastui/{fname}:latest"),
         description=str(spec.get("description") or ""),
         memory_mb=_quantity(memory, f"{label}: spec.resources memory", quantities.memory_mb)
-        if memory is not None else 128.0,
+        if memory is not None
+        else 128.0,
         cpus=_quantity(cpu, f"{label}: spec.resources cpu", quantities.cpus) if cpu is not None else 0.5,
-        timeout_s=duration_s(spec["eventTimeout"], f"{label}: spec.eventTimeout")
-        if spec.get("eventTimeout") else 30.0,
+        timeout_s=duration_s(spec["eventTimeout"], f"{label}: spec.eventTimeout") if spec.get("eventTimeout") else 30.0,
         env=_env(spec.get("env"), label, notes),
         labels=str_map(meta.get("labels"), f"{label}: metadata.labels"),
         annotations=str_map(meta.get("annotations"), f"{label}: metadata.annotations"),
         min_replicas=integer(low, f"{label}: spec.minReplicas"),
         max_replicas=integer(high, f"{label}: spec.maxReplicas"),
-        requirements=reqs, notes=notes)
+        requirements=reqs,
+        notes=notes,
+    )

@@ -40,16 +40,25 @@ LANGS = {
     "python3-flask-debian": "openfaas-flask",
 }
 STACK_NAMES = ("stack.yml", "stack.yaml")
-_IGNORED = ("build_args", "build_options", "build_secrets", "skip_build", "fprocess",
-            "readonly_root_filesystem", "namespace", "platforms", "secrets_file")
-_NODE = (re.compile(r"^node\.hostname\s*==\s*(\S+)$"),
-         re.compile(r"^kubernetes\.io/hostname\s*(?:==|=)\s*(\S+)$"))
+_IGNORED = (
+    "build_args",
+    "build_options",
+    "build_secrets",
+    "skip_build",
+    "fprocess",
+    "readonly_root_filesystem",
+    "namespace",
+    "platforms",
+    "secrets_file",
+)
+_NODE = (re.compile(r"^node\.hostname\s*==\s*(\S+)$"), re.compile(r"^kubernetes\.io/hostname\s*(?:==|=)\s*(\S+)$"))
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}")
 
 
 def is_stack(data: Any) -> bool:
-    return isinstance(data, dict) and isinstance(data.get("functions"), dict) \
-        and ("provider" in data or "version" in data)
+    return (
+        isinstance(data, dict) and isinstance(data.get("functions"), dict) and ("provider" in data or "version" in data)
+    )
 
 
 def find_stack(root: Path) -> Path | None:
@@ -58,6 +67,7 @@ def find_stack(root: Path) -> Path | None:
 
 def envsubst(text: str, env=os.environ) -> str:
     """faas-cli's substitution: ``${VAR}``, ``${VAR:-default}`` (also when empty), ``${VAR-default}``."""
+
     def sub(m: re.Match) -> str:
         value = env.get(m.group(1))
         if m.group(2) == ":-" and not value:
@@ -65,6 +75,7 @@ def envsubst(text: str, env=os.environ) -> str:
         if m.group(2) == "-" and value is None:
             return m.group(3)
         return value or ""
+
     return _VAR.sub(sub, text)
 
 
@@ -76,8 +87,9 @@ def _load(path: Path, substitute: bool) -> dict:
         raise InvalidRequest(f"cannot read {label}: {getattr(exc, 'strerror', None) or exc}") from None
     data = parse_yaml(envsubst(text) if substitute else text, label)
     if not is_stack(data):
-        raise InvalidRequest(f"{label} is not an OpenFaaS stack file: it needs a `functions:` map "
-                             "(and `version`/`provider`)")
+        raise InvalidRequest(
+            f"{label} is not an OpenFaaS stack file: it needs a `functions:` map (and `version`/`provider`)"
+        )
     if not data["functions"]:
         raise InvalidRequest(f"{label} lists no functions")
     return data
@@ -90,13 +102,11 @@ def _resources(fn: dict, what: str, label: str) -> tuple[float | None, float | N
         if res.get("memory") is not None:
             memory = quantities.memory_mb(res["memory"])
             if memory <= 0:
-                raise InvalidRequest(f"{label}: {what}.{key}.memory must be like 128Mi, "
-                                     f"got {res['memory']!r}")
+                raise InvalidRequest(f"{label}: {what}.{key}.memory must be like 128Mi, got {res['memory']!r}")
         if res.get("cpu") is not None:
             cpu = quantities.cpus(res["cpu"])
             if cpu <= 0:
-                raise InvalidRequest(f"{label}: {what}.{key}.cpu must be like 500m or 1, "
-                                     f"got {res['cpu']!r}")
+                raise InvalidRequest(f"{label}: {what}.{key}.cpu must be like 500m or 1, got {res['cpu']!r}")
     return memory, cpu
 
 
@@ -109,19 +119,21 @@ def _inside(stack_dir: Path, relative: str, confine: bool, what: str, label: str
     return path
 
 
-def _function(stack_dir: Path, label: str, name: str, fn: Any, notes: list[str],
-              confine: bool = False) -> Package:
+def _function(stack_dir: Path, label: str, name: str, fn: Any, notes: list[str], confine: bool = False) -> Package:
     what = f"functions.{name}"
     check_name(name)
     fn = mapping(fn, f"{label}: {what}")
     lang = str(fn.get("lang") or "")
     if not lang:
-        raise InvalidRequest(f"{label}: function {name!r} has no lang; faastui runs Python "
-                             "handlers, not prebuilt images",
-                             hint=f"supported langs: {', '.join(LANGS)}")
+        raise InvalidRequest(
+            f"{label}: function {name!r} has no lang; faastui runs Python handlers, not prebuilt images",
+            hint=f"supported langs: {', '.join(LANGS)}",
+        )
     if lang not in LANGS:
-        raise InvalidRequest(f"{label}: function {name!r} has lang {lang!r}, which faastui cannot run",
-                             hint=f"supported langs: {', '.join(LANGS)}")
+        raise InvalidRequest(
+            f"{label}: function {name!r} has lang {lang!r}, which faastui cannot run",
+            hint=f"supported langs: {', '.join(LANGS)}",
+        )
     if not fn.get("handler"):
         raise InvalidRequest(f"{label}: function {name!r} has no handler folder")
     folder = _inside(stack_dir, str(fn["handler"]), confine, "handler folder", label)
@@ -161,8 +173,10 @@ def _function(stack_dir: Path, label: str, name: str, fn: Any, notes: list[str],
     for c in constraints:
         m = next((p.match(str(c).strip()) for p in _NODE if p.match(str(c).strip())), None)
         if m is None:
-            notes.append(f"{label}: {name}: constraint {c!r} is ignored (only node.hostname / "
-                         "kubernetes.io/hostname pin a function)")
+            notes.append(
+                f"{label}: {name}: constraint {c!r} is ignored (only node.hostname / "
+                "kubernetes.io/hostname pin a function)"
+            )
         elif node and node != m.group(1):
             raise InvalidRequest(f"{label}: function {name!r} is pinned to two nodes: {node}, {m.group(1)}")
         else:
@@ -174,19 +188,33 @@ def _function(stack_dir: Path, label: str, name: str, fn: Any, notes: list[str],
         if fn.get(key) not in (None, "", [], {}, False):
             notes.append(f"{label}: {name}: {key} is ignored (faastui builds no image)")
     memory, cpu = _resources(fn, what, label)
-    timeout = duration_s(env["exec_timeout"], f"{label}: {name}: exec_timeout") \
-        if env.get("exec_timeout") else 30.0
+    timeout = duration_s(env["exec_timeout"], f"{label}: {name}: exec_timeout") if env.get("exec_timeout") else 30.0
     return Package(
-        name=name, format="openfaas", root=folder, handler="handler:handle", signature=signature,
-        source=label, lang=lang, image=str(fn.get("image") or f"faastui/{name}:latest"),
-        memory_mb=memory or 128.0, cpus=cpu or 0.5, timeout_s=timeout or 30.0, env=env,
-        labels=labels, annotations=annotations, min_replicas=bound("com.openfaas.scale.min"),
-        max_replicas=bound("com.openfaas.scale.max"), node=node, secrets=[str(s) for s in secrets],
-        requirements=read_requirements(folder))
+        name=name,
+        format="openfaas",
+        root=folder,
+        handler="handler:handle",
+        signature=signature,
+        source=label,
+        lang=lang,
+        image=str(fn.get("image") or f"faastui/{name}:latest"),
+        memory_mb=memory or 128.0,
+        cpus=cpu or 0.5,
+        timeout_s=timeout or 30.0,
+        env=env,
+        labels=labels,
+        annotations=annotations,
+        min_replicas=bound("com.openfaas.scale.min"),
+        max_replicas=bound("com.openfaas.scale.max"),
+        node=node,
+        secrets=[str(s) for s in secrets],
+        requirements=read_requirements(folder),
+    )
 
 
-def read_stack(path: Path, names: list[str] | None = None, substitute: bool = True,
-               confine: bool = False) -> list[Package]:
+def read_stack(
+    path: Path, names: list[str] | None = None, substitute: bool = True, confine: bool = False
+) -> list[Package]:
     """Every function of the stack file (or the ``names`` ones), all checked before any is
     returned; the stack-wide notes go on the first. ``confine``: the files it names must be
     beside it (an upload), not anywhere on this machine."""
@@ -197,8 +225,10 @@ def read_stack(path: Path, names: list[str] | None = None, substitute: bool = Tr
     wanted = list(names or functions)
     missing = [n for n in wanted if n not in functions]
     if missing:
-        raise InvalidRequest(f"{label} has no function {', '.join(map(repr, missing))}",
-                             hint=f"it lists: {', '.join(map(str, functions))}")
+        raise InvalidRequest(
+            f"{label} has no function {', '.join(map(repr, missing))}",
+            hint=f"it lists: {', '.join(map(str, functions))}",
+        )
     notes: list[str] = []
     provider = mapping(data.get("provider"), f"{label}: provider")
     if provider.get("gateway"):
@@ -221,9 +251,10 @@ def read(root: Path, name: str | None = None, source_name: str | None = None) ->
     data = _load(path, substitute=False)
     functions = list(data["functions"])
     if name is None and len(functions) > 1:
-        raise InvalidRequest(f"{path.name} lists {len(functions)} functions ({', '.join(functions)}); "
-                             "name the one to deploy",
-                             hint="deploy them all with `faastui deploy -f stack.yml`")
+        raise InvalidRequest(
+            f"{path.name} lists {len(functions)} functions ({', '.join(functions)}); name the one to deploy",
+            hint="deploy them all with `faastui deploy -f stack.yml`",
+        )
     return read_stack(path, [name or functions[0]], substitute=False, confine=True)[0]
 
 

@@ -20,15 +20,15 @@ __all__ = ["Package", "FunctionFields", "SIGNATURES", "NAME_RE", "NAME_HINT", "c
 #: the calling conventions the engine's runtime knows (backends/local/runtime.py), each named
 #: after the platform whose convention it is. "" means: decide from the handler's parameters.
 SIGNATURES = (
-    "classic",           # handle(req: str); the return value is the answer (faastui, the agent)
-    "http",              # handle(event, context); the return value is the answer (faastui)
-    "iluvatar",          # main(args: dict); the return value is the answer (faastui)
-    "nuclio",            # handler(context, event); Nuclio's answer rules
-    "fusionizer",        # handler(context, event, requests_session); Nuclio's answer rules
+    "classic",  # handle(req: str); the return value is the answer (faastui, the agent)
+    "http",  # handle(event, context); the return value is the answer (faastui)
+    "iluvatar",  # main(args: dict); the return value is the answer (faastui)
+    "nuclio",  # handler(context, event); Nuclio's answer rules
+    "fusionizer",  # handler(context, event, requests_session); Nuclio's answer rules
     "openfaas-classic",  # handle(req: str) under the classic watchdog: what it prints + print(ret)
-    "openfaas-http",     # handle(event, context) under the python3-http template
-    "openfaas-flask",    # handle(req: str) under the python3-flask template
-    "iluvatar-main",     # main(args) under Ilúvatar's agent: json.dumps of the return value
+    "openfaas-http",  # handle(event, context) under the python3-http template
+    "openfaas-flask",  # handle(req: str) under the python3-flask template
+    "iluvatar-main",  # main(args) under Ilúvatar's agent: json.dumps of the return value
 )
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -42,9 +42,9 @@ class FunctionFields:
     name: str
     handler: str = "handler:handle"  # module:func
     signature: str = ""
-    format: str = "faastui"     # faastui | folder | openfaas | nuclio | fusionizer | iluvatar
-    source: str = ""            # the file it was read from, for messages ("stack.yml")
-    lang: str = ""              # the platform's own name for the runtime (OpenFaaS lang, Nuclio runtime)
+    format: str = "faastui"  # faastui | folder | openfaas | nuclio | fusionizer | iluvatar
+    source: str = ""  # the file it was read from, for messages ("stack.yml")
+    lang: str = ""  # the platform's own name for the runtime (OpenFaaS lang, Nuclio runtime)
     image: str = ""
     runtime: str = "python"
     description: str = ""
@@ -56,8 +56,8 @@ class FunctionFields:
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     min_replicas: int = 0
-    max_replicas: int = 0       # 0: bounded by node capacity only
-    node: str = ""              # pinned to this node ("" = anywhere)
+    max_replicas: int = 0  # 0: bounded by node capacity only
+    node: str = ""  # pinned to this node ("" = anywhere)
     secrets: list[str] = field(default_factory=list)
     requirements: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -68,7 +68,7 @@ class FunctionFields:
 
 @dataclass
 class Package(FunctionFields):
-    root: Path = Path(".")      # the folder holding the handler module
+    root: Path = Path(".")  # the folder holding the handler module
 
 
 def check_name(name: str, what: str = "function") -> str:
@@ -81,8 +81,10 @@ def name_from_folder(folder: str) -> str:
     """A function named after its folder (lower case, ``_`` to ``-``), or a clear error
     that says how to name it. An empty ``folder`` is a package that came without one."""
     if not folder:
-        raise InvalidRequest("the package does not say its function's name",
-                             hint="pass --name NAME (or ?name= to the API), or name it in the package")
+        raise InvalidRequest(
+            "the package does not say its function's name",
+            hint="pass --name NAME (or ?name= to the API), or name it in the package",
+        )
     name = folder.lower().replace("_", "-")
     if NAME_RE.match(name):
         return name
@@ -90,4 +92,5 @@ def name_from_folder(folder: str) -> str:
     example = f" such as {suggestion!r}" if suggestion and NAME_RE.match(suggestion) else ""
     raise InvalidRequest(
         f"cannot name a function after the folder {folder!r}: {name!r} is not a valid function name",
-        hint=f"rename the folder to a valid name{example} ({NAME_HINT}), or pass --name NAME")
+        hint=f"rename the folder to a valid name{example} ({NAME_HINT}), or pass --name NAME",
+    )

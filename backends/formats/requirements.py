@@ -18,24 +18,41 @@ from ..errors import InvalidRequest
 __all__ = ["check", "read_file", "from_build_commands"]
 
 _SHELL = re.compile(r"[\r\n\x00;|&`$]")  # <, > are version specifiers
-_PIP = (["pip", "install"], ["pip3", "install"], ["python", "-m", "pip", "install"],
-        ["python3", "-m", "pip", "install"])
+_PIP = (
+    ["pip", "install"],
+    ["pip3", "install"],
+    ["python", "-m", "pip", "install"],
+    ["python3", "-m", "pip", "install"],
+)
 #: pip options of a build command that only tune pip itself: faastui sets its own
-_HARMLESS = {"-U", "--upgrade", "--no-cache-dir", "-q", "--quiet", "--user", "--no-input",
-             "--disable-pip-version-check", "--no-warn-script-location", "--progress-bar"}
+_HARMLESS = {
+    "-U",
+    "--upgrade",
+    "--no-cache-dir",
+    "-q",
+    "--quiet",
+    "--user",
+    "--no-input",
+    "--disable-pip-version-check",
+    "--no-warn-script-location",
+    "--progress-bar",
+}
 
 
 def check(req: str, where: str) -> str:
     """One requirement (``name[extras] specifier``), or InvalidRequest saying why not."""
     text = str(req).strip()
     if _SHELL.search(text):
-        raise InvalidRequest(f"bad requirement {text!r} ({where}): shell characters are not allowed",
-                             hint="one requirement each, like 'requests>=2'; pip never runs "
-                                  "through a shell here")
+        raise InvalidRequest(
+            f"bad requirement {text!r} ({where}): shell characters are not allowed",
+            hint="one requirement each, like 'requests>=2'; pip never runs through a shell here",
+        )
     if text.startswith("-"):
-        raise InvalidRequest(f"bad requirement {text!r} ({where}): pip options are not supported",
-                             hint="list requirements only; faastui chooses pip's target, index "
-                                  "settings come from pip's own configuration")
+        raise InvalidRequest(
+            f"bad requirement {text!r} ({where}): pip options are not supported",
+            hint="list requirements only; faastui chooses pip's target, index "
+            "settings come from pip's own configuration",
+        )
     return text
 
 
@@ -69,15 +86,15 @@ def from_build_commands(commands, root: Path, label: str) -> tuple[list[str], li
             argv = shlex.split(text)
         except ValueError as exc:
             raise InvalidRequest(f"{where}: cannot read {text!r}: {exc}") from None
-        rest = next((argv[len(p):] for p in _PIP if argv[:len(p)] == p), None)
+        rest = next((argv[len(p) :] for p in _PIP if argv[: len(p)] == p), None)
         if rest is None:
             raise InvalidRequest(
                 f"{where}: {text!r} is not a pip install; faastui builds no image, it only "
                 "installs Python requirements",
-                hint="keep `pip install NAME...` lines; put other set-up in the code or drop it")
+                hint="keep `pip install NAME...` lines; put other set-up in the code or drop it",
+            )
         if any(_SHELL.search(a) for a in argv) or any(a in ("&&", "||", ";", "|") for a in argv):
-            raise InvalidRequest(f"{where}: {text!r} is more than one pip install: shell "
-                                 "characters are not allowed")
+            raise InvalidRequest(f"{where}: {text!r} is more than one pip install: shell characters are not allowed")
         args = iter(rest)
         for arg in args:
             if arg in ("-r", "--requirement"):
@@ -91,9 +108,11 @@ def from_build_commands(commands, root: Path, label: str) -> tuple[list[str], li
                     next(args, None)
                 notes.append(f"pip option {arg} in {where}: ignored (faastui runs pip itself)")
             elif arg.startswith("-"):
-                raise InvalidRequest(f"{where}: pip option {arg!r} is not supported",
-                                     hint="list requirements only; index settings come from "
-                                          "pip's own configuration (PIP_INDEX_URL, pip.conf)")
+                raise InvalidRequest(
+                    f"{where}: pip option {arg!r} is not supported",
+                    hint="list requirements only; index settings come from "
+                    "pip's own configuration (PIP_INDEX_URL, pip.conf)",
+                )
             else:
                 reqs.append(check(arg, where))
     return reqs, notes

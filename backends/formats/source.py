@@ -24,8 +24,10 @@ def module_path(root: Path, module: str) -> Path:
     """``root/pkg/mod.py`` for ``pkg.mod``; a name that is not a dotted Python name is refused
     (it could point outside the package)."""
     if not module or not all(part.isidentifier() for part in module.split(".")):
-        raise InvalidRequest(f"handler module {module!r} is not a Python module name",
-                             hint="write the handler as module:function, e.g. main:handler")
+        raise InvalidRequest(
+            f"handler module {module!r} is not a Python module name",
+            hint="write the handler as module:function, e.g. main:handler",
+        )
     return root / (module.replace(".", "/") + ".py")
 
 

@@ -47,5 +47,17 @@ that offers ``call_graph()`` and fusion.
 from .planner import NO_FUSE_LABELS, Edge, Facts, Plan, PlannedGroup, Step, Thresholds, plan
 from .rounds import apply_plan, optimize, optimize_every, window
 
-__all__ = ["NO_FUSE_LABELS", "Edge", "Facts", "Thresholds", "PlannedGroup", "Step", "Plan",
-           "plan", "optimize", "apply_plan", "window", "optimize_every"]
+__all__ = [
+    "NO_FUSE_LABELS",
+    "Edge",
+    "Facts",
+    "Thresholds",
+    "PlannedGroup",
+    "Step",
+    "Plan",
+    "plan",
+    "optimize",
+    "apply_plan",
+    "window",
+    "optimize_every",
+]

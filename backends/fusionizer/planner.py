@@ -14,16 +14,7 @@ from typing import Any
 
 from ..model import Function, FusionGroup
 
-__all__ = [
-    "NO_FUSE_LABELS",
-    "Edge",
-    "Facts",
-    "Thresholds",
-    "PlannedGroup",
-    "Step",
-    "Plan",
-    "plan",
-]
+__all__ = ["NO_FUSE_LABELS", "Edge", "Facts", "Thresholds", "PlannedGroup", "Step", "Plan", "plan"]
 
 #: labels that keep a function out of every fusion group (value "true", "1" or "yes")
 NO_FUSE_LABELS = ("faastui.io/no-fuse", "faastui.io/long-running")
@@ -65,8 +56,9 @@ class Facts:
         if isinstance(fn, Facts):
             return fn
         labels = fn.labels or {}
-        why = next((f"label {k}={labels[k]}" for k in NO_FUSE_LABELS
-                    if str(labels.get(k, "")).strip().lower() in _TRUE), "")
+        why = next(
+            (f"label {k}={labels[k]}" for k in NO_FUSE_LABELS if str(labels.get(k, "")).strip().lower() in _TRUE), ""
+        )
         return cls(fn.name, float(fn.memory_mb or 0.0), float(fn.cpus or 0.0), why)
 
 
@@ -179,9 +171,13 @@ def _unique(name: str, taken: set[str]) -> str:
     raise AssertionError("no free group name")  # pragma: no cover
 
 
-def plan(edges: Iterable[Any], functions: Iterable[Function | Facts],
-         current: Iterable[FusionGroup] = (), thresholds: Thresholds | None = None,
-         **overrides: Any) -> Plan:
+def plan(
+    edges: Iterable[Any],
+    functions: Iterable[Function | Facts],
+    current: Iterable[FusionGroup] = (),
+    thresholds: Thresholds | None = None,
+    **overrides: Any,
+) -> Plan:
     """Plan the fusion groups the call graph asks for (see the module docstring).
 
     Args:
@@ -247,11 +243,11 @@ def plan(edges: Iterable[Any], functions: Iterable[Function | Facts],
                 inner.union(a, b)
         joined = len({inner.find(f) for f in g.functions}) == 1
         if th.unfuse_idle and not joined and g.calls_local < th.min_calls:
-            dissolve[g.name] = (f"idle: {g.calls_local} local calls since fused and no call "
-                                f"between members reaches the thresholds")
+            dissolve[g.name] = (
+                f"idle: {g.calls_local} local calls since fused and no call between members reaches the thresholds"
+            )
             continue
-        why = (f"{g.calls_local} local calls since fused" if g.calls_local
-               else "existing group")
+        why = f"{g.calls_local} local calls since fused" if g.calls_local else "existing group"
         for f in g.functions:
             comps.union(g.functions[0], f)
         comps.reasons[comps.find(g.functions[0])].append(f"{g.name}: {why}")
@@ -266,12 +262,10 @@ def plan(edges: Iterable[Any], functions: Iterable[Function | Facts],
             continue
         joined = comps.members[ra] | comps.members[rb]
         if len(joined) > th.max_size:
-            skipped.append(f"{text}: the group would have {len(joined)} functions "
-                           f"(max {th.max_size})")
+            skipped.append(f"{text}: the group would have {len(joined)} functions (max {th.max_size})")
             continue
         if th.max_memory_mb is not None and memory(joined) > th.max_memory_mb:
-            skipped.append(f"{text}: the group would need {memory(joined):g} MB "
-                           f"(max {th.max_memory_mb:g} MB)")
+            skipped.append(f"{text}: the group would need {memory(joined):g} MB (max {th.max_memory_mb:g} MB)")
             continue
         comps.reasons[comps.union(a, b)].append(text)
 
@@ -279,9 +273,9 @@ def plan(edges: Iterable[Any], functions: Iterable[Function | Facts],
     by_members = {frozenset(g.functions): g for g in current if g.name not in dissolve}
     roots = sorted({comps.find(f) for f in list(comps.parent)}, key=lambda r: min(comps.members[r]))
     targets = [sorted(comps.members[r]) for r in roots if len(comps.members[r]) >= 2]
-    kept_names = {g.name for g in current
-                  if g.name not in dissolve and frozenset(g.functions) in
-                  {frozenset(t) for t in targets}}
+    kept_names = {
+        g.name for g in current if g.name not in dissolve and frozenset(g.functions) in {frozenset(t) for t in targets}
+    }
     # every surviving group lies inside a target and may keep its name there
     taken = set(facts) | {g.name for g in current if g.name not in dissolve}
     groups: list[PlannedGroup] = []
@@ -292,14 +286,22 @@ def plan(edges: Iterable[Any], functions: Iterable[Function | Facts],
         if same is not None:
             groups.append(PlannedGroup(same.name, members, memory(members), "keep", reason))
             continue
-        inside = sorted((g for g in current if g.name not in dissolve
-                         and set(g.functions) <= set(members)),
-                        key=lambda g: (-len(g.functions), g.name))
+        inside = sorted(
+            (g for g in current if g.name not in dissolve and set(g.functions) <= set(members)),
+            key=lambda g: (-len(g.functions), g.name),
+        )
         name = inside[0].name if inside else _unique(_group_name(members), taken)
         taken.add(name)
-        groups.append(PlannedGroup(name, members, memory(members),
-                                   "changed" if inside else "new", reason,
-                                   replaces=[g.name for g in inside]))
+        groups.append(
+            PlannedGroup(
+                name,
+                members,
+                memory(members),
+                "changed" if inside else "new",
+                reason,
+                replaces=[g.name for g in inside],
+            )
+        )
 
     steps: list[Step] = []
     for g in current:
@@ -314,5 +316,3 @@ def plan(edges: Iterable[Any], functions: Iterable[Function | Facts],
         if t.status != "keep":
             steps.append(Step("fuse", t.name, t.functions, t.reason))
     return Plan(groups=groups, steps=steps, skipped=skipped, thresholds=th)
-
-

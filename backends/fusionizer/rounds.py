@@ -59,8 +59,7 @@ async def _observe(backend, thresholds: dict[str, Any]):
     return edges, functions, current, thresholds
 
 
-async def _plan_and_apply(backend, edges, functions, current, apply: bool,
-                          thresholds: dict[str, Any]) -> Plan:
+async def _plan_and_apply(backend, edges, functions, current, apply: bool, thresholds: dict[str, Any]) -> Plan:
     try:
         p = plan(edges, functions, current, **thresholds)
     except ValueError as exc:
@@ -103,6 +102,7 @@ def window(previous: Iterable[Any], current: Iterable[Any]) -> list[Edge]:
         out. Never negative: a count that went down was restarted, so its
         window is the current count.
     """
+
     def totals(edges: Iterable[Any]) -> dict[tuple[str, str], int]:
         out: dict[tuple[str, str], int] = {}
         for e in map(Edge.of, edges):
@@ -111,8 +111,7 @@ def window(previous: Iterable[Any], current: Iterable[Any]) -> list[Edge]:
 
     before = totals(previous)
     gained = {k: _increase(before.get(k), n) for k, n in totals(current).items()}
-    return [Edge(a, b, n) for (a, b), n in sorted(gained.items(), key=lambda kv: (-kv[1], kv[0]))
-            if n > 0]
+    return [Edge(a, b, n) for (a, b), n in sorted(gained.items(), key=lambda kv: (-kv[1], kv[0])) if n > 0]
 
 
 def _window_groups(previous: Iterable[FusionGroup], current: Iterable[FusionGroup]):
@@ -122,9 +121,15 @@ def _window_groups(previous: Iterable[FusionGroup], current: Iterable[FusionGrou
     out = []
     for g in current:
         was = before.get((g.name, frozenset(g.functions)))
-        out.append(g if was is None else dataclasses.replace(
-            g, calls_local=_increase(was.calls_local, g.calls_local),
-            calls_remote=_increase(was.calls_remote, g.calls_remote)))
+        out.append(
+            g
+            if was is None
+            else dataclasses.replace(
+                g,
+                calls_local=_increase(was.calls_local, g.calls_local),
+                calls_remote=_increase(was.calls_remote, g.calls_remote),
+            )
+        )
     return out
 
 
@@ -135,9 +140,16 @@ async def _call(callback, *args: Any) -> None:
             await result
 
 
-async def optimize_every(backend, every: float, rounds: int | None = None, apply: bool = False,
-                         on_round=None, on_error=None, max_failures: int = 3,
-                         **thresholds: Any) -> int:
+async def optimize_every(
+    backend,
+    every: float,
+    rounds: int | None = None,
+    apply: bool = False,
+    on_round=None,
+    on_error=None,
+    max_failures: int = 3,
+    **thresholds: Any,
+) -> int:
     """Optimize in rounds, ``every`` seconds apart, each judged on the last window.
 
     Round 1 plans on the cumulative call graph, like ``optimize``; each later
@@ -178,10 +190,10 @@ async def optimize_every(backend, every: float, rounds: int | None = None, apply
         round_no += 1
         try:
             edges, functions, current, knobs = await _observe(backend, thresholds)
-            judged_edges, judged_groups = (edges, current) if seen is None else (
-                window(seen[0], edges), _window_groups(seen[1], current))
-            p = await _plan_and_apply(backend, judged_edges, functions, judged_groups, apply,
-                                      knobs)
+            judged_edges, judged_groups = (
+                (edges, current) if seen is None else (window(seen[0], edges), _window_groups(seen[1], current))
+            )
+            p = await _plan_and_apply(backend, judged_edges, functions, judged_groups, apply, knobs)
         except (InvalidRequest, Unsupported):
             raise  # will not fix itself
         except BackendError as exc:

@@ -58,8 +58,7 @@ def _memory_mb(value: Any) -> int:
     try:
         return int(math.ceil(float(text) * scale))
     except ValueError:
-        raise InvalidRequest(f"bad memory {value!r} in function.yaml",
-                             hint="e.g. memory: 128") from None
+        raise InvalidRequest(f"bad memory {value!r} in function.yaml", hint="e.g. memory: 128") from None
 
 
 class IluvatarBackend(Backend):
@@ -67,16 +66,22 @@ class IluvatarBackend(Backend):
     containers, QoS) in ``ledger`` (``ledger.Ledger``)."""
 
     name = "iluvatar"
-    capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.PREWARM
-                    | Capability.DEPLOY | Capability.NODE_TARGET | Capability.DESCRIBE
-                    | Capability.HISTORY)
+    capabilities = (
+        Capability.INVOKE
+        | Capability.INVOKE_ASYNC
+        | Capability.PREWARM
+        | Capability.DEPLOY
+        | Capability.NODE_TARGET
+        | Capability.DESCRIBE
+        | Capability.HISTORY
+    )
 
-    def __init__(self, url: str | None = None, *, timeout: float = 60.0,
-                 node_name: str | None = None):
+    def __init__(self, url: str | None = None, *, timeout: float = 60.0, node_name: str | None = None):
         if not url:
-            raise InvalidRequest("the iluvatar backend needs the worker's gRPC address",
-                                 hint="faastui context add NAME --backend iluvatar "
-                                      "--url grpc://HOST:PORT")
+            raise InvalidRequest(
+                "the iluvatar backend needs the worker's gRPC address",
+                hint="faastui context add NAME --backend iluvatar --url grpc://HOST:PORT",
+            )
         self.url = url
         self.address = _target(url)
         self.node_name = node_name or self.address
@@ -103,8 +108,9 @@ class IluvatarBackend(Backend):
         if self._list_supported is False:
             return None
         try:
-            resp = await self.rpc.call("list_registered_funcs",
-                                   rpc_message("ListFunctionRequest", transaction_id=_tid()))
+            resp = await self.rpc.call(
+                "list_registered_funcs", rpc_message("ListFunctionRequest", transaction_id=_tid())
+            )
         except Unsupported:
             self._list_supported = False
             return None
@@ -120,8 +126,10 @@ class IluvatarBackend(Backend):
             return self._known[fn]
         versions = sorted(v for n, v in self._known.values() if n == fn)
         if len(versions) > 1:
-            raise InvalidRequest(f"function {fn!r} has versions {', '.join(versions)}; name one",
-                                 hint=f"e.g. {fn}-{versions[-1]} or {fn}@{versions[-1]}")
+            raise InvalidRequest(
+                f"function {fn!r} has versions {', '.join(versions)}; name one",
+                hint=f"e.g. {fn}-{versions[-1]} or {fn}@{versions[-1]}",
+            )
         return (fn, versions[0]) if versions else None
 
     async def _resolve(self, fn: str) -> tuple[str, str]:
@@ -143,20 +151,25 @@ class IluvatarBackend(Backend):
             names = list(self._known) + [n for n, _ in self._known.values()]
             raise FunctionNotFound(
                 f"function {fn!r} is not registered on the Ilúvatar worker at {self.address}",
-                hint=did_you_mean(fn, names) or "register it with `faastui deploy DIR` "
-                                                "(a function.yaml naming an image)")
+                hint=did_you_mean(fn, names)
+                or "register it with `faastui deploy DIR` (a function.yaml naming an image)",
+            )
         name, sep, version = fn.rpartition("-")
         return (name, version) if sep and name and version else (fn, DEFAULT_VERSION)
 
     def _check_node(self, node: str | None) -> None:
         if node and node not in (self.node_name, self.address):
-            raise NodeNotFound(f"no node {node!r}: this Ilúvatar worker is one node, "
-                               f"{self.node_name!r}", hint=f"use --node {self.node_name}")
+            raise NodeNotFound(
+                f"no node {node!r}: this Ilúvatar worker is one node, {self.node_name!r}",
+                hint=f"use --node {self.node_name}",
+            )
 
     # ---- invocations ----------------------------------------------------------------------
     def _not_registered(self, fqdn: str) -> FunctionNotFound:
-        return FunctionNotFound(f"function {fqdn!r} is not registered on the Ilúvatar worker "
-                                f"at {self.address}", hint="list them with `faastui functions`")
+        return FunctionNotFound(
+            f"function {fqdn!r} is not registered on the Ilúvatar worker at {self.address}",
+            hint="list them with `faastui functions`",
+        )
 
     def _refusal(self, fqdn: str, message: str) -> BackendError | None:
         """The error for a worker's refusal message, or None for an invocation failure."""
@@ -164,21 +177,30 @@ class IluvatarBackend(Backend):
         if "not registered" in low:
             return self._not_registered(fqdn)
         if "memory" in low and ("not enough" in low or "insufficient" in low):
-            return CapacityExceeded(f"the Ilúvatar worker at {self.address} has not enough "
-                                    f"memory for {fqdn}: {message}",
-                                    hint="wait for calls to finish or free containers")
+            return CapacityExceeded(
+                f"the Ilúvatar worker at {self.address} has not enough memory for {fqdn}: {message}",
+                hint="wait for calls to finish or free containers",
+            )
         return None
 
-    def _invocation(self, call_id: str, fqdn: str, resp, *,
-                    rtt_ms: float | None, started: float, ended: float) -> Invocation:
+    def _invocation(
+        self, call_id: str, fqdn: str, resp, *, rtt_ms: float | None, started: float, ended: float
+    ) -> Invocation:
         """The Invocation for an InvokeResponse ``resp``."""
         state = container_state(resp.container_state)
         duration_ms = resp.duration_us / 1000.0
         overhead_ms = max(0.0, rtt_ms - duration_ms) if rtt_ms is not None else 0.0
-        common = dict(call_id=call_id, function=fqdn, node=self.node_name, container_state=state,
-                      duration_ms=duration_ms, overhead_ms=overhead_ms,
-                      cold_start_ms=overhead_ms if state == "cold" else 0.0,
-                      started_at=started, ended_at=ended)
+        common = dict(
+            call_id=call_id,
+            function=fqdn,
+            node=self.node_name,
+            container_state=state,
+            duration_ms=duration_ms,
+            overhead_ms=overhead_ms,
+            cold_start_ms=overhead_ms if state == "cold" else 0.0,
+            started_at=started,
+            ended_at=ended,
+        )
         if not resp.success:
             message = _error_text(resp.json_result)
             error = self._refusal(fqdn, message)
@@ -196,8 +218,9 @@ class IluvatarBackend(Backend):
         name, version = await self._resolve(fn)
         fqdn, tid, args = f"{name}-{version}", _tid(), _json_args(payload)
         started, t0 = time.time(), time.perf_counter()
-        request = rpc_message("InvokeRequest", function_name=name, function_version=version,
-                          json_args=args, transaction_id=tid)
+        request = rpc_message(
+            "InvokeRequest", function_name=name, function_version=version, json_args=args, transaction_id=tid
+        )
         resp = await self.rpc.call("invoke", request, timeout=self.timeout, fn=fqdn)
         rtt_ms = (time.perf_counter() - t0) * 1000
         inv = self._invocation(tid, fqdn, resp, rtt_ms=rtt_ms, started=started, ended=time.time())
@@ -207,15 +230,19 @@ class IluvatarBackend(Backend):
     async def invoke_async(self, fn: str, payload: Any) -> str:
         name, version = await self._resolve(fn)
         fqdn, started = f"{name}-{version}", time.time()
-        request = rpc_message("InvokeAsyncRequest", function_name=name, function_version=version,
-                          json_args=_json_args(payload), transaction_id=_tid())
+        request = rpc_message(
+            "InvokeAsyncRequest",
+            function_name=name,
+            function_version=version,
+            json_args=_json_args(payload),
+            transaction_id=_tid(),
+        )
         resp = await self.rpc.call("invoke_async", request, fn=fqdn)
         if not resp.success or not resp.lookup_cookie:
             await self._list()  # the worker gives no reason; the usual one is a missing function
             if self._list_supported and fqdn not in self._known:
                 raise self._not_registered(fqdn)
-            raise BackendError(f"the Ilúvatar worker at {self.address} refused to start "
-                               f"{fqdn} asynchronously")
+            raise BackendError(f"the Ilúvatar worker at {self.address} refused to start {fqdn} asynchronously")
         self._async[resp.lookup_cookie] = (fqdn, started)
         return resp.lookup_cookie
 
@@ -225,27 +252,34 @@ class IluvatarBackend(Backend):
         fqdn, started = self._async.get(call_id, ("", 0.0))
         deadline = time.monotonic() + max(0.0, wait)
         while True:
-            request = rpc_message("InvokeAsyncLookupRequest", lookup_cookie=call_id,
-                              transaction_id=_tid())
+            request = rpc_message("InvokeAsyncLookupRequest", lookup_cookie=call_id, transaction_id=_tid())
             resp = await self.rpc.call("invoke_async_check", request, timeout=max(10.0, wait + 5.0))
             message = "" if resp.success else _error_text(resp.json_result)
             if message.lower() == "invocation not found":
-                raise NotFound(f"no async call {call_id!r} on the Ilúvatar worker at "
-                               f"{self.address}", hint="the worker hands a result out once; "
-                                                       "it may have been fetched already")
+                raise NotFound(
+                    f"no async call {call_id!r} on the Ilúvatar worker at {self.address}",
+                    hint="the worker hands a result out once; it may have been fetched already",
+                )
             if message.lower() != "invocation not completed":
                 break
             left = deadline - time.monotonic()
             if left <= 0:
-                return Invocation(call_id=call_id, function=fqdn, node=self.node_name,
-                                  status="pending", started_at=started)
+                return Invocation(
+                    call_id=call_id, function=fqdn, node=self.node_name, status="pending", started_at=started
+                )
             await asyncio.sleep(min(0.05, left))
         try:
-            inv = self._invocation(call_id, fqdn, resp, rtt_ms=None, started=started,
-                                   ended=time.time())
+            inv = self._invocation(call_id, fqdn, resp, rtt_ms=None, started=started, ended=time.time())
         except BackendError as exc:  # the call was accepted; its outcome is this error
-            inv = Invocation(call_id=call_id, function=fqdn, node=self.node_name, status="error",
-                             error=exc.message, started_at=started, ended_at=time.time())
+            inv = Invocation(
+                call_id=call_id,
+                function=fqdn,
+                node=self.node_name,
+                status="error",
+                error=exc.message,
+                started_at=started,
+                ended_at=time.time(),
+            )
         self._results[call_id] = inv
         if fqdn:
             self.ledger.record(inv)
@@ -259,27 +293,45 @@ class IluvatarBackend(Backend):
         fqdn, out = f"{name}-{version}", []
         for i in range(count):
             tid, started, t0 = _tid(), time.time(), time.perf_counter()
-            request = rpc_message("PrewarmRequest", function_name=name, function_version=version,
-                              transaction_id=tid, compute=COMPUTE_CPU)
+            request = rpc_message(
+                "PrewarmRequest", function_name=name, function_version=version, transaction_id=tid, compute=COMPUTE_CPU
+            )
             resp = await self.rpc.call("prewarm", request, fn=fqdn)
             if not resp.success:
                 message = _error_text(resp.message)
                 error = self._refusal(fqdn, message) or BackendError(
-                    f"the Ilúvatar worker could not prewarm {fqdn}: {message}")
+                    f"the Ilúvatar worker could not prewarm {fqdn}: {message}"
+                )
                 if i:
                     error.message += f" ({i} of {count} containers were started)"
                 raise error
             self.ledger.containers.setdefault(fqdn, collections.Counter())["prewarm"] += 1
-            out.append(Invocation(call_id=tid, function=fqdn, node=self.node_name,
-                                  container_state="prewarm", status="ok",
-                                  cold_start_ms=(time.perf_counter() - t0) * 1000,
-                                  started_at=started, ended_at=time.time()))
+            out.append(
+                Invocation(
+                    call_id=tid,
+                    function=fqdn,
+                    node=self.node_name,
+                    container_state="prewarm",
+                    status="ok",
+                    cold_start_ms=(time.perf_counter() - t0) * 1000,
+                    started_at=started,
+                    ended_at=time.time(),
+                )
+            )
         return out
 
     # ---- registration ---------------------------------------------------------------------
-    async def register(self, name: str, image: str, memory_mb: int, cpus: int = 1,
-                       parallel: int = 1, *, version: str = DEFAULT_VERSION,
-                       isolation: str = "containerd") -> Function:
+    async def register(
+        self,
+        name: str,
+        image: str,
+        memory_mb: int,
+        cpus: int = 1,
+        parallel: int = 1,
+        *,
+        version: str = DEFAULT_VERSION,
+        isolation: str = "containerd",
+    ) -> Function:
         """Register ``name``/``version`` to run ``image`` with ``memory_mb`` MB and ``cpus``.
 
         Returns: the Function (named ``name-version``).
@@ -292,8 +344,9 @@ class IluvatarBackend(Backend):
             for part in str(isolation).split(","):
                 isolate |= _ISOLATIONS[part.strip().lower()]
         except KeyError:
-            raise InvalidRequest(f"unknown isolation {isolation!r}",
-                                 hint="containerd, docker or containerd,docker") from None
+            raise InvalidRequest(
+                f"unknown isolation {isolation!r}", hint="containerd, docker or containerd,docker"
+            ) from None
         try:
             memory_mb, cpus, parallel = int(memory_mb), int(cpus), int(parallel)
         except (TypeError, ValueError):
@@ -301,22 +354,37 @@ class IluvatarBackend(Backend):
         version = str(version)
         fqdn = f"{name}-{version}"
         request = rpc_message(
-            "RegisterRequest", function_name=name, function_version=version, image_name=image,
-            memory=memory_mb, cpus=cpus, parallel_invokes=parallel, transaction_id=_tid(),
-            compute=COMPUTE_CPU, isolate=isolate)
+            "RegisterRequest",
+            function_name=name,
+            function_version=version,
+            image_name=image,
+            memory=memory_mb,
+            cpus=cpus,
+            parallel_invokes=parallel,
+            transaction_id=_tid(),
+            compute=COMPUTE_CPU,
+            isolate=isolate,
+        )
         resp = await self.rpc.call("register", request)
         if not resp.success:
             error = resp.error.strip().strip('"')
             if "already registered" in error:
-                raise Conflict(f"function {fqdn!r} is already registered on the Ilúvatar worker",
-                               hint="a registration cannot be replaced; bump `version`")
+                raise Conflict(
+                    f"function {fqdn!r} is already registered on the Ilúvatar worker",
+                    hint="a registration cannot be replaced; bump `version`",
+                )
             raise InvalidRequest(f"the Ilúvatar worker refused to register {fqdn}: {error}")
         fqdn = resp.fqdn or fqdn
         self._known[fqdn] = (name, version)
         self._images[fqdn] = image
-        function = Function(name=fqdn, image=image, runtime="iluvatar",
-                            memory_mb=float(memory_mb), cpus=float(cpus),
-                            labels={"function_name": name, "function_version": version})
+        function = Function(
+            name=fqdn,
+            image=image,
+            runtime="iluvatar",
+            memory_mb=float(memory_mb),
+            cpus=float(cpus),
+            labels={"function_name": name, "function_version": version},
+        )
         self._registered[fqdn] = function
         return function
 
@@ -328,8 +396,10 @@ class IluvatarBackend(Backend):
         cores, rounded up; 1), ``parallel`` (1), ``isolation`` (containerd).
         """
         if isinstance(package, (bytes, bytearray)):
-            raise InvalidRequest("Ilúvatar registers container images, not archives",
-                                 hint="pass a folder whose function.yaml names an image")
+            raise InvalidRequest(
+                "Ilúvatar registers container images, not archives",
+                hint="pass a folder whose function.yaml names an image",
+            )
         path = Path(package)
         spec_path = path / "function.yaml" if path.is_dir() else path
         import yaml  # deferred: only deploy reads YAML
@@ -343,42 +413,57 @@ class IluvatarBackend(Backend):
         if not isinstance(spec, dict):
             raise InvalidRequest(f"{spec_path} must be a mapping")
         if not spec.get("image"):
-            raise InvalidRequest(f"{spec_path} names no image; Ilúvatar runs container images",
-                                 hint="add e.g. `image: docker.io/alfuerst/"
-                                      "hello-iluvatar-action:latest`")
+            raise InvalidRequest(
+                f"{spec_path} names no image; Ilúvatar runs container images",
+                hint="add e.g. `image: docker.io/alfuerst/hello-iluvatar-action:latest`",
+            )
         fn_name = name or spec.get("name") or (path.name if path.is_dir() else path.parent.name)
         try:
             cpus = int(math.ceil(float(spec.get("cpus", 1))))
             parallel = int(spec.get("parallel", spec.get("parallel_invokes", 1)))
         except (TypeError, ValueError):
             raise InvalidRequest(f"{spec_path}: cpus and parallel must be numbers") from None
-        return await self.register(str(fn_name), str(spec["image"]),
-                                   _memory_mb(spec.get("memory", 128)), cpus, parallel,
-                                   version=str(spec.get("version", DEFAULT_VERSION)),
-                                   isolation=str(spec.get("isolation", "containerd")))
+        return await self.register(
+            str(fn_name),
+            str(spec["image"]),
+            _memory_mb(spec.get("memory", 128)),
+            cpus,
+            parallel,
+            version=str(spec.get("version", DEFAULT_VERSION)),
+            isolation=str(spec.get("isolation", "containerd")),
+        )
 
     async def remove(self, fn: str) -> None:
-        raise Unsupported("an Ilúvatar worker cannot unregister a function",
-                          hint="register a new version instead")
+        raise Unsupported("an Ilúvatar worker cannot unregister a function", hint="register a new version instead")
 
     # ---- reads ----------------------------------------------------------------------------
     async def functions(self) -> list[Function]:
         listed = await self._list()
         # the worker's list is the truth; an older worker without one: what we registered
-        fqdns = ([f"{f.function_name}-{f.function_version}" for f in listed]
-                 if listed is not None else list(self._registered))
+        fqdns = (
+            [f"{f.function_name}-{f.function_version}" for f in listed]
+            if listed is not None
+            else list(self._registered)
+        )
         calls = collections.Counter(inv.function for inv in self.ledger.history)
         out = []
         for fqdn in sorted(set(fqdns)):
             name, version = self._known.get(fqdn, (fqdn, ""))
             mine = self._registered.get(fqdn)
             running = sum(self.ledger.containers.get(fqdn, {}).values())
-            out.append(Function(
-                name=fqdn, image=self._images.get(fqdn, mine.image if mine else ""),
-                runtime="iluvatar", replicas=running, available_replicas=running,
-                memory_mb=mine.memory_mb if mine else 0.0, cpus=mine.cpus if mine else 0.0,
-                labels={"function_name": name, "function_version": version},
-                invocations=calls[fqdn]))
+            out.append(
+                Function(
+                    name=fqdn,
+                    image=self._images.get(fqdn, mine.image if mine else ""),
+                    runtime="iluvatar",
+                    replicas=running,
+                    available_replicas=running,
+                    memory_mb=mine.memory_mb if mine else 0.0,
+                    cpus=mine.cpus if mine else 0.0,
+                    labels={"function_name": name, "function_version": version},
+                    invocations=calls[fqdn],
+                )
+            )
         return out
 
     async def describe(self, fn: str) -> Function:
@@ -387,8 +472,9 @@ class IluvatarBackend(Backend):
         for function in await self.functions():
             if function.name == fqdn:
                 return function
-        raise FunctionNotFound(f"function {fn!r} is not registered on the Ilúvatar worker",
-                               hint="list them with `faastui functions`")
+        raise FunctionNotFound(
+            f"function {fn!r} is not registered on the Ilúvatar worker", hint="list them with `faastui functions`"
+        )
 
     async def _node(self, errors: list[str]) -> Node:
         """The worker as a Node, from ``health`` and the current (2025) ``status``.
@@ -403,16 +489,24 @@ class IluvatarBackend(Backend):
             errors.append(f"status: {exc}")
             status = rpc_message("StatusResponse")
         healthy = health.status == messages().RpcHealthStatus.Value("HEALTHY")
-        labels = {"kind": "iluvatar-worker", "cpu_queue_len": str(status.cpu_queue_len),
-                  "gpu_queue_len": str(status.gpu_queue_len),
-                  "running": str(status.num_running_funcs),
-                  "used_mem_pct": f"{status.used_mem_pct:.1f}",
-                  "cpu_util": f"{status.cpu_util:.1f}",
-                  "cpu_load_avg": f"{status.cpu_load_avg:.2f}"}
+        labels = {
+            "kind": "iluvatar-worker",
+            "cpu_queue_len": str(status.cpu_queue_len),
+            "gpu_queue_len": str(status.gpu_queue_len),
+            "running": str(status.num_running_funcs),
+            "used_mem_pct": f"{status.used_mem_pct:.1f}",
+            "cpu_util": f"{status.cpu_util:.1f}",
+            "cpu_load_avg": f"{status.cpu_load_avg:.2f}",
+        }
         if status.worker_name:
             labels["worker_name"] = status.worker_name
-        return Node(name=self.node_name, address=self.address, ready=healthy, labels=labels,
-                    containers=sum(sum(c.values()) for c in self.ledger.containers.values()))
+        return Node(
+            name=self.node_name,
+            address=self.address,
+            ready=healthy,
+            labels=labels,
+            containers=sum(sum(c.values()) for c in self.ledger.containers.values()),
+        )
 
     async def nodes(self) -> list[Node]:
         return [await self._node([])]
@@ -425,6 +519,13 @@ class IluvatarBackend(Backend):
         except BackendError as exc:
             errors.append(f"functions: {exc}")
             functions = list(self._registered.values())
-        return Snapshot(nodes=[node], functions=functions, placements=self.ledger.placements(functions),
-                        queues=[], qos=self.ledger.qos(), fusion_groups=[], taken_at=time.time(),
-                        errors=errors)
+        return Snapshot(
+            nodes=[node],
+            functions=functions,
+            placements=self.ledger.placements(functions),
+            queues=[],
+            qos=self.ledger.qos(),
+            fusion_groups=[],
+            taken_at=time.time(),
+            errors=errors,
+        )

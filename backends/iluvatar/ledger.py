@@ -47,8 +47,9 @@ class Ledger:
             counts = self.containers.get(fqdn, collections.Counter())
             states = [s for s in ("prewarm", "warm") if counts[s] > 0]
             for state in states or ["cold"]:
-                out.append(Placement(function=fqdn, node=self.node_name, state=state,
-                                     count=counts[state] if states else 0))
+                out.append(
+                    Placement(function=fqdn, node=self.node_name, state=state, count=counts[state] if states else 0)
+                )
         return out
 
     def qos(self) -> list[QoSStat]:
@@ -59,14 +60,19 @@ class Ledger:
                 calls[inv.function].append(inv)
         out = []
         for fqdn, invs in sorted(calls.items()):
-            latencies = sorted((i.ended_at - i.started_at) * 1000 if i.started_at
-                               else i.duration_ms for i in invs)
-            out.append(QoSStat(
-                subject=fqdn, window_s=QOS_WINDOW_S, count=len(invs),
-                errors=sum(i.status != "ok" for i in invs),
-                p50_ms=_percentile(latencies, 0.50), p95_ms=_percentile(latencies, 0.95),
-                p99_ms=_percentile(latencies, 0.99),
-                cold_ratio=sum(i.container_state == "cold" for i in invs) / len(invs)))
+            latencies = sorted((i.ended_at - i.started_at) * 1000 if i.started_at else i.duration_ms for i in invs)
+            out.append(
+                QoSStat(
+                    subject=fqdn,
+                    window_s=QOS_WINDOW_S,
+                    count=len(invs),
+                    errors=sum(i.status != "ok" for i in invs),
+                    p50_ms=_percentile(latencies, 0.50),
+                    p95_ms=_percentile(latencies, 0.95),
+                    p99_ms=_percentile(latencies, 0.99),
+                    cold_ratio=sum(i.container_state == "cold" for i in invs) / len(invs),
+                )
+            )
         return out
 
     async def invocations(self, limit: int = 50) -> list[Invocation]:

@@ -32,9 +32,14 @@ INSTALL_HINT = "pip install 'faastui[iluvatar]'"
 
 #: rpc name -> response message name (the request is built by the caller)
 _METHODS: dict[str, str] = {
-    "ping": "PingResponse", "invoke": "InvokeResponse", "invoke_async": "InvokeAsyncResponse",
-    "invoke_async_check": "InvokeResponse", "prewarm": "PrewarmResponse",
-    "register": "RegisterResponse", "status": "StatusResponse", "health": "HealthResponse",
+    "ping": "PingResponse",
+    "invoke": "InvokeResponse",
+    "invoke_async": "InvokeAsyncResponse",
+    "invoke_async_check": "InvokeResponse",
+    "prewarm": "PrewarmResponse",
+    "register": "RegisterResponse",
+    "status": "StatusResponse",
+    "health": "HealthResponse",
     "list_registered_funcs": "ListFunctionResponse",
 }
 #: ContainerState names -> the model's container_state
@@ -43,12 +48,20 @@ _STATES = {"COLD": "cold", "PREWARM": "prewarm", "WARM": "warm"}
 COMPUTE_CPU = 0b001
 _ISOLATIONS = {"containerd": 0b01, "docker": 0b10}
 #: gRPC status code name -> error class (NOT_FOUND on a function call: FunctionNotFound)
-_BY_CODE = {"UNAVAILABLE": Unreachable, "DEADLINE_EXCEEDED": Unreachable,
-            "NOT_FOUND": NotFound, "INVALID_ARGUMENT": InvalidRequest,
-            "FAILED_PRECONDITION": InvalidRequest, "OUT_OF_RANGE": InvalidRequest,
-            "ALREADY_EXISTS": Conflict, "ABORTED": Conflict,
-            "RESOURCE_EXHAUSTED": CapacityExceeded, "UNIMPLEMENTED": Unsupported,
-            "UNAUTHENTICATED": AuthError, "PERMISSION_DENIED": AuthError}
+_BY_CODE = {
+    "UNAVAILABLE": Unreachable,
+    "DEADLINE_EXCEEDED": Unreachable,
+    "NOT_FOUND": NotFound,
+    "INVALID_ARGUMENT": InvalidRequest,
+    "FAILED_PRECONDITION": InvalidRequest,
+    "OUT_OF_RANGE": InvalidRequest,
+    "ALREADY_EXISTS": Conflict,
+    "ABORTED": Conflict,
+    "RESOURCE_EXHAUSTED": CapacityExceeded,
+    "UNIMPLEMENTED": Unsupported,
+    "UNAUTHENTICATED": AuthError,
+    "PERMISSION_DENIED": AuthError,
+}
 
 
 def _grpc():
@@ -56,8 +69,7 @@ def _grpc():
         import grpc  # deferred: an optional extra, and 60 ms only this backend pays
         import grpc.aio  # noqa: F401
     except ImportError:
-        raise InvalidRequest("the iluvatar backend needs grpcio, which is not installed",
-                             hint=INSTALL_HINT) from None
+        raise InvalidRequest("the iluvatar backend needs grpcio, which is not installed", hint=INSTALL_HINT) from None
     return grpc
 
 
@@ -67,8 +79,7 @@ def messages():
     try:
         from .rpc import iluvatar_rpc_pb2  # deferred: protobuf, an optional extra, ~65 ms
     except ImportError:
-        raise InvalidRequest("the iluvatar backend needs protobuf, which is not installed",
-                             hint=INSTALL_HINT) from None
+        raise InvalidRequest("the iluvatar backend needs protobuf, which is not installed", hint=INSTALL_HINT) from None
     return iluvatar_rpc_pb2
 
 
@@ -93,12 +104,13 @@ def _target(url: str) -> str:
     text = url.strip()
     for scheme in ("grpc://", "grpcs://", "http://", "https://"):
         if text.startswith(scheme):
-            text = text[len(scheme):]
+            text = text[len(scheme) :]
     text = text.rstrip("/")
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or "/" in text:
-        raise InvalidRequest(f"bad Ilúvatar worker address {url!r}: expected HOST:PORT",
-                             hint="e.g. --url grpc://127.0.0.1:8079")
+        raise InvalidRequest(
+            f"bad Ilúvatar worker address {url!r}: expected HOST:PORT", hint="e.g. --url grpc://127.0.0.1:8079"
+        )
     return text
 
 
@@ -123,8 +135,7 @@ def _json_args(payload: Any) -> str:
         try:
             payload = bytes(payload).decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidRequest("Ilúvatar takes JSON arguments; the payload is not UTF-8") \
-                from None
+            raise InvalidRequest("Ilúvatar takes JSON arguments; the payload is not UTF-8") from None
     if isinstance(payload, str):
         try:
             json.loads(payload)
@@ -146,6 +157,7 @@ def _lenient(response_cls: type):
             return response_cls.FromString(data)
         except DecodeError as exc:
             return exc
+
     return decode
 
 
@@ -187,8 +199,8 @@ class WorkerRpc:
         if stub is None:
             response_cls = getattr(messages(), _METHODS[method])
             stub = self._channel.unary_unary(
-                f"/{SERVICE}/{method}", request_serializer=_serialize,
-                response_deserializer=_lenient(response_cls))
+                f"/{SERVICE}/{method}", request_serializer=_serialize, response_deserializer=_lenient(response_cls)
+            )
             self._stubs[method] = stub
         return stub
 
@@ -197,8 +209,7 @@ class WorkerRpc:
         if channel is not None and self._loop is asyncio.get_running_loop():
             await channel.close()
 
-    async def call(self, method: str, request, *, timeout: float | None = None,
-                   fn: str | None = None):
+    async def call(self, method: str, request, *, timeout: float | None = None, fn: str | None = None):
         """The worker's reply to ``method``. Raises: the BackendError of its gRPC status."""
         stub = self._stub(method)
         grpc = _grpc()
@@ -207,9 +218,10 @@ class WorkerRpc:
         except grpc.aio.AioRpcError as exc:
             raise self._rpc_error(method, exc, fn) from None
         if not isinstance(reply, _message_base()):  # grpc hands back None if decoding raised
-            raise BackendError(f"the {method} reply of {self.address} is not an Ilúvatar "
-                               f"message: {reply or 'unreadable'}",
-                               hint="is it an Ilúvatar worker (iluvatar_rpc.proto)?")
+            raise BackendError(
+                f"the {method} reply of {self.address} is not an Ilúvatar message: {reply or 'unreadable'}",
+                hint="is it an Ilúvatar worker (iluvatar_rpc.proto)?",
+            )
         return reply
 
     def _rpc_error(self, method: str, exc, fn: str | None) -> BackendError:
@@ -217,13 +229,15 @@ class WorkerRpc:
         code = exc.code().name
         details = (exc.details() or "").strip()
         if code == "UNAVAILABLE":
-            return Unreachable(f"the Ilúvatar worker at {self.address} does not answer"
-                               + (f": {details}" if details else ""), hint=HINT)
+            return Unreachable(
+                f"the Ilúvatar worker at {self.address} does not answer" + (f": {details}" if details else ""),
+                hint=HINT,
+            )
         if code == "DEADLINE_EXCEEDED":
-            return Unreachable(f"the Ilúvatar worker at {self.address} did not answer "
-                               f"{method} in time", hint=HINT)
+            return Unreachable(f"the Ilúvatar worker at {self.address} did not answer {method} in time", hint=HINT)
         if code == "UNIMPLEMENTED":
-            return Unsupported(f"the Ilúvatar worker at {self.address} has no {method} call",
-                               hint="an older worker version?")
+            return Unsupported(
+                f"the Ilúvatar worker at {self.address} has no {method} call", hint="an older worker version?"
+            )
         cls = FunctionNotFound if code == "NOT_FOUND" and fn else _BY_CODE.get(code, BackendError)
         return cls(f"Ilúvatar {method} failed ({code}): {details or 'no details'}")

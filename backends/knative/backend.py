@@ -58,28 +58,54 @@ class KnativeBackend(Backend):
     and, for calls, the ingress at ``url``."""
 
     name = "knative"
-    capabilities = (Capability.INVOKE | Capability.SCALE | Capability.PREWARM | Capability.DEPLOY
-                    | Capability.DEPLOY_SOURCE | Capability.LOGS | Capability.NAMESPACES
-                    | Capability.SECRETS | Capability.DESCRIBE | Capability.EVENTS)
+    capabilities = (
+        Capability.INVOKE
+        | Capability.SCALE
+        | Capability.PREWARM
+        | Capability.DEPLOY
+        | Capability.DEPLOY_SOURCE
+        | Capability.LOGS
+        | Capability.NAMESPACES
+        | Capability.SECRETS
+        | Capability.DESCRIBE
+        | Capability.EVENTS
+    )
 
-    def __init__(self, url: str | None = None, *, kube_context: str | None = None,
-                 token: str | None = None, kubeconfig: str | None = None,
-                 namespace: str | None = None, image: str = DEFAULT_IMAGE,
-                 ready_timeout: float = 60.0, timeout: float = 60.0, in_cluster: bool = False,
-                 kube_timeout: float = 10.0, kube_wait: float = 4.0,
-                 kube_service_account: str | None = None, kube_probe: float = 10.0):
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        kube_context: str | None = None,
+        token: str | None = None,
+        kubeconfig: str | None = None,
+        namespace: str | None = None,
+        image: str = DEFAULT_IMAGE,
+        ready_timeout: float = 60.0,
+        timeout: float = 60.0,
+        in_cluster: bool = False,
+        kube_timeout: float = 10.0,
+        kube_wait: float = 4.0,
+        kube_service_account: str | None = None,
+        kube_probe: float = 10.0,
+    ):
         self.url = url.rstrip("/") if url else None
-        self.options = kube_options(kubeconfig=kubeconfig, kube_context=kube_context,
-                                    in_cluster=in_cluster, token=token, kube_timeout=kube_timeout,
-                                    kube_service_account=kube_service_account)
+        self.options = kube_options(
+            kubeconfig=kubeconfig,
+            kube_context=kube_context,
+            in_cluster=in_cluster,
+            token=token,
+            kube_timeout=kube_timeout,
+            kube_service_account=kube_service_account,
+        )
         self.kube_context = kube_context
         self.kubeconfig = self.options.kubeconfig_path
         self.image = image
         self.ready_timeout = ready_timeout
         self.timeout = timeout
         self.kube_wait = seconds("kube_wait", kube_wait)
-        self.kube = KnativeApi(self.options, namespace=namespace,
-                               view_options={"probe_interval": seconds("kube_probe", kube_probe)})
+        self.kube = KnativeApi(
+            self.options, namespace=namespace, view_options={"probe_interval": seconds("kube_probe", kube_probe)}
+        )
         self._synced = False
         self._http = None
         self._calls: dict[str, list[tuple[float, float, bool]]] = {}  # fn -> (t, ms, ok)
@@ -99,11 +125,11 @@ class KnativeBackend(Backend):
     def _functions(self, ksvcs: list[dict], pods: list[dict]) -> list[Function]:
         by_fn: dict[str, list[dict]] = {}
         for p in pods:
-            by_fn.setdefault((p["metadata"].get("labels") or {}).get(SERVICE_LABEL, ""),
-                             []).append(p)
-        return [function_from_ksvc(o, by_fn.get(o["metadata"]["name"], []),
-                                   len(self._calls.get(o["metadata"]["name"], [])))
-                for o in ksvcs]
+            by_fn.setdefault((p["metadata"].get("labels") or {}).get(SERVICE_LABEL, ""), []).append(p)
+        return [
+            function_from_ksvc(o, by_fn.get(o["metadata"]["name"], []), len(self._calls.get(o["metadata"]["name"], [])))
+            for o in ksvcs
+        ]
 
     # ---- reads ----------------------------------------------------------------------------
     async def describe(self, fn: str) -> Function:
@@ -124,9 +150,9 @@ class KnativeBackend(Backend):
             informer = view.informers[part]
             if not informer.synced:
                 raise informer.error or Unreachable(
-                    f"the Kubernetes API at {self.kube.server} sent no {part} within "
-                    f"{self.kube_wait:g} s", hint="check that the cluster is up (kubectl "
-                                                  "cluster-info)")
+                    f"the Kubernetes API at {self.kube.server} sent no {part} within {self.kube_wait:g} s",
+                    hint="check that the cluster is up (kubectl cluster-info)",
+                )
         return view
 
     async def nodes(self) -> list[Node]:
@@ -145,13 +171,24 @@ class KnativeBackend(Backend):
             err = ksvc_informer.error
             errors.append(f"functions: {_not_installed() if isinstance(err, NotFound) else err}")
         counts = view.pods.function_counts()
-        functions = [function_from_counts(o, *counts.get(o["metadata"]["name"], (0, 0)),
-                                          invocations=len(self._calls.get(o["metadata"]["name"],
-                                                                          [])))
-                     for o in view.objects("ksvcs")]
-        return Snapshot(nodes=view.nodes(), functions=functions, placements=view.placements(),
-                        queues=[], qos=self._qos(), fusion_groups=[], taken_at=time.time(),
-                        errors=errors)
+        functions = [
+            function_from_counts(
+                o,
+                *counts.get(o["metadata"]["name"], (0, 0)),
+                invocations=len(self._calls.get(o["metadata"]["name"], [])),
+            )
+            for o in view.objects("ksvcs")
+        ]
+        return Snapshot(
+            nodes=view.nodes(),
+            functions=functions,
+            placements=view.placements(),
+            queues=[],
+            qos=self._qos(),
+            fusion_groups=[],
+            taken_at=time.time(),
+            errors=errors,
+        )
 
     def _qos(self) -> list[QoSStat]:
         since = time.time() - QOS_WINDOW_S
@@ -159,11 +196,17 @@ class KnativeBackend(Backend):
         for fn, calls in sorted(self._calls.items()):
             ms = [m for t, m, _ in calls if t >= since]
             if ms:
-                out.append(QoSStat(
-                    subject=fn, window_s=QOS_WINDOW_S, count=len(ms),
-                    errors=sum(not ok for t, _, ok in calls if t >= since),
-                    p50_ms=_percentile(ms, 0.5), p95_ms=_percentile(ms, 0.95),
-                    p99_ms=_percentile(ms, 0.99)))
+                out.append(
+                    QoSStat(
+                        subject=fn,
+                        window_s=QOS_WINDOW_S,
+                        count=len(ms),
+                        errors=sum(not ok for t, _, ok in calls if t >= since),
+                        p50_ms=_percentile(ms, 0.5),
+                        p95_ms=_percentile(ms, 0.95),
+                        p99_ms=_percentile(ms, 0.99),
+                    )
+                )
         return out
 
     async def logs(self, fn: str, tail: int = 100) -> list[str]:
@@ -173,8 +216,9 @@ class KnativeBackend(Backend):
         several = len({ln.instance for ln in lines}) > 1
         return [f"[{ln.instance}] {ln.text}" if several else ln.text for ln in lines]
 
-    async def log_lines(self, fn: str, tail: int = 100, *, since: float | None = None,
-                        instance: str | None = None) -> list[LogLine]:
+    async def log_lines(
+        self, fn: str, tail: int = 100, *, since: float | None = None, instance: str | None = None
+    ) -> list[LogLine]:
         """Container user-container of ``fn``'s pods, each line with its time (the API's
         ``timestamps=true``) and its pod as the instance; ``instance`` reads one pod."""
         from ..kube import podlogs
@@ -192,11 +236,9 @@ class KnativeBackend(Backend):
             if instance and name != instance:
                 continue
             try:
-                text = await self.kube.pod_log(name, USER_CONTAINER, tail,
-                                           podlogs.query(USER_CONTAINER, tail, since))
+                text = await self.kube.pod_log(name, USER_CONTAINER, tail, podlogs.query(USER_CONTAINER, tail, since))
             except (InvalidRequest, NotFound) as exc:  # not started yet, or gone meanwhile
-                per_pod.append([LogLine(fn, f"(no logs: {exc})", instance=name)]
-                               if since is None else [])
+                per_pod.append([LogLine(fn, f"(no logs: {exc})", instance=name)] if since is None else [])
                 continue
             per_pod.append(podlogs.parse(text, fn, name))
         return podlogs.merge(per_pod, tail, since)
@@ -218,8 +260,7 @@ class KnativeBackend(Backend):
         from ..kube import secrets as kube_secrets
 
         await self.kube.ready()
-        return await kube_secrets.put_secret(self.kube.api, self.namespace, name, value,
-                                             update=update)
+        return await kube_secrets.put_secret(self.kube.api, self.namespace, name, value, update=update)
 
     async def remove_secret(self, name: str) -> None:
         from ..kube import secrets as kube_secrets
@@ -239,26 +280,39 @@ class KnativeBackend(Backend):
 
     async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
         if node:
-            raise Unsupported("Knative routes each call itself; it cannot call a function "
-                              "on a chosen node", hint="call without --node")
+            raise Unsupported(
+                "Knative routes each call itself; it cannot call a function on a chosen node",
+                hint="call without --node",
+            )
         obj = await self.kube.ksvc(fn)
         target = (obj.get("status") or {}).get("url")
         if not target:
             ready = _condition(obj, "Ready")
-            raise BackendError(f"function {fn!r} has no URL yet: "
-                               f"{ready.get('message') or ready.get('reason') or 'not ready'}",
-                               hint=f"kubectl describe ksvc {fn} -n {self.namespace}")
+            raise BackendError(
+                f"function {fn!r} has no URL yet: {ready.get('message') or ready.get('reason') or 'not ready'}",
+                hint=f"kubectl describe ksvc {fn} -n {self.namespace}",
+            )
         body, headers = self._body(payload)
         if self.url:  # through the ingress, which picks the route by Host
             parts = urlsplit(target)
             headers["Host"] = parts.netloc
             target = self.url + (parts.path or "/")
-        hint = ("check the context URL: the cluster's ingress address" if self.url else
-                "set the context URL to the cluster's ingress address "
-                "(faastui context add NAME --backend knative --url http://INGRESS)")
+        hint = (
+            "check the context URL: the cluster's ingress address"
+            if self.url
+            else "set the context URL to the cluster's ingress address "
+            "(faastui context add NAME --backend knative --url http://INGRESS)"
+        )
         started, t0 = time.time(), time.perf_counter()
-        resp = await send(self._client(), "POST", target, content=body, headers=headers,
-                          where=f"function {fn!r} at {target}", hint=hint)
+        resp = await send(
+            self._client(),
+            "POST",
+            target,
+            content=body,
+            headers=headers,
+            where=f"function {fn!r} at {target}",
+            hint=hint,
+        )
         ms = (time.perf_counter() - t0) * 1000
         ok = resp.status_code < 400
         data: Any = resp.text
@@ -269,14 +323,23 @@ class KnativeBackend(Backend):
                 pass
         error = None
         if not ok:  # the function's own failure: an Invocation, not an exception
-            error = (data.get("error") if isinstance(data, dict) else None) or \
-                resp.text.strip()[:500] or f"HTTP {resp.status_code}"
+            error = (
+                (data.get("error") if isinstance(data, dict) else None)
+                or resp.text.strip()[:500]
+                or f"HTTP {resp.status_code}"
+            )
         self._calls.setdefault(fn, []).append((started, ms, ok))
         del self._calls[fn][:-1000]
-        return Invocation(call_id=resp.headers.get("X-Request-Id") or uuid.uuid4().hex[:12],
-                          function=fn, duration_ms=round(ms, 3), status="ok" if ok else "error",
-                          result=data if ok else None, error=error, started_at=started,
-                          ended_at=time.time())
+        return Invocation(
+            call_id=resp.headers.get("X-Request-Id") or uuid.uuid4().hex[:12],
+            function=fn,
+            duration_ms=round(ms, 3),
+            status="ok" if ok else "error",
+            result=data if ok else None,
+            error=error,
+            started_at=started,
+            ended_at=time.time(),
+        )
 
     # ---- scale and prewarm: a new revision each ---------------------------------------------
     async def _wait_ready(self, fn: str, generation: int) -> dict:
@@ -291,12 +354,15 @@ class KnativeBackend(Backend):
                 if ready.get("status") == "True":
                     return obj
                 if ready.get("status") == "False":
-                    raise BackendError(f"function {fn!r} is not ready: {last}",
-                                       hint=f"`faastui logs {fn}`, kubectl describe ksvc {fn} "
-                                            f"-n {self.namespace}")
+                    raise BackendError(
+                        f"function {fn!r} is not ready: {last}",
+                        hint=f"`faastui logs {fn}`, kubectl describe ksvc {fn} -n {self.namespace}",
+                    )
             if time.monotonic() >= deadline:
-                raise BackendError(f"function {fn!r} not ready after {self.ready_timeout:g} s: "
-                                   f"{last}", hint="it may still come up: `faastui functions`")
+                raise BackendError(
+                    f"function {fn!r} not ready after {self.ready_timeout:g} s: {last}",
+                    hint="it may still come up: `faastui functions`",
+                )
             await asyncio.sleep(delay)
             delay = min(1.0, delay * 1.5)
 
@@ -304,10 +370,8 @@ class KnativeBackend(Backend):
         """Set revision template annotations (``n`` within max-scale); the Ready ksvc."""
         top = int(quantity(_template(await self.kube.ksvc(fn))[0].get(MAX_SCALE)))
         if top and n > top:
-            raise InvalidRequest(f"{n} is over the max-scale of {fn!r} ({top})",
-                                 hint=f"raise {MAX_SCALE} first")
-        patched = await self.kube.patch(fn, {"spec": {"template": {"metadata": {
-            "annotations": annotations}}}})
+            raise InvalidRequest(f"{n} is over the max-scale of {fn!r} ({top})", hint=f"raise {MAX_SCALE} first")
+        patched = await self.kube.patch(fn, {"spec": {"template": {"metadata": {"annotations": annotations}}}})
         return await self._wait_ready(fn, int(patched["metadata"].get("generation") or 0))
 
     async def scale(self, fn: str, replicas: int) -> Function:
@@ -318,27 +382,46 @@ class KnativeBackend(Backend):
 
     async def prewarm(self, fn: str, node: str | None = None, count: int = 1) -> list[Invocation]:
         if node:
-            raise Unsupported(f"Knative places pods itself; it cannot prewarm on node {node!r}",
-                              hint="prewarm without a node: a new revision starts COUNT pods")
+            raise Unsupported(
+                f"Knative places pods itself; it cannot prewarm on node {node!r}",
+                hint="prewarm without a node: a new revision starts COUNT pods",
+            )
         if count < 1:
             raise InvalidRequest("count must be >= 1")
         started, t0 = time.time(), time.perf_counter()
-        ready = await self._roll(fn, count, {INITIAL_SCALE: str(count),
-                                             "faastui.io/prewarmed-at": f"{started:.3f}"})
+        ready = await self._roll(fn, count, {INITIAL_SCALE: str(count), "faastui.io/prewarmed-at": f"{started:.3f}"})
         ms = round((time.perf_counter() - t0) * 1000, 3)
         rev = (ready.get("status") or {}).get("latestReadyRevisionName") or ""
         pods = [p for p in await self.kube.pods(f"{REVISION_LABEL}={rev}") if pod_state(p)]
-        out = [Invocation(call_id=p["metadata"]["name"], function=fn, node=_node_name(p),
-                          container_state="prewarm", cold_start_ms=ms,
-                          status="ok" if pod_state(p) == "warm" else "pending",
-                          started_at=started, ended_at=time.time()) for p in pods[:count]]
-        return out + [Invocation(call_id=f"{rev}-pending-{i}", function=fn,
-                                 container_state="prewarm", status="pending", started_at=started,
-                                 ended_at=time.time()) for i in range(count - len(out))]
+        out = [
+            Invocation(
+                call_id=p["metadata"]["name"],
+                function=fn,
+                node=_node_name(p),
+                container_state="prewarm",
+                cold_start_ms=ms,
+                status="ok" if pod_state(p) == "warm" else "pending",
+                started_at=started,
+                ended_at=time.time(),
+            )
+            for p in pods[:count]
+        ]
+        return out + [
+            Invocation(
+                call_id=f"{rev}-pending-{i}",
+                function=fn,
+                container_state="prewarm",
+                status="pending",
+                started_at=started,
+                ended_at=time.time(),
+            )
+            for i in range(count - len(out))
+        ]
 
     # ---- deploy and remove -----------------------------------------------------------------
-    async def deploy_source(self, source: str, *, name: str | None = None,
-                            requirements: list[str] | None = None) -> Function:
+    async def deploy_source(
+        self, source: str, *, name: str | None = None, requirements: list[str] | None = None
+    ) -> Function:
         h = prepare(source, name or f"fn-{uuid.uuid4().hex[:8]}", requirements)
         return await self._deploy(h)
 
@@ -359,9 +442,11 @@ class KnativeBackend(Backend):
             raise InvalidRequest(f"the package has no {module}.py")
         others = sorted(f for f in files if f.endswith(".py") and f != f"{module}.py")
         if others:
-            raise InvalidRequest("Knative runs a single handler module without an image build; "
-                                 f"the package also has {', '.join(others)}",
-                                 hint="merge them into one file, or build an image")
+            raise InvalidRequest(
+                "Knative runs a single handler module without an image build; "
+                f"the package also has {', '.join(others)}",
+                hint="merge them into one file, or build an image",
+            )
         reqs = [r.split("#")[0].strip() for r in files.get("requirements.txt", "").splitlines()]
         default = "" if isinstance(package, bytes) else Path(package).stem
         h = prepare(files[f"{module}.py"], name or meta.get("name") or default, reqs)
@@ -373,8 +458,7 @@ class KnativeBackend(Backend):
 
     async def _deploy(self, h: HandlerSource, meta: dict | None = None) -> Function:
         await self.kube.ready()  # the namespace comes from the kubeconfig
-        body = service_manifest(h, meta or {}, image=self.image,
-                                namespace=self.namespace)
+        body = service_manifest(h, meta or {}, image=self.image, namespace=self.namespace)
         try:
             current = await self.kube.ksvc(h.name)
         except FunctionNotFound:
@@ -382,13 +466,16 @@ class KnativeBackend(Backend):
         if current is None:
             result = await self.kube.create(drop_none(body))
         elif (current["metadata"].get("labels") or {}).get(SOURCE_LABEL) != "true":
-            raise Conflict(f"a Knative service {h.name!r} exists that faastui did not deploy",
-                           hint="pick another --name, or delete it with kubectl")
+            raise Conflict(
+                f"a Knative service {h.name!r} exists that faastui did not deploy",
+                hint="pick another --name, or delete it with kubectl",
+            )
         else:  # only what faastui owns; scale annotations and the rest stay
-            body["metadata"] = {"labels": body["metadata"]["labels"],
-                                "resourceVersion": current["metadata"]["resourceVersion"]}
-            result = await self.kube.patch(h.name, {"metadata": body["metadata"],
-                                                "spec": body["spec"]})
+            body["metadata"] = {
+                "labels": body["metadata"]["labels"],
+                "resourceVersion": current["metadata"]["resourceVersion"],
+            }
+            result = await self.kube.patch(h.name, {"metadata": body["metadata"], "spec": body["spec"]})
         await self._wait_ready(h.name, int(result["metadata"].get("generation") or 0))
         return await self.describe(h.name)
 
@@ -404,14 +491,14 @@ class KnativeBackend(Backend):
 def _package_files(package: str | Path | bytes) -> dict[str, str]:
     """The .py, function.yaml and requirements.txt at the top of a function folder or zip
     (a zip's single top folder is looked into)."""
+
     def wanted(name: str) -> bool:
         return name.endswith(".py") or name in ("function.yaml", "requirements.txt")
 
     if not isinstance(package, bytes):
         path = Path(package)
         if path.is_dir():
-            return {p.name: p.read_text(errors="replace") for p in path.iterdir()
-                    if p.is_file() and wanted(p.name)}
+            return {p.name: p.read_text(errors="replace") for p in path.iterdir() if p.is_file() and wanted(p.name)}
         if not zipfile.is_zipfile(path):
             raise InvalidRequest(f"{path} is neither a function folder nor a zip")
         package = path.read_bytes()
@@ -422,5 +509,8 @@ def _package_files(package: str | Path | bytes) -> dict[str, str]:
     names = [n for n in archive.namelist() if not n.endswith("/")]
     tops = {n.split("/")[0] for n in names}
     prefix = f"{tops.pop()}/" if len(tops) == 1 and all("/" in n for n in names) else ""
-    return {n[len(prefix):]: archive.read(n).decode("utf-8", "replace") for n in names
-            if n.startswith(prefix) and "/" not in n[len(prefix):] and wanted(n[len(prefix):])}
+    return {
+        n[len(prefix) :]: archive.read(n).decode("utf-8", "replace")
+        for n in names
+        if n.startswith(prefix) and "/" not in n[len(prefix) :] and wanted(n[len(prefix) :])
+    }

@@ -21,8 +21,10 @@ from .objects import GROUP, PLURAL, SERVICE_LABEL, VERSION
 
 
 def _not_installed() -> NotFound:
-    return NotFound(f"Knative Serving is not installed: the API serves no {PLURAL}.{GROUP}",
-                    hint="install Knative Serving, or pick another kube context")
+    return NotFound(
+        f"Knative Serving is not installed: the API serves no {PLURAL}.{GROUP}",
+        hint="install Knative Serving, or pick another kube context",
+    )
 
 
 class KnativeApi:
@@ -71,10 +73,13 @@ class KnativeApi:
         await self.ready()
         if self.started_view is None:
             self.started_view = KubeView(
-                self.options, namespace=None,  # every pod: what the nodes carry
+                self.options,
+                namespace=None,  # every pod: what the nodes carry
                 mappings=(PodMapping(SERVICE_LABEL, namespace=self.namespace),),
                 extra={"ksvcs": (self.ksvc_path(), f"{PLURAL}.{GROUP}")},
-                connection=self.conn, **self.view_options)
+                connection=self.conn,
+                **self.view_options,
+            )
         return self.started_view
 
     # ---- ksvcs, pods, nodes -----------------------------------------------------------------------
@@ -94,54 +99,64 @@ class KnativeApi:
             if getattr(exc, "details", {}).get("name") != fn:
                 raise _not_installed() from None
             known = [o["metadata"]["name"] for o in await self.ksvcs()]
-            raise FunctionNotFound(f"function {fn!r} not found in namespace {self.namespace}",
-                                   hint=did_you_mean(fn, known)
-                                   or "list them with `faastui functions`") from None
+            raise FunctionNotFound(
+                f"function {fn!r} not found in namespace {self.namespace}",
+                hint=did_you_mean(fn, known) or "list them with `faastui functions`",
+            ) from None
 
     async def pods(self, selector: str) -> list[dict]:
         await self.ready()
-        data = await self.api("GET", path("/api/v1/namespaces", self.namespace, "pods"),
-                               "list pods", query={"labelSelector": selector} if selector else None)
+        data = await self.api(
+            "GET",
+            path("/api/v1/namespaces", self.namespace, "pods"),
+            "list pods",
+            query={"labelSelector": selector} if selector else None,
+        )
         return data.get("items") or []
 
     async def all_pods(self, errors: list[str]) -> list[dict]:
         """Pods of every namespace, else (forbidden) this namespace's."""
         try:
-            return (await self.api("GET", "/api/v1/pods", "list pods in all namespaces")
-                    ).get("items") or []
+            return (await self.api("GET", "/api/v1/pods", "list pods in all namespaces")).get("items") or []
         except AuthError as exc:
             if exc.http_status != 403:
                 raise
-            errors.append(f"nodes: pods counted in namespace {self.namespace} only "
-                          "(listing all namespaces is forbidden)")
+            errors.append(
+                f"nodes: pods counted in namespace {self.namespace} only (listing all namespaces is forbidden)"
+            )
             return await self.pods("")
 
     async def node_objects(self) -> list[dict]:
         return (await self.api("GET", "/api/v1/nodes", "list nodes")).get("items") or []
 
-    async def pod_log(self, name: str, container: str, tail: int,
-                       query: dict | None = None) -> str:
+    async def pod_log(self, name: str, container: str, tail: int, query: dict | None = None) -> str:
         """A pod's last ``tail`` lines; ``query`` instead asks what it says (``podlogs.query``)."""
         conn = await self.ready()
         data = await asyncio.to_thread(
-            conn.request, "GET", path("/api/v1/namespaces", self.namespace, "pods", name, "log"),
+            conn.request,
+            "GET",
+            path("/api/v1/namespaces", self.namespace, "pods", name, "log"),
             f"read the logs of pod {name}",
-            query=query or {"container": container, "tailLines": str(tail)})
+            query=query or {"container": container, "tailLines": str(tail)},
+        )
         return data.decode("utf-8", "replace")
 
     # ---- writes ---------------------------------------------------------------------------------
     async def create(self, body: dict) -> dict:
         name = (body.get("metadata") or {}).get("name", "")
         await self.ready()
-        return await self.api("POST", self.ksvc_path(), f"create the Knative service {name}",
-                               body=body)
+        return await self.api("POST", self.ksvc_path(), f"create the Knative service {name}", body=body)
 
     async def patch(self, fn: str, patch: dict) -> dict:
         """A JSON merge patch (what custom resources take)."""
         await self.ready()
-        return await self.api("PATCH", self.ksvc_path(fn), f"update the Knative service {fn}",
-                               body=json.dumps(patch).encode(),
-                               content_type="application/merge-patch+json")
+        return await self.api(
+            "PATCH",
+            self.ksvc_path(fn),
+            f"update the Knative service {fn}",
+            body=json.dumps(patch).encode(),
+            content_type="application/merge-patch+json",
+        )
 
     async def delete(self, fn: str) -> dict:
         await self.ready()

@@ -63,8 +63,9 @@ def pod_state(pod: dict) -> str | None:
 def function_from_ksvc(obj: dict, pods: list[dict], invocations: int = 0) -> Function:
     """A model Function from a ksvc and its pods."""
     running = [p for p in pods if pod_state(p) and p["status"].get("phase") == "Running"]
-    return function_from_counts(obj, len(running), sum(pod_state(p) == "warm" for p in running),
-                                invocations=invocations)
+    return function_from_counts(
+        obj, len(running), sum(pod_state(p) == "warm" for p in running), invocations=invocations
+    )
 
 
 def function_from_counts(obj: dict, running: int, ready: int, invocations: int = 0) -> Function:
@@ -77,38 +78,51 @@ def function_from_counts(obj: dict, running: int, ready: int, invocations: int =
     status = obj.get("status") or {}
     labels = dict(meta.get("labels") or {})
     labels["knative/ready"] = _condition(obj, "Ready").get("status") or "Unknown"
-    for key, value in (("knative/revision", status.get("latestReadyRevisionName")),
-                       ("knative/url", status.get("url")),
-                       ("knative/min-scale", annotations.get(MIN_SCALE)),
-                       ("knative/max-scale", annotations.get(MAX_SCALE))):
+    for key, value in (
+        ("knative/revision", status.get("latestReadyRevisionName")),
+        ("knative/url", status.get("url")),
+        ("knative/min-scale", annotations.get(MIN_SCALE)),
+        ("knative/max-scale", annotations.get(MAX_SCALE)),
+    ):
         if value:
             labels[key] = str(value)
     ours = labels.get(SOURCE_LABEL) == "true"
     entry = annotations.get(ENTRY_ANNOTATION)
     return Function(
-        name=meta.get("name", ""), image=container.get("image", ""),
+        name=meta.get("name", ""),
+        image=container.get("image", ""),
         runtime="python" if ours else "knative",
         handler=f"handler:{entry}" if ours and entry else "",
-        replicas=running, available_replicas=ready,
-        memory_mb=_mb(limits.get("memory")), cpus=round(quantity(limits.get("cpu")), 3),
-        timeout_s=float(spec.get("timeoutSeconds") or 0), labels=labels, invocations=invocations)
+        replicas=running,
+        available_replicas=ready,
+        memory_mb=_mb(limits.get("memory")),
+        cpus=round(quantity(limits.get("cpu")), 3),
+        timeout_s=float(spec.get("timeoutSeconds") or 0),
+        labels=labels,
+        invocations=invocations,
+    )
 
 
 # ---- a handler -> the ksvc faastui deploys ------------------------------------------------
-def service_manifest(h: HandlerSource, meta: dict, *, image: str,
-                     namespace: str | None) -> dict:
+def service_manifest(h: HandlerSource, meta: dict, *, image: str, namespace: str | None) -> dict:
     """The ksvc for handler ``h`` (None values: absent; a merge patch removes them)."""
     env = {str(k): str(v) for k, v in (meta.get("env") or {}).items()}
     env.update(harness_env(h))
     for key, value in env.items():
         if len(key) + 1 + len(value) >= ENV_STRING_LIMIT:
-            raise InvalidRequest(f"the handler is too big for Knative: {key} would be "
-                                 f"{len(value) // 1024} KiB; Linux takes at most 128 KiB "
-                                 "per variable", hint="keep the source under about 90 KiB")
+            raise InvalidRequest(
+                f"the handler is too big for Knative: {key} would be "
+                f"{len(value) // 1024} KiB; Linux takes at most 128 KiB "
+                "per variable",
+                hint="keep the source under about 90 KiB",
+            )
     container: dict[str, Any] = {
-        "name": USER_CONTAINER, "image": image, "command": ["python", "-c", HARNESS],
+        "name": USER_CONTAINER,
+        "image": image,
+        "command": ["python", "-c", HARNESS],
         "env": [{"name": k, "value": v} for k, v in env.items()],
-        "ports": [{"containerPort": 8080}]}
+        "ports": [{"containerPort": 8080}],
+    }
     try:
         wanted = limits(meta.get("memory"), meta.get("cpus"))
         timeout = int(float(meta["timeout"])) if meta.get("timeout") else None
@@ -121,19 +135,30 @@ def service_manifest(h: HandlerSource, meta: dict, *, image: str,
     if not isinstance(secrets, list) or not all(isinstance(x, str) for x in secrets):
         raise InvalidRequest("function.yaml: secrets must be a list of secret names")
     if secrets:  # each at /var/openfaas/secrets/NAME, as OpenFaaS mounts them
-        container["volumeMounts"] = [{"name": "faastui-secrets", "readOnly": True,
-                                      "mountPath": SECRETS_MOUNT}]
-        volumes = [{"name": "faastui-secrets", "projected": {"sources": [
-            {"secret": {"name": name, "items": [{"key": name, "path": name}]}}
-            for name in secrets]}}]
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Service",
-            "metadata": {"name": h.name, "namespace": namespace,
-                         "labels": {SOURCE_LABEL: "true",
-                                    "app.kubernetes.io/managed-by": "faastui"}},
-            "spec": {"template": {
+        container["volumeMounts"] = [{"name": "faastui-secrets", "readOnly": True, "mountPath": SECRETS_MOUNT}]
+        volumes = [
+            {
+                "name": "faastui-secrets",
+                "projected": {
+                    "sources": [{"secret": {"name": name, "items": [{"key": name, "path": name}]}} for name in secrets]
+                },
+            }
+        ]
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Service",
+        "metadata": {
+            "name": h.name,
+            "namespace": namespace,
+            "labels": {SOURCE_LABEL: "true", "app.kubernetes.io/managed-by": "faastui"},
+        },
+        "spec": {
+            "template": {
                 "metadata": {"annotations": {ENTRY_ANNOTATION: h.entry, INITIAL_SCALE: None}},
-                "spec": {"containers": [container], "timeoutSeconds": timeout,
-                         "volumes": volumes}}}}
+                "spec": {"containers": [container], "timeoutSeconds": timeout, "volumes": volumes},
+            }
+        },
+    }
 
 
 def drop_none(value):
@@ -143,4 +168,3 @@ def drop_none(value):
     if isinstance(value, list):
         return [drop_none(v) for v in value]
     return value
-

@@ -24,5 +24,14 @@ from .records import PodMapping, pod_state
 from .side import ClusterSide, kube_options, wants_kube
 from .view import KubeView
 
-__all__ = ["KubeView", "KubeOptions", "Connection", "Gone", "PodMapping", "pod_state",
-           "ClusterSide", "kube_options", "wants_kube"]
+__all__ = [
+    "KubeView",
+    "KubeOptions",
+    "Connection",
+    "Gone",
+    "PodMapping",
+    "pod_state",
+    "ClusterSide",
+    "kube_options",
+    "wants_kube",
+]

@@ -28,8 +28,7 @@ from ..errors import AuthError, BackendError, Conflict, InvalidRequest, NotFound
 
 __all__ = ["KubeOptions", "Connection", "Gone", "api_error", "UNREACHABLE_HINT", "path"]
 
-UNREACHABLE_HINT = ("check the kubeconfig's server and that the cluster is up "
-                    "(kubectl cluster-info)")
+UNREACHABLE_HINT = "check the kubeconfig's server and that the cluster is up (kubectl cluster-info)"
 SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
@@ -54,8 +53,7 @@ class KubeOptions:
 
     @property
     def kubeconfig_path(self) -> str:
-        return str(Path(self.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config")
-                   .expanduser())
+        return str(Path(self.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config").expanduser())
 
 
 def path(*parts: str) -> str:
@@ -63,26 +61,30 @@ def path(*parts: str) -> str:
     return "/".join(quote(p, safe="") if i else p for i, p in enumerate(parts))
 
 
-def api_error(status: int, body: bytes | str | None, what: str, server: str,
-              namespace: str | None = None) -> BackendError:
+def api_error(
+    status: int, body: bytes | str | None, what: str, server: str, namespace: str | None = None
+) -> BackendError:
     """An error answer (its body a Kubernetes Status) as a BackendError."""
     try:
         data = json.loads(body or "{}")
     except ValueError:
         data = {}
     data = data if isinstance(data, dict) else {}
-    message = data.get("message") or (body.decode("utf-8", "replace").strip()[:300]
-                                      if isinstance(body, bytes) else str(body or "")) \
+    message = (
+        data.get("message")
+        or (body.decode("utf-8", "replace").strip()[:300] if isinstance(body, bytes) else str(body or ""))
         or f"HTTP {status}"
+    )
     if status == 401:
-        return AuthError(f"the Kubernetes API at {server} refused the credentials "
-                         "(401 Unauthorized)",
-                         hint="check the token (faastui context add --token) or the "
-                              "kubeconfig user (kubectl auth whoami)")
+        return AuthError(
+            f"the Kubernetes API at {server} refused the credentials (401 Unauthorized)",
+            hint="check the token (faastui context add --token) or the kubeconfig user (kubectl auth whoami)",
+        )
     if status == 403:
         where = f" in namespace {namespace}" if namespace else ""
-        err = AuthError(f"forbidden to {what}: {message}",
-                        hint=f"the account needs RBAC rights for it{where} (kubectl auth can-i)")
+        err = AuthError(
+            f"forbidden to {what}: {message}", hint=f"the account needs RBAC rights for it{where} (kubectl auth can-i)"
+        )
         err.http_status = 403
         return err
     if status == 404:
@@ -131,11 +133,13 @@ class Connection:
                 else:
                     self._load_kubeconfig(config, conf)
             except config.ConfigException as exc:
-                where = ("the in-cluster service account" if opts.in_cluster
-                         else f"the kubeconfig {opts.kubeconfig_path}")
-                raise InvalidRequest(f"cannot use {where}: {exc}",
-                                     hint="set $KUBECONFIG or the context's kube_context "
-                                          "(kubectl config get-contexts)") from None
+                where = (
+                    "the in-cluster service account" if opts.in_cluster else f"the kubeconfig {opts.kubeconfig_path}"
+                )
+                raise InvalidRequest(
+                    f"cannot use {where}: {exc}",
+                    hint="set $KUBECONFIG or the context's kube_context (kubectl config get-contexts)",
+                ) from None
             if opts.token:  # the faastui context's token wins over the kubeconfig user's
                 conf.api_key = {"BearerToken": f"Bearer {opts.token}"}
                 conf.refresh_api_key_hook = None
@@ -154,19 +158,20 @@ class Connection:
             chosen = next((c for c in contexts if c.get("name") == opts.context), None)
         if chosen is None:
             names = [c.get("name", "") for c in contexts]
-            raise InvalidRequest(f"no kube context {opts.context!r} in {kubeconfig}",
-                                 hint=did_you_mean(opts.context or "", names)
-                                 or f"known: {', '.join(names)}")
-        config.load_kube_config(kubeconfig, opts.context, client_configuration=conf,
-                                persist_config=False)
+            raise InvalidRequest(
+                f"no kube context {opts.context!r} in {kubeconfig}",
+                hint=did_you_mean(opts.context or "", names) or f"known: {', '.join(names)}",
+            )
+        config.load_kube_config(kubeconfig, opts.context, client_configuration=conf, persist_config=False)
         self.namespace = (chosen.get("context") or {}).get("namespace") or None
 
     def _load_in_cluster(self, config, conf) -> None:
         from kubernetes.config.incluster_config import InClusterConfigLoader
 
         folder = Path(self.options.service_account)
-        InClusterConfigLoader(token_filename=str(folder / "token"),
-                              cert_filename=str(folder / "ca.crt")).load_and_set(conf)
+        InClusterConfigLoader(token_filename=str(folder / "token"), cert_filename=str(folder / "ca.crt")).load_and_set(
+            conf
+        )
         try:
             self.namespace = (folder / "namespace").read_text().strip() or None
         except OSError:
@@ -182,9 +187,17 @@ class Connection:
         return headers
 
     # ---- requests ---------------------------------------------------------------------------
-    def open(self, method: str, url_path: str, *, query: dict | None = None, body: Any = None,
-             content_type: str = "application/json", timeout: float | None = None,
-             stream: bool = False):
+    def open(
+        self,
+        method: str,
+        url_path: str,
+        *,
+        query: dict | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float | None = None,
+        stream: bool = False,
+    ):
         """One request; the urllib3 response (its body not read when ``stream``).
 
         Raises: Unreachable when the server does not answer within the timeouts.
@@ -199,28 +212,44 @@ class Connection:
         read = self.options.timeout if timeout is None else timeout
         try:
             return self._pool.request(
-                method, url, body=data, headers=self._headers(content_type if data else None),
+                method,
+                url,
+                body=data,
+                headers=self._headers(content_type if data else None),
                 timeout=urllib3.Timeout(connect=self.options.connect_timeout, read=read),
-                retries=False, preload_content=not stream, redirect=False)
+                retries=False,
+                preload_content=not stream,
+                redirect=False,
+            )
         except urllib3.exceptions.NewConnectionError as exc:  # refused (a ConnectTimeoutError!)
-            raise Unreachable(f"the Kubernetes API at {self.server} does not answer: "
-                              f"{exc.args[-1] if exc.args else exc}", hint=UNREACHABLE_HINT) from None
+            raise Unreachable(
+                f"the Kubernetes API at {self.server} does not answer: {exc.args[-1] if exc.args else exc}",
+                hint=UNREACHABLE_HINT,
+            ) from None
         except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError) as exc:
-            took = read if isinstance(exc, urllib3.exceptions.ReadTimeoutError) \
-                else self.options.connect_timeout
-            raise Unreachable(f"the Kubernetes API at {self.server} did not answer within "
-                              f"{took:g} s", hint=UNREACHABLE_HINT) from None
+            took = read if isinstance(exc, urllib3.exceptions.ReadTimeoutError) else self.options.connect_timeout
+            raise Unreachable(
+                f"the Kubernetes API at {self.server} did not answer within {took:g} s", hint=UNREACHABLE_HINT
+            ) from None
         except urllib3.exceptions.HTTPError as exc:
             reason = getattr(exc, "reason", None) or exc
-            raise Unreachable(f"the Kubernetes API at {self.server} does not answer: {reason}",
-                              hint=UNREACHABLE_HINT) from None
+            raise Unreachable(
+                f"the Kubernetes API at {self.server} does not answer: {reason}", hint=UNREACHABLE_HINT
+            ) from None
 
-    def request(self, method: str, url_path: str, what: str, *, query: dict | None = None,
-                body: Any = None, content_type: str = "application/json",
-                timeout: float | None = None) -> bytes:
+    def request(
+        self,
+        method: str,
+        url_path: str,
+        what: str,
+        *,
+        query: dict | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float | None = None,
+    ) -> bytes:
         """One request; its body. Raises the BackendError for an error answer."""
-        resp = self.open(method, url_path, query=query, body=body, content_type=content_type,
-                         timeout=timeout)
+        resp = self.open(method, url_path, query=query, body=body, content_type=content_type, timeout=timeout)
         if resp.status >= 400:
             raise api_error(resp.status, resp.data, what, self.server, self.namespace)
         return resp.data
@@ -230,8 +259,7 @@ class Connection:
         try:
             out = json.loads(data) if data else {}
         except ValueError:
-            raise BackendError(f"the Kubernetes API answered {what} with something that is "
-                               "not JSON") from None
+            raise BackendError(f"the Kubernetes API answered {what} with something that is not JSON") from None
         return out if isinstance(out, dict) else {}
 
     def close(self) -> None:

@@ -107,8 +107,7 @@ class PodIndex:
 
     def of_function(self, fn: str) -> list[PodRecord]:
         with self.lock:
-            return sorted((r for r in self.records.values() if r.fn == fn),
-                          key=lambda r: (r.created, r.name))
+            return sorted((r for r in self.records.values() if r.fn == fn), key=lambda r: (r.created, r.name))
 
 
 class NodeIndex:
@@ -153,8 +152,7 @@ class EventLog:
     later ones: it gets a time just after those, so a reader asking "after t" still gets it.
     """
 
-    def __init__(self, lock: threading.RLock, limit: int = 1000,
-                 kinds: tuple[str, ...] = ("Pod", "Node")):
+    def __init__(self, lock: threading.RLock, limit: int = 1000, kinds: tuple[str, ...] = ("Pod", "Node")):
         self.lock = lock
         self.kinds = kinds
         self.entries: deque[EventRecord] = deque(maxlen=limit)
@@ -217,8 +215,7 @@ class ObjectIndex:
 
     def reset(self, objects: list[dict]) -> None:
         with self.lock:
-            self.objects = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o
-                            for o in objects}
+            self.objects = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in objects}
             self.version += 1
 
     def items(self) -> list[dict]:

@@ -34,10 +34,21 @@ __all__ = ["Informer"]
 class Informer:
     """Keeps ``sink`` equal to the collection at ``path`` (see the module docstring)."""
 
-    def __init__(self, conn: Connection, path: str, sink, *, what: str, query: dict | None = None,
-                 page: int = 500, watch_timeout: int = 300, idle_timeout: float = 90.0,
-                 backoff_max: float = 30.0, fallback: tuple[str, str] | None = None,
-                 coalesce: float = 0.25):
+    def __init__(
+        self,
+        conn: Connection,
+        path: str,
+        sink,
+        *,
+        what: str,
+        query: dict | None = None,
+        page: int = 500,
+        watch_timeout: int = 300,
+        idle_timeout: float = 90.0,
+        backoff_max: float = 30.0,
+        fallback: tuple[str, str] | None = None,
+        coalesce: float = 0.25,
+    ):
         self.conn, self.path, self.sink, self.what = conn, path, sink, what
         self.query = dict(query or {})
         self.page, self.watch_timeout, self.idle_timeout = page, watch_timeout, idle_timeout
@@ -55,8 +66,7 @@ class Informer:
         self._stopping = threading.Event()
         self._resp = None
         self._resp_lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name=f"kube-informer-{what}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"kube-informer-{what}", daemon=True)
 
     # ---- life cycle -------------------------------------------------------------------------
     def start(self) -> Informer:
@@ -151,14 +161,18 @@ class Informer:
         """One watch from ``self.rv``, moving it on with each event and bookmark."""
         import urllib3  # deferred with the kubernetes client (its dependency)
 
-        query = dict(self.query, watch="1", resourceVersion=self.rv, allowWatchBookmarks="true",
-                     timeoutSeconds=str(self.watch_timeout))
+        query = dict(
+            self.query,
+            watch="1",
+            resourceVersion=self.rv,
+            allowWatchBookmarks="true",
+            timeoutSeconds=str(self.watch_timeout),
+        )
         resp = self.conn.open("GET", self.path, query=query, timeout=self.idle_timeout, stream=True)
         if resp.status >= 400:
             body = resp.read()
             resp.release_conn()
-            raise api_error(resp.status, body, f"watch {self.what}", self.conn.server,
-                            self.conn.namespace)
+            raise api_error(resp.status, body, f"watch {self.what}", self.conn.server, self.conn.namespace)
         with self._resp_lock:
             self._resp = resp
         self._healthy()
@@ -186,8 +200,9 @@ class Informer:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             if self._stopping.is_set():
                 return
-            raise BackendError(f"the watch of {self.what} at {self.conn.server} broke: "
-                               f"{getattr(exc, 'reason', None) or exc}") from None
+            raise BackendError(
+                f"the watch of {self.what} at {self.conn.server} broke: {getattr(exc, 'reason', None) or exc}"
+            ) from None
         finally:
             with self._resp_lock:
                 self._resp = None

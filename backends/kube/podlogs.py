@@ -17,8 +17,7 @@ from ..model import LogLine
 
 __all__ = ["query", "parse", "merge", "rfc3339"]
 
-_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d) (.*)$",
-                    re.DOTALL)
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d) (.*)$", re.DOTALL)
 
 
 def rfc3339(t: float) -> str:
@@ -60,7 +59,6 @@ def parse(text: str, fn: str, instance: str) -> list[LogLine]:
 def merge(per_pod: list[list[LogLine]], tail: int, since: float | None) -> list[LogLine]:
     """Every pod's lines in time order (a pod's own order kept), since ``since``, the last
     ``tail`` of them."""
-    lines = [ln for pod in per_pod for ln in pod
-             if since is None or (ln.time is not None and ln.time >= since)]
+    lines = [ln for pod in per_pod for ln in pod if since is None or (ln.time is not None and ln.time >= since)]
     lines.sort(key=lambda ln: ln.time if ln.time is not None else float("-inf"))
     return lines[-tail:] if tail > 0 else []

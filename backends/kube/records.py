@@ -20,8 +20,17 @@ from datetime import datetime
 
 from ..quantities import memory_mb, quantity
 
-__all__ = ["PodRecord", "NodeRecord", "EventRecord", "PodMapping", "pod_record", "node_record",
-           "event_record", "pod_state", "epoch"]
+__all__ = [
+    "PodRecord",
+    "NodeRecord",
+    "EventRecord",
+    "PodMapping",
+    "pod_record",
+    "node_record",
+    "event_record",
+    "pod_state",
+    "epoch",
+]
 
 _intern = sys.intern
 
@@ -50,11 +59,27 @@ def _ready(status: dict) -> bool:
 class PodRecord:
     """A pod: where it is, how far it came, what it asks for."""
 
-    __slots__ = ("ns", "name", "uid", "node", "phase", "ready", "deleting", "labels",
-                 "containers", "cpu", "memory_mb", "reason", "created", "fn", "state")
+    __slots__ = (
+        "ns",
+        "name",
+        "uid",
+        "node",
+        "phase",
+        "ready",
+        "deleting",
+        "labels",
+        "containers",
+        "cpu",
+        "memory_mb",
+        "reason",
+        "created",
+        "fn",
+        "state",
+    )
 
-    def __init__(self, ns, name, uid, node, phase, ready, deleting, labels, containers, cpu,
-                 memory_mb_, reason, created):
+    def __init__(
+        self, ns, name, uid, node, phase, ready, deleting, labels, containers, cpu, memory_mb_, reason, created
+    ):
         self.ns, self.name, self.uid, self.node = ns, name, uid, node
         self.phase, self.ready, self.deleting, self.labels = phase, ready, deleting, labels
         self.containers, self.cpu, self.memory_mb = containers, cpu, memory_mb_
@@ -87,70 +112,92 @@ def pod_record(obj: dict) -> PodRecord:
         for cond in status.get("conditions") or ():
             if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
                 reason = cond.get("reason") or "Unscheduled"
-    return PodRecord(_intern(meta.get("namespace", "")), meta["name"], meta.get("uid", ""),
-                     _intern(spec.get("nodeName") or ""), _intern(status.get("phase") or "Pending"),
-                     _ready(status), bool(meta.get("deletionTimestamp")), _labels(meta),
-                     tuple(names), cpu, mem / (1024 * 1024), _intern(reason),
-                     meta.get("creationTimestamp") or "")
+    return PodRecord(
+        _intern(meta.get("namespace", "")),
+        meta["name"],
+        meta.get("uid", ""),
+        _intern(spec.get("nodeName") or ""),
+        _intern(status.get("phase") or "Pending"),
+        _ready(status),
+        bool(meta.get("deletionTimestamp")),
+        _labels(meta),
+        tuple(names),
+        cpu,
+        mem / (1024 * 1024),
+        _intern(reason),
+        meta.get("creationTimestamp") or "",
+    )
 
 
 class NodeRecord:
     """A node: its allocatable capacity and conditions."""
 
-    __slots__ = ("name", "address", "ready", "cpus", "memory_mb", "pods", "labels",
-                 "unschedulable", "pressure")
+    __slots__ = ("name", "address", "ready", "cpus", "memory_mb", "pods", "labels", "unschedulable", "pressure")
 
-    def __init__(self, name, address, ready, cpus, memory_mb_, pods, labels, unschedulable,
-                 pressure):
+    def __init__(self, name, address, ready, cpus, memory_mb_, pods, labels, unschedulable, pressure):
         self.name, self.address, self.ready = name, address, ready
         self.cpus, self.memory_mb, self.pods = cpus, memory_mb_, pods
         self.labels, self.unschedulable, self.pressure = labels, unschedulable, pressure
 
     def same(self, other: NodeRecord | None) -> bool:
-        return other is not None and all(getattr(self, s) == getattr(other, s)
-                                         for s in self.__slots__)
+        return other is not None and all(getattr(self, s) == getattr(other, s) for s in self.__slots__)
 
 
 def node_record(obj: dict) -> NodeRecord:
     meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
     alloc = status.get("allocatable") or status.get("capacity") or {}
-    address = next((a.get("address", "") for a in status.get("addresses") or ()
-                    if a.get("type") == "InternalIP"), "")
-    pressure = tuple(sorted(c["type"] for c in status.get("conditions") or ()
-                            if c.get("type") != "Ready" and c.get("status") == "True"))
-    return NodeRecord(_intern(meta["name"]), address, _ready(status),
-                      round(quantity(alloc.get("cpu")), 3), memory_mb(alloc.get("memory")),
-                      int(quantity(alloc.get("pods"))), _labels(meta),
-                      bool(spec.get("unschedulable")), pressure)
+    address = next((a.get("address", "") for a in status.get("addresses") or () if a.get("type") == "InternalIP"), "")
+    pressure = tuple(
+        sorted(
+            c["type"] for c in status.get("conditions") or () if c.get("type") != "Ready" and c.get("status") == "True"
+        )
+    )
+    return NodeRecord(
+        _intern(meta["name"]),
+        address,
+        _ready(status),
+        round(quantity(alloc.get("cpu")), 3),
+        memory_mb(alloc.get("memory")),
+        int(quantity(alloc.get("pods"))),
+        _labels(meta),
+        bool(spec.get("unschedulable")),
+        pressure,
+    )
 
 
 class EventRecord:
     """A core v1 Event about a pod or a node."""
 
-    __slots__ = ("key", "t", "ns", "kind", "name", "reason", "message", "type", "count",
-                 "host", "seq", "order")
+    __slots__ = ("key", "t", "ns", "kind", "name", "reason", "message", "type", "count", "host", "seq", "order")
 
     def __init__(self, key, t, ns, kind, name, reason, message, type_, count, host, order=0):
         self.key, self.t, self.ns, self.kind, self.name = key, t, ns, kind, name
-        self.reason, self.message, self.type, self.count, self.host = (reason, message, type_,
-                                                                         count, host)
+        self.reason, self.message, self.type, self.count, self.host = (reason, message, type_, count, host)
         self.seq = 0.0  # when the view learnt of it (ordering; set by the event log)
         self.order = order  # its resourceVersion as a number (orders one second's events)
 
 
 def event_record(obj: dict) -> EventRecord:
     meta, involved = obj["metadata"], obj.get("involvedObject") or {}
-    when = (obj.get("lastTimestamp") or obj.get("eventTime") or obj.get("firstTimestamp")
-            or meta.get("creationTimestamp"))
+    when = (
+        obj.get("lastTimestamp") or obj.get("eventTime") or obj.get("firstTimestamp") or meta.get("creationTimestamp")
+    )
     series = obj.get("series") or {}
     source = obj.get("source") or {}
     version = meta.get("resourceVersion") or ""  # opaque, but etcd's are numbers in practice
-    return EventRecord((meta.get("namespace", ""), meta["name"]), epoch(when),
-                       _intern(involved.get("namespace") or ""), _intern(involved.get("kind") or ""),
-                       involved.get("name") or "", obj.get("reason") or "", obj.get("message") or "",
-                       obj.get("type") or "Normal", int(obj.get("count") or series.get("count") or 1),
-                       source.get("host") or obj.get("reportingInstance") or "",
-                       int(version) if version.isdigit() else 0)
+    return EventRecord(
+        (meta.get("namespace", ""), meta["name"]),
+        epoch(when),
+        _intern(involved.get("namespace") or ""),
+        _intern(involved.get("kind") or ""),
+        involved.get("name") or "",
+        obj.get("reason") or "",
+        obj.get("message") or "",
+        obj.get("type") or "Normal",
+        int(obj.get("count") or series.get("count") or 1),
+        source.get("host") or obj.get("reportingInstance") or "",
+        int(version) if version.isdigit() else 0,
+    )
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,8 @@ def _url(ns: str, *name: str) -> str:
 
 
 async def list_secrets(call, ns: str) -> list[Secret]:
-    data = await call("GET", _url(ns), f"list the secrets of namespace {ns}",
-                      query={"fieldSelector": "type=Opaque"})
-    return sorted((Secret(o["metadata"]["name"], ns) for o in data.get("items") or []),
-                  key=lambda s: s.name)
+    data = await call("GET", _url(ns), f"list the secrets of namespace {ns}", query={"fieldSelector": "type=Opaque"})
+    return sorted((Secret(o["metadata"]["name"], ns) for o in data.get("items") or []), key=lambda s: s.name)
 
 
 async def put_secret(call, ns: str, name: str, value: bytes, *, update: bool) -> Secret:
@@ -47,19 +45,32 @@ async def put_secret(call, ns: str, name: str, value: bytes, *, update: bool) ->
     data = {name: base64.b64encode(value).decode("ascii")}
     try:
         if update:
-            await call("PATCH", _url(ns, name), f"update the secret {name}",
-                       body=json.dumps({"data": data}).encode(),
-                       content_type="application/merge-patch+json")
+            await call(
+                "PATCH",
+                _url(ns, name),
+                f"update the secret {name}",
+                body=json.dumps({"data": data}).encode(),
+                content_type="application/merge-patch+json",
+            )
         else:
-            await call("POST", _url(ns), f"create the secret {name}", body={
-                "apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": data,
-                "metadata": {"name": name, "labels": dict([MANAGED_BY])}})
+            await call(
+                "POST",
+                _url(ns),
+                f"create the secret {name}",
+                body={
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "type": "Opaque",
+                    "data": data,
+                    "metadata": {"name": name, "labels": dict([MANAGED_BY])},
+                },
+            )
     except Conflict:
-        raise Conflict(f"secret with the name {name!r} already exists",
-                       hint=f"`faastui secret update {name}` replaces its value") from None
+        raise Conflict(
+            f"secret with the name {name!r} already exists", hint=f"`faastui secret update {name}` replaces its value"
+        ) from None
     except NotFound:
-        raise NotFound(f"unable to find secret: {name}",
-                       hint="create it first: `faastui secret create NAME`") from None
+        raise NotFound(f"unable to find secret: {name}", hint="create it first: `faastui secret create NAME`") from None
     return Secret(name, ns)
 
 
@@ -67,8 +78,7 @@ async def remove_secret(call, ns: str, name: str) -> None:
     try:
         await call("DELETE", _url(ns, check_name(name)), f"delete the secret {name}")
     except NotFound:
-        raise NotFound(f"unable to find secret: {name}",
-                       hint="list them with `faastui secret list`") from None
+        raise NotFound(f"unable to find secret: {name}", hint="list them with `faastui secret list`") from None
 
 
 async def namespaces(call, own: str) -> list[str]:

@@ -15,8 +15,7 @@ from .connect import UNREACHABLE_HINT, KubeOptions
 from .records import PodMapping
 from .view import KubeView
 
-__all__ = ["ClusterSide", "kube_options", "wants_kube", "flag", "cold",
-           "seconds"]
+__all__ = ["ClusterSide", "kube_options", "wants_kube", "flag", "cold", "seconds"]
 
 
 def flag(value) -> bool:
@@ -38,27 +37,38 @@ def seconds(name: str, value) -> float:
 
 
 def wants_kube(kwargs: dict) -> bool:
-    return bool(kwargs.get("kubeconfig") or kwargs.get("kube_context")
-                or flag(kwargs.get("in_cluster")))
+    return bool(kwargs.get("kubeconfig") or kwargs.get("kube_context") or flag(kwargs.get("in_cluster")))
 
 
-def kube_options(*, kubeconfig=None, kube_context=None, in_cluster=False, token=None,
-                 kube_timeout=10.0, kube_service_account=None) -> KubeOptions:
+def kube_options(
+    *, kubeconfig=None, kube_context=None, in_cluster=False, token=None, kube_timeout=10.0, kube_service_account=None
+) -> KubeOptions:
     timeout = seconds("kube_timeout", kube_timeout)
     extra = {"service_account": str(kube_service_account)} if kube_service_account else {}
-    return KubeOptions(kubeconfig=str(kubeconfig) if kubeconfig else None,
-                       context=kube_context or None, in_cluster=flag(in_cluster), token=token,
-                       timeout=timeout, **extra)
+    return KubeOptions(
+        kubeconfig=str(kubeconfig) if kubeconfig else None,
+        context=kube_context or None,
+        in_cluster=flag(in_cluster),
+        token=token,
+        timeout=timeout,
+        **extra,
+    )
 
 
 class ClusterSide:
     """A KubeView started on first use, and the snapshot parts read from it."""
 
-    def __init__(self, options: KubeOptions, *, mappings: tuple[PodMapping, ...],
-                 namespace: str | None, pod_selector: str = "", wait: float = 4.0,
-                 **view_options):
-        self.view = KubeView(options, namespace=namespace, pod_selector=pod_selector,
-                             mappings=mappings, **view_options)
+    def __init__(
+        self,
+        options: KubeOptions,
+        *,
+        mappings: tuple[PodMapping, ...],
+        namespace: str | None,
+        pod_selector: str = "",
+        wait: float = 4.0,
+        **view_options,
+    ):
+        self.view = KubeView(options, namespace=namespace, pod_selector=pod_selector, mappings=mappings, **view_options)
         self.wait = wait
         self._synced_once = False
 
@@ -73,8 +83,9 @@ class ClusterSide:
         """Like ``ensure``, but raise why when the view never had data."""
         if not await self.ensure():
             raise self.view.first_error() or Unreachable(
-                f"the Kubernetes API at {self.view.conn.server} sent no full state within "
-                f"{self.wait:g} s", hint=UNREACHABLE_HINT)
+                f"the Kubernetes API at {self.view.conn.server} sent no full state within {self.wait:g} s",
+                hint=UNREACHABLE_HINT,
+            )
 
     async def nodes(self) -> list[Node]:
         await self.require()
@@ -91,8 +102,9 @@ class ClusterSide:
             return [], [], [f"nodes: {exc}"]
         if not synced:
             err = self.view.first_error() or Unreachable(
-                f"the Kubernetes API at {self.view.conn.server} sent no full state within "
-                f"{self.wait:g} s", hint=UNREACHABLE_HINT)
+                f"the Kubernetes API at {self.view.conn.server} sent no full state within {self.wait:g} s",
+                hint=UNREACHABLE_HINT,
+            )
             return [], [], [f"nodes: {err} (no data yet; retrying)"]
         return self.view.nodes(), self.view.placements(), self.view.problems()
 
@@ -104,8 +116,15 @@ class ClusterSide:
         await self.ensure()
         return await self.view.logs(fn, tail, containers)
 
-    async def log_lines(self, fn: str, tail: int, containers: tuple[str, ...], *,
-                        since: float | None = None, instance: str | None = None):
+    async def log_lines(
+        self,
+        fn: str,
+        tail: int,
+        containers: tuple[str, ...],
+        *,
+        since: float | None = None,
+        instance: str | None = None,
+    ):
         await self.ensure()
         return await self.view.log_lines(fn, tail, containers, since=since, instance=instance)
 
@@ -116,5 +135,8 @@ class ClusterSide:
 def cold(functions, placements: list[Placement]) -> list[Placement]:
     """A ``cold`` placement (no node) for each function scaled to zero with no pod."""
     placed = {p.function for p in placements}
-    return [Placement(function=f.name, node="", state="cold", count=0)
-            for f in functions if f.replicas == 0 and f.name not in placed]
+    return [
+        Placement(function=f.name, node="", state="cold", count=0)
+        for f in functions
+        if f.replicas == 0 and f.name not in placed
+    ]

@@ -45,12 +45,23 @@ class KubeView:
 
     GRACE = 1.0  # s a failing watch may take to resume before problems() reports it
 
-    def __init__(self, options: KubeOptions, *, namespace: str | None = None,
-                 pod_selector: str = "", mappings: tuple[PodMapping, ...] = (),
-                 events: bool = True, metrics: bool = True, probe_interval: float = 10.0,
-                 watch_timeout: int = 300, idle_timeout: float = 90.0, page: int = 500,
-                 backoff_max: float = 30.0, extra: dict[str, tuple[str, str]] | None = None,
-                 connection: Connection | None = None):
+    def __init__(
+        self,
+        options: KubeOptions,
+        *,
+        namespace: str | None = None,
+        pod_selector: str = "",
+        mappings: tuple[PodMapping, ...] = (),
+        events: bool = True,
+        metrics: bool = True,
+        probe_interval: float = 10.0,
+        watch_timeout: int = 300,
+        idle_timeout: float = 90.0,
+        page: int = 500,
+        backoff_max: float = 30.0,
+        extra: dict[str, tuple[str, str]] | None = None,
+        connection: Connection | None = None,
+    ):
         self.conn = connection or Connection(options)
         self.namespace = namespace  # None: the whole cluster (a namespace after a 403)
         self.pod_selector = pod_selector
@@ -62,8 +73,12 @@ class KubeView:
         self._extra_paths = dict(extra or {})
         self.want_events, self.want_metrics = events, metrics
         self.probe_interval = probe_interval
-        self._informer_args = {"page": page, "watch_timeout": watch_timeout,
-                               "idle_timeout": idle_timeout, "backoff_max": backoff_max}
+        self._informer_args = {
+            "page": page,
+            "watch_timeout": watch_timeout,
+            "idle_timeout": idle_timeout,
+            "backoff_max": backoff_max,
+        }
         self.informers: dict[str, Informer] = {}
         self.usage: dict[str, tuple[float, float]] = {}  # node -> (cpus, memory MB) in use
         self.metrics_state = "unknown"  # present | absent | unknown
@@ -97,31 +112,45 @@ class KubeView:
             def scoped(plural: str) -> tuple[str, tuple[str, str] | None]:
                 if ns:
                     return path("/api/v1/namespaces", ns, plural), None
-                return f"/api/v1/{plural}", (path("/api/v1/namespaces", fallback_ns, plural),
-                                             f"{plural} seen in namespace {fallback_ns} only "
-                                             "(listing all namespaces is forbidden)")
-            self.informers["nodes"] = Informer(self.conn, "/api/v1/nodes", self.nodes_index,
-                                               what="nodes", **args)
+                return f"/api/v1/{plural}", (
+                    path("/api/v1/namespaces", fallback_ns, plural),
+                    f"{plural} seen in namespace {fallback_ns} only (listing all namespaces is forbidden)",
+                )
+
+            self.informers["nodes"] = Informer(self.conn, "/api/v1/nodes", self.nodes_index, what="nodes", **args)
             pods_path, pods_fallback = scoped("pods")
             self.informers["pods"] = Informer(
-                self.conn, pods_path, self.pods, what="pods", fallback=pods_fallback,
-                query={"labelSelector": self.pod_selector} if self.pod_selector else None, **args)
+                self.conn,
+                pods_path,
+                self.pods,
+                what="pods",
+                fallback=pods_fallback,
+                query={"labelSelector": self.pod_selector} if self.pod_selector else None,
+                **args,
+            )
             if self.want_events:
                 events_path, events_fallback = scoped("events")
-                self.informers["events"] = Informer(self.conn, events_path, self.event_log,
-                                                    what="events", fallback=events_fallback, **args)
+                self.informers["events"] = Informer(
+                    self.conn, events_path, self.event_log, what="events", fallback=events_fallback, **args
+                )
                 if ns:  # nodes' events are in namespace default: read them by kind, everywhere
                     self.informers["node_events"] = Informer(
-                        self.conn, "/api/v1/events", self.event_log, what="node events",
+                        self.conn,
+                        "/api/v1/events",
+                        self.event_log,
+                        what="node events",
                         query={"fieldSelector": "involvedObject.kind=Node"},
-                        fallback=(path("/api/v1/namespaces", "default", "events"),
-                                  "node events seen in namespace default only"), **args)
+                        fallback=(
+                            path("/api/v1/namespaces", "default", "events"),
+                            "node events seen in namespace default only",
+                        ),
+                        **args,
+                    )
             for name, (url, what) in self._extra_paths.items():
                 self.informers[name] = Informer(self.conn, url, self.extra[name], what=what, **args)
             for informer in self.informers.values():
                 informer.start()
-            self._prober = threading.Thread(target=self._probe_loop, name="kube-probe",
-                                            daemon=True)
+            self._prober = threading.Thread(target=self._probe_loop, name="kube-probe", daemon=True)
             self._prober.start()
             self._started = True
             return self
@@ -200,17 +229,14 @@ class KubeView:
             self._stopping.wait(wait)
 
     def _version(self) -> None:
-        self.conn.request("GET", "/version", "read the server version",
-                          timeout=min(5.0, self.conn.options.timeout))
+        self.conn.request("GET", "/version", "read the server version", timeout=min(5.0, self.conn.options.timeout))
 
     def _poll_metrics(self) -> None:
-        data = self.conn.json("GET", METRICS_NODES, "read node metrics",
-                              timeout=min(5.0, self.conn.options.timeout))
+        data = self.conn.json("GET", METRICS_NODES, "read node metrics", timeout=min(5.0, self.conn.options.timeout))
         usage = {}
         for item in data.get("items") or ():
             u = item.get("usage") or {}
-            usage[item["metadata"]["name"]] = (round(quantity(u.get("cpu")), 3),
-                                               memory_mb(u.get("memory")))
+            usage[item["metadata"]["name"]] = (round(quantity(u.get("cpu")), 3), memory_mb(u.get("memory")))
         self.metrics_state = "present"
         self._set_usage(usage)
 
@@ -253,11 +279,17 @@ class KubeView:
                     if rec.unschedulable:
                         labels["kube/unschedulable"] = "true"
                 self._node_models[name] = Node(
-                    name=name, address=rec.address, ready=rec.ready, cpus=rec.cpus,
+                    name=name,
+                    address=rec.address,
+                    ready=rec.ready,
+                    cpus=rec.cpus,
                     memory_mb=rec.memory_mb,
                     used_cpus=used[0] if used else round(agg[1], 3),
                     used_memory_mb=used[1] if used else round(agg[2], 3),
-                    labels=labels, max_containers=rec.pods, containers=agg[0])
+                    labels=labels,
+                    max_containers=rec.pods,
+                    containers=agg[0],
+                )
             idx.dirty.clear()
             pods.dirty_nodes.clear()
             self._usage_dirty.clear()
@@ -325,16 +357,29 @@ class KubeView:
                         continue  # a pod that is not a function's
                     rec = self.pods.records.get((e.ns, e.name))
                     node = (rec.node if rec is not None else "") or e.host
-                kind = ("error" if e.type == "Warning" else "start" if e.reason in _START_REASONS
-                        else "stop" if e.reason in _STOP_REASONS
-                        else "node" if e.kind == "Node" else "kube")
-                item = {"t": e.seq, "kind": kind, "function": fn, "node": node,
-                        "reason": e.reason, "message": e.message}
+                kind = (
+                    "error"
+                    if e.type == "Warning"
+                    else "start"
+                    if e.reason in _START_REASONS
+                    else "stop"
+                    if e.reason in _STOP_REASONS
+                    else "node"
+                    if e.kind == "Node"
+                    else "kube"
+                )
+                item = {
+                    "t": e.seq,
+                    "kind": kind,
+                    "function": fn,
+                    "node": node,
+                    "reason": e.reason,
+                    "message": e.message,
+                }
                 if e.kind == "Pod":
                     item["pod"] = e.name
                 else:  # the node is what the event is about
-                    item = {"t": e.seq, "kind": kind, "unit": e.name, "reason": e.reason,
-                            "message": e.message}
+                    item = {"t": e.seq, "kind": kind, "unit": e.name, "reason": e.reason, "message": e.message}
                 if e.count > 1:
                     item["count"] = e.count
                 out.append(item)
@@ -345,15 +390,18 @@ class KubeView:
         """One line per part whose data is not current: why, and how old the data is."""
         now = time.monotonic()
         out = []
-        for part, informer in (("nodes", self.informers.get("nodes")),
-                               ("placements", self.informers.get("pods"))):
+        for part, informer in (("nodes", self.informers.get("nodes")), ("placements", self.informers.get("pods"))):
             if informer is None:
                 continue
             if informer.note:
                 out.append(f"{part}: {informer.note}")
             error = informer.error
-            if error is not None and informer.synced and informer.error_since is not None \
-                    and now - informer.error_since < self.GRACE:
+            if (
+                error is not None
+                and informer.synced
+                and informer.error_since is not None
+                and now - informer.error_since < self.GRACE
+            ):
                 error = None  # a cut stream being resumed: not worth a flash on screen
             since = informer.good_at
             if self.unreachable is not None:
@@ -371,18 +419,29 @@ class KubeView:
 
     def stats(self) -> dict:
         """Counters for tests and benchmarks: lists, 410s, bookmarks, events per collection."""
-        return {name: {"lists": i.lists, "expired": i.expired, "bookmarks": i.bookmarks,
-                       "events": i.events, "synced": i.synced,
-                       "error": str(i.error) if i.error else None}
-                for name, i in self.informers.items()}
+        return {
+            name: {
+                "lists": i.lists,
+                "expired": i.expired,
+                "bookmarks": i.bookmarks,
+                "events": i.events,
+                "synced": i.synced,
+                "error": str(i.error) if i.error else None,
+            }
+            for name, i in self.informers.items()
+        }
 
     # ---- logs (the API, bounded) -------------------------------------------------------------
     def _pod_log(self, rec: PodRecord, container: str | None, tail: int) -> str:
         query = {"tailLines": str(max(0, tail))}
         if container:
             query["container"] = container
-        data = self.conn.request("GET", path("/api/v1/namespaces", rec.ns, "pods", rec.name, "log"),
-                                 f"read the logs of pod {rec.name}", query=query)
+        data = self.conn.request(
+            "GET",
+            path("/api/v1/namespaces", rec.ns, "pods", rec.name, "log"),
+            f"read the logs of pod {rec.name}",
+            query=query,
+        )
         return data.decode("utf-8", "replace")
 
     async def logs(self, fn: str, tail: int = 100, containers: tuple[str, ...] = ()) -> list[str]:
@@ -402,8 +461,15 @@ class KubeView:
             lines += [prefix + line for line in text.splitlines()]
         return lines
 
-    async def log_lines(self, fn: str, tail: int = 100, containers: tuple[str, ...] = (), *,
-                        since: float | None = None, instance: str | None = None) -> list[LogLine]:
+    async def log_lines(
+        self,
+        fn: str,
+        tail: int = 100,
+        containers: tuple[str, ...] = (),
+        *,
+        since: float | None = None,
+        instance: str | None = None,
+    ) -> list[LogLine]:
         """``fn``'s pods' lines with their times (``podlogs.py``), the pod's name as the
         instance; ``instance`` reads that pod only."""
         from . import podlogs
@@ -417,18 +483,29 @@ class KubeView:
                 container = rec.containers[0]
             path_ = path("/api/v1/namespaces", rec.ns, "pods", rec.name, "log")
             try:
-                data = await asyncio.to_thread(self.conn.request, "GET", path_,
-                                               f"read the logs of pod {rec.name}",
-                                               query=podlogs.query(container, tail, since))
+                data = await asyncio.to_thread(
+                    self.conn.request,
+                    "GET",
+                    path_,
+                    f"read the logs of pod {rec.name}",
+                    query=podlogs.query(container, tail, since),
+                )
             except (InvalidRequest, NotFound):  # not started yet, or gone meanwhile
                 continue
             per_pod.append(podlogs.parse(data.decode("utf-8", "replace"), fn, rec.name))
         return podlogs.merge(per_pod, tail, since)
 
     # ---- writes (the API, bounded) -----------------------------------------------------------
-    async def call(self, method: str, url: str, what: str, body=None, query: dict | None = None,
-                   content_type: str = "application/json") -> dict:
+    async def call(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        body=None,
+        query: dict | None = None,
+        content_type: str = "application/json",
+    ) -> dict:
         """One API call in a worker thread; its JSON answer."""
-        return await asyncio.to_thread(self.conn.json, method, url, what, body=body, query=query,
-                                       content_type=content_type)
-
+        return await asyncio.to_thread(
+            self.conn.json, method, url, what, body=body, query=query, content_type=content_type
+        )

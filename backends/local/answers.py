@@ -34,8 +34,12 @@ def native(value: object):
         status = int(value.get("statusCode") or 200)
         body, ctype, _, _ = native(value["body"])
         hdrs = value.get("headers") or {}
-        return (body, hdrs.get("Content-Type", hdrs.get("content-type", ctype)), status,
-                [(k, str(v)) for k, v in hdrs.items() if k.lower() != "content-type"])
+        return (
+            body,
+            hdrs.get("Content-Type", hdrs.get("content-type", ctype)),
+            status,
+            [(k, str(v)) for k, v in hdrs.items() if k.lower() != "content-type"],
+        )
     if isinstance(value, (bytes, bytearray)):
         return bytes(value), "application/octet-stream", status, None
     if isinstance(value, str):
@@ -110,9 +114,11 @@ def _flask_body(rv) -> _Flask:
         return _Flask(bytes(rv), TEXT_HTML)
     if isinstance(rv, (dict, list)):
         return _Flask(jsonify(rv), "application/json")
-    raise TypeError(f"The view function did not return a valid response. The return type must be a "
-                    f"string, dict, list, tuple with headers or status, Response instance, or WSGI "
-                    f"callable, but it was a {type(rv).__name__}.")
+    raise TypeError(
+        f"The view function did not return a valid response. The return type must be a "
+        f"string, dict, list, tuple with headers or status, Response instance, or WSGI "
+        f"callable, but it was a {type(rv).__name__}."
+    )
 
 
 def flask(rv: object):
@@ -127,16 +133,20 @@ def flask(rv: object):
             else:
                 status = second
         else:
-            raise TypeError("The view function did not return a valid response tuple. The tuple "
-                            "must have the form (body, status, headers), (body, status), or "
-                            "(body, headers).")
+            raise TypeError(
+                "The view function did not return a valid response tuple. The tuple "
+                "must have the form (body, status, headers), (body, status), or "
+                "(body, headers)."
+            )
     if rv is None:
-        raise TypeError("The view function did not return a valid response. The function either "
-                        "returned None or ended without a return statement.")
+        raise TypeError(
+            "The view function did not return a valid response. The function either "
+            "returned None or ended without a return statement."
+        )
     out = _flask_body(rv)
     ctype = out.ctype
     extra = []
-    for k, v in (headers.items() if isinstance(headers, dict) else (headers or [])):
+    for k, v in headers.items() if isinstance(headers, dict) else (headers or []):
         if str(k).lower() == "content-type":
             ctype = str(v)
         else:

@@ -15,8 +15,18 @@ from .httpserver import Request
 
 __all__ = ["pseudo_headers", "split_function_path", "gateway_headers", "answer_headers"]
 
-_HOP_BY_HOP = frozenset(("connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer",
-                         "proxy-authorization", "proxy-connection"))
+_HOP_BY_HOP = frozenset(
+    (
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "upgrade",
+        "te",
+        "trailer",
+        "proxy-authorization",
+        "proxy-connection",
+    )
+)
 _OWN_ANSWER_HEADERS = frozenset(("content-type", "content-length", "connection", "transfer-encoding"))
 
 
@@ -51,5 +61,8 @@ def answer_headers(headers: list | None) -> list:
     """The handler's own answer headers (the engine writes type and length itself)."""
     if not headers:
         return []
-    return [(str(k), str(v)) for k, v in headers
-            if str(k).lower() not in _OWN_ANSWER_HEADERS and "\n" not in f"{k}{v}" and "\r" not in f"{k}{v}"]
+    return [
+        (str(k), str(v))
+        for k, v in headers
+        if str(k).lower() not in _OWN_ANSWER_HEADERS and "\n" not in f"{k}{v}" and "\r" not in f"{k}{v}"
+    ]

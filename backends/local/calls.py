@@ -36,9 +36,23 @@ log = logging.getLogger(__name__)
 class CallOutcome:
     """One finished call: the Invocation fields plus the raw output."""
 
-    __slots__ = ("call_id", "function", "node", "container_state", "cold_start_ms",
-                 "duration_ms", "overhead_ms", "status", "error", "started_at", "ended_at",
-                 "output", "content_type", "http_status", "headers")
+    __slots__ = (
+        "call_id",
+        "function",
+        "node",
+        "container_state",
+        "cold_start_ms",
+        "duration_ms",
+        "overhead_ms",
+        "status",
+        "error",
+        "started_at",
+        "ended_at",
+        "output",
+        "content_type",
+        "http_status",
+        "headers",
+    )
 
     def __init__(self, call_id: str, function: str):
         self.call_id = call_id
@@ -73,11 +87,19 @@ class CallOutcome:
 
     def invocation(self, with_result: bool = True) -> Invocation:
         return Invocation(
-            call_id=self.call_id, function=self.function, node=self.node,
-            container_state=self.container_state, cold_start_ms=round(self.cold_start_ms, 3),
-            duration_ms=round(self.duration_ms, 3), overhead_ms=round(self.overhead_ms, 3),
-            status=self.status, result=self.result_value() if self.ok and with_result else None,
-            error=self.error, started_at=self.started_at, ended_at=self.ended_at)
+            call_id=self.call_id,
+            function=self.function,
+            node=self.node,
+            container_state=self.container_state,
+            cold_start_ms=round(self.cold_start_ms, 3),
+            duration_ms=round(self.duration_ms, 3),
+            overhead_ms=round(self.overhead_ms, 3),
+            status=self.status,
+            result=self.result_value() if self.ok and with_result else None,
+            error=self.error,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+        )
 
 
 class CallStore:
@@ -86,9 +108,17 @@ class CallStore:
     ``redis_link``, tagged with ``engine_id`` (a later engine marks what this one left
     running as interrupted, never its own)."""
 
-    def __init__(self, redis_link: RedisLink, engine_id: str, *,
-                 invoke: Callable[..., Awaitable[CallOutcome]], resolve: Callable, node: Callable,
-                 spawn: Callable[..., asyncio.Task], event: Callable[..., None]):
+    def __init__(
+        self,
+        redis_link: RedisLink,
+        engine_id: str,
+        *,
+        invoke: Callable[..., Awaitable[CallOutcome]],
+        resolve: Callable,
+        node: Callable,
+        spawn: Callable[..., asyncio.Task],
+        event: Callable[..., None],
+    ):
         self.redis_link = redis_link
         self.engine_id = engine_id
         self.invoke = invoke
@@ -105,9 +135,16 @@ class CallStore:
     async def invoke_async(self, fn: str, body: bytes, headers: dict | None = None) -> str:
         spec = self.resolve(fn)
         call_id = uuid.uuid4().hex
-        await self._store(call_id, {"call_id": call_id, "function": spec.name,
-                                    "status": "pending", "started_at": time.time(),
-                                    "engine": self.engine_id})
+        await self._store(
+            call_id,
+            {
+                "call_id": call_id,
+                "function": spec.name,
+                "status": "pending",
+                "started_at": time.time(),
+                "engine": self.engine_id,
+            },
+        )
         fut = asyncio.get_running_loop().create_future()
         self.pending[call_id] = fut
         if spec.labels.get("faastui.io/long-running") == "true":
@@ -118,12 +155,21 @@ class CallStore:
                 out = await self.invoke(spec.name, body, headers=headers, call_id=call_id)
                 record = out.invocation().to_dict()
             except BackendError as exc:
-                record = {"call_id": call_id, "function": spec.name, "status": "error",
-                          "error": str(exc), "ended_at": time.time()}
+                record = {
+                    "call_id": call_id,
+                    "function": spec.name,
+                    "status": "error",
+                    "error": str(exc),
+                    "ended_at": time.time(),
+                }
             except asyncio.CancelledError:  # the engine is stopping and did not wait for it
-                record = {"call_id": call_id, "function": spec.name, "status": "interrupted",
-                          "error": "the engine stopped before the call finished; "
-                                   "it was not re-run", "ended_at": time.time()}
+                record = {
+                    "call_id": call_id,
+                    "function": spec.name,
+                    "status": "interrupted",
+                    "error": "the engine stopped before the call finished; it was not re-run",
+                    "ended_at": time.time(),
+                }
             self.unsaved[call_id] = record
             self.pending.pop(call_id, None)
             self.loop_calls.discard(call_id)
@@ -135,9 +181,13 @@ class CallStore:
         return call_id
 
     async def _store(self, call_id: str, record: dict) -> None:
-        await self.redis_link.call("storing an async call", self._redis_client().set,
-                                   _KEY + call_id, json.dumps(record, default=str),
-                                   ex=RESULT_TTL_S)
+        await self.redis_link.call(
+            "storing an async call",
+            self._redis_client().set,
+            _KEY + call_id,
+            json.dumps(record, default=str),
+            ex=RESULT_TTL_S,
+        )
 
     async def _save_result(self, call_id: str, record: dict) -> None:
         """Store a finished call's record; while Redis is down it is served from memory.
@@ -147,8 +197,7 @@ class CallStore:
                 if call_id not in self.fetched:
                     await self._store(call_id, record)
                 if call_id in self.fetched:
-                    await self.redis_link.call("dropping a fetched result",
-                                               self._redis_client().delete, _KEY + call_id)
+                    await self.redis_link.call("dropping a fetched result", self._redis_client().delete, _KEY + call_id)
                 break
             except Unreachable:
                 continue  # it waited its while; Redis is coming back
@@ -178,15 +227,12 @@ class CallStore:
         fut = self.pending.get(call_id)
         if fut is not None and self.redis_link.degraded:  # running here: no need to ask Redis
             return {"call_id": call_id, "status": "pending"}
-        raw = await self.redis_link.call("fetching an async result",
-                                         self._redis_client().get, _KEY + call_id)
+        raw = await self.redis_link.call("fetching an async result", self._redis_client().get, _KEY + call_id)
         if raw is None:
-            raise NotFound(f"no result for call {call_id!r}",
-                           hint="it was fetched already, expired, or never existed")
+            raise NotFound(f"no result for call {call_id!r}", hint="it was fetched already, expired, or never existed")
         record = json.loads(raw)
         if record.get("status") != "pending" and not keep:
-            await self.redis_link.call("dropping a fetched result",
-                                       self._redis_client().delete, _KEY + call_id)
+            await self.redis_link.call("dropping a fetched result", self._redis_client().delete, _KEY + call_id)
         return record
 
     def _redis_client(self):
@@ -206,12 +252,18 @@ class CallStore:
                 record = json.loads(raw) if raw else None
             except ValueError:
                 continue
-            if not isinstance(record, dict) or record.get("status") != "pending" \
-                    or record.get("engine") == self.engine_id:
+            if (
+                not isinstance(record, dict)
+                or record.get("status") != "pending"
+                or record.get("engine") == self.engine_id
+            ):
                 continue
-            record.update(status="interrupted", ended_at=time.time(),
-                          error="the engine stopped (crashed or was killed) while this call "
-                                "ran; it was not re-run, as it may have done its work")
+            record.update(
+                status="interrupted",
+                ended_at=time.time(),
+                error="the engine stopped (crashed or was killed) while this call "
+                "ran; it was not re-run, as it may have done its work",
+            )
             await client.set(key, json.dumps(record, default=str), ex=RESULT_TTL_S)
             marked += 1
         return marked
@@ -236,8 +288,9 @@ class CallStore:
         return len(self.draining())
 
     # ---- dispatch ------------------------------------------------------------------------
-    async def dispatch(self, data: bytes, steps: list[tuple[str | None, str]],
-                       mode: str = "chain") -> list[CallOutcome]:
+    async def dispatch(
+        self, data: bytes, steps: list[tuple[str | None, str]], mode: str = "chain"
+    ) -> list[CallOutcome]:
         if not steps:
             raise InvalidRequest("a dispatch needs at least one step")
         if mode not in ("chain", "fanout"):
@@ -247,8 +300,7 @@ class CallStore:
             if node:
                 self.node(node)
         if mode == "fanout":
-            return list(await asyncio.gather(*(self.invoke(fn, data, node=node or None)
-                                               for node, fn in steps)))
+            return list(await asyncio.gather(*(self.invoke(fn, data, node=node or None) for node, fn in steps)))
         outcomes = []
         for node, fn in steps:
             out = await self.invoke(fn, data, node=node or None)

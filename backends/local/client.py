@@ -31,15 +31,34 @@ def read_engine_info(state_dir: Path) -> dict | None:
 
 class LocalBackend(Backend):
     name = "local"
-    capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.PREWARM
-                    | Capability.DISPATCH | Capability.FUSE | Capability.SCALE | Capability.DEPLOY
-                    | Capability.DEPLOY_SOURCE | Capability.QUEUES | Capability.LOGS
-                    | Capability.NODE_TARGET | Capability.HTTP_REQUEST | Capability.SECRETS
-                    | Capability.DESCRIBE | Capability.HISTORY | Capability.EVENTS
-                    | Capability.CALL_GRAPH)
+    capabilities = (
+        Capability.INVOKE
+        | Capability.INVOKE_ASYNC
+        | Capability.PREWARM
+        | Capability.DISPATCH
+        | Capability.FUSE
+        | Capability.SCALE
+        | Capability.DEPLOY
+        | Capability.DEPLOY_SOURCE
+        | Capability.QUEUES
+        | Capability.LOGS
+        | Capability.NODE_TARGET
+        | Capability.HTTP_REQUEST
+        | Capability.SECRETS
+        | Capability.DESCRIBE
+        | Capability.HISTORY
+        | Capability.EVENTS
+        | Capability.CALL_GRAPH
+    )
 
-    def __init__(self, url: str | None = None, *, token: str | None = None,
-                 state_dir: str | Path | None = None, timeout: float = 330.0):
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        token: str | None = None,
+        state_dir: str | Path | None = None,
+        timeout: float = 330.0,
+    ):
         self._missing_engine: str | None = None
         if url is None and state_dir is not None:
             info = read_engine_info(Path(state_dir)) or {}
@@ -66,8 +85,7 @@ class LocalBackend(Backend):
             from .transport import HttpTransport
 
             headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-            self._client = HttpTransport(self.url, headers=headers, timeout=self.timeout,
-                                         connect_timeout=5.0)
+            self._client = HttpTransport(self.url, headers=headers, timeout=self.timeout, connect_timeout=5.0)
         return self._client
 
     async def aclose(self) -> None:
@@ -75,19 +93,26 @@ class LocalBackend(Backend):
             client, self._client = self._client, None
             await client.aclose()
 
-    async def _request(self, method: str, path: str, *, json_body: Any = None,
-                       content: bytes | None = None, content_type: str | None = None,
-                       params: dict | None = None) -> Any:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+        params: dict | None = None,
+    ) -> Any:
         from .transport import ConnectError, TransportError
 
         if json_body is not None:
             content, content_type = json.dumps(json_body).encode(), "application/json"
         try:
-            resp = await self._http().request(method, path, content=content or b"",
-                                              content_type=content_type, params=params)
+            resp = await self._http().request(
+                method, path, content=content or b"", content_type=content_type, params=params
+            )
         except ConnectError:
-            raise Unreachable(f"the engine at {self.url} does not answer",
-                              hint=UNREACHABLE_HINT) from None
+            raise Unreachable(f"the engine at {self.url} does not answer", hint=UNREACHABLE_HINT) from None
         except TimeoutError:
             raise Unreachable(f"the engine at {self.url} timed out", hint=UNREACHABLE_HINT) from None
         except TransportError as exc:
@@ -124,8 +149,9 @@ class LocalBackend(Backend):
         data = await self._request("GET", f"/faastui/v1/logs/{fn}", params={"tail": tail})
         return list(data.get("lines", []))
 
-    async def log_lines(self, fn: str, tail: int = 100, *, since: float | None = None,
-                        instance: str | None = None) -> list[LogLine]:
+    async def log_lines(
+        self, fn: str, tail: int = 100, *, since: float | None = None, instance: str | None = None
+    ) -> list[LogLine]:
         return (await self._log_page(fn, tail=tail, since=since, instance=instance))[0]
 
     async def _log_page(self, fn: str, **params) -> tuple[list[LogLine], str]:
@@ -133,8 +159,15 @@ class LocalBackend(Backend):
         data = await self._request("GET", f"/faastui/v1/logs/{fn}", params=params)
         return [LogLine.from_dict(e) for e in data.get("entries", [])], data.get("cursor") or "0:0"
 
-    async def follow_logs(self, fn: str, tail: int = 10, *, since: float | None = None,
-                          instance: str | None = None, interval: float | None = None):
+    async def follow_logs(
+        self,
+        fn: str,
+        tail: int = 10,
+        *,
+        since: float | None = None,
+        instance: str | None = None,
+        interval: float | None = None,
+    ):
         """The last ``tail`` lines, then what the engine's log cursor says came after them
         (polled every ``interval`` s, 0.5 by default): no line twice, none missed, also
         across a log rotation."""
@@ -178,42 +211,50 @@ class LocalBackend(Backend):
         return await self._request("GET", "/faastui/v1/events", params={"since": since})
 
     # ---- actions --------------------------------------------------------------------
-    async def invoke(self, fn: str, payload: Any, node: str | None = None, *,
-                     request: HttpRequest | None = None) -> Invocation:
+    async def invoke(
+        self, fn: str, payload: Any, node: str | None = None, *, request: HttpRequest | None = None
+    ) -> Invocation:
         body, ctype, params = _call(payload, request)
         if node:
             params["node"] = node
-        data = await self._request("POST", f"/faastui/v1/invoke/{fn}", content=body,
-                                   content_type=ctype, params=params or None)
+        data = await self._request(
+            "POST", f"/faastui/v1/invoke/{fn}", content=body, content_type=ctype, params=params or None
+        )
         return Invocation.from_dict(data)
 
     async def invoke_async(self, fn: str, payload: Any, *, request: HttpRequest | None = None) -> str:
         body, ctype, params = _call(payload, request)
-        data = await self._request("POST", f"/faastui/v1/async/{fn}", content=body, content_type=ctype,
-                                   params=params or None)
+        data = await self._request(
+            "POST", f"/faastui/v1/async/{fn}", content=body, content_type=ctype, params=params or None
+        )
         return data["call_id"]
 
     async def result(self, call_id: str, wait: float = 0.0) -> Invocation:
-        data = await self._request("GET", f"/faastui/v1/results/{call_id}",
-                                   params={"wait": wait} if wait else None)
+        data = await self._request("GET", f"/faastui/v1/results/{call_id}", params={"wait": wait} if wait else None)
         return Invocation.from_dict(data)
 
     async def prewarm(self, fn: str, node: str | None, count: int = 1) -> list[Invocation]:
-        data = await self._request("POST", "/faastui/v1/prewarm",
-                                   json_body={"function": fn, "node": node, "count": count})
+        data = await self._request(
+            "POST", "/faastui/v1/prewarm", json_body={"function": fn, "node": node, "count": count}
+        )
         return [Invocation.from_dict(d) for d in data]
 
     async def dispatch(self, input: Any, steps: list[DispatchStep], mode: str = "chain") -> DispatchResult:
         if not steps:
             raise InvalidRequest("a dispatch needs at least one step")
-        data = await self._request("POST", "/faastui/v1/dispatch", json_body={
-            "input": input, "mode": mode,
-            "steps": [{"node": s.node, "function": s.function} for s in steps]})
+        data = await self._request(
+            "POST",
+            "/faastui/v1/dispatch",
+            json_body={
+                "input": input,
+                "mode": mode,
+                "steps": [{"node": s.node, "function": s.function} for s in steps],
+            },
+        )
         return DispatchResult.from_dict(data)
 
     async def fuse(self, functions: list[str], name: str | None = None) -> FusionGroup:
-        data = await self._request("POST", "/faastui/v1/fuse",
-                                   json_body={"functions": list(functions), "name": name})
+        data = await self._request("POST", "/faastui/v1/fuse", json_body={"functions": list(functions), "name": name})
         return FusionGroup.from_dict(data)
 
     async def unfuse(self, group: str) -> list[str]:
@@ -221,8 +262,7 @@ class LocalBackend(Backend):
         return list(data["functions"])
 
     async def scale(self, fn: str, replicas: int) -> Function:
-        data = await self._request("POST", "/faastui/v1/scale",
-                                   json_body={"function": fn, "replicas": replicas})
+        data = await self._request("POST", "/faastui/v1/scale", json_body={"function": fn, "replicas": replicas})
         return Function.from_dict(data)
 
     async def deploy(self, package: str | Path | bytes, *, name: str | None = None) -> Function:
@@ -234,12 +274,14 @@ class LocalBackend(Backend):
             data, params = upload(Path(package), name)
         else:
             data, params = package, ({"name": name} if name else {})
-        resp = await self._request("POST", "/faastui/v1/deploy", content=data,
-                                   content_type="application/zip", params=params or None)
+        resp = await self._request(
+            "POST", "/faastui/v1/deploy", content=data, content_type="application/zip", params=params or None
+        )
         return Function.from_dict(resp)
 
-    async def deploy_source(self, source: str, *, name: str | None = None,
-                            requirements: list[str] | None = None) -> Function:
+    async def deploy_source(
+        self, source: str, *, name: str | None = None, requirements: list[str] | None = None
+    ) -> Function:
         body = {"handler": source, "requirements": requirements or []}
         if name:
             body["id"] = name
@@ -270,8 +312,7 @@ class LocalBackend(Backend):
 
     async def hosted_api(self, hosted_id: str, since: int = 0) -> dict:
         """A hosted API's notes from the ``since``-th on. Raises: NotFound once it is closed."""
-        return await self._request("GET", f"/faastui/v1/serve/{hosted_id}",
-                                   params={"since": since})
+        return await self._request("GET", f"/faastui/v1/serve/{hosted_id}", params={"since": since})
 
     async def unhost_api(self, hosted_id: str) -> None:
         """Close a hosted API (its calls in flight finish first)."""
@@ -295,4 +336,3 @@ def _call(payload: Any, request: HttpRequest | None) -> tuple[bytes, str | None,
         if headers:
             params["headers"] = json.dumps(headers)
     return body, ctype, params
-

@@ -47,15 +47,33 @@ def engine_status(state_dir: Path) -> dict | None:
     return None
 
 
-def daemon_command(state_dir: Path, *, cluster: Path | None = None, nodes: int | None = None,
-                   host: str = "127.0.0.1", port: int = 8080, functions_dir: Path | None = None,
-                   keep_alive: float | None = None, redis_fsync: str | None = None,
-                   drain: float | None = None, http: dict | None = None,
-                   logs: dict | None = None) -> list[str]:
+def daemon_command(
+    state_dir: Path,
+    *,
+    cluster: Path | None = None,
+    nodes: int | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    functions_dir: Path | None = None,
+    keep_alive: float | None = None,
+    redis_fsync: str | None = None,
+    drain: float | None = None,
+    http: dict | None = None,
+    logs: dict | None = None,
+) -> list[str]:
     """The daemon's command line. ``http`` and ``logs`` are settings (``HttpLimits``,
     ``LogLimits``) by name, e.g. ``http={"header_timeout_s": 5}``."""
-    cmd = [sys.executable, "-m", "backends.local.daemon", "--state-dir", str(state_dir),
-           "--host", host, "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "backends.local.daemon",
+        "--state-dir",
+        str(state_dir),
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
     if cluster is not None:
         cmd += ["--cluster", str(cluster)]
     if nodes is not None:
@@ -87,8 +105,10 @@ def start_engine(state_dir: Path, timeout: float = 20.0, **options) -> dict:
     state_dir = Path(state_dir)
     running = engine_status(state_dir)
     if running:
-        raise Conflict(f"an engine is already running at {running['url']} (pid {running['pid']})",
-                       hint="stop it with `faastui down`")
+        raise Conflict(
+            f"an engine is already running at {running['url']} (pid {running['pid']})",
+            hint="stop it with `faastui down`",
+        )
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         (state_dir / "engine.json").unlink()
@@ -104,14 +124,21 @@ def start_engine(state_dir: Path, timeout: float = 20.0, **options) -> dict:
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    proc = subprocess.Popen(daemon_command(state_dir, **options), stdin=subprocess.DEVNULL,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    proc = subprocess.Popen(
+        daemon_command(state_dir, **options),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=env,
+    )
     log.close()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise BackendError(f"the engine failed to start (exit code {proc.returncode})",
-                               hint=_log_tail(state_dir) or None)
+            raise BackendError(
+                f"the engine failed to start (exit code {proc.returncode})", hint=_log_tail(state_dir) or None
+            )
         info = read_engine_info(state_dir)
         if info and info.get("pid") == proc.pid:
             try:

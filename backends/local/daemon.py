@@ -35,8 +35,7 @@ from ..errors import BackendError, InvalidRequest
 from .durable import cluster_from_dict, cluster_to_dict, load_state, write_json_atomic
 from .nodes import NodeSpec
 
-__all__ = ["main", "load_cluster", "resolve_cluster", "write_json_atomic", "listen_urls",
-           "route_error_reporter"]
+__all__ = ["main", "load_cluster", "resolve_cluster", "write_json_atomic", "listen_urls", "route_error_reporter"]
 
 DEFAULT_PORT = 8080
 DEFAULT_DRAIN_S = 10.0
@@ -63,15 +62,21 @@ def load_cluster(path: Path | None, nodes: int | None) -> tuple[list[NodeSpec], 
             if not isinstance(n, dict) or not n.get("name"):
                 raise InvalidRequest(f"cluster file {path}: node {i + 1} needs a name")
             from .packages import validate_name
+
             name = validate_name(str(n["name"]), "node")
             if name in seen:
                 raise InvalidRequest(f"cluster file {path}: node {name!r} appears twice")
             seen.add(name)
             try:
-                specs.append(NodeSpec(name=name, cpus=float(n.get("cpus", 2)),
-                                      memory_mb=float(n.get("memory_mb", n.get("memory", 2048))),
-                                      max_containers=int(n.get("max_containers", 16)),
-                                      labels={str(k): str(v) for k, v in (n.get("labels") or {}).items()}))
+                specs.append(
+                    NodeSpec(
+                        name=name,
+                        cpus=float(n.get("cpus", 2)),
+                        memory_mb=float(n.get("memory_mb", n.get("memory", 2048))),
+                        max_containers=int(n.get("max_containers", 16)),
+                        labels={str(k): str(v) for k, v in (n.get("labels") or {}).items()},
+                    )
+                )
             except (TypeError, ValueError):
                 raise InvalidRequest(f"cluster file {path}: node {name!r} has a non-numeric capacity") from None
         settings = {k: v for k, v in data.items() if k != "nodes"}
@@ -83,14 +88,16 @@ def load_cluster(path: Path | None, nodes: int | None) -> tuple[list[NodeSpec], 
     return specs, settings
 
 
-def resolve_cluster(cluster: Path | None, nodes: int | None,
-                    saved: dict) -> tuple[list[NodeSpec], dict, dict, str]:
+def resolve_cluster(cluster: Path | None, nodes: int | None, saved: dict) -> tuple[list[NodeSpec], dict, dict, str]:
     """(specs, settings, the record to save, how it was chosen): ``--cluster`` or
     ``--nodes`` if given, else the cluster of the last run, else two default nodes."""
     if cluster is not None or nodes is not None:
         specs, settings = load_cluster(cluster, nodes)
-        how = f"from {Path(cluster).resolve()}" if cluster is not None else \
-            f"{len(specs)} node{'s' if len(specs) != 1 else ''} from --nodes"
+        how = (
+            f"from {Path(cluster).resolve()}"
+            if cluster is not None
+            else f"{len(specs)} node{'s' if len(specs) != 1 else ''} from --nodes"
+        )
         return specs, settings, cluster_to_dict(specs, settings, how), how
     record = saved.get("cluster")
     if isinstance(record, dict):
@@ -112,14 +119,27 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--functions-dir")
     p.add_argument("--keep-alive", type=float)
     p.add_argument("--no-redis", action="store_true")
-    p.add_argument("--redis-fsync", choices=("everysec", "always"),
-                   help="appendfsync of Redis's append-only file (default everysec)")
-    p.add_argument("--drain", type=float, default=None,
-                   help=f"seconds a clean stop waits for async calls (default {DEFAULT_DRAIN_S:g})")
-    p.add_argument("--http", action="append", default=[], metavar="KEY=VALUE",
-                   help="an HTTP limit, e.g. header_timeout_s=10 (see HttpLimits)")
-    p.add_argument("--logs", action="append", default=[], metavar="KEY=VALUE",
-                   help="function log rotation: max_bytes=N, backups=N")
+    p.add_argument(
+        "--redis-fsync",
+        choices=("everysec", "always"),
+        help="appendfsync of Redis's append-only file (default everysec)",
+    )
+    p.add_argument(
+        "--drain",
+        type=float,
+        default=None,
+        help=f"seconds a clean stop waits for async calls (default {DEFAULT_DRAIN_S:g})",
+    )
+    p.add_argument(
+        "--http",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an HTTP limit, e.g. header_timeout_s=10 (see HttpLimits)",
+    )
+    p.add_argument(
+        "--logs", action="append", default=[], metavar="KEY=VALUE", help="function log rotation: max_bytes=N, backups=N"
+    )
     return p.parse_args(argv)
 
 
@@ -141,9 +161,11 @@ def listen_urls(addresses: list[tuple[str, int]]) -> list[str]:
 def route_error_reporter(engine):
     """The HTTP server's ``on_error``: a bug in a route goes to engine.log with its
     traceback, and to the engine's events in a line (the client gets a 500)."""
+
     def on_error(req, exc):
         log.error("%s %s failed", req.method, req.path, exc_info=exc)
         engine.event("error", error=f"{req.path}: internal error: {type(exc).__name__}: {exc}")
+
     return on_error
 
 
@@ -180,18 +202,17 @@ def _setup_logging(state: Path) -> None:
         root.addHandler(terminal)
 
 
-async def _serve(args, state: Path, specs, settings, redis_srv, token: str | None,
-                 cluster_record: dict, how: str, saved: dict) -> None:
+async def _serve(
+    args, state: Path, specs, settings, redis_srv, token: str | None, cluster_record: dict, how: str, saved: dict
+) -> None:
     from .api import build_router, make_auth
     from .engine import Engine
     from .httpserver import HttpLimits, HttpServer
     from .logs import LogLimits
 
     try:
-        limits = HttpLimits.from_settings({**(settings.get("http") or {}),
-                                           **_pairs(args.http, "--http")})
-        log_limits = LogLimits.from_settings({**(settings.get("logs") or {}),
-                                              **_pairs(args.logs, "--logs")})
+        limits = HttpLimits.from_settings({**(settings.get("http") or {}), **_pairs(args.http, "--http")})
+        log_limits = LogLimits.from_settings({**(settings.get("logs") or {}), **_pairs(args.logs, "--logs")})
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
     redis_client = watcher = None
@@ -199,20 +220,30 @@ async def _serve(args, state: Path, specs, settings, redis_srv, token: str | Non
     if redis_srv is not None:
         from ..queues import QueueWatcher
         from .redislink import make_client
+
         redis_url = redis_srv.url
         redis_client = make_client(redis_url)
         watcher = QueueWatcher(redis_url)
-    keep_alive = args.keep_alive if args.keep_alive is not None else float(
-        settings.get("keep_alive_s", 300))
+    keep_alive = args.keep_alive if args.keep_alive is not None else float(settings.get("keep_alive_s", 300))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    engine = Engine(state, specs, keep_alive_s=keep_alive, token=token or "",
-                    redis=redis_client, redis_url=redis_url, queue_watcher=watcher,
-                    cluster_record=cluster_record, saved_state=saved, log_limits=log_limits)
+    engine = Engine(
+        state,
+        specs,
+        keep_alive_s=keep_alive,
+        token=token or "",
+        redis=redis_client,
+        redis_url=redis_url,
+        queue_watcher=watcher,
+        cluster_record=cluster_record,
+        saved_state=saved,
+        log_limits=log_limits,
+    )
     if redis_srv is not None:
+
         def redis_changed(event: str, detail: dict) -> None:  # on the loop, from the supervisor
             engine.redis_link.changed(event, detail)
             if event == "up":
@@ -222,16 +253,18 @@ async def _serve(args, state: Path, specs, settings, redis_srv, token: str | Non
             else:
                 engine.event("error", error=f"redis does not come back: {detail.get('error')}")
 
-        redis_srv.on_change = lambda event, detail: loop.call_soon_threadsafe(
-            redis_changed, event, detail)
+        redis_srv.on_change = lambda event, detail: loop.call_soon_threadsafe(redis_changed, event, detail)
         health = redis_srv.health()
         if health["status"] != "up":
             redis_changed("down", {"exit": health.get("last_exit")})
 
     functions_dir = Path(args.functions_dir) if args.functions_dir else None
-    server = HttpServer(build_router(engine, stop.set, functions_dir),
-                        auth=make_auth(args.host, token), on_error=route_error_reporter(engine),
-                        limits=limits)
+    server = HttpServer(
+        build_router(engine, stop.set, functions_dir),
+        auth=make_auth(args.host, token),
+        on_error=route_error_reporter(engine),
+        limits=limits,
+    )
     server.hold()  # requests wait until the engine has restored its functions and state
     port = await server.start(args.host, args.port)
     listen = listen_urls(server.addresses)
@@ -241,11 +274,20 @@ async def _serve(args, state: Path, specs, settings, redis_srv, token: str | Non
     engine.gateway_url = f"http://{host_for_url}:{port}"  # where local clients connect
     await engine.start()
     server.open()
-    info = {"pid": os.getpid(), "host": args.host, "port": port, "url": engine.gateway_url,
-            "listen": listen, "redis_url": redis_url,
-            "redis_tcp_url": getattr(redis_srv, "tcp_url", None),
-            "state_dir": str(state), "nodes": [s.name for s in specs], "cluster": how,
-            "started_at": time.time(), "auth": bool(token)}
+    info = {
+        "pid": os.getpid(),
+        "host": args.host,
+        "port": port,
+        "url": engine.gateway_url,
+        "listen": listen,
+        "redis_url": redis_url,
+        "redis_tcp_url": getattr(redis_srv, "tcp_url", None),
+        "state_dir": str(state),
+        "nodes": [s.name for s in specs],
+        "cluster": how,
+        "started_at": time.time(),
+        "auth": bool(token),
+    }
     write_json_atomic(state / "engine.json", info)
     _say(f"faastui engine listening on {', '.join(listen)} (pid {os.getpid()})")
     try:
@@ -260,12 +302,10 @@ async def _serve(args, state: Path, specs, settings, redis_srv, token: str | Non
 
         await close_hosted(engine)  # served APIs in this engine: calls in flight finish
         await server.stop_listening()
-        drain = args.drain if args.drain is not None else float(
-            settings.get("drain_s", DEFAULT_DRAIN_S))
+        drain = args.drain if args.drain is not None else float(settings.get("drain_s", DEFAULT_DRAIN_S))
         busy, _ = await asyncio.gather(server.drain(drain), engine.drain(drain))
         if busy:
-            log.warning("%d request(s) still running after %gs; their connections close", busy,
-                        drain)
+            log.warning("%d request(s) still running after %gs; their connections close", busy, drain)
         await engine.stop()
         await server.close()
         if redis_client is not None:
@@ -290,10 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("%s", warning)
         print(f"warning: {warning}", file=sys.stderr)
     try:
-        specs, settings, record, how = resolve_cluster(
-            Path(args.cluster) if args.cluster else None, args.nodes, saved)
-        if not isinstance(settings.get("http") or {}, dict) or \
-                not isinstance(settings.get("logs") or {}, dict):
+        specs, settings, record, how = resolve_cluster(Path(args.cluster) if args.cluster else None, args.nodes, saved)
+        if not isinstance(settings.get("http") or {}, dict) or not isinstance(settings.get("logs") or {}, dict):
             raise InvalidRequest("the cluster file's 'http' and 'logs' must be mappings")
         _pairs(args.http, "--http")
         _pairs(args.logs, "--logs")
@@ -303,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"cluster {how}: {', '.join(s.name for s in specs)}")
     token = None
     from .api import is_loopback
+
     if not is_loopback(args.host):
         token = secrets.token_urlsafe(32)
         token_path = state / "token"
@@ -314,12 +353,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.no_redis:
             from .redis_server import RedisServer
-            fsync = args.redis_fsync or str((settings.get("redis") or {}).get("appendfsync")
-                                            or "everysec")
+
+            fsync = args.redis_fsync or str((settings.get("redis") or {}).get("appendfsync") or "everysec")
             redis_srv = RedisServer(state / "redis", persist=True, appendfsync=fsync)
             redis_srv.start(timeout=60.0).supervise()  # a big append-only file takes a while
         try:
             import uvloop
+
             loop_factory = uvloop.new_event_loop
         except ImportError:  # the default loop works, a little slower
             loop_factory = None

@@ -30,8 +30,14 @@ __all__ = ["Deployer", "load_msg"]
 def load_msg(spec: packages.FunctionSpec, secrets_dir: str = "") -> dict:
     """The zygote's ``load`` message for a function (its secrets by name: the zygote reads
     nothing but their files, ``secretmount.py``)."""
-    msg = {"op": "load", "fn": spec.name, "dir": spec.directory, "handler": spec.handler,
-           "signature": spec.signature, "env": spec.env}
+    msg = {
+        "op": "load",
+        "fn": spec.name,
+        "dir": spec.directory,
+        "handler": spec.handler,
+        "signature": spec.signature,
+        "env": spec.env,
+    }
     if spec.secrets:
         msg.update(secrets=list(spec.secrets), secrets_dir=secrets_dir)
     return msg
@@ -42,10 +48,18 @@ class Deployer:
     (the dict itself, shared), loads packages into the nodes' zygotes, and retires the
     containers of a version that is replaced or removed."""
 
-    def __init__(self, state_dir: Path, functions: dict[str, packages.FunctionSpec],
-                 fn_group: dict[str, str], placement: Placement, secret_store: SecretStore, *,
-                 resolve: Callable[[str], packages.FunctionSpec],
-                 unfuse: Callable[[str], Awaitable[list[str]]], event: Callable[..., None]):
+    def __init__(
+        self,
+        state_dir: Path,
+        functions: dict[str, packages.FunctionSpec],
+        fn_group: dict[str, str],
+        placement: Placement,
+        secret_store: SecretStore,
+        *,
+        resolve: Callable[[str], packages.FunctionSpec],
+        unfuse: Callable[[str], Awaitable[list[str]]],
+        event: Callable[..., None],
+    ):
         self.state_dir = state_dir
         self.functions_root = state_dir / "functions"
         self.functions = functions
@@ -70,16 +84,19 @@ class Deployer:
         return self._locks.setdefault(name, asyncio.Lock())
 
     # ---- deploy ----------------------------------------------------------------------------
-    async def deploy_dir(self, path: Path, name: str | None = None,
-                         secrets: list[str] | None = None) -> packages.FunctionSpec:
+    async def deploy_dir(
+        self, path: Path, name: str | None = None, secrets: list[str] | None = None
+    ) -> packages.FunctionSpec:
         """Deploy a package folder; ``secrets`` (an OpenFaaS deploy request's) replace the
         ones its format names."""
+
         def install(root: Path) -> packages.FunctionSpec:
             spec = packages.install_dir(Path(path), root, name)
             if secrets is not None:
                 spec.secrets = list(secrets)
                 packages.write_spec(spec)
             return spec
+
         return await self._deploy(install)
 
     def _check_secrets(self, spec: packages.FunctionSpec) -> None:
@@ -90,25 +107,29 @@ class Deployer:
             check_name(name)
         missing = self.secret_store.missing(spec.secrets)
         if missing:
-            raise InvalidRequest(f"{spec.name} needs secret(s) {', '.join(missing)}, which "
-                                 "do not exist", hint=f"create it first: `faastui secret "
-                                                      f"create {missing[0]} --from-file FILE`")
+            raise InvalidRequest(
+                f"{spec.name} needs secret(s) {', '.join(missing)}, which do not exist",
+                hint=f"create it first: `faastui secret create {missing[0]} --from-file FILE`",
+            )
 
-    async def deploy_zip(self, data: bytes, name: str | None = None,
-                         source: str | None = None) -> packages.FunctionSpec:
+    async def deploy_zip(
+        self, data: bytes, name: str | None = None, source: str | None = None
+    ) -> packages.FunctionSpec:
         return await self._deploy(lambda root: packages.install_zip(data, root, name, source))
 
-    async def deploy_source(self, source: str, name: str | None, requirements=None,
-                            extra: dict | None = None) -> packages.FunctionSpec:
+    async def deploy_source(
+        self, source: str, name: str | None, requirements=None, extra: dict | None = None
+    ) -> packages.FunctionSpec:
         name = name or f"fn-{uuid.uuid4().hex[:8]}"
-        return await self._deploy(lambda root: packages.install_source(
-            source, root, name, requirements, extra))
+        return await self._deploy(lambda root: packages.install_source(source, root, name, requirements, extra))
 
     def _check_node(self, spec: packages.FunctionSpec) -> None:
         if spec.node and spec.node not in self.placement.nodes:
             raise InvalidRequest(
                 f"{spec.name} is pinned to node {spec.node!r} ({spec.source or 'its package'}), "
-                "which this engine does not have", hint=f"nodes: {', '.join(self.placement.nodes)}")
+                "which this engine does not have",
+                hint=f"nodes: {', '.join(self.placement.nodes)}",
+            )
 
     async def _deploy(self, install) -> packages.FunctionSpec:
         loop = asyncio.get_running_loop()
@@ -122,13 +143,13 @@ class Deployer:
             self._check_node(spec)
             self._check_secrets(spec)
             async with self._deploy_lock(spec.name):
-                deps = await loop.run_in_executor(None, self.deps.ensure, spec.name,
-                                                  spec.requirements)
+                deps = await loop.run_in_executor(None, self.deps.ensure, spec.name, spec.requirements)
                 if deps.path is not None:
                     link = Path(spec.directory) / ".deps"
                     if link.exists() or link.is_symlink():
-                        raise InvalidRequest(f"{spec.name} brings its own .deps folder and lists "
-                                             "requirements; keep one of them")
+                        raise InvalidRequest(
+                            f"{spec.name} brings its own .deps folder and lists requirements; keep one of them"
+                        )
                     os.symlink(deps.path, link)
                 self._versions += 1
                 version = f"v{int(time.time() * 1000)}-{self._versions}"
@@ -148,21 +169,25 @@ class Deployer:
                 self.deps.prune(spec.name, {deps.path} if deps.path else set())
         finally:
             shutil.rmtree(root, ignore_errors=True)
-        self.event("deploy", function=spec.name, format=spec.format, requirements=deps.outcome,
-                   install_s=round(deps.seconds, 3), notes=list(spec.notes))
+        self.event(
+            "deploy",
+            function=spec.name,
+            format=spec.format,
+            requirements=deps.outcome,
+            install_s=round(deps.seconds, 3),
+            notes=list(spec.notes),
+        )
         return spec
 
     async def _load_everywhere(self, spec: packages.FunctionSpec, quiet: bool = False) -> None:
         msg = load_msg(spec, str(self.secret_store.root))
-        results = await asyncio.gather(*(n.request(msg) for n in self.placement.nodes.values()),
-                                       return_exceptions=True)
+        results = await asyncio.gather(*(n.request(msg) for n in self.placement.nodes.values()), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors and not quiet:
             text = str(errors[0]).split(": ", 1)[-1]
             raise InvalidRequest(f"{spec.name} failed to load: {text}")
         if not spec.signature:  # the convention the zygote found from the entry's parameters
-            spec.signature = next((r["signature"] for r in results
-                                   if isinstance(r, dict) and r.get("signature")), "")
+            spec.signature = next((r["signature"] for r in results if isinstance(r, dict) and r.get("signature")), "")
 
     def _activate(self, spec: packages.FunctionSpec) -> None:
         old = self.functions.get(spec.name)
@@ -205,8 +230,10 @@ class Deployer:
             c.kill()
             self.placement.retire(c, "removed")
         self.placement.idle.pop(spec.name, None)
-        await asyncio.gather(*(n.request({"op": "unload", "fn": spec.name})
-                               for n in self.placement.nodes.values()), return_exceptions=True)
+        await asyncio.gather(
+            *(n.request({"op": "unload", "fn": spec.name}) for n in self.placement.nodes.values()),
+            return_exceptions=True,
+        )
         shutil.rmtree(self.functions_root / spec.name, ignore_errors=True)
         self.deps.remove(spec.name)
         self.event("remove", function=spec.name)

@@ -71,20 +71,35 @@ class DepsStore:
         self.cache.mkdir(parents=True, exist_ok=True)
         tmp = final.parent / f".tmp-{uuid.uuid4().hex[:8]}"
         env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
-        cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-warn-script-location",
-               "--target", str(tmp), "--cache-dir", str(self.cache), *requirements]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-warn-script-location",
+            "--target",
+            str(tmp),
+            "--cache-dir",
+            str(self.cache),
+            *requirements,
+        ]
         t0 = time.perf_counter()
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout_s,
-                                  env=env, stdin=subprocess.DEVNULL)
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=self.timeout_s, env=env, stdin=subprocess.DEVNULL
+            )
         except subprocess.TimeoutExpired:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise InvalidRequest(f"installing the requirements of {fn} took more than "
-                                 f"{self.timeout_s:g}s; nothing was changed") from None
+            raise InvalidRequest(
+                f"installing the requirements of {fn} took more than {self.timeout_s:g}s; nothing was changed"
+            ) from None
         if proc.returncode != 0:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise InvalidRequest(f"installing the requirements of {fn} failed: {_reason(proc)}",
-                                 hint="the running version, if any, keeps serving")
+            raise InvalidRequest(
+                f"installing the requirements of {fn} failed: {_reason(proc)}",
+                hint="the running version, if any, keeps serving",
+            )
         (tmp / _DONE).write_text(" ".join(requirements) + "\n")
         try:
             os.rename(tmp, final)

@@ -26,8 +26,7 @@ from .fusion import GroupState
 from .nodes import NodeSpec
 from .placement import long_running
 
-__all__ = ["STATE_FILE", "write_json_atomic", "load_state", "cluster_to_dict",
-           "cluster_from_dict", "DurableMixin"]
+__all__ = ["STATE_FILE", "write_json_atomic", "load_state", "cluster_to_dict", "cluster_from_dict", "DurableMixin"]
 
 STATE_FILE = "engine-state.json"
 FORMAT = 1
@@ -79,10 +78,20 @@ def load_state(state_dir: Path) -> tuple[dict, str | None]:
 
 
 def cluster_to_dict(specs: list[NodeSpec], settings: dict, source: str) -> dict:
-    return {"nodes": [{"name": s.name, "cpus": s.cpus, "memory_mb": s.memory_mb,
-                       "max_containers": s.max_containers, "labels": dict(s.labels)}
-                      for s in specs],
-            "settings": settings, "source": source}
+    return {
+        "nodes": [
+            {
+                "name": s.name,
+                "cpus": s.cpus,
+                "memory_mb": s.memory_mb,
+                "max_containers": s.max_containers,
+                "labels": dict(s.labels),
+            }
+            for s in specs
+        ],
+        "settings": settings,
+        "source": source,
+    }
 
 
 def cluster_from_dict(data: dict) -> tuple[list[NodeSpec], dict]:
@@ -92,14 +101,20 @@ def cluster_from_dict(data: dict) -> tuple[list[NodeSpec], dict]:
         BackendError: the saved cluster is malformed.
     """
     try:
-        specs = [NodeSpec(name=str(n["name"]), cpus=float(n["cpus"]),
-                          memory_mb=float(n["memory_mb"]),
-                          max_containers=int(n["max_containers"]),
-                          labels={str(k): str(v) for k, v in (n.get("labels") or {}).items()})
-                 for n in data["nodes"]]
+        specs = [
+            NodeSpec(
+                name=str(n["name"]),
+                cpus=float(n["cpus"]),
+                memory_mb=float(n["memory_mb"]),
+                max_containers=int(n["max_containers"]),
+                labels={str(k): str(v) for k, v in (n.get("labels") or {}).items()},
+            )
+            for n in data["nodes"]
+        ]
     except (KeyError, TypeError, ValueError) as exc:
-        raise BackendError(f"the saved cluster is malformed ({exc!r})",
-                           hint="start with --cluster FILE or --nodes N") from None
+        raise BackendError(
+            f"the saved cluster is malformed ({exc!r})", hint="start with --cluster FILE or --nodes N"
+        ) from None
     if not specs:
         raise BackendError("the saved cluster has no nodes", hint="start with --cluster or --nodes")
     return specs, dict(data.get("settings") or {})
@@ -118,12 +133,20 @@ class DurableMixin:
         return {
             "format": FORMAT,
             "cluster": self.cluster_record,
-            "functions": {name: {"min_replicas": spec.min_replicas, "labels": dict(spec.labels),
-                                 "env": dict(spec.env), "image": spec.image}
-                          for name, spec in sorted(self.functions.items())},
-            "fusion_groups": [{"name": g.name, "functions": list(g.functions)}
-                              for g in self.groups.values()
-                              if g.name not in self.fusion.forming],  # a group still forming is not yet switched to
+            "functions": {
+                name: {
+                    "min_replicas": spec.min_replicas,
+                    "labels": dict(spec.labels),
+                    "env": dict(spec.env),
+                    "image": spec.image,
+                }
+                for name, spec in sorted(self.functions.items())
+            },
+            "fusion_groups": [
+                {"name": g.name, "functions": list(g.functions)}
+                for g in self.groups.values()
+                if g.name not in self.fusion.forming
+            ],  # a group still forming is not yet switched to
         }
 
     def persist(self) -> bool:

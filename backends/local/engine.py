@@ -58,10 +58,21 @@ class Engine(DurableMixin, FailuresMixin):
     ``calls``; module doc). Its public methods are what the API and the in-process
     backend call; those of a part delegate to it."""
 
-    def __init__(self, state_dir: Path, nodes: list[NodeSpec], *, keep_alive_s: float = 300.0,
-                 gateway_url: str = "", token: str = "", redis=None, redis_url: str = "",
-                 queue_watcher=None, cluster_record: dict | None = None,
-                 saved_state: dict | None = None, log_limits: LogLimits | None = None):
+    def __init__(
+        self,
+        state_dir: Path,
+        nodes: list[NodeSpec],
+        *,
+        keep_alive_s: float = 300.0,
+        gateway_url: str = "",
+        token: str = "",
+        redis=None,
+        redis_url: str = "",
+        queue_watcher=None,
+        cluster_record: dict | None = None,
+        saved_state: dict | None = None,
+        log_limits: LogLimits | None = None,
+    ):
         if not nodes:
             raise InvalidRequest("a cluster needs at least one node")
         self.state_dir = Path(state_dir)
@@ -80,8 +91,9 @@ class Engine(DurableMixin, FailuresMixin):
         self.logs: dict[str, FunctionLog] = {}  # unit -> its log file (one writer: us)
         self.queue_watcher = queue_watcher
         self.nodes: dict[str, NodeRuntime] = {
-            spec.name: NodeRuntime(spec, on_lost=self._on_container_lost,
-                                   on_zygote_lost=self._on_zygote_lost) for spec in nodes}
+            spec.name: NodeRuntime(spec, on_lost=self._on_container_lost, on_zygote_lost=self._on_zygote_lost)
+            for spec in nodes
+        }
         self.functions: dict[str, packages.FunctionSpec] = {}
         self.groups: dict[str, GroupState] = {}
         self.fn_group: dict[str, str] = {}
@@ -98,16 +110,31 @@ class Engine(DurableMixin, FailuresMixin):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watchdog: asyncio.Task | None = None
         # the parts; each gets the shared catalog and the engine's callbacks it uses
-        self.placement = Placement(self.nodes, self.functions, self.groups,
-                                   start_container=self._start_container, event=self.event)
-        self.fusion = Fusion(self.functions, self.groups, self.fn_group, self.placement,
-                             resolve=self.resolve, event=self.event)
-        self.deployer = Deployer(self.state_dir, self.functions, self.fn_group, self.placement,
-                                 self.secret_store, resolve=self.resolve,
-                                 unfuse=self.fusion.unfuse, event=self.event)
-        self.calls = CallStore(self.redis_link, self._id_prefix, invoke=self.invoke,
-                               resolve=self.resolve, node=self.node, spawn=self._spawn,
-                               event=self.event)
+        self.placement = Placement(
+            self.nodes, self.functions, self.groups, start_container=self._start_container, event=self.event
+        )
+        self.fusion = Fusion(
+            self.functions, self.groups, self.fn_group, self.placement, resolve=self.resolve, event=self.event
+        )
+        self.deployer = Deployer(
+            self.state_dir,
+            self.functions,
+            self.fn_group,
+            self.placement,
+            self.secret_store,
+            resolve=self.resolve,
+            unfuse=self.fusion.unfuse,
+            event=self.event,
+        )
+        self.calls = CallStore(
+            self.redis_link,
+            self._id_prefix,
+            invoke=self.invoke,
+            resolve=self.resolve,
+            node=self.node,
+            spawn=self._spawn,
+            event=self.event,
+        )
         # placement's state, by the names the mixins and the API read
         self.idle = self.placement.idle
         self.busy = self.placement.busy
@@ -126,22 +153,22 @@ class Engine(DurableMixin, FailuresMixin):
         await self.restore_durable(self._saved_state)
         if self.redis_link.client is not None:
             try:
-                marked = await self.redis_link.call("marking interrupted calls",
-                                                    self.calls.mark_interrupted)
+                marked = await self.redis_link.call("marking interrupted calls", self.calls.mark_interrupted)
             except BackendError as exc:
                 log.error("could not mark the calls a previous engine left running: %s", exc)
             else:
                 if marked:
-                    self.event("error", error=f"{marked} async call(s) were running when the "
-                                              "engine last stopped; marked interrupted")
+                    self.event(
+                        "error",
+                        error=f"{marked} async call(s) were running when the engine last stopped; marked interrupted",
+                    )
 
     async def stop(self, drain_s: float = 0.0) -> None:
         """Stop; with ``drain_s``, first wait that long for running async calls."""
         if drain_s > 0 and (self.calls.draining() or self.calls.unsaved):
             left = await self.drain(drain_s)
             if left:
-                log.warning("%d async call(s) still running after %gs; they end as "
-                            "interrupted", left, drain_s)
+                log.warning("%d async call(s) still running after %gs; they end as interrupted", left, drain_s)
         for task in (self._reaper, self._watchdog):
             if task is not None:
                 task.cancel()
@@ -171,8 +198,7 @@ class Engine(DurableMixin, FailuresMixin):
         if kind in DURABLE_EVENTS:
             self.dirty = True  # the HTTP layer persists before it answers
         elif kind in ("error", "crash"):
-            log.warning("%s: %s", kind, " ".join(f"{k}={v}" for k, v in detail.items()
-                                                  if k not in ("t", "kind")))
+            log.warning("%s: %s", kind, " ".join(f"{k}={v}" for k, v in detail.items() if k not in ("t", "kind")))
 
     # ---- names ----------------------------------------------------------------------
     def resolve(self, name: str) -> packages.FunctionSpec:
@@ -182,16 +208,18 @@ class Engine(DurableMixin, FailuresMixin):
         if spec is not None:
             return spec
         wanted = imageref.normalize(name)  # `repo/fn`, `repo/fn:latest`, `docker.io/...`: one image
-        by_image = sorted(s.name for s in self.functions.values()
-                          if s.image and imageref.normalize(s.image) == wanted)
+        by_image = sorted(s.name for s in self.functions.values() if s.image and imageref.normalize(s.image) == wanted)
         if len(by_image) == 1:
             return self.functions[by_image[0]]
         if by_image:
-            raise Conflict(f"image {name!r} matches {len(by_image)} functions: {', '.join(by_image)}",
-                           hint="name the function instead of its image")
-        raise FunctionNotFound(f"function {name!r} not found",
-                               hint=did_you_mean(name, self.functions) or
-                               "list them with `faastui functions`")
+            raise Conflict(
+                f"image {name!r} matches {len(by_image)} functions: {', '.join(by_image)}",
+                hint="name the function instead of its image",
+            )
+        raise FunctionNotFound(
+            f"function {name!r} not found",
+            hint=did_you_mean(name, self.functions) or "list them with `faastui functions`",
+        )
 
     def node(self, name: str) -> NodeRuntime:
         """A node by name. Raises NodeNotFound."""
@@ -218,21 +246,33 @@ class Engine(DurableMixin, FailuresMixin):
         if self.redis_url:
             env.setdefault("REDIS_URL", self.redis_url)
         try:
-            await c.start(self.gateway_url, self.token, env, self.function_log(unit),
-                          {fn: list(self.functions[fn].secrets) for fn in fns},
-                          str(self.secret_store.root))
+            await c.start(
+                self.gateway_url,
+                self.token,
+                env,
+                self.function_log(unit),
+                {fn: list(self.functions[fn].secrets) for fn in fns},
+                str(self.secret_store.root),
+            )
         except BaseException:
             node.containers.pop(c.id, None)
             c.kill()
             raise
-        self.event("start", unit=unit, node=node.name, container=c.id, pid=c.pid,
-                   cold_start_ms=round(c.cold_start_ms, 3))
+        self.event(
+            "start", unit=unit, node=node.name, container=c.id, pid=c.pid, cold_start_ms=round(c.cold_start_ms, 3)
+        )
         return c
 
     # ---- calls -----------------------------------------------------------------------
-    async def invoke(self, fn: str, body: bytes = b"", node: str | None = None,
-                     headers: dict | None = None, call_id: str | None = None,
-                     t0: float | None = None) -> CallOutcome:
+    async def invoke(
+        self,
+        fn: str,
+        body: bytes = b"",
+        node: str | None = None,
+        headers: dict | None = None,
+        call_id: str | None = None,
+        t0: float | None = None,
+    ) -> CallOutcome:
         """Run one call and wait for it. The function's own failure is an outcome."""
         perf = time.perf_counter
         t0 = t0 or perf()
@@ -252,8 +292,7 @@ class Engine(DurableMixin, FailuresMixin):
         c.calls += 1
         self.busy.add(c)
         try:
-            header, output = await c.call(spec.name, body, headers,
-                                          self._loop.time() + spec.timeout_s)
+            header, output = await c.call(spec.name, body, headers, self._loop.time() + spec.timeout_s)
         except WorkerGone:
             if c.timed_out:
                 self.placement.retire(c, "timeout")
@@ -264,8 +303,11 @@ class Engine(DurableMixin, FailuresMixin):
                 info = await c.wait_exit()
                 self.placement.retire(c, "crashed")
                 out.status = "crashed"
-                how = describe_exit(info) if info is not None or c.node.proc is c.zygote \
+                how = (
+                    describe_exit(info)
+                    if info is not None or c.node.proc is c.zygote
                     else "its node's zygote died and took it along"
+                )
                 out.error = f"{spec.name} crashed ({how}); its worker was replaced"
                 out.http_status = 500
         except asyncio.CancelledError:
@@ -296,11 +338,16 @@ class Engine(DurableMixin, FailuresMixin):
         self.invocation_count[spec.name] = self.invocation_count.get(spec.name, 0) + 1
         total_ms = (t1 - t0) * 1000.0
         self.recent.append(out)
-        self.history.add(out.ended_at, spec.name, total_ms, out.ok, state == "cold",
-                         None if spec.deadline_ms is None else total_ms <= spec.deadline_ms)
+        self.history.add(
+            out.ended_at,
+            spec.name,
+            total_ms,
+            out.ok,
+            state == "cold",
+            None if spec.deadline_ms is None else total_ms <= spec.deadline_ms,
+        )
         if not out.ok:
-            self.event("error", function=spec.name, node=out.node, status=out.status,
-                       error=out.error)
+            self.event("error", function=spec.name, node=out.node, status=out.status, error=out.error)
         return out
 
     def _count_calls(self, unit: str, fn: str, header: dict) -> None:
@@ -316,16 +363,19 @@ class Engine(DurableMixin, FailuresMixin):
                 self.call_graph[(fn, callee)] = self.call_graph.get((fn, callee), 0) + n
 
     # ---- the parts' public methods ------------------------------------------------------
-    async def deploy_dir(self, path: Path, name: str | None = None,
-                         secrets: list[str] | None = None) -> packages.FunctionSpec:
+    async def deploy_dir(
+        self, path: Path, name: str | None = None, secrets: list[str] | None = None
+    ) -> packages.FunctionSpec:
         return await self.deployer.deploy_dir(path, name, secrets)
 
-    async def deploy_zip(self, data: bytes, name: str | None = None,
-                         source: str | None = None) -> packages.FunctionSpec:
+    async def deploy_zip(
+        self, data: bytes, name: str | None = None, source: str | None = None
+    ) -> packages.FunctionSpec:
         return await self.deployer.deploy_zip(data, name, source)
 
-    async def deploy_source(self, source: str, name: str | None, requirements=None,
-                            extra: dict | None = None) -> packages.FunctionSpec:
+    async def deploy_source(
+        self, source: str, name: str | None, requirements=None, extra: dict | None = None
+    ) -> packages.FunctionSpec:
         return await self.deployer.deploy_source(source, name, requirements, extra)
 
     async def remove(self, fn: str) -> None:
@@ -346,8 +396,9 @@ class Engine(DurableMixin, FailuresMixin):
     async def result(self, call_id: str, wait: float = 0.0, keep: bool = False) -> dict:
         return await self.calls.result(call_id, wait, keep)
 
-    async def dispatch(self, data: bytes, steps: list[tuple[str | None, str]],
-                       mode: str = "chain") -> list[CallOutcome]:
+    async def dispatch(
+        self, data: bytes, steps: list[tuple[str | None, str]], mode: str = "chain"
+    ) -> list[CallOutcome]:
         return await self.calls.dispatch(data, steps, mode)
 
     async def drain(self, timeout: float) -> int:
@@ -366,8 +417,9 @@ class Engine(DurableMixin, FailuresMixin):
             if not self.placement.below_max(unit):
                 if started:
                     break
-                raise CapacityExceeded(f"{spec.name} already runs its maximum of "
-                                       f"{self.placement.max_of(unit)} replicas")
+                raise CapacityExceeded(
+                    f"{spec.name} already runs its maximum of {self.placement.max_of(unit)} replicas"
+                )
             if node:
                 target = self.node(node)
                 if not target.has_room(memory_mb):
@@ -377,8 +429,9 @@ class Engine(DurableMixin, FailuresMixin):
             if target is None:
                 if started:
                     break
-                raise CapacityExceeded(f"no room to prewarm {spec.name} on "
-                                       f"{node or 'any node'}", hint="scale something down")
+                raise CapacityExceeded(
+                    f"no room to prewarm {spec.name} on {node or 'any node'}", hint="scale something down"
+                )
             c = await self._start_container(unit, target)
             self.placement.release(c)
             started.append(c)
@@ -460,8 +513,7 @@ class Engine(DurableMixin, FailuresMixin):
     async def _reap_once(self) -> None:
         now = time.time()
         for unit, pool in list(self.idle.items()):
-            keep = max([self.functions[f].min_replicas for f in self.unit_fns(unit)
-                        if f in self.functions] or [0])
+            keep = max([self.functions[f].min_replicas for f in self.unit_fns(unit) if f in self.functions] or [0])
             total = sum(1 for _ in self.containers_of(unit))
             for c in sorted(pool, key=lambda c: c.last_used):
                 if total <= keep:

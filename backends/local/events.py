@@ -24,8 +24,7 @@ import sys
 import time
 from urllib.parse import parse_qsl
 
-__all__ = ["Headers", "Query", "Request", "Event", "NuclioEvent", "Response", "Logger", "Context",
-           "canonical"]
+__all__ = ["Headers", "Query", "Request", "Event", "NuclioEvent", "Response", "Logger", "Context", "canonical"]
 
 
 def canonical(name: str) -> str:
@@ -83,8 +82,7 @@ class Request:
 class Event:
     """The request as python3-http (and faastui's ``handle(event, context)``) sees it."""
 
-    def __init__(self, body: bytes, headers, method: str = "POST", path: str = "/",
-                 query: dict | str | None = None):
+    def __init__(self, body: bytes, headers, method: str = "POST", path: str = "/", query: dict | str | None = None):
         self.body = body
         self.headers = headers if isinstance(headers, Headers) else Headers(headers)
         self.method = method
@@ -121,9 +119,17 @@ def decode_body(body: bytes, content_type: str):
 class NuclioEvent:
     """The request as Nuclio's Python runtime shows it (``nuclio_sdk.Event``)."""
 
-    def __init__(self, body, content_type: str, headers: Headers, method: str = "POST",
-                 path: str = "/", fields: dict | None = None, event_id: str = "",
-                 url: str = ""):
+    def __init__(
+        self,
+        body,
+        content_type: str,
+        headers: Headers,
+        method: str = "POST",
+        path: str = "/",
+        fields: dict | None = None,
+        event_id: str = "",
+        url: str = "",
+    ):
         self.body = body
         self.content_type = content_type
         self.headers = headers
@@ -147,9 +153,16 @@ class NuclioEvent:
         if extra_headers:
             headers.update(extra_headers)
         ctype = req.content_type
-        return cls(decode_body(req.body, ctype), ctype, headers, req.method, req.path,
-                   dict(Query(req.query_string)), headers.get("X-Call-Id", ""),
-                   req.path + (f"?{req.query_string}" if req.query_string else ""))
+        return cls(
+            decode_body(req.body, ctype),
+            ctype,
+            headers,
+            req.method,
+            req.path,
+            dict(Query(req.query_string)),
+            headers.get("X-Call-Id", ""),
+            req.path + (f"?{req.query_string}" if req.query_string else ""),
+        )
 
     def get_header(self, key: str):
         return self.headers.get(key)
@@ -158,8 +171,14 @@ class NuclioEvent:
 class Response:
     """Nuclio's ``context.Response`` (``nuclio_sdk.Response``: headers first, as there)."""
 
-    def __init__(self, headers: dict | None = None, body: object = None, content_type: str | None = None,
-                 status_code: int = 200, event_id=None):
+    def __init__(
+        self,
+        headers: dict | None = None,
+        body: object = None,
+        content_type: str | None = None,
+        status_code: int = 200,
+        event_id=None,
+    ):
         self.headers = headers or {}
         self.body = body
         self.status_code = status_code

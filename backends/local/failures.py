@@ -41,12 +41,14 @@ class FailuresMixin:
         now = time.time()
         recent = [t for t in node.restarts if now - t < 60]
         if len(recent) >= 5:
-            self.event("error", node=node.name, error=f"zygote exited ({describe_returncode(code)})"
-                                                      " 5 times in a minute; node left down")
+            self.event(
+                "error",
+                node=node.name,
+                error=f"zygote exited ({describe_returncode(code)}) 5 times in a minute; node left down",
+            )
             return
         node.restarts.append(now)
-        self.event("error", node=node.name,
-                   error=f"zygote exited ({describe_returncode(code)}); restarting it")
+        self.event("error", node=node.name, error=f"zygote exited ({describe_returncode(code)}); restarting it")
         node.loading = True  # no container is placed here before its functions are back
         try:
             node.start_zygote({"FAASTUI_NODE": node.name})
@@ -72,6 +74,12 @@ class FailuresMixin:
         info = await c.wait_exit()
         if info is None and (not c.node.ready or c.node.proc is not c.zygote):
             return  # its zygote died and took it along: that has its own event
-        self.event("crash", unit=c.unit, node=c.node.name, container=c.id, pid=c.pid,
-                   error=f"{c.unit}: container {c.id} (pid {c.pid}) died while {c.state} "
-                         f"({describe_exit(info)}); not stopped by the engine")
+        self.event(
+            "crash",
+            unit=c.unit,
+            node=c.node.name,
+            container=c.id,
+            pid=c.pid,
+            error=f"{c.unit}: container {c.id} (pid {c.pid}) died while {c.state} "
+            f"({describe_exit(info)}); not stopped by the engine",
+        )

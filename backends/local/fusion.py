@@ -50,9 +50,16 @@ class Fusion:
     """Fuse, unfuse, list groups. The engine's ``groups`` and ``fn_group`` (shared dicts:
     placement and every call read them) are changed here and nowhere else."""
 
-    def __init__(self, functions: dict[str, packages.FunctionSpec], groups: dict[str, GroupState],
-                 fn_group: dict[str, str], placement: Placement, *,
-                 resolve: Callable[[str], packages.FunctionSpec], event: Callable[..., None]):
+    def __init__(
+        self,
+        functions: dict[str, packages.FunctionSpec],
+        groups: dict[str, GroupState],
+        fn_group: dict[str, str],
+        placement: Placement,
+        *,
+        resolve: Callable[[str], packages.FunctionSpec],
+        event: Callable[..., None],
+    ):
         self.functions = functions
         self.groups = groups
         self.fn_group = fn_group
@@ -69,8 +76,7 @@ class Fusion:
         if len(set(names)) < 2:
             raise InvalidRequest("fuse needs at least two different functions")
         self._check_free(names)
-        name = packages.validate_name(name or ("fused-" + "-".join(names))[:63].rstrip("-"),
-                                      "fusion group")
+        name = packages.validate_name(name or ("fused-" + "-".join(names))[:63].rstrip("-"), "fusion group")
         if name in self.groups or name in self.functions:
             raise Conflict(f"the name {name!r} is taken")
         group = GroupState(name, names)
@@ -106,8 +112,10 @@ class Fusion:
     async def unfuse(self, group: str) -> list[str]:
         state = self.groups.get(group)
         if state is None or group in self.forming:
-            raise NotFound(f"fusion group {group!r} not found",
-                           hint=did_you_mean(group, self.groups) or "list them with `faastui fusion`")
+            raise NotFound(
+                f"fusion group {group!r} not found",
+                hint=did_you_mean(group, self.groups) or "list them with `faastui fusion`",
+            )
         members = list(state.functions)
         if any(f in self.moving for f in members):
             raise Conflict(f"fusion group {group!r} is being changed", hint="try again")
@@ -143,17 +151,26 @@ class Fusion:
                 continue  # not a group until the switch
             cs = list(self.placement.containers_of(g.name))
             nodes = sorted({c.node.name for c in cs})
-            out.append(FusionGroup(name=g.name, functions=list(g.functions),
-                                   node=",".join(nodes), state=unit_state(cs),
-                                   calls_local=g.calls_local, calls_remote=g.calls_remote))
+            out.append(
+                FusionGroup(
+                    name=g.name,
+                    functions=list(g.functions),
+                    node=",".join(nodes),
+                    state=unit_state(cs),
+                    calls_local=g.calls_local,
+                    calls_remote=g.calls_remote,
+                )
+            )
         return out
 
     # ---- the parts of a switch ---------------------------------------------------------------
     def _check_free(self, names: list[str]) -> None:
         for f in names:
             if f in self.fn_group:
-                raise Conflict(f"{f} is already in fusion group {self.fn_group[f]!r}",
-                               hint=f"unfuse it first: faastui unfuse {self.fn_group[f]}")
+                raise Conflict(
+                    f"{f} is already in fusion group {self.fn_group[f]!r}",
+                    hint=f"unfuse it first: faastui unfuse {self.fn_group[f]}",
+                )
             if f in self.moving:
                 raise Conflict(f"{f} is being fused or unfused", hint="try again")
 

@@ -87,8 +87,9 @@ class Hosting:
             try:
                 self._open = getattr(importlib.import_module(module), func)
             except ImportError as exc:
-                raise Unsupported(f"this engine cannot host served APIs ({exc})",
-                                  hint="faastui serve runs the API in its own process") from None
+                raise Unsupported(
+                    f"this engine cannot host served APIs ({exc})", hint="faastui serve runs the API in its own process"
+                ) from None
         return self._open
 
     async def open(self, spec: dict) -> dict:
@@ -96,8 +97,9 @@ class Hosting:
             raise InvalidRequest("'api' (a name) and 'port' (a number) are required")
         hosted_id = f"{spec['api']}-{next(self._ids)}"
         entry = _Hosted(hosted_id, spec["api"], None, int(spec.get("owner_pid") or 0))
-        entry.opened = await self._opener()(InProcessBackend(self.engine, self.router), spec,
-                                            lambda text: self._note(entry, text))
+        entry.opened = await self._opener()(
+            InProcessBackend(self.engine, self.router), spec, lambda text: self._note(entry, text)
+        )
         self.hosted[hosted_id] = entry
         self.engine.event("serve", api=entry.api, id=hosted_id, port=entry.opened.port)
         if self._watcher is None or self._watcher.done():
@@ -118,8 +120,13 @@ class Hosting:
                 raise NotFound(f"no served API {hosted_id!r} in this engine")
         entry.seen = time.monotonic()
         start = max(0, since - entry.dropped)
-        out = {"id": entry.id, "api": entry.api, "port": entry.opened.port,
-               "notes": entry.notes[start:], "next": entry.dropped + len(entry.notes)}
+        out = {
+            "id": entry.id,
+            "api": entry.api,
+            "port": entry.opened.port,
+            "notes": entry.notes[start:],
+            "next": entry.dropped + len(entry.notes),
+        }
         if why is not None:
             out["closed"] = why
         return out
@@ -169,6 +176,7 @@ def add_routes(router: Router, engine) -> Hosting:
                 return await fn(req)
             except BackendError as exc:
                 return json_response(exc.to_dict(), exc.http_status)
+
         return route
 
     async def open_route(req: Request):

@@ -12,8 +12,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from urllib.parse import parse_qsl
 
-__all__ = ["Request", "Response", "StreamResponse", "Router", "Handler", "HttpLimits",
-           "json_response", "error_response"]
+__all__ = [
+    "Request",
+    "Response",
+    "StreamResponse",
+    "Router",
+    "Handler",
+    "HttpLimits",
+    "json_response",
+    "error_response",
+]
 
 
 @dataclass(frozen=True)
@@ -52,16 +60,14 @@ class HttpLimits:
     @property
     def sweep_s(self) -> float:
         """How often the sweeper looks: a quarter of the shortest timeout, 10 ms to 1 s."""
-        shortest = min(self.header_timeout_s, self.body_timeout_s, self.idle_timeout_s,
-                       self.linger_s)
+        shortest = min(self.header_timeout_s, self.body_timeout_s, self.idle_timeout_s, self.linger_s)
         return max(0.01, min(1.0, shortest / 4))
 
 
 class Request:
     __slots__ = ("method", "path", "query_string", "headers", "body", "params", "t0")
 
-    def __init__(self, method: str, path: str, query_string: str, headers: dict, body: bytes,
-                 t0: float):
+    def __init__(self, method: str, path: str, query_string: str, headers: dict, body: bytes, t0: float):
         self.method = method
         self.path = path
         self.query_string = query_string
@@ -87,8 +93,13 @@ class Request:
 class Response:
     __slots__ = ("status", "body", "content_type", "headers")
 
-    def __init__(self, status: int = 200, body: bytes | str = b"",
-                 content_type: str = "text/plain; charset=utf-8", headers: list | None = None):
+    def __init__(
+        self,
+        status: int = 200,
+        body: bytes | str = b"",
+        content_type: str = "text/plain; charset=utf-8",
+        headers: list | None = None,
+    ):
         self.status = status
         self.body = body.encode() if isinstance(body, str) else body
         self.content_type = content_type
@@ -103,8 +114,9 @@ class StreamResponse(Response):
 
     __slots__ = ("chunks",)
 
-    def __init__(self, chunks, status: int = 200,
-                 content_type: str = "application/octet-stream", headers: list | None = None):
+    def __init__(
+        self, chunks, status: int = 200, content_type: str = "application/octet-stream", headers: list | None = None
+    ):
         super().__init__(status, b"", content_type, headers)
         self.chunks = chunks
 
@@ -113,8 +125,7 @@ def json_response(data, status: int = 200, headers: list | None = None) -> Respo
     return Response(status, json.dumps(data, default=str).encode(), "application/json", headers)
 
 
-def error_response(code: int, message: str, kind: str = "error", hint: str | None = None,
-                   **extra) -> Response:
+def error_response(code: int, message: str, kind: str = "error", hint: str | None = None, **extra) -> Response:
     """A JSON error answer; ``extra`` fields (e.g. ``status``) go into the body."""
     body = {"error": message, "kind": kind, **extra}
     if hint:
@@ -148,6 +159,6 @@ class Router:
         for m, prefix, param, handler in self.prefix:
             if path.startswith(prefix) and len(path) > len(prefix):
                 if m == method:
-                    return handler, {param: path[len(prefix):]}, True
+                    return handler, {param: path[len(prefix) :]}, True
                 known = True
         return None, {}, known or any(p == path for (_, p) in self.exact)

@@ -34,8 +34,16 @@ import httptools
 
 from .httpmsg import HttpLimits, Request, Response, Router, StreamResponse, error_response, json_response
 
-__all__ = ["Request", "Response", "StreamResponse", "Router", "HttpServer", "HttpLimits",
-           "json_response", "error_response"]
+__all__ = [
+    "Request",
+    "Response",
+    "StreamResponse",
+    "Router",
+    "HttpServer",
+    "HttpLimits",
+    "json_response",
+    "error_response",
+]
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 _now = time.monotonic
@@ -46,8 +54,22 @@ class _Conn(asyncio.Protocol):
     ``idle`` (a next request, or nothing), ``head`` (the rest of the headers), ``body``,
     or ``linger`` (refused: its bytes are dropped until it closes or ``linger_s``)."""
 
-    __slots__ = ("server", "transport", "parser", "url", "headers", "body", "queue", "busy",
-                 "closing", "_size", "_head_size", "phase", "since", "refused")
+    __slots__ = (
+        "server",
+        "transport",
+        "parser",
+        "url",
+        "headers",
+        "body",
+        "queue",
+        "busy",
+        "closing",
+        "_size",
+        "_head_size",
+        "phase",
+        "since",
+        "refused",
+    )
 
     def __init__(self, server: HttpServer):
         self.server = server
@@ -74,8 +96,7 @@ class _Conn(asyncio.Protocol):
         server = self.server
         server.conns.add(self)
         if len(server.conns) - server.lingering > server.limits.max_connections:
-            self._refuse(503, f"too many connections (at most {server.limits.max_connections})",
-                         "capacity")
+            self._refuse(503, f"too many connections (at most {server.limits.max_connections})", "capacity")
 
     def connection_lost(self, exc):
         self.closing = True
@@ -102,8 +123,14 @@ class _Conn(asyncio.Protocol):
             else:
                 self._refuse(400, f"malformed HTTP request: {exc}")
 
-    def _refuse(self, status: int, message: str, kind: str = "invalid", hint: str | None = None,
-                response: Response | None = None):
+    def _refuse(
+        self,
+        status: int,
+        message: str,
+        kind: str = "invalid",
+        hint: str | None = None,
+        response: Response | None = None,
+    ):
         """Answer ``status`` without reading more of the request; in order, then linger."""
         if self.refused:
             return
@@ -139,12 +166,10 @@ class _Conn(asyncio.Protocol):
                 self.transport.close()
         elif phase == "head":
             if age > limits.header_timeout_s:
-                self._refuse(408, f"the request headers did not arrive within "
-                             f"{limits.header_timeout_s:g}s", "timeout")
+                self._refuse(408, f"the request headers did not arrive within {limits.header_timeout_s:g}s", "timeout")
         elif phase == "body":
             if age > limits.body_timeout_s:
-                self._refuse(408, f"the request body did not arrive within "
-                             f"{limits.body_timeout_s:g}s", "timeout")
+                self._refuse(408, f"the request body did not arrive within {limits.body_timeout_s:g}s", "timeout")
         elif phase == "linger" and age > limits.linger_s:
             self.transport.abort()
 
@@ -185,8 +210,7 @@ class _Conn(asyncio.Protocol):
                 raise _Refused()
         if server.auth is not None:  # before a byte of the body is read in
             path, _, qs = self.url.decode("latin-1").partition("?")
-            refused = server.auth(Request(self.parser.get_method().decode(), path, qs, headers,
-                                          b"", 0.0))
+            refused = server.auth(Request(self.parser.get_method().decode(), path, qs, headers, b"", 0.0))
             if refused is not None:
                 self._refuse(refused.status, "", response=refused)
                 raise _Refused()
@@ -242,9 +266,10 @@ class _Conn(asyncio.Protocol):
 
     async def _stream(self, req: Request, resp: StreamResponse, keep: bool) -> bool:
         """Write ``resp`` chunk by chunk; whether the connection can be kept after it."""
-        head = [b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n" % (
-            resp.status, _REASONS.get(resp.status, "Unknown").encode(),
-            resp.content_type.encode("latin-1"))]
+        head = [
+            b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n"
+            % (resp.status, _REASONS.get(resp.status, "Unknown").encode(), resp.content_type.encode("latin-1"))
+        ]
         for name, value in resp.headers:
             head.append(f"{name}: {value}\r\n".encode("latin-1"))
         if not keep:
@@ -279,9 +304,15 @@ class _Conn(asyncio.Protocol):
         return keep and ended and not self.server.draining
 
     def _write(self, resp: Response, keep: bool):
-        head = [b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n" % (
-            resp.status, _REASONS.get(resp.status, "Unknown").encode(),
-            resp.content_type.encode("latin-1"), len(resp.body))]
+        head = [
+            b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
+            % (
+                resp.status,
+                _REASONS.get(resp.status, "Unknown").encode(),
+                resp.content_type.encode("latin-1"),
+                len(resp.body),
+            )
+        ]
         for name, value in resp.headers:
             head.append(f"{name}: {value}\r\n".encode("latin-1"))
         if not keep:
@@ -338,8 +369,7 @@ class HttpServer:
         handler, params, known = self.router.match(req.method, req.path)
         if handler is None:
             if known:
-                return error_response(405, f"method {req.method} is not allowed on {req.path}",
-                                      "invalid")
+                return error_response(405, f"method {req.method} is not allowed on {req.path}", "invalid")
             return error_response(404, f"no route {req.method} {req.path}", "not_found")
         req.params = params
         try:
@@ -351,8 +381,7 @@ class HttpServer:
 
     async def start(self, host: str, port: int) -> int:
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(lambda: _Conn(self), host, port, backlog=1024,
-                                               reuse_address=True)
+        self.server = await loop.create_server(lambda: _Conn(self), host, port, backlog=1024, reuse_address=True)
         self._sweeper = loop.create_task(self._sweep())
         return self.server.sockets[0].getsockname()[1]
 

@@ -33,16 +33,22 @@ class RouterTransport:
     def __init__(self, router: Router):
         self.router = router
 
-    async def request(self, method: str, path: str, *, params: dict | None = None,
-                      content: bytes = b"", content_type: str | None = None) -> Response:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        content: bytes = b"",
+        content_type: str | None = None,
+    ) -> Response:
         query = urlencode({k: v for k, v in params.items() if v is not None}) if params else ""
         headers = {"content-type": content_type} if content_type else {}
         req = Request(method, path, query, headers, content, time.perf_counter())
         handler, req.params, known = self.router.match(method, path)
         if handler is None:
             status = 405 if known else 404
-            return Response(status, {}, b'{"error": "no route %s %s"}' % (method.encode(),
-                                                                         path.encode()))
+            return Response(status, {}, b'{"error": "no route %s %s"}' % (method.encode(), path.encode()))
         answer = await handler(req)
         return Response(answer.status, {"content-type": answer.content_type}, answer.body)
 
@@ -64,14 +70,13 @@ class InProcessBackend(LocalBackend):
     async def aclose(self) -> None:
         """The engine outlives whatever used this backend: nothing to close."""
 
-    async def invoke(self, fn: str, payload: Any, node: str | None = None, *,
-                     request: HttpRequest | None = None) -> Invocation:
+    async def invoke(
+        self, fn: str, payload: Any, node: str | None = None, *, request: HttpRequest | None = None
+    ) -> Invocation:
         body, ctype, _params = _call(payload, request)
         headers: dict[str, str] = {"content-type": ctype} if ctype else {}
         if request is not None:  # what /faastui/v1/invoke hands the function, as headers
-            headers.update({k.lower(): v for k, v in request.headers.items()
-                            if k.lower() != "content-type"})
+            headers.update({k.lower(): v for k, v in request.headers.items() if k.lower() != "content-type"})
             headers.update(pseudo_headers(request.method, request.path, request.query))
-        out = await self.engine.invoke(fn, body, node=node or None, headers=headers or None,
-                                       t0=time.perf_counter())
+        out = await self.engine.invoke(fn, body, node=node or None, headers=headers or None, t0=time.perf_counter())
         return out.invocation()

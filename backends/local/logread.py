@@ -52,8 +52,7 @@ def files(path: Path) -> list[Path]:
 
 
 def _keep(e: Entry, instance: str | None, function: str | None) -> bool:
-    return ((instance is None or e.instance == instance)
-            and (function is None or e.function in (function, "-")))
+    return (instance is None or e.instance == instance) and (function is None or e.function in (function, "-"))
 
 
 def _complete_end(f, end: int) -> int:
@@ -98,8 +97,9 @@ def _lines_backward(paths: list[Path], cursor: list):
                 yield rest.decode("utf-8", "replace")
 
 
-def tail(path: Path, n: int | None, *, since: float | None = None, instance: str | None = None,
-         function: str | None = None) -> tuple[list[Entry], str]:
+def tail(
+    path: Path, n: int | None, *, since: float | None = None, instance: str | None = None, function: str | None = None
+) -> tuple[list[Entry], str]:
     """The last ``n`` (None: all) lines that pass the filters, oldest first, and the cursor
     after them (for ``after``)."""
     paths = files(path)
@@ -146,8 +146,9 @@ def end_cursor(path: Path) -> str:
         return "0:0"
 
 
-def after(path: Path, cursor: str, *, instance: str | None = None, function: str | None = None,
-          limit: int = MAX_READ) -> tuple[list[Entry], str, bool]:
+def after(
+    path: Path, cursor: str, *, instance: str | None = None, function: str | None = None, limit: int = MAX_READ
+) -> tuple[list[Entry], str, bool]:
     """The lines written after ``cursor``, oldest first, the cursor after them, and whether
     lines may have been lost (the cursor's file was rotated out of reach). A part line
     at the end of the current file is left for the next call. Raises: ValueError for a
@@ -224,8 +225,12 @@ class Query:
             ino, sep, off = after.partition(":")
             if not (sep and ino.isdigit() and off.isdigit()):
                 raise InvalidRequest(f"query parameter 'after' must be a cursor INODE:OFFSET, got {after!r}")
-        return cls(tail=100 if tail is None else tail, since=number("since", float, 0),
-                   instance=params.get("instance") or None, after=after)
+        return cls(
+            tail=100 if tail is None else tail,
+            since=number("since", float, 0),
+            instance=params.get("instance") or None,
+            after=after,
+        )
 
 
 def answer(path: Path, q: Query, name: str, member: bool = False) -> dict:
@@ -240,10 +245,11 @@ def answer(path: Path, q: Query, name: str, member: bool = False) -> dict:
             entries = [e for e in entries if e.time is not None and e.time >= q.since]
     else:
         entries, cursor = tail(path, q.tail, since=q.since, instance=q.instance, function=function)
-    out = {"lines": [e.text for e in entries],
-           "entries": [{"function": name, "text": e.text, "time": e.time, "instance": e.instance}
-                       for e in entries],
-           "cursor": cursor}
+    out = {
+        "lines": [e.text for e in entries],
+        "entries": [{"function": name, "text": e.text, "time": e.time, "instance": e.instance} for e in entries],
+        "cursor": cursor,
+    }
     if lost:
         out["lost"] = True
     return out

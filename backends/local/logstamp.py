@@ -29,14 +29,23 @@ def stamp(t: float, instance: str, function: str) -> str:
     """The prefix of a line printed at ``t`` by ``instance`` in ``function``'s call."""
     whole = int(t)
     micro = int((t - whole) * 1_000_000)
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(whole))}.{micro:06d}Z " \
-           f"{instance or '-'} {function or '-'} "
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(whole))}.{micro:06d}Z {instance or '-'} {function or '-'} "
 
 
 def _is_stamped(line: str) -> bool:
-    return (len(line) > 28 and line[4] == "-" and line[7] == "-" and line[10] == "T"
-            and line[13] == ":" and line[16] == ":" and line[19] == "." and line[26] == "Z"
-            and line[27] == " " and line[:4].isdigit() and line[20:26].isdigit())
+    return (
+        len(line) > 28
+        and line[4] == "-"
+        and line[7] == "-"
+        and line[10] == "T"
+        and line[13] == ":"
+        and line[16] == ":"
+        and line[19] == "."
+        and line[26] == "Z"
+        and line[27] == " "
+        and line[:4].isdigit()
+        and line[20:26].isdigit()
+    )
 
 
 def parse(line: str) -> tuple[float, str, str, str] | None:
@@ -47,8 +56,22 @@ def parse(line: str) -> tuple[float, str, str, str] | None:
     if len(parts) < 2:
         return None
     try:
-        t = calendar.timegm((int(line[0:4]), int(line[5:7]), int(line[8:10]), int(line[11:13]),
-                             int(line[14:16]), int(line[17:19]), 0, 0, 0)) + int(line[20:26]) / 1e6
+        t = (
+            calendar.timegm(
+                (
+                    int(line[0:4]),
+                    int(line[5:7]),
+                    int(line[8:10]),
+                    int(line[11:13]),
+                    int(line[14:16]),
+                    int(line[17:19]),
+                    0,
+                    0,
+                    0,
+                )
+            )
+            + int(line[20:26]) / 1e6
+        )
     except ValueError:
         return None
     return t, parts[0], parts[1], parts[2] if len(parts) > 2 else ""

@@ -45,6 +45,7 @@ def describe_exit(info: dict | None) -> str:
         return f"signal {info['signal']} ({name})"
     return f"exit code {info.get('code', '?')}"
 
+
 _HEAD = wire.HEAD
 _loads = json.loads
 
@@ -101,8 +102,8 @@ class _WorkerProtocol(asyncio.Protocol):
             end = 8 + hlen + blen
             if len(buf) < end:
                 return
-            header = _loads(bytes(buf[8:8 + hlen]))
-            body = bytes(buf[8 + hlen:end])
+            header = _loads(bytes(buf[8 : 8 + hlen]))
+            body = bytes(buf[8 + hlen : end])
             del buf[:end]
             waiter = self.waiter
             self.waiter = None
@@ -125,8 +126,15 @@ class Container:
 
     _ids = itertools.count(1)
 
-    def __init__(self, node: NodeRuntime, unit: str, fns: tuple[str, ...], memory_mb: float,
-                 cpus: float, group: str | None = None):
+    def __init__(
+        self,
+        node: NodeRuntime,
+        unit: str,
+        fns: tuple[str, ...],
+        memory_mb: float,
+        cpus: float,
+        group: str | None = None,
+    ):
         self.id = f"{node.name}-{next(self._ids)}"
         self.node = node
         self.unit = unit  # the function name, or the fusion group name
@@ -153,9 +161,15 @@ class Container:
     def alive(self) -> bool:
         return self.proto is not None and not self.proto.closed
 
-    async def start(self, gateway: str, token: str, env: dict,
-                    log: FunctionLog | None = None, secrets: dict | None = None,
-                    secrets_dir: str = "") -> float:
+    async def start(
+        self,
+        gateway: str,
+        token: str,
+        env: dict,
+        log: FunctionLog | None = None,
+        secrets: dict | None = None,
+        secrets_dir: str = "",
+    ) -> float:
         """Fork the worker from the node's zygote; returns cold start ms.
 
         The socket is wired up while the zygote forks, and the worker's own
@@ -167,13 +181,18 @@ class Container:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_r, log_w = os.pipe2(os.O_CLOEXEC) if log is not None else (None, None)
         try:
-            msg = {"op": "fork", "fns": list(self.fns), "memory_mb": self.memory_mb,
-                   "gateway": gateway, "token": token, "env": env, "wid": self.id}
+            msg = {
+                "op": "fork",
+                "fns": list(self.fns),
+                "memory_mb": self.memory_mb,
+                "gateway": gateway,
+                "token": token,
+                "env": env,
+                "wid": self.id,
+            }
             if secrets and any(secrets.values()):  # names only: values stay in their files
                 msg.update(secrets=secrets, secrets_dir=secrets_dir)
-            reply = self.node.send_request(
-                msg,
-                fds=[theirs.fileno()] + ([log_w] if log_w is not None else []))
+            reply = self.node.send_request(msg, fds=[theirs.fileno()] + ([log_w] if log_w is not None else []))
         except BaseException:
             ours.close()
             if log_r is not None:
@@ -193,8 +212,9 @@ class Container:
         except (TimeoutError, WorkerGone):
             self.close()
             msg = await asyncio.wait_for(reply, 5)
-            raise BackendError(f"node {self.node.name}: worker did not start: "
-                               f"{msg.get('err') or 'no ready signal'}") from None
+            raise BackendError(
+                f"node {self.node.name}: worker did not start: {msg.get('err') or 'no ready signal'}"
+            ) from None
         if not header.get("ready"):
             raise BackendError(f"worker {self.id} did not start: {header}")
         self.pid = int(header["pid"])
@@ -306,9 +326,14 @@ class NodeRuntime:
         cmd = [sys.executable, "-m", "backends.local.zygote", str(theirs.fileno())]
         full_env = dict(os.environ)
         full_env.update(env or {})
-        self.proc = subprocess.Popen(cmd, pass_fds=[theirs.fileno()], env=full_env,
-                                     stdin=subprocess.DEVNULL, close_fds=True,
-                                     preexec_fn=set_pdeathsig)
+        self.proc = subprocess.Popen(
+            cmd,
+            pass_fds=[theirs.fileno()],
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            close_fds=True,
+            preexec_fn=set_pdeathsig,
+        )
         theirs.close()
         ours.setblocking(False)
         self.control = ours
@@ -447,8 +472,11 @@ class NodeRuntime:
         return round(total, 3)
 
     def has_room(self, memory_mb: float) -> bool:
-        return (not self.loading and len(self.containers) < self.spec.max_containers
-                and self.used_memory_mb + memory_mb <= self.spec.memory_mb)
+        return (
+            not self.loading
+            and len(self.containers) < self.spec.max_containers
+            and self.used_memory_mb + memory_mb <= self.spec.memory_mb
+        )
 
     def on_container_lost(self, container: Container) -> None:
         self.containers.pop(container.id, None)

@@ -25,8 +25,16 @@ from ..formats import archive
 from ..formats import requirements as requirement_lists
 from ..formats.package import NAME_HINT, NAME_RE, FunctionFields
 
-__all__ = ["FunctionSpec", "SPEC_FILE", "validate_name", "read_spec", "install_dir", "install_zip",
-           "install_source", "write_spec"]
+__all__ = [
+    "FunctionSpec",
+    "SPEC_FILE",
+    "validate_name",
+    "read_spec",
+    "install_dir",
+    "install_zip",
+    "install_source",
+    "write_spec",
+]
 
 SPEC_FILE = ".faastui-spec.json"
 
@@ -90,8 +98,7 @@ def _stage(pkg: formats.Package, root: Path, move: bool) -> FunctionSpec:
         os.rename(pkg.root, target)
     else:
         shutil.rmtree(target)
-        shutil.copytree(pkg.root, target, symlinks=False,
-                        ignore=shutil.ignore_patterns(*archive.SKIPPED, "*.pyc"))
+        shutil.copytree(pkg.root, target, symlinks=False, ignore=shutil.ignore_patterns(*archive.SKIPPED, "*.pyc"))
     stale = target / SPEC_FILE
     if stale.exists():  # a package never brings its own engine record
         stale.unlink()
@@ -109,8 +116,7 @@ def install_dir(src: Path, root: Path, name: str | None = None) -> FunctionSpec:
     return _stage(formats.read(src, name, src.resolve().name), root, move=False)
 
 
-def install_zip(data: bytes, root: Path, name: str | None = None,
-                source: str | None = None) -> FunctionSpec:
+def install_zip(data: bytes, root: Path, name: str | None = None, source: str | None = None) -> FunctionSpec:
     """Unpack a zip package safely and stage it under ``root``. ``source`` names a package
     that does not name itself (the zip's file name, or the folder it was made from)."""
     root.mkdir(parents=True, exist_ok=True)
@@ -124,8 +130,9 @@ def install_zip(data: bytes, root: Path, name: str | None = None,
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def install_source(source: str, root: Path, name: str, requirements: list[str] | None = None,
-                   extra: dict | None = None) -> FunctionSpec:
+def install_source(
+    source: str, root: Path, name: str, requirements: list[str] | None = None, extra: dict | None = None
+) -> FunctionSpec:
     """Stage handler source text as a faastui package (requirements installed by deploy)."""
     import yaml  # deferred: only a source deploy writes YAML
 
@@ -136,8 +143,7 @@ def install_source(source: str, root: Path, name: str, requirements: list[str] |
         compile(source, "handler.py", "exec")
     except SyntaxError as exc:
         raise InvalidRequest(f"handler source does not compile: line {exc.lineno}: {exc.msg}") from None
-    reqs = [requirement_lists.check(r, "requirements") for r in (requirements or [])
-            if str(r).strip()]
+    reqs = [requirement_lists.check(r, "requirements") for r in (requirements or []) if str(r).strip()]
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".src-{name}-", dir=root))
     try:

@@ -14,8 +14,9 @@ from .httpserver import Request
 __all__ = ["query_number", "field"]
 
 
-def query_number(req: Request, name: str, default, kind: type = int, low: float | None = None,
-                 high: float | None = None):
+def query_number(
+    req: Request, name: str, default, kind: type = int, low: float | None = None, high: float | None = None
+):
     """Query parameter ``name`` as ``kind`` (int or float), ``default`` when absent.
     Raises: InvalidRequest naming the parameter for text that is not such a number, or one
     outside ``low``..``high``."""
@@ -23,8 +24,9 @@ def query_number(req: Request, name: str, default, kind: type = int, low: float 
     return number_param(name, raw, default, kind, low, high)
 
 
-def number_param(name: str, raw: str | None, default, kind: type = int, low: float | None = None,
-                 high: float | None = None):
+def number_param(
+    name: str, raw: str | None, default, kind: type = int, low: float | None = None, high: float | None = None
+):
     """``raw`` (a query parameter's text, or None) as ``kind``; as ``query_number``."""
     if raw is None or raw == "":
         return default
@@ -42,8 +44,14 @@ def number_param(name: str, raw: str | None, default, kind: type = int, low: flo
     return value
 
 
-_JSON_TYPES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-               list: "an array", dict: "an object"}
+_JSON_TYPES = {
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+}
 
 
 def field(data: dict, name: str, kind: type | tuple[type, ...], default=None, required: bool = False):

@@ -34,9 +34,15 @@ def long_running(spec: packages.FunctionSpec | None) -> bool:
 class Placement:
     """The containers of every unit and the choice of where the next one runs."""
 
-    def __init__(self, nodes: dict[str, NodeRuntime], functions: dict[str, packages.FunctionSpec],
-                 groups: dict, *, start_container: Callable[[str, NodeRuntime], Awaitable[Container]],
-                 event: Callable[..., None]):
+    def __init__(
+        self,
+        nodes: dict[str, NodeRuntime],
+        functions: dict[str, packages.FunctionSpec],
+        groups: dict,
+        *,
+        start_container: Callable[[str, NodeRuntime], Awaitable[Container]],
+        event: Callable[..., None],
+    ):
         self.nodes = nodes
         self.functions = functions
         self.groups = groups  # name -> fusion.GroupState
@@ -50,9 +56,9 @@ class Placement:
     def node(self, name: str) -> NodeRuntime:
         node = self.nodes.get(name)
         if node is None:
-            raise NodeNotFound(f"node {name!r} not found",
-                               hint=did_you_mean(name, self.nodes) or
-                               f"nodes: {', '.join(self.nodes)}")
+            raise NodeNotFound(
+                f"node {name!r} not found", hint=did_you_mean(name, self.nodes) or f"nodes: {', '.join(self.nodes)}"
+            )
         return node
 
     def unit_fns(self, unit: str) -> tuple[str, ...]:
@@ -79,13 +85,14 @@ class Placement:
             spec = self.functions.get(unit)
             pin = spec.node if spec is not None else ""
         else:
-            pin = min((self.functions[f].node for f in self.unit_fns(unit)
-                       if f in self.functions and self.functions[f].node), default="")
+            pin = min(
+                (self.functions[f].node for f in self.unit_fns(unit) if f in self.functions and self.functions[f].node),
+                default="",
+            )
         if not pin:
             return node
         if node and node != pin:
-            raise InvalidRequest(f"{unit} is pinned to node {pin!r} by its constraints; "
-                                 f"it cannot run on {node!r}")
+            raise InvalidRequest(f"{unit} is pinned to node {pin!r} by its constraints; it cannot run on {node!r}")
         return pin
 
     def max_of(self, unit: str) -> int:
@@ -106,11 +113,9 @@ class Placement:
                     best = (key, node)
         return best[1] if best else None
 
-    def evict_for(self, memory_mb: float, node: NodeRuntime | None,
-                  unit: str) -> NodeRuntime | None:
+    def evict_for(self, memory_mb: float, node: NodeRuntime | None, unit: str) -> NodeRuntime | None:
         """Stop least recently used idle containers of other units to make room."""
-        candidates = [c for u, lst in self.idle.items() if u != unit for c in lst
-                      if node is None or c.node is node]
+        candidates = [c for u, lst in self.idle.items() if u != unit for c in lst if node is None or c.node is node]
         candidates.sort(key=lambda c: c.last_used)
         for c in candidates:
             self.retire(c, "evicted")
@@ -143,8 +148,9 @@ class Placement:
             target = self.node(node) if node else None
             if target is not None:
                 if memory_mb > target.spec.memory_mb:
-                    raise CapacityExceeded(f"{unit} needs {memory_mb:g} MB; node {node} has "
-                                           f"{target.spec.memory_mb:g} MB")
+                    raise CapacityExceeded(
+                        f"{unit} needs {memory_mb:g} MB; node {node} has {target.spec.memory_mb:g} MB"
+                    )
                 room = target if target.has_room(memory_mb) else self.evict_for(memory_mb, target, unit)
             else:
                 room = self.pick_node(unit, memory_mb) or self.evict_for(memory_mb, None, unit)
@@ -154,8 +160,9 @@ class Placement:
                 return c, "cold"
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise CapacityExceeded(f"no room for {unit}: every node is full and busy",
-                                       hint="scale down other functions or add nodes")
+                raise CapacityExceeded(
+                    f"no room for {unit}: every node is full and busy", hint="scale down other functions or add nodes"
+                )
             if self._freed is None or self._freed.done():
                 self._freed = asyncio.get_running_loop().create_future()
             try:
@@ -181,8 +188,7 @@ class Placement:
             if target is not None and not target.has_room(memory_mb):
                 target = self.evict_for(memory_mb, target, unit) if evict else None
         else:
-            target = self.pick_node(unit, memory_mb) or (
-                self.evict_for(memory_mb, None, unit) if evict else None)
+            target = self.pick_node(unit, memory_mb) or (self.evict_for(memory_mb, None, unit) if evict else None)
         if target is None:
             return False
         try:

@@ -132,12 +132,18 @@ class RedisServer:
         on_change: ``on_change(event, detail)`` from the supervisor thread.
     """
 
-    def __init__(self, state_dir: Path, *, tcp_port: int | None = None,
-                 executable: str | None = None, persist: bool = False,
-                 appendfsync: str = "everysec", on_change=None):
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        tcp_port: int | None = None,
+        executable: str | None = None,
+        persist: bool = False,
+        appendfsync: str = "everysec",
+        on_change=None,
+    ):
         if appendfsync not in FSYNC_POLICIES:
-            raise BackendError(f"appendfsync must be one of {', '.join(FSYNC_POLICIES)}, "
-                               f"not {appendfsync!r}")
+            raise BackendError(f"appendfsync must be one of {', '.join(FSYNC_POLICIES)}, not {appendfsync!r}")
         self.state_dir = Path(state_dir).absolute()
         self.socket_path = _socket_path(self.state_dir)
         self.log_path = self.state_dir / "redis.log"
@@ -213,17 +219,23 @@ class RedisServer:
     def _args(self, executable: str, port: int) -> list[str]:
         args = [
             executable,
-            "--port", str(port),
-            "--bind", "127.0.0.1",
-            "--unixsocket", str(self.socket_path),
-            "--unixsocketperm", "700",
-            "--save", "",
-            "--dir", str(self.state_dir),
-            "--daemonize", "no",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--unixsocket",
+            str(self.socket_path),
+            "--unixsocketperm",
+            "700",
+            "--save",
+            "",
+            "--dir",
+            str(self.state_dir),
+            "--daemonize",
+            "no",
         ]
         if self.persist:
-            args += ["--appendonly", "yes", "--appendfsync", self.appendfsync,
-                     "--aof-load-truncated", "yes"]
+            args += ["--appendonly", "yes", "--appendfsync", self.appendfsync, "--aof-load-truncated", "yes"]
         else:
             args += ["--appendonly", "no"]
         return args
@@ -235,9 +247,14 @@ class RedisServer:
         with open(self.log_path, "ab") as log_file:
             try:
                 self._proc = subprocess.Popen(
-                    self._args(executable, port), stdin=subprocess.DEVNULL, stdout=log_file,
-                    stderr=subprocess.STDOUT, cwd=self.state_dir, close_fds=True,
-                    preexec_fn=set_pdeathsig)
+                    self._args(executable, port),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.state_dir,
+                    close_fds=True,
+                    preexec_fn=set_pdeathsig,
+                )
             except OSError as exc:
                 raise BackendError(f"cannot run redis-server {executable!r}: {exc}") from exc
         self._started_at = time.monotonic()
@@ -248,8 +265,8 @@ class RedisServer:
                 code = self._proc.returncode
                 self._proc = None
                 raise BackendError(
-                    f"redis-server exited with code {code} while starting; "
-                    f"log {self.log_path}:\n{self._log_tail()}")
+                    f"redis-server exited with code {code} while starting; log {self.log_path}:\n{self._log_tail()}"
+                )
             if self.socket_path.exists():
                 try:  # -LOADING while the append-only file loads: keep waiting
                     if _send(self.socket_path, b"PING\r\n", 0.5).startswith(b"+PONG"):
@@ -261,8 +278,8 @@ class RedisServer:
                 proc.kill()
                 proc.wait()
                 raise BackendError(
-                    f"redis-server did not answer PING within {timeout:.1f} s; "
-                    f"log {self.log_path}:\n{self._log_tail()}")
+                    f"redis-server did not answer PING within {timeout:.1f} s; log {self.log_path}:\n{self._log_tail()}"
+                )
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 
@@ -270,16 +287,20 @@ class RedisServer:
     def supervise(self) -> RedisServer:
         """Restart the server whenever it dies, until ``stop()``. Call after ``start()``."""
         if self._supervisor is None or not self._supervisor.is_alive():
-            self._supervisor = threading.Thread(target=self._supervise, name="redis-supervisor",
-                                                daemon=True)
+            self._supervisor = threading.Thread(target=self._supervise, name="redis-supervisor", daemon=True)
             self._supervisor.start()
         return self
 
     def health(self) -> dict:
         """Where the server stands: status, pid, restarts, down_since, last_exit."""
-        return {"status": self.status, "pid": self.pid, "restarts": self.restarts,
-                "down_since": self.down_since, "last_exit": self.last_exit,
-                "appendfsync": self.appendfsync if self.persist else None}
+        return {
+            "status": self.status,
+            "pid": self.pid,
+            "restarts": self.restarts,
+            "down_since": self.down_since,
+            "last_exit": self.last_exit,
+            "appendfsync": self.appendfsync if self.persist else None,
+        }
 
     def _notify(self, event: str, **detail) -> None:
         if self.on_change is not None:
@@ -302,11 +323,9 @@ class RedisServer:
                         self._proc = None
                 self.status, self.down_since = "down", time.time()
                 self.last_exit = describe_returncode(code)
-                log.warning("redis-server (pid %s) died: %s; restarting it", proc.pid,
-                            self.last_exit)
+                log.warning("redis-server (pid %s) died: %s; restarting it", proc.pid, self.last_exit)
                 self._notify("down", exit=self.last_exit, pid=proc.pid)
-            delay = 0.0 if self._failures <= 1 else min(
-                _BACKOFF_FIRST_S * 2 ** (self._failures - 2), _BACKOFF_MAX_S)
+            delay = 0.0 if self._failures <= 1 else min(_BACKOFF_FIRST_S * 2 ** (self._failures - 2), _BACKOFF_MAX_S)
             self.backoffs = [*self.backoffs[-9:], delay]
             if self._stopping.wait(delay):
                 return

@@ -38,15 +38,14 @@ def make_client(url: str):
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
 
-    return aioredis.Redis.from_url(url, socket_timeout=10.0, socket_connect_timeout=2.0,
-                                   retry=Retry(NoBackoff(), 0))
+    return aioredis.Redis.from_url(url, socket_timeout=10.0, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0))
 
 
 class RedisLink:
     """Args:
-        client: a ``redis.asyncio`` client, or None when the engine has no Redis.
-        url: the URL handed to functions (``REDIS_URL``).
-        wait_s: how long a call waits for a Redis that is down.
+    client: a ``redis.asyncio`` client, or None when the engine has no Redis.
+    url: the URL handed to functions (``REDIS_URL``).
+    wait_s: how long a call waits for a Redis that is down.
     """
 
     def __init__(self, client=None, url: str = "", wait_s: float = DEFAULT_WAIT_S):
@@ -89,14 +88,19 @@ class RedisLink:
         waiting = f"; {self.waiting} call(s) waiting for it" if self.waiting else ""
         if self.status == "failed":
             why = self.detail.get("error", "it does not start")
-            return [f"redis: down since {since}, restarting with backoff ({why}); queues, "
-                    f"async results and the workflow wait for it{waiting}"]
+            return [
+                f"redis: down since {since}, restarting with backoff ({why}); queues, "
+                f"async results and the workflow wait for it{waiting}"
+            ]
         how = self.detail.get("exit", "it stopped")
-        return [f"redis: down since {since} ({how}); restarting it; queues, async results "
-                f"and the workflow wait for it{waiting}"]
+        return [
+            f"redis: down since {since} ({how}); restarting it; queues, async results "
+            f"and the workflow wait for it{waiting}"
+        ]
 
-    async def call(self, what: str, op: Callable[..., Awaitable[Any]], *args,
-                   wait_s: float | None = None, **kwargs) -> Any:
+    async def call(
+        self, what: str, op: Callable[..., Awaitable[Any]], *args, wait_s: float | None = None, **kwargs
+    ) -> Any:
         """``await op(*args, **kwargs)``, waiting out a Redis restart for up to ``wait_s``.
 
         Raises:
@@ -126,9 +130,10 @@ class RedisLink:
         """Wait for Redis to come back, until ``deadline``; then ``Unreachable``."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise Unreachable(f"{what}: Redis does not answer ({_one_line(exc)})",
-                              hint="the engine restarts it; try again in a moment, "
-                                   "and see `faastui status`") from None
+            raise Unreachable(
+                f"{what}: Redis does not answer ({_one_line(exc)})",
+                hint="the engine restarts it; try again in a moment, and see `faastui status`",
+            ) from None
         back = self._event()
         if back.is_set():  # the supervisor has not noticed yet: look again shortly
             await asyncio.sleep(min(remaining, _POLL_S))

@@ -41,8 +41,17 @@ from .events import Context, Event, Headers, NuclioEvent, Request, canonical
 
 __all__ = ["LoadedFunction", "load_function", "detect_signature", "Runner", "SIGNATURES"]
 
-SIGNATURES = ("classic", "http", "iluvatar", "nuclio", "fusionizer", "openfaas-classic",
-              "openfaas-http", "openfaas-flask", "iluvatar-main")
+SIGNATURES = (
+    "classic",
+    "http",
+    "iluvatar",
+    "nuclio",
+    "fusionizer",
+    "openfaas-classic",
+    "openfaas-http",
+    "openfaas-flask",
+    "iluvatar-main",
+)
 _PACKAGE_PREFIX = "_faastui_fn_"
 
 
@@ -51,7 +60,7 @@ def detect_signature(func: Callable) -> str:
     code = getattr(func, "__code__", None)
     if code is None:
         raise TypeError(f"{func!r} is not a Python function")
-    names = code.co_varnames[:code.co_argcount]
+    names = code.co_varnames[: code.co_argcount]
     if getattr(func, "__self__", None) is not None:  # a bound method
         names = names[1:]
     n = len(names)
@@ -63,17 +72,26 @@ def detect_signature(func: Callable) -> str:
         return "iluvatar"
     if n == 1:
         return "classic"
-    raise TypeError(f"cannot call {func.__name__}({', '.join(names)}): "
-                    "expected one of handle(req), handle(event, context), main(args), "
-                    "handler(context, event[, requests_session])")
+    raise TypeError(
+        f"cannot call {func.__name__}({', '.join(names)}): "
+        "expected one of handle(req), handle(event, context), main(args), "
+        "handler(context, event[, requests_session])"
+    )
 
 
 class LoadedFunction:
     __slots__ = ("name", "func", "signature", "directory", "env", "paths", "modules")
 
-    def __init__(self, name: str, func: Callable, signature: str, directory: str,
-                 env: dict[str, str] | None = None, paths: list[str] | None = None,
-                 modules: dict | None = None):
+    def __init__(
+        self,
+        name: str,
+        func: Callable,
+        signature: str,
+        directory: str,
+        env: dict[str, str] | None = None,
+        paths: list[str] | None = None,
+        modules: dict | None = None,
+    ):
         self.name = name
         self.func = func
         self.signature = signature
@@ -118,8 +136,9 @@ def _take_own_modules(before: set[str], roots: tuple[str, ...]) -> dict:
     return owned
 
 
-def load_function(name: str, directory: str, handler: str = "", signature: str = "",
-                  env: dict[str, str] | None = None) -> LoadedFunction:
+def load_function(
+    name: str, directory: str, handler: str = "", signature: str = "", env: dict[str, str] | None = None
+) -> LoadedFunction:
     """Import a function package's handler module as a submodule of a private package
     (so the package's own relative imports work), with the function's folder and its
     requirements first on ``sys.path`` and its environment set while it imports.
@@ -282,8 +301,10 @@ class Runner:
         self.engine_address = not given
         self.fusionizer_port = int(port) if port.isdigit() and given else 0
         try:
-            event = NuclioEvent.of(req, {"Fusionizer-Server-Address": self.fusionizer_address,
-                                         "Task-Name": req.headers.get("task-name") or fn})
+            event = NuclioEvent.of(
+                req,
+                {"Fusionizer-Server-Address": self.fusionizer_address, "Task-Name": req.headers.get("task-name") or fn},
+            )
             return self.functions[fn].func(self._contexts[fn], event, self.session)
         finally:
             self.fusionizer_address, self.engine_address, self.fusionizer_port = saved
@@ -408,4 +429,3 @@ class Runner:
         local, remote = self.calls_local, self.calls_remote
         self.calls_local, self.calls_remote = 0, {}
         return local, remote
-

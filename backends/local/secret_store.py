@@ -34,8 +34,7 @@ class SecretStore:
 
     def names(self) -> list[str]:
         try:
-            return sorted(p.name for p in self.root.iterdir()
-                          if not p.name.startswith(".") and p.is_file())
+            return sorted(p.name for p in self.root.iterdir() if not p.name.startswith(".") and p.is_file())
         except FileNotFoundError:
             return []
 
@@ -51,16 +50,18 @@ class SecretStore:
         not ``update``), NotFound (``update`` of one that does not exist)."""
         check_name(name)
         if not value:
-            raise InvalidRequest("a secret needs a value (it is empty)",
-                                 hint="give --from-literal, --from-file or stdin")
+            raise InvalidRequest(
+                "a secret needs a value (it is empty)", hint="give --from-literal, --from-file or stdin"
+            )
         self.ensure()
         path = self.root / name
         if update and not path.is_file():
-            raise NotFound(f"unable to find secret: {name}",
-                           hint="create it first: `faastui secret create NAME`")
+            raise NotFound(f"unable to find secret: {name}", hint="create it first: `faastui secret create NAME`")
         if not update and path.is_file():
-            raise Conflict(f"secret with the name {name!r} already exists",
-                           hint=f"`faastui secret update {name}` replaces its value")
+            raise Conflict(
+                f"secret with the name {name!r} already exists",
+                hint=f"`faastui secret update {name}` replaces its value",
+            )
         tmp = self.root / f".{name}.{os.getpid()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         try:
@@ -86,5 +87,4 @@ class SecretStore:
         try:
             (self.root / check_name(name)).unlink()
         except FileNotFoundError:
-            raise NotFound(f"unable to find secret: {name}",
-                           hint="list them with `faastui secret list`") from None
+            raise NotFound(f"unable to find secret: {name}", hint="list them with `faastui secret list`") from None

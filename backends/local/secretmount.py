@@ -110,7 +110,7 @@ def _resolve(path):
         return (_root or None), path
     if not text.startswith(_PREFIX):
         return None
-    name = text[len(_PREFIX):]
+    name = text[len(_PREFIX) :]
     if "/" in name or name not in _allowed() or not _root:
         return None, path
     return os.path.join(_root, name), path
@@ -171,6 +171,7 @@ def _path_call(key: str):
         nonlocal real_fn
         real_fn = fn
         return call
+
     return bind
 
 
@@ -244,8 +245,7 @@ def _scandir(path="."):
         return _real["os.scandir"](path)
     real, shown = got
     if real != _root or real is None:
-        raise _missing(shown) if real is None else NotADirectoryError(
-            errno.ENOTDIR, os.strerror(errno.ENOTDIR), shown)
+        raise _missing(shown) if real is None else NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), shown)
     return _Entries(_listdir(MOUNT))
 
 
@@ -253,9 +253,17 @@ def install() -> None:
     """Wrap the file calls (once; a forked worker inherits them from its zygote)."""
     if _real:
         return
-    _real.update({"open": builtins.open, "os.open": os.open, "os.stat": os.stat,
-                  "os.lstat": os.lstat, "os.access": os.access, "os.listdir": os.listdir,
-                  "os.scandir": os.scandir})
+    _real.update(
+        {
+            "open": builtins.open,
+            "os.open": os.open,
+            "os.stat": os.stat,
+            "os.lstat": os.lstat,
+            "os.access": os.access,
+            "os.listdir": os.listdir,
+            "os.scandir": os.scandir,
+        }
+    )
     builtins.open = io.open = _open
     os.open = _os_open
     os.stat = _path_call("os.stat")(_real["os.stat"])

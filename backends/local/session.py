@@ -56,8 +56,13 @@ class _TaskAdapter(HTTPAdapter):
         path = parts.path.strip("/")
         address = runner.fusionizer_address
         bare = request.url.split("://", 1)[-1]
-        if request.method == "POST" and path and "/" not in path and address and (
-                parts.hostname == address or bare.startswith(address)):
+        if (
+            request.method == "POST"
+            and path
+            and "/" not in path
+            and address
+            and (parts.hostname == address or bare.startswith(address))
+        ):
             return "task", path
         if path.startswith("function/") and "/" not in path[9:] and parts.netloc == runner.gateway_netloc:
             return "function", path[9:]

@@ -44,8 +44,7 @@ class History:
     def __len__(self) -> int:
         return min(self.count, self.maxlen)
 
-    def add(self, t: float, fn: str, latency_ms: float, ok: bool, cold: bool,
-            deadline_met: bool | None) -> None:
+    def add(self, t: float, fn: str, latency_ms: float, ok: bool, cold: bool, deadline_met: bool | None) -> None:
         fid = self._ids.get(fn)
         if fid is None:
             fid = self._ids[fn] = len(self._names)
@@ -54,8 +53,7 @@ class History:
         self.t[i] = t
         self.latency[i] = latency_ms
         self.fn[i] = fid
-        self.flags[i] = (ok and 1) | (cold and 2) | (
-            0 if deadline_met is None else (12 if deadline_met else 4))
+        self.flags[i] = (ok and 1) | (cold and 2) | (0 if deadline_met is None else (12 if deadline_met else 4))
         self.count += 1
 
     def records(self, since: float):
@@ -66,8 +64,7 @@ class History:
             if t[i] < since:
                 return
             f = flags[i]
-            yield (t[i], names[fns[i]], latency[i], bool(f & 1), bool(f & 2),
-                   bool(f & 8) if f & 4 else None)
+            yield (t[i], names[fns[i]], latency[i], bool(f & 1), bool(f & 2), bool(f & 8) if f & 4 else None)
 
     def qos(self, window_s: float = 60.0, now: float | None = None) -> list[QoSStat]:
         since = (now or time.time()) - window_s
@@ -79,12 +76,18 @@ class History:
             recs = per[fn]
             lat = sorted(r[2] for r in recs)
             with_deadline = [r[5] for r in recs if r[5] is not None]
-            out.append(QoSStat(
-                subject=fn, window_s=window_s, count=len(recs),
-                errors=sum(1 for r in recs if not r[3]),
-                p50_ms=round(percentile(lat, 0.50), 3), p95_ms=round(percentile(lat, 0.95), 3),
-                p99_ms=round(percentile(lat, 0.99), 3),
-                deadline_met=sum(1 for m in with_deadline if m),
-                deadline_total=len(with_deadline),
-                cold_ratio=round(sum(1 for r in recs if r[4]) / len(recs), 4)))
+            out.append(
+                QoSStat(
+                    subject=fn,
+                    window_s=window_s,
+                    count=len(recs),
+                    errors=sum(1 for r in recs if not r[3]),
+                    p50_ms=round(percentile(lat, 0.50), 3),
+                    p95_ms=round(percentile(lat, 0.95), 3),
+                    p99_ms=round(percentile(lat, 0.99), 3),
+                    deadline_met=sum(1 for m in with_deadline if m),
+                    deadline_total=len(with_deadline),
+                    cold_ratio=round(sum(1 for r in recs if r[4]) / len(recs), 4),
+                )
+            )
         return out

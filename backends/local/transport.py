@@ -56,14 +56,19 @@ class _Stale(Exception):
     """A reused connection was closed before any response byte arrived."""
 
 
-_NOT_RESENT = ("the server closed the connection without answering; the request was not "
-               "re-sent, as it may have run")
+_NOT_RESENT = "the server closed the connection without answering; the request was not re-sent, as it may have run"
 
 
 class HttpTransport:
-    def __init__(self, base_url: str, headers: dict[str, str] | None = None,
-                 timeout: float = 330.0, connect_timeout: float = 5.0, max_idle: int = 64,
-                 reuse_idle_s: float = 2.0):
+    def __init__(
+        self,
+        base_url: str,
+        headers: dict[str, str] | None = None,
+        timeout: float = 330.0,
+        connect_timeout: float = 5.0,
+        max_idle: int = 64,
+        reuse_idle_s: float = 2.0,
+    ):
         parts = urlsplit(base_url)
         if parts.scheme != "http":
             raise ValueError(f"only http:// URLs are supported, not {base_url!r}")
@@ -89,13 +94,19 @@ class HttpTransport:
         except OSError as exc:
             raise ConnectError(exc.strerror or str(exc)) from None
 
-    async def request(self, method: str, path: str, *, params: dict | None = None,
-                      content: bytes = b"", content_type: str | None = None) -> Response:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        content: bytes = b"",
+        content_type: str | None = None,
+    ) -> Response:
         target = self.prefix + quote(path, safe="/%:@!$&'()*+,;=-._~")
         if params:
             target += "?" + urlencode({k: v for k, v in params.items() if v is not None})
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host_header}",
-                 f"Content-Length: {len(content)}"]
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host_header}", f"Content-Length: {len(content)}"]
         if content_type:
             lines.append(f"Content-Type: {content_type}")
         lines += [f"{k}: {v}" for k, v in self.headers.items()]
@@ -135,8 +146,9 @@ class HttpTransport:
         try:
             return await self._send(reader, writer, head, content)
         except _Stale:
-            raise ProtocolError(_NOT_RESENT if not safe else
-                                "the server closed the connection without answering") from None
+            raise ProtocolError(
+                _NOT_RESENT if not safe else "the server closed the connection without answering"
+            ) from None
 
     async def _send(self, reader, writer, head: bytes, content: bytes) -> Response:
         """One exchange; ``_Stale`` when the connection closed before any answer byte."""

@@ -43,7 +43,7 @@ class FrameReader:
         end = 8 + hlen + blen
         self._fill(end)
         buf = self.buf
-        header = json.loads(bytes(buf[8:8 + hlen])) if hlen else {}
-        body = bytes(buf[8 + hlen:end])
+        header = json.loads(bytes(buf[8 : 8 + hlen])) if hlen else {}
+        body = bytes(buf[8 + hlen : end])
         del buf[:end]
         return header, body

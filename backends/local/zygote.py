@@ -80,16 +80,14 @@ def worker_main(sock: socket.socket, functions: dict, msg: dict) -> None:
                     reply["hd"] = runner.headers_out
             except MemoryError:
                 out, oom = b"", True
-                reply = {"ok": False, "kind": "oom",
-                         "err": f"memory limit exceeded ({mem_mb:g} MB)"}
+                reply = {"ok": False, "kind": "oom", "err": f"memory limit exceeded ({mem_mb:g} MB)"}
             except BaseException as exc:  # the handler's failure is the call's result
                 import traceback  # only on failure: keep the zygote small
 
                 tb = traceback.format_exc(limit=-3)
                 sys.stderr.write(tb)
                 out = b""
-                reply = {"ok": False, "kind": "error", "err": f"{type(exc).__name__}: {exc}",
-                         "tb": tb[-2000:]}
+                reply = {"ok": False, "kind": "error", "err": f"{type(exc).__name__}: {exc}", "tb": tb[-2000:]}
                 if isinstance(exc, (SystemExit, KeyboardInterrupt)):
                     reply["kind"] = "crashed"
             reply["ms"] = (perf() - t0) * 1000.0
@@ -174,8 +172,9 @@ class Zygote:
             secretmount.install()
         try:
             with secretmount.loading(msg.get("secrets_dir") or "", secrets):
-                loaded = runtime.load_function(name, msg["dir"], msg.get("handler", ""),
-                                               msg.get("signature", ""), msg.get("env"))
+                loaded = runtime.load_function(
+                    name, msg["dir"], msg.get("handler", ""), msg.get("signature", ""), msg.get("env")
+                )
         finally:
             signal.alarm(0)
             signal.signal(signal.SIGALRM, old)

@@ -12,5 +12,15 @@ and benches run them in real processes. Nothing here imports ``faastui``.
 from .controller import RunConfig, Status, Summary, WorkflowController, read_status, stop_run
 from .phases import Workload, load_workload, parse_workload, seed_workload
 
-__all__ = ["RunConfig", "Status", "Summary", "WorkflowController", "read_status", "stop_run",
-           "Workload", "load_workload", "parse_workload", "seed_workload"]
+__all__ = [
+    "RunConfig",
+    "Status",
+    "Summary",
+    "WorkflowController",
+    "read_status",
+    "stop_run",
+    "Workload",
+    "load_workload",
+    "parse_workload",
+    "seed_workload",
+]

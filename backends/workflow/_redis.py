@@ -21,8 +21,7 @@ from redis.retry import Retry
 
 from ..errors import Unreachable
 
-__all__ = ["connect", "connect_checked", "ride_out_s", "quiet_redis_errors", "REDIS_ERRORS",
-           "RIDE_OUT_S"]
+__all__ = ["connect", "connect_checked", "ride_out_s", "quiet_redis_errors", "REDIS_ERRORS", "RIDE_OUT_S"]
 
 RIDE_OUT_S = 30.0
 BACKOFF_CAP_S = 0.5
@@ -40,11 +39,14 @@ def ride_out_s() -> float:
 
 def connect(url: str, timeout: float = 10.0) -> redis.Redis:
     """A client for ``url`` whose socket timeout outlasts the loops' blocking calls."""
-    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                health_check_interval=0,
-                                retry=Retry(ExponentialBackoff(cap=BACKOFF_CAP_S, base=0.02),
-                                            max(1, int(ride_out_s() / BACKOFF_CAP_S))),
-                                retry_on_error=list(REDIS_ERRORS))
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=0,
+        retry=Retry(ExponentialBackoff(cap=BACKOFF_CAP_S, base=0.02), max(1, int(ride_out_s() / BACKOFF_CAP_S))),
+        retry_on_error=list(REDIS_ERRORS),
+    )
 
 
 def connect_checked(url: str, timeout: float = 5.0) -> redis.Redis:
@@ -54,8 +56,9 @@ def connect_checked(url: str, timeout: float = 5.0) -> redis.Redis:
         r.ping()
     except REDIS_ERRORS as exc:
         r.close()
-        raise Unreachable(f"the workflow's Redis does not answer: {exc}",
-                          hint="is the engine up? `faastui up`") from None
+        raise Unreachable(
+            f"the workflow's Redis does not answer: {exc}", hint="is the engine up? `faastui up`"
+        ) from None
     return r
 
 
@@ -63,15 +66,21 @@ def quiet_redis_errors(role: str):
     """A loop that outlived the clients' ride-out ends with one line and reason "redis"
     (its state in Redis is where it left it: a worker's tasks wait in its in-flight
     list for the reaper, the emitter's item and progress for the next emitter)."""
+
     def wrap(loop):
         @functools.wraps(loop)
         def run(*args, **kwargs):
             try:
                 return loop(*args, **kwargs)
             except REDIS_ERRORS as exc:
-                print(f"workflow {role}: Redis did not come back within {ride_out_s():g} s "
-                      f"({type(exc).__name__}: {str(exc)[:160]}); this {role} ends",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"workflow {role}: Redis did not come back within {ride_out_s():g} s "
+                    f"({type(exc).__name__}: {str(exc)[:160]}); this {role} ends",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 return {"reason": "redis", "error": str(exc)[:300]}
+
         return run
+
     return wrap

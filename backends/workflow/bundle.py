@@ -31,8 +31,19 @@ from pathlib import Path
 __all__ = ["handler_source", "MODULES"]
 
 HERE = Path(__file__).resolve().parent
-MODULES = ("_redis", "protocol", "messages", "records", "seed", "phases", "emitter", "worker",
-           "collector", "reaper", "lease")
+MODULES = (
+    "_redis",
+    "protocol",
+    "messages",
+    "records",
+    "seed",
+    "phases",
+    "emitter",
+    "worker",
+    "collector",
+    "reaper",
+    "lease",
+)
 ENTRIES = {"emitter": "run_emitter", "worker": "run_worker", "collector": "run_collector"}
 
 _TEMPLATE = r'''"""faastui's workflow @ROLE@ (any loop: emitter, worker, collector) over Redis,
@@ -98,10 +109,12 @@ def main(args):
 
 @lru_cache(maxsize=1)
 def _bundle() -> tuple[str, str]:
-    files = {"backends/__init__.py": '"""faastui\'s workflow loops (a bundle)."""\n',
-             "backends/errors.py": (HERE.parent / "errors.py").read_text(),
-             "backends/workflow/__init__.py": '"""The workflow loops (a bundle)."""\n',
-             "backends/workflow/data/seed.json": (HERE / "data" / "seed.json").read_text()}
+    files = {
+        "backends/__init__.py": '"""faastui\'s workflow loops (a bundle)."""\n',
+        "backends/errors.py": (HERE.parent / "errors.py").read_text(),
+        "backends/workflow/__init__.py": '"""The workflow loops (a bundle)."""\n',
+        "backends/workflow/data/seed.json": (HERE / "data" / "seed.json").read_text(),
+    }
     for name in MODULES:
         files[f"backends/workflow/{name}.py"] = (HERE / f"{name}.py").read_text()
     buf = io.BytesIO()
@@ -119,15 +132,13 @@ def handler_source(role: str) -> str:
     if role not in ENTRIES:
         raise ValueError(f"unknown workflow role {role!r}")
     bundle, digest = _bundle()
-    return (_TEMPLATE.replace("@ROLE@", role).replace("@DIGEST@", digest)
-            .replace("@BUNDLE@", bundle))
+    return _TEMPLATE.replace("@ROLE@", role).replace("@DIGEST@", digest).replace("@BUNDLE@", bundle)
 
 
 if __name__ == "__main__":
     import sys
 
     if len(sys.argv) != 2 or sys.argv[1] not in ENTRIES:
-        print(f"usage: python -m backends.workflow.bundle {{{'|'.join(ENTRIES)}}} > handler.py",
-              file=sys.stderr)
+        print(f"usage: python -m backends.workflow.bundle {{{'|'.join(ENTRIES)}}} > handler.py", file=sys.stderr)
         raise SystemExit(2)
     sys.stdout.write(handler_source(sys.argv[1]))

@@ -33,8 +33,14 @@ __all__ = ["run_collector", "collect_once", "COLLECTOR_INFLIGHT"]
 
 COLLECTOR_INFLIGHT = f"{P.RESULT_QUEUE}:inflight:collector"
 BLOCK_S = 0.2
-_KEEP_KEYS = [COLLECTOR_INFLIGHT, P.OUTPUT_QUEUE, P.DONE_KEY, P.STATS_KEY,
-              f"{P.OUTPUT_QUEUE}:stats:in", f"{P.RESULT_QUEUE}:stats:out"]
+_KEEP_KEYS = [
+    COLLECTOR_INFLIGHT,
+    P.OUTPUT_QUEUE,
+    P.DONE_KEY,
+    P.STATS_KEY,
+    f"{P.OUTPUT_QUEUE}:stats:in",
+    f"{P.RESULT_QUEUE}:stats:out",
+]
 
 
 class _Scripts:
@@ -43,8 +49,9 @@ class _Scripts:
         self.keep = r.register_script(P.COLLECT_KEEP_LUA)
 
 
-def collect_once(r, clock: M.Clock | None = None, batch: int = 500,
-                 scripts: _Scripts | None = None) -> tuple[int, int, int]:
+def collect_once(
+    r, clock: M.Clock | None = None, batch: int = 500, scripts: _Scripts | None = None
+) -> tuple[int, int, int]:
     """One collect round without blocking: (kept, duplicates, deadline met)."""
     scripts = scripts or _Scripts(r)
     clock = clock or M.Clock(M.read_program_start(r))
@@ -65,9 +72,16 @@ def collect_once(r, clock: M.Clock | None = None, batch: int = 500,
 
 
 @quiet_redis_errors("collector")
-def run_collector(url: str, *, batch: int = 500, reap_every_s: float = 1.0,
-                  until: int | None = None, collector_id: str = "collector",
-                  program_start: float | None = None, lease_ttl_s: float = 3.0) -> dict:
+def run_collector(
+    url: str,
+    *,
+    batch: int = 500,
+    reap_every_s: float = 1.0,
+    until: int | None = None,
+    collector_id: str = "collector",
+    program_start: float | None = None,
+    lease_ttl_s: float = 3.0,
+) -> dict:
     """Collect until TERMINATE, the run's stop, or ``until`` results are kept.
 
     Returns: {"kept", "duplicates", "reason"} with reason "terminate", "stop", "done",

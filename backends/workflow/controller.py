@@ -58,10 +58,22 @@ from .status import (
     stop_run,
 )
 
-__all__ = ["RunConfig", "Summary", "Status", "WorkflowController", "read_status", "stop_run",
-           "StatusReader", "request_stop", "request_scale", "MIN_WORKERS", "MAX_WORKERS"]
+__all__ = [
+    "RunConfig",
+    "Summary",
+    "Status",
+    "WorkflowController",
+    "read_status",
+    "stop_run",
+    "StatusReader",
+    "request_stop",
+    "request_scale",
+    "MIN_WORKERS",
+    "MAX_WORKERS",
+]
 
 OUTPUT_SAMPLE = 1000  # newest output records read for an observation window
+
 
 @dataclass
 class RunConfig:
@@ -104,10 +116,9 @@ class WorkflowController:
         self._take_back = self.r.register_script(P.TAKE_BACK_LUA)
         self._syn = self.r.register_script(P.SYN_LUA)
         self.reaper = Reaper(self.r)
-        self.roles = RoleKeeper(self.r, self._launch_role, self._note,
-                                config.launch_timeout_s)
+        self.roles = RoleKeeper(self.r, self._launch_role, self._note, config.launch_timeout_s)
         self.pending: dict[str, float] = {}  # worker id launched -> when, until it registers
-        self.launched: set[str] = set()      # worker ids started and not yet seen to leave
+        self.launched: set[str] = set()  # worker ids started and not yet seen to leave
         self.acks: list[dict] = []
         self.scale_events: list[dict] = []
         self.started_at = 0.0
@@ -129,21 +140,32 @@ class WorkflowController:
         self._started_redis = P.redis_time(r)  # a stop asked before this is an earlier run's
         self.started_at = time.time()
         self.clock = M.Clock(self.started_at)
-        stale = [k for pattern in ("workflow:dead:*", "workflow:emit:*", P.inflight_key("*"),
-                                   P.hb_key("*"))
-                 for k in r.scan_iter(match=pattern, count=1000)]
+        stale = [
+            k
+            for pattern in ("workflow:dead:*", "workflow:emit:*", P.inflight_key("*"), P.hb_key("*"))
+            for k in r.scan_iter(match=pattern, count=1000)
+        ]
         pipe = r.pipeline(transaction=True)
         pipe.delete(*P.all_keys())
         if stale:
             pipe.delete(*stale)
         desired = self._clamp(self.config.workers)
         pipe.set(P.SCALE_KEY, desired)
-        pipe.hset(P.RUN_KEY, mapping={
-            "run_id": self.run_id, "state": "running", "tasks": self.config.tasks,
-            "updated_at": self.started_at,
-            "workers": desired, "policy": self.policy_name, "started_at": self.started_at,
-            "program_start": repr(self.started_at), "serve": "1" if self.config.serve else "0",
-            "workload": json.dumps(self.config.workload.to_dict())})
+        pipe.hset(
+            P.RUN_KEY,
+            mapping={
+                "run_id": self.run_id,
+                "state": "running",
+                "tasks": self.config.tasks,
+                "updated_at": self.started_at,
+                "workers": desired,
+                "policy": self.policy_name,
+                "started_at": self.started_at,
+                "program_start": repr(self.started_at),
+                "serve": "1" if self.config.serve else "0",
+                "workload": json.dumps(self.config.workload.to_dict()),
+            },
+        )
         pipe.execute()
         self._last_tick = self._last_decide = self._t0 = time.monotonic()
         if self.config.policy is not None:
@@ -155,8 +177,12 @@ class WorkflowController:
         self._await_pool(desired)
         r.lpush(P.INIT_QUEUE, M.dumps(M.workflow_init(self.clock)))
         if self.config.tasks > 0:
-            spec = {"type": "workload", "run_id": self.run_id, "tasks": self.config.tasks,
-                    "workload": self.config.workload.to_dict()}
+            spec = {
+                "type": "workload",
+                "run_id": self.run_id,
+                "tasks": self.config.tasks,
+                "workload": self.config.workload.to_dict(),
+            }
             r.lpush(P.INPUT_QUEUE, json.dumps(spec))
 
     def _payload(self, role: str, **extra) -> dict:
@@ -198,9 +224,11 @@ class WorkflowController:
 
     def _retire_previous(self, wait_s: float = 10.0) -> None:
         """Stop the loops of an earlier run that are still alive."""
+
         def alive() -> bool:
-            return any(True for _ in self.r.scan_iter(match=P.hb_key("*"), count=1000)) or \
-                bool(self.r.exists(P.lease_key("emitter"), P.lease_key("collector")))
+            return any(True for _ in self.r.scan_iter(match=P.hb_key("*"), count=1000)) or bool(
+                self.r.exists(P.lease_key("emitter"), P.lease_key("collector"))
+            )
 
         if not alive() and not self.r.hlen(P.WORKERS_KEY):
             return
@@ -217,9 +245,16 @@ class WorkflowController:
 
         self._n += 1
         try:
-            wid = self.launcher.launch("worker", self._payload(
-                "worker", worker_id=f"w-{self.run_id}-{self._n}", batch=self.config.batch,
-                heartbeat_ttl_s=self.config.heartbeat_ttl_s, work=self.config.work))
+            wid = self.launcher.launch(
+                "worker",
+                self._payload(
+                    "worker",
+                    worker_id=f"w-{self.run_id}-{self._n}",
+                    batch=self.config.batch,
+                    heartbeat_ttl_s=self.config.heartbeat_ttl_s,
+                    work=self.config.work,
+                ),
+            )
         except BackendError as exc:  # the next tick tries again; the run goes on
             self._note(f"starting a worker failed: {exc}")
             return
@@ -281,8 +316,7 @@ class WorkflowController:
             self._last_decide = now
             status.desired = int(self.r.get(P.SCALE_KEY) or status.desired)
         self._reconcile(status, raw)
-        self.r.hset(P.RUN_KEY, mapping={"mean_workers": round(status.mean_workers, 4),
-                                        "updated_at": time.time()})
+        self.r.hset(P.RUN_KEY, mapping={"mean_workers": round(status.mean_workers, 4), "updated_at": time.time()})
         self.status = status
         if self.on_tick is not None:
             self.on_tick(status)
@@ -336,24 +370,32 @@ class WorkflowController:
             except (TypeError, ValueError, AttributeError):
                 continue
         service = self.config.workload.mean_task_s
-        if deadlines and (self.config.workload.duration_dist == "image_processing"
-                          or self.config.serve or not self.config.tasks):
+        if deadlines and (
+            self.config.workload.duration_dist == "image_processing" or self.config.serve or not self.config.tasks
+        ):
             service = sum(deadlines) / len(deadlines) / 2.0  # a deadline is 2 x processing
         return Observation(
-            t=time.time() - self.started_at, queue_len=s.queue, workers=s.workers,
-            arrival_rate=rate(self._enqueued), completion_rate=rate(self._completed),
-            service_time_s=service, recent_qos=(met / len(times)) if times else None,
-            desired=s.desired, deadline_s=P.deadline_for(service), input_q=s.input,
-            result_q=s.results, output_q=s.output,
+            t=time.time() - self.started_at,
+            queue_len=s.queue,
+            workers=s.workers,
+            arrival_rate=rate(self._enqueued),
+            completion_rate=rate(self._completed),
+            service_time_s=service,
+            recent_qos=(met / len(times)) if times else None,
+            desired=s.desired,
+            deadline_s=P.deadline_for(service),
+            input_q=s.input,
+            result_q=s.results,
+            output_q=s.output,
             avg_time=(sum(times) / len(times)) if times else 1.5,
-            max_time=max(times) if times else 1.5)
+            max_time=max(times) if times else 1.5,
+        )
 
     def _decide(self, s: Status, raw: dict) -> None:
         obs = self.observe(s, raw)
         want = self._clamp(self.config.policy.decide(obs))
         if want != s.desired:
-            self.scale_events.append({"t": round(obs.t, 3), "from": s.desired, "to": want,
-                                      "policy": self.policy_name})
+            self.scale_events.append({"t": round(obs.t, 3), "from": s.desired, "to": want, "policy": self.policy_name})
             self.scale(want, self.policy_name)
 
     def _reconcile(self, s: Status, raw: dict) -> None:
@@ -369,9 +411,12 @@ class WorkflowController:
             for _ in range(max(0, short)):
                 self._launch_worker()
         elif effective > desired:
-            msgs = [M.dumps(M.syn("SCALE_DOWN", "Scale down request from faastui", self.clock,
-                                  request=uuid.uuid4().hex[:12]))
-                    for _ in range(effective - desired)]
+            msgs = [
+                M.dumps(
+                    M.syn("SCALE_DOWN", "Scale down request from faastui", self.clock, request=uuid.uuid4().hex[:12])
+                )
+                for _ in range(effective - desired)
+            ]
             self._syn(keys=[P.SYN_QUEUE, P.OWN_SYNS_KEY], args=msgs)
 
     def finished(self, s: Status) -> str | None:
@@ -429,9 +474,10 @@ class WorkflowController:
                     summary = self.stop(state)
                 except REDIS_ERRORS as exc:  # Redis went away as the run ended
                     self._close_launcher()
-                    raise Unreachable(f"the workflow's Redis went away as the run ended: {exc}",
-                                      hint="`faastui workflow status` reads the run once "
-                                           "Redis is back") from None
+                    raise Unreachable(
+                        f"the workflow's Redis went away as the run ended: {exc}",
+                        hint="`faastui workflow status` reads the run once Redis is back",
+                    ) from None
         return summary
 
     def _wait_for_redis(self, exc: Exception) -> None:
@@ -439,8 +485,12 @@ class WorkflowController:
         from ..errors import Unreachable
 
         limit = self.config.redis_wait_s
-        print(f"workflow {self.run_id}: Redis does not answer ({type(exc).__name__}); "
-              f"waiting up to {limit:g} s for it to come back", file=sys.stderr, flush=True)
+        print(
+            f"workflow {self.run_id}: Redis does not answer ({type(exc).__name__}); "
+            f"waiting up to {limit:g} s for it to come back",
+            file=sys.stderr,
+            flush=True,
+        )
         t0 = time.monotonic()
         while True:
             try:
@@ -451,7 +501,8 @@ class WorkflowController:
                     raise Unreachable(
                         f"the workflow's Redis did not come back within {limit:g} s; the run "
                         "ends (its queues and counters stay in Redis)",
-                        hint="start Redis again; `faastui workflow status` reads the run") from None
+                        hint="start Redis again; `faastui workflow status` reads the run",
+                    ) from None
                 time.sleep(0.5)
         self._note(f"Redis is back after {time.monotonic() - t0:.1f} s; the run resumes")
 
@@ -485,18 +536,34 @@ class WorkflowController:
         completed = int(distinct)
         expected = max(self.config.tasks, int(enqueued or 0))
         summary = Summary(
-            run_id=self.run_id, tasks=expected, completed=completed,
-            duplicates=int(out_len) - completed, lost=max(0, expected - completed),
+            run_id=self.run_id,
+            tasks=expected,
+            completed=completed,
+            duplicates=int(out_len) - completed,
+            lost=max(0, expected - completed),
             qos=(stats.get("qos_met", 0) / completed) if completed else 0.0,
-            mean_workers=round(mean_workers, 3), duration_s=round(duration, 3),
+            mean_workers=round(mean_workers, 3),
+            duration_s=round(duration, 3),
             throughput=round(completed / duration, 1) if duration > 0 else 0.0,
-            policy=self.policy_name, duplicates_dropped=stats.get("duplicates", 0),
-            requeued=stats.get("requeued", 0), reaped_workers=stats.get("reaped_workers", 0),
-            acks=len(self.acks), external_scale_downs=stats.get("external_scale_downs", 0),
-            enqueued_total=int(enqueued or 0), scale_events=self.scale_events, state=state)
-        self.r.hset(P.RUN_KEY, mapping={"state": state, "ended_at": ended,
-                                        "mean_workers": summary.mean_workers,
-                                        "summary": json.dumps(summary.to_dict())})
+            policy=self.policy_name,
+            duplicates_dropped=stats.get("duplicates", 0),
+            requeued=stats.get("requeued", 0),
+            reaped_workers=stats.get("reaped_workers", 0),
+            acks=len(self.acks),
+            external_scale_downs=stats.get("external_scale_downs", 0),
+            enqueued_total=int(enqueued or 0),
+            scale_events=self.scale_events,
+            state=state,
+        )
+        self.r.hset(
+            P.RUN_KEY,
+            mapping={
+                "state": state,
+                "ended_at": ended,
+                "mean_workers": summary.mean_workers,
+                "summary": json.dumps(summary.to_dict()),
+            },
+        )
         self.status = s
         return summary
 

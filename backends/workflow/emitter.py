@@ -55,8 +55,14 @@ class _Stopped(Exception):
 
 
 @quiet_redis_errors("emitter")
-def run_emitter(url: str, *, once: bool = False, emitter_id: str = "emitter",
-                program_start: float | None = None, lease_ttl_s: float = 3.0) -> dict:
+def run_emitter(
+    url: str,
+    *,
+    once: bool = False,
+    emitter_id: str = "emitter",
+    program_start: float | None = None,
+    lease_ttl_s: float = 3.0,
+) -> dict:
     """Serve ``input_queue`` until TERMINATE or the run's stop.
 
     Args:
@@ -178,12 +184,12 @@ def _serve(r, raw, digest: str, clock: M.Clock, control: _Control, scripts: _Scr
             workload = Workload([phase], task_duration_ms=float(ms))
         else:
             workload = Workload([phase], duration_dist="image_processing")
-        return _emit(r, digest, workload, int(phase.tasks or 0), int(digest[:8], 16), clock,
-                     control, scripts)
+        return _emit(r, digest, workload, int(phase.tasks or 0), int(digest[:8], 16), clock, control, scripts)
     if msg is not None and ("task_id" in msg or "task_application" in msg):
         task = R.forward_task(msg, clock.now())
-        pushed = scripts.forward(keys=[P.lease_key("emitter"), EMITTER_INFLIGHT, *_COUNTERS],
-                                 args=[scripts.token, raw, json.dumps(task)])
+        pushed = scripts.forward(
+            keys=[P.lease_key("emitter"), EMITTER_INFLIGHT, *_COUNTERS], args=[scripts.token, raw, json.dumps(task)]
+        )
         if int(pushed) < 0:
             raise _Stopped("fenced")
         return int(pushed)
@@ -194,31 +200,38 @@ _COUNTERS = [P.WORKER_QUEUE, P.ENQUEUED_KEY, P.STATS_KEY, f"{P.WORKER_QUEUE}:sta
 
 
 def _reject(scripts: _Scripts, raw, why: str) -> int:
-    scripts.reject(keys=[EMITTER_INFLIGHT, P.REJECTED_KEY, P.STATS_KEY, P.RUN_KEY],
-                   args=[raw, why[:300]])
+    scripts.reject(keys=[EMITTER_INFLIGHT, P.REJECTED_KEY, P.STATS_KEY, P.RUN_KEY], args=[raw, why[:300]])
     return 0
 
 
 def _push(scripts: _Scripts, progress: str, at: int, batch: list[str]) -> None:
     """Push ``batch`` as the tasks from position ``at`` on (once; fenced: _Stopped)."""
-    ok, done = scripts.emit(keys=[P.lease_key("emitter"), progress, *_COUNTERS],
-                            args=[scripts.token, at, *batch])
+    ok, done = scripts.emit(keys=[P.lease_key("emitter"), progress, *_COUNTERS], args=[scripts.token, at, *batch])
     if int(ok) == 0:
         raise _Stopped("fenced")
     if int(done) != at + len(batch):  # not ours to push: someone else moved the progress
         raise _Stopped("fenced")
 
 
-def _emit(r, digest: str, workload: Workload, total: int, seed: int, clock: M.Clock,
-          control: _Control, scripts: _Scripts) -> int:
+def _emit(
+    r, digest: str, workload: Workload, total: int, seed: int, clock: M.Clock, control: _Control, scripts: _Scripts
+) -> int:
     progress = progress_key(digest)
     arrival_rng, size_rng, id_rng = random.Random(seed), random.Random(seed + 1), random.Random(seed + 2)
     # the phase clock starts at the first pick-up; a restarted emitter keeps it
     if r.hsetnx(progress, "t0", repr(time.time())):
         p = workload.phases[0]
-        r.rpush(P.PHASES_KEY, json.dumps({
-            "phase_name": p.name, "started_at": clock.at(float(r.hget(progress, "t0"))),
-            "tasks": total, "duration_s": workload.cycle_s}))
+        r.rpush(
+            P.PHASES_KEY,
+            json.dumps(
+                {
+                    "phase_name": p.name,
+                    "started_at": clock.at(float(r.hget(progress, "t0"))),
+                    "tasks": total,
+                    "duration_s": workload.cycle_s,
+                }
+            ),
+        )
     t0 = float(r.hget(progress, "t0"))
     unpaced = all(p.type == "steady" and p.rate <= 0 and p.tasks is None for p in workload.phases)
     arrivals = itertools.repeat(0.0) if unpaced else workload.arrivals(arrival_rng)
@@ -243,8 +256,7 @@ def _emit(r, digest: str, workload: Workload, total: int, seed: int, clock: M.Cl
         while pending is not None and i < total and len(batch) < MAX_BATCH and t0 + pending <= now:
             processing, size = workload.sample_task(pending, size_rng)
             gen_ts = emit_ts if unpaced else clock.at(t0 + pending)
-            batch.append(json.dumps(R.new_task(R.task_id_from(id_rng), gen_ts, processing, emit_ts,
-                                               data_size=size)))
+            batch.append(json.dumps(R.new_task(R.task_id_from(id_rng), gen_ts, processing, emit_ts, data_size=size)))
             i += 1
             pending = next(arrivals, None)
         _push(scripts, progress, i - len(batch), batch)

@@ -39,8 +39,15 @@ from .phases import Workload, seed_workload
 from .seed import seed_data
 from .simulator import Simulation
 
-__all__ = ["SimulatedWorkflowEnv", "EngineWorkflowEnv", "SeedGymAPI", "OpenFaaSAutoscalingEnv",
-           "seed_reward", "observation_space", "ACTION_MAP"]
+__all__ = [
+    "SimulatedWorkflowEnv",
+    "EngineWorkflowEnv",
+    "SeedGymAPI",
+    "OpenFaaSAutoscalingEnv",
+    "seed_reward",
+    "observation_space",
+    "ACTION_MAP",
+]
 
 #: the seed's action map: index -> change in workers
 ACTION_MAP = dict(enumerate(ACTIONS))
@@ -48,13 +55,14 @@ ACTION_MAP = dict(enumerate(ACTIONS))
 
 def observation_space(min_workers: int = 1, max_workers: int = 32) -> spaces.Box:
     """The seed's Box: queues 0..10000, workers, times 0..10 s, rate 0..100/s, QoS 0..1."""
-    return spaces.Box(low=np.array([0, 0, 0, 0, min_workers, 0, 0, 0, 0], dtype=np.float32),
-                      high=np.array([10000, 10000, 10000, 10000, max_workers, 10, 10, 100, 1.0],
-                                    dtype=np.float32), dtype=np.float32)
+    return spaces.Box(
+        low=np.array([0, 0, 0, 0, min_workers, 0, 0, 0, 0], dtype=np.float32),
+        high=np.array([10000, 10000, 10000, 10000, max_workers, 10, 10, 100, 1.0], dtype=np.float32),
+        dtype=np.float32,
+    )
 
 
-def seed_reward(obs, delta: int, min_workers: int = 1, max_workers: int = 32,
-                config: dict | None = None) -> float:
+def seed_reward(obs, delta: int, min_workers: int = 1, max_workers: int = 32, config: dict | None = None) -> float:
     """The seed environment's reward for observation ``obs`` after action ``delta``."""
     cfg = config or seed_data()["reward"]
     w = cfg["weights"]
@@ -70,10 +78,18 @@ def seed_reward(obs, delta: int, min_workers: int = 1, max_workers: int = 32,
 class _Base(gym.Env):
     metadata = {"render_modes": ["ansi"]}
 
-    def __init__(self, *, max_workers: int = 32, min_workers: int = 1,
-                 observation_window: float | None = None, step_duration: float | None = None,
-                 max_steps: int | None = None, initial_workers: int = 1, reward_fn=None,
-                 render_mode: str | None = None):
+    def __init__(
+        self,
+        *,
+        max_workers: int = 32,
+        min_workers: int = 1,
+        observation_window: float | None = None,
+        step_duration: float | None = None,
+        max_steps: int | None = None,
+        initial_workers: int = 1,
+        reward_fn=None,
+        render_mode: str | None = None,
+    ):
         d = seed_data()
         self.max_workers, self.min_workers = max_workers, min_workers
         self.observation_window = float(observation_window or d["observation_window_s"])
@@ -105,9 +121,11 @@ class _Base(gym.Env):
 
     def render(self):
         v = self._last
-        return (f"step {self.current_step}: queues in {v[0]:.0f} worker {v[1]:.0f} result "
-                f"{v[2]:.0f} output {v[3]:.0f} | workers {v[4]:.0f} | avg {v[5]:.2f}s max "
-                f"{v[6]:.2f}s | arrivals {v[7]:.2f}/s | QoS {v[8]:.2%}")
+        return (
+            f"step {self.current_step}: queues in {v[0]:.0f} worker {v[1]:.0f} result "
+            f"{v[2]:.0f} output {v[3]:.0f} | workers {v[4]:.0f} | avg {v[5]:.2f}s max "
+            f"{v[6]:.2f}s | arrivals {v[7]:.2f}/s | QoS {v[8]:.2%}"
+        )
 
 
 class SimulatedWorkflowEnv(_Base):
@@ -120,8 +138,9 @@ class SimulatedWorkflowEnv(_Base):
             varied workloads); overrides ``workload``.
     """
 
-    def __init__(self, workload: Workload | None = None, *, launch_delay_s: float = 0.3,
-                 workload_factory=None, **kwargs):
+    def __init__(
+        self, workload: Workload | None = None, *, launch_delay_s: float = 0.3, workload_factory=None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.workload = workload or seed_workload()
         self.workload_factory = workload_factory
@@ -133,11 +152,17 @@ class SimulatedWorkflowEnv(_Base):
         workload = self.workload
         if self.workload_factory is not None:
             workload = self.workload_factory(self.np_random)
-        sim_seed = int(self.np_random.integers(0, 2 ** 31))
+        sim_seed = int(self.np_random.integers(0, 2**31))
         initial = (options or {}).get("initial_workers", self.initial_workers)
-        self.sim = Simulation(workload, workers=initial, seed=sim_seed,
-                              launch_delay_s=self.launch_delay_s, min_workers=self.min_workers,
-                              max_workers=self.max_workers, window_s=self.observation_window)
+        self.sim = Simulation(
+            workload,
+            workers=initial,
+            seed=sim_seed,
+            launch_delay_s=self.launch_delay_s,
+            min_workers=self.min_workers,
+            max_workers=self.max_workers,
+            window_s=self.observation_window,
+        )
         self.current_step = 0
         self.total_reward = 0.0
         self.total_scaling_actions = 0
@@ -169,12 +194,23 @@ class SimulatedWorkflowEnv(_Base):
         truncated = bool(self.max_steps and self.current_step >= self.max_steps and not terminated)
         if terminated or truncated:
             self._final_qos = sim.met / sim.tasks if sim.tasks else 1.0
-        info = {"step": self.current_step, "queue_length": float(vec[1]), "workers": float(vec[4]),
-                "qos_rate": float(vec[8]), "applied_delta": target - before, "completed": done,
-                "missed": missed, "qos_violations": self._missed, "scaling_time": 0.0,
-                "step_duration": self.step_duration, "processed_tasks": sim.tasks,
-                "unfinished_tasks": sim.total_arrivals - sim.tasks, "time": sim.t,
-                "mean_workers": sim.result().mean_workers, "episode_final_qos": self._final_qos}
+        info = {
+            "step": self.current_step,
+            "queue_length": float(vec[1]),
+            "workers": float(vec[4]),
+            "qos_rate": float(vec[8]),
+            "applied_delta": target - before,
+            "completed": done,
+            "missed": missed,
+            "qos_violations": self._missed,
+            "scaling_time": 0.0,
+            "step_duration": self.step_duration,
+            "processed_tasks": sim.tasks,
+            "unfinished_tasks": sim.total_arrivals - sim.tasks,
+            "time": sim.t,
+            "mean_workers": sim.result().mean_workers,
+            "episode_final_qos": self._final_qos,
+        }
         reward = self._reward(vec, target - before, info)
         self.total_reward += reward
         info["total_reward"] = self.total_reward
@@ -194,8 +230,16 @@ class EngineWorkflowEnv(_Base):
         tick_s: how often the controller reconciles the pool.
     """
 
-    def __init__(self, url: str, launcher_factory, workload: Workload | None = None, *,
-                 tick_s: float = 0.1, batch: int = 1, **kwargs):
+    def __init__(
+        self,
+        url: str,
+        launcher_factory,
+        workload: Workload | None = None,
+        *,
+        tick_s: float = 0.1,
+        batch: int = 1,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.url = url
         self.launcher_factory = launcher_factory
@@ -232,13 +276,19 @@ class EngineWorkflowEnv(_Base):
         self._end_episode()
         workload = self.workload
         if seed is not None:
-            workload = Workload(workload.phases, workload.task_duration_ms, workload.duration_dist,
-                                seed=seed)
+            workload = Workload(workload.phases, workload.task_duration_ms, workload.duration_dist, seed=seed)
         tasks = int(round(workload.expected_count(0.0, workload.cycle_s)))
         initial = (options or {}).get("initial_workers", self.initial_workers)
-        config = RunConfig(tasks=tasks, workers=initial, workload=workload, batch=self.batch,
-                           tick_s=self.tick_s, window_s=self.observation_window,
-                           min_workers=self.min_workers, max_workers=self.max_workers)
+        config = RunConfig(
+            tasks=tasks,
+            workers=initial,
+            workload=workload,
+            batch=self.batch,
+            tick_s=self.tick_s,
+            window_s=self.observation_window,
+            min_workers=self.min_workers,
+            max_workers=self.max_workers,
+        )
         self.controller = WorkflowController(self.url, self.launcher_factory(), config)
         self.controller.start()
         self._stop.clear()
@@ -276,11 +326,20 @@ class EngineWorkflowEnv(_Base):
         missed, self._missed_seen = missed_total - self._missed_seen, missed_total
         terminated = s.completed >= c.config.tasks
         truncated = bool(self.max_steps and self.current_step >= self.max_steps and not terminated)
-        info = {"step": self.current_step, "queue_length": float(vec[1]), "workers": float(vec[4]),
-                "qos_rate": float(vec[8]), "applied_delta": target - before, "missed": missed,
-                "qos_violations": missed_total, "scaling_time": scaling_time,
-                "step_duration": time.monotonic() - t0, "processed_tasks": s.completed,
-                "unfinished_tasks": c.config.tasks - s.completed, "mean_workers": s.mean_workers}
+        info = {
+            "step": self.current_step,
+            "queue_length": float(vec[1]),
+            "workers": float(vec[4]),
+            "qos_rate": float(vec[8]),
+            "applied_delta": target - before,
+            "missed": missed,
+            "qos_violations": missed_total,
+            "scaling_time": scaling_time,
+            "step_duration": time.monotonic() - t0,
+            "processed_tasks": s.completed,
+            "unfinished_tasks": c.config.tasks - s.completed,
+            "mean_workers": s.mean_workers,
+        }
         if terminated or truncated:
             self._end_episode()
         info["episode_final_qos"] = self._final_qos
@@ -319,13 +378,22 @@ class SeedGymAPI:
         return getattr(self.env, name)
 
 
-def OpenFaaSAutoscalingEnv(max_workers: int = 32, min_workers: int = 1,  # noqa: N802 (the seed's)
-                           observation_window: float = 10, step_duration: float = 10,
-                           max_steps: int = 50, initial_workers: int = 1,
-                           initialize_workflow: bool = True, phase_shuffle: bool = False,
-                           phase_shuffle_seed: int | None = None, task_seed: int | None = None,
-                           *, url: str | None = None, launcher_factory=None,
-                           workload: Workload | None = None) -> SeedGymAPI:
+def OpenFaaSAutoscalingEnv(
+    max_workers: int = 32,
+    min_workers: int = 1,  # noqa: N802 (the seed's)
+    observation_window: float = 10,
+    step_duration: float = 10,
+    max_steps: int = 50,
+    initial_workers: int = 1,
+    initialize_workflow: bool = True,
+    phase_shuffle: bool = False,
+    phase_shuffle_seed: int | None = None,
+    task_seed: int | None = None,
+    *,
+    url: str | None = None,
+    launcher_factory=None,
+    workload: Workload | None = None,
+) -> SeedGymAPI:
     """The seed's ``OpenFaaSAutoscalingEnv``, by its name and constructor arguments.
 
     Over a real run when ``url`` (the workflow's Redis) and ``launcher_factory`` are
@@ -338,9 +406,14 @@ def OpenFaaSAutoscalingEnv(max_workers: int = 32, min_workers: int = 1,  # noqa:
     import random
 
     base = workload or seed_workload(seed=task_seed)
-    common = dict(max_workers=max_workers, min_workers=min_workers,
-                  observation_window=observation_window, step_duration=step_duration,
-                  max_steps=max_steps, initial_workers=initial_workers)
+    common = dict(
+        max_workers=max_workers,
+        min_workers=min_workers,
+        observation_window=observation_window,
+        step_duration=step_duration,
+        max_steps=max_steps,
+        initial_workers=initial_workers,
+    )
     if url is not None:
         return SeedGymAPI(EngineWorkflowEnv(url, launcher_factory, base, **common))
     factory = None
@@ -351,4 +424,5 @@ def OpenFaaSAutoscalingEnv(max_workers: int = 32, min_workers: int = 1,  # noqa:
             w = copy.deepcopy(base)
             shuffler.shuffle(w.phases)
             return w
+
     return SeedGymAPI(SimulatedWorkflowEnv(base, workload_factory=factory, **common))

@@ -53,8 +53,9 @@ class ProcessLauncher:
     def launch(self, role: str, payload: dict) -> str:
         key = payload.get("worker_id") or f"{role}-{self._n}"
         self._n += 1
-        proc = self._ctx.Process(target=_run_role, args=(role, self.url, dict(payload)),
-                                 name=f"workflow-{key}", daemon=True)
+        proc = self._ctx.Process(
+            target=_run_role, args=(role, self.url, dict(payload)), name=f"workflow-{key}", daemon=True
+        )
         proc.start()
         self.procs[key] = (role, proc)
         return key
@@ -107,8 +108,7 @@ class EngineLauncher:
         self.functions = {r: r for r in ROLES}
         self.functions.update(functions or {})
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
-                                        name="engine-launcher")
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="engine-launcher")
         self._thread.start()
         self.backend = self.call(self._make(backend_factory))
         self.call_ids: dict[str, str] = {}
@@ -148,8 +148,7 @@ class ClusterLauncher:
         image: an image to deploy instead of source (OpenFaaS, which builds nothing).
     """
 
-    def __init__(self, backend_factory, url: str, image: str | None = None,
-                 stop_wait_s: float = 15.0):
+    def __init__(self, backend_factory, url: str, image: str | None = None, stop_wait_s: float = 15.0):
         self.url = url
         self.image = image
         self.stop_wait_s = stop_wait_s
@@ -183,8 +182,9 @@ class ClusterLauncher:
             with tempfile.TemporaryDirectory(prefix="faastui-wf-") as tmp:
                 (Path(tmp) / "function.yaml").write_text(
                     f"name: {name}\nimage: {self.image}\ntimeout: 86400\n"
-                    f"labels:\n  faastui.io/long-running: \"true\"\n"
-                    f"  faastui.io/workflow-role: {role}\n")
+                    f'labels:\n  faastui.io/long-running: "true"\n'
+                    f"  faastui.io/workflow-role: {role}\n"
+                )
                 await self.backend.deploy(tmp, name=name)
             await self._await_available(name)
         else:

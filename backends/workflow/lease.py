@@ -70,8 +70,7 @@ class Lease:
             time.sleep(min(0.25, self.ttl_ms / 4000))
         old = threading.stack_size(256 * 1024)  # the engine caps a loop's address space
         try:
-            self._thread = threading.Thread(target=self._renew, daemon=True,
-                                            name=f"lease-{self.key}")
+            self._thread = threading.Thread(target=self._renew, daemon=True, name=f"lease-{self.key}")
             self._thread.start()
         finally:
             threading.stack_size(old)

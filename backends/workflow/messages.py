@@ -17,8 +17,17 @@ from datetime import UTC, datetime
 
 from . import protocol as P
 
-__all__ = ["Clock", "dumps", "syn", "ack", "start", "workflow_init", "program_start_text",
-           "read_program_start", "parse_message"]
+__all__ = [
+    "Clock",
+    "dumps",
+    "syn",
+    "ack",
+    "start",
+    "workflow_init",
+    "program_start_text",
+    "read_program_start",
+    "parse_message",
+]
 
 
 def dumps(obj) -> str:
@@ -54,26 +63,39 @@ def read_program_start(r, default: float | None = None) -> float:
 
 def syn(kind: str, message: str, clock: Clock, **extra) -> dict:
     """A SYN: ``{"type", "action": "SYN", "message", "SYN_timestamp"}`` (+ extra fields)."""
-    return {"type": kind, "action": "SYN", "message": message,
-            "SYN_timestamp": clock.now(), **extra}
+    return {"type": kind, "action": "SYN", "message": message, "SYN_timestamp": clock.now(), **extra}
 
 
 def ack(pod_name: str, clock: Clock, task_id=None) -> dict:
     """The ACK of a SCALE_DOWN SYN."""
-    return {"type": "SCALE_DOWN", "action": "ACK", "ack_timestamp": clock.now(),
-            "task_id": task_id, "pod_name": pod_name,
-            "message": "Worker pod is exiting as instructed."}
+    return {
+        "type": "SCALE_DOWN",
+        "action": "ACK",
+        "ack_timestamp": clock.now(),
+        "task_id": task_id,
+        "pod_name": pod_name,
+        "message": "Worker pod is exiting as instructed.",
+    }
 
 
 def start(pod_name: str, clock: Clock) -> dict:
     """The START a loop pushes on its start queue."""
-    return {"type": "START", "action": "SYNC", "start_timestamp": str(clock.now()),
-            "pod_name": pod_name, "message": f"{pod_name} is ready to start processing tasks."}
+    return {
+        "type": "START",
+        "action": "SYNC",
+        "start_timestamp": str(clock.now()),
+        "pod_name": pod_name,
+        "message": f"{pod_name} is ready to start processing tasks.",
+    }
 
 
 def workflow_init(clock: Clock) -> dict:
-    return syn("WORKFLOW_INIT", "Workflow initialization completed", clock,
-               program_start_time=program_start_text(clock.program_start))
+    return syn(
+        "WORKFLOW_INIT",
+        "Workflow initialization completed",
+        clock,
+        program_start_time=program_start_text(clock.program_start),
+    )
 
 
 def parse_message(raw) -> dict | None:

@@ -38,8 +38,18 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Phase", "Workload", "WorkloadError", "load_workload", "parse_workload", "PHASE_TYPES",
-           "DURATION_DISTS", "phase_from_config", "seed_workload", "steady"]
+__all__ = [
+    "Phase",
+    "Workload",
+    "WorkloadError",
+    "load_workload",
+    "parse_workload",
+    "PHASE_TYPES",
+    "DURATION_DISTS",
+    "phase_from_config",
+    "seed_workload",
+    "steady",
+]
 
 PHASE_TYPES = ("steady", "oscillation", "burst", "ramp")
 DURATION_DISTS = ("constant", "exponential", "uniform", "image_processing")
@@ -65,7 +75,7 @@ class Phase:
     name: str = ""
     task_duration_ms: float | None = None
     duration_dist: str | None = None
-    start_at: str = "min"       # oscillation: "min" (-cos) or "mid" (the seed's sin)
+    start_at: str = "min"  # oscillation: "min" (-cos) or "mid" (the seed's sin)
     tasks: float | None = None  # exactly this many arrivals (the seed's target_tasks)
 
     def rate_at(self, t: float) -> float:
@@ -88,9 +98,12 @@ class Phase:
 
     @property
     def peak(self) -> float:
-        return {"steady": self.rate, "oscillation": self.max_rate,
-                "burst": max(self.rate, self.burst_rate),
-                "ramp": max(self.from_rate, self.to_rate)}[self.type]
+        return {
+            "steady": self.rate,
+            "oscillation": self.max_rate,
+            "burst": max(self.rate, self.burst_rate),
+            "ramp": max(self.from_rate, self.to_rate),
+        }[self.type]
 
     def integral(self, a: float, b: float) -> float:
         """Expected arrivals in [a, b] seconds of this phase (closed forms)."""
@@ -200,9 +213,10 @@ class Workload:
     def sample_task(self, t: float, rng: random.Random) -> tuple[float, int | None]:
         """``(processing time s, image size or None)`` of a task that arrives at ``t``."""
         p, _ = self.phase_at(t) if self.phases else (None, 0.0)
-        mean = (p.task_duration_ms if p is not None and p.task_duration_ms is not None
-                else self.task_duration_ms) / 1000.0
-        dist = (p.duration_dist if p is not None and p.duration_dist else self.duration_dist)
+        mean = (
+            p.task_duration_ms if p is not None and p.task_duration_ms is not None else self.task_duration_ms
+        ) / 1000.0
+        dist = p.duration_dist if p is not None and p.duration_dist else self.duration_dist
         if dist == "image_processing":
             return _image_model().sample(rng)
         if mean <= 0:
@@ -224,16 +238,34 @@ class Workload:
         return self.expected_count(0.0, self.cycle_s) / self.cycle_s if self.cycle_s else 0.0
 
     def to_dict(self) -> dict:
-        return {"phases": [{k: v for k, v in p.__dict__.items() if v not in (None, "")}
-                           for p in self.phases],
-                "task_duration_ms": self.task_duration_ms, "duration_dist": self.duration_dist,
-                "seed": self.seed}
+        return {
+            "phases": [{k: v for k, v in p.__dict__.items() if v not in (None, "")} for p in self.phases],
+            "task_duration_ms": self.task_duration_ms,
+            "duration_dist": self.duration_dist,
+            "seed": self.seed,
+        }
 
 
-_NUM = {"duration_s", "rate", "min_rate", "max_rate", "cycles", "burst_rate", "burst_every_s",
-        "burst_length_s", "from_rate", "to_rate", "task_duration_ms", "tasks"}
-_REQUIRED = {"steady": ("rate",), "oscillation": ("min_rate", "max_rate"),
-             "burst": ("rate", "burst_rate"), "ramp": ("from_rate", "to_rate")}
+_NUM = {
+    "duration_s",
+    "rate",
+    "min_rate",
+    "max_rate",
+    "cycles",
+    "burst_rate",
+    "burst_every_s",
+    "burst_length_s",
+    "from_rate",
+    "to_rate",
+    "task_duration_ms",
+    "tasks",
+}
+_REQUIRED = {
+    "steady": ("rate",),
+    "oscillation": ("min_rate", "max_rate"),
+    "burst": ("rate", "burst_rate"),
+    "ramp": ("from_rate", "to_rate"),
+}
 
 
 def parse_workload(data: dict | list) -> Workload:
@@ -248,16 +280,16 @@ def parse_workload(data: dict | list) -> Workload:
             raise WorkloadError(f"phase {i + 1} must be a mapping")
         kind = raw.get("type")
         if kind not in PHASE_TYPES:
-            raise WorkloadError(f"phase {i + 1}: type must be one of {', '.join(PHASE_TYPES)}, "
-                                f"not {kind!r}")
+            raise WorkloadError(f"phase {i + 1}: type must be one of {', '.join(PHASE_TYPES)}, not {kind!r}")
         kwargs = {"type": kind, "name": str(raw.get("name") or f"{kind}-{i + 1}")}
         for key, value in raw.items():
             if key in ("type", "name"):
                 continue
             if key == "duration_dist":
                 if str(value) not in DURATION_DISTS:
-                    raise WorkloadError(f"phase {i + 1}: duration_dist must be one of "
-                                        f"{', '.join(DURATION_DISTS)}, not {value!r}")
+                    raise WorkloadError(
+                        f"phase {i + 1}: duration_dist must be one of {', '.join(DURATION_DISTS)}, not {value!r}"
+                    )
                 kwargs[key] = str(value)
                 continue
             if key == "start_at":
@@ -283,17 +315,19 @@ def parse_workload(data: dict | list) -> Workload:
         phases.append(Phase(**kwargs))
     dist = str(data.get("duration_dist") or "constant")
     if dist not in DURATION_DISTS:
-        raise WorkloadError(f"duration_dist must be one of {', '.join(DURATION_DISTS)}, "
-                            f"not {dist!r}")
+        raise WorkloadError(f"duration_dist must be one of {', '.join(DURATION_DISTS)}, not {dist!r}")
     seed = data.get("seed")
-    return Workload(phases=phases, task_duration_ms=float(data.get("task_duration_ms") or 0.0),
-                    duration_dist=dist, seed=int(seed) if seed is not None else None)
+    return Workload(
+        phases=phases,
+        task_duration_ms=float(data.get("task_duration_ms") or 0.0),
+        duration_dist=dist,
+        seed=int(seed) if seed is not None else None,
+    )
 
 
 def steady(rate: float, task_duration_ms: float = 0.0, duration_s: float = 60.0) -> Workload:
     """One steady phase (``rate`` 0: as fast as possible, see the emitter)."""
-    return Workload([Phase("steady", duration_s, rate=rate, name="steady")],
-                    task_duration_ms=task_duration_ms)
+    return Workload([Phase("steady", duration_s, rate=rate, name="steady")], task_duration_ms=task_duration_ms)
 
 
 def load_workload(path: str | Path) -> Workload:
@@ -339,6 +373,7 @@ def phase_from_config(msg: dict) -> Phase:
     cycles t / T) + mid)`` between ``oscillation_min`` and ``oscillation_max``; exactly
     ``target_tasks`` arrivals. Raises WorkloadError for a message that is not one.
     """
+
     def num(key, default=None):
         value = msg.get(key, default)
         try:
@@ -360,15 +395,27 @@ def phase_from_config(msg: dict) -> Phase:
     name = str(msg.get("phase_name") or f"phase-{msg.get('phase_number', '')}")
     if pattern.startswith("oscillation"):
         lo, hi = num("oscillation_min"), num("oscillation_max")
-        return Phase("oscillation", duration, min_rate=base * min(lo, hi), max_rate=base * max(lo, hi),
-                     cycles=num("oscillation_cycles", 1), start_at="mid", tasks=tasks, name=name)
+        return Phase(
+            "oscillation",
+            duration,
+            min_rate=base * min(lo, hi),
+            max_rate=base * max(lo, hi),
+            cycles=num("oscillation_cycles", 1),
+            start_at="mid",
+            tasks=tasks,
+            name=name,
+        )
     return Phase("steady", duration, rate=base * num("phase_multiplier", 1.0), tasks=tasks, name=name)
 
 
-def seed_workload(base_rate: float | None = None, phase_duration: float | None = None,
-                  seed: int | None = None) -> Workload:
+def seed_workload(
+    base_rate: float | None = None, phase_duration: float | None = None, seed: int | None = None
+) -> Workload:
     """The seed's four phases (defaults: 300 tasks/min, 60 s each) with its image tasks."""
     from .seed import phase_configs  # deferred: reads the package data
 
-    return Workload([phase_from_config(m) for m in phase_configs(base_rate, phase_duration)],
-                    duration_dist="image_processing", seed=seed)
+    return Workload(
+        [phase_from_config(m) for m in phase_configs(base_rate, phase_duration)],
+        duration_dist="image_processing",
+        seed=seed,
+    )

@@ -23,8 +23,16 @@ import math
 from .observation import Observation, Policy
 from .rl import RLPolicy
 
-__all__ = ["Observation", "Policy", "FixedPolicy", "ReactivePolicy", "TargetPolicy", "RLPolicy",
-           "make_policy", "POLICY_NAMES"]
+__all__ = [
+    "Observation",
+    "Policy",
+    "FixedPolicy",
+    "ReactivePolicy",
+    "TargetPolicy",
+    "RLPolicy",
+    "make_policy",
+    "POLICY_NAMES",
+]
 
 POLICY_NAMES = ("fixed", "reactive", "target", "rl")
 
@@ -46,6 +54,7 @@ class ReactivePolicy(Policy):
     Args:
         utilisation: the busy share each worker is sized for (0.8: 20% headroom).
     """
+
     name = "reactive"
 
     def __init__(self, utilisation: float = 0.8):
@@ -65,6 +74,7 @@ class TargetPolicy(Policy):
         headroom: utilisation the pool is sized for (load / workers).
         cooldown: calm decisions in a row before removing one worker.
     """
+
     name = "target"
     interval_s = 0.5
 
@@ -92,8 +102,7 @@ class TargetPolicy(Policy):
         self._service = s
         n = max(obs.workers, obs.desired, 1)
         # a rising load is followed at once, a falling one slowly (peak-hold)
-        self._rate = obs.arrival_rate if obs.arrival_rate > self._rate else \
-            0.7 * self._rate + 0.3 * obs.arrival_rate
+        self._rate = obs.arrival_rate if obs.arrival_rate > self._rate else 0.7 * self._rate + 0.3 * obs.arrival_rate
         target_wait = max(self.target * max(obs.deadline_s, 2 * s), s)
         wait = obs.queue_len * s / n  # time to drain what waits with the current pool
         need = math.ceil(self._rate * s / self.headroom + obs.queue_len * s / target_wait)
@@ -120,8 +129,7 @@ def make_policy(name: str, **kwargs) -> Policy:
     if name == "reactive":
         return ReactivePolicy()
     if name == "target":
-        return TargetPolicy(**{k: v for k, v in kwargs.items()
-                               if k in ("target", "headroom", "cooldown")})
+        return TargetPolicy(**{k: v for k, v in kwargs.items() if k in ("target", "headroom", "cooldown")})
     if name == "rl":
         return RLPolicy.load(kwargs.get("table"))
     raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(POLICY_NAMES)}")

@@ -52,14 +52,56 @@ call and stops without storing results a second time (fencing).
 from __future__ import annotations
 
 __all__ = [
-    "INPUT_QUEUE", "WORKER_QUEUE", "RESULT_QUEUE", "OUTPUT_QUEUE", "EMITTER_SYN_QUEUE",
-    "SYN_QUEUE", "ACK_QUEUE", "COLLECTOR_SYN_QUEUE", "EMITTER_START_QUEUE", "WORKER_START_QUEUE",
-    "COLLECTOR_START_QUEUE", "INIT_QUEUE", "ENQUEUED_KEY", "QUEUES", "DATA_QUEUES",
-    "RUN_KEY", "STATS_KEY", "WORKERS_KEY", "DONE_KEY", "STOP_KEY", "SCALE_KEY", "OWN_SYNS_KEY",
-    "OWN_ACKS_KEY", "ROLES_KEY", "REJECTED_KEY", "PHASES_KEY", "inflight_key", "hb_key", "dead_key", "deadline_for",
-    "all_keys", "lease_key", "role_state", "stop_applies", "redis_time", "EMIT_LUA", "FORWARD_LUA",
-    "REJECT_LUA", "SYN_LUA", "TAKE_LUA", "FLUSH_LUA", "COLLECT_MOVE_LUA", "COLLECT_KEEP_LUA", "REAP_LUA",
-    "ACK_LUA", "TAKE_BACK_LUA", "TAKE_SYN", "TAKE_STOP", "TAKE_DEAD", "TAKE_TASKS",
+    "INPUT_QUEUE",
+    "WORKER_QUEUE",
+    "RESULT_QUEUE",
+    "OUTPUT_QUEUE",
+    "EMITTER_SYN_QUEUE",
+    "SYN_QUEUE",
+    "ACK_QUEUE",
+    "COLLECTOR_SYN_QUEUE",
+    "EMITTER_START_QUEUE",
+    "WORKER_START_QUEUE",
+    "COLLECTOR_START_QUEUE",
+    "INIT_QUEUE",
+    "ENQUEUED_KEY",
+    "QUEUES",
+    "DATA_QUEUES",
+    "RUN_KEY",
+    "STATS_KEY",
+    "WORKERS_KEY",
+    "DONE_KEY",
+    "STOP_KEY",
+    "SCALE_KEY",
+    "OWN_SYNS_KEY",
+    "OWN_ACKS_KEY",
+    "ROLES_KEY",
+    "REJECTED_KEY",
+    "PHASES_KEY",
+    "inflight_key",
+    "hb_key",
+    "dead_key",
+    "deadline_for",
+    "all_keys",
+    "lease_key",
+    "role_state",
+    "stop_applies",
+    "redis_time",
+    "EMIT_LUA",
+    "FORWARD_LUA",
+    "REJECT_LUA",
+    "SYN_LUA",
+    "TAKE_LUA",
+    "FLUSH_LUA",
+    "COLLECT_MOVE_LUA",
+    "COLLECT_KEEP_LUA",
+    "REAP_LUA",
+    "ACK_LUA",
+    "TAKE_BACK_LUA",
+    "TAKE_SYN",
+    "TAKE_STOP",
+    "TAKE_DEAD",
+    "TAKE_TASKS",
 ]
 
 INPUT_QUEUE = "input_queue"
@@ -76,19 +118,30 @@ COLLECTOR_START_QUEUE = "collector_start_queue"
 INIT_QUEUE = "workflow_init_syn_queue"
 ENQUEUED_KEY = "worker_queue:enqueued_total"
 #: every seed queue, in the order the seed's clear_queues lists them
-QUEUES = (INPUT_QUEUE, WORKER_QUEUE, RESULT_QUEUE, OUTPUT_QUEUE, EMITTER_SYN_QUEUE, SYN_QUEUE,
-          ACK_QUEUE, COLLECTOR_SYN_QUEUE, EMITTER_START_QUEUE, WORKER_START_QUEUE,
-          COLLECTOR_START_QUEUE, INIT_QUEUE)
+QUEUES = (
+    INPUT_QUEUE,
+    WORKER_QUEUE,
+    RESULT_QUEUE,
+    OUTPUT_QUEUE,
+    EMITTER_SYN_QUEUE,
+    SYN_QUEUE,
+    ACK_QUEUE,
+    COLLECTOR_SYN_QUEUE,
+    EMITTER_START_QUEUE,
+    WORKER_START_QUEUE,
+    COLLECTOR_START_QUEUE,
+    INIT_QUEUE,
+)
 DATA_QUEUES = (INPUT_QUEUE, WORKER_QUEUE, RESULT_QUEUE, OUTPUT_QUEUE)
 
-RUN_KEY = "workflow:run"          # hash: the current run (id, state, tasks, program start, ...)
-STATS_KEY = "workflow:stats"      # hash: emitted, completed, duplicates, qos_met, requeued, ...
+RUN_KEY = "workflow:run"  # hash: the current run (id, state, tasks, program start, ...)
+STATS_KEY = "workflow:stats"  # hash: emitted, completed, duplicates, qos_met, requeued, ...
 WORKERS_KEY = "workflow:workers"  # hash: worker id -> "running" | "stopping" | "leaving"
-ROLES_KEY = "workflow:roles"      # hash: emitter/collector id -> "running" | "terminated"
+ROLES_KEY = "workflow:roles"  # hash: emitter/collector id -> "running" | "terminated"
 REJECTED_KEY = "workflow:rejected"  # list: input items that were neither tasks nor phases
 PHASES_KEY = "workflow:phases"  # list: each input item the emitter started (name, start, tasks)
-DONE_KEY = "workflow:done"        # set: task ids the collector has kept
-STOP_KEY = "workflow:stop"        # string: the Redis time a stop was asked (loops running then stop)
+DONE_KEY = "workflow:done"  # set: task ids the collector has kept
+STOP_KEY = "workflow:stop"  # string: the Redis time a stop was asked (loops running then stop)
 OWN_SYNS_KEY = "workflow:syn:own"  # set: SCALE_DOWN SYNs the controller pushed, not yet taken
 OWN_ACKS_KEY = "workflow:ack:own"  # list: ACKs of the controller's own SYNs (it drains them)
 #: the desired worker count: written by the controller's autoscaler and by
@@ -144,12 +197,24 @@ def stop_applies(value, started: float) -> bool:
 
 def all_keys() -> tuple[str, ...]:
     """The fixed keys a new run clears (in-flight lists and heartbeats are scanned)."""
-    return QUEUES + (ENQUEUED_KEY, RUN_KEY, STATS_KEY, WORKERS_KEY, ROLES_KEY, DONE_KEY, STOP_KEY,
-                     REJECTED_KEY, PHASES_KEY,
-                     OWN_SYNS_KEY, OWN_ACKS_KEY, f"{RESULT_QUEUE}:inflight:collector",
-                     lease_key("emitter"), lease_key("collector"),
-                     f"{INPUT_QUEUE}:inflight:emitter",
-                     *(f"{q}:stats:{d}" for q in DATA_QUEUES for d in ("in", "out")))
+    return QUEUES + (
+        ENQUEUED_KEY,
+        RUN_KEY,
+        STATS_KEY,
+        WORKERS_KEY,
+        ROLES_KEY,
+        DONE_KEY,
+        STOP_KEY,
+        REJECTED_KEY,
+        PHASES_KEY,
+        OWN_SYNS_KEY,
+        OWN_ACKS_KEY,
+        f"{RESULT_QUEUE}:inflight:collector",
+        lease_key("emitter"),
+        lease_key("collector"),
+        f"{INPUT_QUEUE}:inflight:emitter",
+        *(f"{q}:stats:{d}" for q in DATA_QUEUES for d in ("in", "out")),
+    )
 
 
 def deadline_for(expected_s: float) -> float:

@@ -28,9 +28,12 @@ def _pct(values: list[float], q: float) -> float:
 
 def qos_from(stats: dict, run: dict, recent: list) -> QoSStat | None:
     """Build the stat from HGETALL workflow:stats, HGETALL workflow:run and LRANGE output."""
+
     def text(d):
-        return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-                for k, v in d.items()}
+        return {
+            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in d.items()
+        }
 
     stats, run = text(stats), text(run)
     if not run:
@@ -44,11 +47,18 @@ def qos_from(stats: dict, run: dict, recent: list) -> QoSStat | None:
             continue
     started = float(run.get("started_at") or 0.0)
     ended = float(run.get("ended_at") or 0.0) or time.time()
-    return QoSStat(subject="workflow", window_s=round(max(0.0, ended - started), 3) if started else 0.0,
-                   count=completed, errors=0, p50_ms=round(_pct(times, 0.5), 3),
-                   p95_ms=round(_pct(times, 0.95), 3), p99_ms=round(_pct(times, 0.99), 3),
-                   deadline_met=int(stats.get("qos_met", 0)), deadline_total=completed,
-                   cold_ratio=0.0)
+    return QoSStat(
+        subject="workflow",
+        window_s=round(max(0.0, ended - started), 3) if started else 0.0,
+        count=completed,
+        errors=0,
+        p50_ms=round(_pct(times, 0.5), 3),
+        p95_ms=round(_pct(times, 0.95), 3),
+        p99_ms=round(_pct(times, 0.99), 3),
+        deadline_met=int(stats.get("qos_met", 0)),
+        deadline_total=completed,
+        cold_ratio=0.0,
+    )
 
 
 async def workflow_qos(aredis) -> QoSStat | None:

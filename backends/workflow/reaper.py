@@ -33,9 +33,11 @@ class Reaper:
         for wid in self.r.hkeys(P.WORKERS_KEY):
             candidates.add(P.inflight_key(wid.decode() if isinstance(wid, bytes) else wid))
         for key in candidates:
-            wid = key[len(_PREFIX):]
-            n = self._script(keys=[key, P.hb_key(wid), P.dead_key(wid), P.WORKER_QUEUE,
-                                   P.WORKERS_KEY, P.STATS_KEY], args=[wid, TOMBSTONE_TTL_S])
+            wid = key[len(_PREFIX) :]
+            n = self._script(
+                keys=[key, P.hb_key(wid), P.dead_key(wid), P.WORKER_QUEUE, P.WORKERS_KEY, P.STATS_KEY],
+                args=[wid, TOMBSTONE_TTL_S],
+            )
             if n >= 0:
                 out[wid] = int(n)
         return out

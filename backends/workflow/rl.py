@@ -24,8 +24,16 @@ from importlib import resources
 
 from .observation import ACTIONS, Observation, Policy
 
-__all__ = ["RLPolicy", "state_of", "ACTIONS", "TABLE_RESOURCE", "load_table", "fallback_action",
-           "shielded", "SHIELD_LOAD"]
+__all__ = [
+    "RLPolicy",
+    "state_of",
+    "ACTIONS",
+    "TABLE_RESOURCE",
+    "load_table",
+    "fallback_action",
+    "shielded",
+    "SHIELD_LOAD",
+]
 
 TABLE_RESOURCE = "data/rl_table.json"
 LOAD_BINS = (0.3, 0.45, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.4)
@@ -46,8 +54,10 @@ def state_of(vector, previous=None) -> str:
     if previous is not None:
         d = (v[7] - float(previous[7])) / max(1.0, float(previous[7]))
         trend = 0 if d < -0.1 else (2 if d > 0.1 else 1)
-    return (f"{bisect.bisect(LOAD_BINS, load)}.{bisect.bisect(QUEUE_BINS, q)}."
-            f"{bisect.bisect(WORKER_BINS, n - 1)}.{qb}.{trend}")
+    return (
+        f"{bisect.bisect(LOAD_BINS, load)}.{bisect.bisect(QUEUE_BINS, q)}."
+        f"{bisect.bisect(WORKER_BINS, n - 1)}.{qb}.{trend}"
+    )
 
 
 def shielded(vector) -> bool:
@@ -77,12 +87,14 @@ def load_table(resource: str = TABLE_RESOURCE) -> dict:
 class RLPolicy(Policy):
     """Greedy over a Q table; ``act(vector)`` for an agent loop, ``decide(obs)`` for the
     controller and the simulator."""
+
     name = "rl"
     interval_s = 0.25
     window_s = 3.0
 
-    def __init__(self, q: dict[str, list[float]] | None = None, *, interval_s: float | None = None,
-                 window_s: float | None = None):
+    def __init__(
+        self, q: dict[str, list[float]] | None = None, *, interval_s: float | None = None, window_s: float | None = None
+    ):
         self.q: dict[str, list[float]] = q if q is not None else {}
         if interval_s:
             self.interval_s = interval_s
@@ -94,8 +106,11 @@ class RLPolicy(Policy):
     def load(cls, table: dict | None = None) -> RLPolicy:
         """The shipped table, or ``table`` (a dict as ``load_table`` returns)."""
         table = table if table is not None else load_table()
-        return cls({s: list(row) for s, row in table["q"].items()},
-                   interval_s=table.get("interval_s"), window_s=table.get("window_s"))
+        return cls(
+            {s: list(row) for s, row in table["q"].items()},
+            interval_s=table.get("interval_s"),
+            window_s=table.get("window_s"),
+        )
 
     def reset(self) -> None:
         self._prev = None

@@ -61,8 +61,7 @@ class RoleKeeper:
             if since is not None and now - since < self.launch_timeout_s:
                 continue
             if since is not None:
-                self.note(f"the {role} did not start within {self.launch_timeout_s:g} s; "
-                          "starting it again")
+                self.note(f"the {role} did not start within {self.launch_timeout_s:g} s; starting it again")
             else:
                 self.note(f"the {role} is gone (its lease lapsed); starting another")
             self.pending[role] = now

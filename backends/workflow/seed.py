@@ -28,8 +28,9 @@ def seed_data() -> dict:
     return json.loads(resources.files(__package__).joinpath("data/seed.json").read_text())
 
 
-def phase_configs(base_rate: float | None = None, phase_duration: float | None = None,
-                  window_duration: float | None = None) -> list[dict]:
+def phase_configs(
+    base_rate: float | None = None, phase_duration: float | None = None, window_duration: float | None = None
+) -> list[dict]:
     """The seed generator's ``phase_config`` messages, in order (phase 1 first)."""
     d = seed_data()
     base = d["base_rate"] if base_rate is None else base_rate
@@ -37,12 +38,17 @@ def phase_configs(base_rate: float | None = None, phase_duration: float | None =
     win = d["window_duration"] if window_duration is None else window_duration
     out = []
     for p in d["phases"]:
-        msg = {"type": "phase_config", "phase_number": p["phase_number"],
-               "phase_name": p["phase_name"], "base_rate": base,
-               "phase_multiplier": p["phase_multiplier"], "phase_duration": dur,
-               "window_duration": win,
-               "target_tasks": int(base * p["phase_multiplier"] * (dur / 60)),
-               "phase_pattern": p["phase_pattern"]}
+        msg = {
+            "type": "phase_config",
+            "phase_number": p["phase_number"],
+            "phase_name": p["phase_name"],
+            "base_rate": base,
+            "phase_multiplier": p["phase_multiplier"],
+            "phase_duration": dur,
+            "window_duration": win,
+            "target_tasks": int(base * p["phase_multiplier"] * (dur / 60)),
+            "phase_pattern": p["phase_pattern"],
+        }
         if p["phase_pattern"].startswith("oscillation"):
             for k in ("oscillation_min", "oscillation_max", "oscillation_cycles"):
                 msg[k] = p[k]
@@ -66,8 +72,8 @@ class ImageTaskModel:
         self.min_size, self.max_size = int(t["min_image_size"]), int(t["max_image_size"])
         self.mean = float(t["target_mean_processing_time"])
         self.shape = float(t["processing_time_shape"])
-        self.min_time = self.a * self.min_size ** 2 + self.b
-        self.max_time = self.a * self.max_size ** 2 + self.b
+        self.min_time = self.a * self.min_size**2 + self.b
+        self.max_time = self.a * self.max_size**2 + self.b
 
     def sample(self, rng: random.Random) -> tuple[float, int]:
         scale = self.mean / self.shape
@@ -80,6 +86,5 @@ class ImageTaskModel:
         if drawn <= self.b:
             drawn = self.mean
         drawn = max(self.min_time, min(drawn, self.max_time))
-        size = int(max(self.min_size, min(math.sqrt(max((drawn - self.b) / max(self.a, 1e-12), 0.0)),
-                                          self.max_size)))
-        return max(0.001, self.a * size ** 2 + self.b), size
+        size = int(max(self.min_size, min(math.sqrt(max((drawn - self.b) / max(self.a, 1e-12), 0.0)), self.max_size)))
+        return max(0.001, self.a * size**2 + self.b), size

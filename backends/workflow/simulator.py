@@ -39,9 +39,13 @@ class SimResult:
     timeline: list = field(default_factory=list)  # (t, workers, queue, rate) per decision
 
     def to_dict(self) -> dict:
-        return {"tasks": self.tasks, "qos": round(self.qos, 5),
-                "mean_workers": round(self.mean_workers, 3), "duration_s": round(self.duration_s, 2),
-                "max_workers": self.max_workers}
+        return {
+            "tasks": self.tasks,
+            "qos": round(self.qos, 5),
+            "mean_workers": round(self.mean_workers, 3),
+            "duration_s": round(self.duration_s, 2),
+            "max_workers": self.max_workers,
+        }
 
 
 class Simulation:
@@ -54,9 +58,18 @@ class Simulation:
         launch_delay_s: from a scale-up to the new worker serving.
     """
 
-    def __init__(self, workload: Workload, *, workers: int = 4, horizon_s: float | None = None,
-                 seed: int = 0, launch_delay_s: float = 0.3, min_workers: int = 1,
-                 max_workers: int = 32, window_s: float = 10.0):
+    def __init__(
+        self,
+        workload: Workload,
+        *,
+        workers: int = 4,
+        horizon_s: float | None = None,
+        seed: int = 0,
+        launch_delay_s: float = 0.3,
+        min_workers: int = 1,
+        max_workers: int = 32,
+        window_s: float = 10.0,
+    ):
         self.workload = workload
         self.min_workers, self.max_workers = min_workers, max_workers
         self.launch_delay_s = launch_delay_s
@@ -76,14 +89,14 @@ class Simulation:
         self.idle = self._clamp(workers)
         self.busy = 0
         self.starting = 0
-        self.syn = 0                 # workers told to stop after their current task
+        self.syn = 0  # workers told to stop after their current task
         self.desired = self.idle
         self.tasks = self.met = 0
         self.doomed = 0  # tasks known to miss: waited past their slack, or completed late
         self.area = 0.0
         self.peak = self.idle
         self.arrived = 0
-        self._arrivals: deque = deque()     # arrival times in the window
+        self._arrivals: deque = deque()  # arrival times in the window
         self._completions: deque = deque()  # (time, completion time, met) in the window
         self._service: deque = deque(maxlen=200)
 
@@ -182,36 +195,62 @@ class Simulation:
             self._completions.popleft()
         span = max(1e-9, min(self.window_s, self.t))
         recent = self._completions
-        service = (sum(self._service) / len(self._service) if self._service
-                   else self.workload.mean_task_s)
+        service = sum(self._service) / len(self._service) if self._service else self.workload.mean_task_s
         return Observation(
-            t=self.t, queue_len=len(self.queue), workers=self.workers,
-            arrival_rate=len(self._arrivals) / span, completion_rate=len(recent) / span,
+            t=self.t,
+            queue_len=len(self.queue),
+            workers=self.workers,
+            arrival_rate=len(self._arrivals) / span,
+            completion_rate=len(recent) / span,
             service_time_s=service,
             recent_qos=(sum(1 for c in recent if c[2]) / len(recent)) if recent else None,
-            desired=self.desired, deadline_s=deadline_for(service), output_q=self.tasks,
+            desired=self.desired,
+            deadline_s=deadline_for(service),
+            output_q=self.tasks,
             avg_time=(sum(c[1] for c in recent) / len(recent)) if recent else 1.5,
-            max_time=max((c[1] for c in recent), default=1.5))
+            max_time=max((c[1] for c in recent), default=1.5),
+        )
 
     def result(self) -> SimResult:
         duration = max(self.t, 1e-9)
-        return SimResult(tasks=self.tasks, met=self.met,
-                         qos=self.met / self.tasks if self.tasks else 1.0,
-                         mean_workers=self.area / duration, duration_s=duration,
-                         max_workers=self.peak)
+        return SimResult(
+            tasks=self.tasks,
+            met=self.met,
+            qos=self.met / self.tasks if self.tasks else 1.0,
+            mean_workers=self.area / duration,
+            duration_s=duration,
+            max_workers=self.peak,
+        )
 
 
-def simulate(workload: Workload, policy: Policy, *, workers: int = 4, horizon_s: float | None = None,
-             seed: int = 0, decide_s: float | None = None, launch_delay_s: float = 0.3,
-             min_workers: int = 1, max_workers: int = 32, window_s: float | None = None,
-             keep_timeline: bool = False) -> SimResult:
+def simulate(
+    workload: Workload,
+    policy: Policy,
+    *,
+    workers: int = 4,
+    horizon_s: float | None = None,
+    seed: int = 0,
+    decide_s: float | None = None,
+    launch_delay_s: float = 0.3,
+    min_workers: int = 1,
+    max_workers: int = 32,
+    window_s: float | None = None,
+    keep_timeline: bool = False,
+) -> SimResult:
     """Run ``workload`` (one pass, or ``horizon_s``) with ``policy`` deciding every
     ``decide_s`` (default: the policy's ``interval_s``) until every task completed."""
     decide_s = decide_s or getattr(policy, "interval_s", 1.0)
     window_s = window_s or getattr(policy, "window_s", None) or 10.0
-    sim = Simulation(workload, workers=workers, horizon_s=horizon_s, seed=seed,
-                     launch_delay_s=launch_delay_s, min_workers=min_workers,
-                     max_workers=max_workers, window_s=window_s)
+    sim = Simulation(
+        workload,
+        workers=workers,
+        horizon_s=horizon_s,
+        seed=seed,
+        launch_delay_s=launch_delay_s,
+        min_workers=min_workers,
+        max_workers=max_workers,
+        window_s=window_s,
+    )
     policy.reset()
     timeline = []
     while True:

@@ -16,9 +16,19 @@ from dataclasses import asdict, dataclass, field
 
 from . import protocol as P
 
-__all__ = ["Status", "Summary", "read_status", "StatusReader", "stop_run", "loops_alive",
-           "request_stop",
-           "request_scale", "MIN_WORKERS", "MAX_WORKERS", "ALIVE_S"]
+__all__ = [
+    "Status",
+    "Summary",
+    "read_status",
+    "StatusReader",
+    "stop_run",
+    "loops_alive",
+    "request_stop",
+    "request_scale",
+    "MIN_WORKERS",
+    "MAX_WORKERS",
+    "ALIVE_S",
+]
 
 MIN_WORKERS, MAX_WORKERS = 1, 32
 
@@ -49,14 +59,28 @@ for i = 1, #roles, 2 do out.roles[roles[i]] = roles[i + 1] end
 if #workers == 0 then out.workers = cjson.decode('[]') end
 return cjson.encode(out)
 """
-_STATUS_KEYS = [P.STATS_KEY, P.WORKERS_KEY, P.SCALE_KEY, P.SYN_QUEUE, P.WORKER_QUEUE, P.RUN_KEY,
-                P.STOP_KEY, P.RESULT_QUEUE, P.OUTPUT_QUEUE, P.DONE_KEY, P.INPUT_QUEUE,
-                P.OWN_SYNS_KEY, P.ROLES_KEY, P.ENQUEUED_KEY]
+_STATUS_KEYS = [
+    P.STATS_KEY,
+    P.WORKERS_KEY,
+    P.SCALE_KEY,
+    P.SYN_QUEUE,
+    P.WORKER_QUEUE,
+    P.RUN_KEY,
+    P.STOP_KEY,
+    P.RESULT_QUEUE,
+    P.OUTPUT_QUEUE,
+    P.DONE_KEY,
+    P.INPUT_QUEUE,
+    P.OWN_SYNS_KEY,
+    P.ROLES_KEY,
+    P.ENQUEUED_KEY,
+]
 
 
 @dataclass
 class Status:
     """One reading of a run (``faastui workflow status``)."""
+
     run_id: str = ""
     state: str = "idle"
     tasks: int = 0
@@ -93,6 +117,7 @@ ALIVE_S = 5.0  # a running run whose controller has not ticked for this long is 
 @dataclass
 class Summary:
     """The end of a run (``workflow run -o json``)."""
+
     run_id: str
     tasks: int
     completed: int
@@ -123,23 +148,32 @@ def _status_from(raw: dict) -> Status:
     started = float(run.get("started_at") or 0.0)
     ended = float(run.get("ended_at") or 0.0) or time.time()
     return Status(
-        run_id=run.get("run_id", ""), state=run.get("state", "idle"),
-        tasks=int(run.get("tasks") or 0), emitted=int(stats.get("emitted", 0)),
+        run_id=run.get("run_id", ""),
+        state=run.get("state", "idle"),
+        tasks=int(run.get("tasks") or 0),
+        emitted=int(stats.get("emitted", 0)),
         enqueued_total=int(raw.get("enqueued") or 0),
-        completed=completed, duplicates_dropped=int(stats.get("duplicates", 0)),
-        requeued=int(stats.get("requeued", 0)), reaped_workers=int(stats.get("reaped_workers", 0)),
+        completed=completed,
+        duplicates_dropped=int(stats.get("duplicates", 0)),
+        requeued=int(stats.get("requeued", 0)),
+        reaped_workers=int(stats.get("reaped_workers", 0)),
         external_scale_downs=int(stats.get("external_scale_downs", 0)),
         terminated_workers=int(stats.get("terminated_workers", 0)),
         qos=(stats.get("qos_met", 0) / completed) if completed else None,
         workers=sum(1 for w in workers if w[1] == "running"),
         stopping=sum(1 for w in workers if w[1] in ("stopping", "leaving")),
-        desired=int(raw["desired"] or 0), queue=int(raw["queue"]), input=int(raw["input"]),
-        results=int(raw["results"]), output=int(raw["output"]), policy=run.get("policy", ""),
-        serve=run.get("serve") == "1", terminating=run.get("terminating") == "1",
+        desired=int(raw["desired"] or 0),
+        queue=int(raw["queue"]),
+        input=int(raw["input"]),
+        results=int(raw["results"]),
+        output=int(raw["output"]),
+        policy=run.get("policy", ""),
+        serve=run.get("serve") == "1",
+        terminating=run.get("terminating") == "1",
         elapsed_s=(ended - started) if started else 0.0,
         mean_workers=float(run.get("mean_workers") or 0.0),
-        alive=run.get("state") == "running"
-        and time.time() - float(run.get("updated_at") or started or 0.0) < ALIVE_S)
+        alive=run.get("state") == "running" and time.time() - float(run.get("updated_at") or started or 0.0) < ALIVE_S,
+    )
 
 
 def read_status(r) -> Status:
@@ -220,7 +254,6 @@ def request_scale(url: str, text: str) -> dict:
         target = n if sign == "=" else (base + n if sign == "+" else base - n)
         target = max(MIN_WORKERS, min(MAX_WORKERS, target))
         r.set(P.SCALE_KEY, target)
-        return {"name": "worker", "replicas": target, "available_replicas": s.workers,
-                "previous": s.desired}
+        return {"name": "worker", "replicas": target, "available_replicas": s.workers, "previous": s.desired}
     finally:
         r.close()

@@ -40,7 +40,7 @@ __all__ = ["run_worker", "DEFAULT_BATCH", "HEARTBEAT_TTL_S"]
 
 DEFAULT_BATCH = 50
 HEARTBEAT_TTL_S = 3.0
-BLOCK_S = 0.2          # an idle worker waits this long on worker_queue, then looks for SYNs
+BLOCK_S = 0.2  # an idle worker waits this long on worker_queue, then looks for SYNs
 ROUND_TARGET_S = 0.005  # aim for this much work per take
 
 
@@ -59,9 +59,16 @@ def _heartbeat(url: str, worker_id: str, ttl_s: float, stop: threading.Event) ->
 
 
 @quiet_redis_errors("worker")
-def run_worker(url: str, worker_id: str | None = None, *, batch: int = DEFAULT_BATCH,
-               heartbeat_ttl_s: float = HEARTBEAT_TTL_S, max_tasks: int | None = None,
-               work: str = "sleep", program_start: float | None = None) -> dict:
+def run_worker(
+    url: str,
+    worker_id: str | None = None,
+    *,
+    batch: int = DEFAULT_BATCH,
+    heartbeat_ttl_s: float = HEARTBEAT_TTL_S,
+    max_tasks: int | None = None,
+    work: str = "sleep",
+    program_start: float | None = None,
+) -> dict:
     """Serve ``worker_queue`` until a SYN, the run's stop, or fencing.
 
     Args:
@@ -85,10 +92,26 @@ def run_worker(url: str, worker_id: str | None = None, *, batch: int = DEFAULT_B
     flush = r.register_script(P.FLUSH_LUA)
     inflight, hb = P.inflight_key(worker_id), P.hb_key(worker_id)
     ttl_ms = int(heartbeat_ttl_s * 1000)
-    take_keys = [P.WORKER_QUEUE, inflight, hb, P.dead_key(worker_id), P.SYN_QUEUE, P.STOP_KEY,
-                 P.WORKERS_KEY, P.OWN_SYNS_KEY, P.SCALE_KEY, P.STATS_KEY, P.RUN_KEY]
-    flush_keys = [P.RESULT_QUEUE, inflight, P.dead_key(worker_id),
-                  f"{P.RESULT_QUEUE}:stats:in", f"{P.WORKER_QUEUE}:stats:out"]
+    take_keys = [
+        P.WORKER_QUEUE,
+        inflight,
+        hb,
+        P.dead_key(worker_id),
+        P.SYN_QUEUE,
+        P.STOP_KEY,
+        P.WORKERS_KEY,
+        P.OWN_SYNS_KEY,
+        P.SCALE_KEY,
+        P.STATS_KEY,
+        P.RUN_KEY,
+    ]
+    flush_keys = [
+        P.RESULT_QUEUE,
+        inflight,
+        P.dead_key(worker_id),
+        f"{P.RESULT_QUEUE}:stats:in",
+        f"{P.WORKER_QUEUE}:stats:out",
+    ]
     pipe = r.pipeline(transaction=True)
     pipe.set(hb, "1", px=ttl_ms)
     pipe.hset(P.WORKERS_KEY, worker_id, "running")
@@ -96,8 +119,9 @@ def run_worker(url: str, worker_id: str | None = None, *, batch: int = DEFAULT_B
     pipe.execute()
     stop = threading.Event()
     old_stack = threading.stack_size(256 * 1024)  # the engine caps a worker's address space
-    beat = threading.Thread(target=_heartbeat, args=(url, worker_id, heartbeat_ttl_s, stop),
-                            daemon=True, name="heartbeat")
+    beat = threading.Thread(
+        target=_heartbeat, args=(url, worker_id, heartbeat_ttl_s, stop), daemon=True, name="heartbeat"
+    )
     beat.start()
     threading.stack_size(old_stack)
     done = 0
@@ -165,8 +189,7 @@ def run_worker(url: str, worker_id: str | None = None, *, batch: int = DEFAULT_B
     return _finish(r, worker_id, done, reason, syn, stop, clock)
 
 
-def _finish(r, worker_id: str, done: int, reason: str, syn, stop: threading.Event,
-            clock: M.Clock) -> dict:
+def _finish(r, worker_id: str, done: int, reason: str, syn, stop: threading.Event, clock: M.Clock) -> dict:
     stop.set()
     acked = False
     if syn is not None:
@@ -174,14 +197,11 @@ def _finish(r, worker_id: str, done: int, reason: str, syn, stop: threading.Even
         message = ""
         if reason == "scale_down":
             message = M.dumps(M.ack(worker_id, clock, (M.parse_message(raw) or {}).get("task_id")))
-        keys = [P.OWN_ACKS_KEY if own else P.ACK_QUEUE, P.WORKERS_KEY, P.hb_key(worker_id),
-                P.inflight_key(worker_id)]
-        acked = r.register_script(P.ACK_LUA)(keys=keys, args=[worker_id, message]) == 1 \
-            and bool(message)
+        keys = [P.OWN_ACKS_KEY if own else P.ACK_QUEUE, P.WORKERS_KEY, P.hb_key(worker_id), P.inflight_key(worker_id)]
+        acked = r.register_script(P.ACK_LUA)(keys=keys, args=[worker_id, message]) == 1 and bool(message)
     elif reason in ("stop", "max"):
         r.hdel(P.WORKERS_KEY, worker_id)
         if not r.llen(P.inflight_key(worker_id)):
             r.delete(P.hb_key(worker_id))
     r.close()
-    return {"worker_id": worker_id, "tasks": done, "reason": reason, "acked": acked,
-            "pid": os.getpid()}
+    return {"worker_id": worker_id, "tasks": done, "reason": reason, "acked": acked, "pid": os.getpid()}

@@ -20,9 +20,22 @@ from backends.errors import BackendError, InvalidRequest
 
 from ..output import Format
 
-__all__ = ["state", "call", "fail", "usage_error", "OutputOpt", "WatchOpt", "IntervalOpt",
-           "NamespaceOpt", "current_context", "handle_errors", "complete_function",
-           "complete_node", "complete_context", "complete_namespace"]
+__all__ = [
+    "state",
+    "call",
+    "fail",
+    "usage_error",
+    "OutputOpt",
+    "WatchOpt",
+    "IntervalOpt",
+    "NamespaceOpt",
+    "current_context",
+    "handle_errors",
+    "complete_function",
+    "complete_node",
+    "complete_context",
+    "complete_namespace",
+]
 
 
 class _State:
@@ -45,11 +58,9 @@ def _set_namespace(value: str | None) -> str | None:
     return value
 
 
-OutputOpt = typer.Option(Format.table, "--output", "-o", help="table, wide, json, yaml or name.",
-                         case_sensitive=False)
+OutputOpt = typer.Option(Format.table, "--output", "-o", help="table, wide, json, yaml or name.", case_sensitive=False)
 WatchOpt = typer.Option(False, "--watch", "-w", help="Keep refreshing until Ctrl-C.")
-IntervalOpt = typer.Option(2.0, "--interval", help="Seconds between refreshes with --watch.",
-                           min=0.05)
+IntervalOpt = typer.Option(2.0, "--interval", help="Seconds between refreshes with --watch.", min=0.05)
 
 
 def current_context(namespace: str | None = None):
@@ -168,6 +179,12 @@ def complete_namespace(incomplete: str) -> list[str]:
     return [n for n in names if n.startswith(incomplete)]
 
 
-NamespaceOpt = typer.Option(None, "--namespace", "-n", metavar="NS", callback=_set_namespace,
-                            autocompletion=complete_namespace,
-                            help="Work in this namespace (backends that have them: knative, nuclio).")
+NamespaceOpt = typer.Option(
+    None,
+    "--namespace",
+    "-n",
+    metavar="NS",
+    callback=_set_namespace,
+    autocompletion=complete_namespace,
+    help="Work in this namespace (backends that have them: knative, nuclio).",
+)

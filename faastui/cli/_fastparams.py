@@ -74,7 +74,8 @@ def coerce(leaf: Any, info: Any, value: Any) -> Any:
             return value
         for member in leaf:
             if str(member.value) == str(value) or (
-                    not info.case_sensitive and str(member.value).lower() == str(value).lower()):
+                not info.case_sensitive and str(member.value).lower() == str(value).lower()
+            ):
                 return member
         choices = ", ".join(repr(str(m.value)) for m in leaf)
         raise ValueError(f"{value!r} is not one of {choices}.")

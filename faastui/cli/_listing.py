@@ -22,13 +22,28 @@ from backends.errors import InvalidRequest
 
 from ..output import Format, InNamespace, emit
 
-__all__ = ["Listing", "parse_selector", "matches", "sort_items", "fields_of",
-           "SortOpt", "SelectorOpt", "QuietOpt", "NoHeadersOpt"]
+__all__ = [
+    "Listing",
+    "parse_selector",
+    "matches",
+    "sort_items",
+    "fields_of",
+    "SortOpt",
+    "SelectorOpt",
+    "QuietOpt",
+    "NoHeadersOpt",
+]
 
-SortOpt = typer.Option(None, "--sort-by", metavar="FIELD",
-                       help="Sort by a field of -o json (e.g. name, memory_mb, replicas).")
-SelectorOpt = typer.Option(None, "--selector", "-l", metavar="K=V,K!=V",
-                           help="Only objects whose labels match (k=v, k!=v, k, !k; all must hold).")
+SortOpt = typer.Option(
+    None, "--sort-by", metavar="FIELD", help="Sort by a field of -o json (e.g. name, memory_mb, replicas)."
+)
+SelectorOpt = typer.Option(
+    None,
+    "--selector",
+    "-l",
+    metavar="K=V,K!=V",
+    help="Only objects whose labels match (k=v, k!=v, k, !k; all must hold).",
+)
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Print only the names, one per line.")
 NoHeadersOpt = typer.Option(False, "--no-headers", help="Tables without the header row.")
 
@@ -62,8 +77,7 @@ def parse_selector(text: str) -> list[Term]:
         if not part:
             raise InvalidRequest(f"bad selector {text!r}: an empty term", hint=_HINT)
         if " in " in f" {part} " or " notin " in f" {part} " or "(" in part:
-            raise InvalidRequest(f"bad selector term {part!r}: set-based selectors are not supported",
-                                 hint=_HINT)
+            raise InvalidRequest(f"bad selector term {part!r}: set-based selectors are not supported", hint=_HINT)
         if "!=" in part:
             key, _, value = part.partition("!=")
             term = Term(key.strip(), "!=", value.strip())
@@ -75,11 +89,9 @@ def parse_selector(text: str) -> list[Term]:
         else:
             term = Term(part, "exists")
         if not _KEY.match(term.key):
-            raise InvalidRequest(f"bad selector term {part!r}: {term.key!r} is not a label key",
-                                 hint=_HINT)
+            raise InvalidRequest(f"bad selector term {part!r}: {term.key!r} is not a label key", hint=_HINT)
         if not _VALUE.match(term.value):
-            raise InvalidRequest(f"bad selector term {part!r}: {term.value!r} is not a label value",
-                                 hint=_HINT)
+            raise InvalidRequest(f"bad selector term {part!r}: {term.value!r} is not a label value", hint=_HINT)
         terms.append(term)
     return terms
 
@@ -123,8 +135,10 @@ def sort_items(items: list, field: str, kind: str, namespaced: bool = False) -> 
         from backends.errors import did_you_mean
 
         close = did_you_mean(name, valid)
-        raise InvalidRequest(f"cannot sort by {field!r}: not a field of {kind}",
-                             hint=(f"{close} " if close else "") + f"fields: {', '.join(valid)}")
+        raise InvalidRequest(
+            f"cannot sort by {field!r}: not a field of {kind}",
+            hint=(f"{close} " if close else "") + f"fields: {', '.join(valid)}",
+        )
     return sorted(items, key=lambda i: _sort_key(getattr(i, name, None)))
 
 
@@ -139,13 +153,21 @@ class Listing:
     namespaced: bool = False  # -A: every object carries its namespace
 
     @classmethod
-    def of(cls, kind: str, sort_by: str | None = None, selector: str | None = None,
-           quiet: bool = False, no_headers: bool = False, namespaced: bool = False) -> Listing:
+    def of(
+        cls,
+        kind: str,
+        sort_by: str | None = None,
+        selector: str | None = None,
+        quiet: bool = False,
+        no_headers: bool = False,
+        namespaced: bool = False,
+    ) -> Listing:
         """Raises: InvalidRequest for an unknown sort field or a bad selector."""
         if sort_by is not None:
             sort_items([], sort_by, kind, namespaced)  # an unknown field fails before any call
-        return cls(sort_by, tuple(parse_selector(selector)) if selector is not None else (),
-                   quiet, not no_headers, namespaced)
+        return cls(
+            sort_by, tuple(parse_selector(selector)) if selector is not None else (), quiet, not no_headers, namespaced
+        )
 
     @property
     def for_scripts(self) -> bool:

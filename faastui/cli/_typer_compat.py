@@ -43,8 +43,11 @@ TOUCHES: list[tuple[str, str, str]] = [
     ("typer._coercion.RuntimeParam", "_coerce_value(self, value, param, ctx)", "override"),
     ("typer._coercion", "build_runtime_param(descriptor)", "call: typer's own coercion"),
     ("typer._click.exceptions", "BadParameter", "class: BadParameter(message, ctx=, param=)"),
-    ("typer._completion_shared", "get_completion_script(prog_name, complete_var, shell)",
-     "call: the script `faastui completion SHELL` prints"),
+    (
+        "typer._completion_shared",
+        "get_completion_script(prog_name, complete_var, shell)",
+        "call: the script `faastui completion SHELL` prints",
+    ),
     ("typer._completion_shared", "_completion_scripts", "the shells it has scripts for"),
 ]
 
@@ -63,8 +66,7 @@ def install_coercion(choose: Choose, coerce: Coerce) -> bool:
     except ImportError:
         return False
     param_cls = getattr(core, "_TyperParameter", None)
-    if param_cls is None or not hasattr(param_cls, "get_runtime_param") or getattr(
-            param_cls, "_faastui_fast", False):
+    if param_cls is None or not hasattr(param_cls, "get_runtime_param") or getattr(param_cls, "_faastui_fast", False):
         return False
 
     classes: list = []
@@ -84,8 +86,8 @@ def install_coercion(choose: Choose, coerce: Coerce) -> bool:
                 self._runtime_param = build_runtime_param(desc)
             else:
                 self._runtime_param = fast_class()(
-                    parameter_info=desc.parameter_info, annotation=desc.annotation,
-                    leaf=plain[0], is_list=plain[1])
+                    parameter_info=desc.parameter_info, annotation=desc.annotation, leaf=plain[0], is_list=plain[1]
+                )
         return self._runtime_param
 
     param_cls.get_runtime_param = get_runtime_param
@@ -99,8 +101,7 @@ def completion_script(shell: str, prog_name: str = "faastui") -> str:
     from typer import _completion_shared as shared
 
     if shell not in shared._completion_scripts:
-        raise ValueError(f"no completion script for {shell!r}: "
-                         f"{', '.join(sorted(shared._completion_scripts))}")
+        raise ValueError(f"no completion script for {shell!r}: {', '.join(sorted(shared._completion_scripts))}")
     complete_var = "_{}_COMPLETE".format(prog_name.replace("-", "_").upper())
     return shared.get_completion_script(prog_name=prog_name, complete_var=complete_var, shell=shell)
 

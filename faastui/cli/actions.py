@@ -65,8 +65,9 @@ def read_payload(data: str | None, raw: bool = False) -> Any:
     try:
         return json.loads(data)
     except ValueError as exc:
-        raise usage_error(f"-d is not valid JSON: {exc}",
-                          hint="quote it for the shell, e.g. -d '{\"name\": \"Ada\"}', or pass --raw") from None
+        raise usage_error(
+            f"-d is not valid JSON: {exc}", hint='quote it for the shell, e.g. -d \'{"name": "Ada"}\', or pass --raw'
+        ) from None
 
 
 def _print_result(inv) -> None:
@@ -81,24 +82,22 @@ def _print_result(inv) -> None:
 
 
 @app.command()
-def invoke(fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
-           data: Optional[str] = typer.Option(None, "--data", "-d",
-                                              help="JSON payload, @FILE, or - for stdin."),
-           raw: bool = typer.Option(False, "--raw", help="Send -d as plain text, not JSON."),
-           node: Optional[str] = typer.Option(None, "--node", help="Run on this node.",
-                                              autocompletion=complete_node),
-           header: list[str] = typer.Option([], "--header", "-H", metavar="'NAME: VALUE'",
-                                            help="A request header (repeatable; NAME=VALUE works too)."),
-           query: list[str] = typer.Option([], "--query", metavar="NAME=VALUE",
-                                           help="A query-string option (repeatable)."),
-           method: Optional[str] = typer.Option(None, "--method", "-m", help="The HTTP method (POST)."),
-           content_type: Optional[str] = typer.Option(None, "--content-type",
-                                                      help="The Content-Type the function sees."),
-           path: Optional[str] = typer.Option(None, "--path", help="The path below the function, e.g. /items/7."),
-           async_: bool = typer.Option(False, "--async", help="Return a call id at once."),
-           output: Format = typer.Option(None, "--output", "-o",
-                                         help="json/yaml: print the Invocation record."),
-           namespace: Optional[str] = NamespaceOpt):
+def invoke(
+    fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
+    data: Optional[str] = typer.Option(None, "--data", "-d", help="JSON payload, @FILE, or - for stdin."),
+    raw: bool = typer.Option(False, "--raw", help="Send -d as plain text, not JSON."),
+    node: Optional[str] = typer.Option(None, "--node", help="Run on this node.", autocompletion=complete_node),
+    header: list[str] = typer.Option(
+        [], "--header", "-H", metavar="'NAME: VALUE'", help="A request header (repeatable; NAME=VALUE works too)."
+    ),
+    query: list[str] = typer.Option([], "--query", metavar="NAME=VALUE", help="A query-string option (repeatable)."),
+    method: Optional[str] = typer.Option(None, "--method", "-m", help="The HTTP method (POST)."),
+    content_type: Optional[str] = typer.Option(None, "--content-type", help="The Content-Type the function sees."),
+    path: Optional[str] = typer.Option(None, "--path", help="The path below the function, e.g. /items/7."),
+    async_: bool = typer.Option(False, "--async", help="Return a call id at once."),
+    output: Format = typer.Option(None, "--output", "-o", help="json/yaml: print the Invocation record."),
+    namespace: Optional[str] = NamespaceOpt,
+):
     """Call a function and print its output (a summary goes to stderr)."""
     from ..actions import Invoke, InvokeAsync
     from ..call_parts import http_from_cli
@@ -130,11 +129,13 @@ def invoke(fn: str = typer.Argument(..., help="Function name.", autocompletion=c
 
 
 @app.command()
-def result(call_id: str = typer.Argument(..., help="The id `invoke --async` printed."),
-           wait: bool = typer.Option(False, "--wait", "-W", help="Wait for a pending call."),
-           timeout: float = typer.Option(60.0, "--timeout", min=0, help="Seconds to wait."),
-           output: Format = typer.Option(None, "--output", "-o", help="json/yaml: the record."),
-           namespace: Optional[str] = NamespaceOpt):
+def result(
+    call_id: str = typer.Argument(..., help="The id `invoke --async` printed."),
+    wait: bool = typer.Option(False, "--wait", "-W", help="Wait for a pending call."),
+    timeout: float = typer.Option(60.0, "--timeout", min=0, help="Seconds to wait."),
+    output: Format = typer.Option(None, "--output", "-o", help="json/yaml: the record."),
+    namespace: Optional[str] = NamespaceOpt,
+):
     """The result of an async call."""
     inv = call(lambda b: b.result(call_id, wait=timeout if wait else 0.0))
     if output is not None and output not in (Format.table, Format.wide):
@@ -149,13 +150,19 @@ def result(call_id: str = typer.Argument(..., help="The id `invoke --async` prin
 
 
 @app.command()
-def prewarm(fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
-            node: Optional[str] = typer.Option(
-                None, "--node", autocompletion=complete_node,
-                help="Node to prewarm on (default: where the backend places them)."),
-            count: int = typer.Option(1, "--count", "-c", min=1, help="Containers to start."),
-            all_nodes: bool = typer.Option(False, "--all-nodes", help="Prewarm on every node."),
-            output: Format = OutputOpt, namespace: Optional[str] = NamespaceOpt):
+def prewarm(
+    fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
+    node: Optional[str] = typer.Option(
+        None,
+        "--node",
+        autocompletion=complete_node,
+        help="Node to prewarm on (default: where the backend places them).",
+    ),
+    count: int = typer.Option(1, "--count", "-c", min=1, help="Containers to start."),
+    all_nodes: bool = typer.Option(False, "--all-nodes", help="Prewarm on every node."),
+    output: Format = OutputOpt,
+    namespace: Optional[str] = NamespaceOpt,
+):
     """Start containers of a function ahead of calls."""
     from ..actions import Prewarm
 
@@ -167,18 +174,21 @@ def prewarm(fn: str = typer.Argument(..., help="Function name.", autocompletion=
 
 
 @app.command(context_settings={"ignore_unknown_options": True})
-def dispatch(input: str = typer.Option("", "--input", "-i", help="Input of the first step."),
-             steps: list[str] = typer.Option(..., "--step", "-s", metavar="NODE:FUNCTION",
-                                             help="A step (repeatable)."),
-             fanout: bool = typer.Option(False, "--fanout", help="Send the input to every step in parallel."),
-             output: Format = OutputOpt, namespace: Optional[str] = NamespaceOpt):
+def dispatch(
+    input: str = typer.Option("", "--input", "-i", help="Input of the first step."),
+    steps: list[str] = typer.Option(..., "--step", "-s", metavar="NODE:FUNCTION", help="A step (repeatable)."),
+    fanout: bool = typer.Option(False, "--fanout", help="Send the input to every step in parallel."),
+    output: Format = OutputOpt,
+    namespace: Optional[str] = NamespaceOpt,
+):
     """Run a chain of steps (each output feeds the next), or a fan-out."""
     from backends.model import DispatchStep
 
     from ..actions import Dispatch
 
-    spec = _checked(lambda: Dispatch(input, tuple(DispatchStep.parse(s) for s in steps),
-                                     mode="fanout" if fanout else "chain"))
+    spec = _checked(
+        lambda: Dispatch(input, tuple(DispatchStep.parse(s) for s in steps), mode="fanout" if fanout else "chain")
+    )
     res = call(spec.run)
     if output in (Format.json, Format.yaml):
         emit(res, output)
@@ -195,10 +205,12 @@ def dispatch(input: str = typer.Option("", "--input", "-i", help="Input of the f
 
 
 @app.command()
-def fuse(functions: list[str] = typer.Argument(..., help="Two or more functions.",
-                                               autocompletion=complete_function),
-         name: Optional[str] = typer.Option(None, "--name", help="Name of the group."),
-         output: Format = OutputOpt, namespace: Optional[str] = NamespaceOpt):
+def fuse(
+    functions: list[str] = typer.Argument(..., help="Two or more functions.", autocompletion=complete_function),
+    name: Optional[str] = typer.Option(None, "--name", help="Name of the group."),
+    output: Format = OutputOpt,
+    namespace: Optional[str] = NamespaceOpt,
+):
     """Host functions in one worker: calls between them become local calls."""
     from ..actions import Fuse
 
@@ -207,8 +219,11 @@ def fuse(functions: list[str] = typer.Argument(..., help="Two or more functions.
 
 
 @app.command()
-def unfuse(group: str = typer.Argument(..., help="Fusion group name."),
-           output: Format = OutputOpt, namespace: Optional[str] = NamespaceOpt):
+def unfuse(
+    group: str = typer.Argument(..., help="Fusion group name."),
+    output: Format = OutputOpt,
+    namespace: Optional[str] = NamespaceOpt,
+):
     """Split a fusion group back into separate functions."""
     from ..actions import Unfuse
 
@@ -224,14 +239,20 @@ def unfuse(group: str = typer.Argument(..., help="Fusion group name."),
 
 
 @app.command(context_settings={"ignore_unknown_options": True})
-def scale(fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
-          count: Optional[str] = typer.Argument(
-              None, metavar="N|+K|-K",
-              help="N sets the replicas (absolute); +K and -K add or take away from the current "
-                   "count (relative; never below 0). `scale FN -- -1` also works."),
-          replicas: Optional[int] = typer.Option(None, "--replicas", min=0, metavar="N",
-                                                 help="The replicas to keep (absolute), as kubectl scale."),
-          output: Format = OutputOpt, namespace: Optional[str] = NamespaceOpt):
+def scale(
+    fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
+    count: Optional[str] = typer.Argument(
+        None,
+        metavar="N|+K|-K",
+        help="N sets the replicas (absolute); +K and -K add or take away from the current "
+        "count (relative; never below 0). `scale FN -- -1` also works.",
+    ),
+    replicas: Optional[int] = typer.Option(
+        None, "--replicas", min=0, metavar="N", help="The replicas to keep (absolute), as kubectl scale."
+    ),
+    output: Format = OutputOpt,
+    namespace: Optional[str] = NamespaceOpt,
+):
     """Set the minimum replicas kept of a function: N (absolute), +K or -K (relative)."""
     from faastui.scaling import parse_replicas
 
@@ -253,17 +274,21 @@ def scale(fn: str = typer.Argument(..., help="Function name.", autocompletion=co
 
 
 @app.command()
-def deploy(paths: Optional[list[str]] = typer.Argument(
-               None, metavar="PATH...|NAME...",
-               help="Function folders (or a folder of them), zips or stack files; with -f, the "
-                    "stack's functions to deploy."),
-           stack: Optional[Path] = typer.Option(None, "--yaml", "-f",
-                                                help="An OpenFaaS stack file: deploy its functions."),
-           source: Optional[Path] = typer.Option(None, "--source", help="A handler source file."),
-           name: Optional[str] = typer.Option(None, "--name", help="Deploy under this name."),
-           requirement: list[str] = typer.Option([], "--requirement", "-r", metavar="REQ",
-                                                  help="A pip requirement (with --source; repeatable)."),
-           output: Format = OutputOpt, namespace: Optional[str] = NamespaceOpt):
+def deploy(
+    paths: Optional[list[str]] = typer.Argument(
+        None,
+        metavar="PATH...|NAME...",
+        help="Function folders (or a folder of them), zips or stack files; with -f, the stack's functions to deploy.",
+    ),
+    stack: Optional[Path] = typer.Option(None, "--yaml", "-f", help="An OpenFaaS stack file: deploy its functions."),
+    source: Optional[Path] = typer.Option(None, "--source", help="A handler source file."),
+    name: Optional[str] = typer.Option(None, "--name", help="Deploy under this name."),
+    requirement: list[str] = typer.Option(
+        [], "--requirement", "-r", metavar="REQ", help="A pip requirement (with --source; repeatable)."
+    ),
+    output: Format = OutputOpt,
+    namespace: Optional[str] = NamespaceOpt,
+):
     """Deploy functions: folders, zips and stack files in any format faastui reads (faastui,
     OpenFaaS, Nuclio, the Fusionizer, Ilúvatar), a folder of such folders (each one in it),
     or handler source (--source)."""
@@ -289,13 +314,16 @@ def deploy(paths: Optional[list[str]] = typer.Argument(
 
 def _function_name(text: str) -> str:
     """A function named as ``-o name`` prints it (``function/hello``) or plainly."""
-    return text[len("function/"):] if text.startswith("function/") else text
+    return text[len("function/") :] if text.startswith("function/") else text
 
 
 @app.command("rm")
-def rm(fns: list[str] = typer.Argument(..., help="Function name(s); function/NAME (-o name) too.",
-                                       autocompletion=complete_function),
-       namespace: Optional[str] = NamespaceOpt):
+def rm(
+    fns: list[str] = typer.Argument(
+        ..., help="Function name(s); function/NAME (-o name) too.", autocompletion=complete_function
+    ),
+    namespace: Optional[str] = NamespaceOpt,
+):
     """Remove deployed functions (aliases: delete, remove)."""
     from ..actions import Remove
 
@@ -306,6 +334,7 @@ def rm(fns: list[str] = typer.Argument(..., help="Function name(s); function/NAM
         for fn in names:  # one at a time: each is said as it goes, so none is lost unsaid
             await Remove((fn,)).run(b)
             message(f"removed {fn}")
+
     call(run)
 
 

@@ -28,8 +28,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for group in (reads.app, actions.app, engine.app, watching.app, load.app, fusion.app, serve.app,
-              meta.app):
+for group in (reads.app, actions.app, engine.app, watching.app, load.app, fusion.app, serve.app, meta.app):
     app.add_typer(group)  # no name: the group's commands join the root
 app.add_typer(context.app, name="context")
 app.add_typer(workflow.app, name="workflow")
@@ -43,28 +42,44 @@ def _version(value: bool):
 
 
 @app.callback(invoke_without_command=True)
-def root(ctx: typer.Context,
-         # $FAASTUI_CONTEXT is read by config.resolve_context, so an explicit -g overrides it
-         context_name: Optional[str] = typer.Option(
-             None, "--context", metavar="NAME", autocompletion=complete_context,
-             help="Context to use (default: $FAASTUI_CONTEXT, else the current one)."),
-         namespace: Optional[str] = typer.Option(
-             None, "--namespace", "-n", metavar="NS", envvar="FAASTUI_NAMESPACE",
-             autocompletion=complete_namespace,
-             help="Work in this namespace (backends that have them); every command takes -n too."),
-         gateway: Optional[str] = typer.Option(
-             None, "--gateway", "-g", metavar="URL",
-             help="An OpenFaaS gateway for this run only (as faas-cli -g), instead of a context."),
-         version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                      help="Print the version and exit."),
-         readonly: bool = typer.Option(False, "--readonly",
-                                       help="Dashboard: hide every action that changes state."),
-         theme: Optional[str] = typer.Option(None, "--theme", help="Dashboard theme (remembered)."),
-         view: Optional[str] = typer.Option(None, "--view", help="Dashboard: open on this pane "
-                                            "(nodes, fn, queues, qos, fusion, events, all)."),
-         save_dir: Optional[str] = typer.Option(None, "--save-dir",
-                                                help="Dashboard: where ctrl+s saves (default "
-                                                     "$XDG_DATA_HOME/faastui/screenshots).")):
+def root(
+    ctx: typer.Context,
+    # $FAASTUI_CONTEXT is read by config.resolve_context, so an explicit -g overrides it
+    context_name: Optional[str] = typer.Option(
+        None,
+        "--context",
+        metavar="NAME",
+        autocompletion=complete_context,
+        help="Context to use (default: $FAASTUI_CONTEXT, else the current one).",
+    ),
+    namespace: Optional[str] = typer.Option(
+        None,
+        "--namespace",
+        "-n",
+        metavar="NS",
+        envvar="FAASTUI_NAMESPACE",
+        autocompletion=complete_namespace,
+        help="Work in this namespace (backends that have them); every command takes -n too.",
+    ),
+    gateway: Optional[str] = typer.Option(
+        None,
+        "--gateway",
+        "-g",
+        metavar="URL",
+        help="An OpenFaaS gateway for this run only (as faas-cli -g), instead of a context.",
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    readonly: bool = typer.Option(False, "--readonly", help="Dashboard: hide every action that changes state."),
+    theme: Optional[str] = typer.Option(None, "--theme", help="Dashboard theme (remembered)."),
+    view: Optional[str] = typer.Option(
+        None, "--view", help="Dashboard: open on this pane (nodes, fn, queues, qos, fusion, events, all)."
+    ),
+    save_dir: Optional[str] = typer.Option(
+        None, "--save-dir", help="Dashboard: where ctrl+s saves (default $XDG_DATA_HOME/faastui/screenshots)."
+    ),
+):
     """k9s for FaaS: a dashboard and CLI for serverless functions."""
     state.reset(context_name, namespace, gateway)
     if ctx.invoked_subcommand is None:
@@ -84,22 +99,26 @@ def root(ctx: typer.Context,
 
 
 @app.command("ui")
-def ui(readonly: bool = typer.Option(False, "--readonly", help="Hide every action that changes state."),
-       theme: Optional[str] = typer.Option(None, "--theme", help="Theme name (remembered in the config)."),
-       interval: Optional[float] = typer.Option(None, "--interval", min=0.25,
-                                                help="Seconds between refreshes (default: the "
-                                                     "config's refresh_s, else 1)."),
-       view: Optional[str] = typer.Option(None, "--view", help="Open on this pane (nodes, fn, "
-                                          "queues, qos, fusion, events, all)."),
-       save_dir: Optional[str] = typer.Option(None, "--save-dir", help="Where ctrl+s saves.")):
+def ui(
+    readonly: bool = typer.Option(False, "--readonly", help="Hide every action that changes state."),
+    theme: Optional[str] = typer.Option(None, "--theme", help="Theme name (remembered in the config)."),
+    interval: Optional[float] = typer.Option(
+        None, "--interval", min=0.25, help="Seconds between refreshes (default: the config's refresh_s, else 1)."
+    ),
+    view: Optional[str] = typer.Option(
+        None, "--view", help="Open on this pane (nodes, fn, queues, qos, fusion, events, all)."
+    ),
+    save_dir: Optional[str] = typer.Option(None, "--save-dir", help="Where ctrl+s saves."),
+):
     """Open the dashboard on the current context (same as bare `faastui`)."""
     import sys
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise usage_error("the dashboard needs a terminal (stdin and stdout are not both one)",
-                          hint="`faastui watch` shows the same panes without a full screen")
-    raise typer.Exit(_dashboard(readonly=readonly, theme=theme, interval=interval, view=view,
-                                save_dir=save_dir))
+        raise usage_error(
+            "the dashboard needs a terminal (stdin and stdout are not both one)",
+            hint="`faastui watch` shows the same panes without a full screen",
+        )
+    raise typer.Exit(_dashboard(readonly=readonly, theme=theme, interval=interval, view=view, save_dir=save_dir))
 
 
 def _dashboard(**options) -> int:
@@ -111,8 +130,7 @@ def _dashboard(**options) -> int:
     if state.gateway is not None or state.namespace is not None:
         with handle_errors():
             ctx = current_context()
-        options.update(make_backend=ctx.build_backend, start_context=ctx,
-                       namespace=state.namespace)
+        options.update(make_backend=ctx.build_backend, start_context=ctx, namespace=state.namespace)
     return run_tui(context=state.context, **options) or 0
 
 

@@ -17,13 +17,13 @@ from ._common import OutputOpt, handle_errors, state, usage_error
 
 __all__ = ["app"]
 
-app = typer.Typer(rich_markup_mode=None, no_args_is_help=True,
-                  help="List, switch, add and remove contexts (which backend, where).")
+app = typer.Typer(
+    rich_markup_mode=None, no_args_is_help=True, help="List, switch, add and remove contexts (which backend, where)."
+)
 
 
 @app.command("list")
-def list_(output: Format = OutputOpt,
-          quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the names.")):
+def list_(output: Format = OutputOpt, quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the names.")):
     """List the contexts; * marks the one in use."""
     from ..config import load_config, resolve_context
 
@@ -66,24 +66,28 @@ def use(name: str = typer.Argument(..., help="Context to make current.")):
 
 
 @app.command()
-def add(name: str = typer.Argument(..., help="Context name."),
-        backend: str = typer.Option("local", "--backend", "-b", help="Backend kind (local, openfaas, ...)."),
-        url: Optional[str] = typer.Option(None, "--url", help="Where the backend answers."),
-        state_dir: Optional[str] = typer.Option(None, "--state-dir", help="local: the engine's state dir."),
-        token: Optional[str] = typer.Option(None, "--token", help="A token; stored apart, mode 0600."),
-        token_stdin: bool = typer.Option(False, "--token-stdin", help="Read the token from stdin."),
-        user: Optional[str] = typer.Option(None, "--user", "--username", "-u",
-                                           help="Basic-auth user (openfaas; default admin), as -O user=."),
-        password_stdin: bool = typer.Option(
-            False, "--password-stdin",
-            help="Read the basic-auth password from stdin (openfaas, as faas-cli login); "
-                 "stored apart, mode 0600."),
-        redis_url: Optional[str] = typer.Option(None, "--redis-url", help="Redis with the queues."),
-        kube_context: Optional[str] = typer.Option(None, "--kube-context", help="Kubernetes context."),
-        option: Optional[list[str]] = typer.Option(
-            None, "--option", "-O", metavar="KEY=VALUE",
-            help="A backend setting (repeatable), e.g. namespace=serving."),
-        use_it: bool = typer.Option(False, "--use", help="Also make it current.")):
+def add(
+    name: str = typer.Argument(..., help="Context name."),
+    backend: str = typer.Option("local", "--backend", "-b", help="Backend kind (local, openfaas, ...)."),
+    url: Optional[str] = typer.Option(None, "--url", help="Where the backend answers."),
+    state_dir: Optional[str] = typer.Option(None, "--state-dir", help="local: the engine's state dir."),
+    token: Optional[str] = typer.Option(None, "--token", help="A token; stored apart, mode 0600."),
+    token_stdin: bool = typer.Option(False, "--token-stdin", help="Read the token from stdin."),
+    user: Optional[str] = typer.Option(
+        None, "--user", "--username", "-u", help="Basic-auth user (openfaas; default admin), as -O user=."
+    ),
+    password_stdin: bool = typer.Option(
+        False,
+        "--password-stdin",
+        help="Read the basic-auth password from stdin (openfaas, as faas-cli login); stored apart, mode 0600.",
+    ),
+    redis_url: Optional[str] = typer.Option(None, "--redis-url", help="Redis with the queues."),
+    kube_context: Optional[str] = typer.Option(None, "--kube-context", help="Kubernetes context."),
+    option: Optional[list[str]] = typer.Option(
+        None, "--option", "-O", metavar="KEY=VALUE", help="A backend setting (repeatable), e.g. namespace=serving."
+    ),
+    use_it: bool = typer.Option(False, "--use", help="Also make it current."),
+):
     """Add (or replace) a context."""
     from backends import registry
 
@@ -103,8 +107,9 @@ def add(name: str = typer.Argument(..., help="Context name."),
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
-            raise usage_error("no password on stdin", hint="e.g. echo -n \"$PASSWORD\" | faastui "
-                              "context add NAME ... --password-stdin")
+            raise usage_error(
+                "no password on stdin", hint='e.g. echo -n "$PASSWORD" | faastui context add NAME ... --password-stdin'
+            )
     with handle_errors():
         options = dict(parse_option(o) for o in option or [])
         if user is not None:
@@ -116,8 +121,15 @@ def add(name: str = typer.Argument(..., help="Context name."),
         if password is not None:
             _check_takes(cls, "password", "a basic-auth password", "--token or --token-stdin")
         config = load_config()
-        ctx = Context(name=name, backend=backend, url=url, state_dir=state_dir, redis_url=redis_url,
-                      kube_context=kube_context, options=options)
+        ctx = Context(
+            name=name,
+            backend=backend,
+            url=url,
+            state_dir=state_dir,
+            redis_url=redis_url,
+            kube_context=kube_context,
+            options=options,
+        )
         secret = {"token": token} if token else {"password": password} if password is not None else None
         creds = load_credentials()
         if secret is not None:
@@ -170,8 +182,10 @@ def rm(name: str = typer.Argument(..., help="Context to remove.")):
 
 
 @app.command()
-def show(name: Optional[str] = typer.Argument(None, help="Context (default: the one in use)."),
-         output: Format = typer.Option(Format.yaml, "--output", "-o", help="yaml or json.")):
+def show(
+    name: Optional[str] = typer.Argument(None, help="Context (default: the one in use)."),
+    output: Format = typer.Option(Format.yaml, "--output", "-o", help="yaml or json."),
+):
     """Show a context; credentials by name only, never their secret."""
     from ..config import load_config, resolve_context
 

@@ -29,10 +29,10 @@ __all__ = ["Target", "plan", "deploy_all"]
 
 @dataclass
 class Target:
-    label: str                 # what the person named: a path, or stack.yml:NAME
-    path: Path | None = None   # what the backend deploys
-    name: str | None = None    # the name passed with it (a stack file: which function)
-    package: object = None     # the formats.Package it holds
+    label: str  # what the person named: a path, or stack.yml:NAME
+    path: Path | None = None  # what the backend deploys
+    name: str | None = None  # the name passed with it (a stack file: which function)
+    package: object = None  # the formats.Package it holds
     error: BackendError | None = None
 
 
@@ -66,16 +66,19 @@ def _function_folders(path: Path) -> list[Path] | None:
 
 
 def _skipped(path: Path, chosen: list[Path]) -> list[str]:
-    return sorted(c.name for c in path.iterdir() if c.is_dir() and c not in chosen
-                  and not c.name.startswith((".", "__")))
+    return sorted(
+        c.name for c in path.iterdir() if c.is_dir() and c not in chosen and not c.name.startswith((".", "__"))
+    )
 
 
 def plan(paths: list[str], stack: Path | None, name: str | None) -> list[Target]:
     formats = _formats()
     if stack is not None:
         if name:
-            raise usage_error("--name does not go with -f: a stack file names its functions",
-                              hint="pick functions by name: faastui deploy -f stack.yml NAME...")
+            raise usage_error(
+                "--name does not go with -f: a stack file names its functions",
+                hint="pick functions by name: faastui deploy -f stack.yml NAME...",
+            )
         if not stack.is_file():
             raise usage_error(f"{stack} does not exist")
         try:
@@ -92,8 +95,10 @@ def plan(paths: list[str], stack: Path | None, name: str | None) -> list[Target]
             expanded.append(text)
             continue
         skipped = _skipped(Path(text), inside)
-        message(f"{text}: a folder of {len(inside)} function folder(s); deploying each"
-                + (f" (not functions, left alone: {', '.join(skipped)})" if skipped else ""))
+        message(
+            f"{text}: a folder of {len(inside)} function folder(s); deploying each"
+            + (f" (not functions, left alone: {', '.join(skipped)})" if skipped else "")
+        )
         expanded += [str(p) for p in inside]
     paths = expanded
     if name and len(paths) > 1:
@@ -111,8 +116,7 @@ def plan(paths: list[str], stack: Path | None, name: str | None) -> list[Target]
             # description), and the engine, which reads the same, gives the same error
             targets.append(Target(text, path, name))
             continue
-        from_stack = formats.is_stack_file(path) or (path.is_dir() and packages
-                                                     and packages[0].format == "openfaas")
+        from_stack = formats.is_stack_file(path) or (path.is_dir() and packages and packages[0].format == "openfaas")
         for p in packages:
             if from_stack:
                 targets.append(Target(f"{text}:{p.name}", path, p.name, p))
@@ -123,9 +127,14 @@ def plan(paths: list[str], stack: Path | None, name: str | None) -> list[Target]
 
 def _progress(t: Target) -> str:
     p = t.package
-    kind = {"faastui": "faastui", "folder": "a bare folder", "openfaas": f"OpenFaaS {p.source}",
-            "nuclio": "Nuclio function.yaml", "fusionizer": "Fusionizer task",
-            "iluvatar": "Ilúvatar folder"}.get(p.format, p.format)
+    kind = {
+        "faastui": "faastui",
+        "folder": "a bare folder",
+        "openfaas": f"OpenFaaS {p.source}",
+        "nuclio": "Nuclio function.yaml",
+        "fusionizer": "Fusionizer task",
+        "iluvatar": "Ilúvatar folder",
+    }.get(p.format, p.format)
     lang = f", lang {p.lang}" if p.format == "openfaas" else ""
     reqs = ""
     if p.requirements:
@@ -155,7 +164,7 @@ def deploy_all(targets: list[Target], output: Format) -> None:
                 codes.append(t.error.exit_code)
                 continue
             message(_progress(t) if t.package is not None else f"deploying {t.label}")
-            for note in (t.package.notes if t.package is not None else []):
+            for note in t.package.notes if t.package is not None else []:
                 message(f"note: {note}")
             try:
                 fn = await Deploy(str(t.path), t.name).run(b)

@@ -32,8 +32,14 @@ def plan_tables(plan) -> list:
     from rich.table import Table
 
     def table(title: str, headers: list[str]) -> Table:
-        t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False,
-                  header_style="bold" if not no_color() else None, show_edge=False)
+        t = Table(
+            box=box.SIMPLE_HEAD,
+            title=title,
+            title_justify="left",
+            pad_edge=False,
+            header_style="bold" if not no_color() else None,
+            show_edge=False,
+        )
         for h in headers:
             t.add_column(h, no_wrap=h != "REASON")
         return t
@@ -58,8 +64,9 @@ def _round_line(round_no: int, plan, since: Optional[int]) -> str:
     else:
         did = f"dry run, {len(plan.steps)} step(s): " + "; ".join(map(str, plan.steps))
     kept = sum(g.status == "keep" for g in plan.groups)
-    extra = "".join([f", {kept} group(s) kept" if kept else "",
-                     f", {len(plan.skipped)} edge(s) skipped" if plan.skipped else ""])
+    extra = "".join(
+        [f", {kept} group(s) kept" if kept else "", f", {len(plan.skipped)} edge(s) skipped" if plan.skipped else ""]
+    )
     return f"round {round_no} ({judged}): {did}{extra}"
 
 
@@ -88,7 +95,7 @@ def _every(every: float, rounds: Optional[int], apply: bool, knobs: dict, output
             message(line)
         else:
             console.print(line, markup=False, highlight=False)
-            for t in (plan_tables(plan) if plan.steps else []):
+            for t in plan_tables(plan) if plan.steps else []:
                 console.print(t)
         if plan.steps:  # the notes repeat every round; show them when it acts
             for note in plan.skipped:
@@ -100,8 +107,7 @@ def _every(every: float, rounds: Optional[int], apply: bool, knobs: dict, output
     async def main():
         backend = current_context().build_backend()
         try:
-            await optimize_every(backend, every, rounds, apply=apply, on_round=on_round,
-                                 on_error=on_error, **knobs)
+            await optimize_every(backend, every, rounds, apply=apply, on_round=on_round, on_error=on_error, **knobs)
         finally:
             await backend.aclose()
 
@@ -114,24 +120,32 @@ def _every(every: float, rounds: Optional[int], apply: bool, knobs: dict, output
 
 @app.command("optimize-fusion")
 def optimize_fusion(
-        apply: bool = typer.Option(False, "--apply", help="Carry the plan out (default: dry run)."),
-        min_calls: int = typer.Option(10, "--min-calls", help="Fuse along edges with at least N calls."),
-        min_share: float = typer.Option(0.6, "--min-share",
-                                        help="Only edges carrying at least this share of the callee's calls."),
-        max_size: int = typer.Option(4, "--max-size", help="At most N functions per group."),
-        max_memory: Optional[float] = typer.Option(
-            None, "--max-memory", help="At most this many MB per group (default: the largest node)."),
-        unfuse_idle: bool = typer.Option(False, "--unfuse-idle",
-                                         help="Also split groups whose members no longer call each other "
-                                              "(with --every: in the last window)."),
-        every: Optional[float] = typer.Option(
-            None, "--every", metavar="SECONDS",
-            help="Keep optimizing: a round every SECONDS, each judged on the calls since the "
-                 "round before (the first on all calls so far); until --rounds or Ctrl-C. "
-                 "-o json prints one JSON object per round per line."),
-        rounds: Optional[int] = typer.Option(None, "--rounds", metavar="N",
-                                             help="With --every: stop after N rounds."),
-        output: Format = OutputOpt, namespace: Optional[str] = NamespaceOpt):
+    apply: bool = typer.Option(False, "--apply", help="Carry the plan out (default: dry run)."),
+    min_calls: int = typer.Option(10, "--min-calls", help="Fuse along edges with at least N calls."),
+    min_share: float = typer.Option(
+        0.6, "--min-share", help="Only edges carrying at least this share of the callee's calls."
+    ),
+    max_size: int = typer.Option(4, "--max-size", help="At most N functions per group."),
+    max_memory: Optional[float] = typer.Option(
+        None, "--max-memory", help="At most this many MB per group (default: the largest node)."
+    ),
+    unfuse_idle: bool = typer.Option(
+        False,
+        "--unfuse-idle",
+        help="Also split groups whose members no longer call each other (with --every: in the last window).",
+    ),
+    every: Optional[float] = typer.Option(
+        None,
+        "--every",
+        metavar="SECONDS",
+        help="Keep optimizing: a round every SECONDS, each judged on the calls since the "
+        "round before (the first on all calls so far); until --rounds or Ctrl-C. "
+        "-o json prints one JSON object per round per line.",
+    ),
+    rounds: Optional[int] = typer.Option(None, "--rounds", metavar="N", help="With --every: stop after N rounds."),
+    output: Format = OutputOpt,
+    namespace: Optional[str] = NamespaceOpt,
+):
     """Plan fusion groups from the call graph (dry run); --apply regroups; --every repeats.
 
     With --every, each round judges only the calls made since the round before, so
@@ -151,8 +165,14 @@ def optimize_fusion(
         raise usage_error("--rounds needs --every", hint="e.g. --every 30 --rounds 10")
     from ..actions import Optimize
 
-    spec = Optimize(apply=apply, min_calls=min_calls, min_share=min_share, max_size=max_size,
-                    max_memory_mb=max_memory, unfuse_idle=unfuse_idle)
+    spec = Optimize(
+        apply=apply,
+        min_calls=min_calls,
+        min_share=min_share,
+        max_size=max_size,
+        max_memory_mb=max_memory,
+        unfuse_idle=unfuse_idle,
+    )
     if output == Format.name:
         raise usage_error("a fusion plan has no names; use -o json or yaml")
     if every is not None:  # a loop of rounds, not one action: the same knobs, round after round

@@ -20,8 +20,7 @@ __all__ = ["app"]
 
 app = typer.Typer(rich_markup_mode=None)
 
-_DictOutputOpt = typer.Option(Format.table, "--output", "-o", help="table, json or yaml.",
-                              case_sensitive=False)
+_DictOutputOpt = typer.Option(Format.table, "--output", "-o", help="table, json or yaml.", case_sensitive=False)
 
 
 def _print_pairs(data: dict) -> None:
@@ -76,15 +75,31 @@ def info(output: Format = _DictOutputOpt):
 
     with handle_errors():
         ctx = current_context()
-    data: dict = {"version": f"faastui {__version__}", "context": ctx.name, "backend": ctx.backend,
-                  "config": str(config_path()), "credentials": str(credentials_path()),
-                  "state": str(locations.state_dir())}
+    data: dict = {
+        "version": f"faastui {__version__}",
+        "context": ctx.name,
+        "backend": ctx.backend,
+        "config": str(config_path()),
+        "credentials": str(credentials_path()),
+        "state": str(locations.state_dir()),
+    }
     if ctx.backend == "local":
         engine = ctx.engine_state_dir()
-        data.update({"engine_state": str(engine), "engine_log": str(engine / "engine.log"),
-                     "function_logs": str(engine / "logs"), "redis_log": str(engine / "redis.log")})
-    data.update({"functions": str(locations.functions_dir()), "themes": str(locations.themes_dir()),
-                 "demo": str(locations.demo_dir())})
+        data.update(
+            {
+                "engine_state": str(engine),
+                "engine_log": str(engine / "engine.log"),
+                "function_logs": str(engine / "logs"),
+                "redis_log": str(engine / "redis.log"),
+            }
+        )
+    data.update(
+        {
+            "functions": str(locations.functions_dir()),
+            "themes": str(locations.themes_dir()),
+            "demo": str(locations.demo_dir()),
+        }
+    )
     if output in (Format.json, Format.yaml):
         emit(data, output)
     elif output in (Format.table, Format.wide):
@@ -94,8 +109,11 @@ def info(output: Format = _DictOutputOpt):
 
 
 @app.command()
-def completion(shell: str = typer.Argument(..., metavar="bash|zsh|fish|powershell",
-                                           help="The shell to print the completion script for.")):
+def completion(
+    shell: str = typer.Argument(
+        ..., metavar="bash|zsh|fish|powershell", help="The shell to print the completion script for."
+    ),
+):
     """Print the shell completion script, e.g. `source <(faastui completion bash)`."""
     from ._typer_compat import completion_script
 

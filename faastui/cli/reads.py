@@ -26,8 +26,14 @@ __all__ = ["app", "show"]
 app = typer.Typer(rich_markup_mode=None)
 
 
-def show(fetch: Callable[[Any], Awaitable[Any]], output: Format, watch: bool, interval: float,
-         kind: str | None = None, listing: Listing | None = None) -> None:
+def show(
+    fetch: Callable[[Any], Awaitable[Any]],
+    output: Format,
+    watch: bool,
+    interval: float,
+    kind: str | None = None,
+    listing: Listing | None = None,
+) -> None:
     """Print ``fetch(backend)`` once, or keep refreshing it with --watch; ``listing`` filters,
     sorts and prints a list for scripts."""
     if listing is not None:
@@ -55,8 +61,9 @@ def show(fetch: Callable[[Any], Awaitable[Any]], output: Format, watch: bool, in
         raise usage_error(str(exc)) from None
 
 
-def _listing(kind: str, sort_by: str | None, quiet: bool, no_headers: bool,
-             selector: str | None = None, namespaced: bool = False) -> Listing:
+def _listing(
+    kind: str, sort_by: str | None, quiet: bool, no_headers: bool, selector: str | None = None, namespaced: bool = False
+) -> Listing:
     try:
         return Listing.of(kind, sort_by, selector, quiet, no_headers, namespaced)
     except BackendError as exc:
@@ -64,17 +71,23 @@ def _listing(kind: str, sort_by: str | None, quiet: bool, no_headers: bool,
 
 
 @app.command()
-def nodes(output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = IntervalOpt,
-          sort_by: Optional[str] = SortOpt, selector: Optional[str] = SelectorOpt,
-          quiet: bool = QuietOpt, no_headers: bool = NoHeadersOpt,
-          namespace: Optional[str] = NamespaceOpt):
+def nodes(
+    output: Format = OutputOpt,
+    watch: bool = WatchOpt,
+    interval: float = IntervalOpt,
+    sort_by: Optional[str] = SortOpt,
+    selector: Optional[str] = SelectorOpt,
+    quiet: bool = QuietOpt,
+    no_headers: bool = NoHeadersOpt,
+    namespace: Optional[str] = NamespaceOpt,
+):
     """List the nodes and their capacity."""
-    show(lambda b: b.nodes(), output, watch, interval, "Node",
-         _listing("Node", sort_by, quiet, no_headers, selector))
+    show(lambda b: b.nodes(), output, watch, interval, "Node", _listing("Node", sort_by, quiet, no_headers, selector))
 
 
 def _across_namespaces(fetch: Callable[[Any], Awaitable[list]]) -> Callable[[Any], Awaitable[list]]:
     """``-A``: ``fetch`` in every namespace the backend lists, each object tagged with its own."""
+
     async def run(b):
         from ._common import current_context
 
@@ -86,33 +99,50 @@ def _across_namespaces(fetch: Callable[[Any], Awaitable[list]]) -> Callable[[Any
             finally:
                 await backend.aclose()
         return out
+
     return run
 
 
 @app.command("functions")
-def functions_(output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = IntervalOpt,
-               sort_by: Optional[str] = SortOpt, selector: Optional[str] = SelectorOpt,
-               quiet: bool = QuietOpt, no_headers: bool = NoHeadersOpt,
-               namespace: Optional[str] = NamespaceOpt,
-               all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A",
-                                                   help="List the functions of every namespace.")):
+def functions_(
+    output: Format = OutputOpt,
+    watch: bool = WatchOpt,
+    interval: float = IntervalOpt,
+    sort_by: Optional[str] = SortOpt,
+    selector: Optional[str] = SelectorOpt,
+    quiet: bool = QuietOpt,
+    no_headers: bool = NoHeadersOpt,
+    namespace: Optional[str] = NamespaceOpt,
+    all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A", help="List the functions of every namespace."),
+):
     """List the deployed functions (aliases: ls, list)."""
     fetch = lambda b: b.functions()  # noqa: E731 - one line either way
     if all_namespaces:
         if namespace is not None:
             raise usage_error("use either -n NAMESPACE or -A, not both")
         fetch = _across_namespaces(fetch)
-    show(fetch, output, watch, interval, "Function",
-         _listing("Function", sort_by, quiet, no_headers, selector, all_namespaces))
+    show(
+        fetch,
+        output,
+        watch,
+        interval,
+        "Function",
+        _listing("Function", sort_by, quiet, no_headers, selector, all_namespaces),
+    )
 
 
 @app.command("ls", hidden=True)
-def ls(output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = IntervalOpt,
-       sort_by: Optional[str] = SortOpt, selector: Optional[str] = SelectorOpt,
-       quiet: bool = QuietOpt, no_headers: bool = NoHeadersOpt,
-       namespace: Optional[str] = NamespaceOpt,
-       all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A",
-                                           help="List the functions of every namespace.")):
+def ls(
+    output: Format = OutputOpt,
+    watch: bool = WatchOpt,
+    interval: float = IntervalOpt,
+    sort_by: Optional[str] = SortOpt,
+    selector: Optional[str] = SelectorOpt,
+    quiet: bool = QuietOpt,
+    no_headers: bool = NoHeadersOpt,
+    namespace: Optional[str] = NamespaceOpt,
+    all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A", help="List the functions of every namespace."),
+):
     """List the deployed functions."""
     functions_(output, watch, interval, sort_by, selector, quiet, no_headers, namespace, all_namespaces)
 
@@ -134,8 +164,7 @@ class _PlacedRow:
         self.fusion_group = (fn.fusion_group or "-") if fn is not None else None
         self.invocations = fn.invocations if fn is not None else None
         self.node_containers = f"{node.containers}/{node.max_containers}" if node is not None else None
-        self.node_memory = (f"{node.used_memory_mb:.0f}/{node.memory_mb:.0f}"
-                            if node is not None else None)
+        self.node_memory = f"{node.used_memory_mb:.0f}/{node.memory_mb:.0f}" if node is not None else None
 
     def __getattr__(self, name):
         return getattr(self.placement, name)
@@ -145,34 +174,51 @@ class _PlacedRow:
 
 
 @app.command()
-def placement(function: str = typer.Option(None, "--function", "-f", help="Only this function.",
-                                           autocompletion=complete_function),
-              all_states: bool = typer.Option(False, "--all", "-a",
-                                              help="Include cold placements (code, nothing running)."),
-              output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = IntervalOpt,
-              sort_by: Optional[str] = SortOpt, quiet: bool = QuietOpt,
-              no_headers: bool = NoHeadersOpt, namespace: Optional[str] = NamespaceOpt):
+def placement(
+    function: str = typer.Option(
+        None, "--function", "-f", help="Only this function.", autocompletion=complete_function
+    ),
+    all_states: bool = typer.Option(False, "--all", "-a", help="Include cold placements (code, nothing running)."),
+    output: Format = OutputOpt,
+    watch: bool = WatchOpt,
+    interval: float = IntervalOpt,
+    sort_by: Optional[str] = SortOpt,
+    quiet: bool = QuietOpt,
+    no_headers: bool = NoHeadersOpt,
+    namespace: Optional[str] = NamespaceOpt,
+):
     """Where functions run: containers per function, node and state (-o wide: the memory they
     hold, their fusion group and calls, the node's containers and memory)."""
+
     async def fetch(b):
         snap = await b.snapshot()
-        ps = [p for p in snap.placements if (all_states or p.state != "cold")
-              and (function is None or p.function == function)]
+        ps = [
+            p
+            for p in snap.placements
+            if (all_states or p.state != "cold") and (function is None or p.function == function)
+        ]
         if output != Format.wide:
             return ps
         fns = {f.name: f for f in snap.functions}
         nodes = {n.name: n for n in snap.nodes}
         return [_PlacedRow(p, fns.get(p.function), nodes.get(p.node)) for p in ps]
+
     show(fetch, output, watch, interval, "Placement", _listing("Placement", sort_by, quiet, no_headers))
 
 
 @app.command()
-def describe(first: str = typer.Argument(..., metavar="[KIND] NAME",
-                                         help="A function's name, or KIND NAME with KIND one of "
-                                              "function, node, queue, group.",
-                                         autocompletion=complete_function),
-             name: Optional[str] = typer.Argument(None, hidden=True),
-             output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = IntervalOpt):
+def describe(
+    first: str = typer.Argument(
+        ...,
+        metavar="[KIND] NAME",
+        help="A function's name, or KIND NAME with KIND one of function, node, queue, group.",
+        autocompletion=complete_function,
+    ),
+    name: Optional[str] = typer.Argument(None, hidden=True),
+    output: Format = OutputOpt,
+    watch: bool = WatchOpt,
+    interval: float = IntervalOpt,
+):
     """Show one function (or node, queue, fusion group) in detail: its settings, where it
     runs, its QoS and its latest calls, as the dashboard's Enter shows it."""
     from ..describe import KINDS, fetch_function, gather
@@ -190,8 +236,10 @@ def describe(first: str = typer.Argument(..., metavar="[KIND] NAME",
     if kind == "function":
         show(lambda b: fetch_function(b, name), output, watch, interval)
     else:
+
         async def fields(b):
             return (await gather(b, kind, name)).fields
+
         show(fields, output, watch, interval)
 
 
@@ -207,35 +255,65 @@ async def _queues(backend):
 
 
 @app.command()
-def queues(output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = IntervalOpt,
-           sort_by: Optional[str] = SortOpt, quiet: bool = QuietOpt,
-           no_headers: bool = NoHeadersOpt, namespace: Optional[str] = NamespaceOpt):
+def queues(
+    output: Format = OutputOpt,
+    watch: bool = WatchOpt,
+    interval: float = IntervalOpt,
+    sort_by: Optional[str] = SortOpt,
+    quiet: bool = QuietOpt,
+    no_headers: bool = NoHeadersOpt,
+    namespace: Optional[str] = NamespaceOpt,
+):
     """Redis queue depths, in-flight items, rates and the oldest item's age."""
-    show(_queues, output, watch, interval, "QueueStat",
-         _listing("QueueStat", sort_by, quiet, no_headers))
+    show(_queues, output, watch, interval, "QueueStat", _listing("QueueStat", sort_by, quiet, no_headers))
 
 
 @app.command()
-def qos(output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = IntervalOpt,
-        sort_by: Optional[str] = SortOpt, quiet: bool = QuietOpt,
-        no_headers: bool = NoHeadersOpt, namespace: Optional[str] = NamespaceOpt):
+def qos(
+    output: Format = OutputOpt,
+    watch: bool = WatchOpt,
+    interval: float = IntervalOpt,
+    sort_by: Optional[str] = SortOpt,
+    quiet: bool = QuietOpt,
+    no_headers: bool = NoHeadersOpt,
+    namespace: Optional[str] = NamespaceOpt,
+):
     """Latency percentiles, errors, deadlines met and cold-start share per function."""
-    show(lambda b: _snapshot_part(b, "qos"), output, watch, interval, "QoSStat",
-         _listing("QoSStat", sort_by, quiet, no_headers))
+    show(
+        lambda b: _snapshot_part(b, "qos"),
+        output,
+        watch,
+        interval,
+        "QoSStat",
+        _listing("QoSStat", sort_by, quiet, no_headers),
+    )
 
 
 @app.command()
-def fusion(output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = IntervalOpt,
-           sort_by: Optional[str] = SortOpt, quiet: bool = QuietOpt,
-           no_headers: bool = NoHeadersOpt, namespace: Optional[str] = NamespaceOpt):
+def fusion(
+    output: Format = OutputOpt,
+    watch: bool = WatchOpt,
+    interval: float = IntervalOpt,
+    sort_by: Optional[str] = SortOpt,
+    quiet: bool = QuietOpt,
+    no_headers: bool = NoHeadersOpt,
+    namespace: Optional[str] = NamespaceOpt,
+):
     """List the fusion groups."""
-    show(lambda b: b.fusion_groups(), output, watch, interval, "FusionGroup",
-         _listing("FusionGroup", sort_by, quiet, no_headers))
+    show(
+        lambda b: b.fusion_groups(),
+        output,
+        watch,
+        interval,
+        "FusionGroup",
+        _listing("FusionGroup", sort_by, quiet, no_headers),
+    )
 
 
 @app.command()
-def namespaces(output: Format = typer.Option(Format.table, "--output", "-o",
-                                             help="table, json or yaml.", case_sensitive=False)):
+def namespaces(
+    output: Format = typer.Option(Format.table, "--output", "-o", help="table, json or yaml.", case_sensitive=False),
+):
     """List the backend's namespaces (as faas-cli namespaces; the embedded engine has none)."""
     names = call(lambda b: b.namespaces())
     if output in (Format.json, Format.yaml):
@@ -246,23 +324,23 @@ def namespaces(output: Format = typer.Option(Format.table, "--output", "-o",
 
 
 @app.command()
-def logs(fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
-         follow: bool = typer.Option(False, "--follow", "-f",
-                                     help="Keep printing new lines until Ctrl-C."),
-         since: Optional[str] = typer.Option(None, "--since",
-                                             help="Only lines since: a duration (5m, 1h30m) or an "
-                                                  "RFC 3339 time."),
-         lines: Optional[int] = typer.Option(None, "--lines", min=0,
-                                             help="How many of the last lines (default 100)."),
-         tail: Optional[int] = typer.Option(None, "--tail", min=0, help="Same as --lines."),
-         instance: Optional[str] = typer.Option(None, "--instance",
-                                                help="Only this instance (a container id, a "
-                                                     "replica or a pod; -o wide shows them)."),
-         timestamps: bool = typer.Option(False, "--timestamps", help="Each line after its time."),
-         prefix: bool = typer.Option(False, "--prefix", help="Each line after its [instance]."),
-         output: Format = OutputOpt,
-         watch: bool = typer.Option(False, "--watch", "-w", hidden=True, help="Same as --follow."),
-         namespace: Optional[str] = NamespaceOpt):
+def logs(
+    fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until Ctrl-C."),
+    since: Optional[str] = typer.Option(
+        None, "--since", help="Only lines since: a duration (5m, 1h30m) or an RFC 3339 time."
+    ),
+    lines: Optional[int] = typer.Option(None, "--lines", min=0, help="How many of the last lines (default 100)."),
+    tail: Optional[int] = typer.Option(None, "--tail", min=0, help="Same as --lines."),
+    instance: Optional[str] = typer.Option(
+        None, "--instance", help="Only this instance (a container id, a replica or a pod; -o wide shows them)."
+    ),
+    timestamps: bool = typer.Option(False, "--timestamps", help="Each line after its time."),
+    prefix: bool = typer.Option(False, "--prefix", help="Each line after its [instance]."),
+    output: Format = OutputOpt,
+    watch: bool = typer.Option(False, "--watch", "-w", hidden=True, help="Same as --follow."),
+    namespace: Optional[str] = NamespaceOpt,
+):
     """The lines a function printed: the last ones, or -f to follow (as faas-cli logs).
 
     -o json prints one OpenFaaS log message a line ({"name", "namespace", "instance",
@@ -281,6 +359,7 @@ def logs(fn: str = typer.Argument(..., help="Function name.", autocompletion=com
         since_t = parse_since(since) if since is not None else None
 
     wide = output == Format.wide
+
     def text(line) -> str:
         if output == Format.json:
             return faas_json(line)

@@ -22,14 +22,15 @@ from ._listing import NoHeadersOpt, QuietOpt, SortOpt
 
 __all__ = ["app"]
 
-app = typer.Typer(rich_markup_mode=None, help="Secrets functions read at "
-                  "/var/openfaas/secrets/NAME (create, update, list, rm).")
+app = typer.Typer(
+    rich_markup_mode=None, help="Secrets functions read at /var/openfaas/secrets/NAME (create, update, list, rm)."
+)
 
 _LiteralOpt = typer.Option(None, "--from-literal", metavar="VALUE", help="The value itself.")
 _FileOpt = typer.Option(None, "--from-file", metavar="PATH", help="Read the value from a file.")
-_TrimOpt = typer.Option(True, "--trim/--no-trim",
-                        help="Trim white space around the value (as faas-cli); --no-trim keeps "
-                             "it as is.")
+_TrimOpt = typer.Option(
+    True, "--trim/--no-trim", help="Trim white space around the value (as faas-cli); --no-trim keeps it as is."
+)
 
 
 def _checked_name(name: str) -> str:
@@ -45,8 +46,7 @@ def _checked_name(name: str) -> str:
 def _value(literal: str | None, path: Path | None, trim: bool) -> bytes:
     """The value from exactly one of the three sources. Raises: a usage Exit."""
     if literal is not None and path is not None:
-        raise usage_error("please provide secret using only one option from --from-literal, "
-                          "--from-file and STDIN")
+        raise usage_error("please provide secret using only one option from --from-literal, --from-file and STDIN")
     if literal is not None:
         value = literal.encode("utf-8")
     elif path is not None:
@@ -59,13 +59,11 @@ def _value(literal: str | None, path: Path | None, trim: bool) -> bytes:
             raise usage_error("no value", hint="give --from-literal, --from-file or stdin")
         if sys.stdin.isatty():
             message("Reading from STDIN - hit (Control + D) to stop.")
-        value = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else \
-            sys.stdin.read().encode("utf-8")
+        value = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
     if trim:
         value = value.strip()
     if not value:
-        raise usage_error("must provide a non empty secret via --from-literal, --from-file "
-                          "or STDIN")
+        raise usage_error("must provide a non empty secret via --from-literal, --from-file or STDIN")
     return value
 
 
@@ -77,18 +75,25 @@ def _store(name: str, literal: str | None, path: Path | None, trim: bool, update
 
 
 @app.command("create")
-def create(name: str = typer.Argument(...,
-                                     help="The secret's name (lower case, digits, - and .)."),
-           from_literal: Optional[str] = _LiteralOpt, from_file: Optional[Path] = _FileOpt,
-           trim: bool = _TrimOpt, namespace: Optional[str] = NamespaceOpt):
+def create(
+    name: str = typer.Argument(..., help="The secret's name (lower case, digits, - and .)."),
+    from_literal: Optional[str] = _LiteralOpt,
+    from_file: Optional[Path] = _FileOpt,
+    trim: bool = _TrimOpt,
+    namespace: Optional[str] = NamespaceOpt,
+):
     """Create a secret from --from-literal, --from-file or stdin (as faas-cli secret create)."""
     _store(name, from_literal, from_file, trim, update=False)
 
 
 @app.command("update")
-def update(name: str = typer.Argument(..., help="The secret's name."),
-           from_literal: Optional[str] = _LiteralOpt, from_file: Optional[Path] = _FileOpt,
-           trim: bool = _TrimOpt, namespace: Optional[str] = NamespaceOpt):
+def update(
+    name: str = typer.Argument(..., help="The secret's name."),
+    from_literal: Optional[str] = _LiteralOpt,
+    from_file: Optional[Path] = _FileOpt,
+    trim: bool = _TrimOpt,
+    namespace: Optional[str] = NamespaceOpt,
+):
     """Replace the value of an existing secret."""
     _store(name, from_literal, from_file, trim, update=True)
 
@@ -109,21 +114,35 @@ def _list(output: Format, sort_by: str | None, quiet: bool, no_headers: bool) ->
     listing.emit(got, output, "Secret")
 
 
-_OutputOpt = typer.Option(Format.table, "--output", "-o", case_sensitive=False,
-                          help="table, wide, json, yaml or name (names only, never values).")
+_OutputOpt = typer.Option(
+    Format.table,
+    "--output",
+    "-o",
+    case_sensitive=False,
+    help="table, wide, json, yaml or name (names only, never values).",
+)
 
 
 @app.command("list")
-def list_(output: Format = _OutputOpt, sort_by: Optional[str] = SortOpt,
-          quiet: bool = QuietOpt, no_headers: bool = NoHeadersOpt,
-          namespace: Optional[str] = NamespaceOpt):
+def list_(
+    output: Format = _OutputOpt,
+    sort_by: Optional[str] = SortOpt,
+    quiet: bool = QuietOpt,
+    no_headers: bool = NoHeadersOpt,
+    namespace: Optional[str] = NamespaceOpt,
+):
     """List the secrets by name (alias: ls)."""
     _list(output, sort_by, quiet, no_headers)
 
 
 @app.command("ls", hidden=True)
-def ls(output: Format = _OutputOpt, sort_by: Optional[str] = SortOpt, quiet: bool = QuietOpt,
-       no_headers: bool = NoHeadersOpt, namespace: Optional[str] = NamespaceOpt):
+def ls(
+    output: Format = _OutputOpt,
+    sort_by: Optional[str] = SortOpt,
+    quiet: bool = QuietOpt,
+    no_headers: bool = NoHeadersOpt,
+    namespace: Optional[str] = NamespaceOpt,
+):
     """List the secrets by name."""
     _list(output, sort_by, quiet, no_headers)
 
@@ -136,12 +155,12 @@ def _remove(names: list[str]) -> None:
         for name in names:
             await b.remove_secret(name)
             message(f"secret {name} removed")
+
     call(remove_all)
 
 
 @app.command("rm")
-def rm(names: list[str] = typer.Argument(..., help="Secrets to remove."),
-       namespace: Optional[str] = NamespaceOpt):
+def rm(names: list[str] = typer.Argument(..., help="Secrets to remove."), namespace: Optional[str] = NamespaceOpt):
     """Remove secrets (aliases: remove, delete)."""
     _remove(names)
 

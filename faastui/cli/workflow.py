@@ -35,8 +35,10 @@ from ._common import IntervalOpt, OutputOpt, WatchOpt, call, current_context, ha
 
 __all__ = ["app", "scale_running_workflow"]
 
-app = typer.Typer(rich_markup_mode=None, help="Run and watch the queue workflow "
-                  "(emitter -> workers -> collector over Redis, the seed workflow's protocol).")
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="Run and watch the queue workflow (emitter -> workers -> collector over Redis, the seed workflow's protocol).",
+)
 
 ROLES = ("emitter", "collector", "worker")
 CLUSTER_BACKENDS = ("knative", "nuclio", "openfaas")
@@ -76,9 +78,11 @@ def _redis_url(explicit: str | None = None) -> str:
 
     url = call(ask) if ctx.backend == "local" else record.get("redis_url")  # the last run's
     if not url:
-        raise usage_error("this context has no Redis URL for the workflow",
-                          hint="pass --redis-url redis://HOST:PORT (a Redis the cluster reaches), "
-                               "or faastui context add NAME --redis-url ...")
+        raise usage_error(
+            "this context has no Redis URL for the workflow",
+            hint="pass --redis-url redis://HOST:PORT (a Redis the cluster reaches), "
+            "or faastui context add NAME --redis-url ...",
+        )
     return url
 
 
@@ -95,6 +99,7 @@ def _ensure_functions() -> None:
             except NotFound:
                 await b.deploy(str(functions_dir() / role))
                 message(f"deployed {role}")
+
     call(ensure)
 
 
@@ -108,10 +113,15 @@ class _Progress:
         from rich.console import Console  # deferred: ~0.1 s
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.progress = Progress(TextColumn("{task.description:>9}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(),
-                                 TextColumn("{task.fields[info]}"),
-                                 console=Console(stderr=True), transient=False)
+        self.progress = Progress(
+            TextColumn("{task.description:>9}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=Console(stderr=True),
+            transient=False,
+        )
         self.emitted = self.progress.add_task("emitted", total=tasks or None, info="")
         self.collected = self.progress.add_task("collected", total=tasks or None, info="")
         self.progress.start()
@@ -121,8 +131,7 @@ class _Progress:
             return
         qos = "-" if s.qos is None else f"{s.qos * 100:.1f}%"
         self.progress.update(self.emitted, completed=s.enqueued_total, info=f"queue {s.queue}")
-        self.progress.update(self.collected, completed=s.completed,
-                             info=f"workers {s.workers}/{s.desired}  QoS {qos}")
+        self.progress.update(self.collected, completed=s.completed, info=f"workers {s.workers}/{s.desired}  QoS {qos}")
 
     def close(self) -> None:
         if self.enabled:
@@ -130,37 +139,73 @@ class _Progress:
 
 
 # ---- run / start ---------------------------------------------------------------------------
-TasksOpt = typer.Option(None, "--tasks", min=0,  # -n is the namespace everywhere
-                        help="Tasks to emit (default: one pass of --phases, else 1000; "
-                             "0 with --serve).")
+TasksOpt = typer.Option(
+    None,
+    "--tasks",
+    min=0,  # -n is the namespace everywhere
+    help="Tasks to emit (default: one pass of --phases, else 1000; 0 with --serve).",
+)
 WorkersOpt = typer.Option(4, "--workers", "-k", min=1, max=32, help="Workers to start with (1..32).")
-PhasesOpt = typer.Option(None, "--phases", "-p", help="Workload phases YAML (see demo/phases.yaml), "
-                         "or 'seed' for the seed's four phases at --rate (default 5/s = 300/min).")
+PhasesOpt = typer.Option(
+    None,
+    "--phases",
+    "-p",
+    help="Workload phases YAML (see demo/phases.yaml), "
+    "or 'seed' for the seed's four phases at --rate (default 5/s = 300/min).",
+)
 AutoscaleOpt = typer.Option(None, "--autoscale", "-a", help="reactive, target or rl.")
-RateOpt = typer.Option(None, "--rate", min=0, help="Tasks/s (0: as fast as possible); with "
-                       "--phases seed the base rate (the seed's 300/min is --rate 5).")
-DurationOpt = typer.Option(None, "--duration-ms", min=0, help="Work per task in ms (overrides "
-                           "the file; default 0, or the seed's image tasks with --phases seed).")
-PhaseDurationOpt = typer.Option(None, "--phase-duration", min=0.1,
-                                help="Seconds per phase of --phases seed (default 60).")
+RateOpt = typer.Option(
+    None,
+    "--rate",
+    min=0,
+    help="Tasks/s (0: as fast as possible); with --phases seed the base rate (the seed's 300/min is --rate 5).",
+)
+DurationOpt = typer.Option(
+    None,
+    "--duration-ms",
+    min=0,
+    help="Work per task in ms (overrides the file; default 0, or the seed's image tasks with --phases seed).",
+)
+PhaseDurationOpt = typer.Option(
+    None, "--phase-duration", min=0.1, help="Seconds per phase of --phases seed (default 60)."
+)
 BatchOpt = typer.Option(50, "--batch", min=1, max=1000, help="Most tasks a worker takes per round trip.")
 ProcessesOpt = typer.Option(False, "--processes", help="Run the loops as local processes, not functions.")
 TimeoutOpt = typer.Option(0.0, "--timeout", min=0, help="Give up after S seconds (0: never).")
 SeedOpt = typer.Option(None, "--seed", help="Seed of the arrivals and task sizes.")
-ServeOpt = typer.Option(False, "--serve", help="Keep serving input_queue after the run's own tasks "
-                        "(the seed's phase_config messages and tasks) until TERMINATE or stop.")
-RedisOpt = typer.Option(None, "--redis-url", envvar="FAASTUI_REDIS_URL",
-                        help="The Redis the loops use (on a cluster: one the cluster reaches); "
-                             "default: the context's, or the engine's.")
-RedisWaitOpt = typer.Option(300.0, "--redis-wait", min=0,
-                            help="Seconds to wait for a Redis that went away before the run "
-                                 "ends (exit 4); it resumes if Redis is back in time.")
-ImageOpt = typer.Option(None, "--worker-image", help="OpenFaaS: the image the workflow's "
-                        "functions run (OpenFaaS builds nothing from source).")
+ServeOpt = typer.Option(
+    False,
+    "--serve",
+    help="Keep serving input_queue after the run's own tasks "
+    "(the seed's phase_config messages and tasks) until TERMINATE or stop.",
+)
+RedisOpt = typer.Option(
+    None,
+    "--redis-url",
+    envvar="FAASTUI_REDIS_URL",
+    help="The Redis the loops use (on a cluster: one the cluster reaches); default: the context's, or the engine's.",
+)
+RedisWaitOpt = typer.Option(
+    300.0,
+    "--redis-wait",
+    min=0,
+    help="Seconds to wait for a Redis that went away before the run "
+    "ends (exit 4); it resumes if Redis is back in time.",
+)
+ImageOpt = typer.Option(
+    None,
+    "--worker-image",
+    help="OpenFaaS: the image the workflow's functions run (OpenFaaS builds nothing from source).",
+)
 
 
-def _workload(phases: Optional[str], rate: Optional[float], duration_ms: Optional[float],
-              phase_duration: Optional[float], seed: Optional[int]):
+def _workload(
+    phases: Optional[str],
+    rate: Optional[float],
+    duration_ms: Optional[float],
+    phase_duration: Optional[float],
+    seed: Optional[int],
+):
     from backends.workflow.phases import WorkloadError, load_workload, seed_workload, steady
 
     if phase_duration is not None and phases != "seed":
@@ -194,17 +239,26 @@ def _default_tasks(tasks: Optional[int], phases: Optional[str], workload, serve:
 
 
 @app.command("run")
-def run_cmd(tasks: Optional[int] = TasksOpt, workers: int = WorkersOpt,
-            phases: Optional[str] = PhasesOpt, autoscale: Optional[str] = AutoscaleOpt,
-            rate: Optional[float] = RateOpt, duration_ms: Optional[float] = DurationOpt,
-            phase_duration: Optional[float] = PhaseDurationOpt, batch: int = BatchOpt,
-            processes: bool = ProcessesOpt, timeout: float = TimeoutOpt,
-            seed: Optional[int] = SeedOpt, serve: bool = ServeOpt,
-            redis_url: Optional[str] = RedisOpt, worker_image: Optional[str] = ImageOpt,
-            redis_wait: float = RedisWaitOpt,
-            no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
-            run_id: str = typer.Option("", "--run-id", hidden=True),
-            output: Format = OutputOpt):
+def run_cmd(
+    tasks: Optional[int] = TasksOpt,
+    workers: int = WorkersOpt,
+    phases: Optional[str] = PhasesOpt,
+    autoscale: Optional[str] = AutoscaleOpt,
+    rate: Optional[float] = RateOpt,
+    duration_ms: Optional[float] = DurationOpt,
+    phase_duration: Optional[float] = PhaseDurationOpt,
+    batch: int = BatchOpt,
+    processes: bool = ProcessesOpt,
+    timeout: float = TimeoutOpt,
+    seed: Optional[int] = SeedOpt,
+    serve: bool = ServeOpt,
+    redis_url: Optional[str] = RedisOpt,
+    worker_image: Optional[str] = ImageOpt,
+    redis_wait: float = RedisWaitOpt,
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+    run_id: str = typer.Option("", "--run-id", hidden=True),
+    output: Format = OutputOpt,
+):
     """Run the workflow in the foreground until every task is collected; print a summary."""
     from backends.workflow.controller import RunConfig, WorkflowController
     from backends.workflow.policies import POLICY_NAMES, make_policy
@@ -217,8 +271,16 @@ def run_cmd(tasks: Optional[int] = TasksOpt, workers: int = WorkersOpt,
         raise usage_error("a run without --serve needs tasks", hint="--tasks N, or --serve")
     policy = make_policy(autoscale) if autoscale else None
     launcher, url = _launcher(processes, redis_url, worker_image)
-    config = RunConfig(tasks=n_tasks, workers=workers, workload=workload, policy=policy,
-                       batch=batch, serve=serve, run_id=run_id, redis_wait_s=redis_wait)
+    config = RunConfig(
+        tasks=n_tasks,
+        workers=workers,
+        workload=workload,
+        policy=policy,
+        batch=batch,
+        serve=serve,
+        run_id=run_id,
+        redis_wait_s=redis_wait,
+    )
     progress = _Progress(n_tasks, enabled=not no_progress and output in (Format.table, Format.wide))
     with handle_errors():
         controller = WorkflowController(url, launcher, config, on_tick=progress.update)
@@ -251,17 +313,19 @@ def _launcher(processes: bool, redis_url: Optional[str], worker_image: Optional[
         from backends.workflow.launchers import ClusterLauncher
 
         if ctx.backend == "openfaas" and not worker_image:
-            raise usage_error("OpenFaaS builds nothing from source: the workflow needs an image",
-                              hint="--worker-image IMAGE (the worker, emitter and collector "
-                                   "handlers with faastui's workflow package)")
+            raise usage_error(
+                "OpenFaaS builds nothing from source: the workflow needs an image",
+                hint="--worker-image IMAGE (the worker, emitter and collector "
+                "handlers with faastui's workflow package)",
+            )
         if not redis_url and not ctx.redis_url:
-            raise usage_error(f"the workflow on {ctx.backend} needs a Redis the cluster reaches",
-                              hint="--redis-url redis://HOST:PORT")
+            raise usage_error(
+                f"the workflow on {ctx.backend} needs a Redis the cluster reaches", hint="--redis-url redis://HOST:PORT"
+            )
         with handle_errors():
             return ClusterLauncher(ctx.build_backend, url, image=worker_image), url
     if not backend.supports(Capability.INVOKE_ASYNC):
-        raise usage_error(f"the {backend.name} backend cannot start long-running functions",
-                          hint="use --processes")
+        raise usage_error(f"the {backend.name} backend cannot start long-running functions", hint="use --processes")
     _ensure_functions()
     from backends.workflow.launchers import EngineLauncher
 
@@ -270,17 +334,25 @@ def _launcher(processes: bool, redis_url: Optional[str], worker_image: Optional[
 
 
 @app.command("start")
-def start_cmd(tasks: Optional[int] = TasksOpt, workers: int = WorkersOpt,
-              phases: Optional[str] = PhasesOpt, autoscale: Optional[str] = AutoscaleOpt,
-              rate: Optional[float] = RateOpt, duration_ms: Optional[float] = DurationOpt,
-              phase_duration: Optional[float] = PhaseDurationOpt, batch: int = BatchOpt,
-              processes: bool = ProcessesOpt, timeout: float = TimeoutOpt,
-              seed: Optional[int] = SeedOpt, serve: bool = ServeOpt,
-              redis_url: Optional[str] = RedisOpt, worker_image: Optional[str] = ImageOpt,
-              redis_wait: float = RedisWaitOpt,
-              wait: float = typer.Option(60.0, "--wait", min=1,
-                                         help="Seconds to wait for the run to come up."),
-              output: Format = OutputOpt):
+def start_cmd(
+    tasks: Optional[int] = TasksOpt,
+    workers: int = WorkersOpt,
+    phases: Optional[str] = PhasesOpt,
+    autoscale: Optional[str] = AutoscaleOpt,
+    rate: Optional[float] = RateOpt,
+    duration_ms: Optional[float] = DurationOpt,
+    phase_duration: Optional[float] = PhaseDurationOpt,
+    batch: int = BatchOpt,
+    processes: bool = ProcessesOpt,
+    timeout: float = TimeoutOpt,
+    seed: Optional[int] = SeedOpt,
+    serve: bool = ServeOpt,
+    redis_url: Optional[str] = RedisOpt,
+    worker_image: Optional[str] = ImageOpt,
+    redis_wait: float = RedisWaitOpt,
+    wait: float = typer.Option(60.0, "--wait", min=1, help="Seconds to wait for the run to come up."),
+    output: Format = OutputOpt,
+):
     """Start the workflow in the background and return; `workflow status|stop` and
     `scale worker` work on it from any shell."""
     import uuid
@@ -299,15 +371,34 @@ def start_cmd(tasks: Optional[int] = TasksOpt, workers: int = WorkersOpt,
     url = _redis_url(redis_url)
     with handle_errors(), StatusReader(url) as reader:
         if reader.read().alive:
-            raise usage_error("a workflow is already running on this Redis",
-                              hint="faastui workflow stop")
+            raise usage_error("a workflow is already running on this Redis", hint="faastui workflow stop")
     run_id = uuid.uuid4().hex[:8]
-    args = ["workflow", "run", "--workers", str(workers), "--batch", str(batch), "--run-id", run_id,
-            "--redis-wait", str(redis_wait), "--no-progress", "-o", "json"]
-    for flag, value in (("--tasks", tasks), ("--phases", phases), ("--autoscale", autoscale),
-                        ("--rate", rate), ("--duration-ms", duration_ms),
-                        ("--phase-duration", phase_duration), ("--timeout", timeout or None),
-                        ("--seed", seed), ("--worker-image", worker_image)):
+    args = [
+        "workflow",
+        "run",
+        "--workers",
+        str(workers),
+        "--batch",
+        str(batch),
+        "--run-id",
+        run_id,
+        "--redis-wait",
+        str(redis_wait),
+        "--no-progress",
+        "-o",
+        "json",
+    ]
+    for flag, value in (
+        ("--tasks", tasks),
+        ("--phases", phases),
+        ("--autoscale", autoscale),
+        ("--rate", rate),
+        ("--duration-ms", duration_ms),
+        ("--phase-duration", phase_duration),
+        ("--timeout", timeout or None),
+        ("--seed", seed),
+        ("--worker-image", worker_image),
+    ):
         if value is not None:
             args += [flag, str(value)]
     args += ["--serve"] if serve else []
@@ -319,11 +410,22 @@ def start_cmd(tasks: Optional[int] = TasksOpt, workers: int = WorkersOpt,
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "faastui", "--context", ctx.name, *args],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, env=env)
-    record = {"run_id": run_id, "pid": proc.pid, "redis_url": url, "log": str(log_path),
-              "context": ctx.name, "started_at": time.time()}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "faastui", "--context", ctx.name, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
+    record = {
+        "run_id": run_id,
+        "pid": proc.pid,
+        "redis_url": url,
+        "log": str(log_path),
+        "context": ctx.name,
+        "started_at": time.time(),
+    }
     _record_path(ctx.name).write_text(json.dumps(record))
     deadline = time.monotonic() + wait
     with handle_errors(), StatusReader(url) as reader:
@@ -370,15 +472,20 @@ def _tail(path: Path, lines: int = 8) -> list[str]:
 
 
 def _print_summary(d: dict) -> None:
-    rows = [("run", d["run_id"]), ("state", d["state"]), ("policy", d["policy"]),
-            ("completed", f"{d['completed']}/{d['tasks']}"), ("lost", d["lost"]),
-            ("duplicates", f"{d['duplicates']} (dropped by the collector: {d['duplicates_dropped']})"),
-            ("QoS", f"{d['qos'] * 100:.2f}% of deadlines met"),
-            ("mean workers", f"{d['mean_workers']:.2f}"),
-            ("duration", f"{d['duration_s']:.2f} s ({d['throughput']:.0f} tasks/s)"),
-            ("requeued", f"{d['requeued']} task(s) of {d['reaped_workers']} dead worker(s)"),
-            ("scale-downs", f"{d['acks']} ACKed, {d['external_scale_downs']} asked by others"),
-            ("scale events", len(d["scale_events"]))]
+    rows = [
+        ("run", d["run_id"]),
+        ("state", d["state"]),
+        ("policy", d["policy"]),
+        ("completed", f"{d['completed']}/{d['tasks']}"),
+        ("lost", d["lost"]),
+        ("duplicates", f"{d['duplicates']} (dropped by the collector: {d['duplicates_dropped']})"),
+        ("QoS", f"{d['qos'] * 100:.2f}% of deadlines met"),
+        ("mean workers", f"{d['mean_workers']:.2f}"),
+        ("duration", f"{d['duration_s']:.2f} s ({d['throughput']:.0f} tasks/s)"),
+        ("requeued", f"{d['requeued']} task(s) of {d['reaped_workers']} dead worker(s)"),
+        ("scale-downs", f"{d['acks']} ACKed, {d['external_scale_downs']} asked by others"),
+        ("scale events", len(d["scale_events"])),
+    ]
     width = max(len(k) for k, _ in rows) + 2
     for k, v in rows:
         print(f"{k + ':':<{width}}{v}")
@@ -387,8 +494,12 @@ def _print_summary(d: dict) -> None:
 
 # ---- status / stop / scale ----------------------------------------------------------------
 @app.command("status")
-def status_cmd(output: Format = OutputOpt, watch: bool = WatchOpt, interval: float = IntervalOpt,
-               redis_url: Optional[str] = RedisOpt):
+def status_cmd(
+    output: Format = OutputOpt,
+    watch: bool = WatchOpt,
+    interval: float = IntervalOpt,
+    redis_url: Optional[str] = RedisOpt,
+):
     """The current (or last) run: progress, pool, QoS."""
     from backends.workflow.status import StatusReader
 
@@ -410,19 +521,23 @@ def _print_status(s) -> None:
     serve = "  serving input_queue" if s.serve else ""
     state = s.state if s.alive or s.state != "running" else "running (its controller is gone)"
     print(f"run {s.run_id or '-'}  {state}  policy {s.policy or '-'}  {s.elapsed_s:.1f} s{serve}")
-    print(f"tasks     enqueued {s.enqueued_total}/{s.tasks}  collected {s.completed}  "
-          f"queue {s.queue}  results {s.results}")
-    print(f"workers   {s.workers} running, {s.stopping} stopping, target {s.desired}, "
-          f"mean {s.mean_workers:.2f}")
-    print(f"QoS       {qos}  requeued {s.requeued}  dead workers {s.reaped_workers}  "
-          f"duplicates dropped {s.duplicates_dropped}")
+    print(
+        f"tasks     enqueued {s.enqueued_total}/{s.tasks}  collected {s.completed}  "
+        f"queue {s.queue}  results {s.results}"
+    )
+    print(f"workers   {s.workers} running, {s.stopping} stopping, target {s.desired}, mean {s.mean_workers:.2f}")
+    print(
+        f"QoS       {qos}  requeued {s.requeued}  dead workers {s.reaped_workers}  "
+        f"duplicates dropped {s.duplicates_dropped}"
+    )
     sys.stdout.flush()
 
 
 @app.command("stop")
-def stop_cmd(redis_url: Optional[str] = RedisOpt,
-             wait: float = typer.Option(20.0, "--wait", min=0,
-                                        help="Seconds to wait for a background run to end.")):
+def stop_cmd(
+    redis_url: Optional[str] = RedisOpt,
+    wait: float = typer.Option(20.0, "--wait", min=0, help="Seconds to wait for a background run to end."),
+):
     """Stop the running workflow: every loop ends after its current round."""
     from backends.workflow.status import request_stop
 
@@ -471,4 +586,3 @@ def scale_running_workflow(replicas: str, output: Format) -> bool:
     with handle_errors():
         emit(request_scale(url, replicas), output)
     return True
-

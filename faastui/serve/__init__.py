@@ -50,7 +50,8 @@ def api_class(name: str):
     """The ServedApi subclass of ``name``. Raises InvalidRequest for an unknown name."""
     entry = APIS.get(name)
     if entry is None:
-        raise InvalidRequest(f"no API {name!r} to serve",
-                             hint=did_you_mean(name, APIS) or f"known: {', '.join(names())}")
+        raise InvalidRequest(
+            f"no API {name!r} to serve", hint=did_you_mean(name, APIS) or f"known: {', '.join(names())}"
+        )
     module, _, cls = entry.target.partition(":")
     return getattr(importlib.import_module(f"{__name__}.{module}"), cls)

@@ -46,7 +46,7 @@ __all__ = ["AgentApi", "with_agent_entry", "AGENT_ENTRY"]
 
 #: appended to a source whose ``handle`` takes one argument: ``handle`` then gets the decoded
 #: JSON payload (the body is always JSON text: this API sends it so)
-AGENT_ENTRY = '''
+AGENT_ENTRY = """
 
 # ---- added by faastui serve agent: handle(req) gets the payload itself, as the agent's does
 def _faastui_agent_entry(inner):
@@ -66,7 +66,7 @@ def _faastui_agent_entry(inner):
 
 if getattr(getattr(handle, "__code__", None), "co_argcount", 0) == 1:
     handle = _faastui_agent_entry(handle)
-'''
+"""
 _DEFINES_HANDLE = re.compile(r"^(async\s+)?def handle\s*\(", re.M)
 
 
@@ -94,11 +94,13 @@ def _error(text: str, status: int) -> Response:
 def _takes_json(route):
     """A route that takes a JSON object body: ``route(self, data)``; a body that is not one,
     or a BadBody the route raises, is 400 with the reason."""
+
     async def handle(self, req: Request) -> Response:
         try:
             return await route(self, json_object(req))
         except BadBody as exc:
             return _error(str(exc), 400)
+
     handle.__name__, handle.__doc__ = route.__name__, route.__doc__
     return handle
 
@@ -139,10 +141,13 @@ class AgentApi(HttpApi):
 
     def describe_function(self, fn: Function) -> dict:
         ready = self.ready(fn)
-        return {"id": fn.name, "image": fn.image or f"{fn.name}:latest", "ready": ready,
-                "state": "ready" if ready else ("scaled to zero" if not fn.replicas
-                                                else "not ready"),
-                "platform": self.backend.name}
+        return {
+            "id": fn.name,
+            "image": fn.image or f"{fn.name}:latest",
+            "ready": ready,
+            "state": "ready" if ready else ("scaled to zero" if not fn.replicas else "not ready"),
+            "platform": self.backend.name,
+        }
 
     async def start(self) -> int:
         self.port = await super().start()
@@ -157,8 +162,7 @@ class AgentApi(HttpApi):
         router.add("POST", "/delete", self.delete)
 
     async def health(self, req: Request) -> Response:
-        return json_answer({"status": "healthy", "platform": self.backend.name,
-                            "workflow": "local"})
+        return json_answer({"status": "healthy", "platform": self.backend.name, "workflow": "local"})
 
     @_takes_json
     async def deploy(self, data: dict) -> Response:
@@ -176,13 +180,20 @@ class AgentApi(HttpApi):
         except InvalidRequest as exc:
             return _error(exc.message, 400)
         try:
-            fn = await self.backend.deploy_source(with_agent_entry(checked.source), name=fid,
-                                                  requirements=list(checked.requirements))
+            fn = await self.backend.deploy_source(
+                with_agent_entry(checked.source), name=fid, requirements=list(checked.requirements)
+            )
         except BackendError as exc:
             return _error(f"deployment failed: {exc.message}", 500)
-        return json_answer({"id": fid, "image": fn.image or f"{fid}:latest",
-                            "status": "deployed", "platform": self.backend.name,
-                            "endpoint": self.endpoint(fn)})
+        return json_answer(
+            {
+                "id": fid,
+                "image": fn.image or f"{fid}:latest",
+                "status": "deployed",
+                "platform": self.backend.name,
+                "endpoint": self.endpoint(fn),
+            }
+        )
 
     @_takes_json
     async def invoke(self, data: dict) -> Response:
@@ -200,8 +211,9 @@ class AgentApi(HttpApi):
         took = time.perf_counter() - t0
         if inv.status != "ok":
             return _error(f"function invocation failed: {inv.error or inv.status}", 500)
-        return json_answer({"result": inv.result, "status": "success", "execution_time": took,
-                            "platform": self.backend.name})
+        return json_answer(
+            {"result": inv.result, "status": "success", "execution_time": took, "platform": self.backend.name}
+        )
 
     async def functions(self, req: Request) -> Response:
         try:
@@ -219,5 +231,4 @@ class AgentApi(HttpApi):
             return _error(f"function deletion failed: {exc.message}", 404)
         except BackendError as exc:
             return _error(f"function deletion failed: {exc.message}", 500)
-        return json_answer({"status": "deleted", "platform": self.backend.name,
-                            "function_id": fid})
+        return json_answer({"status": "deleted", "platform": self.backend.name, "function_id": fid})

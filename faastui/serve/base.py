@@ -18,8 +18,7 @@ from typing import Any, ClassVar
 from backends.base import Backend, Capability
 from backends.errors import BackendError
 
-__all__ = ["ServeOptions", "ServedApi", "is_loopback", "bind_error", "bearer_ok",
-           "missing_capabilities"]
+__all__ = ["ServeOptions", "ServedApi", "is_loopback", "bind_error", "bearer_ok", "missing_capabilities"]
 
 
 @dataclass(frozen=True)
@@ -100,16 +99,23 @@ def bind_error(api: str, host: str, port: int, exc: BaseException) -> BackendErr
     RuntimeError)."""
     where = f"{host}:{port}"
     code = getattr(exc, "errno", None)
-    if code == errno.EADDRINUSE or "in use" in str(exc).lower() or (
-            code is None and port != 0):  # grpc says only "Failed to bind"
-        return BackendError(f"cannot serve the {api} API on {where}: the port is in use",
-                            hint="another server listens there; pick another with --port")
+    if (
+        code == errno.EADDRINUSE or "in use" in str(exc).lower() or (code is None and port != 0)
+    ):  # grpc says only "Failed to bind"
+        return BackendError(
+            f"cannot serve the {api} API on {where}: the port is in use",
+            hint="another server listens there; pick another with --port",
+        )
     if code in (errno.EACCES, errno.EPERM):
-        return BackendError(f"cannot serve the {api} API on {where}: permission denied",
-                            hint="ports below 1024 need privileges; pick another with --port")
+        return BackendError(
+            f"cannot serve the {api} API on {where}: permission denied",
+            hint="ports below 1024 need privileges; pick another with --port",
+        )
     if code in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or code is not None and code < 0:
-        return BackendError(f"cannot serve the {api} API on {where}: no such address here",
-                            hint="--host must be an address of this machine, e.g. 127.0.0.1")
+        return BackendError(
+            f"cannot serve the {api} API on {where}: no such address here",
+            hint="--host must be an address of this machine, e.g. 127.0.0.1",
+        )
     return BackendError(f"cannot serve the {api} API on {where}: {exc}")
 
 

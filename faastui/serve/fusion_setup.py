@@ -58,8 +58,7 @@ class Step:
     functions: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        return f"{self.action} {self.group}" + (f" ({', '.join(self.functions)})"
-                                                 if self.functions else "")
+        return f"{self.action} {self.group}" + (f" ({', '.join(self.functions)})" if self.functions else "")
 
 
 def parse_schedule(data, where: str = "the schedule") -> list[Entry]:
@@ -74,20 +73,16 @@ def parse_schedule(data, where: str = "the schedule") -> list[Entry]:
         except ValueError:
             at = math.nan
         if not math.isfinite(at) or at < 0:
-            raise InvalidRequest(f"{where}: {key!r} is not a number of seconds after start",
-                                 hint=hint)
+            raise InvalidRequest(f"{where}: {key!r} is not a number of seconds after start", hint=hint)
         if not isinstance(groups, list) or not all(isinstance(g, list) and g for g in groups):
-            raise InvalidRequest(f"{where}: the setup at {key} must be a list of lists of "
-                                 "task names", hint=hint)
+            raise InvalidRequest(f"{where}: the setup at {key} must be a list of lists of task names", hint=hint)
         seen: set[str] = set()
         for group in groups:
             for task in group:
                 if not isinstance(task, str) or not task.strip():
-                    raise InvalidRequest(f"{where}: the setup at {key} names a task that is "
-                                         f"not a name: {task!r}")
+                    raise InvalidRequest(f"{where}: the setup at {key} names a task that is not a name: {task!r}")
                 if task in seen:
-                    raise InvalidRequest(f"{where}: the setup at {key} puts {task!r} in two "
-                                         "groups")
+                    raise InvalidRequest(f"{where}: the setup at {key} puts {task!r} in two groups")
                 seen.add(task)
         entries.append(Entry(at, tuple(tuple(g) for g in groups)))
     times = [e.at for e in entries]
@@ -158,8 +153,7 @@ async def regroup(backend, wanted: list[tuple[str, ...]]) -> list[Step]:
         except Exception as exc:
             message = getattr(exc, "message", None)
             if message is not None:
-                exc.message = f"{step} failed: {message} (done before it: " \
-                              f"{'; '.join(map(str, done)) or 'nothing'})"
+                exc.message = f"{step} failed: {message} (done before it: {'; '.join(map(str, done)) or 'nothing'})"
             raise
         done.append(step)
     return done

@@ -93,15 +93,19 @@ class FusionizerApi(HttpApi):
     # ---- life --------------------------------------------------------------------------------
     async def start(self) -> int:
         if (self.schedule or self.optimize) and Capability.FUSE not in self.backend.capabilities:
-            raise Unsupported(f"the {self.backend.name} backend cannot fuse tasks, which "
-                              f"--{'schedule' if self.schedule else 'optimize'} needs",
-                              hint="serve over a context whose backend fuses (local, nuclio)")
+            raise Unsupported(
+                f"the {self.backend.name} backend cannot fuse tasks, which "
+                f"--{'schedule' if self.schedule else 'optimize'} needs",
+                hint="serve over a context whose backend fuses (local, nuclio)",
+            )
         if self.optimize:
             try:
                 await self.backend.call_graph()  # what the optimizer reads
             except Unsupported as exc:
-                raise Unsupported(f"--optimize needs the calls between tasks: {exc.message}",
-                                  hint="--schedule FILE sets the groups instead") from None
+                raise Unsupported(
+                    f"--optimize needs the calls between tasks: {exc.message}",
+                    hint="--schedule FILE sets the groups instead",
+                ) from None
         self.port = await super().start()
         if self.schedule:
             self._spawn(self._follow_schedule())
@@ -148,15 +152,17 @@ class FusionizerApi(HttpApi):
         except BadForm as exc:
             return _text(f"Field 'zip_file' is required: {exc}", 422)
         if part is None:
-            return _text("Field 'zip_file' is required: upload the task's zip as "
-                         "multipart/form-data (curl -F \"zip_file=@task.zip\")", 422)
+            return _text(
+                "Field 'zip_file' is required: upload the task's zip as "
+                'multipart/form-data (curl -F "zip_file=@task.zip")',
+                422,
+            )
         if not part.data:
             return _text("Field 'zip_file' is empty: upload the task's zip", 422)
         try:
             await self.backend.deploy(part.data, name=task)
         except BackendError as exc:
-            return _text(f"Failed to deploy Task '{task}': {exc.message}",
-                         503 if isinstance(exc, Unreachable) else 422)
+            return _text(f"Failed to deploy Task '{task}': {exc.message}", 503 if isinstance(exc, Unreachable) else 422)
         self._wake.set()  # a setup may have waited for this task
         return _text(f"Successfully deployed Task '{task}'")
 
@@ -174,8 +180,7 @@ class FusionizerApi(HttpApi):
         return _text(f"Successfully deleted Task '{task}'")
 
     async def _leave_group(self, task: str, group: str) -> None:
-        members = next((g.functions for g in await self.backend.fusion_groups()
-                        if g.name == group), [])
+        members = next((g.functions for g in await self.backend.fusion_groups() if g.name == group), [])
         rest = [m for m in members if m != task]
         await self.backend.unfuse(group)
         if len(rest) >= 2:
@@ -187,15 +192,15 @@ class FusionizerApi(HttpApi):
             fn = await self.backend.describe(task)
             group = None
             if fn.fusion_group:
-                group = next((list(g.functions) for g in await self.backend.fusion_groups()
-                              if g.name == fn.fusion_group), None)
+                group = next(
+                    (list(g.functions) for g in await self.backend.fusion_groups() if g.name == fn.fusion_group), None
+                )
         except FunctionNotFound:
             return _not_found(task)
         except BackendError as exc:
             return _failed(exc)
         shown = str(group) if group and len(group) > 1 else "None"
-        return _text(f"Task '{task}':\nCurrently deployed with other Tasks: {shown}\n"
-                     f"Status: {self.status(fn)}")
+        return _text(f"Task '{task}':\nCurrently deployed with other Tasks: {shown}\nStatus: {self.status(fn)}")
 
     async def invoke(self, req: Request) -> Response:
         task = req.params["task"]
@@ -206,8 +211,9 @@ class FusionizerApi(HttpApi):
             except (ValueError, UnicodeDecodeError) as exc:
                 return _text(f"The request body is not valid JSON: {exc}", 422)
             if not isinstance(payload, dict):
-                return _text("The request body must be a JSON object of the Task's arguments, "
-                             f"not {type(payload).__name__}", 422)
+                return _text(
+                    f"The request body must be a JSON object of the Task's arguments, not {type(payload).__name__}", 422
+                )
         try:
             inv = await self.backend.invoke(task, payload, request=self.task_request(task, req))
         except FunctionNotFound:
@@ -225,15 +231,18 @@ class FusionizerApi(HttpApi):
             return self.address
         host = req.headers.get("host", "").strip()
         if host.startswith("["):
-            return host[:host.index("]") + 1] if "]" in host else host
+            return host[: host.index("]") + 1] if "]" in host else host
         if host:
             return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
         fallback = self.options.host
         return "127.0.0.1" if fallback in ("0.0.0.0", "::", "") else self.options.display_host
 
     def task_request(self, task: str, req: Request) -> HttpRequest:
-        headers = {"Content-Type": "application/json", "Task-Name": task,
-                   "Fusionizer-Server-Address": self.server_address(req)}
+        headers = {
+            "Content-Type": "application/json",
+            "Task-Name": task,
+            "Fusionizer-Server-Address": self.server_address(req),
+        }
         if self.port and self.port != UPSTREAM_PORT:
             headers["Fusionizer-Server-Port"] = str(self.port)
         return HttpRequest("POST", "/", "", headers)
@@ -265,15 +274,13 @@ class FusionizerApi(HttpApi):
                     deployed = {f.name for f in await self.backend.functions()}
                     missing = sorted(entry.tasks - deployed)
                     if missing:
-                        text = (f"the setup at {entry.at:g} s waits for "
-                                f"{', '.join(missing)} to be deployed")
+                        text = f"the setup at {entry.at:g} s waits for {', '.join(missing)} to be deployed"
                     else:
                         steps = await fusion_setup.regroup(self.backend, list(entry.groups))
                         applied = due
-                        text = (f"applied the setup at {entry.at:g} s: "
-                                f"{[list(g) for g in entry.groups]}"
-                                + (f" ({'; '.join(map(str, steps))})" if steps else
-                                   " (already in place)"))
+                        text = f"applied the setup at {entry.at:g} s: {[list(g) for g in entry.groups]}" + (
+                            f" ({'; '.join(map(str, steps))})" if steps else " (already in place)"
+                        )
                 except BackendError as exc:
                     text = f"the setup at {entry.at:g} s failed: {exc.message}; trying again"
                 if text != said:
@@ -281,7 +288,7 @@ class FusionizerApi(HttpApi):
                     said = text
             if applied == len(self.schedule) - 1:
                 return
-            upcoming = self.schedule[applied + 1:] if due <= applied else []
+            upcoming = self.schedule[applied + 1 :] if due <= applied else []
             timeout = SCHEDULE_POLL_S if due > applied else upcoming[0].at - now
             self._wake.clear()
             try:
@@ -298,7 +305,8 @@ class FusionizerApi(HttpApi):
             self.note(f"optimizer round {n} failed: {exc.message}")
 
         try:
-            await optimize_every(self.backend, self.every, apply=True, on_round=on_round,
-                                 on_error=on_error, max_failures=10)
+            await optimize_every(
+                self.backend, self.every, apply=True, on_round=on_round, on_error=on_error, max_failures=10
+            )
         except (BackendError, InvalidRequest) as exc:
             self.note(f"the optimizer stopped: {exc.message}")

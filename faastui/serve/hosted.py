@@ -27,8 +27,9 @@ async def open_api(backend, spec: dict, on_note) -> ServedApi:
     name = spec.get("api")
     cls = api_class(str(name))
     if not cls.hostable:
-        raise Unsupported(f"the {name} API is not hosted by the engine",
-                          hint="faastui serve runs it in its own process")
+        raise Unsupported(
+            f"the {name} API is not hosted by the engine", hint="faastui serve runs it in its own process"
+        )
     host, token = str(spec.get("host") or "127.0.0.1"), spec.get("token") or None
     check_bind(cls.name, host, token, bool(spec.get("allow_unauthenticated")))
     settings = spec.get("settings")
@@ -38,10 +39,17 @@ async def open_api(backend, spec: dict, on_note) -> ServedApi:
     missing = missing_capabilities(cls, backend)
     if missing:
         raise Unsupported(missing)
-    api = cls(backend, ServeOptions(host=host, port=int(spec.get("port") or 0), token=token,
-                                    context=str(spec.get("context") or "local"),
-                                    settings=settings,
-                                    allow_unauthenticated=bool(spec.get("allow_unauthenticated"))))
+    api = cls(
+        backend,
+        ServeOptions(
+            host=host,
+            port=int(spec.get("port") or 0),
+            token=token,
+            context=str(spec.get("context") or "local"),
+            settings=settings,
+            allow_unauthenticated=bool(spec.get("allow_unauthenticated")),
+        ),
+    )
     api.on_note = on_note
     api.port = await api.start()
     return api

@@ -65,8 +65,7 @@ class HttpApi(ServedApi):
         return json_answer({"error": "missing or wrong bearer token"}, 401)
 
     def _auth(self, req: Request):
-        if req.path in self.public or bearer_ok(req.headers.get("authorization"),
-                                                self.options.token):
+        if req.path in self.public or bearer_ok(req.headers.get("authorization"), self.options.token):
             return None
         return self.unauthorized()
 

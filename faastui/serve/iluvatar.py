@@ -25,8 +25,19 @@ __all__ = ["IluvatarApi", "RPCS"]
 INSTALL_HINT = "pip install 'faastui[iluvatar]'"
 STOP_GRACE_S = 5.0
 #: the worker service's rpcs (all of them: ``WorkerState`` has a method for each)
-RPCS = ("ping", "prewarm", "invoke", "invoke_async", "invoke_async_check", "register",
-        "health", "status", "clean", "list_registered_funcs", "est_invoke_time")
+RPCS = (
+    "ping",
+    "prewarm",
+    "invoke",
+    "invoke_async",
+    "invoke_async_check",
+    "register",
+    "health",
+    "status",
+    "clean",
+    "list_registered_funcs",
+    "est_invoke_time",
+)
 
 
 def _grpc_modules():
@@ -36,8 +47,7 @@ def _grpc_modules():
 
         from backends.iluvatar.rpc import iluvatar_rpc_pb2, iluvatar_rpc_pb2_grpc
     except ImportError as exc:
-        raise InvalidRequest(f"serving the Ilúvatar API needs grpcio and protobuf ({exc})",
-                             hint=INSTALL_HINT) from None
+        raise InvalidRequest(f"serving the Ilúvatar API needs grpcio and protobuf ({exc})", hint=INSTALL_HINT) from None
     return grpc, iluvatar_rpc_pb2, iluvatar_rpc_pb2_grpc
 
 
@@ -97,11 +107,13 @@ class IluvatarApi(ServedApi):
 
 def _servicer(pb_grpc, state: WorkerState):
     """An IluvatarWorkerServicer whose every rpc is ``state``'s method of that name."""
+
     def rpc(name):
         method = getattr(state, name)
 
         async def handle(self, request, context):
             return await method(request)
+
         handle.__name__ = name
         return handle
 
@@ -112,6 +124,7 @@ def _servicer(pb_grpc, state: WorkerState):
 def _bearer_check(grpc, token: str):
     """A grpc.aio server interceptor: calls without ``authorization: Bearer <token>`` get
     UNAUTHENTICATED."""
+
     async def refuse(request, context):
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
 

@@ -95,9 +95,13 @@ class WorkerState:
 
     # ---- answers --------------------------------------------------------------------------
     def _platform_error(self, message: str):
-        return self.pb.InvokeResponse(json_result=error_json(message), success=False,
-                                      duration_us=0, compute=0,
-                                      container_state=self.pb.ContainerState.Value("ERROR"))
+        return self.pb.InvokeResponse(
+            json_result=error_json(message),
+            success=False,
+            duration_us=0,
+            compute=0,
+            container_state=self.pb.ContainerState.Value("ERROR"),
+        )
 
     def _found(self, fqdn: str, said: str) -> int:
         """The ContainerState of a call of ``fqdn`` the backend reported as ``said``."""
@@ -143,21 +147,25 @@ class WorkerState:
             json_result = inv.error or "the function failed"
         else:  # crashed, timeout, oom: the container is gone
             return self._platform_error(f"{inv.status}: {inv.error or 'the call failed'}")
-        self._e2e.setdefault(fqdn, collections.deque(maxlen=_EST_WINDOW)).append(
-            time.perf_counter() - t0)
-        return self.pb.InvokeResponse(json_result=json_result, success=True,
-                                      duration_us=max(1, round(inv.duration_ms * 1000)),
-                                      compute=COMPUTE_CPU,
-                                      container_state=self._found(fqdn, inv.container_state))
+        self._e2e.setdefault(fqdn, collections.deque(maxlen=_EST_WINDOW)).append(time.perf_counter() - t0)
+        return self.pb.InvokeResponse(
+            json_result=json_result,
+            success=True,
+            duration_us=max(1, round(inv.duration_ms * 1000)),
+            compute=COMPUTE_CPU,
+            container_state=self._found(fqdn, inv.container_state),
+        )
 
     async def invoke_async(self, request):
         if self._fqdn(request) not in self.registrations:
             return self.pb.InvokeAsyncResponse(lookup_cookie="", success=False)
         cookie = str(uuid.uuid4()).upper()
-        call = self.pb.InvokeRequest(function_name=request.function_name,
-                                     function_version=request.function_version,
-                                     json_args=request.json_args,
-                                     transaction_id=request.transaction_id)
+        call = self.pb.InvokeRequest(
+            function_name=request.function_name,
+            function_version=request.function_version,
+            json_args=request.json_args,
+            transaction_id=request.transaction_id,
+        )
         self._async[cookie] = asyncio.get_running_loop().create_task(self.invoke(call))
         return self.pb.InvokeAsyncResponse(lookup_cookie=cookie, success=True)
 
@@ -166,8 +174,7 @@ class WorkerState:
         if task is None:
             return self._platform_error("Invocation not found")
         if not task.done():
-            return self.pb.InvokeResponse(json_result='{ "Status": "Invocation not completed" }',
-                                          success=False)
+            return self.pb.InvokeResponse(json_result='{ "Status": "Invocation not completed" }', success=False)
         del self._async[request.lookup_cookie]  # handed out once
         if task.cancelled() or task.exception() is not None:
             return self._platform_error(f"the call failed: {task.exception() or 'cancelled'}")
@@ -213,17 +220,28 @@ class WorkerState:
             by_name = [f for f in functions if f.name == image]
             by_image = [f for f in functions if same_image(f.image, image)]
             if not by_name and len(by_image) > 1:
-                return fail(success=False, fqdn="", error=(
-                    f"image {image!r} is the image of several functions "
-                    f"({', '.join(sorted(f.name for f in by_image))}): give one's name as "
-                    "image_name"))
+                return fail(
+                    success=False,
+                    fqdn="",
+                    error=(
+                        f"image {image!r} is the image of several functions "
+                        f"({', '.join(sorted(f.name for f in by_image))}): give one's name as "
+                        "image_name"
+                    ),
+                )
             target = (by_name or by_image or [None])[0]
             if target is None:
-                return fail(success=False, fqdn="", error=(
-                    f"no function on the {self.backend.name} backend is named {image!r} or "
-                    "has that image; deploy it first (faastui deploy DIR)"))
-            reg = Registration(request.function_name, request.function_version, image,
-                               target.name, request.memory, request.cpus)
+                return fail(
+                    success=False,
+                    fqdn="",
+                    error=(
+                        f"no function on the {self.backend.name} backend is named {image!r} or "
+                        "has that image; deploy it first (faastui deploy DIR)"
+                    ),
+                )
+            reg = Registration(
+                request.function_name, request.function_version, image, target.name, request.memory, request.cpus
+            )
             self.registrations[reg.fqdn] = reg
         return self.pb.RegisterResponse(success=True, fqdn=reg.fqdn, error="")
 
@@ -232,18 +250,24 @@ class WorkerState:
         try:
             snap = await self.backend.snapshot()
         except BackendError:
-            return pb.StatusResponse(cpu_queue_len=self.waiting, worker_name=self.worker_name,
-                                     timestamp=int(time.time()))
+            return pb.StatusResponse(
+                cpu_queue_len=self.waiting, worker_name=self.worker_name, timestamp=int(time.time())
+            )
         cpus = sum(n.cpus for n in snap.nodes)
         memory = sum(n.memory_mb for n in snap.nodes)
         used_cpus = sum(n.used_cpus for n in snap.nodes)
         running = sum(p.count for p in snap.placements if p.state == "busy")
         return pb.StatusResponse(
-            cpu_queue_len=max(0, self.waiting - running), gpu_queue_len=0,
+            cpu_queue_len=max(0, self.waiting - running),
+            gpu_queue_len=0,
             used_mem_pct=100.0 * sum(n.used_memory_mb for n in snap.nodes) / memory if memory else 0.0,
-            cpu_util=100.0 * used_cpus / cpus if cpus else 0.0, cpu_load_avg=used_cpus,
-            gpu_load_avg=0.0, num_running_funcs=running, worker_name=self.worker_name,
-            timestamp=int(time.time()))
+            cpu_util=100.0 * used_cpus / cpus if cpus else 0.0,
+            cpu_load_avg=used_cpus,
+            gpu_load_avg=0.0,
+            num_running_funcs=running,
+            worker_name=self.worker_name,
+            timestamp=int(time.time()),
+        )
 
     async def health(self, request):
         try:
@@ -251,15 +275,16 @@ class WorkerState:
         except BackendError:
             nodes = []
         healthy = any(n.ready for n in nodes)
-        return self.pb.HealthResponse(
-            status=self.pb.RpcHealthStatus.Value("HEALTHY" if healthy else "UNHEALTHY"))
+        return self.pb.HealthResponse(status=self.pb.RpcHealthStatus.Value("HEALTHY" if healthy else "UNHEALTHY"))
 
     async def list_registered_funcs(self, request):
         pb = self.pb
-        return pb.ListFunctionResponse(functions=[
-            pb.RegisteredFunction(function_name=r.name, function_version=r.version,
-                                  image_name=r.image_name)
-            for r in self.registrations.values()])
+        return pb.ListFunctionResponse(
+            functions=[
+                pb.RegisteredFunction(function_name=r.name, function_version=r.version, image_name=r.image_name)
+                for r in self.registrations.values()
+            ]
+        )
 
     async def clean(self, request):
         if self.backend.supports(Capability.SCALE):
@@ -272,8 +297,7 @@ class WorkerState:
         return self.pb.CleanResponse()
 
     async def est_invoke_time(self, request):
-        est = [statistics.median(self._e2e[f]) if self._e2e.get(f) else 0.0
-               for f in request.fqdns]
+        est = [statistics.median(self._e2e[f]) if self._e2e.get(f) else 0.0 for f in request.fqdns]
         return self.pb.EstInvokeResponse(est_time=est)
 
     async def ping(self, request):

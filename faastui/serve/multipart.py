@@ -53,7 +53,7 @@ def _next_param(text: str) -> tuple[str, str]:
                 i += 1
             out.append(rest[i])
             i += 1
-        after = rest[i + 1:]
+        after = rest[i + 1 :]
         return f"{key}={''.join(out)}", after.partition(";")[2]
     value, _, after = rest.partition(";")
     return f"{key}={value}", after
@@ -74,20 +74,20 @@ def parse_form(content_type: str, body: bytes) -> dict[str, FormPart]:
     """The parts of a form, by field name (the first of each name). Raises BadForm."""
     delimiter = b"--" + boundary_of(content_type).encode("latin-1")
     start = body.find(delimiter)
-    if start < 0 or (start > 0 and body[start - 2:start] != b"\r\n"):
+    if start < 0 or (start > 0 and body[start - 2 : start] != b"\r\n"):
         raise BadForm("the multipart body does not start with its boundary")
     parts: dict[str, FormPart] = {}
     pos = start + len(delimiter)
     for _ in range(_MAX_PARTS + 1):
-        if body[pos:pos + 2] == b"--":  # the closing delimiter
+        if body[pos : pos + 2] == b"--":  # the closing delimiter
             return parts
-        if body[pos:pos + 2] != b"\r\n":
+        if body[pos : pos + 2] != b"\r\n":
             raise BadForm("a multipart boundary is not followed by a line break")
         head_end = body.find(b"\r\n\r\n", pos + 2)
         if head_end < 0:
             raise BadForm("a multipart part has no end to its headers")
         headers: dict[str, str] = {}
-        for line in body[pos + 2:head_end].split(b"\r\n"):
+        for line in body[pos + 2 : head_end].split(b"\r\n"):
             if not line:
                 continue
             name, colon, value = line.decode("utf-8", "replace").partition(":")
@@ -100,8 +100,14 @@ def parse_form(content_type: str, body: bytes) -> dict[str, FormPart]:
         kind, params = _params(headers.get("content-disposition", ""))
         if kind != "form-data" or "name" not in params:
             raise BadForm("a multipart part has no Content-Disposition: form-data; name=...")
-        parts.setdefault(params["name"], FormPart(
-            params["name"], params.get("filename"),
-            headers.get("content-type", "text/plain"), body[head_end + 4:end]))
+        parts.setdefault(
+            params["name"],
+            FormPart(
+                params["name"],
+                params.get("filename"),
+                headers.get("content-type", "text/plain"),
+                body[head_end + 4 : end],
+            ),
+        )
         pos = end + 2 + len(delimiter)
     raise BadForm(f"the form has more than {_MAX_PARTS} parts")

@@ -46,12 +46,21 @@ def check_bind(name: str, host: str, token: str | None, allow_unauthenticated: b
         f"refusing to serve the {name} API on {host} without authentication: "
         "it deploys and runs code for whoever can reach it",
         hint="pass --token SECRET (clients then send 'Authorization: Bearer SECRET'), "
-             "or --allow-unauthenticated on a network you trust")
+        "or --allow-unauthenticated on a network you trust",
+    )
 
 
-def serve(name: str, *, host: str, port: int, context, token: str | None = None,
-          allow_unauthenticated: bool = False, settings: dict | None = None,
-          out=None) -> None:
+def serve(
+    name: str,
+    *,
+    host: str,
+    port: int,
+    context,
+    token: str | None = None,
+    allow_unauthenticated: bool = False,
+    settings: dict | None = None,
+    out=None,
+) -> None:
     """Serve API ``name`` over ``context`` (a faastui.config.Context) until a signal.
 
     For the foreground process of ``faastui serve``: once it has served, it returns with
@@ -63,9 +72,14 @@ def serve(name: str, *, host: str, port: int, context, token: str | None = None,
     if host.startswith("[") and host.endswith("]"):  # [::1], as in a URL
         host = host[1:-1]
     check_bind(name, host, token, allow_unauthenticated)
-    options = ServeOptions(host=host, port=port, token=token or None, context=context.name,
-                           settings=dict(settings or {}),
-                           allow_unauthenticated=allow_unauthenticated)
+    options = ServeOptions(
+        host=host,
+        port=port,
+        token=token or None,
+        context=context.name,
+        settings=dict(settings or {}),
+        allow_unauthenticated=allow_unauthenticated,
+    )
     loop_factory = None
     if cls.event_loop == "uvloop":
         try:
@@ -118,8 +132,11 @@ async def _serve(cls, context, options: ServeOptions, out) -> None:
 
 
 def _ready(cls, options: ServeOptions, port: int, context, out) -> None:
-    print(f"serving the {cls.name} API on {cls.scheme}://{options.display_host}:{port} "
-          f"over context {context.name}", file=out, flush=True)
+    print(
+        f"serving the {cls.name} API on {cls.scheme}://{options.display_host}:{port} over context {context.name}",
+        file=out,
+        flush=True,
+    )
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -142,8 +159,7 @@ def _ignore_signals() -> None:
 # ---- inside the embedded engine ------------------------------------------------------------
 def in_engine_wanted() -> bool:
     """``FAASTUI_SERVE_IN_ENGINE=0`` keeps an API in this process even over the engine."""
-    return os.environ.get("FAASTUI_SERVE_IN_ENGINE", "1").strip().lower() not in (
-        "0", "no", "false", "off")
+    return os.environ.get("FAASTUI_SERVE_IN_ENGINE", "1").strip().lower() not in ("0", "no", "false", "off")
 
 
 async def _host_in_engine(cls, backend, options: ServeOptions) -> dict | None:
@@ -153,11 +169,16 @@ async def _host_in_engine(cls, backend, options: ServeOptions) -> dict | None:
     host_api = getattr(backend, "host_api", None)
     if not cls.hostable or host_api is None or not in_engine_wanted():
         return None
-    spec = {"api": cls.name, "host": options.host, "port": options.port,
-            "token": options.token, "context": options.context,
-            "settings": dict(options.settings),
-            "allow_unauthenticated": options.allow_unauthenticated,  # the engine checks again
-            "owner_pid": os.getpid()}
+    spec = {
+        "api": cls.name,
+        "host": options.host,
+        "port": options.port,
+        "token": options.token,
+        "context": options.context,
+        "settings": dict(options.settings),
+        "allow_unauthenticated": options.allow_unauthenticated,  # the engine checks again
+        "owner_pid": os.getpid(),
+    }
     try:
         return await host_api(spec)
     except Unsupported:
@@ -187,8 +208,10 @@ async def _follow_hosted(cls, backend, options, context, hosted: dict, out) -> N
             if state.get("closed"):
                 closed = True
                 if state["closed"] == ENGINE_STOPPED:
-                    raise Unreachable(f"the engine stopped, and the {cls.name} API with it",
-                                      hint="start it with `faastui up`, then serve again")
+                    raise Unreachable(
+                        f"the engine stopped, and the {cls.name} API with it",
+                        hint="start it with `faastui up`, then serve again",
+                    )
                 raise BackendError(f"the engine closed the {cls.name} API: {state['closed']}")
     finally:
         _ignore_signals()

@@ -4,6 +4,7 @@ Start it with an async call; payload (optional): batch, until (stop after N kept
 collector_id, program_start. The loop is ``backends.workflow.collector.run_collector``;
 it also runs the reaper, and stops on a TERMINATE SYN on collector_control_syn_queue.
 """
+
 import os
 
 # imported here, not in main(): the engine's zygote imports this module once, so each

@@ -1,4 +1,5 @@
 """cpu-burn: stays busy on the CPU for `ms` milliseconds (default 50)."""
+
 import time
 
 

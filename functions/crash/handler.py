@@ -3,6 +3,7 @@
 {"mode": "raise"} raises, "exit" kills the worker process, "hang" never returns,
 "ok" (default) answers normally.
 """
+
 import json
 import os
 import time

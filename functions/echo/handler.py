@@ -2,5 +2,8 @@
 
 
 def handle(event, context):
-    return {"statusCode": 200, "body": event.body,
-            "headers": {"Content-Type": event.headers.get("content-type") or "application/octet-stream"}}
+    return {
+        "statusCode": 200,
+        "body": event.body,
+        "headers": {"Content-Type": event.headers.get("content-type") or "application/octet-stream"},
+    }

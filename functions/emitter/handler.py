@@ -5,6 +5,7 @@ Start it with an async call; payload (optional): {"once": true} to serve one ite
 emitter_id, program_start. The loop is ``backends.workflow.emitter.run_emitter``;
 it stops on a TERMINATE SYN on emitter_control_syn_queue.
 """
+
 import os
 
 # imported here, not in main(): the engine's zygote imports this module once, so each

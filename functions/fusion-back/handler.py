@@ -3,5 +3,6 @@
 
 def handle(event, context):
     import json
+
     data = json.loads(event.body or b"{}")
     return {"text": str(data.get("text", ""))[::-1]}

@@ -1,4 +1,5 @@
 """hello: greets `name` (OpenFaaS classic signature: the body as a string)."""
+
 import json
 
 

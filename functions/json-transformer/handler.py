@@ -1,5 +1,6 @@
 """json-transformer: upper-cases keys, lower-cases strings, doubles numbers
 (Nuclio signature: handler(context, event); a JSON body arrives decoded)."""
+
 import json
 
 
@@ -21,5 +22,4 @@ def handler(context, event):
     body = event.body
     if isinstance(body, (bytes, str)):
         body = json.loads(body or "null")
-    return context.Response(body=json.dumps(transform(body)), content_type="application/json",
-                            status_code=200)
+    return context.Response(body=json.dumps(transform(body)), content_type="application/json", status_code=200)

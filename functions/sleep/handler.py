@@ -1,4 +1,5 @@
 """sleep: sleeps `ms` milliseconds (default 100), then reports how long it slept."""
+
 import json
 import time
 

@@ -5,6 +5,7 @@ The loop itself is ``backends.workflow.worker.run_worker``; it stops on a SYN
 (SCALE_DOWN after its current task, with an ACK; TERMINATE), when the run stops,
 or when it is fenced.
 """
+
 import os
 
 # imported here, not in main(): the engine's zygote imports this module once, so each

@@ -84,18 +84,21 @@ async def _sleep(args: dict) -> Any:
 
 
 #: image name -> what a container of it runs: main(args: dict), Ilúvatar's Python entry
-IMAGES: dict[str, Callable[[dict], Any]] = {HELLO_IMAGE: _hello, FAIL_IMAGE: _fail,
-                                             SLEEP_IMAGE: _sleep}
+IMAGES: dict[str, Callable[[dict], Any]] = {HELLO_IMAGE: _hello, FAIL_IMAGE: _fail, SLEEP_IMAGE: _sleep}
 
-_STATE_NUMBER = {"cold": pw.ContainerState.COLD, "prewarm": pw.ContainerState.PREWARM,
-                 "warm": pw.ContainerState.WARM}
+_STATE_NUMBER = {"cold": pw.ContainerState.COLD, "prewarm": pw.ContainerState.PREWARM, "warm": pw.ContainerState.WARM}
 _NO_MEMORY = "Not enough memory to launch container"
 
 
 def _error(message: str) -> pw.InvokeResponse:
     """The worker's ``InvokeResponse::error``."""
-    return pw.InvokeResponse(json_result=f'{{ "Error": "{message}" }}', success=False,
-                             duration_us=0, compute=0, container_state=pw.ContainerState.ERROR)
+    return pw.InvokeResponse(
+        json_result=f'{{ "Error": "{message}" }}',
+        success=False,
+        duration_us=0,
+        compute=0,
+        container_state=pw.ContainerState.ERROR,
+    )
 
 
 @dataclass
@@ -125,10 +128,19 @@ class _Container:
 class FakeIluvatarWorker:
     """An Ilúvatar worker fake served by grpc.aio in a thread with its own event loop."""
 
-    def __init__(self, *, memory_mb: int = 1024, cold_start_s: float = 0.05,
-                 call_latency_s: float = 0.002, mem_min_mb: int = 5, mem_max_mb: int = 4096,
-                 cpu_max: int = 4, isolations: int = pw.Isolation.CONTAINERD | pw.Isolation.DOCKER,
-                 with_list: bool = True, name: str = "fake-worker"):
+    def __init__(
+        self,
+        *,
+        memory_mb: int = 1024,
+        cold_start_s: float = 0.05,
+        call_latency_s: float = 0.002,
+        mem_min_mb: int = 5,
+        mem_max_mb: int = 4096,
+        cpu_max: int = 4,
+        isolations: int = pw.Isolation.CONTAINERD | pw.Isolation.DOCKER,
+        with_list: bool = True,
+        name: str = "fake-worker",
+    ):
         self.name = name  # the worker_name of status
         self.with_list = with_list  # False: an older worker, without list_registered_funcs
         self.memory_mb = memory_mb
@@ -162,8 +174,7 @@ class FakeIluvatarWorker:
 
     def start(self) -> FakeIluvatarWorker:
         ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(ready,),
-                                        name="fake-iluvatar-worker", daemon=True)
+        self._thread = threading.Thread(target=self._serve, args=(ready,), name="fake-iluvatar-worker", daemon=True)
         self._thread.start()
         if not ready.wait(10) or self._failure is not None:
             self.stop()
@@ -204,18 +215,24 @@ class FakeIluvatarWorker:
         self._stopping = asyncio.Event()
         handlers = {}
         for name, request_cls in (
-                ("ping", pw.PingRequest), ("invoke", pw.InvokeRequest),
-                ("invoke_async", pw.InvokeAsyncRequest),
-                ("invoke_async_check", pw.InvokeAsyncLookupRequest),
-                ("prewarm", pw.PrewarmRequest), ("register", pw.RegisterRequest),
-                ("status", pw.StatusRequest), ("health", pw.HealthRequest),
-                ("clean", pw.CleanRequest), ("list_registered_funcs", pw.ListFunctionRequest)):
+            ("ping", pw.PingRequest),
+            ("invoke", pw.InvokeRequest),
+            ("invoke_async", pw.InvokeAsyncRequest),
+            ("invoke_async_check", pw.InvokeAsyncLookupRequest),
+            ("prewarm", pw.PrewarmRequest),
+            ("register", pw.RegisterRequest),
+            ("status", pw.StatusRequest),
+            ("health", pw.HealthRequest),
+            ("clean", pw.CleanRequest),
+            ("list_registered_funcs", pw.ListFunctionRequest),
+        ):
             if name == "list_registered_funcs" and not self.with_list:
                 continue
             handlers[name] = grpc.unary_unary_rpc_method_handler(
                 self._logged(name, getattr(self, f"_rpc_{name}")),
                 request_deserializer=request_cls.decode,
-                response_serializer=pw.Message.encode)
+                response_serializer=pw.Message.encode,
+            )
         server = grpc.aio.server()
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
         self.port = server.add_insecure_port("127.0.0.1:0")
@@ -234,6 +251,7 @@ class FakeIluvatarWorker:
             with self._lock:
                 self.calls.append(name)
             return await handler(request)
+
         return handle
 
     # ---- test controls --------------------------------------------------------------------
@@ -258,8 +276,7 @@ class FakeIluvatarWorker:
         """A new busy container (call with the lock held); None if memory does not fit."""
         if sum(c.memory for c in self._containers) + reg.memory > self.memory_mb:
             return None
-        container = _Container(id=f"{reg.fqdn}-{next(self._ids)}", fqdn=reg.fqdn,
-                               memory=reg.memory, state=state)
+        container = _Container(id=f"{reg.fqdn}-{next(self._ids)}", fqdn=reg.fqdn, memory=reg.memory, state=state)
         self._containers.append(container)
         return container
 
@@ -295,9 +312,13 @@ class FakeIluvatarWorker:
             except Exception as exc:  # the container's user_error: success, error text
                 json_result = str(exc)
             duration_us = max(1, int((time.perf_counter() - started) * 1e6))
-            return pw.InvokeResponse(json_result=json_result, success=True,
-                                     duration_us=duration_us, compute=pw.Compute.CPU,
-                                     container_state=_STATE_NUMBER[found])
+            return pw.InvokeResponse(
+                json_result=json_result,
+                success=True,
+                duration_us=duration_us,
+                compute=pw.Compute.CPU,
+                container_state=_STATE_NUMBER[found],
+            )
         finally:
             with self._lock:
                 container.state, container.busy = "warm", False
@@ -342,8 +363,11 @@ class FakeIluvatarWorker:
                 return _error("Invocation not found")
             resp = self._async[req.lookup_cookie]
             if resp is None:
-                return pw.InvokeResponse(json_result='{ "Status": "Invocation not completed" }',
-                                         success=False, container_state=pw.ContainerState.ERROR)
+                return pw.InvokeResponse(
+                    json_result='{ "Status": "Invocation not completed" }',
+                    success=False,
+                    container_state=pw.ContainerState.ERROR,
+                )
             del self._async[req.lookup_cookie]  # handed out once
             return resp
 
@@ -352,8 +376,7 @@ class FakeIluvatarWorker:
         if reg is None:
             return pw.PrewarmResponse(False, '{ "Error": "Function was not registered" }')
         if not reg.compute & req.compute:
-            return pw.PrewarmResponse(
-                False, '{ "Error": "Function was not registered with the specified compute" }')
+            return pw.PrewarmResponse(False, '{ "Error": "Function was not registered with the specified compute" }')
         with self._lock:
             container = self._start_container(reg, "prewarm")
         if container is None:
@@ -383,8 +406,10 @@ class FakeIluvatarWorker:
         if not req.compute:
             return "Could not register function with no specified compute!"
         if req.compute & ~pw.Compute.CPU:
-            return (f"Could not register function for compute {req.compute & ~pw.Compute.CPU} "
-                    "because the worker has no devices of that type!")
+            return (
+                f"Could not register function for compute {req.compute & ~pw.Compute.CPU} "
+                "because the worker has no devices of that type!"
+            )
         if fqdn in self._registrations:
             return f"Function {fqdn} is already registered!"
         if req.image_name not in IMAGES:  # the fake's words; the real ones are containerd's
@@ -398,8 +423,9 @@ class FakeIluvatarWorker:
             reason = self._refuse_registration(req)
             if reason is not None:
                 return pw.RegisterResponse(success=False, fqdn="", error=reason)
-            reg = _Registration(req.function_name, req.function_version, req.image_name,
-                                req.memory, req.cpus, req.compute)
+            reg = _Registration(
+                req.function_name, req.function_version, req.image_name, req.memory, req.cpus, req.compute
+            )
             self._registrations[reg.fqdn] = reg
         return pw.RegisterResponse(success=True, fqdn=reg.fqdn, error="")
 
@@ -409,14 +435,19 @@ class FakeIluvatarWorker:
         with self._lock:
             used = sum(c.memory for c in self._containers)
             return pw.StatusResponse(
-                cpu_queue_len=sum(r is None for r in self._async.values()), gpu_queue_len=0,
-                used_mem_pct=100.0 * used / self.memory_mb, cpu_util=6.0, cpu_load_avg=0.25,
-                gpu_load_avg=0.0, num_running_funcs=sum(c.busy for c in self._containers),
-                worker_name=self.name, timestamp=int(time.time()))
+                cpu_queue_len=sum(r is None for r in self._async.values()),
+                gpu_queue_len=0,
+                used_mem_pct=100.0 * used / self.memory_mb,
+                cpu_util=6.0,
+                cpu_load_avg=0.25,
+                gpu_load_avg=0.0,
+                num_running_funcs=sum(c.busy for c in self._containers),
+                worker_name=self.name,
+                timestamp=int(time.time()),
+            )
 
     async def _rpc_health(self, req: pw.HealthRequest) -> pw.HealthResponse:
-        return pw.HealthResponse(status=pw.RpcHealthStatus.HEALTHY if self.healthy
-                                 else pw.RpcHealthStatus.UNHEALTHY)
+        return pw.HealthResponse(status=pw.RpcHealthStatus.HEALTHY if self.healthy else pw.RpcHealthStatus.UNHEALTHY)
 
     async def _rpc_clean(self, req: pw.CleanRequest) -> pw.CleanResponse:
         with self._lock:
@@ -425,6 +456,6 @@ class FakeIluvatarWorker:
 
     async def _rpc_list_registered_funcs(self, req: pw.ListFunctionRequest) -> pw.ListFunctionResponse:
         with self._lock:
-            return pw.ListFunctionResponse(functions=[
-                pw.RegisteredFunction(r.name, r.version, r.image)
-                for r in self._registrations.values()])
+            return pw.ListFunctionResponse(
+                functions=[pw.RegisteredFunction(r.name, r.version, r.image) for r in self._registrations.values()]
+            )

@@ -77,21 +77,32 @@ __all__ = ["FakeKube", "fake_kube", "MAX_PODS", "ApiError", "merge_patch", "TLS_
 TLS_DIR = Path(__file__).with_name("tls")
 METRICS = "/apis/metrics.k8s.io/v1beta1"
 _NS = r"/api/v1/namespaces/([^/]+)"
-_ROUTES = [(re.compile(p + "$"), name) for p, name in (
-    (r"/version", "version"),
-    (r"/api/v1/nodes", "nodes"), (r"/api/v1/nodes/([^/]+)", "node"),
-    (r"/api/v1/pods", "all_pods"), (_NS + r"/pods", "pods"), (_NS + r"/pods/([^/]+)", "pod"),
-    (_NS + r"/pods/([^/]+)/log", "pod_log"),
-    (r"/api/v1/events", "all_events"), (_NS + r"/events", "events"),
-    (_NS + r"/services", "services"), (_NS + r"/services/([^/]+)", "service"),
-    (_NS + r"/secrets", "secrets"), (_NS + r"/secrets/([^/]+)", "secret"),
-    (r"/api/v1/namespaces", "namespaces"),
-    (METRICS, "metrics_discovery"), (METRICS + r"/nodes", "node_metrics"),
-    (METRICS + r"/nodes/([^/]+)", "node_metric"), (METRICS + r"/pods", "all_pod_metrics"),
-    (METRICS + r"/namespaces/([^/]+)/pods", "pod_metrics"),
-    (rf"/apis/{re.escape(GROUP)}/v1/namespaces/([^/]+)/services", "ksvcs"),
-    (rf"/apis/{re.escape(GROUP)}/v1/namespaces/([^/]+)/services/([^/]+)", "ksvc"),
-)]
+_ROUTES = [
+    (re.compile(p + "$"), name)
+    for p, name in (
+        (r"/version", "version"),
+        (r"/api/v1/nodes", "nodes"),
+        (r"/api/v1/nodes/([^/]+)", "node"),
+        (r"/api/v1/pods", "all_pods"),
+        (_NS + r"/pods", "pods"),
+        (_NS + r"/pods/([^/]+)", "pod"),
+        (_NS + r"/pods/([^/]+)/log", "pod_log"),
+        (r"/api/v1/events", "all_events"),
+        (_NS + r"/events", "events"),
+        (_NS + r"/services", "services"),
+        (_NS + r"/services/([^/]+)", "service"),
+        (_NS + r"/secrets", "secrets"),
+        (_NS + r"/secrets/([^/]+)", "secret"),
+        (r"/api/v1/namespaces", "namespaces"),
+        (METRICS, "metrics_discovery"),
+        (METRICS + r"/nodes", "node_metrics"),
+        (METRICS + r"/nodes/([^/]+)", "node_metric"),
+        (METRICS + r"/pods", "all_pod_metrics"),
+        (METRICS + r"/namespaces/([^/]+)/pods", "pod_metrics"),
+        (rf"/apis/{re.escape(GROUP)}/v1/namespaces/([^/]+)/services", "ksvcs"),
+        (rf"/apis/{re.escape(GROUP)}/v1/namespaces/([^/]+)/services/([^/]+)", "ksvc"),
+    )
+]
 
 
 def rfc3339(t: float) -> str:
@@ -105,11 +116,23 @@ def watching(query: dict) -> bool:
 class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsMixin):
     """The fake API server + controllers + ingress. Use ``fake_kube()`` or start()/stop()."""
 
-    def __init__(self, token: str = "test-token", nodes: int = 2, not_ready_nodes: int = 1,
-                 serving: bool = True, *, metrics: bool = True, bookmark_interval: float = 1.0,
-                 history: int = 20_000, tls: bool = False, kubelet_delay: float = 0.05,
-                 forbid_cluster_pods: bool = False, node_prefix: str = "kn-node-",
-                 clock=time.time, record_requests: bool = True):
+    def __init__(
+        self,
+        token: str = "test-token",
+        nodes: int = 2,
+        not_ready_nodes: int = 1,
+        serving: bool = True,
+        *,
+        metrics: bool = True,
+        bookmark_interval: float = 1.0,
+        history: int = 20_000,
+        tls: bool = False,
+        kubelet_delay: float = 0.05,
+        forbid_cluster_pods: bool = False,
+        node_prefix: str = "kn-node-",
+        clock=time.time,
+        record_requests: bool = True,
+    ):
         self.token = token
         self.serving = serving  # False: a cluster without Knative Serving's CRDs
         self.metrics = metrics  # False: a cluster without metrics-server
@@ -132,8 +155,7 @@ class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsM
         self._cluster_ip = itertools.count(10)
         for i in range(nodes + not_ready_nodes):
             self.add_node(f"{node_prefix}{i + 1}", ready=i < nodes, index=i)
-        self._ready_nodes = itertools.cycle([f"{node_prefix}{i + 1}" for i in range(nodes)]
-                                            or [f"{node_prefix}1"])
+        self._ready_nodes = itertools.cycle([f"{node_prefix}{i + 1}" for i in range(nodes)] or [f"{node_prefix}1"])
         self._round_robin: dict[str, itertools.cycle] = {}
         self._work: queue.Queue = queue.Queue()
         self._kubelet_jobs: list = []  # a heap of (due, seq, (step, ns, name)); kube_kubelet.py
@@ -154,8 +176,7 @@ class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsM
         scheme = "https" if self.tls else "http"
         self.api_url = f"{scheme}://127.0.0.1:{api.server_address[1]}"
         self.ingress_url = f"http://127.0.0.1:{ingress.server_address[1]}"
-        for target, name in ((self.kubelet, "fake-kubelet"),
-                             (self.controller, "fake-knative-controller")):
+        for target, name in ((self.kubelet, "fake-kubelet"), (self.controller, "fake-knative-controller")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -169,8 +190,12 @@ class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsM
             server.socket = context.wrap_socket(server.socket, server_side=True)
         server.daemon_threads = False  # so server_close() joins every handler thread
         server.fake = self  # type: ignore[attr-defined]
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                  name=f"fake-kube-{handler.__name__}", daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-kube-{handler.__name__}",
+            daemon=True,
+        )
         thread.start()
         self._servers.append(server)
         self._threads.append(thread)
@@ -201,8 +226,9 @@ class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsM
             thread.join(timeout=10)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def kubeconfig(self, path: Path, *, token: str | None = None, namespace: str | None = None,
-                   context: str = "fake") -> Path:
+    def kubeconfig(
+        self, path: Path, *, token: str | None = None, namespace: str | None = None, context: str = "fake"
+    ) -> Path:
         """Write a kubeconfig for this server (``token`` defaults to the right one)."""
         ctx = {"cluster": "fake", "user": "fake-user"}
         if namespace:
@@ -210,10 +236,14 @@ class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsM
         cluster = {"server": self.api_url}
         if self.tls:
             cluster["certificate-authority"] = str(TLS_DIR / "cert.pem")
-        data = {"apiVersion": "v1", "kind": "Config", "current-context": context,
-                "clusters": [{"name": "fake", "cluster": cluster}],
-                "users": [{"name": "fake-user", "user": {"token": token or self.token}}],
-                "contexts": [{"name": context, "context": ctx}]}
+        data = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": context,
+            "clusters": [{"name": "fake", "cluster": cluster}],
+            "users": [{"name": "fake-user", "user": {"token": token or self.token}}],
+            "contexts": [{"name": context, "context": ctx}],
+        }
         path.write_text(json.dumps(data, indent=1))  # JSON is YAML
         return path
 
@@ -254,8 +284,7 @@ class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsM
     def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until the controller and the kubelet have nothing queued."""
         deadline = time.monotonic() + timeout
-        while ((self._work.unfinished_tasks or self.pending_work())
-               and time.monotonic() < deadline):
+        while (self._work.unfinished_tasks or self.pending_work()) and time.monotonic() < deadline:
             time.sleep(0.02)
 
     # ---- objects ----------------------------------------------------------------------------
@@ -268,29 +297,48 @@ class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsM
             meta["namespace"] = namespace
         return meta
 
-    def add_node(self, name: str, *, ready: bool = True, index: int | None = None,
-                 cpu: str = "4", allocatable_cpu: str = "3800m", memory: str = "7Gi",
-                 pods: str = "110", labels: dict | None = None) -> dict:
+    def add_node(
+        self,
+        name: str,
+        *,
+        ready: bool = True,
+        index: int | None = None,
+        cpu: str = "4",
+        allocatable_cpu: str = "3800m",
+        memory: str = "7Gi",
+        pods: str = "110",
+        labels: dict | None = None,
+    ) -> dict:
         index = len(self.store.objects["nodes"]) if index is None else index
-        node = {"metadata": dict(self.meta(name), labels={
-                    "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                    "node-role.kubernetes.io/worker": "", **(labels or {})}),
-                "spec": {},
-                "status": {"capacity": {"cpu": cpu, "memory": "8148348Ki", "pods": pods},
-                           "allocatable": {"cpu": allocatable_cpu, "memory": memory, "pods": pods},
-                           "addresses": [{"type": "InternalIP",
-                                          "address": f"10.0.{index // 250}.{index % 250 + 10}"},
-                                         {"type": "Hostname", "address": name}],
-                           "conditions": [{"type": "MemoryPressure", "status": "False"},
-                                          {"type": "Ready", "status": "True"}]}}
+        node = {
+            "metadata": dict(
+                self.meta(name),
+                labels={
+                    "kubernetes.io/hostname": name,
+                    "kubernetes.io/os": "linux",
+                    "node-role.kubernetes.io/worker": "",
+                    **(labels or {}),
+                },
+            ),
+            "spec": {},
+            "status": {
+                "capacity": {"cpu": cpu, "memory": "8148348Ki", "pods": pods},
+                "allocatable": {"cpu": allocatable_cpu, "memory": memory, "pods": pods},
+                "addresses": [
+                    {"type": "InternalIP", "address": f"10.0.{index // 250}.{index % 250 + 10}"},
+                    {"type": "Hostname", "address": name},
+                ],
+                "conditions": [{"type": "MemoryPressure", "status": "False"}, {"type": "Ready", "status": "True"}],
+            },
+        }
         self._set_ready(node, ready)
         return self.store.put("nodes", node)
 
     def _set_ready(self, node: dict, ready: bool) -> None:
         node["status"]["conditions"][-1].update(
-            status=str(ready), reason="KubeletReady" if ready else "NodeStatusUnknown")
-        taints = [t for t in node["spec"].get("taints") or []
-                  if t["key"] != "node.kubernetes.io/not-ready"]
+            status=str(ready), reason="KubeletReady" if ready else "NodeStatusUnknown"
+        )
+        taints = [t for t in node["spec"].get("taints") or [] if t["key"] != "node.kubernetes.io/not-ready"]
         if not ready:
             taints.append({"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"})
         node["spec"]["taints"] = taints
@@ -299,37 +347,76 @@ class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsM
         node = self.store.get("nodes", "", name)
         self._set_ready(node, ready)
         self.store.put("nodes", node)
-        self.add_event("Node", "", name, "NodeReady" if ready else "NodeNotReady",
-                       f"Node {name} status is now: {'NodeReady' if ready else 'NodeNotReady'}",
-                       component="node-controller")
+        self.add_event(
+            "Node",
+            "",
+            name,
+            "NodeReady" if ready else "NodeNotReady",
+            f"Node {name} status is now: {'NodeReady' if ready else 'NodeNotReady'}",
+            component="node-controller",
+        )
 
     def set_usage(self, node: str, cpu: str, memory: str) -> None:
         """The usage metrics-server reports for ``node`` (e.g. "1500m", "2Gi")."""
         self.usage[node] = {"cpu": cpu, "memory": memory}
 
-    def add_event(self, kind: str, ns: str, name: str, reason: str, message: str, *,
-                  type: str = "Normal", component: str = "kubelet", host: str | None = None,
-                  at: float | None = None, uid: str = "") -> dict:
+    def add_event(
+        self,
+        kind: str,
+        ns: str,
+        name: str,
+        reason: str,
+        message: str,
+        *,
+        type: str = "Normal",
+        component: str = "kubelet",
+        host: str | None = None,
+        at: float | None = None,
+        uid: str = "",
+    ) -> dict:
         """Record a core v1 Event about object ``kind`` ns/name."""
         at = self.clock() if at is None else at
         event_ns = ns or "default"
-        obj = {"metadata": {"name": f"{name}.{uuid.uuid4().hex[:16]}", "namespace": event_ns,
-                            "uid": str(uuid.uuid4()), "creationTimestamp": rfc3339(at)},
-               "involvedObject": {"kind": kind, "name": name, "apiVersion": "v1",
-                                  **({"namespace": ns} if ns else {}), **({"uid": uid} if uid else {})},
-               "reason": reason, "message": message, "type": type,
-               "source": {"component": component, **({"host": host} if host else {})},
-               "firstTimestamp": rfc3339(at), "lastTimestamp": rfc3339(at), "count": 1,
-               "eventTime": None, "reportingComponent": component,
-               "reportingInstance": host or ""}
+        obj = {
+            "metadata": {
+                "name": f"{name}.{uuid.uuid4().hex[:16]}",
+                "namespace": event_ns,
+                "uid": str(uuid.uuid4()),
+                "creationTimestamp": rfc3339(at),
+            },
+            "involvedObject": {
+                "kind": kind,
+                "name": name,
+                "apiVersion": "v1",
+                **({"namespace": ns} if ns else {}),
+                **({"uid": uid} if uid else {}),
+            },
+            "reason": reason,
+            "message": message,
+            "type": type,
+            "source": {"component": component, **({"host": host} if host else {})},
+            "firstTimestamp": rfc3339(at),
+            "lastTimestamp": rfc3339(at),
+            "count": 1,
+            "eventTime": None,
+            "reportingComponent": component,
+            "reportingInstance": host or "",
+        }
         return self.store.put("events", obj)
 
-    def pod_event(self, pod: dict, type: str, reason: str, message: str,
-                  component: str = "kubelet") -> None:
+    def pod_event(self, pod: dict, type: str, reason: str, message: str, component: str = "kubelet") -> None:
         meta = pod["metadata"]
-        self.add_event("Pod", meta["namespace"], meta["name"], reason, message, type=type,
-                       component=component, host=(pod.get("spec") or {}).get("nodeName"),
-                       uid=meta.get("uid", ""))
+        self.add_event(
+            "Pod",
+            meta["namespace"],
+            meta["name"],
+            reason,
+            message,
+            type=type,
+            component=component,
+            host=(pod.get("spec") or {}).get("nodeName"),
+            uid=meta.get("uid", ""),
+        )
 
     def put_pod(self, obj: dict) -> dict:
         return self.store.put("pods", obj)
@@ -352,25 +439,27 @@ class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsM
                 if name in ("ksvcs", "ksvc"):
                     if not self.serving:
                         break
-                    return self.ksvc_request(method, args[0], args[1] if len(args) > 1 else None,
-                                             query, headers, body)
+                    return self.ksvc_request(method, args[0], args[1] if len(args) > 1 else None, query, headers, body)
                 if name.endswith("metrics") or name.endswith("metric") or name == "metrics_discovery":
                     if not self.metrics:
                         break
                 route = getattr(self, f"_route_{name}")
                 return route(method, *args, query=query, body=body)
-        raise ApiError(404, "NotFound", "the server could not find the requested resource",
-                       {})
+        raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
 
     def _only(self, method: str, *allowed: str) -> None:
         if method not in allowed:
-            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on "
-                                                    "the requested resource")
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
     def watch_stream(self, key: str, ns: str | None, query: dict):
-        return "stream", self.store.watch(key, ns, query, bookmark_interval=self.bookmark_interval,
-                                          stopped=self._stopping.is_set,
-                                          paused=self._stalled.is_set)
+        return "stream", self.store.watch(
+            key,
+            ns,
+            query,
+            bookmark_interval=self.bookmark_interval,
+            stopped=self._stopping.is_set,
+            paused=self._stalled.is_set,
+        )
 
     def _collection(self, key: str, ns: str | None, method: str, query: dict):
         self._only(method, "GET")
@@ -380,8 +469,7 @@ class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsM
 
     def _route_version(self, method, *, query, body):
         self._only(method, "GET")
-        return 200, {"major": "1", "minor": "30", "gitVersion": "v1.30.0-fake",
-                     "platform": "linux/amd64"}
+        return 200, {"major": "1", "minor": "30", "gitVersion": "v1.30.0-fake", "platform": "linux/amd64"}
 
     def _route_nodes(self, method, *, query, body):
         return self._collection("nodes", None, method, query)
@@ -398,9 +486,14 @@ class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsM
 
     def _route_all_pods(self, method, *, query, body):
         if self.forbid_cluster_pods:
-            raise ApiError(403, "Forbidden", 'pods is forbidden: User "system:serviceaccount:'
-                           'default:faastui" cannot list resource "pods" in API group "" at the '
-                           "cluster scope", {"kind": "pods"})
+            raise ApiError(
+                403,
+                "Forbidden",
+                'pods is forbidden: User "system:serviceaccount:'
+                'default:faastui" cannot list resource "pods" in API group "" at the '
+                "cluster scope",
+                {"kind": "pods"},
+            )
         return self._collection("pods", None, method, query)
 
     def _route_pods(self, method, ns, *, query, body):

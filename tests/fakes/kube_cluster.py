@@ -33,30 +33,42 @@ def seed(fake: FakeKube, nodes: int, pods: int, functions: int, *, seed_value: i
     over them, 95% Running and Ready, the rest Pending."""
     rnd = random.Random(seed_value)
     for i in range(nodes):
-        fake.add_node(f"node-{i + 1:04d}", index=i, labels={
-            "topology.kubernetes.io/zone": f"zone-{i % 3}", "node.kubernetes.io/instance-type":
-            "m5.xlarge", "kubernetes.io/arch": "amd64"})
-        fake.set_usage(f"node-{i + 1:04d}", f"{rnd.randint(100, 3500)}m",
-                       f"{rnd.randint(256, 7000)}Mi")
+        fake.add_node(
+            f"node-{i + 1:04d}",
+            index=i,
+            labels={
+                "topology.kubernetes.io/zone": f"zone-{i % 3}",
+                "node.kubernetes.io/instance-type": "m5.xlarge",
+                "kubernetes.io/arch": "amd64",
+            },
+        )
+        fake.set_usage(f"node-{i + 1:04d}", f"{rnd.randint(100, 3500)}m", f"{rnd.randint(256, 7000)}Mi")
     created = rfc3339(time.time())
     for i in range(pods):
         fake.store.put("pods", _pod(i, rnd, nodes, functions, created))
 
 
-def _pod(i: int, rnd: random.Random, nodes: int, functions: int, created: str,
-         running: bool | None = None) -> dict:
+def _pod(i: int, rnd: random.Random, nodes: int, functions: int, created: str, running: bool | None = None) -> dict:
     fn = f"fn-{i % functions:03d}"
     node = f"node-{rnd.randrange(nodes) + 1:04d}"
     running = rnd.random() < 0.95 if running is None else running
     uid = f"{i:08x}-0000-4000-8000-{rnd.getrandbits(48):012x}"
-    return pod_object(NS, f"{fn}-{rnd.getrandbits(32):08x}-{i:05d}", uid=uid, created=created,
-                      node=node, labels={"faas_function": fn, "app": fn,
-                                         "pod-template-hash": f"{i % functions:08x}"},
-                      image=f"ghcr.io/example/{fn}:1.0.{i % 7}", container=fn,
-                      phase="Running" if running else "Pending", ready=running,
-                      waiting=None if running else "ContainerCreating",
-                      host_ip=f"10.0.{(i % nodes) // 250}.{(i % nodes) % 250 + 10}",
-                      pod_ip=f"10.244.{i // 250 % 250}.{i % 250 + 2}", owner=f"{fn}-6d4f9")
+    return pod_object(
+        NS,
+        f"{fn}-{rnd.getrandbits(32):08x}-{i:05d}",
+        uid=uid,
+        created=created,
+        node=node,
+        labels={"faas_function": fn, "app": fn, "pod-template-hash": f"{i % functions:08x}"},
+        image=f"ghcr.io/example/{fn}:1.0.{i % 7}",
+        container=fn,
+        phase="Running" if running else "Pending",
+        ready=running,
+        waiting=None if running else "ContainerCreating",
+        host_ip=f"10.0.{(i % nodes) // 250}.{(i % nodes) % 250 + 10}",
+        pod_ip=f"10.244.{i // 250 % 250}.{i % 250 + 2}",
+        owner=f"{fn}-6d4f9",
+    )
 
 
 class Churn(threading.Thread):
@@ -88,8 +100,11 @@ class Churn(threading.Thread):
     def change(self) -> None:
         store, rnd = self.fake.store, self.rnd
         with store.changed:
-            key = rnd.choice(list(store.objects["pods"].keys())) if rnd.random() < 0.02 or \
-                not hasattr(self, "_keys") else rnd.choice(self._keys)
+            key = (
+                rnd.choice(list(store.objects["pods"].keys()))
+                if rnd.random() < 0.02 or not hasattr(self, "_keys")
+                else rnd.choice(self._keys)
+            )
         pod = store.get("pods", *key)
         if pod is None:
             self._keys = list(store.objects["pods"].keys())
@@ -98,8 +113,7 @@ class Churn(threading.Thread):
         if kind == 2:
             store.delete("pods", *key)
             self._next += 1
-            store.put("pods", _pod(self._next, rnd, self.nodes, self.functions,
-                                   rfc3339(time.time()), running=False))
+            store.put("pods", _pod(self._next, rnd, self.nodes, self.functions, rfc3339(time.time()), running=False))
         else:
             ready = not pod["status"]["containerStatuses"][0]["ready"]
             phase = "Running" if (kind == 1 or ready) else pod["status"]["phase"]
@@ -116,8 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--functions", type=int, default=200)
     parser.add_argument("--bookmark", type=float, default=5.0, help="seconds between bookmarks")
     args = parser.parse_args(argv)
-    fake = FakeKube(nodes=0, not_ready_nodes=0, serving=False, record_requests=False,
-                    bookmark_interval=args.bookmark, history=200_000)
+    fake = FakeKube(
+        nodes=0,
+        not_ready_nodes=0,
+        serving=False,
+        record_requests=False,
+        bookmark_interval=args.bookmark,
+        history=200_000,
+    )
     t0 = time.perf_counter()
     seed(fake, args.nodes, args.pods, args.functions)
     seeded = time.perf_counter() - t0
@@ -125,8 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     churn = Churn(fake, args.nodes, args.functions)
     churn._keys = list(fake.store.objects["pods"].keys())
     churn.start()
-    print(json.dumps({"api_url": fake.api_url, "token": fake.token, "seeded_s": round(seeded, 2)}),
-          flush=True)
+    print(json.dumps({"api_url": fake.api_url, "token": fake.token, "seeded_s": round(seeded, 2)}), flush=True)
     try:
         for line in sys.stdin:
             words = line.split()

@@ -56,15 +56,17 @@ def free_port() -> int:
 
 
 def _not_found(name: str) -> ApiError:
-    return ApiError(404, "NotFound", f'services.{GROUP} "{name}" not found',
-                    {"name": name, "group": GROUP, "kind": "services"})
+    return ApiError(
+        404, "NotFound", f'services.{GROUP} "{name}" not found', {"name": name, "group": GROUP, "kind": "services"}
+    )
 
 
 class RevisionPod:
     """A Knative pod of the fake: its namespace/name and, when it runs, a real process."""
 
-    def __init__(self, ns: str, name: str, process: subprocess.Popen | None = None,
-                 port: int = 0, log: Path | None = None):
+    def __init__(
+        self, ns: str, name: str, process: subprocess.Popen | None = None, port: int = 0, log: Path | None = None
+    ):
         self.ns, self.name, self.process, self.port, self.log = ns, name, process, port, log
 
 
@@ -72,8 +74,7 @@ class KnativeMixin:
     """Knative Serving on the fake API server (needs the FakeKube attributes)."""
 
     # ---- the API --------------------------------------------------------------------------
-    def ksvc_request(self, method: str, ns: str, name: str | None, query: dict, headers,
-                     body: bytes):
+    def ksvc_request(self, method: str, ns: str, name: str | None, query: dict, headers, body: bytes):
         if name is None and method == "GET":
             if query.get("watch") in ("1", "true"):
                 return self.watch_stream(KSVC, ns, query)
@@ -88,50 +89,74 @@ class KnativeMixin:
         if name is not None and method == "PATCH":
             ctype = (headers.get("Content-Type") or "").split(";")[0].strip()
             if ctype != "application/merge-patch+json":
-                raise ApiError(415, "UnsupportedMediaType",
-                               f"the body of the request was in an unknown format - accepted "
-                               f"media types include: application/merge-patch+json "
-                               f"(got {ctype or 'none'})")
+                raise ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    f"the body of the request was in an unknown format - accepted "
+                    f"media types include: application/merge-patch+json "
+                    f"(got {ctype or 'none'})",
+                )
             return 200, self._patch(ns, name, self.json_body(body))
         if name is not None and method == "DELETE":
             return 200, self._delete(ns, name)
-        raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
-                                                "requested resource")
+        raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
     @property
     def ksvcs(self) -> dict[tuple[str, str], dict]:
         """(namespace, name) -> the Knative Service (copies; for tests)."""
-        return {(o["metadata"]["namespace"], o["metadata"]["name"]): o
-                for o in self.store.items(KSVC)}
+        return {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in self.store.items(KSVC)}
 
     def _validate(self, obj: dict, ns: str) -> None:
         if obj.get("apiVersion") != f"{GROUP}/{VERSION}" or obj.get("kind") != "Service":
-            raise ApiError(400, "BadRequest",
-                           f"the API version in the data ({obj.get('apiVersion')}) does not "
-                           f"match the expected API version ({GROUP}/{VERSION})")
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the API version in the data ({obj.get('apiVersion')}) does not "
+                f"match the expected API version ({GROUP}/{VERSION})",
+            )
         meta = obj.get("metadata") or {}
         name = meta.get("name") or ""
         if meta.get("namespace", ns) != ns:
-            raise ApiError(400, "BadRequest", "the namespace of the provided object does not match "
-                                              "the namespace sent on the request")
+            raise ApiError(
+                400,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent on the request",
+            )
         causes = []
         if not name or len(name) > 63 or not _DNS1123_LABEL.match(name):
-            causes.append({"reason": "FieldValueInvalid", "field": "metadata.name",
-                           "message": f"Invalid value: {name!r}: a lowercase RFC 1123 label must "
-                                      "consist of lower case alphanumeric characters or '-'"})
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": "metadata.name",
+                    "message": f"Invalid value: {name!r}: a lowercase RFC 1123 label must "
+                    "consist of lower case alphanumeric characters or '-'",
+                }
+            )
         template = (obj.get("spec") or {}).get("template") or {}
         containers = (template.get("spec") or {}).get("containers")
         if not containers:
-            causes.append({"reason": "FieldValueRequired", "field": "spec.template.spec.containers",
-                           "message": "missing field(s): spec.template.spec.containers"})
+            causes.append(
+                {
+                    "reason": "FieldValueRequired",
+                    "field": "spec.template.spec.containers",
+                    "message": "missing field(s): spec.template.spec.containers",
+                }
+            )
         elif len(containers) > 1 or not (containers[0] or {}).get("image"):
-            causes.append({"reason": "FieldValueRequired",
-                           "field": "spec.template.spec.containers[0].image",
-                           "message": "missing field(s): spec.template.spec.containers[0].image"})
+            causes.append(
+                {
+                    "reason": "FieldValueRequired",
+                    "field": "spec.template.spec.containers[0].image",
+                    "message": "missing field(s): spec.template.spec.containers[0].image",
+                }
+            )
         if causes:
-            raise ApiError(422, "Invalid", f'Service.{GROUP} "{name}" is invalid: '
-                           + "; ".join(f"{c['field']}: {c['message']}" for c in causes),
-                           {"name": name, "group": GROUP, "kind": "Service", "causes": causes})
+            raise ApiError(
+                422,
+                "Invalid",
+                f'Service.{GROUP} "{name}" is invalid: ' + "; ".join(f"{c['field']}: {c['message']}" for c in causes),
+                {"name": name, "group": GROUP, "kind": "Service", "causes": causes},
+            )
 
     @staticmethod
     def _default(obj: dict) -> None:
@@ -149,16 +174,24 @@ class KnativeMixin:
         name = obj["metadata"]["name"]
         with self.lock:
             if self.store.get(KSVC, ns, name) is not None:
-                raise ApiError(409, "AlreadyExists", f'services.{GROUP} "{name}" already exists',
-                               {"name": name, "group": GROUP, "kind": "services"})
+                raise ApiError(
+                    409,
+                    "AlreadyExists",
+                    f'services.{GROUP} "{name}" already exists',
+                    {"name": name, "group": GROUP, "kind": "services"},
+                )
             meta = obj["metadata"]
             for key in ("uid", "resourceVersion", "creationTimestamp", "generation"):
                 meta.pop(key, None)
             meta.update(self.meta(name, ns), generation=1)
             self._default(obj)
-            obj["status"] = {"observedGeneration": 0, "conditions": [
-                {"type": t, "status": "Unknown", "reason": "Deploying"}
-                for t in ("ConfigurationsReady", "Ready", "RoutesReady")]}
+            obj["status"] = {
+                "observedGeneration": 0,
+                "conditions": [
+                    {"type": t, "status": "Unknown", "reason": "Deploying"}
+                    for t in ("ConfigurationsReady", "Ready", "RoutesReady")
+                ],
+            }
             stored = self.store.put(KSVC, obj)
             self._work.put((ns, name))
             return stored
@@ -170,11 +203,14 @@ class KnativeMixin:
                 raise _not_found(name)
             want_rv = (patch.get("metadata") or {}).get("resourceVersion")
             if want_rv is not None and want_rv != old["metadata"]["resourceVersion"]:
-                raise ApiError(409, "Conflict",
-                               f'Operation cannot be fulfilled on services.{GROUP} "{name}": the '
-                               "object has been modified; please apply your changes to the "
-                               "latest version and try again",
-                               {"name": name, "group": GROUP, "kind": "services"})
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on services.{GROUP} "{name}": the '
+                    "object has been modified; please apply your changes to the "
+                    "latest version and try again",
+                    {"name": name, "group": GROUP, "kind": "services"},
+                )
             patch = dict(patch)
             patch.pop("status", None)  # status is a subresource
             new = merge_patch(old, patch)
@@ -196,9 +232,13 @@ class KnativeMixin:
             pods = self._take_pods(ns, name)
             self.routes.pop(f"{name}.{ns}.example.com", None)
         self._stop_pods(pods)
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                "details": {"name": name, "group": GROUP, "kind": "services",
-                            "uid": obj["metadata"]["uid"]}}
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": name, "group": GROUP, "kind": "services", "uid": obj["metadata"]["uid"]},
+        }
 
     # ---- pods of revisions -----------------------------------------------------------------
     def _take_pods(self, ns: str, name: str, keep: str | None = None) -> list[RevisionPod]:
@@ -271,8 +311,13 @@ class KnativeMixin:
             if state != "True":
                 cond.update(reason=reason, message=message)
             out.append(cond)
-        out.append({"type": "RoutesReady", "status": "True" if state == "True" else "Unknown",
-                    "lastTransitionTime": self.now()})
+        out.append(
+            {
+                "type": "RoutesReady",
+                "status": "True" if state == "True" else "Unknown",
+                "lastTransitionTime": self.now(),
+            }
+        )
         return out
 
     def _reconcile(self, ns: str, name: str) -> None:
@@ -286,26 +331,45 @@ class KnativeMixin:
         template = obj["spec"]["template"]
         annotations = (template.get("metadata") or {}).get("annotations") or {}
         container = template["spec"]["containers"][0]
-        self._set_status(ns, name, gen, latestCreatedRevisionName=rev, conditions=self._conditions(
-            "Unknown", "RevisionMissing", f'Configuration "{name}" is waiting for a Revision to '
-                                          "become ready."))
+        self._set_status(
+            ns,
+            name,
+            gen,
+            latestCreatedRevisionName=rev,
+            conditions=self._conditions(
+                "Unknown", "RevisionMissing", f'Configuration "{name}" is waiting for a Revision to become ready.'
+            ),
+        )
         command = container.get("command") or []
         image = container["image"]
-        runnable = image.startswith("python:") and len(command) == 3 and command[:2] == [
-            "python", "-c"]
+        runnable = image.startswith("python:") and len(command) == 3 and command[:2] == ["python", "-c"]
         if not runnable:
             obj = self._pod_object(ns, name, rev, container, running=False)
             with self.lock:
                 self.revisions.setdefault(rev, []).append(RevisionPod(ns, obj["metadata"]["name"]))
                 self.put_pod(obj)
-            self.pod_event(obj, "Warning", "Failed", f'Failed to pull image "{image}": '
-                           "rpc error: code = NotFound desc = failed to pull and unpack image")
-            self._set_status(ns, name, gen, conditions=self._conditions(
-                "False", "RevisionFailed",
-                f'Revision "{rev}" failed with message: Back-off pulling image "{image}".'))
+            self.pod_event(
+                obj,
+                "Warning",
+                "Failed",
+                f'Failed to pull image "{image}": rpc error: code = NotFound desc = failed to pull and unpack image',
+            )
+            self._set_status(
+                ns,
+                name,
+                gen,
+                conditions=self._conditions(
+                    "False",
+                    "RevisionFailed",
+                    f'Revision "{rev}" failed with message: Back-off pulling image "{image}".',
+                ),
+            )
             return
-        count = max(1, int(annotations.get("autoscaling.knative.dev/min-scale") or 0),
-                    int(annotations.get("autoscaling.knative.dev/initial-scale") or 0))
+        count = max(
+            1,
+            int(annotations.get("autoscaling.knative.dev/min-scale") or 0),
+            int(annotations.get("autoscaling.knative.dev/initial-scale") or 0),
+        )
         if int(annotations.get("autoscaling.knative.dev/max-scale") or 0) > 0:
             count = min(count, int(annotations["autoscaling.knative.dev/max-scale"]))
         started, failure = [], None
@@ -329,8 +393,14 @@ class KnativeMixin:
             self.pod_event(pod_obj, "Normal", "Started", "Started container user-container")
         if failure:
             self._stop_pods([p for p in pods if p.process is not None])
-            self._set_status(ns, name, gen, conditions=self._conditions(
-                "False", "RevisionFailed", f'Revision "{rev}" failed with message: {failure}.'))
+            self._set_status(
+                ns,
+                name,
+                gen,
+                conditions=self._conditions(
+                    "False", "RevisionFailed", f'Revision "{rev}" failed with message: {failure}.'
+                ),
+            )
             return
         host = f"{name}.{ns}.example.com"
         with self.lock:
@@ -338,67 +408,111 @@ class KnativeMixin:
             self._round_robin[rev] = itertools.cycle(range(len(pods)))
             old = self._take_pods(ns, name, keep=rev)
         self._stop_pods(old)
-        self._set_status(ns, name, gen, latestReadyRevisionName=rev, url=f"http://{host}",
-                         address={"url": f"http://{name}.{ns}.svc.cluster.local"},
-                         traffic=[{"revisionName": rev, "latestRevision": True, "percent": 100}],
-                         conditions=self._conditions("True"))
+        self._set_status(
+            ns,
+            name,
+            gen,
+            latestReadyRevisionName=rev,
+            url=f"http://{host}",
+            address={"url": f"http://{name}.{ns}.svc.cluster.local"},
+            traffic=[{"revisionName": rev, "latestRevision": True, "percent": 100}],
+            conditions=self._conditions("True"),
+        )
 
     def _pod_object(self, ns: str, name: str, rev: str, container: dict, running: bool) -> dict:
         pod_name = f"{rev}-deployment-{uuid.uuid4().hex[:10]}-{uuid.uuid4().hex[:5]}"
         meta = self.meta(pod_name, ns)
-        meta["labels"] = {f"{GROUP}/service": name, f"{GROUP}/revision": rev,
-                          f"{GROUP}/configuration": name, "app": rev}
-        user = {"name": "user-container", "image": container["image"],
-                "resources": container.get("resources") or {}}
-        proxy = {"name": "queue-proxy", "image": "gcr.io/knative-releases/queue:fake",
-                 "resources": {"requests": {"cpu": "25m"}}}
+        meta["labels"] = {
+            f"{GROUP}/service": name,
+            f"{GROUP}/revision": rev,
+            f"{GROUP}/configuration": name,
+            "app": rev,
+        }
+        user = {"name": "user-container", "image": container["image"], "resources": container.get("resources") or {}}
+        proxy = {
+            "name": "queue-proxy",
+            "image": "gcr.io/knative-releases/queue:fake",
+            "resources": {"requests": {"cpu": "25m"}},
+        }
         if running:
-            status = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
-                      "containerStatuses": [{"name": c, "ready": True, "state": {"running": {
-                          "startedAt": self.now()}}} for c in ("queue-proxy", "user-container")]}
+            status = {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "containerStatuses": [
+                    {"name": c, "ready": True, "state": {"running": {"startedAt": self.now()}}}
+                    for c in ("queue-proxy", "user-container")
+                ],
+            }
         else:
-            status = {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False",
-                                                          "reason": "ContainersNotReady"}],
-                      "containerStatuses": [{"name": "user-container", "ready": False, "state": {
-                          "waiting": {"reason": "ImagePullBackOff",
-                                      "message": "Back-off pulling image "
-                                                 f'"{container["image"]}"'}}}]}
-        return {"metadata": meta, "spec": {"nodeName": next(self._ready_nodes),
-                                           "containers": [user, proxy]}, "status": status}
+            status = {
+                "phase": "Pending",
+                "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+                "containerStatuses": [
+                    {
+                        "name": "user-container",
+                        "ready": False,
+                        "state": {
+                            "waiting": {
+                                "reason": "ImagePullBackOff",
+                                "message": f'Back-off pulling image "{container["image"]}"',
+                            }
+                        },
+                    }
+                ],
+            }
+        return {
+            "metadata": meta,
+            "spec": {"nodeName": next(self._ready_nodes), "containers": [user, proxy]},
+            "status": status,
+        }
 
     def _start_pod(self, ns: str, name: str, rev: str, container: dict, program: str):
         """Start one pod's process; (pod, its object, failure message or None)."""
         port = free_port()
         env = {e["name"]: str(e.get("value", "")) for e in container.get("env") or []}
-        env.update(PORT=str(port), FAASTUI_BIND="127.0.0.1", K_SERVICE=name, K_REVISION=rev,
-                   K_CONFIGURATION=name, PATH=os.environ.get("PATH", "/usr/bin:/bin"),
-                   HOME=str(self.workdir), PYTHONDONTWRITEBYTECODE="1")
+        env.update(
+            PORT=str(port),
+            FAASTUI_BIND="127.0.0.1",
+            K_SERVICE=name,
+            K_REVISION=rev,
+            K_CONFIGURATION=name,
+            PATH=os.environ.get("PATH", "/usr/bin:/bin"),
+            HOME=str(self.workdir),
+            PYTHONDONTWRITEBYTECODE="1",
+        )
         obj = self._pod_object(ns, name, rev, container, running=True)
         pod_name = obj["metadata"]["name"]
         log = self.workdir / f"{pod_name}.log"
         log.write_bytes(b"")
         try:
-            proc = subprocess.Popen([sys.executable, "-c", program], env=env,
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [sys.executable, "-c", program],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
         except OSError as exc:  # e.g. E2BIG: an env var over the kernel's limit
             obj["status"]["phase"] = "Failed"
             return RevisionPod(ns, pod_name), obj, f"Container failed to start: {exc.strerror}"
-        runtime = threading.Thread(target=_container_log, args=(proc.stdout, log),
-                                   name=f"fake-runtime-{pod_name}", daemon=True)
+        runtime = threading.Thread(
+            target=_container_log, args=(proc.stdout, log), name=f"fake-runtime-{pod_name}", daemon=True
+        )
         runtime.start()
         pod = RevisionPod(ns, pod_name, proc, port, log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 runtime.join(5)
-                lines = [split_stamped(ln)[1] for ln in
-                         log.read_text(errors="replace").strip().splitlines()]
+                lines = [split_stamped(ln)[1] for ln in log.read_text(errors="replace").strip().splitlines()]
                 tail = lines[-1:] or [""]
-                obj["status"] = {"phase": "Running", "conditions": [
-                    {"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
-                    "containerStatuses": [{"name": "user-container", "ready": False, "state": {
-                        "waiting": {"reason": "CrashLoopBackOff"}}}]}
+                obj["status"] = {
+                    "phase": "Running",
+                    "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+                    "containerStatuses": [
+                        {"name": "user-container", "ready": False, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
+                    ],
+                }
                 return pod, obj, f"Container failed with: {tail[0]} (exit code {proc.returncode})"
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -409,8 +523,7 @@ class KnativeMixin:
 
     def revision_pod(self, ns: str, name: str) -> RevisionPod | None:
         with self.lock:
-            return next((p for ps in self.revisions.values() for p in ps
-                         if p.ns == ns and p.name == name), None)
+            return next((p for ps in self.revisions.values() for p in ps if p.ns == ns and p.name == name), None)
 
     # ---- the ingress ---------------------------------------------------------------------
     def upstream(self, host: str) -> int | None:
@@ -447,8 +560,9 @@ def proxy_to_ingress(handler, fake) -> None:
         return handler.send(404, "text/plain", b"")
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        headers = {k: v for k, v in handler.headers.items()
-                   if k.lower() not in ("host", "connection", "content-length")}
+        headers = {
+            k: v for k, v in handler.headers.items() if k.lower() not in ("host", "connection", "content-length")
+        }
         conn.request(handler.command, path, body=body, headers=headers)
         resp = conn.getresponse()
         payload = resp.read()
@@ -456,5 +570,9 @@ def proxy_to_ingress(handler, fake) -> None:
         return handler.send(503, "text/plain", f"upstream unavailable: {exc}".encode())
     finally:
         conn.close()
-    handler.send(resp.status, resp.getheader("Content-Type") or "application/octet-stream",
-                 payload, {"X-Served-By": f"127.0.0.1:{port}"})
+    handler.send(
+        resp.status,
+        resp.getheader("Content-Type") or "application/octet-stream",
+        payload,
+        {"X-Served-By": f"127.0.0.1:{port}"},
+    )

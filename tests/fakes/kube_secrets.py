@@ -26,8 +26,7 @@ _NAMESPACED = ("pods", "services", "secrets", "events", "services.serving.knativ
 
 
 def _not_found(name: str) -> ApiError:
-    return ApiError(404, "NotFound", f'secrets "{name}" not found',
-                    {"name": name, "kind": "secrets"})
+    return ApiError(404, "NotFound", f'secrets "{name}" not found', {"name": name, "kind": "secrets"})
 
 
 class SecretsMixin:
@@ -36,15 +35,19 @@ class SecretsMixin:
     forbid_namespaces = False
 
     def add_namespace(self, name: str) -> dict:
-        return self.store.put("namespaces", {"metadata": self.meta(name),
-                                             "status": {"phase": "Active"}})
+        return self.store.put("namespaces", {"metadata": self.meta(name), "status": {"phase": "Active"}})
 
     def _route_namespaces(self, method, *, query, body):
         self._only(method, "GET")
         if self.forbid_namespaces:
-            raise ApiError(403, "Forbidden", 'namespaces is forbidden: User "system:serviceaccount:'
-                           'default:faastui" cannot list resource "namespaces" in API group "" at '
-                           "the cluster scope", {"kind": "namespaces"})
+            raise ApiError(
+                403,
+                "Forbidden",
+                'namespaces is forbidden: User "system:serviceaccount:'
+                'default:faastui" cannot list resource "namespaces" in API group "" at '
+                "the cluster scope",
+                {"kind": "namespaces"},
+            )
         with self.lock:
             known = {o["metadata"]["name"] for o in self.store.items("namespaces")}
             for key in _NAMESPACED:
@@ -70,8 +73,13 @@ class SecretsMixin:
         if method == "DELETE":
             if self.store.delete("secrets", ns, name) is None:
                 raise _not_found(name)
-            return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                         "status": "Success", "details": {"name": name, "kind": "secrets"}}
+            return 200, {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": {"name": name, "kind": "secrets"},
+            }
         if method == "PATCH":
             from .kube_knative import merge_patch
 
@@ -93,10 +101,14 @@ class SecretsMixin:
             raise ApiError(400, "BadRequest", "the name of the object does not match the URL")
         name = name or given
         if not _DNS1123.match(name) or len(name) > 253:
-            raise ApiError(422, "Invalid", f'Secret "{name}" is invalid: metadata.name: Invalid '
-                           f"value: {name!r}: a lowercase RFC 1123 subdomain must consist of "
-                           "lower case alphanumeric characters, '-' or '.'",
-                           {"name": name, "kind": "Secret"})
+            raise ApiError(
+                422,
+                "Invalid",
+                f'Secret "{name}" is invalid: metadata.name: Invalid '
+                f"value: {name!r}: a lowercase RFC 1123 subdomain must consist of "
+                "lower case alphanumeric characters, '-' or '.'",
+                {"name": name, "kind": "Secret"},
+            )
         data = dict(obj.get("data") or {})
         for key, value in data.items():
             try:
@@ -108,13 +120,17 @@ class SecretsMixin:
         with self.lock:
             current = self.store.get("secrets", ns, name)
             if create and current is not None:
-                raise ApiError(409, "AlreadyExists", f'secrets "{name}" already exists',
-                               {"name": name, "kind": "secrets"})
+                raise ApiError(
+                    409, "AlreadyExists", f'secrets "{name}" already exists', {"name": name, "kind": "secrets"}
+                )
             if not create and current is None:
                 raise _not_found(name)
             base = current["metadata"] if current else self.meta(name, ns)
-            out = {"apiVersion": "v1", "kind": "Secret",
-                   "metadata": dict(base, labels=meta.get("labels") or base.get("labels") or {}),
-                   "type": obj.get("type") or (current or {}).get("type") or "Opaque",
-                   "data": data}
+            out = {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": dict(base, labels=meta.get("labels") or base.get("labels") or {}),
+                "type": obj.get("type") or (current or {}).get("type") or "Opaque",
+                "data": data,
+            }
             return self.store.put("secrets", out)

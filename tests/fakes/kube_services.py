@@ -26,10 +26,14 @@ class ServicesMixin:
         if method == "DELETE":
             obj = self.store.delete("services", ns, name)
             if obj is None:
-                raise ApiError(404, "NotFound", f'services "{name}" not found',
-                               {"name": name, "kind": "services"})
-            return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                         "status": "Success", "details": {"name": name, "kind": "services"}}
+                raise ApiError(404, "NotFound", f'services "{name}" not found', {"name": name, "kind": "services"})
+            return 200, {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": {"name": name, "kind": "services"},
+            }
         return 200, self._get("services", ns, name)
 
     def _create_service(self, ns: str, obj: dict) -> dict:
@@ -37,19 +41,23 @@ class ServicesMixin:
         name = meta.get("name") or ""
         causes = []
         if not _DNS1035_LABEL.match(name) or len(name) > 63:
-            causes.append(f"metadata.name: Invalid value: {name!r}: a DNS-1035 label must "
-                          "consist of lower case alphanumeric characters or '-', start with an "
-                          "alphabetic character, and end with an alphanumeric character")
+            causes.append(
+                f"metadata.name: Invalid value: {name!r}: a DNS-1035 label must "
+                "consist of lower case alphanumeric characters or '-', start with an "
+                "alphabetic character, and end with an alphanumeric character"
+            )
         ports = (obj.get("spec") or {}).get("ports")
         if not ports:
             causes.append("spec.ports: Required value")
         if causes:
-            raise ApiError(422, "Invalid", f'Service "{name}" is invalid: ' + ", ".join(causes),
-                           {"name": name, "kind": "Service"})
+            raise ApiError(
+                422, "Invalid", f'Service "{name}" is invalid: ' + ", ".join(causes), {"name": name, "kind": "Service"}
+            )
         with self.lock:
             if self.store.get("services", ns, name) is not None:
-                raise ApiError(409, "AlreadyExists", f'services "{name}" already exists',
-                               {"name": name, "kind": "services"})
+                raise ApiError(
+                    409, "AlreadyExists", f'services "{name}" already exists', {"name": name, "kind": "services"}
+                )
             obj["metadata"] = dict(meta, **self.meta(name, ns))
             spec = obj["spec"]
             spec.setdefault("type", "ClusterIP")

@@ -51,8 +51,15 @@ class ApiError(Exception):
         self.code, self.reason, self.message, self.details = code, reason, message, details
 
     def status(self) -> dict:
-        body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": self.message, "reason": self.reason, "code": self.code}
+        body = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
         if self.details:
             body["details"] = self.details
         return body
@@ -73,18 +80,40 @@ class Resource:
         return self.api_version.rpartition("/")[0] if "/" in self.api_version else ""
 
 
-RESOURCES = {r.plural if r.group == "" else f"{r.plural}.{r.group}": r for r in (
-    Resource("nodes", "Node", "v1", False, ("metadata.name", "spec.unschedulable")),
-    Resource("pods", "Pod", "v1", True, ("metadata.name", "metadata.namespace", "spec.nodeName",
-                                         "status.phase", "spec.restartPolicy")),
-    Resource("events", "Event", "v1", True, (
-        "metadata.name", "metadata.namespace", "involvedObject.kind", "involvedObject.name",
-        "involvedObject.namespace", "involvedObject.uid", "reason", "type", "source")),
-    Resource("services", "Service", "v1", True),
-    Resource("services", "Service", "serving.knative.dev/v1", True),
-    Resource("secrets", "Secret", "v1", True, ("metadata.name", "metadata.namespace", "type")),
-    Resource("namespaces", "Namespace", "v1", False, ("metadata.name", "status.phase")),
-)}
+RESOURCES = {
+    r.plural if r.group == "" else f"{r.plural}.{r.group}": r
+    for r in (
+        Resource("nodes", "Node", "v1", False, ("metadata.name", "spec.unschedulable")),
+        Resource(
+            "pods",
+            "Pod",
+            "v1",
+            True,
+            ("metadata.name", "metadata.namespace", "spec.nodeName", "status.phase", "spec.restartPolicy"),
+        ),
+        Resource(
+            "events",
+            "Event",
+            "v1",
+            True,
+            (
+                "metadata.name",
+                "metadata.namespace",
+                "involvedObject.kind",
+                "involvedObject.name",
+                "involvedObject.namespace",
+                "involvedObject.uid",
+                "reason",
+                "type",
+                "source",
+            ),
+        ),
+        Resource("services", "Service", "v1", True),
+        Resource("services", "Service", "serving.knative.dev/v1", True),
+        Resource("secrets", "Secret", "v1", True, ("metadata.name", "metadata.namespace", "type")),
+        Resource("namespaces", "Namespace", "v1", False, ("metadata.name", "status.phase")),
+    )
+}
 
 
 # ---- selectors ----------------------------------------------------------------------------
@@ -142,6 +171,7 @@ def label_selector(text: str):
             if op == "in" and have not in value or op == "notin" and key in labels and have in value:
                 return False
         return True
+
     return match
 
 
@@ -165,14 +195,12 @@ def field_selector(text: str, resource: Resource):
                 key, _, value = term.partition(op)
                 break
         else:
-            raise ApiError(400, "BadRequest", f"invalid selector: '{text}'; can't understand "
-                                              f"'{term}'")
+            raise ApiError(400, "BadRequest", f"invalid selector: '{text}'; can't understand '{term}'")
         key = key.strip()
         if key not in resource.fields:
-            raise ApiError(400, "BadRequest", f'field label not supported: {key}')
+            raise ApiError(400, "BadRequest", f"field label not supported: {key}")
         tests.append((key, op == "!=", value.strip()))
-    return lambda obj: all((_field(obj, k) != v) if neg else (_field(obj, k) == v)
-                           for k, neg, v in tests)
+    return lambda obj: all((_field(obj, k) != v) if neg else (_field(obj, k) == v) for k, neg, v in tests)
 
 
 # ---- the store ----------------------------------------------------------------------------
@@ -251,15 +279,13 @@ class Store:
     def items(self, key: str, ns: str | None = None) -> list[dict]:
         """Copies of the current objects (for the fake's own controllers and tests)."""
         with self.changed:
-            return [copy.deepcopy(e.obj) for e in self.objects[key].values()
-                    if ns is None or e.ns == ns]
+            return [copy.deepcopy(e.obj) for e in self.objects[key].values() if ns is None or e.ns == ns]
 
     def _matcher(self, key: str, ns: str | None, query: dict):
         resource = RESOURCES[key]
         labels = label_selector(query.get("labelSelector", ""))
         fields = field_selector(query.get("fieldSelector", ""), resource)
-        return lambda e: ((ns is None or e.ns == ns) and labels(e.obj["metadata"].get("labels") or {})
-                          and fields(e.obj))
+        return lambda e: (ns is None or e.ns == ns) and labels(e.obj["metadata"].get("labels") or {}) and fields(e.obj)
 
     def list(self, key: str, ns: str | None, query: dict) -> bytes:
         """The encoded list answer. Raises ApiError."""
@@ -272,31 +298,34 @@ class Store:
                 del self._pages[old]
             if token:
                 if token not in self._pages:
-                    raise ApiError(410, "Expired", "The provided continue parameter is too old to "
-                                   "display a consistent list result. You can start a new list "
-                                   "without the continue parameter.")
+                    raise ApiError(
+                        410,
+                        "Expired",
+                        "The provided continue parameter is too old to "
+                        "display a consistent list result. You can start a new list "
+                        "without the continue parameter.",
+                    )
                 _, rv, rest = self._pages.pop(token)
             else:
                 match = self._matcher(key, ns, query)
                 rv = self.rv
-                rest = sorted((e for e in self.objects[key].values() if match(e)),
-                              key=lambda e: (e.ns, e.name))
+                rest = sorted((e for e in self.objects[key].values() if match(e)), key=lambda e: (e.ns, e.name))
         page, rest = (rest[:limit], rest[limit:]) if limit and limit > 0 else (rest, [])
         meta: dict = {"resourceVersion": str(rv)}
         if rest:
-            token = base64.b64encode(json.dumps({"rv": rv, "start": page[-1].name,
-                                                 "n": id(rest)}).encode()).decode()
+            token = base64.b64encode(json.dumps({"rv": rv, "start": page[-1].name, "n": id(rest)}).encode()).decode()
             with self.changed:
                 self._pages[token] = (now, rv, rest)
             meta["continue"] = token
             if not query.get("labelSelector") and not query.get("fieldSelector"):
                 meta["remainingItemCount"] = len(rest)
-        head = json.dumps({"kind": f"{resource.kind}List", "apiVersion": resource.api_version,
-                           "metadata": meta}, separators=(",", ":"))
+        head = json.dumps(
+            {"kind": f"{resource.kind}List", "apiVersion": resource.api_version, "metadata": meta},
+            separators=(",", ":"),
+        )
         return head[:-1].encode() + b',"items":[' + b",".join(e.raw for e in page) + b"]}"
 
-    def watch(self, key: str, ns: str | None, query: dict, *, bookmark_interval: float,
-              stopped, paused=lambda: False):
+    def watch(self, key: str, ns: str | None, query: dict, *, bookmark_interval: float, stopped, paused=lambda: False):
         """The encoded event lines of a watch, as an iterator, until the timeout,
         ``stopped()`` or an ERROR. Raises ApiError (at once) for a bad selector or parameter.
         """
@@ -311,8 +340,7 @@ class Store:
                 raise ApiError(400, "BadRequest", f'invalid resource version "{since}"') from None
         with self.changed:
             if since in ("", "0"):
-                initial = sorted((e for e in self.objects[key].values() if match(e)),
-                                 key=lambda e: (e.ns, e.name))
+                initial = sorted((e for e in self.objects[key].values() if match(e)), key=lambda e: (e.ns, e.name))
                 position, sent_rv = self.log_base + len(self.log), self.rv
             elif int(since) < self.oldest_rv:
                 initial, position, sent_rv = None, 0, int(since)
@@ -320,13 +348,37 @@ class Store:
                 start = int(since)
                 initial, sent_rv = [], start
                 position = self.log_base + sum(1 for rv, *_ in self.log if rv <= start)
-        return self._stream(resource, key, match, initial, position, sent_rv, since,
-                            ends=time.monotonic() + (timeout if timeout and timeout > 0 else 1800),
-                            bookmarks=query.get("allowWatchBookmarks") in ("true", "1"),
-                            bookmark_interval=bookmark_interval, stopped=stopped, paused=paused)
+        return self._stream(
+            resource,
+            key,
+            match,
+            initial,
+            position,
+            sent_rv,
+            since,
+            ends=time.monotonic() + (timeout if timeout and timeout > 0 else 1800),
+            bookmarks=query.get("allowWatchBookmarks") in ("true", "1"),
+            bookmark_interval=bookmark_interval,
+            stopped=stopped,
+            paused=paused,
+        )
 
-    def _stream(self, resource, key, match, initial, position, sent_rv, since, *, ends,
-                bookmarks, bookmark_interval, stopped, paused):
+    def _stream(
+        self,
+        resource,
+        key,
+        match,
+        initial,
+        position,
+        sent_rv,
+        since,
+        *,
+        ends,
+        bookmarks,
+        bookmark_interval,
+        stopped,
+        paused,
+    ):
         prefix = f'{{"kind":"{resource.kind}","apiVersion":"{resource.api_version}",'.encode()
 
         def line(kind: str, entry: _Entry) -> bytes:
@@ -349,7 +401,7 @@ class Store:
                     continue
                 expired = position < self.log_base  # fell out of the history window
                 if not expired:
-                    for rv, k, kind, entry in self.log[position - self.log_base:]:
+                    for rv, k, kind, entry in self.log[position - self.log_base :]:
                         position += 1
                         sent_rv = rv
                         if k == key and match(entry):
@@ -367,14 +419,18 @@ class Store:
                 with self.changed:
                     if position >= self.log_base + len(self.log):
                         sent_rv = self.rv  # nothing this watcher wants up to now
-                yield (b'{"type":"BOOKMARK","object":' + prefix + b'"metadata":{"resourceVersion":"'
-                       + str(sent_rv).encode() + b'"}}}\n')
+                yield (
+                    b'{"type":"BOOKMARK","object":'
+                    + prefix
+                    + b'"metadata":{"resourceVersion":"'
+                    + str(sent_rv).encode()
+                    + b'"}}}\n'
+                )
                 next_bookmark = time.monotonic() + bookmark_interval
 
     def _expired(self, since: str) -> bytes:
         status = ApiError(410, "Expired", f"too old resource version: {since} ({self.oldest_rv})")
-        return json.dumps({"type": "ERROR", "object": status.status()},
-                          separators=(",", ":")).encode() + b"\n"
+        return json.dumps({"type": "ERROR", "object": status.status()}, separators=(",", ":")).encode() + b"\n"
 
 
 def _int_param(query: dict, name: str) -> int | None:
@@ -383,5 +439,4 @@ def _int_param(query: dict, name: str) -> int | None:
     try:
         return int(query[name])
     except ValueError:
-        raise ApiError(400, "BadRequest", f"{name}: Invalid value: \"{query[name]}\": must be "
-                                          "an integer") from None
+        raise ApiError(400, "BadRequest", f'{name}: Invalid value: "{query[name]}": must be an integer') from None

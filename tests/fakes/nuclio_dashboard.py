@@ -86,14 +86,16 @@ class _Reply(Exception):
 
 
 def _error(status: int, message: str) -> _Reply:
-    return _Reply(status, json.dumps({"error": message, "errorStackTrace": ""}).encode(),
-                  "application/json")
+    return _Reply(status, json.dumps({"error": message, "errorStackTrace": ""}).encode(), "application/json")
 
 
 def _invocation_error(status: int, message: str) -> _Reply:
     """As invocation.go writes it: ``{"error": "%s"}`` by format string, quotes unescaped."""
-    return _Reply(status, ('{"error": "%s"}' % message).encode(),  # noqa: UP031 - as Go's %s
-                  "application/json")
+    return _Reply(
+        status,
+        ('{"error": "%s"}' % message).encode(),  # noqa: UP031 - as Go's %s
+        "application/json",
+    )
 
 
 def go_duration(text: str) -> float:
@@ -132,9 +134,16 @@ class FakeNuclioDashboard:
     ``Authorization`` header every ``/api`` call must carry; projects: the projects that exist.
     """
 
-    def __init__(self, *, namespace: str = "nuclio", build_delay: float = 0.15,
-                 start_timeout: float = 20.0, authorization: str | None = None,
-                 projects: tuple[str, ...] = ("default",), namespaces: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        *,
+        namespace: str = "nuclio",
+        build_delay: float = 0.15,
+        start_timeout: float = 20.0,
+        authorization: str | None = None,
+        projects: tuple[str, ...] = ("default",),
+        namespaces: tuple[str, ...] = (),
+    ):
         self.namespace = namespace
         self.namespaces = set(namespaces)
         self.build_delay = build_delay
@@ -162,8 +171,9 @@ class FakeNuclioDashboard:
         handler = type("Handler", (_Handler,), {"dashboard": self})
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = False  # server_close() joins every request thread
-        self._serve_thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                              name="fake-nuclio-server", daemon=True)
+        self._serve_thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="fake-nuclio-server", daemon=True
+        )
         self._serve_thread.start()
         return self
 
@@ -202,8 +212,7 @@ class FakeNuclioDashboard:
         try:
             if path.startswith("/api/"):
                 self._authorize(headers)
-            status, out, ctype, extra = self._route(req.command, path, query, headers, body,
-                                                    list(req.headers.items()))
+            status, out, ctype, extra = self._route(req.command, path, query, headers, body, list(req.headers.items()))
         except _Reply as reply:
             status, out, ctype = reply.status, reply.body, reply.ctype
         except Exception as exc:  # a bug in the fake: say so, as a 500
@@ -236,19 +245,18 @@ class FakeNuclioDashboard:
             if method != "GET":
                 raise _Reply(405)
             with self._lock:
-                names = sorted({self.namespace, *self.namespaces,
-                                *(ns for ns, _ in self.functions)})
-            return 200, json.dumps({"namespaces": {"names": names}}).encode(), \
-                "application/json", {}
+                names = sorted({self.namespace, *self.namespaces, *(ns for ns, _ in self.functions)})
+            return 200, json.dumps({"namespaces": {"names": names}}).encode(), "application/json", {}
         if parts[:2] != ["api", "functions"]:
             raise _Reply(404, b"404 page not found\n", "text/plain; charset=utf-8")
         rest, namespace = parts[2:], headers.get("x-nuclio-function-namespace") or self.namespace
         routes = {
-            0: {"GET": lambda: self._list(namespace, headers),
+            0: {
+                "GET": lambda: self._list(namespace, headers),
                 "POST": lambda: self._deploy(headers, body, create=True),
-                "DELETE": lambda: self._delete(headers, body)},
-            1: {"GET": lambda: self._get(namespace, rest[0]),
-                "PUT": lambda: self._deploy(headers, body, create=False)},
+                "DELETE": lambda: self._delete(headers, body),
+            },
+            1: {"GET": lambda: self._get(namespace, rest[0]), "PUT": lambda: self._deploy(headers, body, create=False)},
         }
         if len(rest) == 2 and rest[1] == "replicas":
             routes[2] = {"GET": lambda: self._replicas(namespace, rest[0])}
@@ -265,9 +273,11 @@ class FakeNuclioDashboard:
     def _list(self, namespace: str, headers: dict):
         project = headers.get("x-nuclio-project-name")
         with self._lock:
-            out = {fn.name: fn.attributes() for (ns, _), fn in sorted(self.functions.items())
-                   if ns == namespace
-                   and (not project or fn.metadata["labels"].get(PROJECT_LABEL) == project)}
+            out = {
+                fn.name: fn.attributes()
+                for (ns, _), fn in sorted(self.functions.items())
+                if ns == namespace and (not project or fn.metadata["labels"].get(PROJECT_LABEL) == project)
+            }
             return 200, json.dumps(out).encode(), "application/json", {}
 
     def _lookup(self, namespace: str, name: str) -> FakeFunction:
@@ -306,13 +316,16 @@ class FakeNuclioDashboard:
         if since:
             seconds = _go_duration(since)
             if seconds is None:
-                raise _error(500, "Failed to populate get function replica logs stream options: "
-                                  f"Failed to parse sinceSeconds: time: invalid duration {since!r}")
+                raise _error(
+                    500,
+                    "Failed to populate get function replica logs stream options: "
+                    f"Failed to parse sinceSeconds: time: invalid duration {since!r}",
+                )
             entries = [e for e in entries if e[0] >= time.time() - int(seconds)]
         lines = [text for _, text in entries]
         tail = args.get("tailLines", [""])[0]
         if tail.lstrip("-").isdigit() and int(tail) >= 0:
-            lines = lines[-int(tail):] if int(tail) else []
+            lines = lines[-int(tail) :] if int(tail) else []
         text = "".join(line + "\n" for line in lines)
         return 200, text.encode(), "text/plain", {"Cache-Control": "no-cache, private"}
 
@@ -325,20 +338,33 @@ class FakeNuclioDashboard:
             raise _error(400, "Failed to parse JSON body") from None
         meta = info.get("metadata") if isinstance(info, dict) else None
         spec = info.get("spec") if isinstance(info, dict) else None
-        if not isinstance(info, dict) or not isinstance(meta or {}, dict) or \
-                not isinstance(spec or {}, dict):
+        if not isinstance(info, dict) or not isinstance(meta or {}, dict) or not isinstance(spec or {}, dict):
             raise _error(400, "Failed to parse JSON body")
         meta, spec = dict(meta or {}), dict(spec or {})
         build = spec.get("build") or {}
-        typed = [(meta.get("name"), str), (meta.get("namespace"), str), (meta.get("labels"), dict),
-                 (meta.get("annotations"), dict), (spec.get("runtime"), str),
-                 (spec.get("handler"), str), (build, dict), (spec.get("resources"), dict),
-                 (spec.get("env"), list), (spec.get("minReplicas"), int),
-                 (spec.get("maxReplicas"), int), (spec.get("replicas"), int),
-                 (spec.get("eventTimeout"), str), (spec.get("description"), str)]
+        typed = [
+            (meta.get("name"), str),
+            (meta.get("namespace"), str),
+            (meta.get("labels"), dict),
+            (meta.get("annotations"), dict),
+            (spec.get("runtime"), str),
+            (spec.get("handler"), str),
+            (build, dict),
+            (spec.get("resources"), dict),
+            (spec.get("env"), list),
+            (spec.get("minReplicas"), int),
+            (spec.get("maxReplicas"), int),
+            (spec.get("replicas"), int),
+            (spec.get("eventTimeout"), str),
+            (spec.get("description"), str),
+        ]
         if isinstance(build, dict):
-            typed += [(build.get("functionSourceCode"), str), (build.get("commands"), list),
-                      (build.get("mode"), str), (build.get("codeEntryType"), str)]
+            typed += [
+                (build.get("functionSourceCode"), str),
+                (build.get("commands"), list),
+                (build.get("mode"), str),
+                (build.get("codeEntryType"), str),
+            ]
         for value, kind in typed:
             if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
                 raise _error(400, "Failed to parse JSON body")
@@ -347,8 +373,7 @@ class FakeNuclioDashboard:
                 raise _error(400, "Failed to parse JSON body")
         if not all(isinstance(c, str) for c in build.get("commands") or []):
             raise _error(400, "Failed to parse JSON body")
-        meta["namespace"] = meta.get("namespace") or headers.get("x-nuclio-function-namespace") \
-            or self.namespace
+        meta["namespace"] = meta.get("namespace") or headers.get("x-nuclio-function-namespace") or self.namespace
         labels = dict(meta.get("labels") or {})
         if headers.get("x-nuclio-project-name"):
             labels[PROJECT_LABEL] = headers["x-nuclio-project-name"]
@@ -358,14 +383,16 @@ class FakeNuclioDashboard:
         if not name:
             raise _error(400, "Function name must be provided in metadata")
         if len(name) > 63 or not _DNS1123.match(name):
-            raise _error(400, "Function name doesn't conform to k8s naming convention. Errors: a "
-                              "lowercase RFC 1123 label must consist of lower case alphanumeric "
-                              "characters or '-', and must start and end with an alphanumeric "
-                              "character")
+            raise _error(
+                400,
+                "Function name doesn't conform to k8s naming convention. Errors: a "
+                "lowercase RFC 1123 label must consist of lower case alphanumeric "
+                "characters or '-', and must start and end with an alphanumeric "
+                "character",
+            )
         return meta, spec
 
-    def _check_spec(self, meta: dict, spec: dict,
-                    existing: FakeFunction | None) -> tuple[dict, bool]:
+    def _check_spec(self, meta: dict, spec: dict, existing: FakeFunction | None) -> tuple[dict, bool]:
         """Platform validation and enrichment; returns the spec to store and neverBuild."""
         if meta["name"] in RESERVED_NAMES:
             raise _error(412, f"Function name {meta['name']} is reserved and cannot be used.")
@@ -386,8 +413,7 @@ class FakeNuclioDashboard:
                 raise _error(500, "Non existing function cannot be created with neverBuild mode")
         else:
             if spec.get("runtime") not in PYTHON_RUNTIMES:
-                raise _error(400, f"fake: runtime {spec.get('runtime')!r} is not one of "
-                                  f"{', '.join(PYTHON_RUNTIMES)}")
+                raise _error(400, f"fake: runtime {spec.get('runtime')!r} is not one of {', '.join(PYTHON_RUNTIMES)}")
             if not _HANDLER.match(spec.get("handler") or ""):
                 raise _error(400, f"fake: handler {spec.get('handler')!r} is not module:function")
             source = build.get("functionSourceCode")
@@ -396,8 +422,7 @@ class FakeNuclioDashboard:
             try:
                 base64.b64decode(source, validate=True).decode("utf-8")
             except (binascii.Error, ValueError):
-                raise _error(400, "fake: spec.build.functionSourceCode is not base64 "
-                                  "UTF-8 text") from None
+                raise _error(400, "fake: spec.build.functionSourceCode is not base64 UTF-8 text") from None
             for command in build.get("commands") or []:
                 if not _PIP.match(command):
                     raise _error(400, f"fake: build command {command!r} is not `pip install ...`")
@@ -409,8 +434,7 @@ class FakeNuclioDashboard:
             spec["maxReplicas"] = lo
         triggers = dict(spec.get("triggers") or {})
         if not any(isinstance(t, dict) and t.get("kind") == "http" for t in triggers.values()):
-            triggers["default-http"] = {"class": "", "kind": "http", "name": "default-http",
-                                        "maxWorkers": 1}
+            triggers["default-http"] = {"class": "", "kind": "http", "name": "default-http", "maxWorkers": 1}
         spec["triggers"] = triggers
         spec.pop("image", None)  # CleanFunctionSpec: no image shown for inline source
         return spec, never_build
@@ -435,8 +459,9 @@ class FakeNuclioDashboard:
                 target, args = self._build, (fn, fn.generation)
             self.functions[key] = fn
             self._threads = [t for t in self._threads if t.is_alive()]
-            thread = threading.Thread(target=target, args=args, daemon=True,
-                                      name=f"fake-nuclio-build-{fn.name}-{fn.generation}")
+            thread = threading.Thread(
+                target=target, args=args, daemon=True, name=f"fake-nuclio-build-{fn.name}-{fn.generation}"
+            )
             self._threads.append(thread)
             thread.start()
         if headers.get("x-nuclio-wait-function-action", "").lower() == "true":
@@ -444,8 +469,11 @@ class FakeNuclioDashboard:
         return 202, b"", None, {}
 
     def _current(self, fn: FakeFunction, generation: int) -> bool:
-        return (not self._stopping.is_set() and fn.generation == generation
-                and self.functions.get((fn.namespace, fn.name)) is fn)
+        return (
+            not self._stopping.is_set()
+            and fn.generation == generation
+            and self.functions.get((fn.namespace, fn.name)) is fn
+        )
 
     def _reconfigure(self, fn: FakeFunction, generation: int) -> None:
         """neverBuild: new replica counts, same image; the running process stays."""
@@ -455,8 +483,11 @@ class FakeNuclioDashboard:
             if not self._current(fn, generation):
                 return
             alive = fn.process is not None and fn.process.poll() is None
-            fn.status = _ready_status(fn.port) if alive else {
-                "state": "error", "message": "fake: nothing to reconfigure; deploy with a build"}
+            fn.status = (
+                _ready_status(fn.port)
+                if alive
+                else {"state": "error", "message": "fake: nothing to reconfigure; deploy with a build"}
+            )
 
     def _build(self, fn: FakeFunction, generation: int) -> None:
         """'Build' (decode the source), start the replica process, wait for its port."""
@@ -474,12 +505,17 @@ class FakeNuclioDashboard:
         log_path, port_file = os.path.join(workdir, "replica.log"), os.path.join(workdir, "port")
         env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
         open(log_path, "wb").close()
-        proc = subprocess.Popen([sys.executable, "-c", SHIM, workdir, module, function,
-                                 port_file, fn.name], cwd=workdir, env=env,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
-        threading.Thread(target=_keep_log, args=(proc.stdout, log_path), daemon=True,
-                         name=f"fake-nuclio-log-{fn.name}").start()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SHIM, workdir, module, function, port_file, fn.name],
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        threading.Thread(
+            target=_keep_log, args=(proc.stdout, log_path), daemon=True, name=f"fake-nuclio-log-{fn.name}"
+        ).start()
         with self._lock:
             self.processes.append(proc)
         port, deadline = None, time.monotonic() + self.start_timeout
@@ -503,8 +539,10 @@ class FakeNuclioDashboard:
                 _kill(proc)
                 old, fn.process, fn.replica, fn.port = fn.process, None, "", 0
                 fn.log_path = log_path
-                fn.status = {"state": "error", "message": _last_line(log_path) or
-                             f"the replica did not listen within {self.start_timeout:g}s"}
+                fn.status = {
+                    "state": "error",
+                    "message": _last_line(log_path) or f"the replica did not listen within {self.start_timeout:g}s",
+                }
         if old is not None:
             _kill(old)
 
@@ -518,8 +556,7 @@ class FakeNuclioDashboard:
             raise _error(400, "Failed to parse JSON body")
         if not meta.get("name"):
             raise _error(400, "Function name must be provided in metadata")
-        namespace = meta.get("namespace") or headers.get("x-nuclio-function-namespace") \
-            or self.namespace
+        namespace = meta.get("namespace") or headers.get("x-nuclio-function-namespace") or self.namespace
         ignore_state = headers.get("x-nuclio-delete-function-ignore-state-validation", "") == "true"
         with self._lock:
             fn = self.functions.get((namespace, meta["name"]))
@@ -542,38 +579,44 @@ class FakeNuclioDashboard:
         if not name:
             raise _invocation_error(400, "Function name must be provided")
         try:
-            timeout = go_duration(headers["x-nuclio-invoke-timeout"]) \
-                if headers.get("x-nuclio-invoke-timeout") else 60.0
+            timeout = (
+                go_duration(headers["x-nuclio-invoke-timeout"]) if headers.get("x-nuclio-invoke-timeout") else 60.0
+            )
         except ValueError:
             raise _invocation_error(400, "Invalid invoke timeout") from None
         with self._lock:
             fn = self.functions.get((namespace, name))
             if fn is None:
-                raise _invocation_error(404, "Failed to invoke function: Function not found: "
-                                             f"{name} @ {namespace}")
+                raise _invocation_error(404, f"Failed to invoke function: Function not found: {name} @ {namespace}")
             port = fn.status.get("httpPort") if fn.status.get("state") == "ready" else None
         if not port:
-            raise _invocation_error(500, "Failed to invoke function: Failed to get invoke URL: "
-                                         f"function {name} has no address "
-                                         f"(state {fn.status.get('state')})")
-        forward = {k: v for k, v in raw_headers
-                   if not k.lower().startswith("x-nuclio") and k.lower() not in _HOP}
+            raise _invocation_error(
+                500,
+                "Failed to invoke function: Failed to get invoke URL: "
+                f"function {name} has no address "
+                f"(state {fn.status.get('state')})",
+            )
+        forward = {k: v for k, v in raw_headers if not k.lower().startswith("x-nuclio") and k.lower() not in _HOP}
         forward["x-nuclio-target"] = name
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         try:
-            conn.request(method, "/" + path, body=body if method != "GET" else None,
-                         headers=forward)
+            conn.request(method, "/" + path, body=body if method != "GET" else None, headers=forward)
             resp = conn.getresponse()
             out = resp.read()
-            back = {k: v for k, v in resp.getheaders()
-                    if not k.lower().startswith("x-nuclio") and k.lower() not in _HOP
-                    and k.lower() != "content-type"}
+            back = {
+                k: v
+                for k, v in resp.getheaders()
+                if not k.lower().startswith("x-nuclio") and k.lower() not in _HOP and k.lower() != "content-type"
+            }
             return resp.status, out, resp.getheader("Content-Type"), back
         except TimeoutError:
-            raise _invocation_error(500, "Failed to invoke function: Post "
-                                         f'"http://127.0.0.1:{port}/{path}": context deadline '
-                                         "exceeded (Client.Timeout exceeded while awaiting "
-                                         "headers)") from None
+            raise _invocation_error(
+                500,
+                "Failed to invoke function: Post "
+                f'"http://127.0.0.1:{port}/{path}": context deadline '
+                "exceeded (Client.Timeout exceeded while awaiting "
+                "headers)",
+            ) from None
         except OSError as exc:
             raise _invocation_error(500, f"Failed to invoke function: {exc}") from None
         finally:
@@ -594,8 +637,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 def _ready_status(port: int) -> dict:
-    return {"state": "ready", "httpPort": port, "internalInvocationUrls": [f"127.0.0.1:{port}"],
-            "externalInvocationUrls": []}
+    return {
+        "state": "ready",
+        "httpPort": port,
+        "internalInvocationUrls": [f"127.0.0.1:{port}"],
+        "externalInvocationUrls": [],
+    }
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -656,7 +703,7 @@ def running_dashboard(**options):
 
 #: The replica: imports the handler module and serves it with Nuclio's Python calling
 #: convention. argv: workdir module function port_file function_name.
-SHIM = r'''
+SHIM = r"""
 import http.server, importlib, json, os, sys, time, traceback, types, uuid
 from urllib.parse import parse_qs
 
@@ -800,4 +847,4 @@ with open(port_file + ".tmp", "w") as f:
 os.replace(port_file + ".tmp", port_file)
 context.logger.info_with("Processor started", function=FUNCTION, port=server.server_address[1])
 server.serve_forever()
-'''
+"""

@@ -84,13 +84,21 @@ class FakeFunction:
 
     def status(self) -> dict:
         d = self.deployment
-        return {"name": self.name, "image": d["image"], "namespace": "openfaas-fn",
-                "envProcess": d.get("envProcess", ""), "envVars": d.get("envVars") or {},
-                "labels": d.get("labels") or {}, "annotations": d.get("annotations") or {},
-                "limits": d.get("limits"), "requests": d.get("requests"),
-                "invocationCount": self.invocations, "replicas": self.replicas,
-                "availableReplicas": sum(1 for p in self.pods if p.port and p.proc.poll() is None),
-                "createdAt": self.created_at}
+        return {
+            "name": self.name,
+            "image": d["image"],
+            "namespace": "openfaas-fn",
+            "envProcess": d.get("envProcess", ""),
+            "envVars": d.get("envVars") or {},
+            "labels": d.get("labels") or {},
+            "annotations": d.get("annotations") or {},
+            "limits": d.get("limits"),
+            "requests": d.get("requests"),
+            "invocationCount": self.invocations,
+            "replicas": self.replicas,
+            "availableReplicas": sum(1 for p in self.pods if p.port and p.proc.poll() is None),
+            "createdAt": self.created_at,
+        }
 
 
 _STRING_MAPS = ("envVars", "labels", "annotations")
@@ -104,21 +112,21 @@ def _check_deployment(body: dict) -> dict:
             raise _Reply(400, f"{key} is required (a string)")
     for key in _STRING_MAPS:
         value = body.get(key)
-        if value is not None and not (isinstance(value, dict) and
-                                      all(isinstance(v, str) for v in value.values())):
+        if value is not None and not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
             raise _Reply(400, f"{key} must be an object of strings")
     for key in ("limits", "requests"):
         value = body.get(key)
-        if value is not None and not (isinstance(value, dict) and
-                                      set(value) <= {"memory", "cpu"} and
-                                      all(isinstance(v, str) for v in value.values())):
+        if value is not None and not (
+            isinstance(value, dict)
+            and set(value) <= {"memory", "cpu"}
+            and all(isinstance(v, str) for v in value.values())
+        ):
             raise _Reply(400, f"{key} must be a FunctionResources object")
     return body
 
 
 class FakeOpenFaaSGateway:
-    def __init__(self, images: dict[str, Path], *, auth: tuple[str, str] | None = None,
-                 start_timeout: float = 30.0):
+    def __init__(self, images: dict[str, Path], *, auth: tuple[str, str] | None = None, start_timeout: float = 30.0):
         self.images = {k: Path(v) for k, v in images.items()}
         self.auth = auth
         self.start_timeout = start_timeout
@@ -165,18 +173,24 @@ class FakeOpenFaaSGateway:
             if method == "DELETE":
                 return self._delete(_parse(body))
         elif route.startswith("/system/function/") and method == "GET":
-            return _json_reply(200, self._lookup(route[len("/system/function/"):]).status())
+            return _json_reply(200, self._lookup(route[len("/system/function/") :]).status())
         elif route.startswith("/system/scale-function/") and method == "POST":
-            return self._scale(route[len("/system/scale-function/"):], _parse(body))
+            return self._scale(route[len("/system/scale-function/") :], _parse(body))
         elif route == "/system/info" and method == "GET":
-            return _json_reply(200, {"provider": {"provider": "fake-openfaas",
-                                                  "orchestration": "processes",
-                                                  "version": {"sha": "0" * 40,
-                                                              "release": "0.0.1"}},
-                                     "version": {"sha": "0" * 40, "release": "0.0.1"},
-                                     "arch": "x86_64"})
+            return _json_reply(
+                200,
+                {
+                    "provider": {
+                        "provider": "fake-openfaas",
+                        "orchestration": "processes",
+                        "version": {"sha": "0" * 40, "release": "0.0.1"},
+                    },
+                    "version": {"sha": "0" * 40, "release": "0.0.1"},
+                    "arch": "x86_64",
+                },
+            )
         elif route.startswith("/function/") and method in ("GET", "POST", "PUT", "DELETE"):
-            name, _, rest = route[len("/function/"):].partition("/")
+            name, _, rest = route[len("/function/") :].partition("/")
             return self._invoke(name, "/" + rest, method, body)
         raise _Reply(404 if method in ("GET", "POST", "PUT", "DELETE") else 405, "not found")
 
@@ -206,8 +220,7 @@ class FakeOpenFaaSGateway:
             if not create and fn is None:
                 raise _Reply(404, f"function {name} not found")
             if fn is None:
-                fn = FakeFunction(name, d, created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                     time.gmtime()))
+                fn = FakeFunction(name, d, created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
                 self.functions[name] = fn
                 old = []
             else:  # an update rolls every replica over to the new spec
@@ -259,13 +272,17 @@ class FakeOpenFaaSGateway:
         shutil.copy(image / "handler.py", workdir)
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
         env.update(fn.deployment.get("envVars") or {})
-        env.update(HOSTNAME=pod, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1",
-                   TMPDIR=workdir)
+        env.update(HOSTNAME=pod, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1", TMPDIR=workdir)
         port_file = os.path.join(workdir, "port")
         with open(os.path.join(workdir, "replica.log"), "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-c", WATCHDOG, workdir, port_file],
-                                    cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [sys.executable, "-c", WATCHDOG, workdir, port_file],
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.processes.append(proc)
         replica = Replica(pod, proc, workdir)
         threading.Thread(target=self._await_port, args=(replica, port_file), daemon=True).start()
@@ -296,8 +313,7 @@ class FakeOpenFaaSGateway:
         try:
             conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
             resp = conn.getresponse()
-            return _Reply(resp.status, resp.read(), resp.getheader("Content-Type") or
-                          "text/plain")
+            return _Reply(resp.status, resp.read(), resp.getheader("Content-Type") or "text/plain")
         except OSError as exc:
             raise _Reply(502, f"Bad Gateway: {exc}") from None
         finally:
@@ -358,7 +374,7 @@ def running_gateway(images: dict[str, Path], **options):
 #: A replica: the python3 template's watchdog in miniature. It serves HTTP on a free
 #: loopback port, calls handler.main(args) with the JSON body and answers its JSON.
 #: argv: workdir port_file.
-WATCHDOG = r'''
+WATCHDOG = r"""
 import http.server, json, os, sys, traceback
 workdir, port_file = sys.argv[1:3]
 sys.path.insert(0, workdir)
@@ -389,4 +405,4 @@ with open(tmp, "w") as f:
     f.write(str(server.server_address[1]))
 os.rename(tmp, port_file)
 server.serve_forever()
-'''
+"""

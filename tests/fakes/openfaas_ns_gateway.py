@@ -70,17 +70,31 @@ class FakeGateway:
     # ---- what tests set up --------------------------------------------------------------
     def add(self, name: str, namespace: str = DEFAULT_NS, **fields) -> None:
         self.functions[(namespace, name)] = {
-            "name": name, "image": fields.get("image", f"functions/{name}:latest"),
-            "namespace": namespace, "labels": fields.get("labels") or {}, "replicas": 1,
-            "availableReplicas": 1, "invocationCount": 0, "envProcess": "",
-            "secrets": fields.get("secrets") or []}
+            "name": name,
+            "image": fields.get("image", f"functions/{name}:latest"),
+            "namespace": namespace,
+            "labels": fields.get("labels") or {},
+            "replicas": 1,
+            "availableReplicas": 1,
+            "invocationCount": 0,
+            "envProcess": "",
+            "secrets": fields.get("secrets") or [],
+        }
 
-    def log(self, name: str, text: str, namespace: str = DEFAULT_NS, instance: str = "pod-a",
-            t: float | None = None) -> None:
+    def log(
+        self, name: str, text: str, namespace: str = DEFAULT_NS, instance: str = "pod-a", t: float | None = None
+    ) -> None:
         with self.cond:
-            self.lines.append({"name": name, "namespace": namespace, "instance": instance,
-                               "timestamp": _go_time(time.time() if t is None else t),
-                               "text": text, "_t": time.time() if t is None else t})
+            self.lines.append(
+                {
+                    "name": name,
+                    "namespace": namespace,
+                    "instance": instance,
+                    "timestamp": _go_time(time.time() if t is None else t),
+                    "text": text,
+                    "_t": time.time() if t is None else t,
+                }
+            )
             self.cond.notify_all()
 
     # ---- life cycle ----------------------------------------------------------------------
@@ -89,6 +103,7 @@ class FakeGateway:
 
         class Handler(_Handler):
             gateway = fake
+
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -123,11 +138,17 @@ class FakeGateway:
         if path == "/system/namespaces" and method == "GET":
             return 200, json.dumps(list(self.namespaces))
         if path == "/system/info" and method == "GET":
-            return 200, json.dumps({"provider": {"provider": "fake-faas-netes",
-                                                 "orchestration": "kubernetes",
-                                                 "version": {"release": "0.1.0", "sha": "x"}},
-                                    "version": {"release": "0.27.0", "sha": "y"},
-                                    "arch": "x86_64"})
+            return 200, json.dumps(
+                {
+                    "provider": {
+                        "provider": "fake-faas-netes",
+                        "orchestration": "kubernetes",
+                        "version": {"release": "0.1.0", "sha": "x"},
+                    },
+                    "version": {"release": "0.27.0", "sha": "y"},
+                    "arch": "x86_64",
+                }
+            )
         if path == "/system/functions":
             return self.functions_route(method, q, raw)
         if path.startswith("/system/function/") and method == "GET":
@@ -145,7 +166,7 @@ class FakeGateway:
             fn["replicas"] = fn["availableReplicas"] = int(data.get("replicas", 0))
             return 202, ""
         if path.startswith("/function/") and method in ("GET", "POST"):
-            return self.invoke(path[len("/function/"):], raw)
+            return self.invoke(path[len("/function/") :], raw)
         if path == "/system/secrets":
             return self.secrets_route(method, q, raw)
         if path == "/system/logs" and method == "GET":
@@ -174,8 +195,7 @@ class FakeGateway:
             for secret in data.get("secrets") or []:
                 if (ns, secret) not in self.secrets:
                     raise _Reply(400, f"unable to find secret: {secret}\n")
-            self.add(name, ns, image=image, labels=data.get("labels"),
-                     secrets=data.get("secrets"))
+            self.add(name, ns, image=image, labels=data.get("labels"), secrets=data.get("secrets"))
             return (200 if method == "PUT" else 202), ""
         raise _Reply(405)
 
@@ -187,17 +207,16 @@ class FakeGateway:
             raise _Reply(404, f"Cannot find service: {name}.{ns}.\n")
         fn["invocationCount"] += 1
         self.log(name, f"called with {raw.decode('utf-8', 'replace')}", ns)
-        return 200, json.dumps({"function": name, "namespace": ns,
-                                "body": raw.decode("utf-8", "replace")})
+        return 200, json.dumps({"function": name, "namespace": ns, "body": raw.decode("utf-8", "replace")})
 
     def secrets_route(self, method: str, q: dict, raw: bytes):
         if method == "GET":
             ns = self.namespace(q.get("namespace"))
-            return 200, json.dumps([{"name": n, "namespace": s} for (s, n) in sorted(self.secrets)
-                                    if s == ns])
+            return 200, json.dumps([{"name": n, "namespace": s} for (s, n) in sorted(self.secrets) if s == ns])
         data = self.body(raw)
-        ns = self.namespace(data.get("namespace") if method != "DELETE"
-                            else q.get("namespace") or data.get("namespace"))
+        ns = self.namespace(
+            data.get("namespace") if method != "DELETE" else q.get("namespace") or data.get("namespace")
+        )
         name = data.get("name")
         if not isinstance(name, str) or not _SECRET.match(name):
             raise _Reply(400, f"invalid secret name: {name}\n")
@@ -205,8 +224,7 @@ class FakeGateway:
             if self.secrets.pop((ns, name), None) is None:
                 raise _Reply(404, f'secrets "{name}" not found\n')
             return 202, ""
-        value = base64.b64decode(data["rawValue"]) if data.get("rawValue") else \
-            str(data.get("value") or "").encode()
+        value = base64.b64decode(data["rawValue"]) if data.get("rawValue") else str(data.get("value") or "").encode()
         if method == "POST":
             if (ns, name) in self.secrets:
                 raise _Reply(409, f'secrets "{name}" already exists\n')
@@ -227,16 +245,19 @@ class FakeGateway:
             raise _Reply(404, f"function {name} not found\n")
         try:
             tail = int(q.get("tail") or 0)
-            since = datetime.fromisoformat(q["since"].replace("Z", "+00:00")).timestamp() \
-                if q.get("since") else None
+            since = datetime.fromisoformat(q["since"].replace("Z", "+00:00")).timestamp() if q.get("since") else None
         except ValueError:
             raise _Reply(422, "could not parse the log request\n") from None
         follow = q.get("follow") in ("1", "t", "T", "TRUE", "true", "True")
 
         def wanted(m):
-            return (m["name"] == name and m["namespace"] == ns
-                    and (not q.get("instance") or m["instance"] == q["instance"])
-                    and (since is None or m["_t"] >= since))
+            return (
+                m["name"] == name
+                and m["namespace"] == ns
+                and (not q.get("instance") or m["instance"] == q["instance"])
+                and (since is None or m["_t"] >= since)
+            )
+
         with self.cond:
             first = [m for m in self.lines if wanted(m)]
             seen = len(self.lines)
@@ -269,8 +290,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 expected = "Basic " + base64.b64encode(f"admin:{gw.password}".encode()).decode()
                 if self.headers.get("Authorization") != expected:
                     raise _Reply(401, "Unauthorized\n")
-            result = gw.route(self.command, parts.path, q, raw) if parts.path != "/healthz" \
-                else (200, "OK")
+            result = gw.route(self.command, parts.path, q, raw) if parts.path != "/healthz" else (200, "OK")
         except _Reply as reply:
             return self._send(reply.status, reply.body, reply.ctype)
         if result[0] == "stream":
@@ -296,6 +316,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             data = text.encode()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
+
         try:
             for m in first:
                 chunk(_line(m))

@@ -38,14 +38,38 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 __all__ = [
-    "DecodeError", "Message", "pb", "encode_varint", "decode_varint",
+    "DecodeError",
+    "Message",
+    "pb",
+    "encode_varint",
+    "decode_varint",
     # Ilúvatar worker messages
-    "ContainerState", "RpcHealthStatus", "Compute", "Isolation",
-    "PingRequest", "PingResponse", "InvokeRequest", "InvokeResponse", "InvokeAsyncRequest",
-    "InvokeAsyncResponse", "InvokeAsyncLookupRequest", "PrewarmRequest", "PrewarmResponse",
-    "RegisterRequest", "RegisterResponse", "StatusRequest", "StatusResponse", "HealthRequest",
-    "HealthResponse", "CleanRequest", "CleanResponse", "ListFunctionRequest",
-    "RegisteredFunction", "ListFunctionResponse", "EstInvokeRequest", "EstInvokeResponse",
+    "ContainerState",
+    "RpcHealthStatus",
+    "Compute",
+    "Isolation",
+    "PingRequest",
+    "PingResponse",
+    "InvokeRequest",
+    "InvokeResponse",
+    "InvokeAsyncRequest",
+    "InvokeAsyncResponse",
+    "InvokeAsyncLookupRequest",
+    "PrewarmRequest",
+    "PrewarmResponse",
+    "RegisterRequest",
+    "RegisterResponse",
+    "StatusRequest",
+    "StatusResponse",
+    "HealthRequest",
+    "HealthResponse",
+    "CleanRequest",
+    "CleanResponse",
+    "ListFunctionRequest",
+    "RegisteredFunction",
+    "ListFunctionResponse",
+    "EstInvokeRequest",
+    "EstInvokeResponse",
     "MESSAGES",
 ]
 
@@ -57,11 +81,23 @@ _VARINT, _I64, _LEN, _SGROUP, _EGROUP, _I32 = 0, 1, 2, 3, 4, 5
 
 #: kind -> wire type of one (unpacked) value
 _WIRE = {
-    "bool": _VARINT, "enum": _VARINT, "int32": _VARINT, "int64": _VARINT,
-    "uint32": _VARINT, "uint64": _VARINT, "sint32": _VARINT, "sint64": _VARINT,
-    "double": _I64, "fixed64": _I64, "sfixed64": _I64,
-    "float": _I32, "fixed32": _I32, "sfixed32": _I32,
-    "string": _LEN, "bytes": _LEN, "message": _LEN,
+    "bool": _VARINT,
+    "enum": _VARINT,
+    "int32": _VARINT,
+    "int64": _VARINT,
+    "uint32": _VARINT,
+    "uint64": _VARINT,
+    "sint32": _VARINT,
+    "sint64": _VARINT,
+    "double": _I64,
+    "fixed64": _I64,
+    "sfixed64": _I64,
+    "float": _I32,
+    "fixed32": _I32,
+    "sfixed32": _I32,
+    "string": _LEN,
+    "bytes": _LEN,
+    "message": _LEN,
 }
 _DEFAULTS = {"bool": False, "string": "", "bytes": b"", "double": 0.0, "float": 0.0}
 
@@ -144,8 +180,7 @@ def _decode_varint_kind(kind: str, raw: int) -> Any:
 
 
 def _decode_fixed(kind: str, chunk: bytes) -> Any:
-    fmt = {"double": "<d", "float": "<f", "fixed64": "<Q", "sfixed64": "<q",
-           "fixed32": "<I", "sfixed32": "<i"}[kind]
+    fmt = {"double": "<d", "float": "<f", "fixed64": "<Q", "sfixed64": "<q", "fixed32": "<I", "sfixed32": "<i"}[kind]
     return struct.unpack(fmt, chunk)[0]
 
 
@@ -202,8 +237,7 @@ class Message:
             if kind == "message":
                 if value is None:
                     continue
-            elif value == _DEFAULTS.get(kind, 0) and not (kind in ("double", "float")
-                                                          and str(value) == "-0.0"):
+            elif value == _DEFAULTS.get(kind, 0) and not (kind in ("double", "float") and str(value) == "-0.0"):
                 continue
             out += encode_varint(number << 3 | wire)
             out += _length_prefixed(kind, value) if wire == _LEN else _encode_scalar(kind, value)
@@ -232,14 +266,14 @@ class Message:
                 size = 8 if wire == _I64 else 4
                 if pos + size > end:
                     raise DecodeError("truncated fixed-width field")
-                chunk, pos = buf[pos:pos + size], pos + size
+                chunk, pos = buf[pos : pos + size], pos + size
                 if spec:
                     _store(values, spec, wire, _decode_fixed(spec[1], chunk))
             elif wire == _LEN:
                 size, pos = decode_varint(buf, pos)
                 if pos + size > end:
                     raise DecodeError("truncated length-delimited field")
-                chunk, pos = buf[pos:pos + size], pos + size
+                chunk, pos = buf[pos : pos + size], pos + size
                 if spec:
                     _store_len(values, spec, chunk)
             else:
@@ -288,7 +322,7 @@ def _store_len(values: dict, spec: tuple, chunk: bytes) -> None:
                 size = 8 if wire == _I64 else 4
                 if pos + size > len(chunk):
                     raise DecodeError(f"field {name!r}: truncated packed value")
-                items.append(_decode_fixed(kind, chunk[pos:pos + size]))
+                items.append(_decode_fixed(kind, chunk[pos : pos + size]))
                 pos += size
         values.setdefault(name, []).extend(items)
         return
@@ -469,8 +503,7 @@ class RegisteredFunction(Message):
 
 @dataclass
 class ListFunctionResponse(Message):
-    functions: list[RegisteredFunction] = pb(1, "message", message=RegisteredFunction,
-                                             repeated=True)
+    functions: list[RegisteredFunction] = pb(1, "message", message=RegisteredFunction, repeated=True)
 
 
 @dataclass
@@ -485,9 +518,30 @@ class EstInvokeResponse(Message):
 
 
 #: every message of the worker service, by name (the schema test walks them)
-MESSAGES: dict[str, type] = {cls.__name__: cls for cls in (
-    PingRequest, PingResponse, InvokeRequest, InvokeResponse, InvokeAsyncRequest,
-    InvokeAsyncResponse, InvokeAsyncLookupRequest, PrewarmRequest, PrewarmResponse,
-    RegisterRequest, RegisterResponse, StatusRequest, StatusResponse, HealthRequest,
-    HealthResponse, CleanRequest, CleanResponse, ListFunctionRequest, RegisteredFunction,
-    ListFunctionResponse, EstInvokeRequest, EstInvokeResponse)}
+MESSAGES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        PingRequest,
+        PingResponse,
+        InvokeRequest,
+        InvokeResponse,
+        InvokeAsyncRequest,
+        InvokeAsyncResponse,
+        InvokeAsyncLookupRequest,
+        PrewarmRequest,
+        PrewarmResponse,
+        RegisterRequest,
+        RegisterResponse,
+        StatusRequest,
+        StatusResponse,
+        HealthRequest,
+        HealthResponse,
+        CleanRequest,
+        CleanResponse,
+        ListFunctionRequest,
+        RegisteredFunction,
+        ListFunctionResponse,
+        EstInvokeRequest,
+        EstInvokeResponse,
+    )
+}

@@ -49,8 +49,9 @@ class Api:
 
     def watch(self, path, timeout=10, **query):
         conn = self._conn(timeout)
-        conn.request("GET", path + "?" + urlencode({"watch": "1", **query}),
-                     headers={"Authorization": f"Bearer {self.token}"})
+        conn.request(
+            "GET", path + "?" + urlencode({"watch": "1", **query}), headers={"Authorization": f"Bearer {self.token}"}
+        )
         resp = conn.getresponse()
         return conn, resp
 
@@ -85,12 +86,12 @@ def test_lists_carry_a_version_and_items_without_kind(fake):
     status, nodes = Api(fake).call("GET", "/api/v1/nodes")
     assert status == 200 and nodes["kind"] == "NodeList" and nodes["apiVersion"] == "v1"
     assert int(nodes["metadata"]["resourceVersion"]) >= max(
-        int(n["metadata"]["resourceVersion"]) for n in nodes["items"])
+        int(n["metadata"]["resourceVersion"]) for n in nodes["items"]
+    )
     assert [n["metadata"]["name"] for n in nodes["items"]] == [f"kn-node-{i}" for i in (1, 2, 3, 4)]
     assert all("kind" not in n for n in nodes["items"])
     not_ready = nodes["items"][3]
-    assert not_ready["status"]["conditions"][-1] == {"type": "Ready", "status": "False",
-                                                     "reason": "NodeStatusUnknown"}
+    assert not_ready["status"]["conditions"][-1] == {"type": "Ready", "status": "False", "reason": "NodeStatusUnknown"}
     assert not_ready["spec"]["taints"][0]["key"] == "node.kubernetes.io/not-ready"
 
 
@@ -123,6 +124,7 @@ def test_label_and_field_selectors_and_their_errors(fake):
         status, body = api.call("GET", "/api/v1/pods", query)
         assert status == 200, body
         return [p["metadata"]["name"] for p in body["items"]]
+
     assert names(labelSelector="faas_function") == ["a", "b"]
     assert names(labelSelector="faas_function,!prewarm") == ["a"]
     assert names(labelSelector="faas_function in (b,z)") == ["b"]
@@ -140,8 +142,9 @@ def test_a_watch_streams_changes_after_its_version_with_bookmarks(fake):
     api = Api(fake)
     _, listed = api.call("GET", "/api/v1/namespaces/fn/pods")
     rv = listed["metadata"]["resourceVersion"]
-    conn, resp = api.watch("/api/v1/namespaces/fn/pods", resourceVersion=rv,
-                           allowWatchBookmarks="true", labelSelector="faas_function")
+    conn, resp = api.watch(
+        "/api/v1/namespaces/fn/pods", resourceVersion=rv, allowWatchBookmarks="true", labelSelector="faas_function"
+    )
     try:
         assert resp.status == 200 and resp.getheader("Transfer-Encoding") == "chunked"
         fake.add_pod("fn", "w1", node="kn-node-1", labels={"faas_function": "w"})
@@ -150,14 +153,20 @@ def test_a_watch_streams_changes_after_its_version_with_bookmarks(fake):
         fake.store.delete("pods", "fn", "w1")
         got = events(resp, 3, bookmarks=False)
         assert [(e["type"], e["object"]["metadata"]["name"]) for e in got] == [
-            ("ADDED", "w1"), ("MODIFIED", "w1"), ("DELETED", "w1")]
+            ("ADDED", "w1"),
+            ("MODIFIED", "w1"),
+            ("DELETED", "w1"),
+        ]
         assert got[0]["object"]["kind"] == "Pod" and got[0]["object"]["apiVersion"] == "v1"
         versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in got]
         assert versions == sorted(versions) and versions[0] > int(rv)
         bookmark = events(resp, 1)[0]  # nothing more to send: a bookmark comes
         assert bookmark["type"] == "BOOKMARK"
-        assert bookmark["object"] == {"kind": "Pod", "apiVersion": "v1", "metadata": {
-            "resourceVersion": bookmark["object"]["metadata"]["resourceVersion"]}}
+        assert bookmark["object"] == {
+            "kind": "Pod",
+            "apiVersion": "v1",
+            "metadata": {"resourceVersion": bookmark["object"]["metadata"]["resourceVersion"]},
+        }
         assert int(bookmark["object"]["metadata"]["resourceVersion"]) >= versions[-1]
     finally:
         conn.close()
@@ -238,8 +247,7 @@ def test_metrics_api_for_nodes_and_pods_and_no_watch(fake):
     _, nodes = api.call("GET", "/apis/metrics.k8s.io/v1beta1/nodes")
     assert nodes["kind"] == "NodeMetricsList"
     first = nodes["items"][0]
-    assert first["metadata"]["name"] == "kn-node-1" and first["usage"] == {"cpu": "1500m",
-                                                                         "memory": "2Gi"}
+    assert first["metadata"]["name"] == "kn-node-1" and first["usage"] == {"cpu": "1500m", "memory": "2Gi"}
     assert "kn-node-4" not in {n["metadata"]["name"] for n in nodes["items"]}  # not ready
     _, pods = api.call("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/fn/pods")
     assert pods["items"][0]["containers"][0]["usage"]["cpu"].endswith("n")
@@ -252,12 +260,25 @@ def test_metrics_api_for_nodes_and_pods_and_no_watch(fake):
 
 def test_a_created_pod_is_scheduled_by_affinity_started_and_logged(fake):
     api = Api(fake)
-    pod = {"metadata": {"name": "pinned", "labels": {"prewarm": "true"}},
-           "spec": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-               "nodeSelectorTerms": [{"matchExpressions": [{"key": "kubernetes.io/hostname",
-                                                            "operator": "In",
-                                                            "values": ["kn-node-2"]}]}]}}},
-                    "containers": [{"name": "fn", "image": "ghcr.io/x/fn:1"}]}}
+    pod = {
+        "metadata": {"name": "pinned", "labels": {"prewarm": "true"}},
+        "spec": {
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {"key": "kubernetes.io/hostname", "operator": "In", "values": ["kn-node-2"]}
+                                ]
+                            }
+                        ]
+                    }
+                }
+            },
+            "containers": [{"name": "fn", "image": "ghcr.io/x/fn:1"}],
+        },
+    }
     status, created = api.call("POST", "/api/v1/namespaces/fn/pods", body=pod)
     assert status == 201 and created["status"]["phase"] == "Pending"
     assert api.call("POST", "/api/v1/namespaces/fn/pods", body=pod)[0] == 409
@@ -265,10 +286,10 @@ def test_a_created_pod_is_scheduled_by_affinity_started_and_logged(fake):
     _, got = api.call("GET", "/api/v1/namespaces/fn/pods/pinned")
     assert got["spec"]["nodeName"] == "kn-node-2" and got["status"]["phase"] == "Running"
     assert {c["type"]: c["status"] for c in got["status"]["conditions"]}["Ready"] == "True"
-    _, evs = api.call("GET", "/api/v1/namespaces/fn/events",
-                      {"fieldSelector": "involvedObject.name=pinned"})
+    _, evs = api.call("GET", "/api/v1/namespaces/fn/events", {"fieldSelector": "involvedObject.name=pinned"})
     assert [e["reason"] for e in evs["items"]][:1] == ["Scheduled"] or "Scheduled" in [
-        e["reason"] for e in evs["items"]]
+        e["reason"] for e in evs["items"]
+    ]
     assert {"Pulled", "Created", "Started"} <= {e["reason"] for e in evs["items"]}
     status, log = api.call("GET", "/api/v1/namespaces/fn/pods/pinned/log", {"tailLines": 5})
     assert status == 200 and "started on kn-node-2" in log
@@ -281,9 +302,10 @@ def test_a_created_pod_is_scheduled_by_affinity_started_and_logged(fake):
 def test_an_unschedulable_pod_stays_pending_with_the_schedulers_warning(fake):
     api = Api(fake)
     for node in ("kn-node-4", "nowhere"):  # not ready (tainted); no such node
-        pod = {"metadata": {"name": f"on-{node}"},
-               "spec": {"nodeSelector": {"kubernetes.io/hostname": node},
-                        "containers": [{"name": "c", "image": "i:1"}]}}
+        pod = {
+            "metadata": {"name": f"on-{node}"},
+            "spec": {"nodeSelector": {"kubernetes.io/hostname": node}, "containers": [{"name": "c", "image": "i:1"}]},
+        }
         assert api.call("POST", "/api/v1/namespaces/fn/pods", body=pod)[0] == 201
     fake.wait_idle()
     _, pod = api.call("GET", "/api/v1/namespaces/fn/pods/on-nowhere")
@@ -293,22 +315,25 @@ def test_an_unschedulable_pod_stays_pending_with_the_schedulers_warning(fake):
     _, evs = api.call("GET", "/api/v1/namespaces/fn/events", {"fieldSelector": "reason=FailedScheduling"})
     assert {e["involvedObject"]["name"] for e in evs["items"]} == {"on-kn-node-4", "on-nowhere"}
     assert all(e["type"] == "Warning" for e in evs["items"])
-    assert "untolerated taint" in next(e["message"] for e in evs["items"]
-                                       if e["involvedObject"]["name"] == "on-kn-node-4")
+    assert "untolerated taint" in next(
+        e["message"] for e in evs["items"] if e["involvedObject"]["name"] == "on-kn-node-4"
+    )
 
 
 def test_invalid_pods_and_services_are_422_and_services_get_a_cluster_ip(fake):
     api = Api(fake)
-    status, body = api.call("POST", "/api/v1/namespaces/fn/pods",
-                            body={"metadata": {"name": "Bad_Name"}, "spec": {"containers": []}})
+    status, body = api.call(
+        "POST", "/api/v1/namespaces/fn/pods", body={"metadata": {"name": "Bad_Name"}, "spec": {"containers": []}}
+    )
     assert status == 422 and "metadata.name" in body["message"] and "spec.containers" in body["message"]
-    svc = {"metadata": {"name": "fn-pod-kn-node-2"}, "spec": {"selector": {"prewarm": "true"},
-                                                              "ports": [{"port": 8080}]}}
+    svc = {
+        "metadata": {"name": "fn-pod-kn-node-2"},
+        "spec": {"selector": {"prewarm": "true"}, "ports": [{"port": 8080}]},
+    }
     status, made = api.call("POST", "/api/v1/namespaces/fn/services", body=svc)
     assert status == 201 and made["spec"]["clusterIP"].startswith("10.96.")
     assert api.call("POST", "/api/v1/namespaces/fn/services", body=svc)[0] == 409
-    status, body = api.call("POST", "/api/v1/namespaces/fn/services",
-                            body={"metadata": {"name": "1bad"}, "spec": {}})
+    status, body = api.call("POST", "/api/v1/namespaces/fn/services", body={"metadata": {"name": "1bad"}, "spec": {}})
     assert status == 422 and "DNS-1035" in body["message"] and "spec.ports" in body["message"]
     assert api.call("DELETE", "/api/v1/namespaces/fn/services/fn-pod-kn-node-2")[0] == 200
 

@@ -32,8 +32,9 @@ def make_auth(host: str, token: str | None):
             return None
         given = req.headers.get("authorization", "").encode()
         if not hmac.compare_digest(given, expected):
-            return error_response(401, "missing or wrong bearer token", "auth",
-                                  hint="the token is in the engine's state dir (token file)")
+            return error_response(
+                401, "missing or wrong bearer token", "auth", hint="the token is in the engine's state dir (token file)"
+            )
         return None
 
     return auth

@@ -38,12 +38,17 @@ async def prewarm(api: Api, req: Request) -> Response:
     for e in entries:
         if e.get("warm", True):
             started = await engine.prewarm(str(e["function"]), str(e["node"]), 1)
-            results.append({"node": e["node"], "function": e["function"], "warm": True,
-                            "coldStartDuration": int(started[0].cold_start_ms * 1e6)})
+            results.append(
+                {
+                    "node": e["node"],
+                    "function": e["function"],
+                    "warm": True,
+                    "coldStartDuration": int(started[0].cold_start_ms * 1e6),
+                }
+            )
         else:
             stopped = await engine.cool(str(e["function"]), str(e["node"]))
-            results.append({"node": e["node"], "function": e["function"], "warm": False,
-                            "stopped": stopped})
+            results.append({"node": e["node"], "function": e["function"], "warm": False, "stopped": stopped})
     return json_response({"results": results})
 
 
@@ -79,16 +84,21 @@ async def dispatch(api: Api, req: Request) -> Response:
     outs = await api.engine.dispatch(input_bytes(data.get("input")), steps, "chain")
     failed = next((o for o in outs if not o.ok), None)
     if failed is not None:
-        return error_response(502, f"step {len(outs)} ({failed.function}) failed: {failed.error}",
-                              "invocation_failed", results=[_step(o) for o in outs])
-    return json_response({"output": outs[-1].output.decode("utf-8", "replace"),
-                          "results": [_step(o) for o in outs]})
+        return error_response(
+            502,
+            f"step {len(outs)} ({failed.function}) failed: {failed.error}",
+            "invocation_failed",
+            results=[_step(o) for o in outs],
+        )
+    return json_response({"output": outs[-1].output.decode("utf-8", "replace"), "results": [_step(o) for o in outs]})
 
 
 def _step(o: CallOutcome) -> dict:
     total_ms = o.duration_ms + o.cold_start_ms + o.overhead_ms
-    return {"output": o.output.decode("utf-8", "replace") if o.ok else (o.error or ""),
-            "coldStartDuration": int(round(o.cold_start_ms * 1e6)),
-            "runningDuration": int(round(o.duration_ms * 1e6)),
-            "startAt": rfc3339(o.started_at),
-            "endAt": rfc3339(o.started_at + total_ms / 1000.0)}
+    return {
+        "output": o.output.decode("utf-8", "replace") if o.ok else (o.error or ""),
+        "coldStartDuration": int(round(o.cold_start_ms * 1e6)),
+        "runningDuration": int(round(o.duration_ms * 1e6)),
+        "startAt": rfc3339(o.started_at),
+        "endAt": rfc3339(o.started_at + total_ms / 1000.0),
+    }

@@ -24,18 +24,26 @@ def function_status(engine, name: str) -> dict:
     spec = engine.functions[name]
     total, _idle = engine.replicas(name)
     return {
-        "name": spec.name, "image": spec.image, "namespace": NAMESPACE,
-        "envProcess": spec.handler, "envVars": spec.env, "labels": spec.labels,
-        "annotations": {**spec.annotations, "faastui/deadline_ms": str(spec.deadline_ms or ""),
-                        "faastui/timeout_s": f"{spec.timeout_s:g}",
-                        "faastui/fusion_group": engine.fn_group.get(name, ""),
-                        **({"faastui/description": spec.description} if spec.description else {})},
+        "name": spec.name,
+        "image": spec.image,
+        "namespace": NAMESPACE,
+        "envProcess": spec.handler,
+        "envVars": spec.env,
+        "labels": spec.labels,
+        "annotations": {
+            **spec.annotations,
+            "faastui/deadline_ms": str(spec.deadline_ms or ""),
+            "faastui/timeout_s": f"{spec.timeout_s:g}",
+            "faastui/fusion_group": engine.fn_group.get(name, ""),
+            **({"faastui/description": spec.description} if spec.description else {}),
+        },
         "secrets": list(spec.secrets),
         "constraints": [f"node.hostname == {spec.node}"] if spec.node else [],
         "limits": {"memory": f"{spec.memory_mb:g}Mi", "cpu": f"{spec.cpus:g}"},
         "requests": {"memory": f"{spec.memory_mb:g}Mi", "cpu": f"{spec.cpus:g}"},
         "invocationCount": engine.invocation_count.get(name, 0),
-        "replicas": max(total, spec.min_replicas), "availableReplicas": total,
+        "replicas": max(total, spec.min_replicas),
+        "availableReplicas": total,
         "createdAt": rfc3339(spec.created_at),
     }
 
@@ -47,11 +55,17 @@ async def healthz(api: Api, req: Request) -> Response:
 
 @routes.route("GET", "/system/info")
 async def info(api: Api, req: Request) -> Response:
-    return json_response({
-        "provider": {"provider": "faastui", "orchestration": "local",
-                     "version": {"release": VERSION, "sha": "embedded"}},
-        "version": {"release": VERSION, "sha": "embedded", "commit_message": ""},
-        "arch": platform.machine()})
+    return json_response(
+        {
+            "provider": {
+                "provider": "faastui",
+                "orchestration": "local",
+                "version": {"release": VERSION, "sha": "embedded"},
+            },
+            "version": {"release": VERSION, "sha": "embedded", "commit_message": ""},
+            "arch": platform.machine(),
+        }
+    )
 
 
 @routes.route("GET", "/system/functions")
@@ -71,7 +85,8 @@ async def _deploy(api: Api, req: Request, status: int) -> Response:
         raise InvalidRequest(
             f"image {image!r} is not a function package this engine can find",
             hint="use a folder path, 'local:/path', or a name under the engine's functions dir; "
-                 "or upload with `faastui deploy`")
+            "or upload with `faastui deploy`",
+        )
     secrets = field(data, "secrets", list)  # the function reads them by path
     if secrets is not None and not all(isinstance(x, str) for x in secrets):
         raise InvalidRequest("'secrets' must be an array of secret names")
@@ -79,7 +94,8 @@ async def _deploy(api: Api, req: Request, status: int) -> Response:
     for key in ("envVars", "labels"):
         if isinstance(data.get(key), dict):
             getattr(spec, "env" if key == "envVars" else "labels").update(
-                {str(k): str(v) for k, v in data[key].items()})
+                {str(k): str(v) for k, v in data[key].items()}
+            )
     if image:
         spec.image = image
     return json_response(function_status(api.engine, spec.name), status)
@@ -127,13 +143,15 @@ async def scale(api: Api, req: Request) -> Response:
 
 def call_headers(out: CallOutcome) -> list:
     """The headers a call's answer carries: its id, duration and where it ran."""
-    return [("X-Call-Id", out.call_id),
-            ("X-Duration-Seconds", f"{out.duration_ms / 1000:.6f}"),
-            ("X-Faastui-Node", out.node),
-            ("X-Faastui-Container-State", out.container_state),
-            ("X-Faastui-Cold-Start-Ms", f"{out.cold_start_ms:.3f}"),
-            ("X-Faastui-Handler-Ms", f"{out.duration_ms:.3f}"),
-            ("X-Faastui-Overhead-Ms", f"{out.overhead_ms:.3f}")]
+    return [
+        ("X-Call-Id", out.call_id),
+        ("X-Duration-Seconds", f"{out.duration_ms / 1000:.6f}"),
+        ("X-Faastui-Node", out.node),
+        ("X-Faastui-Container-State", out.container_state),
+        ("X-Faastui-Cold-Start-Ms", f"{out.cold_start_ms:.3f}"),
+        ("X-Faastui-Handler-Ms", f"{out.duration_ms:.3f}"),
+        ("X-Faastui-Overhead-Ms", f"{out.overhead_ms:.3f}"),
+    ]
 
 
 def _in_namespace(engine, name: str) -> str:
@@ -150,13 +168,14 @@ async def invoke(api: Api, req: Request) -> Response:
     name = _in_namespace(engine, name)
     node = (req.query.get("node") or None) if req.query_string else None
     spec = engine.resolve(name)
-    out = await engine.invoke(spec.name, req.body, node=node,
-                              headers=gateway_headers(req, path, spec.signature), t0=req.t0)
+    out = await engine.invoke(
+        spec.name, req.body, node=node, headers=gateway_headers(req, path, spec.signature), t0=req.t0
+    )
     if out.ok:
-        return Response(out.http_status, out.output, out.content_type,
-                        call_headers(out) + answer_headers(out.headers))
-    resp = error_response(out.http_status, out.error or out.status, "invocation_failed",
-                          status=out.status, call_id=out.call_id)
+        return Response(out.http_status, out.output, out.content_type, call_headers(out) + answer_headers(out.headers))
+    resp = error_response(
+        out.http_status, out.error or out.status, "invocation_failed", status=out.status, call_id=out.call_id
+    )
     resp.headers = call_headers(out)
     return resp
 
@@ -166,8 +185,7 @@ async def invoke_async(api: Api, req: Request) -> Response:
     engine = api.engine
     name, path = split_function_path(req.params["name"])
     spec = engine.resolve(_in_namespace(engine, name))
-    call_id = await engine.invoke_async(spec.name, req.body,
-                                        gateway_headers(req, path, spec.signature))
+    call_id = await engine.invoke_async(spec.name, req.body, gateway_headers(req, path, spec.signature))
     return json_response({"call_id": call_id}, 202, [("X-Call-Id", call_id)])
 
 
@@ -177,7 +195,7 @@ def package_path(image: str, functions_dir: Path | None) -> Path | None:
     ``repo/name:tag``). None when it names none of these."""
     if not image:
         return None
-    candidate = image[len("local:"):] if image.startswith("local:") else image
+    candidate = image[len("local:") :] if image.startswith("local:") else image
     path = Path(candidate)
     if path.is_absolute() and path.is_dir():
         return path

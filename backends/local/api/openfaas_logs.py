@@ -51,11 +51,18 @@ def go_time(t: float | None) -> str:
 
 def message_line(name: str, namespace: str, instance: str, t: float | None, text: str) -> bytes:
     """One ``logs.Message`` as ``json.Encoder.Encode`` writes it (with its newline)."""
-    out = json.dumps({"name": name, "namespace": namespace, "instance": instance,
-                      "timestamp": go_time(t), "text": text}, ensure_ascii=False,
-                     separators=(",", ":"))
-    for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                       ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    out = json.dumps(
+        {"name": name, "namespace": namespace, "instance": instance, "timestamp": go_time(t), "text": text},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    for char, code in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         out = out.replace(char, code)
     return out.encode("utf-8") + b"\n"
 
@@ -64,8 +71,7 @@ def _since(text: str) -> float:
     try:
         t = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise InvalidRequest(f"could not parse the log request: since {text!r} is not an "
-                             "RFC 3339 time") from None
+        raise InvalidRequest(f"could not parse the log request: since {text!r} is not an RFC 3339 time") from None
     if t.tzinfo is None:
         raise InvalidRequest(f"could not parse the log request: since {text!r} has no zone")
     return t.astimezone(UTC).timestamp()
@@ -81,21 +87,24 @@ def _parse(req: Request) -> dict:
     q = req.query if req.query_string else {}
     name = q.get("name") or ""
     if not name:
-        raise _Unparsable("could not parse the log request: 'name' is required",
-                          hint="GET /system/logs?name=FUNCTION")
+        raise _Unparsable("could not parse the log request: 'name' is required", hint="GET /system/logs?name=FUNCTION")
     tail_text = q.get("tail") or ""
     try:
         tail = int(tail_text) if tail_text else 0
     except ValueError:
-        raise _Unparsable(f"could not parse the log request: tail {tail_text!r} is not an "
-                          "integer") from None
+        raise _Unparsable(f"could not parse the log request: tail {tail_text!r} is not an integer") from None
     try:
         since = _since(q["since"]) if q.get("since") else None
     except InvalidRequest as exc:
         raise _Unparsable(exc.message) from None
-    return {"name": name, "namespace": q.get("namespace"), "instance": q.get("instance") or None,
-            "tail": tail if tail > 0 else None, "follow": q.get("follow", "") in _TRUE,
-            "since": since}
+    return {
+        "name": name,
+        "namespace": q.get("namespace"),
+        "instance": q.get("instance") or None,
+        "tail": tail if tail > 0 else None,
+        "follow": q.get("follow", "") in _TRUE,
+        "since": since,
+    }
 
 
 @routes.route("GET", "/system/logs")
@@ -107,8 +116,9 @@ async def logs(api: Api, req: Request) -> Response:
     fn, unit = spec.name, engine.unit_of(spec.name)
     path = engine.logs_dir / f"{unit}.log"
     member = fn if unit != fn else None
-    entries, cursor = await asyncio.to_thread(logread.tail, path, p["tail"], since=p["since"],
-                                              instance=p["instance"], function=member)
+    entries, cursor = await asyncio.to_thread(
+        logread.tail, path, p["tail"], since=p["since"], instance=p["instance"], function=member
+    )
     first = b"".join(message_line(fn, ns, e.instance, e.time, e.text) for e in entries)
     if not p["follow"]:
         return Response(200, first, "application/x-ndjson")
@@ -120,7 +130,8 @@ async def logs(api: Api, req: Request) -> Response:
             await asyncio.sleep(POLL_S)
             try:
                 got, cursor, _lost = await asyncio.to_thread(
-                    logread.after, path, cursor, instance=p["instance"], function=member)
+                    logread.after, path, cursor, instance=p["instance"], function=member
+                )
             except (OSError, ValueError):
                 return
             if p["since"] is not None:
@@ -128,4 +139,5 @@ async def logs(api: Api, req: Request) -> Response:
             yield b"".join(message_line(fn, ns, e.instance, e.time, e.text) for e in got)
             if fn not in engine.functions:  # removed meanwhile: the stream ends
                 return
+
     return StreamResponse(stream(), 200, "application/x-ndjson")

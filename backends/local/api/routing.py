@@ -26,8 +26,7 @@ from ..httpserver import Request, Response, Router, error_response, json_respons
 if TYPE_CHECKING:  # the type only: routing needs nothing of the engine at run time
     from ..engine import Engine
 
-__all__ = ["Api", "Routes", "mount", "body_json", "rfc3339", "check_namespace", "VERSION",
-           "NAMESPACE"]
+__all__ = ["Api", "Routes", "mount", "body_json", "rfc3339", "check_namespace", "VERSION", "NAMESPACE"]
 
 VERSION = "0.1.0"
 #: the one namespace the engine's OpenFaaS routes name (``GET /system/namespaces``)
@@ -38,8 +37,10 @@ def check_namespace(given: str | None) -> str:
     """The namespace a request names: the engine's own, or none. Raises: InvalidRequest."""
     if given in (None, "", NAMESPACE):
         return NAMESPACE
-    raise InvalidRequest(f"namespace {given!r} not found; the engine has one namespace, "
-                         f"{NAMESPACE!r}", hint=f"leave the namespace out, or give {NAMESPACE}")
+    raise InvalidRequest(
+        f"namespace {given!r} not found; the engine has one namespace, {NAMESPACE!r}",
+        hint=f"leave the namespace out, or give {NAMESPACE}",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +66,11 @@ class Routes:
     def route(self, method: str, path: str):
         """Register a handler for ``method`` (``"GET"``, or several: ``"POST|GET"``) on
         ``path`` (exact, or ending in ``/{param}``; see ``Router.add``)."""
+
         def deco(fn: Handler) -> Handler:
             self.table.append((method, path, fn))
             return fn
+
         return deco
 
 
@@ -78,8 +81,7 @@ def mount(router: Router, api: Api, routes: Routes, taken: dict[tuple[str, str],
         handler = _guarded(api, fn)
         for m in method.split("|"):
             if (m, path) in taken:
-                raise ValueError(f"{m} {path} is registered twice "
-                                 f"({taken[m, path]}, {routes.name})")
+                raise ValueError(f"{m} {path} is registered twice ({taken[m, path]}, {routes.name})")
             taken[m, path] = routes.name
             router.add(m, path, handler)
 
@@ -97,6 +99,7 @@ def _guarded(api: Api, fn: Handler):
         finally:
             if engine.dirty:  # on disk before the client hears it is done
                 engine.persist()
+
     route.__name__ = route.__qualname__ = fn.__name__
     return route
 
@@ -112,5 +115,4 @@ def body_json(req: Request) -> dict:
 def rfc3339(t: float) -> str:
     """An epoch time as RFC 3339 in UTC with microseconds (``...Z``), as OpenFaaS and the
     Invokers gateway write them."""
-    return datetime.fromtimestamp(t or 0, UTC).isoformat(timespec="microseconds").replace(
-        "+00:00", "Z")
+    return datetime.fromtimestamp(t or 0, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -43,8 +43,9 @@ def _fn_headers(req: Request) -> dict | None:
 
 @routes.route("POST", V1 + "/invoke/{name}")
 async def invoke(api: Api, req: Request) -> Response:
-    out = await api.engine.invoke(req.params["name"], req.body, node=req.query.get("node") or None,
-                                  headers=_fn_headers(req), t0=req.t0)
+    out = await api.engine.invoke(
+        req.params["name"], req.body, node=req.query.get("node") or None, headers=_fn_headers(req), t0=req.t0
+    )
     return json_response(out.invocation().to_dict())
 
 
@@ -57,9 +58,9 @@ async def invoke_async(api: Api, req: Request) -> Response:
 @routes.route("GET", V1 + "/results/{call_id}")
 async def result(api: Api, req: Request) -> Response:
     q = req.query
-    record = await api.engine.result(req.params["call_id"],
-                                     query_number(req, "wait", 0.0, float, low=0),
-                                     keep=q.get("keep") in ("1", "true"))
+    record = await api.engine.result(
+        req.params["call_id"], query_number(req, "wait", 0.0, float, low=0), keep=q.get("keep") in ("1", "true")
+    )
     return json_response(record, 202 if record.get("status") == "pending" else 200)
 
 
@@ -69,9 +70,19 @@ async def prewarm(api: Api, req: Request) -> Response:
     count = field(data, "count", int, 1)
     fn = field(data, "function", str, required=True)
     started = await api.engine.prewarm(fn, field(data, "node", str) or None, count)
-    return json_response([{"call_id": c.id, "function": str(data["function"]), "node": c.node.name,
-                           "container_state": "prewarm", "cold_start_ms": round(c.cold_start_ms, 3),
-                           "status": "ok"} for c in started])
+    return json_response(
+        [
+            {
+                "call_id": c.id,
+                "function": str(data["function"]),
+                "node": c.node.name,
+                "container_state": "prewarm",
+                "cold_start_ms": round(c.cold_start_ms, 3),
+                "status": "ok",
+            }
+            for c in started
+        ]
+    )
 
 
 @routes.route("POST", V1 + "/dispatch")
@@ -83,8 +94,7 @@ async def dispatch(api: Api, req: Request) -> Response:
         output = [o.result_value() for o in outs]
     else:
         output = outs[-1].result_value() if outs and outs[-1].ok else None
-    return json_response({"output": output, "mode": mode,
-                          "steps": [o.invocation().to_dict() for o in outs]})
+    return json_response({"output": output, "mode": mode, "steps": [o.invocation().to_dict() for o in outs]})
 
 
 @routes.route("POST", V1 + "/fuse")
@@ -94,15 +104,13 @@ async def fuse(api: Api, req: Request) -> Response:
     if not isinstance(fns, list) or not all(isinstance(f, str) for f in fns):
         raise InvalidRequest("'functions' must be a list of names")
     group = await api.engine.fuse(fns, field(data, "name", str))
-    return json_response(next(g.to_dict() for g in api.engine.fusion_groups()
-                              if g.name == group.name))
+    return json_response(next(g.to_dict() for g in api.engine.fusion_groups() if g.name == group.name))
 
 
 @routes.route("POST", V1 + "/unfuse")
 async def unfuse(api: Api, req: Request) -> Response:
     data = body_json(req)
-    return json_response({"functions": await api.engine.unfuse(field(data, "group", str,
-                                                                     required=True))})
+    return json_response({"functions": await api.engine.unfuse(field(data, "group", str, required=True))})
 
 
 @routes.route("POST", V1 + "/scale")
@@ -127,12 +135,14 @@ async def deploy(api: Api, req: Request) -> Response:
                 reqs = reqs.split()
             elif not all(isinstance(r, str) for r in reqs):
                 raise InvalidRequest("'requirements' must be an array of strings")
-            extra = {k: field(data, k, (int, float)) for k in ("memory", "timeout", "deadline_ms")
-                     if data.get(k) is not None}
+            extra = {
+                k: field(data, k, (int, float)) for k in ("memory", "timeout", "deadline_ms") if data.get(k) is not None
+            }
             spec = await engine.deploy_source(source, field(data, "id", str) or name, reqs, extra)
         elif "path" in data:
-            spec = await engine.deploy_dir(Path(field(data, "path", str, required=True)),
-                                           field(data, "name", str) or name)
+            spec = await engine.deploy_dir(
+                Path(field(data, "path", str, required=True)), field(data, "name", str) or name
+            )
         else:
             raise InvalidRequest("JSON deploys need 'handler' (source) or 'path' (a folder)")
     else:

@@ -21,22 +21,41 @@ routes = Routes("faastui v1 (reads)")
 
 
 def node_models(engine) -> list[Node]:
-    return [Node(name=n.name, address="127.0.0.1", ready=n.ready, cpus=n.spec.cpus,
-                 memory_mb=n.spec.memory_mb, used_cpus=n.cpu_usage(),
-                 used_memory_mb=n.used_memory_mb, labels=dict(n.spec.labels),
-                 max_containers=n.spec.max_containers, containers=len(n.containers))
-            for n in engine.nodes.values()]
+    return [
+        Node(
+            name=n.name,
+            address="127.0.0.1",
+            ready=n.ready,
+            cpus=n.spec.cpus,
+            memory_mb=n.spec.memory_mb,
+            used_cpus=n.cpu_usage(),
+            used_memory_mb=n.used_memory_mb,
+            labels=dict(n.spec.labels),
+            max_containers=n.spec.max_containers,
+            containers=len(n.containers),
+        )
+        for n in engine.nodes.values()
+    ]
 
 
 def function_model(engine, name: str) -> Function:
     spec = engine.functions[name]
     total, _ = engine.replicas(name)
-    return Function(name=name, image=spec.image, runtime=spec.runtime, handler=spec.handler,
-                    replicas=max(total, spec.min_replicas), available_replicas=total,
-                    memory_mb=spec.memory_mb, cpus=spec.cpus, timeout_s=spec.timeout_s,
-                    labels=dict(spec.labels), fusion_group=engine.fn_group.get(name),
-                    deadline_ms=spec.deadline_ms,
-                    invocations=engine.invocation_count.get(name, 0))
+    return Function(
+        name=name,
+        image=spec.image,
+        runtime=spec.runtime,
+        handler=spec.handler,
+        replicas=max(total, spec.min_replicas),
+        available_replicas=total,
+        memory_mb=spec.memory_mb,
+        cpus=spec.cpus,
+        timeout_s=spec.timeout_s,
+        labels=dict(spec.labels),
+        fusion_group=engine.fn_group.get(name),
+        deadline_ms=spec.deadline_ms,
+        invocations=engine.invocation_count.get(name, 0),
+    )
 
 
 def function_models(engine) -> list[Function]:
@@ -61,10 +80,16 @@ def placements(engine) -> list[Placement]:
 
 
 def snapshot_model(engine) -> Snapshot:
-    return Snapshot(nodes=node_models(engine), functions=function_models(engine),
-                    placements=placements(engine), queues=[], qos=engine.history.qos(),
-                    fusion_groups=engine.fusion_groups(), taken_at=time.time(),
-                    errors=engine.health_errors())
+    return Snapshot(
+        nodes=node_models(engine),
+        functions=function_models(engine),
+        placements=placements(engine),
+        queues=[],
+        qos=engine.history.qos(),
+        fusion_groups=engine.fusion_groups(),
+        taken_at=time.time(),
+        errors=engine.health_errors(),
+    )
 
 
 @routes.route("GET", V1 + "/snapshot")
@@ -141,8 +166,9 @@ async def fusion(api: Api, req: Request) -> Response:
 
 @routes.route("GET", V1 + "/callgraph")
 async def callgraph(api: Api, req: Request) -> Response:
-    return json_response([{"caller": a, "callee": b, "calls": n}
-                          for (a, b), n in sorted(api.engine.call_graph.items())])
+    return json_response(
+        [{"caller": a, "callee": b, "calls": n} for (a, b), n in sorted(api.engine.call_graph.items())]
+    )
 
 
 @routes.route("GET", V1 + "/redis")
@@ -158,14 +184,22 @@ async def logs(api: Api, req: Request) -> Response:
     spec = engine.resolve(req.params["name"])
     unit = engine.unit_of(spec.name)
     query = logread.Query.of(req.query)
-    answer = await asyncio.to_thread(logread.answer, engine.logs_dir / f"{unit}.log", query,
-                                     spec.name, unit != spec.name)
+    answer = await asyncio.to_thread(
+        logread.answer, engine.logs_dir / f"{unit}.log", query, spec.name, unit != spec.name
+    )
     return json_response({"function": spec.name, **answer})
 
 
 @routes.route("GET", V1 + "/info")
 async def info(api: Api, req: Request) -> Response:
     engine = api.engine
-    return json_response({"version": VERSION, "started_at": engine.started_at,
-                          "nodes": len(engine.nodes), "functions": len(engine.functions),
-                          "redis_url": engine.redis_url, "state_dir": str(engine.state_dir)})
+    return json_response(
+        {
+            "version": VERSION,
+            "started_at": engine.started_at,
+            "nodes": len(engine.nodes),
+            "functions": len(engine.functions),
+            "redis_url": engine.redis_url,
+            "state_dir": str(engine.state_dir),
+        }
+    )

@@ -1,6 +1,7 @@
 """The Fusionizer bench's entry task: asks the addition task until it reaches ``value``
 (one call: the addition task answers value + 1). The addition task's name comes from the
 environment, so one bench can run two pairs."""
+
 import os
 
 
