@@ -97,7 +97,6 @@ OVER_FOR_NOW: dict[str, str] = {
     "backends/nuclio.py": "over since ruff format; being split",
     "backends/iluvatar/backend.py": "over since ruff format; being split",
     "backends/local/engine.py": "over since ruff format; being split",
-    "backends/workflow/controller.py": "over since ruff format; being split",
     "backends/openfaas.py": "over since ruff format; being split",
     "faastui/cli/workflow.py": "over since ruff format; being split",
 }

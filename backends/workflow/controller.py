@@ -10,7 +10,8 @@
 2. ``tick()`` (every ``tick_s``) reads everything in one script, runs the reaper,
    launches another emitter or collector if one died (``roles.py``: their
    leases), drains the ACKs of its own SYNs, asks the autoscaling policy (every
-   ``interval_s``) and reconciles the pool with the desired count in
+   ``interval_s``, with what ``window.py`` observes) and reconciles the pool
+   (``pool.py``) with the desired count in
    ``faastui:scale:worker``, which ``faastui scale worker N`` also writes: too few
    workers -> take back its own unread SYNs, then launch; too many -> one seed
    SCALE_DOWN SYN per worker to stop. A SYN someone else pushed is answered by a
@@ -33,7 +34,6 @@ import json
 import sys
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 
 from . import messages as M
@@ -41,6 +41,7 @@ from . import protocol as P
 from ._redis import REDIS_ERRORS, connect
 from .observation import Observation, Policy
 from .phases import Workload, steady
+from .pool import WorkerPool
 from .reaper import Reaper
 from .roles import RoleKeeper
 from .status import (
@@ -57,6 +58,7 @@ from .status import (
     request_stop,
     stop_run,
 )
+from .window import ObservationWindow
 
 __all__ = [
     "RunConfig",
@@ -71,8 +73,6 @@ __all__ = [
     "MIN_WORKERS",
     "MAX_WORKERS",
 ]
-
-OUTPUT_SAMPLE = 1000  # newest output records read for an observation window
 
 
 @dataclass
@@ -113,12 +113,10 @@ class WorkflowController:
         self.on_tick = on_tick
         self.run_id = config.run_id or uuid.uuid4().hex[:8]
         self._status = self.r.register_script(_STATUS_LUA)
-        self._take_back = self.r.register_script(P.TAKE_BACK_LUA)
-        self._syn = self.r.register_script(P.SYN_LUA)
         self.reaper = Reaper(self.r)
         self.roles = RoleKeeper(self.r, self._launch_role, self._note, config.launch_timeout_s)
-        self.pending: dict[str, float] = {}  # worker id launched -> when, until it registers
-        self.launched: set[str] = set()  # worker ids started and not yet seen to leave
+        self.pool = WorkerPool(self.r, launcher, config, self.run_id, self._payload, self._note, self._touch)
+        self.window = ObservationWindow(self.r, config)
         self.acks: list[dict] = []
         self.scale_events: list[dict] = []
         self.started_at = 0.0
@@ -126,10 +124,6 @@ class WorkflowController:
         self._worker_seconds = 0.0
         self._last_tick = 0.0
         self._last_decide = 0.0
-        self._enqueued: deque = deque()  # (monotonic, enqueued_total) over the window
-        self._completed: deque = deque()  # (monotonic, completed)
-        self._n = 0
-        self._t0 = time.monotonic()
         self._started_redis = 0.0
         self.status = Status()
 
@@ -167,14 +161,14 @@ class WorkflowController:
             },
         )
         pipe.execute()
-        self._last_tick = self._last_decide = self._t0 = time.monotonic()
+        self._last_tick = self._last_decide = self.window.t0 = time.monotonic()
         if self.config.policy is not None:
             self.config.policy.reset()
         self.roles.start("collector")
         for _ in range(desired):
-            self._launch_worker()
+            self.pool.launch()
         self.roles.start("emitter")
-        self._await_pool(desired)
+        self.pool.await_registered(desired)
         r.lpush(P.INIT_QUEUE, M.dumps(M.workflow_init(self.clock)))
         if self.config.tasks > 0:
             spec = {
@@ -195,14 +189,6 @@ class WorkflowController:
             self.launcher.launch(role, self._payload(role))
         finally:
             self._touch()
-
-    def _await_pool(self, n: int) -> None:
-        """Wait (up to the launch timeout) until ``n`` workers have registered."""
-        end = time.monotonic() + self.config.launch_timeout_s
-        while time.monotonic() < end and self.r.hlen(P.WORKERS_KEY) < n:
-            self.launcher.poll()
-            self._touch()
-            time.sleep(0.02)
 
     def _await_loops_gone(self, timeout: float) -> None:
         """Wait (bounded) until every loop has left: a worker finishes its task first."""
@@ -240,29 +226,6 @@ class WorkflowController:
     def _clamp(self, n: int) -> int:
         return max(self.config.min_workers, min(self.config.max_workers, int(n)))
 
-    def _launch_worker(self) -> None:
-        from ..errors import BackendError
-
-        self._n += 1
-        try:
-            wid = self.launcher.launch(
-                "worker",
-                self._payload(
-                    "worker",
-                    worker_id=f"w-{self.run_id}-{self._n}",
-                    batch=self.config.batch,
-                    heartbeat_ttl_s=self.config.heartbeat_ttl_s,
-                    work=self.config.work,
-                ),
-            )
-        except BackendError as exc:  # the next tick tries again; the run goes on
-            self._note(f"starting a worker failed: {exc}")
-            return
-        finally:
-            self._touch()
-        self.pending[wid] = time.monotonic()  # the launcher may name it (worker-3 on a cluster)
-        self.launched.add(wid)
-
     def _note(self, text: str) -> None:
         """A line on stderr (a background run's log) and in the run's hash."""
         print(f"workflow {self.run_id}: {text}", file=sys.stderr, flush=True)
@@ -291,25 +254,13 @@ class WorkflowController:
         status, raw = self.read()
         if not status.terminating:
             self.roles.check(raw.get("roles") or {})
-        present = {w[0] for w in raw["workers"]}
-        live = {w[0] for w in raw["workers"] if w[2] == 1}
-        for wid in list(self.pending):
-            if wid in live:
-                del self.pending[wid]
-            elif now - self.pending[wid] > self.config.launch_timeout_s:
-                del self.pending[wid]
-                self._note(f"worker {wid} did not start within {self.config.launch_timeout_s:g} s")
-        for wid in [w for w in self.launched if w not in present and w not in self.pending]:
-            self.launched.discard(wid)  # it left (ACK, TERMINATE, stop or reaped)
-            retire = getattr(self.launcher, "retire", None)
-            if retire is not None:
-                retire(wid)
+        self.pool.track(raw, now)
         dt = now - self._last_tick
         self._last_tick = now
         self._worker_seconds += dt * (status.workers + status.stopping)
         elapsed = time.time() - self.started_at
         status.mean_workers = self._worker_seconds / elapsed if elapsed > 0 else 0.0
-        self._remember(now, status)
+        self.window.remember(now, status)
         interval = getattr(self.config.policy, "interval_s", None) or self.config.decide_s
         if self.config.policy is not None and now - self._last_decide >= interval:
             self._decide(status, raw)
@@ -328,68 +279,13 @@ class WorkflowController:
         pipe.delete(queue)
         return pipe.execute()[0]
 
-    @property
-    def window_s(self) -> float:
-        return getattr(self.config.policy, "window_s", None) or self.config.window_s
-
-    def _remember(self, now: float, s: Status) -> None:
-        self._enqueued.append((now, s.enqueued_total))
-        self._completed.append((now, s.completed))
-        for hist in (self._enqueued, self._completed):
-            while len(hist) > 2 and hist[1][0] <= now - self.window_s:
-                hist.popleft()
-
     def observe(self, s: Status | None = None, raw: dict | None = None) -> Observation:
-        """What a policy (and the gymnasium environment) sees now, as the seed's
-        environment computes it: queue lengths, live workers, the mean and max
-        ``task_completion_time`` and the QoS share of the outputs collected in the
-        last ``window_s``, and the arrival rate from ``worker_queue:enqueued_total``."""
+        """What a policy (and the gymnasium environment) sees now (``window.py``);
+        without ``s`` the status is read (and remembered) first."""
         if s is None:
             s, raw = self.read()
-            self._remember(time.monotonic(), s)
-
-        def rate(hist) -> float:
-            # what arrived in the window, over the window (or the run so far, if shorter),
-            # as the simulator counts it: not over the span of the samples, which is
-            # a fraction of a second at the start
-            span = min(self.window_s, time.monotonic() - self._t0)
-            if len(hist) < 2 or span <= 0:
-                return 0.0
-            return (hist[-1][1] - hist[0][1]) / span
-
-        since = self.clock.now() - self.window_s
-        times, met, deadlines = [], 0, []
-        for item in self.r.lrange(P.OUTPUT_QUEUE, 0, OUTPUT_SAMPLE - 1):
-            try:
-                rec = json.loads(item)
-                if float(rec.get("task_collect_timestamp") or 0.0) < since:
-                    break  # newest first: the rest are older
-                times.append(float(rec.get("task_completion_time") or 0.0))
-                met += bool(rec.get("task_QoS"))
-                deadlines.append(float(rec.get("task_deadline") or 0.0))
-            except (TypeError, ValueError, AttributeError):
-                continue
-        service = self.config.workload.mean_task_s
-        if deadlines and (
-            self.config.workload.duration_dist == "image_processing" or self.config.serve or not self.config.tasks
-        ):
-            service = sum(deadlines) / len(deadlines) / 2.0  # a deadline is 2 x processing
-        return Observation(
-            t=time.time() - self.started_at,
-            queue_len=s.queue,
-            workers=s.workers,
-            arrival_rate=rate(self._enqueued),
-            completion_rate=rate(self._completed),
-            service_time_s=service,
-            recent_qos=(met / len(times)) if times else None,
-            desired=s.desired,
-            deadline_s=P.deadline_for(service),
-            input_q=s.input,
-            result_q=s.results,
-            output_q=s.output,
-            avg_time=(sum(times) / len(times)) if times else 1.5,
-            max_time=max(times) if times else 1.5,
-        )
+            self.window.remember(time.monotonic(), s)
+        return self.window.observe(s, self.clock, self.started_at)
 
     def _decide(self, s: Status, raw: dict) -> None:
         obs = self.observe(s, raw)
@@ -402,22 +298,7 @@ class WorkflowController:
         if s.terminating:
             return  # the seed's TERMINATE: nothing is started again
         desired = self._clamp(s.desired or self.config.workers)
-        own_pending = int(raw.get("own_syns") or 0)
-        effective = s.workers + len(self.pending) - own_pending
-        if effective < desired:
-            short = desired - effective
-            if own_pending:  # take back our own SYNs no worker has read yet
-                short -= int(self._take_back(keys=[P.SYN_QUEUE, P.OWN_SYNS_KEY], args=[short]))
-            for _ in range(max(0, short)):
-                self._launch_worker()
-        elif effective > desired:
-            msgs = [
-                M.dumps(
-                    M.syn("SCALE_DOWN", "Scale down request from faastui", self.clock, request=uuid.uuid4().hex[:12])
-                )
-                for _ in range(effective - desired)
-            ]
-            self._syn(keys=[P.SYN_QUEUE, P.OWN_SYNS_KEY], args=msgs)
+        self.pool.reconcile(s, raw, desired, self.clock)
 
     def finished(self, s: Status) -> str | None:
         """Why the run is over, or None."""
