@@ -98,7 +98,6 @@ OVER_FOR_NOW: dict[str, str] = {
     "backends/iluvatar/backend.py": "over since ruff format; being split",
     "backends/local/engine.py": "over since ruff format; being split",
     "backends/openfaas.py": "over since ruff format; being split",
-    "faastui/cli/workflow.py": "over since ruff format; being split",
 }
 
 
