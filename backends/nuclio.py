@@ -23,14 +23,8 @@ Auth: Nuclio's dashboard has no login of its own; behind Iguazio it passes the
 ``Authorization`` header on for verification. A ``token`` of the form ``user:password``
 is sent as basic auth (an ingress's, or Iguazio's), any other token as ``Bearer TOKEN``.
 
-How Nuclio's view maps onto the model: the dashboard shows no nodes, so the whole platform
-is one pseudo node named ``nuclio`` (its address: the dashboard). Placements on it:
-``ready`` -> ``warm`` (count = replicas), the provisioning states (``building``,
-``waitingFor...``, ``configuringResources``) -> ``prewarm`` (coming up, not yet used; count =
-desired replicas), ``scaledToZero``, ``imported``, ``error`` and ``unhealthy`` -> ``cold``
-(code present, nothing running; count 0). ``Function.replicas`` follows Nuclio's own rule:
-``spec.replicas``, else ``minReplicas`` (at least 1), 0 when scaled to zero or disabled;
-``available_replicas`` is that when the state is ``ready``, else 0.
+How Nuclio's view maps onto the model (the pseudo node ``nuclio``, the placement states,
+``Function.replicas``): ``nuclio_model.py``.
 
 With a cluster (``-O kubeconfig=PATH``, ``--kube-context``/``kube_context``, or
 ``-O in_cluster=true``) the pseudo node gives way to the real nodes from the Kubernetes API
@@ -43,8 +37,9 @@ instance then has ``SECRETS`` and ``EVENTS``). Nuclio places pods itself, so a c
 named node stays refused. Logs without a cluster, with times and replicas: ``nuclio_logs.py``;
 namespaces: ``GET /api/namespaces``.
 
-Layout: this module maps Nuclio onto the model and does the verbs; the dashboard's wire (auth,
-headers, errors, function objects) is ``nuclio_client.py``, fusion groups ``nuclio_fusion.py``
+Layout: this module does the verbs; how the dashboard's objects read as the model is
+``nuclio_model.py``, the dashboard's wire (auth, headers, errors, function objects)
+``nuclio_client.py``, fusion groups ``nuclio_fusion.py``
 (packed sources: ``nuclio_packed.py``), what a package holds ``nuclio_package.py``.
 """
 
@@ -79,88 +74,14 @@ from .model import Function, FusionGroup, Invocation, LogLine, Node, Placement, 
 from .nuclio_client import NuclioClient
 from .nuclio_client import one_line as _one_line
 from .nuclio_fusion import NuclioFusion
+from .nuclio_model import PSEUDO_NODE, function_from_nuclio, invocation_error, placement_state
 from .nuclio_package import _package_files, _spec_from_yaml, task_package
-from .quantities import cpus as _cpus
-from .quantities import memory_mb as _memory_mb
 
 __all__ = ["NuclioBackend", "PSEUDO_NODE", "function_from_nuclio", "placement_state"]
 
-PSEUDO_NODE = "nuclio"
 FUNCTION_LABEL = "nuclio.io/function-name"
 ENTRY_HANDLER = f"main:{NUCLIO_ENTRY}"
 PROJECT_LABEL = "nuclio.io/project-name"
-PROVISIONING = (
-    "building",
-    "waitingForBuild",
-    "waitingForResourceConfiguration",
-    "waitingForScaleResourceFromZero",
-    "waitingForScaleResourceToZero",
-    "configuringResources",
-)
-
-
-def _seconds(text: Any) -> float:
-    """A Go duration ("30s", "1m", "500ms") in seconds; 0 if absent or unreadable."""
-    units = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-    text = str(text or "").strip()
-    for suffix in ("ms", "s", "m", "h"):
-        if text.endswith(suffix):
-            try:
-                return float(text[: -len(suffix)]) * units[suffix]
-            except ValueError:
-                return 0.0
-    return 0.0
-
-
-def desired_replicas(spec: dict, state: str) -> int:
-    """Nuclio's own count: spec.replicas, else minReplicas (at least 1); 0 when off."""
-    if spec.get("disable") or state == "scaledToZero":
-        return 0
-    if int(spec.get("replicas") or 0) > 0:
-        return int(spec["replicas"])
-    return max(1, int(spec.get("minReplicas") or 0))
-
-
-def placement_state(state: str) -> str:
-    """The model's placement state for a Nuclio function state."""
-    if state == "ready":
-        return "warm"
-    return "prewarm" if state in PROVISIONING else "cold"
-
-
-def function_from_nuclio(data: dict) -> Function:
-    """A model Function from one ``{metadata, spec, status}`` of the dashboard."""
-    meta, spec = data.get("metadata") or {}, data.get("spec") or {}
-    state = (data.get("status") or {}).get("state", "")
-    replicas = desired_replicas(spec, state)
-    limits = (spec.get("resources") or {}).get("limits") or {}
-    deadline = (meta.get("annotations") or {}).get("faastui/deadline_ms")
-    return Function(
-        name=meta.get("name", ""),
-        image=spec.get("image") or "",
-        runtime=spec.get("runtime") or "nuclio",
-        handler=spec.get("handler") or "",
-        replicas=replicas,
-        available_replicas=replicas if state == "ready" else 0,
-        memory_mb=_memory_mb(limits.get("memory")),
-        cpus=_cpus(limits.get("cpu")),
-        timeout_s=_seconds(spec.get("eventTimeout")),
-        labels=dict(meta.get("labels") or {}),
-        deadline_ms=float(deadline) if deadline else None,
-    )
-
-
-def _invocation_error(text: str) -> str | None:
-    """The dashboard's own invocation error, or None for the function's answer.
-
-    ``invocation.go`` writes ``{"error": "Failed to invoke function: ..."}`` with a format
-    string, so a message holding quotes is not valid JSON; read it as text.
-    """
-    head = '{"error": "Failed to invoke function'
-    stripped = text.strip()
-    if not (stripped.startswith(head) and stripped.endswith('"}')):
-        return None
-    return stripped[len('{"error": "') : -2]
 
 
 class NuclioBackend(Backend):
@@ -382,7 +303,7 @@ class NuclioBackend(Backend):
             resp = await self.client.request(method, "/api/function_invocations", content=body, headers=headers)
         took_ms = round((time.perf_counter() - t0) * 1000, 3)
         text = resp.content.decode("utf-8", "replace")
-        platform = _invocation_error(text)  # the dashboard's own failure, not the function's
+        platform = invocation_error(text)  # the dashboard's own failure, not the function's
         try:
             data: Any = json.loads(text) if text.strip() else None
         except ValueError:

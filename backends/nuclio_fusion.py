@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 
 from .errors import BackendError, Conflict, FunctionNotFound, InvalidRequest, NotFound, did_you_mean
 from .model import Function, FusionGroup
+from .nuclio_model import PSEUDO_NODE, placement_state
 from .nuclio_packed import ENTRY, Member, packed_source, unpack_members
 from .payload import payload_request
 
@@ -134,8 +135,6 @@ class NuclioFusion:
         return out
 
     def groups_now(self) -> list[FusionGroup]:
-        from .nuclio import PSEUDO_NODE, placement_state
-
         return [
             FusionGroup(name=g.name, functions=list(g.members), node=PSEUDO_NODE, state=placement_state(g.state))
             for g in sorted(self._fz()["groups"].values(), key=lambda g: g.name)

@@ -94,8 +94,6 @@ ROOT = Path(__file__).resolve().parent.parent
 OVER_FOR_NOW: dict[str, str] = {
     "backends/kube/view.py": "over since ruff format; being split",
     "backends/knative/backend.py": "over since ruff format; being split",
-    "backends/nuclio.py": "over since ruff format; being split",
-    "backends/iluvatar/backend.py": "over since ruff format; being split",
     "backends/local/engine.py": "over since ruff format; being split",
     "backends/openfaas.py": "over since ruff format; being split",
 }

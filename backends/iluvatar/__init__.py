@@ -33,7 +33,8 @@ isolation sent is containerd unless function.yaml says ``isolation: docker``
 by the worker; this client keeps it so ``result`` can be asked again. A
 registration cannot be removed.
 
-Layout: ``protocol.py`` holds the gRPC calls and the wire helpers, ``ledger.py`` what
+Layout: ``protocol.py`` holds the gRPC calls and the wire helpers, ``answers.py`` how the
+worker's answers read (Invocations, refusals as errors, the Node), ``ledger.py`` what
 this client remembers (calls, containers, QoS), ``backend.py`` IluvatarBackend itself,
 ``rpc/`` the .proto and its generated code (shared with ``faastui serve iluvatar``).
 Importing this package imports neither ``grpc`` nor ``protobuf``.

@@ -1,8 +1,9 @@
 """IluvatarBackend: the faastui verbs over one Ilúvatar worker (the Backend contract).
 
 Names (fqdn, ``name@version``, bare name), invoke, async invoke and its result, prewarm,
-register/deploy and the reads. The gRPC calls and wire helpers are in ``protocol.py``,
-the client-side bookkeeping (history, containers, QoS) in ``ledger.py``; the package
+register/deploy and the reads. The gRPC calls and wire helpers are in ``protocol.py``, how
+the worker's answers read as Invocations, errors and the Node in ``answers.py``, the
+client-side bookkeeping (history, containers, QoS) in ``ledger.py``; the package
 docstring says how Ilúvatar maps onto the model.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 import math
 import time
 from pathlib import Path
@@ -19,7 +19,6 @@ from typing import Any
 from ..base import Backend, Capability
 from ..errors import (
     BackendError,
-    CapacityExceeded,
     Conflict,
     FunctionNotFound,
     InvalidRequest,
@@ -29,19 +28,9 @@ from ..errors import (
     did_you_mean,
 )
 from ..model import Function, Invocation, Node, Snapshot
+from . import answers
 from .ledger import Ledger
-from .protocol import (
-    _ISOLATIONS,
-    COMPUTE_CPU,
-    WorkerRpc,
-    _error_text,
-    _json_args,
-    _target,
-    _tid,
-    container_state,
-    messages,
-    rpc_message,
-)
+from .protocol import _ISOLATIONS, COMPUTE_CPU, WorkerRpc, _error_text, _json_args, _target, _tid, rpc_message
 
 DEFAULT_VERSION = "1"
 
@@ -165,54 +154,6 @@ class IluvatarBackend(Backend):
             )
 
     # ---- invocations ----------------------------------------------------------------------
-    def _not_registered(self, fqdn: str) -> FunctionNotFound:
-        return FunctionNotFound(
-            f"function {fqdn!r} is not registered on the Ilúvatar worker at {self.address}",
-            hint="list them with `faastui functions`",
-        )
-
-    def _refusal(self, fqdn: str, message: str) -> BackendError | None:
-        """The error for a worker's refusal message, or None for an invocation failure."""
-        low = message.lower()
-        if "not registered" in low:
-            return self._not_registered(fqdn)
-        if "memory" in low and ("not enough" in low or "insufficient" in low):
-            return CapacityExceeded(
-                f"the Ilúvatar worker at {self.address} has not enough memory for {fqdn}: {message}",
-                hint="wait for calls to finish or free containers",
-            )
-        return None
-
-    def _invocation(
-        self, call_id: str, fqdn: str, resp, *, rtt_ms: float | None, started: float, ended: float
-    ) -> Invocation:
-        """The Invocation for an InvokeResponse ``resp``."""
-        state = container_state(resp.container_state)
-        duration_ms = resp.duration_us / 1000.0
-        overhead_ms = max(0.0, rtt_ms - duration_ms) if rtt_ms is not None else 0.0
-        common = dict(
-            call_id=call_id,
-            function=fqdn,
-            node=self.node_name,
-            container_state=state,
-            duration_ms=duration_ms,
-            overhead_ms=overhead_ms,
-            cold_start_ms=overhead_ms if state == "cold" else 0.0,
-            started_at=started,
-            ended_at=ended,
-        )
-        if not resp.success:
-            message = _error_text(resp.json_result)
-            error = self._refusal(fqdn, message)
-            if error is not None:
-                raise error
-            return Invocation(status="error", error=message, **common)
-        try:
-            result = json.loads(resp.json_result) if resp.json_result else None
-        except ValueError:  # the worker hands back a function's error as plain text
-            return Invocation(status="error", error=resp.json_result.strip(), **common)
-        return Invocation(status="ok", result=result, **common)
-
     async def invoke(self, fn: str, payload: Any, node: str | None = None) -> Invocation:
         self._check_node(node)
         name, version = await self._resolve(fn)
@@ -223,7 +164,16 @@ class IluvatarBackend(Backend):
         )
         resp = await self.rpc.call("invoke", request, timeout=self.timeout, fn=fqdn)
         rtt_ms = (time.perf_counter() - t0) * 1000
-        inv = self._invocation(tid, fqdn, resp, rtt_ms=rtt_ms, started=started, ended=time.time())
+        inv = answers.invocation(
+            resp,
+            call_id=tid,
+            fqdn=fqdn,
+            node=self.node_name,
+            address=self.address,
+            rtt_ms=rtt_ms,
+            started=started,
+            ended=time.time(),
+        )
         self.ledger.record(inv)
         return inv
 
@@ -241,7 +191,7 @@ class IluvatarBackend(Backend):
         if not resp.success or not resp.lookup_cookie:
             await self._list()  # the worker gives no reason; the usual one is a missing function
             if self._list_supported and fqdn not in self._known:
-                raise self._not_registered(fqdn)
+                raise answers.not_registered(self.address, fqdn)
             raise BackendError(f"the Ilúvatar worker at {self.address} refused to start {fqdn} asynchronously")
         self._async[resp.lookup_cookie] = (fqdn, started)
         return resp.lookup_cookie
@@ -269,7 +219,16 @@ class IluvatarBackend(Backend):
                 )
             await asyncio.sleep(min(0.05, left))
         try:
-            inv = self._invocation(call_id, fqdn, resp, rtt_ms=None, started=started, ended=time.time())
+            inv = answers.invocation(
+                resp,
+                call_id=call_id,
+                fqdn=fqdn,
+                node=self.node_name,
+                address=self.address,
+                rtt_ms=None,
+                started=started,
+                ended=time.time(),
+            )
         except BackendError as exc:  # the call was accepted; its outcome is this error
             inv = Invocation(
                 call_id=call_id,
@@ -299,7 +258,7 @@ class IluvatarBackend(Backend):
             resp = await self.rpc.call("prewarm", request, fn=fqdn)
             if not resp.success:
                 message = _error_text(resp.message)
-                error = self._refusal(fqdn, message) or BackendError(
+                error = answers.refusal(self.address, fqdn, message) or BackendError(
                     f"the Ilúvatar worker could not prewarm {fqdn}: {message}"
                 )
                 if i:
@@ -477,36 +436,16 @@ class IluvatarBackend(Backend):
         )
 
     async def _node(self, errors: list[str]) -> Node:
-        """The worker as a Node, from ``health`` and the current (2025) ``status``.
-
-        That status tells percentages, not sizes: memory in use (``used_mem_pct``) and CPU
-        utilisation (``cpu_util``) go into labels, and cpus / memory_mb stay 0 (unknown).
-        """
+        """The worker as a Node (``answers.node_from``), from ``health`` and the current
+        (2025) ``status``; a status that fails is noted in ``errors``."""
         health = await self.rpc.call("health", rpc_message("HealthRequest", transaction_id=_tid()))
         try:
             status = await self.rpc.call("status", rpc_message("StatusRequest", transaction_id=_tid()))
         except BackendError as exc:
             errors.append(f"status: {exc}")
             status = rpc_message("StatusResponse")
-        healthy = health.status == messages().RpcHealthStatus.Value("HEALTHY")
-        labels = {
-            "kind": "iluvatar-worker",
-            "cpu_queue_len": str(status.cpu_queue_len),
-            "gpu_queue_len": str(status.gpu_queue_len),
-            "running": str(status.num_running_funcs),
-            "used_mem_pct": f"{status.used_mem_pct:.1f}",
-            "cpu_util": f"{status.cpu_util:.1f}",
-            "cpu_load_avg": f"{status.cpu_load_avg:.2f}",
-        }
-        if status.worker_name:
-            labels["worker_name"] = status.worker_name
-        return Node(
-            name=self.node_name,
-            address=self.address,
-            ready=healthy,
-            labels=labels,
-            containers=sum(sum(c.values()) for c in self.ledger.containers.values()),
-        )
+        containers = sum(sum(c.values()) for c in self.ledger.containers.values())
+        return answers.node_from(health, status, name=self.node_name, address=self.address, containers=containers)
 
     async def nodes(self) -> list[Node]:
         return [await self._node([])]
