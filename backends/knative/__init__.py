@@ -54,8 +54,9 @@ Model mapping:
 - QoS: latencies of the calls this client made (Knative keeps no call history).
 
 Layout: ``objects.py`` maps Knative objects to the model and builds the ksvc manifest;
-``kube.py`` is the Kubernetes API boundary (reads, writes, the view); ``backend.py`` is
-KnativeBackend itself. Importing this package imports neither ``kubernetes`` nor ``httpx``.
+``kube.py`` is the Kubernetes API boundary (reads, writes, the view); ``package.py`` reads
+a function folder or zip; ``backend.py`` is KnativeBackend itself. Importing this package
+imports neither ``kubernetes`` nor ``httpx``.
 """
 
 from __future__ import annotations

@@ -3,16 +3,15 @@
 Reads, logs, invoke (through the ingress, by Host), scale and prewarm (a new revision
 each), deploy (handler source in a stock image, no build) and remove. The Kubernetes
 calls are in ``kube.py``, the object <-> model mapping and the manifest in
-``objects.py``; the package docstring says how Knative maps onto the model.
+``objects.py``, reading a function package in ``package.py``; the package docstring says
+how Knative maps onto the model.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import time
 import uuid
-import zipfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,6 +43,7 @@ from .objects import (
     pod_state,
     service_manifest,
 )
+from .package import read_package
 
 QOS_WINDOW_S = 60.0
 
@@ -428,32 +428,7 @@ class KnativeBackend(Backend):
     async def deploy(self, package: str | Path | bytes, *, name: str | None = None) -> Function:
         """A function folder or zip: its handler module, requirements.txt and function.yaml
         (name, handler ``module:func``, memory, cpus, timeout, env) deploy as source."""
-        files = _package_files(package)
-        import yaml
-
-        try:
-            meta = yaml.safe_load(files.get("function.yaml", "")) or {}
-        except yaml.YAMLError:
-            raise InvalidRequest("function.yaml is not valid YAML") from None
-        if not isinstance(meta, dict):
-            raise InvalidRequest("function.yaml must be a mapping")
-        module, _, func = str(meta.get("handler") or "handler:").partition(":")
-        if f"{module}.py" not in files:
-            raise InvalidRequest(f"the package has no {module}.py")
-        others = sorted(f for f in files if f.endswith(".py") and f != f"{module}.py")
-        if others:
-            raise InvalidRequest(
-                "Knative runs a single handler module without an image build; "
-                f"the package also has {', '.join(others)}",
-                hint="merge them into one file, or build an image",
-            )
-        reqs = [r.split("#")[0].strip() for r in files.get("requirements.txt", "").splitlines()]
-        default = "" if isinstance(package, bytes) else Path(package).stem
-        h = prepare(files[f"{module}.py"], name or meta.get("name") or default, reqs)
-        if func and func != h.entry:
-            if f"def {func}(" not in h.source:
-                raise InvalidRequest(f"{module}.py defines no {func}()")
-            h = HandlerSource(h.name, h.source, func, h.requirements)
+        h, meta = read_package(package, name)
         return await self._deploy(h, meta)
 
     async def _deploy(self, h: HandlerSource, meta: dict | None = None) -> Function:
@@ -486,31 +461,3 @@ class KnativeBackend(Backend):
             await self.kube.ksvc(fn)  # the right error, with a did-you-mean
             raise
         self._calls.pop(fn, None)
-
-
-def _package_files(package: str | Path | bytes) -> dict[str, str]:
-    """The .py, function.yaml and requirements.txt at the top of a function folder or zip
-    (a zip's single top folder is looked into)."""
-
-    def wanted(name: str) -> bool:
-        return name.endswith(".py") or name in ("function.yaml", "requirements.txt")
-
-    if not isinstance(package, bytes):
-        path = Path(package)
-        if path.is_dir():
-            return {p.name: p.read_text(errors="replace") for p in path.iterdir() if p.is_file() and wanted(p.name)}
-        if not zipfile.is_zipfile(path):
-            raise InvalidRequest(f"{path} is neither a function folder nor a zip")
-        package = path.read_bytes()
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(package))
-    except zipfile.BadZipFile:
-        raise InvalidRequest("the package is not a zip archive") from None
-    names = [n for n in archive.namelist() if not n.endswith("/")]
-    tops = {n.split("/")[0] for n in names}
-    prefix = f"{tops.pop()}/" if len(tops) == 1 and all("/" in n for n in names) else ""
-    return {
-        n[len(prefix) :]: archive.read(n).decode("utf-8", "replace")
-        for n in names
-        if n.startswith(prefix) and "/" not in n[len(prefix) :] and wanted(n[len(prefix) :])
-    }

@@ -11,6 +11,7 @@ in-cluster service account.
 Layout: ``connect.py`` (settings and bounded requests, errors mapped), ``informer.py`` (the
 list + watch loop), ``records.py`` (what is kept of each object; pod -> placement),
 ``indexes.py`` (the memory, with per-tick aggregates), ``view.py`` (``KubeView``),
+``translate.py`` (what the view keeps -> the nodes and events it hands out),
 ``side.py`` (the optional cluster side of OpenFaaS, Invokers and Nuclio), ``pinned.py``
 (prewarm on a named node: a pinned pod and a service).
 

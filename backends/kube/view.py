@@ -28,12 +28,11 @@ from .connect import Connection, KubeOptions, path
 from .indexes import EventLog, NodeIndex, ObjectIndex, PodIndex
 from .informer import Informer
 from .records import PodMapping, PodRecord
+from .translate import event_item, node_model
 
 __all__ = ["KubeView", "METRICS_NODES"]
 
 METRICS_NODES = "/apis/metrics.k8s.io/v1beta1/nodes"
-_START_REASONS = {"Scheduled", "Pulling", "Pulled", "Created", "Started"}
-_STOP_REASONS = {"Killing", "Preempting", "Evicted"}
 
 
 def _age(seconds: float) -> str:
@@ -270,26 +269,7 @@ class KubeView:
                     self._node_models.pop(name, None)
                     continue
                 agg = pods.per_node.get(name) or (0, 0.0, 0.0)
-                used = self.usage.get(name)
-                labels = rec.labels  # shared, never changed (a record is replaced whole)
-                if rec.pressure or rec.unschedulable:
-                    labels = dict(labels)
-                    if rec.pressure:
-                        labels["kube/conditions"] = ",".join(rec.pressure)
-                    if rec.unschedulable:
-                        labels["kube/unschedulable"] = "true"
-                self._node_models[name] = Node(
-                    name=name,
-                    address=rec.address,
-                    ready=rec.ready,
-                    cpus=rec.cpus,
-                    memory_mb=rec.memory_mb,
-                    used_cpus=used[0] if used else round(agg[1], 3),
-                    used_memory_mb=used[1] if used else round(agg[2], 3),
-                    labels=labels,
-                    max_containers=rec.pods,
-                    containers=agg[0],
-                )
+                self._node_models[name] = node_model(name, rec, agg, self.usage.get(name))
             idx.dirty.clear()
             pods.dirty_nodes.clear()
             self._usage_dirty.clear()
@@ -357,32 +337,7 @@ class KubeView:
                         continue  # a pod that is not a function's
                     rec = self.pods.records.get((e.ns, e.name))
                     node = (rec.node if rec is not None else "") or e.host
-                kind = (
-                    "error"
-                    if e.type == "Warning"
-                    else "start"
-                    if e.reason in _START_REASONS
-                    else "stop"
-                    if e.reason in _STOP_REASONS
-                    else "node"
-                    if e.kind == "Node"
-                    else "kube"
-                )
-                item = {
-                    "t": e.seq,
-                    "kind": kind,
-                    "function": fn,
-                    "node": node,
-                    "reason": e.reason,
-                    "message": e.message,
-                }
-                if e.kind == "Pod":
-                    item["pod"] = e.name
-                else:  # the node is what the event is about
-                    item = {"t": e.seq, "kind": kind, "unit": e.name, "reason": e.reason, "message": e.message}
-                if e.count > 1:
-                    item["count"] = e.count
-                out.append(item)
+                out.append(event_item(e, fn, node))
         return out
 
     # ---- health ----------------------------------------------------------------------------
