@@ -61,11 +61,11 @@ def test_a_route_registered_by_two_apis_is_refused():
 
 
 def test_the_engine_owns_its_parts_instead_of_mixing_them_in(tmp_path):
-    from backends.local import calls, deploy, durable, failures, fusion, placement, scaling
+    from backends.local import calls, deploy, durable, failures, fusion, placement, scaler
     from backends.local.engine import Engine
     from backends.local.nodes import NodeSpec
 
-    parts_modules = {m.__name__ for m in (deploy, fusion, calls, placement, scaling, durable, failures)}
+    parts_modules = {m.__name__ for m in (deploy, fusion, calls, placement, scaler, durable, failures)}
     assert Engine.__mro__ == (Engine, object)
     assert not [base for base in Engine.__mro__ if base.__module__ in parts_modules]
     engine = Engine(tmp_path / "state", [NodeSpec("n1"), NodeSpec("n2")])  # not started
@@ -74,7 +74,7 @@ def test_the_engine_owns_its_parts_instead_of_mixing_them_in(tmp_path):
         "deployer": deploy.Deployer,
         "fusion": fusion.Fusion,
         "calls": calls.CallStore,
-        "scaler": scaling.Scaler,
+        "scaler": scaler.Scaler,
         "durable": durable.Durable,
         "failures": failures.Failures,
     }

@@ -8,7 +8,7 @@ each an object built here with what it needs passed in:
 - ``deployer`` (``deploy.py``): deploy, restore and remove;
 - ``fusion`` (``fusion.py``): fuse and unfuse;
 - ``calls`` (``calls.py``): async calls and dispatch;
-- ``scaler`` (``scaling.py``): prewarm, cool, scale and the reaper's pass;
+- ``scaler`` (``scaler.py``): prewarm, cool, scale and the reaper's pass;
 - ``durable`` (``durable.py``): the state kept across restarts;
 - ``failures`` (``failures.py``): what is done when a zygote or a worker dies.
 
@@ -38,7 +38,7 @@ from .logs import FunctionLog, LogLimits
 from .nodes import Container, NodeRuntime, NodeSpec, WorkerGone, describe_exit
 from .placement import Placement
 from .redislink import RedisLink
-from .scaling import Scaler
+from .scaler import Scaler
 from .secret_store import SecretStore
 from .stats import History
 
