@@ -19,14 +19,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 from ..errors import BackendError
+from . import packages
 from .fusion import GroupState
 from .nodes import NodeSpec
 from .placement import long_running
 
-__all__ = ["STATE_FILE", "write_json_atomic", "load_state", "cluster_to_dict", "cluster_from_dict", "DurableMixin"]
+__all__ = ["STATE_FILE", "write_json_atomic", "load_state", "cluster_to_dict", "cluster_from_dict", "Durable"]
 
 STATE_FILE = "engine-state.json"
 FORMAT = 1
@@ -120,13 +122,40 @@ def cluster_from_dict(data: dict) -> tuple[list[NodeSpec], dict]:
     return specs, dict(data.get("settings") or {})
 
 
-class DurableMixin:
-    """``persist()`` and ``restore_durable()``; mixed into ``Engine``, which sets
-    ``self.cluster_record`` (the cluster as ``cluster_to_dict`` gives it) and ``dirty``."""
+class Durable:
+    """``capture()``, ``persist()`` and ``restore_durable()``, and ``dirty``: whether
+    something durable changed since the last write (the engine's ``event`` sets it).
 
-    dirty = False
-    cluster_record: dict | None = None
-    _saved: dict | None = None
+    It reads the engine's catalog (``functions``, ``groups``, ``fn_group``: the dicts
+    themselves, shared) and the fusion groups still ``forming`` (fusion's set, shared);
+    it starts the containers a restored minimum asks for through ``prewarm``."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        cluster_record: dict | None,
+        functions: dict[str, packages.FunctionSpec],
+        groups: dict[str, GroupState],
+        fn_group: dict[str, str],
+        forming: set[str],
+        *,
+        unit_of: Callable[[str], str],
+        containers_of: Callable[[str], Iterable],
+        prewarm: Callable[..., Awaitable],
+        event: Callable[..., None],
+    ):
+        self.state_dir = Path(state_dir)
+        self.cluster_record = cluster_record  # the cluster as cluster_to_dict gives it
+        self.functions = functions
+        self.groups = groups
+        self.fn_group = fn_group
+        self.forming = forming
+        self.unit_of = unit_of
+        self.containers_of = containers_of
+        self.prewarm = prewarm
+        self.event = event
+        self.dirty = False
+        self._saved: dict | None = None
 
     def capture(self) -> dict:
         """The durable state as it stands."""
@@ -145,7 +174,7 @@ class DurableMixin:
             "fusion_groups": [
                 {"name": g.name, "functions": list(g.functions)}
                 for g in self.groups.values()
-                if g.name not in self.fusion.forming
+                if g.name not in self.forming
             ],  # a group still forming is not yet switched to
         }
 

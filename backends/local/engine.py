@@ -1,4 +1,4 @@
-"""The embedded engine's core: the catalog, one synchronous call, prewarm and scale.
+"""The embedded engine's core: the catalog, one synchronous call, its parts and loops.
 
 The engine holds the catalog (the deployed ``functions``, the fusion ``groups`` and
 which group hosts each function, ``fn_group``) and the call history, and owns its parts,
@@ -7,12 +7,13 @@ each an object built here with what it needs passed in:
 - ``placement`` (``placement.py``): the containers, their warm pools, where a call runs;
 - ``deployer`` (``deploy.py``): deploy, restore and remove;
 - ``fusion`` (``fusion.py``): fuse and unfuse;
-- ``calls`` (``calls.py``): async calls and dispatch.
+- ``calls`` (``calls.py``): async calls and dispatch;
+- ``scaler`` (``scaler.py``): prewarm, cool, scale and the reaper's pass;
+- ``durable`` (``durable.py``): the state kept across restarts;
+- ``failures`` (``failures.py``): what is done when a zygote or a worker dies.
 
-The durable state and what is done when parts die are mixed in (``durable.py``,
-``failures.py``). The HTTP layer (``api/``) is a thin translation over the methods
-here, which delegate to the parts. Everything runs on one asyncio loop; nothing here
-blocks it.
+The HTTP layer (``api/``) is a thin translation over the methods here, which delegate
+to the parts. Everything runs on one asyncio loop; nothing here blocks it.
 """
 
 from __future__ import annotations
@@ -26,25 +27,18 @@ from collections import deque
 from pathlib import Path
 
 from .. import imageref
-from ..errors import (
-    BackendError,
-    CapacityExceeded,
-    Conflict,
-    FunctionNotFound,
-    InvalidRequest,
-    Unreachable,
-    did_you_mean,
-)
+from ..errors import BackendError, Conflict, FunctionNotFound, InvalidRequest, did_you_mean
 from . import packages
 from .calls import CallOutcome, CallStore
 from .deploy import Deployer
-from .durable import DURABLE_EVENTS, DurableMixin
-from .failures import FailuresMixin
+from .durable import DURABLE_EVENTS, Durable
+from .failures import Failures
 from .fusion import Fusion, GroupState
 from .logs import FunctionLog, LogLimits
 from .nodes import Container, NodeRuntime, NodeSpec, WorkerGone, describe_exit
-from .placement import Placement, long_running
+from .placement import Placement
 from .redislink import RedisLink
+from .scaler import Scaler
 from .secret_store import SecretStore
 from .stats import History
 
@@ -53,10 +47,10 @@ __all__ = ["Engine", "CallOutcome", "GroupState"]  # the last two re-exported fo
 log = logging.getLogger(__name__)
 
 
-class Engine(DurableMixin, FailuresMixin):
+class Engine:
     """The engine: the catalog and its parts (``placement``, ``deployer``, ``fusion``,
-    ``calls``; module doc). Its public methods are what the API and the in-process
-    backend call; those of a part delegate to it."""
+    ``calls``, ``scaler``, ``durable``, ``failures``; module doc). Its public methods
+    are what the API and the in-process backend call; those of a part delegate to it."""
 
     def __init__(
         self,
@@ -85,15 +79,11 @@ class Engine(DurableMixin, FailuresMixin):
         self.redis = redis  # redis.asyncio client, or None
         self.redis_url = redis_url  # handed to functions as REDIS_URL
         self.redis_link = RedisLink(redis, redis_url)  # waits out a Redis restart
-        self.cluster_record = cluster_record  # what durable.py saves as the cluster
         self._saved_state = saved_state or {}
         self.log_limits = log_limits or LogLimits()
         self.logs: dict[str, FunctionLog] = {}  # unit -> its log file (one writer: us)
         self.queue_watcher = queue_watcher
-        self.nodes: dict[str, NodeRuntime] = {
-            spec.name: NodeRuntime(spec, on_lost=self._on_container_lost, on_zygote_lost=self._on_zygote_lost)
-            for spec in nodes
-        }
+        self.nodes: dict[str, NodeRuntime] = {}  # filled below, once failures can hear of them
         self.functions: dict[str, packages.FunctionSpec] = {}
         self.groups: dict[str, GroupState] = {}
         self.fn_group: dict[str, str] = {}
@@ -135,7 +125,42 @@ class Engine(DurableMixin, FailuresMixin):
             spawn=self._spawn,
             event=self.event,
         )
-        # placement's state, by the names the mixins and the API read
+        self.scaler = Scaler(
+            self.functions,
+            self.placement,
+            self.redis_link,
+            keep_alive_s=keep_alive_s,
+            resolve=self.resolve,
+            unit_of=self.unit_of,
+            start_container=self._start_container,
+            event=self.event,
+        )
+        self.durable = Durable(
+            self.state_dir,
+            cluster_record,
+            self.functions,
+            self.groups,
+            self.fn_group,
+            self.fusion.forming,
+            unit_of=self.unit_of,
+            containers_of=self.containers_of,
+            prewarm=self.prewarm,
+            event=self.event,
+        )
+        self.failures = Failures(
+            self.nodes,
+            self.functions,
+            self.placement,
+            self.redis_link,
+            self.secret_store,
+            spawn=self._spawn,
+            event=self.event,
+        )
+        for spec in nodes:
+            self.nodes[spec.name] = NodeRuntime(
+                spec, on_lost=self.failures.container_lost, on_zygote_lost=self.failures.zygote_lost
+            )
+        # placement's state, by the names the API reads
         self.idle = self.placement.idle
         self.busy = self.placement.busy
 
@@ -196,7 +221,7 @@ class Engine(DurableMixin, FailuresMixin):
         detail.update(t=time.time(), kind=kind)
         self.events.append(detail)
         if kind in DURABLE_EVENTS:
-            self.dirty = True  # the HTTP layer persists before it answers
+            self.durable.dirty = True  # the HTTP layer persists before it answers
         elif kind in ("error", "crash"):
             log.warning("%s: %s", kind, " ".join(f"{k}={v}" for k, v in detail.items() if k not in ("t", "kind")))
 
@@ -404,84 +429,38 @@ class Engine(DurableMixin, FailuresMixin):
     async def drain(self, timeout: float) -> int:
         return await self.calls.drain(timeout)
 
-    # ---- prewarm and scale ---------------------------------------------------------------
+    def capture(self) -> dict:
+        return self.durable.capture()
+
+    def persist(self) -> bool:
+        return self.durable.persist()
+
+    async def restore_durable(self, saved: dict) -> None:
+        await self.durable.restore_durable(saved)
+
+    @property
+    def dirty(self) -> bool:
+        """Whether something durable changed since the last write (the HTTP layer reads it)."""
+        return self.durable.dirty
+
+    def health_errors(self) -> list[str]:
+        return self.failures.health_errors()
+
     async def prewarm(self, fn: str, node: str | None, count: int = 1) -> list[Container]:
-        spec = self.resolve(fn)
-        if count < 1 or count > 1000:
-            raise InvalidRequest("count must be between 1 and 1000")
-        unit = self.unit_of(spec.name)
-        node = self.placement.placed_on(unit, node)
-        memory_mb, _ = self.placement.unit_limits(unit)
-        started = []
-        for _ in range(count):
-            if not self.placement.below_max(unit):
-                if started:
-                    break
-                raise CapacityExceeded(
-                    f"{spec.name} already runs its maximum of {self.placement.max_of(unit)} replicas"
-                )
-            if node:
-                target = self.node(node)
-                if not target.has_room(memory_mb):
-                    target = self.placement.evict_for(memory_mb, target, unit)
-            else:
-                target = self.placement.pick_node(unit, memory_mb) or self.placement.evict_for(memory_mb, None, unit)
-            if target is None:
-                if started:
-                    break
-                raise CapacityExceeded(
-                    f"no room to prewarm {spec.name} on {node or 'any node'}", hint="scale something down"
-                )
-            c = await self._start_container(unit, target)
-            self.placement.release(c)
-            started.append(c)
-        self.event("prewarm", function=spec.name, node=node or "*", count=len(started))
-        return started
+        return await self.scaler.prewarm(fn, node, count)
 
     async def cool(self, fn: str, node: str | None) -> int:
         """Stop the idle containers of ``fn`` (on ``node``); the opposite of prewarm."""
-        spec = self.resolve(fn)
-        unit = self.unit_of(spec.name)
-        victims = [c for c in self.idle.get(unit, []) if node is None or c.node.name == node]
-        for c in victims:
-            self.placement.retire(c, "cooled")
-        return len(victims)
+        return await self.scaler.cool(fn, node)
 
     async def scale(self, fn: str, replicas: int) -> packages.FunctionSpec:
-        spec = self.resolve(fn)
-        if replicas < 0 or replicas > 1000:
-            raise InvalidRequest("replicas must be between 0 and 1000")
-        if long_running(spec):  # [workflow hook] its controller runs the loops
-            await self._record_desired(spec.name, replicas)
-            self.event("scale", function=spec.name, replicas=replicas)
-            return spec
-        spec.min_replicas = replicas
-        unit = self.unit_of(spec.name)
-        have = list(self.containers_of(unit))
-        if len(have) < replicas:
-            await self.prewarm(spec.name, None, replicas - len(have))
-        elif len(have) > replicas:
-            extra = len(have) - replicas
-            idle = sorted(self.idle.get(unit, []), key=lambda c: c.last_used)
-            for c in idle[:extra]:
-                self.placement.retire(c, "scaled down")
-        self.event("scale", function=spec.name, replicas=replicas)
-        return spec
-
-    async def _record_desired(self, fn: str, replicas: int) -> None:
-        """[workflow hook] A long-running function (label ``faastui.io/long-running``)
-        is a loop started by async calls; its controller (backends/workflow) reads
-        the desired count from Redis ``faastui:scale:<fn>`` and starts or stops loops."""
-        if self.redis is None:
-            raise Unreachable(f"scaling {fn} needs Redis, and the engine has none")
-        await self.redis_link.call(f"scaling {fn}", self.redis.set, f"faastui:scale:{fn}", replicas)
+        return await self.scaler.scale(fn, replicas)
 
     def replicas(self, fn: str) -> tuple[int, int]:
         """(containers hosting fn, of which idle)."""
-        unit = self.unit_of(fn)
-        total = sum(1 for _ in self.containers_of(unit))
-        return total, len(self.idle.get(unit, []))
+        return self.scaler.replicas(fn)
 
+    # ---- the loops ---------------------------------------------------------------------
     async def _watchdog_loop(self, interval: float = 0.02) -> None:
         """Kill workers whose call ran past the function's timeout.
 
@@ -503,29 +482,9 @@ class Engine(DurableMixin, FailuresMixin):
         while True:
             await asyncio.sleep(interval)
             try:
-                await self._reap_once()
+                await self.scaler.reap_once()
                 if self.dirty:
                     self.persist()
             except Exception as exc:  # keep the loop alive; report it, with its traceback
                 log.exception("the reaper failed")
                 self.event("error", error=f"reaper: {type(exc).__name__}: {exc}")
-
-    async def _reap_once(self) -> None:
-        now = time.time()
-        for unit, pool in list(self.idle.items()):
-            keep = max([self.functions[f].min_replicas for f in self.unit_fns(unit) if f in self.functions] or [0])
-            total = sum(1 for _ in self.containers_of(unit))
-            for c in sorted(pool, key=lambda c: c.last_used):
-                if total <= keep:
-                    break
-                if now - c.last_used > self.keep_alive_s:
-                    self.placement.retire(c, "idle")
-                    total -= 1
-        for name, spec in list(self.functions.items()):
-            unit = self.unit_of(name)
-            have = sum(1 for _ in self.containers_of(unit))
-            if spec.min_replicas > have:
-                try:
-                    await self.prewarm(name, None, spec.min_replicas - have)
-                except BackendError:
-                    pass

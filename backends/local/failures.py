@@ -5,24 +5,50 @@ five times a minute, then the node is left down); a worker that dies while idle
 (killed from outside, or by the kernel's OOM killer) leaves its pool and becomes
 a ``crash`` event with how it ended (a worker that dies during a call is reported
 by that call); ``health_errors`` is what is degraded right now, one line each,
-for the snapshot's ``errors``. Mixed into ``Engine``.
+for the snapshot's ``errors``. ``Failures`` is a part the engine owns; the nodes
+call its ``zygote_lost`` and ``container_lost``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Coroutine
 
 from ..errors import BackendError
+from . import packages
 from .deploy import load_msg
 from .nodes import Container, NodeRuntime, describe_exit
+from .placement import Placement
 from .proc import describe_returncode
+from .redislink import RedisLink
+from .secret_store import SecretStore
 
-__all__ = ["FailuresMixin"]
+__all__ = ["Failures"]
 
 
-class FailuresMixin:
-    """Zygote restarts, lost containers, the degraded state; mixed into ``Engine``."""
+class Failures:
+    """Zygote restarts, lost containers, the degraded state. It reads the engine's
+    ``nodes`` and ``functions`` (the dicts themselves, shared) and placement's pools."""
+
+    def __init__(
+        self,
+        nodes: dict[str, NodeRuntime],
+        functions: dict[str, packages.FunctionSpec],
+        placement: Placement,
+        redis_link: RedisLink,
+        secret_store: SecretStore,
+        *,
+        spawn: Callable[[Coroutine], asyncio.Task],
+        event: Callable[..., None],
+    ):
+        self.nodes = nodes
+        self.functions = functions
+        self.placement = placement
+        self.redis_link = redis_link
+        self.secret_store = secret_store
+        self.spawn = spawn
+        self.event = event
 
     def health_errors(self) -> list[str]:
         """What is degraded, one line each (the snapshot's ``errors``): Redis, nodes."""
@@ -32,9 +58,9 @@ class FailuresMixin:
             out.append(f"nodes: {', '.join(down)} down (zygote restarting or given up)")
         return out
 
-    def _on_zygote_lost(self, node: NodeRuntime) -> None:
+    def zygote_lost(self, node: NodeRuntime) -> None:
         """A node's zygote died: its workers died with it; start a new one."""
-        self._spawn(self._restart_node(node))
+        self.spawn(self._restart_node(node))
 
     async def _restart_node(self, node: NodeRuntime) -> None:
         code = await asyncio.get_running_loop().run_in_executor(None, node.reap_zygote)
@@ -61,13 +87,13 @@ class FailuresMixin:
             node.loading = False
         self.placement.notify_freed()
 
-    def _on_container_lost(self, c: Container) -> None:
-        pool = self.idle.get(c.unit)
+    def container_lost(self, c: Container) -> None:
+        pool = self.placement.idle.get(c.unit)
         if pool and c in pool:
             pool.remove(c)
         self.placement.notify_freed()
-        if c.state not in ("stopped", "starting") and c not in self.busy and not c.node.stopping:
-            self._spawn(self._report_lost(c))  # not ours to close, and no call to report it
+        if c.state not in ("stopped", "starting") and c not in self.placement.busy and not c.node.stopping:
+            self.spawn(self._report_lost(c))  # not ours to close, and no call to report it
 
     async def _report_lost(self, c: Container) -> None:
         """An idle worker died from outside (killed, or the kernel's OOM killer): an event."""
