@@ -131,6 +131,9 @@ class Dashboard(App[int]):
         yield Input(id="prompt")
         yield QuietFooter()
 
+    def on_load(self) -> None:
+        self.poller.fetch_early()  # the backend answers while the app composes (polling.py)
+
     def on_mount(self) -> None:
         self.themes.mounted()
         if self.options.keys:
@@ -138,7 +141,11 @@ class Dashboard(App[int]):
         self.sub_title = self.subtitle()
         self.panes["placements"].table.focus()
         self.set_interval(1.0, self._tick_badges)
-        self.fetch_snapshot()
+        early = self.poller.mounted()  # shown now, so the first frame has the data
+        if isinstance(early, SnapshotFetched):
+            self.on_dashboard_snapshot_fetched(early)
+        elif isinstance(early, SnapshotFailed):
+            self.on_dashboard_snapshot_failed(early)
         view = self.options.view
         if view and view != "all":
             from .command_bar import VIEWS
