@@ -21,7 +21,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .errors import InvalidRequest, Unsupported
-from .model import DispatchResult, DispatchStep, Function, FusionGroup, Invocation, LogLine, Node, Snapshot
+from .model import (DispatchResult, DispatchStep, Function, FusionGroup, Invocation, LogLine, Node,
+                    Secret, Snapshot)
 
 __all__ = ["Capability", "Backend", "ACTION_CAPABILITY", "HttpRequest"]
 
@@ -41,6 +42,7 @@ class Capability(enum.Flag):
     NODE_TARGET = enum.auto()  # can run a call or a prewarm on a node the caller names
     HTTP_REQUEST = enum.auto()  # an invocation carries method, path, query and headers
     NAMESPACES = enum.auto()  # takes ``namespace=`` at construction and works in it (module doc)
+    SECRETS = enum.auto()  # keeps named secrets functions read (``secrets``, ``create_secret``)
 
 
 #: which capability each action of the action table needs (faces use this)
@@ -207,6 +209,33 @@ class Backend(ABC):
 
         async for line in poll_follow(fetch, tail, since, interval or FOLLOW_INTERVAL_S):
             yield line
+
+    # ---- secrets: names and values a function reads, never printed ------------------
+    async def secrets(self) -> list[Secret]:
+        """The secrets of this backend (its namespace), by name, sorted; never their values.
+
+        Raises: Unsupported (no ``Capability.SECRETS``), Unreachable.
+        """
+        raise self._no_secrets()
+
+    async def create_secret(self, name: str, value: bytes, *, update: bool = False) -> Secret:
+        """Store ``value`` under ``name`` (a DNS-1123 subdomain: ``backends.secrets.check_name``).
+
+        Args: update: replace the value of an existing secret (faas-cli ``secret update``)
+        instead of creating a new one.
+        Raises: InvalidRequest (a bad name, an empty value), Conflict (it exists and not
+        ``update``), NotFound (``update`` of one that does not exist), Unsupported.
+        """
+        raise self._no_secrets()
+
+    async def remove_secret(self, name: str) -> None:
+        """Raises: NotFound, Unsupported."""
+        raise self._no_secrets()
+
+    def _no_secrets(self) -> Unsupported:
+        return Unsupported(f"the {self.name} backend has no secrets",
+                           hint="the embedded engine, OpenFaaS, Knative and Nuclio with a "
+                                "cluster (-O kubeconfig=...) keep secrets")
 
     async def invocations(self, limit: int = 50) -> list[Invocation]:
         """The latest finished calls, newest first (results left out)."""

@@ -25,6 +25,7 @@ __all__ = [
     "FusionGroup",
     "Snapshot",
     "LogLine",
+    "Secret",
 ]
 
 PLACEMENT_STATES = ("cold", "starting", "prewarm", "warm", "busy")
@@ -199,3 +200,12 @@ class LogLine(_Model):
     text: str
     time: float | None = None
     instance: str = ""
+
+
+@dataclass(frozen=True)
+class Secret(_Model):
+    """A secret, by name: its value is never part of the model (never printed, never
+    listed). ``namespace`` is the backend's, where it has them (OpenFaaS's ``SecretDescription``)."""
+
+    name: str
+    namespace: str = ""

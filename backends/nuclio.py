@@ -37,9 +37,11 @@ With a cluster (``-O kubeconfig=PATH``, ``--kube-context``/``kube_context``, or
 (the shared view, ``backends.kube``), and placement comes from the function pods (label
 ``nuclio.io/function-name``, in the backend's namespace): Running and Ready -> warm, Pending
 or not Ready -> starting, a function with no pod and no replicas -> cold. The cluster's
-events about those pods and the nodes are the backend's events; logs still come from the
-dashboard, and from the pods when the dashboard serves none. Nuclio places pods itself, so a
-call on a named node stays refused.
+events about those pods and the nodes are the backend's events, logs are the pods' (with
+their times), and secrets are the namespace's Kubernetes secrets (``kube/secrets.py``; the
+class then has ``SECRETS``). Nuclio places pods itself, so a call on a named node stays
+refused. Logs without a cluster, with times and replicas: ``nuclio_logs.py``; namespaces:
+``GET /api/namespaces``.
 """
 
 from __future__ import annotations
@@ -59,8 +61,10 @@ from .agent import NUCLIO_ENTRY, HandlerSource, nuclio_source, prepare
 from .base import Backend, Capability, HttpRequest
 from .errors import (AuthError, BackendError, Conflict, FunctionNotFound, InvalidRequest,
                      NodeNotFound, Unsupported, did_you_mean, error_from_status)
-from .kube.side import ClusterSide, cold, kube_options, seconds, wants_kube
-from .model import Function, Invocation, Node, Placement, Snapshot
+from . import nuclio_logs
+from .kube import secrets as kube_secrets
+from .kube.side import ClusterSide, cold, kube_options, kube_variant, seconds, wants_kube
+from .model import Function, Invocation, LogLine, Node, Placement, Secret, Snapshot
 from .nuclio_fusion import NuclioFusionMixin
 from .nuclio_package import _package_files, _spec_from_yaml
 from .payload import send
@@ -153,6 +157,14 @@ class NuclioBackend(NuclioFusionMixin, Backend):
     capabilities = (Capability.INVOKE | Capability.DEPLOY | Capability.DEPLOY_SOURCE
                     | Capability.SCALE | Capability.LOGS | Capability.NAMESPACES
                     | Capability.FUSE | Capability.HTTP_REQUEST)
+
+    #: what a cluster (the kube options) adds: Kubernetes secrets in the function namespace
+    kube_capabilities = Capability.SECRETS
+
+    def __new__(cls, *args, **kwargs):
+        if wants_kube(kwargs):
+            cls = kube_variant(cls, cls.kube_capabilities)
+        return super().__new__(cls)
 
     def __init__(self, url: str | None = None, *, token: str | None = None,
                  project: str = "default", namespace: str = "nuclio", runtime: str = "python:3.11",
@@ -316,25 +328,33 @@ class NuclioBackend(NuclioFusionMixin, Backend):
         return await self.cluster.events(since)
 
     async def logs(self, fn: str, tail: int = 100) -> list[str]:
-        """The last ``tail`` lines of each running replica (``follow=false``)."""
-        resp = await self._request("GET", _path(fn, "replicas"), headers=self._headers())
-        if resp.status_code == 404 and "json" not in resp.headers.get("content-type", ""):
-            if self.cluster is not None:  # the pods' logs, from the Kubernetes API
-                await self.describe(fn)
-                return await self.cluster.logs(fn, tail, ("nuclio", fn))
-            raise Unsupported("this Nuclio dashboard serves no replica logs",
-                              hint="newer Nuclio versions do (GET /api/functions/NAME/logs/REPLICA)")
-        if resp.status_code >= 400:
-            await self._raise_for(resp, fn)
-        names = (resp.json() or {}).get("names") or []
-        lines: list[str] = []
-        for replica in names:
-            got = await self._send("GET", _path(fn, "logs", replica), fn=fn,
-                                   headers=self._headers(),
-                                   params={"follow": "false", "tailLines": str(max(0, tail))})
-            prefix = f"[{replica}] " if len(names) > 1 else ""
-            lines += [prefix + line for line in got.text.splitlines()]
-        return lines[-tail:] if tail > 0 else []
+        lines = await self.log_lines(fn, tail)  # [REPLICA] first where there are several
+        several = len({ln.instance for ln in lines}) > 1
+        return [f"[{ln.instance}] {ln.text}" if several else ln.text for ln in lines]
+
+    async def log_lines(self, fn: str, tail: int = 100, *, since: float | None = None,
+                        instance: str | None = None) -> list[LogLine]:
+        return await nuclio_logs.log_lines(self, fn, tail, since, instance)  # times, replicas
+
+    async def namespaces(self) -> list[str]:  # the dashboard's GET /api/namespaces
+        resp = await self._send("GET", "/api/namespaces", headers=self._headers())
+        return sorted(map(str, ((resp.json() or {}).get("namespaces") or {}).get("names") or []))
+
+    # ---- secrets: Kubernetes secrets of the namespace (with a cluster: kube/secrets.py) ----
+    def _kube_call(self):
+        if self.cluster is None:
+            raise self._no_secrets()
+        return self.cluster.view.call
+
+    async def secrets(self) -> list[Secret]:
+        return await kube_secrets.list_secrets(self._kube_call(), self.namespace)
+
+    async def create_secret(self, name: str, value: bytes, *, update: bool = False) -> Secret:
+        return await kube_secrets.put_secret(self._kube_call(), self.namespace, name, value,
+                                             update=update)
+
+    async def remove_secret(self, name: str) -> None:
+        await kube_secrets.remove_secret(self._kube_call(), self.namespace, name)
 
     # ---- invoke ---------------------------------------------------------------------------
     async def invoke(self, fn: str, payload: Any, node: str | None = None, *,

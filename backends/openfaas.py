@@ -3,7 +3,11 @@
 Speaks the gateway's documented routes: ``/system/functions`` (list, deploy,
 update, delete), ``/system/function/{name}``, ``/system/scale-function/{name}``,
 ``/function/{name}``, ``/async-function/{name}``, ``/system/info``,
-``/system/namespaces``. The gateway's basic auth is ``user`` and ``password`` (as
+``/system/namespaces``, ``/system/secrets`` and ``/system/logs`` (NDJSON; ``follow=true``
+streams, read natively: ``openfaas_logs.py``). ``namespace=`` (``-n``) works in that
+namespace as faas-cli does: ``?namespace=`` on the reads, the delete and the secrets,
+``namespace`` in deploy, scale and secret bodies, ``/function/NAME.NAMESPACE`` for calls;
+without it, the gateway's default (``openfaas-fn``). The gateway's basic auth is ``user`` and ``password`` (as
 ``faas-cli login`` takes them; user ``admin`` by default), or ``token`` as
 ``user:password`` (or just the password). OpenFaaS has no node API and returns async results only to a
 callback URL, so node-targeted calls, prewarm, dispatch and ``result`` are not
@@ -32,10 +36,18 @@ from pathlib import Path
 from typing import Any
 
 from .base import Backend, Capability
-from .errors import (BackendError, FunctionNotFound, InvalidRequest, Unreachable, Unsupported,
-                     error_from_status)
+from .errors import (
+    BackendError,
+    Conflict,
+    FunctionNotFound,
+    InvalidRequest,
+    NotFound,
+    Unreachable,
+    Unsupported,
+    error_from_status,
+)
 from .kube.side import ClusterSide, cold, kube_options, kube_variant, seconds, wants_kube
-from .model import Function, Invocation, Placement, Snapshot
+from .model import Function, Invocation, LogLine, Placement, Secret, Snapshot
 from .payload import payload_request, send
 from .quantities import cpus, memory_mb
 
@@ -91,7 +103,9 @@ def _pod_mappings():
 
 class OpenFaaSBackend(Backend):
     name = "openfaas"
-    capabilities = Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.SCALE | Capability.DEPLOY
+    capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.SCALE
+                    | Capability.DEPLOY | Capability.LOGS | Capability.NAMESPACES
+                    | Capability.SECRETS)
     #: what a cluster (the kube options) adds
     kube_capabilities = Capability.PREWARM | Capability.NODE_TARGET | Capability.LOGS
 
@@ -104,7 +118,8 @@ class OpenFaaSBackend(Backend):
                  user: str | None = None, password: str | None = None,
                  redis_url: str | None = None, timeout: float = 60.0,
                  kubeconfig: str | None = None, kube_context: str | None = None,
-                 in_cluster: bool = False, kube_namespace: str = "openfaas-fn",
+                 in_cluster: bool = False, kube_namespace: str | None = None,
+                 namespace: str | None = None,
                  kube_timeout: float = 10.0, kube_wait: float = 4.0,
                  kube_service_account: str | None = None, kube_probe: float = 10.0,
                  prewarm_timeout: float = 60.0,
@@ -118,10 +133,11 @@ class OpenFaaSBackend(Backend):
         self.password = password
         self.redis_url = redis_url
         self.timeout = timeout
+        self.namespace = (str(namespace).strip() or None) if namespace is not None else None
         self._client = None
         self._queues = None
         self.cluster: ClusterSide | None = None
-        scope = str(kube_namespace or "").strip()
+        scope = str(kube_namespace or self.namespace or "").strip()  # -n: the pods' namespace too
         self.kube_namespace = "openfaas-fn" if scope in ("", "all", "*") else scope
         self.prewarm_timeout = seconds("prewarm_timeout", prewarm_timeout)
         if wants_kube({"kubeconfig": kubeconfig, "kube_context": kube_context,
@@ -175,13 +191,33 @@ class OpenFaaSBackend(Backend):
         resp = await self._send(method, path, **kwargs)
         return resp.json() if resp.content else None
 
+    def _ns(self) -> dict | None:
+        """The ``?namespace=`` of a request (none: the gateway's default namespace)."""
+        return {"namespace": self.namespace} if self.namespace else None
+
+    def _in_ns(self, body: dict) -> dict:
+        """A request body naming the namespace, as faas-cli writes it."""
+        return {**body, "namespace": self.namespace} if self.namespace else body
+
+    def _fn_path(self, prefix: str, fn: str) -> str:
+        """``/function/NAME`` or, in a namespace, ``/function/NAME.NAMESPACE``."""
+        return f"{prefix}/{fn}.{self.namespace}" if self.namespace else f"{prefix}/{fn}"
+
     # ---- reads ----------------------------------------------------------------------------
     async def functions(self) -> list[Function]:
-        data = await self._json("GET", "/system/functions")
+        data = await self._json("GET", "/system/functions", params=self._ns())
         return sorted((function_from_status(d) for d in data or []), key=lambda f: f.name)
 
     async def describe(self, fn: str) -> Function:
-        return function_from_status(await self._json("GET", f"/system/function/{fn}"))
+        try:
+            data = await self._json("GET", f"/system/function/{fn}", params=self._ns())
+        except FunctionNotFound:
+            raise
+        except NotFound:
+            where = f" in namespace {self.namespace}" if self.namespace else ""
+            raise FunctionNotFound(f"function {fn!r} not found{where}",
+                                   hint="list them with `faastui functions`") from None
+        return function_from_status(data)
 
     async def info(self) -> dict:
         return await self._json("GET", "/system/info")
@@ -248,14 +284,92 @@ class OpenFaaSBackend(Backend):
             return await super().events(since)
         return await self.cluster.events(since)
 
+    # ---- logs: the gateway's /system/logs (openfaas_logs.py) ------------------------------
     async def logs(self, fn: str, tail: int = 100) -> list[str]:
-        """The last ``tail`` lines of each pod of ``fn`` (with a cluster)."""
-        if self.cluster is None:
-            return await super().logs(fn, tail)
-        pods = await self.cluster.logs(fn, tail, (fn,))
-        if not pods and not self.cluster.view.pods_of(fn):
-            await self.describe(fn)  # FunctionNotFound; else scaled to zero: no logs
-        return pods
+        """The last ``tail`` lines, ``[INSTANCE] `` first where several instances printed."""
+        lines = await self.log_lines(fn, tail)
+        several = len({ln.instance for ln in lines}) > 1
+        return [f"[{ln.instance}] {ln.text}" if several and ln.instance else ln.text
+                for ln in lines]
+
+    async def log_lines(self, fn: str, tail: int = 100, *, since: float | None = None,
+                        instance: str | None = None) -> list[LogLine]:
+        """From ``/system/logs`` (times and instances as the provider gives them); with a
+        cluster, from the function's pods (their times, the pod as the instance)."""
+        from . import openfaas_logs
+
+        if tail <= 0:
+            return []
+        if self.cluster is not None:
+            lines = await self.cluster.log_lines(fn, tail, (fn,), since=since, instance=instance)
+            if not lines and not self.cluster.view.pods_of(fn):
+                await self.describe(fn)  # FunctionNotFound; else scaled to zero: no logs
+            return lines
+        params = openfaas_logs.query(fn, self.namespace, tail=tail, since=since,
+                                     instance=instance, follow=False)
+        try:
+            resp = await self._send("GET", "/system/logs", params=params)
+        except NotFound:
+            await self.describe(fn)  # FunctionNotFound, with the gateway's words
+            raise Unsupported("this gateway serves no logs (GET /system/logs is 404)",
+                              hint="OpenFaaS serves them from its log provider") from None
+        return openfaas_logs.messages(resp.text, fn)[-tail:]
+
+    async def follow_logs(self, fn: str, tail: int = 10, *, since: float | None = None,
+                          instance: str | None = None, interval: float | None = None):
+        """The gateway's own stream (``follow=true``), opened again when it ends; with a
+        cluster, the pods' logs polled (``Backend.follow_logs``)."""
+        from . import openfaas_logs
+
+        if self.cluster is not None:
+            async for line in super().follow_logs(fn, tail, since=since, instance=instance,
+                                                  interval=interval):
+                yield line
+            return
+
+        async def open_stream(n, after):
+            params = openfaas_logs.query(fn, self.namespace, tail=n, since=after,
+                                         instance=instance, follow=True)
+            status, body, lines = await openfaas_logs.open_stream(
+                self._http(), params, where=f"the gateway at {self.url}", hint=HINT)
+            if status == 404:
+                await self.describe(fn)  # FunctionNotFound
+            if status >= 400:
+                raise error_from_status(status, body)
+            return lines
+
+        if tail <= 0 and since is None:
+            since = time.time()  # nothing old: only what comes
+        async for line in openfaas_logs.follow(open_stream, max(tail, 0) or None, since, fn):
+            yield line
+
+    # ---- secrets: /system/secrets in this namespace ----------------------------------------
+    async def secrets(self) -> list[Secret]:
+        data = await self._json("GET", "/system/secrets", params=self._ns())
+        return sorted((Secret(str(d.get("name")), str(d.get("namespace") or ""))
+                       for d in data or [] if isinstance(d, dict)), key=lambda x: x.name)
+
+    async def create_secret(self, name: str, value: bytes, *, update: bool = False) -> Secret:
+        from .secrets import check_name, wire_value
+
+        body = self._in_ns({"name": check_name(name), **wire_value(value)})
+        try:
+            await self._send("PUT" if update else "POST", "/system/secrets", json=body)
+        except Conflict:
+            raise Conflict(f"secret with the name {name!r} already exists",
+                           hint=f"`faastui secret update {name}` replaces its value") from None
+        except NotFound:
+            raise NotFound(f"unable to find secret: {name}",
+                           hint="create it first: `faastui secret create NAME`") from None
+        return Secret(name, self.namespace or "")
+
+    async def remove_secret(self, name: str) -> None:
+        try:
+            await self._send("DELETE", "/system/secrets", params=self._ns(),
+                             json=self._in_ns({"name": name}))
+        except NotFound:
+            raise NotFound(f"unable to find secret: {name}",
+                           hint="list them with `faastui secret list`") from None
 
     # ---- actions ---------------------------------------------------------------------------
     _body = staticmethod(payload_request)
@@ -270,7 +384,8 @@ class OpenFaaSBackend(Backend):
         body, headers = self._body(payload)
         started = time.time()
         t0 = time.perf_counter()
-        resp = await send(self._http(), "POST", f"/function/{fn}", content=body, headers=headers,
+        resp = await send(self._http(), "POST", self._fn_path("/function", fn), content=body,
+                          headers=headers,
                           where=f"the gateway at {self.url}", hint=HINT)
         total_ms = (time.perf_counter() - t0) * 1000
         if resp.status_code == 404:
@@ -299,14 +414,15 @@ class OpenFaaSBackend(Backend):
 
     async def invoke_async(self, fn: str, payload: Any) -> str:
         body, headers = self._body(payload)
-        resp = await self._send("POST", f"/async-function/{fn}", content=body, headers=headers)
+        resp = await self._send("POST", self._fn_path("/async-function", fn), content=body,
+                                headers=headers)
         return resp.headers.get("X-Call-Id", "")
 
     async def scale(self, fn: str, replicas: int) -> Function:
         if replicas < 0:
             raise InvalidRequest("replicas must be >= 0")
         await self._send("POST", f"/system/scale-function/{fn}",
-                         json={"serviceName": fn, "replicas": replicas})
+                         json=self._in_ns({"serviceName": fn, "replicas": replicas}))
         return await self.describe(fn)
 
     async def deploy(self, package: str | Path | bytes, *, name: str | None = None) -> Function:
@@ -328,8 +444,13 @@ class OpenFaaSBackend(Backend):
         if not image:
             raise InvalidRequest(f"{meta_path} names no image; OpenFaaS runs images",
                                  hint="build and push one (faas-cli build/push), then add `image:`")
-        body = {"service": service, "image": image, "envVars": meta.get("env") or {},
-                "labels": meta.get("labels") or {}}
+        secrets = meta.get("secrets") or []
+        if not isinstance(secrets, list) or not all(isinstance(x, str) for x in secrets):
+            raise InvalidRequest(f"{meta_path}: secrets must be a list of secret names")
+        body = self._in_ns({"service": service, "image": image,
+                            "envVars": meta.get("env") or {}, "labels": meta.get("labels") or {}})
+        if secrets:  # mounted at /var/openfaas/secrets/NAME by the provider
+            body["secrets"] = secrets
         if meta.get("memory"):
             body["limits"] = {"memory": f"{meta['memory']}Mi"}
         exists = any(f.name == service for f in await self.functions())
@@ -360,7 +481,8 @@ class OpenFaaSBackend(Backend):
             requests=requests or None, timeout=self.prewarm_timeout)
 
     async def remove(self, fn: str) -> None:
-        await self._send("DELETE", "/system/functions", json={"functionName": fn})
+        await self._send("DELETE", "/system/functions", params=self._ns(),
+                         json=self._in_ns({"functionName": fn}))
         if self.cluster is not None:
             from .kube.pinned import unpin  # deferred with the other cluster modules
 

@@ -403,7 +403,7 @@ class Bench(Action):
                          self.node, progress)
 
     def args(self) -> list[str]:
-        out = [self.function or "FN", "-n", str(self.calls), "-c", str(self.concurrency)]
+        out = [self.function or "FN", "--requests", str(self.calls), "-c", str(self.concurrency)]
         out += _payload_args(self.payload)
         return out + (["--node", self.node] if self.node else [])
 

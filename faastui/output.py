@@ -165,6 +165,10 @@ COLUMNS: dict[str, list[Column]] = {
         ("LOCAL CALLS", lambda g: g.calls_local, False),
         ("REMOTE CALLS", lambda g: g.calls_remote, False),
     ],
+    "Secret": [  # names only: a value is never printed
+        ("NAME", lambda s: s.name, False),
+        ("NAMESPACE", lambda s: s.namespace or "-", True),
+    ],
 }
 
 
@@ -195,6 +199,7 @@ KINDS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "QueueStat": ("queue", lambda q: q.name),
     "QoSStat": ("qos", lambda q: q.subject),
     "FusionGroup": ("fusiongroup", lambda g: g.name),
+    "Secret": ("secret", lambda s: s.name),
 }
 
 

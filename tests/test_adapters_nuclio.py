@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -210,11 +211,15 @@ def test_function_failures_are_invocations_not_exceptions(dashboard):
 def test_logs_come_from_the_replica(dashboard):
     async def go(b):
         await b.deploy_source(SIGNATURES["nuclio-native"][0], name="talks")
+        t0 = time.time()
         await b.invoke("talks", {"zebra": 1, "apple": 2})
-        return await b.logs("talks", tail=5)
-    lines = using(dashboard.url, go)
+        return t0, await b.logs("talks", tail=5), await b.log_lines("talks", 5, since=t0 - 1)
+    t0, lines, timed = using(dashboard.url, go)
     assert 0 < len(lines) <= 5
-    assert any('"message": "called"' in ln and "apple" in ln for ln in lines)
+    # a Nuclio log record: its message and fields, its time, its replica
+    assert any(ln.startswith('called {"keys": ') and "apple" in ln for ln in lines)
+    called = [ln for ln in timed if ln.text.startswith("called ")]
+    assert called and called[0].time >= t0 - 0.01 and called[0].instance.startswith("nuclio-talks-")
 
 
 def test_a_function_folder_deploys_through_the_source_path(dashboard, tmp_path):

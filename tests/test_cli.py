@@ -245,14 +245,14 @@ def test_watch_once(ctx):
 
 
 def test_bench(ctx):
-    r = cli("bench", "hello", "-n", "30", "-c", "3")
+    r = cli("bench", "hello", "--requests", "30", "-c", "3")
     assert "30 calls" in r.stdout and "p50" in r.stdout and "warm" in r.stdout
-    rep = json.loads(cli("bench", "echo", "-n", "10", "-c", "2", "-o", "json").stdout)
+    rep = json.loads(cli("bench", "echo", "--requests", "10", "-c", "2", "-o", "json").stdout)
     assert rep["calls"] == 10 and rep["errors"] == 0 and sum(
         s["count"] for s in rep["by_state"].values()) == 10
     assert rep["latency_ms"]["p50"] <= rep["latency_ms"]["p99"] <= rep["latency_ms"]["max"]
-    _one_line_error(cli("bench", "nope", "-n", "2", code=1), "not found")
-    r = cli("bench", "crash", "-n", "4", "-c", "2", "-d", '{"mode": "raise"}', code=1)
+    _one_line_error(cli("bench", "nope", "--requests", "2", code=1), "not found")
+    r = cli("bench", "crash", "--requests", "4", "-c", "2", "-d", '{"mode": "raise"}', code=1)
     assert "4 errors" in r.stdout
 
 

@@ -44,21 +44,21 @@ def test_describe_errors(ctx):
 
 
 def test_bench_reports_a_histogram_of_every_call(ctx):
-    rep = json.loads(cli("bench", "echo", "-n", "12", "-c", "3", "-d", '{"x": 1}', "-o", "json").stdout)
+    rep = json.loads(cli("bench", "echo", "--requests", "12", "-c", "3", "-d", '{"x": 1}', "-o", "json").stdout)
     assert rep["calls"] == 12 and rep["errors"] == 0
     assert sum(b["count"] for b in rep["histogram"]) == 12
     edges = [(b["from_ms"], b["to_ms"]) for b in rep["histogram"]]
     assert all(lo <= hi for lo, hi in edges) and edges == sorted(edges)
-    table = cli("bench", "echo", "-n", "5", "-c", "5", "--raw", "-d", "text").stdout
+    table = cli("bench", "echo", "--requests", "5", "-c", "5", "--raw", "-d", "text").stdout
     assert "5 calls, concurrency 5" in table and " ms  #" in table
 
 
 def test_bench_errors(ctx):
-    for args in (["-n", "0"], ["-c", "0"], ["-c", "5000"]):
+    for args in (["--requests", "0"], ["-c", "0"], ["-c", "5000"]):
         cli("bench", "echo", *args, code=2)
     r = cli("bench", "echo", "-d", "{not json", code=2)
     assert "not valid JSON" in r.stderr
-    assert "not found" in cli("bench", "nope", "-n", "1", code=1).stderr
+    assert "not found" in cli("bench", "nope", "--requests", "1", code=1).stderr
 
 
 def test_the_bench_module_checks_its_arguments(ctx):

@@ -476,3 +476,17 @@ def test_openfaas_status_timeouts_from_exec_timeout():
     assert function_from_status({"name": "f", "annotations": {"faastui/timeout_s": "7"}}).timeout_s == 7
     unknown = function_from_status({"name": "f", "envVars": {"exec_timeout": "soon"}})
     assert unknown.timeout_s == 0 and "Timeout s:    -" in describe_text(unknown)
+
+
+def test_n_is_the_namespace_on_logs_bench_and_workflow_too(ctx):
+    """The commands where -n meant a count take it as the namespace now (long names stay)."""
+    for args in (["logs", "echo", "-n", "5"], ["bench", "echo", "-n", "5"]):
+        _error(cli(*args, code=3), "the local backend has no namespaces (-n 5)")
+    assert cli("bench", "echo", "--requests", "3", "-c", "1", "-o", "json").stdout
+    assert "--tail" in cli("logs", "--help").stdout and "-n, --namespace" in cli("logs", "--help").stdout
+    bench_help = cli("bench", "--help").stdout
+    assert "--requests" in bench_help and "-n, --requests" not in bench_help
+    workflow_help = cli("workflow", "run", "--help").stdout
+    assert "--tasks" in workflow_help and "-n, --tasks" not in workflow_help
+    r = cli("workflow", "run", "-n", "5", code=2)
+    assert "No such option: -n" in r.stderr

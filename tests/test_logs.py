@@ -257,7 +257,7 @@ def ctx(printer):
 
 def test_cli_logs_flags(ctx):
     assert cli("logs", "printer", "--lines", "2").stdout == "said call 2\nto stderr call 2\n"
-    assert cli("logs", "printer", "-n", "1").stdout == "to stderr call 2\n"
+    assert cli("logs", "printer", "--tail", "1").stdout == "to stderr call 2\n"
     wide = cli("logs", "printer", "--lines", "1", "-o", "wide").stdout
     stamp_, inst, text = wide.split(" ", 2)
     assert stamp_.endswith("Z") and inst.startswith("[node-") and text == "to stderr call 2\n"

@@ -215,3 +215,26 @@ def test_a_call_in_flight_finishes_when_the_server_is_stopped(api, env, tmp_path
     assert answers and answers[0][0] == ok, answers
     result = answers[0][1]["result"] if api == "agent" else answers[0][1]
     assert result == {"opened": True}
+
+
+def test_serve_honours_g_and_n_as_every_command_does(env):
+    import subprocess
+    import sys
+
+    from tests.serving import ROOT
+
+    def serve(*args):
+        proc = subprocess.run([sys.executable, "-m", "faastui", *args], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc
+    # -g: a one-shot OpenFaaS gateway, which cannot deploy source (what the agent API needs)
+    proc = serve("-g", "http://127.0.0.1:9", "serve", "agent", "--port", "0")
+    assert proc.returncode == 3, proc.stderr
+    assert "the openfaas backend cannot serve the agent API" in proc.stderr
+    proc = serve("-g", "http://127.0.0.1:9", "serve", "agent", "--context", "local")
+    assert proc.returncode == 2 and "either --context or -g" in proc.stderr
+    # -n: the namespace, refused by a backend without namespaces (exit 3), at the root or here
+    for args in (["-n", "dev", "serve", "agent"], ["serve", "agent", "-n", "dev"]):
+        proc = serve(*args, "--port", "0")
+        assert proc.returncode == 3 and "has no namespaces (-n dev)" in proc.stderr, proc.stderr

@@ -1,6 +1,7 @@
 """Pilot tests of the dashboard's views and settings against the real engine (the session
 daemon): Enter on a row of every pane, y/j/c/ctrl+s, the log view's keys, b's bench,
-sorting by key and by a header click, :ctx alone, --view, the k9s key map, user themes,
+sorting by key and by a header click, :ctx alone, :ns (on a fake multi-namespace OpenFaaS
+gateway), --view, the k9s key map, user themes, the Nodes pane sized to its data,
 and the two fixes from the newcomer issue (a dialog's default function, WARM = CONT with
 a fusion group). What a view shows is checked against the engine through a separate
 backend, not through the UI.
@@ -16,6 +17,7 @@ from textual.widgets import RichLog, Select
 
 from backends.model import Function, Node, Placement, Snapshot
 from faastui import config
+from faastui.tui.app import Dashboard
 from faastui.tui.dialogs import BenchDialog, ConfirmRemove, ContextPicker, DispatchDialog, InvokeDialog
 from faastui.tui.keymaps import load_keymap
 from faastui.tui.views import DetailScreen, LogScreen, document_text
@@ -218,7 +220,7 @@ def test_b_benches_the_function_and_shows_its_histogram(views_engine):
             assert rep["calls"] == 100 and rep["errors"] == 0
             text = dialog.result_text(160)
             assert "latency ms" in text and " ms  █" in text
-            assert "faastui bench echo -n 100 -c 4" in str(dialog.query_one("#cmdline").render())
+            assert "faastui bench echo --requests 100 -c 4" in str(dialog.query_one("#cmdline").render())
         return before
     before = run(go())
     assert run(count()) - before == 100
@@ -467,3 +469,85 @@ def test_the_demo_keeps_its_theme_out_of_the_users_config(monkeypatch, tmp_path)
     monkeypatch.setattr(tui_app, "run", fake_run)
     assert demo.main(state_dir=tmp_path / "demo", ui=True) == 0
     assert seen["remember_theme"] is False
+
+
+# ---- :ns: namespaces, and the Nodes pane's widths -----------------------------------------
+def test_ns_switches_namespaces_and_ns_alone_opens_a_picker(tmp_path):
+    """On an OpenFaaS context whose gateway (a FAKE, tests/fakes/openfaas_ns_gateway.py: OpenFaaS
+    cannot run here) has two namespaces."""
+    from faastui.tui.contexts import namespace_backends
+    from faastui.tui.dialogs import NamespacePicker
+
+    from .conftest import cli
+    from .fakes.openfaas_ns_gateway import DEFAULT_NS, fake_gateway
+
+    def names(app) -> set[str]:
+        return {f.name for f in app.snapshot.functions}
+
+    with fake_gateway(namespaces=("dev",)) as gw:
+        gw.add("hello")
+        gw.add("only-dev", "dev")
+        cli("context", "add", "of", "--backend", "openfaas", "--url", gw.url,
+            "--password-stdin", "--use", input=gw.password + "\n")
+        ctx = config.resolve_context("of")
+
+        async def go():
+            app = Dashboard(ctx.build_backend, interval=30.0, remember_theme=False,
+                            context_name="of", make_namespace_backend=namespace_backends(ctx))
+            async with app.run_test(size=SIZE) as pilot:
+                await started(app, pilot)
+                assert names(app) == {"hello"} and app.namespace is None
+                await pilot.press("colon", *"ns dev", "enter")
+                await until(pilot, lambda: app.snapshot is not None and "only-dev" in names(app),
+                            what="the dev namespace's functions")
+                assert app.namespace == "dev" and "-n dev" in app.sub_title
+                await pilot.press("colon", *"ns", "enter")
+                picker = await opened(app, pilot, NamespacePicker)
+                assert [c[0] for c in picker.contexts] == [DEFAULT_NS, "dev"]
+                assert picker.query_one("OptionList").highlighted == 1  # where it is now
+                await pilot.press("up", "enter")
+                await until(pilot, lambda: app.namespace == DEFAULT_NS and app.snapshot is not None
+                            and names(app) == {"hello"}, what="back in the default namespace")
+                await pilot.press("colon", *"ns", "escape")  # the picker, then escape: unchanged
+                await pilot.pause()
+                assert app.namespace == DEFAULT_NS
+        run(go())
+
+
+def test_ns_on_a_backend_without_namespaces_is_a_notice(views_engine):
+    async def go():
+        app = make_app(views_engine)
+        async with app.run_test(size=SIZE) as pilot:
+            await started(app, pilot)
+            backend = app.backend
+            for command in ("ns dev", "ns"):
+                await pilot.press("colon", *command, "enter")
+                await pilot.pause()
+                assert app.namespace is None and app.backend is backend
+                assert not isinstance(app.screen, ContextPicker)
+            said = [n.message for n in app._notifications]
+            assert said.count("the local backend has no namespaces") == 2
+    run(go())
+
+
+def test_the_nodes_pane_sizes_cont_and_warm_from_the_data():
+    from .test_tui_snapshots import FixedBackend, make, settle
+
+    class Crowded(FixedBackend):
+        async def snapshot(self):
+            snap = await super().snapshot()
+            big = Node("big", "10.0.0.9", True, 64, 262144, 1, 1000, {}, 110, 11)
+            return Snapshot([big, *snap.nodes], snap.functions,
+                            snap.placements + [Placement("hello", "big", "warm", 1234)],
+                            snap.queues, snap.qos, snap.fusion_groups, taken_at=snap.taken_at)
+
+    async def go():
+        app = make(backend=Crowded)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            table = app.panes["nodes"].table
+            cont, warm = table.columns["containers"], table.columns["warm"]
+            assert cont.width >= len("11/110") + 1 and warm.width >= len("1234") + 1
+            row = table.get_row("big")
+            assert str(row[4]) == "11/110" and str(row[5]) == "1234"
+    run(go())

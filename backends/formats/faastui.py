@@ -3,8 +3,9 @@
 ``function.yaml`` keys: ``name``, ``handler`` (``module:func``; default the first of
 handle, main, handler in handler.py), ``signature`` (one of ``SIGNATURES``; default from
 the entry's parameters), ``image``, ``memory`` (MB), ``cpus``, ``timeout`` (s),
-``deadline_ms``, ``env``, ``labels``, ``min_replicas``, ``max_replicas``, ``node``;
-requirements in ``requirements.txt``.
+``deadline_ms``, ``env``, ``labels``, ``min_replicas``, ``max_replicas``, ``node``,
+``secrets`` (names the function reads at ``/var/openfaas/secrets/NAME``); requirements in
+``requirements.txt``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ __all__ = ["read", "KNOWN_KEYS"]
 
 KNOWN_KEYS = {"name", "handler", "signature", "image", "memory", "memory_mb", "cpus", "timeout",
               "timeout_s", "deadline_ms", "env", "labels", "min_replicas", "max_replicas", "node",
-              "runtime", "description"}
+              "runtime", "description", "secrets"}
 
 
 def _handler(root: Path, given, label: str) -> str:
@@ -59,6 +60,10 @@ def read(root: Path, name: str | None = None, source_name: str | None = None) ->
     unknown = sorted(set(map(str, data)) - KNOWN_KEYS)
     notes = [f"{label}: ignored unknown key(s) {', '.join(unknown)}"] if unknown else []
 
+    secrets = data.get("secrets") or []
+    if not isinstance(secrets, list) or not all(isinstance(x, str) for x in secrets):
+        raise InvalidRequest(f"{label}: secrets must be a list of secret names")
+
     def num(key, alt, default, low):
         value = data.get(key, data.get(alt, default)) if alt else data.get(key, default)
         return None if value is None else number(value, f"{label}: {key}", low)
@@ -73,4 +78,4 @@ def read(root: Path, name: str | None = None, source_name: str | None = None) ->
         labels=str_map(data.get("labels"), f"{label}: labels"),
         min_replicas=integer(data.get("min_replicas", 0), f"{label}: min_replicas"),
         max_replicas=integer(data.get("max_replicas", 0), f"{label}: max_replicas"),
-        node=str(data.get("node") or ""), requirements=reqs, notes=notes)
+        node=str(data.get("node") or ""), secrets=list(secrets), requirements=reqs, notes=notes)

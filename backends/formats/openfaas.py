@@ -6,8 +6,9 @@ file), ``image``, ``environment``, ``environment_file`` (YAML files with an
 faas-cli merges them), ``labels``, ``annotations`` (``com.openfaas.scale.min``/``max``,
 as labels or annotations, are the replica bounds), ``limits``/``requests`` (memory, cpu),
 ``constraints`` (``node.hostname == X`` or ``kubernetes.io/hostname=X`` pins the function
-to a node) and ``secrets`` (recorded). ``exec_timeout`` in the environment is the timeout,
-as the watchdogs read it. ``${VAR}`` and ``${VAR:-default}`` are substituted from the
+to a node) and ``secrets`` (the function reads them at ``/var/openfaas/secrets/NAME``; they
+must exist when it deploys). ``exec_timeout`` in the environment is the timeout, as the
+watchdogs read it. ``${VAR}`` and ``${VAR:-default}`` are substituted from the
 environment of the person deploying, as faas-cli does. Each ``lang`` is called as its
 template calls it (``LANGS``); requirements come from the handler folder's
 ``requirements.txt``. Everything else a stack file may carry is said once and ignored.
@@ -169,9 +170,6 @@ def _function(stack_dir: Path, label: str, name: str, fn: Any, notes: list[str],
     secrets = fn.get("secrets") or []
     if not isinstance(secrets, list):
         raise InvalidRequest(f"{label}: {what}.secrets must be a list of names")
-    if secrets:
-        notes.append(f"{label}: {name}: secrets {', '.join(map(str, secrets))} are recorded, "
-                     "not mounted (faastui has no secret store yet)")
     for key in _IGNORED:
         if fn.get(key) not in (None, "", [], {}, False):
             notes.append(f"{label}: {name}: {key} is ignored (faastui builds no image)")

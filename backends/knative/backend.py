@@ -19,19 +19,32 @@ from urllib.parse import urlsplit
 
 from ..agent import HandlerSource, prepare
 from ..base import Backend, Capability
-from ..errors import (BackendError, Conflict, FunctionNotFound, InvalidRequest, NotFound,
-                      Unreachable, Unsupported)
+from ..errors import BackendError, Conflict, FunctionNotFound, InvalidRequest, NotFound, Unreachable, Unsupported
 from ..kube.connect import Connection
 from ..kube.side import kube_options, seconds
 from ..kube.view import KubeView
-from ..model import Function, Invocation, Node, QoSStat, Snapshot
+from ..model import Function, Invocation, LogLine, Node, QoSStat, Secret, Snapshot
 from ..payload import payload_request, send
 from ..quantities import quantity
 from .kube import KubeAccess, _not_installed
-from .objects import (DEFAULT_IMAGE, INITIAL_SCALE, MAX_SCALE, MIN_SCALE, REVISION_LABEL,
-                      SERVICE_LABEL, SOURCE_LABEL, USER_CONTAINER, _condition, _node_name,
-                      _template, drop_none, function_from_counts, function_from_ksvc, pod_state,
-                      service_manifest)
+from .objects import (
+    DEFAULT_IMAGE,
+    INITIAL_SCALE,
+    MAX_SCALE,
+    MIN_SCALE,
+    REVISION_LABEL,
+    SERVICE_LABEL,
+    SOURCE_LABEL,
+    USER_CONTAINER,
+    _condition,
+    _node_name,
+    _template,
+    drop_none,
+    function_from_counts,
+    function_from_ksvc,
+    pod_state,
+    service_manifest,
+)
 
 QOS_WINDOW_S = 60.0
 
@@ -44,7 +57,8 @@ def _percentile(values: list[float], q: float) -> float:
 class KnativeBackend(KubeAccess, Backend):
     name = "knative"
     capabilities = (Capability.INVOKE | Capability.SCALE | Capability.PREWARM | Capability.DEPLOY
-                    | Capability.DEPLOY_SOURCE | Capability.LOGS | Capability.NAMESPACES)
+                    | Capability.DEPLOY_SOURCE | Capability.LOGS | Capability.NAMESPACES
+                    | Capability.SECRETS)
 
     def __init__(self, url: str | None = None, *, kube_context: str | None = None,
                  token: str | None = None, kubeconfig: str | None = None,
@@ -153,22 +167,65 @@ class KnativeBackend(KubeAccess, Backend):
         return out
 
     async def logs(self, fn: str, tail: int = 100) -> list[str]:
-        """The last ``tail`` lines of container user-container of each pod of ``fn``."""
+        """The last ``tail`` lines of container user-container of ``fn``'s pods, in time
+        order, ``[POD] `` first where there are several."""
+        lines = await self.log_lines(fn, tail)
+        several = len({ln.instance for ln in lines}) > 1
+        return [f"[{ln.instance}] {ln.text}" if several else ln.text for ln in lines]
+
+    async def log_lines(self, fn: str, tail: int = 100, *, since: float | None = None,
+                        instance: str | None = None) -> list[LogLine]:
+        """Container user-container of ``fn``'s pods, each line with its time (the API's
+        ``timestamps=true``) and its pod as the instance; ``instance`` reads one pod."""
+        from ..kube import podlogs
+
+        if tail <= 0:
+            return []
         pods = await self._pods(f"{SERVICE_LABEL}={fn}")
         if not pods:
             await self._ksvc(fn)  # FunctionNotFound; else a ksvc scaled to zero: no logs
             return []
         pods.sort(key=lambda p: p["metadata"].get("creationTimestamp") or "")
-        lines: list[str] = []
+        per_pod = []
         for pod in pods:
             name = pod["metadata"]["name"]
+            if instance and name != instance:
+                continue
             try:
-                text = await self._pod_log(name, USER_CONTAINER, tail)
+                text = await self._pod_log(name, USER_CONTAINER, tail,
+                                           podlogs.query(USER_CONTAINER, tail, since))
             except (InvalidRequest, NotFound) as exc:  # not started yet, or gone meanwhile
-                text = f"(no logs: {exc})\n"
-            prefix = f"[{name}] " if len(pods) > 1 else ""
-            lines += [prefix + line for line in text.splitlines()]
-        return lines
+                per_pod.append([LogLine(fn, f"(no logs: {exc})", instance=name)]
+                               if since is None else [])
+                continue
+            per_pod.append(podlogs.parse(text, fn, name))
+        return podlogs.merge(per_pod, tail, since)
+
+    # ---- namespaces and secrets: the Kubernetes API (backends/kube/secrets.py) ----------------
+    async def namespaces(self) -> list[str]:
+        from ..kube import secrets as kube_secrets
+
+        await self._ready()
+        return await kube_secrets.namespaces(self._api, self.namespace)
+
+    async def secrets(self) -> list[Secret]:
+        from ..kube import secrets as kube_secrets
+
+        await self._ready()
+        return await kube_secrets.list_secrets(self._api, self.namespace)
+
+    async def create_secret(self, name: str, value: bytes, *, update: bool = False) -> Secret:
+        from ..kube import secrets as kube_secrets
+
+        await self._ready()
+        return await kube_secrets.put_secret(self._api, self.namespace, name, value,
+                                             update=update)
+
+    async def remove_secret(self, name: str) -> None:
+        from ..kube import secrets as kube_secrets
+
+        await self._ready()
+        await kube_secrets.remove_secret(self._api, self.namespace, name)
 
     # ---- invoke ---------------------------------------------------------------------------
     def _client(self):

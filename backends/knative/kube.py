@@ -103,11 +103,14 @@ class KubeAccess:
     async def _node_objects(self) -> list[dict]:
         return (await self._api("GET", "/api/v1/nodes", "list nodes")).get("items") or []
 
-    async def _pod_log(self, name: str, container: str, tail: int) -> str:
+    async def _pod_log(self, name: str, container: str, tail: int,
+                       query: dict | None = None) -> str:
+        """A pod's last ``tail`` lines; ``query`` instead asks what it says (``podlogs.query``)."""
         conn = await self._ready()
         data = await asyncio.to_thread(
             conn.request, "GET", path("/api/v1/namespaces", self.namespace, "pods", name, "log"),
-            f"read the logs of pod {name}", query={"container": container, "tailLines": str(tail)})
+            f"read the logs of pod {name}",
+            query=query or {"container": container, "tailLines": str(tail)})
         return data.decode("utf-8", "replace")
 
     # ---- writes ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from ..agent import HARNESS, HandlerSource, harness_env
 from ..errors import InvalidRequest
 from ..model import Function
 from ..quantities import limits, memory_mb, quantity
+from ..secrets import MOUNT as SECRETS_MOUNT
 
 GROUP, VERSION, PLURAL = "serving.knative.dev", "v1", "services"
 MIN_SCALE = "autoscaling.knative.dev/min-scale"
@@ -115,13 +116,24 @@ def service_manifest(h: HandlerSource, meta: dict, *, image: str,
         raise InvalidRequest("function.yaml: memory, cpus and timeout must be numbers") from None
     if wanted:
         container["resources"] = {"limits": wanted}
+    volumes = None
+    secrets = meta.get("secrets") or []
+    if not isinstance(secrets, list) or not all(isinstance(x, str) for x in secrets):
+        raise InvalidRequest("function.yaml: secrets must be a list of secret names")
+    if secrets:  # each at /var/openfaas/secrets/NAME, as OpenFaaS mounts them
+        container["volumeMounts"] = [{"name": "faastui-secrets", "readOnly": True,
+                                      "mountPath": SECRETS_MOUNT}]
+        volumes = [{"name": "faastui-secrets", "projected": {"sources": [
+            {"secret": {"name": name, "items": [{"key": name, "path": name}]}}
+            for name in secrets]}}]
     return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Service",
             "metadata": {"name": h.name, "namespace": namespace,
                          "labels": {SOURCE_LABEL: "true",
                                     "app.kubernetes.io/managed-by": "faastui"}},
             "spec": {"template": {
                 "metadata": {"annotations": {ENTRY_ANNOTATION: h.entry, INITIAL_SCALE: None}},
-                "spec": {"containers": [container], "timeoutSeconds": timeout}}}}
+                "spec": {"containers": [container], "timeoutSeconds": timeout,
+                         "volumes": volumes}}}}
 
 
 def drop_none(value):

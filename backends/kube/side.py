@@ -122,6 +122,11 @@ class ClusterSide:
         await self.ensure()
         return await self.view.logs(fn, tail, containers)
 
+    async def log_lines(self, fn: str, tail: int, containers: tuple[str, ...], *,
+                        since: float | None = None, instance: str | None = None):
+        await self.ensure()
+        return await self.view.log_lines(fn, tail, containers, since=since, instance=instance)
+
     def close(self) -> None:
         self.view.close()
 

@@ -22,7 +22,7 @@ import threading
 import time
 
 from ..errors import AuthError, BackendError, InvalidRequest, NotFound, Unreachable
-from ..model import Node, Placement
+from ..model import LogLine, Node, Placement
 from ..quantities import memory_mb, quantity
 from .connect import Connection, KubeOptions, path
 from .indexes import EventLog, NodeIndex, ObjectIndex, PodIndex
@@ -401,6 +401,29 @@ class KubeView:
             prefix = f"[{rec.name}] " if len(pods) > 1 else ""
             lines += [prefix + line for line in text.splitlines()]
         return lines
+
+    async def log_lines(self, fn: str, tail: int = 100, containers: tuple[str, ...] = (), *,
+                        since: float | None = None, instance: str | None = None) -> list[LogLine]:
+        """``fn``'s pods' lines with their times (``podlogs.py``), the pod's name as the
+        instance; ``instance`` reads that pod only."""
+        from . import podlogs
+
+        per_pod = []
+        for rec in self.pods_of(fn):
+            if instance and rec.name != instance:
+                continue
+            container = next((c for c in containers if c in rec.containers), None)
+            if container is None and rec.containers:
+                container = rec.containers[0]
+            path_ = path("/api/v1/namespaces", rec.ns, "pods", rec.name, "log")
+            try:
+                data = await asyncio.to_thread(self.conn.request, "GET", path_,
+                                               f"read the logs of pod {rec.name}",
+                                               query=podlogs.query(container, tail, since))
+            except (InvalidRequest, NotFound):  # not started yet, or gone meanwhile
+                continue
+            per_pod.append(podlogs.parse(data.decode("utf-8", "replace"), fn, rec.name))
+        return podlogs.merge(per_pod, tail, since)
 
     # ---- writes (the API, bounded) -----------------------------------------------------------
     async def call(self, method: str, url: str, what: str, body=None, query: dict | None = None,

@@ -113,7 +113,10 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
                 f"image {image!r} is not a function package this engine can find",
                 hint="use a folder path, 'local:/path', or a name under the engine's functions dir; "
                      "or upload with `faastui deploy`")
-        spec = await engine.deploy_dir(path, name=service)
+        secrets = field(data, "secrets", list)  # the function reads them by path
+        if secrets is not None and not all(isinstance(x, str) for x in secrets):
+            raise InvalidRequest("'secrets' must be an array of secret names")
+        spec = await engine.deploy_dir(path, name=service, secrets=secrets)
         for key in ("envVars", "labels"):
             if isinstance(data.get(key), dict):
                 getattr(spec, "env" if key == "envVars" else "labels").update(
@@ -510,6 +513,9 @@ def _routes(engine: Engine, shutdown, functions_dir: Path | None):  # noqa: C901
     from .hosting import add_routes  # deferred: served APIs hosted in the engine (issue 10)
 
     add_routes(router, engine)  # /faastui/v1/serve...
+    from .system_routes import add_routes as add_system_routes  # /system/secrets, /system/logs
+
+    add_system_routes(router, engine)
     return router
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from ..base import Backend, Capability, HttpRequest
 from ..errors import InvalidRequest, NotFound, Unreachable, Unsupported, error_from_status
 from ..model import (DispatchResult, DispatchStep, Function, FusionGroup, Invocation, LogLine, Node,
-                     Snapshot)
+                     Secret, Snapshot)
 from ..payload import encode_payload
 
 __all__ = ["LocalBackend", "read_engine_info", "encode_payload"]
@@ -35,7 +35,7 @@ class LocalBackend(Backend):
     capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.PREWARM
                     | Capability.DISPATCH | Capability.FUSE | Capability.SCALE | Capability.DEPLOY
                     | Capability.DEPLOY_SOURCE | Capability.QUEUES | Capability.LOGS
-                    | Capability.NODE_TARGET | Capability.HTTP_REQUEST)
+                    | Capability.NODE_TARGET | Capability.HTTP_REQUEST | Capability.SECRETS)
 
     def __init__(self, url: str | None = None, *, token: str | None = None,
                  state_dir: str | Path | None = None, timeout: float = 330.0, **_ignored):
@@ -147,6 +147,21 @@ class LocalBackend(Backend):
             lines, cursor = await self._log_page(fn, after=cursor, since=since, instance=instance)
             for line in lines:
                 yield line
+
+    # ---- secrets: the engine's /system/secrets (OpenFaaS's shapes) --------------------------
+    async def secrets(self) -> list[Secret]:
+        data = await self._request("GET", "/system/secrets")
+        return sorted((Secret.from_dict(d) for d in data or []), key=lambda s: s.name)
+
+    async def create_secret(self, name: str, value: bytes, *, update: bool = False) -> Secret:
+        from ..secrets import check_name, wire_value
+
+        body = {"name": check_name(name), **wire_value(value)}
+        await self._request("PUT" if update else "POST", "/system/secrets", json_body=body)
+        return Secret(name, "local")
+
+    async def remove_secret(self, name: str) -> None:
+        await self._request("DELETE", "/system/secrets", json_body={"name": name})
 
     async def info(self) -> dict:
         return await self._request("GET", "/faastui/v1/info")

@@ -24,10 +24,14 @@ from .deps import DepsStore
 __all__ = ["DeployMixin", "load_msg"]
 
 
-def load_msg(spec: packages.FunctionSpec) -> dict:
-    """The zygote's ``load`` message for a function."""
-    return {"op": "load", "fn": spec.name, "dir": spec.directory, "handler": spec.handler,
-            "signature": spec.signature, "env": spec.env}
+def load_msg(spec: packages.FunctionSpec, secrets_dir: str = "") -> dict:
+    """The zygote's ``load`` message for a function (its secrets by name: the zygote reads
+    nothing but their files, ``secretmount.py``)."""
+    msg = {"op": "load", "fn": spec.name, "dir": spec.directory, "handler": spec.handler,
+           "signature": spec.signature, "env": spec.env}
+    if spec.secrets:
+        msg.update(secrets=list(spec.secrets), secrets_dir=secrets_dir)
+    return msg
 
 
 class DeployMixin:
@@ -70,8 +74,29 @@ class DeployMixin:
         return high <= 0 or sum(1 for _ in self.containers_of(unit)) < high
 
     # ---- deploy ----------------------------------------------------------------------------
-    async def deploy_dir(self, path: Path, name: str | None = None) -> packages.FunctionSpec:
-        return await self._deploy(lambda root: packages.install_dir(Path(path), root, name))
+    async def deploy_dir(self, path: Path, name: str | None = None,
+                         secrets: list[str] | None = None) -> packages.FunctionSpec:
+        """Deploy a package folder; ``secrets`` (an OpenFaaS deploy request's) replace the
+        ones its format names."""
+        def install(root: Path) -> packages.FunctionSpec:
+            spec = packages.install_dir(Path(path), root, name)
+            if secrets is not None:
+                spec.secrets = list(secrets)
+                packages.write_spec(spec)
+            return spec
+        return await self._deploy(install)
+
+    def _check_secrets(self, spec: packages.FunctionSpec) -> None:
+        """A function deploys only with secrets that exist (as on OpenFaaS)."""
+        from ..secrets import check_name
+
+        for name in spec.secrets:
+            check_name(name)
+        missing = self.secret_store.missing(spec.secrets)
+        if missing:
+            raise InvalidRequest(f"{spec.name} needs secret(s) {', '.join(missing)}, which "
+                                 "do not exist", hint=f"create it first: `faastui secret "
+                                                      f"create {missing[0]} --from-file FILE`")
 
     async def deploy_zip(self, data: bytes, name: str | None = None,
                          source: str | None = None) -> packages.FunctionSpec:
@@ -99,6 +124,7 @@ class DeployMixin:
             # unpacking, reading and copying touch only the disk: off the loop
             spec = await loop.run_in_executor(None, install, root)
             self._check_node(spec)
+            self._check_secrets(spec)
             async with self._deploy_lock(spec.name):
                 deps = await loop.run_in_executor(None, self.deps.ensure, spec.name,
                                                   spec.requirements)
@@ -131,7 +157,8 @@ class DeployMixin:
         return spec
 
     async def _load_everywhere(self, spec: packages.FunctionSpec, quiet: bool = False) -> None:
-        results = await asyncio.gather(*(n.request(load_msg(spec)) for n in self.nodes.values()),
+        msg = load_msg(spec, str(self.secret_store.root))
+        results = await asyncio.gather(*(n.request(msg) for n in self.nodes.values()),
                                        return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors and not quiet:

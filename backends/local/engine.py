@@ -34,6 +34,7 @@ from .fusion import FusionMixin, GroupState
 from .logs import FunctionLog, LogLimits
 from .nodes import Container, NodeRuntime, NodeSpec, WorkerGone, describe_exit
 from .redislink import RedisLink
+from .secret_store import SecretStore
 from .stats import History
 
 __all__ = ["Engine", "CallOutcome", "GroupState"]  # the last two re-exported for api.py
@@ -55,6 +56,7 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
         self.state_dir = Path(state_dir)
         self.functions_root = self.state_dir / "functions"
         self.logs_dir = self.state_dir / "logs"
+        self.secret_store = SecretStore(self.state_dir)
         self.keep_alive_s = keep_alive_s
         self.gateway_url = gateway_url
         self.token = token
@@ -97,6 +99,7 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
     async def start(self) -> None:
         self.functions_root.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
+        self.secret_store.ensure()
         for node in self.nodes.values():
             node.start_zygote({"FAASTUI_NODE": node.name})
         self._loop = asyncio.get_running_loop()
@@ -210,7 +213,9 @@ class Engine(DeployMixin, FusionMixin, CallsMixin, DurableMixin, FailuresMixin):
         if self.redis_url:
             env.setdefault("REDIS_URL", self.redis_url)
         try:
-            await c.start(self.gateway_url, self.token, env, self.function_log(unit))
+            await c.start(self.gateway_url, self.token, env, self.function_log(unit),
+                          {fn: list(self.functions[fn].secrets) for fn in fns},
+                          str(self.secret_store.root))
         except BaseException:
             node.containers.pop(c.id, None)
             c.kill()

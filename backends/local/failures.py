@@ -52,7 +52,7 @@ class FailuresMixin:
             node.start_zygote({"FAASTUI_NODE": node.name})
             for spec in list(self.functions.values()):
                 try:
-                    await node.request(load_msg(spec))
+                    await node.request(load_msg(spec, str(self.secret_store.root)))
                 except BackendError as exc:
                     self.event("error", node=node.name, function=spec.name, error=f"reload: {exc}")
         finally:

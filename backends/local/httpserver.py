@@ -35,8 +35,8 @@ from urllib.parse import parse_qsl
 
 import httptools
 
-__all__ = ["Request", "Response", "Router", "HttpServer", "HttpLimits", "json_response",
-           "error_response"]
+__all__ = ["Request", "Response", "StreamResponse", "Router", "HttpServer", "HttpLimits",
+           "json_response", "error_response"]
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 _now = time.monotonic
@@ -119,6 +119,20 @@ class Response:
         self.body = body.encode() if isinstance(body, str) else body
         self.content_type = content_type
         self.headers = headers or []
+
+
+class StreamResponse(Response):
+    """An answer written as it is made (``Transfer-Encoding: chunked``): ``chunks`` is an
+    async iterator of bytes. It ends when the iterator does, when the client goes away or
+    when the server drains; an empty chunk writes nothing and only lets the server look
+    (so a generator that waits for data yields ``b""`` now and then)."""
+
+    __slots__ = ("chunks",)
+
+    def __init__(self, chunks, status: int = 200,
+                 content_type: str = "application/octet-stream", headers: list | None = None):
+        super().__init__(status, b"", content_type, headers)
+        self.chunks = chunks
 
 
 def json_response(data, status: int = 200, headers: list | None = None) -> Response:
@@ -352,7 +366,10 @@ class _Conn(asyncio.Protocol):
                 if self.closing:  # the client went away while we worked
                     break
                 keep = keep and not self.server.draining
-                self._write(resp, keep)
+                if isinstance(resp, StreamResponse):
+                    keep = await self._stream(req, resp, keep)
+                else:
+                    self._write(resp, keep)
                 if not keep:
                     self.transport.close()
                     self.closing = True
@@ -360,6 +377,44 @@ class _Conn(asyncio.Protocol):
                     self.since = _now()
         finally:
             self.busy = False
+
+    async def _stream(self, req: Request, resp: StreamResponse, keep: bool) -> bool:
+        """Write ``resp`` chunk by chunk; whether the connection can be kept after it."""
+        head = [b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n" % (
+            resp.status, _REASONS.get(resp.status, "Unknown").encode(),
+            resp.content_type.encode("latin-1"))]
+        for name, value in resp.headers:
+            head.append(f"{name}: {value}\r\n".encode("latin-1"))
+        if not keep:
+            head.append(b"Connection: close\r\n")
+        transport = self.transport
+        transport.write(b"".join(head) + b"\r\n")
+        chunks = resp.chunks
+        ended = False
+        try:
+            async for chunk in chunks:
+                if self.closing or self.server.draining:
+                    break
+                if chunk:
+                    transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                while transport.get_write_buffer_size() > 1 << 20 and not self.closing:
+                    await asyncio.sleep(0.01)  # a slow reader: wait, never buffer it all
+            else:
+                ended = True
+        except Exception as exc:  # a broken stream: cut it (the client sees no terminator)
+            if self.server.on_error is not None:
+                self.server.on_error(req, exc)
+            self.closing = True
+            transport.close()
+            return False
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
+        if self.closing:
+            return False
+        transport.write(b"0\r\n\r\n")
+        return keep and ended and not self.server.draining
 
     def _write(self, resp: Response, keep: bool):
         head = [b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n" % (

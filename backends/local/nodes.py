@@ -154,7 +154,8 @@ class Container:
         return self.proto is not None and not self.proto.closed
 
     async def start(self, gateway: str, token: str, env: dict,
-                    log: FunctionLog | None = None) -> float:
+                    log: FunctionLog | None = None, secrets: dict | None = None,
+                    secrets_dir: str = "") -> float:
         """Fork the worker from the node's zygote; returns cold start ms.
 
         The socket is wired up while the zygote forks, and the worker's own
@@ -166,9 +167,12 @@ class Container:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_r, log_w = os.pipe2(os.O_CLOEXEC) if log is not None else (None, None)
         try:
+            msg = {"op": "fork", "fns": list(self.fns), "memory_mb": self.memory_mb,
+                   "gateway": gateway, "token": token, "env": env, "wid": self.id}
+            if secrets and any(secrets.values()):  # names only: values stay in their files
+                msg.update(secrets=secrets, secrets_dir=secrets_dir)
             reply = self.node.send_request(
-                {"op": "fork", "fns": list(self.fns), "memory_mb": self.memory_mb,
-                 "gateway": gateway, "token": token, "env": env, "wid": self.id},
+                msg,
                 fds=[theirs.fileno()] + ([log_w] if log_w is not None else []))
         except BaseException:
             ours.close()

@@ -23,7 +23,7 @@ import socket
 import sys
 import time
 
-from . import logstamp, runtime, wire
+from . import logstamp, runtime, secretmount, wire
 from .proc import set_pdeathsig
 
 def _vm_size() -> int:
@@ -56,6 +56,10 @@ def worker_main(sock: socket.socket, functions: dict, msg: dict) -> None:
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         logstamp.install(msg.get("wid") or "")  # each line printed: when, where, which call
         hosted = {name: functions[name] for name in msg["fns"]}
+        given = msg.get("secrets") or {}
+        if any(given.values()):  # /var/openfaas/secrets/NAME for what each is given
+            secretmount.install()
+        secretmount.configure(msg.get("secrets_dir") or "", given)
         runner = runtime.Runner(hosted, gateway=msg.get("gateway", ""), token=msg.get("token", ""))
         sock.sendall(wire.pack({"ready": True, "pid": os.getpid()}))
         perf = time.perf_counter
@@ -164,9 +168,13 @@ class Zygote:
 
         old = signal.signal(signal.SIGALRM, on_alarm)
         signal.alarm(timeout)
+        secrets = msg.get("secrets") or []
+        if secrets:  # a module may read its secrets at import
+            secretmount.install()
         try:
-            loaded = runtime.load_function(name, msg["dir"], msg.get("handler", ""),
-                                           msg.get("signature", ""), msg.get("env"))
+            with secretmount.loading(msg.get("secrets_dir") or "", secrets):
+                loaded = runtime.load_function(name, msg["dir"], msg.get("handler", ""),
+                                               msg.get("signature", ""), msg.get("env"))
         finally:
             signal.alarm(0)
             signal.signal(signal.SIGALRM, old)

@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 from .. import __version__
-from . import actions, context, engine, fusion, load, meta, reads, serve, watching, workflow
+from . import actions, context, engine, fusion, load, meta, reads, secrets, serve, watching, workflow
 from ._common import complete_context, complete_namespace, state, usage_error
 from ._fastparams import install as _install_fast_params
 
@@ -33,6 +33,7 @@ for group in (reads.app, actions.app, engine.app, watching.app, load.app, fusion
     app.add_typer(group)  # no name: the group's commands join the root
 app.add_typer(context.app, name="context")
 app.add_typer(workflow.app, name="workflow")
+app.add_typer(secrets.app, name="secret")
 
 
 def _version(value: bool):
@@ -110,8 +111,8 @@ def _dashboard(**options) -> int:
     if state.gateway is not None or state.namespace is not None:
         with handle_errors():
             ctx = current_context()
-        label = ctx.name + (f" -n {state.namespace}" if state.namespace is not None else "")
-        options.update(make_backend=ctx.build_backend, label=label)
+        options.update(make_backend=ctx.build_backend, start_context=ctx,
+                       namespace=state.namespace)
     return run_tui(context=state.context, **options) or 0
 
 

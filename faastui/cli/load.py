@@ -1,4 +1,4 @@
-"""`faastui bench FN -n N -c C`: how fast is this function, from here.
+"""`faastui bench FN --requests N -c C`: how fast is this function, from here.
 
 Sends N calls with C in flight through the same ``Backend.invoke`` the other
 commands use (``faastui.benchmark``, which the dashboard's ``b`` runs too), then
@@ -14,7 +14,7 @@ from typing import Optional
 import typer
 
 from ..output import Format, emit, message
-from ._common import call, complete_function, complete_node
+from ._common import NamespaceOpt, call, complete_function, complete_node
 from .actions import read_payload
 
 __all__ = ["app"]
@@ -24,13 +24,15 @@ app = typer.Typer(rich_markup_mode=None)
 
 @app.command("bench")
 def bench(fn: str = typer.Argument(..., help="Function name.", autocompletion=complete_function),
-          n: int = typer.Option(100, "-n", "--requests", min=1, help="Number of calls."),
+          n: int = typer.Option(100, "--requests", min=1,
+                                help="Number of calls (-n is the namespace, as everywhere)."),
           c: int = typer.Option(4, "-c", "--concurrency", min=1, max=1024, help="Calls in flight."),
           data: Optional[str] = typer.Option(None, "--data", "-d", help="JSON payload or @FILE."),
           raw: bool = typer.Option(False, "--raw", help="Send --data as text, not JSON."),
           node: Optional[str] = typer.Option(None, "--node", help="Run on this node.",
                                              autocompletion=complete_node),
-          output: Format = typer.Option(Format.table, "--output", "-o", help="table, json or yaml.")):
+          output: Format = typer.Option(Format.table, "--output", "-o", help="table, json or yaml."),
+          namespace: Optional[str] = NamespaceOpt):
     """A load generator: latency percentiles, histogram, throughput, errors, cold/warm split."""
     from ..benchmark import histogram, run
 

@@ -254,14 +254,15 @@ def logs(fn: str = typer.Argument(..., help="Function name.", autocompletion=com
                                                   "RFC 3339 time."),
          lines: Optional[int] = typer.Option(None, "--lines", min=0,
                                              help="How many of the last lines (default 100)."),
-         tail: Optional[int] = typer.Option(None, "--tail", "-n", min=0, help="Same as --lines."),
+         tail: Optional[int] = typer.Option(None, "--tail", min=0, help="Same as --lines."),
          instance: Optional[str] = typer.Option(None, "--instance",
                                                 help="Only this instance (a container id, a "
                                                      "replica or a pod; -o wide shows them)."),
          timestamps: bool = typer.Option(False, "--timestamps", help="Each line after its time."),
          prefix: bool = typer.Option(False, "--prefix", help="Each line after its [instance]."),
          output: Format = OutputOpt,
-         watch: bool = typer.Option(False, "--watch", "-w", hidden=True, help="Same as --follow.")):
+         watch: bool = typer.Option(False, "--watch", "-w", hidden=True, help="Same as --follow."),
+         namespace: Optional[str] = NamespaceOpt):
     """The lines a function printed: the last ones, or -f to follow (as faas-cli logs).
 
     -o json prints one OpenFaaS log message a line ({"name", "namespace", "instance",

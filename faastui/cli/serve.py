@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from ._common import handle_errors, state
+from ._common import NamespaceOpt, handle_errors, state
 
 __all__ = ["app"]
 
@@ -69,7 +69,9 @@ def serve(name: str = typer.Argument(...,
           port: Optional[int] = typer.Option(None, "--port", min=0, max=65535,
                                              help="Port (default: the API's own; 0: any free)."),
           context: Optional[str] = typer.Option(None, "--context",
-                                                help="Context whose backend serves the calls."),
+                                                help="Context whose backend serves the calls "
+                                                     "(or -g URL, and -n NS, at the root)."),
+          namespace: Optional[str] = NamespaceOpt,
           token: Optional[str] = typer.Option(None, "--token", envvar="FAASTUI_SERVE_TOKEN",
                                               help="Require 'Authorization: Bearer TOKEN'."),
           allow_unauthenticated: bool = typer.Option(
@@ -90,13 +92,16 @@ def serve(name: str = typer.Argument(...,
                    "each client reached it at).")):
     """Serve a seed system's own API (its clients work unchanged) over a backend."""
     from faastui import serve as apis  # deferred: each API pulls in its own server
-    from faastui.config import resolve_context
     from faastui.serve.runner import serve as run
 
+    from ._common import current_context
+
+    if context is not None:
+        state.context = context  # --context here, as at the root (with -g: a usage error)
     with handle_errors():
         apis.api_class(name)  # an unknown name fails before anything else
         settings = _settings(name, schedule, optimize, every, address)
-        ctx = resolve_context(context or state.context)
+        ctx = current_context()  # -g URL and -n NS as every command takes them
         run(name, host=host, port=apis.APIS[name].default_port if port is None else port,
             context=ctx, token=token, allow_unauthenticated=allow_unauthenticated,
             settings=settings)

@@ -130,7 +130,7 @@ class _Progress:
 
 
 # ---- run / start ---------------------------------------------------------------------------
-TasksOpt = typer.Option(None, "--tasks", "-n", min=0,
+TasksOpt = typer.Option(None, "--tasks", min=0,  # -n is the namespace everywhere
                         help="Tasks to emit (default: one pass of --phases, else 1000; "
                              "0 with --serve).")
 WorkersOpt = typer.Option(4, "--workers", "-k", min=1, max=32, help="Workers to start with (1..32).")

@@ -96,6 +96,7 @@ class Dashboard(App[int]):
         self.backend: Backend | None = make_backend()
         self.backend_class = type(self.backend)
         self.context_name = options.context_name
+        self.namespace = options.namespace  # -n, then :ns (None: the backend's own)
         self.readonly = options.readonly
         self.snapshot: Snapshot | None = None
         self.ok_at: float | None = None
@@ -157,7 +158,8 @@ class Dashboard(App[int]):
 
     def subtitle(self) -> str:
         ro = " · read-only" if self.readonly else ""
-        return f"context {self.context_name} · {self.backend_class.name}{ro}"
+        ns = f" -n {self.namespace}" if self.namespace else ""
+        return f"context {self.context_name}{ns} · {self.backend_class.name}{ro}"
 
     # ---- polled snapshots ------------------------------------------------------------
     def fetch_snapshot(self):
@@ -375,6 +377,11 @@ class Dashboard(App[int]):
 
         switch_context(self, name)
 
+    def switch_namespace(self, name: str) -> None:
+        from .contexts import switch_namespace
+
+        switch_namespace(self, name)
+
     def switch_theme(self, name: str) -> bool:
         return self.themes.switch(name)
 
@@ -400,24 +407,28 @@ def run(context: str | None = None, *, readonly: bool = False, theme: str | None
         background: Callable[[Backend], Awaitable[Any]] | None = None,
         make_backend: Callable[[], Backend] | None = None, interval: float | None = None,
         label: str | None = None, view: str | None = None, save_dir: str | None = None,
-        remember_theme: bool = True) -> int:
+        remember_theme: bool = True, start_context=None, namespace: str | None = None) -> int:
     """Open the dashboard on ``context`` (default: the current one). Returns the exit code.
 
     The config's ``readonly``, ``refresh_s``, ``default_view`` and ``keymap`` apply where
     the arguments leave them (``--readonly`` only ever adds read-only). ``remember_theme``
     False (``faastui demo``) keeps a ``:theme`` switch out of the user's config.
+    ``start_context`` is the context (a ``faastui.config.Context``) when it is not one of the
+    config's (``-g URL``); ``namespace`` the ``-n`` it works in.
     """
     import sys
 
     from ..config import load_config, resolve_context
+    from .contexts import namespace_backends
     from .options import from_config
 
     try:
         cfg = load_config()
-        ctx = resolve_context(context, cfg)
+        ctx = start_context or resolve_context(context, cfg)
         app = Dashboard(make_backend or ctx.build_backend, from_config(
             cfg, label or ctx.name, readonly=readonly, theme=theme, interval=interval, view=view,
-            save_dir=save_dir, remember_theme=remember_theme, background=background))
+            save_dir=save_dir, remember_theme=remember_theme, background=background,
+            namespace=namespace, make_namespace_backend=namespace_backends(ctx)))
     except BackendError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:

@@ -1,8 +1,9 @@
 """The prompt line: ``/`` filters the focused table, ``:`` runs a command (k9s style).
 
 ``:nodes`` ``:fn`` ``:queues`` ``:qos`` ``:fusion`` ``:events`` focus and maximise a pane,
-``:all`` restores the grid, ``:ctx NAME`` and ``:theme NAME`` switch (``:ctx`` alone
-opens the context picker), ``:logs [FN]`` opens a log, an action verb opens its dialog,
+``:all`` restores the grid, ``:ctx NAME``, ``:ns NAME`` and ``:theme NAME`` switch
+(``:ctx`` and ``:ns`` alone open the context and namespace pickers), ``:logs [FN]``
+opens a log, an action verb opens its dialog,
 ``:q`` quits. A filter is a regex (``!`` negates) over a row's cells;
 a bad one is a notice, not an error.
 """
@@ -24,7 +25,7 @@ VIEWS = {"nodes": "nodes", "node": "nodes", "no": "nodes", "fn": "placements",
          "queues": "queues", "q": None, "qos": "qos", "fusion": "fusion_groups",
          "events": "events", "ev": "events"}
 
-_COMMANDS_HINT = ":nodes :fn :queues :qos :fusion :events :all :ctx NAME :theme NAME :q"
+_COMMANDS_HINT = ":nodes :fn :queues :qos :fusion :events :all :ctx NAME :ns NAME :theme NAME :q"
 
 
 class CommandBar:
@@ -113,6 +114,13 @@ class CommandBar:
                 pick_context(app)
             else:
                 app.switch_context(args[0])
+        elif verb in ("ns", "namespace"):
+            if not args:
+                from .launchers import pick_namespace
+
+                pick_namespace(app)
+            else:
+                app.switch_namespace(args[0])
         elif verb == "theme":
             if args:
                 app.switch_theme(args[0])

@@ -17,7 +17,8 @@ from backends.errors import BackendError
 
 from .gating import MUTATING
 
-__all__ = ["launch", "open_help", "help_rows", "open_row", "open_logs", "pick_context", "LAUNCHERS"]
+__all__ = ["launch", "open_help", "help_rows", "open_row", "open_logs", "pick_context",
+           "pick_namespace", "LAUNCHERS"]
 
 
 def _dialogs():
@@ -164,6 +165,31 @@ def pick_context(app) -> None:
         if name and name != app.context_name:
             app.switch_context(name)
     app.push_screen(_dialogs().ContextPicker(contexts, app.context_name), callback=chosen)
+
+
+def pick_namespace(app) -> None:
+    """``:ns`` alone: the backend's namespaces (fetched in a worker), then the picker; the
+    chosen one replaces the namespace the dashboard works in."""
+    from backends.base import Capability
+
+    if Capability.NAMESPACES not in app.backend_class.capabilities:
+        app.notify(f"the {app.backend_class.name} backend has no namespaces", severity="error")
+        return
+
+    def chosen(name: str | None) -> None:
+        if name and name != app.namespace:
+            app.switch_namespace(name)
+
+    async def fetch() -> None:
+        backend = app.backend or app.make_backend()
+        try:
+            names = await backend.namespaces()
+        except BackendError as exc:
+            app.notify(f"namespaces: {exc}", severity="error")
+            return
+        current = app.namespace or getattr(backend, "namespace", None) or ""
+        app.push_screen(_dialogs().NamespacePicker(names, current), callback=chosen)
+    app.run_worker(fetch(), group="namespaces", exclusive=True, exit_on_error=False)
 
 
 def help_rows(app) -> list[tuple[str, str, str]]:

@@ -40,6 +40,10 @@ class DashboardOptions:
             (``faastui demo``'s load).
         make_context_backend: context name -> (name, backend factory), for ``:ctx``
             (default: the config's contexts).
+        namespace: the namespace the backend works in (``-n``; None: its default).
+        make_namespace_backend: (context name, namespace) -> that context's backend factory
+            in the namespace, for ``:ns`` (None: ``:ns`` says it cannot switch). Raises
+            BackendError (Unsupported: a backend without namespaces).
         view: the pane shown alone at start (a ``:`` view: nodes, fn, queues, qos,
             fusion, events; ``all`` or None: the grid) — ``--view``, ``default_view``.
     """
@@ -57,6 +61,8 @@ class DashboardOptions:
     background: Callable[[Backend], Awaitable[Any]] | None = None
     make_context_backend: Callable[[str], tuple[str, Callable[[], Backend]]] | None = None
     view: str | None = None
+    namespace: str | None = None
+    make_namespace_backend: Callable[[str, str], Callable[[], Backend]] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keys", dict(self.keys or {}))  # a config without keys: None

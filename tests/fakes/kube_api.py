@@ -19,8 +19,11 @@ under test cannot lean on leniency a real API server lacks, and it shares nothin
 
 Routes: ``GET /version``; ``GET /api/v1/nodes[/{name}]``; ``GET /api/v1/pods``, ``GET|POST
 /api/v1/namespaces/{ns}/pods``, ``GET|DELETE .../pods/{name}``, ``GET .../pods/{name}/log``
-(``container``, ``tailLines``); ``GET /api/v1/events``, ``GET /api/v1/namespaces/{ns}/events``;
-``GET|POST /api/v1/namespaces/{ns}/services``, ``GET|DELETE .../services/{name}``; ``GET
+(``container``, ``tailLines``, ``timestamps``, ``sinceTime``, ``sinceSeconds``: lines keep the
+time they were printed); ``GET /api/v1/events``, ``GET /api/v1/namespaces/{ns}/events``;
+``GET|POST /api/v1/namespaces/{ns}/services``, ``GET|DELETE .../services/{name}``; ``GET|POST
+/api/v1/namespaces/{ns}/secrets``, ``GET|PUT|PATCH|DELETE .../secrets/{name}``, ``GET
+/api/v1/namespaces`` (kube_secrets.py); ``GET
 /apis/metrics.k8s.io/v1beta1`` (discovery), ``.../nodes[/{name}]``, ``.../pods``,
 ``.../namespaces/{ns}/pods`` (``metrics=False``: a cluster without metrics-server, 404); and
 Knative's ``/apis/serving.knative.dev/v1/namespaces/{ns}/services[/{name}]`` (kube_knative.py).
@@ -65,6 +68,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .kube_knative import GROUP, MAX_PODS, KnativeMixin, merge_patch, proxy_to_ingress
 from .kube_kubelet import KubeletMixin
 from .kube_metrics import MetricsMixin
+from .kube_secrets import SecretsMixin
 from .kube_services import ServicesMixin
 from .kube_store import ApiError, Store
 
@@ -80,6 +84,8 @@ _ROUTES = [(re.compile(p + "$"), name) for p, name in (
     (_NS + r"/pods/([^/]+)/log", "pod_log"),
     (r"/api/v1/events", "all_events"), (_NS + r"/events", "events"),
     (_NS + r"/services", "services"), (_NS + r"/services/([^/]+)", "service"),
+    (_NS + r"/secrets", "secrets"), (_NS + r"/secrets/([^/]+)", "secret"),
+    (r"/api/v1/namespaces", "namespaces"),
     (METRICS, "metrics_discovery"), (METRICS + r"/nodes", "node_metrics"),
     (METRICS + r"/nodes/([^/]+)", "node_metric"), (METRICS + r"/pods", "all_pod_metrics"),
     (METRICS + r"/namespaces/([^/]+)/pods", "pod_metrics"),
@@ -96,7 +102,7 @@ def watching(query: dict) -> bool:
     return query.get("watch") in ("1", "true")
 
 
-class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin):
+class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsMixin):
     """The fake API server + controllers + ingress. Use ``fake_kube()`` or start()/stop()."""
 
     def __init__(self, token: str = "test-token", nodes: int = 2, not_ready_nodes: int = 1,

@@ -18,12 +18,14 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import traceback
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .kube_kubelet import split_stamped, stamp_line
 from .kube_store import ApiError
 
 __all__ = ["KnativeMixin", "GROUP", "VERSION", "KSVC", "MAX_PODS", "merge_patch"]
@@ -374,19 +376,25 @@ class KnativeMixin:
         obj = self._pod_object(ns, name, rev, container, running=True)
         pod_name = obj["metadata"]["name"]
         log = self.workdir / f"{pod_name}.log"
-        with open(log, "wb") as out:
-            try:
-                proc = subprocess.Popen([sys.executable, "-c", program], env=env,
-                                        stdin=subprocess.DEVNULL, stdout=out,
-                                        stderr=subprocess.STDOUT)
-            except OSError as exc:  # e.g. E2BIG: an env var over the kernel's limit
-                obj["status"]["phase"] = "Failed"
-                return RevisionPod(ns, pod_name), obj, f"Container failed to start: {exc.strerror}"
+        log.write_bytes(b"")
+        try:
+            proc = subprocess.Popen([sys.executable, "-c", program], env=env,
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT)
+        except OSError as exc:  # e.g. E2BIG: an env var over the kernel's limit
+            obj["status"]["phase"] = "Failed"
+            return RevisionPod(ns, pod_name), obj, f"Container failed to start: {exc.strerror}"
+        runtime = threading.Thread(target=_container_log, args=(proc.stdout, log),
+                                   name=f"fake-runtime-{pod_name}", daemon=True)
+        runtime.start()
         pod = RevisionPod(ns, pod_name, proc, port, log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
+                runtime.join(5)
+                lines = [split_stamped(ln)[1] for ln in
+                         log.read_text(errors="replace").strip().splitlines()]
+                tail = lines[-1:] or [""]
                 obj["status"] = {"phase": "Running", "conditions": [
                     {"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
                     "containerStatuses": [{"name": "user-container", "ready": False, "state": {
@@ -413,6 +421,16 @@ class KnativeMixin:
             if not pods:
                 return None
             return pods[next(self._round_robin[rev]) % len(pods)].port
+
+
+def _container_log(stream, log: Path) -> None:
+    """What a container runtime does with a container's output: each line into the pod's
+    log file after the time it was written (``kube_kubelet.stamp_line``)."""
+    with open(log, "a", encoding="utf-8") as out:
+        for raw in iter(stream.readline, b""):
+            out.write(stamp_line(time.time(), raw.decode("utf-8", "replace").rstrip("\n")) + "\n")
+            out.flush()
+    stream.close()
 
 
 def proxy_to_ingress(handler, fake) -> None:

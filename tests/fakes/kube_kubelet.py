@@ -17,15 +17,68 @@ import itertools
 import re
 import time
 import traceback
+from datetime import datetime, timezone
 
 from .kube_store import ApiError
 
-__all__ = ["KubeletMixin", "pod_object"]
+__all__ = ["KubeletMixin", "pod_object", "stamp_line", "split_stamped", "render_log"]
 
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _NOT_READY = "node.kubernetes.io/not-ready"
 _seq = itertools.count()
+
+
+def _nano(t: float) -> str:
+    """RFC 3339 with nanoseconds, trailing zeros dropped (Go's RFC3339Nano)."""
+    whole = int(t)
+    frac = f"{int(round((t - whole) * 1e6)) % 1_000_000:06d}000".rstrip("0")
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + (f".{frac}" if frac else "") + "Z"
+
+
+def _parse_time(text: str) -> float:
+    head, _, frac = text.rstrip("Z").partition(".")
+    t = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    return t.timestamp() + (int(frac[:6].ljust(6, "0")) / 1e6 if frac else 0.0)
+
+
+def stamp_line(t: float, text: str) -> str:
+    """A container log line as the runtime keeps it: its time, a space, the text."""
+    return f"{_nano(t)} {text}"
+
+
+def split_stamped(line: str) -> tuple[float, str]:
+    stamp, _, text = line.partition(" ")
+    try:
+        return _parse_time(stamp), text
+    except ValueError:
+        return 0.0, line
+
+
+def render_log(entries: list[tuple[float, str]], query: dict) -> bytes:
+    """The body of ``GET .../pods/{name}/log`` for ``query``: ``sinceTime`` (RFC 3339) or
+    ``sinceSeconds``, then ``tailLines``, each line after its RFC3339Nano time with
+    ``timestamps=true``."""
+    if query.get("sinceTime"):
+        try:
+            since = _parse_time(query["sinceTime"])
+        except ValueError:
+            raise ApiError(400, "BadRequest", f"sinceTime {query['sinceTime']!r} is not RFC 3339") \
+                from None
+        entries = [e for e in entries if e[0] >= since]
+    elif query.get("sinceSeconds"):
+        if not query["sinceSeconds"].isdigit():
+            raise ApiError(400, "BadRequest", "sinceSeconds must be an integer")
+        entries = [e for e in entries if e[0] >= time.time() - int(query["sinceSeconds"])]
+    if "tailLines" in query:
+        try:
+            tail = int(query["tailLines"])
+        except ValueError:
+            raise ApiError(400, "BadRequest", "tailLines must be an integer") from None
+        entries = entries[-tail:] if tail > 0 else []
+    stamps = query.get("timestamps") in ("true", "1")
+    return "".join((stamp_line(t, text) if stamps else text) + "\n"
+                   for t, text in entries).encode()
 
 
 def pod_object(ns: str, name: str, *, uid: str, created: str, node: str = "",
@@ -178,7 +231,8 @@ class KubeletMixin:
             if revision.log is None:
                 raise ApiError(400, "BadRequest", f'container "{container}" in pod "{name}" is '
                                                   "waiting to start: trying and failing to pull image")
-            lines = revision.log.read_text(errors="replace").splitlines(keepends=True)
+            entries = [split_stamped(ln) for ln in
+                       revision.log.read_text(errors="replace").splitlines()]
         else:
             state = next((cs.get("state") or {} for cs in pod["status"].get("containerStatuses")
                           or [] if cs["name"] == container), {})
@@ -186,14 +240,13 @@ class KubeletMixin:
                 reason = (state.get("waiting") or {}).get("reason") or "ContainerCreating"
                 raise ApiError(400, "BadRequest", f'container "{container}" in pod "{name}" is '
                                                   f"waiting to start: {reason}")
-            lines = [ln + "\n" for ln in self.pod_logs.get((ns, name), [])]
-        if "tailLines" in query:
-            try:
-                tail = int(query["tailLines"])
-            except ValueError:
-                raise ApiError(400, "BadRequest", "tailLines must be an integer") from None
-            lines = lines[-tail:] if tail > 0 else []
-        return 200, "text/plain", "".join(lines).encode()
+            entries = list(self.pod_logs.get((ns, name), []))
+        return 200, "text/plain", render_log(entries, query)
+
+    def add_pod_log(self, ns: str, name: str, text: str, t: float | None = None) -> None:
+        """A line the pod's container printed (at ``t``, default now)."""
+        with self.lock:
+            self.pod_logs.setdefault((ns, name), []).append((time.time() if t is None else t, text))
 
     # ---- scheduler and kubelet --------------------------------------------------------------
     def _later(self, delay: float, step: str, ns: str, name: str) -> None:
@@ -351,7 +404,8 @@ class KubeletMixin:
                          else "False", "lastTransitionTime": self.now()}
                         for t in ("PodScheduled", "Initialized", "Ready", "ContainersReady")])
         if ok:
-            self.pod_logs[(ns, name)] = [f"{c['name']} started on {pod['spec']['nodeName']}"
+            self.pod_logs[(ns, name)] = [(time.time(), f"{c['name']} started on "
+                                                       f"{pod['spec']['nodeName']}")
                                          for c in pod["spec"]["containers"]]
         self.put_pod(pod)
 

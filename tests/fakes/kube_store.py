@@ -82,6 +82,8 @@ RESOURCES = {r.plural if r.group == "" else f"{r.plural}.{r.group}": r for r in 
         "involvedObject.namespace", "involvedObject.uid", "reason", "type", "source")),
     Resource("services", "Service", "v1", True),
     Resource("services", "Service", "serving.knative.dev/v1", True),
+    Resource("secrets", "Secret", "v1", True, ("metadata.name", "metadata.namespace", "type")),
+    Resource("namespaces", "Namespace", "v1", False, ("metadata.name", "status.phase")),
 )}
 
 

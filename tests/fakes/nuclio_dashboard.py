@@ -36,7 +36,11 @@ Smaller or stricter than Nuclio, on purpose:
 - ``build.commands`` must each be ``pip install ...``; they are recorded
   (``FakeFunction.commands``) and never run, so tests never reach the network;
 - runtimes ``python:3.9`` .. ``python:3.12``, all run by this interpreter;
-- one replica process per function, no scale to zero; logs with ``follow=false`` only.
+- one replica process per function, no scale to zero; logs with ``follow=false`` only
+  (``since``, a Go duration, and ``tailLines``: each output line is kept with the time it
+  came, as Kubernetes keeps it);
+- ``GET /api/namespaces`` (``namespaces.go``): ``{"namespaces": {"names": [...]}}``, the
+  dashboard's namespace, ``namespaces`` given to the fake and those functions live in.
 Unknown JSON keys are ignored, as Go's ``json.Unmarshal`` ignores them; wrong types are 400.
 """
 
@@ -130,8 +134,9 @@ class FakeNuclioDashboard:
 
     def __init__(self, *, namespace: str = "nuclio", build_delay: float = 0.15,
                  start_timeout: float = 20.0, authorization: str | None = None,
-                 projects: tuple[str, ...] = ("default",)):
+                 projects: tuple[str, ...] = ("default",), namespaces: tuple[str, ...] = ()):
         self.namespace = namespace
+        self.namespaces = set(namespaces)
         self.build_delay = build_delay
         self.start_timeout = start_timeout
         self.authorization = authorization
@@ -227,6 +232,14 @@ class FakeNuclioDashboard:
         parts = [unquote(p) for p in path.split("/") if p]
         if parts[:2] == ["api", "function_invocations"]:
             return self._invoke(method, headers, body, raw_headers)
+        if parts == ["api", "namespaces"]:
+            if method != "GET":
+                raise _Reply(405)
+            with self._lock:
+                names = sorted({self.namespace, *self.namespaces,
+                                *(ns for ns, _ in self.functions)})
+            return 200, json.dumps({"namespaces": {"names": names}}).encode(), \
+                "application/json", {}
         if parts[:2] != ["api", "functions"]:
             raise _Reply(404, b"404 page not found\n", "text/plain; charset=utf-8")
         rest, namespace = parts[2:], headers.get("x-nuclio-function-namespace") or self.namespace
@@ -286,9 +299,17 @@ class FakeNuclioDashboard:
             log_path = fn.log_path
         try:
             with open(log_path, encoding="utf-8", errors="replace") as f:
-                lines = f.read().splitlines()
+                entries = [_kept(line) for line in f.read().splitlines()]
         except OSError:
-            lines = []
+            entries = []
+        since = args.get("since", [""])[0]
+        if since:
+            seconds = _go_duration(since)
+            if seconds is None:
+                raise _error(500, "Failed to populate get function replica logs stream options: "
+                                  f"Failed to parse sinceSeconds: time: invalid duration {since!r}")
+            entries = [e for e in entries if e[0] >= time.time() - int(seconds)]
+        lines = [text for _, text in entries]
         tail = args.get("tailLines", [""])[0]
         if tail.lstrip("-").isdigit() and int(tail) >= 0:
             lines = lines[-int(tail):] if int(tail) else []
@@ -452,10 +473,13 @@ class FakeNuclioDashboard:
             f.write(source)
         log_path, port_file = os.path.join(workdir, "replica.log"), os.path.join(workdir, "port")
         env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-c", SHIM, workdir, module, function,
-                                     port_file, fn.name], cwd=workdir, env=env,
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        open(log_path, "wb").close()
+        proc = subprocess.Popen([sys.executable, "-c", SHIM, workdir, module, function,
+                                 port_file, fn.name], cwd=workdir, env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        threading.Thread(target=_keep_log, args=(proc.stdout, log_path), daemon=True,
+                         name=f"fake-nuclio-log-{fn.name}").start()
         with self._lock:
             self.processes.append(proc)
         port, deadline = None, time.monotonic() + self.start_timeout
@@ -584,10 +608,34 @@ def _kill(proc: subprocess.Popen) -> None:
             proc.wait(5)
 
 
+def _keep_log(stream, path: str) -> None:
+    """What Kubernetes keeps of a replica's output: each line with the time it came."""
+    with open(path, "a", encoding="utf-8") as out:
+        for raw in iter(stream.readline, b""):
+            out.write(f"{time.time():.6f} {raw.decode('utf-8', 'replace').rstrip(chr(10))}\n")
+            out.flush()
+    stream.close()
+
+
+def _kept(line: str) -> tuple[float, str]:
+    stamp, _, text = line.partition(" ")
+    try:
+        return float(stamp), text
+    except ValueError:
+        return 0.0, line
+
+
+def _go_duration(text: str) -> float | None:
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(n) * _GO_UNITS[u] for n, u in parts)
+
+
 def _last_line(path: str) -> str:
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            lines = [line.strip() for line in f if line.strip()]
+            lines = [_kept(line)[1].strip() for line in f if _kept(line)[1].strip()]
     except OSError:
         return ""
     return lines[-1] if lines else ""

@@ -5,7 +5,7 @@ Each action dialog (``base.ActionDialog``) is a small form that becomes a
 changes and runs the spec on the backend on Run. One module per dialog: ``invoke``
 (``i`` and ``I``), ``prewarm``, ``dispatch``, ``fuse``, ``unfuse``, ``optimize`` (``F``),
 ``scale``, ``deploy``, ``remove`` (``x``, a confirmation), ``bench`` (``b``), ``help``
-(``?``) and ``context_picker`` (``:ctx`` alone).
+(``?``), ``context_picker`` (``:ctx`` alone) and ``namespace_picker`` (``:ns`` alone).
 Importing this package pulls in TextArea, Select and friends (~40 ms), so the app
 imports it when the first dialog opens.
 """
@@ -20,6 +20,7 @@ from .dispatch import DispatchDialog
 from .fuse import FuseDialog
 from .help import HelpScreen
 from .invoke import InvokeDialog
+from .namespace_picker import NamespacePicker
 from .optimize import OptimizeDialog
 from .prewarm import PrewarmDialog
 from .remove import ConfirmRemove
@@ -28,4 +29,4 @@ from .unfuse import UnfuseDialog
 
 __all__ = ["ActionDialog", "InvokeDialog", "PrewarmDialog", "DispatchDialog", "FuseDialog",
            "UnfuseDialog", "OptimizeDialog", "ScaleDialog", "DeployDialog", "ConfirmRemove",
-           "HelpScreen", "BenchDialog", "ContextPicker", "Outcome", "parse_payload", "ANY", "ALL"]
+           "HelpScreen", "BenchDialog", "ContextPicker", "NamespacePicker", "Outcome", "parse_payload", "ANY", "ALL"]

@@ -18,6 +18,7 @@ class ContextPicker(ModalScreen[str | None]):
     """``contexts`` are (name, backend kind, where); dismisses with the chosen name."""
 
     BINDINGS = [Binding("escape", "close", "Close")]
+    heading = "Switch to a context (Enter), or escape"
     DEFAULT_CSS = """
     ContextPicker { align: center middle; }
     ContextPicker > Vertical { width: 80; max-width: 95%; height: auto; max-height: 80%;
@@ -39,7 +40,7 @@ class ContextPicker(ModalScreen[str | None]):
             label.append(f"  {kind}" + (f"  {where}" if where else ""), style="dim")
             options.append(Option(label, id=name))
         with Vertical():
-            yield Label("Switch to a context (Enter), or escape", id="heading")
+            yield Label(self.heading, id="heading")
             yield OptionList(*options, id="contexts")
 
     def on_mount(self) -> None:

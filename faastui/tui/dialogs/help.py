@@ -39,7 +39,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("availability")
         for key, desc, avail in self.rows:
             table.add_row(key, desc, Text(avail, style="dim" if avail != "ok" else ""))
-        tail = Text("\n:nodes :fn :queues :qos :fusion :events (focus a pane)  :all  :ctx [NAME]  "
+        tail = Text("\n:nodes :fn :queues :qos :fusion :events (focus a pane)  :all  :ctx [NAME]  :ns [NAME]  "
                     ":theme NAME  :logs [FN]  :q\nEnter opens a row (describe; y YAML, j JSON, "
                     "c copy, l logs, b bench, escape back). Filter: /regex, /!regex negates, "
                     "empty clears. A click on a header sorts too. space marks functions for f; "

@@ -1,6 +1,8 @@
 """The Nodes pane: one row per node — readiness, CPU and memory bars, containers, and how
 many containers are warm there (counted from the placements, by diff; a fused container,
-which the placements list once per member, counted once, so WARM agrees with CONT)."""
+which the placements list once per member, counted once, so WARM agrees with CONT). CONT
+and WARM grow to their widest value (``11/110`` is seven cells with the separation), never
+shrink: a column that shrank and grew back would cost a width pass each time."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from textual.binding import Binding
 
 from backends.model import Snapshot
 
+from .._textual_compat import mark_dimensions_stale
 from ..cells import metric_cell, styled
 from .base import TablePane, sort_bindings
 
@@ -55,6 +58,7 @@ class NodesPane(TablePane):
         self.warm: dict[str, int] = {}
         self._placements: list | None = None  # last tick's list, for the warm-count diff
         self._fused: dict[str, str] = {}  # fused function -> its group, last tick
+        self._widths = {key: width for key, _, width in self.columns}  # grown to the data
 
     def apply(self, snap: Snapshot) -> None:
         placements = snap.placements
@@ -103,7 +107,21 @@ class NodesPane(TablePane):
         return self._changed_warm
 
     def restyle(self, key: str, row: tuple) -> tuple:
-        return row[:-1] + (str(self.warm.get(key, 0)),)  # only the warm count moved
+        return row[:-1] + (self._fit("warm", str(self.warm.get(key, 0))),)  # only warm moved
+
+    def _fit(self, column: str, text: str) -> str:
+        """``text``, its column widened first when it is wider (one cell of separation)."""
+        need = len(text) + 1
+        if need > self._widths.get(column, 0):
+            self._widths[column] = need
+            table = self.table
+            table.column_spec = [(k, label, need if k == column else w)  # before mount too
+                                 for k, label, w in table.column_spec]
+            col = table.columns.get(column)
+            if col is not None and col.width < need:
+                col.width = need
+                mark_dimensions_stale(table)
+        return text
 
     def cells(self, n) -> tuple:
         p = self.palette
@@ -111,5 +129,5 @@ class NodesPane(TablePane):
         mem = metric_cell(n.used_memory_mb, n.memory_mb,
                           f" {n.used_memory_mb:.0f}/{n.memory_mb:.0f}", p)
         ready = styled("yes", p.ok) if n.ready else styled("NO", p.bad)
-        return (n.name, ready, cpu, mem, f"{n.containers}/{n.max_containers}",
-                str(self.warm.get(n.name, 0)))
+        cont = self._fit("containers", f"{n.containers}/{n.max_containers}")
+        return (n.name, ready, cpu, mem, cont, self._fit("warm", str(self.warm.get(n.name, 0))))
