@@ -121,6 +121,13 @@ class Dashboard(App[int]):
         return gating.allowed(self, action)
 
     # ---- layout ----------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        # focus starts on the placement grid: auto-focus there directly, not on the first
+        # table and then again from on_mount (each move restyles both tables and panes)
+        screen = super().get_default_screen()
+        screen.AUTO_FOCUS = "#placements-table"
+        return screen
+
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="λ")
         with Container(id="panes"):
@@ -140,7 +147,7 @@ class Dashboard(App[int]):
         if self.options.keys:
             self.set_keymap(dict(self.options.keys))
         self.sub_title = self.subtitle()
-        self.panes["placements"].table.focus()
+        self.panes["placements"].table.focus()  # already there (AUTO_FOCUS): unless app_focus is off
         self.set_interval(1.0, self._tick_badges)
         early = self.poller.mounted()  # shown now, so the first frame has the data
         if isinstance(early, SnapshotFetched):

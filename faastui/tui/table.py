@@ -10,9 +10,10 @@ common tick pays nothing for it. Column widths are set by the pane
 regex filter (``!`` negates) hides rows by key text without losing them.
 
 An empty table that receives many rows (the first snapshot, a cleared filter) gets the
-first ``FIRST_ROWS`` at once and the rest right after the screen has been drawn: the top
-of the table is what a first frame shows, and adding 1,000 rows to a DataTable costs
-about as much as drawing the whole screen.
+rows a screen can show at once (``first_rows``: the terminal's height, at most
+``FIRST_ROWS``) and the rest right after the screen has been drawn: the top of the table
+is what a first frame shows, and adding 1,000 rows to a DataTable costs about as much as
+drawing the whole screen.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ._textual_compat import FastDataTable, cell_store, cells_changed, row_keys_
 
 __all__ = ["KeyedTable", "compile_filter", "FIRST_ROWS"]
 
-#: rows an empty table takes before its first frame (more than any screen is tall)
+#: the most rows an empty table takes before its first frame (``KeyedTable.first_rows``)
 FIRST_ROWS = 150
 
 
@@ -179,11 +180,18 @@ class KeyedTable(FastDataTable):
             cells_changed(self)
         if len(shown) != len(target):
             # an empty table taking many rows: the first screenful now, the rest after the frame
-            staged = not shown and len(target) > FIRST_ROWS
-            if self._add_missing(FIRST_ROWS if staged else None):
+            first = self.first_rows()
+            staged = not shown and len(target) > first
+            if self._add_missing(first if staged else None):
                 self._fill_later()
         elif self._sort_value is not None:
             self._order(list(target))  # values moved: so may the rows
+
+    def first_rows(self) -> int:
+        """Rows an empty table takes before the next frame: no more than the terminal is
+        tall (a table can show no more), at most ``FIRST_ROWS``."""
+        height = self.app.size.height if self.is_attached else 0
+        return min(FIRST_ROWS, height) if height > 0 else FIRST_ROWS
 
     def _add_missing(self, budget: int | None = None) -> bool:
         """Add the rows of ``target`` the table lacks (at most ``budget``), then put the
