@@ -97,6 +97,7 @@ CELLS = [
     "a str", "[b]markup[/b] str", "", Text(""), Text("▁▂▃▅▇"), Text("✓ ready"), Text("漢字cjk"),
     Text("exactly10!"), Text("far too long for the column"), Text("tab\there"), Text("two\nlines"),
     Text("right", justify="right"), Text("x", style="dim"), 42, 3.14159, None,
+    Text.from_markup("[@click=app.bell]meta[/] and not"),
 ]
 
 
