@@ -135,8 +135,7 @@ class Dashboard(App[int]):
                 pane = cls(id=f"pane-{cls.part}")
                 self.panes[cls.part] = pane
                 yield pane
-        yield Static("", id="status")
-        yield Input(id="prompt")
+        yield Static("", id="status")  # the #prompt Input goes below it when first opened
         yield QuietFooter()
 
     def on_load(self) -> None:
