@@ -165,7 +165,6 @@ def _has_meta(style: Style | None) -> bool:
 
 
 _NEWLINE = Text("\n")
-_NO_STYLE = Style()
 
 
 # ---- DataTable rows -------------------------------------------------------------------------
