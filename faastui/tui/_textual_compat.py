@@ -24,11 +24,12 @@ from rich.style import Style
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
+from textual.geometry import Region
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
 __all__ = ["TESTED", "TOUCHES", "FastDataTable", "set_row_order", "row_keys_in_order",
-           "cell_store", "cells_changed", "mark_dimensions_stale", "bindings_ready",
+           "cell_store", "cells_changed", "rows_changed", "mark_dimensions_stale", "bindings_ready",
            "set_bindings_ready", "map_bindings"]
 
 #: the Textual minor version this module is written for (pyproject.toml pins it)
@@ -178,6 +179,33 @@ def cells_changed(table: DataTable) -> None:
     """Cells were written through ``cell_store``: drop cached renders and repaint once."""
     table._update_count += 1
     table.refresh()
+
+
+def rows_changed(table: DataTable, keys: set[str]) -> None:
+    """Cells of the rows ``keys`` were written through ``cell_store``: drop cached renders and
+    repaint the lines of those rows that are on screen, not the whole table (the common
+    tick changes a tenth of the rows; a full repaint also throws away the cached lines of
+    every row that did not change). Rows of more than one line, or fixed rows: the whole
+    table, as ``cells_changed``."""
+    table._update_count += 1
+    if table.fixed_rows:
+        table.refresh()
+        return
+    header = table.header_height if table.show_header else 0
+    top = int(table.scroll_offset.y)
+    width = table.size.width
+    locations, rows = table._row_locations, table.rows
+    regions = []
+    for index in range(top, min(top + max(0, table.size.height - header), table.row_count)):
+        row_key = locations.get_key(index)
+        if row_key is None or row_key.value not in keys:
+            continue
+        if rows[row_key].height != 1:
+            table.refresh()
+            return
+        regions.append(Region(0, header + index - top, width, 1))
+    if regions:
+        table.refresh(*regions)
 
 
 def set_row_order(table: DataTable, keys: list[str]) -> None:

@@ -25,7 +25,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets.data_table import ColumnKey
 
-from ._textual_compat import FastDataTable, cell_store, cells_changed, row_keys_in_order, set_row_order
+from ._textual_compat import (FastDataTable, cell_store, cells_changed, row_keys_in_order,
+                              rows_changed, set_row_order)
 
 __all__ = ["KeyedTable", "compile_filter", "FIRST_ROWS"]
 
@@ -155,6 +156,7 @@ class KeyedTable(FastDataTable):
             del shown[key]
         col_keys = [c[0] for c in self.column_spec]
         updated = 0
+        touched = []  # keys of the rows whose cells were written
         data = None
         check = target.keys() if changed is None or self._predicate is not None else changed
         for key in check:
@@ -174,10 +176,11 @@ class KeyedTable(FastDataTable):
                     if a is not b and a != b:  # `!=` has no identity shortcut (Text.__eq__)
                         row[ck] = b
                         updated += 1
+                touched.append(key)
                 shown[key] = cells
         if updated:
             self.cells_updated += updated
-            cells_changed(self)
+            rows_changed(self, set(touched))  # the on-screen lines of those rows only
         if len(shown) != len(target):
             # an empty table taking many rows: the first screenful now, the rest after the frame
             first = self.first_rows()
