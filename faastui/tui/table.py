@@ -25,8 +25,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets.data_table import ColumnKey
 
-from ._textual_compat import (FastDataTable, cell_store, cells_changed, row_keys_in_order,
-                              rows_changed, set_row_order)
+from ._textual_compat import FastDataTable, cell_store, cells_changed, row_keys_in_order, rows_changed, set_row_order
 
 __all__ = ["KeyedTable", "compile_filter", "FIRST_ROWS"]
 
