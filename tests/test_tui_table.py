@@ -40,9 +40,12 @@ def test_a_large_first_snapshot_fills_in_two_steps_and_loses_nothing():
             table = app.table
             data = rows(1000)
             table.sync(data)
-            # before the first frame: only the top of the table is in the DataTable ...
-            assert table.row_count == FIRST_ROWS
-            assert table.ordered_keys() == list(data)[:FIRST_ROWS]
+            # before the first frame: only the top of the table is in the DataTable (as
+            # many rows as the terminal is tall: 24 here) ...
+            first = table.first_rows()
+            assert first == min(FIRST_ROWS, app.size.height) == 24
+            assert table.row_count == first
+            assert table.ordered_keys() == list(data)[:first]
             # ... but everything that counts rows or exports them already sees all of them
             assert len(table.target) == 1000
             headers, exported = table.export_rows()
@@ -94,6 +97,7 @@ CELLS = [
     "a str", "[b]markup[/b] str", "", Text(""), Text("▁▂▃▅▇"), Text("✓ ready"), Text("漢字cjk"),
     Text("exactly10!"), Text("far too long for the column"), Text("tab\there"), Text("two\nlines"),
     Text("right", justify="right"), Text("x", style="dim"), 42, 3.14159, None,
+    Text.from_markup("[@click=app.bell]meta[/] and not"),
 ]
 
 
@@ -144,5 +148,42 @@ def test_the_fast_cell_path_draws_exactly_what_datatable_draws(monkeypatch):
             table._row_render_cache.clear()
             slow_screen = [table.render_line(y) for y in range(len(data))]
             assert [list(s) for s in fast_screen] == [list(s) for s in slow_screen]
+
+    asyncio.run(go())
+
+
+def test_a_refresh_repaints_the_changed_rows_on_screen_and_shows_the_rest_when_scrolled_to():
+    """Changed cells repaint only the lines of their rows that are on screen; what the
+    terminal shows is what a full repaint shows, on screen and after scrolling."""
+    async def go():
+        app = One()
+        async with app.run_test(size=(40, 12)) as pilot:
+            table = app.table
+            data = rows(200)
+            table.sync(data)
+            for _ in range(3):
+                await pilot.pause()
+            table.scroll_to(y=50, animate=False)
+            await pilot.pause()
+            await pilot.pause()
+            top = int(table.scroll_offset.y)
+            assert top == 50
+            on_screen, off_screen = f"r{top + 3:04d}", "r0005"
+            changed = dict(data)
+            for key in (on_screen, off_screen):
+                changed[key] = (changed[key][0], "NEW" + key[-2:])
+            table.sync(changed, [on_screen, off_screen])
+            await pilot.pause()
+            await pilot.pause()
+            partial = app.export_screenshot()
+            assert f"NEW{on_screen[-2:]}" in partial
+            table.refresh()  # everything repainted: the same screen
+            await pilot.pause()
+            await pilot.pause()
+            assert app.export_screenshot() == partial
+            table.scroll_to(y=0, animate=False)
+            await pilot.pause()
+            await pilot.pause()
+            assert "NEW05" in app.export_screenshot()
 
     asyncio.run(go())

@@ -16,6 +16,7 @@ against (``TESTED``); moving the pin means running that test and the snapshot te
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -23,11 +24,12 @@ from rich.style import Style
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
+from textual.geometry import Region
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
 __all__ = ["TESTED", "TOUCHES", "FastDataTable", "set_row_order", "row_keys_in_order",
-           "cell_store", "cells_changed", "mark_dimensions_stale", "bindings_ready",
+           "cell_store", "cells_changed", "rows_changed", "mark_dimensions_stale", "bindings_ready",
            "set_bindings_ready", "map_bindings"]
 
 #: the Textual minor version this module is written for (pyproject.toml pins it)
@@ -67,6 +69,10 @@ class FastDataTable(DataTable):
 
     fast_cells = True
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._plain_kept: dict[int, tuple] = {}  # id(cell) -> (cell, _plain_segments(cell))
+
     def _update_dimensions(self, new_rows) -> None:
         # DataTable measures every cell of every new row (for auto-width columns and
         # auto-height rows) on the next idle: ~11,000 measures for the bench's first
@@ -88,6 +94,11 @@ class FastDataTable(DataTable):
         added before and ``post`` after each style; this path builds exactly that (a test
         compares it with DataTable's own output segment by segment) and hands every other
         cell to DataTable.
+
+        A cell's own segments are kept per cell object (``_plain_segments``: cells are
+        shared between rows and ticks, e.g. the cached bars and counts), and the row/column
+        meta is added last, once per segment, instead of twice into every style: the styles
+        before it are the same for the whole table, so Rich's style cache answers them.
         """
         if (not self.fast_cells or row_index < 0 or column_index < 0 or self.cell_padding
                 or row_index < self.fixed_rows or column_index < self.fixed_columns):
@@ -102,30 +113,59 @@ class FastDataTable(DataTable):
         row = self.rows.get(row_key)
         cells = self._get_row_renderables(row_index).cells
         cell = cells[column_index] if column_index < len(cells) else None
-        if (row is None or row.height != 1 or not isinstance(cell, Text)
-                or cell.justify not in (None, "default") or "\n" in cell.plain
-                or "\t" in cell.plain or cell_len(cell.plain) > width):
+        plain = self._plain_segments(cell) if row is not None and row.height == 1 else None
+        if plain is None or plain[1] > width:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        segments, used, metaless = plain
         component_style, post_style = self._get_styles_to_render_cell(
             False, False, False, hover, cursor, self.show_cursor, self._show_hover_cursor,
             self.cursor_foreground_priority == "css", self.cursor_background_priority == "css")
-        pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) \
-            + component_style
-        segments = list(_NEWLINE.join([cell]).render(self.app.console))
-        used = sum(cell_len(seg.text) for seg in segments)
-        if used < width:
-            segments.append(Segment(" " * (width - used), _NO_STYLE))
-        add = pre.__add__
-        if post_style:
-            line = [Segment(text, add(style) + post_style) for text, style, _ in segments]
+        meta = Style.from_meta({"row": row_index, "column": column_index})
+        if metaless and not (_has_meta(base_style) or _has_meta(component_style)
+                             or _has_meta(post_style)):
+            # (base + meta + component) + style + post, with the meta moved to the end: the
+            # same style, as no other part has meta (the same keys in the same order)
+            add = (base_style + component_style).__add__
+            line = [Segment(text, add(style) + post_style + meta) for text, style in segments]
         else:
-            line = [Segment(text, add(style)) for text, style, _ in segments]
+            add = (base_style + meta + component_style).__add__
+            line = [Segment(text, add(style) + post_style) for text, style in segments]
+        if used < width:
+            line.append(Segment(" " * (width - used), (base_style + meta + component_style)
+                                + post_style))
         lines = cache[cache_key] = [line]
         return lines
 
+    #: cells whose segments ``_plain_segments`` keeps (per table; then it starts again)
+    PLAIN_SEGMENTS = 4096
+
+    def _plain_segments(self, cell):
+        """``(segments, width, metaless)`` of a one-line Text the direct path can draw,
+        ``segments`` as (text, style) pairs; None for any other cell. Kept per cell object
+        (by id, the cell held so the id stays its own)."""
+        kept = self._plain_kept
+        entry = kept.get(id(cell))
+        if entry is not None and entry[0] is cell:
+            return entry[1]
+        if (not isinstance(cell, Text) or cell.justify not in (None, "default")
+                or "\n" in cell.plain or "\t" in cell.plain):
+            result = None
+        else:
+            segments = [(seg.text, seg.style) for seg in _NEWLINE.join([cell]).render(self.app.console)]
+            metaless = not any(_has_meta(style) for _, style in segments)
+            result = (segments, sum(cell_len(text) for text, _ in segments), metaless)
+        if len(kept) >= self.PLAIN_SEGMENTS:
+            kept.clear()
+        kept[id(cell)] = (cell, result)
+        return result
+
+
+@lru_cache(maxsize=1024)
+def _has_meta(style: Style | None) -> bool:
+    return style is not None and bool(style.meta)
+
 
 _NEWLINE = Text("\n")
-_NO_STYLE = Style()
 
 
 # ---- DataTable rows -------------------------------------------------------------------------
@@ -139,6 +179,33 @@ def cells_changed(table: DataTable) -> None:
     """Cells were written through ``cell_store``: drop cached renders and repaint once."""
     table._update_count += 1
     table.refresh()
+
+
+def rows_changed(table: DataTable, keys: set[str]) -> None:
+    """Cells of the rows ``keys`` were written through ``cell_store``: drop cached renders and
+    repaint the lines of those rows that are on screen, not the whole table (the common
+    tick changes a tenth of the rows; a full repaint also throws away the cached lines of
+    every row that did not change). Rows of more than one line, or fixed rows: the whole
+    table, as ``cells_changed``."""
+    table._update_count += 1
+    if table.fixed_rows:
+        table.refresh()
+        return
+    header = table.header_height if table.show_header else 0
+    top = int(table.scroll_offset.y)
+    width = table.size.width
+    locations, rows = table._row_locations, table.rows
+    regions = []
+    for index in range(top, min(top + max(0, table.size.height - header), table.row_count)):
+        row_key = locations.get_key(index)
+        if row_key is None or row_key.value not in keys:
+            continue
+        if rows[row_key].height != 1:
+            table.refresh()
+            return
+        regions.append(Region(0, header + index - top, width, 1))
+    if regions:
+        table.refresh(*regions)
 
 
 def set_row_order(table: DataTable, keys: list[str]) -> None:

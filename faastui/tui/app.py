@@ -124,6 +124,13 @@ class Dashboard(App[int]):
         return gating.allowed(self, action)
 
     # ---- layout ----------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        # focus starts on the placement grid: auto-focus there directly, not on the first
+        # table and then again from on_mount (each move restyles both tables and panes)
+        screen = super().get_default_screen()
+        screen.AUTO_FOCUS = "#placements-table"
+        return screen
+
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="λ")
         with Container(id="panes"):
@@ -131,18 +138,24 @@ class Dashboard(App[int]):
                 pane = cls(id=f"pane-{cls.part}")
                 self.panes[cls.part] = pane
                 yield pane
-        yield Static("", id="status")
-        yield Input(id="prompt")
+        yield Static("", id="status")  # the #prompt Input goes below it when first opened
         yield QuietFooter()
+
+    def on_load(self) -> None:
+        self.poller.fetch_early()  # the backend answers while the app composes (polling.py)
 
     def on_mount(self) -> None:
         self.themes.mounted()
         if self.options.keys:
             self.set_keymap(dict(self.options.keys))
         self.sub_title = self.subtitle()
-        self.panes["placements"].table.focus()
+        self.panes["placements"].table.focus()  # already there (AUTO_FOCUS): unless app_focus is off
         self.set_interval(1.0, self._tick_badges)
-        self.fetch_snapshot()
+        early = self.poller.mounted()  # shown now, so the first frame has the data
+        if isinstance(early, SnapshotFetched):
+            self.on_dashboard_snapshot_fetched(early)
+        elif isinstance(early, SnapshotFailed):
+            self.on_dashboard_snapshot_failed(early)
         view = self.options.view
         if view and view != "all":
             from .command_bar import VIEWS

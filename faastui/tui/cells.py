@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rich.text import Text
+from rich.text import Span, Text
 
 __all__ = ["Palette", "bar", "metric_cell", "spark_cell", "styled", "sparkline", "age_text", "ms", "pct",
            "placement_cell", "PLACEMENT_WIDTH"]
@@ -51,16 +51,24 @@ def _clean(style: str) -> str:
     return style
 
 
-def bar(used: float, total: float, width: int, palette: Palette) -> Text:
-    """``▮▮▮▯▯ 1.5/4`` style bar: filled share coloured ok/warn/bad by load."""
+def bar(used: float, total: float, width: int, palette: Palette, label: str = "") -> Text:
+    """``███░░ 1.5/4`` style bar (``label`` after it): the filled share coloured ok/warn/bad
+    by load.
+
+    Built from its spans in one go, as ``Text.append`` would build it piece by piece (a
+    test compares the two): the Nodes pane makes two of these per node, 2,000 on the
+    bench's first snapshot, and piece by piece they took about a fifth longer.
+    """
     share = (used / total) if total else 0.0
     share = max(0.0, min(1.0, share))
     filled = round(share * width)
     style = palette.ok if share < 0.7 else palette.warn if share < 0.9 else palette.bad
-    text = Text()
-    text.append("█" * filled, style=style)
-    text.append("░" * (width - filled), style=palette.dim)
-    return text
+    spans = []
+    if filled and style:
+        spans.append(Span(0, filled, style))
+    if width > filled and palette.dim:
+        spans.append(Span(filled, width, palette.dim))
+    return Text("█" * filled + "░" * (width - filled) + label, spans=spans)
 
 
 def sparkline(values, width: int = 12, lo: float | None = None, hi: float | None = None) -> str:
@@ -142,9 +150,7 @@ def metric_cell(used: float, total: float, label: str, palette: Palette, width: 
 
 @lru_cache(maxsize=8192)
 def _metric_cell(used: float, total: float, label: str, palette: Palette, width: int) -> Text:
-    text = bar(used, total, width, palette)
-    text.append(label)
-    return text
+    return bar(used, total, width, palette, label)
 
 
 @lru_cache(maxsize=1024)

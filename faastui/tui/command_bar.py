@@ -36,12 +36,17 @@ class CommandBar:
         self.mode = ""  # "filter" or "command": what the prompt's text is for
 
     @property
-    def prompt(self) -> Input:
-        return self.app.query_one("#prompt", Input)
+    def prompt(self) -> Input | None:
+        """The ``#prompt`` Input, or None before the first ``/`` or ``:``: it is mounted (below
+        the status line) when first opened, as nothing of it is on the first frame (an Input
+        and its stylesheet cost the first frame of every start)."""
+        found = self.app.query("#prompt")
+        return found.first(Input) if found else None
 
     @property
     def visible(self) -> bool:
-        return self.prompt.has_class("-visible")
+        prompt = self.prompt
+        return prompt is not None and prompt.has_class("-visible")
 
     def open_filter(self) -> None:
         sel = self.app.selection
@@ -60,17 +65,24 @@ class CommandBar:
         self._show("command", "", _COMMANDS_HINT)
 
     def _show(self, mode: str, value: str, placeholder: str) -> None:
-        prompt = self.prompt
         self.mode = mode
-        prompt.placeholder = placeholder
-        prompt.value = value
+        prompt = self.prompt
+        if prompt is None:
+            prompt = Input(value, placeholder, id="prompt")
+            status = self.app.query_one("#status")
+            status.screen.mount(prompt, after=status)
+        else:
+            prompt.placeholder = placeholder
+            prompt.value = value
         prompt.border_title = "/" if mode == "filter" else ":"
         prompt.add_class("-visible")
         prompt.focus()
 
     def hide(self) -> None:
         """Hide the prompt and give focus back to the pane it was opened from."""
-        self.prompt.remove_class("-visible")
+        prompt = self.prompt
+        if prompt is not None:
+            prompt.remove_class("-visible")
         target = self.app.selection.last_pane
         if target is not None:
             (target.table if isinstance(target, TablePane) else target.group_tree).focus()

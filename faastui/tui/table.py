@@ -10,9 +10,10 @@ common tick pays nothing for it. Column widths are set by the pane
 regex filter (``!`` negates) hides rows by key text without losing them.
 
 An empty table that receives many rows (the first snapshot, a cleared filter) gets the
-first ``FIRST_ROWS`` at once and the rest right after the screen has been drawn: the top
-of the table is what a first frame shows, and adding 1,000 rows to a DataTable costs
-about as much as drawing the whole screen.
+rows a screen can show at once (``first_rows``: the terminal's height, at most
+``FIRST_ROWS``) and the rest right after the screen has been drawn: the top of the table
+is what a first frame shows, and adding 1,000 rows to a DataTable costs about as much as
+drawing the whole screen.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from typing import Any
 from rich.text import Text
 from textual.widgets.data_table import ColumnKey
 
-from ._textual_compat import FastDataTable, cell_store, cells_changed, row_keys_in_order, set_row_order
+from ._textual_compat import FastDataTable, cell_store, cells_changed, row_keys_in_order, rows_changed, set_row_order
 
 __all__ = ["KeyedTable", "compile_filter", "FIRST_ROWS"]
 
-#: rows an empty table takes before its first frame (more than any screen is tall)
+#: the most rows an empty table takes before its first frame (``KeyedTable.first_rows``)
 FIRST_ROWS = 150
 
 
@@ -154,6 +155,7 @@ class KeyedTable(FastDataTable):
             del shown[key]
         col_keys = [c[0] for c in self.column_spec]
         updated = 0
+        touched = []  # keys of the rows whose cells were written
         data = None
         check = target.keys() if changed is None or self._predicate is not None else changed
         for key in check:
@@ -173,17 +175,25 @@ class KeyedTable(FastDataTable):
                     if a is not b and a != b:  # `!=` has no identity shortcut (Text.__eq__)
                         row[ck] = b
                         updated += 1
+                touched.append(key)
                 shown[key] = cells
         if updated:
             self.cells_updated += updated
-            cells_changed(self)
+            rows_changed(self, set(touched))  # the on-screen lines of those rows only
         if len(shown) != len(target):
             # an empty table taking many rows: the first screenful now, the rest after the frame
-            staged = not shown and len(target) > FIRST_ROWS
-            if self._add_missing(FIRST_ROWS if staged else None):
+            first = self.first_rows()
+            staged = not shown and len(target) > first
+            if self._add_missing(first if staged else None):
                 self._fill_later()
         elif self._sort_value is not None:
             self._order(list(target))  # values moved: so may the rows
+
+    def first_rows(self) -> int:
+        """Rows an empty table takes before the next frame: no more than the terminal is
+        tall (a table can show no more), at most ``FIRST_ROWS``."""
+        height = self.app.size.height if self.is_attached else 0
+        return min(FIRST_ROWS, height) if height > 0 else FIRST_ROWS
 
     def _add_missing(self, budget: int | None = None) -> bool:
         """Add the rows of ``target`` the table lacks (at most ``budget``), then put the
