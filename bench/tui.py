@@ -41,7 +41,7 @@ import sys
 import time
 
 from backends.base import Backend, Capability
-from backends.model import (FusionGroup, Function, Node, Placement, QoSStat, QueueStat, Snapshot)
+from backends.model import Function, FusionGroup, Node, Placement, QoSStat, QueueStat, Snapshot
 
 N_NODES, N_FUNCTIONS, N_PLACEMENTS, N_QUEUES = 1000, 200, 5000, 100
 STATES = ("cold", "prewarm", "warm", "busy")
@@ -49,33 +49,73 @@ STATES = ("cold", "prewarm", "warm", "busy")
 
 def generate(seed: int = 1) -> Snapshot:
     rng = random.Random(seed)
-    nodes = [Node(f"node-{i:04d}", f"10.0.{i // 250}.{i % 250}", True, 8, 16384,
-                  round(rng.uniform(0, 8), 1), round(rng.uniform(0, 16384)), {"zone": f"z{i % 4}"},
-                  32, rng.randrange(32)) for i in range(N_NODES)]
+    nodes = [
+        Node(
+            f"node-{i:04d}",
+            f"10.0.{i // 250}.{i % 250}",
+            True,
+            8,
+            16384,
+            round(rng.uniform(0, 8), 1),
+            round(rng.uniform(0, 16384)),
+            {"zone": f"z{i % 4}"},
+            32,
+            rng.randrange(32),
+        )
+        for i in range(N_NODES)
+    ]
     functions = [Function(f"fn-{i:03d}", replicas=rng.randrange(3)) for i in range(N_FUNCTIONS)]
     seen: set[tuple[str, str, str]] = set()
     placements = []
     while len(placements) < N_PLACEMENTS:
-        key = (f"fn-{rng.randrange(N_FUNCTIONS):03d}", f"node-{rng.randrange(N_NODES):04d}",
-               rng.choice(STATES))
+        key = (f"fn-{rng.randrange(N_FUNCTIONS):03d}", f"node-{rng.randrange(N_NODES):04d}", rng.choice(STATES))
         if key in seen:
             continue
         seen.add(key)
         placements.append(Placement(*key, count=0 if key[2] == "cold" else rng.randint(1, 4)))
-    queues = [QueueStat(f"queue-{i:03d}", rng.randrange(500), rng.randrange(20),
-                        rng.uniform(0, 100), rng.uniform(0, 100), rng.uniform(0, 30))
-              for i in range(N_QUEUES)]
-    qos = [QoSStat(f.name, 60, rng.randrange(1000), rng.randrange(5), rng.uniform(0.2, 2),
-                   rng.uniform(2, 20), rng.uniform(20, 80), 90, 100, rng.random() / 10)
-           for f in functions]
-    groups = [FusionGroup(f"group-{i}", [f"fn-{2 * i:03d}", f"fn-{2 * i + 1:03d}"],
-                          f"node-{i:04d}", "warm", rng.randrange(100), rng.randrange(10))
-              for i in range(10)]
+    queues = [
+        QueueStat(
+            f"queue-{i:03d}",
+            rng.randrange(500),
+            rng.randrange(20),
+            rng.uniform(0, 100),
+            rng.uniform(0, 100),
+            rng.uniform(0, 30),
+        )
+        for i in range(N_QUEUES)
+    ]
+    qos = [
+        QoSStat(
+            f.name,
+            60,
+            rng.randrange(1000),
+            rng.randrange(5),
+            rng.uniform(0.2, 2),
+            rng.uniform(2, 20),
+            rng.uniform(20, 80),
+            90,
+            100,
+            rng.random() / 10,
+        )
+        for f in functions
+    ]
+    groups = [
+        FusionGroup(
+            f"group-{i}",
+            [f"fn-{2 * i:03d}", f"fn-{2 * i + 1:03d}"],
+            f"node-{i:04d}",
+            "warm",
+            rng.randrange(100),
+            rng.randrange(10),
+        )
+        for i in range(10)
+    ]
     return Snapshot(nodes, functions, placements, queues, qos, groups, taken_at=time.time())
 
 
 def mutate(snap: Snapshot, rng: random.Random, share: float = 0.10) -> Snapshot:
     """A new snapshot with ``share`` of the rows/cells of each part changed."""
+
     def some(items, change):
         items = list(items)
         for i in rng.sample(range(len(items)), int(len(items) * share)):
@@ -84,14 +124,17 @@ def mutate(snap: Snapshot, rng: random.Random, share: float = 0.10) -> Snapshot:
 
     return dataclasses.replace(
         snap,
-        nodes=some(snap.nodes, lambda n: dataclasses.replace(
-            n, used_cpus=round(rng.uniform(0, 8), 1), containers=rng.randrange(32))),
-        placements=some(snap.placements, lambda p: dataclasses.replace(
-            p, count=(p.count % 4) + 1, state=rng.choice(STATES[1:]))),
+        nodes=some(
+            snap.nodes,
+            lambda n: dataclasses.replace(n, used_cpus=round(rng.uniform(0, 8), 1), containers=rng.randrange(32)),
+        ),
+        placements=some(
+            snap.placements, lambda p: dataclasses.replace(p, count=(p.count % 4) + 1, state=rng.choice(STATES[1:]))
+        ),
         queues=some(snap.queues, lambda q: dataclasses.replace(q, length=rng.randrange(500))),
-        qos=some(snap.qos, lambda q: dataclasses.replace(q, count=q.count + 1,
-                                                         p95_ms=rng.uniform(2, 20))),
-        taken_at=snap.taken_at + 1)
+        qos=some(snap.qos, lambda q: dataclasses.replace(q, count=q.count + 1, p95_ms=rng.uniform(2, 20))),
+        taken_at=snap.taken_at + 1,
+    )
 
 
 class Generated(Backend):
@@ -112,8 +155,7 @@ def child() -> None:
     from faastui.tui.app import Dashboard
 
     snap = generate()
-    Dashboard(lambda: Generated(snap), interval=3600, remember_theme=False,
-              engine_events=False).run()
+    Dashboard(lambda: Generated(snap), interval=3600, remember_theme=False, engine_events=False).run()
 
 
 def floor_child() -> None:
@@ -151,9 +193,18 @@ def same_screen_spec() -> dict:
             widths = [w for _, _, w in cls.columns]
             if cls is PlacementPane:
                 widths += [max(PLACEMENT_WIDTH, len("node-0000") + 1)] * cls.WINDOW
-            tables.append({"widths": widths, "rows": {"nodes": N_NODES, "placements": N_FUNCTIONS,
-                                                      "queues": N_QUEUES, "qos": N_FUNCTIONS,
-                                                      "events": 1}[cls.part]})
+            tables.append(
+                {
+                    "widths": widths,
+                    "rows": {
+                        "nodes": N_NODES,
+                        "placements": N_FUNCTIONS,
+                        "queues": N_QUEUES,
+                        "qos": N_FUNCTIONS,
+                        "events": 1,
+                    }[cls.part],
+                }
+            )
     keys = sum(1 for b in Dashboard.BINDINGS if b.show)
     return {"tables": tables, "keys": keys, "groups": 10}
 
@@ -180,7 +231,8 @@ def same_screen_child() -> None:
         #status { height: 1; }
         """
         BINDINGS = [(chr(ord("a") + i), f"key({i})", f"Key{i}") for i in range(spec["keys"] - 1)] + [
-            ("q", "quit", "Quit")]
+            ("q", "quit", "Quit")
+        ]
 
         def action_key(self, i: int) -> None:
             self.bell()
@@ -207,9 +259,12 @@ def same_screen_child() -> None:
                 for c, width in enumerate(widths):
                     table.add_column(f"COL{c}"[:width], width=width)
                 first = "node-0000" if t == 0 else "fn-000"
-                table.add_rows([(first if r == 0 else f"row-{t}-{r:03d}",)
-                                + tuple("x" * (w - 1) for w in widths[1:])
-                                for r in range(min(pane["rows"], height))])
+                table.add_rows(
+                    [
+                        (first if r == 0 else f"row-{t}-{r:03d}",) + tuple("x" * (w - 1) for w in widths[1:])
+                        for r in range(min(pane["rows"], height))
+                    ]
+                )
             tree = self.query_one(Tree)
             tree.show_root = False
             for g in range(spec["groups"]):
@@ -246,8 +301,9 @@ def pty_first_frame(timeout: float = 30.0, mode: str = "--child") -> tuple[float
     import select
     import signal
 
-    env = dict(os.environ, TERM="xterm-256color", COLUMNS="200", LINES="60",
-               BENCH_SAME_SCREEN=json.dumps(same_screen_spec()))
+    env = dict(
+        os.environ, TERM="xterm-256color", COLUMNS="200", LINES="60", BENCH_SAME_SCREEN=json.dumps(same_screen_spec())
+    )
     t0 = time.perf_counter()
     pid, fd = pty.fork()
     if pid == 0:  # child
@@ -289,10 +345,8 @@ def stale_bytecode() -> list[str]:
 
 
 def import_cost() -> float:
-    code = ("import time; t=time.perf_counter(); import faastui.tui.app; "
-            "print(time.perf_counter()-t)")
-    return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                check=True).stdout)
+    code = "import time; t=time.perf_counter(); import faastui.tui.app; print(time.perf_counter()-t)"
+    return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
 async def bench(rounds: int) -> dict:
@@ -312,7 +366,7 @@ async def bench(rounds: int) -> dict:
         await pilot.pause()
         incremental, rebuild, cells = [], [], []
         incremental_cpu, rebuild_cpu = [], []  # CPU time (moves less with the machine's load)
-        for v in variants[1:rounds + 1]:
+        for v in variants[1 : rounds + 1]:
             before = sum(p.table.cells_updated for p in _tables(app))
             t, c = time.perf_counter(), time.thread_time()
             app.apply_snapshot(v)
@@ -320,7 +374,7 @@ async def bench(rounds: int) -> dict:
             incremental_cpu.append(time.thread_time() - c)
             cells.append(sum(p.table.cells_updated for p in _tables(app)) - before)
             await pilot.pause()
-        for v in variants[1:max(3, rounds // 3) + 1]:
+        for v in variants[1 : max(3, rounds // 3) + 1]:
             t, c = time.perf_counter(), time.thread_time()
             for pane in _tables(app):  # the naive refresh: clear and re-add every row
                 pane.table.clear()
@@ -334,11 +388,14 @@ async def bench(rounds: int) -> dict:
             rebuild.append(time.perf_counter() - t)
             rebuild_cpu.append(time.thread_time() - c)
             await pilot.pause()
-    return {"first_frame_s": first_frame, "incremental_ms": statistics.median(incremental) * 1000,
-            "rebuild_ms": statistics.median(rebuild) * 1000,
-            "incremental_cpu_ms": statistics.median(incremental_cpu) * 1000,
-            "rebuild_cpu_ms": statistics.median(rebuild_cpu) * 1000,
-            "cells_changed_per_refresh": statistics.median(cells)}
+    return {
+        "first_frame_s": first_frame,
+        "incremental_ms": statistics.median(incremental) * 1000,
+        "rebuild_ms": statistics.median(rebuild) * 1000,
+        "incremental_cpu_ms": statistics.median(incremental_cpu) * 1000,
+        "rebuild_cpu_ms": statistics.median(rebuild_cpu) * 1000,
+        "cells_changed_per_refresh": statistics.median(cells),
+    }
 
 
 def _tables(app):
@@ -366,8 +423,10 @@ def main() -> int:
         return 0
     stale = stale_bytecode()
     if stale:
-        print(f"warning: {len(stale)} source files have stale or no bytecode ({', '.join(stale[:3])}"
-              f"{', ...' if len(stale) > 3 else ''}): each start compiles them; `make bytecode` first")
+        print(
+            f"warning: {len(stale)} source files have stale or no bytecode ({', '.join(stale[:3])}"
+            f"{', ...' if len(stale) > 3 else ''}): each start compiles them; `make bytecode` first"
+        )
     imports = import_cost()
     runs = {"--child": [], "--floor-child": [], "--same-screen-child": []}
     for _ in range(args.runs):  # interleaved, so all three see the same machine
@@ -380,34 +439,52 @@ def main() -> int:
     res = asyncio.run(bench(args.rounds))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ratio = res["rebuild_ms"] / res["incremental_ms"] if res["incremental_ms"] else float("inf")
-    print(f"data: {N_NODES} nodes, {N_FUNCTIONS} functions, {N_PLACEMENTS} placements, "
-          f"{N_QUEUES} queues; 10% changed per refresh "
-          f"(~{res['cells_changed_per_refresh']:.0f} cells updated)")
+    print(
+        f"data: {N_NODES} nodes, {N_FUNCTIONS} functions, {N_PLACEMENTS} placements, "
+        f"{N_QUEUES} queues; 10% changed per refresh "
+        f"(~{res['cells_changed_per_refresh']:.0f} cells updated)"
+    )
     print(f"import textual + faastui.tui (fresh interpreter): {imports * 1000:.0f} ms")
     pty_s = statistics.median(pty_frames)
     print(f"app start -> data in every pane (headless):        {res['first_frame_s'] * 1000:.0f} ms")
-    print(f"time to first frame, exec in a pty -> data shown:  {pty_s * 1000:.0f} ms "
-          f"(median of {args.runs}, range {pty_frames[0] * 1000:.0f}-{pty_frames[-1] * 1000:.0f})"
-          f"   goal <= 1000 ms {'ok' if pty_s <= 1.0 else 'MISSED'}")
-    print(f"  reference, a bare Textual app (6 tables x 20 rows): {floor_s * 1000:.0f} ms"
-          f"   dashboard / bare = {pty_s / floor_s:.2f}x   goal <= 1.3x "
-          f"{'ok' if pty_s / floor_s <= 1.3 else 'MISSED'}")
-    print(f"  reference, stock Textual drawing the same screen:   {same_s * 1000:.0f} ms"
-          f"   dashboard / same screen = {pty_s / same_s:.2f}x   goal <= 1.3x "
-          f"{'ok' if pty_s / same_s <= 1.3 else 'MISSED'}")
+    print(
+        f"time to first frame, exec in a pty -> data shown:  {pty_s * 1000:.0f} ms "
+        f"(median of {args.runs}, range {pty_frames[0] * 1000:.0f}-{pty_frames[-1] * 1000:.0f})"
+        f"   goal <= 1000 ms {'ok' if pty_s <= 1.0 else 'MISSED'}"
+    )
+    print(
+        f"  reference, a bare Textual app (6 tables x 20 rows): {floor_s * 1000:.0f} ms"
+        f"   dashboard / bare = {pty_s / floor_s:.2f}x   goal <= 1.3x "
+        f"{'ok' if pty_s / floor_s <= 1.3 else 'MISSED'}"
+    )
+    print(
+        f"  reference, stock Textual drawing the same screen:   {same_s * 1000:.0f} ms"
+        f"   dashboard / same screen = {pty_s / same_s:.2f}x   goal <= 1.3x "
+        f"{'ok' if pty_s / same_s <= 1.3 else 'MISSED'}"
+    )
     dash_cpu, floor_cpu, same_cpu = (cpu[m] for m in runs)
-    print(f"  CPU used until then, median: dashboard {dash_cpu * 1000:.0f} ms, bare "
-          f"{floor_cpu * 1000:.0f} ms ({dash_cpu / floor_cpu:.2f}x), same screen "
-          f"{same_cpu * 1000:.0f} ms ({dash_cpu / same_cpu:.2f}x)   (moves less with load)")
-    print(f"incremental refresh, median:                       {res['incremental_ms']:.1f} ms"
-          f"   goal <= 30 ms {'ok' if res['incremental_ms'] <= 30 else 'MISSED'}")
-    print(f"full rebuild, median:                              {res['rebuild_ms']:.1f} ms"
-          f"   ratio {ratio:.1f}x   goal >= 5x {'ok' if ratio >= 5 else 'MISSED'}")
+    print(
+        f"  CPU used until then, median: dashboard {dash_cpu * 1000:.0f} ms, bare "
+        f"{floor_cpu * 1000:.0f} ms ({dash_cpu / floor_cpu:.2f}x), same screen "
+        f"{same_cpu * 1000:.0f} ms ({dash_cpu / same_cpu:.2f}x)   (moves less with load)"
+    )
+    print(
+        f"incremental refresh, median:                       {res['incremental_ms']:.1f} ms"
+        f"   goal <= 30 ms {'ok' if res['incremental_ms'] <= 30 else 'MISSED'}"
+    )
+    print(
+        f"full rebuild, median:                              {res['rebuild_ms']:.1f} ms"
+        f"   ratio {ratio:.1f}x   goal >= 5x {'ok' if ratio >= 5 else 'MISSED'}"
+    )
     cpu_ratio = res["rebuild_cpu_ms"] / res["incremental_cpu_ms"] if res["incremental_cpu_ms"] else 0
-    print(f"  CPU time of the same, medians: incremental {res['incremental_cpu_ms']:.1f} ms, "
-          f"rebuild {res['rebuild_cpu_ms']:.1f} ms, ratio {cpu_ratio:.1f}x   (moves less with load)")
-    print(f"peak memory (max RSS):                             {peak_mb:.0f} MB"
-          f"   goal <= 300 MB {'ok' if peak_mb <= 300 else 'MISSED'}")
+    print(
+        f"  CPU time of the same, medians: incremental {res['incremental_cpu_ms']:.1f} ms, "
+        f"rebuild {res['rebuild_cpu_ms']:.1f} ms, ratio {cpu_ratio:.1f}x   (moves less with load)"
+    )
+    print(
+        f"peak memory (max RSS):                             {peak_mb:.0f} MB"
+        f"   goal <= 300 MB {'ok' if peak_mb <= 300 else 'MISSED'}"
+    )
     return 0
 
 

@@ -19,9 +19,18 @@ from backends.base import Capability
 from backends.local.client import LocalBackend
 from faastui import config
 from faastui.tui.app import Dashboard
-from faastui.tui.dialogs import (ConfirmRemove, DeployDialog, DispatchDialog, FuseDialog, HelpScreen,
-                                 InvokeDialog, OptimizeDialog, PrewarmDialog, ScaleDialog,
-                                 UnfuseDialog)
+from faastui.tui.dialogs import (
+    ConfirmRemove,
+    DeployDialog,
+    DispatchDialog,
+    FuseDialog,
+    HelpScreen,
+    InvokeDialog,
+    OptimizeDialog,
+    PrewarmDialog,
+    ScaleDialog,
+    UnfuseDialog,
+)
 
 from .conftest import FUNCTIONS, run
 
@@ -62,9 +71,11 @@ async def open_dialog(app, pilot, key: str, cls):
 
 async def run_dialog(pilot, dialog):
     await pilot.press("ctrl+r")
-    await until(pilot, lambda: not dialog.running and (dialog.outcome is not None
-                                                       or dialog.query_one("#result").has_class("-error")),
-                what="the dialog's action")
+    await until(
+        pilot,
+        lambda: not dialog.running and (dialog.outcome is not None or dialog.query_one("#result").has_class("-error")),
+        what="the dialog's action",
+    )
     assert dialog.outcome is not None, str(dialog.query_one("#result").render())
     return dialog.outcome
 
@@ -78,8 +89,9 @@ def cell(app, fn: str, node: str) -> str:
 
 
 def events_text(app) -> str:
-    return "\n".join(" ".join(str(getattr(c, "plain", c)) for c in row)
-                     for row in app.panes["events"].table.target.values())
+    return "\n".join(
+        " ".join(str(getattr(c, "plain", c)) for c in row) for row in app.panes["events"].table.target.values()
+    )
 
 
 async def engine_snapshot(engine):
@@ -118,11 +130,13 @@ def test_panes_show_the_engine(engine):
             assert app.error is None and "3 nodes" in str(app.query_one("#status").render())
             for pane in app.panes.values():
                 assert "now" in pane.border_subtitle or "s ago" in pane.border_subtitle
+
     run(go())
 
 
 def test_events_show_calls_made_elsewhere(engine):
     """A call made by another client (here the CLI's backend) appears in Events as a call."""
+
     async def go():
         app = make_app(engine)
         async with app.run_test(size=SIZE) as pilot:
@@ -145,6 +159,7 @@ def test_events_show_calls_made_elsewhere(engine):
             await refreshed(app, pilot)
             again = [r for r in app.panes["events"].table.target.values() if r[1] == "call"]
             assert len(again) == n
+
     run(go())
 
 
@@ -175,6 +190,7 @@ def test_i_invokes_on_the_chosen_node(engine):
             await refreshed(app, pilot)
             assert "w" in cell(app, "hello", "node-2")
             assert "hello on node-2: ok" in events_text(app)
+
     run(go())
 
 
@@ -197,9 +213,9 @@ def test_shift_i_invokes_asynchronously(engine):
             assert seen is not None and seen.function == "echo" and seen.status == "ok"
             await pilot.press("escape")
             await refreshed(app, pilot)  # the QoS pane shows the engine's count
-            assert app.panes["qos"].table.get_cell("echo", "count") == str(
-                qos_count(app.snapshot, "echo"))
+            assert app.panes["qos"].table.get_cell("echo", "count") == str(qos_count(app.snapshot, "echo"))
             assert qos_count(app.snapshot, "echo") >= 1
+
     run(go())
 
 
@@ -233,6 +249,7 @@ def test_p_prewarms_on_a_node(engine):
             outcome = await run_dialog(pilot, dialog)
             assert len(outcome.result) == 1 and outcome.result[0].node.startswith("node-")
             assert f"on {outcome.result[0].node}" in outcome.summary
+
     run(go())
 
 
@@ -250,12 +267,13 @@ def test_d_dispatches_a_chain_with_per_step_timings(engine):
             await pilot.click("#add-step")
             await pilot.pause()
             assert dialog.query_one("#steps", Input).value == "node-1:hello node-2:json-transformer"
-            assert cmdline(dialog) == ("""$ faastui dispatch -i '{"Name": "pilot"}' -s node-1:hello """
-                                       "-s node-2:json-transformer")
+            assert cmdline(dialog) == (
+                """$ faastui dispatch -i '{"Name": "pilot"}' -s node-1:hello """
+                "-s node-2:json-transformer"
+            )
             outcome = await run_dialog(pilot, dialog)
             res = outcome.result
-            assert [(s.node, s.function) for s in res.steps] == [("node-1", "hello"),
-                                                                 ("node-2", "json-transformer")]
+            assert [(s.node, s.function) for s in res.steps] == [("node-1", "hello"), ("node-2", "json-transformer")]
             shown = dialog.result_text()
             assert "per-step timings" in shown and "run ms" in shown
             # the engine ran it (its call history, not the QoS count: that one is a sliding
@@ -267,6 +285,7 @@ def test_d_dispatches_a_chain_with_per_step_timings(engine):
             await pilot.press("escape")
             await refreshed(app, pilot)
             assert "dispatch" in events_text(app)
+
     run(go())
 
 
@@ -317,12 +336,14 @@ def test_f_fuses_marked_functions_and_u_unfuses(engine):
                 async with engine.backend() as b:
                     if "tui-pair" in {g.name for g in await b.fusion_groups()}:
                         await b.unfuse("tui-pair")
+
     run(go())
 
 
 # ---- s: scale ----------------------------------------------------------------------------------
 def test_shift_f_optimizes_fusion_from_the_call_graph(engine):
     """F: the plan (dry run) as the dialog opens; Apply fuses; calls then stay local."""
+
     async def go():
         async with engine.backend() as b:
             for i in range(4):
@@ -335,10 +356,10 @@ def test_shift_f_optimizes_fusion_from_the_call_graph(engine):
             dialog = await open_dialog(app, pilot, "F", OptimizeDialog)
             dialog.query_one("#min_calls", Input).value = "3"
             dialog.query_one("#min_share", Input).value = "0.9"
-            await until(pilot, lambda: dialog.plan is not None and dialog.plan.thresholds.min_calls == 3,
-                        what="the dry run")
-            assert cmdline(dialog) == ("$ faastui optimize-fusion --apply --min-calls 3 "
-                                       "--min-share 0.9 --max-size 4")
+            await until(
+                pilot, lambda: dialog.plan is not None and dialog.plan.thresholds.min_calls == 3, what="the dry run"
+            )
+            assert cmdline(dialog) == ("$ faastui optimize-fusion --apply --min-calls 3 --min-share 0.9 --max-size 4")
             preview = dialog.result_text()
             assert "dry run" in preview and "= fusion-back + fusion-front" in preview
             assert not (await engine_snapshot(engine)).fusion_groups  # a dry run changes nothing
@@ -348,8 +369,7 @@ def test_shift_f_optimizes_fusion_from_the_call_graph(engine):
                 assert outcome.ok and "applied" in outcome.summary
                 groups = (await engine_snapshot(engine)).fusion_groups
                 group = next(g.name for g in groups if "fusion-front" in g.functions)
-                assert set(next(g for g in groups if g.name == group).functions) == {
-                    "fusion-front", "fusion-back"}
+                assert set(next(g for g in groups if g.name == group).functions) == {"fusion-front", "fusion-back"}
                 await pilot.press("escape")
                 await refreshed(app, pilot)
                 assert group in [g.name for g in app.panes["fusion_groups"].groups]
@@ -363,6 +383,7 @@ def test_shift_f_optimizes_fusion_from_the_call_graph(engine):
                 async with engine.backend() as b:
                     for g in await b.fusion_groups():
                         await b.unfuse(g.name)
+
     run(go())
 
 
@@ -379,6 +400,7 @@ def test_shift_f_with_bad_knobs_says_so_and_changes_nothing(engine):
             await until(pilot, lambda: not dialog.running, what="the refused run")
             assert dialog.outcome is None
             assert not (await engine_snapshot(engine)).fusion_groups
+
     run(go())
 
 
@@ -405,11 +427,18 @@ def test_s_scales_relative(engine):
                 await pilot.press("escape")
                 await refreshed(app, pilot)
                 assert "scaled sleep" in events_text(app)
-                assert sum(app.panes["placements"].counts.get("sleep", {}).get(n, {}).get(s, 0)
-                           for n in ("node-1", "node-2", "node-3") for s in ("prewarm", "warm", "busy")) >= 1
+                assert (
+                    sum(
+                        app.panes["placements"].counts.get("sleep", {}).get(n, {}).get(s, 0)
+                        for n in ("node-1", "node-2", "node-3")
+                        for s in ("prewarm", "warm", "busy")
+                    )
+                    >= 1
+                )
             finally:
                 async with engine.backend() as b:
                     await b.scale("sleep", before)
+
     run(go())
 
 
@@ -439,8 +468,9 @@ def test_shift_d_deploys_and_x_removes(engine):
                 assert dialog.query_one("#function", Select).value == "tui-echo"
                 assert cmdline(dialog) == "$ faastui rm tui-echo"
                 await pilot.press("ctrl+r")
-                await until(pilot, lambda: not isinstance(app.screen, ConfirmRemove),
-                            what="the confirm dialog to close")
+                await until(
+                    pilot, lambda: not isinstance(app.screen, ConfirmRemove), what="the confirm dialog to close"
+                )
                 async with engine.backend() as b:
                     assert "tui-echo" not in {f.name for f in await b.functions()}
                 await refreshed(app, pilot)
@@ -450,6 +480,7 @@ def test_shift_d_deploys_and_x_removes(engine):
                 async with engine.backend() as b:
                     if "tui-echo" in {f.name for f in await b.functions()}:
                         await b.remove("tui-echo")
+
     run(go())
 
 
@@ -477,6 +508,7 @@ def test_slash_filters_the_focused_table_and_bang_negates(engine):
             nodes.focus()
             await pilot.press("slash", *"node-2", "enter")
             assert nodes.ordered_keys() == ["node-2"]
+
     run(go())
 
 
@@ -502,6 +534,7 @@ def test_colon_commands_views_theme_context_and_quit(engine):
             assert "context other" in app.sub_title and app.error is None
             await pilot.press("colon", *"q", "enter")
         assert app.return_code == 0
+
     run(go())
 
 
@@ -516,9 +549,9 @@ def test_r_refreshes_now(engine):
             await pilot.press("r")
             await until(pilot, lambda: app.refreshes > n)
             assert app.snapshot.taken_at >= inv.ended_at  # a snapshot taken after the call
-            assert app.panes["qos"].table.get_cell("cpu-burn", "count") == str(
-                qos_count(app.snapshot, "cpu-burn"))
+            assert app.panes["qos"].table.get_cell("cpu-burn", "count") == str(qos_count(app.snapshot, "cpu-burn"))
             assert "cpu-burn @" in events_text(app)  # and the call itself, in Events
+
     run(go())
 
 
@@ -530,6 +563,7 @@ def test_q_quits(engine):
             await pilot.press("q")
             await until(pilot, lambda: app.return_code is not None or not app.is_running)
         assert not app.is_running
+
     run(go())
 
 
@@ -547,6 +581,7 @@ def test_ctrl_s_saves_svg_and_the_focused_table(engine, tmp_path):
             assert rows[0][0] == "NODE" and [r[0] for r in rows[1:]] == ["node-1", "node-2", "node-3"]
             assert [r["NODE"] for r in json.loads(json_path.read_text())] == ["node-1", "node-2", "node-3"]
             assert json_path.name.endswith("-nodes.json")
+
     run(go())
 
 
@@ -560,6 +595,7 @@ def test_question_mark_opens_help(engine):
             assert ("i", "Invoke  (invoke)", "ok") in app.screen.rows
             await pilot.press("escape")
             assert not isinstance(app.screen, HelpScreen)
+
     run(go())
 
 
@@ -580,6 +616,7 @@ def test_ctrl_p_palette_switches_theme_and_runs_actions(engine):
             await pilot.pause(0.5)
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, PrewarmDialog), what="the prewarm dialog")
+
     run(go())
 
 
@@ -594,9 +631,9 @@ def test_readonly_hides_every_state_changing_action(engine):
                 await pilot.pause()
                 assert len(app.screen_stack) == 1, key
             shown = {b.binding.action for b in app.active_bindings.values() if b.enabled}
-            assert not shown & {"invoke", "prewarm", "dispatch", "fuse", "scale", "deploy", "remove",
-                                "bench"}
+            assert not shown & {"invoke", "prewarm", "dispatch", "fuse", "scale", "deploy", "remove", "bench"}
             assert "read-only" in app.sub_title
+
     run(go())
 
 
@@ -622,6 +659,7 @@ def test_an_action_the_backend_cannot_do_is_greyed_with_the_reason(engine):
             await pilot.press("question_mark")
             await until(pilot, lambda: isinstance(app.screen, HelpScreen))
             assert ("f", "Fuse  (fuse)", "the limited backend cannot fuse") in app.screen.rows
+
     run(go())
 
 
@@ -635,6 +673,7 @@ def test_keys_remap_by_binding_id(engine):
             await pilot.press("escape")
             await pilot.press("ctrl+o")
             await until(pilot, lambda: isinstance(app.screen, InvokeDialog))
+
     run(go())
 
 
@@ -663,4 +702,5 @@ def test_a_dead_backend_shows_errors_and_keeps_the_screen_alive(fresh_engine):
             await pilot.press("question_mark")  # the UI still answers keys
             await until(pilot, lambda: isinstance(app.screen, HelpScreen))
             assert "does not answer" in events_text(app) or "timed out" in events_text(app)
+
     run(go())

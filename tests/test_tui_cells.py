@@ -21,8 +21,11 @@ def appended_bar(used, total, width, palette, label=""):
 
 
 def test_a_bar_is_the_text_its_pieces_append_to():
-    palettes = [Palette(), Palette.from_variables({}, no_color=True),
-                Palette.from_variables({"success": "#00ff00", "text-muted": "#777777"})]
+    palettes = [
+        Palette(),
+        Palette.from_variables({}, no_color=True),
+        Palette.from_variables({"success": "#00ff00", "text-muted": "#777777"}),
+    ]
     checked = 0
     for palette in palettes:
         for total in (0, 1, 8, 16384):

@@ -52,14 +52,15 @@ def test_the_first_frame_draws_the_data(monkeypatch):
             # the prompt line is mounted when first opened, not for the first frame
             assert not app.query("#prompt")
             await pilot.press("slash")
-            await until(pilot, lambda: app.focused is not None and app.focused.id == "prompt",
-                        what="the prompt, mounted and focused")
+            await until(
+                pilot,
+                lambda: app.focused is not None and app.focused.id == "prompt",
+                what="the prompt, mounted and focused",
+            )
             await pilot.press("escape")
-            await until(pilot, lambda: app.focused is app.panes["placements"].table,
-                        what="focus back on the grid")
+            await until(pilot, lambda: app.focused is app.panes["placements"].table, what="focus back on the grid")
             await pilot.press("colon")  # opened again: the same Input, not a second one
-            await until(pilot, lambda: app.focused is not None and app.focused.id == "prompt",
-                        what="the prompt again")
+            await until(pilot, lambda: app.focused is not None and app.focused.id == "prompt", what="the prompt again")
             assert len(app.query("#prompt")) == 1
         return first_draw
 

@@ -33,41 +33,71 @@ def gateway(fresh_engine):
         async with fresh_engine.backend() as b:
             for name in DEPLOYED:
                 await b.deploy(FUNCTIONS / name)
+
     run(deploy())
     return fresh_engine
 
 
 def seed(fake) -> None:
     """A small cluster: 4 nodes (one NotReady), function pods in three states, events."""
-    usage = {"kn-node-1": ("2100m", "3Gi"), "kn-node-2": ("900m", "1536Mi"),
-             "kn-node-3": ("300m", "700Mi")}
+    usage = {"kn-node-1": ("2100m", "3Gi"), "kn-node-2": ("900m", "1536Mi"), "kn-node-3": ("300m", "700Mi")}
     for node, (cpu, mem) in usage.items():
         fake.set_usage(node, cpu, mem)
-    pods = [("hello-6f9c-a1", "kn-node-1", "hello", {}), ("hello-6f9c-b2", "kn-node-1", "hello", {}),
-            ("hello-6f9c-c3", "kn-node-2", "hello", {}),
-            ("echo-77d4-a1", "kn-node-3", "echo", {"phase": "Pending", "ready": False,
-                                                   "waiting": "ContainerCreating"}),
-            ("data-processor-5b-a1", "kn-node-2", "data-processor", {})]
+    pods = [
+        ("hello-6f9c-a1", "kn-node-1", "hello", {}),
+        ("hello-6f9c-b2", "kn-node-1", "hello", {}),
+        ("hello-6f9c-c3", "kn-node-2", "hello", {}),
+        ("echo-77d4-a1", "kn-node-3", "echo", {"phase": "Pending", "ready": False, "waiting": "ContainerCreating"}),
+        ("data-processor-5b-a1", "kn-node-2", "data-processor", {}),
+    ]
     for name, node, fn, state in pods:
         fake.add_pod(NS, name, node=node, labels={"faas_function": fn}, **state)
-    fake.add_pod(NS, "sleep-prewarm-kn-node-3-x1", node="kn-node-3",
-                 labels={"prewarm": "true", "function": "sleep-pod", "faas_function": "sleep"})
-    fake.add_event("Pod", NS, "hello-6f9c-c3", "Scheduled",
-                   "Successfully assigned openfaas-fn/hello-6f9c-c3 to kn-node-2",
-                   component="default-scheduler", at=NOW - 42)
-    fake.add_event("Pod", NS, "hello-6f9c-c3", "Started", "Started container hello",
-                   host="kn-node-2", at=NOW - 40)
-    fake.add_event("Pod", NS, "echo-77d4-a1", "Failed",
-                   'Failed to pull image "ghcr.io/x/echo:2": not found', type="Warning",
-                   host="kn-node-3", at=NOW - 20)
-    fake.add_event("Node", "", "kn-node-4", "NodeNotReady", "Node kn-node-4 status is now: "
-                   "NodeNotReady", component="node-controller", at=NOW - 10)
+    fake.add_pod(
+        NS,
+        "sleep-prewarm-kn-node-3-x1",
+        node="kn-node-3",
+        labels={"prewarm": "true", "function": "sleep-pod", "faas_function": "sleep"},
+    )
+    fake.add_event(
+        "Pod",
+        NS,
+        "hello-6f9c-c3",
+        "Scheduled",
+        "Successfully assigned openfaas-fn/hello-6f9c-c3 to kn-node-2",
+        component="default-scheduler",
+        at=NOW - 42,
+    )
+    fake.add_event("Pod", NS, "hello-6f9c-c3", "Started", "Started container hello", host="kn-node-2", at=NOW - 40)
+    fake.add_event(
+        "Pod",
+        NS,
+        "echo-77d4-a1",
+        "Failed",
+        'Failed to pull image "ghcr.io/x/echo:2": not found',
+        type="Warning",
+        host="kn-node-3",
+        at=NOW - 20,
+    )
+    fake.add_event(
+        "Node",
+        "",
+        "kn-node-4",
+        "NodeNotReady",
+        "Node kn-node-4 status is now: NodeNotReady",
+        component="node-controller",
+        at=NOW - 10,
+    )
 
 
 def dashboard(url: str, kubeconfig: str, **kw) -> Dashboard:
-    return Dashboard(lambda: OpenFaaSBackend(url, kubeconfig=kubeconfig, **kw),
-                     theme="faastui-dark", interval=kw.pop("interval", 3600), clock=lambda: NOW,
-                     remember_theme=False, context_name="prod-cluster")
+    return Dashboard(
+        lambda: OpenFaaSBackend(url, kubeconfig=kubeconfig, **kw),
+        theme="faastui-dark",
+        interval=kw.pop("interval", 3600),
+        clock=lambda: NOW,
+        remember_theme=False,
+        context_name="prod-cluster",
+    )
 
 
 def test_dashboard_on_a_cluster(snap_compare, gateway, tmp_path):
@@ -93,11 +123,15 @@ def test_a_stalled_cluster_never_freezes_the_dashboard(gateway, tmp_path):
         kc = str(fake.kubeconfig(tmp_path / "kubeconfig"))
 
         async def go():
-            app = Dashboard(lambda: OpenFaaSBackend(gateway.url, kubeconfig=kc, kube_timeout=1,
-                                                    kube_probe=0.2),
-                            theme="faastui-dark", interval=0.25, remember_theme=False,
-                            context_name="prod-cluster")
+            app = Dashboard(
+                lambda: OpenFaaSBackend(gateway.url, kubeconfig=kc, kube_timeout=1, kube_probe=0.2),
+                theme="faastui-dark",
+                interval=0.25,
+                remember_theme=False,
+                context_name="prod-cluster",
+            )
             async with app.run_test(size=SIZE) as pilot:
+
                 async def until(check, what, timeout=20.0):
                     deadline = time.monotonic() + timeout
                     while not check():
@@ -109,22 +143,22 @@ def test_a_stalled_cluster_never_freezes_the_dashboard(gateway, tmp_path):
                 assert len(nodes.table.rows_all) == 4
                 fake.stall()
                 try:
-                    await until(lambda: nodes.error and "did not answer" in nodes.error,
-                                "the nodes pane to show the stall")
+                    await until(
+                        lambda: nodes.error and "did not answer" in nodes.error, "the nodes pane to show the stall"
+                    )
                     ticks = app.refreshes
                     await until(lambda: app.refreshes >= ticks + 3, "ticks during the stall")
                     assert len(nodes.table.rows_all) == 4  # the last good data stays
                     assert "data from" in nodes.error
                     assert app.panes["placements"].error is not None
                     await pilot.press("colon")  # keys still answer
-                    await until(lambda: app.focused is not None and app.focused.id == "prompt",
-                                "the command bar")
+                    await until(lambda: app.focused is not None and app.focused.id == "prompt", "the command bar")
                     await pilot.press("escape")
                 finally:
                     fake.unstall()
                 await until(lambda: nodes.error is None, "the error to clear")
                 fake.add_pod(NS, "hello-new", node="kn-node-3", labels={"faas_function": "hello"})
                 grid = app.panes["placements"]
-                await until(lambda: grid.counts.get("hello", {}).get("kn-node-3"),
-                            "the new pod in the grid")
+                await until(lambda: grid.counts.get("hello", {}).get("kn-node-3"), "the new pod in the grid")
+
         asyncio.run(go())

@@ -12,8 +12,7 @@ from __future__ import annotations
 import pytest
 
 from backends.base import Backend, Capability
-from backends.model import (FusionGroup, Function, Invocation, LogLine, Node, Placement, QoSStat,
-                            QueueStat, Snapshot)
+from backends.model import Function, FusionGroup, Invocation, LogLine, Node, Placement, QoSStat, QueueStat, Snapshot
 from faastui.tui.app import Dashboard
 
 SIZE = (160, 46)
@@ -33,27 +32,42 @@ def _utc(monkeypatch):
 
 
 def fixed_snapshot() -> Snapshot:
-    nodes = [Node("edge-1", "10.0.0.1", True, 1, 512, 0.4, 180, {"zone": "edge"}, 6, 3),
-             Node("edge-2", "10.0.0.2", True, 1, 512, 0.9, 470, {"zone": "edge"}, 6, 5),
-             Node("core-1", "10.0.0.3", True, 2, 2048, 0.3, 400, {"zone": "core"}, 16, 4),
-             Node("core-2", "10.0.0.4", False, 2, 2048, 0, 0, {"zone": "core"}, 16, 0)]
-    names = ["hello", "echo", "data-processor", "json-transformer", "sleep", "cpu-burn",
-             "fusion-front", "fusion-back"]
-    functions = [Function(n, replicas=1 if n == "hello" else 0,
-                          fusion_group="fusion-pair" if n.startswith("fusion") else None)
-                 for n in names]
-    placements = [Placement("hello", "edge-1", "warm", 2), Placement("hello", "edge-2", "busy", 1),
-                  Placement("hello", "core-1", "prewarm", 1), Placement("echo", "edge-2", "warm", 1),
-                  Placement("echo", "core-1", "cold", 0), Placement("data-processor", "core-1", "busy", 2),
-                  Placement("data-processor", "core-1", "warm", 1), Placement("sleep", "edge-1", "prewarm", 2),
-                  Placement("json-transformer", "edge-2", "warm", 3),
-                  Placement("fusion-front", "core-1", "warm", 1), Placement("fusion-back", "core-1", "warm", 1)]
-    queues = [QueueStat("input_queue", 12, 2, 40.0, 38.5, 0.8), QueueStat("worker_queue", 3, 4, 38.5, 38.1, 0.2),
-              QueueStat("result_queue", 0, 0, 38.1, 38.1, None), QueueStat("output_queue", 140, 0, 38.0, 0.0, 9.5)]
-    qos = [QoSStat("hello", 60, 420, 0, 0.41, 0.9, 2.8, 420, 420, 0.01),
-           QoSStat("data-processor", 60, 130, 2, 3.2, 12.5, 40.1, 118, 130, 0.05),
-           QoSStat("json-transformer", 60, 95, 0, 0.6, 1.4, 2.0, 0, 0, 0.02),
-           QoSStat("workflow", 60, 900, 4, 22.0, 48.0, 95.0, 850, 900, 0.0)]
+    nodes = [
+        Node("edge-1", "10.0.0.1", True, 1, 512, 0.4, 180, {"zone": "edge"}, 6, 3),
+        Node("edge-2", "10.0.0.2", True, 1, 512, 0.9, 470, {"zone": "edge"}, 6, 5),
+        Node("core-1", "10.0.0.3", True, 2, 2048, 0.3, 400, {"zone": "core"}, 16, 4),
+        Node("core-2", "10.0.0.4", False, 2, 2048, 0, 0, {"zone": "core"}, 16, 0),
+    ]
+    names = ["hello", "echo", "data-processor", "json-transformer", "sleep", "cpu-burn", "fusion-front", "fusion-back"]
+    functions = [
+        Function(n, replicas=1 if n == "hello" else 0, fusion_group="fusion-pair" if n.startswith("fusion") else None)
+        for n in names
+    ]
+    placements = [
+        Placement("hello", "edge-1", "warm", 2),
+        Placement("hello", "edge-2", "busy", 1),
+        Placement("hello", "core-1", "prewarm", 1),
+        Placement("echo", "edge-2", "warm", 1),
+        Placement("echo", "core-1", "cold", 0),
+        Placement("data-processor", "core-1", "busy", 2),
+        Placement("data-processor", "core-1", "warm", 1),
+        Placement("sleep", "edge-1", "prewarm", 2),
+        Placement("json-transformer", "edge-2", "warm", 3),
+        Placement("fusion-front", "core-1", "warm", 1),
+        Placement("fusion-back", "core-1", "warm", 1),
+    ]
+    queues = [
+        QueueStat("input_queue", 12, 2, 40.0, 38.5, 0.8),
+        QueueStat("worker_queue", 3, 4, 38.5, 38.1, 0.2),
+        QueueStat("result_queue", 0, 0, 38.1, 38.1, None),
+        QueueStat("output_queue", 140, 0, 38.0, 0.0, 9.5),
+    ]
+    qos = [
+        QoSStat("hello", 60, 420, 0, 0.41, 0.9, 2.8, 420, 420, 0.01),
+        QoSStat("data-processor", 60, 130, 2, 3.2, 12.5, 40.1, 118, 130, 0.05),
+        QoSStat("json-transformer", 60, 95, 0, 0.6, 1.4, 2.0, 0, 0, 0.02),
+        QoSStat("workflow", 60, 900, 4, 22.0, 48.0, 95.0, 850, 900, 0.0),
+    ]
     groups = [FusionGroup("fusion-pair", ["fusion-front", "fusion-back"], "core-1", "warm", 240, 12)]
     return Snapshot(nodes, functions, placements, queues, qos, groups, taken_at=NOW - 3)
 
@@ -62,16 +76,29 @@ class FixedBackend(Backend):
     """A fixed-data backend for rendering tests: same Snapshot every call, no actions run."""
 
     name = "fixed"
-    capabilities = (Capability.INVOKE | Capability.INVOKE_ASYNC | Capability.PREWARM
-                    | Capability.DISPATCH | Capability.FUSE | Capability.SCALE | Capability.DEPLOY
-                    | Capability.NODE_TARGET | Capability.DESCRIBE | Capability.CALL_GRAPH)
+    capabilities = (
+        Capability.INVOKE
+        | Capability.INVOKE_ASYNC
+        | Capability.PREWARM
+        | Capability.DISPATCH
+        | Capability.FUSE
+        | Capability.SCALE
+        | Capability.DEPLOY
+        | Capability.NODE_TARGET
+        | Capability.DESCRIBE
+        | Capability.CALL_GRAPH
+    )
 
     async def snapshot(self) -> Snapshot:
         return fixed_snapshot()
 
     async def call_graph(self) -> list[tuple[str, str, int]]:
-        return [("data-processor", "json-transformer", 120), ("hello", "echo", 40),
-                ("sleep", "echo", 38), ("fusion-front", "fusion-back", 3)]
+        return [
+            ("data-processor", "json-transformer", 120),
+            ("hello", "echo", 40),
+            ("sleep", "echo", 38),
+            ("fusion-front", "fusion-back", 3),
+        ]
 
     async def describe(self, fn: str) -> Function:
         from backends.errors import FunctionNotFound
@@ -82,7 +109,6 @@ class FixedBackend(Backend):
         raise FunctionNotFound(f"function {fn!r} not found")
 
 
-
 class LoggingBackend(FixedBackend):
     """FixedBackend with a call history and a log: three calls of hello; fixed lines of
     two instances, then nothing more."""
@@ -90,15 +116,36 @@ class LoggingBackend(FixedBackend):
     capabilities = FixedBackend.capabilities | Capability.LOGS | Capability.HISTORY
 
     async def invocations(self, limit: int = 50) -> list[Invocation]:
-        return [Invocation(f"call-{i}", "hello", "edge-1", "warm" if i else "cold",
-                           cold_start_ms=0.0 if i else 4.2, duration_ms=0.3 + i / 10,
-                           started_at=NOW - 10 + i, ended_at=NOW - 10 + i) for i in range(3)][::-1]
+        return [
+            Invocation(
+                f"call-{i}",
+                "hello",
+                "edge-1",
+                "warm" if i else "cold",
+                cold_start_ms=0.0 if i else 4.2,
+                duration_ms=0.3 + i / 10,
+                started_at=NOW - 10 + i,
+                ended_at=NOW - 10 + i,
+            )
+            for i in range(3)
+        ][::-1]
 
     async def log_lines(self, fn, tail=100, *, since=None, instance=None):
-        lines = [LogLine(fn, f"{'GET' if i % 3 else 'POST'} /{fn} answered {i} in {i * 0.25:.2f} ms"
-                         + (" — a long line that goes on well past the width of the screen so wrap "
-                            "shows it on more than one row" if i == 4 else ""),
-                         NOW - 20 + i, f"edge-{1 + i % 2}-1") for i in range(8)]
+        lines = [
+            LogLine(
+                fn,
+                f"{'GET' if i % 3 else 'POST'} /{fn} answered {i} in {i * 0.25:.2f} ms"
+                + (
+                    " — a long line that goes on well past the width of the screen so wrap "
+                    "shows it on more than one row"
+                    if i == 4
+                    else ""
+                ),
+                NOW - 20 + i,
+                f"edge-{1 + i % 2}-1",
+            )
+            for i in range(8)
+        ]
         return [ln for ln in lines if instance in (None, ln.instance)][-tail:]
 
     async def follow_logs(self, fn, tail=10, *, since=None, instance=None, interval=None):
@@ -117,8 +164,9 @@ class ReadOnlyish(FixedBackend):
 
 
 def make(theme: str = "faastui-dark", backend=FixedBackend, **kwargs) -> Dashboard:
-    app = Dashboard(backend, theme=theme, interval=3600, clock=lambda: NOW, remember_theme=False,
-                    context_name="snap", **kwargs)
+    app = Dashboard(
+        backend, theme=theme, interval=3600, clock=lambda: NOW, remember_theme=False, context_name="snap", **kwargs
+    )
     return app
 
 
@@ -135,8 +183,7 @@ def test_main_screen(snap_compare, theme):
 
 
 def test_main_screen_high_contrast_with_greyed_keys(snap_compare):
-    assert snap_compare(make("faastui-high-contrast", backend=ReadOnlyish), terminal_size=SIZE,
-                        run_before=settle)
+    assert snap_compare(make("faastui-high-contrast", backend=ReadOnlyish), terminal_size=SIZE, run_before=settle)
 
 
 def _dialog(keys: tuple[str, ...], fill: dict[str, str] | None = None):
@@ -150,6 +197,7 @@ def _dialog(keys: tuple[str, ...], fill: dict[str, str] | None = None):
         while getattr(pilot.app.screen, "plan", False) is None:  # the optimizer's dry run
             await pilot.pause(0.02)
         await pilot.pause()
+
     return before
 
 
@@ -189,8 +237,12 @@ def test_events_keep_actions_while_calls_pour_in():
             await settle(pilot)
             events = app.panes["events"]
             events.add(NOW - 10, "deploy", "deployed a")
-            calls = [Invocation(f"c{i:03d}", "hello", "node-1", "warm", duration_ms=1.0,
-                                started_at=NOW + i, ended_at=NOW + i) for i in range(300)]
+            calls = [
+                Invocation(
+                    f"c{i:03d}", "hello", "node-1", "warm", duration_ms=1.0, started_at=NOW + i, ended_at=NOW + i
+                )
+                for i in range(300)
+            ]
             events.add_calls(calls[::-1])  # newest first, as Backend.invocations gives them
             events.add_calls(calls[-5:][::-1])  # seen already: nothing added twice
             events.add(NOW + 500, "scale", "scaled a to 2")
@@ -247,6 +299,7 @@ def _keys_then_settle(*keys: str, wait=None):
                 break
             await pilot.pause(0.02)
         await pilot.pause()
+
     return before
 
 
@@ -256,24 +309,29 @@ def _fetched(app) -> bool:
 
 def test_detail_view(snap_compare):
     """Enter on hello in Placement: its describe (placement, QoS, recent calls)."""
-    assert snap_compare(make(backend=LoggingBackend), terminal_size=SIZE,
-                        run_before=_keys_then_settle("enter", wait=_fetched))
+    assert snap_compare(
+        make(backend=LoggingBackend), terminal_size=SIZE, run_before=_keys_then_settle("enter", wait=_fetched)
+    )
 
 
 def test_yaml_view(snap_compare):
-    assert snap_compare(make(backend=LoggingBackend), terminal_size=SIZE,
-                        run_before=_keys_then_settle("enter", "y", wait=_fetched))
+    assert snap_compare(
+        make(backend=LoggingBackend), terminal_size=SIZE, run_before=_keys_then_settle("enter", "y", wait=_fetched)
+    )
 
 
 def test_log_view(snap_compare):
     """l on hello: the followed log, timestamps on, wrapped, two instances prefixed."""
-    assert snap_compare(make(backend=LoggingBackend), terminal_size=SIZE,
-                        run_before=_keys_then_settle("l", "t", "w",
-                                                     wait=lambda app: getattr(app.screen, "received", 0) >= 8))
+    assert snap_compare(
+        make(backend=LoggingBackend),
+        terminal_size=SIZE,
+        run_before=_keys_then_settle("l", "t", "w", wait=lambda app: getattr(app.screen, "received", 0) >= 8),
+    )
 
 
 def test_sorted_tables(snap_compare):
     """Nodes by CPU (most loaded first), Placement by containers on all nodes, QoS by p95."""
+
     async def before(pilot):
         await settle(pilot)
         app = pilot.app
@@ -281,4 +339,5 @@ def test_sorted_tables(snap_compare):
             app.panes[part].table.focus()
             await pilot.press(key)
         await pilot.pause()
+
     assert snap_compare(make(), terminal_size=SIZE, run_before=before)

@@ -93,10 +93,25 @@ def test_a_small_table_is_filled_at_once_and_updated_in_place():
 
 
 CELLS = [
-    Text("plain"), Text("styled", style="bold red"), Text.assemble(("ab", "green"), "cd", ("ef", "on blue")),
-    "a str", "[b]markup[/b] str", "", Text(""), Text("▁▂▃▅▇"), Text("✓ ready"), Text("漢字cjk"),
-    Text("exactly10!"), Text("far too long for the column"), Text("tab\there"), Text("two\nlines"),
-    Text("right", justify="right"), Text("x", style="dim"), 42, 3.14159, None,
+    Text("plain"),
+    Text("styled", style="bold red"),
+    Text.assemble(("ab", "green"), "cd", ("ef", "on blue")),
+    "a str",
+    "[b]markup[/b] str",
+    "",
+    Text(""),
+    Text("▁▂▃▅▇"),
+    Text("✓ ready"),
+    Text("漢字cjk"),
+    Text("exactly10!"),
+    Text("far too long for the column"),
+    Text("tab\there"),
+    Text("two\nlines"),
+    Text("right", justify="right"),
+    Text("x", style="dim"),
+    42,
+    3.14159,
+    None,
     Text.from_markup("[@click=app.bell]meta[/] and not"),
 ]
 
@@ -130,8 +145,7 @@ def test_the_fast_cell_path_draws_exactly_what_datatable_draws(monkeypatch):
                                 for use_fast in (True, False):
                                     table.fast_cells = use_fast
                                     table._cell_render_cache.clear()
-                                    got.append(table._render_cell(row, col, base, 10,
-                                                                  cursor=cursor, hover=hover))
+                                    got.append(table._render_cell(row, col, base, 10, cursor=cursor, hover=hover))
                                 assert got[0] == got[1], (row, col, cursor, hover, data)
                                 compared += 1
             table.fast_cells = True
@@ -155,6 +169,7 @@ def test_the_fast_cell_path_draws_exactly_what_datatable_draws(monkeypatch):
 def test_a_refresh_repaints_the_changed_rows_on_screen_and_shows_the_rest_when_scrolled_to():
     """Changed cells repaint only the lines of their rows that are on screen; what the
     terminal shows is what a full repaint shows, on screen and after scrolling."""
+
     async def go():
         app = One()
         async with app.run_test(size=(40, 12)) as pilot:

@@ -19,8 +19,9 @@ import pytest
 
 TMUX = shutil.which("tmux")
 SOCKET = f"faastui-test-{os.getpid()}"  # a private tmux server, no user config
-pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed on this machine; "
-                                                      "the other dashboard tests still run")
+pytestmark = pytest.mark.skipif(
+    TMUX is None, reason="tmux is not installed on this machine; the other dashboard tests still run"
+)
 
 
 def _tmux(*args: str, check: bool = True) -> str:
@@ -30,8 +31,7 @@ def _tmux(*args: str, check: bool = True) -> str:
     return out.stdout
 
 
-def _wait_for(session: str, needles: list[str], timeout: float = 30.0,
-              absent: tuple[str, ...] = ()) -> str:
+def _wait_for(session: str, needles: list[str], timeout: float = 30.0, absent: tuple[str, ...] = ()) -> str:
     end = time.monotonic() + timeout
     screen = ""
     while time.monotonic() < end:
@@ -51,15 +51,16 @@ def test_faastui_in_tmux_shows_the_panes_and_answers_keys(engine, tmp_path):
     config.save_config(cfg)
     faastui = Path(sys.executable).with_name("faastui")
     session = f"faastui-test-{uuid.uuid4().hex[:8]}"
-    env = {k: os.environ[k] for k in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "PATH", "HOME")
-           if k in os.environ}
+    env = {k: os.environ[k] for k in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "PATH", "HOME") if k in os.environ}
     # COLUMNS/LINES left in the test process's environment would pin the app to 80x24
-    command = ("env -u COLUMNS -u LINES " + " ".join(f"{k}={v!s}" for k, v in env.items())
-               + f" TERM=xterm-256color {faastui}")
+    command = (
+        "env -u COLUMNS -u LINES " + " ".join(f"{k}={v!s}" for k, v in env.items()) + f" TERM=xterm-256color {faastui}"
+    )
     _tmux("new-session", "-d", "-s", session, "-x", "170", "-y", "48", command)
     try:
-        screen = _wait_for(session, ["Nodes", "Placement", "Queues", "QoS", "Fusion groups",
-                                     "Events", "node-1", "hello"])
+        screen = _wait_for(
+            session, ["Nodes", "Placement", "Queues", "QoS", "Fusion groups", "Events", "node-1", "hello"]
+        )
         assert "context tmux" in screen
         _tmux("send-keys", "-t", session, "?")
         _wait_for(session, ["faastui keys", "prewarm"])

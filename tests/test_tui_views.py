@@ -30,12 +30,14 @@ from .test_tui_actions import SIZE, make_app, refreshed, started, until
 @pytest.fixture(scope="module")
 def views_engine(engine):
     """The session engine with a function that prints, called a few times."""
+
     async def go():
         async with engine.backend() as b:
             await b.deploy_source(PRINTER, name="tui-printer")
             for i in range(3):
                 await b.invoke("tui-printer", f"call {i}")
             await b.invoke("hello", {"name": "views"})
+
     run(go())
     return engine
 
@@ -93,12 +95,13 @@ def test_enter_on_a_function_opens_its_describe_yaml_and_json(views_engine, tmp_
             await pilot.press("y")  # y on the main screen: straight to the YAML
             view = await opened(app, pilot, DetailScreen)
             assert view.mode == "yaml" and "name: hello" in shown(view)
+
     run(go())
 
 
-@pytest.mark.parametrize("part,key,kind", [("nodes", "node-2", "Node"),
-                                           ("queues", "input_queue", "Queue"),
-                                           ("qos", "hello", "Function")])
+@pytest.mark.parametrize(
+    "part,key,kind", [("nodes", "node-2", "Node"), ("queues", "input_queue", "Queue"), ("qos", "hello", "Function")]
+)
 def test_enter_on_a_row_of_each_table(views_engine, part, key, kind):
     async def go():
         app = make_app(views_engine)
@@ -110,6 +113,7 @@ def test_enter_on_a_row_of_each_table(views_engine, part, key, kind):
             await until(pilot, lambda: view.fetches >= 1, what="the fresh describe")
             assert "Kind:" in shown(view) and view.desc.kind == kind and view.desc.name == key
             assert json.loads(document_text(view.desc, "json"))["name"] == key
+
     run(go())
 
 
@@ -144,6 +148,7 @@ def test_enter_on_an_event_and_on_a_fusion_group(views_engine):
             await until(pilot, lambda: view.fetches >= 1, what="the fresh describe")
             assert view.desc.kind == "FusionGroup" and "Members:" in shown(view)
             assert "fusion-front" in shown(view) and "fusion-back" in shown(view)
+
     run(setup(True))
     try:
         run(go())
@@ -184,6 +189,7 @@ def test_the_log_view_follows_filters_wraps_and_picks_an_instance(views_engine):
             assert all(ln.instance == view.instance for ln in view.lines if view._shows(ln))
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is app.screen_stack[0], what="back")
+
     run(go())
 
 
@@ -198,6 +204,7 @@ def test_logs_are_greyed_where_the_backend_has_none():
             await pilot.press("l")
             await pilot.pause()
             assert app.screen is app.screen_stack[0]
+
     run(go())
 
 
@@ -222,6 +229,7 @@ def test_b_benches_the_function_and_shows_its_histogram(views_engine):
             assert "latency ms" in text and " ms  █" in text
             assert "faastui bench echo --requests 100 -c 4" in str(dialog.query_one("#cmdline").render())
         return before
+
     before = run(go())
     assert run(count()) - before == 100
 
@@ -249,15 +257,17 @@ def test_sorting_by_key_and_by_header_click(views_engine):
             await pilot.press("W")  # containers on all nodes, most first
             await pilot.pause()
             snap = app.snapshot
-            totals = {f.name: sum(p.count for p in snap.placements
-                                  if p.function == f.name and p.state != "cold")
-                      for f in snap.functions}
+            totals = {
+                f.name: sum(p.count for p in snap.placements if p.function == f.name and p.state != "cold")
+                for f in snap.functions
+            }
             got = [totals[k] for k in grid.ordered_keys()]
             assert got == sorted(got, reverse=True)
             assert any(c.label.plain == "FUNCTION Σ↓" for c in grid.columns.values())
             await refreshed(app, pilot)  # the next tick keeps the order
             got = [totals.get(k, 0) for k in grid.ordered_keys()]
             assert grid.sort_column == "total"
+
     run(go())
 
 
@@ -279,6 +289,7 @@ def test_ctx_alone_opens_a_picker_that_switches(views_engine):
             await pilot.press("enter")
             await until(pilot, lambda: app.context_name == "picked", what="the switch")
             await until(pilot, lambda: app.snapshot is not None, what="a snapshot from it")
+
     run(go())
 
 
@@ -288,6 +299,7 @@ def test_view_opens_on_a_pane(views_engine):
         async with app.run_test(size=SIZE) as pilot:
             await started(app, pilot)
             await until(pilot, lambda: app.screen.maximized is app.panes["qos"], what="QoS alone")
+
     run(go())
 
 
@@ -311,6 +323,7 @@ def test_the_k9s_keymap(views_engine):
             await until(pilot, lambda: app.screen is app.screen_stack[0], what="back")
             await pilot.press("t")
             await opened(app, pilot, DispatchDialog)
+
     run(go())
 
 
@@ -320,16 +333,18 @@ def test_settings_come_from_the_config(tmp_path):
 
     path = config.config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("keymap: k9s\nreadonly: true\nrefresh_s: 2.5\ndefault_view: nodes\n"
-                    "keys: {bench: B}\n")
+    path.write_text("keymap: k9s\nreadonly: true\nrefresh_s: 2.5\ndefault_view: nodes\nkeys: {bench: B}\n")
     cfg = config.load_config()
     opts = from_config(cfg, "local")
     assert opts.readonly and opts.poll_interval == 2.5 and opts.view == "nodes"
     assert opts.keys["remove"] == "ctrl+d" and opts.keys["bench"] == "B"  # keys: over the map
     assert from_config(cfg, "local", interval=5, view="qos").view == "qos"
     assert "keymap" in config.load_config().to_dict()
-    for text, needle in (("refresh_s: 0.1\n", "at least 0.25"), ("readonly: maybe\n", "true or false"),
-                         ("keymap: 3\n", "a name")):
+    for text, needle in (
+        ("refresh_s: 0.1\n", "at least 0.25"),
+        ("readonly: maybe\n", "true or false"),
+        ("keymap: 3\n", "a name"),
+    ):
         path.write_text(text)
         with pytest.raises(InvalidRequest, match=needle):
             config.load_config()
@@ -354,6 +369,7 @@ def test_a_user_theme_is_offered_and_a_broken_one_named(views_engine):
         async with app.run_test(size=SIZE) as pilot:
             await started(app, pilot)
             assert app.theme == "mine" and app.themes.broken and "broken.toml" in app.themes.broken[0]
+
     run(go())
 
 
@@ -373,6 +389,7 @@ def test_dialogs_start_on_a_function_that_answers(views_engine):
                 assert fn != "collector" and labels.get("faastui.io/long-running") != "true"
                 await pilot.press("escape")
                 await until(pilot, lambda: app.screen is app.screen_stack[0], what="closed")
+
     run(go())
 
 
@@ -398,6 +415,7 @@ def test_warm_agrees_with_containers_with_a_fusion_group_present(views_engine):
                 cont = nodes.get_cell(n.name, "containers")
                 warm = nodes.get_cell(n.name, "warm")
                 assert cont.split("/")[0] == warm, (n.name, cont, warm)
+
     run(setup(True))
     try:
         run(go())
@@ -414,18 +432,18 @@ def test_warm_counts_stay_right_through_incremental_ticks():
     from .test_tui_snapshots import FixedBackend, make, settle
 
     rng = random.Random(3)
-    functions = [Function("a", fusion_group="g"), Function("b", fusion_group="g"), Function("c"),
-                 Function("d")]
+    functions = [Function("a", fusion_group="g"), Function("b", fusion_group="g"), Function("c"), Function("d")]
     nodes = [Node("n1", containers=0), Node("n2", containers=0)]
-    placements = [Placement(f, n, s, 1) for f in "abcd" for n in ("n1", "n2")
-                  for s in ("warm", "prewarm")]
+    placements = [Placement(f, n, s, 1) for f in "abcd" for n in ("n1", "n2") for s in ("warm", "prewarm")]
 
     def truth(ps):
         out = {"n1": 0, "n2": 0}
         for n in out:
             out[n] += sum(p.count for p in ps if p.node == n and p.function in "cd")
-            out[n] += sum(max(p.count for p in ps if p.node == n and p.state == s and p.function in "ab")
-                          for s in ("warm", "prewarm"))
+            out[n] += sum(
+                max(p.count for p in ps if p.node == n and p.state == s and p.function in "ab")
+                for s in ("warm", "prewarm")
+            )
         return out
 
     async def go():
@@ -440,6 +458,7 @@ def test_warm_counts_stay_right_through_incremental_ticks():
                 current[i] = dataclasses.replace(current[i], count=rng.randint(0, 3))
                 pane.apply(Snapshot(nodes, functions, current))
                 assert {k: pane.warm.get(k, 0) for k in ("n1", "n2")} == truth(current)
+
     run(go())
 
 
@@ -451,6 +470,7 @@ def test_a_theme_switch_is_not_remembered_when_the_dashboard_says_so(views_engin
             await pilot.press("colon", *"theme light", "enter")
             await until(pilot, lambda: app.theme == "faastui-light", what="the switch")
             await pilot.pause()
+
     run(go())
     assert config.load_config().theme is None and not config.config_path().exists()
 
@@ -466,6 +486,7 @@ def test_the_demo_keeps_its_theme_out_of_the_users_config(monkeypatch, tmp_path)
     def fake_run(**kwargs):
         seen.update(kwargs)
         return 0
+
     monkeypatch.setattr(tui_app, "run", fake_run)
     assert demo.main(state_dir=tmp_path / "demo", ui=True) == 0
     assert seen["remember_theme"] is False
@@ -487,30 +508,52 @@ def test_ns_switches_namespaces_and_ns_alone_opens_a_picker(tmp_path):
     with fake_gateway(namespaces=("dev",)) as gw:
         gw.add("hello")
         gw.add("only-dev", "dev")
-        cli("context", "add", "of", "--backend", "openfaas", "--url", gw.url,
-            "--password-stdin", "--use", input=gw.password + "\n")
+        cli(
+            "context",
+            "add",
+            "of",
+            "--backend",
+            "openfaas",
+            "--url",
+            gw.url,
+            "--password-stdin",
+            "--use",
+            input=gw.password + "\n",
+        )
         ctx = config.resolve_context("of")
 
         async def go():
-            app = Dashboard(ctx.build_backend, interval=30.0, remember_theme=False,
-                            context_name="of", make_namespace_backend=namespace_backends(ctx))
+            app = Dashboard(
+                ctx.build_backend,
+                interval=30.0,
+                remember_theme=False,
+                context_name="of",
+                make_namespace_backend=namespace_backends(ctx),
+            )
             async with app.run_test(size=SIZE) as pilot:
                 await started(app, pilot)
                 assert names(app) == {"hello"} and app.namespace is None
                 await pilot.press("colon", *"ns dev", "enter")
-                await until(pilot, lambda: app.snapshot is not None and "only-dev" in names(app),
-                            what="the dev namespace's functions")
+                await until(
+                    pilot,
+                    lambda: app.snapshot is not None and "only-dev" in names(app),
+                    what="the dev namespace's functions",
+                )
                 assert app.namespace == "dev" and "-n dev" in app.sub_title
                 await pilot.press("colon", *"ns", "enter")
                 picker = await opened(app, pilot, NamespacePicker)
                 assert [c[0] for c in picker.contexts] == [DEFAULT_NS, "dev"]
                 assert picker.query_one("OptionList").highlighted == 1  # where it is now
                 await pilot.press("up", "enter")
-                await until(pilot, lambda: app.namespace == DEFAULT_NS and app.snapshot is not None
-                            and names(app) == {"hello"}, what="back in the default namespace")
+                await until(
+                    pilot,
+                    lambda: app.namespace == DEFAULT_NS and app.snapshot is not None and names(app) == {"hello"},
+                    what="back in the default namespace",
+                )
                 await pilot.press("colon", *"ns", "escape")  # the picker, then escape: unchanged
                 await pilot.pause()
                 assert app.namespace == DEFAULT_NS
+
         run(go())
 
 
@@ -527,6 +570,7 @@ def test_ns_on_a_backend_without_namespaces_is_a_notice(views_engine):
                 assert not isinstance(app.screen, ContextPicker)
             said = [n.message for n in app._notifications]
             assert said.count("the local backend has no namespaces") == 2
+
     run(go())
 
 
@@ -537,9 +581,15 @@ def test_the_nodes_pane_sizes_cont_and_warm_from_the_data():
         async def snapshot(self):
             snap = await super().snapshot()
             big = Node("big", "10.0.0.9", True, 64, 262144, 1, 1000, {}, 110, 11)
-            return Snapshot([big, *snap.nodes], snap.functions,
-                            snap.placements + [Placement("hello", "big", "warm", 1234)],
-                            snap.queues, snap.qos, snap.fusion_groups, taken_at=snap.taken_at)
+            return Snapshot(
+                [big, *snap.nodes],
+                snap.functions,
+                snap.placements + [Placement("hello", "big", "warm", 1234)],
+                snap.queues,
+                snap.qos,
+                snap.fusion_groups,
+                taken_at=snap.taken_at,
+            )
 
     async def go():
         app = make(backend=Crowded)
@@ -550,4 +600,5 @@ def test_the_nodes_pane_sizes_cont_and_warm_from_the_data():
             assert cont.width >= len("11/110") + 1 and warm.width >= len("1234") + 1
             row = table.get_row("big")
             assert str(row[4]) == "11/110" and str(row[5]) == "1234"
+
     run(go())

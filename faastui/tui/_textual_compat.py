@@ -28,9 +28,20 @@ from textual.geometry import Region
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
-__all__ = ["TESTED", "TOUCHES", "FastDataTable", "set_row_order", "row_keys_in_order",
-           "cell_store", "cells_changed", "rows_changed", "mark_dimensions_stale", "bindings_ready",
-           "set_bindings_ready", "map_bindings"]
+__all__ = [
+    "TESTED",
+    "TOUCHES",
+    "FastDataTable",
+    "set_row_order",
+    "row_keys_in_order",
+    "cell_store",
+    "cells_changed",
+    "rows_changed",
+    "mark_dimensions_stale",
+    "bindings_ready",
+    "set_bindings_ready",
+    "map_bindings",
+]
 
 #: the Textual minor version this module is written for (pyproject.toml pins it)
 TESTED = "8.2"
@@ -40,14 +51,19 @@ TESTED = "8.2"
 #: exactly those parameters; ``instance`` names an attribute set in ``__init__``.
 TOUCHES: list[tuple[str, str, str]] = [
     ("textual.widgets.DataTable", "_update_dimensions(new_rows)", "override: skip measuring"),
-    ("textual.widgets.DataTable",
-     "_render_cell(row_index, column_index, base_style, width, cursor, hover)",
-     "override: the direct path for one-line Text cells"),
+    (
+        "textual.widgets.DataTable",
+        "_render_cell(row_index, column_index, base_style, width, cursor, hover)",
+        "override: the direct path for one-line Text cells",
+    ),
     ("textual.widgets.DataTable", "_get_row_renderables(row_index)", "call: a row's cells"),
-    ("textual.widgets.DataTable",
-     "_get_styles_to_render_cell(is_header_cell, is_row_label_cell, is_fixed_style_cell, hover, "
-     "cursor, show_cursor, show_hover_cursor, has_css_foreground_priority, "
-     "has_css_background_priority)", "call: a cell's styles"),
+    (
+        "textual.widgets.DataTable",
+        "_get_styles_to_render_cell(is_header_cell, is_row_label_cell, is_fixed_style_cell, hover, "
+        "cursor, show_cursor, show_hover_cursor, has_css_foreground_priority, "
+        "has_css_background_priority)",
+        "call: a cell's styles",
+    ),
     ("textual.widgets.DataTable", "_row_locations", "instance: TwoWayDict RowKey <-> index"),
     ("textual.widgets.DataTable", "_column_locations", "instance: TwoWayDict ColumnKey <-> index"),
     ("textual.widgets.DataTable", "_data", "instance: RowKey -> {ColumnKey: cell}"),
@@ -83,8 +99,15 @@ class FastDataTable(DataTable):
             new_rows = ()
         super()._update_dimensions(new_rows)
 
-    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
-                     cursor: bool = False, hover: bool = False):
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ):
         """DataTable's cell rendering, with a direct path for the common cell.
 
         DataTable draws each cell as ``Styled(Padding(cell, 0), pre, post)`` through Rich's
@@ -100,12 +123,26 @@ class FastDataTable(DataTable):
         meta is added last, once per segment, instead of twice into every style: the styles
         before it are the same for the whole table, so Rich's style cache answers them.
         """
-        if (not self.fast_cells or row_index < 0 or column_index < 0 or self.cell_padding
-                or row_index < self.fixed_rows or column_index < self.fixed_columns):
+        if (
+            not self.fast_cells
+            or row_index < 0
+            or column_index < 0
+            or self.cell_padding
+            or row_index < self.fixed_rows
+            or column_index < self.fixed_columns
+        ):
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         row_key = self._row_locations.get_key(row_index)
-        cache_key = (row_key, self._column_locations.get_key(column_index), base_style, cursor,
-                     hover, self._show_hover_cursor, self._update_count, self._pseudo_class_state)
+        cache_key = (
+            row_key,
+            self._column_locations.get_key(column_index),
+            base_style,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
         cache = self._cell_render_cache
         lines = cache.get(cache_key)
         if lines is not None:
@@ -118,11 +155,18 @@ class FastDataTable(DataTable):
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         segments, used, metaless = plain
         component_style, post_style = self._get_styles_to_render_cell(
-            False, False, False, hover, cursor, self.show_cursor, self._show_hover_cursor,
-            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css")
+            False,
+            False,
+            False,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
         meta = Style.from_meta({"row": row_index, "column": column_index})
-        if metaless and not (_has_meta(base_style) or _has_meta(component_style)
-                             or _has_meta(post_style)):
+        if metaless and not (_has_meta(base_style) or _has_meta(component_style) or _has_meta(post_style)):
             # (base + meta + component) + style + post, with the meta moved to the end: the
             # same style, as no other part has meta (the same keys in the same order)
             add = (base_style + component_style).__add__
@@ -131,8 +175,7 @@ class FastDataTable(DataTable):
             add = (base_style + meta + component_style).__add__
             line = [Segment(text, add(style) + post_style) for text, style in segments]
         if used < width:
-            line.append(Segment(" " * (width - used), (base_style + meta + component_style)
-                                + post_style))
+            line.append(Segment(" " * (width - used), (base_style + meta + component_style) + post_style))
         lines = cache[cache_key] = [line]
         return lines
 
@@ -147,8 +190,12 @@ class FastDataTable(DataTable):
         entry = kept.get(id(cell))
         if entry is not None and entry[0] is cell:
             return entry[1]
-        if (not isinstance(cell, Text) or cell.justify not in (None, "default")
-                or "\n" in cell.plain or "\t" in cell.plain):
+        if (
+            not isinstance(cell, Text)
+            or cell.justify not in (None, "default")
+            or "\n" in cell.plain
+            or "\t" in cell.plain
+        ):
             result = None
         else:
             segments = [(seg.text, seg.style) for seg in _NEWLINE.join([cell]).render(self.app.console)]
@@ -213,8 +260,9 @@ def set_row_order(table: DataTable, keys: list[str]) -> None:
     way ``DataTable.sort`` does (which can only sort by cell values)."""
     position = {k: i for i, k in enumerate(keys)}
     ordered = sorted(table._data.keys(), key=lambda rk: position.get(rk.value, len(position)))
-    table._row_locations = TwoWayDict({rk if isinstance(rk, RowKey) else RowKey(rk.value): i
-                                       for i, rk in enumerate(ordered)})
+    table._row_locations = TwoWayDict(
+        {rk if isinstance(rk, RowKey) else RowKey(rk.value): i for i, rk in enumerate(ordered)}
+    )
     cells_changed(table)
 
 
@@ -256,8 +304,7 @@ def missing(touches: Iterable[tuple[str, str, str]] = TOUCHES) -> list[str]:
     from textual.app import App
     from textual.widgets import Footer
 
-    instances = {"textual.widgets.DataTable": DataTable, "textual.widgets.Footer": Footer,
-                 "textual.app.App": App}
+    instances = {"textual.widgets.DataTable": DataTable, "textual.widgets.Footer": Footer, "textual.app.App": App}
     made: dict[str, object] = {}
     out = []
     for owner, name, _why in touches:

@@ -88,8 +88,7 @@ class Dashboard(App[int]):
     SnapshotFetched = SnapshotFetched
     SnapshotFailed = SnapshotFailed
 
-    def __init__(self, make_backend: Callable[[], Backend], options: DashboardOptions | None = None,
-                 **changes: Any):
+    def __init__(self, make_backend: Callable[[], Backend], options: DashboardOptions | None = None, **changes: Any):
         super().__init__()
         self.options = options = dataclasses.replace(options or DashboardOptions(), **changes)
         self.make_backend = make_backend
@@ -117,8 +116,7 @@ class Dashboard(App[int]):
     # ---- capabilities ----------------------------------------------------------------
     def unavailable_reason(self, action: str) -> str | None:
         """Why ``action`` cannot run here, or None."""
-        return gating.unavailable_reason(action, self.backend_class.name, self.capabilities,
-                                         self.readonly)
+        return gating.unavailable_reason(action, self.backend_class.name, self.capabilities, self.readonly)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return gating.allowed(self, action)
@@ -183,8 +181,7 @@ class Dashboard(App[int]):
         events = self.panes["events"]
         clock = self.options.clock
         if first:
-            events.add(clock(), "connected",
-                       f"context {self.context_name} ({self.backend_class.name} backend)")
+            events.add(clock(), "connected", f"context {self.context_name} ({self.backend_class.name} backend)")
         if was_failing:
             events.add(clock(), "backend", "backend answers again", events.palette.ok)
         if msg.events:
@@ -239,11 +236,15 @@ class Dashboard(App[int]):
             status.update(f"⚠ {self.error} — showing the last good data")
         else:
             snap = self.snapshot
-            msg = "" if snap is None else (
-                f"{len(snap.nodes)} nodes · {len(snap.functions)} functions · "
-                f"{sum(p.count for p in snap.placements if p.state != 'cold')} containers · "
-                f"{len(snap.queues)} queues" + (f" · partial: {'; '.join(snap.errors)}"
-                                                if snap.errors else ""))
+            msg = (
+                ""
+                if snap is None
+                else (
+                    f"{len(snap.nodes)} nodes · {len(snap.functions)} functions · "
+                    f"{sum(p.count for p in snap.placements if p.state != 'cold')} containers · "
+                    f"{len(snap.queues)} queues" + (f" · partial: {'; '.join(snap.errors)}" if snap.errors else "")
+                )
+            )
             status.update(msg)
         status.set_class(bool(self.error), "-error")
 
@@ -412,11 +413,21 @@ class Dashboard(App[int]):
         await self.poller.drop_backend()
 
 
-def run(context: str | None = None, *, readonly: bool = False, theme: str | None = None,
-        background: Callable[[Backend], Awaitable[Any]] | None = None,
-        make_backend: Callable[[], Backend] | None = None, interval: float | None = None,
-        label: str | None = None, view: str | None = None, save_dir: str | None = None,
-        remember_theme: bool = True, start_context=None, namespace: str | None = None) -> int:
+def run(
+    context: str | None = None,
+    *,
+    readonly: bool = False,
+    theme: str | None = None,
+    background: Callable[[Backend], Awaitable[Any]] | None = None,
+    make_backend: Callable[[], Backend] | None = None,
+    interval: float | None = None,
+    label: str | None = None,
+    view: str | None = None,
+    save_dir: str | None = None,
+    remember_theme: bool = True,
+    start_context=None,
+    namespace: str | None = None,
+) -> int:
     """Open the dashboard on ``context`` (default: the current one). Returns the exit code.
 
     The config's ``readonly``, ``refresh_s``, ``default_view`` and ``keymap`` apply where
@@ -434,10 +445,22 @@ def run(context: str | None = None, *, readonly: bool = False, theme: str | None
     try:
         cfg = load_config()
         ctx = start_context or resolve_context(context, cfg)
-        app = Dashboard(make_backend or ctx.build_backend, from_config(
-            cfg, label or ctx.name, readonly=readonly, theme=theme, interval=interval, view=view,
-            save_dir=save_dir, remember_theme=remember_theme, background=background,
-            namespace=namespace, make_namespace_backend=namespace_backends(ctx)))
+        app = Dashboard(
+            make_backend or ctx.build_backend,
+            from_config(
+                cfg,
+                label or ctx.name,
+                readonly=readonly,
+                theme=theme,
+                interval=interval,
+                view=view,
+                save_dir=save_dir,
+                remember_theme=remember_theme,
+                background=background,
+                namespace=namespace,
+                make_namespace_backend=namespace_backends(ctx),
+            ),
+        )
     except BackendError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:

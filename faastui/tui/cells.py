@@ -13,8 +13,19 @@ from functools import lru_cache
 
 from rich.text import Span, Text
 
-__all__ = ["Palette", "bar", "metric_cell", "spark_cell", "styled", "sparkline", "age_text", "ms", "pct",
-           "placement_cell", "PLACEMENT_WIDTH"]
+__all__ = [
+    "Palette",
+    "bar",
+    "metric_cell",
+    "spark_cell",
+    "styled",
+    "sparkline",
+    "age_text",
+    "ms",
+    "pct",
+    "placement_cell",
+    "PLACEMENT_WIDTH",
+]
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
 PLACEMENT_WIDTH = 11
@@ -37,14 +48,29 @@ class Palette:
     @classmethod
     def from_variables(cls, v: dict[str, str], no_color: bool = False) -> Palette:
         if no_color:
-            return cls(cold="dim", prewarm="", warm="bold", busy="bold reverse", ok="", warn="bold",
-                       bad="bold reverse", dim="dim", bar="")
+            return cls(
+                cold="dim",
+                prewarm="",
+                warm="bold",
+                busy="bold reverse",
+                ok="",
+                warn="bold",
+                bad="bold reverse",
+                dim="dim",
+                bar="",
+            )
         get = v.get
-        return cls(cold=f"{get('text-muted', 'dim')}" if get("text-muted", "").startswith("#") else "dim",
-                   prewarm=get("warning", "yellow"), warm=get("success", "green"),
-                   busy=f"bold {get('error', 'red')}", ok=get("success", "green"),
-                   warn=get("warning", "yellow"), bad=get("error", "red"), dim="dim",
-                   bar=get("accent", get("primary", "cyan")))
+        return cls(
+            cold=f"{get('text-muted', 'dim')}" if get("text-muted", "").startswith("#") else "dim",
+            prewarm=get("warning", "yellow"),
+            warm=get("success", "green"),
+            busy=f"bold {get('error', 'red')}",
+            ok=get("success", "green"),
+            warn=get("warning", "yellow"),
+            bad=get("error", "red"),
+            dim="dim",
+            bar=get("accent", get("primary", "cyan")),
+        )
 
 
 def _clean(style: str) -> str:
@@ -93,8 +119,14 @@ def _sparkline(window: tuple, width: int, lo: float | None, hi: float | None) ->
         out = "".join(" " if v is None else _BLOCKS[0] for v in window)
     else:
         blocks = _BLOCKS
-        out = "".join([" " if v is None else blocks[0 if (k := int((v - low) / span * top + 0.5)) < 0
-                                                    else top if k > top else k] for v in window])
+        out = "".join(
+            [
+                " "
+                if v is None
+                else blocks[0 if (k := int((v - low) / span * top + 0.5)) < 0 else top if k > top else k]
+                for v in window
+            ]
+        )
     return out.rjust(width)
 
 
@@ -126,8 +158,9 @@ def placement_cell(counts: dict[str, int] | None, palette: Palette) -> Text:
     """
     if not counts:
         return _placement_cell(0, 0, 0, palette, False)
-    return _placement_cell(counts.get("busy", 0), counts.get("warm", 0), counts.get("prewarm", 0),
-                           palette, True, counts.get("starting", 0))
+    return _placement_cell(
+        counts.get("busy", 0), counts.get("warm", 0), counts.get("prewarm", 0), palette, True, counts.get("starting", 0)
+    )
 
 
 @lru_cache(maxsize=4096)

@@ -20,10 +20,21 @@ from .panes import TablePane
 __all__ = ["CommandBar", "VIEWS"]
 
 #: ``:WORD`` -> the pane part it shows (None: the word is taken, nothing to show)
-VIEWS = {"nodes": "nodes", "node": "nodes", "no": "nodes", "fn": "placements",
-         "functions": "placements", "placement": "placements", "placements": "placements",
-         "queues": "queues", "q": None, "qos": "qos", "fusion": "fusion_groups",
-         "events": "events", "ev": "events"}
+VIEWS = {
+    "nodes": "nodes",
+    "node": "nodes",
+    "no": "nodes",
+    "fn": "placements",
+    "functions": "placements",
+    "placement": "placements",
+    "placements": "placements",
+    "queues": "queues",
+    "q": None,
+    "qos": "qos",
+    "fusion": "fusion_groups",
+    "events": "events",
+    "ev": "events",
+}
 
 _COMMANDS_HINT = ":nodes :fn :queues :qos :fusion :events :all :ctx NAME :ns NAME :theme NAME :q"
 
@@ -54,8 +65,7 @@ class CommandBar:
         if not isinstance(pane, TablePane):
             pane = sel.last_table()
         sel.last_pane = pane
-        self._show("filter", pane.table.filter_text,
-                   f"filter {pane.title}: regex, !regex negates, empty clears")
+        self._show("filter", pane.table.filter_text, f"filter {pane.title}: regex, !regex negates, empty clears")
 
     def open_command(self) -> None:
         sel = self.app.selection

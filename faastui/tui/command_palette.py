@@ -11,8 +11,14 @@ from .gating import MUTATING
 
 __all__ = ["dashboard_commands", "VIEW_LABELS"]
 
-VIEW_LABELS = (("Nodes", "nodes"), ("Placement", "placements"), ("Queues", "queues"),
-               ("QoS", "qos"), ("Fusion groups", "fusion_groups"), ("Events", "events"))
+VIEW_LABELS = (
+    ("Nodes", "nodes"),
+    ("Placement", "placements"),
+    ("Queues", "queues"),
+    ("QoS", "qos"),
+    ("Fusion groups", "fusion_groups"),
+    ("Events", "events"),
+)
 
 
 def dashboard_commands(app) -> Iterable[SystemCommand]:
@@ -24,15 +30,16 @@ def dashboard_commands(app) -> Iterable[SystemCommand]:
         if app.readonly:
             continue
         help_text = f"key {app.options.keys.get(binding.id, binding.key)}" + (
-            f" — unavailable: {reason}" if reason else "")
-        yield SystemCommand(f"Action: {binding.description}", help_text,
-                            lambda a=binding.action: app.do_action(a))
+            f" — unavailable: {reason}" if reason else ""
+        )
+        yield SystemCommand(f"Action: {binding.description}", help_text, lambda a=binding.action: app.do_action(a))
     for label, part in VIEW_LABELS:
-        yield SystemCommand(f"View: {label}", f"focus and maximise the {label} pane",
-                            lambda p=part: app.command_bar.show_view(p))
+        yield SystemCommand(
+            f"View: {label}", f"focus and maximise the {label} pane", lambda p=part: app.command_bar.show_view(p)
+        )
     for name in sorted(t for t in app.available_themes if t.startswith("faastui-")):
-        yield SystemCommand(f"Theme: {name}", "switch the dashboard theme (remembered)",
-                            lambda n=name: app.switch_theme(n))
+        yield SystemCommand(
+            f"Theme: {name}", "switch the dashboard theme (remembered)", lambda n=name: app.switch_theme(n)
+        )
     yield SystemCommand("Refresh", "fetch a snapshot now", app.action_refresh)
-    yield SystemCommand("Save", "screenshot (SVG) and the focused table (CSV, JSON)",
-                        app.action_save)
+    yield SystemCommand("Save", "screenshot (SVG) and the focused table (CSV, JSON)", app.action_save)

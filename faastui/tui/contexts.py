@@ -30,11 +30,13 @@ def namespace_backends(start=None) -> Callable[[str, str], Callable[[], Backend]
     ``faastui.config.Context``, maybe not one of the config's: ``-g URL``): (context name,
     namespace) -> that context's backend factory in the namespace. Raises: Unsupported for a
     backend without namespaces, BackendError for an unknown context."""
+
     def make(name: str, namespace: str) -> Callable[[], Backend]:
         from ..config import resolve_context  # deferred, as in context_backend
 
         base = start if start is not None and name == start.name else resolve_context(name)
         return base.in_namespace(namespace).build_backend
+
     return make
 
 

@@ -22,9 +22,11 @@ class QuietFooter(Footer):
     _shown: tuple | None = None
 
     def _signature(self) -> tuple:
-        keys = tuple((binding.key, binding.action, binding.description, enabled, tooltip)
-                     for (_, binding, enabled, tooltip) in self.screen.active_bindings.values()
-                     if binding.show)
+        keys = tuple(
+            (binding.key, binding.action, binding.description, enabled, tooltip)
+            for (_, binding, enabled, tooltip) in self.screen.active_bindings.values()
+            if binding.show
+        )
         return keys, self.compact, self.show_command_palette, self.app.ENABLE_COMMAND_PALETTE
 
     def compose(self):

@@ -16,12 +16,22 @@ from ._textual_compat import map_bindings
 
 __all__ = ["ACTIONS", "MUTATING", "unavailable_reason", "grey_unavailable", "allowed"]
 
-ACTIONS = ("invoke", "invoke_async", "prewarm", "dispatch", "fuse", "unfuse", "optimize", "scale",
-           "deploy", "remove", "bench")
+ACTIONS = (
+    "invoke",
+    "invoke_async",
+    "prewarm",
+    "dispatch",
+    "fuse",
+    "unfuse",
+    "optimize",
+    "scale",
+    "deploy",
+    "remove",
+    "bench",
+)
 MUTATING = frozenset(ACTIONS)
 #: the dashboard's own keys that, like the actions, go to a dialog or view while one is open
-_SCREEN_KEYS = ("mark", "filter", "command_bar", "refresh", "help", "restore", "describe", "yaml",
-                "logs")
+_SCREEN_KEYS = ("mark", "filter", "command_bar", "refresh", "help", "restore", "describe", "yaml", "logs")
 
 
 def unavailable_reason(action: str, backend_name: str, capabilities, readonly: bool) -> str | None:
@@ -38,6 +48,7 @@ def unavailable_reason(action: str, backend_name: str, capabilities, readonly: b
 def grey_unavailable(app) -> None:
     """Give the app's unavailable action bindings a tooltip with the reason (the footer
     shows it)."""
+
     def with_reason(binding):
         reason = app.unavailable_reason(binding.action) if binding.action in MUTATING else None
         return dataclasses.replace(binding, tooltip=f"unavailable: {reason}") if reason else binding

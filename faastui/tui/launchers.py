@@ -17,8 +17,7 @@ from backends.errors import BackendError
 
 from .gating import MUTATING
 
-__all__ = ["launch", "open_help", "help_rows", "open_row", "open_logs", "pick_context",
-           "pick_namespace", "LAUNCHERS"]
+__all__ = ["launch", "open_help", "help_rows", "open_row", "open_logs", "pick_context", "pick_namespace", "LAUNCHERS"]
 
 
 def _dialogs():
@@ -29,8 +28,7 @@ def _dialogs():
 
 def _common(app) -> tuple:
     """What every action dialog gets: the backend, the function names, the node names."""
-    return (app.backend or app.make_backend(), app.selection.function_names(),
-            app.selection.node_names())
+    return (app.backend or app.make_backend(), app.selection.function_names(), app.selection.node_names())
 
 
 def _function(app) -> str | None:
@@ -51,8 +49,8 @@ def _invoke_async(app):
 def _prewarm(app):
     sel = app.selection
     return _dialogs().PrewarmDialog(
-        *_common(app), function=_function(app), node=sel.node(),
-        any_node=Capability.NODE_TARGET not in app.capabilities)
+        *_common(app), function=_function(app), node=sel.node(), any_node=Capability.NODE_TARGET not in app.capabilities
+    )
 
 
 def _dispatch(app):
@@ -76,8 +74,7 @@ def _unfuse(app):
     groups = [g.name for g in fusion.groups]
     group = fusion.selected_group() if sel.focused_pane() is fusion else None
     if group is None and sel.function() and app.snapshot:
-        group = next((f.fusion_group for f in app.snapshot.functions
-                      if f.name == sel.function()), None)
+        group = next((f.fusion_group for f in app.snapshot.functions if f.name == sel.function()), None)
     return _dialogs().UnfuseDialog(*_common(app), groups=groups, group=group)
 
 
@@ -87,8 +84,7 @@ def _optimize(app):
 
 def _scale(app):
     fn = _function(app)
-    current = next((f.replicas for f in app.snapshot.functions if f.name == fn), 0) \
-        if app.snapshot else 0
+    current = next((f.replicas for f in app.snapshot.functions if f.name == fn), 0) if app.snapshot else 0
     return _dialogs().ScaleDialog(*_common(app), function=fn, replicas=str(current + 1))
 
 
@@ -106,9 +102,18 @@ def _bench(app, function: str | None = None):
 
 #: verb -> the function building its dialog
 LAUNCHERS: dict[str, Callable] = {
-    "invoke": _invoke, "invoke_async": _invoke_async, "prewarm": _prewarm, "dispatch": _dispatch,
-    "fuse": _fuse, "unfuse": _unfuse, "optimize": _optimize, "scale": _scale, "deploy": _deploy,
-    "remove": _remove, "bench": _bench}
+    "invoke": _invoke,
+    "invoke_async": _invoke_async,
+    "prewarm": _prewarm,
+    "dispatch": _dispatch,
+    "fuse": _fuse,
+    "unfuse": _unfuse,
+    "optimize": _optimize,
+    "scale": _scale,
+    "deploy": _deploy,
+    "remove": _remove,
+    "bench": _bench,
+}
 
 
 def launch(app, verb: str, **preset) -> None:
@@ -164,6 +169,7 @@ def pick_context(app) -> None:
     def chosen(name: str | None) -> None:
         if name and name != app.context_name:
             app.switch_context(name)
+
     app.push_screen(_dialogs().ContextPicker(contexts, app.context_name), callback=chosen)
 
 
@@ -189,6 +195,7 @@ def pick_namespace(app) -> None:
             return
         current = app.namespace or getattr(backend, "namespace", None) or ""
         app.push_screen(_dialogs().NamespacePicker(names, current), callback=chosen)
+
     app.run_worker(fetch(), group="namespaces", exclusive=True, exit_on_error=False)
 
 
@@ -200,8 +207,7 @@ def help_rows(app) -> list[tuple[str, str, str]]:
         reason = app.unavailable_reason(binding.action) if binding.action in MUTATING else None
         if reason and app.readonly:
             continue
-        rows.append((key, f"{binding.description or binding.action}  ({binding.id})",
-                     reason or "ok"))
+        rows.append((key, f"{binding.description or binding.action}  ({binding.id})", reason or "ok"))
     rows.append(("ctrl+p", "command palette (actions, views, themes)", "ok"))
     for pane in app.panes.values():
         text = pane.sort_help() if hasattr(pane, "sort_help") else ""

@@ -73,9 +73,17 @@ class DashboardOptions:
         return max(MIN_INTERVAL, self.interval)
 
 
-def from_config(cfg, context_name: str, *, readonly: bool = False, theme: str | None = None,
-                interval: float | None = None, view: str | None = None,
-                save_dir: str | Path | None = None, **more: Any) -> DashboardOptions:
+def from_config(
+    cfg,
+    context_name: str,
+    *,
+    readonly: bool = False,
+    theme: str | None = None,
+    interval: float | None = None,
+    view: str | None = None,
+    save_dir: str | Path | None = None,
+    **more: Any,
+) -> DashboardOptions:
     """The options of a dashboard opened from the command line on config ``cfg`` (a
     ``faastui.config.Config``): the arguments first, then the config's ``readonly``
     (``--readonly`` only ever adds it), ``refresh_s``, ``default_view``, ``theme``, and its
@@ -87,10 +95,16 @@ def from_config(cfg, context_name: str, *, readonly: bool = False, theme: str | 
 
     view = view or cfg.default_view
     if view is not None and view != "all" and not VIEWS.get(view):
-        raise InvalidRequest(f"unknown view {view!r}", hint="one of all, " + ", ".join(
-            sorted(k for k, v in VIEWS.items() if v)))
+        raise InvalidRequest(
+            f"unknown view {view!r}", hint="one of all, " + ", ".join(sorted(k for k, v in VIEWS.items() if v))
+        )
     return DashboardOptions(
-        context_name=context_name, readonly=readonly or bool(cfg.readonly),
-        theme=theme or cfg.theme, keys={**load_keymap(cfg.keymap), **cfg.keys},
-        interval=interval if interval is not None else (cfg.refresh_s or 1.0), view=view,
-        save_dir=save_dir, **more)
+        context_name=context_name,
+        readonly=readonly or bool(cfg.readonly),
+        theme=theme or cfg.theme,
+        keys={**load_keymap(cfg.keymap), **cfg.keys},
+        interval=interval if interval is not None else (cfg.refresh_s or 1.0),
+        view=view,
+        save_dir=save_dir,
+        **more,
+    )

@@ -33,8 +33,14 @@ __all__ = ["Poller", "SnapshotFetched", "SnapshotFailed", "part_errors", "CALLS_
 CALLS_PER_TICK = 20
 
 #: a ``Snapshot.errors`` entry starts with the part it concerns ("node ...: ...")
-_ERROR_PARTS = {"node": "nodes", "placement": "placements", "queue": "queues", "qos": "qos",
-                "fusion": "fusion_groups", "function": "placements"}
+_ERROR_PARTS = {
+    "node": "nodes",
+    "placement": "placements",
+    "queue": "queues",
+    "qos": "qos",
+    "fusion": "fusion_groups",
+    "function": "placements",
+}
 
 
 class SnapshotFetched(Message, namespace="dashboard"):
@@ -111,8 +117,9 @@ class Poller:
 
     def fetch(self):
         """Poll now (a poll still running is cancelled). Returns: the Worker."""
-        return self.app.run_worker(self._fetch, name="fetch_snapshot", group="poll",
-                                   exclusive=True, exit_on_error=False)
+        return self.app.run_worker(
+            self._fetch, name="fetch_snapshot", group="poll", exclusive=True, exit_on_error=False
+        )
 
     async def _fetch(self) -> None:
         """One poll: snapshot (+ the engine's new events when it has them). Never touches widgets."""
@@ -136,8 +143,7 @@ class Poller:
                 except (BackendError, TimeoutError):
                     calls = []
         except TimeoutError:
-            self._answer(SnapshotFailed(
-                f"the {name} backend did not answer within {options.poll_timeout:g}s"))
+            self._answer(SnapshotFailed(f"the {name} backend did not answer within {options.poll_timeout:g}s"))
         except BackendError as exc:
             if isinstance(exc, Unreachable):
                 await self.drop_backend()  # rebuilt next tick: the engine may come back elsewhere

@@ -93,8 +93,11 @@ class Selection:
         snap = self.app.snapshot
         if snap is None:
             return None
-        answering = [f.name for f in snap.functions
-                     if str(f.labels.get(LONG_RUNNING_LABEL, "")).lower() not in ("true", "1", "yes")]
+        answering = [
+            f.name
+            for f in snap.functions
+            if str(f.labels.get(LONG_RUNNING_LABEL, "")).lower() not in ("true", "1", "yes")
+        ]
         if not answering:
             return snap.functions[0].name if snap.functions else None
         ok = {q.subject: q.count - q.errors for q in snap.qos}

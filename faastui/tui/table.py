@@ -107,8 +107,9 @@ class KeyedTable(FastDataTable):
         self._apply(rows, changed)
 
     # ---- sorting --------------------------------------------------------------------
-    def sort_by(self, column: str | None, value=None, reverse: bool = False,
-                mark: tuple[str, str] | None = None) -> None:
+    def sort_by(
+        self, column: str | None, value=None, reverse: bool = False, mark: tuple[str, str] | None = None
+    ) -> None:
         """Keep the rows sorted by ``value(key, cells)`` (None: in the data's own order), the
         ``column`` header marked ``↑`` (ascending) or ``↓``; the cursor stays on its row.
         ``mark`` (column, tag): a sort by something that is no column marks that column's
@@ -128,8 +129,7 @@ class KeyedTable(FastDataTable):
             column = self.columns.get(ColumnKey(key))
             if column is None:
                 continue
-            want = f"{label} {tag}{arrow}" if tag and key == marked else \
-                label + arrow if key == marked else label
+            want = f"{label} {tag}{arrow}" if tag and key == marked else label + arrow if key == marked else label
             if column.label.plain != want:
                 column.label = Text(want)
                 cells_changed(self)
@@ -243,7 +243,7 @@ class KeyedTable(FastDataTable):
         want = [c[0] for c in columns]
         if have == want:
             return
-        if not set(have) <= set(want) or want[:len(have)] != [k for k in want if k in have]:
+        if not set(have) <= set(want) or want[: len(have)] != [k for k in want if k in have]:
             # a removal or a reorder: rebuild columns (rare: a node joined or left)
             self.clear(columns=True)
             self.shown = {}

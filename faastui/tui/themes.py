@@ -26,9 +26,24 @@ from .cells import Palette
 __all__ = ["load_themes", "resolve_theme", "DEFAULT_THEME", "ThemeKeeper"]
 
 DEFAULT_THEME = "faastui-dark"
-_FIELDS = ("name", "primary", "secondary", "warning", "error", "success", "accent", "foreground",
-           "background", "surface", "panel", "boost", "dark", "luminosity_spread", "text_alpha",
-           "variables")
+_FIELDS = (
+    "name",
+    "primary",
+    "secondary",
+    "warning",
+    "error",
+    "success",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+    "dark",
+    "luminosity_spread",
+    "text_alpha",
+    "variables",
+)
 
 
 def load_themes(folder: Path | None = None, errors: list[str] | None = None) -> list[Theme]:
@@ -86,8 +101,7 @@ class ThemeKeeper:
         # the user's own themes ($XDG_CONFIG_HOME/faastui/themes), a name of theirs over ours
         for theme in load_themes(locations.user_themes_dir(), self.broken):
             app.register_theme(theme)
-        name = resolve_theme(self.requested or DEFAULT_THEME, app.available_themes) \
-            or DEFAULT_THEME
+        name = resolve_theme(self.requested or DEFAULT_THEME, app.available_themes) or DEFAULT_THEME
         if self.requested and resolve_theme(self.requested, app.available_themes) is None:
             self.unknown = (self.requested, name)
         if name in app.available_themes:
@@ -99,16 +113,16 @@ class ThemeKeeper:
             asked, name = self.unknown
             self.app.notify(f"unknown theme {asked!r}; using {name}", severity="warning")
         if self.broken:
-            self.app.notify(f"themes left out of {locations.user_themes_dir()}: "
-                            + "; ".join(self.broken), severity="warning")
+            self.app.notify(
+                f"themes left out of {locations.user_themes_dir()}: " + "; ".join(self.broken), severity="warning"
+            )
         self.app.theme_changed_signal.subscribe(self.app, self._changed)
         self.set_palette()
         self.ready = True
 
     def set_palette(self) -> None:
         app = self.app
-        palette = Palette.from_variables(app.get_css_variables(),
-                                         no_color=bool(os.environ.get("NO_COLOR")))
+        palette = Palette.from_variables(app.get_css_variables(), no_color=bool(os.environ.get("NO_COLOR")))
         for pane in app.panes.values():
             pane.palette = palette
 

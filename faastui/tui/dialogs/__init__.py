@@ -27,6 +27,23 @@ from .remove import ConfirmRemove
 from .scale import ScaleDialog
 from .unfuse import UnfuseDialog
 
-__all__ = ["ActionDialog", "InvokeDialog", "PrewarmDialog", "DispatchDialog", "FuseDialog",
-           "UnfuseDialog", "OptimizeDialog", "ScaleDialog", "DeployDialog", "ConfirmRemove",
-           "HelpScreen", "BenchDialog", "ContextPicker", "NamespacePicker", "Outcome", "parse_payload", "ANY", "ALL"]
+__all__ = [
+    "ActionDialog",
+    "InvokeDialog",
+    "PrewarmDialog",
+    "DispatchDialog",
+    "FuseDialog",
+    "UnfuseDialog",
+    "OptimizeDialog",
+    "ScaleDialog",
+    "DeployDialog",
+    "ConfirmRemove",
+    "HelpScreen",
+    "BenchDialog",
+    "ContextPicker",
+    "NamespacePicker",
+    "Outcome",
+    "parse_payload",
+    "ANY",
+    "ALL",
+]

@@ -135,15 +135,13 @@ class ActionDialog(ModalScreen[Outcome | None]):
     def fn_select(self, id: str = "function", value: str | None = None) -> Select:
         options = [(f, f) for f in self.functions]
         value = value if value in self.functions else (self.functions[0] if self.functions else None)
-        return Select(options, value=value if value is not None else Select.BLANK, id=id,
-                      allow_blank=value is None)
+        return Select(options, value=value if value is not None else Select.BLANK, id=id, allow_blank=value is None)
 
     def node_select(self, id: str = "node", extra: str | None = ANY, value: str | None = None) -> Select:
         options = ([(extra, extra)] if extra else []) + [(n, n) for n in self.nodes]
         if value not in self.nodes:
             value = extra or (self.nodes[0] if self.nodes else None)
-        return Select(options, value=value if value is not None else Select.BLANK, id=id,
-                      allow_blank=value is None)
+        return Select(options, value=value if value is not None else Select.BLANK, id=id, allow_blank=value is None)
 
     def value(self, selector: str) -> str:
         widget = self.query_one(selector)

@@ -46,9 +46,12 @@ class BenchDialog(ActionDialog):
             self.action_run()
 
     def spec(self) -> Bench:
-        return Bench(self.value("#function"), calls=int(self.value("#calls")),
-                     concurrency=int(self.value("#concurrency")),
-                     payload=parse_payload(self.value("#payload")))
+        return Bench(
+            self.value("#function"),
+            calls=int(self.value("#calls")),
+            concurrency=int(self.value("#concurrency")),
+            payload=parse_payload(self.value("#payload")),
+        )
 
     async def perform(self) -> Outcome:
         spec = self.spec()
@@ -57,12 +60,17 @@ class BenchDialog(ActionDialog):
         def progress(run) -> None:
             if run.done % step == 0 or run.done == spec.calls:
                 self.post_message(self.Progress(run.done, spec.calls))
+
         result = await spec.run(self.backend, progress)
         rep = result.report()
         lat = rep["latency_ms"]
-        return Outcome("bench", f"bench {spec.function}: {rep['calls']} calls, p50 "
-                                f"{lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms, {rep['errors']} errors",
-                       result, rep["errors"] == 0)
+        return Outcome(
+            "bench",
+            f"bench {spec.function}: {rep['calls']} calls, p50 "
+            f"{lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms, {rep['errors']} errors",
+            result,
+            rep["errors"] == 0,
+        )
 
     def on_bench_dialog_progress(self, msg: Progress) -> None:
         if self.running:
@@ -75,11 +83,16 @@ class BenchDialog(ActionDialog):
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold")
         table.add_column()
-        table.add_row("calls", f"{rep['calls']} ({rep['errors']} errors), {run.concurrency} at a "
-                               f"time, {rep['wall_s']:.2f} s, {rep['throughput_per_s']:.1f}/s")
+        table.add_row(
+            "calls",
+            f"{rep['calls']} ({rep['errors']} errors), {run.concurrency} at a "
+            f"time, {rep['wall_s']:.2f} s, {rep['throughput_per_s']:.1f}/s",
+        )
         table.add_row("latency ms", "  ".join(f"{k} {v:.2f}" for k, v in lat.items()))
-        table.add_row("containers", "  ".join(f"{s} {v['count']} (p50 {v['p50_ms']:.2f})"
-                                              for s, v in rep["by_state"].items()) or "-")
+        table.add_row(
+            "containers",
+            "  ".join(f"{s} {v['count']} (p50 {v['p50_ms']:.2f})" for s, v in rep["by_state"].items()) or "-",
+        )
         for failure in rep["failures"]:
             table.add_row("failure", failure)
         bars = histogram([ms for ms, _ in run.latencies], width=36, bar="█")

@@ -18,8 +18,7 @@ class DeployDialog(ActionDialog):
     run_label = "Deploy"
 
     def form(self) -> ComposeResult:
-        yield Label("path (a folder with handler.py + function.yaml, or a zip)",
-                    classes="field-label")
+        yield Label("path (a folder with handler.py + function.yaml, or a zip)", classes="field-label")
         default = self.preset.get("path") or str(locations.functions_dir() / "hello")
         yield Input(default, id="path")
         yield Label("deploy under this name (optional)", classes="field-label")

@@ -27,9 +27,12 @@ class DispatchDialog(ActionDialog):
         yield Label("input", classes="field-label")
         yield Input(self.preset.get("input", "hello"), id="input")
         yield Label("mode", classes="field-label")
-        yield Select([("chain (each output feeds the next step)", "chain"),
-                      ("fan-out (every step gets the input)", "fanout")], value="chain", id="mode",
-                     allow_blank=False)
+        yield Select(
+            [("chain (each output feeds the next step)", "chain"), ("fan-out (every step gets the input)", "fanout")],
+            value="chain",
+            id="mode",
+            allow_blank=False,
+        )
         yield Label("add a step: node, function", classes="field-label")
         with Horizontal(id="step-pick", classes="picker"):
             yield self.node_select(id="step-node", extra=None)
@@ -38,9 +41,12 @@ class DispatchDialog(ActionDialog):
         yield Label("steps (NODE:FUNCTION, separated by spaces)", classes="field-label")
         yield Input(self.preset.get("steps", ""), id="steps", placeholder="node-1:hello node-2:echo")
 
-    DEFAULT_CSS = ActionDialog.DEFAULT_CSS + """
+    DEFAULT_CSS = (
+        ActionDialog.DEFAULT_CSS
+        + """
     DispatchDialog #step-pick { height: auto; }
     """
+    )
 
     @on(Button.Pressed, "#add-step")
     def _add_step(self) -> None:
@@ -55,12 +61,13 @@ class DispatchDialog(ActionDialog):
     async def perform(self) -> Outcome:
         res = await self.spec().run(self.backend)
         ok = all(s.status == "ok" for s in res.steps)
-        return Outcome("dispatch", f"{res.mode} of {len(res.steps)} step(s): "
-                                   f"{'ok' if ok else 'failed'}", res, ok)
+        return Outcome("dispatch", f"{res.mode} of {len(res.steps)} step(s): {'ok' if ok else 'failed'}", res, ok)
 
     def show(self, outcome: Outcome):
         from rich.console import Group
 
         res = outcome.result
-        return Group(invocation_table(res.steps, f"{outcome.summary} — per-step timings"),
-                     Text(f"output: {result_text(res.output, 300)}"))
+        return Group(
+            invocation_table(res.steps, f"{outcome.summary} — per-step timings"),
+            Text(f"output: {result_text(res.output, 300)}"),
+        )

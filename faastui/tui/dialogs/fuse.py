@@ -18,8 +18,7 @@ class FuseDialog(ActionDialog):
     run_label = "Fuse"
 
     def form(self) -> ComposeResult:
-        yield Label("functions (marked with space in Placement; separated by spaces)",
-                    classes="field-label")
+        yield Label("functions (marked with space in Placement; separated by spaces)", classes="field-label")
         yield Input(" ".join(self.preset.get("members", [])), id="functions")
         yield Label("group name (optional)", classes="field-label")
         yield Input(self.preset.get("name", ""), id="name")
@@ -29,5 +28,4 @@ class FuseDialog(ActionDialog):
 
     async def perform(self) -> Outcome:
         group = await self.spec().run(self.backend)
-        return Outcome("fuse", f"fused {', '.join(group.functions)} as {group.name} on "
-                               f"{group.node or '-'}", group)
+        return Outcome("fuse", f"fused {', '.join(group.functions)} as {group.name} on {group.node or '-'}", group)

@@ -32,19 +32,27 @@ class HelpScreen(ModalScreen[None]):
         self.backend_name = backend
 
     def compose(self) -> ComposeResult:
-        table = Table(title=f"faastui keys — context {self.context} ({self.backend_name} backend)",
-                      box=None, padding=(0, 2), header_style="bold", expand=True)
+        table = Table(
+            title=f"faastui keys — context {self.context} ({self.backend_name} backend)",
+            box=None,
+            padding=(0, 2),
+            header_style="bold",
+            expand=True,
+        )
         table.add_column("key", style="bold", no_wrap=True)
         table.add_column("action")
         table.add_column("availability")
         for key, desc, avail in self.rows:
             table.add_row(key, desc, Text(avail, style="dim" if avail != "ok" else ""))
-        tail = Text("\n:nodes :fn :queues :qos :fusion :events (focus a pane)  :all  :ctx [NAME]  :ns [NAME]  "
-                    ":theme NAME  :logs [FN]  :q\nEnter opens a row (describe; y YAML, j JSON, "
-                    "c copy, l logs, b bench, escape back). Filter: /regex, /!regex negates, "
-                    "empty clears. A click on a header sorts too. space marks functions for f; "
-                    "[ and ] page the Placement node columns. Keys remap in config.yaml: "
-                    "keymap: k9s, and keys: {binding_id: key}.", style="dim")
+        tail = Text(
+            "\n:nodes :fn :queues :qos :fusion :events (focus a pane)  :all  :ctx [NAME]  :ns [NAME]  "
+            ":theme NAME  :logs [FN]  :q\nEnter opens a row (describe; y YAML, j JSON, "
+            "c copy, l logs, b bench, escape back). Filter: /regex, /!regex negates, "
+            "empty clears. A click on a header sorts too. space marks functions for f; "
+            "[ and ] page the Placement node columns. Keys remap in config.yaml: "
+            "keymap: k9s, and keys: {binding_id: key}.",
+            style="dim",
+        )
         with VerticalScroll():
             yield Static(table)
             yield Static(tail)

@@ -33,8 +33,7 @@ class InvokeDialog(ActionDialog):
             yield Label("node", classes="field-label")
             yield self.node_select(value=self.preset.get("node"))
         yield Label("payload (JSON, or plain text)", classes="field-label")
-        yield TextArea(self.preset.get("payload", '{"name": "faastui"}'), id="payload",
-                       language=None)
+        yield TextArea(self.preset.get("payload", '{"name": "faastui"}'), id="payload", language=None)
 
     def spec(self) -> Invoke | InvokeAsync:
         fn = self.value("#function")
@@ -50,13 +49,15 @@ class InvokeDialog(ActionDialog):
             call_id = await spec.run(self.backend)
             self.app.call_later(self._pending, call_id)
             inv = await self.backend.result(call_id, wait=30.0)
-            return Outcome("invoke_async", f"{spec.function} call {call_id}: {inv.status}", inv,
-                           inv.status == "ok")
+            return Outcome("invoke_async", f"{spec.function} call {call_id}: {inv.status}", inv, inv.status == "ok")
         inv = await spec.run(self.backend)
         total = inv.duration_ms + inv.cold_start_ms + inv.overhead_ms
-        return Outcome("invoke", f"{spec.function} on {inv.node}: {inv.status} "
-                                 f"({inv.container_state}, {total:.2f} ms)",
-                       inv, inv.status == "ok")
+        return Outcome(
+            "invoke",
+            f"{spec.function} on {inv.node}: {inv.status} ({inv.container_state}, {total:.2f} ms)",
+            inv,
+            inv.status == "ok",
+        )
 
     def _pending(self, call_id: str) -> None:
         if self.running:
@@ -68,10 +69,17 @@ class InvokeDialog(ActionDialog):
         table.add_column(style="bold")
         table.add_column()
         total = inv.cold_start_ms + inv.duration_ms + inv.overhead_ms
-        rows = [("status", inv.status), ("call id", inv.call_id),
-                ("latency", f"{total:.2f} ms  (cold start {inv.cold_start_ms:.2f}, run "
-                            f"{inv.duration_ms:.2f}, overhead {inv.overhead_ms:.2f})"),
-                ("node", inv.node or "-"), ("container", inv.container_state or "-")]
+        rows = [
+            ("status", inv.status),
+            ("call id", inv.call_id),
+            (
+                "latency",
+                f"{total:.2f} ms  (cold start {inv.cold_start_ms:.2f}, run "
+                f"{inv.duration_ms:.2f}, overhead {inv.overhead_ms:.2f})",
+            ),
+            ("node", inv.node or "-"),
+            ("container", inv.container_state or "-"),
+        ]
         if inv.error:
             rows.append(("error", inv.error))
         rows.append(("result", result_text(inv.result)))

@@ -35,9 +35,11 @@ class OptimizeDialog(ActionDialog):
 
     def form(self) -> ComposeResult:
         with Horizontal(id="knobs"):
-            for key, label, default in (("min_calls", "min calls per edge", 10),
-                                        ("min_share", "min share of callee", 0.6),
-                                        ("max_size", "max group size", 4)):
+            for key, label, default in (
+                ("min_calls", "min calls per edge", 10),
+                ("min_share", "min share of callee", 0.6),
+                ("max_size", "max group size", 4),
+            ):
                 with Vertical():
                     yield Label(label, classes="field-label")
                     yield Input(str(self.preset.get(key, default)), id=key)
@@ -48,12 +50,13 @@ class OptimizeDialog(ActionDialog):
 
     def knobs(self) -> dict:
         try:
-            knobs = {"min_calls": int(self.value("#min_calls")),
-                     "min_share": float(self.value("#min_share")),
-                     "max_size": int(self.value("#max_size"))}
+            knobs = {
+                "min_calls": int(self.value("#min_calls")),
+                "min_share": float(self.value("#min_share")),
+                "max_size": int(self.value("#max_size")),
+            }
         except ValueError:
-            raise InvalidRequest("min calls and max size are whole numbers, min share a "
-                                 "number in (0, 1]") from None
+            raise InvalidRequest("min calls and max size are whole numbers, min share a number in (0, 1]") from None
         return knobs
 
     def spec(self) -> Optimize:
@@ -81,16 +84,14 @@ class OptimizeDialog(ActionDialog):
         result = self.query_one("#result", Static)
         result.set_class(msg.plan is None, "-error")
         self.plan = msg.plan
-        self.shown = Text(f"error: {msg.error}") if msg.plan is None else \
-            self._plan_view(msg.plan, "dry run")
+        self.shown = Text(f"error: {msg.error}") if msg.plan is None else self._plan_view(msg.plan, "dry run")
         result.update(self.shown)
 
     async def perform(self) -> Outcome:
         plan = await self.spec().run(self.backend)
         if plan.empty:
             return Outcome(self.verb, "nothing to change: the groups fit the call graph", plan)
-        groups = "; ".join(f"{g.name}={','.join(g.functions)}" for g in plan.groups
-                           if g.status != "keep")
+        groups = "; ".join(f"{g.name}={','.join(g.functions)}" for g in plan.groups if g.status != "keep")
         return Outcome(self.verb, f"applied {len(plan.done)} step(s): {groups}", plan)
 
     def show(self, outcome: Outcome):

@@ -25,8 +25,12 @@ class PrewarmDialog(ActionDialog):
         value = self.preset.get("node") or (self.nodes[0] if self.nodes else ANY)
         if self.preset.get("any_node"):
             value = ANY  # the backend places containers itself (Knative, Nuclio, ...)
-        yield Select([(ANY, ANY), (ALL, ALL)] + [(n, n) for n in self.nodes], id="node",
-                     value=value if value in self.nodes else ANY, allow_blank=False)
+        yield Select(
+            [(ANY, ANY), (ALL, ALL)] + [(n, n) for n in self.nodes],
+            id="node",
+            value=value if value in self.nodes else ANY,
+            allow_blank=False,
+        )
         yield Label("count", classes="field-label")
         yield Input(str(self.preset.get("count", 1)), id="count", type="integer")
 
@@ -38,16 +42,21 @@ class PrewarmDialog(ActionDialog):
 
     def spec(self) -> Prewarm:
         node = self.value("#node")
-        return Prewarm(self.value("#function"), node=None if node in (ANY, ALL) else node,
-                       count=self._count(), all_nodes=node == ALL)
+        return Prewarm(
+            self.value("#function"),
+            node=None if node in (ANY, ALL) else node,
+            count=self._count(),
+            all_nodes=node == ALL,
+        )
 
     async def perform(self) -> Outcome:
         spec = self.spec()
         started = await spec.run(self.backend)
         targets = self.nodes if spec.all_nodes else [spec.node]
         where = sorted({i.node for i in started if i.node}) or [t or "any node" for t in targets]
-        return Outcome("prewarm", f"prewarmed {len(started)} container(s) of {spec.function} on "
-                                  f"{', '.join(where)}", started)
+        return Outcome(
+            "prewarm", f"prewarmed {len(started)} container(s) of {spec.function} on {', '.join(where)}", started
+        )
 
     def show(self, outcome: Outcome):
         return invocation_table(outcome.result, outcome.summary)

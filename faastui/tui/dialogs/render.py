@@ -17,8 +17,16 @@ def invocation_table(invs, title: str | None = None) -> Table:
     for col in ("#", "node", "function", "container", "status", "cold ms", "run ms", "overhead ms"):
         table.add_column(col, justify="right" if col.endswith("ms") or col == "#" else "left")
     for i, inv in enumerate(invs, 1):
-        table.add_row(str(i), inv.node, inv.function, inv.container_state or "-", inv.status,
-                      f"{inv.cold_start_ms:.2f}", f"{inv.duration_ms:.2f}", f"{inv.overhead_ms:.2f}")
+        table.add_row(
+            str(i),
+            inv.node,
+            inv.function,
+            inv.container_state or "-",
+            inv.status,
+            f"{inv.cold_start_ms:.2f}",
+            f"{inv.duration_ms:.2f}",
+            f"{inv.overhead_ms:.2f}",
+        )
     return table
 
 

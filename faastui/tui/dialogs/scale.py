@@ -28,5 +28,6 @@ class ScaleDialog(ActionDialog):
     async def perform(self) -> Outcome:
         spec = self.spec()
         res = await spec.run(self.backend)
-        return Outcome("scale", f"scaled {spec.function} to {res.replicas} replica(s) "
-                                f"({res.available_replicas} available)", res)
+        return Outcome(
+            "scale", f"scaled {spec.function} to {res.replicas} replica(s) ({res.available_replicas} available)", res
+        )

@@ -22,10 +22,14 @@ class UnfuseDialog(ActionDialog):
 
     def form(self) -> ComposeResult:
         yield Label("fusion group", classes="field-label")
-        value = self.preset.get("group") if self.preset.get("group") in self.groups else (
-            self.groups[0] if self.groups else None)
-        yield Select([(g, g) for g in self.groups], value=value if value else Select.BLANK,
-                     id="group", allow_blank=value is None)
+        value = (
+            self.preset.get("group")
+            if self.preset.get("group") in self.groups
+            else (self.groups[0] if self.groups else None)
+        )
+        yield Select(
+            [(g, g) for g in self.groups], value=value if value else Select.BLANK, id="group", allow_blank=value is None
+        )
 
     def spec(self) -> Unfuse:
         return Unfuse(self.value("#group"))

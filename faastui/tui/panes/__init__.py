@@ -16,7 +16,17 @@ from .placement import PlacementPane
 from .qos import QoSPane
 from .queues import QueuesPane
 
-__all__ = ["Pane", "TablePane", "NodesPane", "PlacementPane", "QueuesPane", "QoSPane",
-           "FusionPane", "EventsPane", "PANES", "HISTORY"]
+__all__ = [
+    "Pane",
+    "TablePane",
+    "NodesPane",
+    "PlacementPane",
+    "QueuesPane",
+    "QoSPane",
+    "FusionPane",
+    "EventsPane",
+    "PANES",
+    "HISTORY",
+]
 
 PANES = (NodesPane, PlacementPane, QueuesPane, QoSPane, FusionPane, EventsPane)

@@ -70,8 +70,10 @@ class Pane(Vertical):
 
 def sort_bindings(sorts: dict[str, tuple[str, Callable[[Any], Any], bool]]) -> list[Binding]:
     """A pane's sort keys (k9s style: shift + a letter), one per sortable column."""
-    return [Binding(letter, f"sort('{column}')", f"Sort by {column}", show=False,
-                    id=f"sort_{column}") for column, (letter, _, _) in sorts.items()]
+    return [
+        Binding(letter, f"sort('{column}')", f"Sort by {column}", show=False, id=f"sort_{column}")
+        for column, (letter, _, _) in sorts.items()
+    ]
 
 
 class TablePane(Pane):
@@ -186,6 +188,7 @@ class TablePane(Pane):
         def value(key, cells):
             obj = models.models.get(key)
             return None if obj is None else getter(obj)
+
         return value, descending
 
     def action_sort(self, column: str) -> None:
@@ -208,8 +211,7 @@ class TablePane(Pane):
     def sort_help(self) -> str:
         """``N name, R ready, ...``: this pane's sort keys, for ``?``."""
         labels = {key: label for key, label, _ in self.columns}
-        return ", ".join(f"{letter} {labels.get(col, col).lower()}"
-                         for col, (letter, _, _) in self.sorts.items())
+        return ", ".join(f"{letter} {labels.get(col, col).lower()}" for col, (letter, _, _) in self.sorts.items())
 
     def always_changing(self):
         """The keys ``always_changes`` is true for (override when a pane knows them)."""

@@ -23,8 +23,11 @@ def _event_text(e: dict) -> str:
         head = str(e.get("unit") or e.get("function"))
         if e.get("node"):
             head += f" @{e['node']}"
-    rest = "  ".join(f"{k}={_short(v)}" for k, v in e.items()
-                     if k not in ("t", "kind", "unit", "function", "node") and v not in (None, ""))
+    rest = "  ".join(
+        f"{k}={_short(v)}"
+        for k, v in e.items()
+        if k not in ("t", "kind", "unit", "function", "node") and v not in (None, "")
+    )
     return f"{head}  {rest}".strip()
 
 
@@ -62,11 +65,9 @@ class EventsPane(TablePane):
         if column == "time":
             return (lambda key, cells: (details.get(key, {}).get("t") or 0.0, key)), True
         index = 1 if column == "kind" else 2
-        return (lambda key, cells: (cells[index].plain if isinstance(cells[index], Text)
-                                    else str(cells[index]))), False
+        return (lambda key, cells: cells[index].plain if isinstance(cells[index], Text) else str(cells[index])), False
 
-    def add(self, t: float, kind: str, what: str | Text, style: str = "",
-            fields: dict | None = None) -> None:
+    def add(self, t: float, kind: str, what: str | Text, style: str = "", fields: dict | None = None) -> None:
         """Add a row; ``fields`` are what Enter on it shows (default: time, kind, what)."""
         self.seq += 1
         key = f"e{self.seq:08d}"
@@ -75,8 +76,7 @@ class EventsPane(TablePane):
         if len(bound) == bound.maxlen:
             self.details.pop(bound[-1][0], None)
         bound.appendleft((key, t, kind, text))
-        self.details[key] = fields if fields is not None else {"t": t, "kind": kind,
-                                                               "what": text.plain}
+        self.details[key] = fields if fields is not None else {"t": t, "kind": kind, "what": text.plain}
 
     def add_engine(self, events: list[dict]) -> None:
         for e in events:
@@ -108,15 +108,19 @@ class EventsPane(TablePane):
             what = f"{c.function}{where}{state}  {c.duration_ms:.1f} ms  {c.status}"
             if c.error:
                 what += f": {c.error}"
-            fields = {"t": c.ended_at or c.started_at, "kind": "call",
-                      **{k: v for k, v in c.to_dict().items() if k != "result"}}
-            self.add(c.ended_at or c.started_at, "call", what, "" if c.status == "ok" else p.bad,
-                     fields)
+            fields = {
+                "t": c.ended_at or c.started_at,
+                "kind": "call",
+                **{k: v for k, v in c.to_dict().items() if k != "result"},
+            }
+            self.add(c.ended_at or c.started_at, "call", what, "" if c.status == "ok" else p.bad, fields)
         if fresh:
             self.last_call = max(self.last_call, max((c.ended_at, c.call_id) for c in fresh))
 
     def flush(self) -> None:
         merged = sorted((*self.events, *self.calls), key=lambda e: (e[1], e[0]), reverse=True)
-        rows = {key: (time.strftime("%H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}",
-                      kind, what) for key, t, kind, what in merged}
+        rows = {
+            key: (time.strftime("%H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}", kind, what)
+            for key, t, kind, what in merged
+        }
         self.table.sync(rows, [])

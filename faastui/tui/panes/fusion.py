@@ -36,7 +36,8 @@ class FusionPane(Pane):
         if groups == self.groups:
             return
         same_shape = [(g.name, tuple(g.functions)) for g in groups] == [
-            (g.name, tuple(g.functions)) for g in self.groups]
+            (g.name, tuple(g.functions)) for g in self.groups
+        ]
         self.groups = groups
         if same_shape:  # counters or node moved: relabel in place
             for node, g in zip(self.group_tree.root.children, groups):
@@ -80,6 +81,9 @@ class FusionPane(Pane):
         self.groups = []
 
     def export_rows(self):
-        rows = [[g.name, fn, g.node, g.state, str(g.calls_local), str(g.calls_remote)]
-                for g in self.groups for fn in g.functions]
+        rows = [
+            [g.name, fn, g.node, g.state, str(g.calls_local), str(g.calls_remote)]
+            for g in self.groups
+            for fn in g.functions
+        ]
         return ["GROUP", "FUNCTION", "NODE", "STATE", "LOCAL", "REMOTE"], rows

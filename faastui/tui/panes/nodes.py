@@ -44,14 +44,22 @@ def _count_warm(placements, fused: dict[str, str]) -> dict[str, int]:
 
 class NodesPane(TablePane):
     part, title = "nodes", "Nodes"
-    columns = [("name", "NODE", 12), ("ready", "READY", 6), ("cpu", "CPU", 16),
-               ("mem", "MEMORY MB", 19), ("containers", "CONT", 6), ("warm", "WARM", 5)]
-    sorts = {"name": ("N", lambda n: n.name, False), "ready": ("R", lambda n: n.ready, False),
-             "cpu": ("C", lambda n: _share(n.used_cpus, n.cpus), True),
-             "mem": ("M", lambda n: _share(n.used_memory_mb, n.memory_mb), True),
-             "containers": ("O", lambda n: n.containers, True)}
-    BINDINGS = sort_bindings(sorts) + [Binding("W", "sort('warm')", "Sort by warm", show=False,
-                                               id="sort_warm")]
+    columns = [
+        ("name", "NODE", 12),
+        ("ready", "READY", 6),
+        ("cpu", "CPU", 16),
+        ("mem", "MEMORY MB", 19),
+        ("containers", "CONT", 6),
+        ("warm", "WARM", 5),
+    ]
+    sorts = {
+        "name": ("N", lambda n: n.name, False),
+        "ready": ("R", lambda n: n.ready, False),
+        "cpu": ("C", lambda n: _share(n.used_cpus, n.cpus), True),
+        "mem": ("M", lambda n: _share(n.used_memory_mb, n.memory_mb), True),
+        "containers": ("O", lambda n: n.containers, True),
+    }
+    BINDINGS = sort_bindings(sorts) + [Binding("W", "sort('warm')", "Sort by warm", show=False, id="sort_warm")]
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -69,13 +77,13 @@ class NodesPane(TablePane):
         if prev is not None and len(prev) == len(placements) and fused == self._fused:
             diff = [i for i, (a, b) in enumerate(zip(prev, placements)) if a is not b]
             if len(diff) > len(placements) // 4 or any(
-                    prev[i].function in fused or placements[i].function in fused for i in diff):
+                prev[i].function in fused or placements[i].function in fused for i in diff
+            ):
                 diff = None  # a fresh parse, or a fused container moved: count from scratch
         self._fused = fused
         if diff is None:
             warm = _count_warm(placements, fused)
-            self._changed_warm = {k for k in set(warm) | set(self.warm)
-                                  if warm.get(k) != self.warm.get(k)}
+            self._changed_warm = {k for k in set(warm) | set(self.warm) if warm.get(k) != self.warm.get(k)}
         else:  # only the placements that are not the same objects as last tick move counts
             warm = dict(self.warm)
             touched = set()
@@ -115,8 +123,10 @@ class NodesPane(TablePane):
         if need > self._widths.get(column, 0):
             self._widths[column] = need
             table = self.table
-            table.column_spec = [(k, label, need if k == column else w)  # before mount too
-                                 for k, label, w in table.column_spec]
+            table.column_spec = [
+                (k, label, need if k == column else w)  # before mount too
+                for k, label, w in table.column_spec
+            ]
             col = table.columns.get(column)
             if col is not None and col.width < need:
                 col.width = need
@@ -126,8 +136,7 @@ class NodesPane(TablePane):
     def cells(self, n) -> tuple:
         p = self.palette
         cpu = metric_cell(n.used_cpus, n.cpus, f" {n.used_cpus:.1f}/{n.cpus:g}", p)
-        mem = metric_cell(n.used_memory_mb, n.memory_mb,
-                          f" {n.used_memory_mb:.0f}/{n.memory_mb:.0f}", p)
+        mem = metric_cell(n.used_memory_mb, n.memory_mb, f" {n.used_memory_mb:.0f}/{n.memory_mb:.0f}", p)
         ready = styled("yes", p.ok) if n.ready else styled("NO", p.bad)
         cont = self._fit("containers", f"{n.containers}/{n.max_containers}")
         return (n.name, ready, cpu, mem, cont, self._fit("warm", str(self.warm.get(n.name, 0))))

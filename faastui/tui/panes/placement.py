@@ -28,12 +28,12 @@ class PlacementPane(TablePane):
     part, title = "placements", "Placement"
     columns = [("function", "FUNCTION", 19)]
     WINDOW = 12
-    BINDINGS = [Binding("left_square_bracket", "page_nodes(-1)", "Prev nodes", id="nodes_prev",
-                        show=False),
-                Binding("right_square_bracket", "page_nodes(1)", "Next nodes", id="nodes_next",
-                        show=False),
-                Binding("N", "sort('function')", "Sort by function", show=False, id="sort_function"),
-                Binding("W", "sort('total')", "Sort by containers", show=False, id="sort_total")]
+    BINDINGS = [
+        Binding("left_square_bracket", "page_nodes(-1)", "Prev nodes", id="nodes_prev", show=False),
+        Binding("right_square_bracket", "page_nodes(1)", "Next nodes", id="nodes_next", show=False),
+        Binding("N", "sort('function')", "Sort by function", show=False, id="sort_function"),
+        Binding("W", "sort('total')", "Sort by containers", show=False, id="sort_total"),
+    ]
     #: a click on a node's header sorts by that node's containers (``n:<node>``)
     sorts = {"function": ("N", None, False), "total": ("W", None, True)}
 
@@ -51,8 +51,11 @@ class PlacementPane(TablePane):
     def count_text(self) -> str:
         base = super().count_text()
         n = len(self.node_names)
-        span = (f"nodes {self.node_offset + 1}-{self.node_offset + len(self.window)} of {n} ([ ])"
-                if n > len(self.window) else f"{n} nodes")
+        span = (
+            f"nodes {self.node_offset + 1}-{self.node_offset + len(self.window)} of {n} ([ ])"
+            if n > len(self.window)
+            else f"{n} nodes"
+        )
         return f"{base} fn x {span}" + (f" · {len(self.marked)} marked" if self.marked else "")
 
     def action_page_nodes(self, step: int) -> None:
@@ -70,11 +73,12 @@ class PlacementPane(TablePane):
         if nodes != self.node_names:
             self.node_names = nodes
             self.node_offset = max(0, min(self.node_offset, len(nodes) - self.WINDOW))
-        window = nodes[self.node_offset:self.node_offset + self.WINDOW]
+        window = nodes[self.node_offset : self.node_offset + self.WINDOW]
         if window != self.window:
             self.window = window
-            self.table.set_columns([("function", "FUNCTION", 19)]
-                                   + [(f"n:{n}", n, max(PLACEMENT_WIDTH, len(n) + 1)) for n in window])
+            self.table.set_columns(
+                [("function", "FUNCTION", 19)] + [(f"n:{n}", n, max(PLACEMENT_WIDTH, len(n) + 1)) for n in window]
+            )
             self.table.rows_all = {}
         index = {n: i + 1 for i, n in enumerate(window)}
         # only the window's nodes are counted: a change on a node off screen must not mark
@@ -109,8 +113,7 @@ class PlacementPane(TablePane):
                     cells[0] = self._name_cell(key)
                 rows[key] = tuple(cells)
             else:
-                rows[key] = (self._name_cell(key),) + tuple(placement_cell(c.get(n), palette)
-                                                            for n in window)
+                rows[key] = (self._name_cell(key),) + tuple(placement_cell(c.get(n), palette) for n in window)
         self.counts = counts
         if self.table.sort_column == "total":
             totals: dict[str, int] = {}

@@ -17,17 +17,30 @@ __all__ = ["QoSPane"]
 
 class QoSPane(TablePane):
     part, title = "qos", "QoS"
-    columns = [("subject", "SUBJECT", 17), ("kind", "KIND", 5), ("count", "COUNT", 6),
-               ("errors", "ERR", 4), ("p50", "P50ms", 7), ("p95", "P95ms", 7), ("p99", "P99ms", 7),
-               ("deadline", "DL MET", 7), ("cold", "COLD", 5), ("p95_trend", "P95 TREND", 11),
-               ("dl_trend", "DL TREND", 10)]
-    sorts = {"subject": ("N", lambda q: q.subject, False), "count": ("C", lambda q: q.count, True),
-             "errors": ("E", lambda q: q.errors, True), "p50": ("M", lambda q: q.p50_ms, True),
-             "p95": ("P", lambda q: q.p95_ms, True), "p99": ("T", lambda q: q.p99_ms, True),
-             "deadline": ("L", lambda q: q.deadline_ratio, False),
-             "cold": ("O", lambda q: q.cold_ratio, True)}
-    BINDINGS = sort_bindings(sorts) + [Binding("K", "sort('kind')", "Sort by kind", show=False,
-                                               id="sort_kind")]
+    columns = [
+        ("subject", "SUBJECT", 17),
+        ("kind", "KIND", 5),
+        ("count", "COUNT", 6),
+        ("errors", "ERR", 4),
+        ("p50", "P50ms", 7),
+        ("p95", "P95ms", 7),
+        ("p99", "P99ms", 7),
+        ("deadline", "DL MET", 7),
+        ("cold", "COLD", 5),
+        ("p95_trend", "P95 TREND", 11),
+        ("dl_trend", "DL TREND", 10),
+    ]
+    sorts = {
+        "subject": ("N", lambda q: q.subject, False),
+        "count": ("C", lambda q: q.count, True),
+        "errors": ("E", lambda q: q.errors, True),
+        "p50": ("M", lambda q: q.p50_ms, True),
+        "p95": ("P", lambda q: q.p95_ms, True),
+        "p99": ("T", lambda q: q.p99_ms, True),
+        "deadline": ("L", lambda q: q.deadline_ratio, False),
+        "cold": ("O", lambda q: q.cold_ratio, True),
+    }
+    BINDINGS = sort_bindings(sorts) + [Binding("K", "sort('kind')", "Sort by kind", show=False, id="sort_kind")]
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -66,8 +79,10 @@ class QoSPane(TablePane):
 
     def restyle(self, key: str, row: tuple) -> tuple:
         p = self.palette
-        return row[:-2] + (spark_cell(sparkline(self.p95.get(key, ()), 10, lo=0), p.bar),
-                           spark_cell(sparkline(self.deadline.get(key, ()), 9, lo=0, hi=1), p.ok))
+        return row[:-2] + (
+            spark_cell(sparkline(self.p95.get(key, ()), 10, lo=0), p.bar),
+            spark_cell(sparkline(self.deadline.get(key, ()), 9, lo=0, hi=1), p.ok),
+        )
 
     def cells(self, q) -> tuple:
         p = self.palette
@@ -75,7 +90,16 @@ class QoSPane(TablePane):
         dl_style = "" if ratio is None else p.ok if ratio >= 0.99 else p.warn if ratio >= 0.9 else p.bad
         kind = "fn" if q.subject in self.functions else "wf"
         errors = styled(str(q.errors), p.bad if q.errors else "")
-        return (q.subject, kind, str(q.count), errors, ms(q.p50_ms), ms(q.p95_ms), ms(q.p99_ms),
-                styled(pct(ratio), dl_style), pct(q.cold_ratio),
-                spark_cell(sparkline(self.p95.get(q.subject, ()), 10, lo=0), p.bar),
-                spark_cell(sparkline(self.deadline.get(q.subject, ()), 9, lo=0, hi=1), p.ok))
+        return (
+            q.subject,
+            kind,
+            str(q.count),
+            errors,
+            ms(q.p50_ms),
+            ms(q.p95_ms),
+            ms(q.p99_ms),
+            styled(pct(ratio), dl_style),
+            pct(q.cold_ratio),
+            spark_cell(sparkline(self.p95.get(q.subject, ()), 10, lo=0), p.bar),
+            spark_cell(sparkline(self.deadline.get(q.subject, ()), 9, lo=0, hi=1), p.ok),
+        )

@@ -15,13 +15,23 @@ __all__ = ["QueuesPane"]
 
 class QueuesPane(TablePane):
     part, title = "queues", "Queues"
-    columns = [("name", "QUEUE", 25), ("length", "LEN", 6), ("in_flight", "INFL", 5),
-               ("rate_in", "IN/s", 7), ("rate_out", "OUT/s", 7), ("oldest", "OLDEST", 7),
-               ("trend", "LENGTH TREND", 13)]
-    sorts = {"name": ("N", lambda q: q.name, False), "length": ("L", lambda q: q.length, True),
-             "in_flight": ("U", lambda q: q.in_flight, True),
-             "rate_in": ("R", lambda q: q.rate_in, True), "rate_out": ("O", lambda q: q.rate_out, True),
-             "oldest": ("A", lambda q: q.oldest_age_s, True)}
+    columns = [
+        ("name", "QUEUE", 25),
+        ("length", "LEN", 6),
+        ("in_flight", "INFL", 5),
+        ("rate_in", "IN/s", 7),
+        ("rate_out", "OUT/s", 7),
+        ("oldest", "OLDEST", 7),
+        ("trend", "LENGTH TREND", 13),
+    ]
+    sorts = {
+        "name": ("N", lambda q: q.name, False),
+        "length": ("L", lambda q: q.length, True),
+        "in_flight": ("U", lambda q: q.in_flight, True),
+        "rate_in": ("R", lambda q: q.rate_in, True),
+        "rate_out": ("O", lambda q: q.rate_out, True),
+        "oldest": ("A", lambda q: q.oldest_age_s, True),
+    }
     BINDINGS = sort_bindings(sorts)
 
     def __init__(self, **kwargs):
@@ -51,5 +61,12 @@ class QueuesPane(TablePane):
         p = self.palette
         oldest = "-" if q.oldest_age_s is None else f"{q.oldest_age_s:.1f}s"
         length = styled(str(q.length), p.warn if q.length > 100 else "")
-        return (q.name, length, str(q.in_flight), f"{q.rate_in:.1f}", f"{q.rate_out:.1f}", oldest,
-                spark_cell(sparkline(self.history.get(q.name, ()), 12, lo=0), p.bar))
+        return (
+            q.name,
+            length,
+            str(q.in_flight),
+            f"{q.rate_in:.1f}",
+            f"{q.rate_out:.1f}",
+            oldest,
+            spark_cell(sparkline(self.history.get(q.name, ()), 12, lo=0), p.bar),
+        )

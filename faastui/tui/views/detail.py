@@ -128,9 +128,11 @@ class DetailScreen(Screen[None]):
     def show(self) -> None:
         box = self.query_one("#document-box")
         box.border_title = f"{self.desc.kind} {self.desc.name}"
-        box.border_subtitle = {"describe": "describe · y yaml · j json · c copy",
-                               "yaml": "yaml · d describe · j json · c copy",
-                               "json": "json · d describe · y yaml · c copy"}[self.mode]
+        box.border_subtitle = {
+            "describe": "describe · y yaml · j json · c copy",
+            "yaml": "yaml · d describe · j json · c copy",
+            "json": "json · d describe · y yaml · c copy",
+        }[self.mode]
         body = _styled(self.desc) if self.mode == "describe" else Text(self.text())
         self.query_one("#document", Static).update(body)
 
@@ -182,16 +184,18 @@ class DetailScreen(Screen[None]):
         text = self.text()
         self.app.copy_to_clipboard(text)
         what = {"describe": "describe", "yaml": "YAML", "json": "JSON"}[self.mode]
-        self.notify(f"copied the {what} of {self.desc.name} ({len(text.splitlines())} lines) "
-                    "through the terminal (OSC 52); a terminal without OSC 52 ignores it — "
-                    "ctrl+s saves it to a file", timeout=6)
+        self.notify(
+            f"copied the {what} of {self.desc.name} ({len(text.splitlines())} lines) "
+            "through the terminal (OSC 52); a terminal without OSC 52 ignores it — "
+            "ctrl+s saves it to a file",
+            timeout=6,
+        )
 
     def action_save(self) -> None:
         from ..export import save_text  # deferred: only a save needs it
 
         ext = {"describe": "txt", "yaml": "yaml", "json": "json"}[self.mode]
-        self.saved = save_text(self.app, f"{self.desc.kind.lower()}-{self.desc.name}.{ext}",
-                               self.text())
+        self.saved = save_text(self.app, f"{self.desc.kind.lower()}-{self.desc.name}.{ext}", self.text())
 
     def action_logs(self) -> None:
         from ..launchers import open_logs

@@ -144,10 +144,12 @@ class LogScreen(Screen[None]):
 
     def _head(self) -> None:
         shown = sum(1 for ln in self.lines if self._shows(ln))
-        parts = [self.function, f"instance {self.instance or 'all'}"
-                 + (f" of {len(self.instances)}" if self.instances else ""),
-                 "following" if self.follow else "paused (f follows)",
-                 f"{shown}/{len(self.lines)} lines"]
+        parts = [
+            self.function,
+            f"instance {self.instance or 'all'}" + (f" of {len(self.instances)}" if self.instances else ""),
+            "following" if self.follow else "paused (f follows)",
+            f"{shown}/{len(self.lines)} lines",
+        ]
         if self.filter_text:
             parts.append(f"/{self.filter_text}")
         if self.wrap:
@@ -165,8 +167,7 @@ class LogScreen(Screen[None]):
 
     def action_next_instance(self) -> None:
         choices = [None, *self.instances]
-        self.instance = choices[(choices.index(self.instance) + 1) % len(choices)] \
-            if self.instance in choices else None
+        self.instance = choices[(choices.index(self.instance) + 1) % len(choices)] if self.instance in choices else None
         self._rewrite()
 
     def action_filter(self) -> None:
@@ -205,8 +206,11 @@ class LogScreen(Screen[None]):
     def action_copy(self) -> None:
         text = "\n".join(self.shown()) + "\n"
         self.app.copy_to_clipboard(text)
-        self.notify(f"copied {len(self.shown())} lines through the terminal (OSC 52); a "
-                    "terminal without OSC 52 ignores it — ctrl+s saves them to a file", timeout=6)
+        self.notify(
+            f"copied {len(self.shown())} lines through the terminal (OSC 52); a "
+            "terminal without OSC 52 ignores it — ctrl+s saves them to a file",
+            timeout=6,
+        )
 
     def action_save(self) -> None:
         from ..export import save_text  # deferred: only a save needs it
