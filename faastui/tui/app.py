@@ -303,6 +303,14 @@ class Dashboard(App[int]):
     def action_logs(self) -> None:
         launchers.open_logs(self)
 
+    def open_logs_of(self, function: str) -> None:
+        """A view's ``l``: the log of ``function``."""
+        launchers.open_logs(self, function)
+
+    def launch_for(self, verb: str, **preset) -> None:
+        """A view's action key: ``verb``'s dialog with ``preset`` filled in."""
+        launchers.launch(self, verb, **preset)
+
     def logs_unavailable_reason(self) -> str | None:
         if Capability.LOGS not in self.capabilities:
             return f"the {self.backend_class.name} backend cannot show logs"

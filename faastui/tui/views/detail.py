@@ -198,11 +198,7 @@ class DetailScreen(Screen[None]):
         self.saved = save_text(self.app, f"{self.desc.kind.lower()}-{self.desc.name}.{ext}", self.text())
 
     def action_logs(self) -> None:
-        from ..launchers import open_logs
-
-        open_logs(self.app, self.row.name)
+        self.app.open_logs_of(self.row.name)  # the app's launchers open views: no import back
 
     def action_bench(self) -> None:
-        from ..launchers import launch
-
-        launch(self.app, "bench", function=self.row.name)
+        self.app.launch_for("bench", function=self.row.name)
