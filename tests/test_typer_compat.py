@@ -75,6 +75,25 @@ def test_install_twice_changes_nothing():
     assert compat.install_coercion(lambda a: None, coerce) is False
 
 
+def test_typer_reads_each_function_once_and_gets_what_it_would_read():
+    import typer.main
+    import typer.utils
+
+    import faastui.cli  # noqa: F401  (installs the cache)
+    from faastui.cli._common import complete_context
+
+    def command(name: str = typer.Argument("x"), count: int = typer.Option(1, autocompletion=complete_context)):
+        """For inspection only."""
+
+    cached = typer.main.get_params_from_function
+    assert cached is not typer.utils.get_params_from_function and compat.install_param_cache() is False
+    for func in (command, complete_context):
+        own, first, again = typer.utils.get_params_from_function(func), cached(func), cached(func)
+        shape = [(p.name, p.annotation, type(p.default)) for p in own.values()]
+        assert [(p.name, p.annotation, type(p.default)) for p in first.values()] == shape
+        assert first is not again and all(a is b for a, b in zip(first.values(), again.values()))  # read once
+
+
 @pytest.mark.parametrize(
     "leaf, value, expected",
     [

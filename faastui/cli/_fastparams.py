@@ -18,7 +18,7 @@ import types
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
-from ._typer_compat import install_coercion
+from ._typer_compat import install_coercion, install_param_cache
 
 __all__ = ["install", "coerce"]
 
@@ -46,8 +46,10 @@ def _plain(annotation: Any) -> tuple[Any, bool] | None:
 
 
 def install() -> bool:
-    """Patch typer's parameter coercion; returns False (and does nothing) if unsure."""
-    return install_coercion(_plain, coerce)
+    """Patch typer's parameter coercion, and make it read each command's parameters once;
+    returns False (and does nothing) if unsure."""
+    cached = install_param_cache()
+    return install_coercion(_plain, coerce) and cached
 
 
 def coerce(leaf: Any, info: Any, value: Any) -> Any:

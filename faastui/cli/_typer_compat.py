@@ -1,5 +1,6 @@
 """Every use of typer's internals by the CLI, behind one door: swapping its value coercion,
-and the shell completion scripts (``completion_script``, for `faastui completion SHELL`).
+reading each function's parameters once (``install_param_cache``), and the shell completion
+scripts (``completion_script``, for `faastui completion SHELL`).
 
 typer converts each parameter value through ``_TyperParameter.get_runtime_param()``, a
 ``typer._coercion.RuntimeParam`` built lazily from the parameter's ``type_descriptor``
@@ -8,6 +9,13 @@ typer converts each parameter value through ``_TyperParameter.get_runtime_param(
 ``choose(annotation)`` gives ``(leaf type, is_list)``, values go through ``coerce(leaf,
 parameter_info, value)`` instead (a ``ValueError`` becomes typer's ``BadParameter``, so
 the usage error looks the same); any other parameter keeps typer's own coercion.
+
+Every run builds the whole command tree, and typer reads a function's parameters
+(``inspect.signature`` and ``get_type_hints``, evaluating each string annotation again)
+three to four times per command and once per option for its completion function: 188
+readings for 62 functions, ~20 ms of every `faastui` start. ``install_param_cache()``
+makes typer read each function once; its callers only read the answer (checked against
+typer 0.29's ``typer/main.py``), and each gets its own copy of the mapping.
 
 ``TOUCHES`` lists what this relies on; tests/test_typer_compat.py checks it against the
 installed typer. pyproject.toml pins typer to the minor version this was written for
@@ -22,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TESTED", "TOUCHES", "install_coercion", "missing", "completion_script"]
+__all__ = ["TESTED", "TOUCHES", "install_coercion", "install_param_cache", "missing", "completion_script"]
 
 #: the typer minor version this module is written for (pyproject.toml pins it)
 TESTED = "0.29"
@@ -49,6 +57,7 @@ TOUCHES: list[tuple[str, str, str]] = [
         "call: the script `faastui completion SHELL` prints",
     ),
     ("typer._completion_shared", "_completion_scripts", "the shells it has scripts for"),
+    ("typer.main", "get_params_from_function(func)", "wrapped: read once per function"),
 ]
 
 Choose = Callable[[Any], "tuple[Any, bool] | None"]
@@ -92,6 +101,33 @@ def install_coercion(choose: Choose, coerce: Coerce) -> bool:
 
     param_cls.get_runtime_param = get_runtime_param
     param_cls._faastui_fast = True
+    return True
+
+
+def install_param_cache() -> bool:
+    """Make typer read each command function's parameters once per process. Returns:
+    whether it is installed (False, changing nothing, on a typer without the function or
+    when installed already)."""
+    try:
+        from typer import main
+    except ImportError:
+        return False
+    original = getattr(main, "get_params_from_function", None)
+    if original is None or getattr(original, "_faastui_cached", False):
+        return False
+    seen: dict[Any, dict] = {}
+
+    def get_params_from_function(func):
+        try:
+            params = seen[func]
+        except KeyError:
+            params = seen[func] = original(func)
+        except TypeError:  # an unhashable callable: typer's own answer, every time
+            return original(func)
+        return dict(params)
+
+    get_params_from_function._faastui_cached = True
+    main.get_params_from_function = get_params_from_function
     return True
 
 
