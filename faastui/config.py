@@ -57,8 +57,11 @@ LOCAL = "local"
 _FIELDS = ("name", "backend", "url", "state_dir", "credentials", "redis_url", "kube_context")
 
 
+#: context fields ``-O KEY=VALUE`` may set too, as the issue's `-O kube_context=` (``context
+#: add`` moves them out of ``options`` into the field)
+FIELD_OPTIONS = frozenset({"kube_context"})
 #: keys a context sets through its own fields (or its stored secrets), never through ``options``
-RESERVED_OPTIONS = frozenset(_FIELDS) | {"token", "password"}
+RESERVED_OPTIONS = (frozenset(_FIELDS) - FIELD_OPTIONS) | {"token", "password"}
 
 #: the secrets a credentials entry may hold, each passed to the backend as the keyword it names
 SECRETS = ("token", "password")

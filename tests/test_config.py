@@ -137,6 +137,26 @@ def test_backend_options_travel_from_the_cli_to_the_backend():
     assert (backend.project, backend.namespace, backend.deploy_timeout) == ("shop", "fn-space", 30)
     # a context field can't be smuggled in as an option, and junk is refused in one line
     assert "context field" in cli("context", "add", "x", "-O", "url=http://evil", code=2).stderr
+    # but -O kube_context= is --kube-context (as faastui's kube option is written)
+    cli(
+        "context",
+        "add",
+        "k",
+        "-b",
+        "openfaas",
+        "--url",
+        "http://127.0.0.1:9",
+        "-O",
+        "kubeconfig=/k",
+        "-O",
+        "kube_context=prod",
+    )
+    shown = yaml.safe_load(cli("context", "show", "k").stdout)
+    assert shown["kube_context"] == "prod" and shown["options"] == {"kubeconfig": "/k"}
+    assert (
+        "two contexts"
+        in cli("context", "add", "k2", "-b", "openfaas", "--kube-context", "a", "-O", "kube_context=b", code=2).stderr
+    )
     assert "bad option" in cli("context", "add", "x", "-O", "novalue", code=2).stderr
     typo = cli("context", "add", "x", "-b", "nuclio", "-O", "projet=a", code=2).stderr
     assert "takes no option 'projet'" in typo and "did you mean 'project'" in typo

@@ -112,6 +112,11 @@ def add(
             )
     with handle_errors():
         options = dict(parse_option(o) for o in option or [])
+        if "kube_context" in options:  # -O kube_context=X is --kube-context X
+            given = str(options.pop("kube_context"))
+            if kube_context is not None and kube_context != given:
+                raise usage_error("--kube-context and -O kube_context= name two contexts")
+            kube_context = given
         if user is not None:
             if options.get("user", user) != user:
                 raise usage_error("--user and -O user= name two users")
