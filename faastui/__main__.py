@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def main() -> None:
-    from faastui.cli import main as cli_main
+    from faastui.cli.entry import main as cli_main  # only the command argv names is built
 
     cli_main()
 

@@ -8,6 +8,19 @@ list|use|add|rm|show). ``_common`` holds the context, namespace (``-n``) and gat
 (``-g``) every command runs with; ``_listing`` the list commands' script options.
 """
 
-from .app import app, main
-
 __all__ = ["app", "main"]
+
+
+def __getattr__(name: str):
+    """``app`` (the whole CLI, from app.py) and ``main`` (entry.py) on first use, so the
+    console script imports only the command it runs."""
+    if name == "main":
+        from .entry import main
+
+        return main
+    if name == "app":
+        from .app import app as whole  # importing the submodule binds ``app`` to it: rebind
+
+        globals()["app"] = whole
+        return whole
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

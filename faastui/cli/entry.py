@@ -1,0 +1,70 @@
+"""``faastui``'s entry point: the command argv names is built alone.
+
+typer builds the whole command tree on every run, and importing every command module
+costs as much again: ~25 ms of a one-shot `faastui invoke`. ``main()`` reads argv past
+the global options to the command's name; when ``COMMAND_MODULES`` knows it, only that
+module's group joins the root (``root.new_app()``); help, completion, no command or an
+unknown one get the whole app (``app.py``), so every listing and every "No such command"
+is the same as before. tests/test_cli_entry.py checks the table against the whole app
+and runs commands both ways.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+__all__ = ["COMMAND_MODULES", "GROUPS", "main", "command_in"]
+
+#: command -> the module (under faastui.cli) whose ``app`` holds it, joined at the root
+COMMAND_MODULES = {
+    **dict.fromkeys(
+        ("nodes", "functions", "ls", "list", "placement", "describe", "queues", "qos", "fusion", "namespaces", "logs"),
+        "reads",
+    ),
+    **dict.fromkeys(
+        ("invoke", "result", "prewarm", "dispatch", "fuse", "unfuse", "scale", "deploy", "rm", "delete", "remove"),
+        "actions",
+    ),
+    **dict.fromkeys(("up", "down", "status", "demo"), "engine"),
+    "watch": "watching",
+    "bench": "load",
+    "optimize-fusion": "fusion",
+    "serve": "serve",
+    **dict.fromkeys(("version", "info", "completion"), "meta"),
+}
+#: command groups with a name of their own -> their module
+GROUPS = {"context": "context", "workflow": "workflow", "secret": "secrets"}
+
+
+def command_in(argv: list[str]) -> str | None:
+    """The command ``argv`` (without the program) names, past the global options; None
+    for help, a version flag or no command."""
+    from .root import ROOT_VALUE_OPTIONS
+
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-h", "--help", "--version") or arg == "--":
+            return None
+        if arg in ROOT_VALUE_OPTIONS:
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    name = command_in(argv)
+    completing = any(key.endswith("_COMPLETE") and key.startswith("_FAASTUI") for key in os.environ)
+    module = None if completing else COMMAND_MODULES.get(name) or GROUPS.get(name)
+    if module is None or name == "ui":
+        from .app import app
+    else:
+        from .root import new_app
+
+        app = new_app()
+        group = importlib.import_module(f"faastui.cli.{module}").app
+        app.add_typer(group, name=name if name in GROUPS else None)
+    app(prog_name="faastui")
