@@ -11,10 +11,9 @@ that need them, so `faastui --help` stays fast (see bench/cli.py).
 from __future__ import annotations
 
 from . import actions, context, engine, fusion, load, meta, reads, secrets, serve, watching, workflow
-from .entry import main
 from .root import new_app
 
-__all__ = ["app", "main"]
+__all__ = ["app"]
 
 app = new_app()
 for group in (reads.app, actions.app, engine.app, watching.app, load.app, fusion.app, serve.app, meta.app):
