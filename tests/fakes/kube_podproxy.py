@@ -42,12 +42,7 @@ def prometheus_text(in_flight: int, served: int) -> bytes:
             "Seconds spent serving HTTP requests.",
             [({"code": "200", "method": "post", "le": "+Inf"}, served)],
         ),
-        (
-            "http_requests_in_flight",
-            "gauge",
-            "total HTTP requests in-flight",
-            [({}, in_flight)],
-        ),
+        ("http_requests_in_flight", "gauge", "total HTTP requests in-flight", [({}, in_flight)]),
         (
             "http_requests_total",
             "counter",
