@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
-from ..errors import BackendError
+from ..errors import AuthError, BackendError
 from .connect import Connection
 from .indexes import PodIndex
 
@@ -63,6 +63,8 @@ def in_flight(text: str) -> float | None:
 class InflightReader:
     """See the module docstring. ``start()`` it; it ends when ``stopping`` is set."""
 
+    DENIED_WAIT = 60.0  # s without reads after a 401/403 (no right to the pod proxy)
+
     def __init__(
         self,
         conn: Connection,
@@ -77,6 +79,7 @@ class InflightReader:
         self.interval, self.timeout, self.workers = interval, timeout, max(1, workers)
         self.read_at: dict[tuple[str, str], float] = {}  # pod -> when last read (monotonic)
         self.reads = self.failures = 0  # counters for tests and benchmarks
+        self.denied_until = 0.0  # no right to pods/proxy: every read would be refused; wait
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -91,6 +94,9 @@ class InflightReader:
         with ThreadPoolExecutor(self.workers, thread_name_prefix="kube-inflight") as pool:
             while not self.stopping.is_set():
                 started = time.monotonic()
+                if started < self.denied_until:
+                    self.stopping.wait(min(self.interval, self.denied_until - started))
+                    continue
                 targets = self.pods.metrics_targets()
                 live = {(ns, name) for ns, name, _ in targets}
                 for key in [k for k in self.read_at if k not in live]:
@@ -115,6 +121,9 @@ class InflightReader:
             )
             busy = (in_flight(data.decode("utf-8", "replace")) or 0) > 0
             self.reads += 1
+        except AuthError:  # RBAC refuses pods/proxy: ask again in a minute, not per pod
+            self.failures += 1
+            self.denied_until = time.monotonic() + self.DENIED_WAIT
         except BackendError:  # 404, 503, a timeout: not known to be serving
             self.failures += 1
         except Exception:  # noqa: BLE001 - a bad answer must not end the reader
