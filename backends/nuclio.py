@@ -160,6 +160,8 @@ class NuclioBackend(Backend):
                     kube_timeout=kube_timeout,
                     kube_service_account=kube_service_account,
                 ),
+                # no metrics_port: Nuclio's processor serves no in-flight gauge we can verify
+                # here (busy stays the engine's word only), so a ready pod is ``warm``
                 mappings=(PodMapping(FUNCTION_LABEL),),
                 namespace=namespace,
                 pod_selector=FUNCTION_LABEL,

@@ -60,12 +60,15 @@ __all__ = ["OpenFaaSBackend", "function_from_status"]
 HINT = "check the gateway URL and that it is up (faas-cli list)"
 
 
+WATCHDOG_METRICS_PORT = 8081  # the watchdogs' Prometheus metrics (http_requests_in_flight)
+
+
 def _pod_mappings():
     from .kube import PodMapping  # the view's modules: only a context with a cluster uses them
 
     return (
         PodMapping("function", require=(("prewarm", "true"),), suffix="-pod", ready_state="prewarm"),
-        PodMapping("faas_function"),
+        PodMapping("faas_function", metrics_port=WATCHDOG_METRICS_PORT),
     )
 
 

@@ -75,6 +75,9 @@ class KnativeApi:
             self.started_view = KubeView(
                 self.options,
                 namespace=None,  # every pod: what the nodes carry
+                # no metrics_port: a pod's in-flight count is only on queue-proxy's own metrics
+                # port, under names that changed across releases and that cannot be verified
+                # here, so a ready pod is ``warm`` (backends/kube/inflight.py)
                 mappings=(PodMapping(SERVICE_LABEL, namespace=self.namespace),),
                 extra={"ksvcs": (self.ksvc_path(), f"{PLURAL}.{GROUP}")},
                 connection=self.conn,

@@ -34,6 +34,7 @@ class PodIndex:
         self.gone: OrderedDict[tuple[str, str], str] = OrderedDict()  # (ns, pod) -> fn
         self.dirty_place: set[tuple[str, str, str]] = set()
         self.dirty_nodes: set[str] = set()
+        self.busy: set[tuple[str, str]] = set()  # pods whose watchdog last said "in flight > 0"
         self.version = 0
 
     def reduce(self, obj: dict) -> PodRecord:
@@ -42,8 +43,43 @@ class PodIndex:
             fn = mapping.function(rec.labels, rec.ns)
             if fn:
                 rec.fn, rec.state = fn, pod_state(rec, mapping.ready_state)
+                rec.port = mapping.metrics_port
                 break
         return rec
+
+    def _busy_state(self, rec: PodRecord) -> None:
+        """A warm pod last read busy is ``busy``; one no longer warm forgets it."""
+        key = (rec.ns, rec.name)
+        if rec.state == "warm" and key in self.busy:
+            rec.state = "busy"
+        else:
+            self.busy.discard(key)
+
+    def set_busy(self, ns: str, name: str, busy: bool) -> None:
+        """What a read of the pod's in-flight gauge said (inflight.py); moves it between
+        ``warm`` and ``busy`` in the placement counts, and nothing else."""
+        key = (ns, name)
+        with self.lock:
+            rec = self.records.get(key)
+            if rec is None or rec.state not in ("warm", "busy"):
+                self.busy.discard(key)
+                return
+            want = "busy" if busy else "warm"
+            if busy:
+                self.busy.add(key)
+            else:
+                self.busy.discard(key)
+            if rec.state == want:
+                return
+            self._count(rec, -1)
+            rec.state = want
+            self._count(rec, 1)
+            self.version += 1
+
+    def metrics_targets(self) -> list[tuple[str, str, int]]:
+        """(namespace, pod, port) of each warm or busy pod with an in-flight gauge."""
+        with self.lock:
+            return [(r.ns, r.name, r.port) for r in self.records.values() if r.port and r.state in ("warm", "busy")]
 
     def _count(self, rec: PodRecord, sign: int) -> None:
         if rec.fn and rec.live and rec.phase == "Running":
@@ -78,9 +114,12 @@ class PodIndex:
             if old is not None:
                 self._count(old, -1)
             if present:
+                self._busy_state(rec)
                 self.records[key] = rec
                 self._count(rec, 1)
-            elif rec.fn or (old is not None and old.fn):
+            else:
+                self.busy.discard(key)
+            if not present and (rec.fn or (old is not None and old.fn)):
                 self.gone[key] = rec.fn or old.fn
                 while len(self.gone) > self.GONE_KEPT:
                     self.gone.popitem(last=False)
@@ -91,7 +130,10 @@ class PodIndex:
             self.dirty_place.update(self.place)
             self.dirty_nodes.update(self.per_node)
             self.records, self.place, self.per_node, self.per_fn = {}, {}, {}, {}
+            keep = {(r.ns, r.name) for r in records}
+            self.busy &= keep
             for rec in records:
+                self._busy_state(rec)
                 self.records[rec.ns, rec.name] = rec
                 self._count(rec, 1)
             self.version += 1

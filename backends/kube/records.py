@@ -9,7 +9,9 @@ Placement of a pod (``PodMapping``): a label names its function (``faas_function
 ``prewarm=true`` with ``function=<name>-pod``). Its state: Running and Ready -> the
 mapping's ready state (``warm``, or ``prewarm`` for a pod started ahead); Pending
 (unscheduled, ContainerCreating, pulling its image) or Running but not Ready -> ``starting``;
-terminating, Succeeded and Failed pods have no placement.
+terminating, Succeeded and Failed pods have no placement. A warm pod whose mapping names a
+``metrics_port`` becomes ``busy`` while its watchdog reports requests in flight (read off the
+tick's path by inflight.py; ``PodIndex.set_busy``).
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class PodRecord:
         "created",
         "fn",
         "state",
+        "port",
     )
 
     def __init__(
@@ -86,6 +89,7 @@ class PodRecord:
         self.reason, self.created = reason, created
         self.fn: str | None = None  # set by the view's PodMapping
         self.state: str | None = None
+        self.port = 0  # where its in-flight gauge is served (the mapping's metrics_port), 0: none
 
     @property
     def live(self) -> bool:
@@ -209,6 +213,7 @@ class PodMapping:
     suffix: str = ""  # stripped from the label's value (Invokers: "<name>-pod")
     ready_state: str = "warm"
     namespace: str | None = None  # only pods of this namespace (names are per namespace)
+    metrics_port: int = 0  # the pod port serving ``http_requests_in_flight`` (0: never busy)
 
     def function(self, labels: dict[str, str], namespace: str = "") -> str | None:
         if self.namespace is not None and namespace != self.namespace:

@@ -11,7 +11,10 @@ cluster never blocks it: the last good data stays, and ``problems()`` says since
 
 The model objects (Node, Placement) are cached per key and rebuilt only for what changed
 since the last read; a tick with 100 pod changes rebuilds about 100 cells, not 20,000.
-Logs are the one read that goes to the API (bounded, in a worker thread).
+Logs are the one read that goes to the API (bounded, in a worker thread). When a mapping
+names a ``metrics_port``, one more thread reads each warm pod's in-flight gauge through the
+pod proxy (inflight.py) and moves it between ``warm`` and ``busy``; the tick only reads
+what it last found.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from ..model import LogLine, Node, Placement
 from ..quantities import memory_mb, quantity
 from .connect import Connection, KubeOptions, path
 from .indexes import EventLog, NodeIndex, ObjectIndex, PodIndex
+from .inflight import InflightReader
 from .informer import Informer
 from .records import PodMapping, PodRecord
 from .translate import event_item, node_model
@@ -60,6 +64,9 @@ class KubeView:
         backoff_max: float = 30.0,
         extra: dict[str, tuple[str, str]] | None = None,
         connection: Connection | None = None,
+        inflight_interval: float = 2.0,
+        inflight_timeout: float = 1.0,
+        inflight_workers: int = 4,
     ):
         self.conn = connection or Connection(options)
         self.namespace = namespace  # None: the whole cluster (a namespace after a 403)
@@ -86,6 +93,16 @@ class KubeView:
         self.probe_ok_at: float | None = None
         self._stopping = threading.Event()
         self._prober: threading.Thread | None = None
+        self.inflight: InflightReader | None = None
+        if any(m.metrics_port for m in mappings):
+            self.inflight = InflightReader(
+                self.conn,
+                self.pods,
+                self._stopping,
+                interval=inflight_interval,
+                timeout=inflight_timeout,
+                workers=inflight_workers,
+            )
         self._start_lock = threading.Lock()
         self._started = False
         # the tick's caches: model objects by key, rebuilt only where the indexes changed
@@ -151,6 +168,8 @@ class KubeView:
                 informer.start()
             self._prober = threading.Thread(target=self._probe_loop, name="kube-probe", daemon=True)
             self._prober.start()
+            if self.inflight is not None:
+                self.inflight.start()
             self._started = True
             return self
 
@@ -166,6 +185,8 @@ class KubeView:
             informer.stop(max(0.0, deadline - time.monotonic()))
         if self._prober is not None and self._prober.is_alive():
             self._prober.join(max(0.0, deadline - time.monotonic()))
+        if self.inflight is not None:
+            self.inflight.join(max(0.0, deadline - time.monotonic()))
         self.conn.close()
 
     def synced(self) -> bool:

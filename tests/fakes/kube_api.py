@@ -20,7 +20,8 @@ under test cannot lean on leniency a real API server lacks, and it shares nothin
 Routes: ``GET /version``; ``GET /api/v1/nodes[/{name}]``; ``GET /api/v1/pods``, ``GET|POST
 /api/v1/namespaces/{ns}/pods``, ``GET|DELETE .../pods/{name}``, ``GET .../pods/{name}/log``
 (``container``, ``tailLines``, ``timestamps``, ``sinceTime``, ``sinceSeconds``: lines keep the
-time they were printed); ``GET /api/v1/events``, ``GET /api/v1/namespaces/{ns}/events``;
+time they were printed), ``GET .../pods/{name}:{port}/proxy/metrics`` (a watchdog's metrics,
+kube_podproxy.py); ``GET /api/v1/events``, ``GET /api/v1/namespaces/{ns}/events``;
 ``GET|POST /api/v1/namespaces/{ns}/services``, ``GET|DELETE .../services/{name}``; ``GET|POST
 /api/v1/namespaces/{ns}/secrets``, ``GET|PUT|PATCH|DELETE .../secrets/{name}``, ``GET
 /api/v1/namespaces`` (kube_secrets.py); ``GET
@@ -68,6 +69,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .kube_knative import GROUP, MAX_PODS, KnativeMixin, merge_patch, proxy_to_ingress
 from .kube_kubelet import KubeletMixin
 from .kube_metrics import MetricsMixin
+from .kube_podproxy import PodProxyMixin
 from .kube_secrets import SecretsMixin
 from .kube_services import ServicesMixin
 from .kube_store import ApiError, Store
@@ -87,6 +89,7 @@ _ROUTES = [
         (_NS + r"/pods", "pods"),
         (_NS + r"/pods/([^/]+)", "pod"),
         (_NS + r"/pods/([^/]+)/log", "pod_log"),
+        (_NS + r"/pods/([^/]+)/proxy/metrics", "pod_proxy"),
         (r"/api/v1/events", "all_events"),
         (_NS + r"/events", "events"),
         (_NS + r"/services", "services"),
@@ -113,7 +116,7 @@ def watching(query: dict) -> bool:
     return query.get("watch") in ("1", "true")
 
 
-class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsMixin):
+class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsMixin, PodProxyMixin):
     """The fake API server + controllers + ingress. Use ``fake_kube()`` or start()/stop()."""
 
     def __init__(
@@ -151,6 +154,8 @@ class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsM
         self.pod_usage: dict[tuple[str, str], dict] = {}  # (ns, pod) -> usage of each container
         self.pod_logs: dict[tuple[str, str], list[str]] = {}  # (ns, pod) -> log lines
         self.missing_images: set[str] = set()
+        self.in_flight: dict[tuple[str, str], int] = {}  # (ns, pod) -> its watchdog's gauge
+        self.metrics_faults: dict[tuple[str, str], str] = {}  # (ns, pod) -> "404" | "hang"
         self.workdir = Path(tempfile.mkdtemp(prefix="fake-kube-"))
         self._cluster_ip = itertools.count(10)
         for i in range(nodes + not_ready_nodes):
@@ -580,6 +585,9 @@ class _ApiHandler(_Handler):
             return self.send(err.code, "application/json", json.dumps(err.status()).encode())
         if result[0] == "stream":
             return self._stream(result[1])
+        if result[0] == "hang":  # a request never answered (kube_podproxy.py)
+            self.close_connection = True
+            return None
         if len(result) == 3:
             status, ctype, payload = result
             return self.send(status, ctype, payload)
