@@ -125,7 +125,9 @@ def test_the_tick_reads_memory_while_the_metrics_reads_run_on_their_own_thread(f
             assert len(view.placements()) == 2
             view.nodes()
         assert threading.current_thread().name not in callers
-        assert {name.split("_")[0] for name in callers} == {"kube-inflight"}
+        # the metrics reads come from their own threads; the view's health probe may call too
+        threads = {name.split("_")[0] for name in callers}
+        assert "kube-inflight" in threads and threads <= {"kube-inflight", "kube-probe"}, threads
 
 
 def test_openfaas_and_invokers_snapshots_show_busy(engine, fake):
