@@ -25,7 +25,8 @@ __all__ = ["engine_status", "start_engine", "stop_engine", "daemon_command"]
 LOG_ROTATE_BYTES = 10 * 1024 * 1024
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -42,7 +43,7 @@ def _alive(pid: int) -> bool:
 def engine_status(state_dir: Path) -> dict | None:
     """The engine.json of a live engine on ``state_dir``, or None."""
     info = read_engine_info(state_dir)
-    if info and _alive(int(info.get("pid", 0))):
+    if info and pid_alive(int(info.get("pid", 0))):
         return info
     return None
 
@@ -163,17 +164,17 @@ def stop_engine(state_dir: Path, timeout: float = 30.0) -> bool:
             pid = int((Path(state_dir) / "engine.pid").read_text())
         except (OSError, ValueError):
             return False
-    if not _alive(pid):
+    if not pid_alive(pid):
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _reap(pid)
-        if not _alive(pid):
+        if not pid_alive(pid):
             return True
         time.sleep(0.02)
     os.kill(pid, signal.SIGKILL)
-    while _alive(pid):
+    while pid_alive(pid):
         _reap(pid)
         time.sleep(0.02)
     return True

@@ -28,7 +28,15 @@ from .fusion import GroupState
 from .nodes import NodeSpec
 from .placement import long_running
 
-__all__ = ["STATE_FILE", "write_json_atomic", "load_state", "cluster_to_dict", "cluster_from_dict", "Durable"]
+__all__ = [
+    "STATE_FILE",
+    "write_atomic",
+    "write_json_atomic",
+    "load_state",
+    "cluster_to_dict",
+    "cluster_from_dict",
+    "Durable",
+]
 
 STATE_FILE = "engine-state.json"
 FORMAT = 1
@@ -38,12 +46,20 @@ log = logging.getLogger(__name__)
 
 def write_json_atomic(path: Path, data: dict, mode: int = 0o600) -> None:
     """Write ``data`` as JSON to ``path`` so that a crash leaves the old file or the new."""
+    write_atomic(path, json.dumps(data, indent=2).encode(), mode)
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600, *, nofollow: bool = False) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves the old file or the new (a temp
+    file beside it, fsynced, renamed, the folder fsynced). ``nofollow``: never write
+    through a symlink planted at the temp name."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | (os.O_NOFOLLOW if nofollow else 0)
+    fd = os.open(tmp, flags, mode)
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -26,10 +26,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import itertools
-import os
 import time
 
 from ..errors import BackendError, InvalidRequest, NotFound, Unsupported
+from .control import pid_alive
 from .httpserver import Request, Router, json_response
 from .inprocess import InProcessBackend
 
@@ -44,19 +44,7 @@ MAX_NOTES = 500
 
 
 def _owner_alive(pid: int) -> bool:
-    if pid <= 0:
-        return True  # not given: the poll timeout alone decides
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is gone too (PID 1 here may never reap it)
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
+    return pid <= 0 or pid_alive(pid)  # 0: not given, the poll timeout alone decides
 
 
 class _Hosted:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import Conflict, InvalidRequest, NotFound
 from ..secrets import check_name
+from .durable import write_atomic
 
 __all__ = ["SecretStore", "FOLDER"]
 
@@ -62,25 +63,7 @@ class SecretStore:
                 f"secret with the name {name!r} already exists",
                 hint=f"`faastui secret update {name}` replaces its value",
             )
-        tmp = self.root / f".{name}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(value)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-            raise
-        dir_fd = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomic(path, value, 0o600, nofollow=True)
 
     def remove(self, name: str) -> None:
         """Raises: NotFound."""
