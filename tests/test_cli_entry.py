@@ -1,6 +1,8 @@
 """The console script builds only the command argv names (faastui/cli/entry.py): its table
 agrees with the whole app, argv is read past the global options, and a command run that
-way answers exactly as through the whole app, without importing the other groups."""
+way answers exactly as through the whole app, without importing the other groups. The root
+help lists every command without building one (faastui/cli/_lazy_root.py), and reads, at
+any width, exactly as the whole app's."""
 
 from __future__ import annotations
 
@@ -59,8 +61,8 @@ def test_the_command_is_read_past_the_global_options(argv, name):
     assert entry.command_in(argv) == name
 
 
-def _run(program: str, args: list[str]) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "100", "FAASTUI_CONTEXT": f"nowhere-{os.getpid()}"}
+def _run(program: str, args: list[str], columns: int = 100) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": str(columns), "FAASTUI_CONTEXT": f"nowhere-{os.getpid()}"}
     return subprocess.run([sys.executable, "-c", program, *args], capture_output=True, text=True, env=env, timeout=60)
 
 
@@ -73,6 +75,14 @@ def _run(program: str, args: list[str]) -> subprocess.CompletedProcess:
         (["scale", "fn"], 2),  # a usage error names the command as the whole app does
         (["context", "show", "no-such-context"], 2),
         (["-n", "dev", "functions"], 2),  # the context named by $FAASTUI_CONTEXT is unknown
+        (["--help"], 0),  # the root lists every command: the lazy root (_lazy_root.py)
+        (["--context", "x", "-h"], 0),
+        ([], 0),  # no terminal: the root's help
+        (["ui", "--help"], 0),
+        (["funtions"], 2),  # "No such command ... Did you mean 'functions'?"
+        (["--bogus"], 2),
+        (["--", "version", "--help"], 0),  # past `--`: an unbuilt command hands over
+        (["--", "secret", "ls", "--help"], 0),
     ],
 )
 def test_a_command_answers_as_through_the_whole_app(args, code):
@@ -94,3 +104,48 @@ def test_only_the_named_command_is_imported():
     assert "faastui.cli.meta" in out
     for other in ("faastui.cli.workflow", "faastui.cli.secrets", "faastui.cli.reads", "faastui.cli.app"):
         assert other not in out, out
+
+
+@pytest.mark.parametrize("columns", [40, 80, 200])
+def test_the_root_help_reads_as_the_whole_apps_at_any_width(columns):
+    got = _run("from faastui.__main__ import main; main()", ["--help"], columns)
+    want = _run("from faastui.cli.app import app; app(prog_name='faastui')", ["--help"], columns)
+    assert got.returncode == want.returncode == 0, got.stderr
+    assert got.stdout == want.stdout and got.stderr == want.stderr
+
+
+def test_the_root_help_lists_every_command_and_group():
+    import typer.main
+
+    whole = typer.main.get_command(_whole())
+    shown = {name for name, command in whole.commands.items() if not command.hidden}
+    assert {"invoke", "functions", "deploy", "context", "workflow", "secret", "ui"} <= shown
+    out = _run("from faastui.__main__ import main; main()", ["--help"], 80).stdout
+    listing = out.split("\nCommands:\n", 1)[1].splitlines()
+    assert [line.split()[0] for line in listing if line.strip()] == [n for n in whole.commands if n in shown]
+    width = whole.make_context("faastui", [], resilient_parsing=True).make_formatter().width
+    for name in shown:  # each with its own one-line help, cut as click cuts it
+        short = whole.commands[name].get_short_help_str(width - 6 - max(map(len, shown)))
+        assert any(line.split(None, 1) == [name, short] for line in listing), (name, short)
+
+
+def test_the_root_help_builds_no_command():
+    code = (
+        "import sys\n"
+        "sys.argv = ['faastui', '--help']\n"
+        "import typer.main\n"
+        "built = []\n"
+        "real = typer.main.get_command_from_info\n"
+        "def spy(command_info, **kw):\n"
+        "    command = real(command_info, **kw)\n"
+        "    built.append((command.name, len(command.params)))\n"
+        "    return command\n"
+        "typer.main.get_command_from_info = spy\n"
+        "from faastui.cli.entry import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(built, file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    built = eval(out.stderr.strip().splitlines()[-1])
+    assert ("invoke", 0) in built and ("functions", 0) in built  # listed, with no parameters
+    assert [name for name, params in built if params] == ["ui"]  # only the root's own command is built

@@ -1,6 +1,8 @@
 """Every use of typer's internals by the CLI, behind one door: swapping its value coercion,
-reading each function's parameters once (``install_param_cache``), and the shell completion
-scripts (``completion_script``, for `faastui completion SHELL`).
+reading each function's parameters once (``install_param_cache``), how typer lists a
+command or group at its parent (``listed``, for the root `faastui --help` builds without
+building the commands: ``_lazy_root.py``), and the shell completion scripts
+(``completion_script``, for `faastui completion SHELL`).
 
 typer converts each parameter value through ``_TyperParameter.get_runtime_param()``, a
 ``typer._coercion.RuntimeParam`` built lazily from the parameter's ``type_descriptor``
@@ -30,7 +32,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TESTED", "TOUCHES", "install_coercion", "install_param_cache", "missing", "completion_script"]
+__all__ = [
+    "TESTED",
+    "TOUCHES",
+    "install_coercion",
+    "install_param_cache",
+    "listed",
+    "missing",
+    "completion_script",
+]
 
 #: the typer minor version this module is written for (pyproject.toml pins it)
 TESTED = "0.29"
@@ -58,6 +68,10 @@ TOUCHES: list[tuple[str, str, str]] = [
     ),
     ("typer._completion_shared", "_completion_scripts", "the shells it has scripts for"),
     ("typer.main", "get_params_from_function(func)", "wrapped: read once per function"),
+    ("typer.main", "get_command_name(name)", "call: a command's name from its function's"),
+    ("typer.main", "solve_typer_info_defaults(typer_info)", "call: a group's name, help and flags"),
+    ("typer.models", "CommandInfo", "class: a registered command"),
+    ("typer.models", "TyperInfo", "class: a registered group"),
 ]
 
 Choose = Callable[[Any], "tuple[Any, bool] | None"]
@@ -129,6 +143,26 @@ def install_param_cache() -> bool:
     get_params_from_function._faastui_cached = True
     main.get_params_from_function = get_params_from_function
     return True
+
+
+def listed(info: Any) -> dict[str, Any]:
+    """The fields a parent's Commands listing reads of a registered command (a typer
+    ``CommandInfo``) or group (a ``TyperInfo`` from ``add_typer``), solved as typer's
+    ``get_command_from_info`` and ``get_group_from_info`` solve them, without building its
+    parameters: ``name``, ``help``, ``short_help``, ``hidden``, ``deprecated`` and
+    ``rich_help_panel``, ready for ``Typer.command(**fields)``."""
+    import inspect
+
+    from typer import main
+    from typer.models import CommandInfo
+
+    keys = ("short_help", "hidden", "deprecated", "rich_help_panel")
+    if isinstance(info, CommandInfo):
+        name = info.name or main.get_command_name(info.callback.__name__)
+        text = inspect.getdoc(info.callback) if info.help is None else inspect.cleandoc(info.help)
+        return {"name": name, "help": text, **{k: getattr(info, k) for k in keys}}
+    solved = main.solve_typer_info_defaults(info)
+    return {"name": solved.name, "help": solved.help, **{k: getattr(solved, k) for k in keys}}
 
 
 def completion_script(shell: str, prog_name: str = "faastui") -> str:

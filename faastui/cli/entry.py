@@ -3,10 +3,11 @@
 typer builds the whole command tree on every run, and importing every command module
 costs as much again: ~25 ms of a one-shot `faastui invoke`. ``main()`` reads argv past
 the global options to the command's name; when ``COMMAND_MODULES`` knows it, only that
-module's group joins the root (``root.new_app()``); help, completion, no command or an
-unknown one get the whole app (``app.py``), so every listing and every "No such command"
-is the same as before. tests/test_cli_entry.py checks the table against the whole app
-and runs commands both ways.
+module's group joins the root (``root.new_app()``). Help, no command, ``ui`` or an unknown
+command get the root that lists every command without building one
+(``_lazy_root.new_lazy_app()``), so every listing and every "No such command" is the same
+as through the whole app (``app.py``), which only shell completion still builds.
+tests/test_cli_entry.py checks the table against the whole app and runs commands both ways.
 """
 
 from __future__ import annotations
@@ -58,9 +59,13 @@ def main() -> None:
     argv = sys.argv[1:]
     name = command_in(argv)
     completing = any(key.endswith("_COMPLETE") and key.startswith("_FAASTUI") for key in os.environ)
-    module = None if completing else COMMAND_MODULES.get(name) or GROUPS.get(name)
-    if module is None or name == "ui":
+    module = COMMAND_MODULES.get(name) or GROUPS.get(name)
+    if completing:  # completing a word may need any command's parameters
         from .app import app
+    elif module is None:  # help, no command, `ui` or one that does not exist
+        from ._lazy_root import new_lazy_app
+
+        app = new_lazy_app()
     else:
         from .root import new_app
 
