@@ -44,7 +44,7 @@ class Colour(str, enum.Enum):
 
 
 def _params():
-    import faastui.cli  # noqa: F401 - importing the CLI installs the coercion
+    import faastui.cli.root  # noqa: F401 - the root of the CLI installs the coercion
 
     app = typer.Typer()
 
@@ -70,7 +70,7 @@ def test_plain_parameters_get_the_fast_coercion_and_the_others_keep_typers():
 
 
 def test_install_twice_changes_nothing():
-    import faastui.cli  # noqa: F401
+    import faastui.cli.root  # noqa: F401
 
     assert compat.install_coercion(lambda a: None, coerce) is False
 
@@ -79,7 +79,7 @@ def test_typer_reads_each_function_once_and_gets_what_it_would_read():
     import typer.main
     import typer.utils
 
-    import faastui.cli  # noqa: F401  (installs the cache)
+    import faastui.cli.root  # noqa: F401  (installs the cache)
     from faastui.cli._common import complete_context
 
     def command(name: str = typer.Argument("x"), count: int = typer.Option(1, autocompletion=complete_context)):
