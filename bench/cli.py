@@ -9,7 +9,12 @@ With ``--compare-httpx`` it also times `invoke hello` through a LocalBackend
 whose transport is httpx (the client before backends/local/transport.py), to
 report the ratio.
 
-    .venv/bin/python bench/cli.py [-n 20] [--compare-httpx]
+With ``--compare-to DIR`` it also times each faastui command through another
+checkout of faastui (DIR, with its own ``DIR/.venv``; e.g. a worktree of an
+older commit) against the same engine, interleaved with this one's, and prints
+both medians and the ratio this / DIR.
+
+    .venv/bin/python bench/cli.py [-n 20] [--compare-httpx] [--compare-to DIR]
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from backends.local.control import start_engine, stop_engine  # noqa: E402
 
+PEER = "peer: "  # the prefix of the cases run through --compare-to's checkout
 GOALS_MS = {"faastui --help": 200.0, "faastui invoke hello": 300.0}
 
 HTTPX_INVOKE = r"""
@@ -51,11 +57,11 @@ asyncio.run(main(sys.argv[1]))
 """
 
 
-def timed(cmd: list[str], env: dict, n: int) -> list[float]:
+def timed(cmd: list[str], env: dict, n: int, cwd: Path = ROOT) -> list[float]:
     out = []
     for _ in range(n):
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         out.append((time.perf_counter() - t0) * 1000)
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[-400:]}")
@@ -66,8 +72,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=20)
     ap.add_argument("--compare-httpx", action="store_true")
+    ap.add_argument("--compare-to", metavar="DIR", type=Path, help="another faastui checkout with its own .venv")
     args = ap.parse_args()
     py = sys.executable
+    peer = args.compare_to.resolve() if args.compare_to else None
+    if peer is not None and not (peer / ".venv" / "bin" / "python").exists():
+        raise SystemExit(f"{peer}/.venv/bin/python not found: run `make setup` there")
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "engine"
         info = start_engine(state, port=0, nodes=2, functions_dir=ROOT / "functions")
@@ -91,31 +101,42 @@ def main() -> int:
             subprocess.run(
                 faastui + ["invoke", "hello"], env=env, cwd=ROOT, check=True, capture_output=True
             )  # warm a container: time the CLI, not a cold start
-            cases = [
-                ("python -c pass", [py, "-c", "pass"]),
-                ("faastui --help", faastui + ["--help"]),
-                ("faastui invoke hello", faastui + ["invoke", "hello"]),
-                ("faastui functions -o json", faastui + ["functions", "-o", "json"]),
-            ]
+            commands = [["--help"], ["workflow", "--help"], ["invoke", "hello"], ["functions", "-o", "json"]]
+            cases = [("python -c pass", [py, "-c", "pass"], env, ROOT)]
+            cases += [("faastui " + " ".join(argv), faastui + argv, env, ROOT) for argv in commands]
+            if peer is not None:
+                peer_env = dict(env, PYTHONPATH=str(peer))
+                peer_faastui = [str(peer / ".venv" / "bin" / "python"), "-m", "faastui"]
+                cases += [(f"{PEER}faastui " + " ".join(argv), peer_faastui + argv, peer_env, peer) for argv in commands]
             if args.compare_httpx:
-                cases.append(("httpx one POST /invoke", [py, "-c", HTTPX_INVOKE, info["url"]]))
-                cases.append(("stdlib transport one POST /invoke", [py, "-c", STDLIB_INVOKE, info["url"]]))
+                cases.append(("httpx one POST /invoke", [py, "-c", HTTPX_INVOKE, info["url"]], env, ROOT))
+                cases.append(("stdlib transport one POST /invoke", [py, "-c", STDLIB_INVOKE, info["url"]], env, ROOT))
             results = {}
             # interleave rounds so machine noise hits every case alike
             for _ in range(args.n):
-                for name, cmd in cases:
-                    results.setdefault(name, []).extend(timed(cmd, env, 1))
+                for name, cmd, case_env, cwd in cases:
+                    results.setdefault(name, []).extend(timed(cmd, case_env, 1, cwd))
         finally:
             stop_engine(state)
             info["process"].wait(timeout=10)
     base = statistics.median(results["python -c pass"])
     print(f"{'command':38} {'median ms':>10} {'p90 ms':>8} {'- python':>9}  goal")
     for name, values in results.items():
+        if name.startswith(PEER):
+            continue
         med = statistics.median(values)
         p90 = sorted(values)[int(0.9 * (len(values) - 1))]
         goal = GOALS_MS.get(name)
         verdict = "" if goal is None else f"<= {goal:.0f} {'ok' if med <= goal else 'MISSED'}"
         print(f"{name:38} {med:10.1f} {p90:8.1f} {med - base:9.1f}  {verdict}")
+    if peer is not None:
+        print(f"\nthis checkout vs {peer} (same run, interleaved, medians)")
+        print(f"{'command':38} {'this ms':>10} {'peer ms':>8} {'this/peer':>9}")
+        for name, values in results.items():
+            if name.startswith(PEER):
+                mine = statistics.median(results[name[len(PEER) :]])
+                theirs = statistics.median(values)
+                print(f"{name[len(PEER) :]:38} {mine:10.1f} {theirs:8.1f} {mine / theirs:9.2f}")
     if args.compare_httpx:
         h = statistics.median(results["httpx one POST /invoke"])
         s = statistics.median(results["stdlib transport one POST /invoke"])

@@ -129,10 +129,11 @@ def test_the_root_help_lists_every_command_and_group():
         assert any(line.split(None, 1) == [name, short] for line in listing), (name, short)
 
 
-def test_the_root_help_builds_no_command():
+def _built_by(argv: list[str]) -> list[tuple[str, int]]:
+    """(name, parameter count) of each command typer builds for ``argv``."""
     code = (
         "import sys\n"
-        "sys.argv = ['faastui', '--help']\n"
+        f"sys.argv = ['faastui', *{argv!r}]\n"
         "import typer.main\n"
         "built = []\n"
         "real = typer.main.get_command_from_info\n"
@@ -145,7 +146,24 @@ def test_the_root_help_builds_no_command():
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print(built, file=sys.stderr)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    built = eval(out.stderr.strip().splitlines()[-1])
-    assert ("invoke", 0) in built and ("functions", 0) in built  # listed, with no parameters
+    env = {**os.environ, "FAASTUI_CONTEXT": f"nowhere-{os.getpid()}"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    return eval(out.stderr.strip().splitlines()[-1])
+
+
+def test_the_root_help_builds_no_command():
+    built = _built_by(["--help"])
+    assert ("invoke", 0) in built and ("secret", 0) in built  # listed, with no parameters
     assert [name for name, params in built if params] == ["ui"]  # only the root's own command is built
+
+
+@pytest.mark.parametrize(
+    "argv, names",
+    [
+        (["invoke", "--help"], ["ui", "invoke"]),
+        (["-n", "dev", "ls", "--help"], ["ui", "ls"]),  # an alias is a command of its own
+        (["version", "--help"], ["ui", "version"]),
+    ],
+)
+def test_a_command_is_built_alone(argv, names):
+    assert [name for name, _ in _built_by(argv)] == names

@@ -3,10 +3,10 @@
 typer builds the whole command tree on every run, and importing every command module
 costs as much again: ~25 ms of a one-shot `faastui invoke`. ``main()`` reads argv past
 the global options to the command's name; when ``COMMAND_MODULES`` knows it, only that
-module's group joins the root (``root.new_app()``). Help, no command, ``ui`` or an unknown
-command get the root that lists every command without building one
-(``_lazy_root.new_lazy_app()``), so every listing and every "No such command" is the same
-as through the whole app (``app.py``), which only shell completion still builds.
+command joins the root (``root.new_app()``), and of ``GROUPS`` only that group. Help, no
+command, ``ui`` or an unknown command get the root that lists every command without
+building one (``_lazy_root.new_lazy_app()``), so every listing and every "No such command"
+is the same as through the whole app (``app.py``), which only shell completion builds.
 tests/test_cli_entry.py checks the table against the whole app and runs commands both ways.
 """
 
@@ -71,5 +71,15 @@ def main() -> None:
 
         app = new_app()
         group = importlib.import_module(f"faastui.cli.{module}").app
-        app.add_typer(group, name=name if name in GROUPS else None)
+        if name in GROUPS:
+            app.add_typer(group, name=name)
+        else:  # the one command, as add_typer(group) would join it (its group has no callback)
+            app.registered_commands += _commands_named(name, group)
     app(prog_name="faastui")
+
+
+def _commands_named(name: str, group) -> list:
+    """The commands of the typer ``group`` that typer names ``name``."""
+    from ._typer_compat import listed
+
+    return [info for info in group.registered_commands if listed(info)["name"] == name]
