@@ -88,8 +88,12 @@ def main() -> int:
                 XDG_STATE_HOME=f"{tmp}/state",
                 FAASTUI_URL=info["url"],
                 PYTHONPATH=str(ROOT),
+                # bytecode of every checkout in one temp tree, written by the warm-up round:
+                # a stale __pycache__ (an edited file, PYTHONDONTWRITEBYTECODE) is not timed
+                PYTHONPYCACHEPREFIX=f"{tmp}/pycache",
             )
             env.pop("NO_COLOR", None)
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
             faastui = [py, "-m", "faastui"]
             subprocess.run(
                 faastui + ["deploy", str(ROOT / "functions" / "hello")],
@@ -111,6 +115,8 @@ def main() -> int:
             if args.compare_httpx:
                 cases.append(("httpx one POST /invoke", [py, "-c", HTTPX_INVOKE, info["url"]], env, ROOT))
                 cases.append(("stdlib transport one POST /invoke", [py, "-c", STDLIB_INVOKE, info["url"]], env, ROOT))
+            for _name, cmd, case_env, cwd in cases:  # warm-up: bytecode written, pages cached
+                timed(cmd, case_env, 1, cwd)
             results = {}
             # interleave rounds so machine noise hits every case alike
             for _ in range(args.n):
