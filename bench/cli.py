@@ -111,7 +111,8 @@ def main() -> int:
             if peer is not None:
                 peer_env = dict(env, PYTHONPATH=str(peer))
                 peer_faastui = [str(peer / ".venv" / "bin" / "python"), "-m", "faastui"]
-                cases += [(f"{PEER}faastui " + " ".join(argv), peer_faastui + argv, peer_env, peer) for argv in commands]
+                for argv in commands:
+                    cases.append((f"{PEER}faastui " + " ".join(argv), peer_faastui + argv, peer_env, peer))
             if args.compare_httpx:
                 cases.append(("httpx one POST /invoke", [py, "-c", HTTPX_INVOKE, info["url"]], env, ROOT))
                 cases.append(("stdlib transport one POST /invoke", [py, "-c", STDLIB_INVOKE, info["url"]], env, ROOT))

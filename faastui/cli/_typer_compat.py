@@ -32,15 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = [
-    "TESTED",
-    "TOUCHES",
-    "install_coercion",
-    "install_param_cache",
-    "listed",
-    "missing",
-    "completion_script",
-]
+__all__ = ["TESTED", "TOUCHES", "install_coercion", "install_param_cache", "listed", "missing", "completion_script"]
 
 #: the typer minor version this module is written for (pyproject.toml pins it)
 TESTED = "0.29"

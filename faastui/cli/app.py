@@ -1,7 +1,8 @@
 """The root Typer with every command group composed with add_typer (``app``, what the
-tests drive and `faastui --help` lists). The console script goes through ``entry.main``,
-which builds only the group a command needs; ``COMMAND_MODULES`` says which module holds
-each command, and tests/test_cli_entry.py checks it against this app.
+tests drive, and what `faastui --help` lists). The console script goes through
+``entry.main``, which builds only the command argv names; ``COMMAND_MODULES`` says which
+module holds each command, and tests/test_cli_entry.py checks it against this app. The
+root help is printed from ``_lazy_root.new_lazy_app()``: these groups listed, none built.
 
 Command modules import only typer and the model at import time; rich, PyYAML,
 asyncio, the backends' HTTP client and Redis are imported inside the commands

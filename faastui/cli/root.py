@@ -1,7 +1,8 @@
 """The root of the CLI without its command groups: the Typer settings, the global options
 (``root``), ``ui`` and the dashboard launch. ``new_app()`` gives a root Typer; ``app.py``
-adds every command group to one, ``entry.py`` only the group argv names (a one-shot
-command does not import or build the other forty-odd commands).
+adds every command group to one, ``entry.py`` only the command or group argv names (a
+one-shot command does not import or build the other forty-odd commands), and
+``_lazy_root.py`` every command unbuilt, for the help that lists them.
 """
 
 from __future__ import annotations
