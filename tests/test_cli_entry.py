@@ -160,9 +160,10 @@ def test_the_root_help_builds_no_command():
 @pytest.mark.parametrize(
     "argv, names",
     [
-        (["invoke", "--help"], ["ui", "invoke"]),
-        (["-n", "dev", "ls", "--help"], ["ui", "ls"]),  # an alias is a command of its own
-        (["version", "--help"], ["ui", "version"]),
+        (["invoke", "--help"], ["invoke"]),
+        (["-n", "dev", "ls", "--help"], ["ls"]),  # an alias is a command of its own
+        (["version", "--help"], ["version"]),
+        (["context", "--help"], ["list", "use", "add", "rm", "show"]),
     ],
 )
 def test_a_command_is_built_alone(argv, names):

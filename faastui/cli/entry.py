@@ -69,7 +69,7 @@ def main() -> None:
     else:
         from .root import new_app
 
-        app = new_app()
+        app = new_app(with_ui=False)  # `ui` is out of reach past another command's name
         group = importlib.import_module(f"faastui.cli.{module}").app
         if name in GROUPS:
             app.add_typer(group, name=name)

@@ -23,8 +23,9 @@ __all__ = ["new_app", "root", "ui", "ROOT_VALUE_OPTIONS"]
 ROOT_VALUE_OPTIONS = frozenset({"--context", "--namespace", "-n", "--gateway", "-g", "--theme", "--view", "--save-dir"})
 
 
-def new_app() -> typer.Typer:
-    """A root Typer with the global options and ``ui``, no command groups yet."""
+def new_app(with_ui: bool = True) -> typer.Typer:
+    """A root Typer with the global options and ``ui`` (unless ``with_ui`` is False: the
+    root of one other command), no command groups yet."""
     app = typer.Typer(
         name="faastui",
         help="k9s for FaaS: a dashboard and CLI for serverless functions.",
@@ -33,7 +34,8 @@ def new_app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback(invoke_without_command=True)(root)
-    app.command("ui")(ui)
+    if with_ui:
+        app.command("ui")(ui)
     return app
 
 
