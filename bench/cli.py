@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -57,12 +59,17 @@ asyncio.run(main(sys.argv[1]))
 """
 
 
-def timed(cmd: list[str], env: dict, n: int, cwd: Path = ROOT) -> list[float]:
+def timed(cmd: list[str], env: dict, n: int, cwd: Path = ROOT, cpu: list | None = None) -> list[float]:
+    """Wall ms of ``n`` runs of ``cmd``; each run's CPU ms (user + system) goes to ``cpu``."""
     out = []
     for _ in range(n):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         out.append((time.perf_counter() - t0) * 1000)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if cpu is not None:
+            cpu.append(1000 * (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime))
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[-400:]}")
     return out
@@ -118,11 +125,14 @@ def main() -> int:
                 cases.append(("stdlib transport one POST /invoke", [py, "-c", STDLIB_INVOKE, info["url"]], env, ROOT))
             for _name, cmd, case_env, cwd in cases:  # warm-up: bytecode written, pages cached
                 timed(cmd, case_env, 1, cwd)
-            results = {}
-            # interleave rounds so machine noise hits every case alike
+            results = {name: [] for name, *_ in cases}  # printed in this order
+            cpu = {name: [] for name, *_ in cases}
+            # interleave rounds, each in a new order, so machine noise and what ran just
+            # before hit every case alike
+            order = random.Random(13)
             for _ in range(args.n):
-                for name, cmd, case_env, cwd in cases:
-                    results.setdefault(name, []).extend(timed(cmd, case_env, 1, cwd))
+                for name, cmd, case_env, cwd in order.sample(cases, len(cases)):
+                    results[name].extend(timed(cmd, case_env, 1, cwd, cpu[name]))
         finally:
             stop_engine(state)
             info["process"].wait(timeout=10)
@@ -137,13 +147,19 @@ def main() -> int:
         verdict = "" if goal is None else f"<= {goal:.0f} {'ok' if med <= goal else 'MISSED'}"
         print(f"{name:38} {med:10.1f} {p90:8.1f} {med - base:9.1f}  {verdict}")
     if peer is not None:
-        print(f"\nthis checkout vs {peer} (same run, interleaved, medians)")
-        print(f"{'command':38} {'this ms':>10} {'peer ms':>8} {'this/peer':>9}")
+        print(f"\nthis checkout vs {peer} (same run, interleaved, medians; CPU = user + system)")
+        print(
+            f"{'command':38} {'this ms':>10} {'peer ms':>8} {'this/peer':>9} {'CPU this':>9} {'peer':>6} {'ratio':>6}"
+        )
         for name, values in results.items():
             if name.startswith(PEER):
-                mine = statistics.median(results[name[len(PEER) :]])
-                theirs = statistics.median(values)
-                print(f"{name[len(PEER) :]:38} {mine:10.1f} {theirs:8.1f} {mine / theirs:9.2f}")
+                own = name[len(PEER) :]
+                mine, theirs = statistics.median(results[own]), statistics.median(values)
+                cpu_mine, cpu_theirs = statistics.median(cpu[own]), statistics.median(cpu[name])
+                print(
+                    f"{own:38} {mine:10.1f} {theirs:8.1f} {mine / theirs:9.2f}"
+                    f" {cpu_mine:9.1f} {cpu_theirs:6.1f} {cpu_mine / cpu_theirs:6.2f}"
+                )
     if args.compare_httpx:
         h = statistics.median(results["httpx one POST /invoke"])
         s = statistics.median(results["stdlib transport one POST /invoke"])
