@@ -118,6 +118,9 @@ def main() -> int:
             if peer is not None:
                 peer_env = dict(env, PYTHONPATH=str(peer))
                 peer_faastui = [str(peer / ".venv" / "bin" / "python"), "-m", "faastui"]
+                # the interpreter's own start in DIR's venv: its site-packages (an editable
+                # install's finder, say) is part of every command there
+                cases.append((f"{PEER}python -c pass", [peer_faastui[0], "-c", "pass"], peer_env, peer))
                 for argv in commands:
                     cases.append((f"{PEER}faastui " + " ".join(argv), peer_faastui + argv, peer_env, peer))
             if args.compare_httpx:
