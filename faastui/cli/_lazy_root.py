@@ -24,17 +24,18 @@ from typer.core import TyperCommand
 from ._typer_compat import listed
 from .root import new_app
 
-__all__ = ["new_lazy_app", "Unbuilt"]
+__all__ = ["new_lazy_app", "unbuilt_copy", "Unbuilt"]
 
 
 class Unbuilt(TyperCommand):
-    """A command of the whole app as its parent lists it; made a context (run), it builds
-    the whole app and gives the real command's context instead."""
+    """A command of the whole app (``whole``, set on a subclass per lazy root) as its parent
+    lists it; made a context (run), it builds the whole app and gives the real command's
+    context instead."""
+
+    whole: typer.Typer
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any):
-        from .app import app as whole  # deferred: the rare path, argv past `--`
-
-        real = typer.main.get_command(whole).commands[self.name]
+        real = typer.main.get_command(self.whole).commands[self.name]  # the rare path: past `--`
         return real.make_context(info_name, args, parent=parent, **extra)
 
 
@@ -53,12 +54,18 @@ def _below(groups: list) -> Any:
             yield from _below(group.typer_instance.registered_groups)
 
 
+def unbuilt_copy(whole: typer.Typer, root: typer.Typer) -> typer.Typer:
+    """``root`` (a Typer with ``whole``'s settings, callback and own commands) given every
+    command and group of ``whole``'s groups, unbuilt. Returns: ``root``."""
+    stand_in = type("Unbuilt", (Unbuilt,), {"whole": whole})
+    for info in _below(whole.registered_groups):
+        root.command(cls=stand_in, **listed(info))(_unbuilt)
+    return root
+
+
 def new_lazy_app() -> typer.Typer:
     """The root Typer with every command and group of the whole app, unbuilt; the root's
     own commands (``ui``) come from ``new_app()``, as in the whole app."""
     from .app import app as whole  # imports every command module (their names and help)
 
-    lazy = new_app()
-    for info in _below(whole.registered_groups):
-        lazy.command(cls=Unbuilt, **listed(info))(_unbuilt)
-    return lazy
+    return unbuilt_copy(whole, new_app())
