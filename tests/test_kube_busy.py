@@ -113,13 +113,13 @@ def test_the_tick_reads_memory_while_the_metrics_reads_run_on_their_own_thread(f
         fake.metrics_fault(NS, f"hello-{i}", "hang")
     with Running(fake, inflight_timeout=0.5) as view:
         callers: list[str] = []
-        request = view.conn.request
+        open_ = view.conn.open  # every request of the connection goes through it
 
         def recorded(*args, **kwargs):
             callers.append(threading.current_thread().name)
-            return request(*args, **kwargs)
+            return open_(*args, **kwargs)
 
-        view.conn.request = recorded
+        view.conn.open = recorded
         wait_for(lambda: len(callers) >= 3, what="metrics reads under way")
         for _ in range(50):  # ticks while every metrics read hangs
             assert len(view.placements()) == 2

@@ -177,8 +177,8 @@ class Connection:
         except OSError:
             self.namespace = None
 
-    def _headers(self, content_type: str | None) -> dict[str, str]:
-        headers = {"Accept": "application/json", "User-Agent": "faastui"}
+    def _headers(self, content_type: str | None, accept: str = "application/json") -> dict[str, str]:
+        headers = {"Accept": accept, "User-Agent": "faastui"}
         if content_type:
             headers["Content-Type"] = content_type
         for setting in self._conf.auth_settings().values():  # refreshes an expiring token
@@ -197,6 +197,7 @@ class Connection:
         content_type: str = "application/json",
         timeout: float | None = None,
         stream: bool = False,
+        accept: str = "application/json",
     ):
         """One request; the urllib3 response (its body not read when ``stream``).
 
@@ -215,7 +216,7 @@ class Connection:
                 method,
                 url,
                 body=data,
-                headers=self._headers(content_type if data else None),
+                headers=self._headers(content_type if data else None, accept),
                 timeout=urllib3.Timeout(connect=self.options.connect_timeout, read=read),
                 retries=False,
                 preload_content=not stream,
@@ -253,6 +254,14 @@ class Connection:
         if resp.status >= 400:
             raise api_error(resp.status, resp.data, what, self.server, self.namespace)
         return resp.data
+
+    def fetch(self, url_path: str, what: str, *, accept: str, timeout: float | None = None) -> tuple[bytes, str]:
+        """One GET asking for ``accept`` (e.g. a pod's metrics through the pod proxy, which
+        passes the header on); its body and Content-Type. Raises as ``request`` does."""
+        resp = self.open("GET", url_path, timeout=timeout, accept=accept)
+        if resp.status >= 400:
+            raise api_error(resp.status, resp.data, what, self.server, self.namespace)
+        return resp.data, resp.headers.get("Content-Type", "")
 
     def json(self, method: str, url_path: str, what: str, **kwargs) -> dict:
         data = self.request(method, url_path, what, **kwargs)

@@ -34,7 +34,7 @@ class PodIndex:
         self.gone: OrderedDict[tuple[str, str], str] = OrderedDict()  # (ns, pod) -> fn
         self.dirty_place: set[tuple[str, str, str]] = set()
         self.dirty_nodes: set[str] = set()
-        self.busy: set[tuple[str, str]] = set()  # pods whose watchdog last said "in flight > 0"
+        self.busy: set[tuple[str, str]] = set()  # pods whose gauge last said "in flight > 0"
         self.version = 0
 
     def reduce(self, obj: dict) -> PodRecord:
@@ -43,7 +43,7 @@ class PodIndex:
             fn = mapping.function(rec.labels, rec.ns)
             if fn:
                 rec.fn, rec.state = fn, pod_state(rec, mapping.ready_state)
-                rec.port = mapping.metrics_port
+                rec.port, rec.gauge = mapping.metrics_port, mapping.metrics_gauge
                 break
         return rec
 
@@ -76,10 +76,14 @@ class PodIndex:
             self._count(rec, 1)
             self.version += 1
 
-    def metrics_targets(self) -> list[tuple[str, str, int]]:
-        """(namespace, pod, port) of each warm or busy pod with an in-flight gauge."""
+    def metrics_targets(self) -> list[tuple[str, str, int, str]]:
+        """(namespace, pod, port, gauge) of each warm or busy pod with an in-flight gauge."""
         with self.lock:
-            return [(r.ns, r.name, r.port) for r in self.records.values() if r.port and r.state in ("warm", "busy")]
+            return [
+                (r.ns, r.name, r.port, r.gauge)
+                for r in self.records.values()
+                if r.port and (r.state == "warm" or r.state == "busy")
+            ]
 
     def _count(self, rec: PodRecord, sign: int) -> None:
         if rec.fn and rec.live and rec.phase == "Running":

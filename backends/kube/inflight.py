@@ -1,22 +1,29 @@
-"""Which warm pods are serving: each one's ``http_requests_in_flight`` gauge, read off the
-dashboard tick's path.
+"""Which warm pods are serving: each one's in-flight gauge, read off the dashboard tick's path.
 
-OpenFaaS's watchdogs (classic and of-watchdog) serve Prometheus metrics on port 8081 at
-``/metrics``, among them the gauge ``http_requests_in_flight``. ``InflightReader`` reads it
-for every warm (or busy) pod whose PodMapping names a ``metrics_port``, through the API
-server's pod proxy (``GET /api/v1/namespaces/{ns}/pods/{name}:{port}/proxy/metrics``), in
-its own thread: each pod at most once per ``interval`` s, ``workers`` reads at a time, each
-bounded by ``timeout`` s. A pod read with in-flight > 0 becomes ``busy`` in the placement
-(``PodIndex.set_busy``), one read at 0 ``warm`` again; a pod whose read fails (404, a
-timeout, no such gauge) is ``warm`` — a failed read never breaks anything else.
+A pod whose PodMapping names a ``metrics_port`` serves a gauge of the requests it is handling
+(``metrics_gauge``, gauges.py): an OpenFaaS watchdog's ``http_requests_in_flight`` (port 8081,
+Prometheus text), a Knative queue-proxy's ``Stat.average_concurrent_requests`` (port 9090,
+protobuf). Nuclio's processor has no such gauge (gauges.py says why), so its pods are never
+read. ``InflightReader`` reads the gauges through the API server's pod proxy (``GET /api/v1/
+namespaces/{ns}/pods/{name}:{port}/proxy/metrics``) in its own thread. A pod read > 0 becomes
+``busy`` in the placement (``PodIndex.set_busy``), one read at 0 ``warm`` again; a pod whose
+read fails (404, a timeout, no such gauge) is ``warm`` — a failed read never breaks anything.
 
-Knative and Nuclio pods are not read: a Knative pod's queue-proxy counts requests only on its
-own metrics port with names that changed across releases, and Nuclio's processor has no
-in-flight gauge; neither can be checked here, so their ready pods stay ``warm``.
+The reads are bounded, whatever the cluster's size:
+
+- rounds: every ``interval`` s at most, the warm and busy pods are listed once (memory) and
+  those not read for ``interval`` s are due; a pod is read at most once a round;
+- a budget: at most ``rate`` reads a second over all pods (``rate * interval`` a round), so
+  20,000 warm pods cost the API server and this process what ``rate`` pods do. When more are
+  due than the budget allows, pods last read busy go first (so they turn warm again soon),
+  then pods never read, then those read longest ago: each pod is still read in turn;
+- ``workers`` reads at a time, each bounded by ``timeout`` s; a 401/403 (no right to
+  ``pods/proxy``) pauses all reads for ``DENIED_WAIT`` s rather than failing each pod.
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,40 +31,19 @@ from urllib.parse import quote
 
 from ..errors import AuthError, BackendError
 from .connect import Connection
+from .gauges import GAUGES, WATCHDOG_GAUGE, prometheus_gauge, protobuf_available
 from .indexes import PodIndex
 
 __all__ = ["InflightReader", "in_flight", "GAUGE"]
 
-GAUGE = "http_requests_in_flight"
+GAUGE = WATCHDOG_GAUGE
+_NEVER = -1e18
 
 
 def in_flight(text: str) -> float | None:
     """The sum of the ``http_requests_in_flight`` samples in Prometheus text exposition
     format (any labels), or None when there is none."""
-    total, seen = 0.0, False
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        end = len(GAUGE)
-        if not line.startswith(GAUGE) or line[end : end + 1] not in ("{", " ", "\t"):
-            continue
-        rest = line[end:]
-        if rest.startswith("{"):
-            close = rest.rfind("}")
-            if close < 0:
-                continue
-            rest = rest[close + 1 :]
-        fields = rest.split()
-        if not fields:
-            continue
-        try:
-            value = float(fields[0])
-        except ValueError:
-            continue
-        if value == value:  # not NaN
-            total, seen = total + value, True
-    return total if seen else None
+    return prometheus_gauge(text, GAUGE)
 
 
 class InflightReader:
@@ -74,13 +60,24 @@ class InflightReader:
         interval: float = 2.0,
         timeout: float = 1.0,
         workers: int = 4,
+        rate: float = 50.0,
     ):
         self.conn, self.pods, self.stopping = conn, pods, stopping
         self.interval, self.timeout, self.workers = interval, timeout, max(1, workers)
+        self.rate = max(0.1, rate)
         self.read_at: dict[tuple[str, str], float] = {}  # pod -> when last read (monotonic)
-        self.reads = self.failures = 0  # counters for tests and benchmarks
+        # counters for tests and benchmarks
+        self.reads = self.failures = self.rounds = self.deferred = 0
+        self.round_s = 0.0  # how long the last round's reads took
         self.denied_until = 0.0  # no right to pods/proxy: every read would be refused; wait
+        # gauges this process cannot decode (the queue-proxy's protobuf without ``protobuf``)
+        self.unreadable = set() if protobuf_available() else {"queue-proxy"}
         self._thread: threading.Thread | None = None
+
+    @property
+    def budget(self) -> int:
+        """Reads a round at most."""
+        return max(1, int(self.rate * self.interval))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="kube-inflight", daemon=True)
@@ -90,6 +87,22 @@ class InflightReader:
         if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout)
 
+    def due(self, now: float) -> list[tuple[str, str, int, str]]:
+        """This round's reads: the pods due, within the budget, most wanted first."""
+        targets = [t for t in self.pods.metrics_targets() if t[3] not in self.unreadable]
+        live = {(ns, name) for ns, name, _, _ in targets}
+        read_at = self.read_at
+        for key in [k for k in read_at if k not in live]:
+            del read_at[key]  # gone, or no longer warm
+        due = [t for t in targets if now - read_at.get(t[:2], _NEVER) >= self.interval]
+        budget = self.budget
+        if len(due) <= budget:
+            return due
+        self.deferred += len(due) - budget
+        with self.pods.lock:
+            busy = set(self.pods.busy)
+        return heapq.nsmallest(budget, due, key=lambda t: (t[:2] not in busy, read_at.get(t[:2], _NEVER)))
+
     def _loop(self) -> None:
         with ThreadPoolExecutor(self.workers, thread_name_prefix="kube-inflight") as pool:
             while not self.stopping.is_set():
@@ -97,29 +110,28 @@ class InflightReader:
                 if started < self.denied_until:
                     self.stopping.wait(min(self.interval, self.denied_until - started))
                     continue
-                targets = self.pods.metrics_targets()
-                live = {(ns, name) for ns, name, _ in targets}
-                for key in [k for k in self.read_at if k not in live]:
-                    del self.read_at[key]  # gone, or no longer warm
-                due = [t for t in targets if started - self.read_at.get(t[:2], -1e9) >= self.interval]
-                for _ in pool.map(self._read, due):
+                for _ in pool.map(self._read, self.due(started)):
                     pass
-                soonest = min((self.read_at[k] for k in live if k in self.read_at), default=None)
-                wait = self.interval if soonest is None else soonest + self.interval - time.monotonic()
-                self.stopping.wait(min(self.interval, max(0.05, wait)))
+                self.rounds += 1
+                self.round_s = time.monotonic() - started
+                # the next round: an interval after this one began, or (a slow round) a breath
+                self.stopping.wait(max(0.05, started + self.interval - time.monotonic()))
 
-    def _read(self, target: tuple[str, str, int]) -> None:
-        ns, name, port = target
+    def _read(self, target: tuple[str, str, int, str]) -> None:
+        ns, name, port, kind = target
         if self.stopping.is_set():
             return
         self.read_at[ns, name] = time.monotonic()
+        gauge = GAUGES.get(kind)
         url = "/".join(("/api/v1/namespaces", quote(ns, safe=""), "pods", f"{quote(name, safe='')}:{port}"))
         busy = False
         try:
-            data = self.conn.request(
-                "GET", url + "/proxy/metrics", f"read the metrics of pod {name}", timeout=self.timeout
+            if gauge is None:
+                raise BackendError(f"no gauge {kind!r}")
+            body, content_type = self.conn.fetch(
+                url + "/proxy" + gauge.path, f"read the metrics of pod {name}", accept=gauge.accept, timeout=self.timeout
             )
-            busy = (in_flight(data.decode("utf-8", "replace")) or 0) > 0
+            busy = (gauge.parse(body, content_type) or 0) > 0
             self.reads += 1
         except AuthError:  # RBAC refuses pods/proxy: ask again in a minute, not per pod
             self.failures += 1

@@ -13,8 +13,8 @@ The model objects (Node, Placement) are cached per key and rebuilt only for what
 since the last read; a tick with 100 pod changes rebuilds about 100 cells, not 20,000.
 Logs are the one read that goes to the API (bounded, in a worker thread). When a mapping
 names a ``metrics_port``, one more thread reads each warm pod's in-flight gauge through the
-pod proxy (inflight.py) and moves it between ``warm`` and ``busy``; the tick only reads
-what it last found.
+pod proxy (inflight.py: at most ``inflight_rate`` reads a second, ``inflight_workers`` at a
+time) and moves it between ``warm`` and ``busy``; the tick only reads what it last found.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ class KubeView:
         inflight_interval: float = 2.0,
         inflight_timeout: float = 1.0,
         inflight_workers: int = 4,
+        inflight_rate: float = 50.0,
     ):
         self.conn = connection or Connection(options)
         self.namespace = namespace  # None: the whole cluster (a namespace after a 403)
@@ -102,6 +103,7 @@ class KubeView:
                 interval=inflight_interval,
                 timeout=inflight_timeout,
                 workers=inflight_workers,
+                rate=inflight_rate,
             )
         self._start_lock = threading.Lock()
         self._started = False
