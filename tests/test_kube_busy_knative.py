@@ -173,4 +173,4 @@ def test_reads_stay_within_the_budget_busy_pods_first_and_every_pod_in_turn(tmp_
     first = proxied.count(f"/api/v1/namespaces/{ns}/pods/many-00:8081/proxy/metrics")
     others = max(proxied.count(f"/api/v1/namespaces/{ns}/pods/many-{i:02d}:8081/proxy/metrics") for i in range(1, 30))
     assert first > others  # the busy pod was read every round, ahead of the others
-    assert reader.deferred > 0
+    assert reader.cycles >= 1  # the round robin came round

@@ -35,6 +35,10 @@ class PodIndex:
         self.dirty_place: set[tuple[str, str, str]] = set()
         self.dirty_nodes: set[str] = set()
         self.busy: set[tuple[str, str]] = set()  # pods whose gauge last said "in flight > 0"
+        # warm and busy pods with an in-flight gauge, oldest first (the reader's round robin),
+        # and those that joined since the reader last looked (read ahead of the others)
+        self.gauged: dict[tuple[str, str], None] = {}
+        self.fresh: set[tuple[str, str]] = set()
         self.version = 0
 
     def reduce(self, obj: dict) -> PodRecord:
@@ -75,6 +79,17 @@ class PodIndex:
             rec.state = want
             self._count(rec, 1)
             self.version += 1
+
+    def _gauge(self, key: tuple[str, str], rec: PodRecord | None) -> None:
+        """Keep ``gauged``/``fresh`` in step with the pod's record (None: gone); a pod that
+        stays warm or busy keeps its place."""
+        if rec is not None and rec.port and (rec.state == "warm" or rec.state == "busy"):
+            if key not in self.gauged:
+                self.gauged[key] = None
+                self.fresh.add(key)
+        elif key in self.gauged:
+            del self.gauged[key]
+            self.fresh.discard(key)
 
     def metrics_targets(self) -> list[tuple[str, str, int, str]]:
         """(namespace, pod, port, gauge) of each warm or busy pod with an in-flight gauge."""
@@ -123,6 +138,7 @@ class PodIndex:
                 self._count(rec, 1)
             else:
                 self.busy.discard(key)
+            self._gauge(key, rec if present else None)
             if not present and (rec.fn or (old is not None and old.fn)):
                 self.gone[key] = rec.fn or old.fn
                 while len(self.gone) > self.GONE_KEPT:
@@ -140,6 +156,15 @@ class PodIndex:
                 self._busy_state(rec)
                 self.records[rec.ns, rec.name] = rec
                 self._count(rec, 1)
+            old, fresh = self.gauged, self.fresh
+            self.gauged, self.fresh = {}, set()
+            for key in old:  # the pods still gauged keep their order (and fresh ones stay so)
+                rec = self.records.get(key)
+                if rec is not None and rec.port and rec.state in ("warm", "busy"):
+                    self.gauged[key] = None
+            self.fresh = fresh & self.gauged.keys()
+            for key, rec in self.records.items():
+                self._gauge(key, rec)
             self.version += 1
 
     def function_counts(self) -> dict[str, tuple[int, int]]:

@@ -11,19 +11,22 @@ read fails (404, a timeout, no such gauge) is ``warm`` — a failed read never b
 
 The reads are bounded, whatever the cluster's size:
 
-- rounds: every ``interval`` s at most, the warm and busy pods are listed once (memory) and
-  those not read for ``interval`` s are due; a pod is read at most once a round;
+- rounds: every ``interval`` s at most; a pod is read at most once a round and once an
+  ``interval``;
 - a budget: at most ``rate`` reads a second over all pods (``rate * interval`` a round), so
-  20,000 warm pods cost the API server and this process what ``rate`` pods do. When more are
-  due than the budget allows, pods last read busy go first (so they turn warm again soon),
-  then pods never read, then those read longest ago: each pod is still read in turn;
-- ``workers`` reads at a time, each bounded by ``timeout`` s; a 401/403 (no right to
+  20,000 warm pods cost the API server and this process what ``rate`` pods do. A round takes
+  first the pods last read busy (so they turn warm again soon; at most half the budget, so
+  they never starve the others), then pods that turned warm since the last round, then the
+  others in turn (a round robin over the index's
+  ``PodIndex.gauged``, oldest first): every pod is read once a cycle of
+  ``pods / rate`` s, and choosing a round costs ``O(budget)``, not ``O(pods)`` (the cycle's
+  order is copied once a cycle);
+- ``workers`` reads at a time, each bounded by ``timeout`` s; a 403 (no right to
   ``pods/proxy``) pauses all reads for ``DENIED_WAIT`` s rather than failing each pod.
 """
 
 from __future__ import annotations
 
-import heapq
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -60,18 +63,21 @@ class InflightReader:
         interval: float = 2.0,
         timeout: float = 1.0,
         workers: int = 4,
-        rate: float = 50.0,
+        rate: float = 5.0,
     ):
         self.conn, self.pods, self.stopping = conn, pods, stopping
         self.interval, self.timeout, self.workers = interval, timeout, max(1, workers)
         self.rate = max(0.1, rate)
         self.read_at: dict[tuple[str, str], float] = {}  # pod -> when last read (monotonic)
         # counters for tests and benchmarks
-        self.reads = self.failures = self.rounds = self.deferred = 0
+        self.reads = self.failures = self.rounds = self.cycles = 0
         self.round_s = 0.0  # how long the last round's reads took
         self.denied_until = 0.0  # no right to pods/proxy: every read would be refused; wait
         # gauges this process cannot decode (the queue-proxy's protobuf without ``protobuf``)
         self.unreadable = set() if protobuf_available() else {"queue-proxy"}
+        self._order: list[tuple[str, str]] = []  # this cycle's round robin
+        self._pos = 0
+        self._fresh: list[tuple[str, str]] = []  # pods new to the index, not yet read
         self._thread: threading.Thread | None = None
 
     @property
@@ -88,20 +94,61 @@ class InflightReader:
             self._thread.join(timeout)
 
     def due(self, now: float) -> list[tuple[str, str, int, str]]:
-        """This round's reads: the pods due, within the budget, most wanted first."""
-        targets = [t for t in self.pods.metrics_targets() if t[3] not in self.unreadable]
-        live = {(ns, name) for ns, name, _, _ in targets}
-        read_at = self.read_at
-        for key in [k for k in read_at if k not in live]:
-            del read_at[key]  # gone, or no longer warm
-        due = [t for t in targets if now - read_at.get(t[:2], _NEVER) >= self.interval]
-        budget = self.budget
-        if len(due) <= budget:
-            return due
-        self.deferred += len(due) - budget
-        with self.pods.lock:
-            busy = set(self.pods.busy)
-        return heapq.nsmallest(budget, due, key=lambda t: (t[:2] not in busy, read_at.get(t[:2], _NEVER)))
+        """This round's reads (namespace, pod, port, gauge), within the budget, most wanted
+        first (see the module docstring)."""
+        pods, budget, interval = self.pods, self.budget, self.interval
+        with pods.lock:
+            gauged = pods.gauged
+            busy = [k for k in pods.busy if k in gauged]
+            if pods.fresh:
+                self._fresh.extend(pods.fresh)
+                pods.fresh.clear()
+        read_at, records = self.read_at, pods.records
+        picked: dict[tuple[str, str], None] = {}
+        out = []
+
+        def take(key) -> bool:
+            """Pick ``key`` if it is due; False once the budget is spent."""
+            if key in picked or key not in gauged or now - read_at.get(key, _NEVER) < interval:
+                return True
+            rec = records.get(key)
+            if rec is None or rec.gauge in self.unreadable:
+                return True
+            picked[key] = None
+            out.append((rec.ns, rec.name, rec.port, rec.gauge))
+            return len(out) < budget
+
+        # busy pods, longest unread first, take up to half the budget (a budget of one: every
+        # other round), so that many busy pods never starve the others; the rest of the
+        # budget, if the others leave some, after them
+        busy.sort(key=lambda k: read_at.get(k, _NEVER))
+        quota = budget // 2 if budget > 1 else 1 - self.rounds % 2
+        for key in busy[:quota]:
+            take(key)
+        if len(out) >= budget:
+            return out
+        while self._fresh:
+            if not take(self._fresh.pop()):
+                return out
+        restarted = False
+        while True:
+            if self._pos >= len(self._order):
+                if restarted:  # every pod was looked at this round
+                    for key in busy[quota:]:
+                        if not take(key):
+                            break
+                    return out
+                with pods.lock:
+                    self._order = list(gauged)
+                for key in [k for k in read_at if k not in gauged]:
+                    del read_at[key]  # gone, or no longer warm
+                self._pos, restarted = 0, True
+                self.cycles += 1
+                continue
+            key = self._order[self._pos]
+            self._pos += 1
+            if not take(key):
+                return out
 
     def _loop(self) -> None:
         with ThreadPoolExecutor(self.workers, thread_name_prefix="kube-inflight") as pool:
@@ -133,9 +180,10 @@ class InflightReader:
             )
             busy = (gauge.parse(body, content_type) or 0) > 0
             self.reads += 1
-        except AuthError:  # RBAC refuses pods/proxy: ask again in a minute, not per pod
+        except AuthError as exc:  # RBAC refuses pods/proxy: ask again in a minute, not per pod
             self.failures += 1
-            self.denied_until = time.monotonic() + self.DENIED_WAIT
+            if exc.http_status == 403:  # (a 401 is the credentials': the next read refreshes them)
+                self.denied_until = time.monotonic() + self.DENIED_WAIT
         except BackendError:  # 404, 503, a timeout: not known to be serving
             self.failures += 1
         except Exception:  # noqa: BLE001 - a bad answer must not end the reader

@@ -67,7 +67,7 @@ class KubeView:
         inflight_interval: float = 2.0,
         inflight_timeout: float = 1.0,
         inflight_workers: int = 4,
-        inflight_rate: float = 50.0,
+        inflight_rate: float = 5.0,
     ):
         self.conn = connection or Connection(options)
         self.namespace = namespace  # None: the whole cluster (a namespace after a 403)

@@ -157,6 +157,7 @@ class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsM
         self.in_flight: dict[tuple[str, str], int] = {}  # (ns, pod) -> its watchdog's gauge
         self.metrics_faults: dict[tuple[str, str], str] = {}  # (ns, pod) -> "404" | "hang"
         self.concurrency: dict = {}  # (ns, pod) -> kube_podproxy.Concurrency (the ingress's)
+        self.proxy_reads = 0  # pod proxy requests answered (benchmarks)
         self.workdir = Path(tempfile.mkdtemp(prefix="fake-kube-"))
         self._cluster_ip = itertools.count(10)
         for i in range(nodes + not_ready_nodes):

@@ -170,6 +170,7 @@ class PodProxyMixin:
                 f"error trying to reach service: dial tcp {ip}:{port}: connect: connection refused",
             )
         with self.lock:
+            self.proxy_reads += 1
             fault = self.metrics_faults.get((ns, name))
             n = self.in_flight.get((ns, name), 0)
             served = self.concurrency.get((ns, name))
