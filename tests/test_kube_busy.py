@@ -145,3 +145,53 @@ def test_openfaas_and_invokers_snapshots_show_busy(engine, fake):
 
     for cls in (OpenFaaSBackend, InvokersBackend):
         assert run(go(cls)) == {("hello", "kn-node-1", "warm", 2), ("hello", "kn-node-2", "busy", 1)}
+
+
+def _pod(name: str, ready: bool = True) -> dict:
+    return {
+        "metadata": {"namespace": NS, "name": name, "labels": {"faas_function": "hello"}},
+        "spec": {"nodeName": "n1", "containers": [{"name": "hello"}]},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
+
+
+def test_the_index_keeps_the_gauged_pods_in_order_and_says_which_are_new():
+    from backends.kube.indexes import PodIndex
+
+    idx = PodIndex(threading.RLock(), _pod_mappings())
+    idx.reset([idx.reduce(_pod(f"p{i}")) for i in range(3)])
+    assert list(idx.gauged) == [(NS, "p0"), (NS, "p1"), (NS, "p2")] and idx.fresh == set(idx.gauged)
+    idx.fresh.clear()  # what the reader does when it takes them
+    idx.apply(True, idx.reduce(_pod("p0")))  # an update of a warm pod: it keeps its place
+    idx.set_busy(NS, "p1", True)  # busy is still gauged, in place
+    assert list(idx.gauged) == [(NS, "p0"), (NS, "p1"), (NS, "p2")] and not idx.fresh
+    idx.apply(True, idx.reduce(_pod("p0", ready=False)))  # starting: not read
+    idx.apply(False, idx.reduce(_pod("p2")))  # gone
+    idx.apply(True, idx.reduce(_pod("p3")))
+    assert list(idx.gauged) == [(NS, "p1"), (NS, "p3")] and idx.fresh == {(NS, "p3")}
+    idx.apply(True, idx.reduce(_pod("p0")))  # ready again: at the end, and new
+    idx.reset([idx.reduce(_pod(n)) for n in ("p3", "p1", "p0")])  # a re-list keeps the order
+    assert list(idx.gauged) == [(NS, "p1"), (NS, "p3"), (NS, "p0")] and idx.fresh == {(NS, "p3"), (NS, "p0")}
+
+
+def test_the_credentials_headers_are_reused_briefly_and_dropped_after_a_401(fake, tmp_path, monkeypatch):
+    from backends.errors import AuthError
+    from backends.kube.connect import Connection
+
+    conn = Connection(KubeOptions(kubeconfig=fake.kc))
+    try:
+        conn.request("GET", "/version", "read the version")
+        calls = []
+        settings = conn._conf.auth_settings
+        monkeypatch.setattr(conn._conf, "auth_settings", lambda: calls.append(1) or settings())
+        conn._auth = (time.monotonic(), conn._auth[1])
+        for _ in range(5):
+            conn.request("GET", "/version", "read the version")
+        assert calls == []  # within AUTH_TTL: the same headers
+        conn._auth = (time.monotonic(), {"Authorization": "Bearer wrong"})  # as if it had expired
+        with pytest.raises(AuthError):
+            conn.request("GET", "/version", "read the version")
+        conn.request("GET", "/version", "read the version")  # asked the client afresh
+        assert calls == [1]
+    finally:
+        conn.close()

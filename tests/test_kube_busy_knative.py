@@ -174,3 +174,24 @@ def test_reads_stay_within_the_budget_busy_pods_first_and_every_pod_in_turn(tmp_
     others = max(proxied.count(f"/api/v1/namespaces/{ns}/pods/many-{i:02d}:8081/proxy/metrics") for i in range(1, 30))
     assert first > others  # the busy pod was read every round, ahead of the others
     assert reader.cycles >= 1  # the round robin came round
+
+
+def test_without_the_protobuf_runtime_knative_pods_are_not_read_and_stay_warm(tmp_path):
+    with checked_fake(nodes=1, not_ready_nodes=0, bookmark_interval=0.2) as fake:
+        for i in range(2):
+            fake.add_pod("default", f"kn-{i}", node="kn-node-1", labels={"serving.knative.dev/service": "kn"},
+                         container="queue-proxy")  # fmt: skip
+            fake.set_in_flight("default", f"kn-{i}", 1)
+        mapping = PodMapping("serving.knative.dev/service", metrics_port=9090, metrics_gauge="queue-proxy")
+        view = KubeView(KubeOptions(kubeconfig=str(fake.kubeconfig(tmp_path / "kc"))), mappings=(mapping,),
+                        inflight_interval=0.05, probe_interval=0.5)  # fmt: skip
+        view.inflight.unreadable = {"queue-proxy"}  # what a process without ``protobuf`` has
+        try:
+            asyncio.run(view.ready(10))
+            rounds = view.inflight.rounds
+            wait_for(lambda: view.inflight.rounds >= rounds + 3, what="three rounds")
+            placed = {(p.function, p.state, p.count) for p in view.placements()}
+        finally:
+            view.close()
+        assert placed == {("kn", "warm", 2)}
+        assert not any("/proxy/" in p for _, p in list(fake.requests))

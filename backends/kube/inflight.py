@@ -72,6 +72,7 @@ class InflightReader:
         # counters for tests and benchmarks
         self.reads = self.failures = self.rounds = self.cycles = 0
         self.round_s = 0.0  # how long the last round's reads took
+        self.round_began: float | None = None  # when the round under way began (None: between)
         self.denied_until = 0.0  # no right to pods/proxy: every read would be refused; wait
         # gauges this process cannot decode (the queue-proxy's protobuf without ``protobuf``)
         self.unreadable = set() if protobuf_available() else {"queue-proxy"}
@@ -157,10 +158,14 @@ class InflightReader:
                 if started < self.denied_until:
                     self.stopping.wait(min(self.interval, self.denied_until - started))
                     continue
-                for _ in pool.map(self._read, self.due(started)):
-                    pass
+                self.round_began = started
+                try:
+                    for _ in pool.map(self._read, self.due(started)):
+                        pass
+                except Exception:  # noqa: BLE001 - a bug here must not end the reader (and busy with it)
+                    self.failures += 1
                 self.rounds += 1
-                self.round_s = time.monotonic() - started
+                self.round_s, self.round_began = time.monotonic() - started, None
                 # the next round: an interval after this one began, or (a slow round) a breath
                 self.stopping.wait(max(0.05, started + self.interval - time.monotonic()))
 
