@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from backends.knative import KnativeBackend
 from backends.kube import KubeOptions, KubeView, PodMapping
 from backends.kube.gauges import queue_proxy_concurrency
 from backends.kube.rpc import queue_stat_pb2
-from backends.knative import KnativeBackend
 from tests.conftest import run
 from tests.fakes.kube_podproxy import QueueStat
 from tests.kube_support import checked_fake, wait_for

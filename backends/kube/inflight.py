@@ -181,7 +181,10 @@ class InflightReader:
             if gauge is None:
                 raise BackendError(f"no gauge {kind!r}")
             body, content_type = self.conn.fetch(
-                url + "/proxy" + gauge.path, f"read the metrics of pod {name}", accept=gauge.accept, timeout=self.timeout
+                url + "/proxy" + gauge.path,
+                f"read the metrics of pod {name}",
+                accept=gauge.accept,
+                timeout=self.timeout,
             )
             busy = (gauge.parse(body, content_type) or 0) > 0
             self.reads += 1
