@@ -80,6 +80,8 @@ class InflightReader:
         self._pos = 0
         self._fresh: list[tuple[str, str]] = []  # pods new to the index, not yet read
         self._thread: threading.Thread | None = None
+        self._wake = threading.Event()  # a round now (``next_round``), or the view stops (``kick``)
+        self._done = threading.Condition()  # notified after each round
 
     @property
     def budget(self) -> int:
@@ -89,6 +91,18 @@ class InflightReader:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="kube-inflight", daemon=True)
         self._thread.start()
+
+    def kick(self) -> None:
+        """End the wait between rounds (the view is stopping, or wants a round now)."""
+        self._wake.set()
+
+    def next_round(self, timeout: float) -> bool:
+        """Start a round now and wait, at most ``timeout`` s, until it is done (a one-shot
+        snapshot shows what the pods serve, not only warm). True if it was."""
+        with self._done:
+            target = self.rounds + (1 if self.round_began is None else 2)
+            self._wake.set()
+            return self._done.wait_for(lambda: self.rounds >= target or self.stopping.is_set(), timeout)
 
     def join(self, timeout: float) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -156,7 +170,7 @@ class InflightReader:
             while not self.stopping.is_set():
                 started = time.monotonic()
                 if started < self.denied_until:
-                    self.stopping.wait(min(self.interval, self.denied_until - started))
+                    self._pause(min(self.interval, self.denied_until - started))
                     continue
                 self.round_began = started
                 try:
@@ -164,10 +178,17 @@ class InflightReader:
                         pass
                 except Exception:  # noqa: BLE001 - a bug here must not end the reader (and busy with it)
                     self.failures += 1
-                self.rounds += 1
-                self.round_s, self.round_began = time.monotonic() - started, None
+                with self._done:
+                    self.rounds += 1
+                    self.round_s, self.round_began = time.monotonic() - started, None
+                    self._done.notify_all()
                 # the next round: an interval after this one began, or (a slow round) a breath
-                self.stopping.wait(max(0.05, started + self.interval - time.monotonic()))
+                self._pause(max(0.05, started + self.interval - time.monotonic()))
+
+    def _pause(self, seconds: float) -> None:
+        if not self.stopping.is_set():
+            self._wake.wait(seconds)
+        self._wake.clear()
 
     def _read(self, target: tuple[str, str, int, str]) -> None:
         ns, name, port, kind = target

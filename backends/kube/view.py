@@ -107,6 +107,7 @@ class KubeView:
             )
         self._start_lock = threading.Lock()
         self._started = False
+        self._first_round = False  # ready() waited for one round of in-flight reads
         # the tick's caches: model objects by key, rebuilt only where the indexes changed
         self._node_models: dict[str, Node] = {}
         self._node_list: list[Node] = []
@@ -188,6 +189,7 @@ class KubeView:
         if self._prober is not None and self._prober.is_alive():
             self._prober.join(max(0.0, deadline - time.monotonic()))
         if self.inflight is not None:
+            self.inflight.kick()
             self.inflight.join(max(0.0, deadline - time.monotonic()))
         self.conn.close()
 
@@ -207,7 +209,14 @@ class KubeView:
             if waiting and all(i.error is not None for i in waiting) and self.probed:
                 break
             await asyncio.sleep(0.01)
-        return self.synced()
+        synced = self.synced()
+        if synced and self.inflight is not None and not self._first_round:
+            # one round of the in-flight reads on the pods just listed (a budget's worth,
+            # each bounded), so that a first snapshot shows busy pods as busy
+            self._first_round = True
+            left = max(0.0, deadline - time.monotonic())
+            await asyncio.to_thread(self.inflight.next_round, min(left, self.inflight.timeout + 0.5))
+        return synced
 
     def all_listed(self) -> bool:
         return all(i.synced for i in self.informers.values()) and self.probed
