@@ -190,8 +190,10 @@ def busy_phase(cluster: FakeCluster, kc: str, args, rate: float | None) -> dict:
     kw = {} if rate is None else {"inflight_rate": rate}
     view = KubeView(KubeOptions(kubeconfig=kc, timeout=60), mappings=BUSY_MAPPINGS, probe_interval=10.0, **kw)
     try:
-        assert asyncio.run(view.ready(120))
+        t0 = time.perf_counter()
+        assert asyncio.run(view.ready(120))  # with the first round of reads
         snap, since = tick(view, 0.0)
+        first_s = time.perf_counter() - t0
         reader = view.inflight
         choose = reader.due
         chosen = []  # (thread CPU s, reads) of each round's choice
@@ -220,6 +222,7 @@ def busy_phase(cluster: FakeCluster, kc: str, args, rate: float | None) -> dict:
         cluster.send("quiet")
         rounds = [c for c, _ in chosen[1:]] or [c for c, _ in chosen]  # the first takes the fresh
         return {
+            "first_s": first_s,
             "rate": reader.rate,
             "budget": reader.budget,
             "targets": targets,
@@ -355,6 +358,12 @@ def main() -> int:
     print(f"{'':{width}}  {'budget (default)':22} {'no budget':22} goal")
     b0, b1 = busy
     brows = [
+        (
+            "first full snapshot (+ a round of reads)",
+            f"{b0['first_s']:.2f} s",
+            f"{b1['first_s']:.2f} s",
+            f"<= {GOAL_FIRST_S:g} s",
+        ),
         ("reads a second (pod proxy)", f"{b0['reads_per_s']:.0f} (<= {b0['rate']:g})", f"{b1['reads_per_s']:.0f}", ""),
         (
             "CPU of the tick itself, median",
@@ -375,7 +384,7 @@ def main() -> int:
         print(f"{name:{width}}  {a:22} {b:22} {goal}")
     print(f"no budget / budget, CPU per tick: {b1['cpu_per_tick_ms'] / max(b0['cpu_per_tick_ms'], 1e-6):.1f}x")
     ok = v["first_s"] <= GOAL_FIRST_S and v["cpu_per_tick_ms"] <= GOAL_TICK_MS and v["rss_churn"] <= GOAL_RSS_MB
-    ok = ok and b0["cpu_per_tick_ms"] <= GOAL_TICK_MS
+    ok = ok and b0["cpu_per_tick_ms"] <= GOAL_TICK_MS and b0["first_s"] <= GOAL_FIRST_S
     print("goals met" if ok else "goals NOT met")
     return 0
 
