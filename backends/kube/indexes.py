@@ -91,15 +91,6 @@ class PodIndex:
             del self.gauged[key]
             self.fresh.discard(key)
 
-    def metrics_targets(self) -> list[tuple[str, str, int, str]]:
-        """(namespace, pod, port, gauge) of each warm or busy pod with an in-flight gauge."""
-        with self.lock:
-            return [
-                (r.ns, r.name, r.port, r.gauge)
-                for r in self.records.values()
-                if r.port and (r.state == "warm" or r.state == "busy")
-            ]
-
     def _count(self, rec: PodRecord, sign: int) -> None:
         if rec.fn and rec.live and rec.phase == "Running":
             agg = self.per_fn.setdefault(rec.fn, [0, 0])
