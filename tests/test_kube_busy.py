@@ -195,3 +195,36 @@ def test_the_credentials_headers_are_reused_briefly_and_dropped_after_a_401(fake
         assert calls == [1]
     finally:
         conn.close()
+
+
+def _fn_pod(fn: str, i: int) -> dict:
+    pod = _pod(f"{fn}-{i}")
+    pod["metadata"]["labels"] = {"faas_function": fn}
+    return pod
+
+
+def test_a_round_reads_busy_pods_then_their_siblings_then_the_rest_in_turn_and_never_starves_them():
+    from backends.kube.indexes import PodIndex
+    from backends.kube.inflight import InflightReader
+
+    idx = PodIndex(threading.RLock(), _pod_mappings())
+    idx.reset([idx.reduce(_fn_pod(fn, i)) for fn in ("a", "b", "c") for i in range(6)])
+    reader = InflightReader(None, idx, threading.Event(), interval=1.0, rate=4.0)  # 4 reads a round
+    idx.fresh.clear()
+    for n, key in enumerate(idx.gauged):
+        reader.read_at[key] = n / 100  # all read once, a-0 first
+    idx.set_busy(NS, "b-3", True)
+    picks = [name for _, name, _, _ in reader.due(10.0)]
+    assert picks[0] == "b-3" and picks[1] == "b-0"  # the busy pod, then its longest-unread sibling
+    assert len(picks) == 4 and picks[2:] == ["a-0", "a-1"]  # then the others in turn
+    for name in picks:  # what the reads record
+        reader.read_at[NS, name] = 10.0
+    assert [name for _, name, _, _ in reader.due(11.5)][1:] == ["b-1", "a-2", "a-3"]  # the turn goes on
+    # every pod busy: the budget still holds, each pod once
+    for fn in "abc":
+        for i in range(6):
+            idx.set_busy(NS, f"{fn}-{i}", True)
+    picks = [name for _, name, _, _ in reader.due(13.0)]
+    assert len(picks) == 4 and len(set(picks)) == 4
+    idx.apply(True, idx.reduce(_fn_pod("d", 0)))  # a new pod is read ahead of the turn
+    assert "d-0" in [name for _, name, _, _ in reader.due(14.5)]

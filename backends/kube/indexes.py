@@ -36,8 +36,10 @@ class PodIndex:
         self.dirty_nodes: set[str] = set()
         self.busy: set[tuple[str, str]] = set()  # pods whose gauge last said "in flight > 0"
         # warm and busy pods with an in-flight gauge, oldest first (the reader's round robin),
-        # and those that joined since the reader last looked (read ahead of the others)
-        self.gauged: dict[tuple[str, str], None] = {}
+        # -> their function; the same per function; and those that joined since the reader
+        # last looked (read ahead of the others)
+        self.gauged: dict[tuple[str, str], str] = {}
+        self.gauged_fn: dict[str, dict[tuple[str, str], None]] = {}
         self.fresh: set[tuple[str, str]] = set()
         self.version = 0
 
@@ -85,10 +87,15 @@ class PodIndex:
         stays warm or busy keeps its place."""
         if rec is not None and rec.port and (rec.state == "warm" or rec.state == "busy"):
             if key not in self.gauged:
-                self.gauged[key] = None
+                self.gauged[key] = rec.fn
+                self.gauged_fn.setdefault(rec.fn, {})[key] = None
                 self.fresh.add(key)
         elif key in self.gauged:
-            del self.gauged[key]
+            fn = self.gauged.pop(key)
+            siblings = self.gauged_fn[fn]
+            del siblings[key]
+            if not siblings:
+                del self.gauged_fn[fn]
             self.fresh.discard(key)
 
     def _count(self, rec: PodRecord, sign: int) -> None:
@@ -148,11 +155,12 @@ class PodIndex:
                 self.records[rec.ns, rec.name] = rec
                 self._count(rec, 1)
             old, fresh = self.gauged, self.fresh
-            self.gauged, self.fresh = {}, set()
+            self.gauged, self.gauged_fn, self.fresh = {}, {}, set()
             for key in old:  # the pods still gauged keep their order (and fresh ones stay so)
                 rec = self.records.get(key)
                 if rec is not None and rec.port and rec.state in ("warm", "busy"):
-                    self.gauged[key] = None
+                    self.gauged[key] = rec.fn
+                    self.gauged_fn.setdefault(rec.fn, {})[key] = None
             self.fresh = fresh & self.gauged.keys()
             for key, rec in self.records.items():
                 self._gauge(key, rec)

@@ -16,8 +16,10 @@ The reads are bounded, whatever the cluster's size:
 - a budget: at most ``rate`` reads a second over all pods (``rate * interval`` a round), so
   20,000 warm pods cost the API server and this process what ``rate`` pods do. A round takes
   first the pods last read busy (so they turn warm again soon; at most half the budget, so
-  they never starve the others), then pods that turned warm since the last round, then the
-  others in turn (a round robin over the index's
+  they never starve the others), then a quarter of the budget on their siblings (the other
+  pods of a function with a busy pod, longest unread first: a function under load is busy on
+  most of its pods, so they are found in a few rounds, not a cycle), then pods that turned
+  warm since the last round, then the others in turn (a round robin over the index's
   ``PodIndex.gauged``, oldest first): every pod is read once a cycle of
   ``pods / rate`` s, and choosing a round costs ``O(budget)``, not ``O(pods)`` (the cycle's
   order is copied once a cycle);
@@ -52,7 +54,8 @@ def in_flight(text: str) -> float | None:
 class InflightReader:
     """See the module docstring. ``start()`` it; it ends when ``stopping`` is set."""
 
-    DENIED_WAIT = 60.0  # s without reads after a 401/403 (no right to the pod proxy)
+    DENIED_WAIT = 60.0  # s without reads after a 403 (no right to the pod proxy)
+    SIBLING_FUNCTIONS = 8  # functions with a busy pod whose other pods a round looks at
 
     def __init__(
         self,
@@ -115,6 +118,9 @@ class InflightReader:
         with pods.lock:
             gauged = pods.gauged
             busy = [k for k in pods.busy if k in gauged]
+            # the siblings of busy pods: a few functions a round, their pods copied (small)
+            busy_fns = list(dict.fromkeys(gauged[k] for k in busy))[: self.SIBLING_FUNCTIONS]
+            siblings = [k for fn in busy_fns for k in pods.gauged_fn.get(fn, ()) if k not in pods.busy]
             if pods.fresh:
                 self._fresh.extend(pods.fresh)
                 pods.fresh.clear()
@@ -142,6 +148,14 @@ class InflightReader:
             take(key)
         if len(out) >= budget:
             return out
+        if siblings and budget > 1:
+            siblings.sort(key=lambda k: read_at.get(k, _NEVER))
+            limit = len(out) + max(1, budget // 4)
+            for key in siblings:
+                if len(out) >= limit or not take(key):
+                    break
+            if len(out) >= budget:
+                return out
         while self._fresh:
             if not take(self._fresh.pop()):
                 return out
