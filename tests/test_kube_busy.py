@@ -209,7 +209,7 @@ def test_a_round_reads_busy_pods_then_their_siblings_then_the_rest_in_turn_and_n
 
     idx = PodIndex(threading.RLock(), _pod_mappings())
     idx.reset([idx.reduce(_fn_pod(fn, i)) for fn in ("a", "b", "c") for i in range(6)])
-    reader = InflightReader(None, idx, threading.Event(), interval=1.0, rate=4.0)  # 4 reads a round
+    reader = InflightReader(None, idx, threading.Event(), interval=1.0, rate=4.0, cpu=1.0)  # 4 reads a round
     idx.fresh.clear()
     for n, key in enumerate(idx.gauged):
         reader.read_at[key] = n / 100  # all read once, a-0 first
@@ -228,3 +228,16 @@ def test_a_round_reads_busy_pods_then_their_siblings_then_the_rest_in_turn_and_n
     assert len(picks) == 4 and len(set(picks)) == 4
     idx.apply(True, idx.reduce(_fn_pod("d", 0)))  # a new pod is read ahead of the turn
     assert "d-0" in [name for _, name, _, _ in reader.due(14.5)]
+
+
+def test_the_budget_is_the_rate_or_what_the_cpu_allows_whichever_is_less():
+    from backends.kube.indexes import PodIndex
+    from backends.kube.inflight import InflightReader
+
+    reader = InflightReader(None, PodIndex(threading.RLock()), threading.Event(), interval=2.0, rate=5.0, cpu=0.003)
+    reader.read_cpu = 0.0002  # cheap reads: the rate decides
+    assert reader.budget == 10
+    reader.read_cpu = 0.002  # 2 ms a read: 3 ms a second allows 3 a round
+    assert reader.budget == 3
+    reader.read_cpu = 1.0  # however dear, one a round
+    assert reader.budget == 1

@@ -147,6 +147,7 @@ def test_reads_stay_within_the_budget_busy_pods_first_and_every_pod_in_turn(tmp_
             mappings=(PodMapping("faas_function", metrics_port=8081),),
             inflight_interval=0.1,
             inflight_rate=50,  # 5 reads a round
+            inflight_cpu=1.0,  # (not the CPU's limit)
             probe_interval=0.5,
         )
         try:

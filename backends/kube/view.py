@@ -13,8 +13,9 @@ The model objects (Node, Placement) are cached per key and rebuilt only for what
 since the last read; a tick with 100 pod changes rebuilds about 100 cells, not 20,000.
 Logs are the one read that goes to the API (bounded, in a worker thread). When a mapping
 names a ``metrics_port``, one more thread reads each warm pod's in-flight gauge through the
-pod proxy (inflight.py: at most ``inflight_rate`` reads a second, ``inflight_workers`` at a
-time) and moves it between ``warm`` and ``busy``; the tick only reads what it last found.
+pod proxy (inflight.py: at most ``inflight_rate`` reads a second and ``inflight_cpu`` s of
+CPU a second, ``inflight_workers`` at a time) and moves it between ``warm`` and ``busy``; the
+tick only reads what it last found.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class KubeView:
         inflight_timeout: float = 1.0,
         inflight_workers: int = 4,
         inflight_rate: float = 5.0,
+        inflight_cpu: float = 0.003,
     ):
         self.conn = connection or Connection(options)
         self.namespace = namespace  # None: the whole cluster (a namespace after a 403)
@@ -104,6 +106,7 @@ class KubeView:
                 timeout=inflight_timeout,
                 workers=inflight_workers,
                 rate=inflight_rate,
+                cpu=inflight_cpu,
             )
         self._start_lock = threading.Lock()
         self._started = False
