@@ -16,15 +16,15 @@ The reads are bounded, whatever the cluster's size:
 - a budget: at most ``rate`` reads a second over all pods (``rate * interval`` a round), and
   fewer if they would take more than ``cpu`` s of CPU a second (3 ms: a read through urllib3
   costs ~0.7-1.3 ms, measured as the reads go), so 20,000 warm pods cost the API server and
-  this process what a handful do. A round takes
-  first the pods last read busy (so they turn warm again soon; at most half the budget, so
-  they never starve the others), then a quarter of the budget on their siblings (the other
-  pods of a function with a busy pod, longest unread first: a function under load is busy on
-  most of its pods, so they are found in a few rounds, not a cycle), then pods that turned
-  warm since the last round, then the others in turn (a round robin over the index's
-  ``PodIndex.gauged``, oldest first): every pod is read once a cycle of
-  ``pods / rate`` s, and choosing a round costs ``O(budget)``, not ``O(pods)`` (the cycle's
-  order is copied once a cycle);
+  this process what a handful do;
+- an order: a round takes first the pods last read busy (so they turn warm again soon; at
+  most half the budget, so they never starve the others), then up to a quarter of the
+  budget on their siblings (the other pods of a function with a busy pod, longest unread
+  first: a function under load is busy on most of its pods, so they are found in a few
+  rounds, not a cycle), then pods that turned warm since the last round, then the others in
+  turn (a round robin over the index's ``PodIndex.gauged``, oldest first). Every pod is read
+  once a cycle of ``pods / budget`` rounds, and choosing a round costs ``O(budget)``, not
+  ``O(pods)`` (the cycle's order is copied once a cycle);
 - ``workers`` reads at a time, each bounded by ``timeout`` s; a 403 (no right to
   ``pods/proxy``) pauses all reads for ``DENIED_WAIT`` s rather than failing each pod.
 """
