@@ -6,27 +6,30 @@ from each one that the pod is serving now. Pure functions, no I/O (inflight.py d
 now). Busy while it is > 0.
 
 ``queue-proxy`` (Knative Serving): every revision pod has the ``queue-proxy`` sidecar, which
-serves its autoscaling stats on port 9090 at ``/metrics`` (``networking.AutoscalingQueue-
-MetricsPort``; the autoscaler scrapes the same URL). Since 2020 that answer is one protobuf
-``Stat`` message (knative/serving pkg/queue/protobuf_stats_reporter.go, message in
-pkg/autoscaler/metrics/stat.proto; ``rpc/queue_stat.proto`` here) when the request's Accept
-names ``application/protobuf`` — and in current releases always, as the Prometheus text
-reporter (``queue_average_concurrent_requests`` ...) was dropped (knative/serving#11126,
-pkg/queue/sharedmain/servers.go serving only the protobuf reporter; a Prometheus scrape of
-:9090 now fails on binary data). ``average_concurrent_requests`` is the time-weighted
-average of the requests in flight over the last 1 s reporting period (pkg/queue/sharedmain/
-main.go: reportingPeriod = 1 s; networking pkg/http/stats), so > 0 means the pod served
-during the last second: busy. Port 9091 (user metrics: request counts and latencies, and
-``queue_depth`` only with a concurrency limit, recorded per request arrival) has no live
-in-flight count, and its names changed in the OpenTelemetry move (1.18-1.19), so it is not
-used.
+serves its autoscaling stats on port 9090 at ``/metrics`` (knative/serving pkg/networking:
+``AutoscalingQueueMetricsPort``; the autoscaler scrapes the same URL, pkg/autoscaler/metrics/
+stats_scraper.go). Since 2020 that answer is one protobuf ``Stat`` message (pkg/queue/
+protobuf_stats_reporter.go; the message in pkg/autoscaler/metrics/stat.proto, copied as
+``rpc/queue_stat.proto`` here) when the request's Accept names ``application/protobuf``, and
+in current releases whatever the Accept: the Prometheus text reporter
+(``queue_average_concurrent_requests`` ...) is gone (proposed in knative/serving#11126;
+pkg/queue/sharedmain/servers.go now serves only the protobuf reporter, and pkg/queue/
+stats_handler_test.go expects protobuf for any Accept; users report a Prometheus scrape of
+:9090 failing on binary data, awslabs/kubeflow-manifests#747). ``average_concurrent_requests``
+is the time-weighted average of the requests in flight over the last 1 s reporting period
+(pkg/queue/sharedmain/main.go: reportingPeriod = 1 s), so > 0 means the pod served during
+the last second: busy. Port 9091 (user metrics: request counts and latencies, and
+``queue_depth`` only with a concurrency limit, recorded as a request arrives; pkg/queue/
+metrics/request_metric.go) has no live in-flight count, and it moved to OpenTelemetry in
+1.18-1.19 (knative/serving#16017), so it is not used.
 
-Nuclio has none: its processor's Prometheus pull sink (port 8090, ``/metrics``; pkg/processor/
-metricsink/prometheus) exports counters only — ``nuclio_processor_handled_events_total``,
-``..._handled_events_duration_milliseconds_sum/_count`` per worker, and in some releases
-``nuclio_processor_worker_allocation_*`` (allocation counts, wait time, and the *sum* of the
-percentage of workers free at each allocation) — and the worker allocator's count of free
-workers (``GetNumWorkersAvailable``) is logged, not exported. A counter that moved says
+Nuclio has none: its processor's Prometheus pull sink (port 8090, ``/metrics``; nuclio/nuclio
+pkg/processor/metricsink/prometheus/{trigger,worker}.go, pull/types.go) exports counters
+only: ``nuclio_processor_handled_events_total``, per worker
+``nuclio_processor_handled_events_duration_milliseconds_sum/_count``, and since nuclio#1394
+and #1404 ``nuclio_processor_worker_allocation_*`` (allocation counts, wait time, and the
+*sum* of the percentage of workers free at each allocation). The worker allocator's count of
+free workers (``GetNumWorkersAvailable``) is logged, not exported. A counter that moved says
 events were handled since the last read, not that one is being handled now, so Nuclio pods
 are never read and a ready one stays ``warm``.
 """
