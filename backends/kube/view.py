@@ -12,10 +12,9 @@ cluster never blocks it: the last good data stays, and ``problems()`` says since
 The model objects (Node, Placement) are cached per key and rebuilt only for what changed
 since the last read; a tick with 100 pod changes rebuilds about 100 cells, not 20,000.
 Logs are the one read that goes to the API (bounded, in a worker thread). When a mapping
-names a ``metrics_port``, one more thread reads each warm pod's in-flight gauge through the
-pod proxy (inflight.py: at most ``inflight_rate`` reads a second and ``inflight_cpu`` s of
-CPU a second, ``inflight_workers`` at a time) and moves it between ``warm`` and ``busy``; the
-tick only reads what it last found.
+names a ``metrics_port``, one more thread reads warm pods' in-flight gauges through the pod
+proxy (inflight.py, within a budget) and moves them between ``warm`` and ``busy``; the tick
+only reads what it last found.
 """
 
 from __future__ import annotations
@@ -214,11 +213,10 @@ class KubeView:
             await asyncio.sleep(0.01)
         synced = self.synced()
         if synced and self.inflight is not None and not self._first_round:
-            # one round of the in-flight reads on the pods just listed (a budget's worth,
-            # each bounded), so that a first snapshot shows busy pods as busy
+            # one round of in-flight reads (bounded) on the pods just listed: a first snapshot shows busy
             self._first_round = True
-            left = max(0.0, deadline - time.monotonic())
-            await asyncio.to_thread(self.inflight.next_round, min(left, self.inflight.timeout + 0.5))
+            left = min(max(0.0, deadline - time.monotonic()), self.inflight.timeout + 0.5)
+            await asyncio.to_thread(self.inflight.next_round, left)
         return synced
 
     def all_listed(self) -> bool:
