@@ -36,8 +36,11 @@ test: $(STAMP)
 # The Ilúvatar gRPC messages and stubs, generated from the .proto beside them (the output is
 # committed; tests/test_iluvatar_proto.py checks it matches what this regenerates).
 PROTO := backends/iluvatar/rpc/iluvatar_rpc.proto
+# Knative's queue-proxy Stat (messages only; tests/test_kube_queue_stat.py checks it likewise)
+KUBE_PROTO := backends/kube/rpc/queue_stat.proto
 proto: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --grpc_python_out=. --pyi_out=. $(PROTO)
+	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. $(KUBE_PROTO)
 
 $(LINT_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lint]'

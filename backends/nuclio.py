@@ -160,8 +160,10 @@ class NuclioBackend(Backend):
                     kube_timeout=kube_timeout,
                     kube_service_account=kube_service_account,
                 ),
-                # no metrics_port: Nuclio's processor serves no in-flight gauge we can verify
-                # here (busy stays the engine's word only), so a ready pod is ``warm``
+                # no metrics_port: Nuclio's processor exports counters only (its Prometheus
+                # pull sink on :8090: handled events, worker allocations), no gauge of events
+                # being handled now (backends/kube/gauges.py has the sources), so a ready pod
+                # is ``warm``, never ``busy``
                 mappings=(PodMapping(FUNCTION_LABEL),),
                 namespace=namespace,
                 pod_selector=FUNCTION_LABEL,

@@ -113,13 +113,13 @@ def test_the_tick_reads_memory_while_the_metrics_reads_run_on_their_own_thread(f
         fake.metrics_fault(NS, f"hello-{i}", "hang")
     with Running(fake, inflight_timeout=0.5) as view:
         callers: list[str] = []
-        request = view.conn.request
+        open_ = view.conn.open  # every request of the connection goes through it
 
         def recorded(*args, **kwargs):
             callers.append(threading.current_thread().name)
-            return request(*args, **kwargs)
+            return open_(*args, **kwargs)
 
-        view.conn.request = recorded
+        view.conn.open = recorded
         wait_for(lambda: len(callers) >= 3, what="metrics reads under way")
         for _ in range(50):  # ticks while every metrics read hangs
             assert len(view.placements()) == 2
@@ -145,3 +145,99 @@ def test_openfaas_and_invokers_snapshots_show_busy(engine, fake):
 
     for cls in (OpenFaaSBackend, InvokersBackend):
         assert run(go(cls)) == {("hello", "kn-node-1", "warm", 2), ("hello", "kn-node-2", "busy", 1)}
+
+
+def _pod(name: str, ready: bool = True) -> dict:
+    return {
+        "metadata": {"namespace": NS, "name": name, "labels": {"faas_function": "hello"}},
+        "spec": {"nodeName": "n1", "containers": [{"name": "hello"}]},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
+
+
+def test_the_index_keeps_the_gauged_pods_in_order_and_says_which_are_new():
+    from backends.kube.indexes import PodIndex
+
+    idx = PodIndex(threading.RLock(), _pod_mappings())
+    idx.reset([idx.reduce(_pod(f"p{i}")) for i in range(3)])
+    assert list(idx.gauged) == [(NS, "p0"), (NS, "p1"), (NS, "p2")] and idx.fresh == set(idx.gauged)
+    idx.fresh.clear()  # what the reader does when it takes them
+    idx.apply(True, idx.reduce(_pod("p0")))  # an update of a warm pod: it keeps its place
+    idx.set_busy(NS, "p1", True)  # busy is still gauged, in place
+    assert list(idx.gauged) == [(NS, "p0"), (NS, "p1"), (NS, "p2")] and not idx.fresh
+    idx.apply(True, idx.reduce(_pod("p0", ready=False)))  # starting: not read
+    idx.apply(False, idx.reduce(_pod("p2")))  # gone
+    idx.apply(True, idx.reduce(_pod("p3")))
+    assert list(idx.gauged) == [(NS, "p1"), (NS, "p3")] and idx.fresh == {(NS, "p3")}
+    idx.apply(True, idx.reduce(_pod("p0")))  # ready again: at the end, and new
+    idx.reset([idx.reduce(_pod(n)) for n in ("p3", "p1", "p0")])  # a re-list keeps the order
+    assert list(idx.gauged) == [(NS, "p1"), (NS, "p3"), (NS, "p0")] and idx.fresh == {(NS, "p3"), (NS, "p0")}
+
+
+def test_the_credentials_headers_are_reused_briefly_and_dropped_after_a_401(fake, tmp_path, monkeypatch):
+    from backends.errors import AuthError
+    from backends.kube.connect import Connection
+
+    conn = Connection(KubeOptions(kubeconfig=fake.kc))
+    try:
+        conn.request("GET", "/version", "read the version")
+        calls = []
+        settings = conn._conf.auth_settings
+        monkeypatch.setattr(conn._conf, "auth_settings", lambda: calls.append(1) or settings())
+        conn._auth = (time.monotonic(), conn._auth[1])
+        for _ in range(5):
+            conn.request("GET", "/version", "read the version")
+        assert calls == []  # within AUTH_TTL: the same headers
+        conn._auth = (time.monotonic(), {"Authorization": "Bearer wrong"})  # as if it had expired
+        with pytest.raises(AuthError):
+            conn.request("GET", "/version", "read the version")
+        conn.request("GET", "/version", "read the version")  # asked the client afresh
+        assert calls == [1]
+    finally:
+        conn.close()
+
+
+def _fn_pod(fn: str, i: int) -> dict:
+    pod = _pod(f"{fn}-{i}")
+    pod["metadata"]["labels"] = {"faas_function": fn}
+    return pod
+
+
+def test_a_round_reads_busy_pods_then_their_siblings_then_the_rest_in_turn_and_never_starves_them():
+    from backends.kube.indexes import PodIndex
+    from backends.kube.inflight import InflightReader
+
+    idx = PodIndex(threading.RLock(), _pod_mappings())
+    idx.reset([idx.reduce(_fn_pod(fn, i)) for fn in ("a", "b", "c") for i in range(6)])
+    reader = InflightReader(None, idx, threading.Event(), interval=1.0, rate=4.0, cpu=1.0)  # 4 reads a round
+    idx.fresh.clear()
+    for n, key in enumerate(idx.gauged):
+        reader.read_at[key] = n / 100  # all read once, a-0 first
+    idx.set_busy(NS, "b-3", True)
+    picks = [name for _, name, _, _ in reader.due(10.0)]
+    assert picks[0] == "b-3" and picks[1] == "b-0"  # the busy pod, then its longest-unread sibling
+    assert len(picks) == 4 and picks[2:] == ["a-0", "a-1"]  # then the others in turn
+    for name in picks:  # what the reads record
+        reader.read_at[NS, name] = 10.0
+    assert [name for _, name, _, _ in reader.due(11.5)][1:] == ["b-1", "a-2", "a-3"]  # the turn goes on
+    # every pod busy: the budget still holds, each pod once
+    for fn in "abc":
+        for i in range(6):
+            idx.set_busy(NS, f"{fn}-{i}", True)
+    picks = [name for _, name, _, _ in reader.due(13.0)]
+    assert len(picks) == 4 and len(set(picks)) == 4
+    idx.apply(True, idx.reduce(_fn_pod("d", 0)))  # a new pod is read ahead of the turn
+    assert "d-0" in [name for _, name, _, _ in reader.due(14.5)]
+
+
+def test_the_budget_is_the_rate_or_what_the_cpu_allows_whichever_is_less():
+    from backends.kube.indexes import PodIndex
+    from backends.kube.inflight import InflightReader
+
+    reader = InflightReader(None, PodIndex(threading.RLock()), threading.Event(), interval=2.0, rate=5.0, cpu=0.003)
+    reader.read_cpu = 0.0002  # cheap reads: the rate decides
+    assert reader.budget == 10
+    reader.read_cpu = 0.002  # 2 ms a read: 3 ms a second allows 3 a round
+    assert reader.budget == 3
+    reader.read_cpu = 1.0  # however dear, one a round
+    assert reader.budget == 1

@@ -19,6 +19,10 @@ from ..kube.records import PodMapping
 from ..kube.view import KubeView
 from .objects import GROUP, PLURAL, SERVICE_LABEL, VERSION
 
+#: knative/serving pkg/networking: AutoscalingQueueMetricsPort, where queue-proxy serves the
+#: Stat the autoscaler scrapes (UserQueueMetricsPort 9091 has no in-flight count)
+QUEUE_METRICS_PORT = 9090
+
 
 def _not_installed() -> NotFound:
     return NotFound(
@@ -75,10 +79,17 @@ class KnativeApi:
             self.started_view = KubeView(
                 self.options,
                 namespace=None,  # every pod: what the nodes carry
-                # no metrics_port: a pod's in-flight count is only on queue-proxy's own metrics
-                # port, under names that changed across releases and that cannot be verified
-                # here, so a ready pod is ``warm`` (backends/kube/inflight.py)
-                mappings=(PodMapping(SERVICE_LABEL, namespace=self.namespace),),
+                # a ready pod is ``busy`` while its queue-proxy's autoscaling stats (port 9090,
+                # protobuf Stat.average_concurrent_requests over the last second) say it
+                # served: backends/kube/gauges.py has the sources
+                mappings=(
+                    PodMapping(
+                        SERVICE_LABEL,
+                        namespace=self.namespace,
+                        metrics_port=QUEUE_METRICS_PORT,
+                        metrics_gauge="queue-proxy",
+                    ),
+                ),
                 extra={"ksvcs": (self.ksvc_path(), f"{PLURAL}.{GROUP}")},
                 connection=self.conn,
                 **self.view_options,

@@ -34,7 +34,13 @@ class PodIndex:
         self.gone: OrderedDict[tuple[str, str], str] = OrderedDict()  # (ns, pod) -> fn
         self.dirty_place: set[tuple[str, str, str]] = set()
         self.dirty_nodes: set[str] = set()
-        self.busy: set[tuple[str, str]] = set()  # pods whose watchdog last said "in flight > 0"
+        self.busy: set[tuple[str, str]] = set()  # pods whose gauge last said "in flight > 0"
+        # warm and busy pods with an in-flight gauge, oldest first (the reader's round robin),
+        # -> their function; the same per function; and those that joined since the reader
+        # last looked (read ahead of the others)
+        self.gauged: dict[tuple[str, str], str] = {}
+        self.gauged_fn: dict[str, dict[tuple[str, str], None]] = {}
+        self.fresh: set[tuple[str, str]] = set()
         self.version = 0
 
     def reduce(self, obj: dict) -> PodRecord:
@@ -43,7 +49,7 @@ class PodIndex:
             fn = mapping.function(rec.labels, rec.ns)
             if fn:
                 rec.fn, rec.state = fn, pod_state(rec, mapping.ready_state)
-                rec.port = mapping.metrics_port
+                rec.port, rec.gauge = mapping.metrics_port, mapping.metrics_gauge
                 break
         return rec
 
@@ -76,10 +82,21 @@ class PodIndex:
             self._count(rec, 1)
             self.version += 1
 
-    def metrics_targets(self) -> list[tuple[str, str, int]]:
-        """(namespace, pod, port) of each warm or busy pod with an in-flight gauge."""
-        with self.lock:
-            return [(r.ns, r.name, r.port) for r in self.records.values() if r.port and r.state in ("warm", "busy")]
+    def _gauge(self, key: tuple[str, str], rec: PodRecord | None) -> None:
+        """Keep ``gauged``/``fresh`` in step with the pod's record (None: gone); a pod that
+        stays warm or busy keeps its place."""
+        if rec is not None and rec.port and (rec.state == "warm" or rec.state == "busy"):
+            if key not in self.gauged:
+                self.gauged[key] = rec.fn
+                self.gauged_fn.setdefault(rec.fn, {})[key] = None
+                self.fresh.add(key)
+        elif key in self.gauged:
+            fn = self.gauged.pop(key)
+            siblings = self.gauged_fn[fn]
+            del siblings[key]
+            if not siblings:
+                del self.gauged_fn[fn]
+            self.fresh.discard(key)
 
     def _count(self, rec: PodRecord, sign: int) -> None:
         if rec.fn and rec.live and rec.phase == "Running":
@@ -119,6 +136,7 @@ class PodIndex:
                 self._count(rec, 1)
             else:
                 self.busy.discard(key)
+            self._gauge(key, rec if present else None)
             if not present and (rec.fn or (old is not None and old.fn)):
                 self.gone[key] = rec.fn or old.fn
                 while len(self.gone) > self.GONE_KEPT:
@@ -136,6 +154,16 @@ class PodIndex:
                 self._busy_state(rec)
                 self.records[rec.ns, rec.name] = rec
                 self._count(rec, 1)
+            old, fresh = self.gauged, self.fresh
+            self.gauged, self.gauged_fn, self.fresh = {}, {}, set()
+            for key in old:  # the pods still gauged keep their order (and fresh ones stay so)
+                rec = self.records.get(key)
+                if rec is not None and rec.port and rec.state in ("warm", "busy"):
+                    self.gauged[key] = rec.fn
+                    self.gauged_fn.setdefault(rec.fn, {})[key] = None
+            self.fresh = fresh & self.gauged.keys()
+            for key, rec in self.records.items():
+                self._gauge(key, rec)
             self.version += 1
 
     def function_counts(self) -> dict[str, tuple[int, int]]:

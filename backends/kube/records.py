@@ -10,8 +10,9 @@ Placement of a pod (``PodMapping``): a label names its function (``faas_function
 mapping's ready state (``warm``, or ``prewarm`` for a pod started ahead); Pending
 (unscheduled, ContainerCreating, pulling its image) or Running but not Ready -> ``starting``;
 terminating, Succeeded and Failed pods have no placement. A warm pod whose mapping names a
-``metrics_port`` becomes ``busy`` while its watchdog reports requests in flight (read off the
-tick's path by inflight.py; ``PodIndex.set_busy``).
+``metrics_port`` becomes ``busy`` while its platform's gauge (``metrics_gauge``, gauges.py: an
+OpenFaaS watchdog's, a Knative queue-proxy's) reports requests in flight (read off the tick's
+path by inflight.py; ``PodIndex.set_busy``).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class PodRecord:
         "fn",
         "state",
         "port",
+        "gauge",
     )
 
     def __init__(
@@ -90,6 +92,7 @@ class PodRecord:
         self.fn: str | None = None  # set by the view's PodMapping
         self.state: str | None = None
         self.port = 0  # where its in-flight gauge is served (the mapping's metrics_port), 0: none
+        self.gauge = ""  # which gauge that is (the mapping's metrics_gauge, a key of gauges.GAUGES)
 
     @property
     def live(self) -> bool:
@@ -213,7 +216,8 @@ class PodMapping:
     suffix: str = ""  # stripped from the label's value (Invokers: "<name>-pod")
     ready_state: str = "warm"
     namespace: str | None = None  # only pods of this namespace (names are per namespace)
-    metrics_port: int = 0  # the pod port serving ``http_requests_in_flight`` (0: never busy)
+    metrics_port: int = 0  # the pod port serving its in-flight gauge (0: never busy)
+    metrics_gauge: str = "watchdog"  # which gauge it serves (a key of gauges.GAUGES)
 
     def function(self, labels: dict[str, str], namespace: str = "") -> str | None:
         if self.namespace is not None and namespace != self.namespace:

@@ -12,9 +12,9 @@ cluster never blocks it: the last good data stays, and ``problems()`` says since
 The model objects (Node, Placement) are cached per key and rebuilt only for what changed
 since the last read; a tick with 100 pod changes rebuilds about 100 cells, not 20,000.
 Logs are the one read that goes to the API (bounded, in a worker thread). When a mapping
-names a ``metrics_port``, one more thread reads each warm pod's in-flight gauge through the
-pod proxy (inflight.py) and moves it between ``warm`` and ``busy``; the tick only reads
-what it last found.
+names a ``metrics_port``, one more thread reads warm pods' in-flight gauges through the pod
+proxy (inflight.py, within a budget) and moves them between ``warm`` and ``busy``; the tick
+only reads what it last found.
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ class KubeView:
         inflight_interval: float = 2.0,
         inflight_timeout: float = 1.0,
         inflight_workers: int = 4,
+        inflight_rate: float = 5.0,
+        inflight_cpu: float = 0.003,
     ):
         self.conn = connection or Connection(options)
         self.namespace = namespace  # None: the whole cluster (a namespace after a 403)
@@ -102,9 +104,12 @@ class KubeView:
                 interval=inflight_interval,
                 timeout=inflight_timeout,
                 workers=inflight_workers,
+                rate=inflight_rate,
+                cpu=inflight_cpu,
             )
         self._start_lock = threading.Lock()
         self._started = False
+        self._first_round = False  # ready() waited for one round of in-flight reads
         # the tick's caches: model objects by key, rebuilt only where the indexes changed
         self._node_models: dict[str, Node] = {}
         self._node_list: list[Node] = []
@@ -186,6 +191,7 @@ class KubeView:
         if self._prober is not None and self._prober.is_alive():
             self._prober.join(max(0.0, deadline - time.monotonic()))
         if self.inflight is not None:
+            self.inflight.kick()
             self.inflight.join(max(0.0, deadline - time.monotonic()))
         self.conn.close()
 
@@ -205,7 +211,13 @@ class KubeView:
             if waiting and all(i.error is not None for i in waiting) and self.probed:
                 break
             await asyncio.sleep(0.01)
-        return self.synced()
+        synced = self.synced()
+        if synced and self.inflight is not None and not self._first_round:
+            # one round of in-flight reads (bounded) on the pods just listed: a first snapshot shows busy
+            self._first_round = True
+            left = min(max(0.0, deadline - time.monotonic()), self.inflight.timeout + 0.5)
+            await asyncio.to_thread(self.inflight.next_round, left)
+        return synced
 
     def all_listed(self) -> bool:
         return all(i.synced for i in self.informers.values()) and self.probed

@@ -21,7 +21,7 @@ Routes: ``GET /version``; ``GET /api/v1/nodes[/{name}]``; ``GET /api/v1/pods``, 
 /api/v1/namespaces/{ns}/pods``, ``GET|DELETE .../pods/{name}``, ``GET .../pods/{name}/log``
 (``container``, ``tailLines``, ``timestamps``, ``sinceTime``, ``sinceSeconds``: lines keep the
 time they were printed), ``GET .../pods/{name}:{port}/proxy/metrics`` (a watchdog's metrics,
-kube_podproxy.py); ``GET /api/v1/events``, ``GET /api/v1/namespaces/{ns}/events``;
+or a Knative queue-proxy's stats, kube_podproxy.py); ``GET /api/v1/events``, ``GET /api/v1/namespaces/{ns}/events``;
 ``GET|POST /api/v1/namespaces/{ns}/services``, ``GET|DELETE .../services/{name}``; ``GET|POST
 /api/v1/namespaces/{ns}/secrets``, ``GET|PUT|PATCH|DELETE .../secrets/{name}``, ``GET
 /api/v1/namespaces`` (kube_secrets.py); ``GET
@@ -156,10 +156,13 @@ class FakeKube(KnativeMixin, KubeletMixin, MetricsMixin, ServicesMixin, SecretsM
         self.missing_images: set[str] = set()
         self.in_flight: dict[tuple[str, str], int] = {}  # (ns, pod) -> its watchdog's gauge
         self.metrics_faults: dict[tuple[str, str], str] = {}  # (ns, pod) -> "404" | "hang"
+        self.concurrency: dict = {}  # (ns, pod) -> kube_podproxy.Concurrency (the ingress's)
+        self.proxy_reads = 0  # pod proxy requests answered (benchmarks)
         self.workdir = Path(tempfile.mkdtemp(prefix="fake-kube-"))
         self._cluster_ip = itertools.count(10)
         for i in range(nodes + not_ready_nodes):
             self.add_node(f"{node_prefix}{i + 1}", ready=i < nodes, index=i)
+        self._pod_ips = itertools.count()  # Knative pods' IPs (kube_knative.py)
         self._ready_nodes = itertools.cycle([f"{node_prefix}{i + 1}" for i in range(nodes)] or [f"{node_prefix}1"])
         self._round_robin: dict[str, itertools.cycle] = {}
         self._work: queue.Queue = queue.Queue()

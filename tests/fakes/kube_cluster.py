@@ -8,7 +8,9 @@ Run it as its own process, so its CPU is not the measured client's::
 
 It prints one JSON line (``api_url``, ``token``, ``seeded_s``) once it serves, then reads
 commands on stdin: ``churn RATE`` (changes a second, 0 stops), ``quiet`` (churn 0 and
-report ``{"rv": ...}`` once the last change is in), ``stop``. EOF stops it too.
+report ``{"rv": ...}`` once the last change is in), ``inflight NS POD N`` (the requests the
+pod's watchdog reports in flight), ``proxied`` (report ``{"proxied": ...}``, the pod proxy
+requests answered so far), ``stop``. EOF stops it too.
 """
 
 from __future__ import annotations
@@ -157,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
                 churn.rate = 0
                 time.sleep(0.2)
                 print(json.dumps({"rv": fake.store.rv, "changes": churn.changes}), flush=True)
+            elif words[0] == "inflight":
+                fake.set_in_flight(words[1], words[2], int(words[3]))
+            elif words[0] == "proxied":
+                print(json.dumps({"proxied": fake.proxy_reads}), flush=True)
             elif words[0] == "stop":
                 break
     finally:

@@ -434,9 +434,11 @@ class KnativeMixin:
             "image": "gcr.io/knative-releases/queue:fake",
             "resources": {"requests": {"cpu": "25m"}},
         }
+        ip = next(self._pod_ips)
         if running:
             status = {
                 "phase": "Running",
+                "podIP": f"10.244.{ip // 250 % 250}.{ip % 250 + 2}",
                 "conditions": [{"type": "Ready", "status": "True"}],
                 "containerStatuses": [
                     {"name": c, "ready": True, "state": {"running": {"startedAt": self.now()}}}
@@ -526,14 +528,19 @@ class KnativeMixin:
             return next((p for ps in self.revisions.values() for p in ps if p.ns == ns and p.name == name), None)
 
     # ---- the ingress ---------------------------------------------------------------------
-    def upstream(self, host: str) -> int | None:
-        """The port of a ready process serving ``host`` (round robin), or None."""
+    def upstream_pod(self, host: str) -> RevisionPod | None:
+        """A ready pod serving ``host`` (round robin), or None."""
         with self.lock:
             rev = self.routes.get(host.split(":")[0])
             pods = self.revisions.get(rev or "", [])
             if not pods:
                 return None
-            return pods[next(self._round_robin[rev]) % len(pods)].port
+            return pods[next(self._round_robin[rev]) % len(pods)]
+
+    def upstream(self, host: str) -> int | None:
+        """The port of a ready process serving ``host`` (round robin), or None."""
+        pod = self.upstream_pod(host)
+        return pod.port if pod is not None else None
 
 
 def _container_log(stream, log: Path) -> None:
@@ -555,10 +562,12 @@ def proxy_to_ingress(handler, fake) -> None:
         parts = urlsplit(path)
         host = parts.netloc or host
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    port = fake.upstream(host)
-    if port is None:
+    pod = fake.upstream_pod(host)
+    if pod is None:
         return handler.send(404, "text/plain", b"")
+    port = pod.port
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    fake.request_in(pod.ns, pod.name)  # through the pod's queue-proxy: its stats count it
     try:
         headers = {
             k: v for k, v in handler.headers.items() if k.lower() not in ("host", "connection", "content-length")
@@ -570,6 +579,7 @@ def proxy_to_ingress(handler, fake) -> None:
         return handler.send(503, "text/plain", f"upstream unavailable: {exc}".encode())
     finally:
         conn.close()
+        fake.request_out(pod.ns, pod.name)
     handler.send(
         resp.status,
         resp.getheader("Content-Type") or "application/octet-stream",
