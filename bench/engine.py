@@ -285,9 +285,14 @@ def main() -> int:
             f"  ratio {f50 / z50:.1f}x   [{goal(z50 <= 5 and f50 / z50 >= 10)}: <= 5 ms and >= 10x]"
         )
 
-        fo = fanout(url, 10 if args.quick else 30)
-        print("5. fan-out dispatch to 100 warm targets (4 nodes x 25 containers), one request")
-        print(f"   p50 {pct(fo, 0.5):.2f} ms  p99 {pct(fo, 0.99):.2f} ms   [{goal(pct(fo, 0.5) <= 20)}: <= 20 ms]")
+        # 300 samples: with 30, p99 was the slowest single call, one scheduler hiccup on a
+        # loaded machine, and moved 2x between runs of the same code
+        fo = fanout(url, 20 if args.quick else 300)
+        print(f"5. fan-out dispatch to 100 warm targets (4 nodes x 25 containers), one request ({len(fo)} calls)")
+        print(
+            f"   p50 {pct(fo, 0.5):.2f} ms  p90 {pct(fo, 0.9):.2f} ms  p99 {pct(fo, 0.99):.2f} ms"
+            f"   [{goal(pct(fo, 0.5) <= 20)}: <= 20 ms]"
+        )
     finally:
         stop_engine(tmp / "state")
         info["process"].wait()

@@ -85,6 +85,27 @@ class CallOutcome:
                 pass
         return self.output.decode("utf-8", "replace")
 
+    def to_dict(self, with_result: bool = True, result=None) -> dict:
+        """``invocation(with_result).to_dict()``, built directly: ``dataclasses.asdict``
+        (a deep copy, field by field) cost ~19 us a call, 2 ms of the engine's one thread
+        in a 100-step fan-out. ``result``: the decoded output if the caller has it already.
+        Same keys in the same order (``Invocation``'s fields; a test holds them equal)."""
+        ok = self.status == "ok"
+        return {
+            "call_id": self.call_id,
+            "function": self.function,
+            "node": self.node,
+            "container_state": self.container_state,
+            "cold_start_ms": round(self.cold_start_ms, 3),
+            "duration_ms": round(self.duration_ms, 3),
+            "overhead_ms": round(self.overhead_ms, 3),
+            "status": self.status,
+            "result": (self.result_value() if result is None else result) if ok and with_result else None,
+            "error": self.error,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+        }
+
     def invocation(self, with_result: bool = True) -> Invocation:
         return Invocation(
             call_id=self.call_id,
@@ -153,7 +174,7 @@ class CallStore:
         async def run():
             try:
                 out = await self.invoke(spec.name, body, headers=headers, call_id=call_id)
-                record = out.invocation().to_dict()
+                record = out.to_dict()
             except BackendError as exc:
                 record = {
                     "call_id": call_id,

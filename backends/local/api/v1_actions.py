@@ -46,7 +46,7 @@ async def invoke(api: Api, req: Request) -> Response:
     out = await api.engine.invoke(
         req.params["name"], req.body, node=req.query.get("node") or None, headers=_fn_headers(req), t0=req.t0
     )
-    return json_response(out.invocation().to_dict())
+    return json_response(out.to_dict())
 
 
 @routes.route("POST", V1 + "/async/{name}")
@@ -90,11 +90,13 @@ async def dispatch(api: Api, req: Request) -> Response:
     data = body_json(req)
     mode = field(data, "mode", str, "chain")
     outs = await api.engine.dispatch(input_bytes(data.get("input")), parse_steps(data), mode)
+    values = [o.result_value() for o in outs]  # each output decoded once, for both places
     if mode == "fanout":
-        output = [o.result_value() for o in outs]
+        output = values
     else:
-        output = outs[-1].result_value() if outs and outs[-1].ok else None
-    return json_response({"output": output, "mode": mode, "steps": [o.invocation().to_dict() for o in outs]})
+        output = values[-1] if outs and outs[-1].ok else None
+    steps = [o.to_dict(result=v) for o, v in zip(outs, values)]
+    return json_response({"output": output, "mode": mode, "steps": steps})
 
 
 @routes.route("POST", V1 + "/fuse")

@@ -156,7 +156,7 @@ async def events(api: Api, req: Request) -> Response:
 async def invocations(api: Api, req: Request) -> Response:
     limit = min(200, query_number(req, "limit", 50, int, low=1))  # 200 are kept
     latest = list(api.engine.recent)[-limit:][::-1]
-    return json_response([o.invocation(with_result=False).to_dict() for o in latest])
+    return json_response([o.to_dict(with_result=False) for o in latest])
 
 
 @routes.route("GET", V1 + "/fusion")
