@@ -41,7 +41,7 @@ def test_a_large_first_snapshot_fills_in_two_steps_and_loses_nothing():
             data = rows(1000)
             table.sync(data)
             # before the first frame: only the top of the table is in the DataTable (as
-            # many rows as the terminal is tall: 24 here) ...
+            # many rows as it is tall: the whole terminal, 24 lines, here) ...
             first = table.first_rows()
             assert first == min(FIRST_ROWS, app.size.height) == 24
             assert table.row_count == first
@@ -88,6 +88,45 @@ def test_a_small_table_is_filled_at_once_and_updated_in_place():
             assert table.get_cell("r0005", "n") == "fifty"
             assert table.cells_updated - before == 1  # one cell, not the row or the table
             assert table.rows_added == 20  # nothing re-added
+
+    asyncio.run(go())
+
+
+class Grid(App):
+    """Three tables in a grid of three equal rows, the first filled before the first layout
+    (as the dashboard shows its first snapshot from on_mount)."""
+
+    CSS = "#grid { layout: grid; grid-size: 1 3; } KeyedTable { height: 1fr; }"
+
+    def compose(self):
+        from textual.containers import Container
+
+        self.tables = [KeyedTable(COLUMNS) for _ in range(3)]
+        with Container(id="grid"):
+            yield from self.tables
+
+    def on_mount(self):
+        table = self.tables[0]
+        self.unlaid = table.size.height
+        table.sync(rows(1000))
+        self.before_frame = table.row_count
+
+
+def test_before_the_first_layout_a_table_in_a_grid_takes_its_share_of_the_screen():
+    async def go():
+        app = Grid()
+        async with app.run_test(size=(40, 30)) as pilot:
+            table = app.tables[0]
+            assert app.unlaid == 0  # it was not laid out when the rows came
+            assert app.before_frame == 10  # a third of the 30 lines, not 30
+            await pilot.pause()
+            await pilot.pause()
+            # more than it shows (its header takes a line), so nothing was missing on screen
+            assert 0 < table.size.height - 1 < app.before_frame
+            assert table.row_count == 1000 and table.ordered_keys() == list(rows(1000))
+            # laid out, an empty table takes what its own height shows
+            table.sync({})
+            assert table.first_rows() == table.size.height
 
     asyncio.run(go())
 

@@ -10,10 +10,10 @@ common tick pays nothing for it. Column widths are set by the pane
 regex filter (``!`` negates) hides rows by key text without losing them.
 
 An empty table that receives many rows (the first snapshot, a cleared filter) gets the
-rows a screen can show at once (``first_rows``: the terminal's height, at most
-``FIRST_ROWS``) and the rest right after the screen has been drawn: the top of the table
-is what a first frame shows, and adding 1,000 rows to a DataTable costs about as much as
-drawing the whole screen.
+rows it can show at once (``first_rows``: its height, or before the first layout its share
+of the terminal's, at most ``FIRST_ROWS``) and the rest right after the screen has been
+drawn: the top of the table is what a first frame shows, and adding 1,000 rows to a
+DataTable costs about as much as drawing the whole screen.
 """
 
 from __future__ import annotations
@@ -190,10 +190,24 @@ class KeyedTable(FastDataTable):
             self._order(list(target))  # values moved: so may the rows
 
     def first_rows(self) -> int:
-        """Rows an empty table takes before the next frame: no more than the terminal is
-        tall (a table can show no more), at most ``FIRST_ROWS``."""
-        height = self.app.size.height if self.is_attached else 0
-        return min(FIRST_ROWS, height) if height > 0 else FIRST_ROWS
+        """Rows an empty table takes before the next frame: no more than it can show, at most
+        ``FIRST_ROWS``. That is its own height once laid out; before (the first snapshot is
+        shown before the first layout), its row's share of the terminal's height when it
+        sits in a grid of equal rows (the dashboard's 2 x 3: a third), else the terminal's
+        height. Either is more than it shows, so its scrollbar is there from the first frame."""
+        if not self.is_attached:
+            return FIRST_ROWS
+        height = self.app.size.height
+        if height <= 0:
+            return FIRST_ROWS
+        if self.size.height > 0:
+            return min(FIRST_ROWS, height, self.size.height)
+        for node in self.ancestors:
+            layout = node.styles.layout
+            if layout is not None and layout.name == "grid":
+                rows = node.styles.grid_size_rows or 1
+                return min(FIRST_ROWS, -(-height // rows))
+        return min(FIRST_ROWS, height)
 
     def _add_missing(self, budget: int | None = None) -> bool:
         """Add the rows of ``target`` the table lacks (at most ``budget``), then put the
