@@ -26,6 +26,7 @@ from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
 from textual.geometry import Region
+from textual.screen import Screen
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
@@ -43,6 +44,7 @@ __all__ = [
     "set_bindings_ready",
     "map_bindings",
     "start_theme",
+    "FirstFrameScreen",
 ]
 
 #: the Textual minor version this module is written for (pyproject.toml pins it)
@@ -79,6 +81,11 @@ TOUCHES: list[tuple[str, str, str]] = [
     ("textual.widgets.Footer", "bindings_changed(screen)", "override (undocumented hook)"),
     ("textual.app.App", "_bindings", "instance: a BindingsMap with key_to_bindings"),
     ("textual.app.App", "_refresh_truecolor_filter(theme)", "call: the ANSI colour map of a theme"),
+    (
+        "textual.screen.Screen",
+        "_on_screen_resume(event)",
+        "handler run after a subclass's: it restyles every widget when refresh_styles",
+    ),
 ]
 
 
@@ -308,6 +315,27 @@ def start_theme(app, name: str) -> None:
     app.update_classes(classes, update=False)
     app._refresh_truecolor_filter(app.ansi_theme)
     app.stylesheet.set_variables(app.get_css_variables())
+
+
+# ---- screen ---------------------------------------------------------------------------------
+class FirstFrameScreen(Screen):
+    """A default screen that is not restyled whole when it first becomes active.
+
+    A screen that resumes restyles itself and every widget on it (``ScreenResume`` with
+    ``refresh_styles``: its styles may have changed while another screen was on top). The
+    first resume comes right after the screen's widgets were mounted, and each of them
+    was styled as it mounted: the pass applies the same styles again (with the nine
+    component classes of each table), about a twentieth of the dashboard's first frame
+    (bench/tui.py). Every later resume (back from a dialog) restyles as always. A class
+    or focus change in between restyles the widgets concerned, as any does."""
+
+    _resumed = False
+
+    def _on_screen_resume(self, event) -> None:
+        # dispatched before Screen's own handler (the class's MRO), which reads the flag
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
 
 
 # ---- bindings -------------------------------------------------------------------------------
