@@ -19,7 +19,7 @@ DataTable costs about as much as drawing the whole screen.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from rich.text import Text
@@ -27,7 +27,7 @@ from textual.widgets.data_table import ColumnKey
 
 from ._textual_compat import FastDataTable, cell_store, cells_changed, row_keys_in_order, rows_changed, set_row_order
 
-__all__ = ["KeyedTable", "compile_filter", "FIRST_ROWS"]
+__all__ = ["KeyedTable", "LazyRows", "compile_filter", "FIRST_ROWS"]
 
 #: the most rows an empty table takes before its first frame (``KeyedTable.first_rows``)
 FIRST_ROWS = 150
@@ -47,6 +47,39 @@ def compile_filter(text: str):
     if negate:
         return lambda cells: not any(search(c) for c in cells)
     return lambda cells: any(search(c) for c in cells)
+
+
+class LazyRows(Mapping):
+    """Rows (key -> cells) whose cells are built when first read, by ``build(obj)``.
+
+    A pane's first snapshot of a large table (``TablePane.LAZY_FIRST_FILL``): the table
+    takes only the rows its first frame shows before that frame, and the rest right after
+    (``KeyedTable.first_rows``), so the cells of the others need not exist before it either.
+    Anything that reads the rows (a count, a filter, a sort, an export, the next tick)
+    reads them all, built on the way; ``build`` is bound to the state of the snapshot they
+    come from. Only the keys are the objects' (``in`` and ``len`` build nothing)."""
+
+    __slots__ = ("_objects", "_build", "_cells")
+
+    def __init__(self, objects: dict[str, Any], build: Callable[[Any], tuple]):
+        self._objects = objects
+        self._build = build
+        self._cells: dict[str, tuple] = {}
+
+    def __getitem__(self, key: str) -> tuple:
+        cells = self._cells.get(key)
+        if cells is None:
+            cells = self._cells[key] = self._build(self._objects[key])
+        return cells
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._objects
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._objects)
+
+    def __len__(self) -> int:
+        return len(self._objects)
 
 
 def _plain(cell: Any) -> str:
@@ -159,12 +192,10 @@ class KeyedTable(FastDataTable):
         data = None
         check = target.keys() if changed is None or self._predicate is not None else changed
         for key in check:
-            cells = target.get(key)
-            if cells is None:
-                continue
             old = shown.get(key)
-            if old is None:
+            if old is None or key not in target:  # (new rows are added below)
                 continue
+            cells = target[key]
             if old != cells:
                 # update_cell(update_width=False) without its per-call refresh: one
                 # refresh for the whole batch below (bench/tui.py: ~3,000 cells a tick)
