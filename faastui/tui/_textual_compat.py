@@ -71,6 +71,7 @@ TOUCHES: list[tuple[str, str, str]] = [
     ("textual.widgets.DataTable", "_row_locations", "instance: TwoWayDict RowKey <-> index"),
     ("textual.widgets.DataTable", "_column_locations", "instance: TwoWayDict ColumnKey <-> index"),
     ("textual.widgets.DataTable", "_data", "instance: RowKey -> {ColumnKey: cell}"),
+    ("textual.widgets.DataTable", "_header_row_key", "instance: the header's row key (cell cache key)"),
     ("textual.widgets.DataTable", "_cell_render_cache", "instance: the rendered cell cache"),
     ("textual.widgets.DataTable", "_update_count", "instance: part of every render cache key"),
     ("textual.widgets.DataTable", "_show_hover_cursor", "instance: part of the cell cache key"),
@@ -132,17 +133,20 @@ class FastDataTable(DataTable):
         shared between rows and ticks, e.g. the cached bars and counts), and the row/column
         meta is added last, once per segment, instead of twice into every style: the styles
         before it are the same for the whole table, so Rich's style cache answers them.
+        The header's cells (a one-line header) take the same path with the header's styles.
         """
+        header = row_index == -1
         if (
             not self.fast_cells
-            or row_index < 0
+            or row_index < -1
             or column_index < 0
             or self.cell_padding
-            or row_index < self.fixed_rows
+            or (header and self.header_height != 1)
+            or (not header and row_index < self.fixed_rows)
             or column_index < self.fixed_columns
         ):
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        row_key = self._row_locations.get_key(row_index)
+        row_key = self._header_row_key if header else self._row_locations.get_key(row_index)
         cache_key = (
             row_key,
             self._column_locations.get_key(column_index),
@@ -157,15 +161,19 @@ class FastDataTable(DataTable):
         lines = cache.get(cache_key)
         if lines is not None:
             return lines
-        row = self.rows.get(row_key)
+        if header:
+            one_line = True  # header_height is 1 (above)
+        else:
+            row = self.rows.get(row_key)
+            one_line = row is not None and row.height == 1
         cells = self._get_row_renderables(row_index).cells
         cell = cells[column_index] if column_index < len(cells) else None
-        plain = self._plain_segments(cell) if row is not None and row.height == 1 else None
+        plain = self._plain_segments(cell) if one_line else None
         if plain is None or plain[1] > width:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         segments, used, metaless = plain
         component_style, post_style = self._get_styles_to_render_cell(
-            False,
+            header,
             False,
             False,
             hover,
