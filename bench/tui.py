@@ -53,6 +53,7 @@ STATES = ("cold", "prewarm", "warm", "busy")
 
 def generate(seed: int = 1) -> Snapshot:
     rng = random.Random(seed)
+    r, u = rng.randrange, rng.uniform
     nodes = [
         Node(
             f"node-{i:04d}",
@@ -60,47 +61,26 @@ def generate(seed: int = 1) -> Snapshot:
             True,
             8,
             16384,
-            round(rng.uniform(0, 8), 1),
-            round(rng.uniform(0, 16384)),
+            round(u(0, 8), 1),
+            round(u(0, 16384)),
             {"zone": f"z{i % 4}"},
             32,
-            rng.randrange(32),
+            r(32),
         )
         for i in range(N_NODES)
     ]
-    functions = [Function(f"fn-{i:03d}", replicas=rng.randrange(3)) for i in range(N_FUNCTIONS)]
+    functions = [Function(f"fn-{i:03d}", replicas=r(3)) for i in range(N_FUNCTIONS)]
     seen: set[tuple[str, str, str]] = set()
     placements = []
     while len(placements) < N_PLACEMENTS:
-        key = (f"fn-{rng.randrange(N_FUNCTIONS):03d}", f"node-{rng.randrange(N_NODES):04d}", rng.choice(STATES))
+        key = (f"fn-{r(N_FUNCTIONS):03d}", f"node-{r(N_NODES):04d}", rng.choice(STATES))
         if key in seen:
             continue
         seen.add(key)
         placements.append(Placement(*key, count=0 if key[2] == "cold" else rng.randint(1, 4)))
-    queues = [
-        QueueStat(
-            f"queue-{i:03d}",
-            rng.randrange(500),
-            rng.randrange(20),
-            rng.uniform(0, 100),
-            rng.uniform(0, 100),
-            rng.uniform(0, 30),
-        )
-        for i in range(N_QUEUES)
-    ]
+    queues = [QueueStat(f"queue-{i:03d}", r(500), r(20), u(0, 100), u(0, 100), u(0, 30)) for i in range(N_QUEUES)]
     qos = [
-        QoSStat(
-            f.name,
-            60,
-            rng.randrange(1000),
-            rng.randrange(5),
-            rng.uniform(0.2, 2),
-            rng.uniform(2, 20),
-            rng.uniform(20, 80),
-            90,
-            100,
-            rng.random() / 10,
-        )
+        QoSStat(f.name, 60, r(1000), r(5), u(0.2, 2), u(2, 20), u(20, 80), 90, 100, rng.random() / 10)
         for f in functions
     ]
     groups = [
@@ -318,14 +298,8 @@ def pty_first_frame(timeout: float = 30.0, mode: str = "--child", snapshot: str 
     import select
     import signal
 
-    env = dict(
-        os.environ,
-        TERM="xterm-256color",
-        COLUMNS="200",
-        LINES="60",
-        BENCH_SAME_SCREEN=json.dumps(same_screen_spec()),
-        BENCH_SNAPSHOT=snapshot,
-    )
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="200", LINES="60", BENCH_SNAPSHOT=snapshot)
+    env["BENCH_SAME_SCREEN"] = json.dumps(same_screen_spec())
     t0 = time.perf_counter()
     pid, fd = pty.fork()
     if pid == 0:  # child
