@@ -110,6 +110,8 @@ class Grid(App):
         self.unlaid = table.size.height
         table.sync(rows(1000))
         self.before_frame = table.row_count
+        self.tables[1].sync(rows(25))  # fewer than the terminal is tall: all at once
+        self.small_before_frame = self.tables[1].row_count
 
 
 def test_before_the_first_layout_a_table_in_a_grid_takes_its_share_of_the_screen():
@@ -119,6 +121,7 @@ def test_before_the_first_layout_a_table_in_a_grid_takes_its_share_of_the_screen
             table = app.tables[0]
             assert app.unlaid == 0  # it was not laid out when the rows came
             assert app.before_frame == 10  # a third of the 30 lines, not 30
+            assert app.small_before_frame == 25 and not app.tables[1].filling
             await pilot.pause()
             await pilot.pause()
             # more than it shows (its header takes a line), so nothing was missing on screen

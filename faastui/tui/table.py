@@ -9,11 +9,11 @@ common tick pays nothing for it. Column widths are set by the pane
 (values that shrink never trigger a width pass; see docs/PERFORMANCE.md). A
 regex filter (``!`` negates) hides rows by key text without losing them.
 
-An empty table that receives many rows (the first snapshot, a cleared filter) gets the
-rows it can show at once (``first_rows``: its height, or before the first layout its share
-of the terminal's, at most ``FIRST_ROWS``) and the rest right after the screen has been
-drawn: the top of the table is what a first frame shows, and adding 1,000 rows to a
-DataTable costs about as much as drawing the whole screen.
+An empty table that receives many rows (more than the terminal is tall: the first snapshot
+of a large cluster, a cleared filter) gets the rows it can show at once (``first_rows``: its
+height, or before the first layout its share of the terminal's, at most ``FIRST_ROWS``) and
+the rest right after the screen has been drawn: the top of the table is what a first frame
+shows, and adding 1,000 rows to a DataTable costs about as much as drawing the whole screen.
 """
 
 from __future__ import annotations
@@ -213,12 +213,19 @@ class KeyedTable(FastDataTable):
             rows_changed(self, set(touched))  # the on-screen lines of those rows only
         if len(shown) != len(target):
             # an empty table taking many rows: the first screenful now, the rest after the frame
-            first = self.first_rows()
-            staged = not shown and len(target) > first
-            if self._add_missing(first if staged else None):
+            staged = not shown and self.stages(len(target))
+            if self._add_missing(self.first_rows() if staged else None):
                 self._fill_later()
         elif self._sort_value is not None:
             self._order(list(target))  # values moved: so may the rows
+
+    def stages(self, n: int) -> bool:
+        """Whether an empty table given ``n`` rows takes them in two steps (``first_rows``
+        before the next frame, the rest after): when they are more than the terminal is
+        tall (at most ``FIRST_ROWS``). A few dozen rows are added at once: a second step
+        would cost more than it saves."""
+        height = self.app.size.height if self.is_attached else 0
+        return n > (min(FIRST_ROWS, height) if height > 0 else FIRST_ROWS)
 
     def first_rows(self) -> int:
         """Rows an empty table takes before the next frame: no more than it can show, at most

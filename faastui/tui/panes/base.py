@@ -119,7 +119,7 @@ class TablePane(Pane):
         if prev_items is not None and self._apply_diff(prev_items, items):
             return
         prev_rows = self.table.rows_all
-        if self.LAZY_FIRST_FILL and not prev_rows and not self.table.shown and len(items) > self.table.first_rows():
+        if self.LAZY_FIRST_FILL and not prev_rows and not self.table.shown and self.table.stages(len(items)):
             self._apply_lazily(items)
             return
         rows: dict[str, tuple] = {}
