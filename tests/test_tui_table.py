@@ -245,3 +245,24 @@ def test_a_refresh_repaints_the_changed_rows_on_screen_and_shows_the_rest_when_s
             assert "NEW05" in app.export_screenshot()
 
     asyncio.run(go())
+
+
+def test_str_cells_are_shown_as_they_are_not_read_as_markup():
+    """A name is data: ``[b]x[/b]`` and ``:fire:`` are shown as typed (DataTable reads str
+    cells as Rich markup: bold ``x``, an emoji)."""
+
+    async def go():
+        app = One()
+        async with app.run_test(size=(40, 8)) as pilot:
+            table = app.table
+            table.sync({"a": ("[b]x[/b]", ":fire:"), "b": (Text("plain"), "")})
+            await pilot.pause()
+            first = table._get_row_renderables(0).cells
+            assert [c.plain for c in first] == ["[b]x[/b]", ":fire:"]
+            assert not first[0].spans
+            assert table._get_row_renderables(1).cells[1].plain == ""
+            assert table.get_cell("a", "name") == "[b]x[/b]"  # the data itself is untouched
+            line = "".join(segment.text for segment in table.render_line(1))  # under the header
+            assert line.startswith("[b]x[/b]  :fire"), line  # (the column is 5 wide)
+
+    asyncio.run(go())

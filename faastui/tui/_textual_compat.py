@@ -28,6 +28,7 @@ from textual.binding import Binding
 from textual.geometry import Region
 from textual.screen import Screen
 from textual.widgets import DataTable
+from textual.widgets._data_table import RowRenderables, default_cell_formatter
 from textual.widgets.data_table import RowKey
 
 __all__ = [
@@ -63,6 +64,14 @@ TOUCHES: list[tuple[str, str, str]] = [
     ("textual.widgets.DataTable", "_get_row_renderables(row_index)", "call: a row's cells"),
     (
         "textual.widgets.DataTable",
+        "_compute_row_renderables(row_index)",
+        "override: a one-line row's str cells as plain Text, not Rich markup",
+    ),
+    ("textual.widgets.DataTable", "_should_render_row_labels", "property: rows have labels"),
+    ("textual.widgets._data_table", "RowRenderables", "class: (label, cells) of a row"),
+    ("textual.widgets._data_table", "default_cell_formatter", "function: a cell as DataTable shows it"),
+    (
+        "textual.widgets.DataTable",
         "_get_styles_to_render_cell(is_header_cell, is_row_label_cell, is_fixed_style_cell, hover, "
         "cursor, show_cursor, show_hover_cursor, has_css_foreground_priority, "
         "has_css_background_priority)",
@@ -96,6 +105,12 @@ class FastDataTable(DataTable):
 
     fast_cells = True
 
+    #: str cells read as Rich markup (DataTable's way); False: shown as they are. The
+    #: dashboard's str cells are data (names, counts, event text), never markup; read as
+    #: markup, each costs a parse on first draw (~380 on the bench's first frame) and the
+    #: first one loads Rich's emoji table (~5 ms), and a name with ``[...]`` was mangled.
+    markup_cells = False
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._plain_kept: dict[int, tuple] = {}  # id(cell) -> (cell, _plain_segments(cell))
@@ -109,6 +124,27 @@ class FastDataTable(DataTable):
         if not any(c.auto_width for c in self.columns.values()):
             new_rows = ()
         super()._update_dimensions(new_rows)
+
+    def _compute_row_renderables(self, row_index: int):
+        # a one-line, unlabelled row's cells as DataTable formats them, a str as plain Text
+        # (DataTable: Text.from_markup); anything else goes to DataTable
+        if self.markup_cells or row_index < 0 or self._should_render_row_labels:
+            return super()._compute_row_renderables(row_index)
+        row_key = self._row_locations.get_key(row_index)
+        row = self.rows.get(row_key) if row_key is not None else None
+        if row is None or row.height != 1:
+            return super()._compute_row_renderables(row_index)
+        data = self._data[row_key]
+        cells = []
+        for column in self.ordered_columns:
+            datum = data.get(column.key)
+            if datum is None or datum == "":
+                cells.append(_EMPTY_TEXT)
+            elif isinstance(datum, str) and "\n" not in datum:
+                cells.append(Text(datum, no_wrap=True, end=""))
+            else:
+                cells.append(default_cell_formatter(datum, wrap=False, height=1) or _EMPTY_TEXT)
+        return RowRenderables(None, cells)
 
     def _render_cell(
         self,
@@ -231,6 +267,7 @@ def _has_meta(style: Style | None) -> bool:
 
 
 _NEWLINE = Text("\n")
+_EMPTY_TEXT = Text(no_wrap=True, end="")
 
 
 # ---- DataTable rows -------------------------------------------------------------------------
