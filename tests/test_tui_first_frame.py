@@ -124,3 +124,69 @@ def test_an_answer_after_mount_is_posted_as_every_later_one():
             assert app.poller.early is None
 
     asyncio.run(go())
+
+
+class Many(FixedBackend):
+    """The fixed snapshot with 300 nodes (more than a table's first frame shows), the warm
+    counts moving on the second poll."""
+
+    name = "many"
+    polls = 0
+
+    async def snapshot(self):
+        import dataclasses
+
+        from backends.model import Node, Placement
+
+        Many.polls += 1
+        snap = await super().snapshot()
+        nodes = [
+            Node(f"n-{i:03d}", f"10.1.{i // 250}.{i % 250}", i % 7 != 0, 4, 4096, i % 4, 100 * (i % 40), {}, 32, i % 32)
+            for i in range(300)
+        ]
+        placements = [Placement("hello", f"n-{i:03d}", "warm", 1 + (i + Many.polls) % 3) for i in range(0, 300, 5)]
+        return dataclasses.replace(snap, nodes=nodes, placements=placements)
+
+
+def test_the_nodes_first_fill_builds_the_cells_it_shows_and_the_rest_after_the_frame():
+    """The Nodes pane's first snapshot (LAZY_FIRST_FILL): before the first frame only the
+    rows the table takes have cells; after it, every row is in the table, the cells the same
+    as built eagerly, the count and export see all 300 from the start; the next poll's
+    moved warm counts reach the table."""
+
+    async def go():
+        Many.polls = 0
+        app = Dashboard(Many, interval=3600, remember_theme=False, context_name="first")
+        before: dict = {}
+        apply = app.apply_snapshot
+
+        def recording(snap):
+            apply(snap)
+            if not before:
+                pane = app.panes["nodes"]
+                rows = pane.table.rows_all
+                before.update(built=len(rows._cells), rows=pane.table.row_count, count=pane.count_text())
+
+        app.apply_snapshot = recording
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.refreshes >= 1, what="the first snapshot")
+            pane = app.panes["nodes"]
+            table = pane.table
+            await until(pilot, lambda: table.row_count == 300, what="every node in the table")
+            assert before["rows"] < 300 and before["built"] <= before["rows"] + 1, before
+            assert before["count"] == "300"
+            eager = {key: pane.cells(obj) for key, obj in pane.models.items()}
+            assert dict(table.rows_all) == eager
+            cols = [c[0] for c in table.column_spec]
+            for key in ("n-000", "n-150", "n-299"):
+                assert tuple(table.get_cell(key, c) for c in cols) == eager[key]
+            headers, exported = table.export_rows()
+            assert len(exported) == 300 and exported[0][0] == "n-000"
+            app.fetch_snapshot()  # the warm counts move
+            await until(pilot, lambda: app.refreshes >= 2, what="the second snapshot")
+            await pilot.pause()
+            for key in ("n-000", "n-005", "n-295"):
+                assert table.get_cell(key, "warm") == str(pane.warm.get(key, 0)), key
+            assert table.get_cell("n-005", "warm") == str(1 + (5 + 2) % 3)
+
+    asyncio.run(go())

@@ -41,7 +41,7 @@ def test_a_large_first_snapshot_fills_in_two_steps_and_loses_nothing():
             data = rows(1000)
             table.sync(data)
             # before the first frame: only the top of the table is in the DataTable (as
-            # many rows as the terminal is tall: 24 here) ...
+            # many rows as it is tall: the whole terminal, 24 lines, here) ...
             first = table.first_rows()
             assert first == min(FIRST_ROWS, app.size.height) == 24
             assert table.row_count == first
@@ -92,6 +92,48 @@ def test_a_small_table_is_filled_at_once_and_updated_in_place():
     asyncio.run(go())
 
 
+class Grid(App):
+    """Three tables in a grid of three equal rows, the first filled before the first layout
+    (as the dashboard shows its first snapshot from on_mount)."""
+
+    CSS = "#grid { layout: grid; grid-size: 1 3; } KeyedTable { height: 1fr; }"
+
+    def compose(self):
+        from textual.containers import Container
+
+        self.tables = [KeyedTable(COLUMNS) for _ in range(3)]
+        with Container(id="grid"):
+            yield from self.tables
+
+    def on_mount(self):
+        table = self.tables[0]
+        self.unlaid = table.size.height
+        table.sync(rows(1000))
+        self.before_frame = table.row_count
+        self.tables[1].sync(rows(25))  # fewer than the terminal is tall: all at once
+        self.small_before_frame = self.tables[1].row_count
+
+
+def test_before_the_first_layout_a_table_in_a_grid_takes_its_share_of_the_screen():
+    async def go():
+        app = Grid()
+        async with app.run_test(size=(40, 30)) as pilot:
+            table = app.tables[0]
+            assert app.unlaid == 0  # it was not laid out when the rows came
+            assert app.before_frame == 10  # a third of the 30 lines, not 30
+            assert app.small_before_frame == 25 and not app.tables[1].filling
+            await pilot.pause()
+            await pilot.pause()
+            # more than it shows (its header takes a line), so nothing was missing on screen
+            assert 0 < table.size.height - 1 < app.before_frame
+            assert table.row_count == 1000 and table.ordered_keys() == list(rows(1000))
+            # laid out, an empty table takes what its own height shows
+            table.sync({})
+            assert table.first_rows() == table.size.height
+
+    asyncio.run(go())
+
+
 CELLS = [
     Text("plain"),
     Text("styled", style="bold red"),
@@ -136,7 +178,7 @@ def test_the_fast_cell_path_draws_exactly_what_datatable_draws(monkeypatch):
 
             monkeypatch.setattr(DataTable, "_render_cell", counting)
             compared = 0
-            for row in range(len(data)):
+            for row in range(-1, len(data)):  # -1: the header
                 for col in range(len(COLUMNS)):
                     for base in styles:
                         for cursor in (False, True):
@@ -149,10 +191,11 @@ def test_the_fast_cell_path_draws_exactly_what_datatable_draws(monkeypatch):
                                 assert got[0] == got[1], (row, col, cursor, hover, data)
                                 compared += 1
             table.fast_cells = True
-            assert compared == len(data) * 2 * 3 * 4
+            assert compared == (len(data) + 1) * 2 * 3 * 4
             # the fast path drew most cells itself; the odd ones (too long, tab, two lines,
             # right-justified) went to DataTable
             assert 0 < len(general) < compared * 0.3, len(general)
+            assert all(row != -1 for row, _ in general)  # the header's cells fit: the fast path
             # and a whole screen drawn both ways is the same, character and style
             table._cell_render_cache.clear()
             table._row_render_cache.clear()
@@ -200,5 +243,26 @@ def test_a_refresh_repaints_the_changed_rows_on_screen_and_shows_the_rest_when_s
             await pilot.pause()
             await pilot.pause()
             assert "NEW05" in app.export_screenshot()
+
+    asyncio.run(go())
+
+
+def test_str_cells_are_shown_as_they_are_not_read_as_markup():
+    """A name is data: ``[b]x[/b]`` and ``:fire:`` are shown as typed (DataTable reads str
+    cells as Rich markup: bold ``x``, an emoji)."""
+
+    async def go():
+        app = One()
+        async with app.run_test(size=(40, 8)) as pilot:
+            table = app.table
+            table.sync({"a": ("[b]x[/b]", ":fire:"), "b": (Text("plain"), "")})
+            await pilot.pause()
+            first = table._get_row_renderables(0).cells
+            assert [c.plain for c in first] == ["[b]x[/b]", ":fire:"]
+            assert not first[0].spans
+            assert table._get_row_renderables(1).cells[1].plain == ""
+            assert table.get_cell("a", "name") == "[b]x[/b]"  # the data itself is untouched
+            line = "".join(segment.text for segment in table.render_line(1))  # under the header
+            assert line.startswith("[b]x[/b]  :fire"), line  # (the column is 5 wide)
 
     asyncio.run(go())

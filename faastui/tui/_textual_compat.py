@@ -4,7 +4,8 @@ The dashboard needs a few things Textual keeps private: a DataTable that skips m
 fixed-width columns and draws the common cell directly (the first frame and every
 refresh of a 1,000-node cluster; see ``FastDataTable``), rows put in an order without
 re-adding them, a dirty flag for a column resized in place, the footer's "bindings are
-ready" flag, and the app's binding map (greyed keys get a tooltip). Nothing else in
+ready" flag, the app's binding map (greyed keys get a tooltip), and the ANSI colour map
+of the theme chosen before the app starts. Nothing else in
 ``faastui/tui`` touches a ``_name`` of Textual's; this module is the list of them.
 
 ``TOUCHES`` names each private thing with what we rely on; tests/test_textual_compat.py
@@ -25,7 +26,9 @@ from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
 from textual.geometry import Region
+from textual.screen import Screen
 from textual.widgets import DataTable
+from textual.widgets._data_table import RowRenderables, default_cell_formatter
 from textual.widgets.data_table import RowKey
 
 __all__ = [
@@ -41,6 +44,8 @@ __all__ = [
     "bindings_ready",
     "set_bindings_ready",
     "map_bindings",
+    "start_theme",
+    "FirstFrameScreen",
 ]
 
 #: the Textual minor version this module is written for (pyproject.toml pins it)
@@ -59,6 +64,14 @@ TOUCHES: list[tuple[str, str, str]] = [
     ("textual.widgets.DataTable", "_get_row_renderables(row_index)", "call: a row's cells"),
     (
         "textual.widgets.DataTable",
+        "_compute_row_renderables(row_index)",
+        "override: a one-line row's str cells as plain Text, not Rich markup",
+    ),
+    ("textual.widgets.DataTable", "_should_render_row_labels", "property: rows have labels"),
+    ("textual.widgets._data_table", "RowRenderables", "class: (label, cells) of a row"),
+    ("textual.widgets._data_table", "default_cell_formatter", "function: a cell as DataTable shows it"),
+    (
+        "textual.widgets.DataTable",
         "_get_styles_to_render_cell(is_header_cell, is_row_label_cell, is_fixed_style_cell, hover, "
         "cursor, show_cursor, show_hover_cursor, has_css_foreground_priority, "
         "has_css_background_priority)",
@@ -67,6 +80,7 @@ TOUCHES: list[tuple[str, str, str]] = [
     ("textual.widgets.DataTable", "_row_locations", "instance: TwoWayDict RowKey <-> index"),
     ("textual.widgets.DataTable", "_column_locations", "instance: TwoWayDict ColumnKey <-> index"),
     ("textual.widgets.DataTable", "_data", "instance: RowKey -> {ColumnKey: cell}"),
+    ("textual.widgets.DataTable", "_header_row_key", "instance: the header's row key (cell cache key)"),
     ("textual.widgets.DataTable", "_cell_render_cache", "instance: the rendered cell cache"),
     ("textual.widgets.DataTable", "_update_count", "instance: part of every render cache key"),
     ("textual.widgets.DataTable", "_show_hover_cursor", "instance: part of the cell cache key"),
@@ -76,6 +90,12 @@ TOUCHES: list[tuple[str, str, str]] = [
     ("textual.widgets.Footer", "_bindings_ready", "reactive: the footer has its keys"),
     ("textual.widgets.Footer", "bindings_changed(screen)", "override (undocumented hook)"),
     ("textual.app.App", "_bindings", "instance: a BindingsMap with key_to_bindings"),
+    ("textual.app.App", "_refresh_truecolor_filter(theme)", "call: the ANSI colour map of a theme"),
+    (
+        "textual.screen.Screen",
+        "_on_screen_resume(event)",
+        "handler run after a subclass's: it restyles every widget when refresh_styles",
+    ),
 ]
 
 
@@ -84,6 +104,12 @@ class FastDataTable(DataTable):
     directly (``fast_cells = False`` sends every cell through DataTable's own path)."""
 
     fast_cells = True
+
+    #: str cells read as Rich markup (DataTable's way); False: shown as they are. The
+    #: dashboard's str cells are data (names, counts, event text), never markup; read as
+    #: markup, each costs a parse on first draw (~380 on the bench's first frame) and the
+    #: first one loads Rich's emoji table (~5 ms), and a name with ``[...]`` was mangled.
+    markup_cells = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -98,6 +124,27 @@ class FastDataTable(DataTable):
         if not any(c.auto_width for c in self.columns.values()):
             new_rows = ()
         super()._update_dimensions(new_rows)
+
+    def _compute_row_renderables(self, row_index: int):
+        # a one-line, unlabelled row's cells as DataTable formats them, a str as plain Text
+        # (DataTable: Text.from_markup); anything else goes to DataTable
+        if self.markup_cells or row_index < 0 or self._should_render_row_labels:
+            return super()._compute_row_renderables(row_index)
+        row_key = self._row_locations.get_key(row_index)
+        row = self.rows.get(row_key) if row_key is not None else None
+        if row is None or row.height != 1:
+            return super()._compute_row_renderables(row_index)
+        data = self._data[row_key]
+        cells = []
+        for column in self.ordered_columns:
+            datum = data.get(column.key)
+            if datum is None or datum == "":
+                cells.append(_EMPTY_TEXT)
+            elif isinstance(datum, str) and "\n" not in datum:
+                cells.append(Text(datum, no_wrap=True, end=""))
+            else:
+                cells.append(default_cell_formatter(datum, wrap=False, height=1) or _EMPTY_TEXT)
+        return RowRenderables(None, cells)
 
     def _render_cell(
         self,
@@ -122,17 +169,20 @@ class FastDataTable(DataTable):
         shared between rows and ticks, e.g. the cached bars and counts), and the row/column
         meta is added last, once per segment, instead of twice into every style: the styles
         before it are the same for the whole table, so Rich's style cache answers them.
+        The header's cells (a one-line header) take the same path with the header's styles.
         """
+        header = row_index == -1
         if (
             not self.fast_cells
-            or row_index < 0
+            or row_index < -1
             or column_index < 0
             or self.cell_padding
-            or row_index < self.fixed_rows
+            or (header and self.header_height != 1)
+            or (not header and row_index < self.fixed_rows)
             or column_index < self.fixed_columns
         ):
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        row_key = self._row_locations.get_key(row_index)
+        row_key = self._header_row_key if header else self._row_locations.get_key(row_index)
         cache_key = (
             row_key,
             self._column_locations.get_key(column_index),
@@ -147,15 +197,19 @@ class FastDataTable(DataTable):
         lines = cache.get(cache_key)
         if lines is not None:
             return lines
-        row = self.rows.get(row_key)
+        if header:
+            one_line = True  # header_height is 1 (above)
+        else:
+            row = self.rows.get(row_key)
+            one_line = row is not None and row.height == 1
         cells = self._get_row_renderables(row_index).cells
         cell = cells[column_index] if column_index < len(cells) else None
-        plain = self._plain_segments(cell) if row is not None and row.height == 1 else None
+        plain = self._plain_segments(cell) if one_line else None
         if plain is None or plain[1] > width:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         segments, used, metaless = plain
         component_style, post_style = self._get_styles_to_render_cell(
-            False,
+            header,
             False,
             False,
             hover,
@@ -213,6 +267,7 @@ def _has_meta(style: Style | None) -> bool:
 
 
 _NEWLINE = Text("\n")
+_EMPTY_TEXT = Text(no_wrap=True, end="")
 
 
 # ---- DataTable rows -------------------------------------------------------------------------
@@ -286,6 +341,46 @@ def bindings_ready(footer) -> bool:
 
 def set_bindings_ready(footer) -> None:
     footer._bindings_ready = True
+
+
+# ---- theme ----------------------------------------------------------------------------------
+def start_theme(app, name: str) -> None:
+    """Make ``name`` (registered) the theme of an app that has not started: what setting
+    ``app.theme`` does (the theme's classes on the app, its ANSI colour map, its CSS
+    variables), without the ``refresh_css`` the theme's watcher queues. Nothing is styled
+    yet, so that refresh would only parse every stylesheet a second time with the new
+    variables and restyle the app alone (bench/tui.py: about 2% of the first frame). No
+    one listens for ``theme_changed_signal`` yet, so it is not sent."""
+    from textual.app import App
+
+    app.set_reactive(App.theme, name)
+    theme = app.current_theme
+    classes = {c: False for c in app.classes if c.startswith("-theme-")}
+    classes.update({f"-theme-{theme.name}": True, "-dark-mode": theme.dark, "-light-mode": not theme.dark})
+    app.update_classes(classes, update=False)
+    app._refresh_truecolor_filter(app.ansi_theme)
+    app.stylesheet.set_variables(app.get_css_variables())
+
+
+# ---- screen ---------------------------------------------------------------------------------
+class FirstFrameScreen(Screen):
+    """A default screen that is not restyled whole when it first becomes active.
+
+    A screen that resumes restyles itself and every widget on it (``ScreenResume`` with
+    ``refresh_styles``: its styles may have changed while another screen was on top). The
+    first resume comes right after the screen's widgets were mounted, and each of them
+    was styled as it mounted: the pass applies the same styles again (with the nine
+    component classes of each table), about a twentieth of the dashboard's first frame
+    (bench/tui.py). Every later resume (back from a dialog) restyles as always. A class
+    or focus change in between restyles the widgets concerned, as any does."""
+
+    _resumed = False
+
+    def _on_screen_resume(self, event) -> None:
+        # dispatched before Screen's own handler (the class's MRO), which reads the flag
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
 
 
 # ---- bindings -------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from backends.errors import BackendError
 from backends.model import Snapshot
 
 from . import gating, launchers
+from ._textual_compat import FirstFrameScreen
 from .command_bar import CommandBar
 from .footer import QuietFooter
 from .gating import ACTIONS, MUTATING
@@ -124,8 +125,9 @@ class Dashboard(App[int]):
     # ---- layout ----------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
         # focus starts on the placement grid: auto-focus there directly, not on the first
-        # table and then again from on_mount (each move restyles both tables and panes)
-        screen = super().get_default_screen()
+        # table and then again from on_mount (each move restyles both tables and panes);
+        # and the screen is not restyled whole when it first shows (FirstFrameScreen)
+        screen = FirstFrameScreen(id="_default")
         screen.AUTO_FOCUS = "#placements-table"
         return screen
 

@@ -9,17 +9,17 @@ common tick pays nothing for it. Column widths are set by the pane
 (values that shrink never trigger a width pass; see docs/PERFORMANCE.md). A
 regex filter (``!`` negates) hides rows by key text without losing them.
 
-An empty table that receives many rows (the first snapshot, a cleared filter) gets the
-rows a screen can show at once (``first_rows``: the terminal's height, at most
-``FIRST_ROWS``) and the rest right after the screen has been drawn: the top of the table
-is what a first frame shows, and adding 1,000 rows to a DataTable costs about as much as
-drawing the whole screen.
+An empty table that receives many rows (more than the terminal is tall: the first snapshot
+of a large cluster, a cleared filter) gets the rows it can show at once (``first_rows``: its
+height, or before the first layout its share of the terminal's, at most ``FIRST_ROWS``) and
+the rest right after the screen has been drawn: the top of the table is what a first frame
+shows, and adding 1,000 rows to a DataTable costs about as much as drawing the whole screen.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from rich.text import Text
@@ -27,7 +27,7 @@ from textual.widgets.data_table import ColumnKey
 
 from ._textual_compat import FastDataTable, cell_store, cells_changed, row_keys_in_order, rows_changed, set_row_order
 
-__all__ = ["KeyedTable", "compile_filter", "FIRST_ROWS"]
+__all__ = ["KeyedTable", "LazyRows", "compile_filter", "FIRST_ROWS"]
 
 #: the most rows an empty table takes before its first frame (``KeyedTable.first_rows``)
 FIRST_ROWS = 150
@@ -49,6 +49,39 @@ def compile_filter(text: str):
     return lambda cells: any(search(c) for c in cells)
 
 
+class LazyRows(Mapping):
+    """Rows (key -> cells) whose cells are built when first read, by ``build(obj)``.
+
+    A pane's first snapshot of a large table (``TablePane.LAZY_FIRST_FILL``): the table
+    takes only the rows its first frame shows before that frame, and the rest right after
+    (``KeyedTable.first_rows``), so the cells of the others need not exist before it either.
+    Anything that reads the rows (a count, a filter, a sort, an export, the next tick)
+    reads them all, built on the way; ``build`` is bound to the state of the snapshot they
+    come from. Only the keys are the objects' (``in`` and ``len`` build nothing)."""
+
+    __slots__ = ("_objects", "_build", "_cells")
+
+    def __init__(self, objects: dict[str, Any], build: Callable[[Any], tuple]):
+        self._objects = objects
+        self._build = build
+        self._cells: dict[str, tuple] = {}
+
+    def __getitem__(self, key: str) -> tuple:
+        cells = self._cells.get(key)
+        if cells is None:
+            cells = self._cells[key] = self._build(self._objects[key])
+        return cells
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._objects
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._objects)
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+
 def _plain(cell: Any) -> str:
     return cell.plain if isinstance(cell, Text) else str(cell)
 
@@ -62,6 +95,10 @@ class KeyedTable(FastDataTable):
     DEFAULT_CSS = """
     KeyedTable { height: 1fr; }
     """
+
+    # Column labels are data (a node's name heads its column in the placement grid), so
+    # they go in as Text, never read as Rich markup: a name with ``[...]`` or ``:...:`` is
+    # shown as it is, and no label pulls in Rich's emoji table (~5 ms) for the first frame.
 
     def __init__(self, columns: Iterable[tuple[str, str, int | None]], **kwargs):
         kwargs.setdefault("cursor_type", "row")
@@ -84,7 +121,7 @@ class KeyedTable(FastDataTable):
 
     def on_mount(self) -> None:
         for key, label, width in self.column_spec:
-            self.add_column(label, key=key, width=width)
+            self.add_column(Text(label), key=key, width=width)
 
     # ---- filtering -------------------------------------------------------------------
     def set_filter(self, text: str) -> None:
@@ -159,12 +196,10 @@ class KeyedTable(FastDataTable):
         data = None
         check = target.keys() if changed is None or self._predicate is not None else changed
         for key in check:
-            cells = target.get(key)
-            if cells is None:
-                continue
             old = shown.get(key)
-            if old is None:
+            if old is None or key not in target:  # (new rows are added below)
                 continue
+            cells = target[key]
             if old != cells:
                 # update_cell(update_width=False) without its per-call refresh: one
                 # refresh for the whole batch below (bench/tui.py: ~3,000 cells a tick)
@@ -182,18 +217,39 @@ class KeyedTable(FastDataTable):
             rows_changed(self, set(touched))  # the on-screen lines of those rows only
         if len(shown) != len(target):
             # an empty table taking many rows: the first screenful now, the rest after the frame
-            first = self.first_rows()
-            staged = not shown and len(target) > first
-            if self._add_missing(first if staged else None):
+            staged = not shown and self.stages(len(target))
+            if self._add_missing(self.first_rows() if staged else None):
                 self._fill_later()
         elif self._sort_value is not None:
             self._order(list(target))  # values moved: so may the rows
 
-    def first_rows(self) -> int:
-        """Rows an empty table takes before the next frame: no more than the terminal is
-        tall (a table can show no more), at most ``FIRST_ROWS``."""
+    def stages(self, n: int) -> bool:
+        """Whether an empty table given ``n`` rows takes them in two steps (``first_rows``
+        before the next frame, the rest after): when they are more than the terminal is
+        tall (at most ``FIRST_ROWS``). A few dozen rows are added at once: a second step
+        would cost more than it saves."""
         height = self.app.size.height if self.is_attached else 0
-        return min(FIRST_ROWS, height) if height > 0 else FIRST_ROWS
+        return n > (min(FIRST_ROWS, height) if height > 0 else FIRST_ROWS)
+
+    def first_rows(self) -> int:
+        """Rows an empty table takes before the next frame: no more than it can show, at most
+        ``FIRST_ROWS``. That is its own height once laid out; before (the first snapshot is
+        shown before the first layout), its row's share of the terminal's height when it
+        sits in a grid of equal rows (the dashboard's 2 x 3: a third), else the terminal's
+        height. Either is more than it shows, so its scrollbar is there from the first frame."""
+        if not self.is_attached:
+            return FIRST_ROWS
+        height = self.app.size.height
+        if height <= 0:
+            return FIRST_ROWS
+        if self.size.height > 0:
+            return min(FIRST_ROWS, height, self.size.height)
+        for node in self.ancestors:
+            layout = node.styles.layout
+            if layout is not None and layout.name == "grid":
+                rows = node.styles.grid_size_rows or 1
+                return min(FIRST_ROWS, -(-height // rows))
+        return min(FIRST_ROWS, height)
 
     def _add_missing(self, budget: int | None = None) -> bool:
         """Add the rows of ``target`` the table lacks (at most ``budget``), then put the
@@ -249,14 +305,14 @@ class KeyedTable(FastDataTable):
             self.shown = {}
             self.column_spec = list(columns)
             for key, label, width in self.column_spec:
-                self.add_column(label, key=key, width=width)
+                self.add_column(Text(label), key=key, width=width)
             self.mark_sorted_column()
             return
         existing = set(have)
         self.column_spec = list(columns)
         for key, label, width in columns:
             if key not in existing:
-                self.add_column(label, key=key, width=width, default="")
+                self.add_column(Text(label), key=key, width=width, default="")
         # rows already shown got "" for the new columns; remember that
         n = len(columns)
         self.shown = {k: tuple(v) + ("",) * (n - len(v)) for k, v in self.shown.items()}

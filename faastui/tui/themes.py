@@ -21,6 +21,7 @@ from textual.theme import Theme
 from backends.errors import BackendError
 
 from .. import locations
+from ._textual_compat import start_theme
 from .cells import Palette
 
 __all__ = ["load_themes", "resolve_theme", "DEFAULT_THEME", "ThemeKeeper"]
@@ -93,7 +94,9 @@ class ThemeKeeper:
 
         Called from the app's ``__init__``: setting ``theme`` in ``on_mount`` instead restyles
         every widget a second time right after the first pass (a theme change re-applies the
-        whole stylesheet), which was a visible share of the time to first frame.
+        whole stylesheet), which was a visible share of the time to first frame. Even in
+        ``__init__`` the theme's watcher would queue a CSS refresh that parses every
+        stylesheet again: ``start_theme`` sets it without one.
         """
         app = self.app
         for theme in load_themes():
@@ -105,7 +108,7 @@ class ThemeKeeper:
         if self.requested and resolve_theme(self.requested, app.available_themes) is None:
             self.unknown = (self.requested, name)
         if name in app.available_themes:
-            app.theme = name
+            start_theme(app, name)
 
     def mounted(self) -> None:
         """Say if the asked theme was unknown, follow theme changes, colour the panes."""
@@ -122,7 +125,10 @@ class ThemeKeeper:
 
     def set_palette(self) -> None:
         app = self.app
-        palette = Palette.from_variables(app.get_css_variables(), no_color=bool(os.environ.get("NO_COLOR")))
+        # the variables of the current theme, as its last CSS refresh (or start_theme)
+        # computed them: computing them again costs a few ms of the first frame
+        variables = app.theme_variables or app.get_css_variables()
+        palette = Palette.from_variables(variables, no_color=bool(os.environ.get("NO_COLOR")))
         for pane in app.panes.values():
             pane.palette = palette
 

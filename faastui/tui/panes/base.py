@@ -19,7 +19,7 @@ from textual.containers import Vertical
 from backends.model import Snapshot
 
 from ..cells import Palette, age_text
-from ..table import KeyedTable
+from ..table import KeyedTable, LazyRows
 
 __all__ = ["Pane", "TablePane", "HISTORY", "sort_bindings"]
 
@@ -86,6 +86,10 @@ class TablePane(Pane):
 
     columns: list[tuple[str, str, int | None]] = []
     sorts: dict[str, tuple[str, Callable[[Any], Any], bool]] = {}
+    #: an empty table given more rows than its first frame shows builds the cells of the
+    #: others when they are read (``LazyRows``): for a pane whose cells cost (the Nodes
+    #: pane's bars) and whose ``cell_builder`` binds the state they are built from
+    LAZY_FIRST_FILL = False
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -114,11 +118,14 @@ class TablePane(Pane):
         prev_items, self._items = self._items, items
         if prev_items is not None and self._apply_diff(prev_items, items):
             return
+        prev_rows = self.table.rows_all
+        if self.LAZY_FIRST_FILL and not prev_rows and not self.table.shown and self.table.stages(len(items)):
+            self._apply_lazily(items)
+            return
         rows: dict[str, tuple] = {}
         changed = []
         old = self.models
         new: dict[str, Any] = {}
-        prev_rows = self.table.rows_all
         for obj in items:
             key = self.key_of(obj)
             new[key] = obj
@@ -136,6 +143,25 @@ class TablePane(Pane):
                 changed.append(key)
         self.models = new
         self.table.sync(rows, changed)
+
+    def _apply_lazily(self, items: list) -> None:
+        """The first rows of an empty table: every object is a row, the cells of those the
+        first frame does not show are built when read (``LAZY_FIRST_FILL``)."""
+        objects: dict[str, Any] = {}
+        key_of = self.key_of
+        for obj in items:
+            objects[key_of(obj)] = obj
+        self.models = dict(objects)
+        self.fit_columns(objects.values())
+        self.table.sync(LazyRows(objects, self.cell_builder()))
+
+    def cell_builder(self) -> Callable[[Any], tuple]:
+        """``obj -> cells`` as ``cells`` builds them now, later too (for ``LazyRows``)."""
+        return self.cells
+
+    def fit_columns(self, objects) -> None:
+        """Before a lazy fill: widen the columns that grow to their data for ``objects``, as
+        building their cells would (so the first frame has the widths of all of them)."""
 
     def _apply_diff(self, prev_items: list, items: list) -> bool:
         """The common tick: the same rows in the same order, a few objects replaced. Only the

@@ -20,7 +20,7 @@ class FusionPane(Pane):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.group_tree: Tree = Tree("fusion groups", id="fusion-tree")
+        self.group_tree: Tree = Tree(Text("fusion groups"), id="fusion-tree")  # (not markup)
         self.group_tree.show_root = False
         self.group_tree.auto_expand = False  # Enter opens the group or member (app.open_row)
         self.groups: list = []
