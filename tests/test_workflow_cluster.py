@@ -109,6 +109,8 @@ def test_the_workflow_on_a_cluster_scales_and_loses_nothing(name, tmp_path, monk
                 "--serve",
                 "--wait",
                 "120",
+                "--launch-timeout",  # a loaded machine's fake cluster may be slow; no relaunch
+                "90",
                 "-o",
                 "json",
             ).stdout

@@ -74,6 +74,13 @@ RedisWaitOpt = typer.Option(
     help="Seconds to wait for a Redis that went away before the run "
     "ends (exit 4); it resumes if Redis is back in time.",
 )
+LaunchTimeoutOpt = typer.Option(
+    15.0,
+    "--launch-timeout",
+    min=1,
+    help="Seconds a worker, the emitter or the collector may take to start before the run "
+    "notes it and starts another (raise it on a cluster that pulls images).",
+)
 ImageOpt = typer.Option(
     None,
     "--worker-image",

@@ -40,6 +40,7 @@ from ._workflow_setup import (
     BatchOpt,
     DurationOpt,
     ImageOpt,
+    LaunchTimeoutOpt,
     PhaseDurationOpt,
     PhasesOpt,
     ProcessesOpt,
@@ -84,6 +85,7 @@ def run_cmd(
     redis_url: Optional[str] = RedisOpt,
     worker_image: Optional[str] = ImageOpt,
     redis_wait: float = RedisWaitOpt,
+    launch_timeout: float = LaunchTimeoutOpt,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
     run_id: str = typer.Option("", "--run-id", hidden=True),
     output: Format = OutputOpt,
@@ -109,6 +111,7 @@ def run_cmd(
         serve=serve,
         run_id=run_id,
         redis_wait_s=redis_wait,
+        launch_timeout_s=launch_timeout,
     )
     progress = ProgressBars(n_tasks, enabled=not no_progress and output in (Format.table, Format.wide))
     with handle_errors():
@@ -144,6 +147,7 @@ def start_cmd(
     redis_url: Optional[str] = RedisOpt,
     worker_image: Optional[str] = ImageOpt,
     redis_wait: float = RedisWaitOpt,
+    launch_timeout: float = LaunchTimeoutOpt,
     wait: float = typer.Option(60.0, "--wait", min=1, help="Seconds to wait for the run to come up."),
     output: Format = OutputOpt,
 ):
@@ -178,6 +182,8 @@ def start_cmd(
         run_id,
         "--redis-wait",
         str(redis_wait),
+        "--launch-timeout",
+        str(launch_timeout),
         "--no-progress",
         "-o",
         "json",
