@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from .errors import InvalidRequest, Unsupported
@@ -137,6 +137,10 @@ class Backend(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional: most backends hold nothing
         """Release connections. Safe to call twice."""
+
+    def focus(self, functions: Sequence[str]) -> None:  # noqa: B027 - a hint; most ignore it
+        """A hint from a face: these functions are on screen now. A backend that samples
+        what it shows (the busy state of a cluster's pods) looks at theirs first. No I/O."""
 
     async def __aenter__(self):
         return self

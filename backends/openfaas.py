@@ -158,6 +158,10 @@ class OpenFaaSBackend(Backend):
             )
         return self._client
 
+    def focus(self, functions) -> None:
+        if self.cluster is not None:
+            self.cluster.focus(functions)
+
     async def aclose(self) -> None:
         if self._client is not None:
             client, self._client = self._client, None

@@ -135,6 +135,8 @@ def test_openfaas_and_invokers_snapshots_show_busy(engine, fake):
 
     async def go(cls):
         async with cls(engine.url, kubeconfig=fake.kc) as b:
+            b.focus(["hello"])  # the dashboard's hint reaches the reader
+            assert b.cluster.view.inflight.focus == ("hello",)
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline:
                 snap = await b.snapshot()
@@ -241,3 +243,28 @@ def test_the_budget_is_the_rate_or_what_the_cpu_allows_whichever_is_less():
     assert reader.budget == 3
     reader.read_cpu = 1.0  # however dear, one a round
     assert reader.budget == 1
+
+
+def test_a_round_reads_the_pods_of_the_functions_on_screen_before_the_turn():
+    from backends.kube.indexes import PodIndex
+    from backends.kube.inflight import InflightReader
+
+    idx = PodIndex(threading.RLock(), _pod_mappings())
+    idx.reset([idx.reduce(_fn_pod(fn, i)) for fn in ("a", "b", "c") for i in range(6)])
+    reader = InflightReader(None, idx, threading.Event(), interval=1.0, rate=8.0, cpu=1.0)  # 8 reads a round
+    idx.fresh.clear()
+    for n, key in enumerate(idx.gauged):
+        reader.read_at[key] = n / 100  # all read once, a-0 first
+    reader.set_focus(["c", "nowhere", "c"])
+    picks = [name for _, name, _, _ in reader.due(10.0)]
+    assert picks[:2] == ["c-0", "c-1"]  # a quarter of the budget on the shown function, longest unread first
+    assert picks[2:] == ["a-0", "a-1", "a-2", "a-3", "a-4", "a-5"]  # the turn goes on with the rest
+    for name in picks:
+        reader.read_at[NS, name] = 10.0
+    picks = [name for _, name, _, _ in reader.due(11.5)]
+    assert picks == ["c-2", "c-3", "b-0", "b-1", "b-2", "b-3", "b-4", "b-5"]  # the next of theirs, then the turn
+    for name in picks:
+        reader.read_at[NS, name] = 11.5
+    reader.set_focus(["a"])  # scrolled: other rows on screen
+    picks = [name for _, name, _, _ in reader.due(13.0)]
+    assert picks[:2] == ["a-0", "a-1"] and picks[2:4] == ["c-0", "c-1"]

@@ -92,6 +92,8 @@ def test_a_knative_pod_is_busy_while_it_serves_then_warm_again(knative):
             raise AssertionError(f"no {want}: {cells(snap, 'slow')}")
 
         await until({("warm", 1)})
+        b.focus(["slow"])  # the dashboard's hint reaches the reader of the started view
+        assert b.kube.started_view.inflight.focus == ("slow",)
         call = asyncio.ensure_future(b.invoke("slow", "2"))
         busy = await until({("busy", 1)})
         inv = await call

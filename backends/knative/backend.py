@@ -115,6 +115,11 @@ class KnativeBackend(Backend):
         """The namespace it works in (None until the first call settles the kubeconfig's)."""
         return self.kube.namespace
 
+    def focus(self, functions) -> None:
+        view = self.kube.started_view  # none yet: the next tick says it again
+        if view is not None and view.inflight is not None:
+            view.inflight.set_focus(functions)
+
     async def aclose(self) -> None:
         if self._http is not None:
             client, self._http = self._http, None

@@ -128,6 +128,11 @@ class ClusterSide:
         await self.ensure()
         return await self.view.log_lines(fn, tail, containers, since=since, instance=instance)
 
+    def focus(self, functions) -> None:
+        """The functions on screen: their pods' gauges are read first (inflight.py)."""
+        if self.view.inflight is not None:
+            self.view.inflight.set_focus(functions)
+
     def close(self) -> None:
         self.view.close()
 

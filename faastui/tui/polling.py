@@ -83,6 +83,7 @@ class Poller:
         self.events_since = 0.0
         self.ready = True  # whether answers are posted (False: kept in ``early``)
         self.early: Message | None = None  # an answer that came before the panes were mounted
+        self.focus: list[str] = []  # the placement rows on screen when the poll began
 
     def fetch_early(self):
         """The first poll, before the panes are mounted: its answer waits for ``mounted``."""
@@ -117,6 +118,8 @@ class Poller:
 
     def fetch(self):
         """Poll now (a poll still running is cancelled). Returns: the Worker."""
+        pane = self.app.panes.get("placements")
+        self.focus = pane.table.visible_keys() if pane is not None and pane.is_mounted else []
         return self.app.run_worker(
             self._fetch, name="fetch_snapshot", group="poll", exclusive=True, exit_on_error=False
         )
@@ -129,6 +132,7 @@ class Poller:
             if app.backend is None:
                 app.backend = app.make_backend()
             backend = app.backend
+            backend.focus(self.focus)  # the functions on screen: a cluster reads their pods first
             snap = await asyncio.wait_for(backend.snapshot(), options.poll_timeout)
             events: list[dict] = []
             calls: list = []

@@ -322,6 +322,13 @@ class KeyedTable(FastDataTable):
         """Row keys in display order."""
         return row_keys_in_order(self)
 
+    def visible_keys(self) -> list[str]:
+        """The keys of the rows on screen now, in display order (one line a row)."""
+        keys = self.ordered_keys()
+        top = max(0, int(self.scroll_offset.y))
+        height = self.size.height - (1 if self.show_header else 0)
+        return keys[top : top + height] if height > 0 else []
+
     def cursor_key(self) -> str | None:
         """The key of the row under the cursor, or None for an empty table."""
         if not self.row_count:
