@@ -166,18 +166,12 @@ class InflightReader:
             take(key)
         if len(out) >= budget:
             return out
-        if siblings and budget > 1:
-            siblings.sort(key=lambda k: read_at.get(k, _NEVER))
+        # then a quarter of the budget each on the busy pods' siblings and on the pods of the
+        # functions on screen, longest unread first
+        for group in (siblings, focused) if budget > 1 else ():
+            group.sort(key=lambda k: read_at.get(k, _NEVER))
             limit = len(out) + max(1, budget // 4)
-            for key in siblings:
-                if len(out) >= limit or not take(key):
-                    break
-            if len(out) >= budget:
-                return out
-        if focused and budget > 1:
-            focused.sort(key=lambda k: read_at.get(k, _NEVER))
-            limit = len(out) + max(1, budget // 4)
-            for key in focused:
+            for key in group:
                 if len(out) >= limit or not take(key):
                     break
             if len(out) >= budget:
